@@ -1,0 +1,14 @@
+//! sea-orm entities for qrun's tables (DESIGN §2).
+//!
+//! These types are the storage layer's vocabulary only: the domain (`qrun::domain`) has its own
+//! plain-Rust statuses and error classes, and `qrun::store` converts between the two. Nothing
+//! outside `qrun::store` uses this crate.
+
+pub mod analytics_outbox;
+pub mod api_tokens;
+pub mod audit_logs;
+pub mod circuit_versions;
+pub mod circuits;
+pub mod enums;
+pub mod runs;
+pub mod users;

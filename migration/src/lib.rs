@@ -1,0 +1,15 @@
+//! qrun's schema migrations, one source for SQLite and PostgreSQL.
+//!
+//! Dialect differences are handled inside each migration (see `m20261128_000001_initial`).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,164 @@
+//! The Recorder: the single entry point for lifecycle writes.
+//!
+//! Callers send [`RecorderMsg::Apply`] and await the reply. The actor buffers commands and
+//! schedules one [`RecorderMsg::Flush`]; everything that reaches the mailbox before the flush
+//! (and, while a flush awaits the database, everything arriving meanwhile) joins the next
+//! batch: group commit with no timer and no added latency when idle. After a commit it records
+//! metrics and announces each change on a broadcast channel (live views, the executor).
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+use crate::domain::RunStatus;
+use crate::metrics;
+use crate::store::lifecycle::{ApplyError, Outcome};
+use crate::store::{Command, Store};
+
+/// A committed change of a run's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunChange {
+    pub run_id: Uuid,
+    pub from: Option<RunStatus>,
+    pub to: RunStatus,
+}
+
+pub enum RecorderMsg {
+    /// Apply a command; the outcome is the reply.
+    Apply(Command, RpcReplyPort<Outcome>),
+    /// Commit what is buffered.
+    Flush,
+}
+
+pub struct Recorder;
+
+pub struct RecorderArgs {
+    pub store: Store,
+    pub max_batch: usize,
+    pub changes: broadcast::Sender<RunChange>,
+}
+
+pub struct RecorderState {
+    store: Store,
+    max_batch: usize,
+    changes: broadcast::Sender<RunChange>,
+    buffer: Vec<(Command, RpcReplyPort<Outcome>)>,
+    flush_scheduled: bool,
+}
+
+impl Actor for Recorder {
+    type Msg = RecorderMsg;
+    type State = RecorderState;
+    type Arguments = RecorderArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: RecorderArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(RecorderState {
+            store: args.store,
+            max_batch: args.max_batch,
+            changes: args.changes,
+            buffer: Vec::new(),
+            flush_scheduled: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            RecorderMsg::Apply(command, reply) => {
+                state.buffer.push((command, reply));
+                if state.buffer.len() >= state.max_batch {
+                    state.flush().await;
+                } else if !state.flush_scheduled {
+                    state.flush_scheduled = true;
+                    myself.send_message(RecorderMsg::Flush)?;
+                }
+            }
+            RecorderMsg::Flush => {
+                state.flush_scheduled = false;
+                state.flush().await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecorderState {
+    async fn flush(&mut self) {
+        if self.buffer.is_empty() {
+            return;
+        }
+        let (commands, replies): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.buffer).into_iter().unzip();
+        metrics::recorder_batch(commands.len());
+        let outcomes = self.store.apply(&commands).await;
+        for (outcome, reply) in outcomes.into_iter().zip(replies) {
+            match &outcome {
+                Ok(applied) if applied.created || applied.from.is_some() => {
+                    metrics::transition(&applied.run, applied.from);
+                    // No receiver is fine: nobody is watching.
+                    let _ = self.changes.send(RunChange {
+                        run_id: applied.run.id,
+                        from: applied.from,
+                        to: applied.run.status,
+                    });
+                }
+                Ok(_) => {}
+                Err(ApplyError::Rejected(rejection)) => metrics::conflict(rejection),
+                Err(ApplyError::Store(err)) => {
+                    tracing::error!(error = %err, "lifecycle write failed")
+                }
+            }
+            // The caller may have gone away; the write stands either way.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// How the rest of the program reaches the Recorder, across restarts.
+#[derive(Clone)]
+pub struct RecorderHandle {
+    current: watch::Receiver<Option<ActorRef<RecorderMsg>>>,
+    changes: broadcast::Sender<RunChange>,
+}
+
+/// The Recorder is gone (shutting down, or restarting); the command may or may not have been
+/// applied if the reply was lost mid-flight.
+#[derive(Debug, thiserror::Error)]
+#[error("the recorder is unavailable")]
+pub struct RecorderUnavailable;
+
+impl RecorderHandle {
+    pub fn new(
+        current: watch::Receiver<Option<ActorRef<RecorderMsg>>>,
+        changes: broadcast::Sender<RunChange>,
+    ) -> Self {
+        RecorderHandle { current, changes }
+    }
+
+    /// Applies one command and waits for its outcome.
+    pub async fn apply(&self, command: Command) -> Result<Outcome, RecorderUnavailable> {
+        let Some(actor) = self.current.borrow().clone() else {
+            return Err(RecorderUnavailable);
+        };
+        match actor
+            .call(|reply| RecorderMsg::Apply(command, reply), None)
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(outcome)) => Ok(outcome),
+            _ => Err(RecorderUnavailable),
+        }
+    }
+
+    /// Committed status changes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
+        self.changes.subscribe()
+    }
+}

@@ -1,0 +1,148 @@
+//! The application: everything `qrun serve` runs, buildable in a test on port 0 with a fresh
+//! database ([`Application::build`], [`Application::addr`], [`Application::shutdown`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use ractor::{ActorRef, ActorStatus};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::root::RootMsg;
+use crate::actors::{ActorTree, RecorderHandle};
+use crate::config::Config;
+use crate::domain::{Clock, SystemClock};
+use crate::store::Store;
+use crate::store::connect::ConnectSettings;
+use crate::{http, metrics};
+
+/// What request handlers share.
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    pub recorder: RecorderHandle,
+    /// `None` when `metrics.enabled = false`.
+    pub metrics: Option<PrometheusHandle>,
+    root: ActorRef<RootMsg>,
+}
+
+impl AppState {
+    /// Whether the actor tree is running.
+    pub fn actors_alive(&self) -> bool {
+        self.root.get_status() == ActorStatus::Running
+    }
+}
+
+/// A running qrun.
+pub struct Application {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    tree: ActorTree,
+    server: JoinHandle<()>,
+    shutdown: CancellationToken,
+}
+
+/// Opens (and migrates) the configured database.
+pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+    let settings = ConnectSettings {
+        url: config.database.url.clone(),
+        max_connections: config.database.max_connections,
+        connect_timeout: Duration::from_secs(config.database.connect_timeout_s),
+    };
+    let store = Store::connect(&settings, clock)
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+impl Application {
+    /// Builds and starts the service on the wall clock.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds and starts the service with an injected clock.
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
+        let store = open_store(&config, clock).await?;
+        let tree = ActorTree::start(store.clone(), config.recorder.max_batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot start the actor tree: {e}"))?;
+        let metrics = config.metrics.enabled.then(metrics::install);
+        let listener = TcpListener::bind(config.server.bind)
+            .await
+            .with_context(|| format!("cannot bind {}", config.server.bind))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState {
+            config,
+            store,
+            recorder: tree.recorder.clone(),
+            metrics,
+            root: tree.root.clone(),
+        });
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(
+            warp::serve(http::routes(state.clone()))
+                .incoming(listener)
+                .graceful(shutdown.clone().cancelled_owned())
+                .run(),
+        );
+        tracing::info!("listening on http://{addr}");
+        Ok(Application {
+            addr,
+            state,
+            tree,
+            server,
+            shutdown,
+        })
+    }
+
+    /// The address the server is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+        Ok(())
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish, stops the actors.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+        self.tree.stop().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,315 @@
+//! Configuration (DESIGN §9): `config/default.toml` (compiled in, the single source of
+//! defaults) ← an optional deployment file ← `QRUN__SECTION__KEY` environment variables,
+//! layered with figment into typed settings.
+//!
+//! figment was chosen over `config` for its errors: each names the key path and the source
+//! that supplied the bad value (file or environment variable), which is what an operator needs
+//! from a one-line start-up failure; it is feature-complete and stable (Rocket's configuration).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+/// The defaults, documented key by key.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub recorder: RecorderConfig,
+    pub logging: LoggingConfig,
+    pub metrics: MetricsConfig,
+    pub backends: Vec<BackendConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub bind: SocketAddr,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecorderConfig {
+    pub max_batch: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+}
+
+/// One execution backend.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum BackendConfig {
+    /// The built-in state-vector simulator.
+    Simulator {
+        name: String,
+        max_qubits: u32,
+        max_shots: u64,
+        max_gates: u64,
+        max_source_bytes: usize,
+        timeout_s: u64,
+    },
+    /// An external program run as a sandboxed child process.
+    Command {
+        name: String,
+        program: PathBuf,
+        #[serde(default)]
+        args: Vec<String>,
+        timeout_s: u64,
+        #[serde(default = "default_command_max_shots")]
+        max_shots: u64,
+        #[serde(default = "default_command_max_source_bytes")]
+        max_source_bytes: usize,
+        #[serde(default = "default_command_max_output_bytes")]
+        max_output_bytes: usize,
+    },
+}
+
+fn default_command_max_shots() -> u64 {
+    100_000
+}
+fn default_command_max_source_bytes() -> usize {
+    1 << 20
+}
+fn default_command_max_output_bytes() -> usize {
+    16 << 20
+}
+
+impl BackendConfig {
+    /// `simulator` or `command`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackendConfig::Simulator { .. } => "simulator",
+            BackendConfig::Command { .. } => "command",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            BackendConfig::Simulator { name, .. } | BackendConfig::Command { name, .. } => name,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        match self {
+            BackendConfig::Simulator { timeout_s, .. }
+            | BackendConfig::Command { timeout_s, .. } => Duration::from_secs(*timeout_s),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config: {0}")]
+    Invalid(String),
+    #[error("config: file {0} does not exist")]
+    MissingFile(PathBuf),
+}
+
+impl ConfigError {
+    fn key(key: &str, message: impl std::fmt::Display) -> Self {
+        ConfigError::Invalid(format!("key `{key}`: {message}"))
+    }
+}
+
+impl Config {
+    /// Loads defaults ← `file` ← environment (`QRUN__SECTION__KEY`), then validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_from(file, Env::prefixed("QRUN__").split("__"))
+    }
+
+    /// As [`Config::load`], with the environment layer given (tests pass a fixed one).
+    pub fn load_from(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::key(
+                "database.url",
+                format!("`{url}` is neither sqlite://PATH nor postgres://…"),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::key(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.recorder.max_batch == 0 {
+            return Err(ConfigError::key("recorder.max_batch", "must be at least 1"));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
+            return Err(ConfigError::key("logging.level", e));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, backend) in self.backends.iter().enumerate() {
+            if !names.insert((backend.kind(), backend.name())) {
+                return Err(ConfigError::key(
+                    &format!("backends[{i}].name"),
+                    format!("`{}/{}` is declared twice", backend.kind(), backend.name()),
+                ));
+            }
+            if backend.timeout().is_zero() {
+                return Err(ConfigError::key(
+                    &format!("backends[{i}].timeout_s"),
+                    "must be at least 1",
+                ));
+            }
+            if let BackendConfig::Command { program, .. } = backend
+                && !program.is_absolute()
+            {
+                return Err(ConfigError::key(
+                    &format!("backends[{i}].program"),
+                    "must be an absolute path",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The backend declared as `kind`/`name`.
+    pub fn backend(&self, kind: &str, name: &str) -> Option<&BackendConfig> {
+        self.backends
+            .iter()
+            .find(|b| b.kind() == kind && b.name() == name)
+    }
+}
+
+/// figment's error as one line: what is wrong, the key, and where the value came from.
+fn one_line(error: &figment::Error) -> String {
+    let key = error.path.join(".");
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {} {source})", m.name),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    let kind = error.kind.to_string().replace('\n', " ");
+    if key.is_empty() {
+        format!("{kind}{source}")
+    } else {
+        format!("key `{key}`: {kind}{source}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_toml(extra: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qrun.toml");
+        std::fs::write(&path, extra).unwrap();
+        Config::load_from(Some(&path), Env::prefixed("QRUN_TEST_NOTHING__"))
+    }
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let config = Config::load_from(None, Env::prefixed("QRUN_TEST_NOTHING__")).unwrap();
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database.url, "sqlite://qrun.db?mode=rwc");
+        assert!(config.backend("simulator", "statevector").is_some());
+    }
+
+    #[test]
+    fn bad_configs_name_the_key_on_one_line() {
+        let cases = [
+            ("[server]\nbnid = \"x\"\n", "server.bnid"),
+            ("[server]\nbind = 42\n", "server.bind"),
+            ("[recorder]\nmax_batch = \"lots\"\n", "recorder.max_batch"),
+            ("[recorder]\nmax_batch = 0\n", "recorder.max_batch"),
+            ("[database]\nurl = \"mysql://x\"\n", "database.url"),
+            ("[logging]\nformat = \"xml\"\n", "logging.format"),
+            ("[nonsense]\nx = 1\n", "nonsense"),
+            (
+                "[[backends]]\ntype = \"command\"\nname = \"aer\"\nprogram = \"aer\"\ntimeout_s = 3\n",
+                "backends[0].program",
+            ),
+        ];
+        for (toml, key) in cases {
+            let err = load_toml(toml).expect_err(toml).to_string();
+            assert!(err.contains(key), "{toml:?}: `{err}` does not name `{key}`");
+            assert!(!err.contains('\n'), "{toml:?}: `{err}` is not one line");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature
+    fn environment_overrides_file_and_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("QRUN__SERVER__BIND", "127.0.0.1:0");
+            jail.set_env("QRUN__RECORDER__MAX_BATCH", "7");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.server.bind.port(), 0);
+            assert_eq!(config.recorder.max_batch, 7);
+            jail.set_env("QRUN__RECORDER__MAX_BATCH", "seven");
+            let err = Config::load(None).expect_err("typed").to_string();
+            assert!(err.contains("recorder.max_batch"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let err = Config::load_from(
+            Some(Path::new("/nonexistent/qrun.toml")),
+            Env::prefixed("X__"),
+        )
+        .expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/qrun.toml"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Users, circuits and their versions, and the rules for their names.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub handle: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who may see a circuit and its runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Private => "private",
+        }
+    }
+}
+
+/// A named circuit of one owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Circuit {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub owner_handle: String,
+    pub name: String,
+    pub visibility: Visibility,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a circuit version's manifest declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Manifest {
+    /// e.g. `qiskit`
+    pub framework: String,
+    /// e.g. `openqasm2`
+    pub format: String,
+}
+
+/// One immutable version of a circuit's source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CircuitVersion {
+    pub circuit_id: Uuid,
+    pub version: i32,
+    pub source: String,
+    pub manifest: Manifest,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a handle or circuit name is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{what} must be 1–{max} characters of a–z, 0–9, `-`, `_` or `.`, starting with a letter or digit"
+)]
+pub struct InvalidName {
+    pub what: &'static str,
+    pub max: usize,
+}
+
+fn check_name(value: &str, what: &'static str, max: usize) -> Result<(), InvalidName> {
+    let mut chars = value.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let rest_ok = value
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    if first_ok && rest_ok && value.len() <= max {
+        Ok(())
+    } else {
+        Err(InvalidName { what, max })
+    }
+}
+
+/// A user handle: lower-case, URL-safe, at most 39 characters.
+pub fn validate_handle(handle: &str) -> Result<(), InvalidName> {
+    check_name(handle, "a handle", 39)
+}
+
+/// A circuit name: lower-case, URL-safe, at most 100 characters.
+pub fn validate_circuit_name(name: &str) -> Result<(), InvalidName> {
+    check_name(name, "a circuit name", 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["alice", "a", "bell-state", "qft_8", "v1.2", "0x"] {
+            assert!(validate_circuit_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "Alice",
+            "a b",
+            "a/b",
+            "é",
+            "<script>",
+            &"a".repeat(101),
+        ] {
+            assert!(validate_circuit_name(bad).is_err(), "{bad}");
+        }
+        assert!(validate_handle(&"a".repeat(40)).is_err());
+    }
+}

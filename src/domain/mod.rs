@@ -1,0 +1,22 @@
+//! The domain: plain Rust, no database, no HTTP.
+//!
+//! - [`status`]: the five run statuses and the lifecycle's edge table (DESIGN §1).
+//! - [`failure`]: the six error classes and the stages they happen in (DESIGN §3).
+//! - [`run`]: the run as the rest of the program sees it, and its results.
+//! - [`records`]: audit rows and analytics events as read back.
+//! - [`circuit`]: users, circuits, versions and the rules for their names.
+//! - [`clock`]: where "now" comes from, injectable for tests.
+
+pub mod circuit;
+pub mod clock;
+pub mod failure;
+pub mod records;
+pub mod run;
+pub mod status;
+
+pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use failure::{ErrorClass, Failure, Stage};
+pub use records::{AuditEntry, OutboxEvent};
+pub use run::{NewRun, Run, RunResults};
+pub use status::{Action, Edge, RunStatus};

@@ -1,0 +1,32 @@
+//! What the audit log and the analytics outbox hold, as read back.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// One audit row of a run's timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    /// The run's owner.
+    pub actor_user_id: Uuid,
+    /// `run.requested`, `run.started`, …
+    pub action: String,
+    pub resource_id: Uuid,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One analytics event in the outbox.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxEvent {
+    /// Deterministic per (run, event).
+    pub id: Uuid,
+    pub run_id: Uuid,
+    pub event: String,
+    pub distinct_id: String,
+    pub properties: Value,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub delivered_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,24 @@
+//! qrun: the run-lifecycle service of a quantum-circuit hosting platform.
+//!
+//! A submitted circuit becomes a durable run (`pending → running → completed | failed |
+//! cancelled`); every transition writes its audit row, and with consent its analytics event,
+//! in the same transaction as the state change. See README.md for the architecture.
+//!
+//! Layout:
+//! - [`domain`]: statuses, edges, error classes, the run: plain Rust.
+//! - [`store`]: the database; the only module that knows sea-orm, and the only writer of run
+//!   state (`store::lifecycle`).
+//! - [`actors`]: the ractor tree; the Recorder is the single entry point for lifecycle writes.
+//! - [`http`]: the warp routes; the only module that knows warp.
+//! - [`config`]: layered configuration.
+//! - [`metrics`]: Prometheus metric names and where they are recorded.
+//! - [`app`]: wiring it together; [`cli`]: the command line.
+
+pub mod actors;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod metrics;
+pub mod store;

@@ -1,0 +1,5 @@
+//! `qrun`: see the library's docs and README.md.
+
+fn main() -> std::process::ExitCode {
+    qrun::cli::main()
+}

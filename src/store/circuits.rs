@@ -1,0 +1,203 @@
+//! Circuits and their versions.
+
+use entity::enums::Visibility as DbVisibility;
+use entity::{circuit_versions, circuits, users};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Result, Store, StoreError};
+use crate::domain::{Circuit, CircuitVersion, Manifest, Visibility};
+
+fn visibility_to_db(v: Visibility) -> DbVisibility {
+    match v {
+        Visibility::Public => DbVisibility::Public,
+        Visibility::Private => DbVisibility::Private,
+    }
+}
+
+fn circuit_from_db(row: circuits::Model, owner_handle: String) -> Circuit {
+    Circuit {
+        id: row.id,
+        owner_id: row.owner_id,
+        owner_handle,
+        name: row.name,
+        visibility: match row.visibility {
+            DbVisibility::Public => Visibility::Public,
+            DbVisibility::Private => Visibility::Private,
+        },
+        created_at: row.created_at,
+    }
+}
+
+fn version_from_db(row: circuit_versions::Model) -> Result<CircuitVersion> {
+    let field = |name: &str| {
+        row.manifest
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "circuit {} v{}: manifest lacks `{name}`",
+                    row.circuit_id, row.version
+                ))
+            })
+    };
+    let manifest = Manifest {
+        framework: field("framework")?,
+        format: field("format")?,
+    };
+    Ok(CircuitVersion {
+        circuit_id: row.circuit_id,
+        version: row.version,
+        source: row.source,
+        manifest,
+        created_at: row.created_at,
+    })
+}
+
+/// Why a circuit could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateCircuitError {
+    #[error("you already have a circuit named `{0}`")]
+    NameTaken(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Creates a circuit with its first version.
+    pub async fn create_circuit(
+        &self,
+        owner_id: Uuid,
+        name: &str,
+        visibility: Visibility,
+        source: &str,
+        manifest: &Manifest,
+    ) -> Result<(Circuit, CircuitVersion), CreateCircuitError> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await.map_err(StoreError::from)?;
+        let inserted = circuits::Entity::insert(circuits::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            owner_id: Set(owner_id),
+            name: Set(name.to_owned()),
+            visibility: Set(visibility_to_db(visibility)),
+            created_at: Set(now),
+        })
+        .exec_with_returning(&txn)
+        .await
+        .map_err(StoreError::from);
+        let row = match inserted {
+            Ok(row) => row,
+            Err(err) if err.unique_violation().is_some() => {
+                return Err(CreateCircuitError::NameTaken(name.to_owned()));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let version = insert_version(&txn, row.id, 1, source, manifest, now).await?;
+        let owner = owner_handle(&txn, owner_id).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok((circuit_from_db(row, owner), version))
+    }
+
+    /// Adds the next version of a circuit.
+    pub async fn add_circuit_version(
+        &self,
+        circuit_id: Uuid,
+        source: &str,
+        manifest: &Manifest,
+    ) -> Result<CircuitVersion> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let latest: Option<i32> = circuit_versions::Entity::find()
+            .select_only()
+            .column_as(circuit_versions::Column::Version.max(), "max")
+            .filter(circuit_versions::Column::CircuitId.eq(circuit_id))
+            .into_tuple::<Option<i32>>()
+            .one(&txn)
+            .await?
+            .flatten();
+        let version = insert_version(
+            &txn,
+            circuit_id,
+            latest.unwrap_or(0) + 1,
+            source,
+            manifest,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(version)
+    }
+
+    /// A circuit by its owner's handle and its name.
+    pub async fn circuit_by_name(&self, owner: &str, name: &str) -> Result<Option<Circuit>> {
+        let Some(user) = self.user_by_handle(owner).await? else {
+            return Ok(None);
+        };
+        Ok(circuits::Entity::find()
+            .filter(circuits::Column::OwnerId.eq(user.id))
+            .filter(circuits::Column::Name.eq(name))
+            .one(&self.db)
+            .await?
+            .map(|row| circuit_from_db(row, user.handle)))
+    }
+
+    pub async fn circuit(&self, id: Uuid) -> Result<Option<Circuit>> {
+        let Some(row) = circuits::Entity::find_by_id(id).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let owner = owner_handle(&self.db, row.owner_id).await?;
+        Ok(Some(circuit_from_db(row, owner)))
+    }
+
+    /// One version of a circuit, or its latest when `version` is `None`.
+    pub async fn circuit_version(
+        &self,
+        circuit_id: Uuid,
+        version: Option<i32>,
+    ) -> Result<Option<CircuitVersion>> {
+        let mut query = circuit_versions::Entity::find()
+            .filter(circuit_versions::Column::CircuitId.eq(circuit_id));
+        if let Some(v) = version {
+            query = query.filter(circuit_versions::Column::Version.eq(v));
+        }
+        query
+            .order_by_desc(circuit_versions::Column::Version)
+            .one(&self.db)
+            .await?
+            .map(version_from_db)
+            .transpose()
+    }
+}
+
+async fn insert_version(
+    txn: &DatabaseTransaction,
+    circuit_id: Uuid,
+    version: i32,
+    source: &str,
+    manifest: &Manifest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<CircuitVersion> {
+    let row = circuit_versions::Entity::insert(circuit_versions::ActiveModel {
+        circuit_id: Set(circuit_id),
+        version: Set(version),
+        source: Set(source.to_owned()),
+        manifest: Set(json!({"framework": manifest.framework, "format": manifest.format})),
+        created_at: Set(now),
+    })
+    .exec_with_returning(txn)
+    .await?;
+    version_from_db(row)
+}
+
+async fn owner_handle(db: &impl sea_orm::ConnectionTrait, owner_id: Uuid) -> Result<String> {
+    users::Entity::find_by_id(owner_id)
+        .one(db)
+        .await?
+        .map(|u| u.handle)
+        .ok_or_else(|| StoreError::Corrupt(format!("circuit owner {owner_id} does not exist")))
+}

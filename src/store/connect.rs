@@ -1,0 +1,63 @@
+//! Opening the database.
+//!
+//! SQLite runs in WAL mode with `synchronous = FULL`: a transaction is on disk when its commit
+//! returns, so a run answered with 201 survives a power loss as well as a process crash
+//! (`NORMAL` would survive a process crash but may lose the last commits on power loss). The
+//! cost is one fsync per commit, which the Recorder amortises by committing batches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend};
+
+use super::{Result, Store};
+use crate::domain::Clock;
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open the database.
+#[derive(Clone, Debug)]
+pub struct ConnectSettings {
+    /// `sqlite://PATH?mode=rwc` or `postgres://…`
+    pub url: String,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Store {
+    /// Opens the database (not migrating it).
+    pub async fn connect(settings: &ConnectSettings, clock: Arc<dyn Clock>) -> Result<Store> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        options
+            .max_connections(settings.max_connections)
+            .min_connections(1)
+            .connect_timeout(settings.connect_timeout)
+            .acquire_timeout(settings.connect_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        let db = Database::connect(options).await?;
+        let dialect = match db.get_database_backend() {
+            DatabaseBackend::Postgres => Dialect::Postgres,
+            _ => Dialect::Sqlite,
+        };
+        Ok(Store { db, dialect, clock })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,350 @@
+//! The only code that writes `runs.status`.
+//!
+//! Every command is applied as a guarded compare-and-set (`UPDATE runs SET … WHERE id = $1 AND
+//! status IN ($sources) [AND guard] RETURNING *`) followed, in the same transaction, by its
+//! audit row and — only when `analytics_consent IS TRUE` — its analytics outbox row. A guard
+//! that matches no row is a [`Rejection`] and writes nothing.
+//!
+//! [`Store::apply`] takes a batch: all commands share one transaction (group commit), each
+//! keeping its own guard and its own rows. Should the database refuse the batch, each command
+//! is retried alone so one bad command cannot sink the others.
+
+use chrono::{DateTime, Utc};
+use entity::runs::{self, Column};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait, TryInsertResult,
+};
+use uuid::Uuid;
+
+use super::convert::{class_to_db, run_from_db, stage_to_db, status_from_db, status_to_db};
+use super::records::write_records;
+use super::{Result, Store, StoreError};
+use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
+
+/// A lifecycle command for the store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Create a pending run (idempotent per user and `idempotency_key`).
+    Create(NewRun),
+    /// Move an existing run along an edge.
+    Transition { run_id: Uuid, change: Change },
+}
+
+/// An edge with what it needs to record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// pending → running, claimed by `node` with a lease.
+    Start {
+        node: String,
+        lease_until: DateTime<Utc>,
+    },
+    /// running → completed.
+    Complete { results: RunResults },
+    /// running → failed.
+    Fail { failure: Failure, cause: FailCause },
+    /// pending | running → cancelled, by the submitter.
+    Cancel { by: Uuid },
+}
+
+impl Change {
+    pub fn edge(&self) -> Edge {
+        match self {
+            Change::Start { .. } => Edge::Start,
+            Change::Complete { .. } => Edge::Complete,
+            Change::Fail { .. } => Edge::Fail,
+            Change::Cancel { .. } => Edge::Cancel,
+        }
+    }
+}
+
+/// Who failed a run, and for the watchdog, the extra guard it writes under.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FailCause {
+    /// The run's own work failed (prepare, execute or store).
+    Executor,
+    /// The actor executing the run died.
+    Supervisor,
+    /// The watchdog: the run must still be running AND have started before `started_before`
+    /// or hold a lease that expired before `lease_expired_before`, checked at write time, so
+    /// a run that finished (or renewed its lease) since the sweep read it is left alone.
+    Watchdog {
+        started_before: DateTime<Utc>,
+        lease_expired_before: DateTime<Utc>,
+    },
+}
+
+impl FailCause {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FailCause::Executor => "executor",
+            FailCause::Supervisor => "supervisor",
+            FailCause::Watchdog { .. } => "watchdog",
+        }
+    }
+}
+
+/// A command that took effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    /// The run as it is after the command.
+    pub run: Run,
+    /// The status before the command; `None` for a creation.
+    pub from: Option<RunStatus>,
+    /// False when a creation found an existing run with the same idempotency key (nothing was
+    /// written).
+    pub created: bool,
+}
+
+/// A command the guard refused: nothing was written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("run {run_id} is {current}: cannot {edge:?}")]
+    Conflict {
+        run_id: Uuid,
+        edge: Edge,
+        current: RunStatus,
+    },
+    #[error("run {0} does not exist")]
+    NotFound(Uuid),
+}
+
+/// The outcome of one command of a batch.
+pub type Outcome = std::result::Result<Applied, ApplyError>;
+
+/// Why a command did not take effect.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Applies a batch of commands in one transaction; one outcome per command, in order.
+    pub async fn apply(&self, commands: &[Command]) -> Vec<Outcome> {
+        match self.apply_together(commands).await {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .map(|o| o.map_err(ApplyError::from))
+                .collect(),
+            Err(err) if commands.len() <= 1 => vec![Err(ApplyError::Store(err))],
+            Err(err) => {
+                tracing::warn!(error = %err, batch = commands.len(), "batch refused; applying its commands one by one");
+                let mut outcomes = Vec::with_capacity(commands.len());
+                for command in commands {
+                    let outcome = match self.apply_together(std::slice::from_ref(command)).await {
+                        Ok(mut one) => one
+                            .pop()
+                            .expect("one outcome per command")
+                            .map_err(ApplyError::from),
+                        Err(err) => Err(ApplyError::Store(err)),
+                    };
+                    outcomes.push(outcome);
+                }
+                outcomes
+            }
+        }
+    }
+
+    /// Applies one command in its own transaction.
+    pub async fn apply_one(&self, command: Command) -> Outcome {
+        self.apply(std::slice::from_ref(&command))
+            .await
+            .pop()
+            .expect("one outcome per command")
+    }
+
+    async fn apply_together(
+        &self,
+        commands: &[Command],
+    ) -> Result<Vec<std::result::Result<Applied, Rejection>>> {
+        let txn = self.db.begin().await?;
+        let mut outcomes = Vec::with_capacity(commands.len());
+        for command in commands {
+            let now = self.clock.now();
+            let outcome = match command {
+                Command::Create(new) => create(&txn, new, now).await.map(Ok)?,
+                Command::Transition { run_id, change } => {
+                    transition(&txn, *run_id, change, now).await?
+                }
+            };
+            outcomes.push(outcome);
+        }
+        txn.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+async fn create(txn: &DatabaseTransaction, new: &NewRun, now: DateTime<Utc>) -> Result<Applied> {
+    let shots = i64::try_from(new.shots)
+        .map_err(|_| StoreError::Corrupt(format!("shots {} out of range", new.shots)))?;
+    let run = Run {
+        id: Uuid::now_v7(),
+        user_id: new.user_id,
+        circuit_id: new.circuit_id,
+        circuit_version: new.circuit_version,
+        status: RunStatus::Pending,
+        backend_type: new.backend_type.clone(),
+        backend_name: new.backend_name.clone(),
+        framework: new.framework.clone(),
+        shots: new.shots,
+        results: None,
+        error_class: None,
+        error_message: None,
+        error_stage: None,
+        analytics_consent: new.analytics_consent,
+        created_at: now,
+        started_at: None,
+        completed_at: None,
+        claimed_by: None,
+        lease_expires_at: None,
+        idempotency_key: new.idempotency_key.clone(),
+    };
+    let row = runs::ActiveModel {
+        id: Set(run.id),
+        user_id: Set(run.user_id),
+        circuit_id: Set(run.circuit_id),
+        circuit_version: Set(run.circuit_version),
+        status: Set(status_to_db(RunStatus::Pending)),
+        backend_type: Set(run.backend_type.clone()),
+        backend_name: Set(run.backend_name.clone()),
+        framework: Set(run.framework.clone()),
+        shots: Set(shots),
+        results: Set(None),
+        error_class: Set(None),
+        error_message: Set(None),
+        error_stage: Set(None),
+        analytics_consent: Set(run.analytics_consent),
+        created_at: Set(now),
+        started_at: Set(None),
+        completed_at: Set(None),
+        claimed_by: Set(None),
+        lease_expires_at: Set(None),
+        idempotency_key: Set(run.idempotency_key.clone()),
+        outbox_pruned_at: Set(None),
+    };
+    // Without RETURNING: the id is ours, so the row needs no read-back; and sea-orm 2.0.4
+    // reports a conflicted `DO NOTHING … RETURNING` as RecordNotFound rather than Conflicted.
+    let inserted = runs::Entity::insert(row)
+        .on_conflict_do_nothing_on([Column::UserId, Column::IdempotencyKey])
+        .exec_without_returning(txn)
+        .await?;
+    if matches!(inserted, TryInsertResult::Inserted(1)) {
+        write_records(txn, &run, Action::Requested, None, None, now).await?;
+        return Ok(Applied {
+            run,
+            from: None,
+            created: true,
+        });
+    }
+    let existing = runs::Entity::find()
+        .filter(Column::UserId.eq(new.user_id))
+        .filter(Column::IdempotencyKey.eq(new.idempotency_key.clone()))
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Database(DbErr::Custom(
+                "a run insert was refused without an idempotency conflict".into(),
+            ))
+        })?;
+    Ok(Applied {
+        run: run_from_db(existing)?,
+        from: None,
+        created: false,
+    })
+}
+
+async fn transition(
+    txn: &DatabaseTransaction,
+    run_id: Uuid,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<Applied, Rejection>> {
+    let edge = change.edge();
+    let sources: Vec<_> = edge.sources().into_iter().map(status_to_db).collect();
+    let mut set = runs::ActiveModel {
+        status: Set(status_to_db(edge.target())),
+        ..Default::default()
+    };
+    let mut guard = Condition::all()
+        .add(Column::Id.eq(run_id))
+        .add(Column::Status.is_in(sources));
+    match change {
+        Change::Start { node, lease_until } => {
+            set.started_at = Set(Some(now));
+            set.claimed_by = Set(Some(node.clone()));
+            set.lease_expires_at = Set(Some(*lease_until));
+        }
+        Change::Complete { results } => {
+            let json = serde_json::to_value(results)
+                .map_err(|e| StoreError::Corrupt(format!("results: {e}")))?;
+            set.results = Set(Some(json));
+            set.completed_at = Set(Some(now));
+            set.lease_expires_at = Set(None);
+        }
+        Change::Fail { failure, cause } => {
+            set.error_class = Set(Some(class_to_db(failure.class)));
+            set.error_stage = Set(Some(stage_to_db(failure.stage)));
+            set.error_message = Set(Some(failure.message.clone()));
+            set.completed_at = Set(Some(now));
+            set.lease_expires_at = Set(None);
+            if let FailCause::Watchdog {
+                started_before,
+                lease_expired_before,
+            } = cause
+            {
+                guard = guard.add(
+                    Condition::any()
+                        .add(Column::StartedAt.lt(*started_before))
+                        .add(Column::LeaseExpiresAt.lt(*lease_expired_before)),
+                );
+            }
+        }
+        Change::Cancel { .. } => {
+            set.completed_at = Set(Some(now));
+            set.lease_expires_at = Set(None);
+        }
+    }
+    let updated = runs::Entity::update_many()
+        .set(set)
+        .filter(guard)
+        .exec_with_returning(txn)
+        .await?;
+    let Some(model) = updated.into_iter().next() else {
+        return Ok(Err(rejection(txn, run_id, edge).await?));
+    };
+    let from = match edge {
+        // A cancelled run that had started was running; one that had not was pending.
+        Edge::Cancel if model.started_at.is_some() => RunStatus::Running,
+        Edge::Cancel => RunStatus::Pending,
+        Edge::Start => RunStatus::Pending,
+        Edge::Complete | Edge::Fail => RunStatus::Running,
+    };
+    let run = run_from_db(model)?;
+    write_records(txn, &run, edge.action(), Some(from), Some(change), now).await?;
+    Ok(Ok(Applied {
+        run,
+        from: Some(from),
+        created: false,
+    }))
+}
+
+async fn rejection(txn: &DatabaseTransaction, run_id: Uuid, edge: Edge) -> Result<Rejection> {
+    let current: Option<entity::enums::RunStatus> = runs::Entity::find_by_id(run_id)
+        .select_only()
+        .column(Column::Status)
+        .into_tuple()
+        .one(txn)
+        .await?;
+    Ok(match current {
+        Some(status) => Rejection::Conflict {
+            run_id,
+            edge,
+            current: status_from_db(status),
+        },
+        None => Rejection::NotFound(run_id),
+    })
+}

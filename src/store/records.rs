@@ -1,0 +1,146 @@
+//! What a transition records besides the run row: its audit row (always) and its analytics
+//! outbox row (only when the run's `analytics_consent` is `true`).
+//!
+//! Audit metadata carries the transition's context (framework, backend, the error's class,
+//! stage and message, who caused it); event properties carry what DESIGN §7 lists per stage.
+//! Neither ever holds a token, an IP address or client telemetry.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::Result;
+use super::lifecycle::{Change, FailCause};
+use crate::domain::{Action, Run, RunStatus};
+
+/// Namespace of the outbox's deterministic event ids: uuid v5 of `"{run_id}/{event}"`.
+const OUTBOX_NAMESPACE: Uuid = Uuid::from_u128(0x5d3c_7f0e_9a41_4b8e_8f62_1c0d_2e4a_7b91);
+
+/// The deterministic id of a run's analytics event: the same (run, event) always has the
+/// same id, so a receiver can deduplicate redeliveries.
+pub fn event_id(run_id: Uuid, action: Action) -> Uuid {
+    Uuid::new_v5(
+        &OUTBOX_NAMESPACE,
+        format!("{run_id}/{}", action.event()).as_bytes(),
+    )
+}
+
+/// Writes the audit row and, with consent, the outbox row of `action` on `run`.
+pub(super) async fn write_records(
+    txn: &DatabaseTransaction,
+    run: &Run,
+    action: Action,
+    from: Option<RunStatus>,
+    change: Option<&Change>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    entity::audit_logs::Entity::insert(entity::audit_logs::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        actor_user_id: Set(run.user_id),
+        action: Set(action.audit_action().to_owned()),
+        resource_type: Set("run".to_owned()),
+        resource_id: Set(run.id),
+        metadata: Set(audit_metadata(run, from, change)),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+
+    if run.consented() {
+        entity::analytics_outbox::Entity::insert(entity::analytics_outbox::ActiveModel {
+            id: Set(event_id(run.id, action)),
+            run_id: Set(run.id),
+            event: Set(action.event().to_owned()),
+            distinct_id: Set(run.user_id.to_string()),
+            properties: Set(event_properties(run, action, from)),
+            created_at: Set(now),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            delivered_at: Set(None),
+            last_error: Set(None),
+            parked_at: Set(None),
+        })
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -> Value {
+    let mut m = Map::new();
+    m.insert("framework".into(), json!(run.framework));
+    m.insert("backend_type".into(), json!(run.backend_type));
+    m.insert("backend_name".into(), json!(run.backend_name));
+    m.insert("from".into(), json!(from.map(RunStatus::as_str)));
+    m.insert("to".into(), json!(run.status.as_str()));
+    match change {
+        None => {
+            m.insert("shots".into(), json!(run.shots));
+            m.insert("circuit_version".into(), json!(run.circuit_version));
+            m.insert("by".into(), json!("user"));
+        }
+        Some(Change::Start { node, lease_until }) => {
+            m.insert("node".into(), json!(node));
+            m.insert("lease_expires_at".into(), json!(lease_until));
+            m.insert("by".into(), json!("executor"));
+        }
+        Some(Change::Complete { results }) => {
+            m.insert("shots".into(), json!(results.shots));
+            m.insert("execution_time".into(), json!(results.execution_time));
+            m.insert("unique_states".into(), json!(results.unique_states));
+            m.insert("by".into(), json!("executor"));
+        }
+        Some(Change::Fail { failure, cause }) => {
+            m.insert("error_class".into(), json!(failure.class.as_str()));
+            m.insert("stage".into(), json!(failure.stage.as_str()));
+            m.insert("message".into(), json!(failure.message));
+            m.insert("by".into(), json!(cause.as_str()));
+            if let FailCause::Watchdog { started_before, .. } = cause {
+                let reason = match run.started_at {
+                    Some(started) if started < *started_before => "running_ttl_exceeded",
+                    _ => "lease_expired",
+                };
+                m.insert("reason".into(), json!(reason));
+                m.insert("node".into(), json!(run.claimed_by));
+            }
+        }
+        Some(Change::Cancel { by }) => {
+            m.insert("by".into(), json!("user"));
+            m.insert("cancelled_by".into(), json!(by));
+        }
+    }
+    Value::Object(m)
+}
+
+fn event_properties(run: &Run, action: Action, from: Option<RunStatus>) -> Value {
+    let mut p = Map::new();
+    p.insert("run_id".into(), json!(run.id));
+    p.insert("circuit_id".into(), json!(run.circuit_id));
+    p.insert("framework".into(), json!(run.framework));
+    p.insert("backend_class".into(), json!(run.backend_type));
+    p.insert("backend_name".into(), json!(run.backend_name));
+    match action {
+        Action::Requested | Action::Started => {
+            p.insert("shots".into(), json!(run.shots));
+        }
+        Action::Completed => {
+            if let Some(results) = &run.results {
+                p.insert("execution_time".into(), json!(results.execution_time));
+                p.insert("shots".into(), json!(results.shots));
+                p.insert("unique_states".into(), json!(results.unique_states));
+            }
+        }
+        Action::Failed => {
+            p.insert(
+                "error_class".into(),
+                json!(run.error_class.map(|c| c.as_str())),
+            );
+            p.insert("stage".into(), json!(run.error_stage.map(|s| s.as_str())));
+        }
+        Action::Cancelled => {
+            p.insert("from".into(), json!(from.map(RunStatus::as_str)));
+        }
+    }
+    Value::Object(p)
+}

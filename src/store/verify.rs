@@ -1,0 +1,234 @@
+//! `qrun verify`: checks the invariants of DESIGN §1 over the whole database.
+//!
+//! For every run: its audit timeline matches its status (the actions, in the order their
+//! timestamps give, each stamped with the run's own timestamps and owner); its outbox rows
+//! are exactly its consented transitions' events (none for a run without consent; none left
+//! after a pruning); a terminal row is complete. Audit and outbox rows of runs that do not
+//! exist are violations too. Runs are read in pages of [`PAGE`], so memory stays flat.
+
+use std::collections::HashMap;
+
+use entity::{analytics_outbox, audit_logs, runs};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use uuid::Uuid;
+
+use super::convert::run_from_db;
+use super::records::event_id;
+use super::{Result, Store};
+use crate::domain::{Action, Run, RunStatus};
+
+const PAGE: u64 = 500;
+
+/// What a verification found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub runs: u64,
+    /// One human line per violation.
+    pub violations: Vec<String>,
+}
+
+impl Store {
+    /// Checks every run; see the module docs.
+    pub async fn verify(&self) -> Result<Report> {
+        let mut report = Report::default();
+        let mut after: Option<Uuid> = None;
+        loop {
+            let mut query = runs::Entity::find()
+                .order_by_asc(runs::Column::Id)
+                .limit(PAGE);
+            if let Some(last) = after {
+                query = query.filter(runs::Column::Id.gt(last));
+            }
+            let page = query.all(&self.db).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let ids: Vec<Uuid> = page.iter().map(|r| r.id).collect();
+            let mut audits: HashMap<Uuid, Vec<audit_logs::Model>> = HashMap::new();
+            for row in audit_logs::Entity::find()
+                .filter(audit_logs::Column::ResourceType.eq("run"))
+                .filter(audit_logs::Column::ResourceId.is_in(ids.clone()))
+                .all(&self.db)
+                .await?
+            {
+                audits.entry(row.resource_id).or_default().push(row);
+            }
+            let mut outbox: HashMap<Uuid, Vec<analytics_outbox::Model>> = HashMap::new();
+            for row in analytics_outbox::Entity::find()
+                .filter(analytics_outbox::Column::RunId.is_in(ids))
+                .all(&self.db)
+                .await?
+            {
+                outbox.entry(row.run_id).or_default().push(row);
+            }
+            for row in page {
+                report.runs += 1;
+                let id = row.id;
+                let pruned = row.outbox_pruned_at.is_some();
+                let run = match run_from_db(row) {
+                    Ok(run) => run,
+                    Err(err) => {
+                        report.violations.push(format!("run {id}: {err}"));
+                        continue;
+                    }
+                };
+                let mut found = Vec::new();
+                check_audit(&run, audits.remove(&id).unwrap_or_default(), &mut found);
+                check_outbox(
+                    &run,
+                    pruned,
+                    outbox.remove(&id).unwrap_or_default(),
+                    &mut found,
+                );
+                check_terminal(&run, &mut found);
+                report
+                    .violations
+                    .extend(found.into_iter().map(|v| format!("run {id}: {v}")));
+            }
+        }
+        self.check_orphans(&mut report).await?;
+        Ok(report)
+    }
+
+    async fn check_orphans(&self, report: &mut Report) -> Result<()> {
+        let backend = self.db.get_database_backend();
+        for (table, column, what) in [
+            ("audit_logs", "resource_id", "audit row"),
+            ("analytics_outbox", "run_id", "outbox row"),
+        ] {
+            let sql = format!(
+                "SELECT t.id AS id, t.{column} AS run_id FROM {table} t \
+                 WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.{column})"
+            );
+            for row in self
+                .db
+                .query_all_raw(Statement::from_string(backend, sql))
+                .await?
+            {
+                let id: Uuid = row.try_get("", "id")?;
+                let run_id: Uuid = row.try_get("", "run_id")?;
+                report
+                    .violations
+                    .push(format!("{what} {id}: run {run_id} does not exist"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_audit(run: &Run, mut rows: Vec<audit_logs::Model>, found: &mut Vec<String>) {
+    rows.sort_by_key(|r| (r.created_at, r.id));
+    let actual: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    let expected: Vec<&str> = Action::timeline(run.status, run.started_at.is_some())
+        .into_iter()
+        .map(Action::audit_action)
+        .collect();
+    if actual != expected {
+        found.push(format!(
+            "{} run has audit timeline {actual:?}, expected {expected:?}",
+            run.status
+        ));
+        return;
+    }
+    for row in &rows {
+        if row.actor_user_id != run.user_id {
+            found.push(format!(
+                "audit {} names actor {}, not the run's owner",
+                row.action, row.actor_user_id
+            ));
+        }
+        let stamp = match Action::from_audit_action(&row.action) {
+            Some(Action::Requested) => Some(run.created_at),
+            Some(Action::Started) => run.started_at,
+            _ => run.completed_at,
+        };
+        if stamp != Some(row.created_at) {
+            found.push(format!(
+                "audit {} at {} does not match the run's timestamp {stamp:?}",
+                row.action, row.created_at
+            ));
+        }
+    }
+}
+
+fn check_outbox(
+    run: &Run,
+    pruned: bool,
+    rows: Vec<analytics_outbox::Model>,
+    found: &mut Vec<String>,
+) {
+    if !run.consented() {
+        if !rows.is_empty() {
+            found.push(format!(
+                "{} analytics event(s) for a run without consent ({:?})",
+                rows.len(),
+                run.analytics_consent
+            ));
+        }
+        return;
+    }
+    if pruned {
+        if !rows.is_empty() {
+            found.push(format!(
+                "{} analytics event(s) left after pruning",
+                rows.len()
+            ));
+        }
+        return;
+    }
+    let mut expected: Vec<Uuid> = Action::timeline(run.status, run.started_at.is_some())
+        .into_iter()
+        .map(|a| event_id(run.id, a))
+        .collect();
+    let mut actual: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    expected.sort();
+    actual.sort();
+    if actual != expected {
+        let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();
+        found.push(format!(
+            "consented {} run has analytics events {events:?}, not one per transition",
+            run.status
+        ));
+    }
+}
+
+fn check_terminal(run: &Run, found: &mut Vec<String>) {
+    if run.status.is_terminal() != run.completed_at.is_some() {
+        found.push(format!(
+            "{} run with completed_at {:?}",
+            run.status, run.completed_at
+        ));
+    }
+    match (run.status, &run.results) {
+        (RunStatus::Completed, Some(results)) => {
+            let sum: u64 = results.counts.values().sum();
+            if sum != run.shots || results.shots != run.shots {
+                found.push(format!(
+                    "results count {sum} shots (reported {}), the run asked for {}",
+                    results.shots, run.shots
+                ));
+            }
+            if results.unique_states != results.counts.len() as u64 {
+                found.push(format!(
+                    "unique_states {} but {} distinct outcomes",
+                    results.unique_states,
+                    results.counts.len()
+                ));
+            }
+        }
+        (RunStatus::Completed, None) => found.push("completed run without results".into()),
+        (_, Some(_)) => found.push(format!("{} run with results", run.status)),
+        (_, None) => {}
+    }
+    let has_error =
+        run.error_class.is_some() || run.error_stage.is_some() || run.error_message.is_some();
+    let error_complete =
+        run.error_class.is_some() && run.error_stage.is_some() && run.error_message.is_some();
+    if run.status == RunStatus::Failed && !error_complete {
+        found.push("failed run without error class, stage and message".into());
+    }
+    if run.status != RunStatus::Failed && has_error {
+        found.push(format!("{} run with error fields", run.status));
+    }
+}

@@ -1,0 +1,116 @@
+//! The command line as operators use it: the real binary, on both databases.
+
+use std::process::{Command, Output};
+
+use qrun::store::users::hash_token;
+
+use crate::helpers::{TestApp, TestDb};
+use crate::on_both_databases;
+
+pub fn qrun(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_qrun"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("QRUN__DATABASE__URL", &db.url)
+        .env("QRUN__LOGGING__LEVEL", "warn")
+        .output()
+        .expect("the qrun binary runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
+    let out = qrun(&db, &["migrate"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = qrun(&db, &["user", "create", "alice"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout must be the token alone: {text:?}");
+    let token = lines[0];
+    assert!(token.starts_with("qrun_") && token.len() > 40, "{token}");
+
+    let app = TestApp::start(db).await;
+    let user = app
+        .store()
+        .user_by_token(token)
+        .await
+        .unwrap()
+        .expect("the token works");
+    assert_eq!(user.handle, "alice");
+    // Only the hash is stored.
+    assert_ne!(hash_token(token), token);
+    let leaked = app
+        .store()
+        .execute_raw(&format!(
+            "UPDATE api_tokens SET name = name WHERE token_hash = '{token}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(leaked, 0, "the plain token must not be stored");
+    let db = app.into_db().await;
+
+    let out = qrun(&db, &["user", "create", "alice"]);
+    assert_eq!(out.status.code(), Some(2), "a duplicate handle: {out:?}");
+    let out = qrun(&db, &["user", "create", "Not A Handle"]);
+    assert_eq!(out.status.code(), Some(2), "a bad handle: {out:?}");
+}
+
+async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let consented = app.submit(&fx, Some(true)).await;
+    let victim = app.submit(&fx, Some(false)).await;
+    let _legacy = app.submit(&fx, None).await;
+    let db = app.into_db().await;
+
+    let out = qrun(&db, &["verify"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out).trim(), "verified 3 runs: 0 violations");
+
+    // Delete one run's audit row: its timeline no longer matches its status.
+    let app = TestApp::start(db).await;
+    app.store()
+        .execute_raw(
+            "DELETE FROM audit_logs WHERE action = 'run.requested' AND resource_id IN \
+             (SELECT id FROM runs WHERE analytics_consent = false)",
+        )
+        .await
+        .unwrap();
+    // And an analytics event the consented run never had.
+    app.store()
+        .execute_raw("DELETE FROM analytics_outbox")
+        .await
+        .unwrap();
+    let db = app.into_db().await;
+
+    let out = qrun(&db, &["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&"verified 3 runs: 2 violations"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&victim.id.to_string()) && l.contains("audit")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&consented.id.to_string()) && l.contains("analytics")),
+        "{text}"
+    );
+}
+
+on_both_databases!(
+    migrate_then_user_create_prints_only_the_token,
+    verify_passes_a_clean_database_and_finds_a_planted_violation,
+);

@@ -1,0 +1,215 @@
+//! Test harness: fresh databases, a running application, fixtures.
+
+use std::sync::Arc;
+
+use qrun::app::Application;
+use qrun::config::Config;
+use qrun::domain::{Clock, Manifest, NewRun, Run, SystemClock, Visibility};
+use qrun::store::lifecycle::Outcome;
+use qrun::store::{Change, Command, Store};
+use uuid::Uuid;
+
+/// Environment variable naming the PostgreSQL server for tests, e.g.
+/// `postgres://postgres@127.0.0.1:5432/test`. `.ci/run` sets it.
+pub const POSTGRES_ENV: &str = "QRUN_TEST_POSTGRES_URL";
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    cleanup: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("qrun.db").display());
+        TestDb {
+            url,
+            _dir: Some(dir),
+            cleanup: None,
+        }
+    }
+
+    /// A new database on the test PostgreSQL server, or `None` (said loudly) when no server
+    /// is configured. In CI (`CI` set) a missing server fails the test instead.
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(base) = std::env::var(POSTGRES_ENV) else {
+            if std::env::var_os("CI").is_some() {
+                panic!("{POSTGRES_ENV} is not set: PostgreSQL tests must run in CI");
+            }
+            eprintln!(
+                "\n*** SKIPPED on PostgreSQL: {POSTGRES_ENV} is not set (e.g. \
+                 postgres://postgres@127.0.0.1:5432/test). These tests must run in CI. ***\n"
+            );
+            return None;
+        };
+        let name = format!("qrun_t_{}", Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(base.as_str())
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {base}: {e}"));
+        use sea_orm::ConnectionTrait;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("CREATE DATABASE");
+        let _ = admin.close().await;
+        let (prefix, _) = base.rsplit_once('/').expect("a database in the URL");
+        Some(TestDb {
+            url: format!("{prefix}/{name}"),
+            _dir: None,
+            cleanup: Some((base, name)),
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.cleanup.take() {
+            // Best effort, off the test's runtime; .ci/run also sweeps leftovers.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async move {
+                    use sea_orm::ConnectionTrait;
+                    if let Ok(admin) = sea_orm::Database::connect(base.as_str()).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Runs an async test body on SQLite and on PostgreSQL, as two named tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::TestDb::sqlite()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::helpers::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// The default configuration pointed at `db`, on a free port, ignoring the environment.
+pub fn test_config(db: &TestDb) -> Config {
+    let mut config = Config::load_from(None, figment::providers::Env::prefixed("QRUN_TEST_NONE__"))
+        .expect("the defaults load");
+    config.database.url = db.url.clone();
+    config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+/// A running application on a test database.
+pub struct TestApp {
+    pub app: Application,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn start(db: TestDb) -> TestApp {
+        Self::start_with_clock(db, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(db: TestDb, clock: Arc<dyn Clock>) -> TestApp {
+        let app = Application::build_with_clock(test_config(&db), clock)
+            .await
+            .expect("the application starts");
+        TestApp { app, db }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.state().store
+    }
+
+    pub async fn apply(&self, command: Command) -> Outcome {
+        self.app
+            .state()
+            .recorder
+            .apply(command)
+            .await
+            .expect("the recorder answers")
+    }
+
+    pub async fn transition(&self, run_id: Uuid, change: Change) -> Outcome {
+        self.apply(Command::Transition { run_id, change }).await
+    }
+
+    /// A user with a public circuit (one version).
+    pub async fn circuit(&self) -> Fixture {
+        let handle = format!("u{}", &Uuid::new_v4().simple().to_string()[..12]);
+        let (user, token) = self.store().create_user(&handle).await.expect("a user");
+        let manifest = Manifest {
+            framework: "qiskit".into(),
+            format: "openqasm2".into(),
+        };
+        let (circuit, version) = self
+            .store()
+            .create_circuit(user.id, "bell", Visibility::Public, BELL, &manifest)
+            .await
+            .expect("a circuit");
+        Fixture {
+            user_id: user.id,
+            token,
+            circuit_id: circuit.id,
+            version: version.version,
+        }
+    }
+
+    /// A pending run of `fixture`'s circuit with the given consent.
+    pub async fn submit(&self, fixture: &Fixture, consent: Option<bool>) -> Run {
+        let new = NewRun {
+            user_id: fixture.user_id,
+            circuit_id: fixture.circuit_id,
+            circuit_version: fixture.version,
+            backend_type: "simulator".into(),
+            backend_name: "statevector".into(),
+            framework: "qiskit".into(),
+            shots: 100,
+            analytics_consent: consent,
+            idempotency_key: None,
+        };
+        self.apply(Command::Create(new)).await.expect("created").run
+    }
+
+    pub async fn stop(self) {
+        self.app.shutdown().await;
+    }
+
+    /// Stops the application and keeps its database (to run the CLI on it, or restart).
+    pub async fn into_db(self) -> TestDb {
+        self.app.shutdown().await;
+        self.db
+    }
+}
+
+pub struct Fixture {
+    pub user_id: Uuid,
+    #[allow(dead_code)]
+    pub token: String,
+    pub circuit_id: Uuid,
+    pub version: i32,
+}
+
+pub const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";

@@ -1,0 +1,376 @@
+//! The lifecycle core: every edge writes one audit row and, with consent only, one outbox
+//! row, atomically; non-edges and races are conflicts that write nothing.
+
+use chrono::{TimeDelta, Utc};
+use qrun::domain::{Action, Edge, ErrorClass, Failure, RunResults, RunStatus, Stage};
+use qrun::store::lifecycle::ApplyError;
+use qrun::store::{Change, Command, FailCause, Rejection};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestDb};
+use crate::on_both_databases;
+
+fn start() -> Change {
+    Change::Start {
+        node: "node-a".into(),
+        lease_until: Utc::now() + TimeDelta::seconds(30),
+    }
+}
+
+fn complete() -> Change {
+    Change::Complete {
+        results: RunResults {
+            counts: [("00".to_string(), 52), ("11".to_string(), 48)].into(),
+            shots: 100,
+            execution_time: 0.001,
+            unique_states: 2,
+        },
+    }
+}
+
+fn fail() -> Change {
+    Change::Fail {
+        failure: Failure::new(
+            ErrorClass::BackendError,
+            Stage::Execute,
+            "the backend crashed",
+        ),
+        cause: FailCause::Executor,
+    }
+}
+
+fn cancel(by: Uuid) -> Change {
+    Change::Cancel { by }
+}
+
+/// Asserts the run's audit and outbox rows are exactly `actions` (outbox only with consent).
+async fn assert_records(app: &TestApp, run_id: Uuid, consent: Option<bool>, actions: &[Action]) {
+    let audit = app.store().audit_timeline(run_id).await.unwrap();
+    let got: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    let want: Vec<&str> = actions.iter().map(|a| a.audit_action()).collect();
+    assert_eq!(got, want, "audit of run {run_id} (consent {consent:?})");
+    for entry in &audit {
+        assert_eq!(entry.resource_id, run_id);
+        assert_eq!(entry.metadata["framework"], "qiskit");
+    }
+    let outbox = app.store().outbox_for_run(run_id).await.unwrap();
+    if consent == Some(true) {
+        let events: Vec<&str> = outbox.iter().map(|e| e.event.as_str()).collect();
+        let want: Vec<&str> = actions.iter().map(|a| a.event()).collect();
+        assert_eq!(events, want, "outbox of consented run {run_id}");
+        for event in &outbox {
+            assert_eq!(event.properties["run_id"], run_id.to_string());
+            assert_eq!(event.properties["backend_class"], "simulator");
+            assert_eq!(event.properties["backend_name"], "statevector");
+        }
+    } else {
+        assert!(
+            outbox.is_empty(),
+            "consent {consent:?} must write no event: {outbox:?}"
+        );
+    }
+}
+
+async fn every_edge_writes_one_audit_row_and_an_event_only_with_consent(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    use Action::*;
+    for consent in [Some(true), Some(false), None] {
+        // (edges to take, the actions they record)
+        let paths: [(&[Change], &[Action]); 4] = [
+            (&[start(), complete()], &[Requested, Started, Completed]),
+            (&[start(), fail()], &[Requested, Started, Failed]),
+            (&[cancel(fx.user_id)], &[Requested, Cancelled]),
+            (
+                &[start(), cancel(fx.user_id)],
+                &[Requested, Started, Cancelled],
+            ),
+        ];
+        for (changes, actions) in paths {
+            let run = app.submit(&fx, consent).await;
+            assert_eq!(run.status, RunStatus::Pending);
+            assert_eq!(run.analytics_consent, consent);
+            assert_records(&app, run.id, consent, &actions[..1]).await;
+            for (i, change) in changes.iter().enumerate() {
+                let applied = app
+                    .transition(run.id, change.clone())
+                    .await
+                    .expect("an edge");
+                assert_eq!(applied.run.status, change.edge().target());
+                assert_records(&app, run.id, consent, &actions[..i + 2]).await;
+            }
+            let done = app.store().run(run.id).await.unwrap().unwrap();
+            assert!(done.status.is_terminal());
+            assert!(done.completed_at.is_some());
+            // A terminal run refuses every edge and nothing is written.
+            for change in [start(), complete(), fail(), cancel(fx.user_id)] {
+                let edge = change.edge();
+                match app.transition(run.id, change).await {
+                    Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => {
+                        assert_eq!(current, done.status, "{edge:?}")
+                    }
+                    other => panic!("{edge:?} on a {} run: {other:?}", done.status),
+                }
+                assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), done);
+                assert_records(&app, run.id, consent, actions).await;
+            }
+        }
+    }
+    app.stop().await;
+}
+
+async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, Some(true)).await;
+    for change in [complete(), fail()] {
+        let edge = change.edge();
+        let err = app
+            .transition(run.id, change)
+            .await
+            .expect_err("not an edge from pending");
+        assert!(
+            matches!(
+                err,
+                ApplyError::Rejected(Rejection::Conflict {
+                    current: RunStatus::Pending,
+                    ..
+                })
+            ),
+            "{edge:?}: {err:?}"
+        );
+    }
+    assert_records(&app, run.id, Some(true), &[Action::Requested]).await;
+    app.transition(run.id, start()).await.unwrap();
+    let err = app
+        .transition(run.id, start())
+        .await
+        .expect_err("started twice");
+    assert!(matches!(
+        err,
+        ApplyError::Rejected(Rejection::Conflict {
+            edge: Edge::Start,
+            current: RunStatus::Running,
+            ..
+        })
+    ));
+    assert_records(
+        &app,
+        run.id,
+        Some(true),
+        &[Action::Requested, Action::Started],
+    )
+    .await;
+
+    let missing = Uuid::now_v7();
+    let err = app
+        .transition(missing, start())
+        .await
+        .expect_err("no such run");
+    assert!(matches!(err, ApplyError::Rejected(Rejection::NotFound(id)) if id == missing));
+    app.stop().await;
+}
+
+async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, Some(true)).await;
+    app.transition(run.id, start()).await.unwrap();
+    let before = app.store().run(run.id).await.unwrap().unwrap();
+
+    // The outbox insert fails inside the transaction: the run stays running, no audit row.
+    app.store()
+        .execute_raw("DROP TABLE analytics_outbox")
+        .await
+        .unwrap();
+    let err = app
+        .transition(run.id, complete())
+        .await
+        .expect_err("the outbox is gone");
+    assert!(matches!(err, ApplyError::Store(_)), "{err:?}");
+    assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), before);
+    let audit = app.store().audit_timeline(run.id).await.unwrap();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+
+    // The audit insert fails: same.
+    app.store()
+        .execute_raw("DROP TABLE audit_logs")
+        .await
+        .unwrap();
+    let err = app
+        .transition(run.id, cancel(fx.user_id))
+        .await
+        .expect_err("the audit log is gone");
+    assert!(matches!(err, ApplyError::Store(_)), "{err:?}");
+    assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), before);
+
+    // A creation whose audit row cannot be written leaves no run behind.
+    let runs_before = app.store().run_counts().await.unwrap();
+    let new = qrun::domain::NewRun {
+        user_id: fx.user_id,
+        circuit_id: fx.circuit_id,
+        circuit_version: fx.version,
+        backend_type: "simulator".into(),
+        backend_name: "statevector".into(),
+        framework: "qiskit".into(),
+        shots: 10,
+        analytics_consent: Some(false),
+        idempotency_key: None,
+    };
+    assert!(app.apply(Command::Create(new)).await.is_err());
+    let runs_after = app.store().run_counts().await.unwrap();
+    assert_eq!(runs_before, runs_after);
+    app.stop().await;
+}
+
+fn terminal_change(i: usize, user: Uuid) -> Change {
+    match i % 4 {
+        0 => complete(),
+        1 => fail(),
+        2 => cancel(user),
+        _ => Change::Fail {
+            failure: Failure::new(ErrorClass::InternalError, Stage::Recovery, "stranded"),
+            cause: FailCause::Watchdog {
+                started_before: Utc::now() + TimeDelta::hours(1),
+                lease_expired_before: Utc::now() + TimeDelta::hours(1),
+            },
+        },
+    }
+}
+
+async fn count_terminal_wins(
+    app: &TestApp,
+    run_id: Uuid,
+    results: Vec<qrun::store::lifecycle::Outcome>,
+) {
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(ApplyError::Rejected(Rejection::Conflict { .. }))))
+        .count();
+    assert_eq!((wins, conflicts), (1, 49), "{results:?}");
+    let audit = app.store().audit_timeline(run_id).await.unwrap();
+    let terminal = audit
+        .iter()
+        .filter(|a| ["run.completed", "run.failed", "run.cancelled"].contains(&a.action.as_str()))
+        .count();
+    assert_eq!(terminal, 1, "{audit:?}");
+    assert_eq!(app.store().outbox_for_run(run_id).await.unwrap().len(), 3);
+}
+
+async fn fifty_racing_terminal_transitions_have_exactly_one_winner(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+
+    // Through the Recorder (the production path).
+    let run = app.submit(&fx, Some(true)).await;
+    app.transition(run.id, start()).await.unwrap();
+    let recorder = app.app.state().recorder.clone();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let recorder = recorder.clone();
+            let change = terminal_change(i, fx.user_id);
+            tokio::spawn(async move {
+                recorder
+                    .apply(Command::Transition {
+                        run_id: run.id,
+                        change,
+                    })
+                    .await
+                    .expect("recorder")
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    count_terminal_wins(&app, run.id, results).await;
+
+    // Straight at the database from 50 tasks at once: the guard alone must hold.
+    let run = app.submit(&fx, Some(true)).await;
+    app.transition(run.id, start()).await.unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let store = app.store().clone();
+            let change = terminal_change(i, fx.user_id);
+            tokio::spawn(async move {
+                store
+                    .apply_one(Command::Transition {
+                        run_id: run.id,
+                        change,
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    count_terminal_wins(&app, run.id, results).await;
+    app.stop().await;
+}
+
+async fn the_watchdog_guard_spares_a_run_that_is_not_stranded(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, None).await;
+    app.transition(run.id, start()).await.unwrap();
+    // A sweep whose horizon is before the run started and whose lease is still valid.
+    let sweep = Change::Fail {
+        failure: Failure::new(ErrorClass::InternalError, Stage::Recovery, "stranded"),
+        cause: FailCause::Watchdog {
+            started_before: Utc::now() - TimeDelta::hours(1),
+            lease_expired_before: Utc::now() - TimeDelta::hours(1),
+        },
+    };
+    let err = app
+        .transition(run.id, sweep)
+        .await
+        .expect_err("not stranded");
+    assert!(matches!(
+        err,
+        ApplyError::Rejected(Rejection::Conflict {
+            current: RunStatus::Running,
+            ..
+        })
+    ));
+    assert_eq!(
+        app.store().run(run.id).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    app.stop().await;
+}
+
+async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let new = qrun::domain::NewRun {
+        user_id: fx.user_id,
+        circuit_id: fx.circuit_id,
+        circuit_version: fx.version,
+        backend_type: "simulator".into(),
+        backend_name: "statevector".into(),
+        framework: "qiskit".into(),
+        shots: 10,
+        analytics_consent: Some(true),
+        idempotency_key: Some("key-1".into()),
+    };
+    let first = app.apply(Command::Create(new.clone())).await.unwrap();
+    assert!(first.created);
+    let again = app.apply(Command::Create(new)).await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.run.id, first.run.id);
+    assert_records(&app, first.run.id, Some(true), &[Action::Requested]).await;
+    app.stop().await;
+}
+
+on_both_databases!(
+    every_edge_writes_one_audit_row_and_an_event_only_with_consent,
+    non_edges_from_live_states_are_conflicts_that_write_nothing,
+    a_failed_audit_or_outbox_insert_leaves_the_status_unchanged,
+    fifty_racing_terminal_transitions_have_exactly_one_winner,
+    the_watchdog_guard_spares_a_run_that_is_not_stranded,
+    the_same_idempotency_key_returns_the_original_run,
+);

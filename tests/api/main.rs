@@ -1,0 +1,8 @@
+//! One integration-test binary (one link, shared helpers). Each test starts the real
+//! application on port 0 with a fresh database, and every lifecycle, concurrency and CLI test
+//! runs on both SQLite and PostgreSQL (see `helpers::TestDb`).
+
+mod cli;
+mod config;
+mod helpers;
+mod lifecycle;
