@@ -1,0 +1,64 @@
+//! Runs an OpenQASM 2.0 file on the engine and prints the outcome JSON, like `qrun exec`:
+//! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]`.
+//! Used by `scripts/bench_engine.py` to measure the engine on its own.
+
+use std::process::ExitCode;
+
+use qrun_engine::{CancellationToken, Limits, prepare, simulate};
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let mut file = None;
+    let (mut shots, mut seed) = (1024, None);
+    while let Some(arg) = args.next() {
+        let value =
+            |args: &mut dyn Iterator<Item = String>| args.next().and_then(|v| v.parse().ok());
+        match arg.as_str() {
+            "--shots" => match value(&mut args) {
+                Some(n) => shots = n,
+                None => return usage(),
+            },
+            "--seed" => match value(&mut args) {
+                Some(s) => seed = Some(s),
+                None => return usage(),
+            },
+            _ if file.is_none() => file = Some(arg),
+            _ => return usage(),
+        }
+    }
+    let Some(file) = file else { return usage() };
+    let source = match std::fs::read_to_string(&file) {
+        Ok(source) => source,
+        Err(e) => {
+            eprintln!("{file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let limits = Limits::default();
+    let outcome = prepare(&source, shots, &limits)
+        .and_then(|program| simulate(&program, shots, seed, &limits, &CancellationToken::new()));
+    match outcome {
+        Ok(outcome) => match serde_json::to_string(&outcome) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            match e.position {
+                Some(pos) => eprintln!("{file}:{pos}: {e}"),
+                None => eprintln!("{file}: {e}"),
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("usage: run_qasm FILE [--shots N] [--seed S]");
+    ExitCode::from(2)
+}

@@ -1,0 +1,216 @@
+//! The engine's intermediate representation: a flat list of operations on global qubit and
+//! classical-bit indices, with gate parameters already evaluated to `f64`.
+//!
+//! The parser (`qasm`) produces it and the simulator (`sim`) consumes it; neither knows the
+//! other. Qubit `i` is bit `i` of a basis-state index (Qiskit's little-endian convention);
+//! registers take consecutive indices in declaration order.
+
+/// A named register: bits `offset .. offset + size` of its kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Register {
+    /// The register's name in the source.
+    pub name: String,
+    /// Global index of its bit 0.
+    pub offset: u32,
+    /// Number of bits.
+    pub size: u32,
+}
+
+/// A parsed, expanded and checked circuit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Program {
+    pub(crate) qregs: Vec<Register>,
+    pub(crate) cregs: Vec<Register>,
+    pub(crate) ops: Vec<Op>,
+}
+
+impl Program {
+    /// Total qubits over all quantum registers.
+    pub fn num_qubits(&self) -> u32 {
+        self.qregs.iter().map(|r| r.size).sum()
+    }
+
+    /// Total classical bits over all classical registers.
+    pub fn num_clbits(&self) -> u32 {
+        self.cregs.iter().map(|r| r.size).sum()
+    }
+
+    /// Number of gate applications (after expanding definitions and broadcasts).
+    pub fn gate_count(&self) -> u64 {
+        self.ops
+            .iter()
+            .filter(|op| matches!(op.kind, OpKind::Gate(_)))
+            .count() as u64
+    }
+
+    /// Quantum registers in declaration order.
+    pub fn qregs(&self) -> &[Register] {
+        &self.qregs
+    }
+
+    /// Classical registers in declaration order.
+    pub fn cregs(&self) -> &[Register] {
+        &self.cregs
+    }
+
+    /// The operations in program order.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+}
+
+/// One operation, optionally guarded by a classical condition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// What the operation does.
+    pub kind: OpKind,
+    /// Run only when the condition holds (`if (creg == value)`).
+    pub condition: Option<Condition>,
+}
+
+/// What an operation does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// A unitary gate.
+    Gate(Gate),
+    /// Measure `qubit` in the computational basis into `clbit`.
+    Measure {
+        /// Measured qubit.
+        qubit: u32,
+        /// Classical bit receiving the outcome.
+        clbit: u32,
+    },
+    /// Reset `qubit` to |0⟩.
+    Reset {
+        /// The qubit.
+        qubit: u32,
+    },
+    /// A barrier: no effect on the state.
+    Barrier(Vec<u32>),
+}
+
+/// `if (register == value)`: true when the register, read as an unsigned integer with its
+/// bit 0 least significant, equals `value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Condition {
+    /// Global index of the register's bit 0.
+    pub offset: u32,
+    /// Register size in bits.
+    pub size: u32,
+    /// The compared value.
+    pub value: u64,
+}
+
+impl Condition {
+    /// Evaluates the condition against classical bits (indexed globally).
+    pub fn holds(&self, clbits: &[bool]) -> bool {
+        (0..self.size).all(|bit| {
+            let expected = bit < 64 && (self.value >> bit) & 1 == 1;
+            clbits[(self.offset + bit) as usize] == expected
+        })
+    }
+}
+
+/// A gate applied to qubits; `qubits` are in argument order (controls first, target last).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gate {
+    /// Which gate, with its evaluated parameters.
+    pub kind: GateKind,
+    /// Global qubit indices, one per gate argument.
+    pub qubits: Vec<u32>,
+}
+
+/// The gates the IR knows natively: the builtins `U` and `CX` plus the gates of
+/// `qelib1.inc` that have a compact exact form. Aliases are folded (`u3`, `u` and `U` are
+/// [`GateKind::U`]; `u1` and `p` are [`GateKind::Phase`]; `cu1`, `cp` are
+/// [`GateKind::CPhase`]; `id` and `u0` are [`GateKind::Id`]). Matrices follow Qiskit; they
+/// may differ from the `qelib1.inc` definitions by a global phase only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum GateKind {
+    Id,
+    U {
+        theta: f64,
+        phi: f64,
+        lambda: f64,
+    },
+    Phase(f64),
+    X,
+    Y,
+    Z,
+    H,
+    S,
+    Sdg,
+    T,
+    Tdg,
+    Sx,
+    Sxdg,
+    Rx(f64),
+    Ry(f64),
+    Rz(f64),
+    Cx,
+    Cy,
+    Cz,
+    Ch,
+    Csx,
+    Crx(f64),
+    Cry(f64),
+    Crz(f64),
+    CPhase(f64),
+    /// Controlled `e^{iγ} U(θ, φ, λ)` (qelib1's `cu`; `cu3` is `γ = 0`).
+    Cu {
+        theta: f64,
+        phi: f64,
+        lambda: f64,
+        gamma: f64,
+    },
+    Swap,
+    Rxx(f64),
+    Rzz(f64),
+    Ccx,
+    Cswap,
+    C3x,
+    C3sqrtx,
+    C4x,
+}
+
+impl GateKind {
+    /// Number of qubits the gate acts on.
+    pub fn num_qubits(&self) -> usize {
+        use GateKind::*;
+        match self {
+            Id
+            | U { .. }
+            | Phase(_)
+            | X
+            | Y
+            | Z
+            | H
+            | S
+            | Sdg
+            | T
+            | Tdg
+            | Sx
+            | Sxdg
+            | Rx(_)
+            | Ry(_)
+            | Rz(_) => 1,
+            Cx
+            | Cy
+            | Cz
+            | Ch
+            | Csx
+            | Crx(_)
+            | Cry(_)
+            | Crz(_)
+            | CPhase(_)
+            | Cu { .. }
+            | Swap
+            | Rxx(_)
+            | Rzz(_) => 2,
+            Ccx | Cswap => 3,
+            C3x | C3sqrtx => 4,
+            C4x => 5,
+        }
+    }
+}

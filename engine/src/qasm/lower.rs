@@ -1,0 +1,653 @@
+//! From statements to the IR: name resolution, arity and register checks, broadcasting, and
+//! the expansion of gate definitions.
+//!
+//! A gate body may only call gates defined before it, so definitions form a DAG and
+//! expansion terminates; a gate naming itself or a later gate is an unknown-gate error at
+//! its definition. Expansion runs on an explicit stack (one frame per nested definition, so
+//! deep nesting cannot overflow the thread's stack) and counts every emitted operation
+//! against `max_gates` as it goes, so an exponentially growing definition chain stops at
+//! the limit instead of exhausting memory.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use super::ast::{Arg, Call, Expr, GateBodyOp, GateDecl, Ident, QuantumOp, Stmt};
+use super::parse_statements;
+use super::qelib1::{self, NativeGate};
+use crate::error::{EngineError, Position, Result, Stage};
+use crate::ir::{Condition, Gate, GateKind, Op, OpKind, Program, Register};
+use crate::limits::{Limits, MAX_CLBITS};
+
+/// Lowers parsed statements to a [`Program`].
+pub(crate) fn lower(statements: Vec<Stmt>, limits: &Limits) -> Result<Program> {
+    let mut lowering = Lowering::new(limits);
+    for statement in statements {
+        lowering.statement(statement, false)?;
+    }
+    Ok(Program {
+        qregs: lowering.qregs,
+        cregs: lowering.cregs,
+        ops: lowering.emitter.ops,
+    })
+}
+
+type GateId = usize;
+
+#[derive(Clone, Copy, Debug)]
+enum Symbol {
+    Quantum(usize),
+    Classical(usize),
+    Gate(GateId),
+}
+
+struct GateEntry {
+    name: String,
+    num_params: usize,
+    num_qubits: usize,
+    body: GateBody,
+}
+
+enum GateBody {
+    Native(NativeGate),
+    Defined(Vec<BodyOp>),
+    Opaque,
+}
+
+/// A resolved statement of a gate body: qubits are indices into the gate's arguments.
+enum BodyOp {
+    Call {
+        gate: GateId,
+        params: Vec<Expr>,
+        qubits: Vec<usize>,
+        pos: Position,
+    },
+    Barrier(Vec<usize>),
+}
+
+/// Collects operations and enforces `max_gates` as they are produced.
+struct Emitter {
+    ops: Vec<Op>,
+    max_ops: u64,
+}
+
+impl Emitter {
+    fn emit(&mut self, kind: OpKind, condition: Option<Condition>, pos: Position) -> Result<()> {
+        if self.ops.len() as u64 >= self.max_ops {
+            return Err(EngineError::limit_at(
+                pos,
+                format!(
+                    "circuit expands to more than {} operations (the backend's max_gates)",
+                    self.max_ops
+                ),
+            ));
+        }
+        self.ops.push(Op { kind, condition });
+        Ok(())
+    }
+}
+
+struct Lowering<'l> {
+    limits: &'l Limits,
+    /// Every declared name; `None` marks the built-in gates `U` and `CX`.
+    symbols: HashMap<String, (Symbol, Option<Position>)>,
+    gates: Vec<GateEntry>,
+    qregs: Vec<Register>,
+    cregs: Vec<Register>,
+    qelib1_included: bool,
+    emitter: Emitter,
+}
+
+/// One argument resolved: a single bit or a whole register (global offset and size).
+#[derive(Clone, Copy)]
+enum Bits {
+    One(u32),
+    All { offset: u32, size: u32 },
+}
+
+impl Bits {
+    fn len(self) -> Option<u32> {
+        match self {
+            Self::One(_) => None,
+            Self::All { size, .. } => Some(size),
+        }
+    }
+
+    fn at(self, i: u32) -> u32 {
+        match self {
+            Self::One(bit) => bit,
+            Self::All { offset, .. } => offset + i,
+        }
+    }
+}
+
+impl<'l> Lowering<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        let mut lowering = Self {
+            limits,
+            symbols: HashMap::new(),
+            gates: Vec::new(),
+            qregs: Vec::new(),
+            cregs: Vec::new(),
+            qelib1_included: false,
+            emitter: Emitter {
+                ops: Vec::new(),
+                max_ops: limits.max_gates,
+            },
+        };
+        let u: NativeGate = |p| GateKind::U {
+            theta: p[0],
+            phi: p[1],
+            lambda: p[2],
+        };
+        for (name, num_params, num_qubits, native) in
+            [("U", 3, 1, u), ("CX", 0, 2, |_: &[f64]| GateKind::Cx)]
+        {
+            lowering.gates.push(GateEntry {
+                name: name.to_owned(),
+                num_params,
+                num_qubits,
+                body: GateBody::Native(native),
+            });
+            let id = lowering.gates.len() - 1;
+            lowering
+                .symbols
+                .insert(name.to_owned(), (Symbol::Gate(id), None));
+        }
+        lowering
+    }
+
+    fn statement(&mut self, statement: Stmt, from_library: bool) -> Result<()> {
+        match statement {
+            Stmt::Include { file, pos } => self.include(&file, pos),
+            Stmt::Register {
+                quantum,
+                name,
+                size,
+            } => self.register(quantum, name, size),
+            Stmt::GateDecl(decl) => {
+                let native = if from_library {
+                    qelib1::native(&decl.name.name)
+                } else {
+                    None
+                };
+                self.gate_decl(decl, native)
+            }
+            Stmt::Opaque {
+                name,
+                params,
+                qubits,
+            } => {
+                check_unique(&params, "parameter")?;
+                check_unique(&qubits, "qubit argument")?;
+                self.define_gate(name, params.len(), qubits.len(), GateBody::Opaque)
+            }
+            Stmt::Op(op) => self.quantum_op(op, None),
+            Stmt::If { creg, value, op } => {
+                let index = match self.lookup(&creg)? {
+                    Symbol::Classical(index) => index,
+                    _ => {
+                        return Err(EngineError::at(
+                            creg.pos,
+                            format!("'{}' is not a classical register", creg.name),
+                        ));
+                    }
+                };
+                let register = &self.cregs[index];
+                let condition = Condition {
+                    offset: register.offset,
+                    size: register.size,
+                    value,
+                };
+                self.quantum_op(op, Some(condition))
+            }
+            Stmt::Barrier { args, pos } => {
+                let mut qubits = Vec::new();
+                for arg in &args {
+                    let bits = self.resolve(arg, true)?;
+                    qubits.extend((0..bits.len().unwrap_or(1)).map(|i| bits.at(i)));
+                }
+                self.emitter.emit(OpKind::Barrier(qubits), None, pos)
+            }
+        }
+    }
+
+    fn include(&mut self, file: &str, pos: Position) -> Result<()> {
+        if file != qelib1::FILE_NAME {
+            return Err(EngineError::at(
+                pos,
+                format!(
+                    "cannot include \"{file}\": the only includable file is \"{}\"",
+                    qelib1::FILE_NAME
+                ),
+            ));
+        }
+        if !self.qelib1_included {
+            self.qelib1_included = true;
+            for statement in parse_statements(qelib1::SOURCE)? {
+                self.statement(statement, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn declare(&mut self, name: &Ident, symbol: Symbol) -> Result<()> {
+        match self.symbols.entry(name.name.clone()) {
+            Entry::Occupied(existing) => {
+                let place = match existing.get() {
+                    (_, Some(pos)) => format!("is already defined at {pos}"),
+                    (_, None) => "is a built-in gate".to_owned(),
+                };
+                Err(EngineError::at(
+                    name.pos,
+                    format!("'{}' {place}", name.name),
+                ))
+            }
+            Entry::Vacant(slot) => {
+                slot.insert((symbol, Some(name.pos)));
+                Ok(())
+            }
+        }
+    }
+
+    fn lookup(&self, name: &Ident) -> Result<Symbol> {
+        self.symbols
+            .get(&name.name)
+            .map(|(symbol, _)| *symbol)
+            .ok_or_else(|| EngineError::at(name.pos, format!("unknown name '{}'", name.name)))
+    }
+
+    fn register(&mut self, quantum: bool, name: Ident, size: u64) -> Result<()> {
+        if size == 0 {
+            return Err(EngineError::at(
+                name.pos,
+                format!("register '{}' must have at least one bit", name.name),
+            ));
+        }
+        let registers = if quantum { &self.qregs } else { &self.cregs };
+        let used: u64 = registers.iter().map(|r| u64::from(r.size)).sum();
+        let total = used.saturating_add(size);
+        if quantum {
+            self.limits
+                .admit_qubits(total, Stage::Prepare)
+                .map_err(|err| EngineError::limit_at(name.pos, err.message))?;
+        } else if total > MAX_CLBITS {
+            return Err(EngineError::limit_at(
+                name.pos,
+                format!(
+                    "circuit declares {total} classical bits; at most {MAX_CLBITS} are supported"
+                ),
+            ));
+        }
+        // Both limits are far below u32::MAX, so the conversions cannot truncate.
+        let register = Register {
+            name: name.name.clone(),
+            offset: used as u32,
+            size: size as u32,
+        };
+        let symbol = if quantum {
+            self.qregs.push(register);
+            Symbol::Quantum(self.qregs.len() - 1)
+        } else {
+            self.cregs.push(register);
+            Symbol::Classical(self.cregs.len() - 1)
+        };
+        self.declare(&name, symbol)
+    }
+
+    fn define_gate(
+        &mut self,
+        name: Ident,
+        num_params: usize,
+        num_qubits: usize,
+        body: GateBody,
+    ) -> Result<()> {
+        self.declare(&name, Symbol::Gate(self.gates.len()))?;
+        self.gates.push(GateEntry {
+            name: name.name,
+            num_params,
+            num_qubits,
+            body,
+        });
+        Ok(())
+    }
+
+    fn gate_decl(&mut self, decl: GateDecl, native: Option<NativeGate>) -> Result<()> {
+        check_unique(&decl.params, "parameter")?;
+        check_unique(&decl.qubits, "qubit argument")?;
+        let body = match native {
+            Some(native) => GateBody::Native(native),
+            None => {
+                let mut body = Vec::with_capacity(decl.body.len());
+                for op in decl.body {
+                    body.push(self.body_op(&decl.name, &decl.qubits, op)?);
+                }
+                GateBody::Defined(body)
+            }
+        };
+        self.define_gate(decl.name, decl.params.len(), decl.qubits.len(), body)
+    }
+
+    fn body_op(&self, gate: &Ident, qubits: &[Ident], op: GateBodyOp) -> Result<BodyOp> {
+        let index_of = |arg: &Ident| {
+            qubits
+                .iter()
+                .position(|q| q.name == arg.name)
+                .ok_or_else(|| {
+                    EngineError::at(
+                        arg.pos,
+                        format!(
+                            "unknown qubit '{}': expected one of the arguments of gate '{}'",
+                            arg.name, gate.name
+                        ),
+                    )
+                })
+        };
+        match op {
+            GateBodyOp::Barrier { args, .. } => Ok(BodyOp::Barrier(
+                args.iter().map(index_of).collect::<Result<_>>()?,
+            )),
+            GateBodyOp::Call(call) => {
+                if call.name.name == gate.name {
+                    return Err(EngineError::at(
+                        call.name.pos,
+                        format!(
+                            "gate '{}' cannot call itself: a gate body may only use gates \
+                             defined before it",
+                            gate.name
+                        ),
+                    ));
+                }
+                let id = self.gate_id(&call.name)?;
+                self.check_arity(id, &call)?;
+                check_unique(&call.args, "qubit argument")?;
+                Ok(BodyOp::Call {
+                    gate: id,
+                    params: call.params,
+                    qubits: call.args.iter().map(index_of).collect::<Result<_>>()?,
+                    pos: call.name.pos,
+                })
+            }
+        }
+    }
+
+    fn gate_id(&self, name: &Ident) -> Result<GateId> {
+        match self.symbols.get(&name.name) {
+            Some((Symbol::Gate(id), _)) => Ok(*id),
+            Some(_) => Err(EngineError::at(
+                name.pos,
+                format!("'{}' is a register, not a gate", name.name),
+            )),
+            None => {
+                let hint = if !self.qelib1_included && qelib1::native(&name.name).is_some() {
+                    " (it is in qelib1.inc: add include \"qelib1.inc\";)"
+                } else {
+                    " (a gate must be defined before it is used)"
+                };
+                Err(EngineError::at(
+                    name.pos,
+                    format!("unknown gate '{}'{hint}", name.name),
+                ))
+            }
+        }
+    }
+
+    fn check_arity<A>(&self, id: GateId, call: &Call<A>) -> Result<()> {
+        let gate = &self.gates[id];
+        if call.params.len() != gate.num_params {
+            return Err(EngineError::at(
+                call.name.pos,
+                format!(
+                    "gate '{}' takes {} parameter{}, got {}",
+                    gate.name,
+                    gate.num_params,
+                    plural(gate.num_params),
+                    call.params.len()
+                ),
+            ));
+        }
+        if call.args.len() != gate.num_qubits {
+            return Err(EngineError::at(
+                call.name.pos,
+                format!(
+                    "gate '{}' takes {} qubit argument{}, got {}",
+                    gate.name,
+                    gate.num_qubits,
+                    plural(gate.num_qubits),
+                    call.args.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Resolves `reg` or `reg[i]` to bits of a quantum (or classical) register.
+    fn resolve(&self, arg: &Arg, quantum: bool) -> Result<Bits> {
+        let register = match (self.lookup(&arg.reg)?, quantum) {
+            (Symbol::Quantum(i), true) => &self.qregs[i],
+            (Symbol::Classical(i), false) => &self.cregs[i],
+            (_, expected_quantum) => {
+                let expected = if expected_quantum {
+                    "a quantum register"
+                } else {
+                    "a classical register"
+                };
+                return Err(EngineError::at(
+                    arg.reg.pos,
+                    format!("expected {expected}, '{}' is not one", arg.reg.name),
+                ));
+            }
+        };
+        match arg.index {
+            None => Ok(Bits::All {
+                offset: register.offset,
+                size: register.size,
+            }),
+            Some(index) if index < u64::from(register.size) => {
+                Ok(Bits::One(register.offset + index as u32))
+            }
+            Some(index) => Err(EngineError::at(
+                arg.reg.pos,
+                format!(
+                    "index {index} is out of range for register '{}' of size {}",
+                    register.name, register.size
+                ),
+            )),
+        }
+    }
+
+    fn quantum_op(&mut self, op: QuantumOp, condition: Option<Condition>) -> Result<()> {
+        match op {
+            QuantumOp::Call(call) => self.call(call, condition),
+            QuantumOp::Measure { qubit, clbit, pos } => {
+                let (q, c) = (self.resolve(&qubit, true)?, self.resolve(&clbit, false)?);
+                if q.len() != c.len() {
+                    return Err(EngineError::at(
+                        pos,
+                        "measure needs a qubit and a bit, or a quantum and a classical \
+                         register of the same size",
+                    ));
+                }
+                for i in 0..q.len().unwrap_or(1) {
+                    let kind = OpKind::Measure {
+                        qubit: q.at(i),
+                        clbit: c.at(i),
+                    };
+                    self.emitter.emit(kind, condition, pos)?;
+                }
+                Ok(())
+            }
+            QuantumOp::Reset { qubit, pos } => {
+                let q = self.resolve(&qubit, true)?;
+                for i in 0..q.len().unwrap_or(1) {
+                    self.emitter
+                        .emit(OpKind::Reset { qubit: q.at(i) }, condition, pos)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn call(&mut self, call: Call<Arg>, condition: Option<Condition>) -> Result<()> {
+        let id = self.gate_id(&call.name)?;
+        self.check_arity(id, &call)?;
+        let params = call
+            .params
+            .iter()
+            .map(|expr| finite(expr.eval(&[]), expr.pos))
+            .collect::<Result<Vec<_>>>()?;
+        let args = call
+            .args
+            .iter()
+            .map(|arg| self.resolve(arg, true))
+            .collect::<Result<Vec<_>>>()?;
+        let mut width = None;
+        for (arg, bits) in call.args.iter().zip(&args) {
+            match (width, bits.len()) {
+                (Some(w), Some(len)) if w != len => {
+                    return Err(EngineError::at(
+                        arg.reg.pos,
+                        format!(
+                            "cannot broadcast over registers of different sizes: '{}' has \
+                             {len} qubits, an earlier argument has {w}",
+                            arg.reg.name
+                        ),
+                    ));
+                }
+                (None, Some(len)) => width = Some(len),
+                _ => {}
+            }
+        }
+        for i in 0..width.unwrap_or(1) {
+            let qubits: Vec<u32> = args.iter().map(|bits| bits.at(i)).collect();
+            if let Some(dup) = qubits
+                .iter()
+                .enumerate()
+                .find(|(j, q)| qubits[..*j].contains(q))
+            {
+                return Err(EngineError::at(
+                    call.name.pos,
+                    format!(
+                        "gate '{}' is given qubit {} twice",
+                        call.name.name,
+                        self.qubit_name(*dup.1)
+                    ),
+                ));
+            }
+            self.expand(id, params.clone(), qubits, condition, call.name.pos)?;
+        }
+        Ok(())
+    }
+
+    fn qubit_name(&self, qubit: u32) -> String {
+        self.qregs
+            .iter()
+            .find(|r| (r.offset..r.offset + r.size).contains(&qubit))
+            .map(|r| format!("{}[{}]", r.name, qubit - r.offset))
+            .unwrap_or_else(|| qubit.to_string())
+    }
+
+    /// Emits gate `id` applied to `qubits`, expanding definitions depth-first.
+    fn expand(
+        &mut self,
+        id: GateId,
+        params: Vec<f64>,
+        qubits: Vec<u32>,
+        condition: Option<Condition>,
+        call_pos: Position,
+    ) -> Result<()> {
+        struct Frame<'g> {
+            body: &'g [BodyOp],
+            next: usize,
+            params: Vec<f64>,
+            qubits: Vec<u32>,
+        }
+        let gates = &self.gates;
+        let emitter = &mut self.emitter;
+        let mut stack = Vec::new();
+        let mut pending = Some((id, params, qubits, call_pos));
+        loop {
+            if let Some((id, params, qubits, pos)) = pending.take() {
+                let gate = &gates[id];
+                match &gate.body {
+                    GateBody::Native(native) => {
+                        let kind = OpKind::Gate(Gate {
+                            kind: native(&params),
+                            qubits,
+                        });
+                        emitter.emit(kind, condition, call_pos)?;
+                    }
+                    GateBody::Defined(body) => stack.push(Frame {
+                        body,
+                        next: 0,
+                        params,
+                        qubits,
+                    }),
+                    GateBody::Opaque => {
+                        return Err(EngineError::at(
+                            pos,
+                            format!(
+                                "gate '{}' is opaque: it has no definition, so this backend \
+                                 cannot run it",
+                                gate.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            let Some(frame) = stack.last_mut() else {
+                return Ok(());
+            };
+            let Some(op) = frame.body.get(frame.next) else {
+                stack.pop();
+                continue;
+            };
+            frame.next += 1;
+            match op {
+                BodyOp::Barrier(args) => {
+                    let qubits = args.iter().map(|&a| frame.qubits[a]).collect();
+                    emitter.emit(OpKind::Barrier(qubits), condition, call_pos)?;
+                }
+                BodyOp::Call {
+                    gate,
+                    params,
+                    qubits,
+                    pos,
+                } => {
+                    let values = params
+                        .iter()
+                        .map(|expr| finite(expr.eval(&frame.params), expr.pos))
+                        .collect::<Result<Vec<_>>>()?;
+                    let mapped = qubits.iter().map(|&a| frame.qubits[a]).collect();
+                    pending = Some((*gate, values, mapped, *pos));
+                }
+            }
+        }
+    }
+}
+
+fn finite(value: f64, pos: Position) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(EngineError::at(
+            pos,
+            format!("gate parameter evaluates to {value}; expected a finite number"),
+        ))
+    }
+}
+
+fn check_unique(names: &[Ident], what: &str) -> Result<()> {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].iter().any(|earlier| earlier.name == name.name) {
+            return Err(EngineError::at(
+                name.pos,
+                format!("duplicate {what} '{}'", name.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

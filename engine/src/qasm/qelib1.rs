@@ -1,0 +1,81 @@
+//! The standard gate library `qelib1.inc`, served from memory (the text is Qiskit's copy,
+//! Apache-2.0), and the gates of it the IR represents natively.
+//!
+//! Native gates skip their definition bodies: `cx` becomes one [`GateKind::Cx`] rather
+//! than a call chain, so the simulator can use a specialised kernel. Gates without a
+//! compact exact form (`rccx`, `rc3x`) are expanded from their definitions like user
+//! gates. The engine's tests check every native form against its definition.
+
+use crate::ir::GateKind;
+
+/// The file name programs include.
+pub(crate) const FILE_NAME: &str = "qelib1.inc";
+
+/// The library's text.
+pub(crate) const SOURCE: &str = include_str!("qelib1.inc");
+
+/// Builds a native gate from its evaluated parameters.
+pub(crate) type NativeGate = fn(&[f64]) -> GateKind;
+
+/// The native form of library gate `name`, if it has one. The declaration in
+/// [`SOURCE`] fixes the parameter count, which callers check before building.
+pub(crate) fn native(name: &str) -> Option<NativeGate> {
+    use GateKind::*;
+    Some(match name {
+        "u3" | "u" => |p| U {
+            theta: p[0],
+            phi: p[1],
+            lambda: p[2],
+        },
+        "u2" => |p| U {
+            theta: std::f64::consts::FRAC_PI_2,
+            phi: p[0],
+            lambda: p[1],
+        },
+        "u1" | "p" => |p| Phase(p[0]),
+        "cx" => |_| Cx,
+        "id" | "u0" => |_| Id,
+        "x" => |_| X,
+        "y" => |_| Y,
+        "z" => |_| Z,
+        "h" => |_| H,
+        "s" => |_| S,
+        "sdg" => |_| Sdg,
+        "t" => |_| T,
+        "tdg" => |_| Tdg,
+        "rx" => |p| Rx(p[0]),
+        "ry" => |p| Ry(p[0]),
+        "rz" => |p| Rz(p[0]),
+        "sx" => |_| Sx,
+        "sxdg" => |_| Sxdg,
+        "cz" => |_| Cz,
+        "cy" => |_| Cy,
+        "swap" => |_| Swap,
+        "ch" => |_| Ch,
+        "ccx" => |_| Ccx,
+        "cswap" => |_| Cswap,
+        "crx" => |p| Crx(p[0]),
+        "cry" => |p| Cry(p[0]),
+        "crz" => |p| Crz(p[0]),
+        "cu1" | "cp" => |p| CPhase(p[0]),
+        "cu3" => |p| Cu {
+            theta: p[0],
+            phi: p[1],
+            lambda: p[2],
+            gamma: 0.0,
+        },
+        "csx" => |_| Csx,
+        "cu" => |p| Cu {
+            theta: p[0],
+            phi: p[1],
+            lambda: p[2],
+            gamma: p[3],
+        },
+        "rxx" => |p| Rxx(p[0]),
+        "rzz" => |p| Rzz(p[0]),
+        "c3x" => |_| C3x,
+        "c3sqrtx" => |_| C3sqrtx,
+        "c4x" => |_| C4x,
+        _ => return None,
+    })
+}

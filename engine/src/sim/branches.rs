@@ -1,0 +1,207 @@
+//! Running shots through a plan's head with the least re-simulation: shots travel together
+//! as a *branch*, and only split where a measurement or reset has more than one outcome.
+//!
+//! At such a step the branch's shots are divided by a binomial draw; the larger part goes
+//! on with the state collapsed in place, the smaller part is set aside as a pending branch.
+//! A pending branch keeps a copy of the pre-collapse state if the copies fit in the memory
+//! budget (one state of the backend's `max_qubits`); otherwise it keeps only its *path* —
+//! the outcome of every measurement and reset so far — and is rebuilt later by replaying
+//! the head from |0…0⟩ with those outcomes forced. Unitaries before the first measurement
+//! are thus simulated once for all shots, a circuit whose measurements all give one outcome
+//! costs one simulation, and memory stays bounded whatever the number of branches. At the
+//! end of the head each branch samples its shots from its final state (the plan's terminal
+//! tail). Branches run depth-first, so the result for a seed is deterministic.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use rand_distr::{Binomial, Distribution};
+
+use super::interrupt::Interrupt;
+use super::plan::{Action, Plan};
+use super::sample::sample;
+use super::state::StateVector;
+use crate::error::Result;
+use crate::ir::Register;
+use crate::outcome::count_key;
+
+/// Runs `shots` shots of `plan` and returns counts keyed as in [`count_key`].
+pub(crate) struct Runner<'a, R> {
+    pub plan: &'a Plan,
+    pub num_qubits: u32,
+    pub cregs: &'a [Register],
+    pub num_clbits: usize,
+    pub rng: &'a mut R,
+    pub interrupt: &'a Interrupt<'a>,
+    /// Bytes of saved states pending branches may hold.
+    pub budget: u64,
+}
+
+struct Branch {
+    state: StateVector,
+    clbits: Vec<bool>,
+    /// Index of the next head step.
+    next: usize,
+    shots: u64,
+    /// Outcomes of the measurements and resets run so far (and, while replaying, the ones
+    /// still to force).
+    path: Vec<bool>,
+    /// How many entries of `path` have been used; those after it are forced outcomes.
+    consumed: usize,
+}
+
+struct Pending {
+    next: usize,
+    shots: u64,
+    path: Vec<bool>,
+    consumed: usize,
+    /// The state and classical bits to resume from; `None` means replay from the start.
+    saved: Option<(StateVector, Vec<bool>)>,
+}
+
+impl<R: Rng> Runner<'_, R> {
+    pub(crate) fn run(mut self, shots: u64) -> Result<BTreeMap<String, u64>> {
+        let mut counts = BTreeMap::new();
+        let mut pending = vec![Pending {
+            next: 0,
+            shots,
+            path: Vec::new(),
+            consumed: 0,
+            saved: None,
+        }];
+        let mut saved_bytes = 0;
+        let mut spare: Option<StateVector> = None;
+        while let Some(branch) = pending.pop() {
+            let (state, clbits) = match branch.saved {
+                Some((state, clbits)) => {
+                    saved_bytes -= state.bytes();
+                    drop(spare.take());
+                    (state, clbits)
+                }
+                None => {
+                    let state = match spare.take() {
+                        Some(mut state) => {
+                            state.reset_to_zero();
+                            state
+                        }
+                        None => StateVector::zero(self.num_qubits)?,
+                    };
+                    (state, vec![false; self.num_clbits])
+                }
+            };
+            let branch = Branch {
+                state,
+                clbits,
+                next: branch.next,
+                shots: branch.shots,
+                path: branch.path,
+                consumed: branch.consumed,
+            };
+            spare = Some(self.run_branch(branch, &mut pending, &mut saved_bytes, &mut counts)?);
+        }
+        Ok(counts)
+    }
+
+    /// Runs a branch to the end of the plan, adding its shots to `counts`; returns its
+    /// state for reuse.
+    fn run_branch(
+        &mut self,
+        mut branch: Branch,
+        pending: &mut Vec<Pending>,
+        saved_bytes: &mut u64,
+        counts: &mut BTreeMap<String, u64>,
+    ) -> Result<StateVector> {
+        while let Some(step) = self.plan.head.get(branch.next) {
+            self.interrupt.check()?;
+            if step.condition.is_none_or(|c| c.holds(&branch.clbits)) {
+                match step.action {
+                    Action::Apply(ref kernel) => branch.state.apply(kernel, self.interrupt)?,
+                    Action::Measure { qubit, clbit } => {
+                        let outcome =
+                            self.outcome(&mut branch, qubit, false, pending, saved_bytes)?;
+                        branch.clbits[clbit] = outcome;
+                    }
+                    Action::Reset { qubit } => {
+                        self.outcome(&mut branch, qubit, true, pending, saved_bytes)?;
+                    }
+                }
+            }
+            branch.next += 1;
+        }
+        for kernel in &self.plan.tail {
+            branch.state.apply(kernel, self.interrupt)?;
+        }
+        if self.plan.terminal.is_empty() {
+            *counts
+                .entry(count_key(self.cregs, &branch.clbits))
+                .or_default() += branch.shots;
+        } else {
+            let samples = sample(
+                branch.state.amplitudes(),
+                branch.shots,
+                self.rng,
+                self.interrupt,
+            )?;
+            for (index, count) in samples {
+                for &(qubit, clbit) in &self.plan.terminal {
+                    branch.clbits[clbit] = index >> qubit & 1 == 1;
+                }
+                *counts
+                    .entry(count_key(self.cregs, &branch.clbits))
+                    .or_default() += count;
+            }
+        }
+        Ok(branch.state)
+    }
+
+    /// Measures (or resets) `qubit`: picks the outcome — forced by the path, or drawn for
+    /// the branch's shots, setting the other outcome's shots aside — and collapses.
+    fn outcome(
+        &mut self,
+        branch: &mut Branch,
+        qubit: usize,
+        reset: bool,
+        pending: &mut Vec<Pending>,
+        saved_bytes: &mut u64,
+    ) -> Result<bool> {
+        let p1 = branch.state.probability_of_one(qubit, self.interrupt)?;
+        let outcome = match branch.path.get(branch.consumed) {
+            Some(&forced) => forced,
+            None => {
+                let ones = Binomial::new(branch.shots, p1).map_or(0, |d| d.sample(self.rng));
+                let zeros = branch.shots - ones;
+                let (stay, other, other_shots) = if ones >= zeros {
+                    (true, false, zeros)
+                } else {
+                    (false, true, ones)
+                };
+                if other_shots > 0 {
+                    let mut path = branch.path.clone();
+                    path.push(other);
+                    let bytes = branch.state.bytes();
+                    let saved = (*saved_bytes + bytes <= self.budget).then(|| {
+                        *saved_bytes += bytes;
+                        (branch.state.clone(), branch.clbits.clone())
+                    });
+                    let resume_here = saved.is_some();
+                    pending.push(Pending {
+                        next: if resume_here { branch.next } else { 0 },
+                        shots: other_shots,
+                        path,
+                        consumed: if resume_here { branch.consumed } else { 0 },
+                        saved,
+                    });
+                    branch.shots -= other_shots;
+                }
+                branch.path.push(stay);
+                stay
+            }
+        };
+        branch.consumed += 1;
+        let probability = if outcome { p1 } else { 1.0 - p1 };
+        branch
+            .state
+            .collapse(qubit, outcome, probability, reset, self.interrupt)?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,227 @@
+//! Gate fusion: merges runs of kernels on few qubits into one kernel when one pass over the
+//! state is cheaper than several.
+//!
+//! The pass keeps *open blocks* on pairwise disjoint qubit sets. A new kernel either joins
+//! the open blocks it touches (if their union stays within [`MAX_DENSE_QUBITS`] and the
+//! cost model says one merged pass is cheaper than the separate ones) or closes them —
+//! emits them in order — and opens a block of its own. Blocks on disjoint qubits commute, so
+//! the output is the input's product in a different but equal order. A closed block of one
+//! kernel stays that kernel; a block of diagonal kernels becomes one diagonal; anything else
+//! becomes a dense matrix, computed by running the block's kernels on the basis vectors of
+//! its qubits.
+
+use num_complex::Complex64;
+
+use super::interrupt::Interrupt;
+use super::kernels::{Kernel, MAX_DENSE_QUBITS};
+use crate::error::Result;
+
+/// Smallest state, in qubits, worth fusing for: below it the state sits in cache and a pass
+/// costs about as much as building a fused matrix.
+pub(crate) const FUSION_MIN_QUBITS: u32 = 14;
+
+/// Cost of one complex multiply-add per amplitude, relative to a pass over the state's
+/// memory (measured with `examples/run_qasm.rs`, see BENCHMARKS-engine.md).
+const MULTIPLY_ADD_COST: f64 = 0.25;
+
+/// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence.
+pub(crate) fn fuse(kernels: Vec<Kernel>) -> Result<Vec<Kernel>> {
+    let mut open: Vec<Block> = Vec::new();
+    let mut out = Vec::new();
+    for kernel in kernels {
+        let mask = kernel.qubit_mask();
+        let (touching, rest): (Vec<Block>, Vec<Block>) =
+            open.into_iter().partition(|block| block.mask & mask != 0);
+        open = rest;
+        let union = touching.iter().fold(mask, |m, block| m | block.mask);
+        let separate: f64 = touching.iter().map(Block::cost).sum::<f64>() + cost(&kernel);
+        let mut merged = Block {
+            mask: union,
+            kernels: touching
+                .iter()
+                .flat_map(|b| b.kernels.iter().cloned())
+                .collect(),
+        };
+        merged.kernels.push(kernel.clone());
+        if union.count_ones() as usize <= MAX_DENSE_QUBITS && merged.cost() <= separate {
+            open.push(merged);
+        } else {
+            for block in touching {
+                out.push(block.realize()?);
+            }
+            open.push(Block {
+                mask,
+                kernels: vec![kernel],
+            });
+        }
+    }
+    for block in open {
+        out.push(block.realize()?);
+    }
+    Ok(out)
+}
+
+/// Kernels on the qubits of `mask`, in application order.
+struct Block {
+    mask: usize,
+    kernels: Vec<Kernel>,
+}
+
+impl Block {
+    /// Cost of applying the block as the one kernel [`Block::realize`] would make.
+    fn cost(&self) -> f64 {
+        match self.kernels.as_slice() {
+            [single] => cost(single),
+            kernels if kernels.iter().all(Kernel::is_diagonal) => 1.0 + MULTIPLY_ADD_COST,
+            _ if self.mask.count_ones() == 1 => 1.0 + 2.0 * MULTIPLY_ADD_COST,
+            _ => 1.0 + MULTIPLY_ADD_COST * f64::from(1u32 << self.mask.count_ones()),
+        }
+    }
+
+    /// The block as one kernel.
+    fn realize(mut self) -> Result<Kernel> {
+        if self.kernels.len() == 1 {
+            return Ok(self.kernels.swap_remove(0));
+        }
+        let qubits: Vec<usize> = (0..usize::BITS as usize)
+            .filter(|q| self.mask >> q & 1 == 1)
+            .collect();
+        let local: Vec<Kernel> = self
+            .kernels
+            .iter()
+            .map(|k| k.renamed(|q| qubits.iter().position(|&p| p == q).unwrap_or(q)))
+            .collect();
+        let dim = 1 << qubits.len();
+        let run = |mut v: Vec<Complex64>| -> Result<Vec<Complex64>> {
+            for kernel in &local {
+                kernel.apply(&mut v, &Interrupt::never())?;
+            }
+            Ok(v)
+        };
+        if local.iter().all(Kernel::is_diagonal) {
+            let diagonal = run(vec![Complex64::new(1.0, 0.0); dim])?;
+            return Ok(Kernel::Diagonal { qubits, diagonal });
+        }
+        let mut matrix = vec![Complex64::new(0.0, 0.0); dim * dim];
+        for column in 0..dim {
+            let mut basis = vec![Complex64::new(0.0, 0.0); dim];
+            basis[column] = Complex64::new(1.0, 0.0);
+            for (row, value) in run(basis)?.into_iter().enumerate() {
+                matrix[row * dim + column] = value;
+            }
+        }
+        if let [target] = qubits[..] {
+            return Ok(Kernel::Unitary1 {
+                target,
+                controls: 0,
+                matrix: [[matrix[0], matrix[1]], [matrix[2], matrix[3]]],
+            });
+        }
+        Ok(Kernel::Dense { qubits, matrix })
+    }
+}
+
+/// Estimated cost of one kernel, in passes over the state.
+fn cost(kernel: &Kernel) -> f64 {
+    let fraction = |mask: usize| 0.5f64.powi(mask.count_ones() as i32);
+    match kernel {
+        Kernel::Flip { controls, .. } => fraction(*controls),
+        Kernel::Swap { controls, .. } => 0.5 * fraction(*controls),
+        Kernel::Phase { mask, .. } => fraction(*mask),
+        Kernel::Unitary1 { controls, .. } => fraction(*controls) * (1.0 + 2.0 * MULTIPLY_ADD_COST),
+        Kernel::Diagonal { .. } => 1.0 + MULTIPLY_ADD_COST,
+        Kernel::Dense { qubits, .. } => 1.0 + MULTIPLY_ADD_COST * f64::from(1u32 << qubits.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::kernels::Mat2;
+    use proptest::prelude::*;
+
+    fn random_unitary1(a: f64, b: f64, c: f64) -> Mat2 {
+        let (cos, sin) = ((a / 2.0).cos(), (a / 2.0).sin());
+        [
+            [Complex64::new(cos, 0.0), -Complex64::cis(c) * sin],
+            [Complex64::cis(b) * sin, Complex64::cis(b + c) * cos],
+        ]
+    }
+
+    fn kernel_strategy(n: usize) -> impl Strategy<Value = Kernel> {
+        let qubit = 0..n;
+        prop_oneof![
+            (
+                qubit.clone(),
+                any::<u8>(),
+                -3.0..3.0f64,
+                -3.0..3.0f64,
+                -3.0..3.0f64
+            )
+                .prop_map(move |(t, c, a, b, d)| Kernel::Unitary1 {
+                    target: t,
+                    controls: (c as usize % (1 << n)) & !(1 << t),
+                    matrix: random_unitary1(a, b, d),
+                }),
+            (qubit.clone(), qubit.clone())
+                .prop_filter("distinct", |(a, b)| a != b)
+                .prop_map(|(t, c)| Kernel::Flip {
+                    target: t,
+                    controls: 1 << c,
+                }),
+            (qubit.clone(), qubit.clone())
+                .prop_filter("distinct", |(a, b)| a != b)
+                .prop_map(|(a, b)| Kernel::Swap { a, b, controls: 0 }),
+            (1usize..(1 << n), -3.0..3.0f64).prop_map(|(mask, p)| Kernel::Phase {
+                mask,
+                phase: Complex64::cis(p),
+            }),
+            (qubit.clone(), qubit, -3.0..3.0f64)
+                .prop_filter("distinct", |(a, b, _)| a != b)
+                .prop_map(|(a, b, p)| Kernel::Diagonal {
+                    qubits: vec![a, b],
+                    diagonal: vec![
+                        Complex64::cis(p),
+                        Complex64::cis(-p),
+                        Complex64::cis(2.0 * p),
+                        Complex64::new(1.0, 0.0),
+                    ],
+                }),
+        ]
+    }
+
+    fn run(kernels: &[Kernel], n: usize) -> Vec<Complex64> {
+        let mut amps: Vec<Complex64> = (0..1 << n)
+            .map(|i| Complex64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
+            .collect();
+        for kernel in kernels {
+            kernel.apply(&mut amps, &Interrupt::never()).unwrap();
+        }
+        amps
+    }
+
+    proptest! {
+        #[test]
+        fn fused_kernels_act_like_the_originals(kernels in prop::collection::vec(kernel_strategy(6), 1..40)) {
+            let expected = run(&kernels, 6);
+            let fused = fuse(kernels.clone()).unwrap();
+            prop_assert!(fused.len() <= kernels.len());
+            let actual = run(&fused, 6);
+            for (a, e) in actual.iter().zip(&expected) {
+                prop_assert!((a - e).norm() < 1e-9, "{a} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn single_qubit_runs_fuse_into_one_kernel() {
+        let h = Kernel::Unitary1 {
+            target: 3,
+            controls: 0,
+            matrix: random_unitary1(1.0, 2.0, 3.0),
+        };
+        let fused = fuse(vec![h.clone(), h.clone(), h]).unwrap();
+        assert_eq!(fused.len(), 1);
+        assert!(matches!(fused[0], Kernel::Unitary1 { target: 3, .. }));
+    }
+}

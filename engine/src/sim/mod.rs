@@ -1,0 +1,94 @@
+//! The state-vector simulator: runs a [`Program`] for a number of shots.
+//!
+//! [`plan`] compiles the program into kernels ([`gates`], [`kernels`]), fused where it pays
+//! ([`fusion`]), and splits off the terminal tail; [`branches`] runs the shots, sharing
+//! every step it can; [`sample`] draws the final outcomes. [`state`] owns the amplitudes,
+//! [`parallel`] decides how passes are chunked and threaded, and [`interrupt`] is the
+//! cancel/timeout poll that every long loop makes.
+
+mod branches;
+mod fusion;
+mod gates;
+mod interrupt;
+mod kernels;
+mod parallel;
+mod plan;
+mod sample;
+mod state;
+
+use std::time::Instant;
+
+use num_complex::Complex64;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{EngineError, FailureKind, Result, Stage};
+use crate::ir::Program;
+use crate::limits::Limits;
+use crate::outcome::Outcome;
+use branches::Runner;
+use interrupt::Interrupt;
+use plan::Plan;
+use state::StateVector;
+
+/// Runs `program` for `shots` shots (see [`crate::simulate`]).
+pub(crate) fn simulate(
+    program: &Program,
+    shots: u64,
+    seed: Option<u64>,
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    limits.check_shots(shots)?;
+    let num_qubits = program.num_qubits();
+    limits.admit_qubits(u64::from(num_qubits), Stage::Execute)?;
+    let interrupt = Interrupt::new(cancel, started, limits.time_limit);
+    interrupt.check()?;
+    let plan = Plan::compile(program)?;
+    let mut rng = match seed {
+        Some(seed) => ChaCha8Rng::seed_from_u64(seed),
+        None => ChaCha8Rng::from_os_rng(),
+    };
+    let counts = Runner {
+        plan: &plan,
+        num_qubits,
+        cregs: &program.cregs,
+        num_clbits: program.num_clbits() as usize,
+        rng: &mut rng,
+        interrupt: &interrupt,
+        budget: limits.extra_state_budget(),
+    }
+    .run(shots)?;
+    Ok(Outcome::from_counts(
+        counts,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// The final state of a program without measurements, resets or conditions (see
+/// [`crate::statevector`]).
+pub(crate) fn statevector(
+    program: &Program,
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<Vec<Complex64>> {
+    let started = Instant::now();
+    let num_qubits = program.num_qubits();
+    limits.admit_qubits(u64::from(num_qubits), Stage::Execute)?;
+    let plan = Plan::compile(program)?;
+    if !plan.head.is_empty() || !plan.terminal.is_empty() {
+        return Err(EngineError::new(
+            FailureKind::Validation,
+            Stage::Prepare,
+            "a state vector needs a circuit without measurements, resets or conditions",
+        ));
+    }
+    let interrupt = Interrupt::new(cancel, started, limits.time_limit);
+    let mut state = StateVector::zero(num_qubits)?;
+    for kernel in &plan.tail {
+        state.apply(kernel, &interrupt)?;
+    }
+    Ok(state.into_amplitudes())
+}

@@ -1,0 +1,167 @@
+//! How passes over the state vector are split into chunks and spread over threads.
+//!
+//! Work is cut into chunks of [`CHUNK`] amplitudes whatever the thread count, so results
+//! (including floating-point sums) are identical with 1 or N threads and a seed reproduces
+//! a run anywhere. States of at least [`PARALLEL_MIN`] amplitudes run chunks on rayon's
+//! pool; smaller ones run on the calling thread, where thread hand-off costs more than it
+//! saves. Every chunk starts by polling the [`Interrupt`], so a cancel or timeout stops a
+//! pass within one chunk.
+
+use num_complex::Complex64;
+use rayon::prelude::*;
+
+use super::interrupt::Interrupt;
+use crate::error::Result;
+
+/// Amplitudes per chunk of work: 256 KiB, the size of a typical L2 cache.
+pub(crate) const CHUNK: usize = 1 << 14;
+
+/// Smallest state (in amplitudes) processed on several threads.
+pub(crate) const PARALLEL_MIN: usize = 1 << 14;
+
+/// Raw access to amplitudes shared by the chunks of one pass.
+///
+/// Sound because [`for_each_group`] hands each base index to exactly one call, and a
+/// group — `base` plus any combination of the group's bits — never overlaps another group.
+#[derive(Clone, Copy)]
+pub(crate) struct Amps {
+    ptr: *mut Complex64,
+    len: usize,
+}
+
+// SAFETY: `Amps` is only created by `for_each_group`, whose groups are disjoint, so two
+// threads never access the same amplitude during a pass.
+unsafe impl Send for Amps {}
+// SAFETY: as above.
+unsafe impl Sync for Amps {}
+
+impl Amps {
+    /// The amplitude at `index`.
+    #[inline(always)]
+    pub(crate) fn get(self, index: usize) -> Complex64 {
+        assert!(index < self.len);
+        // SAFETY: in bounds (checked above); no other thread writes this index (see type doc).
+        unsafe { *self.ptr.add(index) }
+    }
+
+    /// Replaces the amplitude at `index`.
+    #[inline(always)]
+    pub(crate) fn set(self, index: usize, value: Complex64) {
+        assert!(index < self.len);
+        // SAFETY: in bounds (checked above); this group owns the index (see type doc).
+        unsafe { *self.ptr.add(index) = value }
+    }
+}
+
+/// Inserts a 0 bit at `position` into `index`.
+#[inline(always)]
+fn insert_zero(index: usize, position: usize) -> usize {
+    let low = index & ((1 << position) - 1);
+    ((index >> position) << (position + 1)) | low
+}
+
+/// Calls `f(amps, base)` once for every index `base` whose bits at `positions` (sorted
+/// ascending, distinct) equal the bits of `set` there; `f` may then read and write every
+/// index `base | s` for `s` a subset of `positions`' bits, and nothing else.
+pub(crate) fn for_each_group<F>(
+    amps: &mut [Complex64],
+    positions: &[usize],
+    set: usize,
+    interrupt: &Interrupt<'_>,
+    f: F,
+) -> Result<()>
+where
+    F: Fn(Amps, usize) + Sync,
+{
+    debug_assert!(amps.len().is_power_of_two());
+    debug_assert!(positions.windows(2).all(|w| w[0] < w[1]));
+    let groups = amps.len() >> positions.len();
+    let per_chunk = (CHUNK >> positions.len()).max(1);
+    let parallel = amps.len() >= PARALLEL_MIN;
+    let shared = Amps {
+        ptr: amps.as_mut_ptr(),
+        len: amps.len(),
+    };
+    let run_chunk = |chunk: usize| -> Result<()> {
+        interrupt.check()?;
+        let end = ((chunk + 1) * per_chunk).min(groups);
+        for group in chunk * per_chunk..end {
+            let base = positions.iter().fold(group, |i, &p| insert_zero(i, p));
+            f(shared, base | set);
+        }
+        Ok(())
+    };
+    let chunks = groups.div_ceil(per_chunk);
+    if parallel {
+        (0..chunks).into_par_iter().try_for_each(run_chunk)
+    } else {
+        (0..chunks).try_for_each(run_chunk)
+    }
+}
+
+/// Maps every chunk of [`CHUNK`] consecutive amplitudes (with the index of its first
+/// amplitude) through `f`, in order.
+pub(crate) fn map_chunks<T, F>(
+    amps: &[Complex64],
+    interrupt: &Interrupt<'_>,
+    f: F,
+) -> Result<Vec<T>>
+where
+    T: Send,
+    F: Fn(usize, &[Complex64]) -> T + Sync,
+{
+    let run_chunk = |(i, chunk): (usize, &[Complex64])| -> Result<T> {
+        interrupt.check()?;
+        Ok(f(i * CHUNK, chunk))
+    };
+    if amps.len() >= PARALLEL_MIN {
+        amps.par_chunks(CHUNK).enumerate().map(run_chunk).collect()
+    } else {
+        amps.chunks(CHUNK).enumerate().map(run_chunk).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_cover_every_index_once() {
+        for (n, positions, set) in [
+            (3, vec![0], 0),
+            (4, vec![1, 3], 0),
+            (5, vec![0, 2, 4], 0b00100),
+            (16, vec![3, 15], 1 << 15),
+        ] {
+            let mut amps = vec![Complex64::new(0.0, 0.0); 1 << n];
+            let mask: usize = positions.iter().map(|p| 1 << p).sum();
+            let free = mask & !set;
+            let subsets: Vec<usize> = (0..=free).filter(|s| s & !free == 0).collect();
+            for_each_group(
+                &mut amps,
+                &positions,
+                set,
+                &Interrupt::never(),
+                |a, base| {
+                    assert_eq!(base & mask, set);
+                    for s in &subsets {
+                        let i = base | s;
+                        a.set(i, a.get(i) + 1.0);
+                    }
+                },
+            )
+            .unwrap();
+            for (i, a) in amps.iter().enumerate() {
+                let expected = if i & set == set { 1.0 } else { 0.0 };
+                assert_eq!(a.re, expected, "n={n} positions={positions:?} i={i}");
+            }
+        }
+    }
+
+    #[test]
+    fn insert_zero_shifts_the_high_bits() {
+        assert_eq!(insert_zero(0b111, 0), 0b1110);
+        assert_eq!(insert_zero(0b111, 1), 0b1101);
+        assert_eq!(insert_zero(0b111, 3), 0b0111);
+    }
+}

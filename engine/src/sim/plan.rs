@@ -1,0 +1,185 @@
+//! Compiling a program for simulation: kernels instead of gates, fused runs, and the split
+//! into a *head* that needs per-shot treatment and a *terminal* tail that does not.
+//!
+//! The tail is the longest suffix with no reset, no condition, and no measurement followed
+//! by anything acting on its qubit. Its measurements can all be deferred to the end, so the
+//! tail's shots are sampled from one final state. When the whole program is such a tail
+//! (the common case), the circuit is simulated once for all shots.
+
+use super::fusion::{FUSION_MIN_QUBITS, fuse};
+use super::gates::kernel;
+use super::kernels::Kernel;
+use crate::error::Result;
+use crate::ir::{Condition, Op, OpKind, Program};
+
+/// A program ready to simulate.
+pub(crate) struct Plan {
+    /// Steps run per branch of shots, in order.
+    pub head: Vec<Step>,
+    /// The tail's unitaries, fused.
+    pub tail: Vec<Kernel>,
+    /// The tail's measurements `(qubit, clbit)` in program order, read from the final state.
+    pub terminal: Vec<(usize, usize)>,
+}
+
+/// One step of the head.
+pub(crate) struct Step {
+    /// Run only when this holds.
+    pub condition: Option<Condition>,
+    pub action: Action,
+}
+
+pub(crate) enum Action {
+    Apply(Kernel),
+    Measure { qubit: usize, clbit: usize },
+    Reset { qubit: usize },
+}
+
+impl Plan {
+    /// Compiles `program`; fuses when the state is large enough for fusion to pay.
+    pub(crate) fn compile(program: &Program) -> Result<Self> {
+        let fusing = program.num_qubits() >= FUSION_MIN_QUBITS;
+        let optimise = |kernels: Vec<Kernel>| if fusing { fuse(kernels) } else { Ok(kernels) };
+        let ops: Vec<&Op> = program
+            .ops
+            .iter()
+            .filter(|op| !matches!(op.kind, OpKind::Barrier(_)))
+            .collect();
+        let split = terminal_start(&ops);
+
+        let mut head = Vec::new();
+        let mut run = Vec::new();
+        for op in &ops[..split] {
+            let action = match &op.kind {
+                OpKind::Gate(gate) if op.condition.is_none() => {
+                    run.extend(kernel(gate));
+                    continue;
+                }
+                OpKind::Gate(gate) => match kernel(gate) {
+                    Some(kernel) => Action::Apply(kernel),
+                    None => continue,
+                },
+                OpKind::Measure { qubit, clbit } => Action::Measure {
+                    qubit: *qubit as usize,
+                    clbit: *clbit as usize,
+                },
+                OpKind::Reset { qubit } => Action::Reset {
+                    qubit: *qubit as usize,
+                },
+                OpKind::Barrier(_) => continue,
+            };
+            head.extend(unconditional(optimise(std::mem::take(&mut run))?));
+            head.push(Step {
+                condition: op.condition,
+                action,
+            });
+        }
+        head.extend(unconditional(optimise(run)?));
+
+        let mut tail = Vec::new();
+        let mut terminal = Vec::new();
+        for op in &ops[split..] {
+            match &op.kind {
+                OpKind::Gate(gate) => tail.extend(kernel(gate)),
+                OpKind::Measure { qubit, clbit } => {
+                    terminal.push((*qubit as usize, *clbit as usize))
+                }
+                OpKind::Reset { .. } | OpKind::Barrier(_) => {}
+            }
+        }
+        Ok(Self {
+            head,
+            tail: optimise(tail)?,
+            terminal,
+        })
+    }
+}
+
+fn unconditional(kernels: Vec<Kernel>) -> impl Iterator<Item = Step> {
+    kernels.into_iter().map(|kernel| Step {
+        condition: None,
+        action: Action::Apply(kernel),
+    })
+}
+
+/// Index where the terminal tail starts (see the module doc).
+fn terminal_start(ops: &[&Op]) -> usize {
+    let mut acted_on_later = 0u64;
+    for (i, op) in ops.iter().enumerate().rev() {
+        if op.condition.is_some() {
+            return i + 1;
+        }
+        match &op.kind {
+            OpKind::Gate(gate) => {
+                acted_on_later |= gate.qubits.iter().fold(0, |mask, q| mask | 1 << q);
+            }
+            OpKind::Measure { qubit, .. } if acted_on_later >> qubit & 1 == 1 => return i + 1,
+            OpKind::Reset { .. } => return i + 1,
+            OpKind::Measure { .. } | OpKind::Barrier(_) => {}
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    fn plan(source: &str) -> Plan {
+        let program = crate::qasm::parse(source, &Limits::default()).unwrap();
+        Plan::compile(&program).unwrap()
+    }
+
+    const HEADER: &str = "OPENQASM 2.0; include \"qelib1.inc\"; qreg q[2]; creg c[2];";
+
+    fn head_kinds(plan: &Plan) -> Vec<&'static str> {
+        plan.head
+            .iter()
+            .map(|step| match (&step.action, step.condition) {
+                (_, Some(_)) => "if",
+                (Action::Apply(_), None) => "apply",
+                (Action::Measure { .. }, None) => "measure",
+                (Action::Reset { .. }, None) => "reset",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn terminal_measurements_leave_no_head() {
+        let plan = plan(&format!("{HEADER} h q[0]; cx q[0], q[1]; measure q -> c;"));
+        assert!(plan.head.is_empty());
+        assert_eq!(plan.tail.len(), 2);
+        assert_eq!(plan.terminal, vec![(0, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn a_measurement_followed_by_gates_on_other_qubits_is_terminal() {
+        let plan = plan(&format!(
+            "{HEADER} h q[0]; measure q[0] -> c[0]; h q[1]; measure q[1] -> c[1];"
+        ));
+        assert!(plan.head.is_empty());
+        assert_eq!(plan.terminal, vec![(0, 0), (1, 1)]);
+    }
+
+    #[test]
+    fn a_gate_after_a_measurement_on_its_qubit_starts_the_tail_after_it() {
+        let plan = plan(&format!(
+            "{HEADER} h q[0]; measure q[0] -> c[0]; x q[0]; measure q[0] -> c[1];"
+        ));
+        assert_eq!(head_kinds(&plan), vec!["apply", "measure"]);
+        assert_eq!(plan.tail.len(), 1);
+        assert_eq!(plan.terminal, vec![(0, 1)]);
+    }
+
+    #[test]
+    fn conditions_and_resets_stay_in_the_head() {
+        let plan = plan(&format!(
+            "{HEADER} h q[0]; measure q[0] -> c[0]; if (c == 1) x q[1]; reset q[0]; \
+             measure q[1] -> c[1];"
+        ));
+        assert_eq!(head_kinds(&plan), vec!["apply", "measure", "if", "reset"]);
+        assert!(plan.tail.is_empty());
+        assert_eq!(plan.terminal, vec![(1, 1)]);
+    }
+}

@@ -1,0 +1,154 @@
+//! The state vector: `2^n` complex f64 amplitudes, allocated fallibly, with the
+//! measurement primitives (outcome probabilities, collapse, reset).
+
+use num_complex::Complex64;
+
+use super::interrupt::Interrupt;
+use super::kernels::Kernel;
+use super::parallel::{for_each_group, map_chunks};
+use crate::error::{EngineError, FailureKind, Result, Stage};
+use crate::limits::state_bytes;
+
+/// A pure state of `n` qubits.
+#[derive(Clone, Debug)]
+pub(crate) struct StateVector {
+    amps: Vec<Complex64>,
+}
+
+impl StateVector {
+    /// |0…0⟩ on `num_qubits` qubits. The caller has admitted the size; an allocation the
+    /// system refuses is a resource-limit error rather than an abort.
+    pub(crate) fn zero(num_qubits: u32) -> Result<Self> {
+        let len = 1usize << num_qubits;
+        let mut amps = Vec::new();
+        amps.try_reserve_exact(len).map_err(|_| {
+            EngineError::new(
+                FailureKind::ResourceLimit,
+                Stage::Execute,
+                format!(
+                    "could not allocate {} bytes for a {num_qubits}-qubit state vector",
+                    state_bytes(u64::from(num_qubits))
+                ),
+            )
+        })?;
+        amps.resize(len, Complex64::new(0.0, 0.0));
+        amps[0] = Complex64::new(1.0, 0.0);
+        Ok(Self { amps })
+    }
+
+    /// Bytes held by the amplitudes.
+    pub(crate) fn bytes(&self) -> u64 {
+        (self.amps.len() * size_of::<Complex64>()) as u64
+    }
+
+    /// Back to |0…0⟩, reusing the allocation.
+    pub(crate) fn reset_to_zero(&mut self) {
+        self.amps.fill(Complex64::new(0.0, 0.0));
+        self.amps[0] = Complex64::new(1.0, 0.0);
+    }
+
+    pub(crate) fn amplitudes(&self) -> &[Complex64] {
+        &self.amps
+    }
+
+    pub(crate) fn into_amplitudes(self) -> Vec<Complex64> {
+        self.amps
+    }
+
+    pub(crate) fn apply(&mut self, kernel: &Kernel, interrupt: &Interrupt<'_>) -> Result<()> {
+        kernel.apply(&mut self.amps, interrupt)
+    }
+
+    /// Probability that measuring `qubit` gives 1 (relative to the state's norm, so
+    /// rounding drift in the norm does not bias outcomes).
+    pub(crate) fn probability_of_one(
+        &self,
+        qubit: usize,
+        interrupt: &Interrupt<'_>,
+    ) -> Result<f64> {
+        let bit = 1 << qubit;
+        let sums = map_chunks(&self.amps, interrupt, |start, chunk| {
+            chunk
+                .iter()
+                .enumerate()
+                .fold([0.0, 0.0], |[zero, one], (i, a)| {
+                    if (start + i) & bit == 0 {
+                        [zero + a.norm_sqr(), one]
+                    } else {
+                        [zero, one + a.norm_sqr()]
+                    }
+                })
+        })?;
+        let [zero, one] = sums
+            .iter()
+            .fold([0.0, 0.0], |[z, o], [cz, co]| [z + cz, o + co]);
+        Ok((one / (zero + one)).clamp(0.0, 1.0))
+    }
+
+    /// Projects `qubit` onto `outcome` (whose probability is `probability`, > 0) and
+    /// renormalises; with `reset`, then moves the qubit to |0⟩.
+    pub(crate) fn collapse(
+        &mut self,
+        qubit: usize,
+        outcome: bool,
+        probability: f64,
+        reset: bool,
+        interrupt: &Interrupt<'_>,
+    ) -> Result<()> {
+        let scale = 1.0 / probability.sqrt();
+        let bit = 1 << qubit;
+        let zero = Complex64::new(0.0, 0.0);
+        for_each_group(&mut self.amps, &[qubit], 0, interrupt, |a, i0| {
+            let i1 = i0 | bit;
+            let kept = if outcome { a.get(i1) } else { a.get(i0) } * scale;
+            let (new0, new1) = if outcome && !reset {
+                (zero, kept)
+            } else {
+                (kept, zero)
+            };
+            a.set(i0, new0);
+            a.set(i1, new1);
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plus_state(n: u32) -> StateVector {
+        let mut state = StateVector::zero(n).unwrap();
+        let amplitude = Complex64::new(0.5f64.powf(f64::from(n) / 2.0), 0.0);
+        state.amps.fill(amplitude);
+        state
+    }
+
+    #[test]
+    fn zero_state_is_basis_state_zero() {
+        let state = StateVector::zero(3).unwrap();
+        assert_eq!(state.amplitudes()[0], Complex64::new(1.0, 0.0));
+        assert!(state.amplitudes()[1..].iter().all(|a| a.norm() == 0.0));
+        assert_eq!(state.bytes(), 128);
+    }
+
+    #[test]
+    fn collapse_keeps_the_outcome_half_normalised() {
+        let interrupt = Interrupt::never();
+        let mut state = plus_state(2);
+        assert!((state.probability_of_one(1, &interrupt).unwrap() - 0.5).abs() < 1e-15);
+        state.collapse(1, true, 0.5, false, &interrupt).unwrap();
+        let probabilities: Vec<f64> = state.amplitudes().iter().map(|a| a.norm_sqr()).collect();
+        for (p, expected) in probabilities.iter().zip([0.0, 0.0, 0.5, 0.5]) {
+            assert!((p - expected).abs() < 1e-15, "{probabilities:?}");
+        }
+    }
+
+    #[test]
+    fn reset_moves_the_outcome_to_zero() {
+        let interrupt = Interrupt::never();
+        let mut state = plus_state(1);
+        state.collapse(0, true, 0.5, true, &interrupt).unwrap();
+        assert!((state.amplitudes()[0].norm_sqr() - 1.0).abs() < 1e-15);
+        assert_eq!(state.amplitudes()[1].norm_sqr(), 0.0);
+    }
+}
