@@ -6,3 +6,4 @@ mod cli;
 mod config;
 mod helpers;
 mod lifecycle;
+mod serve;

@@ -1,0 +1,97 @@
+//! `qrun serve` as an operator starts it: the real binary, no configuration file.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `qrun serve` child process; killed on drop.
+pub struct Served {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `qrun serve` in `dir` with `env`, and waits for its `listening on http://ADDR` line.
+pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qrun"))
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("QRUN__SERVER__BIND", "127.0.0.1:0")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qrun serve starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a `listening on http://ADDR` line");
+    Served {
+        child,
+        base: format!("http://{addr}"),
+    }
+}
+
+#[tokio::test]
+async fn serve_without_configuration_uses_sqlite_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        let response = client.get(format!("{}/readyz", served.base)).send().await;
+        match response {
+            Ok(r) if r.status() == 200 => break r,
+            _ if Instant::now() > deadline => panic!("never ready: {response:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"database": true, "actors": true}));
+    let health = client
+        .get(format!("{}/healthz", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = client
+        .get(format!("{}/metrics", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{metrics:?}"
+    );
+    assert!(
+        dir.path().join("qrun.db").exists(),
+        "qrun.db in the working directory"
+    );
+    let missing = client
+        .get(format!("{}/nope", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
