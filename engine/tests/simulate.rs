@@ -140,7 +140,7 @@ fn replaying_branches_gives_the_same_counts_as_saving_them() {
     );
     assert_eq!(saving.counts, replaying.counts);
     assert_eq!(saving.unique_states, 16);
-    for (key, _) in &saving.counts {
+    for key in saving.counts.keys() {
         let (f, m) = key.split_once(' ').unwrap();
         let m: Vec<bool> = m.chars().rev().map(|c| c == '1').collect();
         let f: Vec<bool> = f.chars().rev().map(|c| c == '1').collect();
