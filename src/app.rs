@@ -16,6 +16,7 @@ use crate::actors::root::RootMsg;
 use crate::actors::{ActorTree, RecorderHandle};
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
+use crate::service::auth::Authenticator;
 use crate::store::Store;
 use crate::store::connect::ConnectSettings;
 use crate::{http, metrics};
@@ -25,6 +26,7 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub recorder: RecorderHandle,
+    pub auth: Authenticator,
     /// `None` when `metrics.enabled = false`.
     pub metrics: Option<PrometheusHandle>,
     root: ActorRef<RootMsg>,
@@ -83,7 +85,12 @@ impl Application {
             .await
             .with_context(|| format!("cannot bind {}", config.server.bind))?;
         let addr = listener.local_addr()?;
+        let auth = Authenticator::new(
+            store.clone(),
+            chrono::TimeDelta::seconds(config.auth.token_cache_ttl_s as i64),
+        );
         let state = Arc::new(AppState {
+            auth,
             config,
             store,
             recorder: tree.recorder.clone(),

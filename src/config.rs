@@ -24,6 +24,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub recorder: RecorderConfig,
+    pub auth: AuthConfig,
+    pub watchdog: WatchdogConfig,
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
     pub backends: Vec<BackendConfig>,
@@ -33,6 +35,21 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
+    pub max_body_bytes: u64,
+    pub body_timeout_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub token_cache_ttl_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchdogConfig {
+    pub interval_s: u64,
+    pub running_ttl_s: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -186,6 +203,16 @@ impl Config {
                 "database.max_connections",
                 "must be at least 1",
             ));
+        }
+        for (key, value) in [
+            ("server.max_body_bytes", self.server.max_body_bytes),
+            ("server.body_timeout_s", self.server.body_timeout_s),
+            ("watchdog.interval_s", self.watchdog.interval_s),
+            ("watchdog.running_ttl_s", self.watchdog.running_ttl_s),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::key(key, "must be at least 1"));
+            }
         }
         if self.recorder.max_batch == 0 {
             return Err(ConfigError::key("recorder.max_batch", "must be at least 1"));

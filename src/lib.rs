@@ -9,6 +9,7 @@
 //! - [`store`]: the database; the only module that knows sea-orm, and the only writer of run
 //!   state (`store::lifecycle`).
 //! - [`actors`]: the ractor tree; the Recorder is the single entry point for lifecycle writes.
+//! - [`service`]: the rules (visibility, submission, cancel): no HTTP, no SQL.
 //! - [`http`]: the warp routes; the only module that knows warp.
 //! - [`config`]: layered configuration.
 //! - [`metrics`]: Prometheus metric names and where they are recorded.
@@ -21,4 +22,5 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod service;
 pub mod store;

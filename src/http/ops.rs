@@ -3,46 +3,73 @@
 
 use std::sync::Arc;
 
-use warp::Filter;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
 
+use super::error::ApiError;
+use super::extract::with_state;
 use crate::app::AppState;
 
 pub fn routes(
     state: Arc<AppState>,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
-    let with_state = warp::any().map(move || state.clone());
-    let healthz = warp::path!("healthz")
-        .and(warp::get())
-        .map(|| warp::reply::json(&serde_json::json!({"status": "ok"})));
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let healthz = warp::path!("healthz").and(warp::get()).map(healthz);
     let readyz = warp::path!("readyz")
         .and(warp::get())
-        .and(with_state.clone())
-        .then(|state: Arc<AppState>| async move {
-            let database = state.store.ping().await.is_ok();
-            let actors = state.actors_alive();
-            let status = if database && actors {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            warp::reply::with_status(
-                warp::reply::json(&serde_json::json!({"database": database, "actors": actors})),
-                status,
-            )
-        });
+        .and(with_state(state.clone()))
+        .then(readyz);
     let metrics = warp::path!("metrics")
         .and(warp::get())
-        .and(with_state)
-        .and_then(|state: Arc<AppState>| async move {
-            match &state.metrics {
-                Some(handle) => Ok(warp::reply::with_header(
-                    handle.render(),
-                    "content-type",
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )),
-                None => Err(warp::reject::not_found()),
-            }
-        });
-    healthz.or(readyz).or(metrics)
+        .and(with_state(state))
+        .map(metrics);
+    healthz.or(readyz).unify().or(metrics).unify()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub database: bool,
+    pub actors: bool,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Alive")))]
+fn healthz() -> Response {
+    warp::reply::json(&serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// Readiness: the database answers and the actor tree runs.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(state: Arc<AppState>) -> Response {
+    let readiness = Readiness {
+        database: state.store.ping().await.is_ok(),
+        actors: state.actors_alive(),
+    };
+    let status = if readiness.database && readiness.actors {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    warp::reply::with_status(warp::reply::json(&readiness), status).into_response()
+}
+
+/// Prometheus metrics, text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+fn metrics(state: Arc<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => warp::reply::with_header(
+            handle.render(),
+            "content-type",
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "metrics are disabled",
+        )
+        .into_response(),
+    }
 }

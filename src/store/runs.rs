@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use entity::{analytics_outbox, audit_logs, runs};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Condition;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::convert::{run_from_db, status_from_db};
+use super::convert::{run_from_db, status_from_db, status_to_db};
 use super::{Result, Store};
 use crate::domain::{AuditEntry, OutboxEvent, Run, RunStatus};
 
@@ -88,4 +90,101 @@ impl Store {
             .map(outbox_from_db)
             .collect())
     }
+}
+
+/// Which of a user's runs to list, newest first.
+#[derive(Clone, Debug)]
+pub struct RunFilter {
+    pub user_id: Uuid,
+    pub status: Option<RunStatus>,
+    pub circuit_id: Option<Uuid>,
+    /// Keyset cursor: only runs strictly older than this `(created_at, id)`.
+    pub before: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+/// Counts and ages behind `/api/health/runs` and the watchdog's gauges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunHealth {
+    pub pending: u64,
+    pub running: u64,
+    /// Running runs past the TTL horizon or past their lease.
+    pub stranded: u64,
+    pub oldest_pending: Option<DateTime<Utc>>,
+    pub oldest_running: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// A page of runs per `filter`, ordered by `(created_at, id)` descending.
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
+        let mut query = runs::Entity::find().filter(runs::Column::UserId.eq(filter.user_id));
+        if let Some(status) = filter.status {
+            query = query.filter(runs::Column::Status.eq(status_to_db(status)));
+        }
+        if let Some(circuit) = filter.circuit_id {
+            query = query.filter(runs::Column::CircuitId.eq(circuit));
+        }
+        if let Some((created, id)) = filter.before {
+            query = query.filter(
+                Condition::any()
+                    .add(runs::Column::CreatedAt.lt(created))
+                    .add(
+                        Condition::all()
+                            .add(runs::Column::CreatedAt.eq(created))
+                            .add(runs::Column::Id.lt(id)),
+                    ),
+            );
+        }
+        query
+            .order_by_desc(runs::Column::CreatedAt)
+            .order_by_desc(runs::Column::Id)
+            .limit(filter.limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(run_from_db)
+            .collect()
+    }
+
+    /// Counts and ages of live runs. `ttl_horizon`: a run started before it is stranded; so is
+    /// one whose lease expired before `now`. Every query is served by a partial index.
+    pub async fn run_health(
+        &self,
+        ttl_horizon: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<RunHealth> {
+        let pending = status_filter(RunStatus::Pending);
+        let running = status_filter(RunStatus::Running);
+        let count = |query: sea_orm::Select<runs::Entity>| async move {
+            query.count(&self.db).await.map_err(super::StoreError::from)
+        };
+        let stranded = runs::Entity::find().filter(running.clone()).filter(
+            Condition::any()
+                .add(runs::Column::StartedAt.lt(ttl_horizon))
+                .add(runs::Column::LeaseExpiresAt.lt(now)),
+        );
+        let oldest = |condition: Condition, column: runs::Column| async move {
+            runs::Entity::find()
+                .select_only()
+                .column(column)
+                .filter(condition)
+                .order_by_asc(column)
+                .into_tuple::<Option<DateTime<Utc>>>()
+                .one(&self.db)
+                .await
+                .map(Option::flatten)
+                .map_err(super::StoreError::from)
+        };
+        Ok(RunHealth {
+            pending: count(runs::Entity::find().filter(pending.clone())).await?,
+            running: count(runs::Entity::find().filter(running.clone())).await?,
+            stranded: count(stranded).await?,
+            oldest_pending: oldest(pending, runs::Column::CreatedAt).await?,
+            oldest_running: oldest(running, runs::Column::StartedAt).await?,
+        })
+    }
+}
+
+fn status_filter(status: RunStatus) -> Condition {
+    Condition::all().add(runs::Column::Status.eq(status_to_db(status)))
 }

@@ -78,14 +78,27 @@ impl Store {
 
     /// The user a token belongs to, unless the token is unknown or revoked.
     pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+        self.user_by_token_hash(&hash_token(token)).await
+    }
+
+    /// As [`Store::user_by_token`], given the token's hash; marks the token used now.
+    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>> {
         let Some(row) = api_tokens::Entity::find()
-            .filter(api_tokens::Column::TokenHash.eq(hash_token(token)))
+            .filter(api_tokens::Column::TokenHash.eq(token_hash))
             .filter(api_tokens::Column::RevokedAt.is_null())
             .one(&self.db)
             .await?
         else {
             return Ok(None);
         };
+        api_tokens::Entity::update_many()
+            .set(api_tokens::ActiveModel {
+                last_used_at: Set(Some(self.clock.now())),
+                ..Default::default()
+            })
+            .filter(api_tokens::Column::Id.eq(row.id))
+            .exec(&self.db)
+            .await?;
         self.user(row.user_id).await
     }
 }

@@ -133,10 +133,75 @@ impl TestApp {
     }
 
     pub async fn start_with_clock(db: TestDb, clock: Arc<dyn Clock>) -> TestApp {
-        let app = Application::build_with_clock(test_config(&db), clock)
+        Self::start_configured(db, clock, |_| {}).await
+    }
+
+    /// Starts with the test configuration adjusted by `adjust`.
+    pub async fn start_configured(
+        db: TestDb,
+        clock: Arc<dyn Clock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let mut config = test_config(&db);
+        adjust(&mut config);
+        let app = Application::build_with_clock(config, clock)
             .await
             .expect("the application starts");
         TestApp { app, db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.app.addr())
+    }
+
+    /// A user and their token, made the way `qrun user create` makes them.
+    pub async fn user(&self, handle: &str) -> (qrun::domain::User, String) {
+        self.store().create_user(handle).await.expect("a user")
+    }
+
+    /// `POST /api/circuits` as `token`; the created circuit's JSON.
+    pub async fn create_circuit(
+        &self,
+        token: &str,
+        name: &str,
+        visibility: &str,
+    ) -> serde_json::Value {
+        let response = http()
+            .post(self.url("/api/circuits"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "name": name,
+                "visibility": visibility,
+                "source": BELL,
+                "manifest": {"framework": "qiskit", "format": "openqasm2"},
+            }))
+            .send()
+            .await
+            .expect("POST /api/circuits");
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        response.json().await.unwrap()
+    }
+
+    /// `POST /api/runs` of `circuit_id` as `token`, with optional extra headers.
+    pub async fn submit_http(
+        &self,
+        token: &str,
+        circuit_id: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request =
+            http()
+                .post(self.url("/api/runs"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({
+                    "circuit_id": circuit_id,
+                    "backend": {"type": "simulator", "name": "statevector"},
+                    "shots": 100,
+                }));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("POST /api/runs")
     }
 
     pub fn store(&self) -> &Store {
@@ -202,6 +267,14 @@ impl TestApp {
         self.app.shutdown().await;
         self.db
     }
+}
+
+/// An HTTP client for tests.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a client")
 }
 
 pub struct Fixture {

@@ -5,5 +5,8 @@
 mod cli;
 mod config;
 mod helpers;
+mod http_input;
+mod http_runs;
 mod lifecycle;
+mod openapi;
 mod serve;

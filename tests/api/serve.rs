@@ -93,5 +93,5 @@ async fn serve_without_configuration_uses_sqlite_in_the_working_directory() {
         .unwrap();
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = missing.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(body["error"]["code"], "route_not_found");
 }

@@ -1,0 +1,136 @@
+//! `/api/circuits…`: create, add versions, read.
+
+use std::sync::Arc;
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::error::{ErrorBody, respond};
+use super::extract::{json_body, user, viewer, with_state};
+use super::views::{AddVersion, CircuitView, CreateCircuit, ManifestView, VisibilityView};
+use crate::app::AppState;
+use crate::domain::{Manifest, User, Visibility};
+use crate::service::circuits as service;
+
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let create = warp::path!("api" / "circuits")
+        .and(warp::post())
+        .and(user(state.clone()))
+        .and(json_body::<CreateCircuit>(state.clone()))
+        .and(with_state(state.clone()))
+        .then(create);
+    let add_version = warp::path!("api" / "circuits" / String / String / "versions")
+        .and(warp::post())
+        .and(user(state.clone()))
+        .and(json_body::<AddVersion>(state.clone()))
+        .and(with_state(state.clone()))
+        .then(add_version);
+    let get = warp::path!("api" / "circuits" / String / String)
+        .and(warp::get())
+        .and(viewer(state.clone()))
+        .and(with_state(state))
+        .then(get);
+    create.or(add_version).unify().or(get).unify()
+}
+
+fn manifest(m: ManifestView) -> Manifest {
+    Manifest {
+        framework: m.framework,
+        format: m.format,
+    }
+}
+
+/// Create a circuit with its first version. The source is syntax-checked (400 with line:col).
+#[utoipa::path(
+    post, path = "/api/circuits", tag = "circuits",
+    request_body = CreateCircuit,
+    responses(
+        (status = 201, body = CircuitView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody), (status = 413, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn create(user: User, body: CreateCircuit, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let visibility = match body.visibility {
+                VisibilityView::Public => Visibility::Public,
+                VisibilityView::Private => Visibility::Private,
+            };
+            let (circuit, version) = service::create(
+                &state,
+                &user,
+                &body.name,
+                visibility,
+                &body.source,
+                &manifest(body.manifest),
+            )
+            .await?;
+            Ok(warp::reply::with_status(
+                warp::reply::json(&CircuitView::new(&circuit, &version, false)),
+                StatusCode::CREATED,
+            ))
+        }
+        .await,
+    )
+}
+
+/// Add a version to one of your circuits.
+#[utoipa::path(
+    post, path = "/api/circuits/{owner}/{name}/versions", tag = "circuits",
+    request_body = AddVersion,
+    params(("owner" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 201, body = CircuitView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn add_version(
+    owner: String,
+    name: String,
+    user: User,
+    body: AddVersion,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            let (circuit, version) = service::add_version(
+                &state,
+                &user,
+                &owner,
+                &name,
+                &body.source,
+                &manifest(body.manifest),
+            )
+            .await?;
+            Ok(warp::reply::with_status(
+                warp::reply::json(&CircuitView::new(&circuit, &version, false)),
+                StatusCode::CREATED,
+            ))
+        }
+        .await,
+    )
+}
+
+/// A circuit with its latest version's source. Private circuits are 404 to all but the owner.
+#[utoipa::path(
+    get, path = "/api/circuits/{owner}/{name}", tag = "circuits",
+    params(("owner" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = CircuitView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = []))
+)]
+async fn get(owner: String, name: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let (circuit, version) = service::get(&state, viewer.as_ref(), &owner, &name).await?;
+            Ok(warp::reply::json(&CircuitView::new(
+                &circuit, &version, true,
+            )))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,207 @@
+//! Filters that pull what handlers need out of a request, refusing bad input with the exact
+//! error: the caller's identity, a size- and time-bounded JSON body, the consent and
+//! idempotency headers, ids in paths.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Buf;
+use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+use warp::http::StatusCode;
+use warp::{Filter, Rejection};
+
+use super::error::{ApiError, reject};
+use crate::app::AppState;
+use crate::domain::User;
+use crate::service::ServiceError;
+use crate::service::runs::MAX_IDEMPOTENCY_KEY;
+
+pub fn with_state(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Arc<AppState>,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+/// The caller, if the request carries a valid bearer token; no header means anonymous; a bad
+/// or revoked token is 401 (never a silent downgrade to anonymous).
+pub fn viewer(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(with_state(state))
+        .and_then(|header: Option<String>, state: Arc<AppState>| async move {
+            let Some(header) = header else {
+                return Ok(None);
+            };
+            let token = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    reject(ApiError::unauthorized(
+                        "the Authorization header must be `Bearer TOKEN`",
+                    ))
+                })?;
+            match state.auth.authenticate(token).await {
+                Ok(Some(user)) => Ok(Some(user)),
+                Ok(None) => Err(reject(ApiError::unauthorized("invalid or revoked token"))),
+                Err(err) => Err(reject(ServiceError::from(err).into())),
+            }
+        })
+}
+
+/// The caller, who must be authenticated.
+pub fn user(state: Arc<AppState>) -> impl Filter<Extract = (User,), Error = Rejection> + Clone {
+    viewer(state).and_then(|viewer: Option<User>| async move {
+        viewer.ok_or_else(|| reject(ApiError::unauthorized("this route needs a bearer token")))
+    })
+}
+
+/// A JSON body of type `T`: at most `server.max_body_bytes`, received within
+/// `server.body_timeout_s`, syntactically valid (else `invalid_json`) and of the right shape
+/// (else `invalid_body`, naming the field).
+pub fn json_body<T: DeserializeOwned + Send>(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .and(with_state(state))
+        .and_then(
+            |content_type: Option<String>,
+             length: Option<u64>,
+             body,
+             state: Arc<AppState>| async move {
+                if let Some(ct) = content_type
+                    && !ct.trim_start().to_ascii_lowercase().starts_with("application/json")
+                {
+                    return Err(reject(ApiError::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "unsupported_media_type",
+                        "the body must be application/json",
+                    )));
+                }
+                let limit = state.config.server.max_body_bytes;
+                if length.is_some_and(|n| n > limit.saturating_mul(DRAIN_FACTOR)) {
+                    // Far too large to be worth reading: answer now and drop the connection.
+                    return Err(reject(too_large(limit)));
+                }
+                let timeout = Duration::from_secs(state.config.server.body_timeout_s);
+                let bytes = match tokio::time::timeout(timeout, collect(body, limit)).await {
+                    Ok(result) => result.map_err(reject)?,
+                    Err(_) => {
+                        return Err(reject(ApiError::new(
+                            StatusCode::REQUEST_TIMEOUT,
+                            "request_timeout",
+                            "the request body did not arrive in time",
+                        )));
+                    }
+                };
+                parse_json(&bytes).map_err(reject)
+            },
+        )
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body exceeds {limit} bytes"),
+    )
+}
+
+/// An oversized body is still read (and discarded) up to this many times the limit before the
+/// 413 goes out, so that a client still sending sees the answer instead of a broken pipe
+/// (nginx's "lingering close"); beyond it the connection is simply dropped.
+const DRAIN_FACTOR: u64 = 4;
+
+async fn collect(
+    body: impl Stream<Item = Result<impl Buf, warp::Error>>,
+    limit: u64,
+) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk
+            .map_err(|e| ApiError::bad_request("invalid_body", format!("reading the body: {e}")))?;
+        if bytes.len() as u64 + chunk.remaining() as u64 > limit {
+            let mut seen = bytes.len() as u64 + chunk.remaining() as u64;
+            drop(bytes);
+            while seen <= limit.saturating_mul(DRAIN_FACTOR) {
+                match body.next().await {
+                    Some(Ok(chunk)) => seen += chunk.remaining() as u64,
+                    _ => break,
+                }
+            }
+            return Err(too_large(limit));
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            bytes.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body; syntax errors and shape errors get different codes.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::bad_request("invalid_body", e.to_string()),
+        _ => ApiError::bad_request("invalid_json", format!("malformed JSON: {e}")),
+    })
+}
+
+/// `X-Analytics-Consent: granted|denied` (case-insensitive); absent means denied.
+pub fn consent() -> impl Filter<Extract = (bool,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("x-analytics-consent").and_then(
+        |value: Option<String>| async move {
+            match value
+                .as_deref()
+                .map(str::trim)
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                None | Some("denied") => Ok(false),
+                Some("granted") => Ok(true),
+                Some(_) => Err(reject(ApiError::bad_request(
+                    "invalid_consent",
+                    "X-Analytics-Consent must be `granted` or `denied`",
+                ))),
+            }
+        },
+    )
+}
+
+/// `Idempotency-Key`: 1–255 visible ASCII characters.
+pub fn idempotency_key() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("idempotency-key").and_then(
+        |value: Option<String>| async move {
+            match value {
+                None => Ok(None),
+                Some(key)
+                    if !key.is_empty()
+                        && key.len() <= MAX_IDEMPOTENCY_KEY
+                        && key.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    Ok(Some(key))
+                }
+                Some(_) => Err(reject(ApiError::bad_request(
+                    "invalid_idempotency_key",
+                    format!(
+                        "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                    ),
+                ))),
+            }
+        },
+    )
+}
+
+/// A run id from a path: a malformed one is simply a run that does not exist (404).
+pub fn run_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("run"))
+}

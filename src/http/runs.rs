@@ -1,0 +1,319 @@
+//! `/api/runs…`: submit, read, list, cancel, audit timeline.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::error::{ApiError, ErrorBody, respond};
+use super::extract::{consent, idempotency_key, json_body, run_id, user, viewer, with_state};
+use super::views::{AuditEntryView, AuditTimeline, RunPage, RunView, SubmitRun};
+use crate::app::AppState;
+use crate::domain::{RunStatus, User};
+use crate::service::access::sees_submitter;
+use crate::service::runs::{self as service, CircuitRef, ListQuery, Submission};
+
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let submit = warp::path!("api" / "runs")
+        .and(warp::post())
+        .and(user(state.clone()))
+        .and(consent())
+        .and(idempotency_key())
+        .and(json_body::<SubmitRun>(state.clone()))
+        .and(with_state(state.clone()))
+        .then(submit);
+    let list = warp::path!("api" / "runs")
+        .and(warp::get())
+        .and(user(state.clone()))
+        .and(warp::query::<BTreeMap<String, String>>())
+        .and(with_state(state.clone()))
+        .then(list);
+    let get = warp::path!("api" / "runs" / String)
+        .and(warp::get())
+        .and(viewer(state.clone()))
+        .and(with_state(state.clone()))
+        .then(get);
+    let cancel = warp::path!("api" / "runs" / String / "cancel")
+        .and(warp::post())
+        .and(user(state.clone()))
+        .and(with_state(state.clone()))
+        .then(cancel);
+    let audit = warp::path!("api" / "runs" / String / "audit")
+        .and(warp::get())
+        .and(viewer(state.clone()))
+        .and(with_state(state))
+        .then(audit);
+    submit
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(cancel)
+        .unify()
+        .or(audit)
+        .unify()
+}
+
+fn parse_circuit_ref(value: &str) -> Result<CircuitRef, ApiError> {
+    match value.split_once('/') {
+        Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok(CircuitRef::Name {
+                owner: owner.to_owned(),
+                name: name.to_owned(),
+            })
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_circuit",
+            "`circuit` must be `owner/name`",
+        )),
+    }
+}
+
+/// Submit a circuit for execution.
+#[utoipa::path(
+    post, path = "/api/runs", tag = "runs",
+    request_body = SubmitRun,
+    params(
+        ("X-Analytics-Consent" = Option<String>, Header, description = "`granted` or `denied` (default)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the original run"),
+    ),
+    responses(
+        (status = 201, description = "The run was created", body = RunView),
+        (status = 200, description = "An earlier request with this Idempotency-Key created it", body = RunView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn submit(
+    user: User,
+    consent: bool,
+    idempotency_key: Option<String>,
+    body: SubmitRun,
+    state: Arc<AppState>,
+) -> Response {
+    respond(
+        async {
+            let circuit = match (body.circuit_id, body.circuit.as_deref()) {
+                (Some(id), None) => CircuitRef::Id(id),
+                (None, Some(name)) => parse_circuit_ref(name)?,
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "invalid_body",
+                        "name the circuit with exactly one of `circuit_id` or `circuit`",
+                    ));
+                }
+            };
+            if body.version.is_some_and(|v| v < 1) {
+                return Err(ApiError::bad_request(
+                    "invalid_version",
+                    "`version` starts at 1",
+                ));
+            }
+            let submitted = service::submit(
+                &state,
+                &user,
+                Submission {
+                    circuit,
+                    version: body.version,
+                    backend_type: body.backend.kind,
+                    backend_name: body.backend.name,
+                    shots: body.shots,
+                    consent,
+                    idempotency_key,
+                },
+            )
+            .await?;
+            let status = if submitted.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(warp::reply::with_status(
+                warp::reply::json(&RunView::new(&submitted.run, &submitted.circuit, true)),
+                status,
+            ))
+        }
+        .await,
+    )
+}
+
+/// Read a run. Private circuits' runs are 404 to all but the circuit's owner.
+#[utoipa::path(
+    get, path = "/api/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses((status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = []))
+)]
+async fn get(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let (run, circuit) = service::get(&state, viewer.as_ref(), run_id(&id)?).await?;
+            let show = sees_submitter(viewer.as_ref(), &run, &circuit);
+            Ok(warp::reply::json(&RunView::new(&run, &circuit, show)))
+        }
+        .await,
+    )
+}
+
+/// Cancel a pending or running run (its submitter only).
+#[utoipa::path(
+    post, path = "/api/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "Already terminal", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn cancel(id: String, user: User, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let (run, circuit) = service::cancel(&state, &user, run_id(&id)?).await?;
+            Ok(warp::reply::json(&RunView::new(&run, &circuit, true)))
+        }
+        .await,
+    )
+}
+
+/// A run's transition timeline from the audit log.
+#[utoipa::path(
+    get, path = "/api/runs/{id}/audit", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses((status = 200, body = AuditTimeline), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = []))
+)]
+async fn audit(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let (run, circuit, entries) =
+                service::audit(&state, viewer.as_ref(), run_id(&id)?).await?;
+            let show = sees_submitter(viewer.as_ref(), &run, &circuit);
+            Ok(warp::reply::json(&AuditTimeline {
+                run_id: run.id,
+                entries: entries
+                    .iter()
+                    .map(|e| AuditEntryView::new(e, show))
+                    .collect(),
+            }))
+        }
+        .await,
+    )
+}
+
+const DEFAULT_PAGE: u64 = 20;
+const MAX_PAGE: u64 = 100;
+
+fn encode_cursor(created_at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}.{id}", created_at.timestamp_micros()))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (micros, id) = text.split_once('.')?;
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        Uuid::parse_str(id).ok()?,
+    ))
+}
+
+/// The caller's own runs, newest first.
+#[utoipa::path(
+    get, path = "/api/runs", tag = "runs",
+    params(
+        ("status" = Option<String>, Query, description = "pending | running | completed | failed | cancelled"),
+        ("circuit" = Option<String>, Query, description = "owner/name"),
+        ("circuit_id" = Option<String>, Query, description = "Circuit id"),
+        ("limit" = Option<u64>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, body = RunPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn list(user: User, params: BTreeMap<String, String>, state: Arc<AppState>) -> Response {
+    respond(
+        async {
+            let mut query = ListQuery {
+                status: None,
+                circuit: None,
+                before: None,
+                limit: DEFAULT_PAGE,
+            };
+            for (key, value) in &params {
+                match key.as_str() {
+                    "status" => {
+                        query.status = Some(value.parse::<RunStatus>().map_err(|e| {
+                            ApiError::bad_request("invalid_query", format!("status: {e}"))
+                        })?)
+                    }
+                    "circuit" => query.circuit = Some(parse_circuit_ref(value)?),
+                    "circuit_id" => {
+                        query.circuit =
+                            Some(CircuitRef::Id(Uuid::parse_str(value).map_err(|_| {
+                                ApiError::bad_request("invalid_query", "circuit_id must be a UUID")
+                            })?))
+                    }
+                    "limit" => {
+                        query.limit = value
+                            .parse()
+                            .ok()
+                            .filter(|n| (1..=MAX_PAGE).contains(n))
+                            .ok_or_else(|| {
+                                ApiError::bad_request(
+                                    "invalid_query",
+                                    format!("limit must be 1–{MAX_PAGE}"),
+                                )
+                            })?
+                    }
+                    "cursor" => {
+                        query.before = Some(decode_cursor(value).ok_or_else(|| {
+                            ApiError::bad_request(
+                                "invalid_cursor",
+                                "the cursor is not one this API issued",
+                            )
+                        })?)
+                    }
+                    other => {
+                        return Err(ApiError::bad_request(
+                            "invalid_query",
+                            format!("unknown query parameter `{other}`"),
+                        ));
+                    }
+                }
+            }
+            let (page, more) = service::list(&state, &user, query).await?;
+            let next_cursor = more
+                .then(|| page.last().map(|(r, _)| encode_cursor(r.created_at, r.id)))
+                .flatten();
+            let runs = page
+                .iter()
+                .map(|(run, circuit)| RunView::new(run, circuit, true))
+                .collect();
+            Ok(warp::reply::json(&RunPage { runs, next_cursor }))
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
+        for bad in ["", "x", "!!!", &URL_SAFE_NO_PAD.encode("12.notauuid")] {
+            assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+    }
+}

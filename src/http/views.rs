@@ -1,0 +1,262 @@
+//! The JSON shapes of the API (DESIGN §11), and only those: requests in, views out.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults};
+use crate::service::health::RunsHealth;
+
+/// `POST /api/runs`. Name the circuit by `circuit_id` or by `circuit` ("owner/name").
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRun {
+    pub circuit_id: Option<Uuid>,
+    /// `owner/name`
+    pub circuit: Option<String>,
+    /// The circuit version; the latest when absent.
+    pub version: Option<i32>,
+    pub backend: BackendRef,
+    pub shots: u64,
+}
+
+/// A backend, e.g. `{"type": "simulator", "name": "statevector"}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackendRef {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+}
+
+/// A run's outcome.
+#[derive(Serialize, ToSchema)]
+pub struct ResultsView {
+    /// Counts keyed like Qiskit's `get_counts()`.
+    pub counts: BTreeMap<String, u64>,
+    pub shots: u64,
+    /// Seconds.
+    pub execution_time: f64,
+    pub unique_states: u64,
+}
+
+impl From<&RunResults> for ResultsView {
+    fn from(r: &RunResults) -> Self {
+        ResultsView {
+            counts: r.counts.clone(),
+            shots: r.shots,
+            execution_time: r.execution_time,
+            unique_states: r.unique_states,
+        }
+    }
+}
+
+/// A run. `user_id` and `analytics_consent` are null unless the viewer is the submitter or
+/// the circuit's owner.
+#[derive(Serialize, ToSchema)]
+pub struct RunView {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub circuit_id: Uuid,
+    /// `owner/name`
+    pub circuit: String,
+    pub circuit_version: i32,
+    /// pending | running | completed | failed | cancelled
+    pub status: String,
+    pub backend_type: String,
+    pub backend_name: String,
+    pub framework: String,
+    pub shots: u64,
+    pub results: Option<ResultsView>,
+    pub error_class: Option<String>,
+    pub error_message: Option<String>,
+    pub error_stage: Option<String>,
+    pub analytics_consent: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl RunView {
+    pub fn new(run: &Run, circuit: &Circuit, show_submitter: bool) -> Self {
+        RunView {
+            id: run.id,
+            user_id: show_submitter.then_some(run.user_id),
+            circuit_id: run.circuit_id,
+            circuit: format!("{}/{}", circuit.owner_handle, circuit.name),
+            circuit_version: run.circuit_version,
+            status: run.status.as_str().to_owned(),
+            backend_type: run.backend_type.clone(),
+            backend_name: run.backend_name.clone(),
+            framework: run.framework.clone(),
+            shots: run.shots,
+            results: run.results.as_ref().map(ResultsView::from),
+            error_class: run.error_class.map(|c| c.as_str().to_owned()),
+            error_message: run.error_message.clone(),
+            error_stage: run.error_stage.map(|s| s.as_str().to_owned()),
+            analytics_consent: if show_submitter {
+                run.analytics_consent
+            } else {
+                None
+            },
+            created_at: run.created_at,
+            started_at: run.started_at,
+            completed_at: run.completed_at,
+        }
+    }
+}
+
+/// A page of the caller's runs, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct RunPage {
+    pub runs: Vec<RunView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One transition of a run's timeline.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub id: Uuid,
+    /// run.requested | run.started | run.completed | run.failed | run.cancelled
+    pub action: String,
+    /// The run's owner; null unless the viewer may see the submitter.
+    pub actor_user_id: Option<Uuid>,
+    /// The transition's context: framework, backend, error class and stage, who caused it.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Metadata keys that identify a person; dropped for viewers who may not see the submitter.
+const PERSONAL_METADATA: [&str; 1] = ["cancelled_by"];
+
+impl AuditEntryView {
+    pub fn new(entry: &AuditEntry, show_submitter: bool) -> Self {
+        let mut metadata = entry.metadata.clone();
+        if !show_submitter && let Value::Object(map) = &mut metadata {
+            for key in PERSONAL_METADATA {
+                map.remove(key);
+            }
+        }
+        AuditEntryView {
+            id: entry.id,
+            action: entry.action.clone(),
+            actor_user_id: show_submitter.then_some(entry.actor_user_id),
+            metadata,
+            created_at: entry.created_at,
+        }
+    }
+}
+
+/// A run's transition timeline, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditTimeline {
+    pub run_id: Uuid,
+    pub entries: Vec<AuditEntryView>,
+}
+
+/// `POST /api/circuits`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCircuit {
+    pub name: String,
+    pub visibility: VisibilityView,
+    /// OpenQASM 2.0 source.
+    pub source: String,
+    pub manifest: ManifestView,
+}
+
+/// `POST /api/circuits/{owner}/{name}/versions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddVersion {
+    pub source: String,
+    pub manifest: ManifestView,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VisibilityView {
+    Public,
+    Private,
+}
+
+/// `{"framework": "qiskit", "format": "openqasm2"}`
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestView {
+    pub framework: String,
+    pub format: String,
+}
+
+/// A circuit at one version.
+#[derive(Serialize, ToSchema)]
+pub struct CircuitView {
+    pub id: Uuid,
+    pub owner: String,
+    pub name: String,
+    pub visibility: VisibilityView,
+    pub created_at: DateTime<Utc>,
+    /// The version this view shows (the latest on reads, the new one on writes).
+    pub version: i32,
+    pub version_created_at: DateTime<Utc>,
+    pub manifest: ManifestView,
+    /// The source of `version` (reads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl CircuitView {
+    pub fn new(circuit: &Circuit, version: &CircuitVersion, with_source: bool) -> Self {
+        CircuitView {
+            id: circuit.id,
+            owner: circuit.owner_handle.clone(),
+            name: circuit.name.clone(),
+            visibility: match circuit.visibility {
+                crate::domain::Visibility::Public => VisibilityView::Public,
+                crate::domain::Visibility::Private => VisibilityView::Private,
+            },
+            created_at: circuit.created_at,
+            version: version.version,
+            version_created_at: version.created_at,
+            manifest: ManifestView {
+                framework: version.manifest.framework.clone(),
+                format: version.manifest.format.clone(),
+            },
+            source: with_source.then(|| version.source.clone()),
+        }
+    }
+}
+
+/// `/api/health/runs`: counts and ages only.
+#[derive(Serialize, ToSchema)]
+pub struct RunsHealthView {
+    /// Seconds a run may run before it counts as stranded.
+    pub window_s: u64,
+    /// Runs running past the window or past their executor's lease.
+    pub stranded: u64,
+    pub pending: u64,
+    pub running: u64,
+    pub oldest_pending_age_s: Option<f64>,
+    pub oldest_running_age_s: Option<f64>,
+    pub checked_at: DateTime<Utc>,
+}
+
+impl From<RunsHealth> for RunsHealthView {
+    fn from(h: RunsHealth) -> Self {
+        RunsHealthView {
+            window_s: h.window_s,
+            stranded: h.stranded,
+            pending: h.pending,
+            running: h.running,
+            oldest_pending_age_s: h.oldest_pending_age_s,
+            oldest_running_age_s: h.oldest_running_age_s,
+            checked_at: h.checked_at,
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Circuits: create with a first version, add versions, read.
+//!
+//! A source is checked for syntax on upload (a 400 with `line:col`); limits are checked at run
+//! time, because they belong to the backend a run chooses.
+
+use super::ServiceError;
+use super::runs::{CircuitRef, resolve_circuit};
+use crate::app::AppState;
+use crate::domain::circuit::validate_circuit_name;
+use crate::domain::{Circuit, CircuitVersion, Manifest, User, Visibility};
+use crate::store::circuits::CreateCircuitError;
+
+/// The one source format qrun executes.
+pub const FORMAT_OPENQASM2: &str = "openqasm2";
+
+fn check_manifest(manifest: &Manifest) -> Result<(), ServiceError> {
+    if manifest.format != FORMAT_OPENQASM2 {
+        return Err(ServiceError::invalid(
+            "invalid_manifest",
+            format!(
+                "manifest.format must be `{FORMAT_OPENQASM2}`, not `{}`",
+                manifest.format
+            ),
+        ));
+    }
+    let framework_ok = !manifest.framework.is_empty()
+        && manifest.framework.len() <= 64
+        && manifest
+            .framework
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !framework_ok {
+        return Err(ServiceError::invalid(
+            "invalid_manifest",
+            "manifest.framework must be 1–64 characters of letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    Ok(())
+}
+
+/// Syntax and name checks only: limits are generous here and resource errors pass, since the
+/// backend chosen at run time decides those.
+fn check_source(source: &str) -> Result<(), ServiceError> {
+    let limits = qrun_engine::Limits {
+        max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
+        max_shots: 1,
+        max_gates: 10_000_000,
+        max_source_bytes: usize::MAX,
+        time_limit: std::time::Duration::from_secs(60),
+    };
+    match qrun_engine::prepare(source, 1, &limits) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == qrun_engine::FailureKind::ResourceLimit => Ok(()),
+        Err(e) => Err(ServiceError::invalid(
+            "invalid_source",
+            match e.position {
+                Some(p) => format!("{}:{}: {}", p.line, p.col, e.message),
+                None => e.message,
+            },
+        )),
+    }
+}
+
+/// Creates a circuit owned by `user` with its first version.
+pub async fn create(
+    state: &AppState,
+    user: &User,
+    name: &str,
+    visibility: Visibility,
+    source: &str,
+    manifest: &Manifest,
+) -> Result<(Circuit, CircuitVersion), ServiceError> {
+    validate_circuit_name(name)
+        .map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))?;
+    check_manifest(manifest)?;
+    check_source(source)?;
+    state
+        .store
+        .create_circuit(user.id, name, visibility, source, manifest)
+        .await
+        .map_err(|e| match e {
+            CreateCircuitError::NameTaken(name) => ServiceError::Conflict {
+                code: "name_taken",
+                message: format!("you already have a circuit named `{name}`"),
+            },
+            CreateCircuitError::Store(err) => err.into(),
+        })
+}
+
+/// Adds a version to `owner/name`; only its owner may.
+pub async fn add_version(
+    state: &AppState,
+    user: &User,
+    owner: &str,
+    name: &str,
+    source: &str,
+    manifest: &Manifest,
+) -> Result<(Circuit, CircuitVersion), ServiceError> {
+    let reference = CircuitRef::Name {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    };
+    let circuit = resolve_circuit(state, Some(user), &reference).await?;
+    if circuit.owner_id != user.id {
+        return Err(ServiceError::Forbidden(
+            "only the circuit's owner may add versions".into(),
+        ));
+    }
+    check_manifest(manifest)?;
+    check_source(source)?;
+    let version = state
+        .store
+        .add_circuit_version(circuit.id, source, manifest)
+        .await?;
+    Ok((circuit, version))
+}
+
+/// A circuit with its latest version, as `viewer` may see it.
+pub async fn get(
+    state: &AppState,
+    viewer: Option<&User>,
+    owner: &str,
+    name: &str,
+) -> Result<(Circuit, CircuitVersion), ServiceError> {
+    let reference = CircuitRef::Name {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    };
+    let circuit = resolve_circuit(state, viewer, &reference).await?;
+    let version = state
+        .store
+        .circuit_version(circuit.id, None)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("circuit {} has no version", circuit.id))
+        })?;
+    Ok((circuit, version))
+}

@@ -1,0 +1,79 @@
+//! The service's rules, independent of HTTP: who may see and do what, and how a request
+//! becomes lifecycle commands. The HTTP layer parses, calls these, and shapes the answer.
+//!
+//! - [`access`]: visibility of circuits and runs, and of the submitter's identity.
+//! - [`auth`]: bearer tokens to users, with a short-lived cache.
+//! - [`runs`]: submit, read, list, cancel, audit.
+//! - [`circuits`]: create, add versions, read.
+//! - [`health`]: the stranded-runs report.
+
+pub mod access;
+pub mod auth;
+pub mod circuits;
+pub mod health;
+pub mod runs;
+
+use crate::actors::recorder::RecorderUnavailable;
+use crate::store::StoreError;
+
+/// Why a request was refused. Each variant is one HTTP status (decided in `http::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed or asks for something impossible (400).
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// The thing does not exist, or the caller may not know it does (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The caller can see the thing but may not do this to it (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing is not in a state that allows this (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The request contradicts an earlier one (422).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// A dependency is down for now; try again (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or a broken invariant (500); the cause is logged, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match &err {
+            StoreError::Database(db) if is_unavailable(db) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ServiceError::Unavailable("the database is unavailable; try again shortly".into())
+            }
+            _ => ServiceError::Internal(err.into()),
+        }
+    }
+}
+
+impl From<RecorderUnavailable> for ServiceError {
+    fn from(_: RecorderUnavailable) -> Self {
+        ServiceError::Unavailable("the service is restarting or shutting down; try again".into())
+    }
+}
+
+/// Connection-level failures (the database is down or the pool is exhausted), as opposed
+/// to errors in what was asked.
+fn is_unavailable(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err,
+        sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
+    )
+}

@@ -1,0 +1,267 @@
+//! Runs: submit, read, list, cancel, audit timeline.
+
+use uuid::Uuid;
+
+use super::ServiceError;
+use super::access::can_see;
+use crate::app::AppState;
+use crate::config::BackendConfig;
+use crate::domain::{AuditEntry, Circuit, NewRun, Run, RunStatus, User};
+use crate::store::lifecycle::ApplyError;
+use crate::store::runs::RunFilter;
+use crate::store::{Change, Command, Rejection};
+
+/// Which circuit a submission names.
+#[derive(Clone, Debug)]
+pub enum CircuitRef {
+    Id(Uuid),
+    /// `owner/name`
+    Name {
+        owner: String,
+        name: String,
+    },
+}
+
+/// A validated submission.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub circuit: CircuitRef,
+    pub version: Option<i32>,
+    pub backend_type: String,
+    pub backend_name: String,
+    pub shots: u64,
+    pub consent: bool,
+    pub idempotency_key: Option<String>,
+}
+
+/// The run a submission produced, and whether it is new (false: an idempotent replay).
+pub struct Submitted {
+    pub run: Run,
+    pub circuit: Circuit,
+    pub created: bool,
+}
+
+/// Longest accepted `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn max_shots(backend: &BackendConfig) -> u64 {
+    match backend {
+        BackendConfig::Simulator { max_shots, .. } | BackendConfig::Command { max_shots, .. } => {
+            *max_shots
+        }
+    }
+}
+
+/// Resolves a circuit reference as `viewer` may see it.
+pub async fn resolve_circuit(
+    state: &AppState,
+    viewer: Option<&User>,
+    reference: &CircuitRef,
+) -> Result<Circuit, ServiceError> {
+    let circuit = match reference {
+        CircuitRef::Id(id) => state.store.circuit(*id).await?,
+        CircuitRef::Name { owner, name } => state.store.circuit_by_name(owner, name).await?,
+    };
+    circuit
+        .filter(|c| can_see(viewer, c))
+        .ok_or(ServiceError::NotFound("circuit"))
+}
+
+/// Creates a pending run (or returns the one an earlier request with the same idempotency
+/// key created).
+pub async fn submit(
+    state: &AppState,
+    user: &User,
+    submission: Submission,
+) -> Result<Submitted, ServiceError> {
+    let backend = state
+        .config
+        .backend(&submission.backend_type, &submission.backend_name)
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                "unknown_backend",
+                format!(
+                    "no backend `{}/{}`; available: {}",
+                    submission.backend_type,
+                    submission.backend_name,
+                    state
+                        .config
+                        .backends
+                        .iter()
+                        .map(|b| format!("{}/{}", b.kind(), b.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?;
+    let limit = max_shots(backend);
+    if submission.shots == 0 || submission.shots > limit {
+        return Err(ServiceError::invalid(
+            "invalid_shots",
+            format!("shots must be between 1 and {limit} on this backend"),
+        ));
+    }
+    let circuit = resolve_circuit(state, Some(user), &submission.circuit).await?;
+    let version = state
+        .store
+        .circuit_version(circuit.id, submission.version)
+        .await?
+        .ok_or(ServiceError::NotFound("circuit version"))?;
+    let new = NewRun {
+        user_id: user.id,
+        circuit_id: circuit.id,
+        circuit_version: version.version,
+        backend_type: submission.backend_type,
+        backend_name: submission.backend_name,
+        framework: version.manifest.framework,
+        shots: submission.shots,
+        analytics_consent: Some(submission.consent),
+        idempotency_key: submission.idempotency_key,
+    };
+    let applied = state
+        .recorder
+        .apply(Command::Create(new.clone()))
+        .await?
+        .map_err(|e| match e {
+            ApplyError::Store(err) => ServiceError::from(err),
+            ApplyError::Rejected(r) => {
+                ServiceError::Internal(anyhow::anyhow!("creation rejected: {r}"))
+            }
+        })?;
+    let run = applied.run;
+    if !applied.created {
+        let same = run.circuit_id == new.circuit_id
+            && run.circuit_version == new.circuit_version
+            && run.backend_type == new.backend_type
+            && run.backend_name == new.backend_name
+            && run.shots == new.shots
+            && run.analytics_consent == new.analytics_consent;
+        if !same {
+            return Err(ServiceError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was already used for a different submission".into(),
+            });
+        }
+    }
+    Ok(Submitted {
+        run,
+        circuit,
+        created: applied.created,
+    })
+}
+
+/// A run and its circuit, if `viewer` may see them.
+pub async fn get(
+    state: &AppState,
+    viewer: Option<&User>,
+    run_id: Uuid,
+) -> Result<(Run, Circuit), ServiceError> {
+    let run = state
+        .store
+        .run(run_id)
+        .await?
+        .ok_or(ServiceError::NotFound("run"))?;
+    let circuit = state
+        .store
+        .circuit(run.circuit_id)
+        .await?
+        .filter(|c| can_see(viewer, c))
+        .ok_or(ServiceError::NotFound("run"))?;
+    Ok((run, circuit))
+}
+
+/// A run's audit timeline, if `viewer` may see the run.
+pub async fn audit(
+    state: &AppState,
+    viewer: Option<&User>,
+    run_id: Uuid,
+) -> Result<(Run, Circuit, Vec<AuditEntry>), ServiceError> {
+    let (run, circuit) = get(state, viewer, run_id).await?;
+    let entries = state.store.audit_timeline(run.id).await?;
+    Ok((run, circuit, entries))
+}
+
+/// Cancels a pending or running run; only its submitter may.
+pub async fn cancel(
+    state: &AppState,
+    user: &User,
+    run_id: Uuid,
+) -> Result<(Run, Circuit), ServiceError> {
+    let (run, circuit) = get(state, Some(user), run_id).await?;
+    if run.user_id != user.id {
+        return Err(ServiceError::Forbidden(
+            "only the run's submitter may cancel it".into(),
+        ));
+    }
+    let outcome = state
+        .recorder
+        .apply(Command::Transition {
+            run_id,
+            change: Change::Cancel { by: user.id },
+        })
+        .await?;
+    match outcome {
+        Ok(applied) => Ok((applied.run, circuit)),
+        Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => {
+            Err(ServiceError::Conflict {
+                code: "run_terminal",
+                message: format!("the run is already {current}"),
+            })
+        }
+        Err(ApplyError::Rejected(Rejection::NotFound(_))) => Err(ServiceError::NotFound("run")),
+        Err(ApplyError::Store(err)) => Err(err.into()),
+    }
+}
+
+/// What to list of the caller's own runs.
+pub struct ListQuery {
+    pub status: Option<RunStatus>,
+    pub circuit: Option<CircuitRef>,
+    pub before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+/// A page of the caller's runs (each with its circuit), newest first, and whether more follow.
+pub async fn list(
+    state: &AppState,
+    user: &User,
+    query: ListQuery,
+) -> Result<(Vec<(Run, Circuit)>, bool), ServiceError> {
+    let circuit_id = match &query.circuit {
+        Some(reference) => match resolve_circuit(state, Some(user), reference).await {
+            Ok(c) => Some(c.id),
+            // An unknown circuit simply has none of the caller's runs.
+            Err(ServiceError::NotFound(_)) => return Ok((Vec::new(), false)),
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    let mut runs = state
+        .store
+        .list_runs(&RunFilter {
+            user_id: user.id,
+            status: query.status,
+            circuit_id,
+            before: query.before,
+            limit: query.limit + 1,
+        })
+        .await?;
+    let more = runs.len() as u64 > query.limit;
+    runs.truncate(query.limit as usize);
+    let mut circuits: std::collections::HashMap<Uuid, Circuit> = std::collections::HashMap::new();
+    let mut page = Vec::with_capacity(runs.len());
+    for run in runs {
+        let circuit = match circuits.get(&run.circuit_id) {
+            Some(c) => c.clone(),
+            None => {
+                let c = state.store.circuit(run.circuit_id).await?.ok_or_else(|| {
+                    ServiceError::Internal(anyhow::anyhow!("run {} has no circuit", run.id))
+                })?;
+                circuits.insert(c.id, c.clone());
+                c
+            }
+        };
+        page.push((run, circuit));
+    }
+    Ok((page, more))
+}

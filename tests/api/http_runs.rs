@@ -1,0 +1,582 @@
+//! The HTTP API end to end: the run routes, visibility and consent, idempotency, pagination.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qrun::domain::SystemClock;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestDb, http};
+use crate::on_both_databases;
+
+/// Sends a request; the status and the JSON body (Null when not JSON).
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http().request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the request is answered");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+/// Reads an SSE response to its end; the `data` of each `status` event.
+async fn read_events(response: reqwest::Response) -> Vec<Value> {
+    let text = tokio::time::timeout(Duration::from_secs(20), response.text())
+        .await
+        .expect("the stream ends after the terminal event")
+        .expect("a body");
+    text.split("\n\n")
+        .filter(|block| block.contains("event:status"))
+        .filter_map(|block| block.lines().find_map(|l| l.strip_prefix("data:")))
+        .map(|data| serde_json::from_str(data).expect("JSON data"))
+        .collect()
+}
+
+async fn a_run_goes_through_every_route(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (alice, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    assert_eq!(circuit["owner"], "alice");
+    assert_eq!(circuit["version"], 1);
+
+    let response = app
+        .submit_http(&token, circuit["id"].as_str().unwrap(), &[])
+        .await;
+    assert_eq!(response.status(), 201);
+    let run: Value = response.json().await.unwrap();
+    assert_eq!(run["status"], "pending");
+    assert_eq!(run["user_id"], alice.id.to_string());
+    assert_eq!(run["framework"], "qiskit");
+    assert_eq!(run["circuit"], "alice/bell");
+    assert_eq!(run["analytics_consent"], false);
+    assert_eq!(run["results"], Value::Null);
+    let id = run["id"].as_str().unwrap().to_owned();
+
+    let (status, read) = call(
+        &app,
+        Method::GET,
+        &format!("/api/runs/{id}"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!((status, &read["id"]), (200, &run["id"]));
+    let (status, page) = call(&app, Method::GET, "/api/runs", Some(&token), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["runs"][0]["id"], run["id"]);
+    assert_eq!(page["next_cursor"], Value::Null);
+
+    // Watch it live, cancel it, and see the stream end with the terminal event.
+    let events = http()
+        .get(app.url(&format!("/api/runs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert!(
+        events.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let (status, cancelled) = call(
+        &app,
+        Method::POST,
+        &format!("/api/runs/{id}/cancel"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let seen: Vec<String> = read_events(events)
+        .await
+        .iter()
+        .map(|e| e["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ["pending", "cancelled"]);
+
+    let (status, again) = call(
+        &app,
+        Method::POST,
+        &format!("/api/runs/{id}/cancel"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["code"].as_str()),
+        (409, Some("run_terminal"))
+    );
+
+    let (status, audit) = call(
+        &app,
+        Method::GET,
+        &format!("/api/runs/{id}/audit"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["run.requested", "run.cancelled"]);
+    // Anonymous viewers do not learn who acted.
+    for entry in audit["entries"].as_array().unwrap() {
+        assert_eq!(entry["actor_user_id"], Value::Null);
+        assert!(entry["metadata"].get("cancelled_by").is_none(), "{entry}");
+    }
+    // A terminal run's stream is its one event.
+    let events = http()
+        .get(app.url(&format!("/api/runs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read_events(events).await.len(), 1);
+    app.stop().await;
+}
+
+/// What one viewer may do with a run of one circuit: statuses of GET run / audit / events /
+/// circuit, POST versions, POST run, cancel; and whether they see the submitter.
+struct Expect<'a> {
+    who: &'a str,
+    token: Option<&'a str>,
+    read: u16,
+    versions: u16,
+    submit: u16,
+    cancel: u16,
+    sees: bool,
+}
+
+async fn visibility_matrix_holds_on_every_route(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (_alice, owner) = app.user("alice").await;
+    let (bob_user, other) = app.user("bob").await;
+    let (_carol, third) = app.user("carol").await;
+    for visibility in ["public", "private"] {
+        let name = format!("c-{visibility}");
+        let circuit = app.create_circuit(&owner, &name, visibility).await;
+        let cid = circuit["id"].as_str().unwrap();
+        let run: Value = app
+            .submit_http(&owner, cid, &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rid = run["id"].as_str().unwrap();
+        let public = visibility == "public";
+        let hidden = if public { 200 } else { 404 };
+        let viewers = [
+            Expect {
+                who: "owner",
+                token: Some(&owner),
+                read: 200,
+                versions: 201,
+                submit: 201,
+                cancel: 200,
+                sees: true,
+            },
+            Expect {
+                who: "other",
+                token: Some(&other),
+                read: hidden,
+                versions: if public { 403 } else { 404 },
+                submit: if public { 201 } else { 404 },
+                cancel: if public { 403 } else { 404 },
+                sees: false,
+            },
+            Expect {
+                who: "anonymous",
+                token: None,
+                read: hidden,
+                versions: 401,
+                submit: 401,
+                cancel: 401,
+                sees: false,
+            },
+        ];
+        for Expect {
+            who,
+            token,
+            read,
+            versions,
+            submit,
+            cancel,
+            sees,
+        } in viewers
+        {
+            let case = format!("{visibility} circuit, {who}");
+            let (status, body) =
+                call(&app, Method::GET, &format!("/api/runs/{rid}"), token, None).await;
+            assert_eq!(status, read, "GET run: {case}: {body}");
+            if status == 200 {
+                assert_eq!(body["user_id"].is_null(), !sees, "user_id: {case}");
+                assert_eq!(
+                    body["analytics_consent"].is_null(),
+                    !sees,
+                    "consent: {case}"
+                );
+            } else {
+                assert_eq!(body["error"]["code"], "not_found", "{case}");
+            }
+            let (status, body) = call(
+                &app,
+                Method::GET,
+                &format!("/api/runs/{rid}/audit"),
+                token,
+                None,
+            )
+            .await;
+            assert_eq!(status, read, "GET audit: {case}: {body}");
+            if status == 200 {
+                assert_eq!(
+                    body["entries"][0]["actor_user_id"].is_null(),
+                    !sees,
+                    "actor: {case}"
+                );
+            }
+            let mut events = http().get(app.url(&format!("/api/runs/{rid}/events")));
+            if let Some(t) = token {
+                events = events.bearer_auth(t);
+            }
+            assert_eq!(
+                events.send().await.unwrap().status(),
+                read,
+                "GET events: {case}"
+            );
+            let (status, _) = call(
+                &app,
+                Method::GET,
+                &format!("/api/circuits/alice/{name}"),
+                token,
+                None,
+            )
+            .await;
+            assert_eq!(status, read, "GET circuit: {case}");
+            let version = json!({"source": crate::helpers::BELL, "manifest": {"framework": "qiskit", "format": "openqasm2"}});
+            let (status, body) = call(
+                &app,
+                Method::POST,
+                &format!("/api/circuits/alice/{name}/versions"),
+                token,
+                Some(version),
+            )
+            .await;
+            assert_eq!(status, versions, "POST versions: {case}: {body}");
+            let submission = json!({"circuit": format!("alice/{name}"), "backend": {"type": "simulator", "name": "statevector"}, "shots": 10});
+            let (status, body) =
+                call(&app, Method::POST, "/api/runs", token, Some(submission)).await;
+            assert_eq!(status, submit, "POST run: {case}: {body}");
+            if who != "owner" {
+                let (status, body) = call(
+                    &app,
+                    Method::POST,
+                    &format!("/api/runs/{rid}/cancel"),
+                    token,
+                    None,
+                )
+                .await;
+                assert_eq!(status, cancel, "cancel: {case}: {body}");
+            }
+        }
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            &format!("/api/runs/{rid}/cancel"),
+            Some(&owner),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "the submitter cancels: {visibility}");
+    }
+
+    // Bob submits on Alice's public circuit: Alice (the circuit's owner) and Bob see who;
+    // Carol and anonymous visitors do not; Alice may not cancel Bob's run.
+    let circuit = app.create_circuit(&owner, "shared", "public").await;
+    let run: Value = app
+        .submit_http(&other, circuit["id"].as_str().unwrap(), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rid = run["id"].as_str().unwrap();
+    for (who, token, sees) in [
+        ("owner", Some(&owner), true),
+        ("submitter", Some(&other), true),
+        ("third", Some(&third), false),
+        ("anonymous", None, false),
+    ] {
+        let (status, body) = call(
+            &app,
+            Method::GET,
+            &format!("/api/runs/{rid}"),
+            token.map(String::as_str),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{who}");
+        let expected = if sees {
+            json!(bob_user.id)
+        } else {
+            Value::Null
+        };
+        assert_eq!(body["user_id"], expected, "{who}");
+    }
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        &format!("/api/runs/{rid}/cancel"),
+        Some(&owner),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, _) = call(&app, Method::GET, "/api/runs", None, None).await;
+    assert_eq!(status, 401, "listing needs a token");
+    app.stop().await;
+}
+
+async fn consent_header_decides_analytics(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap();
+    for (header, consent) in [
+        (None, Some(false)),
+        (Some("granted"), Some(true)),
+        (Some("GRANTED"), Some(true)),
+        (Some("Granted"), Some(true)),
+        (Some("denied"), Some(false)),
+        (Some("DENIED"), Some(false)),
+        (Some("yes"), None),
+        (Some(""), None),
+        (Some("granted,denied"), None),
+    ] {
+        let headers: Vec<(&str, &str)> = header
+            .map(|h| ("X-Analytics-Consent", h))
+            .into_iter()
+            .collect();
+        let response = app.submit_http(&token, cid, &headers).await;
+        match consent {
+            Some(consent) => {
+                assert_eq!(response.status(), 201, "{header:?}");
+                let run: Value = response.json().await.unwrap();
+                assert_eq!(run["analytics_consent"], consent, "{header:?}");
+                let id = run["id"].as_str().unwrap().parse().unwrap();
+                let events = app.store().outbox_for_run(id).await.unwrap();
+                assert_eq!(events.len(), usize::from(consent), "{header:?}: {events:?}");
+            }
+            None => {
+                assert_eq!(response.status(), 400, "{header:?}");
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "invalid_consent", "{header:?}");
+            }
+        }
+    }
+    app.stop().await;
+}
+
+async fn an_idempotency_key_creates_one_run_even_under_concurrent_duplicates(db: TestDb) {
+    let app = Arc::new(TestApp::start(db).await);
+    let (_, token) = app.user("alice").await;
+    let (_, other) = app.user("bob").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (app, token, cid) = (app.clone(), token.clone(), cid.clone());
+            tokio::spawn(async move {
+                let response = app
+                    .submit_http(&token, &cid, &[("Idempotency-Key", "k-1")])
+                    .await;
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap();
+                (status, body["id"].as_str().unwrap().to_owned())
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let (status, id) = task.await.unwrap();
+        assert!(status == 200 || status == 201, "{status}");
+        created += usize::from(status == 201);
+        ids.insert(id);
+    }
+    assert_eq!((ids.len(), created), (1, 1), "{ids:?}");
+    // Another user's identical key is theirs alone.
+    let response = app
+        .submit_http(&other, &cid, &[("Idempotency-Key", "k-1")])
+        .await;
+    assert_eq!(response.status(), 201);
+    // The same key for a different submission is refused.
+    let response = http()
+        .post(app.url("/api/runs"))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "k-1")
+        .json(&json!({"circuit_id": cid, "backend": {"type": "simulator", "name": "statevector"}, "shots": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    let counts = app.store().run_counts().await.unwrap();
+    assert_eq!(counts.values().sum::<u64>(), 2);
+    Arc::into_inner(app).expect("no other owner").stop().await;
+}
+
+async fn listing_pages_are_stable_and_filtered(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (_, token) = app.user("alice").await;
+    let bell = app.create_circuit(&token, "bell", "public").await;
+    let other = app.create_circuit(&token, "other", "private").await;
+    let mut submitted = Vec::new();
+    for i in 0..25 {
+        let cid = if i % 5 == 0 { &other } else { &bell };
+        let run: Value = app
+            .submit_http(&token, cid["id"].as_str().unwrap(), &[])
+            .await
+            .json()
+            .await
+            .unwrap();
+        submitted.push(run["id"].as_str().unwrap().to_owned());
+    }
+    submitted.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/runs?limit=10&cursor={c}"),
+            None => "/api/runs?limit=10".to_owned(),
+        };
+        let (status, page) = call(&app, Method::GET, &path, Some(&token), None).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        seen.extend(
+            page["runs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, submitted, "every run once, newest first");
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        "/api/runs?circuit=alice/other&limit=100",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(page["runs"].as_array().unwrap().len(), 5);
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        "/api/runs?status=completed",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(page["runs"].as_array().unwrap().len(), 0);
+    let (_, page) = call(
+        &app,
+        Method::GET,
+        "/api/runs?status=pending&limit=100",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(page["runs"].as_array().unwrap().len(), 25);
+    // Someone else's listing is their own.
+    let (_, bob) = app.user("bob").await;
+    let (_, page) = call(&app, Method::GET, "/api/runs", Some(&bob), None).await;
+    assert_eq!(page["runs"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+async fn the_health_report_counts_without_ids(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "secret", "private").await;
+    for _ in 0..3 {
+        app.submit_http(&token, circuit["id"].as_str().unwrap(), &[])
+            .await;
+    }
+    for path in ["/api/health/runs", "/api/health/dagster/runs"] {
+        let (status, body) = call(&app, Method::GET, path, None, None).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(body["pending"], 3, "{path}: {body}");
+        assert_eq!(body["running"], 0);
+        assert_eq!(body["stranded"], 0);
+        assert_eq!(body["window_s"], 3600);
+        assert!(body["oldest_pending_age_s"].as_f64().unwrap() >= 0.0);
+        let text = body.to_string();
+        assert!(
+            !text.contains(circuit["id"].as_str().unwrap()) && !text.contains("secret"),
+            "{text}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn a_revoked_token_is_refused(db: TestDb) {
+    let app =
+        TestApp::start_configured(db, Arc::new(SystemClock), |c| c.auth.token_cache_ttl_s = 0)
+            .await;
+    let (user, token) = app.user("alice").await;
+    let (status, _) = call(&app, Method::GET, "/api/runs", Some(&token), None).await;
+    assert_eq!(status, 200);
+    app.store()
+        .execute_raw(&format!(
+            "UPDATE api_tokens SET revoked_at = created_at WHERE user_id IN \
+             (SELECT id FROM users WHERE handle = '{}')",
+            user.handle
+        ))
+        .await
+        .unwrap();
+    let (status, body) = call(&app, Method::GET, "/api/runs", Some(&token), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    app.stop().await;
+}
+
+on_both_databases!(
+    a_run_goes_through_every_route,
+    visibility_matrix_holds_on_every_route,
+    consent_header_decides_analytics,
+    an_idempotency_key_creates_one_run_even_under_concurrent_duplicates,
+    listing_pages_are_stable_and_filtered,
+    the_health_report_counts_without_ids,
+    a_revoked_token_is_refused,
+);

@@ -1,0 +1,78 @@
+//! `/openapi.json` documents exactly the routes the service serves.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, TestDb, http};
+
+/// Every route the service serves, as (method, path template).
+const SERVED: [(&str, &str); 14] = [
+    ("post", "/api/runs"),
+    ("get", "/api/runs"),
+    ("get", "/api/runs/{id}"),
+    ("post", "/api/runs/{id}/cancel"),
+    ("get", "/api/runs/{id}/audit"),
+    ("get", "/api/runs/{id}/events"),
+    ("post", "/api/circuits"),
+    ("post", "/api/circuits/{owner}/{name}/versions"),
+    ("get", "/api/circuits/{owner}/{name}"),
+    ("get", "/api/health/runs"),
+    ("get", "/api/health/dagster/runs"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+];
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_served_routes() {
+    let app = TestApp::start(TestDb::sqlite()).await;
+    let doc: Value = http()
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    let mut served: BTreeSet<(String, String)> = SERVED
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    served.insert(("get".into(), "/openapi.json".into()));
+    assert_eq!(documented, served);
+
+    // And each is really served: no `route_not_found` for any of them.
+    for (method, path) in &served {
+        let concrete = path
+            .replace("{id}", &uuid::Uuid::now_v7().to_string())
+            .replace("{owner}", "nobody")
+            .replace("{name}", "nothing");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = http()
+            .request(method.clone(), app.url(&concrete))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_ne!(
+            body["error"]["code"], "route_not_found",
+            "{method} {concrete}: {status}"
+        );
+        assert_ne!(status, 405, "{method} {concrete}");
+    }
+    app.stop().await;
+}
