@@ -133,9 +133,10 @@ impl CommandBackend {
             )),
             () = cancel.cancelled() => Err(EngineError::cancelled()),
         };
-        // Kill what is left of the group (the leader may have left children behind), then
-        // reap the leader.
+        // Kill what is left of the group (the leader may have left children behind) and the
+        // leader itself (in case the group kill was refused), then reap the leader.
         drop(group);
+        let _ = child.start_kill();
         let _ = child.wait().await;
 
         let (status, stdout, stderr) = finished?.map_err(|e| match e {
