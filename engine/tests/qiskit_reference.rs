@@ -1,0 +1,141 @@
+//! The engine's counts against Qiskit Aer's on the suite of `scripts/qiskit_reference.py`
+//! (data in `tests/data/qiskit_reference.json`, with the Qiskit versions that made it).
+//!
+//! # Tolerance
+//!
+//! Both sides are samples: the engine's `N` shots and the reference's `M` shots of the same
+//! distribution `p` over `k` outcomes. For one outcome, `E|p̂ᵢ − q̂ᵢ| ≤ sqrt(pᵢ(1−pᵢ)(1/N + 1/M))`,
+//! so by Cauchy–Schwarz the expected total variation distance is at most
+//! `½ sqrt(k (1/N + 1/M))`. The distance changes by at most `1/N` (or `1/M`) when one
+//! shot changes, so McDiarmid's inequality bounds the chance of exceeding the mean by `t`
+//! with `exp(−2t² / (1/N + 1/M))`. With the failure probability `δ = 1e-9` per circuit:
+//!
+//! `tolerance = sqrt(1/N + 1/M) · (½ sqrt(k) + sqrt(ln(1/δ) / 2))`
+//!
+//! For N = 20 000, M = 1 000 000 and k = 16 that is 0.037; a wrong bit order moves the
+//! distance far beyond it (see the second test).
+
+use std::collections::BTreeMap;
+
+use qrun_engine::{CancellationToken, Limits, prepare, simulate};
+
+const SHOTS: u64 = 20_000;
+const SEED: u64 = 2026;
+const FAILURE_PROBABILITY: f64 = 1e-9;
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    qiskit: String,
+    qiskit_aer: String,
+    shots: u64,
+    circuits: Vec<Circuit>,
+}
+
+#[derive(serde::Deserialize)]
+struct Circuit {
+    name: String,
+    source: String,
+    counts: BTreeMap<String, u64>,
+}
+
+fn reference() -> Reference {
+    serde_json::from_str(include_str!("data/qiskit_reference.json")).unwrap()
+}
+
+fn engine_counts(circuit: &Circuit) -> BTreeMap<String, u64> {
+    let limits = Limits::default();
+    let program = prepare(&circuit.source, SHOTS, &limits)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
+    simulate(
+        &program,
+        SHOTS,
+        Some(SEED),
+        &limits,
+        &CancellationToken::new(),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name))
+    .counts
+}
+
+fn total_variation(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> f64 {
+    let (na, nb) = (
+        a.values().sum::<u64>() as f64,
+        b.values().sum::<u64>() as f64,
+    );
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .map(|k| {
+            let pa = a.get(k).copied().unwrap_or(0) as f64 / na;
+            let pb = b.get(k).copied().unwrap_or(0) as f64 / nb;
+            (pa - pb).abs()
+        })
+        .sum::<f64>()
+        / 2.0
+}
+
+fn tolerance(outcomes: usize, reference_shots: u64) -> f64 {
+    let spread = (1.0 / SHOTS as f64 + 1.0 / reference_shots as f64).sqrt();
+    spread * (0.5 * (outcomes as f64).sqrt() + ((1.0 / FAILURE_PROBABILITY).ln() / 2.0).sqrt())
+}
+
+fn reversed_keys(counts: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .map(|(k, v)| (k.chars().rev().collect(), *v))
+        .collect()
+}
+
+#[test]
+fn engine_distributions_match_qiskit_aer() {
+    let reference = reference();
+    assert!(reference.circuits.len() >= 12);
+    let mut failures = Vec::new();
+    for circuit in &reference.circuits {
+        let counts = engine_counts(circuit);
+        assert_eq!(counts.values().sum::<u64>(), SHOTS, "{}", circuit.name);
+        let distance = total_variation(&counts, &circuit.counts);
+        let tolerance = tolerance(circuit.counts.len(), reference.shots);
+        println!(
+            "{:32} TVD {distance:.4} (tolerance {tolerance:.4})",
+            circuit.name
+        );
+        if distance > tolerance {
+            failures.push(format!(
+                "{}: TVD {distance:.4} > {tolerance:.4}\n  engine {counts:?}\n  aer    {:?}",
+                circuit.name, circuit.counts
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "differs from Qiskit {} / Aer {}:\n{}",
+        reference.qiskit,
+        reference.qiskit_aer,
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_comparison_detects_a_reversed_bit_order() {
+    let reference = reference();
+    let mut detectable = 0;
+    for circuit in &reference.circuits {
+        let tolerance = tolerance(circuit.counts.len(), reference.shots);
+        // Only circuits whose distribution changes visibly under reversal can tell.
+        if total_variation(&reversed_keys(&circuit.counts), &circuit.counts) < 3.0 * tolerance {
+            continue;
+        }
+        detectable += 1;
+        let reversed = reversed_keys(&engine_counts(circuit));
+        let distance = total_variation(&reversed, &circuit.counts);
+        assert!(
+            distance > tolerance,
+            "{}: reversed keys pass (TVD {distance:.4} <= {tolerance:.4})",
+            circuit.name
+        );
+    }
+    assert!(
+        detectable >= 10,
+        "only {detectable} circuits detect a reversal"
+    );
+}
