@@ -12,10 +12,13 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::actors::executor::ExecutorSettings;
 use crate::actors::root::RootMsg;
-use crate::actors::{ActorTree, RecorderHandle};
+use crate::actors::watchdog::WatchdogSettings;
+use crate::actors::{ActorTree, RecorderHandle, TreeSettings};
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
+use crate::execution::Backends;
 use crate::service::auth::Authenticator;
 use crate::store::Store;
 use crate::store::connect::ConnectSettings;
@@ -76,8 +79,36 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Application> {
+        Self::build_with(config, clock, |_| {}).await
+    }
+
+    /// Builds and starts the service with an injected clock, letting the caller add
+    /// backends to the configured ones (tests add misbehaving ones).
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        add_backends: impl FnOnce(&mut Backends),
+    ) -> anyhow::Result<Application> {
         let store = open_store(&config, clock).await?;
-        let tree = ActorTree::start(store.clone(), config.recorder.max_batch)
+        let mut backends = Backends::from_config(&config.backends);
+        add_backends(&mut backends);
+        let node = config.executor.node();
+        tracing::info!(%node, "this node");
+        let settings = TreeSettings {
+            max_batch: config.recorder.max_batch,
+            execute: config.executor.enabled,
+            executor: ExecutorSettings {
+                node,
+                max_concurrent_runs: config.executor.max_concurrent_runs,
+                claim_interval: Duration::from_millis(config.executor.claim_interval_ms),
+                lease_ttl: Duration::from_secs(config.executor.lease_ttl_s),
+            },
+            watchdog: WatchdogSettings {
+                interval: Duration::from_secs(config.watchdog.interval_s),
+                running_ttl: Duration::from_secs(config.watchdog.running_ttl_s),
+            },
+        };
+        let tree = ActorTree::start(store.clone(), settings, backends)
             .await
             .map_err(|e| anyhow::anyhow!("cannot start the actor tree: {e}"))?;
         let metrics = config.metrics.enabled.then(metrics::install);
@@ -131,10 +162,19 @@ impl Application {
         Ok(())
     }
 
-    /// Stops accepting requests, lets in-flight ones finish, stops the actors.
+    /// Runs a watchdog sweep now; how many stranded runs it recovered.
+    pub async fn sweep(&self) -> anyhow::Result<u64> {
+        Ok(self.tree.sweep().await?)
+    }
+
+    /// Graceful shutdown: stop accepting requests and let in-flight ones finish; stop
+    /// claiming and give executing runs `executor.shutdown_grace_s` to finish (the rest are
+    /// failed with internal_error); then stop the actors.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
+        let grace = Duration::from_secs(self.state.config.executor.shutdown_grace_s);
+        self.tree.drain(grace).await;
         self.tree.stop().await;
     }
 }

@@ -24,6 +24,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub recorder: RecorderConfig,
+    pub executor: ExecutorConfig,
     pub auth: AuthConfig,
     pub watchdog: WatchdogConfig,
     pub logging: LoggingConfig,
@@ -37,6 +38,36 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     pub max_body_bytes: u64,
     pub body_timeout_s: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    pub enabled: bool,
+    pub node_id: String,
+    pub max_concurrent_runs: u64,
+    pub max_pending_runs: u64,
+    pub max_active_runs_per_user: u64,
+    pub claim_interval_ms: u64,
+    pub lease_ttl_s: u64,
+    pub shutdown_grace_s: u64,
+}
+
+impl ExecutorConfig {
+    /// `node_id`, or HOSTNAME-PID-RANDOM when it is empty.
+    pub fn node(&self) -> String {
+        if !self.node_id.is_empty() {
+            return self.node_id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "node".into());
+        format!(
+            "{host}-{}-{:04x}",
+            std::process::id(),
+            rand::random::<u16>()
+        )
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -208,6 +239,20 @@ impl Config {
             ("server.max_body_bytes", self.server.max_body_bytes),
             ("server.body_timeout_s", self.server.body_timeout_s),
             ("watchdog.interval_s", self.watchdog.interval_s),
+            (
+                "executor.max_concurrent_runs",
+                self.executor.max_concurrent_runs,
+            ),
+            ("executor.max_pending_runs", self.executor.max_pending_runs),
+            (
+                "executor.max_active_runs_per_user",
+                self.executor.max_active_runs_per_user,
+            ),
+            (
+                "executor.claim_interval_ms",
+                self.executor.claim_interval_ms,
+            ),
+            ("executor.lease_ttl_s", self.executor.lease_ttl_s),
             ("watchdog.running_ttl_s", self.watchdog.running_ttl_s),
         ] {
             if value == 0 {

@@ -20,6 +20,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod execution;
 pub mod http;
 pub mod metrics;
 pub mod service;

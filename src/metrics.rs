@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use metrics::{counter, histogram};
+use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::{Run, RunStatus};
@@ -71,4 +71,19 @@ pub fn recorder_batch(size: usize) {
 /// A supervised actor was restarted.
 pub fn actor_restart(actor: &'static str) {
     counter!("qrun_actor_restarts_total", "actor" => actor).increment(1);
+}
+
+/// Runs the watchdog failed as stranded.
+pub fn watchdog_recovered(count: u64) {
+    counter!("qrun_watchdog_recovered_total").increment(count);
+}
+
+/// Runs currently in a live status (pending or running).
+pub fn live_runs(status: RunStatus, count: u64) {
+    gauge!("qrun_runs", "status" => status.as_str()).set(count as f64);
+}
+
+/// Runs currently stranded in running.
+pub fn stranded_runs(count: u64) {
+    gauge!("qrun_stranded_runs").set(count as f64);
 }

@@ -443,6 +443,9 @@ impl MigrationTrait for Migration {
             // watchdog: running past the TTL, or past the lease
             "CREATE INDEX runs_running_started_idx ON runs (started_at) WHERE status = 'running'",
             "CREATE INDEX runs_running_lease_idx ON runs (lease_expires_at) WHERE status = 'running'",
+            // admission: a user's active runs
+            "CREATE INDEX runs_user_active_idx ON runs (user_id) \
+             WHERE status IN ('pending','running')",
             // listing: a user's runs, newest first
             "CREATE INDEX runs_user_created_idx ON runs (user_id, created_at, id)",
             // a circuit's runs (run page index)

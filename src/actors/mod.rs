@@ -2,15 +2,23 @@
 //!
 //! ```text
 //! Root supervisor
-//! └── Recorder   the only writer of run state (group commit)
+//! ├── Recorder     the only writer of run state: lifecycle commands, claims, leases
+//! ├── Executor     claims pending runs; supervises one RunActor per running run
+//! │   └── RunActor ×N   prepare → execute (off the handler) → store
+//! └── Watchdog     fails runs stranded in running; stranded/live gauges
 //! ```
 //!
 //! - [`root`]: spawns its children linked and restarts one that fails, with a bounded
 //!   restart budget (overriding ractor's default, which stops the parent).
 //! - [`recorder`]: applies lifecycle commands through the store, batching what queued up.
+//! - [`executor`], [`run_actor`]: claiming and executing runs.
+//! - [`watchdog`]: recovering stranded runs.
 
+pub mod executor;
 pub mod recorder;
 pub mod root;
+pub mod run_actor;
+pub mod watchdog;
 
 pub use recorder::{RecorderHandle, RunChange};
-pub use root::{ActorTree, RootSupervisor};
+pub use root::{ActorTree, RootSupervisor, TreeSettings};

@@ -6,6 +6,7 @@
 //! batch: group commit with no timer and no added latency when idle. After a commit it records
 //! metrics and announces each change on a broadcast channel (live views, the executor).
 
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use uuid::Uuid;
 use crate::domain::RunStatus;
 use crate::metrics;
 use crate::store::lifecycle::{ApplyError, Outcome};
-use crate::store::{Command, Store};
+use crate::store::{Applied, Command, Store, StoreError};
 
 /// A committed change of a run's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +29,20 @@ pub enum RecorderMsg {
     Apply(Command, RpcReplyPort<Outcome>),
     /// Commit what is buffered.
     Flush,
+    /// Claim up to `limit` pending runs for `node` (one transaction).
+    Claim {
+        node: String,
+        limit: u64,
+        lease_until: DateTime<Utc>,
+        reply: RpcReplyPort<Result<Vec<Applied>, StoreError>>,
+    },
+    /// Extend `node`'s leases on `runs`; the reply lists those it still holds.
+    Renew {
+        node: String,
+        runs: Vec<Uuid>,
+        lease_until: DateTime<Utc>,
+        reply: RpcReplyPort<Result<Vec<Uuid>, StoreError>>,
+    },
 }
 
 pub struct Recorder;
@@ -85,6 +100,27 @@ impl Actor for Recorder {
                 state.flush_scheduled = false;
                 state.flush().await;
             }
+            RecorderMsg::Claim {
+                node,
+                limit,
+                lease_until,
+                reply,
+            } => {
+                let claimed = state.store.claim(&node, limit, lease_until).await;
+                match &claimed {
+                    Ok(applied) => applied.iter().for_each(|a| state.announce(a)),
+                    Err(err) => tracing::error!(error = %err, "claim failed"),
+                }
+                let _ = reply.send(claimed);
+            }
+            RecorderMsg::Renew {
+                node,
+                runs,
+                lease_until,
+                reply,
+            } => {
+                let _ = reply.send(state.store.renew_leases(&node, &runs, lease_until).await);
+            }
         }
         Ok(())
     }
@@ -101,16 +137,7 @@ impl RecorderState {
         let outcomes = self.store.apply(&commands).await;
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
             match &outcome {
-                Ok(applied) if applied.created || applied.from.is_some() => {
-                    metrics::transition(&applied.run, applied.from);
-                    // No receiver is fine: nobody is watching.
-                    let _ = self.changes.send(RunChange {
-                        run_id: applied.run.id,
-                        from: applied.from,
-                        to: applied.run.status,
-                    });
-                }
-                Ok(_) => {}
+                Ok(applied) => self.announce(applied),
                 Err(ApplyError::Rejected(rejection)) => metrics::conflict(rejection),
                 Err(ApplyError::Store(err)) => {
                     tracing::error!(error = %err, "lifecycle write failed")
@@ -119,6 +146,22 @@ impl RecorderState {
             // The caller may have gone away; the write stands either way.
             let _ = reply.send(outcome);
         }
+    }
+}
+
+impl RecorderState {
+    /// After a commit: the metrics and the broadcast of a change that took effect.
+    fn announce(&self, applied: &Applied) {
+        if !applied.created && applied.from.is_none() {
+            return; // an idempotent replay: nothing changed
+        }
+        metrics::transition(&applied.run, applied.from);
+        // No receiver is fine: nobody is watching.
+        let _ = self.changes.send(RunChange {
+            run_id: applied.run.id,
+            from: applied.from,
+            to: applied.run.status,
+        });
     }
 }
 
@@ -153,6 +196,51 @@ impl RecorderHandle {
             .await
         {
             Ok(ractor::rpc::CallResult::Success(outcome)) => Ok(outcome),
+            _ => Err(RecorderUnavailable),
+        }
+    }
+
+    /// Claims up to `limit` pending runs for `node`.
+    pub async fn claim(
+        &self,
+        node: &str,
+        limit: u64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Result<Vec<Applied>, StoreError>, RecorderUnavailable> {
+        self.call(|reply| RecorderMsg::Claim {
+            node: node.to_owned(),
+            limit,
+            lease_until,
+            reply,
+        })
+        .await
+    }
+
+    /// Extends `node`'s leases on `runs`; the ids it still holds.
+    pub async fn renew(
+        &self,
+        node: &str,
+        runs: Vec<Uuid>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Result<Vec<Uuid>, StoreError>, RecorderUnavailable> {
+        self.call(|reply| RecorderMsg::Renew {
+            node: node.to_owned(),
+            runs,
+            lease_until,
+            reply,
+        })
+        .await
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        message: impl FnOnce(RpcReplyPort<T>) -> RecorderMsg,
+    ) -> Result<T, RecorderUnavailable> {
+        let Some(actor) = self.current.borrow().clone() else {
+            return Err(RecorderUnavailable);
+        };
+        match actor.call(message, None).await {
+            Ok(ractor::rpc::CallResult::Success(answer)) => Ok(answer),
             _ => Err(RecorderUnavailable),
         }
     }

@@ -1,59 +1,121 @@
 //! The root supervisor: spawns the long-lived actors linked to itself and restarts any that
 //! fails. ractor's default supervision would stop the root when a child ends; here a failed
 //! child is logged, counted (`qrun_actor_restarts_total{actor}`) and restarted, at most
-//! [`MAX_RESTARTS`] times in [`RESTART_WINDOW`]; past that the root stops itself, which takes
-//! the tree down loudly instead of crash-looping in silence (readiness then fails).
+//! [`MAX_RESTARTS`] times in [`RESTART_WINDOW`] per child; past that the root stops itself,
+//! which takes the tree down loudly instead of crash-looping in silence (readiness fails).
+//!
+//! Each child's current incarnation is published on a watch channel, so handles held
+//! elsewhere keep working across restarts.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{broadcast, watch};
 
+use super::executor::{Executor, ExecutorArgs, ExecutorMsg, ExecutorSettings};
 use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, RunChange};
+use super::watchdog::{Watchdog, WatchdogArgs, WatchdogMsg, WatchdogSettings};
+use crate::execution::Backends;
 use crate::metrics;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub const MAX_RESTARTS: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
+/// What the tree runs with.
+#[derive(Clone)]
+pub struct TreeSettings {
+    pub max_batch: usize,
+    /// Whether this node executes runs (spawns the Executor).
+    pub execute: bool,
+    pub executor: ExecutorSettings,
+    pub watchdog: WatchdogSettings,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Child {
+    Recorder,
+    Executor,
+    Watchdog,
+}
+
+impl Child {
+    fn name(self) -> &'static str {
+        match self {
+            Child::Recorder => "recorder",
+            Child::Executor => "executor",
+            Child::Watchdog => "watchdog",
+        }
+    }
+}
+
 pub struct RootSupervisor;
 
 pub struct RootArgs {
-    pub store: Store,
-    pub max_batch: usize,
-    pub changes: broadcast::Sender<RunChange>,
-    pub recorder_tx: watch::Sender<Option<ActorRef<RecorderMsg>>>,
+    settings: TreeSettings,
+    store: Store,
+    backends: Backends,
+    changes: broadcast::Sender<RunChange>,
+    recorder: RecorderHandle,
+    recorder_tx: watch::Sender<Option<ActorRef<RecorderMsg>>>,
+    executor_tx: watch::Sender<Option<ActorRef<ExecutorMsg>>>,
+    watchdog_tx: watch::Sender<Option<ActorRef<WatchdogMsg>>>,
 }
 
 pub struct RootState {
     args: RootArgs,
-    recorder: ActorCell,
-    restarts: Vec<Instant>,
-}
-
-impl RootState {
-    async fn spawn_recorder(
-        args: &RootArgs,
-        myself: &ActorRef<RootMsg>,
-    ) -> Result<ActorCell, ActorProcessingErr> {
-        let (recorder, _) = Actor::spawn_linked(
-            None,
-            Recorder,
-            RecorderArgs {
-                store: args.store.clone(),
-                max_batch: args.max_batch,
-                changes: args.changes.clone(),
-            },
-            myself.get_cell(),
-        )
-        .await?;
-        let cell = recorder.get_cell();
-        args.recorder_tx.send_replace(Some(recorder));
-        Ok(cell)
-    }
+    children: HashMap<ActorId, Child>,
+    restarts: HashMap<Child, Vec<Instant>>,
 }
 
 pub enum RootMsg {}
+
+impl RootState {
+    async fn spawn(
+        &mut self,
+        child: Child,
+        root: &ActorRef<RootMsg>,
+    ) -> Result<(), ActorProcessingErr> {
+        let a = &self.args;
+        let supervisor = root.get_cell();
+        let id = match child {
+            Child::Recorder => {
+                let args = RecorderArgs {
+                    store: a.store.clone(),
+                    max_batch: a.settings.max_batch,
+                    changes: a.changes.clone(),
+                };
+                let (actor, _) = Actor::spawn_linked(None, Recorder, args, supervisor).await?;
+                a.recorder_tx.send_replace(Some(actor.clone()));
+                actor.get_id()
+            }
+            Child::Executor => {
+                let args = ExecutorArgs {
+                    settings: a.settings.executor.clone(),
+                    store: a.store.clone(),
+                    recorder: a.recorder.clone(),
+                    backends: a.backends.clone(),
+                };
+                let (actor, _) = Actor::spawn_linked(None, Executor, args, supervisor).await?;
+                a.executor_tx.send_replace(Some(actor.clone()));
+                actor.get_id()
+            }
+            Child::Watchdog => {
+                let args = WatchdogArgs {
+                    settings: a.settings.watchdog.clone(),
+                    store: a.store.clone(),
+                    recorder: a.recorder.clone(),
+                };
+                let (actor, _) = Actor::spawn_linked(None, Watchdog, args, supervisor).await?;
+                a.watchdog_tx.send_replace(Some(actor.clone()));
+                actor.get_id()
+            }
+        };
+        self.children.insert(id, child);
+        Ok(())
+    }
+}
 
 impl Actor for RootSupervisor {
     type Msg = RootMsg;
@@ -65,12 +127,17 @@ impl Actor for RootSupervisor {
         myself: ActorRef<Self::Msg>,
         args: RootArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let recorder = RootState::spawn_recorder(&args, &myself).await?;
-        Ok(RootState {
+        let mut state = RootState {
             args,
-            recorder,
-            restarts: Vec::new(),
-        })
+            children: HashMap::new(),
+            restarts: HashMap::new(),
+        };
+        state.spawn(Child::Recorder, &myself).await?;
+        if state.args.settings.execute {
+            state.spawn(Child::Executor, &myself).await?;
+        }
+        state.spawn(Child::Watchdog, &myself).await?;
+        Ok(state)
     }
 
     async fn handle_supervisor_evt(
@@ -86,23 +153,22 @@ impl Actor for RootSupervisor {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
             _ => return Ok(()),
         };
-        if cell.get_id() != state.recorder.get_id() {
+        let Some(child) = state.children.remove(&cell.get_id()) else {
             return Ok(());
-        }
+        };
         let now = Instant::now();
-        state
-            .restarts
-            .retain(|t| now.duration_since(*t) < RESTART_WINDOW);
-        state.restarts.push(now);
-        metrics::actor_restart("recorder");
-        if state.restarts.len() > MAX_RESTARTS {
-            tracing::error!(actor = "recorder", %reason, "restart budget exhausted; stopping the actor tree");
-            myself.stop(Some("recorder crash loop".into()));
+        let restarts = state.restarts.entry(child).or_default();
+        restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+        restarts.push(now);
+        let count = restarts.len();
+        metrics::actor_restart(child.name());
+        if count > MAX_RESTARTS {
+            tracing::error!(actor = child.name(), %reason, "restart budget exhausted; stopping the actor tree");
+            myself.stop(Some(format!("{} crash loop", child.name())));
             return Ok(());
         }
-        tracing::error!(actor = "recorder", %reason, restarts = state.restarts.len(), "actor died; restarting it");
-        state.recorder = RootState::spawn_recorder(&state.args, &myself).await?;
-        Ok(())
+        tracing::error!(actor = child.name(), %reason, restarts = count, "actor died; restarting it");
+        state.spawn(child, &myself).await
     }
 }
 
@@ -110,29 +176,64 @@ impl Actor for RootSupervisor {
 pub struct ActorTree {
     pub root: ActorRef<RootMsg>,
     pub recorder: RecorderHandle,
+    executor: watch::Receiver<Option<ActorRef<ExecutorMsg>>>,
+    watchdog: watch::Receiver<Option<ActorRef<WatchdogMsg>>>,
     join: tokio::task::JoinHandle<()>,
 }
 
 impl ActorTree {
-    pub async fn start(store: Store, max_batch: usize) -> Result<ActorTree, ActorProcessingErr> {
+    pub async fn start(
+        store: Store,
+        settings: TreeSettings,
+        backends: Backends,
+    ) -> Result<ActorTree, ActorProcessingErr> {
         let (changes, _) = broadcast::channel(4096);
         let (recorder_tx, recorder_rx) = watch::channel(None);
-        let (root, join) = Actor::spawn(
-            None,
-            RootSupervisor,
-            RootArgs {
-                store,
-                max_batch,
-                changes: changes.clone(),
-                recorder_tx,
-            },
-        )
-        .await?;
+        let (executor_tx, executor) = watch::channel(None);
+        let (watchdog_tx, watchdog) = watch::channel(None);
+        let recorder = RecorderHandle::new(recorder_rx, changes.clone());
+        let args = RootArgs {
+            settings,
+            store,
+            backends,
+            changes,
+            recorder: recorder.clone(),
+            recorder_tx,
+            executor_tx,
+            watchdog_tx,
+        };
+        let (root, join) = Actor::spawn(None, RootSupervisor, args).await?;
         Ok(ActorTree {
             root,
-            recorder: RecorderHandle::new(recorder_rx, changes),
+            recorder,
+            executor,
+            watchdog,
             join,
         })
+    }
+
+    /// Stops claiming and waits (at most `grace`, then aborts the rest as failed) until no
+    /// run executes on this node.
+    pub async fn drain(&self, grace: Duration) {
+        let Some(executor) = self.executor.borrow().clone() else {
+            return;
+        };
+        // Aborted runs need a moment to record their failure after the grace.
+        let deadline = grace + Duration::from_secs(10);
+        let _ = executor
+            .call(|reply| ExecutorMsg::Drain(grace, reply), Some(deadline))
+            .await;
+    }
+
+    /// Runs a watchdog sweep now; how many runs it recovered.
+    pub async fn sweep(&self) -> Result<u64, StoreError> {
+        let Some(watchdog) = self.watchdog.borrow().clone() else {
+            return Ok(0);
+        };
+        match watchdog.call(WatchdogMsg::Sweep, None).await {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            _ => Ok(0),
+        }
     }
 
     /// Whether the tree is up (the root has not stopped).

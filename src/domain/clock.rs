@@ -34,6 +34,11 @@ impl ManualClock {
         ManualClock(Arc::new(Mutex::new(truncate(start))))
     }
 
+    /// Now plus `seconds`.
+    pub fn now_plus(&self, seconds: i64) -> DateTime<Utc> {
+        self.now() + TimeDelta::seconds(seconds)
+    }
+
     pub fn advance(&self, by: TimeDelta) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *now += by;

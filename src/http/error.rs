@@ -80,6 +80,20 @@ impl From<ServiceError> for ApiError {
                 retry_after: Some(2),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
             },
+            ServiceError::Overloaded {
+                message,
+                retry_after,
+            } => ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+            },
+            ServiceError::TooMany {
+                message,
+                retry_after,
+            } => ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_runs", message)
+            },
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 ApiError::new(

@@ -37,6 +37,12 @@ pub enum ServiceError {
     /// A dependency is down for now; try again (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The service is at capacity; retry after the given seconds (503).
+    #[error("{message}")]
+    Overloaded { message: String, retry_after: u64 },
+    /// The caller has too much in flight; retry after the given seconds (429).
+    #[error("{message}")]
+    TooMany { message: String, retry_after: u64 },
     /// A bug or a broken invariant (500); the cause is logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -102,6 +102,7 @@ pub async fn submit(
         ));
     }
     let circuit = resolve_circuit(state, Some(user), &submission.circuit).await?;
+    admit(state, user).await?;
     let version = state
         .store
         .circuit_version(circuit.id, submission.version)
@@ -148,6 +149,29 @@ pub async fn submit(
         circuit,
         created: applied.created,
     })
+}
+
+/// Bounds the work at the edge: a full queue is 503, a user with too much in flight is 429,
+/// both with Retry-After. (Checked before the insert, so concurrent submissions may pass a
+/// cap by a few; it bounds the queue, it is not a quota ledger.)
+async fn admit(state: &AppState, user: &User) -> Result<(), ServiceError> {
+    let executor = &state.config.executor;
+    if state.store.count_pending().await? >= executor.max_pending_runs {
+        return Err(ServiceError::Overloaded {
+            message: "too many runs are waiting; try again shortly".into(),
+            retry_after: 5,
+        });
+    }
+    if state.store.count_active(user.id).await? >= executor.max_active_runs_per_user {
+        return Err(ServiceError::TooMany {
+            message: format!(
+                "you have {} runs pending or running, the most allowed; wait for some to finish",
+                executor.max_active_runs_per_user
+            ),
+            retry_after: 5,
+        });
+    }
+    Ok(())
 }
 
 /// A run and its circuit, if `viewer` may see them.

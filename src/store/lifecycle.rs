@@ -14,7 +14,7 @@ use entity::runs::{self, Column};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait, TryInsertResult,
+    QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -347,4 +347,121 @@ async fn rejection(txn: &DatabaseTransaction, run_id: Uuid, edge: Edge) -> Resul
         },
         None => Rejection::NotFound(run_id),
     })
+}
+
+impl Store {
+    /// Claims up to `limit` pending runs for `node`, oldest first, in one transaction: one
+    /// guarded statement (`UPDATE … WHERE status = 'pending' AND id IN (SELECT … ORDER BY
+    /// created_at LIMIT n FOR UPDATE SKIP LOCKED)`, the lock clause on PostgreSQL only: on
+    /// SQLite the single writer serialises claims), then each run's `run.started` audit row and
+    /// consented `run_started` event.
+    pub async fn claim(
+        &self,
+        node: &str,
+        limit: u64,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Applied>> {
+        use sea_orm::QueryTrait;
+        use sea_orm::sea_query::{LockBehavior, LockType};
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = self.clock.now();
+        let pending = status_to_db(RunStatus::Pending);
+        let oldest = runs::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Status.eq(pending))
+            .order_by_asc(Column::CreatedAt)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_query();
+        let change = Change::Start {
+            node: node.to_owned(),
+            lease_until,
+        };
+        let txn = self.db.begin().await?;
+        let claimed = runs::Entity::update_many()
+            .set(runs::ActiveModel {
+                status: Set(status_to_db(RunStatus::Running)),
+                started_at: Set(Some(now)),
+                claimed_by: Set(Some(node.to_owned())),
+                lease_expires_at: Set(Some(lease_until)),
+                ..Default::default()
+            })
+            .filter(Column::Status.eq(pending))
+            .filter(Column::Id.in_subquery(oldest))
+            .exec_with_returning(&txn)
+            .await?;
+        let mut applied = Vec::with_capacity(claimed.len());
+        for model in claimed {
+            let run = run_from_db(model)?;
+            write_records(
+                &txn,
+                &run,
+                Action::Started,
+                Some(RunStatus::Pending),
+                Some(&change),
+                now,
+            )
+            .await?;
+            applied.push(Applied {
+                run,
+                from: Some(RunStatus::Pending),
+                created: false,
+            });
+        }
+        txn.commit().await?;
+        applied.sort_by_key(|a| (a.run.created_at, a.run.id));
+        Ok(applied)
+    }
+
+    /// Extends to `lease_until` the leases `node` holds on `run_ids`; returns the ids it still
+    /// holds (running and claimed by it). A run missing from the answer was cancelled or
+    /// recovered elsewhere: its execution must stop.
+    pub async fn renew_leases(
+        &self,
+        node: &str,
+        run_ids: &[Uuid],
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let renewed = runs::Entity::update_many()
+            .set(runs::ActiveModel {
+                lease_expires_at: Set(Some(lease_until)),
+                ..Default::default()
+            })
+            .filter(Column::Id.is_in(run_ids.iter().copied()))
+            .filter(Column::Status.eq(status_to_db(RunStatus::Running)))
+            .filter(Column::ClaimedBy.eq(node))
+            .exec_with_returning(&self.db)
+            .await?;
+        Ok(renewed.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Up to `limit` runs stranded in `running`: started before `ttl_horizon`, or holding a
+    /// lease that expired before `now`. Read only; the watchdog fails each with a guard that
+    /// re-checks the same condition at write time.
+    pub async fn stranded_runs(
+        &self,
+        ttl_horizon: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<Uuid>> {
+        Ok(runs::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Status.eq(status_to_db(RunStatus::Running)))
+            .filter(
+                Condition::any()
+                    .add(Column::StartedAt.lt(ttl_horizon))
+                    .add(Column::LeaseExpiresAt.lt(now)),
+            )
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?)
+    }
 }

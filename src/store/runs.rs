@@ -115,6 +115,26 @@ pub struct RunHealth {
 }
 
 impl Store {
+    /// How many runs are pending (served by the claim index).
+    pub async fn count_pending(&self) -> Result<u64> {
+        Ok(runs::Entity::find()
+            .filter(status_filter(RunStatus::Pending))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// How many of `user_id`'s runs are pending or running.
+    pub async fn count_active(&self, user_id: Uuid) -> Result<u64> {
+        Ok(runs::Entity::find()
+            .filter(runs::Column::UserId.eq(user_id))
+            .filter(runs::Column::Status.is_in([
+                status_to_db(RunStatus::Pending),
+                status_to_db(RunStatus::Running),
+            ]))
+            .count(&self.db)
+            .await?)
+    }
+
     /// A page of runs per `filter`, ordered by `(created_at, id)` descending.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
         let mut query = runs::Entity::find().filter(runs::Column::UserId.eq(filter.user_id));

@@ -113,11 +113,14 @@ macro_rules! on_both_databases {
 }
 
 /// The default configuration pointed at `db`, on a free port, ignoring the environment.
+/// The node does not execute runs (tests of the lifecycle and the API drive transitions
+/// themselves); runtime tests turn `executor.enabled` back on.
 pub fn test_config(db: &TestDb) -> Config {
     let mut config = Config::load_from(None, figment::providers::Env::prefixed("QRUN_TEST_NONE__"))
         .expect("the defaults load");
     config.database.url = db.url.clone();
     config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config.executor.enabled = false;
     config
 }
 
@@ -286,3 +289,60 @@ pub struct Fixture {
 }
 
 pub const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
+
+/// Polls `condition` until it holds or `within` passes (then panics with `what`). Tests wait
+/// on conditions, never on a fixed sleep.
+pub async fn wait_until<F, Fut>(within: std::time::Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A command backend for tests: reads the job, writes its pid to `pid_file`, sleeps
+/// `seconds`, then answers with every shot on outcome "0".
+pub fn sleepy_backend(
+    dir: &std::path::Path,
+    name: &str,
+    seconds: f64,
+) -> qrun::config::BackendConfig {
+    let script = dir.join(format!("{name}.sh"));
+    let pid_file = dir.join(format!("{name}.pids"));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ninput=$(cat)\necho $$ >> '{}'\nshots=$(echo \"$input\" | sed -n 's/.*\"shots\": *\\([0-9]*\\).*/\\1/p')\nsleep {seconds}\nprintf '{{\"counts\": {{\"0\": %s}}}}' \"$shots\"\n",
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    qrun::config::BackendConfig::Command {
+        name: name.into(),
+        program: script,
+        args: vec![],
+        timeout_s: 600,
+        max_shots: 100_000,
+        max_source_bytes: 1 << 20,
+        max_output_bytes: 1 << 20,
+    }
+}
+
+/// Whether process `pid` still exists (and is not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}

@@ -9,4 +9,5 @@ mod http_input;
 mod http_runs;
 mod lifecycle;
 mod openapi;
+mod runtime;
 mod serve;

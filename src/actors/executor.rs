@@ -1,0 +1,343 @@
+//! The Executor supervisor: claims pending runs for this node (oldest first, up to
+//! `executor.max_concurrent_runs`, on a timer and at once when a submission commits), spawns
+//! one linked [`RunActor`] per claimed run, renews the leases of what it executes, and stops
+//! an execution whose run was cancelled or recovered elsewhere.
+//!
+//! It overrides ractor's default supervision (which would stop it when a child ends): a
+//! RunActor that finishes is forgotten; one that dies is recorded as failed with
+//! `internal_error` by the supervisor, and the executor carries on.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::recorder::{RecorderHandle, RunChange};
+use super::run_actor::{Abort, AbortReason, RunActor, RunArgs};
+use crate::domain::{ErrorClass, Failure, Run, RunStatus, Stage};
+use crate::execution::Backends;
+use crate::store::{Change, Command, FailCause, Store};
+
+/// What the executor needs to know.
+#[derive(Clone, Debug)]
+pub struct ExecutorSettings {
+    /// This node's id (`runs.claimed_by`).
+    pub node: String,
+    pub max_concurrent_runs: u64,
+    pub claim_interval: Duration,
+    pub lease_ttl: Duration,
+}
+
+pub struct Executor;
+
+pub struct ExecutorArgs {
+    pub settings: ExecutorSettings,
+    pub store: Store,
+    pub recorder: RecorderHandle,
+    pub backends: Backends,
+}
+
+pub enum ExecutorMsg {
+    /// Claim what fits (timer, or a submission committed).
+    Claim,
+    /// A committed change of some run (from the Recorder's broadcast).
+    Changed(RunChange),
+    /// Renew the leases of the runs executing here.
+    RenewLeases,
+    /// Stop claiming; give in-flight runs `grace` to finish, then abort them; reply when
+    /// none is left.
+    Drain(Duration, RpcReplyPort<()>),
+    /// The drain's grace period is over.
+    GraceOver,
+}
+
+struct Executing {
+    run_id: Uuid,
+    abort: Abort,
+}
+
+pub struct ExecutorState {
+    args: ExecutorArgs,
+    executing: HashMap<ActorId, Executing>,
+    by_run: HashMap<Uuid, ActorId>,
+    claim_scheduled: bool,
+    /// Set by a drain: nothing more is claimed.
+    draining: bool,
+    /// Answered once nothing executes any more.
+    drained: Option<RpcReplyPort<()>>,
+    timers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Actor for Executor {
+    type Msg = ExecutorMsg;
+    type State = ExecutorState;
+    type Arguments = ExecutorArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: ExecutorArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let settings = &args.settings;
+        let renew_every = (settings.lease_ttl / 3).max(Duration::from_millis(100));
+        let mut timers = vec![
+            myself.send_interval(settings.claim_interval, || ExecutorMsg::Claim),
+            myself.send_interval(renew_every, || ExecutorMsg::RenewLeases),
+        ];
+        let mut changes = args.recorder.subscribe();
+        let me = myself.clone();
+        timers.push(tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => {
+                        if me.send_message(ExecutorMsg::Changed(change)).is_err() {
+                            return;
+                        }
+                    }
+                    // Missed changes: claim anyway; renewals catch lost runs.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = me.send_message(ExecutorMsg::Claim);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }));
+        myself.send_message(ExecutorMsg::Claim)?;
+        Ok(ExecutorState {
+            args,
+            executing: HashMap::new(),
+            by_run: HashMap::new(),
+            claim_scheduled: true,
+            draining: false,
+            drained: None,
+            timers,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ExecutorMsg::Claim => {
+                state.claim_scheduled = false;
+                state.claim(&myself).await;
+            }
+            ExecutorMsg::Changed(change) => state.changed(&myself, change),
+            ExecutorMsg::RenewLeases => state.renew().await,
+            ExecutorMsg::Drain(grace, reply) => {
+                state.draining = true;
+                state.drained = Some(reply);
+                myself.send_after(grace, || ExecutorMsg::GraceOver);
+                state.maybe_drained();
+            }
+            ExecutorMsg::GraceOver => {
+                for executing in state.executing.values() {
+                    executing.abort.fire(AbortReason::Shutdown);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => {
+                state.forget(cell.get_id());
+            }
+            SupervisionEvent::ActorFailed(cell, err) => {
+                if let Some(run_id) = state.forget(cell.get_id()) {
+                    tracing::error!(%run_id, error = %err, "run actor died; failing the run");
+                    state.fail_crashed(run_id).await;
+                }
+            }
+            _ => return Ok(()),
+        }
+        state.maybe_drained();
+        state.schedule_claim(&myself);
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        for timer in &state.timers {
+            timer.abort();
+        }
+        Ok(())
+    }
+}
+
+impl ExecutorState {
+    fn schedule_claim(&mut self, myself: &ActorRef<ExecutorMsg>) {
+        if !self.claim_scheduled && !self.draining {
+            self.claim_scheduled = myself.send_message(ExecutorMsg::Claim).is_ok();
+        }
+    }
+
+    async fn claim(&mut self, myself: &ActorRef<ExecutorMsg>) {
+        let settings = &self.args.settings;
+        let free = settings
+            .max_concurrent_runs
+            .saturating_sub(self.executing.len() as u64);
+        if free == 0 || self.draining {
+            return;
+        }
+        let lease_until = self.args.store.clock().now() + lease(settings.lease_ttl);
+        let claimed = match self
+            .args
+            .recorder
+            .claim(&settings.node, free, lease_until)
+            .await
+        {
+            Ok(Ok(claimed)) => claimed,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "claiming runs failed; retrying on the next tick");
+                return;
+            }
+            Err(_) => return,
+        };
+        for applied in claimed {
+            self.start(myself, applied.run).await;
+        }
+    }
+
+    async fn start(&mut self, myself: &ActorRef<ExecutorMsg>, run: Run) {
+        let run_id = run.id;
+        let Some(backend) = self.args.backends.get(&run.backend_type, &run.backend_name) else {
+            let failure = Failure::new(
+                ErrorClass::ValidationError,
+                Stage::Prepare,
+                format!(
+                    "backend `{}/{}` is not configured on this node",
+                    run.backend_type, run.backend_name
+                ),
+            );
+            self.fail(run_id, failure, FailCause::Executor).await;
+            return;
+        };
+        let abort = Abort::default();
+        let args = RunArgs {
+            run,
+            backend,
+            store: self.args.store.clone(),
+            recorder: self.args.recorder.clone(),
+            abort: abort.clone(),
+        };
+        match Actor::spawn_linked(None, RunActor, args, myself.get_cell()).await {
+            Ok((actor, _)) => {
+                let id = actor.get_id();
+                self.executing.insert(id, Executing { run_id, abort });
+                self.by_run.insert(run_id, id);
+            }
+            Err(err) => {
+                tracing::error!(%run_id, error = %err, "could not start a run actor");
+                self.fail_crashed(run_id).await;
+            }
+        }
+    }
+
+    fn changed(&mut self, myself: &ActorRef<ExecutorMsg>, change: RunChange) {
+        if change.from.is_none() {
+            self.schedule_claim(myself);
+        }
+        if change.to.is_terminal()
+            && let Some(executing) = self
+                .by_run
+                .get(&change.run_id)
+                .and_then(|id| self.executing.get(id))
+        {
+            let reason = if change.to == RunStatus::Cancelled {
+                AbortReason::Cancelled
+            } else {
+                AbortReason::LeaseLost
+            };
+            executing.abort.fire(reason);
+        }
+    }
+
+    async fn renew(&mut self) {
+        if self.executing.is_empty() {
+            return;
+        }
+        let settings = &self.args.settings;
+        let runs: Vec<Uuid> = self.by_run.keys().copied().collect();
+        let lease_until = self.args.store.clock().now() + lease(settings.lease_ttl);
+        let held = match self
+            .args
+            .recorder
+            .renew(&settings.node, runs.clone(), lease_until)
+            .await
+        {
+            Ok(Ok(held)) => held,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "renewing leases failed; retrying");
+                return;
+            }
+            Err(_) => return,
+        };
+        for run_id in runs.into_iter().filter(|r| !held.contains(r)) {
+            if let Some(executing) = self
+                .by_run
+                .get(&run_id)
+                .and_then(|id| self.executing.get(id))
+            {
+                tracing::info!(%run_id, "the run is no longer this node's; stopping it");
+                executing.abort.fire(AbortReason::LeaseLost);
+            }
+        }
+    }
+
+    fn forget(&mut self, actor: ActorId) -> Option<Uuid> {
+        let executing = self.executing.remove(&actor)?;
+        self.by_run.remove(&executing.run_id);
+        Some(executing.run_id)
+    }
+
+    async fn fail_crashed(&self, run_id: Uuid) {
+        let failure = Failure::new(
+            ErrorClass::InternalError,
+            Stage::Execute,
+            "the run's executor crashed",
+        );
+        self.fail(run_id, failure, FailCause::Supervisor).await;
+    }
+
+    async fn fail(&self, run_id: Uuid, failure: Failure, cause: FailCause) {
+        let change = Change::Fail { failure, cause };
+        match self
+            .args
+            .recorder
+            .apply(Command::Transition { run_id, change })
+            .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(%run_id, error = %err, "could not fail the run"),
+            Err(err) => tracing::warn!(%run_id, error = %err, "could not fail the run"),
+        }
+    }
+
+    fn maybe_drained(&mut self) {
+        if self.executing.is_empty()
+            && let Some(reply) = self.drained.take()
+        {
+            let _ = reply.send(());
+        }
+    }
+}
+
+fn lease(ttl: Duration) -> TimeDelta {
+    TimeDelta::from_std(ttl).unwrap_or(TimeDelta::seconds(30))
+}

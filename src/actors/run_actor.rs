@@ -1,0 +1,234 @@
+//! A RunActor executes one claimed run: prepare (load the circuit version) → execute (on the
+//! backend: blocking pool or child process, never inside the handler) → store (complete or
+//! fail through the Recorder). The work runs as a task that posts its result back as a
+//! message, so the actor stays responsive. A panic in the work is re-raised inside the
+//! handler, so the executor (its supervisor) sees the actor fail and records the run failed
+//! with `internal_error` — one path for every crash.
+
+use std::sync::{Arc, OnceLock};
+
+use futures_util::FutureExt;
+use qrun_engine::CancellationToken;
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tracing::Instrument;
+
+use super::recorder::RecorderHandle;
+use crate::domain::{ErrorClass, Failure, Run, RunResults, Stage};
+use crate::execution::{Backend, ExecError, Job};
+use crate::store::lifecycle::ApplyError;
+use crate::store::{Change, Command, FailCause, Rejection, Store};
+
+/// Why a run's execution was stopped from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortReason {
+    /// Its submitter cancelled it (the cancellation is already recorded).
+    Cancelled,
+    /// It is no longer this node's (cancelled on another node, or recovered by a watchdog).
+    LeaseLost,
+    /// This node is shutting down and the grace period ran out.
+    Shutdown,
+}
+
+/// Stops one run's execution, saying why.
+#[derive(Clone, Default)]
+pub struct Abort {
+    token: CancellationToken,
+    reason: Arc<OnceLock<AbortReason>>,
+}
+
+impl Abort {
+    pub fn fire(&self, reason: AbortReason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    fn reason(&self) -> Option<AbortReason> {
+        self.reason.get().copied()
+    }
+}
+
+pub struct RunActor;
+
+pub struct RunArgs {
+    pub run: Run,
+    pub backend: Arc<dyn Backend>,
+    pub store: Store,
+    pub recorder: RecorderHandle,
+    pub abort: Abort,
+}
+
+pub enum RunMsg {
+    /// The work ended.
+    Finished(Result<RunResults, ExecError>),
+    /// The work panicked; the payload's text.
+    Panicked(String),
+}
+
+pub struct RunState {
+    run: Run,
+    recorder: RecorderHandle,
+    abort: Abort,
+    work: tokio::task::JoinHandle<()>,
+}
+
+impl Actor for RunActor {
+    type Msg = RunMsg;
+    type State = RunState;
+    type Arguments = RunArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: RunArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let span = tracing::info_span!("run", run_id = %args.run.id);
+        let work = {
+            let run = args.run.clone();
+            let (store, backend, token) = (args.store, args.backend, args.abort.token.clone());
+            tokio::spawn(
+                async move {
+                    let result = std::panic::AssertUnwindSafe(execute(run, store, backend, token))
+                        .catch_unwind()
+                        .await;
+                    let message = match result {
+                        Ok(result) => RunMsg::Finished(result),
+                        Err(panic) => RunMsg::Panicked(panic_text(panic)),
+                    };
+                    // The actor may be gone (killed): nothing left to tell.
+                    let _ = myself.send_message(message);
+                }
+                .instrument(span),
+            )
+        };
+        Ok(RunState {
+            run: args.run,
+            recorder: args.recorder,
+            abort: args.abort,
+            work,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let outcome = match message {
+            RunMsg::Panicked(text) => panic!("run {} panicked: {text}", state.run.id),
+            RunMsg::Finished(outcome) => outcome,
+        };
+        let run_id = state.run.id;
+        let change = match outcome {
+            Ok(results) => Some(Change::Complete { results }),
+            Err(ExecError::Failed(failure)) => Some(Change::Fail {
+                failure,
+                cause: FailCause::Executor,
+            }),
+            Err(ExecError::Cancelled) => match state.abort.reason() {
+                Some(AbortReason::Shutdown) => Some(Change::Fail {
+                    failure: Failure::new(
+                        ErrorClass::InternalError,
+                        Stage::Execute,
+                        "the node shut down before the run finished",
+                    ),
+                    cause: FailCause::Executor,
+                }),
+                // Already recorded elsewhere (cancelled, or recovered).
+                _ => None,
+            },
+        };
+        if let Some(change) = change {
+            record(&state.recorder, run_id, change).await;
+        }
+        myself.stop(None);
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.work.abort();
+        Ok(())
+    }
+}
+
+/// Prepare and execute.
+async fn execute(
+    run: Run,
+    store: Store,
+    backend: Arc<dyn Backend>,
+    cancel: CancellationToken,
+) -> Result<RunResults, ExecError> {
+    let version = store
+        .circuit_version(run.circuit_id, Some(run.circuit_version))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "loading the circuit version failed");
+            ExecError::Failed(Failure::new(
+                ErrorClass::InternalError,
+                Stage::Prepare,
+                "the circuit version could not be loaded",
+            ))
+        })?
+        .ok_or_else(|| {
+            ExecError::Failed(Failure::new(
+                ErrorClass::ValidationError,
+                Stage::Prepare,
+                "the circuit version no longer exists",
+            ))
+        })?;
+    let job = Job {
+        source: version.source,
+        format: version.manifest.format,
+        shots: run.shots,
+        seed: None,
+    };
+    backend.execute(job, cancel).await
+}
+
+/// Writes the run's ending; a storage failure of the results is retried as a failed run
+/// (`storage_error`); a guard miss means the run ended elsewhere first and the result is
+/// dropped (counted in `qrun_transition_conflicts_total`).
+async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
+    let completing = matches!(change, Change::Complete { .. });
+    match recorder.apply(Command::Transition { run_id, change }).await {
+        Ok(Ok(applied)) => {
+            tracing::info!(status = %applied.run.status, "run finished");
+        }
+        Ok(Err(ApplyError::Rejected(Rejection::Conflict { current, .. }))) => {
+            tracing::info!(%current, "the run ended elsewhere first; result dropped");
+        }
+        Ok(Err(err)) if completing => {
+            tracing::error!(error = %err, "storing results failed");
+            let failure = Failure::new(
+                ErrorClass::StorageError,
+                Stage::Store,
+                "the results could not be stored",
+            );
+            let change = Change::Fail {
+                failure,
+                cause: FailCause::Executor,
+            };
+            if let Ok(Err(err)) = recorder.apply(Command::Transition { run_id, change }).await {
+                tracing::error!(error = %err, "recording the storage failure failed; the watchdog will recover the run");
+            }
+        }
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "recording the failure failed; the watchdog will recover the run")
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "the recorder is gone; the watchdog will recover the run")
+        }
+    }
+}
+
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

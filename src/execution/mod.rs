@@ -1,0 +1,104 @@
+//! Execution backends: what a run executes on, behind one trait, built from `[[backends]]`.
+//!
+//! - [`Backend`]: prepare + execute one job, cancellable; failures in the six classes.
+//! - [`simulator`]: the built-in state-vector simulator (blocking pool).
+//! - [`command`]: an external program in the engine's sandbox (child process).
+
+pub mod command;
+pub mod simulator;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use qrun_engine::{CancellationToken, EngineError, FailureKind};
+
+use crate::config::BackendConfig;
+use crate::domain::{ErrorClass, Failure, RunResults, Stage};
+
+/// What a backend runs.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub source: String,
+    /// e.g. `openqasm2`
+    pub format: String,
+    pub shots: u64,
+    pub seed: Option<u64>,
+}
+
+/// Why a job produced no results.
+#[derive(Debug)]
+pub enum ExecError {
+    /// The run fails with this class and stage.
+    Failed(Failure),
+    /// The job was cancelled (by the user, a lost lease or shutdown): the caller decides.
+    Cancelled,
+}
+
+impl From<EngineError> for ExecError {
+    fn from(e: EngineError) -> Self {
+        let class = match e.kind {
+            FailureKind::Validation => ErrorClass::ValidationError,
+            FailureKind::ResourceLimit => ErrorClass::ResourceLimit,
+            FailureKind::Timeout => ErrorClass::Timeout,
+            FailureKind::Backend => ErrorClass::BackendError,
+            FailureKind::Cancelled => return ExecError::Cancelled,
+        };
+        let stage = match e.stage {
+            qrun_engine::Stage::Prepare => Stage::Prepare,
+            qrun_engine::Stage::Execute => Stage::Execute,
+        };
+        let message = match e.position {
+            Some(p) => format!("{}:{}: {}", p.line, p.col, e.message),
+            None => e.message,
+        };
+        ExecError::Failed(Failure::new(class, stage, message))
+    }
+}
+
+fn results(outcome: qrun_engine::Outcome) -> RunResults {
+    RunResults {
+        counts: outcome.counts,
+        shots: outcome.shots,
+        execution_time: outcome.execution_time,
+        unique_states: outcome.unique_states,
+    }
+}
+
+/// A place runs execute.
+pub trait Backend: Send + Sync + 'static {
+    /// Prepares and executes `job`. Stops promptly once `cancel` fires, answering
+    /// [`ExecError::Cancelled`]. Long work runs off the async threads.
+    fn execute(
+        &self,
+        job: Job,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'static, Result<RunResults, ExecError>>;
+}
+
+/// The configured backends by `(type, name)`.
+#[derive(Clone, Default)]
+pub struct Backends(HashMap<(String, String), Arc<dyn Backend>>);
+
+impl Backends {
+    pub fn from_config(configs: &[BackendConfig]) -> Backends {
+        let mut backends = Backends::default();
+        for config in configs {
+            let backend: Arc<dyn Backend> = match config {
+                BackendConfig::Simulator { .. } => Arc::new(simulator::Simulator::new(config)),
+                BackendConfig::Command { .. } => Arc::new(command::Command::new(config)),
+            };
+            backends.insert(config.kind(), config.name(), backend);
+        }
+        backends
+    }
+
+    /// Adds (or replaces) a backend; tests add their own.
+    pub fn insert(&mut self, kind: &str, name: &str, backend: Arc<dyn Backend>) {
+        self.0.insert((kind.to_owned(), name.to_owned()), backend);
+    }
+
+    pub fn get(&self, kind: &str, name: &str) -> Option<Arc<dyn Backend>> {
+        self.0.get(&(kind.to_owned(), name.to_owned())).cloned()
+    }
+}

@@ -1,0 +1,362 @@
+//! The actor runtime: claiming, executing, failing, cancelling, recovering, draining.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
+use qrun::domain::{ManualClock, RunResults, RunStatus, SystemClock};
+use qrun::execution::{Backend, ExecError, Job};
+use qrun::store::{Change, Command};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestDb, http, process_alive, sleepy_backend, wait_until};
+use crate::on_both_databases;
+
+/// A backend that panics while executing: a bug in a backend must not take the executor down.
+struct Panicking;
+
+impl Backend for Panicking {
+    fn execute(
+        &self,
+        _: Job,
+        _: qrun_engine::CancellationToken,
+    ) -> BoxFuture<'static, Result<RunResults, ExecError>> {
+        async { panic!("the test backend panics") }.boxed()
+    }
+}
+
+async fn executing_app(db: TestDb, adjust: impl FnOnce(&mut qrun::config::Config)) -> TestApp {
+    let mut config = crate::helpers::test_config(&db);
+    config.executor.enabled = true;
+    config.executor.claim_interval_ms = 50;
+    adjust(&mut config);
+    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |backends| {
+        backends.insert("test", "panic", Arc::new(Panicking));
+    })
+    .await
+    .expect("starts");
+    TestApp { app, db }
+}
+
+async fn status_of(app: &TestApp, id: &str) -> Value {
+    http()
+        .get(app.url(&format!("/api/runs/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn submit(app: &TestApp, token: &str, circuit: &str, backend: (&str, &str)) -> String {
+    let response = http()
+        .post(app.url("/api/runs"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"circuit": circuit, "backend": {"type": backend.0, "name": backend.1}, "shots": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let run: Value = response.json().await.unwrap();
+    run["id"].as_str().unwrap().to_owned()
+}
+
+async fn wait_terminal(app: &TestApp, id: &str) -> Value {
+    wait_until(
+        Duration::from_secs(30),
+        &format!("run {id} terminal"),
+        || async {
+            status_of(app, id).await["status"]
+                .as_str()
+                .and_then(|s| s.parse::<RunStatus>().ok())
+                .is_some_and(RunStatus::is_terminal)
+        },
+    )
+    .await;
+    status_of(app, id).await
+}
+
+async fn a_thousand_concurrent_submissions_all_complete(db: TestDb) {
+    let app = Arc::new(executing_app(db, |c| c.executor.max_active_runs_per_user = 10_000).await);
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let accepted = futures_util::stream::iter(0..1000)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            async move { submit(&app, &token, "alice/bell", ("simulator", "statevector")).await }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    assert_eq!(accepted.len(), 1000);
+    wait_until(Duration::from_secs(120), "1000 runs completed", || async {
+        app.store().run_counts().await.unwrap()[&RunStatus::Completed] == 1000
+    })
+    .await;
+    let report = app.store().verify().await.unwrap();
+    assert_eq!(
+        (report.runs, report.violations.len()),
+        (1000, 0),
+        "{:?}",
+        report.violations
+    );
+    let sample = status_of(&app, &accepted[0]).await;
+    let counts = sample["results"]["counts"].as_object().unwrap();
+    assert!(counts.keys().all(|k| k == "00" || k == "11"), "{counts:?}");
+    Arc::into_inner(app).unwrap().stop().await;
+}
+
+async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: TestDb) {
+    let app = executing_app(db, |_| {}).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    // The backend must be in the configuration for submissions to accept it.
+    let panicked = {
+        let fx = app
+            .store()
+            .circuit_by_name("alice", "bell")
+            .await
+            .unwrap()
+            .unwrap();
+        let user = app.store().user_by_handle("alice").await.unwrap().unwrap();
+        app.apply(Command::Create(qrun::domain::NewRun {
+            user_id: user.id,
+            circuit_id: fx.id,
+            circuit_version: 1,
+            backend_type: "test".into(),
+            backend_name: "panic".into(),
+            framework: "qiskit".into(),
+            shots: 10,
+            analytics_consent: Some(true),
+            idempotency_key: None,
+        }))
+        .await
+        .unwrap()
+        .run
+        .id
+        .to_string()
+    };
+    let run = wait_terminal(&app, &panicked).await;
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["error_class"], "internal_error");
+    assert_eq!(run["error_stage"], "execute");
+    // The executor survived: the next run completes.
+    let next = submit(&app, &token, "alice/bell", ("simulator", "statevector")).await;
+    assert_eq!(wait_terminal(&app, &next).await["status"], "completed");
+    assert!(app.app.state().actors_alive());
+    assert!(app.store().verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
+async fn cancelling_pending_and_running_runs_stops_them(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = sleepy_backend(dir.path(), "slow", 30.0);
+    let app = executing_app(db, |c| {
+        c.executor.max_concurrent_runs = 1;
+        c.backends.push(slow);
+    })
+    .await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let running = submit(&app, &token, "alice/bell", ("command", "slow")).await;
+    wait_until(Duration::from_secs(10), "the slow run starts", || async {
+        status_of(&app, &running).await["status"] == "running"
+    })
+    .await;
+    // The one slot is taken: this one waits.
+    let pending = submit(&app, &token, "alice/bell", ("command", "slow")).await;
+    let cancel = |id: String| {
+        let request = http()
+            .post(app.url(&format!("/api/runs/{id}/cancel")))
+            .bearer_auth(&token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(cancel(pending.clone()).await, 200);
+    let run = status_of(&app, &pending).await;
+    assert_eq!(
+        (run["status"].as_str(), &run["started_at"]),
+        (Some("cancelled"), &Value::Null)
+    );
+
+    let pid_file = dir.path().join("slow.pids");
+    wait_until(
+        Duration::from_secs(10),
+        "the child wrote its pid",
+        || async { pid_file.exists() },
+    )
+    .await;
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_alive(pid));
+    let cancelled_at = std::time::Instant::now();
+    assert_eq!(cancel(running.clone()).await, 200);
+    wait_until(
+        Duration::from_secs(5),
+        "the child process is gone",
+        || async { !process_alive(pid) },
+    )
+    .await;
+    eprintln!("cancel → child gone in {:?}", cancelled_at.elapsed());
+    let run = wait_terminal(&app, &running).await;
+    assert_eq!(run["status"], "cancelled");
+    assert_eq!(run["results"], Value::Null, "never completed");
+    assert!(app.store().verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
+async fn the_watchdog_fails_a_stranded_run_exactly_once(db: TestDb) {
+    let clock = ManualClock::new(Utc::now());
+    let app = TestApp::start_with_clock(db, Arc::new(clock.clone())).await;
+    let fx = app.circuit().await;
+    for round in 0..10 {
+        let run = app.submit(&fx, Some(true)).await;
+        app.transition(
+            run.id,
+            Change::Start {
+                node: "dead-node".into(),
+                lease_until: clock.now_plus(30),
+            },
+        )
+        .await
+        .unwrap();
+        // Not stranded yet: the sweep leaves it alone.
+        assert_eq!(app.app.sweep().await.unwrap(), 0, "round {round}");
+        clock.advance(TimeDelta::hours(2));
+        // The sweep and the executor's completion race; exactly one terminal write wins.
+        let complete = app.transition(
+            run.id,
+            Change::Complete {
+                results: RunResults {
+                    counts: [("0".to_string(), 100)].into(),
+                    shots: 100,
+                    execution_time: 0.1,
+                    unique_states: 1,
+                },
+            },
+        );
+        let (swept, completed) = tokio::join!(app.app.sweep(), complete);
+        let swept = swept.unwrap();
+        assert_eq!(
+            swept + u64::from(completed.is_ok()),
+            1,
+            "round {round}: swept {swept}, completed {completed:?}"
+        );
+        let audit = app.store().audit_timeline(run.id).await.unwrap();
+        let terminal: Vec<_> = audit
+            .iter()
+            .filter(|a| a.action == "run.completed" || a.action == "run.failed")
+            .collect();
+        assert_eq!(terminal.len(), 1, "round {round}: {audit:?}");
+        let done = app.store().run(run.id).await.unwrap().unwrap();
+        if swept == 1 {
+            assert_eq!(done.status, RunStatus::Failed);
+            assert_eq!(done.error_class.map(|c| c.as_str()), Some("internal_error"));
+            assert_eq!(done.error_stage.map(|s| s.as_str()), Some("recovery"));
+            assert_eq!(terminal[0].metadata["by"], "watchdog");
+        }
+    }
+    assert!(app.store().verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
+async fn an_expired_lease_is_recovered_before_the_ttl(db: TestDb) {
+    let clock = ManualClock::new(Utc::now());
+    let app = TestApp::start_with_clock(db, Arc::new(clock.clone())).await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, None).await;
+    app.transition(
+        run.id,
+        Change::Start {
+            node: "dead-node".into(),
+            lease_until: clock.now_plus(30),
+        },
+    )
+    .await
+    .unwrap();
+    clock.advance(TimeDelta::seconds(31)); // lease expired; the 1-hour TTL is far away
+    assert_eq!(app.app.sweep().await.unwrap(), 1);
+    let audit = app.store().audit_timeline(run.id).await.unwrap();
+    assert_eq!(audit.last().unwrap().metadata["reason"], "lease_expired");
+    app.stop().await;
+}
+
+async fn submissions_past_the_caps_get_429_and_503_with_retry_after(db: TestDb) {
+    let app = TestApp::start_configured(db, Arc::new(SystemClock), |c| {
+        c.executor.max_active_runs_per_user = 2;
+        c.executor.max_pending_runs = 3;
+    })
+    .await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let circuit = app.create_circuit(&alice, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap();
+    for _ in 0..2 {
+        assert_eq!(app.submit_http(&alice, cid, &[]).await.status(), 201);
+    }
+    let response = app.submit_http(&alice, cid, &[]).await;
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_runs");
+    assert_eq!(app.submit_http(&bob, cid, &[]).await.status(), 201);
+    let response = app.submit_http(&bob, cid, &[]).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "overloaded");
+    assert_eq!(
+        app.store().run_counts().await.unwrap()[&RunStatus::Pending],
+        3
+    );
+    app.stop().await;
+}
+
+async fn shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (short, long) = (
+        sleepy_backend(dir.path(), "short", 0.5),
+        sleepy_backend(dir.path(), "long", 60.0),
+    );
+    let app = executing_app(db, |c| {
+        c.executor.shutdown_grace_s = 2;
+        c.backends.push(short);
+        c.backends.push(long);
+    })
+    .await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let quick = submit(&app, &token, "alice/bell", ("command", "short")).await;
+    let slow = submit(&app, &token, "alice/bell", ("command", "long")).await;
+    wait_until(Duration::from_secs(10), "both running", || async {
+        status_of(&app, &quick).await["status"] == "running"
+            && status_of(&app, &slow).await["status"] == "running"
+    })
+    .await;
+    let store = app.store().clone();
+    let db = app.into_db().await;
+    let (quick, slow): (Uuid, Uuid) = (quick.parse().unwrap(), slow.parse().unwrap());
+    let quick = store.run(quick).await.unwrap().unwrap();
+    let slow = store.run(slow).await.unwrap().unwrap();
+    assert_eq!(quick.status, RunStatus::Completed);
+    assert_eq!(slow.status, RunStatus::Failed);
+    assert_eq!(slow.error_class.map(|c| c.as_str()), Some("internal_error"));
+    assert!(store.verify().await.unwrap().violations.is_empty());
+    drop(db);
+}
+
+on_both_databases!(
+    a_thousand_concurrent_submissions_all_complete,
+    a_panicking_run_fails_with_internal_error_and_the_executor_goes_on,
+    cancelling_pending_and_running_runs_stops_them,
+    the_watchdog_fails_a_stranded_run_exactly_once,
+    an_expired_lease_is_recovered_before_the_ttl,
+    submissions_past_the_caps_get_429_and_503_with_retry_after,
+    shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace,
+);
