@@ -1,4 +1,4 @@
-//! The command line (DESIGN §11): `serve`, `migrate`, `user create`, `verify`.
+//! The command line (DESIGN §11): `serve`, `migrate`, `user create`, `verify`, `exec`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,8 +8,10 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{Application, open_store};
 use crate::config::{Config, LogFormat};
-use crate::domain::SystemClock;
 use crate::domain::circuit::validate_handle;
+use crate::domain::{ErrorClass, SystemClock};
+use crate::execution::{Backends, ExecError, Job};
+use qrun_engine::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +40,19 @@ enum Command {
     },
     /// Check the lifecycle invariants over the whole database.
     Verify,
+    /// Run a circuit file through the engine locally and print the result JSON.
+    Exec {
+        /// An OpenQASM 2.0 source file.
+        file: PathBuf,
+        #[arg(long, default_value_t = 1024)]
+        shots: u64,
+        /// Seed for a reproducible result.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A configured backend, TYPE/NAME.
+        #[arg(long, default_value = "simulator/statevector")]
+        backend: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +124,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 Err(err) => Err(err.into()),
             }
         }
+        Command::Exec {
+            file,
+            shots,
+            seed,
+            backend,
+        } => exec(&config, &file, shots, seed, &backend).await,
         Command::Verify => {
             let store = open_store(&config, Arc::new(SystemClock)).await?;
             let report = store.verify().await?;
@@ -126,6 +147,61 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+    }
+}
+
+/// `qrun exec`: the result JSON on stdout; an invalid source exits 2 with
+/// `FILE:LINE:COL: message` on stderr, any other failure exits 1.
+async fn exec(
+    config: &Config,
+    file: &std::path::Path,
+    shots: u64,
+    seed: Option<u64>,
+    backend: &str,
+) -> anyhow::Result<ExitCode> {
+    let Some((kind, name)) = backend.split_once('/') else {
+        eprintln!("qrun: --backend must be TYPE/NAME, e.g. simulator/statevector");
+        return Ok(ExitCode::from(2));
+    };
+    let Some(backend) = Backends::from_config(&config.backends).get(kind, name) else {
+        eprintln!("qrun: no backend `{kind}/{name}` is configured");
+        return Ok(ExitCode::from(2));
+    };
+    let source = match std::fs::read_to_string(file) {
+        Ok(source) => source,
+        Err(err) => {
+            eprintln!("qrun: {}: {err}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let job = Job {
+        source,
+        format: "openqasm2".into(),
+        shots,
+        seed,
+    };
+    match backend.execute(job, CancellationToken::new()).await {
+        Ok(results) => {
+            println!("{}", serde_json::to_string(&results)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ExecError::Failed(failure)) => {
+            // Positioned messages start with LINE:COL.
+            let separator = if failure.message.starts_with(|c: char| c.is_ascii_digit()) {
+                ":"
+            } else {
+                ": "
+            };
+            eprintln!("{}{separator}{}", file.display(), failure.message);
+            Ok(ExitCode::from(
+                if failure.class == ErrorClass::ValidationError {
+                    2
+                } else {
+                    1
+                },
+            ))
+        }
+        Err(ExecError::Cancelled) => Ok(ExitCode::FAILURE),
     }
 }
 

@@ -114,3 +114,55 @@ on_both_databases!(
     migrate_then_user_create_prints_only_the_token,
     verify_passes_a_clean_database_and_finds_a_planted_violation,
 );
+
+#[test]
+fn exec_prints_results_and_reports_source_errors_with_their_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |file: &str, source: &str, extra: &[&str]| {
+        let path = dir.path().join(file);
+        std::fs::write(&path, source).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_qrun"))
+            .arg("exec")
+            .arg(&path)
+            .args(extra)
+            .env_clear()
+            .env("QRUN__LOGGING__LEVEL", "warn")
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ghz = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\nmeasure q -> c;\n";
+    let first = run("ghz.qasm", ghz, &["--shots", "2000", "--seed", "42"]);
+    assert!(first.status.success(), "{first:?}");
+    let result: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(result["shots"], 2000);
+    assert_eq!(result["unique_states"], 2);
+    let counts = result["counts"].as_object().unwrap();
+    assert_eq!(counts.keys().collect::<Vec<_>>(), ["000", "111"]);
+    assert!(result["execution_time"].as_f64().unwrap() >= 0.0);
+    let again = run("ghz.qasm", ghz, &["--shots", "2000", "--seed", "42"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        again["counts"], result["counts"],
+        "a seed makes a run reproducible"
+    );
+
+    let bad = run("bad.qasm", "OPENQASM 2.0;\nqreg q[2];\nh q[0]\n", &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    let path = dir.path().join("bad.qasm");
+    assert!(
+        stderr
+            .trim()
+            .starts_with(&format!("{}:4:1: ", path.display())),
+        "{stderr}"
+    );
+    assert!(bad.stdout.is_empty());
+
+    let wide = run("wide.qasm", "OPENQASM 2.0;\nqreg q[40];\n", &[]);
+    assert_eq!(
+        wide.status.code(),
+        Some(1),
+        "a resource limit is not a source error"
+    );
+}
