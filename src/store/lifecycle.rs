@@ -257,12 +257,64 @@ async fn create(txn: &DatabaseTransaction, new: &NewRun, now: DateTime<Utc>) -> 
     })
 }
 
+/// How many times an edge is retried when only its time guard missed.
+const TIME_RETRIES: usize = 3;
+
 async fn transition(
     txn: &DatabaseTransaction,
     run_id: Uuid,
     change: &Change,
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<Applied, Rejection>> {
+    let edge = change.edge();
+    let mut now = now;
+    for _ in 0..TIME_RETRIES {
+        if let Some(model) = guarded_update(txn, run_id, change, now).await? {
+            let from = match edge {
+                // A cancelled run that had started was running; one that had not was pending.
+                Edge::Cancel if model.started_at.is_some() => RunStatus::Running,
+                Edge::Cancel => RunStatus::Pending,
+                Edge::Start => RunStatus::Pending,
+                Edge::Complete | Edge::Fail => RunStatus::Running,
+            };
+            let run = run_from_db(model)?;
+            write_records(txn, &run, edge.action(), Some(from), Some(change), now).await?;
+            return Ok(Ok(Applied {
+                run,
+                from: Some(from),
+                created: false,
+            }));
+        }
+        match current(txn, run_id).await? {
+            None => return Ok(Err(Rejection::NotFound(run_id))),
+            Some((status, latest)) if edge.sources().contains(&status) && latest >= now => {
+                // Only the time guard missed: this clock is behind the run's last stamp (a
+                // concurrent writer, or another node's clock). Move just past it.
+                now = now.max(latest + chrono::TimeDelta::microseconds(1));
+            }
+            Some((status, _)) => {
+                return Ok(Err(Rejection::Conflict {
+                    run_id,
+                    edge,
+                    current: status,
+                }));
+            }
+        }
+    }
+    Err(StoreError::Corrupt(format!(
+        "run {run_id}: {edge:?} kept missing its time guard"
+    )))
+}
+
+/// The compare-and-set of one edge at `now`: the status must be one the edge leaves, time
+/// must move forward (`now` after the run's last stamp, so every timeline is strictly
+/// increasing), and the watchdog's extra condition must hold. The updated row, if any.
+async fn guarded_update(
+    txn: &DatabaseTransaction,
+    run_id: Uuid,
+    change: &Change,
+    now: DateTime<Utc>,
+) -> Result<Option<runs::Model>> {
     let edge = change.edge();
     let sources: Vec<_> = edge.sources().into_iter().map(status_to_db).collect();
     let mut set = runs::ActiveModel {
@@ -271,7 +323,13 @@ async fn transition(
     };
     let mut guard = Condition::all()
         .add(Column::Id.eq(run_id))
-        .add(Column::Status.is_in(sources));
+        .add(Column::Status.is_in(sources))
+        .add(Column::CreatedAt.lt(now))
+        .add(
+            Condition::any()
+                .add(Column::StartedAt.is_null())
+                .add(Column::StartedAt.lt(now)),
+        );
     match change {
         Change::Start { node, lease_until } => {
             set.started_at = Set(Some(now));
@@ -313,40 +371,32 @@ async fn transition(
         .filter(guard)
         .exec_with_returning(txn)
         .await?;
-    let Some(model) = updated.into_iter().next() else {
-        return Ok(Err(rejection(txn, run_id, edge).await?));
-    };
-    let from = match edge {
-        // A cancelled run that had started was running; one that had not was pending.
-        Edge::Cancel if model.started_at.is_some() => RunStatus::Running,
-        Edge::Cancel => RunStatus::Pending,
-        Edge::Start => RunStatus::Pending,
-        Edge::Complete | Edge::Fail => RunStatus::Running,
-    };
-    let run = run_from_db(model)?;
-    write_records(txn, &run, edge.action(), Some(from), Some(change), now).await?;
-    Ok(Ok(Applied {
-        run,
-        from: Some(from),
-        created: false,
-    }))
+    Ok(updated.into_iter().next())
 }
 
-async fn rejection(txn: &DatabaseTransaction, run_id: Uuid, edge: Edge) -> Result<Rejection> {
-    let current: Option<entity::enums::RunStatus> = runs::Entity::find_by_id(run_id)
+/// A run's status and its latest timestamp, if it exists.
+async fn current(
+    txn: &DatabaseTransaction,
+    run_id: Uuid,
+) -> Result<Option<(RunStatus, DateTime<Utc>)>> {
+    let row: Option<(
+        entity::enums::RunStatus,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+    )> = runs::Entity::find_by_id(run_id)
         .select_only()
         .column(Column::Status)
+        .column(Column::CreatedAt)
+        .column(Column::StartedAt)
         .into_tuple()
         .one(txn)
         .await?;
-    Ok(match current {
-        Some(status) => Rejection::Conflict {
-            run_id,
-            edge,
-            current: status_from_db(status),
-        },
-        None => Rejection::NotFound(run_id),
-    })
+    Ok(row.map(|(status, created, started)| {
+        (
+            status_from_db(status),
+            started.unwrap_or(created).max(created),
+        )
+    }))
 }
 
 impl Store {
@@ -372,6 +422,9 @@ impl Store {
             .select_only()
             .column(Column::Id)
             .filter(Column::Status.eq(pending))
+            // Time moves forward: a run committed after this claim read the clock waits
+            // for the next claim.
+            .filter(Column::CreatedAt.lt(now))
             .order_by_asc(Column::CreatedAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
@@ -390,6 +443,7 @@ impl Store {
                 ..Default::default()
             })
             .filter(Column::Status.eq(pending))
+            .filter(Column::CreatedAt.lt(now))
             .filter(Column::Id.in_subquery(oldest))
             .exec_with_returning(&txn)
             .await?;

@@ -194,6 +194,16 @@ fn check_outbox(
 }
 
 fn check_terminal(run: &Run, found: &mut Vec<String>) {
+    let stamps: Vec<_> = [Some(run.created_at), run.started_at, run.completed_at]
+        .into_iter()
+        .flatten()
+        .collect();
+    if stamps.windows(2).any(|w| w[0] >= w[1]) {
+        found.push(format!(
+            "timestamps do not increase: created {}, started {:?}, completed {:?}",
+            run.created_at, run.started_at, run.completed_at
+        ));
+    }
     if run.status.is_terminal() != run.completed_at.is_some() {
         found.push(format!(
             "{} run with completed_at {:?}",

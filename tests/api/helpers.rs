@@ -63,6 +63,17 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Another handle on an existing test database; it cleans up nothing.
+    pub fn borrowed(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_owned(),
+            _dir: None,
+            cleanup: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((base, name)) = self.cleanup.take() {

@@ -366,7 +366,37 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
     app.stop().await;
 }
 
+async fn timelines_strictly_increase_even_when_the_clock_does_not(db: TestDb) {
+    let clock = qrun::domain::ManualClock::new(Utc::now());
+    let app = TestApp::start_with_clock(db, std::sync::Arc::new(clock.clone())).await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, Some(true)).await;
+    app.transition(run.id, start()).await.unwrap();
+    app.transition(run.id, complete()).await.unwrap();
+    let done = app.store().run(run.id).await.unwrap().unwrap();
+    let (started, completed) = (done.started_at.unwrap(), done.completed_at.unwrap());
+    assert!(done.created_at < started && started < completed, "{done:?}");
+    let stamps: Vec<_> = app
+        .store()
+        .audit_timeline(run.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.created_at)
+        .collect();
+    assert_eq!(stamps, [done.created_at, started, completed]);
+    // A clock behind the run (another node's, say) cannot send its timeline backwards.
+    let other = app.submit(&fx, None).await;
+    clock.advance(TimeDelta::seconds(-60));
+    app.transition(other.id, cancel(fx.user_id)).await.unwrap();
+    let cancelled = app.store().run(other.id).await.unwrap().unwrap();
+    assert!(cancelled.completed_at.unwrap() > cancelled.created_at);
+    assert!(app.store().verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
 on_both_databases!(
+    timelines_strictly_increase_even_when_the_clock_does_not,
     every_edge_writes_one_audit_row_and_an_event_only_with_consent,
     non_edges_from_live_states_are_conflicts_that_write_nothing,
     a_failed_audit_or_outbox_insert_leaves_the_status_unchanged,

@@ -8,6 +8,7 @@ mod helpers;
 mod http_input;
 mod http_runs;
 mod lifecycle;
+mod nodes;
 mod openapi;
 mod runtime;
 mod serve;

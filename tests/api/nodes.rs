@@ -1,0 +1,350 @@
+//! Real processes: `kill -9` in the middle of work, restarts, and two nodes on one database.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use qrun::domain::{RunStatus, SystemClock};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cli::qrun;
+use crate::helpers::{BELL, TestApp, TestDb, http, sleepy_backend, test_config, wait_until};
+use crate::on_both_databases;
+use crate::serve::{Served, serve};
+
+/// A config file for fast recovery: short leases, a 1 s watchdog, the simulator and a
+/// command backend that sleeps `sleep` seconds.
+fn write_config(dir: &Path, node: &str, sleep: f64) -> std::path::PathBuf {
+    let slow = sleepy_backend(dir, "slow", sleep);
+    let qrun::config::BackendConfig::Command { program, .. } = slow else {
+        unreachable!()
+    };
+    let path = dir.join(format!("{node}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "[executor]\nnode_id = \"{node}\"\nlease_ttl_s = 2\nmax_concurrent_runs = 3\nclaim_interval_ms = 100\n\
+             max_active_runs_per_user = 100000\n\n[watchdog]\ninterval_s = 1\n\n\
+             [[backends]]\ntype = \"simulator\"\nname = \"statevector\"\nmax_qubits = 20\nmax_shots = 100000\n\
+             max_gates = 1000000\nmax_source_bytes = 1048576\ntimeout_s = 60\n\n\
+             [[backends]]\ntype = \"command\"\nname = \"slow\"\nprogram = \"{}\"\ntimeout_s = 120\n",
+            program.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn start_node(dir: &Path, db: &TestDb, config: &Path) -> Served {
+    serve(
+        dir,
+        &[
+            ("QRUN_CONFIG", config.to_str().unwrap()),
+            ("QRUN__DATABASE__URL", &db.url),
+            ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
+        ],
+    )
+}
+
+async fn submit(base: &str, token: &str, backend: &str) -> Option<Uuid> {
+    let response = http()
+        .post(format!("{base}/api/runs"))
+        .bearer_auth(token)
+        .json(&json!({"circuit": "alice/bell", "backend": {"type": if backend == "slow" { "command" } else { "simulator" }, "name": backend}, "shots": 50}))
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 201 {
+        return None;
+    }
+    let run: Value = response.json().await.ok()?;
+    run["id"].as_str()?.parse().ok()
+}
+
+async fn statuses(base: &str, ids: &[Uuid]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let run: Value = http()
+            .get(format!("{base}/api/runs/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        out.push(run);
+    }
+    out
+}
+
+fn count(runs: &[Value], status: &str) -> usize {
+    runs.iter().filter(|r| r["status"] == status).count()
+}
+
+fn kill_children(dir: &Path) {
+    if let Ok(pids) = std::fs::read_to_string(dir.join("slow.pids")) {
+        for pid in pids.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+            let _ = std::process::Command::new("kill")
+                .arg("-9")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+}
+
+fn setup(dir: &Path, db: &TestDb, config: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"))
+        .args(["user", "create", "alice"])
+        .env_clear()
+        .env("QRUN_CONFIG", config)
+        .env("QRUN__DATABASE__URL", &db.url)
+        .env("QRUN__LOGGING__LEVEL", "warn")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+async fn create_bell(base: &str, token: &str) {
+    let response = http()
+        .post(format!("{base}/api/circuits"))
+        .bearer_auth(token)
+        .json(&json!({"name": "bell", "visibility": "public", "source": BELL, "manifest": {"framework": "qiskit", "format": "openqasm2"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
+async fn kill_9_mid_flight_then_restart_loses_nothing(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "crashy", 1.0);
+    let token = setup(dir.path(), &db, &config);
+    let mut node = start_node(dir.path(), &db, &config);
+    create_bell(&node.base, &token).await;
+    let mut accepted = Vec::new();
+    for i in 0..60 {
+        let backend = if i % 3 == 0 { "statevector" } else { "slow" };
+        accepted.extend(submit(&node.base, &token, backend).await);
+    }
+    assert_eq!(accepted.len(), 60);
+    wait_until(
+        Duration::from_secs(30),
+        "some runs done and some running",
+        || async {
+            let runs = statuses(&node.base, &accepted).await;
+            count(&runs, "completed") >= 3 && count(&runs, "running") >= 1
+        },
+    )
+    .await;
+    node.child.kill().unwrap(); // SIGKILL: no shutdown of any kind
+    node.child.wait().unwrap();
+    let killed_at = Instant::now();
+    kill_children(dir.path());
+
+    let node = start_node(dir.path(), &db, &config);
+    wait_until(
+        Duration::from_secs(90),
+        "every accepted run terminal after the restart",
+        || async {
+            statuses(&node.base, &accepted).await.iter().all(|r| {
+                r["status"]
+                    .as_str()
+                    .and_then(|s| s.parse::<RunStatus>().ok())
+                    .is_some_and(RunStatus::is_terminal)
+            })
+        },
+    )
+    .await;
+    eprintln!(
+        "kill -9 → all {} runs terminal in {:?}",
+        accepted.len(),
+        killed_at.elapsed()
+    );
+    let runs = statuses(&node.base, &accepted).await;
+    let recovered: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["error_stage"] == "recovery")
+        .collect();
+    assert!(
+        !recovered.is_empty(),
+        "the runs running at the kill are recovered"
+    );
+    assert!(
+        recovered
+            .iter()
+            .all(|r| r["error_class"] == "internal_error")
+    );
+    assert_eq!(
+        count(&runs, "completed") + recovered.len(),
+        accepted.len(),
+        "the rest completed"
+    );
+    drop(node);
+    let out = qrun(&db, &["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "verified 60 runs: 0 violations"
+    );
+}
+
+async fn two_nodes_share_the_work_and_each_run_starts_once(db: TestDb) {
+    let start = |node: &'static str| {
+        let mut config = test_config(&TestDb::borrowed(&db.url));
+        config.executor.enabled = true;
+        config.executor.node_id = node.into();
+        config.executor.claim_interval_ms = 50;
+        config.executor.max_active_runs_per_user = 100_000;
+        qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
+    };
+    let a = start("node-a").await.expect("node a starts");
+    let b = start("node-b").await.expect("node b starts");
+    let store = a.state().store.clone();
+    let (_, token) = store.create_user("alice").await.unwrap();
+    let base_a = format!("http://{}", a.addr());
+    let base_b = format!("http://{}", b.addr());
+    create_bell(&base_a, &token).await;
+    let bases = [base_a.clone(), base_b.clone()];
+    let accepted: Vec<Uuid> =
+        futures_util::StreamExt::collect::<Vec<_>>(futures_util::StreamExt::buffer_unordered(
+            futures_util::stream::iter((0..500).map(|i| {
+                let (base, token) = (bases[i % 2].clone(), token.clone());
+                async move {
+                    submit(&base, &token, "statevector")
+                        .await
+                        .expect("accepted")
+                }
+            })),
+            32,
+        ))
+        .await;
+    wait_until(Duration::from_secs(120), "500 runs completed", || async {
+        store.run_counts().await.unwrap()[&RunStatus::Completed] == 500
+    })
+    .await;
+    let mut nodes = BTreeSet::new();
+    for id in &accepted {
+        let run = store.run(*id).await.unwrap().unwrap();
+        nodes.insert(run.claimed_by.unwrap());
+        let starts = store
+            .audit_timeline(*id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "run.started")
+            .count();
+        assert_eq!(starts, 1, "run {id} started {starts} times");
+    }
+    assert_eq!(
+        nodes,
+        BTreeSet::from(["node-a".to_string(), "node-b".to_string()]),
+        "both nodes work"
+    );
+    let report = store.verify().await.unwrap();
+    assert_eq!(
+        (report.runs, report.violations.len()),
+        (500, 0),
+        "{:?}",
+        report.violations
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+async fn a_dead_nodes_runs_are_recovered_by_the_other_after_its_lease(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let config_a = write_config(dir.path(), "node-a", 20.0);
+    let config_b = write_config(dir.path(), "node-b", 20.0);
+    let token = setup(dir.path(), &db, &config_a);
+    let mut a = start_node(dir.path(), &db, &config_a);
+    let b = start_node(dir.path(), &db, &config_b);
+    create_bell(&a.base, &token).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.extend(submit(if i % 2 == 0 { &a.base } else { &b.base }, &token, "slow").await);
+    }
+    let app =
+        TestApp::start_configured(TestDb::borrowed(&db.url), Arc::new(SystemClock), |_| {}).await;
+    let store = app.store().clone();
+    wait_until(
+        Duration::from_secs(30),
+        "all six running, on both nodes",
+        || async {
+            let mut nodes = BTreeSet::new();
+            for id in &ids {
+                let run = store.run(*id).await.unwrap().unwrap();
+                if run.status != RunStatus::Running {
+                    return false;
+                }
+                nodes.insert(run.claimed_by.unwrap());
+            }
+            nodes.len() == 2
+        },
+    )
+    .await;
+    let mut on_a = Vec::new();
+    for id in &ids {
+        if store.run(*id).await.unwrap().unwrap().claimed_by.as_deref() == Some("node-a") {
+            on_a.push(*id);
+        }
+    }
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let killed_at = Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "node-b's watchdog recovers node-a's runs",
+        || async {
+            let mut all = true;
+            for id in &on_a {
+                all &= store.run(*id).await.unwrap().unwrap().status == RunStatus::Failed;
+            }
+            all
+        },
+    )
+    .await;
+    let recovery = killed_at.elapsed();
+    eprintln!(
+        "kill -9 of node-a → its {} runs recovered by node-b in {recovery:?} (lease 2 s, TTL 3600 s)",
+        on_a.len()
+    );
+    assert!(recovery < Duration::from_secs(3600));
+    for id in &on_a {
+        let audit = store.audit_timeline(*id).await.unwrap();
+        let last = audit.last().unwrap();
+        assert_eq!(last.metadata["reason"], "lease_expired");
+        assert_eq!(last.metadata["node"], "node-a");
+    }
+    // node-b's own runs were untouched; cancel them to finish.
+    for id in ids.iter().filter(|id| !on_a.contains(id)) {
+        assert_eq!(
+            store.run(*id).await.unwrap().unwrap().status,
+            RunStatus::Running
+        );
+        let response = http()
+            .post(format!("{}/api/runs/{id}/cancel", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    drop(b);
+    kill_children(dir.path());
+    assert!(store.verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
+on_both_databases!(
+    kill_9_mid_flight_then_restart_loses_nothing,
+    two_nodes_share_the_work_and_each_run_starts_once,
+    a_dead_nodes_runs_are_recovered_by_the_other_after_its_lease,
+);
