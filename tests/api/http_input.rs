@@ -526,3 +526,50 @@ async fn bad_input_gets_the_exact_error_and_loses_nothing(db: TestDb) {
 }
 
 on_both_databases!(bad_input_gets_the_exact_error_and_loses_nothing);
+
+/// Sends raw bytes; the status line of the answer.
+async fn raw_status_line(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before it has read everything we send.
+    let _ = stream.write_all(request).await;
+    let mut buf = vec![0u8; 256];
+    let n = stream.read(&mut buf).await.unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431_and_the_service_keeps_serving() {
+    let app = TestApp::start(TestDb::sqlite()).await;
+    let addr = app.app.addr();
+    let huge = [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ".as_slice(),
+        &vec![b'a'; 1 << 20],
+        b"\r\n\r\n",
+    ]
+    .concat();
+    assert_eq!(
+        raw_status_line(addr, &huge).await,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    let many: Vec<u8> = (0..200)
+        .flat_map(|i| format!("X-H{i}: v\r\n").into_bytes())
+        .collect();
+    let many = [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n".as_slice(),
+        &many,
+        b"\r\n",
+    ]
+    .concat();
+    assert_eq!(
+        raw_status_line(addr, &many).await,
+        "HTTP/1.1 431 Request Header Fields Too Large"
+    );
+    let fine = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_eq!(raw_status_line(addr, fine).await, "HTTP/1.1 200 OK");
+    app.stop().await;
+}
