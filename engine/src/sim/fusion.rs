@@ -20,10 +20,6 @@ use crate::error::Result;
 /// costs about as much as building a fused matrix.
 pub(crate) const FUSION_MIN_QUBITS: u32 = 14;
 
-/// Cost of one complex multiply-add per amplitude, relative to a pass over the state's
-/// memory (measured with `examples/run_qasm.rs`, see BENCHMARKS-engine.md).
-const MULTIPLY_ADD_COST: f64 = 0.25;
-
 /// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence.
 pub(crate) fn fuse(kernels: Vec<Kernel>) -> Result<Vec<Kernel>> {
     let mut open: Vec<Block> = Vec::new();
@@ -70,11 +66,12 @@ struct Block {
 impl Block {
     /// Cost of applying the block as the one kernel [`Block::realize`] would make.
     fn cost(&self) -> f64 {
+        let width = self.mask.count_ones() as usize;
         match self.kernels.as_slice() {
             [single] => cost(single),
-            kernels if kernels.iter().all(Kernel::is_diagonal) => 1.0 + MULTIPLY_ADD_COST,
-            _ if self.mask.count_ones() == 1 => 1.0 + 2.0 * MULTIPLY_ADD_COST,
-            _ => 1.0 + MULTIPLY_ADD_COST * f64::from(1u32 << self.mask.count_ones()),
+            kernels if kernels.iter().all(Kernel::is_diagonal) => DIAGONAL_COST,
+            _ if width == 1 => unitary1_cost(0),
+            _ => dense_cost(width),
         }
     }
 
@@ -121,16 +118,35 @@ impl Block {
     }
 }
 
-/// Estimated cost of one kernel, in passes over the state.
+// Costs are nanoseconds per amplitude on a 24-qubit state, one thread, measured with
+// `cargo test --release -p qrun-engine --lib kernel_costs -- --ignored --nocapture`
+// (2-core Xeon VM, 2026-11-28); only their ratios matter. A kernel that touches a
+// fraction `f` of the amplitudes (controls, phase masks) costs `fixed + per_touched · f`.
+
+const DIAGONAL_COST: f64 = 4.2;
+
+fn unitary1_cost(controls: usize) -> f64 {
+    1.5 + 3.5 * touched(controls)
+}
+
+fn dense_cost(qubits: usize) -> f64 {
+    3.6 + 0.44 * f64::from(1u32 << qubits)
+}
+
+/// Fraction of amplitudes a kernel acting where all of `mask` is 1 touches.
+fn touched(mask: usize) -> f64 {
+    0.5f64.powi(mask.count_ones() as i32)
+}
+
+/// Estimated cost of one kernel.
 fn cost(kernel: &Kernel) -> f64 {
-    let fraction = |mask: usize| 0.5f64.powi(mask.count_ones() as i32);
     match kernel {
-        Kernel::Flip { controls, .. } => fraction(*controls),
-        Kernel::Swap { controls, .. } => 0.5 * fraction(*controls),
-        Kernel::Phase { mask, .. } => fraction(*mask),
-        Kernel::Unitary1 { controls, .. } => fraction(*controls) * (1.0 + 2.0 * MULTIPLY_ADD_COST),
-        Kernel::Diagonal { .. } => 1.0 + MULTIPLY_ADD_COST,
-        Kernel::Dense { qubits, .. } => 1.0 + MULTIPLY_ADD_COST * f64::from(1u32 << qubits.len()),
+        Kernel::Flip { controls, .. } => 0.5 + 2.6 * touched(*controls),
+        Kernel::Swap { controls, .. } => 0.5 + 3.0 * touched(*controls),
+        Kernel::Phase { mask, .. } => 2.0 + 1.5 * touched(*mask),
+        Kernel::Unitary1 { controls, .. } => unitary1_cost(*controls),
+        Kernel::Diagonal { .. } => DIAGONAL_COST,
+        Kernel::Dense { qubits, .. } => dense_cost(qubits.len()),
     }
 }
 

@@ -10,7 +10,7 @@
 use num_complex::Complex64;
 
 use super::interrupt::Interrupt;
-use super::parallel::{Amps, for_each_group};
+use super::parallel::{Amps, LANES, for_each_group};
 use crate::error::Result;
 
 /// A 2×2 matrix, row-major.
@@ -120,47 +120,57 @@ impl Kernel {
                 let (m00, m01, m10, m11) = (*m00, *m01, *m10, *m11);
                 let bit = 1 << target;
                 let positions = sorted_bits(controls | bit);
-                for_each_group(amps, &positions, *controls, interrupt, |a, i0| {
-                    let i1 = i0 | bit;
-                    let (x, y) = (a.get(i0), a.get(i1));
-                    a.set(i0, m00 * x + m01 * y);
-                    a.set(i1, m10 * x + m11 * y);
+                for_each_group(amps, &positions, *controls, interrupt, |a, bases| {
+                    for &i0 in bases {
+                        let i1 = i0 | bit;
+                        let (x, y) = (a.get(i0), a.get(i1));
+                        a.set(i0, m00 * x + m01 * y);
+                        a.set(i1, m10 * x + m11 * y);
+                    }
                 })
             }
             Self::Flip { target, controls } => {
                 let bit = 1 << target;
                 let positions = sorted_bits(controls | bit);
-                for_each_group(amps, &positions, *controls, interrupt, |a, i0| {
-                    let i1 = i0 | bit;
-                    let x = a.get(i0);
-                    a.set(i0, a.get(i1));
-                    a.set(i1, x);
+                for_each_group(amps, &positions, *controls, interrupt, |a, bases| {
+                    for &i0 in bases {
+                        let i1 = i0 | bit;
+                        let x = a.get(i0);
+                        a.set(i0, a.get(i1));
+                        a.set(i1, x);
+                    }
                 })
             }
             Self::Swap { a, b, controls } => {
                 let (bit_a, bit_b) = (1 << a, 1 << b);
                 let positions = sorted_bits(controls | bit_a | bit_b);
-                for_each_group(amps, &positions, *controls, interrupt, |amp, base| {
-                    let (i, j) = (base | bit_a, base | bit_b);
-                    let x = amp.get(i);
-                    amp.set(i, amp.get(j));
-                    amp.set(j, x);
+                for_each_group(amps, &positions, *controls, interrupt, |amp, bases| {
+                    for &base in bases {
+                        let (i, j) = (base | bit_a, base | bit_b);
+                        let x = amp.get(i);
+                        amp.set(i, amp.get(j));
+                        amp.set(j, x);
+                    }
                 })
             }
             Self::Phase { mask, phase } => {
                 let phase = *phase;
-                for_each_group(amps, &sorted_bits(*mask), *mask, interrupt, |a, i| {
-                    a.set(i, a.get(i) * phase);
+                for_each_group(amps, &sorted_bits(*mask), *mask, interrupt, |a, bases| {
+                    for &i in bases {
+                        a.set(i, a.get(i) * phase);
+                    }
                 })
             }
             Self::Diagonal { qubits, diagonal } => {
                 let offsets = offsets(qubits);
                 let mut positions = qubits.clone();
                 positions.sort_unstable();
-                for_each_group(amps, &positions, 0, interrupt, |a, base| {
-                    for (offset, d) in offsets.iter().zip(diagonal) {
-                        let i = base | offset;
-                        a.set(i, a.get(i) * d);
+                for_each_group(amps, &positions, 0, interrupt, |a, bases| {
+                    for &base in bases {
+                        for (offset, d) in offsets.iter().zip(diagonal) {
+                            let i = base | offset;
+                            a.set(i, a.get(i) * d);
+                        }
                     }
                 })
             }
@@ -195,7 +205,8 @@ fn sorted_bits(mask: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Dense `D`×`D` matrix-vector product on every group of `D = 2^k` amplitudes.
+/// A dense `D`×`D` matrix (`D = 2^k`, row-major) applied to every group of `D` amplitudes
+/// spanned by `qubits`.
 fn dense<const D: usize>(
     amps: &mut [Complex64],
     qubits: &[usize],
@@ -205,23 +216,207 @@ fn dense<const D: usize>(
     assert_eq!(
         matrix.len(),
         D * D,
-        "dense kernel of {} qubits",
+        "dense kernel on {} qubits",
         qubits.len()
     );
     let table = offsets(qubits);
-    let offsets: [usize; D] = std::array::from_fn(|j| table[j]);
-    let rows: [[Complex64; D]; D] =
-        std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c]));
+    let block = MatrixBlock::<D> {
+        offsets: std::array::from_fn(|j| table[j]),
+        re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].re)),
+        im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].im)),
+    };
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
-    for_each_group(amps, &positions, 0, interrupt, |a: Amps, base| {
-        let v: [Complex64; D] = std::array::from_fn(|j| a.get(base | offsets[j]));
-        for (row, offset) in rows.iter().zip(offsets) {
-            let value = row
-                .iter()
-                .zip(&v)
-                .fold(Complex64::new(0.0, 0.0), |acc, (m, x)| acc + m * x);
-            a.set(base | offset, value);
+    let wide = simd_available();
+    for_each_group(amps, &positions, 0, interrupt, |a, bases| {
+        if wide {
+            block.apply_wide(a, bases);
+        } else {
+            block.apply(a, bases);
         }
     })
+}
+
+/// A dense kernel's data in the shape its inner loops want: entries split into real and
+/// imaginary parts, applied to up to [`LANES`] groups at once so that the loops run across
+/// groups with one matrix entry and vectorise.
+struct MatrixBlock<const D: usize> {
+    offsets: [usize; D],
+    re: [[f64; D]; D],
+    im: [[f64; D]; D],
+}
+
+impl<const D: usize> MatrixBlock<D> {
+    #[inline(always)]
+    fn apply(&self, a: Amps, bases: &[usize]) {
+        let mut v_re = [[0.0; LANES]; D];
+        let mut v_im = [[0.0; LANES]; D];
+        for (lane, &base) in bases.iter().enumerate() {
+            for (c, offset) in self.offsets.iter().enumerate() {
+                let x = a.get(base | offset);
+                v_re[c][lane] = x.re;
+                v_im[c][lane] = x.im;
+            }
+        }
+        let mut out_re = [[0.0; LANES]; D];
+        let mut out_im = [[0.0; LANES]; D];
+        for r in 0..D {
+            for c in 0..D {
+                let (m_re, m_im) = (self.re[r][c], self.im[r][c]);
+                multiply_add(&mut out_re[r], m_re, &v_re[c]);
+                multiply_add(&mut out_re[r], -m_im, &v_im[c]);
+                multiply_add(&mut out_im[r], m_re, &v_im[c]);
+                multiply_add(&mut out_im[r], m_im, &v_re[c]);
+            }
+        }
+        for (lane, &base) in bases.iter().enumerate() {
+            for (r, offset) in self.offsets.iter().enumerate() {
+                a.set(
+                    base | offset,
+                    Complex64::new(out_re[r][lane], out_im[r][lane]),
+                );
+            }
+        }
+    }
+
+    /// [`MatrixBlock::apply`] compiled for AVX2 (4 lanes of f64 per instruction).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn apply_avx2(&self, a: Amps, bases: &[usize]) {
+        self.apply(a, bases);
+    }
+
+    /// The widest variant the CPU supports (the caller checked [`simd_available`]).
+    #[inline(always)]
+    fn apply_wide(&self, a: Amps, bases: &[usize]) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: only called when `simd_available()` found AVX2 on this CPU.
+        unsafe {
+            self.apply_avx2(a, bases);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        self.apply(a, bases);
+    }
+}
+
+/// `out += m · v`, lane by lane.
+#[inline(always)]
+fn multiply_add(out: &mut [f64; LANES], m: f64, v: &[f64; LANES]) {
+    for (o, x) in out.iter_mut().zip(v) {
+        *o += m * x;
+    }
+}
+
+/// Whether the CPU has the vector extension [`MatrixBlock::apply_wide`] uses.
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+#[cfg(test)]
+mod costs {
+    use super::*;
+
+    /// Prints what each kernel costs per amplitude; the fusion cost model is fitted to it.
+    /// `cargo test --release -p qrun-engine --lib kernel_costs -- --ignored --nocapture`
+    /// (`QRUN_COST_QUBITS` picks the state size, default 24; run with RAYON_NUM_THREADS=1).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn kernel_costs() {
+        let n: u32 = std::env::var("QRUN_COST_QUBITS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(24);
+        let mut amps = vec![Complex64::new(0.5f64.powf(f64::from(n) / 2.0), 0.0); 1 << n];
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        let m = [
+            [Complex64::new(h, 0.0), Complex64::new(0.0, h)],
+            [Complex64::new(0.0, h), Complex64::new(h, 0.0)],
+        ];
+        let fourier = |k: usize| {
+            let d = 1usize << k;
+            Kernel::Dense {
+                qubits: [3, 7, 9, 11, 1][..k].to_vec(),
+                matrix: (0..d * d)
+                    .map(|i| {
+                        let angle = std::f64::consts::TAU * ((i / d) * (i % d)) as f64 / d as f64;
+                        Complex64::cis(angle) / (d as f64).sqrt()
+                    })
+                    .collect(),
+            }
+        };
+        let i = Complex64::new(0.0, 1.0);
+        let cases = [
+            (
+                "unitary1",
+                Kernel::Unitary1 {
+                    target: 5,
+                    controls: 0,
+                    matrix: m,
+                },
+            ),
+            (
+                "unitary1, 1 control",
+                Kernel::Unitary1 {
+                    target: 5,
+                    controls: 1 << 10,
+                    matrix: m,
+                },
+            ),
+            (
+                "flip, 1 control",
+                Kernel::Flip {
+                    target: 5,
+                    controls: 1 << 10,
+                },
+            ),
+            (
+                "swap",
+                Kernel::Swap {
+                    a: 2,
+                    b: 6,
+                    controls: 0,
+                },
+            ),
+            (
+                "phase, 1 qubit",
+                Kernel::Phase {
+                    mask: 1 << 7,
+                    phase: i,
+                },
+            ),
+            (
+                "phase, 2 qubits",
+                Kernel::Phase {
+                    mask: 1 << 7 | 1 << 3,
+                    phase: i,
+                },
+            ),
+            (
+                "diagonal",
+                Kernel::Diagonal {
+                    qubits: vec![4],
+                    diagonal: vec![i, -i],
+                },
+            ),
+            ("dense 2", fourier(2)),
+            ("dense 3", fourier(3)),
+            ("dense 4", fourier(4)),
+            ("dense 5", fourier(5)),
+        ];
+        let interrupt = Interrupt::never();
+        let repeats = (1u32 << 26 >> n).max(3);
+        for (name, kernel) in &cases {
+            kernel.apply(&mut amps, &interrupt).unwrap();
+            let started = std::time::Instant::now();
+            for _ in 0..repeats {
+                kernel.apply(&mut amps, &interrupt).unwrap();
+            }
+            let per_amplitude =
+                started.elapsed().as_secs_f64() * 1e9 / f64::from(repeats) / amps.len() as f64;
+            eprintln!("{name:22} {per_amplitude:6.2} ns per amplitude");
+        }
+    }
 }

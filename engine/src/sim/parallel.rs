@@ -60,9 +60,13 @@ fn insert_zero(index: usize, position: usize) -> usize {
     ((index >> position) << (position + 1)) | low
 }
 
-/// Calls `f(amps, base)` once for every index `base` whose bits at `positions` (sorted
-/// ascending, distinct) equal the bits of `set` there; `f` may then read and write every
-/// index `base | s` for `s` a subset of `positions`' bits, and nothing else.
+/// Most group bases handed to one call of a [`for_each_group`] callback.
+pub(crate) const LANES: usize = 8;
+
+/// Calls `f(amps, bases)` for every index `base` whose bits at `positions` (sorted
+/// ascending, distinct) equal the bits of `set` there, up to [`LANES`] bases per call; `f`
+/// may then read and write every index `base | s` for `s` a subset of `positions`' bits,
+/// and nothing else. Blocks of bases let kernels vectorise across groups.
 pub(crate) fn for_each_group<F>(
     amps: &mut [Complex64],
     positions: &[usize],
@@ -71,13 +75,12 @@ pub(crate) fn for_each_group<F>(
     f: F,
 ) -> Result<()>
 where
-    F: Fn(Amps, usize) + Sync,
+    F: Fn(Amps, &[usize]) + Sync,
 {
     debug_assert!(amps.len().is_power_of_two());
     debug_assert!(positions.windows(2).all(|w| w[0] < w[1]));
     let groups = amps.len() >> positions.len();
     let per_chunk = (CHUNK >> positions.len()).max(1);
-    let parallel = amps.len() >= PARALLEL_MIN;
     let shared = Amps {
         ptr: amps.as_mut_ptr(),
         len: amps.len(),
@@ -85,14 +88,23 @@ where
     let run_chunk = |chunk: usize| -> Result<()> {
         interrupt.check()?;
         let end = ((chunk + 1) * per_chunk).min(groups);
-        for group in chunk * per_chunk..end {
-            let base = positions.iter().fold(group, |i, &p| insert_zero(i, p));
-            f(shared, base | set);
+        let mut bases = [0; LANES];
+        let mut group = chunk * per_chunk;
+        while group < end {
+            let count = LANES.min(end - group);
+            for (lane, base) in bases[..count].iter_mut().enumerate() {
+                *base = positions
+                    .iter()
+                    .fold(group + lane, |i, &p| insert_zero(i, p))
+                    | set;
+            }
+            f(shared, &bases[..count]);
+            group += count;
         }
         Ok(())
     };
     let chunks = groups.div_ceil(per_chunk);
-    if parallel {
+    if amps.len() >= PARALLEL_MIN {
         (0..chunks).into_par_iter().try_for_each(run_chunk)
     } else {
         (0..chunks).try_for_each(run_chunk)
@@ -142,11 +154,14 @@ mod tests {
                 &positions,
                 set,
                 &Interrupt::never(),
-                |a, base| {
-                    assert_eq!(base & mask, set);
-                    for s in &subsets {
-                        let i = base | s;
-                        a.set(i, a.get(i) + 1.0);
+                |a, bases| {
+                    assert!(bases.len() <= LANES);
+                    for base in bases {
+                        assert_eq!(base & mask, set);
+                        for s in &subsets {
+                            let i = base | s;
+                            a.set(i, a.get(i) + 1.0);
+                        }
                     }
                 },
             )

@@ -98,16 +98,18 @@ impl StateVector {
         let scale = 1.0 / probability.sqrt();
         let bit = 1 << qubit;
         let zero = Complex64::new(0.0, 0.0);
-        for_each_group(&mut self.amps, &[qubit], 0, interrupt, |a, i0| {
-            let i1 = i0 | bit;
-            let kept = if outcome { a.get(i1) } else { a.get(i0) } * scale;
-            let (new0, new1) = if outcome && !reset {
-                (zero, kept)
-            } else {
-                (kept, zero)
-            };
-            a.set(i0, new0);
-            a.set(i1, new1);
+        for_each_group(&mut self.amps, &[qubit], 0, interrupt, |a, bases| {
+            for &i0 in bases {
+                let i1 = i0 | bit;
+                let kept = if outcome { a.get(i1) } else { a.get(i0) } * scale;
+                let (new0, new1) = if outcome && !reset {
+                    (zero, kept)
+                } else {
+                    (kept, zero)
+                };
+                a.set(i0, new0);
+                a.set(i1, new1);
+            }
         })
     }
 }
