@@ -20,33 +20,43 @@ use crate::error::Result;
 /// costs about as much as building a fused matrix.
 pub(crate) const FUSION_MIN_QUBITS: u32 = 14;
 
+/// Kernels fused between two polls of the interrupt.
+const CHECK_EVERY: usize = 1024;
+
 /// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence.
-pub(crate) fn fuse(kernels: Vec<Kernel>) -> Result<Vec<Kernel>> {
+pub(crate) fn fuse(kernels: Vec<Kernel>, interrupt: &Interrupt<'_>) -> Result<Vec<Kernel>> {
     let mut open: Vec<Block> = Vec::new();
     let mut out = Vec::new();
-    for kernel in kernels {
+    for (i, kernel) in kernels.into_iter().enumerate() {
+        if i % CHECK_EVERY == 0 {
+            interrupt.check()?;
+        }
         let mask = kernel.qubit_mask();
         let (touching, rest): (Vec<Block>, Vec<Block>) =
             open.into_iter().partition(|block| block.mask & mask != 0);
         open = rest;
         let union = touching.iter().fold(mask, |m, block| m | block.mask);
         let separate: f64 = touching.iter().map(Block::cost).sum::<f64>() + cost(&kernel);
-        let mut merged = Block {
-            mask: union,
-            kernels: touching
-                .iter()
-                .flat_map(|b| b.kernels.iter().cloned())
-                .collect(),
+        let diagonal = kernel.is_diagonal() && touching.iter().all(|b| b.diagonal);
+        let merged_cost = match touching.len() {
+            0 => cost(&kernel),
+            _ => fused_cost(union.count_ones() as usize, diagonal),
         };
-        merged.kernels.push(kernel.clone());
-        if union.count_ones() as usize <= MAX_DENSE_QUBITS && merged.cost() <= separate {
-            open.push(merged);
+        if union.count_ones() as usize <= MAX_DENSE_QUBITS && merged_cost <= separate {
+            let mut kernels: Vec<Kernel> = touching.into_iter().flat_map(|b| b.kernels).collect();
+            kernels.push(kernel);
+            open.push(Block {
+                mask: union,
+                diagonal,
+                kernels,
+            });
         } else {
             for block in touching {
                 out.push(block.realize()?);
             }
             open.push(Block {
                 mask,
+                diagonal: kernel.is_diagonal(),
                 kernels: vec![kernel],
             });
         }
@@ -60,22 +70,23 @@ pub(crate) fn fuse(kernels: Vec<Kernel>) -> Result<Vec<Kernel>> {
 /// Kernels on the qubits of `mask`, in application order.
 struct Block {
     mask: usize,
+    /// Whether every kernel is diagonal.
+    diagonal: bool,
     kernels: Vec<Kernel>,
 }
 
 impl Block {
     /// Cost of applying the block as the one kernel [`Block::realize`] would make.
     fn cost(&self) -> f64 {
-        let width = self.mask.count_ones() as usize;
         match self.kernels.as_slice() {
             [single] => cost(single),
-            kernels if kernels.iter().all(Kernel::is_diagonal) => DIAGONAL_COST,
-            _ if width == 1 => unitary1_cost(0),
-            _ => dense_cost(width),
+            _ => fused_cost(self.mask.count_ones() as usize, self.diagonal),
         }
     }
 
-    /// The block as one kernel.
+    /// The block as one kernel. Its matrix is computed in one sweep per kernel: the
+    /// columns, stacked, form a state of twice the block's width whose low half are the
+    /// block's qubits (renamed 0..k), on which each kernel acts as it would on the state.
     fn realize(mut self) -> Result<Kernel> {
         if self.kernels.len() == 1 {
             return Ok(self.kernels.swap_remove(0));
@@ -83,30 +94,26 @@ impl Block {
         let qubits: Vec<usize> = (0..usize::BITS as usize)
             .filter(|q| self.mask >> q & 1 == 1)
             .collect();
-        let local: Vec<Kernel> = self
-            .kernels
-            .iter()
-            .map(|k| k.renamed(|q| qubits.iter().position(|&p| p == q).unwrap_or(q)))
-            .collect();
         let dim = 1 << qubits.len();
         let run = |mut v: Vec<Complex64>| -> Result<Vec<Complex64>> {
-            for kernel in &local {
-                kernel.apply(&mut v, &Interrupt::never())?;
+            for kernel in &self.kernels {
+                let local = kernel.renamed(|q| qubits.iter().position(|&p| p == q).unwrap_or(q));
+                local.apply(&mut v, &Interrupt::never())?;
             }
             Ok(v)
         };
-        if local.iter().all(Kernel::is_diagonal) {
+        if self.diagonal {
             let diagonal = run(vec![Complex64::new(1.0, 0.0); dim])?;
             return Ok(Kernel::Diagonal { qubits, diagonal });
         }
-        let mut matrix = vec![Complex64::new(0.0, 0.0); dim * dim];
+        let mut identity = vec![Complex64::new(0.0, 0.0); dim * dim];
         for column in 0..dim {
-            let mut basis = vec![Complex64::new(0.0, 0.0); dim];
-            basis[column] = Complex64::new(1.0, 0.0);
-            for (row, value) in run(basis)?.into_iter().enumerate() {
-                matrix[row * dim + column] = value;
-            }
+            identity[column * dim + column] = Complex64::new(1.0, 0.0);
         }
+        let columns = run(identity)?;
+        let matrix: Vec<Complex64> = (0..dim * dim)
+            .map(|i| columns[(i % dim) * dim + i / dim])
+            .collect();
         if let [target] = qubits[..] {
             return Ok(Kernel::Unitary1 {
                 target,
@@ -124,6 +131,15 @@ impl Block {
 // fraction `f` of the amplitudes (controls, phase masks) costs `fixed + per_touched · f`.
 
 const DIAGONAL_COST: f64 = 4.2;
+
+/// Cost of a block of several kernels on `width` qubits, as the kernel it becomes.
+fn fused_cost(width: usize, diagonal: bool) -> f64 {
+    match width {
+        _ if diagonal => DIAGONAL_COST,
+        1 => unitary1_cost(0),
+        _ => dense_cost(width),
+    }
+}
 
 fn unitary1_cost(controls: usize) -> f64 {
     1.5 + 3.5 * touched(controls)
@@ -220,7 +236,7 @@ mod tests {
         #[test]
         fn fused_kernels_act_like_the_originals(kernels in prop::collection::vec(kernel_strategy(6), 1..40)) {
             let expected = run(&kernels, 6);
-            let fused = fuse(kernels.clone()).unwrap();
+            let fused = fuse(kernels.clone(), &Interrupt::never()).unwrap();
             prop_assert!(fused.len() <= kernels.len());
             let actual = run(&fused, 6);
             for (a, e) in actual.iter().zip(&expected) {
@@ -236,7 +252,7 @@ mod tests {
             controls: 0,
             matrix: random_unitary1(1.0, 2.0, 3.0),
         };
-        let fused = fuse(vec![h.clone(), h.clone(), h]).unwrap();
+        let fused = fuse(vec![h.clone(), h.clone(), h], &Interrupt::never()).unwrap();
         assert_eq!(fused.len(), 1);
         assert!(matches!(fused[0], Kernel::Unitary1 { target: 3, .. }));
     }

@@ -46,7 +46,7 @@ pub(crate) fn simulate(
     limits.admit_qubits(u64::from(num_qubits), Stage::Execute)?;
     let interrupt = Interrupt::new(cancel, started, limits.time_limit);
     interrupt.check()?;
-    let plan = Plan::compile(program)?;
+    let plan = Plan::compile(program, &interrupt)?;
     let mut rng = match seed {
         Some(seed) => ChaCha8Rng::seed_from_u64(seed),
         None => ChaCha8Rng::from_os_rng(),
@@ -77,7 +77,8 @@ pub(crate) fn statevector(
     let started = Instant::now();
     let num_qubits = program.num_qubits();
     limits.admit_qubits(u64::from(num_qubits), Stage::Execute)?;
-    let plan = Plan::compile(program)?;
+    let interrupt = Interrupt::new(cancel, started, limits.time_limit);
+    let plan = Plan::compile(program, &interrupt)?;
     if !plan.head.is_empty() || !plan.terminal.is_empty() {
         return Err(EngineError::new(
             FailureKind::Validation,
@@ -85,7 +86,6 @@ pub(crate) fn statevector(
             "a state vector needs a circuit without measurements, resets or conditions",
         ));
     }
-    let interrupt = Interrupt::new(cancel, started, limits.time_limit);
     let mut state = StateVector::zero(num_qubits)?;
     for kernel in &plan.tail {
         state.apply(kernel, &interrupt)?;

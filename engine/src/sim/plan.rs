@@ -8,9 +8,13 @@
 
 use super::fusion::{FUSION_MIN_QUBITS, fuse};
 use super::gates::kernel;
+use super::interrupt::Interrupt;
 use super::kernels::Kernel;
 use crate::error::Result;
 use crate::ir::{Condition, Op, OpKind, Program};
+
+/// Operations compiled between two polls of the interrupt.
+const CHECK_EVERY: usize = 4096;
 
 /// A program ready to simulate.
 pub(crate) struct Plan {
@@ -37,9 +41,15 @@ pub(crate) enum Action {
 
 impl Plan {
     /// Compiles `program`; fuses when the state is large enough for fusion to pay.
-    pub(crate) fn compile(program: &Program) -> Result<Self> {
+    pub(crate) fn compile(program: &Program, interrupt: &Interrupt<'_>) -> Result<Self> {
         let fusing = program.num_qubits() >= FUSION_MIN_QUBITS;
-        let optimise = |kernels: Vec<Kernel>| if fusing { fuse(kernels) } else { Ok(kernels) };
+        let optimise = |kernels: Vec<Kernel>| {
+            if fusing {
+                fuse(kernels, interrupt)
+            } else {
+                Ok(kernels)
+            }
+        };
         let ops: Vec<&Op> = program
             .ops
             .iter()
@@ -49,7 +59,10 @@ impl Plan {
 
         let mut head = Vec::new();
         let mut run = Vec::new();
-        for op in &ops[..split] {
+        for (i, op) in ops[..split].iter().enumerate() {
+            if i % CHECK_EVERY == 0 {
+                interrupt.check()?;
+            }
             let action = match &op.kind {
                 OpKind::Gate(gate) if op.condition.is_none() => {
                     run.extend(kernel(gate));
@@ -78,7 +91,10 @@ impl Plan {
 
         let mut tail = Vec::new();
         let mut terminal = Vec::new();
-        for op in &ops[split..] {
+        for (i, op) in ops[split..].iter().enumerate() {
+            if i % CHECK_EVERY == 0 {
+                interrupt.check()?;
+            }
             match &op.kind {
                 OpKind::Gate(gate) => tail.extend(kernel(gate)),
                 OpKind::Measure { qubit, clbit } => {
@@ -128,7 +144,7 @@ mod tests {
 
     fn plan(source: &str) -> Plan {
         let program = crate::qasm::parse(source, &Limits::default()).unwrap();
-        Plan::compile(&program).unwrap()
+        Plan::compile(&program, &Interrupt::never()).unwrap()
     }
 
     const HEADER: &str = "OPENQASM 2.0; include \"qelib1.inc\"; qreg q[2]; creg c[2];";
