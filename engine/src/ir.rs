@@ -126,7 +126,6 @@ pub struct Gate {
 /// [`GateKind::CPhase`]; `id` and `u0` are [`GateKind::Id`]). Matrices follow Qiskit; they
 /// may differ from the `qelib1.inc` definitions by a global phase only.
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[allow(missing_docs)]
 pub enum GateKind {
     Id,
     U {

@@ -77,10 +77,9 @@ impl Parser {
         }
     }
 
-    fn expect(&mut self, kind: &TokenKind, expected: &str) -> Result<Position> {
-        let pos = self.pos();
+    fn expect(&mut self, kind: &TokenKind, expected: &str) -> Result<()> {
         if self.eat(kind) {
-            Ok(pos)
+            Ok(())
         } else {
             Err(self.error_expected(expected))
         }

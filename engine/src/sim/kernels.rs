@@ -227,13 +227,9 @@ fn dense<const D: usize>(
     };
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
-    let wide = simd_available();
+    let avx2 = simd_available();
     for_each_group(amps, &positions, 0, interrupt, |a, bases| {
-        if wide {
-            block.apply_wide(a, bases);
-        } else {
-            block.apply(a, bases);
-        }
+        block.apply_fastest(a, bases, avx2);
     })
 }
 
@@ -286,15 +282,17 @@ impl<const D: usize> MatrixBlock<D> {
         self.apply(a, bases);
     }
 
-    /// The widest variant the CPU supports (the caller checked [`simd_available`]).
+    /// [`MatrixBlock::apply`], in its AVX2 build when `avx2` (from [`simd_available`]).
     #[inline(always)]
-    fn apply_wide(&self, a: Amps, bases: &[usize]) {
+    fn apply_fastest(&self, a: Amps, bases: &[usize], avx2: bool) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: only called when `simd_available()` found AVX2 on this CPU.
-        unsafe {
-            self.apply_avx2(a, bases);
+        if avx2 {
+            // SAFETY: `avx2` is only true when the CPU has AVX2 (`simd_available`).
+            unsafe { self.apply_avx2(a, bases) };
+            return;
         }
         #[cfg(not(target_arch = "x86_64"))]
+        let _ = avx2;
         self.apply(a, bases);
     }
 }
@@ -307,12 +305,42 @@ fn multiply_add(out: &mut [f64; LANES], m: f64, v: &[f64; LANES]) {
     }
 }
 
-/// Whether the CPU has the vector extension [`MatrixBlock::apply_wide`] uses.
+/// Whether the CPU has AVX2, which [`MatrixBlock::apply_fastest`] uses.
 fn simd_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     return std::arch::is_x86_feature_detected!("avx2");
     #[cfg(not(target_arch = "x86_64"))]
     return false;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portable_and_vector_dense_builds_agree_bit_for_bit() {
+        let qubits = [4, 1, 6];
+        let matrix: Vec<Complex64> = (0..64)
+            .map(|i| Complex64::new((i as f64 * 0.7).sin(), (i as f64 * 1.3).cos()))
+            .collect();
+        let block = MatrixBlock::<8> {
+            offsets: std::array::from_fn(|j| offsets(&qubits)[j]),
+            re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * 8 + c].re)),
+            im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * 8 + c].im)),
+        };
+        let start: Vec<Complex64> = (0..1 << 8)
+            .map(|i| Complex64::new((i as f64).sqrt(), -(i as f64) / 3.0))
+            .collect();
+        let run = |avx2: bool| {
+            let mut amps = start.clone();
+            for_each_group(&mut amps, &[1, 4, 6], 0, &Interrupt::never(), |a, bases| {
+                block.apply_fastest(a, bases, avx2);
+            })
+            .unwrap();
+            amps
+        };
+        assert_eq!(run(false), run(simd_available()));
+    }
 }
 
 #[cfg(test)]
