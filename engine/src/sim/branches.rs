@@ -37,9 +37,8 @@ pub(crate) struct Runner<'a, R> {
     pub budget: u64,
 }
 
-struct Branch {
-    state: StateVector,
-    clbits: Vec<bool>,
+/// Where a branch of shots stands in the head.
+struct Cursor {
     /// Index of the next head step.
     next: usize,
     shots: u64,
@@ -50,11 +49,14 @@ struct Branch {
     consumed: usize,
 }
 
+struct Branch {
+    state: StateVector,
+    clbits: Vec<bool>,
+    at: Cursor,
+}
+
 struct Pending {
-    next: usize,
-    shots: u64,
-    path: Vec<bool>,
-    consumed: usize,
+    at: Cursor,
     /// The state and classical bits to resume from; `None` means replay from the start.
     saved: Option<(StateVector, Vec<bool>)>,
 }
@@ -63,16 +65,18 @@ impl<R: Rng> Runner<'_, R> {
     pub(crate) fn run(mut self, shots: u64) -> Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
         let mut pending = vec![Pending {
-            next: 0,
-            shots,
-            path: Vec::new(),
-            consumed: 0,
+            at: Cursor {
+                next: 0,
+                shots,
+                path: Vec::new(),
+                consumed: 0,
+            },
             saved: None,
         }];
         let mut saved_bytes = 0;
         let mut spare: Option<StateVector> = None;
-        while let Some(branch) = pending.pop() {
-            let (state, clbits) = match branch.saved {
+        while let Some(Pending { at, saved }) = pending.pop() {
+            let (state, clbits) = match saved {
                 Some((state, clbits)) => {
                     saved_bytes -= state.bytes();
                     drop(spare.take());
@@ -89,14 +93,7 @@ impl<R: Rng> Runner<'_, R> {
                     (state, vec![false; self.num_clbits])
                 }
             };
-            let branch = Branch {
-                state,
-                clbits,
-                next: branch.next,
-                shots: branch.shots,
-                path: branch.path,
-                consumed: branch.consumed,
-            };
+            let branch = Branch { state, clbits, at };
             spare = Some(self.run_branch(branch, &mut pending, &mut saved_bytes, &mut counts)?);
         }
         Ok(counts)
@@ -111,7 +108,7 @@ impl<R: Rng> Runner<'_, R> {
         saved_bytes: &mut u64,
         counts: &mut BTreeMap<String, u64>,
     ) -> Result<StateVector> {
-        while let Some(step) = self.plan.head.get(branch.next) {
+        while let Some(step) = self.plan.head.get(branch.at.next) {
             self.interrupt.check()?;
             if step.condition.is_none_or(|c| c.holds(&branch.clbits)) {
                 match step.action {
@@ -126,7 +123,7 @@ impl<R: Rng> Runner<'_, R> {
                     }
                 }
             }
-            branch.next += 1;
+            branch.at.next += 1;
         }
         for kernel in &self.plan.tail {
             branch.state.apply(kernel, self.interrupt)?;
@@ -134,11 +131,11 @@ impl<R: Rng> Runner<'_, R> {
         if self.plan.terminal.is_empty() {
             *counts
                 .entry(count_key(self.cregs, &branch.clbits))
-                .or_default() += branch.shots;
+                .or_default() += branch.at.shots;
         } else {
             let samples = sample(
                 branch.state.amplitudes(),
-                branch.shots,
+                branch.at.shots,
                 self.rng,
                 self.interrupt,
             )?;
@@ -165,39 +162,46 @@ impl<R: Rng> Runner<'_, R> {
         saved_bytes: &mut u64,
     ) -> Result<bool> {
         let p1 = branch.state.probability_of_one(qubit, self.interrupt)?;
-        let outcome = match branch.path.get(branch.consumed) {
+        let at = &mut branch.at;
+        let outcome = match at.path.get(at.consumed) {
             Some(&forced) => forced,
             None => {
-                let ones = Binomial::new(branch.shots, p1).map_or(0, |d| d.sample(self.rng));
-                let zeros = branch.shots - ones;
+                let ones = Binomial::new(at.shots, p1).map_or(0, |d| d.sample(self.rng));
+                let zeros = at.shots - ones;
                 let (stay, other, other_shots) = if ones >= zeros {
                     (true, false, zeros)
                 } else {
                     (false, true, ones)
                 };
                 if other_shots > 0 {
-                    let mut path = branch.path.clone();
+                    let mut path = at.path.clone();
                     path.push(other);
                     let bytes = branch.state.bytes();
                     let saved = (*saved_bytes + bytes <= self.budget).then(|| {
                         *saved_bytes += bytes;
                         (branch.state.clone(), branch.clbits.clone())
                     });
-                    let resume_here = saved.is_some();
+                    // A saved state resumes at this step; otherwise replay from the start.
+                    let (next, consumed) = match saved {
+                        Some(_) => (at.next, at.consumed),
+                        None => (0, 0),
+                    };
                     pending.push(Pending {
-                        next: if resume_here { branch.next } else { 0 },
-                        shots: other_shots,
-                        path,
-                        consumed: if resume_here { branch.consumed } else { 0 },
+                        at: Cursor {
+                            next,
+                            shots: other_shots,
+                            path,
+                            consumed,
+                        },
                         saved,
                     });
-                    branch.shots -= other_shots;
+                    at.shots -= other_shots;
                 }
-                branch.path.push(stay);
+                at.path.push(stay);
                 stay
             }
         };
-        branch.consumed += 1;
+        at.consumed += 1;
         let probability = if outcome { p1 } else { 1.0 - p1 };
         branch
             .state
