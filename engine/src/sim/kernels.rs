@@ -442,7 +442,10 @@ mod costs {
         }
         let per_amplitude =
             started.elapsed().as_secs_f64() * 1e9 / f64::from(repeats) / amps.len() as f64;
-        eprintln!("{:22} {per_amplitude:6.2} ns per amplitude", "plain pass (reference)");
+        eprintln!(
+            "{:22} {per_amplitude:6.2} ns per amplitude",
+            "plain pass (reference)"
+        );
         for (name, kernel) in &cases {
             kernel.apply(&mut amps, &interrupt).unwrap();
             let started = std::time::Instant::now();
