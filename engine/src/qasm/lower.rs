@@ -118,6 +118,11 @@ impl Bits {
             Self::All { offset, .. } => offset + i,
         }
     }
+
+    /// Every bit, in order.
+    fn iter(self) -> impl Iterator<Item = u32> {
+        (0..self.len().unwrap_or(1)).map(move |i| self.at(i))
+    }
 }
 
 impl<'l> Lowering<'l> {
@@ -204,7 +209,7 @@ impl<'l> Lowering<'l> {
                 let mut qubits = Vec::new();
                 for arg in &args {
                     let bits = self.resolve(arg, true)?;
-                    qubits.extend((0..bits.len().unwrap_or(1)).map(|i| bits.at(i)));
+                    qubits.extend(bits.iter());
                 }
                 self.emitter.emit(OpKind::Barrier(qubits), None, pos)
             }
@@ -467,20 +472,16 @@ impl<'l> Lowering<'l> {
                          register of the same size",
                     ));
                 }
-                for i in 0..q.len().unwrap_or(1) {
-                    let kind = OpKind::Measure {
-                        qubit: q.at(i),
-                        clbit: c.at(i),
-                    };
+                for (qubit, clbit) in q.iter().zip(c.iter()) {
+                    let kind = OpKind::Measure { qubit, clbit };
                     self.emitter.emit(kind, condition, pos)?;
                 }
                 Ok(())
             }
             QuantumOp::Reset { qubit, pos } => {
                 let q = self.resolve(&qubit, true)?;
-                for i in 0..q.len().unwrap_or(1) {
-                    self.emitter
-                        .emit(OpKind::Reset { qubit: q.at(i) }, condition, pos)?;
+                for qubit in q.iter() {
+                    self.emitter.emit(OpKind::Reset { qubit }, condition, pos)?;
                 }
                 Ok(())
             }
