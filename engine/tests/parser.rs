@@ -381,6 +381,10 @@ fn semantic_errors_say_where_and_what_was_expected() {
             (2, 6, "'q' is already defined at 1:6"),
         ),
         (
+            "OPENQASM 2.0;\ngate h a { U(0,0,0) a; }\ninclude \"qelib1.inc\";",
+            (3, 1, "in qelib1.inc: 'h' is already defined at 2:6"),
+        ),
+        (
             "gate CX a, b { }",
             (1, 6, "expected a gate name, found keyword 'CX'"),
         ),

@@ -226,11 +226,22 @@ impl<'l> Lowering<'l> {
                 ),
             ));
         }
-        if !self.qelib1_included {
-            self.qelib1_included = true;
-            for statement in parse_statements(qelib1::SOURCE)? {
-                self.statement(statement, true)?;
-            }
+        if self.qelib1_included {
+            return Ok(());
+        }
+        self.qelib1_included = true;
+        // The library is fixed and valid: an error in it can only be a clash with a name
+        // the program declared earlier, reported at the include.
+        self.library().map_err(|e| EngineError {
+            position: Some(pos),
+            message: format!("in {}: {}", qelib1::FILE_NAME, e.message),
+            ..e
+        })
+    }
+
+    fn library(&mut self) -> Result<()> {
+        for statement in parse_statements(qelib1::SOURCE)? {
+            self.statement(statement, true)?;
         }
         Ok(())
     }
