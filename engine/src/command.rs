@@ -134,7 +134,9 @@ impl CommandBackend {
             () = cancel.cancelled() => Err(EngineError::cancelled()),
         };
         // Kill what is left of the group (the leader may have left children behind) and the
-        // leader itself (in case the group kill was refused), then reap the leader.
+        // leader itself (in case the group kill was refused), then reap the leader. After a
+        // clean exit the leader is already reaped: its id names the group only while members
+        // remain, and could name another group only once the pid space has wrapped around.
         drop(group);
         let _ = child.start_kill();
         let _ = child.wait().await;
