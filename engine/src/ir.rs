@@ -90,7 +90,9 @@ pub enum OpKind {
 }
 
 /// `if (register == value)`: true when the register, read as an unsigned integer with its
-/// bit 0 least significant, equals `value`.
+/// bit 0 least significant, equals `value` on the register's bits. Bits of `value` beyond
+/// the register are ignored, as Qiskit Aer 0.18 does (`if (c == 5)` on a 2-bit `c` holds
+/// when `c` is 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Condition {
     /// Global index of the register's bit 0.
@@ -211,5 +213,24 @@ impl GateKind {
             C3x | C3sqrtx => 4,
             C4x => 5,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_compare_the_register_bits_least_significant_first() {
+        let condition = |value| Condition {
+            offset: 1,
+            size: 2,
+            value,
+        };
+        // Register bits 1..3 of [x, 1, 0, x]: the register reads 0b01 = 1.
+        let clbits = [true, true, false, true];
+        assert!(condition(1).holds(&clbits));
+        assert!(!condition(2).holds(&clbits));
+        assert!(condition(5).holds(&clbits), "high bits are ignored, as in Aer");
     }
 }
