@@ -231,6 +231,9 @@ mod tests {
         let clbits = [true, true, false, true];
         assert!(condition(1).holds(&clbits));
         assert!(!condition(2).holds(&clbits));
-        assert!(condition(5).holds(&clbits), "high bits are ignored, as in Aer");
+        assert!(
+            condition(5).holds(&clbits),
+            "high bits are ignored, as in Aer"
+        );
     }
 }

@@ -13,9 +13,10 @@ use crate::error::{EngineError, FailureKind, Result, Stage};
 /// (2^40 amplitudes are 16 TiB).
 pub const ENGINE_MAX_QUBITS: u32 = 40;
 
-/// The most classical bits a program may declare: every distinct outcome is a key of this
-/// many characters, kept per shot branch and in the counts.
-pub const MAX_CLBITS: u64 = 4096;
+/// The most classical bits a program may declare. Every distinct outcome is a count key of
+/// this many characters, so the keys of a run take at most `max_shots × MAX_CLBITS` bytes
+/// (100 MiB with the default 100 000 shots); no real device has more classical bits.
+pub const MAX_CLBITS: u64 = 1024;
 
 /// Limits of one backend, from configuration.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -458,3 +458,14 @@ fn exponential_gate_expansion_stops_at_max_gates() {
         "circuit expands to more than 1000000 operations (the backend's max_gates)"
     );
 }
+
+#[test]
+fn classical_bits_are_bounded() {
+    let (kind, line, col, message) = error_with("creg a[1000];\ncreg b[25];", &Limits::default());
+    assert_eq!(kind, FailureKind::ResourceLimit);
+    assert_eq!((line, col), (2, 6));
+    assert_eq!(
+        message,
+        "circuit declares 1025 classical bits; at most 1024 are supported"
+    );
+}
