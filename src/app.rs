@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::actors::dispatcher::DispatcherSettings;
 use crate::actors::executor::ExecutorSettings;
 use crate::actors::root::RootMsg;
 use crate::actors::watchdog::WatchdogSettings;
@@ -22,7 +23,7 @@ use crate::execution::Backends;
 use crate::service::auth::Authenticator;
 use crate::store::Store;
 use crate::store::connect::ConnectSettings;
-use crate::{http, metrics};
+use crate::{analytics, http, metrics};
 
 /// What request handlers share.
 pub struct AppState {
@@ -107,8 +108,16 @@ impl Application {
                 interval: Duration::from_secs(config.watchdog.interval_s),
                 running_ttl: Duration::from_secs(config.watchdog.running_ttl_s),
             },
+            dispatcher: DispatcherSettings {
+                interval: Duration::from_millis(config.analytics.flush_interval_ms),
+                batch_size: config.analytics.batch_size,
+                hold: Duration::from_secs(2 * config.analytics.request_timeout_s),
+                max_backoff: Duration::from_secs(config.analytics.max_backoff_s),
+                retention: Duration::from_secs(3600 * config.analytics.retention_h),
+            },
         };
-        let tree = ActorTree::start(store.clone(), settings, backends)
+        let sink = analytics::sink(&config.analytics)?;
+        let tree = ActorTree::start(store.clone(), settings, backends, sink)
             .await
             .map_err(|e| anyhow::anyhow!("cannot start the actor tree: {e}"))?;
         let metrics = config.metrics.enabled.then(metrics::install);
@@ -130,7 +139,7 @@ impl Application {
         });
         let shutdown = CancellationToken::new();
         let server = tokio::spawn(
-            warp::serve(http::routes(state.clone()))
+            warp::serve(http::service(state.clone()))
                 .incoming(listener)
                 .graceful(shutdown.clone().cancelled_owned())
                 .run(),
@@ -169,12 +178,14 @@ impl Application {
 
     /// Graceful shutdown: stop accepting requests and let in-flight ones finish; stop
     /// claiming and give executing runs `executor.shutdown_grace_s` to finish (the rest are
-    /// failed with internal_error); then stop the actors.
+    /// failed with internal_error); flush the analytics outbox; then stop the actors.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
         let grace = Duration::from_secs(self.state.config.executor.shutdown_grace_s);
         self.tree.drain(grace).await;
+        let flush = Duration::from_secs(2 * self.state.config.analytics.request_timeout_s);
+        self.tree.flush_outbox(flush).await;
         self.tree.stop().await;
     }
 }

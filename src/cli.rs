@@ -1,4 +1,5 @@
-//! The command line (DESIGN §11): `serve`, `migrate`, `user create`, `verify`, `exec`.
+//! The command line (DESIGN §11): `serve`, `migrate`, `user create`, `verify`, `exec`,
+//! `analytics forget`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,11 @@ enum Command {
     },
     /// Check the lifecycle invariants over the whole database.
     Verify,
+    /// Analytics data operations.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
     /// Run a circuit file through the engine locally and print the result JSON.
     Exec {
         /// An OpenQASM 2.0 source file.
@@ -56,6 +62,14 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Erase a user's analytics here (GDPR Art. 17): stop capture for their live runs, delete
+    /// their events from the outbox, print how many undelivered events were deleted.
+    /// Events already delivered must be erased at the sink.
+    Forget { handle: String },
+}
+
+#[derive(Subcommand)]
 enum UserCommand {
     /// Create a user and print a new API token (shown once) as the only line on stdout.
     Create { handle: String },
@@ -64,6 +78,8 @@ enum UserCommand {
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // reqwest is built without a default TLS provider (one crypto library in the tree: ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -123,6 +139,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
                 Err(err) => Err(err.into()),
             }
+        }
+        Command::Analytics {
+            command: AnalyticsCommand::Forget { handle },
+        } => {
+            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let Some(user) = store.user_by_handle(&handle).await? else {
+                eprintln!("qrun: no user `{handle}`");
+                return Ok(ExitCode::from(2));
+            };
+            let deleted = store.forget_analytics(user.id).await?;
+            println!("{deleted}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Exec {
             file,

@@ -27,6 +27,7 @@ pub struct Config {
     pub executor: ExecutorConfig,
     pub auth: AuthConfig,
     pub watchdog: WatchdogConfig,
+    pub analytics: AnalyticsConfig,
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
     pub backends: Vec<BackendConfig>,
@@ -95,6 +96,39 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct RecorderConfig {
     pub max_batch: usize,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    pub sink: SinkKind,
+    pub posthog_host: String,
+    pub posthog_api_key: String,
+    pub flush_interval_ms: u64,
+    pub batch_size: u64,
+    pub request_timeout_s: u64,
+    pub max_backoff_s: u64,
+    pub retention_h: u64,
+}
+
+impl std::fmt::Debug for AnalyticsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnalyticsConfig")
+            .field("sink", &self.sink)
+            .field("posthog_host", &self.posthog_host)
+            .field("posthog_api_key", &"[redacted]")
+            .field("flush_interval_ms", &self.flush_interval_ms)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    Posthog,
+    Log,
+    None,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -253,6 +287,16 @@ impl Config {
                 self.executor.claim_interval_ms,
             ),
             ("executor.lease_ttl_s", self.executor.lease_ttl_s),
+            (
+                "analytics.flush_interval_ms",
+                self.analytics.flush_interval_ms,
+            ),
+            ("analytics.batch_size", self.analytics.batch_size),
+            (
+                "analytics.request_timeout_s",
+                self.analytics.request_timeout_s,
+            ),
+            ("analytics.max_backoff_s", self.analytics.max_backoff_s),
             ("watchdog.running_ttl_s", self.watchdog.running_ttl_s),
         ] {
             if value == 0 {
@@ -261,6 +305,21 @@ impl Config {
         }
         if self.recorder.max_batch == 0 {
             return Err(ConfigError::key("recorder.max_batch", "must be at least 1"));
+        }
+        if self.analytics.sink == SinkKind::Posthog {
+            let host = &self.analytics.posthog_host;
+            if !(host.starts_with("https://") || host.starts_with("http://")) {
+                return Err(ConfigError::key(
+                    "analytics.posthog_host",
+                    format!("`{host}` is not an http(s) URL"),
+                ));
+            }
+            if self.analytics.posthog_api_key.is_empty() {
+                return Err(ConfigError::key(
+                    "analytics.posthog_api_key",
+                    "is required when analytics.sink = \"posthog\"",
+                ));
+            }
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return Err(ConfigError::key("logging.level", e));

@@ -16,6 +16,7 @@
 //! - [`app`]: wiring it together; [`cli`]: the command line.
 
 pub mod actors;
+pub mod analytics;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -1,5 +1,6 @@
 //! Prometheus metrics (DESIGN §8). The names are a contract; labels never carry user, circuit
-//! or run ids. Each metric is recorded where its event happens: transitions after the
+//! or run ids. Beyond §8: `qrun_runs_finished_total{framework,backend,status}` (the
+//! framework-level error rate), `qrun_actor_restarts_total{actor}`. Each metric is recorded where its event happens: transitions after the
 //! Recorder's commit, HTTP in the server's wrapper.
 
 use std::sync::OnceLock;
@@ -12,6 +13,15 @@ use crate::store::Rejection;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Seconds: HTTP requests take milliseconds.
+const HTTP_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+/// Seconds: queue waits and executions range from milliseconds to many minutes.
+const RUN_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
+
 /// Installs the process-wide Prometheus recorder (once; later calls return the same handle).
 pub fn install() -> PrometheusHandle {
     HANDLE
@@ -21,11 +31,109 @@ pub fn install() -> PrometheusHandle {
                     Matcher::Full("qrun_recorder_batch_size".into()),
                     &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
                 )
-                .expect("static bucket list")
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("qrun_http_request_duration_seconds".into()),
+                        HTTP_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("qrun_run_queue_seconds".into()),
+                        RUN_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("qrun_run_execution_seconds".into()),
+                        RUN_BUCKETS,
+                    )
+                })
+                .expect("static bucket lists")
                 .install_recorder()
+                .inspect(|_| describe())
                 .expect("the first Prometheus recorder of the process")
         })
         .clone()
+}
+
+/// Help texts, and zero for the series known in advance, so they exist (and `increase()`
+/// sees their first event) before anything happens.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "qrun_runs_requested_total",
+        "Runs created, by framework and backend."
+    );
+    describe_counter!(
+        "qrun_run_transitions_total",
+        "Committed lifecycle transitions, by from and to status."
+    );
+    describe_counter!(
+        "qrun_runs_failed_total",
+        "Runs failed, by error class and stage."
+    );
+    describe_counter!(
+        "qrun_runs_finished_total",
+        "Runs ended, by framework, backend and terminal status."
+    );
+    describe_counter!(
+        "qrun_transition_conflicts_total",
+        "Lifecycle commands refused by their guard, by target status."
+    );
+    describe_counter!(
+        "qrun_watchdog_recovered_total",
+        "Stranded runs failed by the watchdog."
+    );
+    describe_counter!(
+        "qrun_analytics_events_total",
+        "Analytics delivery attempts, by event and result (delivered, retried, parked)."
+    );
+    describe_counter!(
+        "qrun_http_requests_total",
+        "HTTP requests, by route template, method and status."
+    );
+    describe_counter!(
+        "qrun_actor_restarts_total",
+        "Supervised actors restarted after a failure."
+    );
+    describe_histogram!(
+        "qrun_run_queue_seconds",
+        metrics::Unit::Seconds,
+        "Time from submission to claim."
+    );
+    describe_histogram!(
+        "qrun_run_execution_seconds",
+        metrics::Unit::Seconds,
+        "Time from claim to the end of a run."
+    );
+    describe_histogram!(
+        "qrun_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "HTTP request duration, by route template."
+    );
+    describe_histogram!(
+        "qrun_recorder_batch_size",
+        "Lifecycle commands per Recorder commit."
+    );
+    describe_gauge!("qrun_runs", "Runs in a live status (pending, running).");
+    describe_gauge!(
+        "qrun_stranded_runs",
+        "Runs stranded in running (past the TTL or their lease)."
+    );
+    describe_gauge!(
+        "qrun_analytics_outbox_depth",
+        "Analytics events waiting for delivery."
+    );
+    for actor in ["recorder", "executor", "watchdog", "dispatcher"] {
+        counter!("qrun_actor_restarts_total", "actor" => actor).absolute(0);
+    }
+    counter!("qrun_watchdog_recovered_total").absolute(0);
+    for status in [RunStatus::Pending, RunStatus::Running] {
+        live_runs(status, 0);
+    }
+    stranded_runs(0);
+    outbox_depth(0);
 }
 
 /// A committed creation (`from` is `None`) or transition.
@@ -44,6 +152,30 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
                 "to" => run.status.as_str(),
             )
             .increment(1);
+            if run.status == RunStatus::Running
+                && let Some(started) = run.started_at
+            {
+                histogram!("qrun_run_queue_seconds").record(seconds(started - run.created_at));
+            }
+            if from == RunStatus::Running
+                && let (Some(started), Some(ended)) = (run.started_at, run.completed_at)
+            {
+                histogram!(
+                    "qrun_run_execution_seconds",
+                    "framework" => run.framework.clone(),
+                    "backend" => format!("{}/{}", run.backend_type, run.backend_name),
+                )
+                .record(seconds(ended - started));
+            }
+            if run.status.is_terminal() {
+                counter!(
+                    "qrun_runs_finished_total",
+                    "framework" => run.framework.clone(),
+                    "backend" => format!("{}/{}", run.backend_type, run.backend_name),
+                    "status" => run.status.as_str(),
+                )
+                .increment(1);
+            }
             if let (Some(class), Some(stage)) = (run.error_class, run.error_stage) {
                 counter!(
                     "qrun_runs_failed_total",
@@ -54,6 +186,23 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
             }
         }
     }
+}
+
+fn seconds(d: chrono::TimeDelta) -> f64 {
+    d.as_seconds_f64().max(0.0)
+}
+
+/// An HTTP request, under its route template.
+pub fn http_request(route: &'static str, method: &str, status: u16, elapsed: std::time::Duration) {
+    counter!(
+        "qrun_http_requests_total",
+        "route" => route,
+        "method" => method.to_owned(),
+        "status" => status.to_string(),
+    )
+    .increment(1);
+    histogram!("qrun_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
 }
 
 /// A lifecycle command refused by its guard.
@@ -86,4 +235,15 @@ pub fn live_runs(status: RunStatus, count: u64) {
 /// Runs currently stranded in running.
 pub fn stranded_runs(count: u64) {
     gauge!("qrun_stranded_runs").set(count as f64);
+}
+
+/// An analytics event's delivery attempt: `delivered`, `retried` or `parked`.
+pub fn analytics_event(event: &str, result: &'static str) {
+    counter!("qrun_analytics_events_total", "event" => event.to_owned(), "result" => result)
+        .increment(1);
+}
+
+/// Analytics events waiting for delivery.
+pub fn outbox_depth(depth: u64) {
+    gauge!("qrun_analytics_outbox_depth").set(depth as f64);
 }

@@ -5,7 +5,8 @@
 //! ├── Recorder     the only writer of run state: lifecycle commands, claims, leases
 //! ├── Executor     claims pending runs; supervises one RunActor per running run
 //! │   └── RunActor ×N   prepare → execute (off the handler) → store
-//! └── Watchdog     fails runs stranded in running; stranded/live gauges
+//! ├── Watchdog     fails runs stranded in running; stranded/live gauges
+//! └── Dispatcher   delivers the analytics outbox to the sink; prunes; depth gauge
 //! ```
 //!
 //! - [`root`]: spawns its children linked and restarts one that fails, with a bounded
@@ -13,7 +14,9 @@
 //! - [`recorder`]: applies lifecycle commands through the store, batching what queued up.
 //! - [`executor`], [`run_actor`]: claiming and executing runs.
 //! - [`watchdog`]: recovering stranded runs.
+//! - [`dispatcher`]: analytics delivery.
 
+pub mod dispatcher;
 pub mod executor;
 pub mod recorder;
 pub mod root;

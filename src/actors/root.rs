@@ -8,14 +8,17 @@
 //! elsewhere keep working across restarts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{broadcast, watch};
 
+use super::dispatcher::{Dispatcher, DispatcherArgs, DispatcherMsg, DispatcherSettings};
 use super::executor::{Executor, ExecutorArgs, ExecutorMsg, ExecutorSettings};
 use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, RunChange};
 use super::watchdog::{Watchdog, WatchdogArgs, WatchdogMsg, WatchdogSettings};
+use crate::analytics::Sink;
 use crate::execution::Backends;
 use crate::metrics;
 use crate::store::{Store, StoreError};
@@ -31,6 +34,7 @@ pub struct TreeSettings {
     pub execute: bool,
     pub executor: ExecutorSettings,
     pub watchdog: WatchdogSettings,
+    pub dispatcher: DispatcherSettings,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,6 +42,7 @@ enum Child {
     Recorder,
     Executor,
     Watchdog,
+    Dispatcher,
 }
 
 impl Child {
@@ -46,6 +51,7 @@ impl Child {
             Child::Recorder => "recorder",
             Child::Executor => "executor",
             Child::Watchdog => "watchdog",
+            Child::Dispatcher => "dispatcher",
         }
     }
 }
@@ -56,11 +62,13 @@ pub struct RootArgs {
     settings: TreeSettings,
     store: Store,
     backends: Backends,
+    sink: Arc<dyn Sink>,
     changes: broadcast::Sender<RunChange>,
     recorder: RecorderHandle,
     recorder_tx: watch::Sender<Option<ActorRef<RecorderMsg>>>,
     executor_tx: watch::Sender<Option<ActorRef<ExecutorMsg>>>,
     watchdog_tx: watch::Sender<Option<ActorRef<WatchdogMsg>>>,
+    dispatcher_tx: watch::Sender<Option<ActorRef<DispatcherMsg>>>,
 }
 
 pub struct RootState {
@@ -111,6 +119,16 @@ impl RootState {
                 a.watchdog_tx.send_replace(Some(actor.clone()));
                 actor.get_id()
             }
+            Child::Dispatcher => {
+                let args = DispatcherArgs {
+                    settings: a.settings.dispatcher.clone(),
+                    store: a.store.clone(),
+                    sink: a.sink.clone(),
+                };
+                let (actor, _) = Actor::spawn_linked(None, Dispatcher, args, supervisor).await?;
+                a.dispatcher_tx.send_replace(Some(actor.clone()));
+                actor.get_id()
+            }
         };
         self.children.insert(id, child);
         Ok(())
@@ -137,6 +155,7 @@ impl Actor for RootSupervisor {
             state.spawn(Child::Executor, &myself).await?;
         }
         state.spawn(Child::Watchdog, &myself).await?;
+        state.spawn(Child::Dispatcher, &myself).await?;
         Ok(state)
     }
 
@@ -178,6 +197,7 @@ pub struct ActorTree {
     pub recorder: RecorderHandle,
     executor: watch::Receiver<Option<ActorRef<ExecutorMsg>>>,
     watchdog: watch::Receiver<Option<ActorRef<WatchdogMsg>>>,
+    dispatcher: watch::Receiver<Option<ActorRef<DispatcherMsg>>>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -186,21 +206,25 @@ impl ActorTree {
         store: Store,
         settings: TreeSettings,
         backends: Backends,
+        sink: Arc<dyn Sink>,
     ) -> Result<ActorTree, ActorProcessingErr> {
         let (changes, _) = broadcast::channel(4096);
         let (recorder_tx, recorder_rx) = watch::channel(None);
         let (executor_tx, executor) = watch::channel(None);
         let (watchdog_tx, watchdog) = watch::channel(None);
+        let (dispatcher_tx, dispatcher) = watch::channel(None);
         let recorder = RecorderHandle::new(recorder_rx, changes.clone());
         let args = RootArgs {
             settings,
             store,
             backends,
+            sink,
             changes,
             recorder: recorder.clone(),
             recorder_tx,
             executor_tx,
             watchdog_tx,
+            dispatcher_tx,
         };
         let (root, join) = Actor::spawn(None, RootSupervisor, args).await?;
         Ok(ActorTree {
@@ -208,6 +232,7 @@ impl ActorTree {
             recorder,
             executor,
             watchdog,
+            dispatcher,
             join,
         })
     }
@@ -233,6 +258,20 @@ impl ActorTree {
         match watchdog.call(WatchdogMsg::Sweep, None).await {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
             _ => Ok(0),
+        }
+    }
+
+    /// Delivers the analytics events due now (at shutdown), waiting at most `within`.
+    pub async fn flush_outbox(&self, within: Duration) {
+        let Some(dispatcher) = self.dispatcher.borrow().clone() else {
+            return;
+        };
+        match dispatcher.call(DispatcherMsg::Flush, Some(within)).await {
+            Ok(ractor::rpc::CallResult::Success(Err(err))) => {
+                tracing::warn!(error = %err, "flushing the analytics outbox failed")
+            }
+            Ok(ractor::rpc::CallResult::Success(Ok(()))) => {}
+            _ => tracing::warn!("flushing the analytics outbox did not finish in time"),
         }
     }
 

@@ -29,4 +29,7 @@ pub struct OutboxEvent {
     pub created_at: DateTime<Utc>,
     pub attempts: i32,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Set when the sink refused the event for good.
+    pub parked_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
 }

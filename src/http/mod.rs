@@ -5,6 +5,7 @@
 //! - [`extract`]: identity, bounded JSON bodies, headers and path ids.
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
+//! - [`service`]: the whole filter with request ids, access logs and request metrics.
 
 mod circuits;
 pub mod error;
@@ -17,11 +18,90 @@ mod runs;
 mod views;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use warp::Filter;
+use warp::http::HeaderValue;
 use warp::reply::Response;
 
 use crate::app::AppState;
+
+/// Every route the service serves, as (method, path template). Metrics label requests with
+/// these templates (never raw paths); a test checks that `/openapi.json` lists exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/runs"),
+    ("GET", "/api/runs"),
+    ("GET", "/api/runs/{id}"),
+    ("POST", "/api/runs/{id}/cancel"),
+    ("GET", "/api/runs/{id}/audit"),
+    ("GET", "/api/runs/{id}/events"),
+    ("POST", "/api/circuits"),
+    ("POST", "/api/circuits/{owner}/{name}/versions"),
+    ("GET", "/api/circuits/{owner}/{name}"),
+    ("GET", "/api/health/runs"),
+    ("GET", "/api/health/dagster/runs"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+/// The template of [`ROUTES`] that `path` matches, or `unmatched`.
+pub fn route_template(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    ROUTES
+        .iter()
+        .map(|(_, template)| *template)
+        .find(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+        })
+        .unwrap_or("unmatched")
+}
+
+/// The service: every route, each request counted and timed under its route template, and
+/// an `X-Request-Id` (the client's, or a new one) on every response and in the access log.
+pub fn service(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    warp::any()
+        .map(Instant::now)
+        .and(warp::header::headers_cloned())
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(routes(state))
+        .map(
+            |started: Instant,
+             headers: warp::http::HeaderMap,
+             method: warp::http::Method,
+             path: warp::path::FullPath,
+             mut response: Response| {
+                let request_id = headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+                let route = route_template(path.as_str());
+                let status = response.status();
+                let elapsed = started.elapsed();
+                crate::metrics::http_request(route, method.as_str(), status.as_u16(), elapsed);
+                if status.is_server_error() {
+                    tracing::warn!(%request_id, %method, route, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request failed");
+                } else {
+                    tracing::debug!(%request_id, %method, route, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request");
+                }
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    response.headers_mut().insert("x-request-id", value);
+                }
+                response
+            },
+        )
+}
 
 /// Every route of the service, with errors rendered.
 pub fn routes(

@@ -13,6 +13,7 @@ pub mod circuits;
 pub mod connect;
 mod convert;
 pub mod lifecycle;
+pub mod outbox;
 mod records;
 pub mod runs;
 pub mod users;

@@ -33,6 +33,8 @@ pub(super) fn outbox_from_db(row: analytics_outbox::Model) -> OutboxEvent {
         created_at: row.created_at,
         attempts: row.attempts,
         delivered_at: row.delivered_at,
+        parked_at: row.parked_at,
+        last_error: row.last_error,
     }
 }
 

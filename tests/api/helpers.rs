@@ -285,6 +285,8 @@ impl TestApp {
 
 /// An HTTP client for tests.
 pub fn http() -> reqwest::Client {
+    // reqwest is built without a default TLS provider; the service installs ring at start.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()

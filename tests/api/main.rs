@@ -2,6 +2,7 @@
 //! application on port 0 with a fresh database, and every lifecycle, concurrency and CLI test
 //! runs on both SQLite and PostgreSQL (see `helpers::TestDb`).
 
+mod analytics;
 mod cli;
 mod config;
 mod helpers;

@@ -1,0 +1,180 @@
+//! The Outbox dispatcher: every `analytics.flush_interval_ms` it claims due events in batches
+//! (held so no other node sends them meanwhile), sends each batch to the sink and records
+//! the verdict — delivered; retry later with backoff and jitter (honouring Retry-After); or,
+//! for a batch the sink refuses (4xx), halves it until the refused events are alone, and
+//! parks those with their error so the rest of the queue flows. Delivery is at-least-once;
+//! each event's deterministic uuid lets the receiver deduplicate. Once a minute it prunes
+//! delivered events past the retention period, and it publishes the queue depth.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::analytics::{Delivery, Sink, backoff};
+use crate::domain::OutboxEvent;
+use crate::metrics;
+use crate::store::{Store, StoreError};
+
+/// Batches one tick sends at most, so a long backlog does not starve the mailbox.
+const BATCHES_PER_TICK: usize = 20;
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Debug)]
+pub struct DispatcherSettings {
+    pub interval: Duration,
+    pub batch_size: u64,
+    /// How long a claimed event is held (twice the sink's request timeout).
+    pub hold: Duration,
+    pub max_backoff: Duration,
+    pub retention: Duration,
+}
+
+pub struct Dispatcher;
+
+pub struct DispatcherArgs {
+    pub settings: DispatcherSettings,
+    pub store: Store,
+    pub sink: Arc<dyn Sink>,
+}
+
+pub enum DispatcherMsg {
+    Tick,
+    /// Deliver what is due now (at shutdown); answers when done.
+    Flush(RpcReplyPort<Result<(), StoreError>>),
+}
+
+pub struct DispatcherState {
+    args: DispatcherArgs,
+    last_prune: Option<Instant>,
+    timer: tokio::task::JoinHandle<()>,
+}
+
+impl Actor for Dispatcher {
+    type Msg = DispatcherMsg;
+    type State = DispatcherState;
+    type Arguments = DispatcherArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: DispatcherArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let timer = myself.send_interval(args.settings.interval, || DispatcherMsg::Tick);
+        Ok(DispatcherState {
+            args,
+            last_prune: None,
+            timer,
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            DispatcherMsg::Tick => {
+                if let Err(err) = state.tick().await {
+                    tracing::warn!(error = %err, "analytics delivery failed; retrying next interval");
+                }
+            }
+            DispatcherMsg::Flush(reply) => {
+                let _ = reply.send(state.deliver_due().await);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.timer.abort();
+        Ok(())
+    }
+}
+
+impl DispatcherState {
+    async fn tick(&mut self) -> Result<(), StoreError> {
+        self.deliver_due().await?;
+        if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+            self.last_prune = Some(Instant::now());
+            let retention =
+                TimeDelta::from_std(self.args.settings.retention).unwrap_or(TimeDelta::MAX);
+            let pruned = self
+                .args
+                .store
+                .prune_outbox(self.args.store.clock().now() - retention)
+                .await?;
+            if pruned > 0 {
+                tracing::info!(runs = pruned, "pruned delivered analytics events");
+            }
+        }
+        metrics::outbox_depth(self.args.store.outbox_depth().await?);
+        Ok(())
+    }
+
+    async fn deliver_due(&mut self) -> Result<(), StoreError> {
+        let settings = &self.args.settings;
+        for _ in 0..BATCHES_PER_TICK {
+            let now = self.args.store.clock().now();
+            let hold_until =
+                now + TimeDelta::from_std(settings.hold).unwrap_or(TimeDelta::seconds(20));
+            let batch = self
+                .args
+                .store
+                .claim_outbox(settings.batch_size, now, hold_until)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            let full = batch.len() as u64 == settings.batch_size;
+            self.deliver(&batch).await?;
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `events`; a refused batch is halved until the refused events stand alone.
+    fn deliver<'a>(&'a self, events: &'a [OutboxEvent]) -> BoxFuture<'a, Result<(), StoreError>> {
+        async move {
+            let store = &self.args.store;
+            let ids: Vec<_> = events.iter().map(|e| e.id).collect();
+            match self.args.sink.send(events).await {
+                Delivery::Delivered => {
+                    store.mark_delivered(&ids, store.clock().now()).await?;
+                    events.iter().for_each(|e| metrics::analytics_event(&e.event, "delivered"));
+                }
+                Delivery::Retry { after, error } => {
+                    let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(1);
+                    let wait = backoff::delay(attempts, self.args.settings.max_backoff, after);
+                    let at = store.clock().now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(1));
+                    tracing::warn!(%error, events = events.len(), retry_in = ?wait, "analytics delivery will be retried");
+                    store.reschedule(&ids, at, &error).await?;
+                    events.iter().for_each(|e| metrics::analytics_event(&e.event, "retried"));
+                }
+                Delivery::Rejected { error } if events.len() > 1 => {
+                    tracing::warn!(%error, events = events.len(), "analytics batch refused; splitting it");
+                    let (left, right) = events.split_at(events.len() / 2);
+                    self.deliver(left).await?;
+                    self.deliver(right).await?;
+                }
+                Delivery::Rejected { error } => {
+                    tracing::error!(%error, uuid = %events[0].id, event = %events[0].event, "analytics event refused; parked");
+                    store.park(&ids, store.clock().now(), &error).await?;
+                    metrics::analytics_event(&events[0].event, "parked");
+                }
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+}

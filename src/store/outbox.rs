@@ -1,0 +1,197 @@
+//! Delivering the analytics outbox: claiming due events (held for a while so no other node
+//! sends them meanwhile: `FOR UPDATE SKIP LOCKED` on PostgreSQL), recording the answer
+//! (delivered, retry later, parked for good), pruning delivered events after a retention
+//! period, and erasing a user's events on request.
+
+use chrono::{DateTime, Utc};
+use entity::analytics_outbox::{self, Column};
+use entity::runs;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::convert::status_to_db;
+use super::runs::outbox_from_db;
+use super::{Result, Store};
+use crate::domain::{OutboxEvent, RunStatus};
+
+/// Most runs one pruning pass handles.
+const PRUNE_BATCH: u64 = 1000;
+
+impl Store {
+    /// Claims up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`),
+    /// oldest due first: counts the attempt and holds them until `hold_until`, when they are
+    /// due again should this node die mid-send (at-least-once).
+    pub async fn claim_outbox(
+        &self,
+        limit: u64,
+        now: DateTime<Utc>,
+        hold_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEvent>> {
+        let due = analytics_outbox::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::DeliveredAt.is_null())
+            .filter(Column::ParkedAt.is_null())
+            .filter(Column::NextAttemptAt.lte(now))
+            .order_by_asc(Column::NextAttemptAt)
+            .limit(limit)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .into_query();
+        let mut claimed = analytics_outbox::Entity::update_many()
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .col_expr(Column::NextAttemptAt, Expr::val(hold_until))
+            .filter(Column::Id.in_subquery(due))
+            .filter(Column::DeliveredAt.is_null())
+            .exec_with_returning(&self.db)
+            .await?;
+        claimed.sort_by_key(|e| (e.created_at, e.id));
+        Ok(claimed.into_iter().map(outbox_from_db).collect())
+    }
+
+    pub async fn mark_delivered(&self, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
+        analytics_outbox::Entity::update_many()
+            .set(analytics_outbox::ActiveModel {
+                delivered_at: Set(Some(now)),
+                last_error: Set(None),
+                ..Default::default()
+            })
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes events due again at `at`, remembering why they failed.
+    pub async fn reschedule(&self, ids: &[Uuid], at: DateTime<Utc>, error: &str) -> Result<()> {
+        analytics_outbox::Entity::update_many()
+            .set(analytics_outbox::ActiveModel {
+                next_attempt_at: Set(at),
+                last_error: Set(Some(error.to_owned())),
+                ..Default::default()
+            })
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets events aside for good (the sink refused them); they stay for inspection.
+    pub async fn park(&self, ids: &[Uuid], now: DateTime<Utc>, error: &str) -> Result<()> {
+        analytics_outbox::Entity::update_many()
+            .set(analytics_outbox::ActiveModel {
+                parked_at: Set(Some(now)),
+                last_error: Set(Some(error.to_owned())),
+                ..Default::default()
+            })
+            .filter(Column::Id.is_in(ids.iter().copied()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Events waiting for delivery (not delivered, not parked).
+    pub async fn outbox_depth(&self) -> Result<u64> {
+        Ok(analytics_outbox::Entity::find()
+            .filter(Column::DeliveredAt.is_null())
+            .filter(Column::ParkedAt.is_null())
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Deletes the events of terminal runs all of whose events were delivered before
+    /// `delivered_before`, marking those runs pruned (so `qrun verify` knows why they have
+    /// none). A run still live, or with an event not yet delivered or parked, keeps all its
+    /// events. How many runs were pruned.
+    pub async fn prune_outbox(&self, delivered_before: DateTime<Utc>) -> Result<u64> {
+        let terminal = [
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Cancelled,
+        ]
+        .map(status_to_db);
+        let candidates: Vec<Uuid> = analytics_outbox::Entity::find()
+            .select_only()
+            .column(Column::RunId)
+            .filter(
+                Column::RunId.in_subquery(
+                    Query::select()
+                        .column(runs::Column::Id)
+                        .from(runs::Entity)
+                        .and_where(runs::Column::Status.is_in(terminal))
+                        .and_where(runs::Column::OutboxPrunedAt.is_null())
+                        .to_owned(),
+                ),
+            )
+            .group_by(Column::RunId)
+            .having(Expr::cust("COUNT(*) = COUNT(delivered_at)"))
+            .having(Expr::expr(Func::max(Expr::col(Column::DeliveredAt))).lt(delivered_before))
+            .limit(PRUNE_BATCH)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        analytics_outbox::Entity::delete_many()
+            .filter(Column::RunId.is_in(candidates.iter().copied()))
+            .exec(&txn)
+            .await?;
+        runs::Entity::update_many()
+            .set(runs::ActiveModel {
+                outbox_pruned_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .filter(runs::Column::Id.is_in(candidates.iter().copied()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(candidates.len() as u64)
+    }
+
+    /// Erasure (GDPR Art. 17) of a user's analytics here: stops capture for their live runs,
+    /// deletes every event of theirs still in the outbox (delivered ones are the sink's to
+    /// erase) and marks their runs pruned. How many undelivered events were deleted.
+    pub async fn forget_analytics(&self, user_id: Uuid) -> Result<u64> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let live = [RunStatus::Pending, RunStatus::Running].map(status_to_db);
+        runs::Entity::update_many()
+            .set(runs::ActiveModel {
+                analytics_consent: Set(Some(false)),
+                ..Default::default()
+            })
+            .filter(runs::Column::UserId.eq(user_id))
+            .filter(runs::Column::Status.is_in(live))
+            .filter(runs::Column::AnalyticsConsent.eq(true))
+            .exec(&txn)
+            .await?;
+        let distinct_id = user_id.to_string();
+        let undelivered = analytics_outbox::Entity::delete_many()
+            .filter(Column::DistinctId.eq(distinct_id.clone()))
+            .filter(Column::DeliveredAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        analytics_outbox::Entity::delete_many()
+            .filter(Column::DistinctId.eq(distinct_id))
+            .exec(&txn)
+            .await?;
+        runs::Entity::update_many()
+            .set(runs::ActiveModel {
+                outbox_pruned_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .filter(runs::Column::UserId.eq(user_id))
+            .filter(runs::Column::AnalyticsConsent.eq(true))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(undelivered)
+    }
+}

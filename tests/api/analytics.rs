@@ -1,0 +1,353 @@
+//! Analytics delivery against a real local HTTP server speaking PostHog's batch API.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use qrun::config::SinkKind;
+use qrun::domain::{NewRun, RunStatus, SystemClock};
+use qrun::store::Command;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use warp::{Filter, Reply};
+
+use crate::helpers::{TestApp, TestDb, test_config, wait_until};
+use crate::on_both_databases;
+
+/// How the fake server answers the n-th request (0-based) carrying `events`.
+type Policy = dyn Fn(usize, &[Value]) -> (u16, Option<&'static str>) + Send + Sync;
+
+/// A local stand-in for PostHog's `POST /batch/`.
+struct FakePostHog {
+    url: String,
+    /// Every request body, in order, with the status it got.
+    log: Arc<Mutex<Vec<(u16, Value)>>>,
+}
+
+impl FakePostHog {
+    async fn start(policy: Arc<Policy>) -> FakePostHog {
+        let log: Arc<Mutex<Vec<(u16, Value)>>> = Arc::default();
+        let seen = log.clone();
+        let route = warp::path!("batch")
+            .and(warp::post())
+            .and(warp::body::json())
+            .map(move |body: Value| {
+                let mut seen = seen.lock().unwrap();
+                let events = body["batch"].as_array().cloned().unwrap_or_default();
+                let (status, retry_after) = policy(seen.len(), &events);
+                seen.push((status, body));
+                let mut response = warp::reply::with_status(
+                    "{}",
+                    warp::http::StatusCode::from_u16(status).unwrap(),
+                )
+                .into_response();
+                if let Some(seconds) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert("retry-after", seconds.parse().unwrap());
+                }
+                response
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(warp::serve(route).incoming(listener).run());
+        FakePostHog { url, log }
+    }
+
+    /// The events of the batches answered 2xx.
+    fn accepted(&self) -> Vec<Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(status, _)| *status < 300)
+            .flat_map(|(_, body)| body["batch"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    fn requests(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+}
+
+async fn app_with_sink(db: TestDb, sink: &FakePostHog, execute: bool) -> TestApp {
+    let mut config = test_config(&db);
+    config.executor.enabled = execute;
+    config.executor.claim_interval_ms = 50;
+    config.analytics.sink = SinkKind::Posthog;
+    config.analytics.posthog_host = sink.url.clone();
+    config.analytics.posthog_api_key = "phc_test".into();
+    config.analytics.flush_interval_ms = 50;
+    config.analytics.max_backoff_s = 1;
+    config.analytics.request_timeout_s = 2;
+    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
+        .await
+        .unwrap();
+    TestApp { app, db }
+}
+
+async fn wait_delivered(app: &TestApp) {
+    wait_until(Duration::from_secs(30), "the outbox is drained", || async {
+        app.store().outbox_depth().await.unwrap() == 0
+    })
+    .await;
+}
+
+async fn wait_all_completed(app: &TestApp, n: u64) {
+    wait_until(Duration::from_secs(30), "runs completed", || async {
+        app.store().run_counts().await.unwrap()[&RunStatus::Completed] == n
+    })
+    .await;
+}
+
+async fn consented_runs_deliver_exactly_their_events_and_others_none(db: TestDb) {
+    let sink = FakePostHog::start(Arc::new(|_, _| (200, None))).await;
+    let app = app_with_sink(db, &sink, true).await;
+    let (user, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap();
+    let granted: Value = app
+        .submit_http(&token, cid, &[("X-Analytics-Consent", "granted")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.submit_http(&token, cid, &[("X-Analytics-Consent", "denied")])
+        .await;
+    app.submit_http(&token, cid, &[]).await;
+    // A legacy row: consent NULL.
+    app.apply(Command::Create(NewRun {
+        user_id: user.id,
+        circuit_id: cid.parse().unwrap(),
+        circuit_version: 1,
+        backend_type: "simulator".into(),
+        backend_name: "statevector".into(),
+        framework: "qiskit".into(),
+        shots: 10,
+        analytics_consent: None,
+        idempotency_key: None,
+    }))
+    .await
+    .unwrap();
+    wait_all_completed(&app, 4).await;
+    wait_delivered(&app).await;
+
+    let events = sink.accepted();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["run_requested", "run_started", "run_completed"],
+        "only the consented run: {events:#?}"
+    );
+    let run_id = granted["id"].as_str().unwrap();
+    let stored: BTreeSet<String> = app
+        .store()
+        .outbox_for_run(run_id.parse().unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id.to_string())
+        .collect();
+    for e in &events {
+        assert_eq!(e["distinct_id"], user.id.to_string());
+        let p = &e["properties"];
+        assert_eq!(p["run_id"], run_id);
+        assert_eq!(p["circuit_id"], cid);
+        assert_eq!(
+            (
+                p["framework"].as_str(),
+                p["backend_class"].as_str(),
+                p["backend_name"].as_str()
+            ),
+            (Some("qiskit"), Some("simulator"), Some("statevector"))
+        );
+        assert_eq!(p["$process_person_profile"], false);
+        assert!(
+            stored.contains(e["uuid"].as_str().unwrap()),
+            "the outbox's deterministic uuid"
+        );
+        assert!(e["timestamp"].as_str().is_some());
+    }
+    let completed = &events[2]["properties"];
+    assert_eq!(completed["shots"], 100);
+    assert_eq!(completed["unique_states"], 2);
+    assert!(completed["execution_time"].as_f64().unwrap() >= 0.0);
+    assert_eq!(sink.log.lock().unwrap()[0].1["api_key"], "phc_test");
+
+    // Delivered events are pruned after the retention period; verify knows why they are gone.
+    let pruned = app
+        .store()
+        .prune_outbox(chrono::Utc::now() + chrono::TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert!(
+        app.store()
+            .outbox_for_run(run_id.parse().unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(app.store().verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
+async fn an_outage_delays_delivery_but_every_event_arrives_once(db: TestDb) {
+    let sink = FakePostHog::start(Arc::new(|n, _| match n {
+        0 => (503, Some("1")),
+        1 | 2 => (503, None),
+        _ => (200, None),
+    }))
+    .await;
+    let app = app_with_sink(db, &sink, true).await;
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    for _ in 0..2 {
+        app.submit_http(
+            &token,
+            circuit["id"].as_str().unwrap(),
+            &[("X-Analytics-Consent", "granted")],
+        )
+        .await;
+    }
+    wait_all_completed(&app, 2).await;
+    wait_delivered(&app).await;
+    let uuids: Vec<String> = sink
+        .accepted()
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: BTreeSet<&String> = uuids.iter().collect();
+    assert_eq!(
+        (uuids.len(), unique.len()),
+        (6, 6),
+        "every event once: {uuids:?}"
+    );
+    assert!(sink.requests() >= 4, "the outage was retried");
+    app.stop().await;
+}
+
+async fn a_refused_batch_is_parked_and_the_rest_flows(db: TestDb) {
+    // The sink refuses any batch holding an event of a 7-shot run.
+    let sink = FakePostHog::start(Arc::new(|_, events| {
+        if events.iter().any(|e| e["properties"]["shots"] == 7) {
+            (400, None)
+        } else {
+            (200, None)
+        }
+    }))
+    .await;
+    let app = app_with_sink(db, &sink, false).await;
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let submit = |shots: u64| {
+        let request = crate::helpers::http()
+            .post(app.url("/api/runs"))
+            .bearer_auth(&token)
+            .header("X-Analytics-Consent", "granted")
+            .json(&json!({"circuit": "alice/bell", "backend": {"type": "simulator", "name": "statevector"}, "shots": shots}));
+        async move {
+            let run: Value = request.send().await.unwrap().json().await.unwrap();
+            run["id"].as_str().unwrap().parse::<Uuid>().unwrap()
+        }
+    };
+    let mut runs = Vec::new();
+    for shots in [100, 100, 7, 100, 100] {
+        runs.push(submit(shots).await);
+    }
+    wait_delivered(&app).await;
+    let accepted: BTreeSet<String> = sink
+        .accepted()
+        .iter()
+        .map(|e| e["properties"]["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = runs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 2)
+        .map(|(_, r)| r.to_string())
+        .collect();
+    assert_eq!(accepted, expected);
+    let parked = app.store().outbox_for_run(runs[2]).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert!(parked[0].parked_at.is_some() && parked[0].delivered_at.is_none());
+    assert!(
+        parked[0].last_error.as_deref().unwrap().contains("400"),
+        "{parked:?}"
+    );
+    // New events keep flowing after the parked one.
+    submit(100).await;
+    wait_delivered(&app).await;
+    assert_eq!(sink.accepted().len(), 5);
+    let _ = circuit;
+    app.stop().await;
+}
+
+async fn forget_erases_a_users_undelivered_events(db: TestDb) {
+    // A sink nobody answers: events stay undelivered, even through the shutdown flush.
+    let app = TestApp::start_configured(db, Arc::new(SystemClock), |c| {
+        c.analytics.sink = SinkKind::Posthog;
+        c.analytics.posthog_host = "http://127.0.0.1:9".into();
+        c.analytics.posthog_api_key = "phc_test".into();
+        c.analytics.request_timeout_s = 1;
+    })
+    .await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let circuit = app.create_circuit(&alice, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap();
+    let mut alices = Vec::new();
+    for _ in 0..2 {
+        let run: Value = app
+            .submit_http(&alice, cid, &[("X-Analytics-Consent", "granted")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        alices.push(run["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+    }
+    let bobs: Value = app
+        .submit_http(&bob, cid, &[("X-Analytics-Consent", "granted")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let db = app.into_db().await;
+    let out = crate::cli::qrun(&db, &["analytics", "forget", "alice"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    let out = crate::cli::qrun(&db, &["analytics", "forget", "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    let app = TestApp::start(db).await;
+    for run in &alices {
+        assert!(app.store().outbox_for_run(*run).await.unwrap().is_empty());
+        assert_eq!(
+            app.store()
+                .run(*run)
+                .await
+                .unwrap()
+                .unwrap()
+                .analytics_consent,
+            Some(false),
+            "capture stops"
+        );
+    }
+    let bobs = bobs["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        app.store().outbox_for_run(bobs).await.unwrap().len(),
+        1,
+        "other users untouched"
+    );
+    assert!(app.store().verify().await.unwrap().violations.is_empty());
+    app.stop().await;
+}
+
+on_both_databases!(
+    consented_runs_deliver_exactly_their_events_and_others_none,
+    an_outage_delays_delivery_but_every_event_arrives_once,
+    a_refused_batch_is_parked_and_the_rest_flows,
+    forget_erases_a_users_undelivered_events,
+);

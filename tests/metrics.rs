@@ -1,0 +1,335 @@
+//! `/metrics` after a scripted mix of runs: exact counter values and label sets, and every
+//! metric the operator kit (alerts, dashboard) relies on exists. Its own test binary: the
+//! Prometheus recorder is process-wide, so exact counts need a process of their own.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use helpers::{TestApp, TestDb, http, sleepy_backend, test_config, wait_until};
+use qrun::domain::{RunStatus, SystemClock};
+use qrun::store::{Change, Command};
+use serde_json::{Value, json};
+
+/// `name{labels} value` lines of a scrape, keyed by `name{labels}` as written.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect()
+}
+
+async fn submit(app: &TestApp, token: &str, circuit: &str, backend: (&str, &str)) -> String {
+    submit_with_consent(app, token, circuit, backend, "denied").await
+}
+
+async fn submit_with_consent(
+    app: &TestApp,
+    token: &str,
+    circuit: &str,
+    backend: (&str, &str),
+    consent: &str,
+) -> String {
+    let response = http()
+        .post(app.url("/api/runs"))
+        .bearer_auth(token)
+        .header("X-Analytics-Consent", consent)
+        .json(&json!({"circuit": circuit, "backend": {"type": backend.0, "name": backend.1}, "shots": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let run: Value = response.json().await.unwrap();
+    run["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_a_scripted_mix_exactly() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&db);
+    config.executor.enabled = true;
+    config.executor.claim_interval_ms = 50;
+    config
+        .backends
+        .push(sleepy_backend(dir.path(), "slow", 60.0));
+    let broken = dir.path().join("broken.sh");
+    std::fs::write(
+        &broken,
+        "#!/bin/sh\ncat >/dev/null\necho 'the device is on fire' >&2\nexit 3\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
+    config.backends.push(qrun::config::BackendConfig::Command {
+        name: "broken".into(),
+        program: broken,
+        args: vec![],
+        timeout_s: 10,
+        max_shots: 1000,
+        max_source_bytes: 1 << 20,
+        max_output_bytes: 1 << 20,
+    });
+    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
+        .await
+        .unwrap();
+    let app = TestApp { app, db };
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let wide = http()
+        .post(app.url("/api/circuits"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "wide", "visibility": "public", "source": "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[30];\nh q;\n", "manifest": {"framework": "qiskit", "format": "openqasm2"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wide.status(), 201);
+
+    // Two completed, a resource limit, a backend error, a cancelled running run.
+    let done = [
+        submit_with_consent(
+            &app,
+            &token,
+            "alice/bell",
+            ("simulator", "statevector"),
+            "granted",
+        )
+        .await,
+        submit(&app, &token, "alice/bell", ("simulator", "statevector")).await,
+        submit(&app, &token, "alice/wide", ("simulator", "statevector")).await,
+        submit(&app, &token, "alice/bell", ("command", "broken")).await,
+    ];
+    let slow = submit(&app, &token, "alice/bell", ("command", "slow")).await;
+    wait_until(Duration::from_secs(30), "the mix settles", || async {
+        let counts = app.store().run_counts().await.unwrap();
+        counts[&RunStatus::Completed] == 2
+            && counts[&RunStatus::Failed] == 2
+            && counts[&RunStatus::Running] == 1
+    })
+    .await;
+    let response = http()
+        .post(app.url(&format!("/api/runs/{slow}/cancel")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = done;
+    wait_until(
+        Duration::from_secs(30),
+        "the consented run's events are delivered",
+        || async { app.store().outbox_depth().await.unwrap() == 0 },
+    )
+    .await;
+
+    // A node dies holding a run: the watchdog recovers it once its lease has expired.
+    let db = app.into_db().await;
+    let app = TestApp::start(db).await;
+    let circuit = app
+        .store()
+        .circuit_by_name("alice", "bell")
+        .await
+        .unwrap()
+        .unwrap();
+    let user = app.store().user_by_handle("alice").await.unwrap().unwrap();
+    let stranded = app
+        .apply(Command::Create(qrun::domain::NewRun {
+            user_id: user.id,
+            circuit_id: circuit.id,
+            circuit_version: 1,
+            backend_type: "simulator".into(),
+            backend_name: "statevector".into(),
+            framework: "qiskit".into(),
+            shots: 10,
+            analytics_consent: None,
+            idempotency_key: None,
+        }))
+        .await
+        .unwrap()
+        .run;
+    let expired = chrono::Utc::now() - chrono::TimeDelta::seconds(5);
+    app.transition(
+        stranded.id,
+        Change::Start {
+            node: "dead".into(),
+            lease_until: expired,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.app.sweep().await.unwrap(), 1);
+
+    let text = http()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let got = samples(&text);
+    let expect = [
+        (
+            r#"qrun_runs_requested_total{framework="qiskit",backend="simulator/statevector"}"#,
+            4.0,
+        ),
+        (
+            r#"qrun_runs_requested_total{framework="qiskit",backend="command/broken"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_runs_requested_total{framework="qiskit",backend="command/slow"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_run_transitions_total{from="pending",to="running"}"#,
+            6.0,
+        ),
+        (
+            r#"qrun_run_transitions_total{from="running",to="completed"}"#,
+            2.0,
+        ),
+        (
+            r#"qrun_run_transitions_total{from="running",to="failed"}"#,
+            3.0,
+        ),
+        (
+            r#"qrun_run_transitions_total{from="running",to="cancelled"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_runs_failed_total{error_class="resource_limit",stage="prepare"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_runs_failed_total{error_class="backend_error",stage="execute"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_runs_failed_total{error_class="internal_error",stage="recovery"}"#,
+            1.0,
+        ),
+        ("qrun_watchdog_recovered_total", 1.0),
+        (
+            r#"qrun_runs_finished_total{framework="qiskit",backend="simulator/statevector",status="completed"}"#,
+            2.0,
+        ),
+        (
+            r#"qrun_runs_finished_total{framework="qiskit",backend="simulator/statevector",status="failed"}"#,
+            2.0,
+        ),
+        (
+            r#"qrun_http_requests_total{route="/api/runs",method="POST",status="201"}"#,
+            5.0,
+        ),
+        (
+            r#"qrun_http_requests_total{route="/api/runs/{id}/cancel",method="POST",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_http_requests_total{route="/api/circuits",method="POST",status="201"}"#,
+            2.0,
+        ),
+        (
+            r#"qrun_run_execution_seconds_count{framework="qiskit",backend="simulator/statevector"}"#,
+            4.0,
+        ),
+        ("qrun_run_queue_seconds_count", 6.0),
+        (r#"qrun_runs{status="running"}"#, 0.0),
+        ("qrun_stranded_runs", 0.0),
+        (
+            r#"qrun_analytics_events_total{event="run_requested",result="delivered"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_analytics_events_total{event="run_started",result="delivered"}"#,
+            1.0,
+        ),
+        (
+            r#"qrun_analytics_events_total{event="run_completed",result="delivered"}"#,
+            1.0,
+        ),
+        (r#"qrun_actor_restarts_total{actor="recorder"}"#, 0.0),
+    ];
+    for (key, value) in expect {
+        assert_eq!(got.get(key), Some(&value), "{key}\n{text}");
+    }
+    let failed: Vec<&String> = got
+        .keys()
+        .filter(|k| k.starts_with("qrun_runs_failed_total{"))
+        .collect();
+    assert_eq!(
+        failed.len(),
+        3,
+        "exactly three failure label sets: {failed:?}"
+    );
+    // Labels never carry ids.
+    for id in [
+        stranded.id.to_string(),
+        circuit.id.to_string(),
+        user.id.to_string(),
+    ] {
+        assert!(!text.contains(&id), "an id in the labels: {id}");
+    }
+    assert!(
+        text.contains(
+            "qrun_http_request_duration_seconds_bucket{route=\"/api/runs\",le=\"0.005\"}"
+        ),
+        "{text}"
+    );
+
+    // Every metric the alerts and the dashboard use is exported.
+    let kit = [
+        std::fs::read_to_string("config/alerts.yml").unwrap(),
+        std::fs::read_to_string("config/grafana-dashboard.json").unwrap(),
+    ]
+    .concat();
+    let mut names: Vec<String> = kit
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("qrun_"))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        let exported = got.keys().any(|k| {
+            k.starts_with(&format!("{name}{{")) || k.starts_with(&format!("{name} ")) || k == &name
+        });
+        let declared = text.contains(&format!("# TYPE {name} "));
+        assert!(
+            exported || declared,
+            "the kit uses {name}, which /metrics does not export"
+        );
+    }
+    app.stop().await;
+}
+
+/// The alerting rules and the scrape config are valid Prometheus files (promtool).
+#[test]
+fn the_operator_kit_passes_promtool() {
+    let Ok(out) = std::process::Command::new("promtool")
+        .args(["check", "config", "config/prometheus.yml"])
+        .output()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool must be installed in CI (.ci/run installs it)"
+        );
+        eprintln!("\n*** SKIPPED: promtool is not installed (apt-get install prometheus) ***\n");
+        return;
+    };
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("SUCCESS: 6 rules found"), "{text}");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string("config/grafana-dashboard.json").unwrap())
+            .unwrap();
+    assert!(dashboard["panels"].as_array().unwrap().len() >= 8);
+}
