@@ -6,6 +6,7 @@
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
 //! - [`service`]: the whole filter with request ids, access logs and request metrics.
+//! - [`pages`]: the HTML pages (run page, circuit index, login), mounted after the API.
 
 mod circuits;
 pub mod error;
@@ -14,6 +15,7 @@ mod extract;
 mod health;
 pub mod openapi;
 mod ops;
+mod pages;
 mod runs;
 mod views;
 
@@ -46,19 +48,37 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
 ];
 
-/// The template of [`ROUTES`] that `path` matches, or `unmatched`.
+/// The HTML pages (not API routes: not in `/openapi.json`), as (method, path template). They
+/// match only where no API route does, and never under `/api/`.
+pub const PAGE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/{owner}/{circuit}"),
+    ("GET", "/{owner}/{circuit}/runs/{id}"),
+];
+
+/// The template of [`ROUTES`] that `path` matches, else of [`PAGE_ROUTES`], or `unmatched`.
 pub fn route_template(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    ROUTES
-        .iter()
-        .map(|(_, template)| *template)
-        .find(|template| {
-            let parts: Vec<&str> = template.split('/').collect();
-            parts.len() == segments.len()
-                && parts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+    let find = |routes: &'static [(&str, &'static str)]| {
+        routes
+            .iter()
+            .map(|(_, template)| *template)
+            .find(|template| {
+                let parts: Vec<&str> = template.split('/').collect();
+                parts.len() == segments.len()
+                    && parts
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+            })
+    };
+    find(ROUTES)
+        .or_else(|| {
+            (segments.get(1) != Some(&pages::RESERVED_OWNER))
+                .then(|| find(PAGE_ROUTES))
+                .flatten()
         })
         .unwrap_or("unmatched")
 }
@@ -115,9 +135,11 @@ pub fn routes(
         .unify()
         .or(health::routes(state.clone()))
         .unify()
-        .or(ops::routes(state))
+        .or(ops::routes(state.clone()))
         .unify()
         .or(openapi::routes().map(Reply::into_response))
+        .unify()
+        .or(pages::routes(state))
         .unify()
         .recover(error::recover)
         .unify()

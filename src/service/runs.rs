@@ -289,3 +289,38 @@ pub async fn list(
     }
     Ok((page, more))
 }
+
+/// A circuit named `owner/name` and its newest `limit` runs (newest first), if `viewer` may
+/// see the circuit: a private circuit is "not found" to everyone but its owner.
+pub async fn recent_of_circuit(
+    state: &AppState,
+    viewer: Option<&User>,
+    owner: &str,
+    name: &str,
+    limit: u64,
+) -> Result<(Circuit, Vec<Run>), ServiceError> {
+    let reference = CircuitRef::Name {
+        owner: owner.to_owned(),
+        name: name.to_owned(),
+    };
+    let circuit = resolve_circuit(state, viewer, &reference).await?;
+    let runs = state
+        .store
+        .recent_runs_of_circuit(circuit.id, limit)
+        .await?;
+    Ok((circuit, runs))
+}
+
+/// Who submitted `run`, only for a viewer allowed to know (the submitter and the circuit's
+/// owner); `None` for everyone else.
+pub async fn submitter(
+    state: &AppState,
+    viewer: Option<&User>,
+    run: &Run,
+    circuit: &Circuit,
+) -> Result<Option<User>, ServiceError> {
+    if !super::access::sees_submitter(viewer, run, circuit) {
+        return Ok(None);
+    }
+    Ok(state.store.user(run.user_id).await?)
+}

@@ -210,3 +210,20 @@ impl Store {
 fn status_filter(status: RunStatus) -> Condition {
     Condition::all().add(runs::Column::Status.eq(status_to_db(status)))
 }
+
+impl Store {
+    /// The newest `limit` runs of a circuit, newest first: a range scan of
+    /// `runs_circuit_created_idx (circuit_id, created_at, id)`, never a table scan.
+    pub async fn recent_runs_of_circuit(&self, circuit_id: Uuid, limit: u64) -> Result<Vec<Run>> {
+        runs::Entity::find()
+            .filter(runs::Column::CircuitId.eq(circuit_id))
+            .order_by_desc(runs::Column::CreatedAt)
+            .order_by_desc(runs::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(run_from_db)
+            .collect()
+    }
+}
