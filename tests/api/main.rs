@@ -11,5 +11,6 @@ mod http_runs;
 mod lifecycle;
 mod nodes;
 mod openapi;
+mod pages;
 mod runtime;
 mod serve;

@@ -1,0 +1,56 @@
+// Opens a running run's page in Debian's headless Chromium and watches it go live:
+//   node run-page.mjs URL SCREENSHOT
+// 1. the badge says `running`; prints `seen running` (the test then lets the run finish);
+// 2. within a bound, the badge says `completed` in the same document (no reload);
+// 3. the histogram's bars are there; a full-page screenshot goes to SCREENSHOT.
+// Exits 0 on success, 1 with the reason on stderr otherwise.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, screenshot] = process.argv.slice(2);
+if (!url || !screenshot) {
+  console.error("usage: node run-page.mjs URL SCREENSHOT");
+  process.exit(2);
+}
+const profile = mkdtempSync(join(tmpdir(), "qrun-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.QRUN_CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  viewport: { width: 1100, height: 900 },
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems = [];
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(url, { waitUntil: "load", timeout: 15_000 });
+  const first = await page.locator("#status").textContent();
+  if (first !== "running") throw new Error(`the badge first says ${first}, not running`);
+  await page.evaluate(() => { window.qrunSameDocument = true; });
+  console.log("seen running");
+  await page.waitForFunction(
+    () => document.getElementById("status")?.textContent === "completed",
+    null,
+    { timeout: 30_000 },
+  );
+  if (!(await page.evaluate(() => window.qrunSameDocument === true))) {
+    throw new Error("the page reloaded");
+  }
+  await page.locator("svg.histogram rect.bar").first().waitFor({ timeout: 10_000 });
+  const bars = await page.locator("svg.histogram rect.bar").count();
+  if (problems.length) throw new Error(`console errors: ${problems.join(" | ")}`);
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`completed without a reload; ${bars} bars; screenshot ${screenshot}`);
+} catch (error) {
+  console.error(`browser: ${error.message}`);
+  process.exitCode = 1;
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
