@@ -12,8 +12,10 @@ pub const TOP: usize = 64;
 
 const PLOT_HEIGHT: f64 = 220.0;
 const TOP_MARGIN: f64 = 34.0;
-const LABEL_HEIGHT: f64 = 72.0;
-const SIDE: f64 = 12.0;
+const SIDE: f64 = 36.0;
+/// Axis labels longer than this show their last characters after "…" (the title and the
+/// table keep them whole).
+const LABEL_CHARS: usize = 24;
 const TARGET_WIDTH: f64 = 940.0;
 
 /// One bar of the chart.
@@ -66,6 +68,20 @@ pub fn bars(counts: &BTreeMap<String, u64>, top: usize) -> Vec<Bar> {
     bars
 }
 
+/// A bar's label under the axis: "other", or the bit string (its end if very long).
+fn axis_label(bar: &Bar) -> String {
+    if bar.other {
+        return "other".to_owned();
+    }
+    let chars = bar.label.chars().count();
+    if chars <= LABEL_CHARS {
+        bar.label.clone()
+    } else {
+        let tail: String = bar.label.chars().skip(chars - (LABEL_CHARS - 1)).collect();
+        format!("…{tail}")
+    }
+}
+
 fn percent(p: f64) -> String {
     format!("{:.2}%", p * 100.0)
 }
@@ -75,23 +91,37 @@ pub fn histogram(counts: &BTreeMap<String, u64>) -> Markup {
     let bars = bars(counts, TOP);
     let n = bars.len().max(1) as f64;
     let slot = (TARGET_WIDTH / n).clamp(14.0, 90.0);
-    let width = SIDE * 2.0 + slot * n;
-    let height = TOP_MARGIN + PLOT_HEIGHT + LABEL_HEIGHT;
+    // Never narrower than the target, so few bars keep a sane size; they sit centred.
+    let width = (SIDE * 2.0 + slot * n).max(TARGET_WIDTH + SIDE * 2.0);
+    let left = (width - slot * n) / 2.0;
+    let labels: Vec<String> = bars.iter().map(axis_label).collect();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    // Labels are rotated by 60°: ~6.6 units per monospace character, times sin 60°.
+    let height = TOP_MARGIN + PLOT_HEIGHT + 16.0 + longest as f64 * 6.6 * 0.87;
     let base = TOP_MARGIN + PLOT_HEIGHT;
-    let max = bars.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+    // Scaled to the largest outcome: an "other" bar taller than that is drawn clipped (its
+    // label and title say its count), so it cannot flatten the outcomes it sums.
+    let max = bars
+        .iter()
+        .filter(|b| !b.other)
+        .map(|b| b.count)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let wide = slot >= 48.0;
     html! {
         svg class="histogram" xmlns="http://www.w3.org/2000/svg" role="img"
             viewBox={ "0 0 " (width) " " (height) }
             aria-label={ "Outcome counts: " (bars.len()) " bars" } {
             line class="axis" x1=(SIDE) x2=(width - SIDE) y1=(base) y2=(base) {}
-            @for (i, bar) in bars.iter().enumerate() {
-                @let x = SIDE + slot * i as f64;
-                @let h = (bar.count as f64 / max * PLOT_HEIGHT).max(1.0);
+            @for (i, (bar, label)) in bars.iter().zip(&labels).enumerate() {
+                @let x = left + slot * i as f64;
+                @let h = (bar.count as f64 / max * PLOT_HEIGHT).clamp(1.0, PLOT_HEIGHT);
+                @let clipped = bar.count as f64 > max;
                 @let centre = x + slot / 2.0;
                 g class="outcome" data-outcome=(bar.label) {
                     title { (bar.label) ": " (bar.count) " (" (percent(bar.probability)) ")" }
-                    rect class=(if bar.other { "bar other" } else { "bar" })
+                    rect class=(if bar.other { "bar other" } else { "bar" }) data-clipped=[clipped.then_some("true")]
                         x=(x + slot * 0.12) y=(base - h) width=(slot * 0.76) height=(h) {}
                     @if wide {
                         text x=(centre) y=(base - h - 18.0) text-anchor="middle" { (bar.count) }
@@ -101,7 +131,7 @@ pub fn histogram(counts: &BTreeMap<String, u64>) -> Markup {
                             transform={ "rotate(-90 " (centre + 3.0) " " (base - h - 4.0) ")" } { (bar.count) }
                     }
                     text x=(centre + 3.0) y=(base + 8.0) text-anchor="end"
-                        transform={ "rotate(-60 " (centre + 3.0) " " (base + 8.0) ")" } { (bar.label) }
+                        transform={ "rotate(-60 " (centre + 3.0) " " (base + 8.0) ")" } { (label) }
                 }
             }
         }
@@ -158,6 +188,23 @@ mod tests {
         let bars = bars(&counts(&[("10", 5), ("01", 5), ("00", 5)]), 2);
         let labels: Vec<&str> = bars.iter().map(|b| b.label.as_str()).collect();
         assert_eq!(labels, ["00", "01", "other (1 outcome)"]);
+    }
+
+    #[test]
+    fn a_tall_other_bar_is_clipped_and_long_labels_keep_their_end() {
+        let many: BTreeMap<String, u64> = (0..70u64).map(|i| (format!("{i:030b}"), 10)).collect();
+        let svg = histogram(&many).into_string();
+        assert_eq!(svg.matches("data-clipped").count(), 1, "{svg}");
+        let long = format!("{:030b}", 63);
+        assert!(svg.contains(&format!(">{}<", axis_label(&bars(&many, TOP)[63]))));
+        assert!(
+            svg.contains(&format!("<title>{long}: 10 (")),
+            "the title keeps it whole"
+        );
+        assert_eq!(
+            axis_label(&bars(&many, TOP)[0]).chars().count(),
+            LABEL_CHARS
+        );
     }
 
     #[test]

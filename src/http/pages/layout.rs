@@ -129,6 +129,14 @@ pub fn duration(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Strin
     }
 }
 
+/// A span given in seconds (an execution time), in words.
+pub fn seconds(span: f64) -> String {
+    if span > 0.0 && span < 1e-3 {
+        return format!("{:.3} ms", span * 1e3);
+    }
+    human(TimeDelta::microseconds((span * 1e6) as i64))
+}
+
 fn human(span: TimeDelta) -> String {
     let ms = span.num_milliseconds().max(0);
     match ms {
@@ -157,6 +165,8 @@ mod tests {
             assert_eq!(human(TimeDelta::milliseconds(ms)), text);
         }
         assert_eq!(duration(None, Some(Utc::now())), "—");
+        assert_eq!(seconds(0.0004), "0.400 ms");
+        assert_eq!(seconds(2.1226), "2.1 s");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::histogram::histogram;
-use super::layout::{badge, duration, page, time};
+use super::layout::{badge, duration, page, seconds, time};
 use super::{Credentials, credentials, owner, render};
 use crate::app::AppState;
 use crate::domain::{Circuit, Run, RunStatus, User};
@@ -126,7 +126,7 @@ fn results(run: &Run) -> Markup {
         section.card id="results" {
             p {
                 (results.unique_states) " distinct outcomes over " (results.shots) " shots, executed in "
-                (format!("{:.3}", results.execution_time * 1e3)) " ms."
+                (seconds(results.execution_time)) "."
             }
             (histogram(&results.counts))
         }
