@@ -245,6 +245,12 @@ impl RecorderHandle {
         }
     }
 
+    /// The current Recorder incarnation's cell (operators' tooling and tests watch restarts
+    /// through it).
+    pub fn actor_cell(&self) -> Option<ractor::ActorCell> {
+        self.current.borrow().as_ref().map(|a| a.get_cell())
+    }
+
     /// Committed status changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
         self.changes.subscribe()

@@ -395,7 +395,52 @@ async fn timelines_strictly_increase_even_when_the_clock_does_not(db: TestDb) {
     app.stop().await;
 }
 
+async fn the_database_itself_refuses_to_rewrite_a_terminal_run(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, Some(true)).await;
+    app.transition(run.id, start()).await.unwrap();
+    app.transition(run.id, complete()).await.unwrap();
+    let done = app.store().run(run.id).await.unwrap().unwrap();
+    // Straight SQL, past every guard in the code.
+    for sql in [
+        "UPDATE runs SET status = 'running' WHERE status = 'completed'",
+        "UPDATE runs SET results = NULL, status = 'failed', error_class = 'timeout', error_stage = 'execute', error_message = 'x' WHERE status = 'completed'",
+        "UPDATE runs SET completed_at = started_at WHERE status = 'completed'",
+        "UPDATE runs SET shots = 1 WHERE status = 'completed'",
+    ] {
+        let err = app.store().execute_raw(sql).await.expect_err(sql);
+        assert!(
+            err.to_string().contains("terminal runs are immutable"),
+            "{sql}: {err}"
+        );
+    }
+    assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), done);
+    // Bookkeeping stays writable.
+    assert_eq!(
+        app.store()
+            .execute_raw(
+                "UPDATE runs SET outbox_pruned_at = completed_at WHERE status = 'completed'"
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    // Live runs are untouched by the trigger.
+    let live = app.submit(&fx, None).await;
+    assert_eq!(
+        app.store()
+            .execute_raw("UPDATE runs SET shots = 5 WHERE status = 'pending'")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(app.store().run(live.id).await.unwrap().unwrap().shots, 5);
+    app.stop().await;
+}
+
 on_both_databases!(
+    the_database_itself_refuses_to_rewrite_a_terminal_run,
     timelines_strictly_increase_even_when_the_clock_does_not,
     every_edge_writes_one_audit_row_and_an_event_only_with_consent,
     non_edges_from_live_states_are_conflicts_that_write_nothing,

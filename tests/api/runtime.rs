@@ -84,6 +84,7 @@ async fn a_thousand_concurrent_submissions_all_complete(db: TestDb) {
     let app = Arc::new(executing_app(db, |c| c.executor.max_active_runs_per_user = 10_000).await);
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
+    let started = std::time::Instant::now();
     let accepted = futures_util::stream::iter(0..1000)
         .map(|_| {
             let (app, token) = (app.clone(), token.clone());
@@ -97,6 +98,11 @@ async fn a_thousand_concurrent_submissions_all_complete(db: TestDb) {
         app.store().run_counts().await.unwrap()[&RunStatus::Completed] == 1000
     })
     .await;
+    let elapsed = started.elapsed();
+    eprintln!(
+        "1000 runs submitted (32 clients) and completed in {elapsed:?}: {:.0} runs/s",
+        1000.0 / elapsed.as_secs_f64()
+    );
     let report = app.store().verify().await.unwrap();
     assert_eq!(
         (report.runs, report.violations.len()),
@@ -351,7 +357,27 @@ async fn shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace(db: T
     drop(db);
 }
 
+async fn a_killed_recorder_is_restarted_and_the_service_goes_on(db: TestDb) {
+    let app = executing_app(db, |_| {}).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let recorder = app.app.state().recorder.clone();
+    let first = recorder.actor_cell().expect("a recorder");
+    first.kill();
+    wait_until(Duration::from_secs(10), "a new recorder", || async {
+        recorder
+            .actor_cell()
+            .is_some_and(|c| c.get_id() != first.get_id())
+    })
+    .await;
+    let run = submit(&app, &token, "alice/bell", ("simulator", "statevector")).await;
+    assert_eq!(wait_terminal(&app, &run).await["status"], "completed");
+    assert!(app.app.state().actors_alive());
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_killed_recorder_is_restarted_and_the_service_goes_on,
     a_thousand_concurrent_submissions_all_complete,
     a_panicking_run_fails_with_internal_error_and_the_executor_goes_on,
     cancelling_pending_and_running_runs_stops_them,
