@@ -53,40 +53,46 @@ impl Store {
     }
 
     pub async fn mark_delivered(&self, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
-        analytics_outbox::Entity::update_many()
-            .set(analytics_outbox::ActiveModel {
+        self.update_events(
+            ids,
+            analytics_outbox::ActiveModel {
                 delivered_at: Set(Some(now)),
                 last_error: Set(None),
                 ..Default::default()
-            })
-            .filter(Column::Id.is_in(ids.iter().copied()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+            },
+        )
+        .await
     }
 
     /// Makes events due again at `at`, remembering why they failed.
     pub async fn reschedule(&self, ids: &[Uuid], at: DateTime<Utc>, error: &str) -> Result<()> {
-        analytics_outbox::Entity::update_many()
-            .set(analytics_outbox::ActiveModel {
+        self.update_events(
+            ids,
+            analytics_outbox::ActiveModel {
                 next_attempt_at: Set(at),
                 last_error: Set(Some(error.to_owned())),
                 ..Default::default()
-            })
-            .filter(Column::Id.is_in(ids.iter().copied()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+            },
+        )
+        .await
     }
 
     /// Sets events aside for good (the sink refused them); they stay for inspection.
     pub async fn park(&self, ids: &[Uuid], now: DateTime<Utc>, error: &str) -> Result<()> {
-        analytics_outbox::Entity::update_many()
-            .set(analytics_outbox::ActiveModel {
+        self.update_events(
+            ids,
+            analytics_outbox::ActiveModel {
                 parked_at: Set(Some(now)),
                 last_error: Set(Some(error.to_owned())),
                 ..Default::default()
-            })
+            },
+        )
+        .await
+    }
+
+    async fn update_events(&self, ids: &[Uuid], set: analytics_outbox::ActiveModel) -> Result<()> {
+        analytics_outbox::Entity::update_many()
+            .set(set)
             .filter(Column::Id.is_in(ids.iter().copied()))
             .exec(&self.db)
             .await?;

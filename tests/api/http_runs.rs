@@ -489,33 +489,21 @@ async fn listing_pages_are_stable_and_filtered(db: TestDb) {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, submitted, "every run once, newest first");
-    let (_, page) = call(
-        &app,
-        Method::GET,
-        "/api/runs?circuit=alice/other&limit=100",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(page["runs"].as_array().unwrap().len(), 5);
-    let (_, page) = call(
-        &app,
-        Method::GET,
-        "/api/runs?status=completed",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(page["runs"].as_array().unwrap().len(), 0);
-    let (_, page) = call(
-        &app,
-        Method::GET,
-        "/api/runs?status=pending&limit=100",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(page["runs"].as_array().unwrap().len(), 25);
+    for (query, expected) in [
+        ("circuit=alice/other&limit=100", 5),
+        ("status=completed", 0),
+        ("status=pending&limit=100", 25),
+    ] {
+        let (_, page) = call(
+            &app,
+            Method::GET,
+            &format!("/api/runs?{query}"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(page["runs"].as_array().unwrap().len(), expected, "{query}");
+    }
     // Someone else's listing is their own.
     let (_, bob) = app.user("bob").await;
     let (_, page) = call(&app, Method::GET, "/api/runs", Some(&bob), None).await;
