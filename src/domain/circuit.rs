@@ -82,9 +82,20 @@ fn check_name(value: &str, what: &'static str, max: usize) -> Result<(), Invalid
     }
 }
 
-/// A user handle: lower-case, URL-safe, at most 39 characters.
+/// Handles that would collide with the service's own top-level paths (`/api/...`): a user
+/// so named could have no run pages.
+pub const RESERVED_HANDLES: [&str; 1] = ["api"];
+
+/// A user handle: lower-case, URL-safe, at most 39 characters, not reserved.
 pub fn validate_handle(handle: &str) -> Result<(), InvalidName> {
-    check_name(handle, "a handle", 39)
+    check_name(handle, "a handle", 39)?;
+    if RESERVED_HANDLES.contains(&handle) {
+        return Err(InvalidName {
+            what: "a handle (not a reserved word such as `api`)",
+            max: 39,
+        });
+    }
+    Ok(())
 }
 
 /// A circuit name: lower-case, URL-safe, at most 100 characters.
@@ -114,5 +125,7 @@ mod tests {
             assert!(validate_circuit_name(bad).is_err(), "{bad}");
         }
         assert!(validate_handle(&"a".repeat(40)).is_err());
+        assert!(validate_handle("api").is_err());
+        assert!(validate_handle("apis").is_ok());
     }
 }

@@ -15,7 +15,7 @@ use warp::sse::Event;
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, ErrorBody, respond};
-use super::extract::{run_id, viewer, with_state};
+use super::extract::{reading_viewer, run_id, with_state};
 use super::views::RunView;
 use crate::actors::RunChange;
 use crate::app::AppState;
@@ -31,7 +31,7 @@ pub fn routes(
 ) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "runs" / String / "events")
         .and(warp::get())
-        .and(viewer(state.clone()))
+        .and(reading_viewer(state.clone()))
         .and(with_state(state))
         .then(events)
 }

@@ -24,33 +24,61 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// The caller, if the request carries a valid bearer token; no header means anonymous; a bad
-/// or revoked token is 401 (never a silent downgrade to anonymous).
+/// The user a request's credentials name: the `Authorization: Bearer` header, else (where
+/// the route allows it) the browser's `qrun_token` cookie. No credentials means anonymous; a
+/// malformed header or a bad or revoked token is 401, never a silent downgrade to anonymous.
+pub async fn authenticate(
+    state: &AppState,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<Option<User>, ApiError> {
+    let token = match (bearer, cookie) {
+        (Some(header), _) => header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
+            })?,
+        (None, Some(cookie)) => cookie,
+        (None, None) => return Ok(None),
+    };
+    match state.auth.authenticate(token).await {
+        Ok(Some(user)) => Ok(Some(user)),
+        Ok(None) => Err(ApiError::unauthorized("invalid or revoked token")),
+        Err(err) => Err(ServiceError::from(err).into()),
+    }
+}
+
+/// The caller, if the request carries a valid bearer token (the JSON API is bearer-only).
 pub fn viewer(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(with_state(state))
         .and_then(|header: Option<String>, state: Arc<AppState>| async move {
-            let Some(header) = header else {
-                return Ok(None);
-            };
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    reject(ApiError::unauthorized(
-                        "the Authorization header must be `Bearer TOKEN`",
-                    ))
-                })?;
-            match state.auth.authenticate(token).await {
-                Ok(Some(user)) => Ok(Some(user)),
-                Ok(None) => Err(reject(ApiError::unauthorized("invalid or revoked token"))),
-                Err(err) => Err(reject(ServiceError::from(err).into())),
-            }
+            authenticate(&state, header.as_deref(), None)
+                .await
+                .map_err(reject)
         })
+}
+
+/// The caller of a read-only route a browser page uses (the run's live events): the bearer
+/// header, or the page's `qrun_token` cookie (HttpOnly, SameSite=Strict; reads only).
+pub fn reading_viewer(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(warp::cookie::optional::<String>(super::pages::COOKIE))
+        .and(with_state(state))
+        .and_then(
+            |header: Option<String>, cookie: Option<String>, state: Arc<AppState>| async move {
+                authenticate(&state, header.as_deref(), cookie.as_deref())
+                    .await
+                    .map_err(reject)
+            },
+        )
 }
 
 /// The caller, who must be authenticated.

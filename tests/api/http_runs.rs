@@ -559,7 +559,42 @@ async fn a_revoked_token_is_refused(db: TestDb) {
     app.stop().await;
 }
 
+async fn a_private_runs_events_accept_the_owners_page_cookie(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let (_, owner) = app.user("alice").await;
+    let (_, other) = app.user("bob").await;
+    let circuit = app.create_circuit(&owner, "secret", "private").await;
+    let run: Value = app
+        .submit_http(&owner, circuit["id"].as_str().unwrap(), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/runs/{}/events", run["id"].as_str().unwrap());
+    for (cookie, status) in [(Some(&owner), 200), (Some(&other), 404), (None, 404)] {
+        let mut request = http().get(app.url(&path));
+        if let Some(token) = cookie {
+            request = request.header("cookie", format!("qrun_token={token}"));
+        }
+        assert_eq!(
+            request.send().await.unwrap().status(),
+            status,
+            "cookie of {cookie:?}"
+        );
+    }
+    // The cookie reads; it never writes: mutations stay bearer-only.
+    let response = http()
+        .post(app.url(&format!("/api/runs/{}/cancel", run["id"].as_str().unwrap())))
+        .header("cookie", format!("qrun_token={owner}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_private_runs_events_accept_the_owners_page_cookie,
     a_run_goes_through_every_route,
     visibility_matrix_holds_on_every_route,
     consent_header_decides_analytics,

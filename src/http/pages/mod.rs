@@ -32,7 +32,6 @@ use warp::{Filter, Rejection};
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::User;
-use crate::service::ServiceError;
 
 /// The cookie that carries a browser's API token.
 pub const COOKIE: &str = "qrun_token";
@@ -78,25 +77,7 @@ impl Credentials {
     /// The viewer: anonymous without a token; a bad or revoked token is 401 (and the page
     /// clears the cookie), never a silent downgrade to anonymous.
     async fn viewer(&self, state: &AppState) -> Result<Option<User>, ApiError> {
-        let token = match (&self.bearer, &self.cookie) {
-            (Some(header), _) => header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
-                })?,
-            (None, Some(cookie)) => cookie.as_str(),
-            (None, None) => return Ok(None),
-        };
-        match state.auth.authenticate(token).await {
-            Ok(Some(user)) => Ok(Some(user)),
-            Ok(None) => Err(ApiError::unauthorized(
-                "invalid or revoked token; log in again",
-            )),
-            Err(err) => Err(ServiceError::from(err).into()),
-        }
+        super::extract::authenticate(state, self.bearer.as_deref(), self.cookie.as_deref()).await
     }
 }
 
