@@ -283,14 +283,23 @@ impl TestApp {
     }
 }
 
+thread_local! {
+    /// One client per thread: building one loads the system's CA store, which in a debug
+    /// build costs far more than the requests themselves. Each test runs on its own
+    /// runtime's threads, so a client never outlives the runtime its connections live on.
+    static CLIENT: reqwest::Client = {
+        // reqwest is built without a default TLS provider; the service installs ring at start.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("a client")
+    };
+}
+
 /// An HTTP client for tests.
 pub fn http() -> reqwest::Client {
-    // reqwest is built without a default TLS provider; the service installs ring at start.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .expect("a client")
+    CLIENT.with(reqwest::Client::clone)
 }
 
 pub struct Fixture {
