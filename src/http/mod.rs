@@ -128,18 +128,21 @@ pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
     use warp::Reply;
+    // Each group is boxed: without it the nested filter types grow past the trait solver's
+    // recursion limit in release builds (and every group would recompile with the others).
     runs::routes(state.clone())
-        .or(events::routes(state.clone()))
+        .boxed()
+        .or(events::routes(state.clone()).boxed())
         .unify()
-        .or(circuits::routes(state.clone()))
+        .or(circuits::routes(state.clone()).boxed())
         .unify()
-        .or(health::routes(state.clone()))
+        .or(health::routes(state.clone()).boxed())
         .unify()
-        .or(ops::routes(state.clone()))
+        .or(ops::routes(state.clone()).boxed())
         .unify()
-        .or(openapi::routes().map(Reply::into_response))
+        .or(openapi::routes().map(Reply::into_response).boxed())
         .unify()
-        .or(pages::routes(state))
+        .or(pages::routes(state).boxed())
         .unify()
         .recover(error::recover)
         .unify()
