@@ -95,3 +95,23 @@ async fn serve_without_configuration_uses_sqlite_in_the_working_directory() {
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "route_not_found");
 }
+
+#[tokio::test]
+async fn sigterm_and_sigint_shut_down_cleanly_with_exit_0() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut served = serve(dir.path(), &[]);
+        let pid = served.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let exit = loop {
+            if let Some(exit) = served.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "{signal}: still running");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(exit.code(), Some(0), "{signal}");
+    }
+}
