@@ -50,6 +50,9 @@ pub struct Application {
     tree: ActorTree,
     server: JoinHandle<()>,
     shutdown: CancellationToken,
+    /// Registered before the service says it is listening, so a SIGTERM or SIGINT that
+    /// follows that line is always a graceful shutdown.
+    signals: Signals,
 }
 
 /// Opens (and migrates) the configured database.
@@ -138,6 +141,7 @@ impl Application {
             root: tree.root.clone(),
         });
         let shutdown = CancellationToken::new();
+        let signals = Signals::register()?;
         let server = tokio::spawn(
             warp::serve(http::service(state.clone()))
                 .incoming(listener)
@@ -151,6 +155,7 @@ impl Application {
             tree,
             server,
             shutdown,
+            signals,
         })
     }
 
@@ -164,8 +169,8 @@ impl Application {
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        shutdown_signal().await;
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        self.signals.received().await;
         tracing::info!("shutting down");
         self.shutdown().await;
         Ok(())
@@ -190,17 +195,26 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler");
+/// SIGTERM and SIGINT, registered at once (tokio's `ctrl_c()` registers only when first
+/// polled).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn received(&mut self) {
         tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

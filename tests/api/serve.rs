@@ -51,7 +51,7 @@ pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
 async fn serve_without_configuration_uses_sqlite_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     let served = serve(dir.path(), &[]);
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http();
     let deadline = Instant::now() + Duration::from_secs(30);
     let ready = loop {
         let response = client.get(format!("{}/readyz", served.base)).send().await;
