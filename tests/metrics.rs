@@ -91,19 +91,17 @@ async fn metrics_count_a_scripted_mix_exactly() {
     assert_eq!(wide.status(), 201);
 
     // Two completed, a resource limit, a backend error, a cancelled running run.
-    let done = [
-        submit_with_consent(
-            &app,
-            &token,
-            "alice/bell",
-            ("simulator", "statevector"),
-            "granted",
-        )
-        .await,
-        submit(&app, &token, "alice/bell", ("simulator", "statevector")).await,
-        submit(&app, &token, "alice/wide", ("simulator", "statevector")).await,
-        submit(&app, &token, "alice/bell", ("command", "broken")).await,
-    ];
+    submit_with_consent(
+        &app,
+        &token,
+        "alice/bell",
+        ("simulator", "statevector"),
+        "granted",
+    )
+    .await;
+    submit(&app, &token, "alice/bell", ("simulator", "statevector")).await;
+    submit(&app, &token, "alice/wide", ("simulator", "statevector")).await;
+    submit(&app, &token, "alice/bell", ("command", "broken")).await;
     let slow = submit(&app, &token, "alice/bell", ("command", "slow")).await;
     wait_until(Duration::from_secs(30), "the mix settles", || async {
         let counts = app.store().run_counts().await.unwrap();
@@ -119,7 +117,6 @@ async fn metrics_count_a_scripted_mix_exactly() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let _ = done;
     wait_until(
         Duration::from_secs(30),
         "the consented run's events are delivered",

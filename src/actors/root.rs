@@ -275,11 +275,6 @@ impl ActorTree {
         }
     }
 
-    /// Whether the tree is up (the root has not stopped).
-    pub fn is_alive(&self) -> bool {
-        !self.join.is_finished()
-    }
-
     /// Stops the tree, waiting for the actors to finish what they are doing.
     pub async fn stop(self) {
         self.root.stop(None);

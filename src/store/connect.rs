@@ -10,17 +10,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseBackend};
+use sea_orm::{ConnectOptions, Database};
 
 use super::{Result, Store};
 use crate::domain::Clock;
-
-/// Which database is behind the store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
 
 /// How to open the database.
 #[derive(Clone, Debug)]
@@ -48,11 +41,7 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
             });
         let db = Database::connect(options).await?;
-        let dialect = match db.get_database_backend() {
-            DatabaseBackend::Postgres => Dialect::Postgres,
-            _ => Dialect::Sqlite,
-        };
-        Ok(Store { db, dialect, clock })
+        Ok(Store { db, clock })
     }
 
     /// Applies pending migrations.

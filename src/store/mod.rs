@@ -25,7 +25,6 @@ use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
 use crate::domain::Clock;
 
-pub use connect::Dialect;
 pub use lifecycle::{Applied, Change, Command, FailCause, Rejection};
 
 /// Errors of the storage layer.
@@ -56,15 +55,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    dialect: Dialect,
     clock: Arc<dyn Clock>,
 }
 
 impl Store {
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
-
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
     }

@@ -242,7 +242,7 @@ async fn a_refused_batch_is_parked_and_the_rest_flows(db: TestDb) {
     .await;
     let app = app_with_sink(db, &sink, false).await;
     let (_, token) = app.user("alice").await;
-    let circuit = app.create_circuit(&token, "bell", "public").await;
+    app.create_circuit(&token, "bell", "public").await;
     let submit = |shots: u64| {
         let request = crate::helpers::http()
             .post(app.url("/api/runs"))
@@ -282,7 +282,6 @@ async fn a_refused_batch_is_parked_and_the_rest_flows(db: TestDb) {
     submit(100).await;
     wait_delivered(&app).await;
     assert_eq!(sink.accepted().len(), 5);
-    let _ = circuit;
     app.stop().await;
 }
 

