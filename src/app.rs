@@ -2,6 +2,7 @@
 //! database ([`Application::build`], [`Application::addr`], [`Application::shutdown`]).
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
 use crate::execution::Backends;
 use crate::service::auth::Authenticator;
+use crate::service::limits::{Counts, SubmissionLimiter};
 use crate::store::Store;
 use crate::store::connect::ConnectSettings;
 use crate::{analytics, http, metrics};
@@ -31,6 +33,8 @@ pub struct AppState {
     pub store: Store,
     pub recorder: RecorderHandle,
     pub auth: Authenticator,
+    pub submissions: SubmissionLimiter,
+    pub counts: Counts,
     /// `None` when `metrics.enabled = false`.
     pub metrics: Option<PrometheusHandle>,
     root: ActorRef<RootMsg>,
@@ -61,6 +65,7 @@ pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         url: config.database.url.clone(),
         max_connections: config.database.max_connections,
         connect_timeout: Duration::from_secs(config.database.connect_timeout_s),
+        wait_timeout: Duration::from_millis(config.database.wait_timeout_ms),
     };
     let store = Store::connect(&settings, clock)
         .await
@@ -132,8 +137,14 @@ impl Application {
             store.clone(),
             chrono::TimeDelta::seconds(config.auth.token_cache_ttl_s as i64),
         );
+        let submissions = SubmissionLimiter::new(
+            NonZeroU32::new(config.executor.user_submissions_per_s).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(config.executor.user_submission_burst).unwrap_or(NonZeroU32::MIN),
+        );
         let state = Arc::new(AppState {
             auth,
+            submissions,
+            counts: Counts::default(),
             config,
             store,
             recorder: tree.recorder.clone(),

@@ -49,6 +49,8 @@ pub struct ExecutorConfig {
     pub max_concurrent_runs: u64,
     pub max_pending_runs: u64,
     pub max_active_runs_per_user: u64,
+    pub user_submissions_per_s: u32,
+    pub user_submission_burst: u32,
     pub claim_interval_ms: u64,
     pub lease_ttl_s: u64,
     pub shutdown_grace_s: u64,
@@ -90,6 +92,7 @@ pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     pub connect_timeout_s: u64,
+    pub wait_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -287,6 +290,14 @@ impl Config {
                 self.executor.claim_interval_ms,
             ),
             ("executor.lease_ttl_s", self.executor.lease_ttl_s),
+            (
+                "executor.user_submissions_per_s",
+                self.executor.user_submissions_per_s.into(),
+            ),
+            (
+                "executor.user_submission_burst",
+                self.executor.user_submission_burst.into(),
+            ),
             (
                 "analytics.flush_interval_ms",
                 self.analytics.flush_interval_ms,

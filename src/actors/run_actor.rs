@@ -6,16 +6,17 @@
 //! with `internal_error` — one path for every crash.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use qrun_engine::CancellationToken;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
 
-use super::recorder::RecorderHandle;
+use super::recorder::{RecorderHandle, RecorderUnavailable};
 use crate::domain::{ErrorClass, Failure, Run, RunResults, Stage};
 use crate::execution::{Backend, ExecError, Job};
-use crate::store::lifecycle::ApplyError;
+use crate::store::lifecycle::{ApplyError, Outcome};
 use crate::store::{Change, Command, FailCause, Rejection, Store};
 
 /// Why a run's execution was stopped from outside.
@@ -189,19 +190,24 @@ async fn execute(
     backend.execute(job, cancel).await
 }
 
-/// Writes the run's ending; a storage failure of the results is retried as a failed run
-/// (`storage_error`); a guard miss means the run ended elsewhere first and the result is
-/// dropped (counted in `qrun_transition_conflicts_total`).
+/// How long a run's ending is retried while the database is unavailable (down, restarting,
+/// locked) before the run is left to the watchdog.
+const RECORD_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Writes the run's ending. While the database is unavailable the write is retried with
+/// backoff, so results computed during an outage are kept once it ends; a storage failure of
+/// the results is recorded as a failed run (`storage_error`); a guard miss means the run ended
+/// elsewhere first and the result is dropped (counted in `qrun_transition_conflicts_total`).
 async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
     let completing = matches!(change, Change::Complete { .. });
-    match recorder.apply(Command::Transition { run_id, change }).await {
+    match apply_patiently(recorder, run_id, change).await {
         Ok(Ok(applied)) => {
             tracing::info!(status = %applied.run.status, "run finished");
         }
         Ok(Err(ApplyError::Rejected(Rejection::Conflict { current, .. }))) => {
             tracing::info!(%current, "the run ended elsewhere first; result dropped");
         }
-        Ok(Err(err)) if completing => {
+        Ok(Err(ApplyError::Store(err))) if completing && !err.is_transient() => {
             tracing::error!(error = %err, "storing results failed");
             let failure = Failure::new(
                 ErrorClass::StorageError,
@@ -212,16 +218,48 @@ async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
                 failure,
                 cause: FailCause::Executor,
             };
-            if let Ok(Err(err)) = recorder.apply(Command::Transition { run_id, change }).await {
+            if let Ok(Err(err)) = apply_patiently(recorder, run_id, change).await {
                 tracing::error!(error = %err, "recording the storage failure failed; the watchdog will recover the run");
             }
         }
         Ok(Err(err)) => {
-            tracing::error!(error = %err, "recording the failure failed; the watchdog will recover the run")
+            tracing::error!(error = %err, "recording the run's end failed; the watchdog will recover the run")
         }
         Err(err) => {
             tracing::error!(error = %err, "the recorder is gone; the watchdog will recover the run")
         }
+    }
+}
+
+/// Applies a transition, retrying for [`RECORD_PATIENCE`] while the database is unavailable or
+/// the Recorder is restarting.
+async fn apply_patiently(
+    recorder: &RecorderHandle,
+    run_id: uuid::Uuid,
+    change: Change,
+) -> Result<Outcome, RecorderUnavailable> {
+    let deadline = tokio::time::Instant::now() + RECORD_PATIENCE;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let command = Command::Transition {
+            run_id,
+            change: change.clone(),
+        };
+        let outcome = recorder.apply(command).await;
+        let transient = match &outcome {
+            Ok(Err(ApplyError::Store(err))) => err.is_transient(),
+            Ok(_) => false,
+            Err(RecorderUnavailable) => true,
+        };
+        if !transient || tokio::time::Instant::now() + delay > deadline {
+            return outcome;
+        }
+        tracing::warn!(
+            retry_in_ms = delay.as_millis() as u64,
+            "the database is unavailable; retrying the run's end"
+        );
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -88,11 +88,12 @@ impl From<ServiceError> for ApiError {
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
             },
             ServiceError::TooMany {
+                code,
                 message,
                 retry_after,
             } => ApiError {
                 retry_after: Some(retry_after),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_runs", message)
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
             },
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");

@@ -6,11 +6,13 @@
 //! - [`runs`]: submit, read, list, cancel, audit.
 //! - [`circuits`]: create, add versions, read.
 //! - [`health`]: the stranded-runs report.
+//! - [`limits`]: the per-user submission rate.
 
 pub mod access;
 pub mod auth;
 pub mod circuits;
 pub mod health;
+pub mod limits;
 pub mod runs;
 
 use crate::actors::recorder::RecorderUnavailable;
@@ -42,7 +44,11 @@ pub enum ServiceError {
     Overloaded { message: String, retry_after: u64 },
     /// The caller has too much in flight; retry after the given seconds (429).
     #[error("{message}")]
-    TooMany { message: String, retry_after: u64 },
+    TooMany {
+        code: &'static str,
+        message: String,
+        retry_after: u64,
+    },
     /// A bug or a broken invariant (500); the cause is logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -59,12 +65,11 @@ impl ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
-        match &err {
-            StoreError::Database(db) if is_unavailable(db) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ServiceError::Unavailable("the database is unavailable; try again shortly".into())
-            }
-            _ => ServiceError::Internal(err.into()),
+        if err.is_transient() {
+            tracing::warn!(error = %err, "database unavailable");
+            ServiceError::Unavailable("the database is unavailable; try again shortly".into())
+        } else {
+            ServiceError::Internal(err.into())
         }
     }
 }
@@ -73,13 +78,4 @@ impl From<RecorderUnavailable> for ServiceError {
     fn from(_: RecorderUnavailable) -> Self {
         ServiceError::Unavailable("the service is restarting or shutting down; try again".into())
     }
-}
-
-/// Connection-level failures (the database is down or the pool is exhausted), as opposed
-/// to errors in what was asked.
-fn is_unavailable(err: &sea_orm::DbErr) -> bool {
-    matches!(
-        err,
-        sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
-    )
 }

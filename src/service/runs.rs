@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::access::can_see;
+use super::limits::Counted;
 use crate::app::AppState;
 use crate::config::BackendConfig;
 use crate::domain::{AuditEntry, Circuit, NewRun, Run, RunStatus, User};
@@ -130,7 +131,10 @@ pub async fn submit(
             }
         })?;
     let run = applied.run;
-    if !applied.created {
+    if applied.created {
+        state.counts.admitted(Counted::Pending);
+        state.counts.admitted(Counted::ActiveOf(user.id));
+    } else {
         let same = run.circuit_id == new.circuit_id
             && run.circuit_version == new.circuit_version
             && run.backend_type == new.backend_type
@@ -151,19 +155,37 @@ pub async fn submit(
     })
 }
 
-/// Bounds the work at the edge: a full queue is 503, a user with too much in flight is 429,
-/// both with Retry-After. (Checked before the insert, so concurrent submissions may pass a
-/// cap by a few; it bounds the queue, it is not a quota ledger.)
+/// Bounds the work at the edge: a user submitting too fast or with too much in flight is 429,
+/// a full queue is 503, all with Retry-After. (The counts are checked before the insert, so
+/// concurrent submissions may pass a cap by a few; it bounds the queue, it is not a quota
+/// ledger.)
 async fn admit(state: &AppState, user: &User) -> Result<(), ServiceError> {
     let executor = &state.config.executor;
-    if state.store.count_pending().await? >= executor.max_pending_runs {
+    if let Err(wait) = state.submissions.check(user.id) {
+        return Err(ServiceError::TooMany {
+            code: "rate_limited",
+            message: format!(
+                "you are submitting faster than {} runs per second; slow down",
+                executor.user_submissions_per_s
+            ),
+            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+        });
+    }
+    if !below(state, Counted::Pending, executor.max_pending_runs).await? {
         return Err(ServiceError::Overloaded {
             message: "too many runs are waiting; try again shortly".into(),
             retry_after: 5,
         });
     }
-    if state.store.count_active(user.id).await? >= executor.max_active_runs_per_user {
+    if !below(
+        state,
+        Counted::ActiveOf(user.id),
+        executor.max_active_runs_per_user,
+    )
+    .await?
+    {
         return Err(ServiceError::TooMany {
+            code: "too_many_runs",
             message: format!(
                 "you have {} runs pending or running, the most allowed; wait for some to finish",
                 executor.max_active_runs_per_user
@@ -172,6 +194,20 @@ async fn admit(state: &AppState, user: &User) -> Result<(), ServiceError> {
         });
     }
     Ok(())
+}
+
+/// Whether a count is below its cap: the cached count if it says so, else a fresh one.
+async fn below(state: &AppState, counted: Counted, cap: u64) -> Result<bool, ServiceError> {
+    if state.counts.below(counted, cap) {
+        return Ok(true);
+    }
+    let at = std::time::Instant::now();
+    let value = match counted {
+        Counted::Pending => state.store.count_pending().await?,
+        Counted::ActiveOf(user) => state.store.count_active(user).await?,
+    };
+    state.counts.read(counted, value, at);
+    Ok(value < cap)
 }
 
 /// A run and its circuit, if `viewer` may see them.

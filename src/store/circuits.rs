@@ -1,5 +1,8 @@
 //! Circuits and their versions.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use entity::enums::Visibility as DbVisibility;
 use entity::{circuit_versions, circuits, users};
 use sea_orm::{
@@ -160,17 +163,64 @@ impl Store {
         circuit_id: Uuid,
         version: Option<i32>,
     ) -> Result<Option<CircuitVersion>> {
+        if let Some(v) = version
+            && let Some(cached) = self.versions.get(circuit_id, v)
+        {
+            return Ok(Some(cached));
+        }
         let mut query = circuit_versions::Entity::find()
             .filter(circuit_versions::Column::CircuitId.eq(circuit_id));
         if let Some(v) = version {
             query = query.filter(circuit_versions::Column::Version.eq(v));
         }
-        query
+        let found = query
             .order_by_desc(circuit_versions::Column::Version)
             .one(&self.db)
             .await?
             .map(version_from_db)
-            .transpose()
+            .transpose()?;
+        if let Some(found) = &found {
+            self.versions.put(found);
+        }
+        Ok(found)
+    }
+}
+
+/// Circuit versions are never changed once written, and every run of a circuit loads the same
+/// one to execute it: the ones read are kept, up to [`VERSION_CACHE_BYTES`] of source (then the
+/// cache starts over).
+#[derive(Default)]
+pub(super) struct VersionCache {
+    entries: Mutex<CachedVersions>,
+}
+
+#[derive(Default)]
+struct CachedVersions {
+    by_key: HashMap<(Uuid, i32), CircuitVersion>,
+    source_bytes: usize,
+}
+
+const VERSION_CACHE_BYTES: usize = 64 << 20;
+
+impl VersionCache {
+    fn get(&self, circuit_id: Uuid, version: i32) -> Option<CircuitVersion> {
+        let entries = self.entries.lock().unwrap();
+        entries.by_key.get(&(circuit_id, version)).cloned()
+    }
+
+    fn put(&self, version: &CircuitVersion) {
+        let size = version.source.len();
+        if size > VERSION_CACHE_BYTES / 16 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap();
+        if entries.source_bytes + size > VERSION_CACHE_BYTES {
+            *entries = CachedVersions::default();
+        }
+        let key = (version.circuit_id, version.version);
+        if entries.by_key.insert(key, version.clone()).is_none() {
+            entries.source_bytes += size;
+        }
     }
 }
 

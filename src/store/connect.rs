@@ -21,27 +21,35 @@ pub struct ConnectSettings {
     /// `sqlite://PATH?mode=rwc` or `postgres://…`
     pub url: String,
     pub max_connections: u32,
+    /// Time at start-up to reach the database.
     pub connect_timeout: Duration,
+    /// Time a statement waits for a pooled connection, and on SQLite for the write lock.
+    pub wait_timeout: Duration,
 }
 
 impl Store {
     /// Opens the database (not migrating it).
     pub async fn connect(settings: &ConnectSettings, clock: Arc<dyn Clock>) -> Result<Store> {
         let mut options = ConnectOptions::new(settings.url.clone());
+        let wait_timeout = settings.wait_timeout;
         options
             .max_connections(settings.max_connections)
             .min_connections(1)
             .connect_timeout(settings.connect_timeout)
-            .acquire_timeout(settings.connect_timeout)
+            .acquire_timeout(settings.wait_timeout)
             .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|opts| {
+            .map_sqlx_sqlite_opts(move |opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(wait_timeout)
             });
         let db = Database::connect(options).await?;
-        Ok(Store { db, clock })
+        Ok(Store {
+            db,
+            clock,
+            versions: Default::default(),
+        })
     }
 
     /// Applies pending migrations.

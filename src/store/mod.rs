@@ -21,7 +21,7 @@ pub mod verify;
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
 use crate::domain::Clock;
 
@@ -37,6 +37,36 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database is unreachable or unable to work for now — down or restarting,
+    /// its connections killed, the pool exhausted, the file locked past the busy timeout, the
+    /// disk full — as opposed to a problem with what was asked. Retrying later may succeed;
+    /// callers answer 503 with Retry-After, or retry.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        let runtime = match err {
+            DbErr::ConnectionAcquire(_) => return true,
+            DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+            _ => return false,
+        };
+        let RuntimeErr::SqlxError(err) = runtime else {
+            return false;
+        };
+        match err.as_ref() {
+            sea_orm::sqlx::Error::Io(_)
+            | sea_orm::sqlx::Error::Tls(_)
+            | sea_orm::sqlx::Error::PoolTimedOut
+            | sea_orm::sqlx::Error::PoolClosed
+            | sea_orm::sqlx::Error::WorkerCrashed
+            | sea_orm::sqlx::Error::Protocol(_) => true,
+            sea_orm::sqlx::Error::Database(db) => {
+                db.code().is_some_and(|code| transient_code(&code))
+            }
+            _ => false,
+        }
+    }
+
     /// The name of the unique constraint this error violated, if it is such a violation.
     pub fn unique_violation(&self) -> Option<String> {
         match self {
@@ -49,6 +79,25 @@ impl StoreError {
     }
 }
 
+/// Database error codes that mean "not now" rather than "not this".
+fn transient_code(code: &str) -> bool {
+    // PostgreSQL SQLSTATEs: class 08 (connection exception), 53 (insufficient resources:
+    // disk full, out of memory, too many connections), 57P01-57P05 (the server shutting down,
+    // restarting, or terminating this backend), 40001/40P01 (serialization failure,
+    // deadlock: retry the transaction).
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || code.starts_with("57P")
+            || code == "40001"
+            || code == "40P01";
+    }
+    // SQLite result codes (extended codes keep the primary one in the low byte): BUSY,
+    // LOCKED, NOMEM, IOERR, FULL, CANTOPEN.
+    code.parse::<u32>()
+        .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 7 | 10 | 13 | 14))
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A handle on the database. Cheap to clone.
@@ -56,6 +105,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
+    versions: Arc<circuits::VersionCache>,
 }
 
 impl Store {

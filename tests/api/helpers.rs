@@ -132,6 +132,9 @@ pub fn test_config(db: &TestDb) -> Config {
     config.database.url = db.url.clone();
     config.server.bind = "127.0.0.1:0".parse().unwrap();
     config.executor.enabled = false;
+    // Tests submit in bursts from one user; the rate limit has its own test.
+    config.executor.user_submissions_per_s = 1_000_000;
+    config.executor.user_submission_burst = 1_000_000;
     config
 }
 

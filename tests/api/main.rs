@@ -5,6 +5,7 @@
 mod analytics;
 mod cli;
 mod config;
+mod faults;
 mod helpers;
 mod http_input;
 mod http_runs;

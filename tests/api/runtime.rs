@@ -324,6 +324,33 @@ async fn submissions_past_the_caps_get_429_and_503_with_retry_after(db: TestDb) 
     app.stop().await;
 }
 
+async fn submitting_faster_than_the_rate_gets_429_with_retry_after(db: TestDb) {
+    let app = TestApp::start_configured(db, Arc::new(SystemClock), |c| {
+        c.executor.user_submissions_per_s = 1;
+        c.executor.user_submission_burst = 3;
+    })
+    .await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let circuit = app.create_circuit(&alice, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap();
+    for _ in 0..3 {
+        assert_eq!(app.submit_http(&alice, cid, &[]).await.status(), 201);
+    }
+    let response = app.submit_http(&alice, cid, &[]).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Another user's bucket is their own; the refusal created nothing.
+    assert_eq!(app.submit_http(&bob, cid, &[]).await.status(), 201);
+    assert_eq!(
+        app.store().run_counts().await.unwrap()[&RunStatus::Pending],
+        4
+    );
+    app.stop().await;
+}
+
 async fn shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let (short, long) = (
@@ -384,5 +411,6 @@ on_both_databases!(
     the_watchdog_fails_a_stranded_run_exactly_once,
     an_expired_lease_is_recovered_before_the_ttl,
     submissions_past_the_caps_get_429_and_503_with_retry_after,
+    submitting_faster_than_the_rate_gets_429_with_retry_after,
     shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace,
 );

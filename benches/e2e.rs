@@ -1,0 +1,678 @@
+//! End-to-end benchmarks of a real `qrun serve` process (issue 7), driven over HTTP.
+//!
+//! ```sh
+//! cargo build --release --bin qrun
+//! cargo bench --bench e2e -- throughput --db sqlite     # runs/s, 32 clients, Bell × 100 shots
+//! cargo bench --bench e2e -- throughput --db postgres
+//! cargo bench --bench e2e -- latency --db sqlite --rate 300 --seconds 20
+//! cargo bench --bench e2e -- memory --db sqlite --pending 100000
+//! ```
+//!
+//! Each mode starts the release binary (`--bin`, default `target/release/qrun`) on a fresh
+//! database (SQLite in a temporary directory, or a fresh PostgreSQL database created beside
+//! `QRUN_BENCH_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`, dropped
+//! afterwards), creates a user and a public Bell circuit, and prints its figures with the
+//! command that reproduces them. Every run is submitted with analytics consent, so each
+//! lifecycle writes its three audit rows and three outbox rows.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{BufRead, BufReader};
+
+const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
+
+#[derive(Parser)]
+struct Args {
+    #[command(subcommand)]
+    mode: Mode,
+    /// The qrun binary to benchmark.
+    #[arg(long, global = true, default_value = "target/release/qrun")]
+    bin: PathBuf,
+    #[arg(long, global = true, value_enum, default_value_t = Db::Sqlite)]
+    db: Db,
+    /// `executor.max_concurrent_runs` of the served node.
+    #[arg(long, global = true, default_value_t = 32)]
+    concurrency: u64,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, global = true, hide = true)]
+    bench: bool,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Closed loop: `clients` submitters until `runs` are accepted; runs/s from the first
+    /// submission to the last completion.
+    Throughput {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 10_000)]
+        runs: u64,
+    },
+    /// Open loop: submissions at a fixed rate (each on its own task, so a slow answer never
+    /// delays the next one); submit latency percentiles.
+    Latency {
+        /// Submissions per second.
+        #[arg(long)]
+        rate: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// RSS of the server: idle, then with `pending` runs queued (nothing executing), then
+    /// with `concurrency` runs executing (a sleeping command backend).
+    Memory {
+        #[arg(long, default_value_t = 100_000)]
+        pending: u64,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), Error> {
+    let args = Args::parse();
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .map_err(|_| "installing the TLS provider failed")?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), Error> {
+    if !args.bin.exists() {
+        return Err(format!(
+            "{} not found: `cargo build --release --bin qrun` first",
+            args.bin.display()
+        )
+        .into());
+    }
+    let rerun = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect::<Vec<_>>();
+    println!("machine: {}", machine());
+    match args.mode {
+        Mode::Throughput { clients, runs } => {
+            let db = Database::create(args.db)?;
+            let server = Server::start(
+                &args.bin,
+                &db,
+                &config(&db, args.concurrency, true),
+                Backend::Simulator,
+            )
+            .await?;
+            throughput(&server, clients, runs).await?;
+        }
+        Mode::Latency { rate, seconds } => {
+            let db = Database::create(args.db)?;
+            let server = Server::start(
+                &args.bin,
+                &db,
+                &config(&db, args.concurrency, true),
+                Backend::Simulator,
+            )
+            .await?;
+            latency(&server, rate, seconds).await?;
+        }
+        Mode::Memory { pending } => memory(&args, pending).await?,
+    }
+    println!("rerun: cargo bench --bench e2e -- {}", rerun.join(" "));
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The modes
+
+async fn throughput(server: &Server, clients: usize, runs: u64) -> Result<(), Error> {
+    println!("mode: throughput, {clients} clients, {runs} runs of Bell × 100 shots");
+    let before = server.finished().await?;
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (server, issued) = (server.client(), issued.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while issued.fetch_add(1, Ordering::Relaxed) < runs {
+                let sent = Instant::now();
+                server.submit().await?;
+                latencies.push(sent.elapsed());
+            }
+            Ok::<_, Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let submitted = start.elapsed();
+    let finished = server.wait_finished(before.total() + runs).await?;
+    let all = start.elapsed();
+    let after = finished.minus(&before);
+    println!(
+        "accepted {runs} in {:.2} s: {:.0} submissions/s; submit latency {}",
+        submitted.as_secs_f64(),
+        runs as f64 / submitted.as_secs_f64(),
+        percentiles(&mut latencies)
+    );
+    println!(
+        "finished {} ({} completed, {} failed) in {:.2} s from the first submission: {:.0} runs/s end to end",
+        after.total(),
+        after.completed,
+        after.failed,
+        all.as_secs_f64(),
+        runs as f64 / all.as_secs_f64()
+    );
+    println!("server RSS peak {} MiB", server.rss_kib("VmHWM")? / 1024);
+    if after.failed > 0 {
+        return Err(format!("{} runs failed", after.failed).into());
+    }
+    Ok(())
+}
+
+async fn latency(server: &Server, rate: u64, seconds: u64) -> Result<(), Error> {
+    println!("mode: latency, open loop at {rate}/s for {seconds} s");
+    let before = server.finished().await?;
+    let total = rate * seconds;
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = Vec::with_capacity(total as usize);
+    let start = Instant::now();
+    for _ in 0..total {
+        let scheduled = ticker.tick().await;
+        let client = server.client();
+        tasks.push(tokio::spawn(async move {
+            client.submit().await?;
+            // From when the request was due, not when it went out (no coordinated omission).
+            Ok::<_, Error>(scheduled.elapsed())
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latencies.push(task.await??);
+    }
+    let offered = total as f64 / start.elapsed().as_secs_f64();
+    server.wait_finished(before.total() + total).await?;
+    println!(
+        "offered {offered:.0}/s: submit latency {}",
+        percentiles(&mut latencies)
+    );
+    Ok(())
+}
+
+async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
+    let executing = args.concurrency;
+    println!("mode: memory, {pending} pending runs, then {executing} executing");
+    let db = Database::create(args.db)?;
+    let api_only = config(&db, executing, false);
+    // An API-only node takes the submissions; nothing executes.
+    let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep).await?;
+    println!("idle: RSS {} MiB", node.rss_kib("VmRSS")? / 1024);
+    let mut queued = 0;
+    while queued < pending {
+        let step = pending.div_ceil(4).min(pending - queued);
+        submit_many(&node, step, 32).await?;
+        queued += step;
+        println!(
+            "{queued} pending, submitted through this node: RSS {} MiB (peak {} MiB)",
+            node.rss_kib("VmRSS")? / 1024,
+            node.rss_kib("VmHWM")? / 1024
+        );
+    }
+    drop(node);
+    // A fresh API-only node over the full queue: the baseline.
+    let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep).await?;
+    let baseline = node.rss_kib("VmRSS")?;
+    println!("{pending} pending, fresh node: RSS {} MiB", baseline / 1024);
+    drop(node);
+    // An executing node over the same queue: each run it claims holds a sleeping child.
+    let node = Server::start(
+        &args.bin,
+        &db,
+        &config(&db, executing, true),
+        Backend::Sleep,
+    )
+    .await?;
+    let running = node.wait_running(executing).await?;
+    let rss = node.rss_kib("VmRSS")?;
+    println!(
+        "{pending} pending, {running} executing: RSS {} MiB, {:.0} KiB per executing run",
+        rss / 1024,
+        rss.saturating_sub(baseline) as f64 / running as f64
+    );
+    Ok(())
+}
+
+async fn submit_many(server: &Server, runs: u64, clients: usize) -> Result<(), Error> {
+    let issued = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, issued) = (server.client(), issued.clone());
+        tasks.push(tokio::spawn(async move {
+            while issued.fetch_add(1, Ordering::Relaxed) < runs {
+                client.submit().await?;
+            }
+            Ok::<_, Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+fn percentiles(latencies: &mut [Duration]) -> String {
+    latencies.sort();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i].as_secs_f64() * 1000.0
+    };
+    format!(
+        "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        at(1.0),
+        latencies.len()
+    )
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{cores} cores, {cpu}; load {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database and the server
+
+/// A fresh database: a SQLite file in a temporary directory, or a PostgreSQL database dropped
+/// on drop.
+struct Database {
+    url: String,
+    dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Database {
+    fn create(kind: Db) -> Result<Database, Error> {
+        let dir = tempfile::tempdir()?;
+        match kind {
+            Db::Sqlite => Ok(Database {
+                url: format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
+                dir,
+                postgres: None,
+            }),
+            Db::Postgres => {
+                let admin = std::env::var("QRUN_BENCH_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let name = format!("qrun_bench_{}", std::process::id());
+                psql(
+                    &admin,
+                    &format!("drop database if exists {name} with (force)"),
+                )?;
+                psql(&admin, &format!("create database {name}"))?;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                Ok(Database {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    postgres: Some((admin, name)),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.postgres {
+            let _ = psql(
+                admin,
+                &format!("drop database if exists {name} with (force)"),
+            );
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) -> Result<(), Error> {
+    let status = Command::new("psql")
+        .args([url, "-qAtc", sql])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(format!("psql failed: {sql}").into());
+    }
+    Ok(())
+}
+
+/// The served node's configuration file.
+fn config(db: &Database, concurrency: u64, executes: bool) -> String {
+    let mut toml = format!(
+        r#"
+[server]
+bind = "127.0.0.1:0"
+[database]
+url = "{url}"
+max_connections = 16
+[executor]
+enabled = {enabled}
+max_concurrent_runs = {concurrency}
+max_pending_runs = 10000000
+max_active_runs_per_user = 10000000
+user_submissions_per_s = 10000000
+user_submission_burst = 10000000
+lease_ttl_s = 60
+shutdown_grace_s = 1
+[logging]
+level = "warn,qrun::app=info"
+[[backends]]
+type = "simulator"
+name = "statevector"
+max_qubits = 24
+max_shots = 100000
+max_gates = 1000000
+max_source_bytes = 1048576
+timeout_s = 300
+"#,
+        url = db.url,
+        enabled = executes
+    );
+    // The memory mode's executing runs: a child that outlives the measurement.
+    let _ = write!(
+        toml,
+        r#"
+[[backends]]
+type = "command"
+name = "sleep"
+program = "/usr/bin/sleep"
+args = ["600"]
+timeout_s = 900
+"#
+    );
+    toml
+}
+
+/// Which backend the benchmark's runs use.
+#[derive(Clone, Copy)]
+enum Backend {
+    /// The built-in simulator (Bell × 100 shots).
+    Simulator,
+    /// A child process sleeping for ten minutes: a run that stays executing.
+    Sleep,
+}
+
+impl Backend {
+    fn json(self) -> serde_json::Value {
+        match self {
+            Backend::Simulator => serde_json::json!({"type": "simulator", "name": "statevector"}),
+            Backend::Sleep => serde_json::json!({"type": "command", "name": "sleep"}),
+        }
+    }
+}
+
+/// A `qrun serve` child process, stopped with SIGTERM on drop.
+struct Server {
+    child: Child,
+    base: String,
+    token: String,
+    circuit_id: String,
+    backend: Backend,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(
+        bin: &Path,
+        db: &Database,
+        config: &str,
+        backend: Backend,
+    ) -> Result<Server, Error> {
+        let file = db.dir.path().join(format!("qrun-{}.toml", rand_suffix()));
+        std::fs::write(&file, config)?;
+        let user = Command::new(bin)
+            .arg("--config")
+            .arg(&file)
+            .args(["user", "create"])
+            .arg(format!("bench{}", rand_suffix()))
+            .output()?;
+        if !user.status.success() {
+            let stderr = String::from_utf8_lossy(&user.stderr);
+            return Err(format!("qrun user create: {stderr}").into());
+        }
+        let token = String::from_utf8(user.stdout)?.trim().to_owned();
+        let mut child = Command::new(bin)
+            .arg("--config")
+            .arg(&file)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or("no stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the address, then keeps draining the log so the server never blocks on it.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(strip_ansi(addr.split_whitespace().next().unwrap_or("")));
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "the server never logged `listening on http://ADDR`")?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?;
+        let base = format!("http://{addr}");
+        let circuit = http
+            .post(format!("{base}/api/circuits"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "name": format!("bell{}", rand_suffix()),
+                "visibility": "public",
+                "source": BELL,
+                "manifest": {"framework": "qiskit", "format": "openqasm2"},
+            }))
+            .send()
+            .await?;
+        if circuit.status() != 201 {
+            return Err(format!("creating the circuit: {}", circuit.text().await?).into());
+        }
+        let circuit: serde_json::Value = circuit.json().await?;
+        let circuit_id = circuit["id"].as_str().ok_or("circuit id")?.to_owned();
+        Ok(Server {
+            child,
+            base,
+            token,
+            circuit_id,
+            backend,
+            http,
+        })
+    }
+
+    fn client(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            url: format!("{}/api/runs", self.base),
+            token: self.token.clone(),
+            body: serde_json::json!({
+                "circuit_id": self.circuit_id,
+                "backend": self.backend.json(),
+                "shots": 100,
+            })
+            .to_string(),
+        }
+    }
+
+    fn rss_kib(&self, field: &str) -> Result<u64, Error> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .ok_or_else(|| format!("no {field} in /proc/PID/status").into())
+    }
+
+    async fn metrics(&self) -> Result<String, Error> {
+        let url = format!("{}/metrics", self.base);
+        Ok(self.http.get(url).send().await?.text().await?)
+    }
+
+    /// Terminal runs so far, from `/metrics`.
+    async fn finished(&self) -> Result<Finished, Error> {
+        let mut finished = Finished::default();
+        for (labels, value) in samples(&self.metrics().await?, "qrun_runs_finished_total") {
+            if labels.contains("status=\"completed\"") {
+                finished.completed += value as u64;
+            } else {
+                finished.failed += value as u64;
+            }
+        }
+        Ok(finished)
+    }
+
+    async fn wait_finished(&self, total: u64) -> Result<Finished, Error> {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let finished = self.finished().await?;
+            if finished.total() >= total {
+                return Ok(finished);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("only {} of {total} runs finished", finished.total()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `/metrics` reports `n` runs running.
+    async fn wait_running(&self, n: u64) -> Result<u64, Error> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let running = samples(&self.metrics().await?, "qrun_runs")
+                .filter(|(labels, _)| labels.contains("status=\"running\""))
+                .map(|(_, v)| v)
+                .sum::<f64>() as u64;
+            if running >= n {
+                return Ok(running);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("only {running} of {n} runs started").into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM: the node drains (its sleeping children are stopped), then exits.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The samples of metric `name`: (labels, value).
+fn samples<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+    text.lines().filter_map(move |line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (labels, value) = rest.rsplit_once("} ")?;
+        Some((labels, value.trim().parse().ok()?))
+    })
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    body: String,
+}
+
+impl Client {
+    async fn submit(&self) -> Result<(), Error> {
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .header("x-analytics-consent", "granted")
+            .body(self.body.clone())
+            .send()
+            .await?;
+        if response.status() != 201 {
+            let status = response.status();
+            return Err(format!("submit: {status} {}", response.text().await?).into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Finished {
+    completed: u64,
+    failed: u64,
+}
+
+impl Finished {
+    fn total(&self) -> u64 {
+        self.completed + self.failed
+    }
+
+    fn minus(&self, before: &Finished) -> Finished {
+        Finished {
+            completed: self.completed - before.completed,
+            failed: self.failed - before.failed,
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,187 @@
+//! Database faults: PostgreSQL's connections killed (`pg_terminate_backend`), SQLite's write
+//! lock held by another process. Submissions meanwhile are answered 201, or 503 with
+//! Retry-After — never a 500, never a hang — the service recovers by itself, and every run
+//! that got a 201 completes, with `verify` clean.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use qrun::domain::{RunStatus, SystemClock};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::helpers::{TestApp, TestDb, http, wait_until};
+use crate::on_both_databases;
+
+/// How long a request waits for the database before it is refused (the test's setting).
+const WAIT_TIMEOUT_MS: u64 = 300;
+
+/// A fault on the database behind a running app, injected from outside it.
+enum Fault {
+    /// Kill every connection to the database, again and again.
+    Terminate(DatabaseConnection),
+    /// Hold SQLite's write lock.
+    Lock(DatabaseConnection),
+}
+
+impl Fault {
+    async fn new(url: &str) -> Fault {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.max_connections(1).sqlx_logging(false);
+        let conn = Database::connect(options)
+            .await
+            .expect("a second connection");
+        if url.starts_with("postgres") {
+            Fault::Terminate(conn)
+        } else {
+            Fault::Lock(conn)
+        }
+    }
+
+    /// Keeps the database unusable for `period`; how many faults were injected.
+    async fn inject(&self, period: Duration) -> u64 {
+        let until = tokio::time::Instant::now() + period;
+        match self {
+            Fault::Terminate(admin) => {
+                let mut killed = 0;
+                while tokio::time::Instant::now() < until {
+                    let row = admin
+                        .query_one_raw(sea_orm::Statement::from_string(
+                            admin.get_database_backend(),
+                            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        ))
+                        .await
+                        .expect("terminating the app's connections")
+                        .expect("a row");
+                    killed += row.try_get::<i64>("", "n").unwrap() as u64;
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                killed
+            }
+            Fault::Lock(conn) => {
+                conn.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+                tokio::time::sleep_until(until).await;
+                conn.execute_unprepared("COMMIT").await.unwrap();
+                1
+            }
+        }
+    }
+}
+
+async fn a_database_outage_is_503_then_the_service_recovers(db: TestDb) {
+    let mut config = crate::helpers::test_config(&db);
+    config.executor.enabled = true;
+    config.executor.claim_interval_ms = 50;
+    config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
+    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
+        .await
+        .expect("starts");
+    let app = Arc::new(TestApp { app, db });
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let circuit_id = circuit["id"].as_str().unwrap().to_owned();
+    let fault = Fault::new(&app.db.url).await;
+
+    let outage = Duration::from_millis(1500);
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            let (app, token, circuit_id, stop) =
+                (app.clone(), token.clone(), circuit_id.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                let stopped = stop.notified();
+                tokio::pin!(stopped);
+                loop {
+                    let request = http()
+                        .post(app.url("/api/runs"))
+                        .bearer_auth(&token)
+                        .timeout(Duration::from_secs(30))
+                        .json(&serde_json::json!({
+                            "circuit_id": circuit_id,
+                            "backend": {"type": "simulator", "name": "statevector"},
+                            "shots": 100,
+                        }))
+                        .send();
+                    let response = tokio::select! {
+                        r = request => r.expect("an answer, never a hang or a dropped connection"),
+                        _ = &mut stopped => return answers,
+                    };
+                    let status = response.status().as_u16();
+                    let retry_after = response.headers().get("retry-after").cloned();
+                    let body: serde_json::Value = response.json().await.unwrap();
+                    answers.push((status, retry_after, body));
+                }
+            })
+        })
+        .collect();
+    let injected = fault.inject(outage).await;
+    // Submissions go on after the fault until each client has been answered 201 again.
+    wait_until(
+        Duration::from_secs(30),
+        "submissions accepted again",
+        || {
+            let (app, token, circuit_id) = (app.clone(), token.clone(), circuit_id.clone());
+            async move {
+                let response = app.submit_http(&token, &circuit_id, &[]).await;
+                response.status() == 201
+            }
+        },
+    )
+    .await;
+    stop.notify_waiters();
+    let mut answers = Vec::new();
+    for client in clients {
+        answers.extend(client.await.unwrap());
+    }
+
+    assert!(injected > 0, "the fault was injected");
+    let refused: Vec<_> = answers.iter().filter(|(s, ..)| *s == 503).collect();
+    let unexpected: Vec<_> = answers
+        .iter()
+        .filter(|(s, ..)| *s != 201 && *s != 503)
+        .collect();
+    assert!(unexpected.is_empty(), "only 201 or 503: {unexpected:?}");
+    assert!(!refused.is_empty(), "the outage was seen by clients");
+    for (_, retry_after, body) in &refused {
+        assert!(retry_after.is_some(), "503 carries Retry-After: {body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    }
+    eprintln!(
+        "{injected} faults; {} submissions: {} accepted, {} refused with 503",
+        answers.len(),
+        answers.len() - refused.len(),
+        refused.len()
+    );
+
+    // Every accepted run completes; nothing is stuck, nothing is lost.
+    let accepted = answers.iter().filter(|(s, ..)| *s == 201).count() + 1;
+    wait_until(
+        Duration::from_secs(60),
+        "every accepted run terminal",
+        || async {
+            let counts = app.store().run_counts().await.unwrap();
+            counts.get(&RunStatus::Pending).copied().unwrap_or(0) == 0
+                && counts.get(&RunStatus::Running).copied().unwrap_or(0) == 0
+        },
+    )
+    .await;
+    let counts = app.store().run_counts().await.unwrap();
+    let completed = counts.get(&RunStatus::Completed).copied().unwrap_or(0);
+    // A 503 whose commit reached the database before the connection died is a run the
+    // client was not told about; it still completes. Nothing else may be there.
+    assert!(
+        completed >= accepted as u64,
+        "{counts:?} for {accepted} accepted"
+    );
+    assert_eq!(
+        counts.values().sum::<u64>(),
+        completed,
+        "every run completed: {counts:?}"
+    );
+    let report = app.store().verify().await.unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    Arc::into_inner(app).unwrap().stop().await;
+}
+
+on_both_databases!(a_database_outage_is_503_then_the_service_recovers);
