@@ -1,8 +1,5 @@
 //! Circuits and their versions.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use entity::enums::Visibility as DbVisibility;
 use entity::{circuit_versions, circuits, users};
 use sea_orm::{
@@ -138,23 +135,37 @@ impl Store {
 
     /// A circuit by its owner's handle and its name.
     pub async fn circuit_by_name(&self, owner: &str, name: &str) -> Result<Option<Circuit>> {
+        let key = (owner.to_owned(), name.to_owned());
+        if let Some(id) = self.caches.circuit_names.get(&key) {
+            return self.circuit(id).await;
+        }
         let Some(user) = self.user_by_handle(owner).await? else {
             return Ok(None);
         };
-        Ok(circuits::Entity::find()
+        let found = circuits::Entity::find()
             .filter(circuits::Column::OwnerId.eq(user.id))
             .filter(circuits::Column::Name.eq(name))
             .one(&self.db)
             .await?
-            .map(|row| circuit_from_db(row, user.handle)))
+            .map(|row| circuit_from_db(row, user.handle));
+        if let Some(circuit) = &found {
+            self.caches.circuit_names.put(key, circuit.id);
+            self.caches.circuits.put(circuit.id, circuit.clone());
+        }
+        Ok(found)
     }
 
     pub async fn circuit(&self, id: Uuid) -> Result<Option<Circuit>> {
+        if let Some(circuit) = self.caches.circuits.get(&id) {
+            return Ok(Some(circuit));
+        }
         let Some(row) = circuits::Entity::find_by_id(id).one(&self.db).await? else {
             return Ok(None);
         };
         let owner = owner_handle(&self.db, row.owner_id).await?;
-        Ok(Some(circuit_from_db(row, owner)))
+        let circuit = circuit_from_db(row, owner);
+        self.caches.circuits.put(id, circuit.clone());
+        Ok(Some(circuit))
     }
 
     /// One version of a circuit, or its latest when `version` is `None`.
@@ -164,7 +175,7 @@ impl Store {
         version: Option<i32>,
     ) -> Result<Option<CircuitVersion>> {
         if let Some(v) = version
-            && let Some(cached) = self.versions.get(circuit_id, v)
+            && let Some(cached) = self.caches.versions.get(&(circuit_id, v))
         {
             return Ok(Some(cached));
         }
@@ -180,47 +191,10 @@ impl Store {
             .map(version_from_db)
             .transpose()?;
         if let Some(found) = &found {
-            self.versions.put(found);
+            let key = (found.circuit_id, found.version);
+            self.caches.versions.put(key, found.clone());
         }
         Ok(found)
-    }
-}
-
-/// Circuit versions are never changed once written, and every run of a circuit loads the same
-/// one to execute it: the ones read are kept, up to [`VERSION_CACHE_BYTES`] of source (then the
-/// cache starts over).
-#[derive(Default)]
-pub(super) struct VersionCache {
-    entries: Mutex<CachedVersions>,
-}
-
-#[derive(Default)]
-struct CachedVersions {
-    by_key: HashMap<(Uuid, i32), CircuitVersion>,
-    source_bytes: usize,
-}
-
-const VERSION_CACHE_BYTES: usize = 64 << 20;
-
-impl VersionCache {
-    fn get(&self, circuit_id: Uuid, version: i32) -> Option<CircuitVersion> {
-        let entries = self.entries.lock().unwrap();
-        entries.by_key.get(&(circuit_id, version)).cloned()
-    }
-
-    fn put(&self, version: &CircuitVersion) {
-        let size = version.source.len();
-        if size > VERSION_CACHE_BYTES / 16 {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap();
-        if entries.source_bytes + size > VERSION_CACHE_BYTES {
-            *entries = CachedVersions::default();
-        }
-        let key = (version.circuit_id, version.version);
-        if entries.by_key.insert(key, version.clone()).is_none() {
-            entries.source_bytes += size;
-        }
     }
 }
 

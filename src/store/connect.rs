@@ -48,7 +48,7 @@ impl Store {
         Ok(Store {
             db,
             clock,
-            versions: Default::default(),
+            caches: Default::default(),
         })
     }
 

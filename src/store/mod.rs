@@ -7,8 +7,10 @@
 //! - [`records`]: what those audit rows and analytics events contain.
 //! - [`convert`]: entity rows ⇄ domain types.
 //! - [`runs`], [`users`], [`circuits`]: reads, accounts and tokens, circuits and versions.
+//! - [`cache`]: the rows that never change (circuits, versions), kept in memory.
 //! - [`verify`]: the invariant checker behind `qrun verify`.
 
+mod cache;
 pub mod circuits;
 pub mod connect;
 mod convert;
@@ -23,7 +25,9 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
-use crate::domain::Clock;
+use uuid::Uuid;
+
+use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{Applied, Change, Command, FailCause, Rejection};
 
@@ -105,7 +109,24 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
-    versions: Arc<circuits::VersionCache>,
+    caches: Arc<Caches>,
+}
+
+/// Rows that never change, kept (see [`cache`]).
+struct Caches {
+    circuits: cache::Immutable<Uuid, Circuit>,
+    circuit_names: cache::Immutable<(String, String), Uuid>,
+    versions: cache::Immutable<(Uuid, i32), CircuitVersion>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches {
+            circuits: cache::Immutable::new(100_000, |_| 1),
+            circuit_names: cache::Immutable::new(100_000, |_| 1),
+            versions: cache::Immutable::new(64 << 20, |v| v.source.len().max(1)),
+        }
+    }
 }
 
 impl Store {
