@@ -1,4 +1,5 @@
-//! Bearer tokens to users. Tokens are looked up by their SHA-256 hash; answers (including
+//! Bearer tokens to users. A token is found by the row id it carries and its secret checked
+//! against the stored hash in constant time (`store::users`); answers (including
 //! "no such token") are cached for `auth.token_cache_ttl_s`, so a busy client costs one
 //! database read — and one `last_used_at` write — per TTL instead of per request. A revoked
 //! token stops working within that TTL.
@@ -45,7 +46,7 @@ impl Authenticator {
         {
             return Ok(user.clone());
         }
-        let user = self.store.user_by_token_hash(&hash).await?;
+        let user = self.store.user_by_token(token).await?;
         let mut cache = self.lock();
         if cache.len() >= MAX_ENTRIES {
             cache.clear();

@@ -1,11 +1,17 @@
 //! Accounts and API tokens. A token is shown once, at creation; only its SHA-256 hash is
 //! stored. Tokens carry 256 random bits, so a fast hash is the right tool (a password hash's
 //! stretching protects low-entropy secrets and would only slow every request).
+//!
+//! A token is `qrun_` + its row id (32 hex digits, not secret) + the secret (64 hex digits):
+//! the row is found by its id, and the stored hash is compared with the presented token's in
+//! constant time, so nothing secret is ever compared by the database's index or an early-exit
+//! string comparison ("split token").
 
 use entity::{api_tokens, users};
 use rand::RngCore;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::{Result, Store};
@@ -19,10 +25,19 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", hex::encode(bytes))
+fn new_token(id: Uuid) -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{TOKEN_PREFIX}{}{}", id.simple(), hex::encode(secret))
+}
+
+/// The row id a well-formed token names.
+fn token_id(token: &str) -> Option<Uuid> {
+    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    if rest.len() != 96 || !rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Uuid::try_parse(&rest[..32]).ok()
 }
 
 fn user_from_db(row: users::Model) -> User {
@@ -45,9 +60,10 @@ impl Store {
         })
         .exec_with_returning(&txn)
         .await?;
-        let token = new_token();
+        let token_id = Uuid::now_v7();
+        let token = new_token(token_id);
         api_tokens::Entity::insert(api_tokens::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(token_id),
             user_id: Set(user.id),
             token_hash: Set(hash_token(&token)),
             name: Set("default".to_owned()),
@@ -76,21 +92,23 @@ impl Store {
             .map(user_from_db))
     }
 
-    /// The user a token belongs to, unless the token is unknown or revoked.
+    /// The user a token belongs to, unless the token is malformed, unknown or revoked; marks
+    /// the token used now.
     pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
-        self.user_by_token_hash(&hash_token(token)).await
-    }
-
-    /// As [`Store::user_by_token`], given the token's hash; marks the token used now.
-    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>> {
-        let Some(row) = api_tokens::Entity::find()
-            .filter(api_tokens::Column::TokenHash.eq(token_hash))
+        let Some(id) = token_id(token) else {
+            return Ok(None);
+        };
+        let Some(row) = api_tokens::Entity::find_by_id(id)
             .filter(api_tokens::Column::RevokedAt.is_null())
             .one(&self.db)
             .await?
         else {
             return Ok(None);
         };
+        let presented = hash_token(token);
+        if !bool::from(presented.as_bytes().ct_eq(row.token_hash.as_bytes())) {
+            return Ok(None);
+        }
         api_tokens::Entity::update_many()
             .set(api_tokens::ActiveModel {
                 last_used_at: Set(Some(self.clock.now())),
@@ -100,5 +118,29 @@ impl Store {
             .exec(&self.db)
             .await?;
         self.user(row.user_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_its_row_and_only_well_formed_tokens_do() {
+        let id = Uuid::now_v7();
+        let token = new_token(id);
+        assert_eq!(token.len(), TOKEN_PREFIX.len() + 96);
+        assert_eq!(token_id(&token), Some(id));
+        assert_ne!(new_token(id), token, "the secret is random");
+        for bad in [
+            "",
+            "qrun_",
+            &token[..token.len() - 1],
+            &format!("{token}0"),
+            &token.replacen("qrun_", "qrum_", 1),
+            &format!("qrun_{}", "g".repeat(96)),
+        ] {
+            assert_eq!(token_id(bad), None, "{bad}");
+        }
     }
 }

@@ -41,6 +41,14 @@ async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
         .unwrap()
         .expect("the token works");
     assert_eq!(user.handle, "alice");
+    // The same row id with another secret is no token at all.
+    let last = token.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &token[..token.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    assert_eq!(app.store().user_by_token(&forged).await.unwrap(), None);
     // Only the hash is stored.
     assert_ne!(hash_token(token), token);
     let leaked = app
