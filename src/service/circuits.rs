@@ -6,6 +6,7 @@
 use super::ServiceError;
 use super::runs::{CircuitRef, resolve_circuit};
 use crate::app::AppState;
+use crate::config::BackendConfig;
 use crate::domain::circuit::validate_circuit_name;
 use crate::domain::{Circuit, CircuitVersion, Manifest, User, Visibility};
 use crate::store::circuits::CreateCircuitError;
@@ -38,18 +39,36 @@ fn check_manifest(manifest: &Manifest) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Syntax and name checks only: limits are generous here and resource errors pass, since the
-/// backend chosen at run time decides those.
-fn check_source(source: &str) -> Result<(), ServiceError> {
+/// Syntax and name checks only: resource errors pass, since the backend chosen at run time
+/// decides those. The expansion is bounded by the largest `max_gates` any configured
+/// simulator accepts (past it the circuit could never run anyway), and it runs on the blocking
+/// pool: a small source whose gate definitions nest into millions of operations costs a
+/// bounded amount of work, off the threads that serve requests.
+async fn check_source(state: &AppState, source: &str) -> Result<(), ServiceError> {
+    let max_gates = state
+        .config
+        .backends
+        .iter()
+        .filter_map(|b| match b {
+            BackendConfig::Simulator { max_gates, .. } => Some(*max_gates),
+            BackendConfig::Command { .. } => None,
+        })
+        .max()
+        .unwrap_or(1_000_000);
     let limits = qrun_engine::Limits {
         max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
         max_shots: 1,
-        max_gates: 10_000_000,
+        max_gates,
         max_source_bytes: usize::MAX,
         time_limit: std::time::Duration::from_secs(60),
     };
-    match qrun_engine::prepare(source, 1, &limits) {
-        Ok(_) => Ok(()),
+    let source = source.to_owned();
+    let prepared =
+        tokio::task::spawn_blocking(move || qrun_engine::prepare(&source, 1, &limits).map(|_| ()))
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("checking the source: {e}")))?;
+    match prepared {
+        Ok(()) => Ok(()),
         Err(e) if e.kind == qrun_engine::FailureKind::ResourceLimit => Ok(()),
         Err(e) => Err(ServiceError::invalid(
             "invalid_source",
@@ -73,7 +92,7 @@ pub async fn create(
     validate_circuit_name(name)
         .map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))?;
     check_manifest(manifest)?;
-    check_source(source)?;
+    check_source(state, source).await?;
     state
         .store
         .create_circuit(user.id, name, visibility, source, manifest)
@@ -107,7 +126,7 @@ pub async fn add_version(
         ));
     }
     check_manifest(manifest)?;
-    check_source(source)?;
+    check_source(state, source).await?;
     let version = state
         .store
         .add_circuit_version(circuit.id, source, manifest)

@@ -61,7 +61,11 @@ mod tests {
         cache.put(1, "a".repeat(4));
         assert_eq!(cache.get(&1).as_deref(), Some("aaaa"));
         cache.put(2, "b".repeat(5));
-        assert_eq!(cache.get(&2).map(|s| s.len()), None, "over capacity / 16: not kept");
+        assert_eq!(
+            cache.get(&2).map(|s| s.len()),
+            None,
+            "over capacity / 16: not kept"
+        );
         for key in 10..26 {
             cache.put(key, "c".repeat(4));
         }

@@ -1,6 +1,8 @@
 //! Bad input gets a precise error and loses nothing: every row asserts the exact status and
 //! error code, and the service keeps serving afterwards.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -415,6 +417,33 @@ async fn bad_input_gets_the_exact_error_and_loses_nothing(db: TestDb) {
             "invalid_source",
         ),
         post(
+            "deeply nested JSON",
+            "/api/runs",
+            // Refused at the first token of the wrong shape: the depth is never explored.
+            Body::Raw("application/json", "[".repeat(100_000)),
+            400,
+            "invalid_body",
+        ),
+        post(
+            "deeply nested JSON inside a field",
+            "/api/runs",
+            Body::Raw(
+                "application/json",
+                format!("{{\"circuit\": {}", "{\"a\": ".repeat(100_000)),
+            ),
+            400,
+            "invalid_body",
+        ),
+        post(
+            "gate definitions that recurse",
+            "/api/circuits",
+            Body::Json(circuit_body(json!({
+                "source": "OPENQASM 2.0;\nqreg q[1];\ngate a x { b x; }\ngate b x { a x; }\na q[0];\n"
+            }))),
+            400,
+            "invalid_source",
+        ),
+        post(
             "bad circuit name",
             "/api/circuits",
             Body::Json(circuit_body(json!({"name": "Bad Name!"}))),
@@ -571,5 +600,142 @@ async fn oversized_headers_get_431_and_the_service_keeps_serving() {
     );
     let fine = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_status_line(addr, fine).await, "HTTP/1.1 200 OK");
+    app.stop().await;
+}
+
+/// A client that sends its body too slowly (slowloris) gets 408 once `server.body_timeout_s`
+/// passes, and the service goes on serving.
+#[tokio::test]
+async fn a_body_sent_too_slowly_gets_408_and_the_service_keeps_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start_configured(
+        TestDb::sqlite(),
+        std::sync::Arc::new(qrun::domain::SystemClock),
+        |c| c.server.body_timeout_s = 1,
+    )
+    .await;
+    let (_, token) = app.user("alice").await;
+    let mut stream = tokio::net::TcpStream::connect(app.app.addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"shots\": "
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // ... and nothing more: the answer must come without the rest of the body.
+    let mut answer = vec![0u8; 1024];
+    let n = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    let health = http().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+}
+
+/// A small source whose gate definitions nest into 10^9 operations: the upload's check stops
+/// at the backends' gate limit (201, it is valid OpenQASM), and a run of it fails with
+/// `resource_limit` at `prepare`; the service is unaffected.
+#[tokio::test]
+async fn a_circuit_that_expands_past_every_limit_fails_its_run_with_resource_limit() {
+    let app = TestApp::start_configured(
+        TestDb::sqlite(),
+        std::sync::Arc::new(qrun::domain::SystemClock),
+        |c| c.executor.enabled = true,
+    )
+    .await;
+    let (_, token) = app.user("alice").await;
+    let mut source = String::from("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];\n");
+    source.push_str("gate g0 a { h a; }\n");
+    for level in 1..10 {
+        let body = format!("g{} a; ", level - 1).repeat(10);
+        source.push_str(&format!("gate g{level} a {{ {body}}}\n"));
+    }
+    source.push_str("g9 q[0];\n");
+    let created = http()
+        .post(app.url("/api/circuits"))
+        .bearer_auth(&token)
+        .json(&circuit_body(json!({"name": "huge", "source": source})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let submitted: Value = http()
+        .post(app.url("/api/runs"))
+        .bearer_auth(&token)
+        .json(&run_body(json!({"circuit": "alice/huge"})))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = app.url(&format!("/api/runs/{}", submitted["id"].as_str().unwrap()));
+    crate::helpers::wait_until(Duration::from_secs(30), "the run ends", || async {
+        let run: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+        run["status"] != "pending" && run["status"] != "running"
+    })
+    .await;
+    let run: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error_class"], "resource_limit", "{run}");
+    assert_eq!(run["error_stage"], "prepare", "{run}");
+    app.stop().await;
+}
+
+/// JSON Schema's `integer` (what `/openapi.json` documents for `shots` and `version`) is any
+/// number whose value is whole: `100.0` and `1e2` are accepted like `100`; a fraction is not.
+#[tokio::test]
+async fn whole_numbers_written_as_floats_are_accepted() {
+    let app = TestApp::start(TestDb::sqlite()).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let submit = |body: &'static str| {
+        http()
+            .post(app.url("/api/runs"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (body, shots) in [
+        (
+            r#"{"circuit": "alice/bell", "backend": {"type": "simulator", "name": "statevector"}, "shots": 100.0}"#,
+            100,
+        ),
+        (
+            r#"{"circuit": "alice/bell", "version": 1.0, "backend": {"type": "simulator", "name": "statevector"}, "shots": 1e2}"#,
+            100,
+        ),
+        (
+            r#"{"circuit": "alice/bell", "version": 1, "backend": {"type": "simulator", "name": "statevector"}, "shots": 2.5e1}"#,
+            25,
+        ),
+    ] {
+        let response = submit(body).await.unwrap();
+        assert_eq!(response.status(), 201, "{body}");
+        let run: Value = response.json().await.unwrap();
+        assert_eq!(
+            (run["shots"].as_u64(), run["circuit_version"].as_i64()),
+            (Some(shots), Some(1)),
+            "{body}"
+        );
+    }
+    for body in [
+        r#"{"circuit": "alice/bell", "backend": {"type": "simulator", "name": "statevector"}, "shots": 100.5}"#,
+        r#"{"circuit": "alice/bell", "version": 1.5, "backend": {"type": "simulator", "name": "statevector"}, "shots": 100}"#,
+        r#"{"circuit": "alice/bell", "version": 1e10, "backend": {"type": "simulator", "name": "statevector"}, "shots": 100}"#,
+        r#"{"circuit": "alice/bell", "backend": {"type": "simulator", "name": "statevector"}, "shots": -1.0}"#,
+    ] {
+        let response = submit(body).await.unwrap();
+        let status = response.status().as_u16();
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{body}: {error}"
+        );
+    }
     app.stop().await;
 }
