@@ -73,6 +73,9 @@ enum AnalyticsCommand {
 enum UserCommand {
     /// Create a user and print a new API token (shown once) as the only line on stdout.
     Create { handle: String },
+    /// Issue another API token for an existing user (shown once, the only line on stdout);
+    /// the user's other tokens keep working.
+    Token { handle: String },
 }
 
 /// Runs the command line; the process exit code.
@@ -139,6 +142,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
                 Err(err) => Err(err.into()),
             }
+        }
+        Command::User {
+            command: UserCommand::Token { handle },
+        } => {
+            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let Some(user) = store.user_by_handle(&handle).await? else {
+                eprintln!("qrun: no user `{handle}`");
+                return Ok(ExitCode::from(2));
+            };
+            println!("{}", store.create_token(user.id).await?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Analytics {
             command: AnalyticsCommand::Forget { handle },

@@ -40,6 +40,28 @@ fn token_id(token: &str) -> Option<Uuid> {
     Uuid::try_parse(&rest[..32]).ok()
 }
 
+async fn insert_token(
+    db: &impl sea_orm::ConnectionTrait,
+    user_id: Uuid,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String> {
+    let token_id = Uuid::now_v7();
+    let token = new_token(token_id);
+    api_tokens::Entity::insert(api_tokens::ActiveModel {
+        id: Set(token_id),
+        user_id: Set(user_id),
+        token_hash: Set(hash_token(&token)),
+        name: Set(name.to_owned()),
+        created_at: Set(now),
+        last_used_at: Set(None),
+        revoked_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(token)
+}
+
 fn user_from_db(row: users::Model) -> User {
     User {
         id: row.id,
@@ -60,21 +82,14 @@ impl Store {
         })
         .exec_with_returning(&txn)
         .await?;
-        let token_id = Uuid::now_v7();
-        let token = new_token(token_id);
-        api_tokens::Entity::insert(api_tokens::ActiveModel {
-            id: Set(token_id),
-            user_id: Set(user.id),
-            token_hash: Set(hash_token(&token)),
-            name: Set("default".to_owned()),
-            created_at: Set(now),
-            last_used_at: Set(None),
-            revoked_at: Set(None),
-        })
-        .exec_without_returning(&txn)
-        .await?;
+        let token = insert_token(&txn, user.id, "default", now).await?;
         txn.commit().await?;
         Ok((user_from_db(user), token))
+    }
+
+    /// Issues another token for `user_id`; returns it (the only time it is visible).
+    pub async fn create_token(&self, user_id: Uuid) -> Result<String> {
+        insert_token(&self.db, user_id, "cli", self.clock.now()).await
     }
 
     pub async fn user_by_handle(&self, handle: &str) -> Result<Option<User>> {

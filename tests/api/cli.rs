@@ -63,6 +63,22 @@ async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
 
     let out = qrun(&db, &["user", "create", "alice"]);
     assert_eq!(out.status.code(), Some(2), "a duplicate handle: {out:?}");
+    let out = qrun(&db, &["user", "token", "alice"]);
+    assert!(out.status.success(), "{out:?}");
+    let second = stdout(&out).trim().to_owned();
+    assert_ne!(second, token);
+    let app = TestApp::start(db).await;
+    for token in [token, second.as_str()] {
+        let user = app.store().user_by_token(token).await.unwrap();
+        assert_eq!(
+            user.map(|u| u.handle).as_deref(),
+            Some("alice"),
+            "both work"
+        );
+    }
+    let db = app.into_db().await;
+    let out = qrun(&db, &["user", "token", "nobody"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown handle: {out:?}");
     let out = qrun(&db, &["user", "create", "Not A Handle"]);
     assert_eq!(out.status.code(), Some(2), "a bad handle: {out:?}");
 }
