@@ -14,4 +14,5 @@ mod nodes;
 mod openapi;
 mod pages;
 mod runtime;
+mod security;
 mod serve;

@@ -1,0 +1,1030 @@
+//! Issue #9 (security), end to end on the real application:
+//!
+//! - the authorization matrix over *every* served route (`qrun::http::ROUTES` and
+//!   `PAGE_ROUTES`: a route added without a row here fails the test) × callers (anonymous, a
+//!   bad token, the owner, another user; by bearer header and by page cookie) × a public and
+//!   a private circuit and a run on each (plus a run someone else submitted on the public
+//!   one);
+//! - a private circuit's id and name and its runs' ids never reach the public endpoints nor
+//!   any error answered to someone else, and a private thing answers exactly like a thing
+//!   that does not exist;
+//! - `qrun serve` at trace level never logs a token (nor its hash) nor a consent value.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use qrun::domain::{ErrorClass, Failure, RunResults, Stage};
+use qrun::store::users::hash_token;
+use qrun::store::{Change, FailCause};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{BELL, TestApp, TestDb, wait_until};
+use crate::on_both_databases;
+
+/// A token that looks real (prefix, 32 hex digits of row id, 64 of secret) but is nobody's.
+fn forged_token() -> String {
+    format!(
+        "qrun_{}{}",
+        Uuid::now_v7().simple(),
+        hex::encode(Uuid::new_v4().as_bytes()).repeat(2)
+    )
+}
+
+/// A client that does not follow redirects (so `POST /login` answers 303 itself).
+fn client() -> reqwest::Client {
+    let _ = crate::helpers::http(); // installs the TLS provider reqwest needs
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+/// One answer: status, content type, `WWW-Authenticate`, and the body (for an event stream,
+/// up to the end of its first event).
+struct Answer {
+    status: u16,
+    content_type: String,
+    www_authenticate: Option<String>,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The `data` of the first server-sent event.
+    fn first_event(&self) -> Value {
+        let data = self
+            .text
+            .lines()
+            .find_map(|l| l.strip_prefix("data:"))
+            .unwrap_or_else(|| panic!("no event data: {}", self.text));
+        serde_json::from_str(data).expect("JSON event data")
+    }
+}
+
+#[derive(Clone)]
+enum Body {
+    None,
+    Json(Value),
+    Form(String),
+}
+
+async fn send(
+    client: &reqwest::Client,
+    method: Method,
+    url: String,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+    body: Body,
+) -> Answer {
+    let mut request = client.request(method, url);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    if let Some(token) = cookie {
+        request = request.header("cookie", format!("qrun_token={token}"));
+    }
+    request = match body {
+        Body::None => request,
+        Body::Json(value) => request.json(&value),
+        Body::Form(form) => request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form),
+    };
+    let mut response = request.send().await.expect("an answer");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let www_authenticate = header("www-authenticate");
+    let status = response.status().as_u16();
+    let text = if content_type.starts_with("text/event-stream") {
+        // A live run's stream stays open: its first event is enough.
+        let mut text = String::new();
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while !text.contains("\n\n") {
+                match response.chunk().await.expect("the stream") {
+                    Some(chunk) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                    None => break,
+                }
+            }
+        })
+        .await
+        .expect("a first event");
+        text
+    } else {
+        response.text().await.expect("a body")
+    };
+    Answer {
+        status,
+        content_type,
+        www_authenticate,
+        text,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    Anonymous,
+    BadToken,
+    Owner,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Via {
+    Bearer,
+    Cookie,
+}
+
+/// Whether a route reads the browser's `qrun_token` cookie (the pages and the live events a
+/// page follows). `POST /login` takes the token from its form, which this test fills with
+/// the caller's token whichever way the caller otherwise presents it.
+fn reads_cookie(method: &str, template: &str) -> bool {
+    match (method, template) {
+        ("GET", "/login")
+        | ("POST", "/login")
+        | ("GET", "/{owner}/{circuit}")
+        | ("GET", "/{owner}/{circuit}/runs/{id}")
+        | ("GET", "/api/runs/{id}/events") => true,
+        ("POST", "/api/runs")
+        | ("GET", "/api/runs")
+        | ("GET", "/api/runs/{id}")
+        | ("POST", "/api/runs/{id}/cancel")
+        | ("GET", "/api/runs/{id}/audit")
+        | ("POST", "/api/circuits")
+        | ("POST", "/api/circuits/{owner}/{name}/versions")
+        | ("GET", "/api/circuits/{owner}/{name}")
+        | ("GET", "/api/health/runs")
+        | ("GET", "/api/health/dagster/runs")
+        | ("GET", "/healthz")
+        | ("GET", "/readyz")
+        | ("GET", "/metrics")
+        | ("GET", "/openapi.json")
+        | ("POST", "/logout") => false,
+        other => panic!("{other:?} has no row in the security matrix: add one to reads_cookie"),
+    }
+}
+
+/// A circuit and a run on it, as the matrix targets them.
+struct Target {
+    label: &'static str,
+    public: bool,
+    name: String,
+    circuit_id: String,
+    run_id: String,
+    /// Whether the circuit's owner submitted the run (else a third user did).
+    owner_submitted: bool,
+    submitter_token: String,
+    submitter_id: Uuid,
+}
+
+/// The status `who` (as the route sees them: a cookie a route ignores is anonymous) gets.
+fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
+    let visible = |who| target.public || who == Who::Owner;
+    let read = match who {
+        Who::BadToken => 401,
+        who if visible(who) => 200,
+        _ => 404,
+    };
+    let write = |ok: u16, other: u16| match who {
+        Who::Anonymous | Who::BadToken => 401,
+        Who::Owner => ok,
+        Who::Other => other,
+    };
+    match (method, template) {
+        ("POST", "/api/runs") => write(201, if target.public { 201 } else { 404 }),
+        ("GET", "/api/runs") => write(200, 200),
+        ("GET", "/api/runs/{id}") | ("GET", "/api/runs/{id}/audit") => read,
+        ("GET", "/api/runs/{id}/events") => read,
+        // Only the submitter cancels: the circuit's owner is refused another's run.
+        ("POST", "/api/runs/{id}/cancel") => write(
+            if target.owner_submitted { 200 } else { 403 },
+            if target.public { 403 } else { 404 },
+        ),
+        ("POST", "/api/circuits") => write(201, 201),
+        ("POST", "/api/circuits/{owner}/{name}/versions") => {
+            write(201, if target.public { 403 } else { 404 })
+        }
+        ("GET", "/api/circuits/{owner}/{name}") => read,
+        // Public endpoints authenticate nobody: any Authorization is ignored.
+        ("GET", "/api/health/runs")
+        | ("GET", "/api/health/dagster/runs")
+        | ("GET", "/healthz")
+        | ("GET", "/readyz")
+        | ("GET", "/metrics")
+        | ("GET", "/openapi.json") => 200,
+        ("GET", "/login") => match who {
+            Who::BadToken => 401,
+            _ => 200,
+        },
+        ("POST", "/login") => match who {
+            Who::Anonymous | Who::BadToken => 401,
+            Who::Owner | Who::Other => 303,
+        },
+        ("POST", "/logout") => 303,
+        ("GET", "/{owner}/{circuit}") | ("GET", "/{owner}/{circuit}/runs/{id}") => read,
+        other => panic!("{other:?} has no row in the security matrix: add one to expected"),
+    }
+}
+
+async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let client = client();
+    let (alice, owner) = app.user("alice").await;
+    let (bob, other) = app.user("bob").await;
+    let (carol, third) = app.user("carol").await;
+    let bad = forged_token();
+    // Alice's forged twin: her token's row id with another secret.
+    let twin = format!("{}{}", &owner[..37], "0".repeat(64));
+    assert_ne!(twin, owner);
+
+    let secret = format!("hush-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let public = app.create_circuit(&owner, "bell", "public").await;
+    let private = app.create_circuit(&owner, &secret, "private").await;
+    let run_of = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 201);
+        let run: Value = response.json().await.unwrap();
+        run["id"].as_str().unwrap().to_owned()
+    };
+    let id = |c: &Value| c["id"].as_str().unwrap().to_owned();
+    let consent = [("X-Analytics-Consent", "granted")];
+    let targets = [
+        Target {
+            label: "public circuit, the owner's run",
+            public: true,
+            name: "bell".into(),
+            circuit_id: id(&public),
+            run_id: run_of(app.submit_http(&owner, &id(&public), &consent).await).await,
+            owner_submitted: true,
+            submitter_token: owner.clone(),
+            submitter_id: alice.id,
+        },
+        Target {
+            label: "private circuit, the owner's run",
+            public: false,
+            name: secret.clone(),
+            circuit_id: id(&private),
+            run_id: run_of(app.submit_http(&owner, &id(&private), &consent).await).await,
+            owner_submitted: true,
+            submitter_token: owner.clone(),
+            submitter_id: alice.id,
+        },
+        Target {
+            label: "public circuit, carol's run",
+            public: true,
+            name: "bell".into(),
+            circuit_id: id(&public),
+            run_id: run_of(app.submit_http(&third, &id(&public), &consent).await).await,
+            owner_submitted: false,
+            submitter_token: third.clone(),
+            submitter_id: carol.id,
+        },
+    ];
+    // Everything of the private circuit that only Alice may learn.
+    let mut private_ids: BTreeSet<String> =
+        BTreeSet::from([targets[1].circuit_id.clone(), targets[1].run_id.clone()]);
+
+    let callers: Vec<(Who, Via, Option<&str>, &str)> = vec![
+        (Who::Anonymous, Via::Bearer, None, "anonymous"),
+        (
+            Who::BadToken,
+            Via::Bearer,
+            Some(bad.as_str()),
+            "a forged bearer token",
+        ),
+        (
+            Who::BadToken,
+            Via::Bearer,
+            Some(twin.as_str()),
+            "alice's row id, wrong secret",
+        ),
+        (
+            Who::Owner,
+            Via::Bearer,
+            Some(owner.as_str()),
+            "the owner (bearer)",
+        ),
+        (
+            Who::Other,
+            Via::Bearer,
+            Some(other.as_str()),
+            "another user (bearer)",
+        ),
+        (
+            Who::BadToken,
+            Via::Cookie,
+            Some(bad.as_str()),
+            "a forged cookie",
+        ),
+        (
+            Who::Owner,
+            Via::Cookie,
+            Some(owner.as_str()),
+            "the owner (cookie)",
+        ),
+        (
+            Who::Other,
+            Via::Cookie,
+            Some(other.as_str()),
+            "another user (cookie)",
+        ),
+    ];
+    let routes: Vec<(&str, &str)> = qrun::http::ROUTES
+        .iter()
+        .chain(qrun::http::PAGE_ROUTES)
+        .copied()
+        .collect();
+    assert!(routes.len() >= 20, "{routes:?}");
+    let mut made = 0;
+    for &(method, template) in &routes {
+        for target in &targets {
+            for &(who, via, token, caller) in &callers {
+                let case = format!("{method} {template}: {}, {caller}", target.label);
+                // What the route sees: a cookie it does not read is no credential at all.
+                let seen = if via == Via::Cookie && !reads_cookie(method, template) {
+                    Who::Anonymous
+                } else {
+                    who
+                };
+                let status = expected(method, template, seen, target);
+                // Cancelling needs a live run: a fresh one by the target's submitter each time.
+                let run_id = if template == "/api/runs/{id}/cancel" {
+                    let fresh = run_of(
+                        app.submit_http(&target.submitter_token, &target.circuit_id, &[])
+                            .await,
+                    )
+                    .await;
+                    if !target.public {
+                        private_ids.insert(fresh.clone());
+                    }
+                    fresh
+                } else {
+                    target.run_id.clone()
+                };
+                let mut path = template
+                    .replace("{id}", &run_id)
+                    .replace("{owner}", "alice")
+                    .replace("{name}", &target.name)
+                    .replace("{circuit}", &target.name);
+                made += 1;
+                let body = match (method, template) {
+                    ("POST", "/api/runs") => Body::Json(json!({
+                        "circuit": format!("alice/{}", target.name),
+                        "backend": {"type": "simulator", "name": "statevector"},
+                        "shots": 10,
+                    })),
+                    ("POST", "/api/circuits") => Body::Json(json!({
+                        "name": format!("made-{made}"),
+                        "visibility": if target.public { "public" } else { "private" },
+                        "source": BELL,
+                        "manifest": {"framework": "qiskit", "format": "openqasm2"},
+                    })),
+                    ("POST", "/api/circuits/{owner}/{name}/versions") => Body::Json(json!({
+                        "source": BELL,
+                        "manifest": {"framework": "qiskit", "format": "openqasm2"},
+                    })),
+                    // `next` is not about the target: the form echoes it back (the caller's own input).
+                    ("POST", "/login") => {
+                        Body::Form(format!("token={}&next=%2Flogin", token.unwrap_or("")))
+                    }
+                    _ => Body::None,
+                };
+                if template == "/api/runs" && method == "GET" {
+                    path.push_str(&format!("?circuit=alice/{}&limit=100", target.name));
+                }
+                let (bearer, cookie) = match via {
+                    Via::Bearer => (token, None),
+                    Via::Cookie => (None, token),
+                };
+                let answer = send(
+                    &client,
+                    method.parse().unwrap(),
+                    app.url(&path),
+                    bearer,
+                    cookie,
+                    body,
+                )
+                .await;
+                assert_eq!(answer.status, status, "{case}: {}", answer.text);
+
+                let api = qrun::http::ROUTES.contains(&(method, template));
+                if api && answer.status >= 400 {
+                    let code = match answer.status {
+                        401 => "unauthorized",
+                        403 => "forbidden",
+                        _ => "not_found",
+                    };
+                    assert_eq!(answer.json()["error"]["code"], code, "{case}");
+                }
+                if answer.status == 401 {
+                    if api {
+                        assert_eq!(answer.www_authenticate.as_deref(), Some("Bearer"), "{case}");
+                    } else {
+                        assert!(answer.content_type.starts_with("text/html"), "{case}");
+                    }
+                }
+                if !api && answer.status >= 400 {
+                    assert!(answer.content_type.starts_with("text/html"), "{case}");
+                }
+
+                // Who may see the submitter: the submitter and the circuit's owner.
+                let sees = seen == Who::Owner;
+                let me = match seen {
+                    Who::Owner => Some(alice.id),
+                    Who::Other => Some(bob.id),
+                    _ => None,
+                };
+                // Nobody but Alice learns anything of her private circuit, nor her id; nobody
+                // but Alice (and Carol, who is not a caller here) learns Carol's.
+                if seen != Who::Owner {
+                    for hidden in private_ids.iter().chain([&secret, &alice.id.to_string()]) {
+                        assert!(
+                            !answer.text.contains(hidden.as_str()),
+                            "{case}: {hidden} in {}",
+                            answer.text
+                        );
+                    }
+                    for hidden in [carol.id.to_string(), "carol".to_owned()] {
+                        assert!(
+                            !answer.text.contains(&hidden),
+                            "{case}: {hidden} in {}",
+                            answer.text
+                        );
+                    }
+                }
+                if answer.status != 200 {
+                    continue;
+                }
+                let submitter = if sees {
+                    json!(target.submitter_id)
+                } else {
+                    Value::Null
+                };
+                match (method, template) {
+                    ("GET", "/api/runs/{id}") => {
+                        let run = answer.json();
+                        assert_eq!(run["id"], json!(run_id), "{case}");
+                        assert_eq!(run["user_id"], submitter, "{case}");
+                        assert_eq!(
+                            run["analytics_consent"],
+                            if sees { json!(true) } else { Value::Null },
+                            "{case}"
+                        );
+                    }
+                    ("GET", "/api/runs/{id}/audit") => {
+                        let audit = answer.json();
+                        for entry in audit["entries"].as_array().unwrap() {
+                            assert_eq!(entry["actor_user_id"], submitter, "{case}");
+                        }
+                    }
+                    ("GET", "/api/runs/{id}/events") => {
+                        let run = answer.first_event();
+                        assert_eq!(run["user_id"], submitter, "{case}");
+                        assert_eq!(run["analytics_consent"].is_null(), !sees, "{case}");
+                    }
+                    ("GET", "/api/runs") => {
+                        // One's own runs only, whatever the circuit filter names.
+                        for run in answer.json()["runs"].as_array().unwrap() {
+                            assert_eq!(run["user_id"], json!(me.unwrap()), "{case}");
+                        }
+                    }
+                    ("GET", "/{owner}/{circuit}/runs/{id}") => {
+                        assert_eq!(answer.text.contains("submitted by"), sees, "{case}");
+                        if sees && !target.owner_submitted {
+                            assert!(answer.text.contains("<dd>carol</dd>"), "{case}");
+                        }
+                    }
+                    ("GET", "/{owner}/{circuit}") => {
+                        assert!(answer.text.contains(&target.run_id), "{case}");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
+
+fn start() -> Change {
+    Change::Start {
+        node: "test-node".into(),
+        lease_until: Utc::now() + TimeDelta::minutes(5),
+    }
+}
+
+/// Alice's private circuit with a run in every status, and the strings that identify them.
+async fn private_runs_in_every_status(
+    app: &TestApp,
+    (owner_id, owner): (Uuid, &str),
+    name: &str,
+) -> (String, Vec<String>) {
+    let circuit = app.create_circuit(owner, name, "private").await;
+    let cid = circuit["id"].as_str().unwrap().to_owned();
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let response = app
+            .submit_http(owner, &cid, &[("X-Analytics-Consent", "granted")])
+            .await;
+        assert_eq!(response.status(), 201);
+        let run: Value = response.json().await.unwrap();
+        runs.push(run["id"].as_str().unwrap().parse::<Uuid>().unwrap());
+    }
+    for id in &runs[1..4] {
+        app.transition(*id, start()).await.unwrap();
+    }
+    let results = RunResults {
+        counts: [("00".to_owned(), 6), ("11".to_owned(), 4)].into(),
+        shots: 10,
+        execution_time: 0.001,
+        unique_states: 2,
+    };
+    app.transition(runs[2], Change::Complete { results })
+        .await
+        .unwrap();
+    let failure = Failure::new(ErrorClass::BackendError, Stage::Execute, "boom");
+    app.transition(
+        runs[3],
+        Change::Fail {
+            failure,
+            cause: FailCause::Executor,
+        },
+    )
+    .await
+    .unwrap();
+    app.transition(runs[4], Change::Cancel { by: owner_id })
+        .await
+        .unwrap();
+    (cid, runs.iter().map(Uuid::to_string).collect())
+}
+
+async fn private_ids_and_names_never_leak(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let client = client();
+    let (alice, owner) = app.user("alice").await;
+    let (_, other) = app.user("bob").await;
+    let bad = forged_token();
+    let name = format!("hush-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let (cid, runs) = private_runs_in_every_status(&app, (alice.id, &owner), &name).await;
+    let public = app.create_circuit(&owner, "bell", "public").await;
+    app.submit_http(&owner, public["id"].as_str().unwrap(), &[])
+        .await;
+    let mut secrets: Vec<String> = vec![cid.clone(), name.clone(), alice.id.to_string()];
+    secrets.extend(runs.iter().cloned());
+    let leaks = |text: &str| -> Vec<String> {
+        secrets
+            .iter()
+            .filter(|s| text.contains(s.as_str()))
+            .cloned()
+            .collect()
+    };
+
+    // Public endpoints, to anyone (the owner included): counts and labels, never ids.
+    for path in [
+        "/metrics",
+        "/api/health/runs",
+        "/api/health/dagster/runs",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    ] {
+        for (caller, token) in [
+            ("anonymous", None),
+            ("a forged token", Some(bad.as_str())),
+            ("bob", Some(other.as_str())),
+            ("alice", Some(owner.as_str())),
+        ] {
+            let answer = send(&client, Method::GET, app.url(path), token, None, Body::None).await;
+            assert_eq!(answer.status, 200, "{path}, {caller}: {}", answer.text);
+            assert_eq!(
+                leaks(&answer.text),
+                Vec::<String>::new(),
+                "{path}, {caller}: {}",
+                answer.text
+            );
+        }
+    }
+    // They do report on the private runs (so the check above means something).
+    let health = send(
+        &client,
+        Method::GET,
+        app.url("/api/health/runs"),
+        None,
+        None,
+        Body::None,
+    )
+    .await
+    .json();
+    assert!(
+        health["pending"].as_u64().unwrap() >= 1 && health["running"].as_u64().unwrap() >= 1,
+        "{health}"
+    );
+    let metrics = send(
+        &client,
+        Method::GET,
+        app.url("/metrics"),
+        None,
+        None,
+        Body::None,
+    )
+    .await
+    .text;
+    assert!(metrics.contains("qrun_runs_requested_total"), "{metrics}");
+
+    // Every request about the private circuit, by everyone but Alice: no error names it, and
+    // each answers exactly as the same request about a circuit or run that does not exist.
+    let ghost_run = Uuid::now_v7().to_string();
+    let ghost_cid = Uuid::now_v7().to_string();
+    let ghost_name = format!("hush-{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let backend = json!({"type": "simulator", "name": "statevector"});
+    let requests = |cid: &str, name: &str, run: &str| -> Vec<(Method, String, Body)> {
+        let version =
+            json!({"source": BELL, "manifest": {"framework": "qiskit", "format": "openqasm2"}});
+        vec![
+            (Method::GET, format!("/api/runs/{run}"), Body::None),
+            (Method::GET, format!("/api/runs/{run}/audit"), Body::None),
+            (Method::GET, format!("/api/runs/{run}/events"), Body::None),
+            (Method::POST, format!("/api/runs/{run}/cancel"), Body::None),
+            (
+                Method::GET,
+                format!("/api/circuits/alice/{name}"),
+                Body::None,
+            ),
+            (
+                Method::POST,
+                format!("/api/circuits/alice/{name}/versions"),
+                Body::Json(version),
+            ),
+            (
+                Method::POST,
+                "/api/runs".into(),
+                Body::Json(
+                    json!({"circuit": format!("alice/{name}"), "backend": backend, "shots": 10}),
+                ),
+            ),
+            (
+                Method::POST,
+                "/api/runs".into(),
+                Body::Json(json!({"circuit_id": cid, "backend": backend, "shots": 10})),
+            ),
+            (
+                Method::POST,
+                "/api/runs".into(),
+                Body::Json(
+                    json!({"circuit_id": cid, "version": 7, "backend": backend, "shots": 10}),
+                ),
+            ),
+            (
+                Method::POST,
+                "/api/runs".into(),
+                Body::Json(json!({"circuit_id": cid, "backend": backend, "shots": 0})),
+            ),
+            (
+                Method::POST,
+                "/api/runs".into(),
+                Body::Json(
+                    json!({"circuit": format!("alice/{name}"), "backend": {"type": "simulator", "name": "nope"}, "shots": 10}),
+                ),
+            ),
+            (
+                Method::GET,
+                format!("/api/runs?circuit=alice/{name}"),
+                Body::None,
+            ),
+            (
+                Method::GET,
+                format!("/api/runs?circuit_id={cid}"),
+                Body::None,
+            ),
+            (Method::GET, format!("/alice/{name}"), Body::None),
+            (Method::GET, format!("/alice/{name}/runs/{run}"), Body::None),
+            (Method::GET, format!("/alice/bell/runs/{run}"), Body::None),
+            (Method::GET, format!("/bob/{name}/runs/{run}"), Body::None),
+        ]
+    };
+    let callers = [
+        ("anonymous", None),
+        ("a forged token", Some(bad.as_str())),
+        ("bob", Some(other.as_str())),
+    ];
+    for run in [&runs[0], &runs[2]] {
+        let real = requests(&cid, &name, run);
+        let ghost = requests(&ghost_cid, &ghost_name, &ghost_run);
+        for ((method, path, body), (_, ghost_path, ghost_body)) in real.into_iter().zip(ghost) {
+            for (caller, token) in callers {
+                let case = format!("{method} {path}, {caller}");
+                let answer = send(
+                    &client,
+                    method.clone(),
+                    app.url(&path),
+                    token,
+                    None,
+                    body.clone(),
+                )
+                .await;
+                assert_eq!(
+                    leaks(&answer.text),
+                    Vec::<String>::new(),
+                    "{case}: {}",
+                    answer.text
+                );
+                assert!(
+                    answer.status >= 400 || path.starts_with("/api/runs?"),
+                    "{case}: {} {}",
+                    answer.status,
+                    answer.text
+                );
+                let twin = send(
+                    &client,
+                    method.clone(),
+                    app.url(&ghost_path),
+                    token,
+                    None,
+                    ghost_body.clone(),
+                )
+                .await;
+                let twin_text = twin
+                    .text
+                    .replace(&ghost_run, run)
+                    .replace(&ghost_cid, &cid)
+                    .replace(&ghost_name, &name);
+                assert_eq!(
+                    (answer.status, &answer.text),
+                    (twin.status, &twin_text),
+                    "{case}: private and absent differ"
+                );
+            }
+        }
+    }
+    app.stop().await;
+}
+
+/// A `qrun serve` child whose stderr is kept, line by line.
+struct Logged {
+    child: Child,
+    base: String,
+    lines: Arc<Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_logged(dir: &std::path::Path, db: &TestDb) -> Logged {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qrun"))
+        .arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("QRUN__DATABASE__URL", &db.url)
+        .env("QRUN__SERVER__BIND", "127.0.0.1:0")
+        .env("QRUN__LOGGING__LEVEL", "trace")
+        .env("QRUN__LOGGING__FORMAT", "json")
+        .env("QRUN__EXECUTOR__CLAIM_INTERVAL_MS", "50")
+        .env("QRUN__ANALYTICS__FLUSH_INTERVAL_MS", "50")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qrun serve starts");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let kept = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("listening on http://").nth(1) {
+                let addr: String = addr
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect();
+                let _ = tx.send(addr);
+            }
+            kept.lock().unwrap().push(line);
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("no `listening on` line: {:?}", lines.lock().unwrap()));
+    Logged {
+        child,
+        base: format!("http://{addr}"),
+        lines,
+        reader: Some(reader),
+    }
+}
+
+async fn tokens_and_consent_are_never_logged(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let created = |handle: &str| {
+        let out = crate::cli::qrun(&db, &["user", "create", handle]);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let alice = created("alice");
+    let bob = created("bob");
+    let forged = forged_token();
+    let twin = format!("{}{}", &alice[..37], "f".repeat(64));
+    let mut served = serve_logged(dir.path(), &db);
+    let base = served.base.clone();
+    let client = &client();
+    let url = |path: &str| format!("{base}{path}");
+    let get = async |path: &str, bearer: Option<&str>, cookie: Option<&str>| {
+        send(client, Method::GET, url(path), bearer, cookie, Body::None).await
+    };
+    let get = &get;
+
+    let circuit = send(
+        client,
+        Method::POST,
+        url("/api/circuits"),
+        Some(&alice),
+        None,
+        Body::Json(json!({
+            "name": "bell", "visibility": "private", "source": BELL,
+            "manifest": {"framework": "qiskit", "format": "openqasm2"},
+        })),
+    )
+    .await;
+    assert_eq!(circuit.status, 201, "{}", circuit.text);
+    let mut runs = Vec::new();
+    for (i, consent) in ["granted", "denied", "GRANTED", "Denied"]
+        .into_iter()
+        .enumerate()
+    {
+        let response = client
+            .post(url("/api/runs"))
+            .bearer_auth(&alice)
+            .header("X-Analytics-Consent", consent)
+            .header("Idempotency-Key", format!("key-{i}"))
+            .json(&json!({"circuit": "alice/bell", "backend": {"type": "simulator", "name": "statevector"}, "shots": 100}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let run: Value = response.json().await.unwrap();
+        assert_eq!(
+            run["analytics_consent"],
+            consent.eq_ignore_ascii_case("granted")
+        );
+        runs.push(run["id"].as_str().unwrap().to_owned());
+    }
+    let alice_ref = alice.as_str();
+    for run in &runs {
+        wait_until(
+            Duration::from_secs(60),
+            "the run completes",
+            || async move {
+                get(&format!("/api/runs/{run}"), Some(alice_ref), None)
+                    .await
+                    .json()["status"]
+                    == "completed"
+            },
+        )
+        .await;
+    }
+    let alice_id = get(&format!("/api/runs/{}", runs[0]), Some(&alice), None)
+        .await
+        .json()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Bad credentials of every kind, and a good one everywhere it is accepted.
+    for token in [&forged, &twin] {
+        assert_eq!(get("/api/runs", Some(token), None).await.status, 401);
+        assert_eq!(get("/alice/bell", None, Some(token)).await.status, 401);
+        let login = send(
+            client,
+            Method::POST,
+            url("/login"),
+            None,
+            None,
+            Body::Form(format!("token={token}")),
+        )
+        .await;
+        assert_eq!(login.status, 401);
+    }
+    assert_eq!(
+        get(&format!("/api/runs/{}", runs[0]), Some(&bob), None)
+            .await
+            .status,
+        404
+    );
+    let login = send(
+        client,
+        Method::POST,
+        url("/login"),
+        None,
+        None,
+        Body::Form(format!("token={alice}&next=%2Falice%2Fbell")),
+    )
+    .await;
+    assert_eq!(login.status, 303);
+    for path in [
+        "/alice/bell".to_owned(),
+        format!("/alice/bell/runs/{}", runs[0]),
+        format!("/api/runs/{}/events", runs[0]),
+    ] {
+        assert_eq!(get(&path, None, Some(&alice)).await.status, 200, "{path}");
+    }
+    assert_eq!(get("/api/runs", Some(&alice), None).await.status, 200);
+    assert_eq!(
+        get(&format!("/api/runs/{}/audit", runs[0]), Some(&alice), None)
+            .await
+            .status,
+        200
+    );
+
+    // Stop it, and read everything it said.
+    let pid = served.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let exit = served.child.wait().unwrap();
+    assert_eq!(exit.code(), Some(0));
+    served.reader.take().unwrap().join().unwrap();
+    let lines = served.lines.lock().unwrap().clone();
+
+    // The log is the trace-level one (so its silence means something): access lines of the
+    // refused and accepted requests, and the runs' execution.
+    let all = lines.join("\n");
+    for (what, needle) in [
+        ("a 401 access line", "\"status\":401"),
+        ("a 303 access line", "\"status\":303"),
+        ("a run's work", "run finished"),
+        ("trace lines", "\"level\":\"TRACE\""),
+    ] {
+        assert!(all.contains(needle), "no {what} in the log:\n{all}");
+    }
+    for line in &lines {
+        let parsed: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(parsed.is_object(), "{line}");
+    }
+    // No token, secret half, or stored hash, of a good or a bad token.
+    let mut secrets = Vec::new();
+    for token in [&alice, &bob, &forged, &twin] {
+        secrets.push(token.clone());
+        secrets.push(token[37..].to_owned());
+        secrets.push(hash_token(token));
+    }
+    for line in &lines {
+        for secret in &secrets {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a token (or its hash) is logged: {line}"
+            );
+        }
+        // Consent: no value ever. The only mention is warp's trace of the header's *name*.
+        let lower = line.to_ascii_lowercase();
+        assert!(
+            !lower.contains("granted") && !lower.contains("denied"),
+            "a consent value is logged: {line}"
+        );
+        if lower.contains("consent") {
+            let message: Value =
+                serde_json::from_str::<Value>(line).unwrap()["fields"]["message"].clone();
+            assert_eq!(
+                message,
+                json!("optional(\"x-analytics-consent\")"),
+                "consent is logged: {line}"
+            );
+        }
+    }
+    // Nor who made the requests: no user id anywhere; a handle only where warp's trace of its
+    // path matching echoes the request's path segments (access lines hold route templates).
+    for line in &lines {
+        assert!(!line.contains(&alice_id), "a user id is logged: {line}");
+        let target = serde_json::from_str::<Value>(line).unwrap()["target"].clone();
+        if target != "warp::filters::path" {
+            for handle in ["alice", "bob"] {
+                assert!(!line.contains(handle), "a user is named in the log: {line}");
+            }
+        }
+    }
+}
+
+on_both_databases!(
+    every_route_answers_every_caller_as_the_matrix_says,
+    private_ids_and_names_never_leak,
+    tokens_and_consent_are_never_logged,
+);
