@@ -20,7 +20,8 @@
 # PGBENCH_THREADS (2), PGBENCH_MODE (prepared, as sqlx prepares qrun's statements; or extended),
 # SQLITE_SECS (10), SQLITE_TASKS (32), GRAPHILE_JOBS (20000), GRAPHILE_CONCURRENCY (10),
 # QRUN_BIN (target/release/qrun; built with `cargo build --release` when missing),
-# CARGO_JOBS (cargo's -j for the builds; default cargo's), ONLY (pgbench, sqlite or graphile:
+# SQLITE_BIN (a built sqlite_limit executable: skips its build), CARGO_JOBS (cargo's -j for
+# the builds; default cargo's), ONLY (pgbench, sqlite or graphile:
 # run just that one).
 #
 # Needs: pgbench and psql (PostgreSQL 13+ client: gen_random_uuid is core since 13), cargo,
@@ -69,10 +70,15 @@ if want pgbench; then
     cargo build --release --bin qrun "${cargo_jobs[@]}"
   fi
 fi
-if want sqlite; then
+sqlite_bin=${SQLITE_BIN:-}
+if want sqlite && [[ -z $sqlite_bin ]]; then
   note "building the sqlite_limit bench"
   cargo bench --bench sqlite_limit --no-run "${cargo_jobs[@]}" 2>"$out/sqlite_build.log" \
     || { cat "$out/sqlite_build.log" >&2; exit 1; }
+  # Run the executable just built: `cargo bench` again would rebuild first should a source
+  # have changed meanwhile, in the middle of the measurements.
+  sqlite_bin=$(sed -nE 's/^ *Executable benches\/sqlite_limit\.rs \((.*)\)$/\1/p' "$out/sqlite_build.log")
+  [[ -x $sqlite_bin ]] || { cat "$out/sqlite_build.log" >&2; echo "no sqlite_limit executable" >&2; exit 1; }
 fi
 if want graphile; then
   if [[ ! -x scripts/graphile/node_modules/.bin/node ]] \
@@ -139,7 +145,8 @@ fi
 # --- 2. SQLite: the sqlite_limit bench ---------------------------------------------------
 sq_single=- sq_single_ms=- sq_conc=- sq_conc_ms=- sq_errors=-
 if want sqlite; then
-  sqlite_cmd=(cargo bench --bench sqlite_limit "${cargo_jobs[@]}" -- --secs "$SQLITE_SECS" --tasks "$SQLITE_TASKS")
+  # = cargo bench --bench sqlite_limit -- --secs "$SQLITE_SECS" --tasks "$SQLITE_TASKS"
+  sqlite_cmd=("$sqlite_bin" --secs "$SQLITE_SECS" --tasks "$SQLITE_TASKS")
   note "${sqlite_cmd[*]}"
   "${sqlite_cmd[@]}" >"$out/sqlite.txt" 2>"$out/sqlite_stderr.txt" \
     || { cat "$out/sqlite.txt" "$out/sqlite_stderr.txt" >&2; exit 1; }
