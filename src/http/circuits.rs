@@ -48,8 +48,14 @@ fn manifest(m: ManifestView) -> Manifest {
     post, path = "/api/circuits", tag = "circuits",
     request_body = CreateCircuit,
     responses(
-        (status = 201, body = CircuitView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, description = "Name taken", body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 201, body = CircuitView),
+        (status = 400, description = "Malformed body, name, manifest or source", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 409, description = "Name taken", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not application/json", body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -82,10 +88,20 @@ async fn create(user: User, body: CreateCircuit, state: Arc<AppState>) -> Respon
 #[utoipa::path(
     post, path = "/api/circuits/{owner}/{name}/versions", tag = "circuits",
     request_body = AddVersion,
-    params(("owner" = String, Path), ("name" = String, Path)),
+    params(
+        ("owner" = String, Path, description = "The owner's handle"),
+        ("name" = String, Path, description = "The circuit's name"),
+    ),
     responses(
-        (status = 201, body = CircuitView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 201, body = CircuitView),
+        (status = 400, description = "Malformed body, manifest or source", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not the circuit's owner", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not application/json", body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -119,8 +135,14 @@ async fn add_version(
 /// A circuit with its latest version's source. Private circuits are 404 to all but the owner.
 #[utoipa::path(
     get, path = "/api/circuits/{owner}/{name}", tag = "circuits",
-    params(("owner" = String, Path), ("name" = String, Path)),
-    responses((status = 200, body = CircuitView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(
+        ("owner" = String, Path, description = "The owner's handle"),
+        ("name" = String, Path, description = "The circuit's name"),
+    ),
+    responses(
+        (status = 200, body = CircuitView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
     security((), ("bearer" = []))
 )]
 async fn get(owner: String, name: String, viewer: Option<User>, state: Arc<AppState>) -> Response {

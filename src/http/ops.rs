@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::with_state;
 use crate::app::AppState;
 
@@ -35,7 +35,14 @@ pub struct Readiness {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Alive")))]
+#[utoipa::path(
+    get, path = "/healthz", tag = "ops",
+    responses((
+        status = 200, description = "Alive: `{\"status\": \"ok\"}`",
+        body = inline(std::collections::BTreeMap<String, String>),
+        example = json!({"status": "ok"}),
+    ))
+)]
 fn healthz() -> Response {
     warp::reply::json(&serde_json::json!({"status": "ok"})).into_response()
 }
@@ -56,7 +63,13 @@ async fn readyz(state: Arc<AppState>) -> Response {
 }
 
 /// Prometheus metrics, text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(
+    get, path = "/metrics", tag = "ops",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 404, description = "Metrics are disabled (`metrics.enabled = false`)", body = ErrorBody),
+    )
+)]
 fn metrics(state: Arc<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => warp::reply::with_header(

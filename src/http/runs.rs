@@ -13,7 +13,9 @@ use warp::{Filter, Rejection};
 
 use super::error::{ApiError, ErrorBody, respond};
 use super::extract::{consent, idempotency_key, json_body, run_id, user, viewer, with_state};
-use super::views::{AuditEntryView, AuditTimeline, RunPage, RunView, SubmitRun};
+use super::views::{
+    AuditEntryView, AuditTimeline, ListRunsQuery, RunPage, RunView, SubmitHeaders, SubmitRun,
+};
 use crate::app::AppState;
 use crate::domain::{RunStatus, User};
 use crate::service::access::sees_submitter;
@@ -81,15 +83,19 @@ fn parse_circuit_ref(value: &str) -> Result<CircuitRef, ApiError> {
 #[utoipa::path(
     post, path = "/api/runs", tag = "runs",
     request_body = SubmitRun,
-    params(
-        ("X-Analytics-Consent" = Option<String>, Header, description = "`granted` or `denied` (default)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Replays return the original run"),
-    ),
+    params(SubmitHeaders),
     responses(
         (status = 201, description = "The run was created", body = RunView),
         (status = 200, description = "An earlier request with this Idempotency-Key created it", body = RunView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 400, description = "Malformed body or header, unknown backend, shots out of the backend's range", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such circuit or version (or a private circuit of someone else)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body is larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "The body is not application/json", body = ErrorBody),
+        (status = 422, description = "The Idempotency-Key was used for a different submission", body = ErrorBody),
+        (status = 429, description = "Submitting too fast, or too many runs in flight", body = ErrorBody),
+        (status = 503, description = "The queue is full or the database is unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -149,8 +155,11 @@ async fn submit(
 /// Read a run. Private circuits' runs are 404 to all but the circuit's owner.
 #[utoipa::path(
     get, path = "/api/runs/{id}", tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, format = Uuid, description = "Run id (a malformed one is a 404)")),
+    responses(
+        (status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
     security((), ("bearer" = []))
 )]
 async fn get(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
@@ -167,10 +176,11 @@ async fn get(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response
 /// Cancel a pending or running run (its submitter only).
 #[utoipa::path(
     post, path = "/api/runs/{id}/cancel", tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = String, Path, format = Uuid, description = "Run id (a malformed one is a 404)")),
     responses(
         (status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "Already terminal", body = ErrorBody),
+        (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -187,8 +197,11 @@ async fn cancel(id: String, user: User, state: Arc<AppState>) -> Response {
 /// A run's transition timeline from the audit log.
 #[utoipa::path(
     get, path = "/api/runs/{id}/audit", tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, body = AuditTimeline), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, format = Uuid, description = "Run id (a malformed one is a 404)")),
+    responses(
+        (status = 200, body = AuditTimeline), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
     security((), ("bearer" = []))
 )]
 async fn audit(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
@@ -228,14 +241,12 @@ fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
 /// The caller's own runs, newest first.
 #[utoipa::path(
     get, path = "/api/runs", tag = "runs",
-    params(
-        ("status" = Option<String>, Query, description = "pending | running | completed | failed | cancelled"),
-        ("circuit" = Option<String>, Query, description = "owner/name"),
-        ("circuit_id" = Option<String>, Query, description = "Circuit id"),
-        ("limit" = Option<u64>, Query, description = "1–100, default 20"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    params(ListRunsQuery),
+    responses(
+        (status = 200, body = RunPage),
+        (status = 400, description = "A malformed or unknown query parameter", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
     ),
-    responses((status = 200, body = RunPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = []))
 )]
 async fn list(user: User, params: BTreeMap<String, String>, state: Arc<AppState>) -> Response {

@@ -5,32 +5,120 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults};
+use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults, RunStatus};
+use crate::service::circuits::FORMAT_OPENQASM2;
 use crate::service::health::RunsHealth;
+use crate::service::runs::MAX_IDEMPOTENCY_KEY;
 
-/// `POST /api/runs`. Name the circuit by `circuit_id` or by `circuit` ("owner/name").
+/// A string schema that admits exactly `values`.
+fn one_of_strings<'a>(description: &str, values: impl IntoIterator<Item = &'a str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .enum_values(Some(values))
+        .build()
+}
+
+/// `POST /api/runs`. Name the circuit by exactly one of `circuit_id` or `circuit` ("owner/name").
+// The document's `oneOf` that says "exactly one" is added in `openapi.rs` (utoipa cannot).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRun {
     pub circuit_id: Option<Uuid>,
-    /// `owner/name`
+    /// `owner/name` (a well-formed name that no circuit has is a 404).
+    #[schema(pattern = "^[^/]+/[^/]+$")]
     pub circuit: Option<String>,
     /// The circuit version; the latest when absent.
+    #[schema(minimum = 1)]
     pub version: Option<i32>,
     pub backend: BackendRef,
+    /// 1 to the backend's `max_shots` (100000 for both kinds of backend unless the deployment
+    /// configures another limit: a larger count is a 400 `invalid_shots`).
+    #[schema(minimum = 1, maximum = 100000)]
     pub shots: u64,
 }
 
-/// A backend, e.g. `{"type": "simulator", "name": "statevector"}`.
+/// A backend the deployment declares (`[[backends]]` in its configuration), e.g.
+/// `{"type": "simulator", "name": "statevector"}`; any other is a 400 `unknown_backend`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackendRef {
     #[serde(rename = "type")]
+    #[schema(schema_with = backend_kind_schema)]
     pub kind: String,
+    /// The backend's name in the configuration (the built-in simulator: `statevector`).
     pub name: String,
+}
+
+fn backend_kind_schema() -> Object {
+    one_of_strings(
+        "`simulator` (the built-in state-vector simulator) or `command` (an external program)",
+        ["simulator", "command"],
+    )
+}
+
+/// The headers of `POST /api/runs` (documentation only: the handler reads them with filters).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct SubmitHeaders {
+    #[param(rename = "X-Analytics-Consent", schema_with = consent_schema)]
+    consent: Option<String>,
+    /// 1–255 visible ASCII characters. A replay with the same key returns the original run
+    /// (200); the same key for a different submission is a 422.
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$"
+    )]
+    idempotency_key: Option<String>,
+}
+
+const _: () = assert!(
+    MAX_IDEMPOTENCY_KEY == 255,
+    "update SubmitHeaders' max_length"
+);
+
+fn consent_schema() -> Object {
+    one_of_strings(
+        "Whether the run's analytics events may be captured (case-insensitive); absent means \
+         `denied`",
+        ["granted", "denied"],
+    )
+}
+
+/// The query of `GET /api/runs` (documentation only: the handler reads the query itself, to
+/// refuse unknown keys).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListRunsQuery {
+    #[param(schema_with = run_status_schema)]
+    status: Option<String>,
+    /// Only runs of this circuit, `owner/name`.
+    #[param(pattern = "^[^/]+/[^/]+$")]
+    circuit: Option<String>,
+    /// Only runs of this circuit.
+    circuit_id: Option<Uuid>,
+    /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u64>,
+    /// The `next_cursor` of the previous page (opaque; any other value is a 400
+    /// `invalid_cursor`).
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
+    cursor: Option<String>,
+}
+
+fn run_status_schema() -> Object {
+    one_of_strings(
+        "Only runs in this status",
+        RunStatus::ALL.map(RunStatus::as_str),
+    )
 }
 
 /// A run's outcome.
@@ -164,9 +252,12 @@ pub struct AuditTimeline {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCircuit {
+    /// Unique among the owner's circuits: 1–100 of `a–z`, `0–9`, `-`, `_`, `.`, starting with a
+    /// letter or digit.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9][a-z0-9._-]*$")]
     pub name: String,
     pub visibility: VisibilityView,
-    /// OpenQASM 2.0 source.
+    /// OpenQASM 2.0 source, syntax-checked on upload (a 400 `invalid_source` with line:col).
     pub source: String,
     pub manifest: ManifestView,
 }
@@ -175,6 +266,7 @@ pub struct CreateCircuit {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddVersion {
+    /// OpenQASM 2.0 source, syntax-checked on upload (a 400 `invalid_source` with line:col).
     pub source: String,
     pub manifest: ManifestView,
 }
@@ -190,8 +282,15 @@ pub enum VisibilityView {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestView {
+    /// The framework the circuit was written for: 1–64 letters, digits, `-`, `_` or `.`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub framework: String,
+    #[schema(schema_with = manifest_format_schema)]
     pub format: String,
+}
+
+fn manifest_format_schema() -> Object {
+    one_of_strings("The source format", [FORMAT_OPENQASM2])
 }
 
 /// A circuit at one version.
