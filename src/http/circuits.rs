@@ -134,7 +134,7 @@ async fn add_version(
 
 /// A circuit with its latest version's source. Private circuits are 404 to all but the owner.
 #[utoipa::path(
-    get, path = "/api/circuits/{owner}/{name}", tag = "circuits",
+    get, path = "/api/circuits/{owner}/{name}", tag = "circuits", operation_id = "get_circuit",
     params(
         ("owner" = String, Path, description = "The owner's handle"),
         ("name" = String, Path, description = "The circuit's name"),

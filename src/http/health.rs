@@ -24,7 +24,7 @@ pub fn routes(
 
 /// Runs past their expected window, pending depth, oldest ages. Public; no ids.
 #[utoipa::path(
-    get, path = "/api/health/runs", tag = "health",
+    get, path = "/api/health/runs", tag = "health", operation_id = "runs_health",
     responses((status = 200, body = RunsHealthView), (status = 503, body = ErrorBody))
 )]
 async fn runs(state: Arc<AppState>) -> Response {

@@ -154,7 +154,7 @@ async fn submit(
 
 /// Read a run. Private circuits' runs are 404 to all but the circuit's owner.
 #[utoipa::path(
-    get, path = "/api/runs/{id}", tag = "runs",
+    get, path = "/api/runs/{id}", tag = "runs", operation_id = "get_run",
     params(("id" = String, Path, format = Uuid, description = "Run id (a malformed one is a 404)")),
     responses(
         (status = 200, body = RunView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),

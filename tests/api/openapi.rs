@@ -35,6 +35,20 @@ async fn the_document_lists_exactly_the_served_routes() {
         .map(|(m, p)| (m.to_lowercase(), p.to_string()))
         .collect();
     assert_eq!(documented, served);
+    // Operation ids are unique (OpenAPI requires it; generated clients and link resolution
+    // rely on it).
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.iter().collect::<BTreeSet<_>>().len(),
+        ids.len(),
+        "{ids:?}"
+    );
 
     // And each is really served: no `route_not_found` for any of them.
     for (method, path) in &served {
