@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::de::{self, Deserializer, Unexpected};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
@@ -33,13 +34,46 @@ pub struct SubmitRun {
     #[schema(pattern = "^[^/]+/[^/]+$")]
     pub circuit: Option<String>,
     /// The circuit version; the latest when absent.
+    #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 1)]
     pub version: Option<i32>,
     pub backend: BackendRef,
     /// 1 to the backend's `max_shots` (100000 for both kinds of backend unless the deployment
     /// configures another limit: a larger count is a 400 `invalid_shots`).
+    #[serde(deserialize_with = "whole")]
     #[schema(minimum = 1, maximum = 100000)]
     pub shots: u64,
+}
+
+/// A JSON integer as JSON Schema's `integer` counts them: any number whose value is whole, so
+/// `100`, `100.0` and `1e2` alike (a client that computes a count as a float sends it so). A
+/// fraction, or a value outside `T`, is refused.
+fn whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(deserializer: D) -> Result<T, D::Error> {
+    whole_number(serde_json::Number::deserialize(deserializer)?)
+}
+
+fn optional_whole<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<serde_json::Number>::deserialize(deserializer)?
+        .map(whole_number)
+        .transpose()
+}
+
+fn whole_number<T: TryFrom<i128>, E: de::Error>(number: serde_json::Number) -> Result<T, E> {
+    let (value, unexpected) = if let Some(n) = number.as_u64() {
+        (Some(i128::from(n)), Unexpected::Unsigned(n))
+    } else if let Some(n) = number.as_i64() {
+        (Some(i128::from(n)), Unexpected::Signed(n))
+    } else {
+        let f = number.as_f64().unwrap_or(f64::NAN);
+        // Whole and within i128 (so the cast is exact); `T` decides the range.
+        let whole = f.fract() == 0.0 && f.abs() < 2f64.powi(100);
+        (whole.then_some(f as i128), Unexpected::Float(f))
+    };
+    value
+        .and_then(|v| T::try_from(v).ok())
+        .ok_or_else(|| E::invalid_value(unexpected, &"a whole number in range"))
 }
 
 /// A backend the deployment declares (`[[backends]]` in its configuration), e.g.
