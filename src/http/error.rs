@@ -155,12 +155,6 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         e.clone()
     } else if rejection.is_not_found() {
         ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not accept that method",
-        )
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
         ApiError::bad_request("invalid_header", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
@@ -172,6 +166,14 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "the request body is too large",
+        )
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        // Last among the client errors: warp also reports a sibling route's method mismatch
+        // when the matching route refused a header, and the header is the real problem.
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept that method",
         )
     } else {
         tracing::error!(?rejection, "unhandled rejection");

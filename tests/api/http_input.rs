@@ -603,6 +603,53 @@ async fn oversized_headers_get_431_and_the_service_keeps_serving() {
     app.stop().await;
 }
 
+/// A header value that is not visible ASCII is 400 `invalid_header` (warp also reports the
+/// sibling routes' method mismatch; the header is what is wrong).
+#[tokio::test]
+async fn a_header_value_outside_ascii_is_invalid_header_not_405() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::start(TestDb::sqlite()).await;
+    let (_, token) = app.user("alice").await;
+    for (method, path, header) in [
+        ("POST", "/api/runs", b"Idempotency-Key: k\xe9y".as_slice()),
+        (
+            "POST",
+            "/api/runs",
+            b"X-Analytics-Consent: gr\xe9nted".as_slice(),
+        ),
+        ("GET", "/api/runs", b"Authorization: Bearer \xe9".as_slice()),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(app.app.addr())
+            .await
+            .unwrap();
+        let auth = if header.starts_with(b"Authorization") {
+            String::new()
+        } else {
+            format!("Authorization: Bearer {token}\r\n")
+        };
+        let request = [
+            format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}")
+                .as_bytes(),
+            header,
+            b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        ]
+        .concat();
+        stream.write_all(&request).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{method} {path}: {answer}"
+        );
+        assert!(
+            answer.contains("invalid_header"),
+            "{method} {path}: {answer}"
+        );
+    }
+    app.stop().await;
+}
+
 /// A client that sends its body too slowly (slowloris) gets 408 once `server.body_timeout_s`
 /// passes, and the service goes on serving.
 #[tokio::test]
