@@ -4,7 +4,7 @@ use entity::enums::Visibility as DbVisibility;
 use entity::{circuit_versions, circuits, users};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -79,7 +79,7 @@ impl Store {
         manifest: &Manifest,
     ) -> Result<(Circuit, CircuitVersion), CreateCircuitError> {
         let now = self.clock.now();
-        let txn = self.db.begin().await.map_err(StoreError::from)?;
+        let txn = self.begin_write().await.map_err(StoreError::from)?;
         let inserted = circuits::Entity::insert(circuits::ActiveModel {
             id: Set(Uuid::now_v7()),
             owner_id: Set(owner_id),
@@ -111,7 +111,7 @@ impl Store {
         manifest: &Manifest,
     ) -> Result<CircuitVersion> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let latest: Option<i32> = circuit_versions::Entity::find()
             .select_only()
             .column_as(circuit_versions::Column::Version.max(), "max")

@@ -14,7 +14,7 @@ use entity::runs::{self, Column};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
+    QueryOrder, QuerySelect, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -161,7 +161,7 @@ impl Store {
         &self,
         commands: &[Command],
     ) -> Result<Vec<std::result::Result<Applied, Rejection>>> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let mut outcomes = Vec::with_capacity(commands.len());
         for command in commands {
             let now = self.clock.now();
@@ -433,7 +433,7 @@ impl Store {
             node: node.to_owned(),
             lease_until,
         };
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let claimed = runs::Entity::update_many()
             .set(runs::ActiveModel {
                 status: Set(status_to_db(RunStatus::Running)),

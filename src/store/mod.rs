@@ -134,6 +134,20 @@ impl Store {
         &self.clock
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), waiting up to the busy timeout for it: a deferred transaction that
+    /// reads first could not upgrade to a writer once another connection had committed, and
+    /// would fail with `SQLITE_BUSY` at once instead of waiting. PostgreSQL ignores the mode.
+    async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<()> {
         Ok(self.db.ping().await?)

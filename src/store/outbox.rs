@@ -9,7 +9,7 @@ use entity::runs;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, TransactionTrait,
+    QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
@@ -143,7 +143,7 @@ impl Store {
             return Ok(0);
         }
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         analytics_outbox::Entity::delete_many()
             .filter(Column::RunId.is_in(candidates.iter().copied()))
             .exec(&txn)
@@ -165,7 +165,7 @@ impl Store {
     /// erase) and marks their runs pruned. How many undelivered events were deleted.
     pub async fn forget_analytics(&self, user_id: Uuid) -> Result<u64> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let live = [RunStatus::Pending, RunStatus::Running].map(status_to_db);
         runs::Entity::update_many()
             .set(runs::ActiveModel {

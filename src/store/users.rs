@@ -9,7 +9,7 @@
 
 use entity::{api_tokens, users};
 use rand::RngCore;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -74,7 +74,7 @@ impl Store {
     /// Creates a user and a first token; returns the token (the only time it is visible).
     pub async fn create_user(&self, handle: &str) -> Result<(User, String)> {
         let now = self.clock.now();
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let user = users::Entity::insert(users::ActiveModel {
             id: Set(Uuid::now_v7()),
             handle: Set(handle.to_owned()),
