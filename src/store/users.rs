@@ -108,7 +108,7 @@ impl Store {
     }
 
     /// The user a token belongs to, unless the token is malformed, unknown or revoked; marks
-    /// the token used now.
+    /// the token used now (in the background, best effort).
     pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
         let Some(id) = token_id(token) else {
             return Ok(None);
@@ -124,14 +124,20 @@ impl Store {
         if !bool::from(presented.as_bytes().ct_eq(row.token_hash.as_bytes())) {
             return Ok(None);
         }
-        api_tokens::Entity::update_many()
+        // Bookkeeping, off the request's path: a burst of first requests must not queue on
+        // the write lock (or fail with it) to read who is calling.
+        let touch = api_tokens::Entity::update_many()
             .set(api_tokens::ActiveModel {
                 last_used_at: Set(Some(self.clock.now())),
                 ..Default::default()
             })
-            .filter(api_tokens::Column::Id.eq(row.id))
-            .exec(&self.db)
-            .await?;
+            .filter(api_tokens::Column::Id.eq(row.id));
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            if let Err(err) = touch.exec(&db).await {
+                tracing::debug!(error = %err, "recording a token's last use failed");
+            }
+        });
         self.user(row.user_id).await
     }
 }
