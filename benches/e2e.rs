@@ -15,17 +15,17 @@
 //! command that reproduces them. Every run is submitted with analytics consent, so each
 //! lifecycle writes its three audit rows and three outbox rows.
 
+mod support;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::io::{BufRead, BufReader};
+use clap::{Parser, Subcommand};
 
-const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
+use support::{Database, Db, Error, Server};
 
 #[derive(Parser)]
 struct Args {
@@ -71,14 +71,6 @@ enum Mode {
     },
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-type Error = Box<dyn std::error::Error + Send + Sync>;
-
 fn main() -> Result<(), Error> {
     let args = Args::parse();
     rustls::crypto::ring::default_provider()
@@ -110,7 +102,7 @@ async fn run(args: Args) -> Result<(), Error> {
                 &args.bin,
                 &db,
                 &config(&db, args.concurrency, true),
-                Backend::Simulator,
+                Backend::Simulator.json(),
             )
             .await?;
             throughput(&server, clients, runs).await?;
@@ -121,7 +113,7 @@ async fn run(args: Args) -> Result<(), Error> {
                 &args.bin,
                 &db,
                 &config(&db, args.concurrency, true),
-                Backend::Simulator,
+                Backend::Simulator.json(),
             )
             .await?;
             latency(&server, rate, seconds).await?;
@@ -218,7 +210,7 @@ async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
     let db = Database::create(args.db)?;
     let api_only = config(&db, executing, false);
     // An API-only node takes the submissions; nothing executes.
-    let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep).await?;
+    let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep.json()).await?;
     println!("idle: RSS {} MiB", node.rss_kib("VmRSS")? / 1024);
     let mut queued = 0;
     while queued < pending {
@@ -233,7 +225,7 @@ async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
     }
     drop(node);
     // A fresh API-only node over the full queue: the baseline.
-    let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep).await?;
+    let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep.json()).await?;
     let baseline = node.rss_kib("VmRSS")?;
     println!("{pending} pending, fresh node: RSS {} MiB", baseline / 1024);
     drop(node);
@@ -242,7 +234,7 @@ async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
         &args.bin,
         &db,
         &config(&db, executing, true),
-        Backend::Sleep,
+        Backend::Sleep.json(),
     )
     .await?;
     let running = node.wait_running(executing).await?;
@@ -311,66 +303,7 @@ fn machine() -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The database and the server
-
-/// A fresh database: a SQLite file in a temporary directory, or a PostgreSQL database dropped
-/// on drop.
-struct Database {
-    url: String,
-    dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
-}
-
-impl Database {
-    fn create(kind: Db) -> Result<Database, Error> {
-        let dir = tempfile::tempdir()?;
-        match kind {
-            Db::Sqlite => Ok(Database {
-                url: format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
-                dir,
-                postgres: None,
-            }),
-            Db::Postgres => {
-                let admin = std::env::var("QRUN_BENCH_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-                let name = format!("qrun_bench_{}", std::process::id());
-                psql(
-                    &admin,
-                    &format!("drop database if exists {name} with (force)"),
-                )?;
-                psql(&admin, &format!("create database {name}"))?;
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                Ok(Database {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    postgres: Some((admin, name)),
-                })
-            }
-        }
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.postgres {
-            let _ = psql(
-                admin,
-                &format!("drop database if exists {name} with (force)"),
-            );
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) -> Result<(), Error> {
-    let status = Command::new("psql")
-        .args([url, "-qAtc", sql])
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err(format!("psql failed: {sql}").into());
-    }
-    Ok(())
-}
+// The node
 
 /// The served node's configuration file.
 fn config(db: &Database, concurrency: u64, executes: bool) -> String {
@@ -435,244 +368,4 @@ impl Backend {
             Backend::Sleep => serde_json::json!({"type": "command", "name": "sleep"}),
         }
     }
-}
-
-/// A `qrun serve` child process, stopped with SIGTERM on drop.
-struct Server {
-    child: Child,
-    base: String,
-    token: String,
-    circuit_id: String,
-    backend: Backend,
-    http: reqwest::Client,
-}
-
-impl Server {
-    async fn start(
-        bin: &Path,
-        db: &Database,
-        config: &str,
-        backend: Backend,
-    ) -> Result<Server, Error> {
-        let file = db.dir.path().join(format!("qrun-{}.toml", rand_suffix()));
-        std::fs::write(&file, config)?;
-        let user = Command::new(bin)
-            .arg("--config")
-            .arg(&file)
-            .args(["user", "create"])
-            .arg(format!("bench{}", rand_suffix()))
-            .output()?;
-        if !user.status.success() {
-            let stderr = String::from_utf8_lossy(&user.stderr);
-            return Err(format!("qrun user create: {stderr}").into());
-        }
-        let token = String::from_utf8(user.stdout)?.trim().to_owned();
-        let mut child = Command::new(bin)
-            .arg("--config")
-            .arg(&file)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Reads the address, then keeps draining the log so the server never blocks on it.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(strip_ansi(addr.split_whitespace().next().unwrap_or("")));
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| "the server never logged `listening on http://ADDR`")?;
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()?;
-        let base = format!("http://{addr}");
-        let circuit = http
-            .post(format!("{base}/api/circuits"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({
-                "name": format!("bell{}", rand_suffix()),
-                "visibility": "public",
-                "source": BELL,
-                "manifest": {"framework": "qiskit", "format": "openqasm2"},
-            }))
-            .send()
-            .await?;
-        if circuit.status() != 201 {
-            return Err(format!("creating the circuit: {}", circuit.text().await?).into());
-        }
-        let circuit: serde_json::Value = circuit.json().await?;
-        let circuit_id = circuit["id"].as_str().ok_or("circuit id")?.to_owned();
-        Ok(Server {
-            child,
-            base,
-            token,
-            circuit_id,
-            backend,
-            http,
-        })
-    }
-
-    fn client(&self) -> Client {
-        Client {
-            http: self.http.clone(),
-            url: format!("{}/api/runs", self.base),
-            token: self.token.clone(),
-            body: serde_json::json!({
-                "circuit_id": self.circuit_id,
-                "backend": self.backend.json(),
-                "shots": 100,
-            })
-            .to_string(),
-        }
-    }
-
-    fn rss_kib(&self, field: &str) -> Result<u64, Error> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .ok_or_else(|| format!("no {field} in /proc/PID/status").into())
-    }
-
-    async fn metrics(&self) -> Result<String, Error> {
-        let url = format!("{}/metrics", self.base);
-        Ok(self.http.get(url).send().await?.text().await?)
-    }
-
-    /// Terminal runs so far, from `/metrics`.
-    async fn finished(&self) -> Result<Finished, Error> {
-        let mut finished = Finished::default();
-        for (labels, value) in samples(&self.metrics().await?, "qrun_runs_finished_total") {
-            if labels.contains("status=\"completed\"") {
-                finished.completed += value as u64;
-            } else {
-                finished.failed += value as u64;
-            }
-        }
-        Ok(finished)
-    }
-
-    async fn wait_finished(&self, total: u64) -> Result<Finished, Error> {
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            let finished = self.finished().await?;
-            if finished.total() >= total {
-                return Ok(finished);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("only {} of {total} runs finished", finished.total()).into());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits until `/metrics` reports `n` runs running.
-    async fn wait_running(&self, n: u64) -> Result<u64, Error> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let running = samples(&self.metrics().await?, "qrun_runs")
-                .filter(|(labels, _)| labels.contains("status=\"running\""))
-                .map(|(_, v)| v)
-                .sum::<f64>() as u64;
-            if running >= n {
-                return Ok(running);
-            }
-            if Instant::now() > deadline {
-                return Err(format!("only {running} of {n} runs started").into());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM: the node drains (its sleeping children are stopped), then exits.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// The samples of metric `name`: (labels, value).
-fn samples<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
-    text.lines().filter_map(move |line| {
-        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
-        let (labels, value) = rest.rsplit_once("} ")?;
-        Some((labels, value.trim().parse().ok()?))
-    })
-}
-
-#[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    url: String,
-    token: String,
-    body: String,
-}
-
-impl Client {
-    async fn submit(&self) -> Result<(), Error> {
-        let response = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.token)
-            .header("content-type", "application/json")
-            .header("x-analytics-consent", "granted")
-            .body(self.body.clone())
-            .send()
-            .await?;
-        if response.status() != 201 {
-            let status = response.status();
-            return Err(format!("submit: {status} {}", response.text().await?).into());
-        }
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Finished {
-    completed: u64,
-    failed: u64,
-}
-
-impl Finished {
-    fn total(&self) -> u64 {
-        self.completed + self.failed
-    }
-
-    fn minus(&self, before: &Finished) -> Finished {
-        Finished {
-            completed: self.completed - before.completed,
-            failed: self.failed - before.failed,
-        }
-    }
-}
-
-fn rand_suffix() -> String {
-    format!("{:08x}", rand::random::<u32>())
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
