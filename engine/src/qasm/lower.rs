@@ -6,12 +6,17 @@
 //! its definition. Expansion runs on an explicit stack (one frame per nested definition, so
 //! deep nesting cannot overflow the thread's stack) and counts every emitted operation
 //! against `max_gates` as it goes, so an exponentially growing definition chain stops at
-//! the limit instead of exhausting memory.
+//! the limit instead of exhausting memory. It also counts its *work* (gate applications
+//! entered, barriers, parameter-expression nodes evaluated) against
+//! `WORK_PER_OP × max_gates` steps, so definitions that emit little for what they cost
+//! (empty gates called exponentially often, long call chains, huge parameter expressions)
+//! stop at a bound instead of running for hours. Name checks use maps, so no declaration
+//! is quadratic in its number of arguments.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
-use super::ast::{Arg, Call, Expr, GateBodyOp, GateDecl, Ident, QuantumOp, Stmt};
+use super::ast::{Arg, Call, Expr, ExprKind, GateBodyOp, GateDecl, Ident, QuantumOp, Stmt};
 use super::parse_statements;
 use super::qelib1::{self, NativeGate};
 use crate::error::{EngineError, Position, Result, Stage};
@@ -58,19 +63,47 @@ enum BodyOp {
     Call {
         gate: GateId,
         params: Vec<Expr>,
+        /// Expression nodes evaluated per visit (the work it costs besides the call itself).
+        cost: u64,
         qubits: Vec<usize>,
         pos: Position,
     },
+    /// Distinct argument indices, in order of first appearance.
     Barrier(Vec<usize>),
 }
 
-/// Collects operations and enforces `max_gates` as they are produced.
+/// Steps of expansion work allowed per operation of `max_gates`. A step is a gate
+/// application entered (defined or native), a barrier, or a parameter-expression node
+/// evaluated. A flat circuit takes one per operation; nested definitions take about their
+/// nesting depth plus their parameter expressions' sizes, a few for real circuits.
+const WORK_PER_OP: u64 = 64;
+
+/// Collects operations and enforces `max_gates` as they are produced, and the work bound
+/// as the expansion proceeds.
 struct Emitter {
     ops: Vec<Op>,
     max_ops: u64,
+    work: u64,
+    max_work: u64,
 }
 
 impl Emitter {
+    /// Counts `units` of expansion work against the bound.
+    fn charge(&mut self, units: u64, pos: Position) -> Result<()> {
+        self.work = self.work.saturating_add(units);
+        if self.work > self.max_work {
+            return Err(EngineError::limit_at(
+                pos,
+                format!(
+                    "circuit takes more than {} steps to expand its gate definitions \
+                     ({WORK_PER_OP} per operation of the backend's max_gates of {})",
+                    self.max_work, self.max_ops
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn emit(&mut self, kind: OpKind, condition: Option<Condition>, pos: Position) -> Result<()> {
         if self.ops.len() as u64 >= self.max_ops {
             return Err(EngineError::limit_at(
@@ -137,6 +170,8 @@ impl<'l> Lowering<'l> {
             emitter: Emitter {
                 ops: Vec::new(),
                 max_ops: limits.max_gates,
+                work: 0,
+                max_work: limits.max_gates.saturating_mul(WORK_PER_OP),
             },
         };
         let u: NativeGate = |p| GateKind::U {
@@ -206,10 +241,12 @@ impl<'l> Lowering<'l> {
                 self.quantum_op(op, Some(condition))
             }
             Stmt::Barrier { args, pos } => {
+                // Repeated arguments are dropped: `barrier q, q, …` stays one bit per qubit.
                 let mut qubits = Vec::new();
+                let mut seen = HashSet::new();
                 for arg in &args {
                     let bits = self.resolve(arg, true)?;
-                    qubits.extend(bits.iter());
+                    qubits.extend(bits.iter().filter(|&q| seen.insert(q)));
                 }
                 self.emitter.emit(OpKind::Barrier(qubits), None, pos)
             }
@@ -333,9 +370,10 @@ impl<'l> Lowering<'l> {
         let body = match native {
             Some(native) => GateBody::Native(native),
             None => {
+                let qubits = first_indices(&decl.qubits);
                 let mut body = Vec::with_capacity(decl.body.len());
                 for op in decl.body {
-                    body.push(self.body_op(&decl.name, &decl.qubits, op)?);
+                    body.push(self.body_op(&decl.name, &qubits, op)?);
                 }
                 GateBody::Defined(body)
             }
@@ -343,25 +381,37 @@ impl<'l> Lowering<'l> {
         self.define_gate(decl.name, decl.params.len(), decl.qubits.len(), body)
     }
 
-    fn body_op(&self, gate: &Ident, qubits: &[Ident], op: GateBodyOp) -> Result<BodyOp> {
+    /// Resolves one statement of gate `gate`'s body; `qubits` maps the gate's qubit
+    /// argument names to their indices.
+    fn body_op(
+        &self,
+        gate: &Ident,
+        qubits: &HashMap<&str, usize>,
+        op: GateBodyOp,
+    ) -> Result<BodyOp> {
         let index_of = |arg: &Ident| {
-            qubits
-                .iter()
-                .position(|q| q.name == arg.name)
-                .ok_or_else(|| {
-                    EngineError::at(
-                        arg.pos,
-                        format!(
-                            "unknown qubit '{}': expected one of the arguments of gate '{}'",
-                            arg.name, gate.name
-                        ),
-                    )
-                })
+            qubits.get(arg.name.as_str()).copied().ok_or_else(|| {
+                EngineError::at(
+                    arg.pos,
+                    format!(
+                        "unknown qubit '{}': expected one of the arguments of gate '{}'",
+                        arg.name, gate.name
+                    ),
+                )
+            })
         };
         match op {
-            GateBodyOp::Barrier { args, .. } => Ok(BodyOp::Barrier(
-                args.iter().map(index_of).collect::<Result<_>>()?,
-            )),
+            GateBodyOp::Barrier { args, .. } => {
+                let mut indices = Vec::new();
+                let mut seen = HashSet::new();
+                for arg in &args {
+                    let index = index_of(arg)?;
+                    if seen.insert(index) {
+                        indices.push(index);
+                    }
+                }
+                Ok(BodyOp::Barrier(indices))
+            }
             GateBodyOp::Call(call) => {
                 if call.name.name == gate.name {
                     return Err(EngineError::at(
@@ -378,6 +428,7 @@ impl<'l> Lowering<'l> {
                 check_unique(&call.args, "qubit argument")?;
                 Ok(BodyOp::Call {
                     gate: id,
+                    cost: call.params.iter().map(expr_size).sum(),
                     params: call.params,
                     qubits: call.args.iter().map(index_of).collect::<Result<_>>()?,
                     pos: call.name.pos,
@@ -567,25 +618,34 @@ impl<'l> Lowering<'l> {
         condition: Option<Condition>,
         call_pos: Position,
     ) -> Result<()> {
+        /// A gate body being expanded. Its bound parameters and qubits are the tops of the
+        /// shared value stacks from these starts (whatever its callees push is popped again
+        /// when they return), so entering a gate allocates nothing.
         struct Frame<'g> {
             body: &'g [BodyOp],
             next: usize,
-            params: Vec<f64>,
-            qubits: Vec<u32>,
+            params: usize,
+            qubits: usize,
         }
         let gates = &self.gates;
         let emitter = &mut self.emitter;
-        let mut stack = Vec::new();
-        let mut pending = Some((id, params, qubits, call_pos));
+        let mut stack: Vec<Frame<'_>> = Vec::new();
+        let mut param_values = params;
+        let mut qubit_values = qubits;
+        // The gate to enter next, with where its values start and where it is called.
+        let mut pending = Some((id, 0, 0, call_pos));
         loop {
             if let Some((id, params, qubits, pos)) = pending.take() {
+                emitter.charge(1, call_pos)?;
                 let gate = &gates[id];
                 match &gate.body {
                     GateBody::Native(native) => {
                         let kind = OpKind::Gate(Gate {
-                            kind: native(&params),
-                            qubits,
+                            kind: native(&param_values[params..]),
+                            qubits: qubit_values[qubits..].to_vec(),
                         });
+                        param_values.truncate(params);
+                        qubit_values.truncate(qubits);
                         emitter.emit(kind, condition, call_pos)?;
                     }
                     GateBody::Defined(body) => stack.push(Frame {
@@ -610,27 +670,35 @@ impl<'l> Lowering<'l> {
                 return Ok(());
             };
             let Some(op) = frame.body.get(frame.next) else {
+                param_values.truncate(frame.params);
+                qubit_values.truncate(frame.qubits);
                 stack.pop();
                 continue;
             };
             frame.next += 1;
             match op {
                 BodyOp::Barrier(args) => {
-                    let qubits = args.iter().map(|&a| frame.qubits[a]).collect();
-                    emitter.emit(OpKind::Barrier(qubits), condition, call_pos)?;
+                    emitter.charge(1, call_pos)?;
+                    let qubits = args.iter().map(|&a| qubit_values[frame.qubits + a]);
+                    emitter.emit(OpKind::Barrier(qubits.collect()), condition, call_pos)?;
                 }
                 BodyOp::Call {
                     gate,
                     params,
+                    cost,
                     qubits,
                     pos,
                 } => {
-                    let values = params
-                        .iter()
-                        .map(|expr| finite(expr.eval(&frame.params), expr.pos))
-                        .collect::<Result<Vec<_>>>()?;
-                    let mapped = qubits.iter().map(|&a| frame.qubits[a]).collect();
-                    pending = Some((*gate, values, mapped, *pos));
+                    emitter.charge(*cost, call_pos)?;
+                    let (params_start, qubits_start) = (param_values.len(), qubit_values.len());
+                    for expr in params {
+                        let value = expr.eval(&param_values[frame.params..params_start]);
+                        param_values.push(finite(value, expr.pos)?);
+                    }
+                    for &a in qubits {
+                        qubit_values.push(qubit_values[frame.qubits + a]);
+                    }
+                    pending = Some((*gate, params_start, qubits_start, *pos));
                 }
             }
         }
@@ -649,8 +717,9 @@ fn finite(value: f64, pos: Position) -> Result<f64> {
 }
 
 fn check_unique(names: &[Ident], what: &str) -> Result<()> {
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].iter().any(|earlier| earlier.name == name.name) {
+    let mut seen = HashSet::with_capacity(names.len());
+    for name in names {
+        if !seen.insert(name.name.as_str()) {
             return Err(EngineError::at(
                 name.pos,
                 format!("duplicate {what} '{}'", name.name),
@@ -658,6 +727,24 @@ fn check_unique(names: &[Ident], what: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each name's index (its first, if repeated).
+fn first_indices(names: &[Ident]) -> HashMap<&str, usize> {
+    let mut indices = HashMap::with_capacity(names.len());
+    for (index, name) in names.iter().enumerate() {
+        indices.entry(name.name.as_str()).or_insert(index);
+    }
+    indices
+}
+
+/// Nodes of an expression tree (its depth is bounded, so the recursion is shallow).
+fn expr_size(expr: &Expr) -> u64 {
+    1 + match &expr.kind {
+        ExprKind::Number(_) | ExprKind::Pi | ExprKind::Param(_) => 0,
+        ExprKind::Neg(inner) | ExprKind::Call(_, inner) => expr_size(inner),
+        ExprKind::Binary(_, lhs, rhs) => expr_size(lhs).saturating_add(expr_size(rhs)),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

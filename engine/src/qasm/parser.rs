@@ -6,6 +6,8 @@
 //! an unknown name in an expression is reported where it is written. The `OPENQASM 2.0;`
 //! header is optional, as in Qiskit; when present it must come first and say version 2.
 
+use std::collections::HashMap;
+
 use super::ast::{
     Arg, BinaryOp, Call, Expr, ExprKind, Function, GateBodyOp, GateDecl, Ident, QuantumOp, Stmt,
 };
@@ -35,9 +37,10 @@ struct Parser {
     nesting: u32,
 }
 
-/// What a parsed expression may refer to: a gate declaration's parameters, or nothing at
-/// top level.
-type Scope<'a> = &'a [Ident];
+/// What a parsed expression may refer to: a gate declaration's parameters (name → index of
+/// its first declaration; a map, so a gate with very many parameters parses in linear time),
+/// or nothing at top level.
+type Scope<'a> = &'a HashMap<&'a str, usize>;
 
 impl Parser {
     fn token(&self) -> &Token {
@@ -210,6 +213,10 @@ impl Parser {
     fn gate_decl(&mut self) -> Result<GateDecl> {
         let (name, params, qubits) = self.gate_signature()?;
         self.expect(&TokenKind::LBrace, "',' or '{' to open the gate body")?;
+        let mut scope = HashMap::with_capacity(params.len());
+        for (index, param) in params.iter().enumerate() {
+            scope.entry(param.name.as_str()).or_insert(index);
+        }
         let mut body = Vec::new();
         while !self.eat(&TokenKind::RBrace) {
             let pos = self.pos();
@@ -235,7 +242,7 @@ impl Parser {
                 }
                 TokenKind::Eof => return Err(self.error_expected("'}' to close the gate body")),
                 _ => {
-                    let call = self.call(&params, Self::body_arg)?;
+                    let call = self.call(&scope, Self::body_arg)?;
                     body.push(GateBodyOp::Call(call));
                 }
             }
@@ -277,7 +284,7 @@ impl Parser {
                 Ok(QuantumOp::Reset { qubit, pos })
             }
             TokenKind::Ident(_) | TokenKind::Keyword(Keyword::U | Keyword::Cx) => {
-                self.call(&[], Self::arg).map(QuantumOp::Call)
+                self.call(&HashMap::new(), Self::arg).map(QuantumOp::Call)
             }
             _ => Err(self.error_expected(
                 "a statement (qreg, creg, gate, opaque, include, if, barrier, measure, reset \
@@ -423,8 +430,8 @@ impl Parser {
             TokenKind::Int(value) => ExprKind::Number(value as f64),
             TokenKind::Real(value) => ExprKind::Number(value),
             TokenKind::Keyword(Keyword::Pi) => ExprKind::Pi,
-            TokenKind::Ident(name) => match scope.iter().position(|p| p.name == name) {
-                Some(index) => ExprKind::Param(index),
+            TokenKind::Ident(name) => match scope.get(name.as_str()) {
+                Some(&index) => ExprKind::Param(index),
                 None if scope.is_empty() => {
                     return Err(EngineError::at(
                         pos,

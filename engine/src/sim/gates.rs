@@ -127,13 +127,12 @@ fn half_sin(theta: f64) -> Complex64 {
     Complex64::new((theta / 2.0).sin(), 0.0)
 }
 
-/// Qiskit's `U(θ, φ, λ)`.
+/// Qiskit's `U(θ, φ, λ)`. `e^{i(φ+λ)}` is taken as `e^{iφ}·e^{iλ}`: the sum of two finite
+/// angles may overflow to infinity (and `cis(∞)` is NaN).
 fn u(theta: f64, phi: f64, lambda: f64) -> Mat2 {
     let (c, s) = (half_cos(theta), half_sin(theta));
-    [
-        [c, -Complex64::cis(lambda) * s],
-        [Complex64::cis(phi) * s, Complex64::cis(phi + lambda) * c],
-    ]
+    let (e_phi, e_lambda) = (Complex64::cis(phi), Complex64::cis(lambda));
+    [[c, -e_lambda * s], [e_phi * s, e_phi * e_lambda * c]]
 }
 
 fn rx(theta: f64) -> Mat2 {
