@@ -33,14 +33,7 @@ pub async fn authenticate(
     cookie: Option<&str>,
 ) -> Result<Option<User>, ApiError> {
     let token = match (bearer, cookie) {
-        (Some(header), _) => header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
-            })?,
+        (Some(header), _) => bearer_token(header)?,
         (None, Some(cookie)) => cookie,
         (None, None) => return Ok(None),
     };
@@ -49,6 +42,17 @@ pub async fn authenticate(
         Ok(None) => Err(ApiError::unauthorized("invalid or revoked token")),
         Err(err) => Err(ServiceError::from(err).into()),
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header (`bearer` also accepted; surrounding
+/// blanks trimmed); anything else is 401.
+pub fn bearer_token(header: &str) -> Result<&str, ApiError> {
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`"))
 }
 
 /// The caller, if the request carries a valid bearer token (the JSON API is bearer-only).
@@ -187,49 +191,159 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// `X-Analytics-Consent: granted|denied` (case-insensitive); absent means denied.
 pub fn consent() -> impl Filter<Extract = (bool,), Error = Rejection> + Clone {
     warp::header::optional::<String>("x-analytics-consent").and_then(
-        |value: Option<String>| async move {
-            match value
-                .as_deref()
-                .map(str::trim)
-                .map(str::to_ascii_lowercase)
-                .as_deref()
-            {
-                None | Some("denied") => Ok(false),
-                Some("granted") => Ok(true),
-                Some(_) => Err(reject(ApiError::bad_request(
-                    "invalid_consent",
-                    "X-Analytics-Consent must be `granted` or `denied`",
-                ))),
-            }
-        },
+        |value: Option<String>| async move { parse_consent(value.as_deref()).map_err(reject) },
     )
+}
+
+/// The value of `X-Analytics-Consent` (see [`consent`]).
+pub fn parse_consent(value: Option<&str>) -> Result<bool, ApiError> {
+    match value.map(str::trim).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("denied") => Ok(false),
+        Some("granted") => Ok(true),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_consent",
+            "X-Analytics-Consent must be `granted` or `denied`",
+        )),
+    }
 }
 
 /// `Idempotency-Key`: 1–255 visible ASCII characters.
 pub fn idempotency_key() -> impl Filter<Extract = (Option<String>,), Error = Rejection> + Clone {
     warp::header::optional::<String>("idempotency-key").and_then(
-        |value: Option<String>| async move {
-            match value {
-                None => Ok(None),
-                Some(key)
-                    if !key.is_empty()
-                        && key.len() <= MAX_IDEMPOTENCY_KEY
-                        && key.bytes().all(|b| b.is_ascii_graphic()) =>
-                {
-                    Ok(Some(key))
-                }
-                Some(_) => Err(reject(ApiError::bad_request(
-                    "invalid_idempotency_key",
-                    format!(
-                        "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} visible ASCII characters"
-                    ),
-                ))),
-            }
-        },
+        |value: Option<String>| async move { parse_idempotency_key(value).map_err(reject) },
     )
+}
+
+/// The value of `Idempotency-Key` (see [`idempotency_key`]).
+pub fn parse_idempotency_key(value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(key)
+            if !key.is_empty()
+                && key.len() <= MAX_IDEMPOTENCY_KEY
+                && key.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Ok(Some(key))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )),
+    }
 }
 
 /// A run id from a path: a malformed one is simply a run that does not exist (404).
 pub fn run_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found("run"))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The header decoders, and inputs from fuzzing (`fuzz/fuzz_targets/http_decode.rs`).
+
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(bearer_token("Bearer abc").unwrap(), "abc");
+        assert_eq!(bearer_token("bearer \t abc  ").unwrap(), "abc");
+        assert_eq!(bearer_token("Bearer a b").unwrap(), "a b");
+        for bad in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Bearer \t ",
+            "BEARER abc",
+            "Bearerabc",
+            " Bearer abc",
+            "Basic dXNlcjpwYXNz",
+            "Bearer\u{0}abc",
+        ] {
+            let err = bearer_token(bad).unwrap_err();
+            assert_eq!(
+                (err.status, err.code),
+                (StatusCode::UNAUTHORIZED, "unauthorized"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn consent_is_granted_or_denied_and_absent_means_denied() {
+        assert!(!parse_consent(None).unwrap());
+        assert!(!parse_consent(Some("denied")).unwrap());
+        assert!(parse_consent(Some(" GRANTED ")).unwrap());
+        assert!(parse_consent(Some("Granted")).unwrap());
+        for bad in [
+            "",
+            "yes",
+            "granted;",
+            "grant\u{0130}d",
+            "granted\u{0}",
+            "ǵranted",
+        ] {
+            let err = parse_consent(Some(bad)).unwrap_err();
+            assert_eq!(
+                (err.status, err.code),
+                (StatusCode::BAD_REQUEST, "invalid_consent"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_1_to_255_visible_ascii_characters() {
+        assert_eq!(parse_idempotency_key(None).unwrap(), None);
+        for good in ["demo-1", "!", &"~".repeat(MAX_IDEMPOTENCY_KEY)] {
+            assert_eq!(
+                parse_idempotency_key(Some(good.to_owned()))
+                    .unwrap()
+                    .as_deref(),
+                Some(good)
+            );
+        }
+        for bad in [
+            "",
+            "with space",
+            "tab\t",
+            "é",
+            "\u{0}",
+            &"k".repeat(MAX_IDEMPOTENCY_KEY + 1),
+            // 255 bytes but not 255 ASCII characters.
+            &"é".repeat(127),
+        ] {
+            let err = parse_idempotency_key(Some(bad.to_owned())).unwrap_err();
+            assert_eq!(
+                (err.status, err.code),
+                (StatusCode::BAD_REQUEST, "invalid_idempotency_key"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_json_is_refused_as_malformed_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"\xff\xfe",
+            b"{\"a\": 1} trailing",
+            deep.as_bytes(),
+            b"\"\\ud800\"",
+            b"1e400",
+            b"{\"a\":",
+        ];
+        for bytes in cases {
+            let err = parse_json::<serde_json::Value>(bytes).unwrap_err();
+            assert_eq!(
+                (err.status, err.code),
+                (StatusCode::BAD_REQUEST, "invalid_json"),
+                "{}: {}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(20)]),
+                err.message
+            );
+        }
+        let err = parse_json::<u8>(b"300").unwrap_err();
+        assert_eq!(err.code, "invalid_body", "{}", err.message);
+    }
 }

@@ -7,23 +7,26 @@
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
 //! - [`service`]: the whole filter with request ids, access logs and request metrics.
 //! - [`pages`]: the HTML pages (run page, circuit index, login), mounted after the API.
+//!
+//! `extract`, `runs` and `views` are public for their pure decoders, which the
+//! `http_decode` fuzz target (`fuzz/`) drives directly.
 
 mod circuits;
 pub mod error;
 mod events;
-mod extract;
+pub mod extract;
 mod health;
 pub mod openapi;
 mod ops;
 mod pages;
-mod runs;
-mod views;
+pub mod runs;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use warp::Filter;
-use warp::http::HeaderValue;
+use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
 use crate::app::AppState;

@@ -64,7 +64,8 @@ pub fn routes(
         .unify()
 }
 
-fn parse_circuit_ref(value: &str) -> Result<CircuitRef, ApiError> {
+/// `owner/name`: two non-empty parts around exactly one `/`.
+pub fn parse_circuit_ref(value: &str) -> Result<CircuitRef, ApiError> {
     match value.split_once('/') {
         Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
             Ok(CircuitRef::Name {
@@ -108,22 +109,7 @@ async fn submit(
 ) -> Response {
     respond(
         async {
-            let circuit = match (body.circuit_id, body.circuit.as_deref()) {
-                (Some(id), None) => CircuitRef::Id(id),
-                (None, Some(name)) => parse_circuit_ref(name)?,
-                _ => {
-                    return Err(ApiError::bad_request(
-                        "invalid_body",
-                        "name the circuit with exactly one of `circuit_id` or `circuit`",
-                    ));
-                }
-            };
-            if body.version.is_some_and(|v| v < 1) {
-                return Err(ApiError::bad_request(
-                    "invalid_version",
-                    "`version` starts at 1",
-                ));
-            }
+            let circuit = check_submission(&body)?;
             let submitted = service::submit(
                 &state,
                 &user,
@@ -150,6 +136,28 @@ async fn submit(
         }
         .await,
     )
+}
+
+/// The checks of a submission's body that need nothing but the body: the circuit it names
+/// (exactly one of `circuit_id` and `circuit`) and a version from 1.
+pub fn check_submission(body: &SubmitRun) -> Result<CircuitRef, ApiError> {
+    let circuit = match (body.circuit_id, body.circuit.as_deref()) {
+        (Some(id), None) => CircuitRef::Id(id),
+        (None, Some(name)) => parse_circuit_ref(name)?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "name the circuit with exactly one of `circuit_id` or `circuit`",
+            ));
+        }
+    };
+    if body.version.is_some_and(|v| v < 1) {
+        return Err(ApiError::bad_request(
+            "invalid_version",
+            "`version` starts at 1",
+        ));
+    }
+    Ok(circuit)
 }
 
 /// Read a run. Private circuits' runs are 404 to all but the circuit's owner.
@@ -225,11 +233,14 @@ async fn audit(id: String, viewer: Option<User>, state: Arc<AppState>) -> Respon
 const DEFAULT_PAGE: u64 = 20;
 const MAX_PAGE: u64 = 100;
 
-fn encode_cursor(created_at: DateTime<Utc>, id: Uuid) -> String {
+/// The opaque `next_cursor` of a page ending at `(created_at, id)`: base64url of
+/// `MICROS.UUID`.
+pub fn encode_cursor(created_at: DateTime<Utc>, id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{}.{id}", created_at.timestamp_micros()))
 }
 
-fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
+/// The `(created_at, id)` of a cursor [`encode_cursor`] made; `None` for anything else.
+pub fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let (micros, id) = text.split_once('.')?;
     Some((
@@ -252,54 +263,7 @@ fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
 async fn list(user: User, params: BTreeMap<String, String>, state: Arc<AppState>) -> Response {
     respond(
         async {
-            let mut query = ListQuery {
-                status: None,
-                circuit: None,
-                before: None,
-                limit: DEFAULT_PAGE,
-            };
-            for (key, value) in &params {
-                match key.as_str() {
-                    "status" => {
-                        query.status = Some(value.parse::<RunStatus>().map_err(|e| {
-                            ApiError::bad_request("invalid_query", format!("status: {e}"))
-                        })?)
-                    }
-                    "circuit" => query.circuit = Some(parse_circuit_ref(value)?),
-                    "circuit_id" => {
-                        query.circuit =
-                            Some(CircuitRef::Id(Uuid::parse_str(value).map_err(|_| {
-                                ApiError::bad_request("invalid_query", "circuit_id must be a UUID")
-                            })?))
-                    }
-                    "limit" => {
-                        query.limit = value
-                            .parse()
-                            .ok()
-                            .filter(|n| (1..=MAX_PAGE).contains(n))
-                            .ok_or_else(|| {
-                                ApiError::bad_request(
-                                    "invalid_query",
-                                    format!("limit must be 1–{MAX_PAGE}"),
-                                )
-                            })?
-                    }
-                    "cursor" => {
-                        query.before = Some(decode_cursor(value).ok_or_else(|| {
-                            ApiError::bad_request(
-                                "invalid_cursor",
-                                "the cursor is not one this API issued",
-                            )
-                        })?)
-                    }
-                    other => {
-                        return Err(ApiError::bad_request(
-                            "invalid_query",
-                            format!("unknown query parameter `{other}`"),
-                        ));
-                    }
-                }
-            }
+            let query = parse_list_query(&params)?;
             let (page, more) = service::list(&state, &user, query).await?;
             let next_cursor = more
                 .then(|| page.last().map(|(r, _)| encode_cursor(r.created_at, r.id)))
@@ -314,9 +278,229 @@ async fn list(user: User, params: BTreeMap<String, String>, state: Arc<AppState>
     )
 }
 
+/// The query of `GET /api/runs` (already split into keys and values): every key known, every
+/// value well-formed.
+pub fn parse_list_query(params: &BTreeMap<String, String>) -> Result<ListQuery, ApiError> {
+    let mut query = ListQuery {
+        status: None,
+        circuit: None,
+        before: None,
+        limit: DEFAULT_PAGE,
+    };
+    for (key, value) in params {
+        match key.as_str() {
+            "status" => {
+                query.status =
+                    Some(value.parse::<RunStatus>().map_err(|e| {
+                        ApiError::bad_request("invalid_query", format!("status: {e}"))
+                    })?)
+            }
+            "circuit" => query.circuit = Some(parse_circuit_ref(value)?),
+            "circuit_id" => {
+                query.circuit = Some(CircuitRef::Id(Uuid::parse_str(value).map_err(|_| {
+                    ApiError::bad_request("invalid_query", "circuit_id must be a UUID")
+                })?))
+            }
+            "limit" => {
+                query.limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_query",
+                            format!("limit must be 1–{MAX_PAGE}"),
+                        )
+                    })?
+            }
+            "cursor" => {
+                query.before = Some(decode_cursor(value).ok_or_else(|| {
+                    ApiError::bad_request("invalid_cursor", "the cursor is not one this API issued")
+                })?)
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!("unknown query parameter `{other}`"),
+                ));
+            }
+        }
+    }
+    Ok(query)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::extract::parse_json;
+
+    /// `check_submission` of a JSON body: the circuit, or the error code.
+    fn submission(json: &str) -> Result<CircuitRef, &'static str> {
+        let body: SubmitRun = parse_json(json.as_bytes()).map_err(|e| e.code)?;
+        check_submission(&body).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn submissions_name_exactly_one_circuit_and_a_version_from_1() {
+        let backend = r#""backend": {"type": "simulator", "name": "statevector"}"#;
+        let id = "018f3c1e-7b2a-7cde-8f00-0123456789ab";
+        assert!(matches!(
+            submission(&format!(r#"{{"circuit": "alice/bell", {backend}, "shots": 1}}"#)),
+            Ok(CircuitRef::Name { owner, name }) if owner == "alice" && name == "bell"
+        ));
+        assert!(matches!(
+            submission(&format!(r#"{{"circuit_id": "{id}", "version": 1, {backend}, "shots": 1}}"#)),
+            Ok(CircuitRef::Id(got)) if got.to_string() == id
+        ));
+        for (body, code) in [
+            (format!(r#"{{{backend}, "shots": 1}}"#), "invalid_body"),
+            (
+                format!(r#"{{"circuit_id": "{id}", "circuit": "a/b", {backend}, "shots": 1}}"#),
+                "invalid_body",
+            ),
+            (
+                format!(r#"{{"circuit": "a/b/c", {backend}, "shots": 1}}"#),
+                "invalid_circuit",
+            ),
+            (
+                format!(r#"{{"circuit": "/b", {backend}, "shots": 1}}"#),
+                "invalid_circuit",
+            ),
+            (
+                format!(r#"{{"circuit": "a/", {backend}, "shots": 1}}"#),
+                "invalid_circuit",
+            ),
+            (
+                format!(r#"{{"circuit": "ab", {backend}, "shots": 1}}"#),
+                "invalid_circuit",
+            ),
+            (
+                format!(r#"{{"circuit": "a/b", "version": 0, {backend}, "shots": 1}}"#),
+                "invalid_version",
+            ),
+            (
+                format!(r#"{{"circuit": "a/b", "version": -2147483648, {backend}, "shots": 1}}"#),
+                "invalid_version",
+            ),
+        ] {
+            assert_eq!(submission(&body).unwrap_err(), code, "{body}");
+        }
+    }
+
+    #[test]
+    fn hostile_submission_bodies_are_refused_with_the_right_code() {
+        let backend = r#""backend": {"type": "simulator", "name": "statevector"}"#;
+        for (body, code) in [
+            (format!(r#"{{"circuit": "a/b", {backend}, "shots": -1}}"#), "invalid_body"),
+            (
+                format!(r#"{{"circuit": "a/b", {backend}, "shots": 18446744073709551616}}"#),
+                "invalid_body",
+            ),
+            (format!(r#"{{"circuit": "a/b", {backend}, "shots": 1e400}}"#), "invalid_json"),
+            (
+                format!(r#"{{"circuit": "a/b", "version": 2147483648, {backend}, "shots": 1}}"#),
+                "invalid_body",
+            ),
+            (
+                format!(r#"{{"circuit": "a/b", {backend}, "shots": 1, "extra": null}}"#),
+                "invalid_body",
+            ),
+            (
+                r#"{"circuit": "a/b", "backend": {"type": "simulator", "name": "s", "x": 1}, "shots": 1}"#
+                    .to_owned(),
+                "invalid_body",
+            ),
+            (format!(r#"{{"circuit": "\ud800/b", {backend}, "shots": 1}}"#), "invalid_json"),
+            // A string is expected: refused at the first `[`, however deep the nesting goes.
+            (format!(r#"{{"circuit": {}, {backend}, "shots": 1}}"#, "[".repeat(10_000)), "invalid_body"),
+            (format!(r#"{{"circuit_id": "nope", {backend}, "shots": 1}}"#), "invalid_body"),
+        ] {
+            assert_eq!(submission(&body).unwrap_err(), code, "{}", &body[..body.len().min(80)]);
+        }
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Result<ListQuery, &'static str> {
+        let params = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse_list_query(&params).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn list_queries_accept_only_known_well_formed_parameters() {
+        let at = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
+        let id = Uuid::now_v7();
+        let cursor = encode_cursor(at, id);
+        let full = query(&[
+            ("status", "completed"),
+            ("circuit", "alice/bell"),
+            ("limit", "100"),
+            ("cursor", &cursor),
+        ])
+        .unwrap();
+        assert_eq!(full.status, Some(RunStatus::Completed));
+        assert!(matches!(full.circuit, Some(CircuitRef::Name { .. })));
+        assert_eq!((full.limit, full.before), (100, Some((at, id))));
+        assert_eq!(query(&[]).unwrap().limit, DEFAULT_PAGE);
+        for (pairs, code) in [
+            (&[("limit", "0")][..], "invalid_query"),
+            (&[("limit", "101")], "invalid_query"),
+            (&[("limit", "-1")], "invalid_query"),
+            (&[("limit", "18446744073709551616")], "invalid_query"),
+            (&[("status", "Completed")], "invalid_query"),
+            (&[("circuit_id", "nope")], "invalid_query"),
+            (&[("circuit", "a/b/c")], "invalid_circuit"),
+            (&[("cursor", "!!!")], "invalid_cursor"),
+            (&[("page", "2")], "invalid_query"),
+            (&[("", "")], "invalid_query"),
+        ] {
+            assert_eq!(query(pairs).err(), Some(code), "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn cursors_at_the_edges_of_time_decode_or_are_refused_without_panicking() {
+        let id = "018f3c1e-7b2a-7cde-8f00-0123456789ab";
+        let cursor = |text: &str| URL_SAFE_NO_PAD.encode(text);
+        // Beyond chrono's range (about ±262 000 years): refused, not a panic.
+        for micros in [i64::MIN, i64::MAX] {
+            assert_eq!(decode_cursor(&cursor(&format!("{micros}.{id}"))), None);
+        }
+        // Inside it, down to the first and last representable microsecond: round trips.
+        for micros in [
+            DateTime::<Utc>::MIN_UTC.timestamp_micros(),
+            DateTime::<Utc>::MAX_UTC.timestamp_micros(),
+            0,
+            -1,
+        ] {
+            let (at, got) = decode_cursor(&cursor(&format!("{micros}.{id}"))).unwrap();
+            assert_eq!(
+                (at.timestamp_micros(), got.to_string()),
+                (micros, id.to_owned())
+            );
+            assert_eq!(decode_cursor(&encode_cursor(at, got)), Some((at, got)));
+        }
+        // Other spellings of the same values decode to them (they are not canonical, but
+        // they name a real position, so the page they give is right).
+        for text in [
+            format!("+1764000000123456.{id}"),
+            format!("1764000000123456.{{{id}}}"),
+            format!("1764000000123456.urn:uuid:{id}"),
+        ] {
+            assert!(decode_cursor(&cursor(&text)).is_some(), "{text}");
+        }
+        for bad in [
+            cursor("1764000000123456"),
+            cursor(&format!(".{id}")),
+            cursor(&format!("1.5.{id}")),
+            cursor(&format!("9223372036854775808.{id}")),
+            format!("{}=", cursor(&format!("1.{id}"))),
+            URL_SAFE_NO_PAD.encode([0xff, b'.', 0xfe]),
+        ] {
+            assert_eq!(decode_cursor(&bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

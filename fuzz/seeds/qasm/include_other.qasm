@@ -1,0 +1,4 @@
+OPENQASM 2.0;
+include "stdgates.inc";
+include "/etc/passwd";
+qreg q[1];

@@ -1,0 +1,12 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg a[1];
+creg b[2];
+h q;
+measure q[0] -> a[0];
+reset q[0];
+h q[0];
+measure q[0] -> b[1];
+if (b == 2) x q[2];
+measure q[2] -> b[0];

@@ -1,0 +1,3 @@
+qreg q[1];
+creg c[1];
+measure q -> c;

@@ -1,0 +1,13 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[2];
+creg d[2];
+h q[0];
+ry(1.3) q[1];
+measure q[0] -> c[0];
+measure q[1] -> c[1];
+if (c == 2) x q[2];
+if (c == 3) ry(0.8) q[2];
+measure q[2] -> d[0];
+if (d == 1) measure q[1] -> d[1];

@@ -1,0 +1,11 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+u3(-2^-1 + sqrt(2) / 2 + 1, ln(exp(0.3)) * 1.0e-7 * 2e6, cos(pi / 3)^2) q[0];
+rx(tan(pi / 8) - -0.25) q[1];
+ry(.5 * (1 + 2) / 3^2 * 4) q[2];
+cu1(pi / 7) q[0], q[1];
+crx(sin(0.5) * 2) q[1], q[2];
+h q[1];
+measure q -> c;

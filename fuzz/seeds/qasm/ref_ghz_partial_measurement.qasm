@@ -1,0 +1,13 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[5];
+creg c[4];
+h q[0];
+cx q[0], q[1];
+cx q[1], q[2];
+cx q[2], q[3];
+cx q[3], q[4];
+ry(0.3) q[4];
+measure q[0] -> c[0];
+measure q[2] -> c[1];
+measure q[4] -> c[2];

@@ -1,0 +1,13 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg m[2];
+creg f[2];
+h q[0];
+ry(1.2) q[1];
+measure q -> m;
+reset q[0];
+h q[0];
+cx q[1], q[0];
+ry(0.5) q[1];
+measure q -> f;

@@ -1,0 +1,16 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[5];
+creg c[5];
+h q[0];
+h q[1];
+ry(0.6) q[2];
+ccx q[0], q[1], q[3];
+cswap q[2], q[0], q[4];
+rccx q[4], q[1], q[2];
+h q[3];
+c3x q[0], q[1], q[3], q[4];
+c3sqrtx q[1], q[2], q[3], q[0];
+rc3x q[0], q[2], q[4], q[1];
+c4x q[0], q[1], q[2], q[3], q[4];
+measure q -> c;

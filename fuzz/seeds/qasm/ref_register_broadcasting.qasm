@@ -1,0 +1,14 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg a[3];
+qreg b[3];
+creg ca[3];
+creg cb[3];
+h a;
+ry(0.4) b;
+cx a, b;
+cx a[0], b;
+rz(0.3) b;
+h b;
+measure a -> ca;
+measure b -> cb;

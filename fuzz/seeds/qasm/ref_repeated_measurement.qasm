@@ -1,0 +1,11 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[3];
+ry(0.9) q[0];
+measure q[0] -> c[0];
+x q[0];
+measure q[0] -> c[0];
+ry(2.1) q[1];
+measure q[1] -> c[1];
+measure q[1] -> c[2];

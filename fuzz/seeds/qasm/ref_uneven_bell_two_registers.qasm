@@ -1,0 +1,10 @@
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg a[1];
+creg b[1];
+ry(1.0) q[0];
+cx q[0], q[1];
+x q[1];
+measure q[0] -> a[0];
+measure q[1] -> b[0];

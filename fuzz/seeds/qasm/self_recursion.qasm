@@ -1,0 +1,3 @@
+qreg q[1];
+gate g a { g a; }
+g q[0];
