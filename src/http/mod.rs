@@ -86,6 +86,20 @@ pub fn route_template(path: &str) -> &'static str {
         .unwrap_or("unmatched")
 }
 
+/// The `Allow` header of a route template: the methods [`ROUTES`] and [`PAGE_ROUTES`] serve
+/// on it.
+fn allowed_methods(template: &str) -> Option<HeaderValue> {
+    let methods: Vec<&str> = ROUTES
+        .iter()
+        .chain(PAGE_ROUTES)
+        .filter(|(_, t)| *t == template)
+        .map(|(method, _)| *method)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (!methods.is_empty()).then(|| HeaderValue::from_str(&methods.join(", ")).expect("ASCII"))
+}
+
 /// The service: every route, each request counted and timed under its route template, and
 /// an `X-Request-Id` (the client's, or a new one) on every response and in the access log.
 pub fn service(
@@ -120,6 +134,11 @@ pub fn service(
                 }
                 if let Ok(value) = HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-request-id", value);
+                }
+                if status == StatusCode::METHOD_NOT_ALLOWED
+                    && let Some(allow) = allowed_methods(route)
+                {
+                    response.headers_mut().insert(warp::http::header::ALLOW, allow);
                 }
                 response
             },

@@ -786,3 +786,41 @@ async fn whole_numbers_written_as_floats_are_accepted() {
     }
     app.stop().await;
 }
+
+/// A 405 says which methods the route does accept (`Allow`, RFC 9110 §15.5.6).
+#[tokio::test]
+async fn a_wrong_method_is_405_with_the_allowed_methods() {
+    let app = TestApp::start(TestDb::sqlite()).await;
+    let (_, token) = app.user("alice").await;
+    let run = "018f3c1e-7b2a-7cde-8f00-0123456789ab";
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/runs".to_owned(), "GET, POST"),
+        (Method::PUT, format!("/api/runs/{run}"), "GET"),
+        (Method::GET, format!("/api/runs/{run}/cancel"), "POST"),
+        (Method::PATCH, "/api/circuits".to_owned(), "POST"),
+        (Method::POST, "/metrics".to_owned(), "GET"),
+        (Method::DELETE, "/login".to_owned(), "GET, POST"),
+    ] {
+        let response = http()
+            .request(method.clone(), app.url(&path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(
+            error["error"]["code"], "method_not_allowed",
+            "{method} {path}"
+        );
+    }
+    app.stop().await;
+}
