@@ -112,6 +112,14 @@ impl Store {
     ) -> Result<CircuitVersion> {
         let now = self.clock.now();
         let txn = self.begin_write().await?;
+        // Writers of one circuit's versions queue on its row, so each reads the maximum the
+        // one before it wrote (SQLite's write lock already serialises them; it has no
+        // `FOR UPDATE`, and sea-query leaves the clause out there).
+        circuits::Entity::find_by_id(circuit_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("circuit {circuit_id} does not exist")))?;
         let latest: Option<i32> = circuit_versions::Entity::find()
             .select_only()
             .column_as(circuit_versions::Column::Version.max(), "max")

@@ -593,7 +593,40 @@ async fn a_private_runs_events_accept_the_owners_page_cookie(db: TestDb) {
     app.stop().await;
 }
 
+/// Versions added at the same time get consecutive numbers, none refused.
+async fn concurrent_versions_get_consecutive_numbers(db: TestDb) {
+    let app = Arc::new(TestApp::start(db).await);
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let version = json!({"source": crate::helpers::BELL, "manifest": {"framework": "qiskit", "format": "openqasm2"}});
+                call(
+                    &app,
+                    Method::POST,
+                    "/api/circuits/alice/bell/versions",
+                    Some(&token),
+                    Some(version),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut versions = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        versions.push(body["version"].as_i64().unwrap());
+    }
+    versions.sort();
+    assert_eq!(versions, (2..=9).collect::<Vec<_>>());
+    Arc::into_inner(app).unwrap().stop().await;
+}
+
 on_both_databases!(
+    concurrent_versions_get_consecutive_numbers,
     a_private_runs_events_accept_the_owners_page_cookie,
     a_run_goes_through_every_route,
     visibility_matrix_holds_on_every_route,
