@@ -6,6 +6,8 @@
 //! batch: group commit with no timer and no added latency when idle. After a commit it records
 //! metrics and announces each change on a broadcast channel (live views, the executor).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, watch};
@@ -135,12 +137,17 @@ impl RecorderState {
             std::mem::take(&mut self.buffer).into_iter().unzip();
         metrics::recorder_batch(commands.len());
         let outcomes = self.store.apply(&commands).await;
+        // A batch that failed as a whole shares one error: logged once.
+        let mut logged: Option<Arc<StoreError>> = None;
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
             match &outcome {
                 Ok(applied) => self.announce(applied),
                 Err(ApplyError::Rejected(rejection)) => metrics::conflict(rejection),
                 Err(ApplyError::Store(err)) => {
-                    tracing::error!(error = %err, "lifecycle write failed")
+                    if !logged.as_ref().is_some_and(|l| Arc::ptr_eq(l, err)) {
+                        tracing::error!(error = %err, "lifecycle write failed");
+                        logged = Some(err.clone());
+                    }
                 }
             }
             // The caller may have gone away; the write stands either way.

@@ -15,6 +15,8 @@ pub mod health;
 pub mod limits;
 pub mod runs;
 
+use std::sync::Arc;
+
 use crate::actors::recorder::RecorderUnavailable;
 use crate::store::StoreError;
 
@@ -65,11 +67,18 @@ impl ServiceError {
 
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
+        Self::from(Arc::new(err))
+    }
+}
+
+/// A database failure, perhaps shared by a batch of commands.
+impl From<Arc<StoreError>> for ServiceError {
+    fn from(err: Arc<StoreError>) -> Self {
         if err.is_transient() {
             tracing::warn!(error = %err, "database unavailable");
             ServiceError::Unavailable("the database is unavailable; try again shortly".into())
         } else {
-            ServiceError::Internal(err.into())
+            ServiceError::Internal(anyhow::Error::new(err))
         }
     }
 }

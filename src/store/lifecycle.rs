@@ -1,13 +1,18 @@
 //! The only code that writes `runs.status`.
 //!
 //! Every command is applied as a guarded compare-and-set (`UPDATE runs SET … WHERE id = $1 AND
-//! status IN ($sources) [AND guard] RETURNING *`) followed, in the same transaction, by its
-//! audit row and — only when `analytics_consent IS TRUE` — its analytics outbox row. A guard
-//! that matches no row is a [`Rejection`] and writes nothing.
+//! status IN ($sources) [AND guard] RETURNING *`) and commits, in the same transaction, with
+//! its audit row and — only when `analytics_consent IS TRUE` — its analytics outbox row. A
+//! guard that matches no row is a [`Rejection`] and writes nothing.
 //!
 //! [`Store::apply`] takes a batch: all commands share one transaction (group commit), each
-//! keeping its own guard and its own rows. Should the database refuse the batch, each command
-//! is retried alone so one bad command cannot sink the others.
+//! keeping its own guard and its own rows. The rows nothing in the batch reads back — audit
+//! and outbox rows, new runs without an idempotency key — are inserted together, a few
+//! multi-row statements per batch, just before it commits. Should the database refuse the
+//! batch for something a command did, each command is retried alone so one bad command cannot
+//! sink the others; a database that is down or locked fails the whole batch at once.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::runs::{self, Column};
@@ -19,7 +24,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::convert::{class_to_db, run_from_db, stage_to_db, status_from_db, status_to_db};
-use super::records::write_records;
+use super::records::{Records, insert_all};
 use super::{Result, Store, StoreError};
 use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
 
@@ -118,35 +123,48 @@ pub type Outcome = std::result::Result<Applied, ApplyError>;
 pub enum ApplyError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
+    /// The database failed; shared by every command of a batch that failed together.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(Arc<StoreError>),
 }
 
 impl Store {
     /// Applies a batch of commands in one transaction; one outcome per command, in order.
+    ///
+    /// If the batch's transaction fails, why decides what follows. A transient failure (the
+    /// database down, locked or full: [`StoreError::is_transient`]) is every command's
+    /// outcome at once — retrying them one by one would only wait out the same outage once
+    /// per command. Any other failure is some command's own doing (a value the database
+    /// refuses), so the commands are applied again one by one, and only the guilty fail.
     pub async fn apply(&self, commands: &[Command]) -> Vec<Outcome> {
-        match self.apply_together(commands).await {
-            Ok(outcomes) => outcomes
-                .into_iter()
-                .map(|o| o.map_err(ApplyError::from))
-                .collect(),
-            Err(err) if commands.len() <= 1 => vec![Err(ApplyError::Store(err))],
-            Err(err) => {
-                tracing::warn!(error = %err, batch = commands.len(), "batch refused; applying its commands one by one");
-                let mut outcomes = Vec::with_capacity(commands.len());
-                for command in commands {
-                    let outcome = match self.apply_together(std::slice::from_ref(command)).await {
-                        Ok(mut one) => one
-                            .pop()
-                            .expect("one outcome per command")
-                            .map_err(ApplyError::from),
-                        Err(err) => Err(ApplyError::Store(err)),
-                    };
-                    outcomes.push(outcome);
-                }
-                outcomes
+        let err = match self.apply_together(commands).await {
+            Ok(outcomes) => {
+                return outcomes
+                    .into_iter()
+                    .map(|o| o.map_err(ApplyError::from))
+                    .collect();
             }
+            Err(err) => Arc::new(err),
+        };
+        if commands.len() <= 1 || err.is_transient() {
+            return commands
+                .iter()
+                .map(|_| Err(ApplyError::Store(err.clone())))
+                .collect();
         }
+        tracing::warn!(error = %err, batch = commands.len(), "batch refused; applying its commands one by one");
+        let mut outcomes = Vec::with_capacity(commands.len());
+        for command in commands {
+            let outcome = match self.apply_together(std::slice::from_ref(command)).await {
+                Ok(mut one) => one
+                    .pop()
+                    .expect("one outcome per command")
+                    .map_err(ApplyError::from),
+                Err(err) => Err(ApplyError::Store(Arc::new(err))),
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 
     /// Applies one command in its own transaction.
@@ -162,23 +180,46 @@ impl Store {
         commands: &[Command],
     ) -> Result<Vec<std::result::Result<Applied, Rejection>>> {
         let txn = self.begin_write().await?;
+        let mut inserts = Inserts::default();
         let mut outcomes = Vec::with_capacity(commands.len());
         for command in commands {
             let now = self.clock.now();
             let outcome = match command {
-                Command::Create(new) => create(&txn, new, now).await.map(Ok)?,
+                Command::Create(new) => create(&txn, new, now, &mut inserts).await.map(Ok)?,
                 Command::Transition { run_id, change } => {
-                    transition(&txn, *run_id, change, now).await?
+                    transition(&txn, *run_id, change, now, &mut inserts.records).await?
                 }
             };
             outcomes.push(outcome);
         }
+        inserts.insert(&txn).await?;
         txn.commit().await?;
         Ok(outcomes)
     }
 }
 
-async fn create(txn: &DatabaseTransaction, new: &NewRun, now: DateTime<Utc>) -> Result<Applied> {
+/// What a batch inserts once its commands are applied, in a few multi-row statements: the new
+/// runs without an idempotency key (nothing can conflict with them, and nothing in the batch
+/// can refer to them: their ids are not known outside yet), then every audit and outbox row.
+#[derive(Default)]
+struct Inserts {
+    runs: Vec<runs::ActiveModel>,
+    records: Records,
+}
+
+impl Inserts {
+    async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
+        insert_all(txn, self.runs).await?;
+        self.records.insert(txn).await
+    }
+}
+
+async fn create(
+    txn: &DatabaseTransaction,
+    new: &NewRun,
+    now: DateTime<Utc>,
+    inserts: &mut Inserts,
+) -> Result<Applied> {
     let shots = i64::try_from(new.shots)
         .map_err(|_| StoreError::Corrupt(format!("shots {} out of range", new.shots)))?;
     let run = Run {
@@ -226,6 +267,18 @@ async fn create(txn: &DatabaseTransaction, new: &NewRun, now: DateTime<Utc>) -> 
         idempotency_key: Set(run.idempotency_key.clone()),
         outbox_pruned_at: Set(None),
     };
+    let created = |run| Applied {
+        run,
+        from: None,
+        created: true,
+    };
+    if new.idempotency_key.is_none() {
+        inserts.runs.push(row);
+        inserts
+            .records
+            .add(&run, Action::Requested, None, None, now);
+        return Ok(created(run));
+    }
     // Without RETURNING: the id is ours, so the row needs no read-back; and sea-orm 2.0.4
     // reports a conflicted `DO NOTHING … RETURNING` as RecordNotFound rather than Conflicted.
     let inserted = runs::Entity::insert(row)
@@ -233,12 +286,10 @@ async fn create(txn: &DatabaseTransaction, new: &NewRun, now: DateTime<Utc>) -> 
         .exec_without_returning(txn)
         .await?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {
-        write_records(txn, &run, Action::Requested, None, None, now).await?;
-        return Ok(Applied {
-            run,
-            from: None,
-            created: true,
-        });
+        inserts
+            .records
+            .add(&run, Action::Requested, None, None, now);
+        return Ok(created(run));
     }
     let existing = runs::Entity::find()
         .filter(Column::UserId.eq(new.user_id))
@@ -265,6 +316,7 @@ async fn transition(
     run_id: Uuid,
     change: &Change,
     now: DateTime<Utc>,
+    records: &mut Records,
 ) -> Result<std::result::Result<Applied, Rejection>> {
     let edge = change.edge();
     let mut now = now;
@@ -278,7 +330,7 @@ async fn transition(
                 Edge::Complete | Edge::Fail => RunStatus::Running,
             };
             let run = run_from_db(model)?;
-            write_records(txn, &run, edge.action(), Some(from), Some(change), now).await?;
+            records.add(&run, edge.action(), Some(from), Some(change), now);
             return Ok(Ok(Applied {
                 run,
                 from: Some(from),
@@ -403,8 +455,8 @@ impl Store {
     /// Claims up to `limit` pending runs for `node`, oldest first, in one transaction: one
     /// guarded statement (`UPDATE … WHERE status = 'pending' AND id IN (SELECT … ORDER BY
     /// created_at LIMIT n FOR UPDATE SKIP LOCKED)`, the lock clause on PostgreSQL only: on
-    /// SQLite the single writer serialises claims), then each run's `run.started` audit row and
-    /// consented `run_started` event.
+    /// SQLite the single writer serialises claims), then the runs' `run.started` audit rows and
+    /// consented `run_started` events (multi-row inserts).
     pub async fn claim(
         &self,
         node: &str,
@@ -448,23 +500,23 @@ impl Store {
             .exec_with_returning(&txn)
             .await?;
         let mut applied = Vec::with_capacity(claimed.len());
+        let mut records = Records::default();
         for model in claimed {
             let run = run_from_db(model)?;
-            write_records(
-                &txn,
+            records.add(
                 &run,
                 Action::Started,
                 Some(RunStatus::Pending),
                 Some(&change),
                 now,
-            )
-            .await?;
+            );
             applied.push(Applied {
                 run,
                 from: Some(RunStatus::Pending),
                 created: false,
             });
         }
+        records.insert(&txn).await?;
         txn.commit().await?;
         applied.sort_by_key(|a| (a.run.created_at, a.run.id));
         Ok(applied)

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qrun::domain::{RunStatus, SystemClock};
+use qrun::store::lifecycle::ApplyError;
+use qrun::store::{Command, StoreError};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::helpers::{TestApp, TestDb, http, wait_until};
@@ -184,4 +186,61 @@ async fn a_database_outage_is_503_then_the_service_recovers(db: TestDb) {
     Arc::into_inner(app).unwrap().stop().await;
 }
 
-on_both_databases!(a_database_outage_is_503_then_the_service_recovers);
+/// A batch that meets an outage fails as a whole, from a single attempt: applying its
+/// commands again one by one would wait out the same outage once per command.
+async fn a_batch_meeting_an_outage_fails_at_once(db: TestDb) {
+    let app = TestApp::start_configured(db, Arc::new(SystemClock), |config| {
+        config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
+    })
+    .await;
+    let fx = app.circuit().await;
+    let commands: Vec<Command> = (1..=5)
+        .map(|shots| Command::Create(fx.new_run(shots, Some(true))))
+        .collect();
+    let outcomes = match Fault::new(&app.db.url).await {
+        Fault::Terminate(_) => {
+            // The disk is full: PostgreSQL refuses every new row (SQLSTATE 53100).
+            for sql in [
+                "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 RAISE EXCEPTION 'could not extend file' USING ERRCODE = '53100'; END $$",
+                "CREATE TRIGGER disk_full BEFORE INSERT ON runs \
+                 FOR EACH ROW EXECUTE FUNCTION disk_full()",
+            ] {
+                app.store().execute_raw(sql).await.unwrap();
+            }
+            app.store().apply(&commands).await
+        }
+        Fault::Lock(other) => {
+            // Another process holds the write lock past the busy timeout.
+            other.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+            let outcomes = app.store().apply(&commands).await;
+            other.execute_unprepared("COMMIT").await.unwrap();
+            outcomes
+        }
+    };
+    let errors: Vec<&Arc<StoreError>> = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            Err(ApplyError::Store(err)) => err,
+            other => panic!("every command fails: {other:?}"),
+        })
+        .collect();
+    assert_eq!(errors.len(), commands.len());
+    assert!(errors[0].is_transient(), "{}", errors[0]);
+    assert!(
+        errors.iter().all(|err| Arc::ptr_eq(err, errors[0])),
+        "one attempt, one error: {errors:?}"
+    );
+    let counts = app.store().run_counts().await.unwrap();
+    assert_eq!(
+        counts.values().sum::<u64>(),
+        0,
+        "nothing written: {counts:?}"
+    );
+    app.stop().await;
+}
+
+on_both_databases!(
+    a_database_outage_is_503_then_the_service_recovers,
+    a_batch_meeting_an_outage_fails_at_once,
+);

@@ -261,17 +261,7 @@ impl TestApp {
 
     /// A pending run of `fixture`'s circuit with the given consent.
     pub async fn submit(&self, fixture: &Fixture, consent: Option<bool>) -> Run {
-        let new = NewRun {
-            user_id: fixture.user_id,
-            circuit_id: fixture.circuit_id,
-            circuit_version: fixture.version,
-            backend_type: "simulator".into(),
-            backend_name: "statevector".into(),
-            framework: "qiskit".into(),
-            shots: 100,
-            analytics_consent: consent,
-            idempotency_key: None,
-        };
+        let new = fixture.new_run(100, consent);
         self.apply(Command::Create(new)).await.expect("created").run
     }
 
@@ -311,6 +301,23 @@ pub struct Fixture {
     pub token: String,
     pub circuit_id: Uuid,
     pub version: i32,
+}
+
+impl Fixture {
+    /// A run of the fixture's circuit on the state-vector simulator.
+    pub fn new_run(&self, shots: u64, consent: Option<bool>) -> NewRun {
+        NewRun {
+            user_id: self.user_id,
+            circuit_id: self.circuit_id,
+            circuit_version: self.version,
+            backend_type: "simulator".into(),
+            backend_name: "statevector".into(),
+            framework: "qiskit".into(),
+            shots,
+            analytics_consent: consent,
+            idempotency_key: None,
+        }
+    }
 }
 
 pub const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";

@@ -206,17 +206,7 @@ async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb)
 
     // A creation whose audit row cannot be written leaves no run behind.
     let runs_before = app.store().run_counts().await.unwrap();
-    let new = qrun::domain::NewRun {
-        user_id: fx.user_id,
-        circuit_id: fx.circuit_id,
-        circuit_version: fx.version,
-        backend_type: "simulator".into(),
-        backend_name: "statevector".into(),
-        framework: "qiskit".into(),
-        shots: 10,
-        analytics_consent: Some(false),
-        idempotency_key: None,
-    };
+    let new = fx.new_run(10, Some(false));
     assert!(app.apply(Command::Create(new)).await.is_err());
     let runs_after = app.store().run_counts().await.unwrap();
     assert_eq!(runs_before, runs_after);
@@ -439,7 +429,45 @@ async fn the_database_itself_refuses_to_rewrite_a_terminal_run(db: TestDb) {
     app.stop().await;
 }
 
+/// A batch the database refuses because of one command's values is applied again command by
+/// command: the others take effect, and only the guilty one fails.
+async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
+    let app = TestApp::start(db).await;
+    let fx = app.circuit().await;
+    let live = app.submit(&fx, Some(true)).await;
+    // More shots than the column holds: the store refuses it inside the transaction.
+    let commands = [
+        Command::Create(fx.new_run(7, Some(false))),
+        Command::Create(fx.new_run(u64::MAX, Some(false))),
+        Command::Transition {
+            run_id: live.id,
+            change: start(),
+        },
+    ];
+    let mut outcomes = app.store().apply(&commands).await.into_iter();
+    let created = outcomes.next().unwrap().expect("the good creation");
+    assert!(created.created);
+    assert_eq!(created.run.shots, 7);
+    match outcomes.next().unwrap() {
+        Err(ApplyError::Store(err)) => assert!(!err.is_transient(), "{err}"),
+        other => panic!("the bad creation: {other:?}"),
+    }
+    let started = outcomes.next().unwrap().expect("the transition");
+    assert_eq!(started.run.status, RunStatus::Running);
+    assert_records(
+        &app,
+        live.id,
+        Some(true),
+        &[Action::Requested, Action::Started],
+    )
+    .await;
+    let counts = app.store().run_counts().await.unwrap();
+    assert_eq!(counts.values().sum::<u64>(), 2, "{counts:?}");
+    app.stop().await;
+}
+
 on_both_databases!(
+    one_bad_command_does_not_sink_its_batch,
     the_database_itself_refuses_to_rewrite_a_terminal_run,
     timelines_strictly_increase_even_when_the_clock_does_not,
     every_edge_writes_one_audit_row_and_an_event_only_with_consent,
