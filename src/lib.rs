@@ -14,10 +14,12 @@
 //! - [`config`]: layered configuration.
 //! - [`metrics`]: Prometheus metric names and where they are recorded.
 //! - [`app`]: wiring it together; [`cli`]: the command line.
+//! - `cache`: the bounded cache of things that never change (rows, parsed programs).
 
 pub mod actors;
 pub mod analytics;
 pub mod app;
+mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;

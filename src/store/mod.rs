@@ -7,10 +7,8 @@
 //! - [`records`]: what those audit rows and analytics events contain.
 //! - [`convert`]: entity rows ⇄ domain types.
 //! - [`runs`], [`users`], [`circuits`]: reads, accounts and tokens, circuits and versions.
-//! - [`cache`]: the rows that never change (circuits, versions), kept in memory.
 //! - [`verify`]: the invariant checker behind `qrun verify`.
 
-mod cache;
 pub mod circuits;
 pub mod connect;
 mod convert;
@@ -27,6 +25,7 @@ use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 
 use uuid::Uuid;
 
+use crate::cache::Immutable;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{Applied, Change, Command, FailCause, Rejection};
@@ -112,19 +111,19 @@ pub struct Store {
     caches: Arc<Caches>,
 }
 
-/// Rows that never change, kept (see [`cache`]).
+/// Rows that never change, kept (see [`crate::cache`]).
 struct Caches {
-    circuits: cache::Immutable<Uuid, Circuit>,
-    circuit_names: cache::Immutable<(String, String), Uuid>,
-    versions: cache::Immutable<(Uuid, i32), CircuitVersion>,
+    circuits: Immutable<Uuid, Circuit>,
+    circuit_names: Immutable<(String, String), Uuid>,
+    versions: Immutable<(Uuid, i32), CircuitVersion>,
 }
 
 impl Default for Caches {
     fn default() -> Self {
         Caches {
-            circuits: cache::Immutable::new(100_000, |_| 1),
-            circuit_names: cache::Immutable::new(100_000, |_| 1),
-            versions: cache::Immutable::new(64 << 20, |v| v.source.len().max(1)),
+            circuits: Immutable::new(100_000, |_| 1),
+            circuit_names: Immutable::new(100_000, |_| 1),
+            versions: Immutable::new(64 << 20, |v| v.source.len().max(1)),
         }
     }
 }

@@ -1,13 +1,14 @@
-//! Caches of rows that never change once written — circuits (their owner, name and
-//! visibility are fixed at creation) and circuit versions — which every submission and every
-//! execution reads again. Each cache is bounded by a weight (entries, or source bytes); when
-//! full it starts over. There is no deletion of these rows, so nothing is ever stale.
+//! A cache of values that never change once made: rows never updated (circuits, whose owner,
+//! name and visibility are fixed at creation, and circuit versions), which every submission
+//! and every execution reads again, and what is computed from them alone (a version's parsed
+//! program). Bounded by a weight (entries, source bytes, operations); when full it starts
+//! over. Nothing cached is ever deleted or updated where it came from, so nothing is stale.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
-pub(super) struct Immutable<K, V> {
+pub(crate) struct Immutable<K, V> {
     entries: Mutex<Entries<K, V>>,
     capacity: usize,
     weight: fn(&V) -> usize,
@@ -20,7 +21,7 @@ struct Entries<K, V> {
 
 impl<K: Eq + Hash, V: Clone> Immutable<K, V> {
     /// A cache holding at most `capacity` in total `weight`.
-    pub(super) fn new(capacity: usize, weight: fn(&V) -> usize) -> Self {
+    pub(crate) fn new(capacity: usize, weight: fn(&V) -> usize) -> Self {
         Immutable {
             entries: Mutex::new(Entries {
                 by_key: HashMap::new(),
@@ -31,11 +32,11 @@ impl<K: Eq + Hash, V: Clone> Immutable<K, V> {
         }
     }
 
-    pub(super) fn get(&self, key: &K) -> Option<V> {
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
         self.entries.lock().unwrap().by_key.get(key).cloned()
     }
 
-    pub(super) fn put(&self, key: K, value: V) {
+    pub(crate) fn put(&self, key: K, value: V) {
         let weight = (self.weight)(&value);
         if weight > self.capacity / 16 {
             return; // too big to be worth evicting everything else for
