@@ -1,18 +1,29 @@
 //! The built-in state-vector simulator as a backend: prepare (parse, limits) and simulate on
 //! tokio's blocking pool; the engine polls the cancel token and the time limit as it goes.
+//!
+//! A source's parsed program depends on nothing but the source and this backend's limits, so
+//! it is kept by source: the runs of one circuit version parse it once (on a small circuit
+//! that includes `qelib1.inc`, parsing costs more than simulating).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use qrun_engine::{CancellationToken, Limits};
+use qrun_engine::{CancellationToken, Limits, Program};
 
 use super::{Backend, ExecError, Job, results};
+use crate::cache::Immutable;
 use crate::config::BackendConfig;
 use crate::domain::RunResults;
 
+/// The programs kept, in operations (an operation is tens of bytes); a program of more than a
+/// sixteenth of this is not kept: its simulation dwarfs its parse anyway.
+const PROGRAM_CACHE_OPS: usize = 1 << 20;
+
 pub struct Simulator {
     limits: Limits,
+    programs: Arc<Immutable<String, Arc<Program>>>,
 }
 
 impl Simulator {
@@ -36,6 +47,11 @@ impl Simulator {
                 max_source_bytes: *max_source_bytes,
                 time_limit: Duration::from_secs(*timeout_s),
             },
+            programs: Arc::new(Immutable::new(PROGRAM_CACHE_OPS, |program| {
+                usize::try_from(program.gate_count())
+                    .unwrap_or(usize::MAX)
+                    .max(1)
+            })),
         }
     }
 }
@@ -47,9 +63,21 @@ impl Backend for Simulator {
         cancel: CancellationToken,
     ) -> BoxFuture<'static, Result<RunResults, ExecError>> {
         let limits = self.limits.clone();
+        let programs = self.programs.clone();
         async move {
             let work = tokio::task::spawn_blocking(move || {
-                let program = qrun_engine::prepare(&job.source, job.shots, &limits)?;
+                let program = match programs.get(&job.source) {
+                    Some(program) => {
+                        limits.check_shots(job.shots)?;
+                        program
+                    }
+                    None => {
+                        let program =
+                            Arc::new(qrun_engine::prepare(&job.source, job.shots, &limits)?);
+                        programs.put(job.source, program.clone());
+                        program
+                    }
+                };
                 qrun_engine::simulate(&program, job.shots, job.seed, &limits, &cancel)
             });
             match work.await {
@@ -60,5 +88,45 @@ impl Backend for Simulator {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ErrorClass;
+
+    const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
+
+    fn job(source: &str, shots: u64) -> Job {
+        Job {
+            source: source.to_owned(),
+            format: "openqasm2".into(),
+            shots,
+            seed: Some(7),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kept_program_runs_the_same_and_still_checks_shots() {
+        let simulator = Simulator::new(&BackendConfig::Simulator {
+            name: "statevector".into(),
+            max_qubits: 4,
+            max_shots: 1000,
+            max_gates: 1000,
+            max_source_bytes: 10_000,
+            timeout_s: 10,
+        });
+        let run = |shots| simulator.execute(job(BELL, shots), CancellationToken::new());
+        let first = run(100).await.expect("parsed and run");
+        assert!(simulator.programs.get(&BELL.to_owned()).is_some(), "kept");
+        let again = run(100).await.expect("run from the kept program");
+        assert_eq!(first.counts, again.counts, "same seed, same program");
+        match run(1001).await {
+            Err(ExecError::Failed(failure)) => {
+                assert_eq!(failure.class, ErrorClass::ValidationError, "{failure:?}")
+            }
+            other => panic!("1001 shots on a kept program: {other:?}"),
+        }
     }
 }
