@@ -120,39 +120,59 @@ impl DispatcherState {
         Ok(())
     }
 
+    /// Claims what one tick sends (up to [`BATCHES_PER_TICK`] batches) in one statement, sends
+    /// it batch by batch, and records every delivery in one statement at the end: two writes
+    /// per tick, not two per batch (on SQLite each write takes the single write lock, and a
+    /// burst of them held up submissions: p99 77 ms against 18 ms without the dispatcher).
+    /// Batches not sent within half the hold are left to be claimed again when it expires.
     async fn deliver_due(&mut self) -> Result<(), StoreError> {
         let settings = &self.args.settings;
-        for _ in 0..BATCHES_PER_TICK {
-            let now = self.args.store.clock().now();
-            let hold_until =
-                now + TimeDelta::from_std(settings.hold).unwrap_or(TimeDelta::seconds(20));
-            let batch = self
-                .args
-                .store
-                .claim_outbox(settings.batch_size, now, hold_until)
-                .await?;
-            if batch.is_empty() {
+        let store = &self.args.store;
+        let started = Instant::now();
+        let now = store.clock().now();
+        let hold_until = now + TimeDelta::from_std(settings.hold).unwrap_or(TimeDelta::seconds(20));
+        let claimed = store
+            .claim_outbox(
+                settings.batch_size * BATCHES_PER_TICK as u64,
+                now,
+                hold_until,
+            )
+            .await?;
+        let mut delivered = Vec::new();
+        let mut outcome = Ok(());
+        for batch in claimed.chunks(settings.batch_size.max(1) as usize) {
+            if started.elapsed() >= settings.hold / 2 {
                 break;
             }
-            let full = batch.len() as u64 == settings.batch_size;
-            self.deliver(&batch).await?;
-            if !full {
+            if let Err(err) = self.deliver(batch, &mut delivered).await {
+                outcome = Err(err);
                 break;
             }
         }
-        Ok(())
+        if !delivered.is_empty() {
+            store
+                .mark_delivered(&delivered, store.clock().now())
+                .await?;
+            let delivered: std::collections::HashSet<_> = delivered.into_iter().collect();
+            for event in claimed.iter().filter(|e| delivered.contains(&e.id)) {
+                metrics::analytics_event(&event.event, "delivered");
+            }
+        }
+        outcome
     }
 
-    /// Sends `events`; a refused batch is halved until the refused events stand alone.
-    fn deliver<'a>(&'a self, events: &'a [OutboxEvent]) -> BoxFuture<'a, Result<(), StoreError>> {
+    /// Sends `events`, adding what the sink took to `delivered` (recorded by the caller); a
+    /// refused batch is halved until the refused events stand alone.
+    fn deliver<'a>(
+        &'a self,
+        events: &'a [OutboxEvent],
+        delivered: &'a mut Vec<uuid::Uuid>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         async move {
             let store = &self.args.store;
             let ids: Vec<_> = events.iter().map(|e| e.id).collect();
             match self.args.sink.send(events).await {
-                Delivery::Delivered => {
-                    store.mark_delivered(&ids, store.clock().now()).await?;
-                    events.iter().for_each(|e| metrics::analytics_event(&e.event, "delivered"));
-                }
+                Delivery::Delivered => delivered.extend(ids),
                 Delivery::Retry { after, error } => {
                     let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(1);
                     let wait = backoff::delay(attempts, self.args.settings.max_backoff, after);
@@ -164,8 +184,8 @@ impl DispatcherState {
                 Delivery::Rejected { error } if events.len() > 1 => {
                     tracing::warn!(%error, events = events.len(), "analytics batch refused; splitting it");
                     let (left, right) = events.split_at(events.len() / 2);
-                    self.deliver(left).await?;
-                    self.deliver(right).await?;
+                    self.deliver(left, delivered).await?;
+                    self.deliver(right, delivered).await?;
                 }
                 Delivery::Rejected { error } => {
                     tracing::error!(%error, uuid = %events[0].id, event = %events[0].event, "analytics event refused; parked");

@@ -71,7 +71,17 @@ impl FakePostHog {
 }
 
 async fn app_with_sink(db: TestDb, sink: &FakePostHog, execute: bool) -> TestApp {
+    app_with_sink_batching(db, sink, execute, 100).await
+}
+
+async fn app_with_sink_batching(
+    db: TestDb,
+    sink: &FakePostHog,
+    execute: bool,
+    batch_size: u64,
+) -> TestApp {
     let mut config = test_config(&db);
+    config.analytics.batch_size = batch_size;
     config.executor.enabled = execute;
     config.executor.claim_interval_ms = 50;
     config.analytics.sink = SinkKind::Posthog;
@@ -344,7 +354,40 @@ async fn forget_erases_a_users_undelivered_events(db: TestDb) {
     app.stop().await;
 }
 
+/// One tick claims several batches at once and records their delivery together: each request
+/// still holds at most `batch_size` events, and each event is delivered once.
+async fn a_tick_sends_many_batches_of_at_most_batch_size(db: TestDb) {
+    let sink = FakePostHog::start(Arc::new(|_, _| (200, None))).await;
+    let app = app_with_sink_batching(db, &sink, false, 3).await;
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let cid = circuit["id"].as_str().unwrap();
+    for _ in 0..20 {
+        let response = app
+            .submit_http(&token, cid, &[("X-Analytics-Consent", "granted")])
+            .await;
+        assert_eq!(response.status(), 201);
+    }
+    wait_delivered(&app).await;
+    let events = sink.accepted();
+    let ids: std::collections::BTreeSet<_> = events
+        .iter()
+        .map(|e| e["uuid"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!((events.len(), ids.len()), (20, 20), "each event once");
+    let sizes: Vec<usize> = sink
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["batch"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert!(sizes.iter().all(|&n| (1..=3).contains(&n)), "{sizes:?}");
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_tick_sends_many_batches_of_at_most_batch_size,
     consented_runs_deliver_exactly_their_events_and_others_none,
     an_outage_delays_delivery_but_every_event_arrives_once,
     a_refused_batch_is_parked_and_the_rest_flows,
