@@ -21,6 +21,9 @@ use crate::store::{Store, StoreError};
 
 /// Batches one tick sends at most, so a long backlog does not starve the mailbox.
 const BATCHES_PER_TICK: usize = 20;
+/// Events one tick claims at most, whatever `batch_size` is (one statement marks them all
+/// delivered: its id list stays far below SQLite's 32,766 bound parameters).
+const MAX_EVENTS_PER_TICK: u64 = 10_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Debug)]
@@ -133,14 +136,16 @@ impl DispatcherState {
         let hold_until = now + TimeDelta::from_std(settings.hold).unwrap_or(TimeDelta::seconds(20));
         let claimed = store
             .claim_outbox(
-                settings.batch_size * BATCHES_PER_TICK as u64,
+                (settings.batch_size.saturating_mul(BATCHES_PER_TICK as u64))
+                    .min(MAX_EVENTS_PER_TICK),
                 now,
                 hold_until,
             )
             .await?;
         let mut delivered = Vec::new();
         let mut outcome = Ok(());
-        for batch in claimed.chunks(settings.batch_size.max(1) as usize) {
+        let batch_size = usize::try_from(settings.batch_size).unwrap_or(usize::MAX);
+        for batch in claimed.chunks(batch_size.max(1)) {
             if started.elapsed() >= settings.hold / 2 {
                 break;
             }
