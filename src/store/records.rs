@@ -37,13 +37,11 @@ pub(super) struct Records {
 
 /// The row counts of the multi-row INSERTs, largest first: n rows are inserted as the fewest
 /// statements of these sizes. Few sizes keep few distinct statements, each prepared once per
-/// connection. The largest stays small because of sqlx 0.9.0, which no longer sets
-/// `TCP_NODELAY` (launchbadge/sqlx#4335): a statement bigger than the socket's send buffer
-/// goes out in two writes, and Nagle's algorithm holds the second until PostgreSQL's delayed
-/// ACK, ~40 ms later. 16 rows (~7 KB of outbox rows) stay clear of that. Measured end to end
-/// on PostgreSQL (BENCHMARKS.md): one row per statement 700 runs/s; up to 256 rows 576;
-/// up to 16 rows 1,061.
-const ROWS_PER_INSERT: [usize; 3] = [16, 4, 1];
+/// connection (a statement per row count would be prepared again for almost every batch).
+/// Measured end to end on PostgreSQL (BENCHMARKS.md): one row per statement 700 runs/s; up to
+/// 64 rows ~1,400; up to 256 rows no better. (Before sqlx-core was patched for TCP_NODELAY,
+/// see patches/README.md, statements over ~16 KB also waited 40 ms each for a delayed ACK.)
+const ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
 impl Records {
     /// The audit row and, with consent, the outbox row of `action` on `run`.
