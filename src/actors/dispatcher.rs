@@ -155,11 +155,9 @@ impl DispatcherState {
             }
         }
         if !delivered.is_empty() {
-            store
-                .mark_delivered(&delivered, store.clock().now())
-                .await?;
-            let delivered: std::collections::HashSet<_> = delivered.into_iter().collect();
-            for event in claimed.iter().filter(|e| delivered.contains(&e.id)) {
+            let ids: Vec<_> = delivered.iter().map(|e| e.id).collect();
+            store.mark_delivered(&ids, store.clock().now()).await?;
+            for event in delivered {
                 metrics::analytics_event(&event.event, "delivered");
             }
         }
@@ -168,16 +166,16 @@ impl DispatcherState {
 
     /// Sends `events`, adding what the sink took to `delivered` (recorded by the caller); a
     /// refused batch is halved until the refused events stand alone.
-    fn deliver<'a>(
+    fn deliver<'a, 'e: 'a>(
         &'a self,
-        events: &'a [OutboxEvent],
-        delivered: &'a mut Vec<uuid::Uuid>,
+        events: &'e [OutboxEvent],
+        delivered: &'a mut Vec<&'e OutboxEvent>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         async move {
             let store = &self.args.store;
             let ids: Vec<_> = events.iter().map(|e| e.id).collect();
             match self.args.sink.send(events).await {
-                Delivery::Delivered => delivered.extend(ids),
+                Delivery::Delivered => delivered.extend(events),
                 Delivery::Retry { after, error } => {
                     let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(1);
                     let wait = backoff::delay(attempts, self.args.settings.max_backoff, after);
