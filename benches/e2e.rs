@@ -6,6 +6,7 @@
 //! cargo bench --bench e2e -- throughput --db postgres
 //! cargo bench --bench e2e -- latency --db sqlite --rate 300 --seconds 20
 //! cargo bench --bench e2e -- memory --db sqlite --pending 100000
+//! cargo bench --bench e2e -- results --db postgres --qubits 12 --shots 20000
 //! ```
 //!
 //! Each mode starts the release binary (`--bin`, default `target/release/qrun`) on a fresh
@@ -69,6 +70,16 @@ enum Mode {
         #[arg(long, default_value_t = 100_000)]
         pending: u64,
     },
+    /// One run at a time, submission → `completed`: a Bell circuit (2 outcomes), then
+    /// `qubits` qubits in uniform superposition (up to 2^qubits outcomes: large results).
+    Results {
+        #[arg(long, default_value_t = 12)]
+        qubits: u32,
+        #[arg(long, default_value_t = 20_000)]
+        shots: u64,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
 }
 
 fn main() -> Result<(), Error> {
@@ -119,6 +130,21 @@ async fn run(args: Args) -> Result<(), Error> {
             latency(&server, rate, seconds).await?;
         }
         Mode::Memory { pending } => memory(&args, pending).await?,
+        Mode::Results {
+            qubits,
+            shots,
+            runs,
+        } => {
+            let db = Database::create(args.db)?;
+            let server = Server::start(
+                &args.bin,
+                &db,
+                &config(&db, args.concurrency, true),
+                Backend::Simulator.json(),
+            )
+            .await?;
+            results(&server, qubits, shots, runs).await?;
+        }
     }
     println!("rerun: cargo bench --bench e2e -- {}", rerun.join(" "));
     Ok(())
@@ -244,6 +270,61 @@ async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
         rss / 1024,
         rss.saturating_sub(baseline) as f64 / running as f64
     );
+    Ok(())
+}
+
+async fn results(server: &Server, qubits: u32, shots: u64, runs: usize) -> Result<(), Error> {
+    println!("mode: results, one run at a time, {runs} runs per circuit, {shots} shots");
+    let wide = format!(
+        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{qubits}];\ncreg c[{qubits}];\nh q;\nmeasure q -> c;\n"
+    );
+    for (label, circuit_id) in [
+        ("bell".to_owned(), server.circuit_id.clone()),
+        (
+            format!("{qubits} qubits, all H"),
+            server.create_circuit_from(&wide).await?,
+        ),
+    ] {
+        let mut latencies = Vec::with_capacity(runs);
+        let mut counts_bytes = 0;
+        for _ in 0..runs {
+            let started = Instant::now();
+            let run: serde_json::Value = server
+                .http
+                .post(format!("{}/api/runs", server.base))
+                .bearer_auth(&server.token)
+                .json(&serde_json::json!({
+                    "circuit_id": circuit_id,
+                    "backend": {"type": "simulator", "name": "statevector"},
+                    "shots": shots,
+                }))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let url = format!(
+                "{}/api/runs/{}",
+                server.base,
+                run["id"].as_str().ok_or("run id")?
+            );
+            let done = loop {
+                let run: serde_json::Value = server.http.get(&url).send().await?.json().await?;
+                match run["status"].as_str() {
+                    Some("completed") => break run,
+                    Some("pending" | "running") => {
+                        tokio::time::sleep(Duration::from_millis(1)).await
+                    }
+                    other => return Err(format!("run ended {other:?}: {run}").into()),
+                }
+            };
+            latencies.push(started.elapsed());
+            counts_bytes = done["results"]["counts"].to_string().len();
+        }
+        println!(
+            "{label}: counts JSON {counts_bytes} B; submission → completed {}",
+            percentiles(&mut latencies)
+        );
+    }
     Ok(())
 }
 

@@ -196,14 +196,19 @@ impl Server {
 
     /// Creates a public Bell circuit as the node's user; returns its id.
     pub async fn create_circuit(&self) -> Result<String, Error> {
+        self.create_circuit_from(BELL).await
+    }
+
+    /// Creates a public circuit of `source` as the node's user; returns its id.
+    pub async fn create_circuit_from(&self, source: &str) -> Result<String, Error> {
         let circuit = self
             .http
             .post(format!("{}/api/circuits", self.base))
             .bearer_auth(&self.token)
             .json(&serde_json::json!({
-                "name": format!("bell{}", rand_suffix()),
+                "name": format!("c{}", rand_suffix()),
                 "visibility": "public",
-                "source": BELL,
+                "source": source,
                 "manifest": {"framework": "qiskit", "format": "openqasm2"},
             }))
             .send()
