@@ -1,56 +1,46 @@
 //! The application: everything `qrun serve` runs, buildable in a test on port 0 with a fresh
 //! database ([`Application::build`], [`Application::addr`], [`Application::shutdown`]).
+//!
+//! The wiring, and the top of the one-way dependency chain `app → http → service → store /
+//! actors`: it reads the configuration, opens the store, starts the actor tree, builds the
+//! [`Service`] and the HTTP [`http::Context`], and serves.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusHandle;
-use ractor::{ActorRef, ActorStatus};
+use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::dispatcher::DispatcherSettings;
 use crate::actors::executor::ExecutorSettings;
-use crate::actors::root::RootMsg;
 use crate::actors::watchdog::WatchdogSettings;
-use crate::actors::{ActorTree, RecorderHandle, TreeSettings};
+use crate::actors::{ActorTree, TreeSettings};
 use crate::config::Config;
 use crate::domain::{Clock, SystemClock};
-use crate::execution::Backends;
-use crate::service::auth::Authenticator;
-use crate::service::limits::{Counts, SubmissionLimiter};
+use crate::execution::{Backend, Backends};
+use crate::service::{Rules, Service};
 use crate::store::Store;
 use crate::store::connect::ConnectSettings;
 use crate::{analytics, http, metrics};
 
-/// What request handlers share.
-pub struct AppState {
-    pub config: Config,
-    pub store: Store,
-    pub recorder: RecorderHandle,
-    pub auth: Authenticator,
-    pub submissions: SubmissionLimiter,
-    pub counts: Counts,
-    /// `None` when `metrics.enabled = false`.
-    pub metrics: Option<PrometheusHandle>,
-    root: ActorRef<RootMsg>,
-}
-
-impl AppState {
-    /// Whether the actor tree is running.
-    pub fn actors_alive(&self) -> bool {
-        self.root.get_status() == ActorStatus::Running
-    }
+/// What a caller may inject into [`Application::build`]; `Hooks::default()` is production.
+#[derive(Default)]
+pub struct Hooks {
+    /// The clock every timestamp comes from; the wall clock when `None`.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Backends added to the configured ones as `(type, name, backend)` (tests add
+    /// misbehaving ones).
+    pub backends: Vec<(String, String, Arc<dyn Backend>)>,
 }
 
 /// A running qrun.
 pub struct Application {
     addr: SocketAddr,
-    state: Arc<AppState>,
+    config: Config,
+    service: Arc<Service>,
     tree: ActorTree,
     server: JoinHandle<()>,
     shutdown: CancellationToken,
@@ -78,29 +68,15 @@ pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
 }
 
 impl Application {
-    /// Builds and starts the service on the wall clock.
-    pub async fn build(config: Config) -> anyhow::Result<Application> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
-    }
-
-    /// Builds and starts the service with an injected clock.
-    pub async fn build_with_clock(
-        config: Config,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Application> {
-        Self::build_with(config, clock, |_| {}).await
-    }
-
-    /// Builds and starts the service with an injected clock, letting the caller add
-    /// backends to the configured ones (tests add misbehaving ones).
-    pub async fn build_with(
-        config: Config,
-        clock: Arc<dyn Clock>,
-        add_backends: impl FnOnce(&mut Backends),
-    ) -> anyhow::Result<Application> {
+    /// Builds and starts the service: opens and migrates the database, starts the actor tree,
+    /// binds `server.bind` and serves.
+    pub async fn build(config: Config, hooks: Hooks) -> anyhow::Result<Application> {
+        let clock = hooks.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = open_store(&config, clock).await?;
         let mut backends = Backends::from_config(&config.backends);
-        add_backends(&mut backends);
+        for (kind, name, backend) in hooks.backends {
+            backends.insert(&kind, &name, backend);
+        }
         let node = config.executor.node();
         tracing::info!(%node, "this node");
         let settings = TreeSettings {
@@ -133,28 +109,17 @@ impl Application {
             .await
             .with_context(|| format!("cannot bind {}", config.server.bind))?;
         let addr = listener.local_addr()?;
-        let auth = Authenticator::new(
-            store.clone(),
-            chrono::TimeDelta::seconds(config.auth.token_cache_ttl_s as i64),
-        );
-        let submissions = SubmissionLimiter::new(
-            NonZeroU32::new(config.executor.user_submissions_per_s).unwrap_or(NonZeroU32::MIN),
-            NonZeroU32::new(config.executor.user_submission_burst).unwrap_or(NonZeroU32::MIN),
-        );
-        let state = Arc::new(AppState {
-            auth,
-            submissions,
-            counts: Counts::default(),
-            config,
+        let service = Arc::new(Service::new(
             store,
-            recorder: tree.recorder.clone(),
-            metrics,
-            root: tree.root.clone(),
-        });
+            tree.recorder.clone(),
+            tree.root.get_cell(),
+            Rules::from_config(&config),
+        ));
+        let context = Arc::new(http::Context::new(service.clone(), metrics, &config.server));
         let shutdown = CancellationToken::new();
         let signals = Signals::register()?;
         let server = tokio::spawn(
-            warp::serve(http::service(state.clone()))
+            warp::serve(http::service(context))
                 .incoming(listener)
                 .graceful(shutdown.clone().cancelled_owned())
                 .run(),
@@ -162,7 +127,8 @@ impl Application {
         tracing::info!("listening on http://{addr}");
         Ok(Application {
             addr,
-            state,
+            config,
+            service,
             tree,
             server,
             shutdown,
@@ -175,8 +141,9 @@ impl Application {
         self.addr
     }
 
-    pub fn state(&self) -> &Arc<AppState> {
-        &self.state
+    /// The rules, as the HTTP layer calls them (tests and the command line too).
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully.
@@ -198,9 +165,9 @@ impl Application {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
-        let grace = Duration::from_secs(self.state.config.executor.shutdown_grace_s);
+        let grace = Duration::from_secs(self.config.executor.shutdown_grace_s);
         self.tree.drain(grace).await;
-        let flush = Duration::from_secs(2 * self.state.config.analytics.request_timeout_s);
+        let flush = Duration::from_secs(2 * self.config.analytics.request_timeout_s);
         self.tree.flush_outbox(flush).await;
         self.tree.stop().await;
     }

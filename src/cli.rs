@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{Application, open_store};
+use crate::app::{Application, Hooks, open_store};
 use crate::config::{Config, LogFormat};
 use crate::domain::circuit::validate_handle;
 use crate::domain::{ErrorClass, SystemClock};
@@ -113,7 +113,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve => {
-            Application::build(config)
+            Application::build(config, Hooks::default())
                 .await?
                 .run_until_stopped()
                 .await?;

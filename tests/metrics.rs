@@ -6,13 +6,13 @@
 #[allow(dead_code)]
 mod helpers;
 
+use qrun::app::Hooks;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use helpers::{TestApp, TestDb, http, sleepy_backend, test_config, wait_until};
-use qrun::domain::{RunStatus, SystemClock};
-use qrun::store::{Change, Command};
+use helpers::{TestApp, TestDb, executing, http, sleepy_backend, wait_until};
+use qrun::domain::RunStatus;
+use qrun::store::Command;
 use serde_json::{Value, json};
 
 /// `name{labels} value` lines of a scrape, keyed by `name{labels}` as written.
@@ -52,12 +52,7 @@ async fn submit_with_consent(
 async fn metrics_count_a_scripted_mix_exactly() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&db);
-    config.executor.enabled = true;
-    config.executor.claim_interval_ms = 50;
-    config
-        .backends
-        .push(sleepy_backend(dir.path(), "slow", 60.0));
+    let slow = sleepy_backend(dir.path(), "slow", 60.0);
     let broken = dir.path().join("broken.sh");
     std::fs::write(
         &broken,
@@ -66,7 +61,7 @@ async fn metrics_count_a_scripted_mix_exactly() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&broken, std::fs::Permissions::from_mode(0o755)).unwrap();
-    config.backends.push(qrun::config::BackendConfig::Command {
+    let broken = qrun::config::BackendConfig::Command {
         name: "broken".into(),
         program: broken,
         args: vec![],
@@ -74,11 +69,12 @@ async fn metrics_count_a_scripted_mix_exactly() {
         max_shots: 1000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
-    });
-    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
-        .await
-        .unwrap();
-    let app = TestApp { app, db };
+    };
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.extend([slow, broken]);
+    };
+    let app = TestApp::spawn_with(db, adjust, Hooks::default()).await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
     let wide = http()
@@ -126,7 +122,7 @@ async fn metrics_count_a_scripted_mix_exactly() {
 
     // A node dies holding a run: the watchdog recovers it once its lease has expired.
     let db = app.into_db().await;
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let circuit = app
         .store()
         .circuit_by_name("alice", "bell")
@@ -149,16 +145,10 @@ async fn metrics_count_a_scripted_mix_exactly() {
         .await
         .unwrap()
         .run;
-    let expired = chrono::Utc::now() - chrono::TimeDelta::seconds(5);
-    app.transition(
-        stranded.id,
-        Change::Start {
-            node: "dead".into(),
-            lease_until: expired,
-        },
-    )
-    .await
-    .unwrap();
+    // Claimed by a node that died at once: its lease expired five seconds ago.
+    let claimed = app.claim("dead", 1, -5).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].run.id, stranded.id);
     assert_eq!(app.app.sweep().await.unwrap(), 1);
 
     let text = http()

@@ -15,7 +15,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::recorder::{RecorderHandle, RunChange};
+use super::recorder::{RecorderError, RecorderHandle, RunChange};
 use super::run_actor::{Abort, AbortReason, RunActor, RunArgs};
 use crate::domain::{ErrorClass, Failure, Run, RunStatus, Stage};
 use crate::execution::Backends;
@@ -68,7 +68,8 @@ pub struct ExecutorState {
     draining: bool,
     /// Answered once nothing executes any more.
     drained: Option<RpcReplyPort<()>>,
-    timers: Vec<tokio::task::JoinHandle<()>>,
+    /// Forwards the Recorder's broadcast of changes into the mailbox.
+    forwarder: tokio::task::JoinHandle<()>,
 }
 
 impl Actor for Executor {
@@ -83,13 +84,13 @@ impl Actor for Executor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let settings = &args.settings;
         let renew_every = (settings.lease_ttl / 3).max(Duration::from_millis(100));
-        let mut timers = vec![
-            myself.send_interval(settings.claim_interval, || ExecutorMsg::Claim),
-            myself.send_interval(renew_every, || ExecutorMsg::RenewLeases),
-        ];
+        // ractor's interval timers end with the actor; the forwarder below is aborted in
+        // `post_stop`, or it would wait for the next change to notice the actor is gone.
+        myself.send_interval(settings.claim_interval, || ExecutorMsg::Claim);
+        myself.send_interval(renew_every, || ExecutorMsg::RenewLeases);
         let mut changes = args.recorder.subscribe();
         let me = myself.clone();
-        timers.push(tokio::spawn(async move {
+        let forwarder = tokio::spawn(async move {
             loop {
                 match changes.recv().await {
                     Ok(change) => {
@@ -104,7 +105,7 @@ impl Actor for Executor {
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
-        }));
+        });
         myself.send_message(ExecutorMsg::Claim)?;
         Ok(ExecutorState {
             args,
@@ -113,7 +114,7 @@ impl Actor for Executor {
             claim_scheduled: true,
             draining: false,
             drained: None,
-            timers,
+            forwarder,
         })
     }
 
@@ -173,9 +174,7 @@ impl Actor for Executor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        for timer in &state.timers {
-            timer.abort();
-        }
+        state.forwarder.abort();
         Ok(())
     }
 }
@@ -202,12 +201,12 @@ impl ExecutorState {
             .claim(&settings.node, free, lease_until)
             .await
         {
-            Ok(Ok(claimed)) => claimed,
-            Ok(Err(err)) => {
+            Ok(claimed) => claimed,
+            Err(RecorderError::Unavailable) => return,
+            Err(err) => {
                 tracing::warn!(error = %err, "claiming runs failed; retrying on the next tick");
                 return;
             }
-            Err(_) => return,
         };
         for applied in claimed {
             self.start(myself, applied.run).await;
@@ -281,12 +280,12 @@ impl ExecutorState {
             .renew(&settings.node, runs.clone(), lease_until)
             .await
         {
-            Ok(Ok(held)) => held,
-            Ok(Err(err)) => {
+            Ok(held) => held,
+            Err(RecorderError::Unavailable) => return,
+            Err(err) => {
                 tracing::warn!(error = %err, "renewing leases failed; retrying");
                 return;
             }
-            Err(_) => return,
         };
         for run_id in runs.into_iter().filter(|r| !held.contains(r)) {
             if let Some(executing) = self
@@ -317,15 +316,13 @@ impl ExecutorState {
 
     async fn fail(&self, run_id: Uuid, failure: Failure, cause: FailCause) {
         let change = Change::Fail { failure, cause };
-        match self
+        if let Err(err) = self
             .args
             .recorder
             .apply(Command::Transition { run_id, change })
             .await
         {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => tracing::warn!(%run_id, error = %err, "could not fail the run"),
-            Err(err) => tracing::warn!(%run_id, error = %err, "could not fail the run"),
+            tracing::warn!(%run_id, error = %err, "could not fail the run");
         }
     }
 

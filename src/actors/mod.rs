@@ -13,11 +13,13 @@
 //!   restart budget (overriding ractor's default, which stops the parent).
 //! - [`recorder`]: applies lifecycle commands through the store, batching what queued up.
 //! - [`executor`], [`run_actor`]: claiming and executing runs.
+//! - [`periodic`]: the one periodic actor; the Watchdog and the Dispatcher are its work.
 //! - [`watchdog`]: recovering stranded runs.
 //! - [`dispatcher`]: analytics delivery.
 
 pub mod dispatcher;
 pub mod executor;
+pub mod periodic;
 pub mod recorder;
 pub mod root;
 pub mod run_actor;

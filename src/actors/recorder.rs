@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::domain::RunStatus;
 use crate::metrics;
 use crate::store::lifecycle::{ApplyError, Outcome};
-use crate::store::{Applied, Command, Store, StoreError};
+use crate::store::{Applied, Command, Rejection, Store, StoreError};
 
 /// A committed change of a run's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,11 +179,35 @@ pub struct RecorderHandle {
     changes: broadcast::Sender<RunChange>,
 }
 
-/// The Recorder is gone (shutting down, or restarting); the command may or may not have been
-/// applied if the reply was lost mid-flight.
+/// Why a command sent to the Recorder did not take effect.
 #[derive(Debug, thiserror::Error)]
-#[error("the recorder is unavailable")]
-pub struct RecorderUnavailable;
+pub enum RecorderError {
+    /// The guard refused it: nothing was written.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The database failed (shared by every command of a batch that failed together).
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+    /// The Recorder is gone (shutting down, or restarting); the command may or may not have
+    /// been applied if the reply was lost mid-flight.
+    #[error("the recorder is unavailable")]
+    Unavailable,
+}
+
+impl From<ApplyError> for RecorderError {
+    fn from(err: ApplyError) -> Self {
+        match err {
+            ApplyError::Rejected(rejection) => RecorderError::Rejected(rejection),
+            ApplyError::Store(err) => RecorderError::Store(err),
+        }
+    }
+}
+
+impl From<StoreError> for RecorderError {
+    fn from(err: StoreError) -> Self {
+        RecorderError::Store(Arc::new(err))
+    }
+}
 
 impl RecorderHandle {
     pub fn new(
@@ -194,33 +218,27 @@ impl RecorderHandle {
     }
 
     /// Applies one command and waits for its outcome.
-    pub async fn apply(&self, command: Command) -> Result<Outcome, RecorderUnavailable> {
-        let Some(actor) = self.current.borrow().clone() else {
-            return Err(RecorderUnavailable);
-        };
-        match actor
-            .call(|reply| RecorderMsg::Apply(command, reply), None)
-            .await
-        {
-            Ok(ractor::rpc::CallResult::Success(outcome)) => Ok(outcome),
-            _ => Err(RecorderUnavailable),
-        }
+    pub async fn apply(&self, command: Command) -> Result<Applied, RecorderError> {
+        self.call(|reply| RecorderMsg::Apply(command, reply))
+            .await?
+            .map_err(RecorderError::from)
     }
 
-    /// Claims up to `limit` pending runs for `node`.
+    /// Claims up to `limit` pending runs for `node`: the only way a run starts.
     pub async fn claim(
         &self,
         node: &str,
         limit: u64,
         lease_until: DateTime<Utc>,
-    ) -> Result<Result<Vec<Applied>, StoreError>, RecorderUnavailable> {
+    ) -> Result<Vec<Applied>, RecorderError> {
         self.call(|reply| RecorderMsg::Claim {
             node: node.to_owned(),
             limit,
             lease_until,
             reply,
         })
-        .await
+        .await?
+        .map_err(RecorderError::from)
     }
 
     /// Extends `node`'s leases on `runs`; the ids it still holds.
@@ -229,26 +247,27 @@ impl RecorderHandle {
         node: &str,
         runs: Vec<Uuid>,
         lease_until: DateTime<Utc>,
-    ) -> Result<Result<Vec<Uuid>, StoreError>, RecorderUnavailable> {
+    ) -> Result<Vec<Uuid>, RecorderError> {
         self.call(|reply| RecorderMsg::Renew {
             node: node.to_owned(),
             runs,
             lease_until,
             reply,
         })
-        .await
+        .await?
+        .map_err(RecorderError::from)
     }
 
     async fn call<T: Send + 'static>(
         &self,
         message: impl FnOnce(RpcReplyPort<T>) -> RecorderMsg,
-    ) -> Result<T, RecorderUnavailable> {
+    ) -> Result<T, RecorderError> {
         let Some(actor) = self.current.borrow().clone() else {
-            return Err(RecorderUnavailable);
+            return Err(RecorderError::Unavailable);
         };
         match actor.call(message, None).await {
             Ok(ractor::rpc::CallResult::Success(answer)) => Ok(answer),
-            _ => Err(RecorderUnavailable),
+            _ => Err(RecorderError::Unavailable),
         }
     }
 

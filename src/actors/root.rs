@@ -14,14 +14,18 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{broadcast, watch};
 
-use super::dispatcher::{Dispatcher, DispatcherArgs, DispatcherMsg, DispatcherSettings};
+use super::dispatcher::{Dispatcher, DispatcherSettings};
 use super::executor::{Executor, ExecutorArgs, ExecutorMsg, ExecutorSettings};
+use super::periodic::{Periodic, PeriodicMsg};
 use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, RunChange};
-use super::watchdog::{Watchdog, WatchdogArgs, WatchdogMsg, WatchdogSettings};
+use super::watchdog::{Watchdog, WatchdogSettings};
 use crate::analytics::Sink;
 use crate::execution::Backends;
 use crate::metrics;
 use crate::store::{Store, StoreError};
+
+type WatchdogMsg = PeriodicMsg<u64>;
+type DispatcherMsg = PeriodicMsg<()>;
 
 pub const MAX_RESTARTS: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -110,22 +114,26 @@ impl RootState {
                 actor.get_id()
             }
             Child::Watchdog => {
-                let args = WatchdogArgs {
+                let work = Watchdog {
                     settings: a.settings.watchdog.clone(),
                     store: a.store.clone(),
                     recorder: a.recorder.clone(),
                 };
-                let (actor, _) = Actor::spawn_linked(None, Watchdog, args, supervisor).await?;
+                let args = (a.settings.watchdog.interval, work);
+                let (actor, _) =
+                    Actor::spawn_linked(None, Periodic::default(), args, supervisor).await?;
                 a.watchdog_tx.send_replace(Some(actor.clone()));
                 actor.get_id()
             }
             Child::Dispatcher => {
-                let args = DispatcherArgs {
-                    settings: a.settings.dispatcher.clone(),
-                    store: a.store.clone(),
-                    sink: a.sink.clone(),
-                };
-                let (actor, _) = Actor::spawn_linked(None, Dispatcher, args, supervisor).await?;
+                let work = Dispatcher::new(
+                    a.settings.dispatcher.clone(),
+                    a.store.clone(),
+                    a.sink.clone(),
+                );
+                let args = (a.settings.dispatcher.interval, work);
+                let (actor, _) =
+                    Actor::spawn_linked(None, Periodic::default(), args, supervisor).await?;
                 a.dispatcher_tx.send_replace(Some(actor.clone()));
                 actor.get_id()
             }
@@ -255,7 +263,7 @@ impl ActorTree {
         let Some(watchdog) = self.watchdog.borrow().clone() else {
             return Ok(0);
         };
-        match watchdog.call(WatchdogMsg::Sweep, None).await {
+        match watchdog.call(PeriodicMsg::RunNow, None).await {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
             _ => Ok(0),
         }
@@ -266,7 +274,7 @@ impl ActorTree {
         let Some(dispatcher) = self.dispatcher.borrow().clone() else {
             return;
         };
-        match dispatcher.call(DispatcherMsg::Flush, Some(within)).await {
+        match dispatcher.call(PeriodicMsg::RunNow, Some(within)).await {
             Ok(ractor::rpc::CallResult::Success(Err(err))) => {
                 tracing::warn!(error = %err, "flushing the analytics outbox failed")
             }

@@ -13,11 +13,10 @@ use qrun_engine::CancellationToken;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
 
-use super::recorder::{RecorderHandle, RecorderUnavailable};
+use super::recorder::{RecorderError, RecorderHandle};
 use crate::domain::{ErrorClass, Failure, Run, RunResults, Stage};
 use crate::execution::{Backend, ExecError, Job};
-use crate::store::lifecycle::{ApplyError, Outcome};
-use crate::store::{Change, Command, FailCause, Rejection, Store};
+use crate::store::{Applied, Change, Command, FailCause, Rejection, Store};
 
 /// Why a run's execution was stopped from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,13 +200,13 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
     let completing = matches!(change, Change::Complete { .. });
     match apply_patiently(recorder, run_id, change).await {
-        Ok(Ok(applied)) => {
+        Ok(applied) => {
             tracing::info!(status = %applied.run.status, "run finished");
         }
-        Ok(Err(ApplyError::Rejected(Rejection::Conflict { current, .. }))) => {
+        Err(RecorderError::Rejected(Rejection::Conflict { current, .. })) => {
             tracing::info!(%current, "the run ended elsewhere first; result dropped");
         }
-        Ok(Err(ApplyError::Store(err))) if completing && !err.is_transient() => {
+        Err(RecorderError::Store(err)) if completing && !err.is_transient() => {
             tracing::error!(error = %err, "storing results failed");
             let failure = Failure::new(
                 ErrorClass::StorageError,
@@ -218,15 +217,12 @@ async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
                 failure,
                 cause: FailCause::Executor,
             };
-            if let Ok(Err(err)) = apply_patiently(recorder, run_id, change).await {
+            if let Err(err) = apply_patiently(recorder, run_id, change).await {
                 tracing::error!(error = %err, "recording the storage failure failed; the watchdog will recover the run");
             }
         }
-        Ok(Err(err)) => {
-            tracing::error!(error = %err, "recording the run's end failed; the watchdog will recover the run")
-        }
         Err(err) => {
-            tracing::error!(error = %err, "the recorder is gone; the watchdog will recover the run")
+            tracing::error!(error = %err, "recording the run's end failed; the watchdog will recover the run")
         }
     }
 }
@@ -237,7 +233,7 @@ async fn apply_patiently(
     recorder: &RecorderHandle,
     run_id: uuid::Uuid,
     change: Change,
-) -> Result<Outcome, RecorderUnavailable> {
+) -> Result<Applied, RecorderError> {
     let deadline = tokio::time::Instant::now() + RECORD_PATIENCE;
     let mut delay = Duration::from_millis(50);
     loop {
@@ -247,9 +243,9 @@ async fn apply_patiently(
         };
         let outcome = recorder.apply(command).await;
         let transient = match &outcome {
-            Ok(Err(ApplyError::Store(err))) => err.is_transient(),
-            Ok(_) => false,
-            Err(RecorderUnavailable) => true,
+            Err(RecorderError::Store(err)) => err.is_transient(),
+            Err(RecorderError::Unavailable) => true,
+            Ok(_) | Err(RecorderError::Rejected(_)) => false,
         };
         if !transient || tokio::time::Instant::now() + delay > deadline {
             return outcome;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use futures_util::future::join_all;
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use super::periodic::Work;
 use super::recorder::RecorderHandle;
 use crate::domain::{ErrorClass, Failure, RunStatus, Stage};
 use crate::metrics;
@@ -25,74 +25,23 @@ pub struct WatchdogSettings {
     pub running_ttl: Duration,
 }
 
-pub struct Watchdog;
-
-pub struct WatchdogArgs {
+/// The watchdog's work (run by a [`super::periodic::Periodic`] actor).
+pub struct Watchdog {
     pub settings: WatchdogSettings,
     pub store: Store,
     pub recorder: RecorderHandle,
 }
 
-pub enum WatchdogMsg {
-    /// Sweep now (the timer's message).
-    Tick,
-    /// Sweep now and answer how many runs were recovered.
-    Sweep(RpcReplyPort<Result<u64, StoreError>>),
-}
+impl Work for Watchdog {
+    /// How many stranded runs the sweep recovered.
+    type Output = u64;
+    const NAME: &'static str = "watchdog sweep";
 
-pub struct WatchdogState {
-    args: WatchdogArgs,
-    timer: tokio::task::JoinHandle<()>,
-}
-
-impl Actor for Watchdog {
-    type Msg = WatchdogMsg;
-    type State = WatchdogState;
-    type Arguments = WatchdogArgs;
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        args: WatchdogArgs,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let timer = myself.send_interval(args.settings.interval, || WatchdogMsg::Tick);
-        Ok(WatchdogState { args, timer })
-    }
-
-    async fn handle(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        message: Self::Msg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match message {
-            WatchdogMsg::Tick => {
-                if let Err(err) = state.sweep().await {
-                    tracing::warn!(error = %err, "watchdog sweep failed; retrying next interval");
-                }
-            }
-            WatchdogMsg::Sweep(reply) => {
-                let _ = reply.send(state.sweep().await);
-            }
-        }
-        Ok(())
-    }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        state.timer.abort();
-        Ok(())
-    }
-}
-
-impl WatchdogState {
-    async fn sweep(&mut self) -> Result<u64, StoreError> {
-        let store = &self.args.store;
+    /// Fails the stranded runs, then publishes the stranded and live-run gauges.
+    async fn run_once(&mut self) -> Result<u64, StoreError> {
+        let store = &self.store;
         let now = store.clock().now();
-        let ttl = TimeDelta::from_std(self.args.settings.running_ttl).unwrap_or(TimeDelta::MAX);
+        let ttl = TimeDelta::from_std(self.settings.running_ttl).unwrap_or(TimeDelta::MAX);
         let horizon = now - ttl;
         let stranded = store.stranded_runs(horizon, now, SWEEP_LIMIT).await?;
         let cause = FailCause::Watchdog {
@@ -107,7 +56,7 @@ impl WatchdogState {
         );
         // Applied together: the Recorder commits them as one batch.
         let outcomes = join_all(stranded.iter().map(|run_id| {
-            self.args.recorder.apply(Command::Transition {
+            self.recorder.apply(Command::Transition {
                 run_id: *run_id,
                 change: Change::Fail {
                     failure: failure.clone(),
@@ -116,7 +65,7 @@ impl WatchdogState {
             })
         }))
         .await;
-        let recovered = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count() as u64;
+        let recovered = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
         if recovered > 0 {
             tracing::warn!(recovered, "watchdog recovered stranded runs");
             metrics::watchdog_recovered(recovered);

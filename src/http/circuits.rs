@@ -7,31 +7,28 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{ErrorBody, respond};
-use super::extract::{json_body, user, viewer, with_state};
+use super::extract::{json_body, user, viewer, with_context};
 use super::views::{AddVersion, CircuitView, CreateCircuit, ManifestView, VisibilityView};
-use crate::app::AppState;
 use crate::domain::{Manifest, User, Visibility};
-use crate::service::circuits as service;
+use crate::http::Context;
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let create = warp::path!("api" / "circuits")
         .and(warp::post())
-        .and(user(state.clone()))
-        .and(json_body::<CreateCircuit>(state.clone()))
-        .and(with_state(state.clone()))
+        .and(user(ctx.clone()))
+        .and(json_body::<CreateCircuit>(ctx.clone()))
+        .and(with_context(ctx.clone()))
         .then(create);
     let add_version = warp::path!("api" / "circuits" / String / String / "versions")
         .and(warp::post())
-        .and(user(state.clone()))
-        .and(json_body::<AddVersion>(state.clone()))
-        .and(with_state(state.clone()))
+        .and(user(ctx.clone()))
+        .and(json_body::<AddVersion>(ctx.clone()))
+        .and(with_context(ctx.clone()))
         .then(add_version);
     let get = warp::path!("api" / "circuits" / String / String)
         .and(warp::get())
-        .and(viewer(state.clone()))
-        .and(with_state(state))
+        .and(viewer(ctx.clone()))
+        .and(with_context(ctx))
         .then(get);
     create.or(add_version).unify().or(get).unify()
 }
@@ -59,22 +56,23 @@ fn manifest(m: ManifestView) -> Manifest {
     ),
     security(("bearer" = []))
 )]
-async fn create(user: User, body: CreateCircuit, state: Arc<AppState>) -> Response {
+async fn create(user: User, body: CreateCircuit, ctx: Arc<Context>) -> Response {
     respond(
         async {
             let visibility = match body.visibility {
                 VisibilityView::Public => Visibility::Public,
                 VisibilityView::Private => Visibility::Private,
             };
-            let (circuit, version) = service::create(
-                &state,
-                &user,
-                &body.name,
-                visibility,
-                &body.source,
-                &manifest(body.manifest),
-            )
-            .await?;
+            let (circuit, version) = ctx
+                .service
+                .create_circuit(
+                    &user,
+                    &body.name,
+                    visibility,
+                    &body.source,
+                    &manifest(body.manifest),
+                )
+                .await?;
             Ok(warp::reply::with_status(
                 warp::reply::json(&CircuitView::new(&circuit, &version, false)),
                 StatusCode::CREATED,
@@ -110,19 +108,14 @@ async fn add_version(
     name: String,
     user: User,
     body: AddVersion,
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> Response {
     respond(
         async {
-            let (circuit, version) = service::add_version(
-                &state,
-                &user,
-                &owner,
-                &name,
-                &body.source,
-                &manifest(body.manifest),
-            )
-            .await?;
+            let (circuit, version) = ctx
+                .service
+                .add_circuit_version(&user, &owner, &name, &body.source, &manifest(body.manifest))
+                .await?;
             Ok(warp::reply::with_status(
                 warp::reply::json(&CircuitView::new(&circuit, &version, false)),
                 StatusCode::CREATED,
@@ -145,10 +138,10 @@ async fn add_version(
     ),
     security((), ("bearer" = []))
 )]
-async fn get(owner: String, name: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+async fn get(owner: String, name: String, viewer: Option<User>, ctx: Arc<Context>) -> Response {
     respond(
         async {
-            let (circuit, version) = service::get(&state, viewer.as_ref(), &owner, &name).await?;
+            let (circuit, version) = ctx.service.circuit(viewer.as_ref(), &owner, &name).await?;
             Ok(warp::reply::json(&CircuitView::new(
                 &circuit, &version, true,
             )))

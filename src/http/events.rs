@@ -15,24 +15,21 @@ use warp::sse::Event;
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, ErrorBody, respond};
-use super::extract::{reading_viewer, run_id, with_state};
+use super::extract::{reading_viewer, run_id, with_context};
 use super::views::RunView;
-use crate::actors::RunChange;
-use crate::app::AppState;
 use crate::domain::{RunStatus, User};
+use crate::http::Context;
+use crate::service::RunChange;
 use crate::service::access::sees_submitter;
-use crate::service::runs as service;
 
 /// How often the stream re-reads the run, for changes made on other nodes.
 const POLL: Duration = Duration::from_secs(1);
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "runs" / String / "events")
         .and(warp::get())
-        .and(reading_viewer(state.clone()))
-        .and(with_state(state))
+        .and(reading_viewer(ctx.clone()))
+        .and(with_context(ctx))
         .then(events)
 }
 
@@ -46,19 +43,19 @@ pub fn routes(
     ),
     security((), ("bearer" = []))
 )]
-async fn events(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+async fn events(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response {
     let opened = async {
         let id = run_id(&id)?;
         // Subscribe before the first read, so no change can slip between them.
-        let changes = state.recorder.subscribe();
-        let (run, circuit) = service::get(&state, viewer.as_ref(), id).await?;
+        let changes = ctx.service.changes();
+        let (run, circuit) = ctx.service.run(viewer.as_ref(), id).await?;
         let show = sees_submitter(viewer.as_ref(), &run, &circuit);
         Ok::<_, ApiError>((id, changes, RunView::new(&run, &circuit, show), show))
     }
     .await;
     match opened {
         Ok((id, changes, first, show)) => {
-            let stream = status_stream(state, viewer, id, changes, first, show);
+            let stream = status_stream(ctx, viewer, id, changes, first, show);
             warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
         }
         Err(error) => respond::<Response>(Err(error)),
@@ -68,7 +65,7 @@ async fn events(id: String, viewer: Option<User>, state: Arc<AppState>) -> Respo
 /// Streams the run's status: a task watches the run and feeds a channel; the response reads
 /// the channel. When the client goes away the channel closes and the task ends.
 fn status_stream(
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
     viewer: Option<User>,
     id: Uuid,
     mut changes: broadcast::Receiver<RunChange>,
@@ -107,7 +104,7 @@ fn status_stream(
                 if woke == Ok(false) || tx.is_closed() {
                     return;
                 }
-                let Ok((run, circuit)) = service::get(&state, viewer.as_ref(), id).await else {
+                let Ok((run, circuit)) = ctx.service.run(viewer.as_ref(), id).await else {
                     return;
                 };
                 if run.status.as_str() != last {

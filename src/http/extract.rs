@@ -3,7 +3,6 @@
 //! idempotency headers, ids in paths.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Buf;
 use futures_util::{Stream, StreamExt};
@@ -13,22 +12,21 @@ use warp::http::StatusCode;
 use warp::{Filter, Rejection};
 
 use super::error::{ApiError, reject};
-use crate::app::AppState;
 use crate::domain::User;
-use crate::service::ServiceError;
+use crate::http::Context;
 use crate::service::runs::MAX_IDEMPOTENCY_KEY;
 
-pub fn with_state(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Arc<AppState>,), Error = std::convert::Infallible> + Clone {
-    warp::any().map(move || state.clone())
+pub fn with_context(
+    ctx: Arc<Context>,
+) -> impl Filter<Extract = (Arc<Context>,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || ctx.clone())
 }
 
 /// The user a request's credentials name: the `Authorization: Bearer` header, else (where
 /// the route allows it) the browser's `qrun_token` cookie. No credentials means anonymous; a
 /// malformed header or a bad or revoked token is 401, never a silent downgrade to anonymous.
 pub async fn authenticate(
-    state: &AppState,
+    ctx: &Context,
     bearer: Option<&str>,
     cookie: Option<&str>,
 ) -> Result<Option<User>, ApiError> {
@@ -37,10 +35,10 @@ pub async fn authenticate(
         (None, Some(cookie)) => cookie,
         (None, None) => return Ok(None),
     };
-    match state.auth.authenticate(token).await {
+    match ctx.service.authenticate(token).await {
         Ok(Some(user)) => Ok(Some(user)),
         Ok(None) => Err(ApiError::unauthorized("invalid or revoked token")),
-        Err(err) => Err(ServiceError::from(err).into()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -57,12 +55,12 @@ pub fn bearer_token(header: &str) -> Result<&str, ApiError> {
 
 /// The caller, if the request carries a valid bearer token (the JSON API is bearer-only).
 pub fn viewer(
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
-        .and(with_state(state))
-        .and_then(|header: Option<String>, state: Arc<AppState>| async move {
-            authenticate(&state, header.as_deref(), None)
+        .and(with_context(ctx))
+        .and_then(|header: Option<String>, ctx: Arc<Context>| async move {
+            authenticate(&ctx, header.as_deref(), None)
                 .await
                 .map_err(reject)
         })
@@ -71,14 +69,14 @@ pub fn viewer(
 /// The caller of a read-only route a browser page uses (the run's live events): the bearer
 /// header, or the page's `qrun_token` cookie (HttpOnly, SameSite=Strict; reads only).
 pub fn reading_viewer(
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::cookie::optional::<String>(super::pages::COOKIE))
-        .and(with_state(state))
+        .and(with_context(ctx))
         .and_then(
-            |header: Option<String>, cookie: Option<String>, state: Arc<AppState>| async move {
-                authenticate(&state, header.as_deref(), cookie.as_deref())
+            |header: Option<String>, cookie: Option<String>, ctx: Arc<Context>| async move {
+                authenticate(&ctx, header.as_deref(), cookie.as_deref())
                     .await
                     .map_err(reject)
             },
@@ -86,8 +84,8 @@ pub fn reading_viewer(
 }
 
 /// The caller, who must be authenticated.
-pub fn user(state: Arc<AppState>) -> impl Filter<Extract = (User,), Error = Rejection> + Clone {
-    viewer(state).and_then(|viewer: Option<User>| async move {
+pub fn user(ctx: Arc<Context>) -> impl Filter<Extract = (User,), Error = Rejection> + Clone {
+    viewer(ctx).and_then(|viewer: Option<User>| async move {
         viewer.ok_or_else(|| reject(ApiError::unauthorized("this route needs a bearer token")))
     })
 }
@@ -96,17 +94,17 @@ pub fn user(state: Arc<AppState>) -> impl Filter<Extract = (User,), Error = Reje
 /// `server.body_timeout_s`, syntactically valid (else `invalid_json`) and of the right shape
 /// (else `invalid_body`, naming the field).
 pub fn json_body<T: DeserializeOwned + Send>(
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-type")
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
-        .and(with_state(state))
+        .and(with_context(ctx))
         .and_then(
             |content_type: Option<String>,
              length: Option<u64>,
              body,
-             state: Arc<AppState>| async move {
+             ctx: Arc<Context>| async move {
                 if let Some(ct) = content_type
                     && !ct.trim_start().to_ascii_lowercase().starts_with("application/json")
                 {
@@ -116,12 +114,12 @@ pub fn json_body<T: DeserializeOwned + Send>(
                         "the body must be application/json",
                     )));
                 }
-                let limit = state.config.server.max_body_bytes;
+                let limit = ctx.max_body_bytes;
                 if length.is_some_and(|n| n > limit.saturating_mul(DRAIN_FACTOR)) {
                     // Far too large to be worth reading: answer now and drop the connection.
                     return Err(reject(too_large(limit)));
                 }
-                let timeout = Duration::from_secs(state.config.server.body_timeout_s);
+                let timeout = ctx.body_timeout;
                 let bytes = match tokio::time::timeout(timeout, collect(body, limit)).await {
                     Ok(result) => result.map_err(reject)?,
                     Err(_) => {

@@ -6,19 +6,16 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{ErrorBody, respond};
-use super::extract::with_state;
+use super::extract::with_context;
 use super::views::RunsHealthView;
-use crate::app::AppState;
-use crate::service::health;
+use crate::http::Context;
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let path = warp::path!("api" / "health" / "runs")
         .or(warp::path!("api" / "health" / "dagster" / "runs"));
     path.unify()
         .and(warp::get())
-        .and(with_state(state))
+        .and(with_context(ctx))
         .then(runs)
 }
 
@@ -27,10 +24,10 @@ pub fn routes(
     get, path = "/api/health/runs", tag = "health", operation_id = "runs_health",
     responses((status = 200, body = RunsHealthView), (status = 503, body = ErrorBody))
 )]
-async fn runs(state: Arc<AppState>) -> Response {
+async fn runs(ctx: Arc<Context>) -> Response {
     respond(
         async {
-            let report = health::runs(&state).await?;
+            let report = ctx.service.runs_health().await?;
             Ok(warp::reply::json(&RunsHealthView::from(report)))
         }
         .await,

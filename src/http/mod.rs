@@ -23,13 +23,44 @@ pub mod runs;
 pub mod views;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use crate::app::AppState;
+use crate::config::ServerConfig;
+use crate::service::Service;
+
+/// What request handlers share: the rules, the metrics registry and the HTTP settings.
+pub struct Context {
+    pub service: Arc<Service>,
+    /// `None` when `metrics.enabled = false` (`/metrics` is then 404).
+    pub metrics: Option<PrometheusHandle>,
+    /// `server.max_body_bytes`: larger bodies are 413.
+    pub max_body_bytes: u64,
+    /// `server.body_timeout_s`: a body not received within it is 408.
+    pub body_timeout: Duration,
+    /// Whether the session cookie is `Secure`: unless the service listens on loopback only.
+    pub secure_cookies: bool,
+}
+
+impl Context {
+    pub fn new(
+        service: Arc<Service>,
+        metrics: Option<PrometheusHandle>,
+        server: &ServerConfig,
+    ) -> Context {
+        Context {
+            service,
+            metrics,
+            max_body_bytes: server.max_body_bytes,
+            body_timeout: Duration::from_secs(server.body_timeout_s),
+            secure_cookies: !server.bind.ip().is_loopback(),
+        }
+    }
+}
 
 /// Every route the service serves, as (method, path template). Metrics label requests with
 /// these templates (never raw paths); a test checks that `/openapi.json` lists exactly these.
@@ -103,14 +134,14 @@ fn allowed_methods(template: &str) -> Option<HeaderValue> {
 /// The service: every route, each request counted and timed under its route template, and
 /// an `X-Request-Id` (the client's, or a new one) on every response and in the access log.
 pub fn service(
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
     warp::any()
         .map(Instant::now)
         .and(warp::header::headers_cloned())
         .and(warp::method())
         .and(warp::path::full())
-        .and(routes(state))
+        .and(routes(ctx))
         .map(
             |started: Instant,
              headers: warp::http::HeaderMap,
@@ -147,24 +178,24 @@ pub fn service(
 
 /// Every route of the service, with errors rendered.
 pub fn routes(
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
     use warp::Reply;
     // Each group is boxed: without it the nested filter types grow past the trait solver's
     // recursion limit in release builds (and every group would recompile with the others).
-    runs::routes(state.clone())
+    runs::routes(ctx.clone())
         .boxed()
-        .or(events::routes(state.clone()).boxed())
+        .or(events::routes(ctx.clone()).boxed())
         .unify()
-        .or(circuits::routes(state.clone()).boxed())
+        .or(circuits::routes(ctx.clone()).boxed())
         .unify()
-        .or(health::routes(state.clone()).boxed())
+        .or(health::routes(ctx.clone()).boxed())
         .unify()
-        .or(ops::routes(state.clone()).boxed())
+        .or(ops::routes(ctx.clone()).boxed())
         .unify()
         .or(openapi::routes().map(Reply::into_response).boxed())
         .unify()
-        .or(pages::routes(state).boxed())
+        .or(pages::routes(ctx).boxed())
         .unify()
         .recover(error::recover)
         .unify()

@@ -10,20 +10,18 @@ use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::with_state;
-use crate::app::AppState;
+use super::extract::with_context;
+use crate::http::Context;
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let healthz = warp::path!("healthz").and(warp::get()).map(healthz);
     let readyz = warp::path!("readyz")
         .and(warp::get())
-        .and(with_state(state.clone()))
+        .and(with_context(ctx.clone()))
         .then(readyz);
     let metrics = warp::path!("metrics")
         .and(warp::get())
-        .and(with_state(state))
+        .and(with_context(ctx))
         .map(metrics);
     healthz.or(readyz).unify().or(metrics).unify()
 }
@@ -49,12 +47,13 @@ fn healthz() -> Response {
 
 /// Readiness: the database answers and the actor tree runs.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
-async fn readyz(state: Arc<AppState>) -> Response {
+async fn readyz(ctx: Arc<Context>) -> Response {
+    let ready = ctx.service.readiness().await;
     let readiness = Readiness {
-        database: state.store.ping().await.is_ok(),
-        actors: state.actors_alive(),
+        database: ready.database,
+        actors: ready.actors,
     };
-    let status = if readiness.database && readiness.actors {
+    let status = if ready.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -70,8 +69,8 @@ async fn readyz(state: Arc<AppState>) -> Response {
         (status = 404, description = "Metrics are disabled (`metrics.enabled = false`)", body = ErrorBody),
     )
 )]
-fn metrics(state: Arc<AppState>) -> Response {
-    match &state.metrics {
+fn metrics(ctx: Arc<Context>) -> Response {
+    match &ctx.metrics {
         Some(handle) => warp::reply::with_header(
             handle.render(),
             "content-type",

@@ -12,46 +12,44 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{ApiError, ErrorBody, respond};
-use super::extract::{consent, idempotency_key, json_body, run_id, user, viewer, with_state};
+use super::extract::{consent, idempotency_key, json_body, run_id, user, viewer, with_context};
 use super::views::{
     AuditEntryView, AuditTimeline, ListRunsQuery, RunPage, RunView, SubmitHeaders, SubmitRun,
 };
-use crate::app::AppState;
 use crate::domain::{RunStatus, User};
+use crate::http::Context;
 use crate::service::access::sees_submitter;
-use crate::service::runs::{self as service, CircuitRef, ListQuery, Submission};
+use crate::service::runs::{CircuitRef, ListQuery, Submission};
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let submit = warp::path!("api" / "runs")
         .and(warp::post())
-        .and(user(state.clone()))
+        .and(user(ctx.clone()))
         .and(consent())
         .and(idempotency_key())
-        .and(json_body::<SubmitRun>(state.clone()))
-        .and(with_state(state.clone()))
+        .and(json_body::<SubmitRun>(ctx.clone()))
+        .and(with_context(ctx.clone()))
         .then(submit);
     let list = warp::path!("api" / "runs")
         .and(warp::get())
-        .and(user(state.clone()))
+        .and(user(ctx.clone()))
         .and(warp::query::<BTreeMap<String, String>>())
-        .and(with_state(state.clone()))
+        .and(with_context(ctx.clone()))
         .then(list);
     let get = warp::path!("api" / "runs" / String)
         .and(warp::get())
-        .and(viewer(state.clone()))
-        .and(with_state(state.clone()))
+        .and(viewer(ctx.clone()))
+        .and(with_context(ctx.clone()))
         .then(get);
     let cancel = warp::path!("api" / "runs" / String / "cancel")
         .and(warp::post())
-        .and(user(state.clone()))
-        .and(with_state(state.clone()))
+        .and(user(ctx.clone()))
+        .and(with_context(ctx.clone()))
         .then(cancel);
     let audit = warp::path!("api" / "runs" / String / "audit")
         .and(warp::get())
-        .and(viewer(state.clone()))
-        .and(with_state(state))
+        .and(viewer(ctx.clone()))
+        .and(with_context(ctx))
         .then(audit);
     submit
         .or(list)
@@ -105,25 +103,26 @@ async fn submit(
     consent: bool,
     idempotency_key: Option<String>,
     body: SubmitRun,
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> Response {
     respond(
         async {
             let circuit = check_submission(&body)?;
-            let submitted = service::submit(
-                &state,
-                &user,
-                Submission {
-                    circuit,
-                    version: body.version,
-                    backend_type: body.backend.kind,
-                    backend_name: body.backend.name,
-                    shots: body.shots,
-                    consent,
-                    idempotency_key,
-                },
-            )
-            .await?;
+            let submitted = ctx
+                .service
+                .submit(
+                    &user,
+                    Submission {
+                        circuit,
+                        version: body.version,
+                        backend_type: body.backend.kind,
+                        backend_name: body.backend.name,
+                        shots: body.shots,
+                        consent,
+                        idempotency_key,
+                    },
+                )
+                .await?;
             let status = if submitted.created {
                 StatusCode::CREATED
             } else {
@@ -170,10 +169,10 @@ pub fn check_submission(body: &SubmitRun) -> Result<CircuitRef, ApiError> {
     ),
     security((), ("bearer" = []))
 )]
-async fn get(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+async fn get(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response {
     respond(
         async {
-            let (run, circuit) = service::get(&state, viewer.as_ref(), run_id(&id)?).await?;
+            let (run, circuit) = ctx.service.run(viewer.as_ref(), run_id(&id)?).await?;
             let show = sees_submitter(viewer.as_ref(), &run, &circuit);
             Ok(warp::reply::json(&RunView::new(&run, &circuit, show)))
         }
@@ -192,10 +191,10 @@ async fn get(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response
     ),
     security(("bearer" = []))
 )]
-async fn cancel(id: String, user: User, state: Arc<AppState>) -> Response {
+async fn cancel(id: String, user: User, ctx: Arc<Context>) -> Response {
     respond(
         async {
-            let (run, circuit) = service::cancel(&state, &user, run_id(&id)?).await?;
+            let (run, circuit) = ctx.service.cancel(&user, run_id(&id)?).await?;
             Ok(warp::reply::json(&RunView::new(&run, &circuit, true)))
         }
         .await,
@@ -212,11 +211,11 @@ async fn cancel(id: String, user: User, state: Arc<AppState>) -> Response {
     ),
     security((), ("bearer" = []))
 )]
-async fn audit(id: String, viewer: Option<User>, state: Arc<AppState>) -> Response {
+async fn audit(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response {
     respond(
         async {
             let (run, circuit, entries) =
-                service::audit(&state, viewer.as_ref(), run_id(&id)?).await?;
+                ctx.service.run_audit(viewer.as_ref(), run_id(&id)?).await?;
             let show = sees_submitter(viewer.as_ref(), &run, &circuit);
             Ok(warp::reply::json(&AuditTimeline {
                 run_id: run.id,
@@ -260,11 +259,11 @@ pub fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
     ),
     security(("bearer" = []))
 )]
-async fn list(user: User, params: BTreeMap<String, String>, state: Arc<AppState>) -> Response {
+async fn list(user: User, params: BTreeMap<String, String>, ctx: Arc<Context>) -> Response {
     respond(
         async {
             let query = parse_list_query(&params)?;
-            let (page, more) = service::list(&state, &user, query).await?;
+            let (page, more) = ctx.service.list_runs(&user, query).await?;
             let next_cursor = more
                 .then(|| page.last().map(|(r, _)| encode_cursor(r.created_at, r.id)))
                 .flatten();

@@ -3,10 +3,8 @@
 //! A source is checked for syntax on upload (a 400 with `line:col`); limits are checked at run
 //! time, because they belong to the backend a run chooses.
 
-use super::ServiceError;
-use super::runs::{CircuitRef, resolve_circuit};
-use crate::app::AppState;
-use crate::config::BackendConfig;
+use super::runs::CircuitRef;
+use super::{Service, ServiceError};
 use crate::domain::circuit::validate_circuit_name;
 use crate::domain::{Circuit, CircuitVersion, Manifest, User, Visibility};
 use crate::store::circuits::CreateCircuitError;
@@ -39,119 +37,112 @@ fn check_manifest(manifest: &Manifest) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Syntax and name checks only: resource errors pass, since the backend chosen at run time
-/// decides those. The expansion is bounded by the largest `max_gates` any configured
-/// simulator accepts (past it the circuit could never run anyway), and it runs on the blocking
-/// pool: a small source whose gate definitions nest into millions of operations costs a
-/// bounded amount of work, off the threads that serve requests.
-async fn check_source(state: &AppState, source: &str) -> Result<(), ServiceError> {
-    let max_gates = state
-        .config
-        .backends
-        .iter()
-        .filter_map(|b| match b {
-            BackendConfig::Simulator { max_gates, .. } => Some(*max_gates),
-            BackendConfig::Command { .. } => None,
+impl Service {
+    /// Syntax and name checks only: resource errors pass, since the backend chosen at run time
+    /// decides those. The expansion is bounded by the largest `max_gates` any configured
+    /// simulator accepts (past it the circuit could never run anyway), and it runs on the blocking
+    /// pool: a small source whose gate definitions nest into millions of operations costs a
+    /// bounded amount of work, off the threads that serve requests.
+    async fn check_source(&self, source: &str) -> Result<(), ServiceError> {
+        let max_gates = self.rules.source_check_max_gates;
+        let limits = qrun_engine::Limits {
+            max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
+            max_shots: 1,
+            max_gates,
+            max_source_bytes: usize::MAX,
+            time_limit: std::time::Duration::from_secs(60),
+        };
+        let source = source.to_owned();
+        let prepared = tokio::task::spawn_blocking(move || {
+            qrun_engine::prepare(&source, 1, &limits).map(|_| ())
         })
-        .max()
-        .unwrap_or(1_000_000);
-    let limits = qrun_engine::Limits {
-        max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
-        max_shots: 1,
-        max_gates,
-        max_source_bytes: usize::MAX,
-        time_limit: std::time::Duration::from_secs(60),
-    };
-    let source = source.to_owned();
-    let prepared =
-        tokio::task::spawn_blocking(move || qrun_engine::prepare(&source, 1, &limits).map(|_| ()))
-            .await
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("checking the source: {e}")))?;
-    match prepared {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind == qrun_engine::FailureKind::ResourceLimit => Ok(()),
-        Err(e) => Err(ServiceError::invalid(
-            "invalid_source",
-            match e.position {
-                Some(p) => format!("{}:{}: {}", p.line, p.col, e.message),
-                None => e.message,
-            },
-        )),
-    }
-}
-
-/// Creates a circuit owned by `user` with its first version.
-pub async fn create(
-    state: &AppState,
-    user: &User,
-    name: &str,
-    visibility: Visibility,
-    source: &str,
-    manifest: &Manifest,
-) -> Result<(Circuit, CircuitVersion), ServiceError> {
-    validate_circuit_name(name)
-        .map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))?;
-    check_manifest(manifest)?;
-    check_source(state, source).await?;
-    state
-        .store
-        .create_circuit(user.id, name, visibility, source, manifest)
         .await
-        .map_err(|e| match e {
-            CreateCircuitError::NameTaken(name) => ServiceError::Conflict {
-                code: "name_taken",
-                message: format!("you already have a circuit named `{name}`"),
-            },
-            CreateCircuitError::Store(err) => err.into(),
-        })
-}
-
-/// Adds a version to `owner/name`; only its owner may.
-pub async fn add_version(
-    state: &AppState,
-    user: &User,
-    owner: &str,
-    name: &str,
-    source: &str,
-    manifest: &Manifest,
-) -> Result<(Circuit, CircuitVersion), ServiceError> {
-    let reference = CircuitRef::Name {
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    };
-    let circuit = resolve_circuit(state, Some(user), &reference).await?;
-    if circuit.owner_id != user.id {
-        return Err(ServiceError::Forbidden(
-            "only the circuit's owner may add versions".into(),
-        ));
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("checking the source: {e}")))?;
+        match prepared {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind == qrun_engine::FailureKind::ResourceLimit => Ok(()),
+            Err(e) => Err(ServiceError::invalid(
+                "invalid_source",
+                match e.position {
+                    Some(p) => format!("{}:{}: {}", p.line, p.col, e.message),
+                    None => e.message,
+                },
+            )),
+        }
     }
-    check_manifest(manifest)?;
-    check_source(state, source).await?;
-    let version = state
-        .store
-        .add_circuit_version(circuit.id, source, manifest)
-        .await?;
-    Ok((circuit, version))
-}
 
-/// A circuit with its latest version, as `viewer` may see it.
-pub async fn get(
-    state: &AppState,
-    viewer: Option<&User>,
-    owner: &str,
-    name: &str,
-) -> Result<(Circuit, CircuitVersion), ServiceError> {
-    let reference = CircuitRef::Name {
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    };
-    let circuit = resolve_circuit(state, viewer, &reference).await?;
-    let version = state
-        .store
-        .circuit_version(circuit.id, None)
-        .await?
-        .ok_or_else(|| {
-            ServiceError::Internal(anyhow::anyhow!("circuit {} has no version", circuit.id))
-        })?;
-    Ok((circuit, version))
+    /// Creates a circuit owned by `user` with its first version.
+    pub async fn create_circuit(
+        &self,
+        user: &User,
+        name: &str,
+        visibility: Visibility,
+        source: &str,
+        manifest: &Manifest,
+    ) -> Result<(Circuit, CircuitVersion), ServiceError> {
+        validate_circuit_name(name)
+            .map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))?;
+        check_manifest(manifest)?;
+        self.check_source(source).await?;
+        self.store
+            .create_circuit(user.id, name, visibility, source, manifest)
+            .await
+            .map_err(|e| match e {
+                CreateCircuitError::NameTaken(name) => ServiceError::Conflict {
+                    code: "name_taken",
+                    message: format!("you already have a circuit named `{name}`"),
+                },
+                CreateCircuitError::Store(err) => err.into(),
+            })
+    }
+
+    /// Adds a version to `owner/name`; only its owner may.
+    pub async fn add_circuit_version(
+        &self,
+        user: &User,
+        owner: &str,
+        name: &str,
+        source: &str,
+        manifest: &Manifest,
+    ) -> Result<(Circuit, CircuitVersion), ServiceError> {
+        let reference = CircuitRef::Name {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        };
+        let circuit = self.resolve_circuit(Some(user), &reference).await?;
+        if circuit.owner_id != user.id {
+            return Err(ServiceError::Forbidden(
+                "only the circuit's owner may add versions".into(),
+            ));
+        }
+        check_manifest(manifest)?;
+        self.check_source(source).await?;
+        let version = self
+            .store
+            .add_circuit_version(circuit.id, source, manifest)
+            .await?;
+        Ok((circuit, version))
+    }
+
+    /// A circuit with its latest version, as `viewer` may see it.
+    pub async fn circuit(
+        &self,
+        viewer: Option<&User>,
+        owner: &str,
+        name: &str,
+    ) -> Result<(Circuit, CircuitVersion), ServiceError> {
+        let reference = CircuitRef::Name {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        };
+        let circuit = self.resolve_circuit(viewer, &reference).await?;
+        let version = self
+            .store
+            .circuit_version(circuit.id, None)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!("circuit {} has no version", circuit.id))
+            })?;
+        Ok((circuit, version))
+    }
 }

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::ServiceError;
-use crate::app::AppState;
+use ractor::ActorStatus;
+
+use super::{Service, ServiceError};
 
 /// The report.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,19 +20,47 @@ pub struct RunsHealth {
     pub checked_at: DateTime<Utc>,
 }
 
-pub async fn runs(state: &AppState) -> Result<RunsHealth, ServiceError> {
-    let now = state.store.clock().now();
-    let window_s = state.config.watchdog.running_ttl_s;
-    let horizon = now - TimeDelta::seconds(window_s as i64);
-    let health = state.store.run_health(horizon, now).await?;
-    let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).as_seconds_f64().max(0.0));
-    Ok(RunsHealth {
-        window_s,
-        stranded: health.stranded,
-        pending: health.pending,
-        running: health.running,
-        oldest_pending_age_s: age(health.oldest_pending),
-        oldest_running_age_s: age(health.oldest_running),
-        checked_at: now,
-    })
+/// Whether this node can do its work: the database answers and the actor tree runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Readiness {
+    pub database: bool,
+    pub actors: bool,
+}
+
+impl Readiness {
+    pub fn ready(self) -> bool {
+        self.database && self.actors
+    }
+}
+
+impl Service {
+    /// The stranded-runs report, now.
+    pub async fn runs_health(&self) -> Result<RunsHealth, ServiceError> {
+        let now = self.store.clock().now();
+        let window_s = self.rules.stranded_window_s;
+        let horizon = now
+            - i64::try_from(window_s)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .unwrap_or(TimeDelta::MAX);
+        let health = self.store.run_health(horizon, now).await?;
+        let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).as_seconds_f64().max(0.0));
+        Ok(RunsHealth {
+            window_s,
+            stranded: health.stranded,
+            pending: health.pending,
+            running: health.running,
+            oldest_pending_age_s: age(health.oldest_pending),
+            oldest_running_age_s: age(health.oldest_running),
+            checked_at: now,
+        })
+    }
+
+    /// Readiness: a database round trip and the actor tree's status.
+    pub async fn readiness(&self) -> Readiness {
+        Readiness {
+            database: self.store.ping().await.is_ok(),
+            actors: self.tree.get_status() == ActorStatus::Running,
+        }
+    }
 }

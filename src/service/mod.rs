@@ -1,24 +1,98 @@
 //! The service's rules, independent of HTTP: who may see and do what, and how a request
-//! becomes lifecycle commands. The HTTP layer parses, calls these, and shapes the answer.
+//! becomes lifecycle commands. The HTTP layer parses, calls [`Service`]'s methods, and shapes
+//! the answer; the command line calls the same methods.
 //!
 //! - [`access`]: visibility of circuits and runs, and of the submitter's identity.
 //! - [`auth`]: bearer tokens to users, with a short-lived cache.
 //! - [`runs`]: submit, read, list, cancel, audit.
 //! - [`circuits`]: create, add versions, read.
-//! - [`health`]: the stranded-runs report.
-//! - [`limits`]: the per-user submission rate.
+//! - [`health`]: the stranded-runs report and readiness.
+//! - [`limits`]: the per-user submission rate and the queue caps' counts.
+//! - [`rules`]: what the rules take from the configuration, read once at start-up.
+//!
+//! Architecture invariant: dependencies run one way, `app → http → service → store / actors`;
+//! nothing here knows warp, JSON shapes or the raw configuration.
 
 pub mod access;
 pub mod auth;
 pub mod circuits;
 pub mod health;
 pub mod limits;
+pub mod rules;
 pub mod runs;
 
 use std::sync::Arc;
 
-use crate::actors::recorder::RecorderUnavailable;
-use crate::store::StoreError;
+use tokio::sync::broadcast;
+
+use crate::actors::RecorderHandle;
+use crate::actors::recorder::RecorderError;
+use crate::store::{Rejection, Store, StoreError};
+
+pub use crate::actors::RunChange;
+use crate::domain::User;
+pub use rules::Rules;
+
+/// The rules with everything they need: the store (reads), the Recorder (every lifecycle
+/// write), token authentication, the admission limits and the settings in [`Rules`]. One per
+/// process, shared by every request.
+pub struct Service {
+    store: Store,
+    recorder: RecorderHandle,
+    auth: auth::Authenticator,
+    submissions: limits::SubmissionLimiter,
+    counts: limits::Counts,
+    rules: Rules,
+    /// The actor tree's root, for readiness.
+    tree: ractor::ActorCell,
+}
+
+impl Service {
+    pub fn new(
+        store: Store,
+        recorder: RecorderHandle,
+        tree: ractor::ActorCell,
+        rules: Rules,
+    ) -> Service {
+        Service {
+            auth: auth::Authenticator::new(store.clone(), rules.token_cache_ttl),
+            submissions: limits::SubmissionLimiter::new(
+                rules.user_submissions_per_s,
+                rules.user_submission_burst,
+            ),
+            counts: limits::Counts::default(),
+            store,
+            recorder,
+            rules,
+            tree,
+        }
+    }
+
+    /// The store (the command line and tests read through it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The Recorder (tests drive transitions through it).
+    pub fn recorder(&self) -> &RecorderHandle {
+        &self.recorder
+    }
+
+    /// The settings the rules run with.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The user a bearer token belongs to; `None` for an unknown or revoked token.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<User>, ServiceError> {
+        Ok(self.auth.authenticate(token).await?)
+    }
+
+    /// Committed status changes of runs, from now on (live views).
+    pub fn changes(&self) -> broadcast::Receiver<RunChange> {
+        self.recorder.subscribe()
+    }
+}
 
 /// Why a request was refused. Each variant is one HTTP status (decided in `http::error`).
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +157,22 @@ impl From<Arc<StoreError>> for ServiceError {
     }
 }
 
-impl From<RecorderUnavailable> for ServiceError {
-    fn from(_: RecorderUnavailable) -> Self {
-        ServiceError::Unavailable("the service is restarting or shutting down; try again".into())
+/// A lifecycle command that did not take effect: a guard's refusal is a conflict (or the run
+/// is gone), a database failure is as [`StoreError`] says, a missing Recorder is "not now".
+impl From<RecorderError> for ServiceError {
+    fn from(err: RecorderError) -> Self {
+        match err {
+            RecorderError::Rejected(Rejection::Conflict { current, .. }) => {
+                ServiceError::Conflict {
+                    code: "run_terminal",
+                    message: format!("the run is already {current}"),
+                }
+            }
+            RecorderError::Rejected(Rejection::NotFound(_)) => ServiceError::NotFound("run"),
+            RecorderError::Store(err) => err.into(),
+            RecorderError::Unavailable => ServiceError::Unavailable(
+                "the service is restarting or shutting down; try again".into(),
+            ),
+        }
     }
 }

@@ -2,15 +2,13 @@
 
 use uuid::Uuid;
 
-use super::ServiceError;
 use super::access::can_see;
 use super::limits::Counted;
-use crate::app::AppState;
-use crate::config::BackendConfig;
+use super::{Service, ServiceError};
+use crate::actors::recorder::RecorderError;
 use crate::domain::{AuditEntry, Circuit, NewRun, Run, RunStatus, User};
-use crate::store::lifecycle::ApplyError;
 use crate::store::runs::RunFilter;
-use crate::store::{Change, Command, Rejection};
+use crate::store::{Change, Command};
 
 /// Which circuit a submission names.
 #[derive(Clone, Debug)]
@@ -45,234 +43,6 @@ pub struct Submitted {
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-fn max_shots(backend: &BackendConfig) -> u64 {
-    match backend {
-        BackendConfig::Simulator { max_shots, .. } | BackendConfig::Command { max_shots, .. } => {
-            *max_shots
-        }
-    }
-}
-
-/// Resolves a circuit reference as `viewer` may see it.
-pub async fn resolve_circuit(
-    state: &AppState,
-    viewer: Option<&User>,
-    reference: &CircuitRef,
-) -> Result<Circuit, ServiceError> {
-    let circuit = match reference {
-        CircuitRef::Id(id) => state.store.circuit(*id).await?,
-        CircuitRef::Name { owner, name } => state.store.circuit_by_name(owner, name).await?,
-    };
-    circuit
-        .filter(|c| can_see(viewer, c))
-        .ok_or(ServiceError::NotFound("circuit"))
-}
-
-/// Creates a pending run (or returns the one an earlier request with the same idempotency
-/// key created).
-pub async fn submit(
-    state: &AppState,
-    user: &User,
-    submission: Submission,
-) -> Result<Submitted, ServiceError> {
-    let backend = state
-        .config
-        .backend(&submission.backend_type, &submission.backend_name)
-        .ok_or_else(|| {
-            ServiceError::invalid(
-                "unknown_backend",
-                format!(
-                    "no backend `{}/{}`; available: {}",
-                    submission.backend_type,
-                    submission.backend_name,
-                    state
-                        .config
-                        .backends
-                        .iter()
-                        .map(|b| format!("{}/{}", b.kind(), b.name()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })?;
-    let limit = max_shots(backend);
-    if submission.shots == 0 || submission.shots > limit {
-        return Err(ServiceError::invalid(
-            "invalid_shots",
-            format!("shots must be between 1 and {limit} on this backend"),
-        ));
-    }
-    let circuit = resolve_circuit(state, Some(user), &submission.circuit).await?;
-    admit(state, user).await?;
-    let version = state
-        .store
-        .circuit_version(circuit.id, submission.version)
-        .await?
-        .ok_or(ServiceError::NotFound("circuit version"))?;
-    let new = NewRun {
-        user_id: user.id,
-        circuit_id: circuit.id,
-        circuit_version: version.version,
-        backend_type: submission.backend_type,
-        backend_name: submission.backend_name,
-        framework: version.manifest.framework,
-        shots: submission.shots,
-        analytics_consent: Some(submission.consent),
-        idempotency_key: submission.idempotency_key,
-    };
-    let applied = state
-        .recorder
-        .apply(Command::Create(new.clone()))
-        .await?
-        .map_err(|e| match e {
-            ApplyError::Store(err) => ServiceError::from(err),
-            ApplyError::Rejected(r) => {
-                ServiceError::Internal(anyhow::anyhow!("creation rejected: {r}"))
-            }
-        })?;
-    let run = applied.run;
-    if applied.created {
-        state.counts.admitted(Counted::Pending);
-        state.counts.admitted(Counted::ActiveOf(user.id));
-    } else {
-        let same = run.circuit_id == new.circuit_id
-            && run.circuit_version == new.circuit_version
-            && run.backend_type == new.backend_type
-            && run.backend_name == new.backend_name
-            && run.shots == new.shots
-            && run.analytics_consent == new.analytics_consent;
-        if !same {
-            return Err(ServiceError::Unprocessable {
-                code: "idempotency_key_reused",
-                message: "this Idempotency-Key was already used for a different submission".into(),
-            });
-        }
-    }
-    Ok(Submitted {
-        run,
-        circuit,
-        created: applied.created,
-    })
-}
-
-/// Bounds the work at the edge: a user submitting too fast or with too much in flight is 429,
-/// a full queue is 503, all with Retry-After. (The counts are checked before the insert, so
-/// concurrent submissions may pass a cap by a few; it bounds the queue, it is not a quota
-/// ledger.)
-async fn admit(state: &AppState, user: &User) -> Result<(), ServiceError> {
-    let executor = &state.config.executor;
-    if let Err(wait) = state.submissions.check(user.id) {
-        return Err(ServiceError::TooMany {
-            code: "rate_limited",
-            message: format!(
-                "you are submitting faster than {} runs per second; slow down",
-                executor.user_submissions_per_s
-            ),
-            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
-        });
-    }
-    if !below(state, Counted::Pending, executor.max_pending_runs).await? {
-        return Err(ServiceError::Overloaded {
-            message: "too many runs are waiting; try again shortly".into(),
-            retry_after: 5,
-        });
-    }
-    if !below(
-        state,
-        Counted::ActiveOf(user.id),
-        executor.max_active_runs_per_user,
-    )
-    .await?
-    {
-        return Err(ServiceError::TooMany {
-            code: "too_many_runs",
-            message: format!(
-                "you have {} runs pending or running, the most allowed; wait for some to finish",
-                executor.max_active_runs_per_user
-            ),
-            retry_after: 5,
-        });
-    }
-    Ok(())
-}
-
-/// Whether a count is below its cap: the cached count if it says so, else a fresh one.
-async fn below(state: &AppState, counted: Counted, cap: u64) -> Result<bool, ServiceError> {
-    if state.counts.below(counted, cap) {
-        return Ok(true);
-    }
-    let at = std::time::Instant::now();
-    let value = match counted {
-        Counted::Pending => state.store.count_pending().await?,
-        Counted::ActiveOf(user) => state.store.count_active(user).await?,
-    };
-    state.counts.read(counted, value, at);
-    Ok(value < cap)
-}
-
-/// A run and its circuit, if `viewer` may see them.
-pub async fn get(
-    state: &AppState,
-    viewer: Option<&User>,
-    run_id: Uuid,
-) -> Result<(Run, Circuit), ServiceError> {
-    let run = state
-        .store
-        .run(run_id)
-        .await?
-        .ok_or(ServiceError::NotFound("run"))?;
-    let circuit = state
-        .store
-        .circuit(run.circuit_id)
-        .await?
-        .filter(|c| can_see(viewer, c))
-        .ok_or(ServiceError::NotFound("run"))?;
-    Ok((run, circuit))
-}
-
-/// A run's audit timeline, if `viewer` may see the run.
-pub async fn audit(
-    state: &AppState,
-    viewer: Option<&User>,
-    run_id: Uuid,
-) -> Result<(Run, Circuit, Vec<AuditEntry>), ServiceError> {
-    let (run, circuit) = get(state, viewer, run_id).await?;
-    let entries = state.store.audit_timeline(run.id).await?;
-    Ok((run, circuit, entries))
-}
-
-/// Cancels a pending or running run; only its submitter may.
-pub async fn cancel(
-    state: &AppState,
-    user: &User,
-    run_id: Uuid,
-) -> Result<(Run, Circuit), ServiceError> {
-    let (run, circuit) = get(state, Some(user), run_id).await?;
-    if run.user_id != user.id {
-        return Err(ServiceError::Forbidden(
-            "only the run's submitter may cancel it".into(),
-        ));
-    }
-    let outcome = state
-        .recorder
-        .apply(Command::Transition {
-            run_id,
-            change: Change::Cancel { by: user.id },
-        })
-        .await?;
-    match outcome {
-        Ok(applied) => Ok((applied.run, circuit)),
-        Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => {
-            Err(ServiceError::Conflict {
-                code: "run_terminal",
-                message: format!("the run is already {current}"),
-            })
-        }
-        Err(ApplyError::Rejected(Rejection::NotFound(_))) => Err(ServiceError::NotFound("run")),
-        Err(ApplyError::Store(err)) => Err(err.into()),
-    }
-}
-
 /// What to list of the caller's own runs.
 pub struct ListQuery {
     pub status: Option<RunStatus>,
@@ -281,82 +51,287 @@ pub struct ListQuery {
     pub limit: u64,
 }
 
-/// A page of the caller's runs (each with its circuit), newest first, and whether more follow.
-pub async fn list(
-    state: &AppState,
-    user: &User,
-    query: ListQuery,
-) -> Result<(Vec<(Run, Circuit)>, bool), ServiceError> {
-    let circuit_id = match &query.circuit {
-        Some(reference) => match resolve_circuit(state, Some(user), reference).await {
-            Ok(c) => Some(c.id),
-            // An unknown circuit simply has none of the caller's runs.
-            Err(ServiceError::NotFound(_)) => return Ok((Vec::new(), false)),
-            Err(e) => return Err(e),
-        },
-        None => None,
-    };
-    let mut runs = state
-        .store
-        .list_runs(&RunFilter {
-            user_id: user.id,
-            status: query.status,
-            circuit_id,
-            before: query.before,
-            limit: query.limit + 1,
-        })
-        .await?;
-    let more = runs.len() as u64 > query.limit;
-    runs.truncate(query.limit as usize);
-    let mut circuits: std::collections::HashMap<Uuid, Circuit> = std::collections::HashMap::new();
-    let mut page = Vec::with_capacity(runs.len());
-    for run in runs {
-        let circuit = match circuits.get(&run.circuit_id) {
-            Some(c) => c.clone(),
-            None => {
-                let c = state.store.circuit(run.circuit_id).await?.ok_or_else(|| {
-                    ServiceError::Internal(anyhow::anyhow!("run {} has no circuit", run.id))
-                })?;
-                circuits.insert(c.id, c.clone());
-                c
-            }
+impl Service {
+    /// Resolves a circuit reference as `viewer` may see it.
+    pub async fn resolve_circuit(
+        &self,
+        viewer: Option<&User>,
+        reference: &CircuitRef,
+    ) -> Result<Circuit, ServiceError> {
+        let circuit = match reference {
+            CircuitRef::Id(id) => self.store.circuit(*id).await?,
+            CircuitRef::Name { owner, name } => self.store.circuit_by_name(owner, name).await?,
         };
-        page.push((run, circuit));
+        circuit
+            .filter(|c| can_see(viewer, c))
+            .ok_or(ServiceError::NotFound("circuit"))
     }
-    Ok((page, more))
-}
 
-/// A circuit named `owner/name` and its newest `limit` runs (newest first), if `viewer` may
-/// see the circuit: a private circuit is "not found" to everyone but its owner.
-pub async fn recent_of_circuit(
-    state: &AppState,
-    viewer: Option<&User>,
-    owner: &str,
-    name: &str,
-    limit: u64,
-) -> Result<(Circuit, Vec<Run>), ServiceError> {
-    let reference = CircuitRef::Name {
-        owner: owner.to_owned(),
-        name: name.to_owned(),
-    };
-    let circuit = resolve_circuit(state, viewer, &reference).await?;
-    let runs = state
-        .store
-        .recent_runs_of_circuit(circuit.id, limit)
-        .await?;
-    Ok((circuit, runs))
-}
-
-/// Who submitted `run`, only for a viewer allowed to know (the submitter and the circuit's
-/// owner); `None` for everyone else.
-pub async fn submitter(
-    state: &AppState,
-    viewer: Option<&User>,
-    run: &Run,
-    circuit: &Circuit,
-) -> Result<Option<User>, ServiceError> {
-    if !super::access::sees_submitter(viewer, run, circuit) {
-        return Ok(None);
+    /// Creates a pending run (or returns the one an earlier request with the same idempotency
+    /// key created).
+    pub async fn submit(
+        &self,
+        user: &User,
+        submission: Submission,
+    ) -> Result<Submitted, ServiceError> {
+        let backend = self
+            .rules
+            .backend(&submission.backend_type, &submission.backend_name)
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "unknown_backend",
+                    format!(
+                        "no backend `{}/{}`; available: {}",
+                        submission.backend_type,
+                        submission.backend_name,
+                        self.rules
+                            .backends
+                            .iter()
+                            .map(|b| format!("{}/{}", b.kind, b.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+        let limit = backend.max_shots;
+        if submission.shots == 0 || submission.shots > limit {
+            return Err(ServiceError::invalid(
+                "invalid_shots",
+                format!("shots must be between 1 and {limit} on this backend"),
+            ));
+        }
+        let circuit = self
+            .resolve_circuit(Some(user), &submission.circuit)
+            .await?;
+        self.admit(user).await?;
+        let version = self
+            .store
+            .circuit_version(circuit.id, submission.version)
+            .await?
+            .ok_or(ServiceError::NotFound("circuit version"))?;
+        let new = NewRun {
+            user_id: user.id,
+            circuit_id: circuit.id,
+            circuit_version: version.version,
+            backend_type: submission.backend_type,
+            backend_name: submission.backend_name,
+            framework: version.manifest.framework,
+            shots: submission.shots,
+            analytics_consent: Some(submission.consent),
+            idempotency_key: submission.idempotency_key,
+        };
+        let applied = self
+            .recorder
+            .apply(Command::Create(new.clone()))
+            .await
+            .map_err(|e| match e {
+                RecorderError::Rejected(r) => {
+                    ServiceError::Internal(anyhow::anyhow!("creation rejected: {r}"))
+                }
+                other => other.into(),
+            })?;
+        let run = applied.run;
+        if applied.created {
+            self.counts.admitted(Counted::Pending);
+            self.counts.admitted(Counted::ActiveOf(user.id));
+        } else {
+            let same = run.circuit_id == new.circuit_id
+                && run.circuit_version == new.circuit_version
+                && run.backend_type == new.backend_type
+                && run.backend_name == new.backend_name
+                && run.shots == new.shots
+                && run.analytics_consent == new.analytics_consent;
+            if !same {
+                return Err(ServiceError::Unprocessable {
+                    code: "idempotency_key_reused",
+                    message: "this Idempotency-Key was already used for a different submission"
+                        .into(),
+                });
+            }
+        }
+        Ok(Submitted {
+            run,
+            circuit,
+            created: applied.created,
+        })
     }
-    Ok(state.store.user(run.user_id).await?)
+
+    /// Bounds the work at the edge: a user submitting too fast or with too much in flight is 429,
+    /// a full queue is 503, all with Retry-After. (The counts are checked before the insert, so
+    /// concurrent submissions may pass a cap by a few; it bounds the queue, it is not a quota
+    /// ledger.)
+    async fn admit(&self, user: &User) -> Result<(), ServiceError> {
+        let rules = &self.rules;
+        if let Err(wait) = self.submissions.check(user.id) {
+            return Err(ServiceError::TooMany {
+                code: "rate_limited",
+                message: format!(
+                    "you are submitting faster than {} runs per second; slow down",
+                    rules.user_submissions_per_s
+                ),
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+        if !self.below(Counted::Pending, rules.max_pending_runs).await? {
+            return Err(ServiceError::Overloaded {
+                message: "too many runs are waiting; try again shortly".into(),
+                retry_after: 5,
+            });
+        }
+        if !self
+            .below(Counted::ActiveOf(user.id), rules.max_active_runs_per_user)
+            .await?
+        {
+            return Err(ServiceError::TooMany {
+                code: "too_many_runs",
+                message: format!(
+                    "you have {} runs pending or running, the most allowed; wait for some to finish",
+                    rules.max_active_runs_per_user
+                ),
+                retry_after: 5,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a count is below its cap: the cached count if it says so, else a fresh one.
+    async fn below(&self, counted: Counted, cap: u64) -> Result<bool, ServiceError> {
+        if self.counts.below(counted, cap) {
+            return Ok(true);
+        }
+        let at = std::time::Instant::now();
+        let value = match counted {
+            Counted::Pending => self.store.count_pending().await?,
+            Counted::ActiveOf(user) => self.store.count_active(user).await?,
+        };
+        self.counts.read(counted, value, at);
+        Ok(value < cap)
+    }
+
+    /// A run and its circuit, if `viewer` may see them.
+    pub async fn run(
+        &self,
+        viewer: Option<&User>,
+        run_id: Uuid,
+    ) -> Result<(Run, Circuit), ServiceError> {
+        let run = self
+            .store
+            .run(run_id)
+            .await?
+            .ok_or(ServiceError::NotFound("run"))?;
+        let circuit = self
+            .store
+            .circuit(run.circuit_id)
+            .await?
+            .filter(|c| can_see(viewer, c))
+            .ok_or(ServiceError::NotFound("run"))?;
+        Ok((run, circuit))
+    }
+
+    /// A run's audit timeline, if `viewer` may see the run.
+    pub async fn run_audit(
+        &self,
+        viewer: Option<&User>,
+        run_id: Uuid,
+    ) -> Result<(Run, Circuit, Vec<AuditEntry>), ServiceError> {
+        let (run, circuit) = self.run(viewer, run_id).await?;
+        let entries = self.store.audit_timeline(run.id).await?;
+        Ok((run, circuit, entries))
+    }
+
+    /// Cancels a pending or running run; only its submitter may.
+    pub async fn cancel(&self, user: &User, run_id: Uuid) -> Result<(Run, Circuit), ServiceError> {
+        let (run, circuit) = self.run(Some(user), run_id).await?;
+        if run.user_id != user.id {
+            return Err(ServiceError::Forbidden(
+                "only the run's submitter may cancel it".into(),
+            ));
+        }
+        let applied = self
+            .recorder
+            .apply(Command::Transition {
+                run_id,
+                change: Change::Cancel { by: user.id },
+            })
+            .await?;
+        Ok((applied.run, circuit))
+    }
+
+    /// A page of the caller's runs (each with its circuit), newest first, and whether more follow.
+    pub async fn list_runs(
+        &self,
+        user: &User,
+        query: ListQuery,
+    ) -> Result<(Vec<(Run, Circuit)>, bool), ServiceError> {
+        let circuit_id = match &query.circuit {
+            Some(reference) => match self.resolve_circuit(Some(user), reference).await {
+                Ok(c) => Some(c.id),
+                // An unknown circuit simply has none of the caller's runs.
+                Err(ServiceError::NotFound(_)) => return Ok((Vec::new(), false)),
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        let mut runs = self
+            .store
+            .list_runs(&RunFilter {
+                user_id: user.id,
+                status: query.status,
+                circuit_id,
+                before: query.before,
+                limit: query.limit + 1,
+            })
+            .await?;
+        let more = runs.len() as u64 > query.limit;
+        runs.truncate(query.limit as usize);
+        let mut circuits: std::collections::HashMap<Uuid, Circuit> =
+            std::collections::HashMap::new();
+        let mut page = Vec::with_capacity(runs.len());
+        for run in runs {
+            let circuit = match circuits.get(&run.circuit_id) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = self.store.circuit(run.circuit_id).await?.ok_or_else(|| {
+                        ServiceError::Internal(anyhow::anyhow!("run {} has no circuit", run.id))
+                    })?;
+                    circuits.insert(c.id, c.clone());
+                    c
+                }
+            };
+            page.push((run, circuit));
+        }
+        Ok((page, more))
+    }
+
+    /// A circuit named `owner/name` and its newest `limit` runs (newest first), if `viewer` may
+    /// see the circuit: a private circuit is "not found" to everyone but its owner.
+    pub async fn recent_runs_of_circuit(
+        &self,
+        viewer: Option<&User>,
+        owner: &str,
+        name: &str,
+        limit: u64,
+    ) -> Result<(Circuit, Vec<Run>), ServiceError> {
+        let reference = CircuitRef::Name {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        };
+        let circuit = self.resolve_circuit(viewer, &reference).await?;
+        let runs = self.store.recent_runs_of_circuit(circuit.id, limit).await?;
+        Ok((circuit, runs))
+    }
+
+    /// Who submitted `run`, only for a viewer allowed to know (the submitter and the circuit's
+    /// owner); `None` for everyone else.
+    pub async fn submitter(
+        &self,
+        viewer: Option<&User>,
+        run: &Run,
+        circuit: &Circuit,
+    ) -> Result<Option<User>, ServiceError> {
+        if !super::access::sees_submitter(viewer, run, circuit) {
+            return Ok(None);
+        }
+        Ok(self.store.user(run.user_id).await?)
+    }
 }

@@ -37,14 +37,10 @@ pub enum Command {
     Transition { run_id: Uuid, change: Change },
 }
 
-/// An edge with what it needs to record.
+/// An edge with what it needs to record. pending → running is not among them: a run starts
+/// only by being claimed ([`Store::claim`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// pending → running, claimed by `node` with a lease.
-    Start {
-        node: String,
-        lease_until: DateTime<Utc>,
-    },
     /// running → completed.
     Complete { results: RunResults },
     /// running → failed.
@@ -56,7 +52,6 @@ pub enum Change {
 impl Change {
     pub fn edge(&self) -> Edge {
         match self {
-            Change::Start { .. } => Edge::Start,
             Change::Complete { .. } => Edge::Complete,
             Change::Fail { .. } => Edge::Fail,
             Change::Cancel { .. } => Edge::Cancel,
@@ -383,11 +378,6 @@ async fn guarded_update(
                 .add(Column::StartedAt.lt(now)),
         );
     match change {
-        Change::Start { node, lease_until } => {
-            set.started_at = Set(Some(now));
-            set.claimed_by = Set(Some(node.clone()));
-            set.lease_expires_at = Set(Some(*lease_until));
-        }
         Change::Complete { results } => {
             let json = serde_json::to_value(results)
                 .map_err(|e| StoreError::Corrupt(format!("results: {e}")))?;
@@ -481,10 +471,6 @@ impl Store {
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .into_query();
-        let change = Change::Start {
-            node: node.to_owned(),
-            lease_until,
-        };
         let txn = self.begin_write().await?;
         let claimed = runs::Entity::update_many()
             .set(runs::ActiveModel {
@@ -503,13 +489,7 @@ impl Store {
         let mut records = Records::default();
         for model in claimed {
             let run = run_from_db(model)?;
-            records.add(
-                &run,
-                Action::Started,
-                Some(RunStatus::Pending),
-                Some(&change),
-                now,
-            );
+            records.add(&run, Action::Started, Some(RunStatus::Pending), None, now);
             applied.push(Applied {
                 run,
                 from: Some(RunStatus::Pending),

@@ -44,7 +44,8 @@ pub(super) struct Records {
 const ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
 impl Records {
-    /// The audit row and, with consent, the outbox row of `action` on `run`.
+    /// The audit row and, with consent, the outbox row of `action` on `run`. `change` is the
+    /// transition's own data; creation and claims (`Requested`, `Started`) have none.
     pub(super) fn add(
         &mut self,
         run: &Run,
@@ -111,15 +112,15 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
     m.insert("from".into(), json!(from.map(RunStatus::as_str)));
     m.insert("to".into(), json!(run.status.as_str()));
     match change {
+        None if run.status == RunStatus::Running => {
+            m.insert("node".into(), json!(run.claimed_by));
+            m.insert("lease_expires_at".into(), json!(run.lease_expires_at));
+            m.insert("by".into(), json!("executor"));
+        }
         None => {
             m.insert("shots".into(), json!(run.shots));
             m.insert("circuit_version".into(), json!(run.circuit_version));
             m.insert("by".into(), json!("user"));
-        }
-        Some(Change::Start { node, lease_until }) => {
-            m.insert("node".into(), json!(node));
-            m.insert("lease_expires_at".into(), json!(lease_until));
-            m.insert("by".into(), json!("executor"));
         }
         Some(Change::Complete { results }) => {
             m.insert("shots".into(), json!(results.shots));

@@ -1,17 +1,18 @@
 //! Analytics delivery against a real local HTTP server speaking PostHog's batch API.
 
+use qrun::app::Hooks;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use qrun::config::SinkKind;
-use qrun::domain::{NewRun, RunStatus, SystemClock};
+use qrun::domain::{NewRun, RunStatus};
 use qrun::store::Command;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use warp::{Filter, Reply};
 
-use crate::helpers::{TestApp, TestDb, test_config, wait_until};
+use crate::helpers::{TestApp, TestDb, wait_until};
 use crate::on_both_databases;
 
 /// How the fake server answers the n-th request (0-based) carrying `events`.
@@ -80,20 +81,18 @@ async fn app_with_sink_batching(
     execute: bool,
     batch_size: u64,
 ) -> TestApp {
-    let mut config = test_config(&db);
-    config.analytics.batch_size = batch_size;
-    config.executor.enabled = execute;
-    config.executor.claim_interval_ms = 50;
-    config.analytics.sink = SinkKind::Posthog;
-    config.analytics.posthog_host = sink.url.clone();
-    config.analytics.posthog_api_key = "phc_test".into();
-    config.analytics.flush_interval_ms = 50;
-    config.analytics.max_backoff_s = 1;
-    config.analytics.request_timeout_s = 2;
-    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
-        .await
-        .unwrap();
-    TestApp { app, db }
+    let adjust = |config: &mut qrun::config::Config| {
+        config.analytics.batch_size = batch_size;
+        config.executor.enabled = execute;
+        config.executor.claim_interval_ms = 50;
+        config.analytics.sink = SinkKind::Posthog;
+        config.analytics.posthog_host = sink.url.clone();
+        config.analytics.posthog_api_key = "phc_test".into();
+        config.analytics.flush_interval_ms = 50;
+        config.analytics.max_backoff_s = 1;
+        config.analytics.request_timeout_s = 2;
+    };
+    TestApp::spawn_with(db, adjust, Hooks::default()).await
 }
 
 async fn wait_delivered(app: &TestApp) {
@@ -297,12 +296,16 @@ async fn a_refused_batch_is_parked_and_the_rest_flows(db: TestDb) {
 
 async fn forget_erases_a_users_undelivered_events(db: TestDb) {
     // A sink nobody answers: events stay undelivered, even through the shutdown flush.
-    let app = TestApp::start_configured(db, Arc::new(SystemClock), |c| {
-        c.analytics.sink = SinkKind::Posthog;
-        c.analytics.posthog_host = "http://127.0.0.1:9".into();
-        c.analytics.posthog_api_key = "phc_test".into();
-        c.analytics.request_timeout_s = 1;
-    })
+    let app = TestApp::spawn_with(
+        db,
+        |c| {
+            c.analytics.sink = SinkKind::Posthog;
+            c.analytics.posthog_host = "http://127.0.0.1:9".into();
+            c.analytics.posthog_api_key = "phc_test".into();
+            c.analytics.request_timeout_s = 1;
+        },
+        Hooks::default(),
+    )
     .await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
@@ -330,7 +333,7 @@ async fn forget_erases_a_users_undelivered_events(db: TestDb) {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
     let out = crate::cli::qrun(&db, &["analytics", "forget", "nobody"]);
     assert_eq!(out.status.code(), Some(2));
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     for run in &alices {
         assert!(app.store().outbox_for_run(*run).await.unwrap().is_empty());
         assert_eq!(

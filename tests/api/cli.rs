@@ -33,7 +33,7 @@ async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
     let token = lines[0];
     assert!(token.starts_with("qrun_") && token.len() > 40, "{token}");
 
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let user = app
         .store()
         .user_by_token(token)
@@ -67,7 +67,7 @@ async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
     assert!(out.status.success(), "{out:?}");
     let second = stdout(&out).trim().to_owned();
     assert_ne!(second, token);
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     for token in [token, second.as_str()] {
         let user = app.store().user_by_token(token).await.unwrap();
         assert_eq!(
@@ -84,7 +84,7 @@ async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
 }
 
 async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let consented = app.submit(&fx, Some(true)).await;
     let victim = app.submit(&fx, Some(false)).await;
@@ -96,7 +96,7 @@ async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb
     assert_eq!(stdout(&out).trim(), "verified 3 runs: 0 violations");
 
     // Delete one run's audit row: its timeline no longer matches its status.
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     app.store()
         .execute_raw(
             "DELETE FROM audit_logs WHERE action = 'run.requested' AND resource_id IN \

@@ -3,15 +3,16 @@
 //! Retry-After — never a 500, never a hang — the service recovers by itself, and every run
 //! that got a 201 completes, with `verify` clean.
 
+use qrun::app::Hooks;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qrun::domain::{RunStatus, SystemClock};
+use qrun::domain::RunStatus;
 use qrun::store::lifecycle::ApplyError;
 use qrun::store::{Command, StoreError};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
-use crate::helpers::{TestApp, TestDb, http, wait_until};
+use crate::helpers::{TestApp, TestDb, executing, http, wait_until};
 use crate::on_both_databases;
 
 /// How long a request waits for the database before it is refused (the test's setting).
@@ -71,14 +72,11 @@ impl Fault {
 }
 
 async fn a_database_outage_is_503_then_the_service_recovers(db: TestDb) {
-    let mut config = crate::helpers::test_config(&db);
-    config.executor.enabled = true;
-    config.executor.claim_interval_ms = 50;
-    config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
-    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
-        .await
-        .expect("starts");
-    let app = Arc::new(TestApp { app, db });
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
+    };
+    let app = Arc::new(TestApp::spawn_with(db, adjust, Hooks::default()).await);
     let (_, token) = app.user("alice").await;
     let circuit = app.create_circuit(&token, "bell", "public").await;
     let circuit_id = circuit["id"].as_str().unwrap().to_owned();
@@ -189,9 +187,13 @@ async fn a_database_outage_is_503_then_the_service_recovers(db: TestDb) {
 /// A batch that meets an outage fails as a whole, from a single attempt: applying its
 /// commands again one by one would wait out the same outage once per command.
 async fn a_batch_meeting_an_outage_fails_at_once(db: TestDb) {
-    let app = TestApp::start_configured(db, Arc::new(SystemClock), |config| {
-        config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
-    })
+    let app = TestApp::spawn_with(
+        db,
+        |config| {
+            config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
+        },
+        Hooks::default(),
+    )
     .await;
     let fx = app.circuit().await;
     let commands: Vec<Command> = (1..=5)

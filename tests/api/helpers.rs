@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use qrun::app::Application;
+use qrun::actors::recorder::RecorderError;
+use qrun::app::{Application, Hooks};
 use qrun::config::Config;
-use qrun::domain::{Clock, Manifest, NewRun, Run, SystemClock, Visibility};
-use qrun::store::lifecycle::Outcome;
-use qrun::store::{Change, Command, Store};
+use qrun::domain::{Clock, Manifest, NewRun, Run, RunStatus, Visibility};
+use qrun::store::{Applied, Change, Command, Store};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Environment variable naming the PostgreSQL server for tests, e.g.
@@ -144,24 +145,31 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
+/// Hooks that only set the clock.
+pub fn clock_hooks(clock: Arc<dyn Clock>) -> Hooks {
+    Hooks {
+        clock: Some(clock),
+        ..Hooks::default()
+    }
+}
+
+/// Turns execution on, claiming every 50 ms (for `TestApp::spawn_with`'s `adjust`).
+pub fn executing(config: &mut Config) {
+    config.executor.enabled = true;
+    config.executor.claim_interval_ms = 50;
+}
+
 impl TestApp {
-    pub async fn start(db: TestDb) -> TestApp {
-        Self::start_with_clock(db, Arc::new(SystemClock)).await
+    /// The application on `db` with [`test_config`].
+    pub async fn spawn(db: TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}, Hooks::default()).await
     }
 
-    pub async fn start_with_clock(db: TestDb, clock: Arc<dyn Clock>) -> TestApp {
-        Self::start_configured(db, clock, |_| {}).await
-    }
-
-    /// Starts with the test configuration adjusted by `adjust`.
-    pub async fn start_configured(
-        db: TestDb,
-        clock: Arc<dyn Clock>,
-        adjust: impl FnOnce(&mut Config),
-    ) -> TestApp {
+    /// The application on `db` with [`test_config`] changed by `adjust`, and `hooks` injected.
+    pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Config), hooks: Hooks) -> TestApp {
         let mut config = test_config(&db);
         adjust(&mut config);
-        let app = Application::build_with_clock(config, clock)
+        let app = Application::build(config, hooks)
             .await
             .expect("the application starts");
         TestApp { app, db }
@@ -176,20 +184,21 @@ impl TestApp {
         self.store().create_user(handle).await.expect("a user")
     }
 
-    /// `POST /api/circuits` as `token`; the created circuit's JSON.
-    pub async fn create_circuit(
-        &self,
-        token: &str,
-        name: &str,
-        visibility: &str,
-    ) -> serde_json::Value {
+    /// `POST /api/circuits` of the Bell circuit as `token`; the created circuit's JSON.
+    pub async fn create_circuit(&self, token: &str, name: &str, visibility: &str) -> Value {
+        self.upload(token, name, visibility, BELL).await
+    }
+
+    /// `POST /api/circuits` of an OpenQASM 2 `source` (framework qiskit) as `token`; asserts
+    /// 201; the created circuit's JSON.
+    pub async fn upload(&self, token: &str, name: &str, visibility: &str, source: &str) -> Value {
         let response = http()
             .post(self.url("/api/circuits"))
             .bearer_auth(token)
             .json(&serde_json::json!({
                 "name": name,
                 "visibility": visibility,
-                "source": BELL,
+                "source": source,
                 "manifest": {"framework": "qiskit", "format": "openqasm2"},
             }))
             .send()
@@ -197,6 +206,76 @@ impl TestApp {
             .expect("POST /api/circuits");
         assert_eq!(response.status(), 201, "{:?}", response.text().await);
         response.json().await.unwrap()
+    }
+
+    /// `POST /api/runs` of `circuit` (`owner/name`) on `backend` (type, name) with `shots` as
+    /// `token`; asserts 201; the run's id.
+    pub async fn submit_run(
+        &self,
+        token: &str,
+        circuit: &str,
+        backend: (&str, &str),
+        shots: u64,
+    ) -> Uuid {
+        let response = http()
+            .post(self.url("/api/runs"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "circuit": circuit,
+                "backend": {"type": backend.0, "name": backend.1},
+                "shots": shots,
+            }))
+            .send()
+            .await
+            .expect("POST /api/runs");
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let run: Value = response.json().await.unwrap();
+        run["id"].as_str().expect("an id").parse().expect("a uuid")
+    }
+
+    /// `GET /api/runs/{id}` anonymously (the test circuits are public); the run's JSON.
+    pub async fn run_json(&self, id: impl std::fmt::Display) -> Value {
+        http()
+            .get(self.url(&format!("/api/runs/{id}")))
+            .send()
+            .await
+            .expect("GET /api/runs/{id}")
+            .json()
+            .await
+            .expect("a run")
+    }
+
+    /// Waits (at most a minute) until the API shows run `id` in a status `done` accepts;
+    /// the run's JSON.
+    pub async fn wait_run(
+        &self,
+        id: impl std::fmt::Display,
+        what: &str,
+        done: impl Fn(RunStatus) -> bool,
+    ) -> Value {
+        let id = id.to_string();
+        wait_until(
+            std::time::Duration::from_secs(60),
+            &format!("run {id} {what}"),
+            || async {
+                self.run_json(&id).await["status"]
+                    .as_str()
+                    .and_then(|s| s.parse::<RunStatus>().ok())
+                    .is_some_and(&done)
+            },
+        )
+        .await;
+        self.run_json(&id).await
+    }
+
+    /// Waits until the API shows run `id` as `status`; the run's JSON.
+    pub async fn wait_status(&self, id: impl std::fmt::Display, status: RunStatus) -> Value {
+        self.wait_run(id, status.as_str(), |s| s == status).await
+    }
+
+    /// Waits until run `id` is terminal; the run's JSON.
+    pub async fn wait_terminal(&self, id: impl std::fmt::Display) -> Value {
+        self.wait_run(id, "terminal", RunStatus::is_terminal).await
     }
 
     /// `POST /api/runs` of `circuit_id` as `token`, with optional extra headers.
@@ -222,20 +301,38 @@ impl TestApp {
     }
 
     pub fn store(&self) -> &Store {
-        &self.app.state().store
+        self.app.service().store()
     }
 
-    pub async fn apply(&self, command: Command) -> Outcome {
-        self.app
-            .state()
-            .recorder
-            .apply(command)
-            .await
-            .expect("the recorder answers")
+    pub fn recorder(&self) -> &qrun::actors::RecorderHandle {
+        self.app.service().recorder()
     }
 
-    pub async fn transition(&self, run_id: Uuid, change: Change) -> Outcome {
+    pub async fn apply(&self, command: Command) -> Result<Applied, RecorderError> {
+        self.recorder().apply(command).await
+    }
+
+    pub async fn transition(&self, run_id: Uuid, change: Change) -> Result<Applied, RecorderError> {
         self.apply(Command::Transition { run_id, change }).await
+    }
+
+    /// Starts pending runs the only way a run starts: claimed (oldest first, up to `limit`)
+    /// by `node`, with a lease of `lease_s` seconds on the store's clock.
+    pub async fn claim(&self, node: &str, limit: u64, lease_s: i64) -> Vec<Applied> {
+        let lease_until = self.store().clock().now() + chrono::TimeDelta::seconds(lease_s);
+        self.recorder()
+            .claim(node, limit, lease_until)
+            .await
+            .expect("the claim commits")
+    }
+
+    /// Starts run `id`, which must be the only pending run (tests start runs one at a time).
+    pub async fn start_run(&self, id: Uuid) -> Applied {
+        let mut claimed = self.claim("test-node", 1, 300).await;
+        assert_eq!(claimed.len(), 1, "run {id} was not claimable");
+        let applied = claimed.pop().unwrap();
+        assert_eq!(applied.run.id, id, "another run was pending");
+        applied
     }
 
     /// A user with a public circuit (one version).

@@ -79,7 +79,7 @@ fn get(name: &'static str, path: &str, status: u16, code: &'static str) -> Row {
 }
 
 async fn bad_input_gets_the_exact_error_and_loses_nothing(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
     let ok: Value = http()
@@ -573,7 +573,7 @@ async fn raw_status_line(addr: std::net::SocketAddr, request: &[u8]) -> String {
 
 #[tokio::test]
 async fn oversized_headers_get_431_and_the_service_keeps_serving() {
-    let app = TestApp::start(TestDb::sqlite()).await;
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let addr = app.app.addr();
     let huge = [
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ".as_slice(),
@@ -608,7 +608,7 @@ async fn oversized_headers_get_431_and_the_service_keeps_serving() {
 #[tokio::test]
 async fn a_header_value_outside_ascii_is_invalid_header_not_405() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::start(TestDb::sqlite()).await;
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let (_, token) = app.user("alice").await;
     for (method, path, header) in [
         ("POST", "/api/runs", b"Idempotency-Key: k\xe9y".as_slice()),
@@ -655,10 +655,10 @@ async fn a_header_value_outside_ascii_is_invalid_header_not_405() {
 #[tokio::test]
 async fn a_body_sent_too_slowly_gets_408_and_the_service_keeps_serving() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::start_configured(
+    let app = TestApp::spawn_with(
         TestDb::sqlite(),
-        std::sync::Arc::new(qrun::domain::SystemClock),
         |c| c.server.body_timeout_s = 1,
+        qrun::app::Hooks::default(),
     )
     .await;
     let (_, token) = app.user("alice").await;
@@ -686,10 +686,10 @@ async fn a_body_sent_too_slowly_gets_408_and_the_service_keeps_serving() {
 /// `resource_limit` at `prepare`; the service is unaffected.
 #[tokio::test]
 async fn a_circuit_that_expands_past_every_limit_fails_its_run_with_resource_limit() {
-    let app = TestApp::start_configured(
+    let app = TestApp::spawn_with(
         TestDb::sqlite(),
-        std::sync::Arc::new(qrun::domain::SystemClock),
         |c| c.executor.enabled = true,
+        qrun::app::Hooks::default(),
     )
     .await;
     let (_, token) = app.user("alice").await;
@@ -735,7 +735,7 @@ async fn a_circuit_that_expands_past_every_limit_fails_its_run_with_resource_lim
 /// number whose value is whole: `100.0` and `1e2` are accepted like `100`; a fraction is not.
 #[tokio::test]
 async fn whole_numbers_written_as_floats_are_accepted() {
-    let app = TestApp::start(TestDb::sqlite()).await;
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
     let submit = |body: &'static str| {
@@ -790,7 +790,7 @@ async fn whole_numbers_written_as_floats_are_accepted() {
 /// A 405 says which methods the route does accept (`Allow`, RFC 9110 §15.5.6).
 #[tokio::test]
 async fn a_wrong_method_is_405_with_the_allowed_methods() {
-    let app = TestApp::start(TestDb::sqlite()).await;
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let (_, token) = app.user("alice").await;
     let run = "018f3c1e-7b2a-7cde-8f00-0123456789ab";
     for (method, path, allow) in [

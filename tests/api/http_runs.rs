@@ -1,9 +1,9 @@
 //! The HTTP API end to end: the run routes, visibility and consent, idempotency, pagination.
 
+use qrun::app::Hooks;
 use std::sync::Arc;
 use std::time::Duration;
 
-use qrun::domain::SystemClock;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -45,7 +45,7 @@ async fn read_events(response: reqwest::Response) -> Vec<Value> {
 }
 
 async fn a_run_goes_through_every_route(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (alice, token) = app.user("alice").await;
     let circuit = app.create_circuit(&token, "bell", "public").await;
     assert_eq!(circuit["owner"], "alice");
@@ -167,7 +167,7 @@ struct Expect<'a> {
 }
 
 async fn visibility_matrix_holds_on_every_route(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_alice, owner) = app.user("alice").await;
     let (bob_user, other) = app.user("bob").await;
     let (_carol, third) = app.user("carol").await;
@@ -358,7 +358,7 @@ async fn visibility_matrix_holds_on_every_route(db: TestDb) {
 }
 
 async fn consent_header_decides_analytics(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, token) = app.user("alice").await;
     let circuit = app.create_circuit(&token, "bell", "public").await;
     let cid = circuit["id"].as_str().unwrap();
@@ -398,7 +398,7 @@ async fn consent_header_decides_analytics(db: TestDb) {
 }
 
 async fn an_idempotency_key_creates_one_run_even_under_concurrent_duplicates(db: TestDb) {
-    let app = Arc::new(TestApp::start(db).await);
+    let app = Arc::new(TestApp::spawn(db).await);
     let (_, token) = app.user("alice").await;
     let (_, other) = app.user("bob").await;
     let circuit = app.create_circuit(&token, "bell", "public").await;
@@ -448,7 +448,7 @@ async fn an_idempotency_key_creates_one_run_even_under_concurrent_duplicates(db:
 }
 
 async fn listing_pages_are_stable_and_filtered(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, token) = app.user("alice").await;
     let bell = app.create_circuit(&token, "bell", "public").await;
     let other = app.create_circuit(&token, "other", "private").await;
@@ -512,7 +512,7 @@ async fn listing_pages_are_stable_and_filtered(db: TestDb) {
 }
 
 async fn the_health_report_counts_without_ids(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, token) = app.user("alice").await;
     let circuit = app.create_circuit(&token, "secret", "private").await;
     for _ in 0..3 {
@@ -537,9 +537,7 @@ async fn the_health_report_counts_without_ids(db: TestDb) {
 }
 
 async fn a_revoked_token_is_refused(db: TestDb) {
-    let app =
-        TestApp::start_configured(db, Arc::new(SystemClock), |c| c.auth.token_cache_ttl_s = 0)
-            .await;
+    let app = TestApp::spawn_with(db, |c| c.auth.token_cache_ttl_s = 0, Hooks::default()).await;
     let (user, token) = app.user("alice").await;
     let (status, _) = call(&app, Method::GET, "/api/runs", Some(&token), None).await;
     assert_eq!(status, 200);
@@ -560,7 +558,7 @@ async fn a_revoked_token_is_refused(db: TestDb) {
 }
 
 async fn a_private_runs_events_accept_the_owners_page_cookie(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, owner) = app.user("alice").await;
     let (_, other) = app.user("bob").await;
     let circuit = app.create_circuit(&owner, "secret", "private").await;
@@ -595,7 +593,7 @@ async fn a_private_runs_events_accept_the_owners_page_cookie(db: TestDb) {
 
 /// Versions added at the same time get consecutive numbers, none refused.
 async fn concurrent_versions_get_consecutive_numbers(db: TestDb) {
-    let app = Arc::new(TestApp::start(db).await);
+    let app = Arc::new(TestApp::spawn(db).await);
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
     let tasks: Vec<_> = (0..8)

@@ -2,18 +2,39 @@
 //! row, atomically; non-edges and races are conflicts that write nothing.
 
 use chrono::{TimeDelta, Utc};
-use qrun::domain::{Action, Edge, ErrorClass, Failure, RunResults, RunStatus, Stage};
+use qrun::actors::recorder::RecorderError;
+use qrun::domain::{Action, ErrorClass, Failure, RunResults, RunStatus, Stage};
 use qrun::store::lifecycle::ApplyError;
-use qrun::store::{Change, Command, FailCause, Rejection};
+use qrun::store::{Applied, Change, Command, FailCause, Rejection};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::{TestApp, TestDb, clock_hooks};
 use crate::on_both_databases;
 
-fn start() -> Change {
-    Change::Start {
-        node: "node-a".into(),
-        lease_until: Utc::now() + TimeDelta::seconds(30),
+/// One step of a run's path: claimed (the only way into running), or a transition.
+#[derive(Clone)]
+enum Step {
+    Claim,
+    Take(Change),
+}
+
+impl Step {
+    fn target(&self) -> RunStatus {
+        match self {
+            Step::Claim => RunStatus::Running,
+            Step::Take(change) => change.edge().target(),
+        }
+    }
+
+    /// Takes the step on `run_id`, the only pending run when the step is a claim.
+    async fn take(&self, app: &TestApp, run_id: Uuid) -> Applied {
+        match self {
+            Step::Claim => app.start_run(run_id).await,
+            Step::Take(change) => app
+                .transition(run_id, change.clone())
+                .await
+                .expect("an edge"),
+        }
     }
 }
 
@@ -72,41 +93,47 @@ async fn assert_records(app: &TestApp, run_id: Uuid, consent: Option<bool>, acti
 }
 
 async fn every_edge_writes_one_audit_row_and_an_event_only_with_consent(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     use Action::*;
     for consent in [Some(true), Some(false), None] {
         // (edges to take, the actions they record)
-        let paths: [(&[Change], &[Action]); 4] = [
-            (&[start(), complete()], &[Requested, Started, Completed]),
-            (&[start(), fail()], &[Requested, Started, Failed]),
-            (&[cancel(fx.user_id)], &[Requested, Cancelled]),
+        let (claim, take) = (Step::Claim, Step::Take);
+        let paths: [(&[Step], &[Action]); 4] = [
             (
-                &[start(), cancel(fx.user_id)],
+                &[claim.clone(), take(complete())],
+                &[Requested, Started, Completed],
+            ),
+            (
+                &[claim.clone(), take(fail())],
+                &[Requested, Started, Failed],
+            ),
+            (&[take(cancel(fx.user_id))], &[Requested, Cancelled]),
+            (
+                &[claim.clone(), take(cancel(fx.user_id))],
                 &[Requested, Started, Cancelled],
             ),
         ];
-        for (changes, actions) in paths {
+        for (steps, actions) in paths {
             let run = app.submit(&fx, consent).await;
             assert_eq!(run.status, RunStatus::Pending);
             assert_eq!(run.analytics_consent, consent);
             assert_records(&app, run.id, consent, &actions[..1]).await;
-            for (i, change) in changes.iter().enumerate() {
-                let applied = app
-                    .transition(run.id, change.clone())
-                    .await
-                    .expect("an edge");
-                assert_eq!(applied.run.status, change.edge().target());
+            for (i, step) in steps.iter().enumerate() {
+                let applied = step.take(&app, run.id).await;
+                assert_eq!(applied.run.status, step.target());
                 assert_records(&app, run.id, consent, &actions[..i + 2]).await;
             }
             let done = app.store().run(run.id).await.unwrap().unwrap();
             assert!(done.status.is_terminal());
             assert!(done.completed_at.is_some());
-            // A terminal run refuses every edge and nothing is written.
-            for change in [start(), complete(), fail(), cancel(fx.user_id)] {
+            // A terminal run refuses every edge and nothing is written: no claim takes it,
+            // and every transition is a conflict.
+            assert!(app.claim("node-a", 10, 30).await.is_empty());
+            for change in [complete(), fail(), cancel(fx.user_id)] {
                 let edge = change.edge();
                 match app.transition(run.id, change).await {
-                    Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => {
+                    Err(RecorderError::Rejected(Rejection::Conflict { current, .. })) => {
                         assert_eq!(current, done.status, "{edge:?}")
                     }
                     other => panic!("{edge:?} on a {} run: {other:?}", done.status),
@@ -120,7 +147,7 @@ async fn every_edge_writes_one_audit_row_and_an_event_only_with_consent(db: Test
 }
 
 async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, Some(true)).await;
     for change in [complete(), fail()] {
@@ -132,7 +159,7 @@ async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb)
         assert!(
             matches!(
                 err,
-                ApplyError::Rejected(Rejection::Conflict {
+                RecorderError::Rejected(Rejection::Conflict {
                     current: RunStatus::Pending,
                     ..
                 })
@@ -141,19 +168,11 @@ async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb)
         );
     }
     assert_records(&app, run.id, Some(true), &[Action::Requested]).await;
-    app.transition(run.id, start()).await.unwrap();
-    let err = app
-        .transition(run.id, start())
-        .await
-        .expect_err("started twice");
-    assert!(matches!(
-        err,
-        ApplyError::Rejected(Rejection::Conflict {
-            edge: Edge::Start,
-            current: RunStatus::Running,
-            ..
-        })
-    ));
+    app.start_run(run.id).await;
+    assert!(
+        app.claim("node-b", 10, 30).await.is_empty(),
+        "a running run is claimed once"
+    );
     assert_records(
         &app,
         run.id,
@@ -164,18 +183,18 @@ async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb)
 
     let missing = Uuid::now_v7();
     let err = app
-        .transition(missing, start())
+        .transition(missing, complete())
         .await
         .expect_err("no such run");
-    assert!(matches!(err, ApplyError::Rejected(Rejection::NotFound(id)) if id == missing));
+    assert!(matches!(err, RecorderError::Rejected(Rejection::NotFound(id)) if id == missing));
     app.stop().await;
 }
 
 async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, Some(true)).await;
-    app.transition(run.id, start()).await.unwrap();
+    app.start_run(run.id).await;
     let before = app.store().run(run.id).await.unwrap().unwrap();
 
     // The outbox insert fails inside the transaction: the run stays running, no audit row.
@@ -187,7 +206,7 @@ async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb)
         .transition(run.id, complete())
         .await
         .expect_err("the outbox is gone");
-    assert!(matches!(err, ApplyError::Store(_)), "{err:?}");
+    assert!(matches!(err, RecorderError::Store(_)), "{err:?}");
     assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), before);
     let audit = app.store().audit_timeline(run.id).await.unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");
@@ -201,7 +220,7 @@ async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb)
         .transition(run.id, cancel(fx.user_id))
         .await
         .expect_err("the audit log is gone");
-    assert!(matches!(err, ApplyError::Store(_)), "{err:?}");
+    assert!(matches!(err, RecorderError::Store(_)), "{err:?}");
     assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), before);
 
     // A creation whose audit row cannot be written leaves no run behind.
@@ -228,16 +247,11 @@ fn terminal_change(i: usize, user: Uuid) -> Change {
     }
 }
 
-async fn count_terminal_wins(
-    app: &TestApp,
-    run_id: Uuid,
-    results: Vec<qrun::store::lifecycle::Outcome>,
-) {
-    let wins = results.iter().filter(|r| r.is_ok()).count();
-    let conflicts = results
-        .iter()
-        .filter(|r| matches!(r, Err(ApplyError::Rejected(Rejection::Conflict { .. }))))
-        .count();
+/// Checks that of 50 racing terminal transitions, given as (applied, refused by the guard),
+/// exactly one won and wrote its rows.
+async fn count_terminal_wins(app: &TestApp, run_id: Uuid, results: Vec<(bool, bool)>) {
+    let wins = results.iter().filter(|(won, _)| *won).count();
+    let conflicts = results.iter().filter(|(_, conflict)| *conflict).count();
     assert_eq!((wins, conflicts), (1, 49), "{results:?}");
     let audit = app.store().audit_timeline(run_id).await.unwrap();
     let terminal = audit
@@ -249,25 +263,29 @@ async fn count_terminal_wins(
 }
 
 async fn fifty_racing_terminal_transitions_have_exactly_one_winner(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
 
     // Through the Recorder (the production path).
     let run = app.submit(&fx, Some(true)).await;
-    app.transition(run.id, start()).await.unwrap();
-    let recorder = app.app.state().recorder.clone();
+    app.start_run(run.id).await;
+    let recorder = app.recorder().clone();
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let recorder = recorder.clone();
             let change = terminal_change(i, fx.user_id);
             tokio::spawn(async move {
-                recorder
+                let outcome = recorder
                     .apply(Command::Transition {
                         run_id: run.id,
                         change,
                     })
-                    .await
-                    .expect("recorder")
+                    .await;
+                let conflict = matches!(
+                    outcome,
+                    Err(RecorderError::Rejected(Rejection::Conflict { .. }))
+                );
+                (outcome.is_ok(), conflict)
             })
         })
         .collect();
@@ -279,18 +297,23 @@ async fn fifty_racing_terminal_transitions_have_exactly_one_winner(db: TestDb) {
 
     // Straight at the database from 50 tasks at once: the guard alone must hold.
     let run = app.submit(&fx, Some(true)).await;
-    app.transition(run.id, start()).await.unwrap();
+    app.start_run(run.id).await;
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let store = app.store().clone();
             let change = terminal_change(i, fx.user_id);
             tokio::spawn(async move {
-                store
+                let outcome = store
                     .apply_one(Command::Transition {
                         run_id: run.id,
                         change,
                     })
-                    .await
+                    .await;
+                let conflict = matches!(
+                    outcome,
+                    Err(ApplyError::Rejected(Rejection::Conflict { .. }))
+                );
+                (outcome.is_ok(), conflict)
             })
         })
         .collect();
@@ -303,10 +326,10 @@ async fn fifty_racing_terminal_transitions_have_exactly_one_winner(db: TestDb) {
 }
 
 async fn the_watchdog_guard_spares_a_run_that_is_not_stranded(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, None).await;
-    app.transition(run.id, start()).await.unwrap();
+    app.start_run(run.id).await;
     // A sweep whose horizon is before the run started and whose lease is still valid.
     let sweep = Change::Fail {
         failure: Failure::new(ErrorClass::InternalError, Stage::Recovery, "stranded"),
@@ -321,7 +344,7 @@ async fn the_watchdog_guard_spares_a_run_that_is_not_stranded(db: TestDb) {
         .expect_err("not stranded");
     assert!(matches!(
         err,
-        ApplyError::Rejected(Rejection::Conflict {
+        RecorderError::Rejected(Rejection::Conflict {
             current: RunStatus::Running,
             ..
         })
@@ -334,7 +357,7 @@ async fn the_watchdog_guard_spares_a_run_that_is_not_stranded(db: TestDb) {
 }
 
 async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let new = qrun::domain::NewRun {
         user_id: fx.user_id,
@@ -358,10 +381,14 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
 
 async fn timelines_strictly_increase_even_when_the_clock_does_not(db: TestDb) {
     let clock = qrun::domain::ManualClock::new(Utc::now());
-    let app = TestApp::start_with_clock(db, std::sync::Arc::new(clock.clone())).await;
+    let app =
+        TestApp::spawn_with(db, |_| {}, clock_hooks(std::sync::Arc::new(clock.clone()))).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, Some(true)).await;
-    app.transition(run.id, start()).await.unwrap();
+    // A claim waits for its clock to pass the run's creation (a stalled clock claims later,
+    // never backwards); the completion below reads the same instant and moves just past it.
+    clock.advance(TimeDelta::milliseconds(1));
+    app.start_run(run.id).await;
     app.transition(run.id, complete()).await.unwrap();
     let done = app.store().run(run.id).await.unwrap().unwrap();
     let (started, completed) = (done.started_at.unwrap(), done.completed_at.unwrap());
@@ -386,10 +413,10 @@ async fn timelines_strictly_increase_even_when_the_clock_does_not(db: TestDb) {
 }
 
 async fn the_database_itself_refuses_to_rewrite_a_terminal_run(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, Some(true)).await;
-    app.transition(run.id, start()).await.unwrap();
+    app.start_run(run.id).await;
     app.transition(run.id, complete()).await.unwrap();
     let done = app.store().run(run.id).await.unwrap().unwrap();
     // Straight SQL, past every guard in the code.
@@ -432,7 +459,7 @@ async fn the_database_itself_refuses_to_rewrite_a_terminal_run(db: TestDb) {
 /// A batch the database refuses because of one command's values is applied again command by
 /// command: the others take effect, and only the guilty one fails.
 async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let live = app.submit(&fx, Some(true)).await;
     // More shots than the column holds: the store refuses it inside the transaction.
@@ -441,7 +468,7 @@ async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
         Command::Create(fx.new_run(u64::MAX, Some(false))),
         Command::Transition {
             run_id: live.id,
-            change: start(),
+            change: cancel(fx.user_id),
         },
     ];
     let mut outcomes = app.store().apply(&commands).await.into_iter();
@@ -452,13 +479,13 @@ async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
         Err(ApplyError::Store(err)) => assert!(!err.is_transient(), "{err}"),
         other => panic!("the bad creation: {other:?}"),
     }
-    let started = outcomes.next().unwrap().expect("the transition");
-    assert_eq!(started.run.status, RunStatus::Running);
+    let cancelled = outcomes.next().unwrap().expect("the transition");
+    assert_eq!(cancelled.run.status, RunStatus::Cancelled);
     assert_records(
         &app,
         live.id,
         Some(true),
-        &[Action::Requested, Action::Started],
+        &[Action::Requested, Action::Cancelled],
     )
     .await;
     let counts = app.store().run_counts().await.unwrap();

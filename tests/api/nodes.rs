@@ -1,16 +1,16 @@
 //! Real processes: `kill -9` in the middle of work, restarts, and two nodes on one database.
 
+use qrun::app::Hooks;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use qrun::domain::{RunStatus, SystemClock};
+use qrun::domain::RunStatus;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::cli::qrun;
-use crate::helpers::{BELL, TestApp, TestDb, http, sleepy_backend, test_config, wait_until};
+use crate::helpers::{BELL, TestApp, TestDb, executing, http, sleepy_backend, wait_until};
 use crate::on_both_databases;
 use crate::serve::{Served, serve};
 
@@ -205,19 +205,19 @@ async fn kill_9_mid_flight_then_restart_loses_nothing(db: TestDb) {
 
 async fn two_nodes_share_the_work_and_each_run_starts_once(db: TestDb) {
     let start = |node: &'static str| {
-        let mut config = test_config(&TestDb::borrowed(&db.url));
-        config.executor.enabled = true;
-        config.executor.node_id = node.into();
-        config.executor.claim_interval_ms = 50;
-        config.executor.max_active_runs_per_user = 100_000;
-        qrun::app::Application::build_with(config, Arc::new(SystemClock), |_| {})
+        let adjust = move |config: &mut qrun::config::Config| {
+            executing(config);
+            config.executor.node_id = node.into();
+            config.executor.max_active_runs_per_user = 100_000;
+        };
+        TestApp::spawn_with(TestDb::borrowed(&db.url), adjust, Hooks::default())
     };
-    let a = start("node-a").await.expect("node a starts");
-    let b = start("node-b").await.expect("node b starts");
-    let store = a.state().store.clone();
+    let a = start("node-a").await;
+    let b = start("node-b").await;
+    let store = a.store().clone();
     let (_, token) = store.create_user("alice").await.unwrap();
-    let base_a = format!("http://{}", a.addr());
-    let base_b = format!("http://{}", b.addr());
+    let base_a = format!("http://{}", a.app.addr());
+    let base_b = format!("http://{}", b.app.addr());
     create_bell(&base_a, &token).await;
     let bases = [base_a.clone(), base_b.clone()];
     let started = Instant::now();
@@ -268,8 +268,8 @@ async fn two_nodes_share_the_work_and_each_run_starts_once(db: TestDb) {
         "{:?}",
         report.violations
     );
-    a.shutdown().await;
-    b.shutdown().await;
+    a.stop().await;
+    b.stop().await;
 }
 
 async fn a_dead_nodes_runs_are_recovered_by_the_other_after_its_lease(db: TestDb) {
@@ -284,8 +284,7 @@ async fn a_dead_nodes_runs_are_recovered_by_the_other_after_its_lease(db: TestDb
     for i in 0..6 {
         ids.extend(submit(if i % 2 == 0 { &a.base } else { &b.base }, &token, "slow").await);
     }
-    let app =
-        TestApp::start_configured(TestDb::borrowed(&db.url), Arc::new(SystemClock), |_| {}).await;
+    let app = TestApp::spawn(TestDb::borrowed(&db.url)).await;
     let store = app.store().clone();
     wait_until(
         Duration::from_secs(30),

@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, TestDb, http};
 
 #[tokio::test]
 async fn the_document_lists_exactly_the_served_routes() {
-    let app = TestApp::start(TestDb::sqlite()).await;
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let doc: Value = http()
         .get(app.url("/openapi.json"))
         .send()

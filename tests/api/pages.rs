@@ -4,18 +4,16 @@
 
 mod browser;
 
+use qrun::app::Hooks;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
 use qrun::config::{BackendConfig, Config};
-use qrun::domain::{ErrorClass, Failure, RunResults, Stage, SystemClock};
+use qrun::domain::{ErrorClass, Failure, RunResults, RunStatus, Stage};
 use qrun::store::{Change, FailCause};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDb, http, wait_until};
+use crate::helpers::{TestApp, TestDb, http};
 use crate::on_both_databases;
 
 /// A GET of `path` with an optional `Authorization: Bearer` and `Cookie`; status and body.
@@ -43,79 +41,16 @@ async fn page(
     (status, response.text().await.unwrap())
 }
 
-/// `POST /api/circuits` with `source`; the circuit's id.
-async fn circuit(app: &TestApp, token: &str, name: &str, visibility: &str, source: &str) -> String {
-    let response = http()
-        .post(app.url("/api/circuits"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({
-            "name": name, "visibility": visibility, "source": source,
-            "manifest": {"framework": "qiskit", "format": "openqasm2"},
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// `POST /api/runs` of `owner/name` on `backend`; the run's id.
-async fn submit(
-    app: &TestApp,
-    token: &str,
-    circuit: &str,
-    backend: (&str, &str),
-    shots: u64,
-) -> Uuid {
-    let response = http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({
-            "circuit": circuit, "backend": {"type": backend.0, "name": backend.1}, "shots": shots,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-async fn run_json(app: &TestApp, id: Uuid) -> Value {
-    http()
-        .get(app.url(&format!("/api/runs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-/// Waits until the run's status (as the API shows it) is `status`.
-async fn wait_status(app: &TestApp, id: Uuid, status: &str) -> Value {
-    wait_until(
-        Duration::from_secs(60),
-        &format!("run {id} {status}"),
-        || async { run_json(app, id).await["status"] == status },
-    )
-    .await;
-    run_json(app, id).await
-}
-
 /// An application that executes runs, with `backends` added to the configured ones.
 async fn executing(db: TestDb, backends: Vec<BackendConfig>) -> TestApp {
-    TestApp::start_configured(db, Arc::new(SystemClock), |config: &mut Config| {
-        config.executor.enabled = true;
-        config.executor.claim_interval_ms = 50;
-        config.backends.extend(backends);
-    })
+    TestApp::spawn_with(
+        db,
+        |config: &mut Config| {
+            crate::helpers::executing(config);
+            config.backends.extend(backends);
+        },
+        Hooks::default(),
+    )
     .await
 }
 
@@ -145,36 +80,20 @@ fn bell_results() -> RunResults {
     }
 }
 
-fn start() -> Change {
-    Change::Start {
-        node: "test-node".into(),
-        lease_until: Utc::now() + TimeDelta::minutes(5),
-    }
-}
-
 async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, alice) = app.user("alice").await;
     let (bob, bob_token) = app.user("bob").await;
     let (_, carol) = app.user("carol").await;
     app.create_circuit(&alice, "bell", "public").await;
-    let new_run = || {
-        submit(
-            &app,
-            &bob_token,
-            "alice/bell",
-            ("simulator", "statevector"),
-            100,
-        )
-    };
-    let pending = new_run().await;
+    let new_run = || app.submit_run(&bob_token, "alice/bell", ("simulator", "statevector"), 100);
+    // Three runs claimed (the only way a run starts), then two that stay pending.
     let running = new_run().await;
     let completed = new_run().await;
     let failed = new_run().await;
+    assert_eq!(app.claim("test-node", 3, 300).await.len(), 3);
+    let pending = new_run().await;
     let cancelled = new_run().await;
-    for id in [running, completed, failed] {
-        app.transition(id, start()).await.unwrap();
-    }
     let complete = Change::Complete {
         results: bell_results(),
     };
@@ -289,8 +208,10 @@ async fn hostile_backend_output_is_escaped(db: TestDb) {
     let app = executing(db, vec![hostile]).await;
     let (_, alice) = app.user("alice").await;
     app.create_circuit(&alice, "bell", "public").await;
-    let id = submit(&app, &alice, "alice/bell", ("command", "hostile"), 10).await;
-    let run = wait_status(&app, id, "failed").await;
+    let id = app
+        .submit_run(&alice, "alice/bell", ("command", "hostile"), 10)
+        .await;
+    let run = app.wait_status(id, RunStatus::Failed).await;
     assert!(
         run["error_message"]
             .as_str()
@@ -318,16 +239,11 @@ async fn many_outcomes_share_an_other_bar(db: TestDb) {
     let (_, alice) = app.user("alice").await;
     let source =
         "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[7];\ncreg c[7];\nh q;\nmeasure q -> c;\n";
-    circuit(&app, &alice, "wide", "public", source).await;
-    let id = submit(
-        &app,
-        &alice,
-        "alice/wide",
-        ("simulator", "statevector"),
-        20_000,
-    )
-    .await;
-    let run = wait_status(&app, id, "completed").await;
+    app.upload(&alice, "wide", "public", source).await;
+    let id = app
+        .submit_run(&alice, "alice/wide", ("simulator", "statevector"), 20_000)
+        .await;
+    let run = app.wait_status(id, RunStatus::Completed).await;
     let outcomes = run["results"]["counts"].as_object().unwrap().len();
     assert!(outcomes > 64, "{outcomes}");
 
@@ -342,27 +258,17 @@ async fn many_outcomes_share_an_other_bar(db: TestDb) {
 }
 
 async fn private_wrong_and_malformed_paths_are_404(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     app.create_circuit(&alice, "bell", "public").await;
     app.create_circuit(&alice, "secret", "private").await;
-    let secret = submit(
-        &app,
-        &alice,
-        "alice/secret",
-        ("simulator", "statevector"),
-        100,
-    )
-    .await;
-    let public = submit(
-        &app,
-        &alice,
-        "alice/bell",
-        ("simulator", "statevector"),
-        100,
-    )
-    .await;
+    let secret = app
+        .submit_run(&alice, "alice/secret", ("simulator", "statevector"), 100)
+        .await;
+    let public = app
+        .submit_run(&alice, "alice/bell", ("simulator", "statevector"), 100)
+        .await;
     let path = format!("/alice/secret/runs/{secret}");
 
     // The owner sees it, by header or by cookie; nobody else learns it exists.
@@ -428,31 +334,20 @@ async fn private_wrong_and_malformed_paths_are_404(db: TestDb) {
 }
 
 async fn the_circuit_index_lists_recent_runs_newest_first(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let (_, alice) = app.user("alice").await;
     app.create_circuit(&alice, "bell", "public").await;
     app.create_circuit(&alice, "other", "public").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(
-            submit(
-                &app,
-                &alice,
-                "alice/bell",
-                ("simulator", "statevector"),
-                100,
-            )
-            .await,
+            app.submit_run(&alice, "alice/bell", ("simulator", "statevector"), 100)
+                .await,
         );
     }
-    let elsewhere = submit(
-        &app,
-        &alice,
-        "alice/other",
-        ("simulator", "statevector"),
-        100,
-    )
-    .await;
+    let elsewhere = app
+        .submit_run(&alice, "alice/other", ("simulator", "statevector"), 100)
+        .await;
     let (code, html) = page(&app, "/alice/bell", None, None).await;
     assert_eq!(code, 200);
     let positions: Vec<usize> = ids
@@ -481,7 +376,7 @@ on_both_databases!(
 
 #[tokio::test]
 async fn login_sets_a_strict_http_only_cookie_and_refuses_other_origins() {
-    let app = TestApp::start(TestDb::sqlite()).await;
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let (_, alice) = app.user("alice").await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

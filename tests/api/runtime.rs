@@ -1,18 +1,21 @@
 //! The actor runtime: claiming, executing, failing, cancelling, recovering, draining.
 
+use qrun::app::Hooks;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
-use qrun::domain::{ManualClock, RunResults, RunStatus, SystemClock};
+use qrun::domain::{ManualClock, RunResults, RunStatus};
 use qrun::execution::{Backend, ExecError, Job};
 use qrun::store::{Change, Command};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDb, http, process_alive, sleepy_backend, wait_until};
+use crate::helpers::{
+    TestApp, TestDb, clock_hooks, executing, http, process_alive, sleepy_backend, wait_until,
+};
 use crate::on_both_databases;
 
 /// A backend that panics while executing: a bug in a backend must not take the executor down.
@@ -29,55 +32,19 @@ impl Backend for Panicking {
 }
 
 async fn executing_app(db: TestDb, adjust: impl FnOnce(&mut qrun::config::Config)) -> TestApp {
-    let mut config = crate::helpers::test_config(&db);
-    config.executor.enabled = true;
-    config.executor.claim_interval_ms = 50;
-    adjust(&mut config);
-    let app = qrun::app::Application::build_with(config, Arc::new(SystemClock), |backends| {
-        backends.insert("test", "panic", Arc::new(Panicking));
-    })
-    .await
-    .expect("starts");
-    TestApp { app, db }
-}
-
-async fn status_of(app: &TestApp, id: &str) -> Value {
-    http()
-        .get(app.url(&format!("/api/runs/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn submit(app: &TestApp, token: &str, circuit: &str, backend: (&str, &str)) -> String {
-    let response = http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"circuit": circuit, "backend": {"type": backend.0, "name": backend.1}, "shots": 100}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let run: Value = response.json().await.unwrap();
-    run["id"].as_str().unwrap().to_owned()
-}
-
-async fn wait_terminal(app: &TestApp, id: &str) -> Value {
-    wait_until(
-        Duration::from_secs(30),
-        &format!("run {id} terminal"),
-        || async {
-            status_of(app, id).await["status"]
-                .as_str()
-                .and_then(|s| s.parse::<RunStatus>().ok())
-                .is_some_and(RunStatus::is_terminal)
+    let hooks = Hooks {
+        backends: vec![("test".into(), "panic".into(), Arc::new(Panicking))],
+        ..Hooks::default()
+    };
+    TestApp::spawn_with(
+        db,
+        |config| {
+            executing(config);
+            adjust(config);
         },
+        hooks,
     )
-    .await;
-    status_of(app, id).await
+    .await
 }
 
 async fn a_thousand_concurrent_submissions_all_complete(db: TestDb) {
@@ -88,7 +55,10 @@ async fn a_thousand_concurrent_submissions_all_complete(db: TestDb) {
     let accepted = futures_util::stream::iter(0..1000)
         .map(|_| {
             let (app, token) = (app.clone(), token.clone());
-            async move { submit(&app, &token, "alice/bell", ("simulator", "statevector")).await }
+            async move {
+                app.submit_run(&token, "alice/bell", ("simulator", "statevector"), 100)
+                    .await
+            }
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
@@ -110,7 +80,7 @@ async fn a_thousand_concurrent_submissions_all_complete(db: TestDb) {
         "{:?}",
         report.violations
     );
-    let sample = status_of(&app, &accepted[0]).await;
+    let sample = app.run_json(accepted[0]).await;
     let counts = sample["results"]["counts"].as_object().unwrap();
     assert!(counts.keys().all(|k| k == "00" || k == "11"), "{counts:?}");
     Arc::into_inner(app).unwrap().stop().await;
@@ -146,14 +116,16 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
         .id
         .to_string()
     };
-    let run = wait_terminal(&app, &panicked).await;
+    let run = app.wait_terminal(panicked).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["error_class"], "internal_error");
     assert_eq!(run["error_stage"], "execute");
     // The executor survived: the next run completes.
-    let next = submit(&app, &token, "alice/bell", ("simulator", "statevector")).await;
-    assert_eq!(wait_terminal(&app, &next).await["status"], "completed");
-    assert!(app.app.state().actors_alive());
+    let next = app
+        .submit_run(&token, "alice/bell", ("simulator", "statevector"), 100)
+        .await;
+    assert_eq!(app.wait_terminal(next).await["status"], "completed");
+    assert!(app.app.service().readiness().await.actors);
     assert!(app.store().verify().await.unwrap().violations.is_empty());
     app.stop().await;
 }
@@ -168,21 +140,25 @@ async fn cancelling_pending_and_running_runs_stops_them(db: TestDb) {
     .await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
-    let running = submit(&app, &token, "alice/bell", ("command", "slow")).await;
+    let running = app
+        .submit_run(&token, "alice/bell", ("command", "slow"), 100)
+        .await;
     wait_until(Duration::from_secs(10), "the slow run starts", || async {
-        status_of(&app, &running).await["status"] == "running"
+        app.run_json(running).await["status"] == "running"
     })
     .await;
     // The one slot is taken: this one waits.
-    let pending = submit(&app, &token, "alice/bell", ("command", "slow")).await;
-    let cancel = |id: String| {
+    let pending = app
+        .submit_run(&token, "alice/bell", ("command", "slow"), 100)
+        .await;
+    let cancel = |id: Uuid| {
         let request = http()
             .post(app.url(&format!("/api/runs/{id}/cancel")))
             .bearer_auth(&token);
         async move { request.send().await.unwrap().status().as_u16() }
     };
-    assert_eq!(cancel(pending.clone()).await, 200);
-    let run = status_of(&app, &pending).await;
+    assert_eq!(cancel(pending).await, 200);
+    let run = app.run_json(pending).await;
     assert_eq!(
         (run["status"].as_str(), &run["started_at"]),
         (Some("cancelled"), &Value::Null)
@@ -202,7 +178,7 @@ async fn cancelling_pending_and_running_runs_stops_them(db: TestDb) {
         .unwrap();
     assert!(process_alive(pid));
     let cancelled_at = std::time::Instant::now();
-    assert_eq!(cancel(running.clone()).await, 200);
+    assert_eq!(cancel(running).await, 200);
     wait_until(
         Duration::from_secs(5),
         "the child process is gone",
@@ -210,7 +186,7 @@ async fn cancelling_pending_and_running_runs_stops_them(db: TestDb) {
     )
     .await;
     eprintln!("cancel → child gone in {:?}", cancelled_at.elapsed());
-    let run = wait_terminal(&app, &running).await;
+    let run = app.wait_terminal(running).await;
     assert_eq!(run["status"], "cancelled");
     assert_eq!(run["results"], Value::Null, "never completed");
     assert!(app.store().verify().await.unwrap().violations.is_empty());
@@ -219,19 +195,12 @@ async fn cancelling_pending_and_running_runs_stops_them(db: TestDb) {
 
 async fn the_watchdog_fails_a_stranded_run_exactly_once(db: TestDb) {
     let clock = ManualClock::new(Utc::now());
-    let app = TestApp::start_with_clock(db, Arc::new(clock.clone())).await;
+    let app = TestApp::spawn_with(db, |_| {}, clock_hooks(Arc::new(clock.clone()))).await;
     let fx = app.circuit().await;
     for round in 0..10 {
         let run = app.submit(&fx, Some(true)).await;
-        app.transition(
-            run.id,
-            Change::Start {
-                node: "dead-node".into(),
-                lease_until: clock.now_plus(30),
-            },
-        )
-        .await
-        .unwrap();
+        clock.advance(TimeDelta::milliseconds(1)); // claims wait for the clock to pass creation
+        assert_eq!(app.claim("dead-node", 1, 30).await[0].run.id, run.id);
         // Not stranded yet: the sweep leaves it alone.
         assert_eq!(app.app.sweep().await.unwrap(), 0, "round {round}");
         clock.advance(TimeDelta::hours(2));
@@ -274,18 +243,11 @@ async fn the_watchdog_fails_a_stranded_run_exactly_once(db: TestDb) {
 
 async fn an_expired_lease_is_recovered_before_the_ttl(db: TestDb) {
     let clock = ManualClock::new(Utc::now());
-    let app = TestApp::start_with_clock(db, Arc::new(clock.clone())).await;
+    let app = TestApp::spawn_with(db, |_| {}, clock_hooks(Arc::new(clock.clone()))).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, None).await;
-    app.transition(
-        run.id,
-        Change::Start {
-            node: "dead-node".into(),
-            lease_until: clock.now_plus(30),
-        },
-    )
-    .await
-    .unwrap();
+    clock.advance(TimeDelta::milliseconds(1)); // claims wait for the clock to pass creation
+    assert_eq!(app.claim("dead-node", 1, 30).await[0].run.id, run.id);
     clock.advance(TimeDelta::seconds(31)); // lease expired; the 1-hour TTL is far away
     assert_eq!(app.app.sweep().await.unwrap(), 1);
     let audit = app.store().audit_timeline(run.id).await.unwrap();
@@ -294,10 +256,14 @@ async fn an_expired_lease_is_recovered_before_the_ttl(db: TestDb) {
 }
 
 async fn submissions_past_the_caps_get_429_and_503_with_retry_after(db: TestDb) {
-    let app = TestApp::start_configured(db, Arc::new(SystemClock), |c| {
-        c.executor.max_active_runs_per_user = 2;
-        c.executor.max_pending_runs = 3;
-    })
+    let app = TestApp::spawn_with(
+        db,
+        |c| {
+            c.executor.max_active_runs_per_user = 2;
+            c.executor.max_pending_runs = 3;
+        },
+        Hooks::default(),
+    )
     .await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
@@ -325,10 +291,14 @@ async fn submissions_past_the_caps_get_429_and_503_with_retry_after(db: TestDb) 
 }
 
 async fn submitting_faster_than_the_rate_gets_429_with_retry_after(db: TestDb) {
-    let app = TestApp::start_configured(db, Arc::new(SystemClock), |c| {
-        c.executor.user_submissions_per_s = 1;
-        c.executor.user_submission_burst = 3;
-    })
+    let app = TestApp::spawn_with(
+        db,
+        |c| {
+            c.executor.user_submissions_per_s = 1;
+            c.executor.user_submission_burst = 3;
+        },
+        Hooks::default(),
+    )
     .await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
@@ -365,16 +335,19 @@ async fn shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace(db: T
     .await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
-    let quick = submit(&app, &token, "alice/bell", ("command", "short")).await;
-    let slow = submit(&app, &token, "alice/bell", ("command", "long")).await;
+    let quick = app
+        .submit_run(&token, "alice/bell", ("command", "short"), 100)
+        .await;
+    let slow = app
+        .submit_run(&token, "alice/bell", ("command", "long"), 100)
+        .await;
     wait_until(Duration::from_secs(10), "both running", || async {
-        status_of(&app, &quick).await["status"] == "running"
-            && status_of(&app, &slow).await["status"] == "running"
+        app.run_json(quick).await["status"] == "running"
+            && app.run_json(slow).await["status"] == "running"
     })
     .await;
     let store = app.store().clone();
     let db = app.into_db().await;
-    let (quick, slow): (Uuid, Uuid) = (quick.parse().unwrap(), slow.parse().unwrap());
     let quick = store.run(quick).await.unwrap().unwrap();
     let slow = store.run(slow).await.unwrap().unwrap();
     assert_eq!(quick.status, RunStatus::Completed);
@@ -388,7 +361,7 @@ async fn a_killed_recorder_is_restarted_and_the_service_goes_on(db: TestDb) {
     let app = executing_app(db, |_| {}).await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
-    let recorder = app.app.state().recorder.clone();
+    let recorder = app.recorder().clone();
     let first = recorder.actor_cell().expect("a recorder");
     first.kill();
     wait_until(Duration::from_secs(10), "a new recorder", || async {
@@ -397,9 +370,11 @@ async fn a_killed_recorder_is_restarted_and_the_service_goes_on(db: TestDb) {
             .is_some_and(|c| c.get_id() != first.get_id())
     })
     .await;
-    let run = submit(&app, &token, "alice/bell", ("simulator", "statevector")).await;
-    assert_eq!(wait_terminal(&app, &run).await["status"], "completed");
-    assert!(app.app.state().actors_alive());
+    let run = app
+        .submit_run(&token, "alice/bell", ("simulator", "statevector"), 100)
+        .await;
+    assert_eq!(app.wait_terminal(run).await["status"], "completed");
+    assert!(app.app.service().readiness().await.actors);
     app.stop().await;
 }
 

@@ -16,7 +16,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
 use qrun::domain::{ErrorClass, Failure, RunResults, Stage};
 use qrun::store::users::hash_token;
 use qrun::store::{Change, FailCause};
@@ -241,7 +240,7 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
 }
 
 async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let client = client();
     let (alice, owner) = app.user("alice").await;
     let (bob, other) = app.user("bob").await;
@@ -518,13 +517,6 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
     app.stop().await;
 }
 
-fn start() -> Change {
-    Change::Start {
-        node: "test-node".into(),
-        lease_until: Utc::now() + TimeDelta::minutes(5),
-    }
-}
-
 /// Alice's private circuit with a run in every status, and the strings that identify them.
 async fn private_runs_in_every_status(
     app: &TestApp,
@@ -533,18 +525,19 @@ async fn private_runs_in_every_status(
 ) -> (String, Vec<String>) {
     let circuit = app.create_circuit(owner, name, "private").await;
     let cid = circuit["id"].as_str().unwrap().to_owned();
-    let mut runs = Vec::new();
-    for _ in 0..5 {
+    let submit = || async {
         let response = app
             .submit_http(owner, &cid, &[("X-Analytics-Consent", "granted")])
             .await;
         assert_eq!(response.status(), 201);
         let run: Value = response.json().await.unwrap();
-        runs.push(run["id"].as_str().unwrap().parse::<Uuid>().unwrap());
-    }
-    for id in &runs[1..4] {
-        app.transition(*id, start()).await.unwrap();
-    }
+        run["id"].as_str().unwrap().parse::<Uuid>().unwrap()
+    };
+    // runs[1..4] are claimed (the only way a run starts) before runs[0] and runs[4] exist.
+    let mut runs = vec![submit().await, submit().await, submit().await];
+    assert_eq!(app.claim("test-node", 3, 300).await.len(), 3);
+    runs.insert(0, submit().await);
+    runs.push(submit().await);
     let results = RunResults {
         counts: [("00".to_owned(), 6), ("11".to_owned(), 4)].into(),
         shots: 10,
@@ -571,7 +564,7 @@ async fn private_runs_in_every_status(
 }
 
 async fn private_ids_and_names_never_leak(db: TestDb) {
-    let app = TestApp::start(db).await;
+    let app = TestApp::spawn(db).await;
     let client = client();
     let (alice, owner) = app.user("alice").await;
     let (_, other) = app.user("bob").await;

@@ -9,23 +9,20 @@ use warp::{Filter, Rejection};
 
 use super::layout::{badge, page, time};
 use super::{Credentials, credentials, owner, render};
-use crate::app::AppState;
 use crate::domain::{Circuit, Run};
-use crate::http::extract::with_state;
-use crate::service::runs as service;
+use crate::http::Context;
+use crate::http::extract::with_context;
 
 /// Runs listed at most (one index range scan of `runs_circuit_created_idx`).
 pub const RECENT: u64 = 50;
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::get()
         .and(owner())
         .and(warp::path::param::<String>())
         .and(warp::path::end())
         .and(credentials())
-        .and(with_state(state))
+        .and(with_context(ctx))
         .then(handle)
 }
 
@@ -33,13 +30,15 @@ async fn handle(
     owner: String,
     name: String,
     credentials: Credentials,
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> Response {
     render(
         async {
-            let viewer = credentials.viewer(&state).await?;
-            let (circuit, runs) =
-                service::recent_of_circuit(&state, viewer.as_ref(), &owner, &name, RECENT).await?;
+            let viewer = credentials.viewer(&ctx).await?;
+            let (circuit, runs) = ctx
+                .service
+                .recent_runs_of_circuit(viewer.as_ref(), &owner, &name, RECENT)
+                .await?;
             Ok(index(&circuit, &runs))
         }
         .await,

@@ -14,30 +14,28 @@ use warp::{Filter, Rejection};
 
 use super::layout::{CLEAR_COOKIE, error_page, html, page};
 use super::{COOKIE, Credentials, credentials, render};
-use crate::app::AppState;
 use crate::domain::User;
+use crate::http::Context;
 use crate::http::error::ApiError;
-use crate::http::extract::with_state;
+use crate::http::extract::with_context;
 
 /// Largest accepted login form body.
 const MAX_FORM: u64 = 4096;
 
 type Form = HashMap<String, String>;
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let form_page = warp::path!("login")
         .and(warp::get())
         .and(params())
         .and(credentials())
-        .and(with_state(state.clone()))
+        .and(with_context(ctx.clone()))
         .then(form_page);
     let login = warp::path!("login")
         .and(warp::post())
         .and(same_origin())
         .and(form())
-        .and(with_state(state))
+        .and(with_context(ctx))
         .then(login);
     let logout = warp::path!("logout")
         .and(warp::post())
@@ -90,10 +88,10 @@ fn next_path(form: &Form) -> String {
         .unwrap_or_else(|| "/login".to_owned())
 }
 
-async fn form_page(params: Form, credentials: Credentials, state: Arc<AppState>) -> Response {
+async fn form_page(params: Form, credentials: Credentials, ctx: Arc<Context>) -> Response {
     render(
         async {
-            let viewer = credentials.viewer(&state).await?;
+            let viewer = credentials.viewer(&ctx).await?;
             Ok(login_form(viewer.as_ref(), &next_path(&params), None))
         }
         .await,
@@ -119,7 +117,7 @@ fn login_form(viewer: Option<&User>, next: &str, problem: Option<&str>) -> Marku
     page("Log in", None, body)
 }
 
-async fn login(allowed: Result<(), ApiError>, form: Form, state: Arc<AppState>) -> Response {
+async fn login(allowed: Result<(), ApiError>, form: Form, ctx: Arc<Context>) -> Response {
     if let Err(error) = allowed {
         return error_page(&error);
     }
@@ -127,13 +125,13 @@ async fn login(allowed: Result<(), ApiError>, form: Form, state: Arc<AppState>) 
     let token = form.get("token").map(|t| t.trim()).unwrap_or("");
     let user = match token {
         "" => None,
-        token => match state.auth.authenticate(token).await {
+        token => match ctx.service.authenticate(token).await {
             Ok(user) => user,
-            Err(err) => return error_page(&crate::service::ServiceError::from(err).into()),
+            Err(err) => return error_page(&err.into()),
         },
     };
     match user {
-        Some(_) => redirect(&next, session_cookie(token, &state)),
+        Some(_) => redirect(&next, session_cookie(token, &ctx)),
         None => {
             let mut response = html(login_form(None, &next, Some("That token is not valid.")));
             *response.status_mut() = StatusCode::UNAUTHORIZED;
@@ -143,12 +141,8 @@ async fn login(allowed: Result<(), ApiError>, form: Form, state: Arc<AppState>) 
 }
 
 /// The cookie holding `token`; `Secure` unless the service listens on loopback only.
-fn session_cookie(token: &str, state: &AppState) -> String {
-    let secure = if state.config.server.bind.ip().is_loopback() {
-        ""
-    } else {
-        "; Secure"
-    };
+fn session_cookie(token: &str, ctx: &Context) -> String {
+    let secure = if ctx.secure_cookies { "; Secure" } else { "" };
     format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}")
 }
 

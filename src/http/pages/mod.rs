@@ -30,8 +30,8 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::domain::User;
+use crate::http::Context;
 
 /// The cookie that carries a browser's API token.
 pub const COOKIE: &str = "qrun_token";
@@ -40,13 +40,11 @@ pub const COOKIE: &str = "qrun_token";
 pub const RESERVED_OWNER: &str = "api";
 
 /// The pages, after every API route.
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    run::routes(state.clone())
-        .or(circuit::routes(state.clone()))
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    run::routes(ctx.clone())
+        .or(circuit::routes(ctx.clone()))
         .unify()
-        .or(login::routes(state))
+        .or(login::routes(ctx))
         .unify()
 }
 
@@ -76,8 +74,8 @@ fn credentials() -> impl Filter<Extract = (Credentials,), Error = Rejection> + C
 impl Credentials {
     /// The viewer: anonymous without a token; a bad or revoked token is 401 (and the page
     /// clears the cookie), never a silent downgrade to anonymous.
-    async fn viewer(&self, state: &AppState) -> Result<Option<User>, ApiError> {
-        super::extract::authenticate(state, self.bearer.as_deref(), self.cookie.as_deref()).await
+    async fn viewer(&self, ctx: &Context) -> Result<Option<User>, ApiError> {
+        super::extract::authenticate(ctx, self.bearer.as_deref(), self.cookie.as_deref()).await
     }
 }
 

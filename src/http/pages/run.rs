@@ -12,17 +12,14 @@ use warp::{Filter, Rejection};
 use super::histogram::histogram;
 use super::layout::{badge, duration, page, seconds, time};
 use super::{Credentials, credentials, owner, render};
-use crate::app::AppState;
 use crate::domain::{Circuit, Run, RunStatus, User};
+use crate::http::Context;
 use crate::http::error::ApiError;
-use crate::http::extract::{run_id, with_state};
+use crate::http::extract::{run_id, with_context};
 use crate::http::views::AuditEntryView;
 use crate::service::access::sees_submitter;
-use crate::service::runs as service;
 
-pub fn routes(
-    state: Arc<AppState>,
-) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::get()
         .and(owner())
         .and(warp::path::param::<String>())
@@ -30,7 +27,7 @@ pub fn routes(
         .and(warp::path::param::<String>())
         .and(warp::path::end())
         .and(credentials())
-        .and(with_state(state))
+        .and(with_context(ctx))
         .then(handle)
 }
 
@@ -39,18 +36,21 @@ async fn handle(
     name: String,
     id: String,
     credentials: Credentials,
-    state: Arc<AppState>,
+    ctx: Arc<Context>,
 ) -> Response {
     render(
         async {
-            let viewer = credentials.viewer(&state).await?;
+            let viewer = credentials.viewer(&ctx).await?;
             let (run, circuit, entries) =
-                service::audit(&state, viewer.as_ref(), run_id(&id)?).await?;
+                ctx.service.run_audit(viewer.as_ref(), run_id(&id)?).await?;
             // The run exists and may be seen, but only under its own circuit's path.
             if circuit.owner_handle != owner || circuit.name != name {
                 return Err(ApiError::not_found("run"));
             }
-            let submitter = service::submitter(&state, viewer.as_ref(), &run, &circuit).await?;
+            let submitter = ctx
+                .service
+                .submitter(viewer.as_ref(), &run, &circuit)
+                .await?;
             let show = sees_submitter(viewer.as_ref(), &run, &circuit);
             let timeline: Vec<AuditEntryView> = entries
                 .iter()

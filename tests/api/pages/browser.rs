@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use super::{executing, shell_backend, submit, wait_status};
+use super::{executing, shell_backend};
 use crate::helpers::{TestDb, http};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -63,8 +63,10 @@ async fn a_running_runs_page_turns_completed_without_a_reload() {
     let app = executing(TestDb::sqlite(), vec![gated]).await;
     let (_, alice) = app.user("alice").await;
     app.create_circuit(&alice, "bell", "public").await;
-    let id = submit(&app, &alice, "alice/bell", ("command", "gated"), 100).await;
-    wait_status(&app, id, "running").await;
+    let id = app
+        .submit_run(&alice, "alice/bell", ("command", "gated"), 100)
+        .await;
+    app.wait_status(id, qrun::domain::RunStatus::Running).await;
 
     let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("run-page.png");
     let _ = std::fs::remove_file(&screenshot);

@@ -1,0 +1,87 @@
+//! What the rules take from the configuration, read once at start-up ([`Rules::from_config`]):
+//! the backends a run may choose and their shot limits, the admission caps, the stranded-run
+//! window and how long a token's answer is cached.
+
+use std::num::NonZeroU32;
+
+use chrono::TimeDelta;
+
+use crate::config::{BackendConfig, Config};
+
+/// A backend as submissions see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendRules {
+    /// `simulator` or `command`.
+    pub kind: String,
+    pub name: String,
+    /// Shots per run, inclusive.
+    pub max_shots: u64,
+}
+
+/// The settings the rules run with.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// The configured backends, in configuration order.
+    pub backends: Vec<BackendRules>,
+    /// The expansion bound of an upload's source check: the largest `max_gates` of any
+    /// simulator (past it the circuit could never run anyway).
+    pub source_check_max_gates: u64,
+    /// `executor.max_pending_runs`: past it, submissions are 503 `overloaded`.
+    pub max_pending_runs: u64,
+    /// `executor.max_active_runs_per_user`: past it, 429 `too_many_runs`.
+    pub max_active_runs_per_user: u64,
+    /// `executor.user_submissions_per_s` and `user_submission_burst`: a token bucket per user.
+    pub user_submissions_per_s: NonZeroU32,
+    pub user_submission_burst: NonZeroU32,
+    /// `watchdog.running_ttl_s`: a run running longer counts as stranded.
+    pub stranded_window_s: u64,
+    /// `auth.token_cache_ttl_s`.
+    pub token_cache_ttl: TimeDelta,
+}
+
+impl Rules {
+    pub fn from_config(config: &Config) -> Rules {
+        let executor = &config.executor;
+        Rules {
+            backends: config
+                .backends
+                .iter()
+                .map(|b| BackendRules {
+                    kind: b.kind().to_owned(),
+                    name: b.name().to_owned(),
+                    max_shots: match b {
+                        BackendConfig::Simulator { max_shots, .. }
+                        | BackendConfig::Command { max_shots, .. } => *max_shots,
+                    },
+                })
+                .collect(),
+            source_check_max_gates: config
+                .backends
+                .iter()
+                .filter_map(|b| match b {
+                    BackendConfig::Simulator { max_gates, .. } => Some(*max_gates),
+                    BackendConfig::Command { .. } => None,
+                })
+                .max()
+                .unwrap_or(1_000_000),
+            max_pending_runs: executor.max_pending_runs,
+            max_active_runs_per_user: executor.max_active_runs_per_user,
+            user_submissions_per_s: NonZeroU32::new(executor.user_submissions_per_s)
+                .unwrap_or(NonZeroU32::MIN),
+            user_submission_burst: NonZeroU32::new(executor.user_submission_burst)
+                .unwrap_or(NonZeroU32::MIN),
+            stranded_window_s: config.watchdog.running_ttl_s,
+            token_cache_ttl: i64::try_from(config.auth.token_cache_ttl_s)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .unwrap_or(TimeDelta::MAX),
+        }
+    }
+
+    /// The backend `kind/name`, if configured.
+    pub fn backend(&self, kind: &str, name: &str) -> Option<&BackendRules> {
+        self.backends
+            .iter()
+            .find(|b| b.kind == kind && b.name == name)
+    }
+}
