@@ -11,14 +11,33 @@ use warp::{Rejection, Reply};
 
 use crate::service::ServiceError;
 
-/// An error as the API reports it.
+/// An error as the API reports it: its [`Kind`] (which decides the status), a stable code and
+/// a sentence.
 #[derive(Clone, Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
+    pub kind: Kind,
     pub code: &'static str,
     pub message: String,
     /// Seconds, for 429 and 503.
     pub retry_after: Option<u64>,
+}
+
+/// What kind of refusal an error is; [`ApiError::status`] maps each to its one status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unprocessable,
+    TooManyRequests,
+    Internal,
+    Unavailable,
 }
 
 /// The error body.
@@ -36,9 +55,9 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
-            status,
+            kind,
             code,
             message: message.into(),
             retry_after: None,
@@ -46,19 +65,51 @@ impl ApiError {
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        Self::new(Kind::BadRequest, code, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(Kind::NotFound, "not_found", format!("{what} not found"))
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(Kind::Unauthorized, "unauthorized", message)
+    }
+
+    /// A 5xx body says nothing internal: the cause is logged where it is known.
+    fn internal() -> Self {
+        Self::new(
+            Kind::Internal,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+
+    /// With a `Retry-After` of `seconds`.
+    fn retry_after(self, seconds: u64) -> Self {
+        ApiError {
+            retry_after: Some(seconds),
+            ..self
+        }
+    }
+
+    /// The HTTP status: decided here, for every error the service answers.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            Kind::BadRequest => StatusCode::BAD_REQUEST,
+            Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+            Kind::Forbidden => StatusCode::FORBIDDEN,
+            Kind::NotFound => StatusCode::NOT_FOUND,
+            Kind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Kind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Kind::Conflict => StatusCode::CONFLICT,
+            Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
     }
 }
 
@@ -68,40 +119,29 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid { code, message } => ApiError::bad_request(code, message),
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::Forbidden(message) => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+                ApiError::new(Kind::Forbidden, "forbidden", message)
             }
             ServiceError::Conflict { code, message } => {
-                ApiError::new(StatusCode::CONFLICT, code, message)
+                ApiError::new(Kind::Conflict, code, message)
             }
             ServiceError::Unprocessable { code, message } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+                ApiError::new(Kind::Unprocessable, code, message)
             }
-            ServiceError::Unavailable(message) => ApiError {
-                retry_after: Some(2),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-            },
+            ServiceError::Unavailable(message) => {
+                ApiError::new(Kind::Unavailable, "unavailable", message).retry_after(2)
+            }
             ServiceError::Overloaded {
                 message,
                 retry_after,
-            } => ApiError {
-                retry_after: Some(retry_after),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
-            },
+            } => ApiError::new(Kind::Unavailable, "overloaded", message).retry_after(retry_after),
             ServiceError::TooMany {
                 code,
                 message,
                 retry_after,
-            } => ApiError {
-                retry_after: Some(retry_after),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
-            },
+            } => ApiError::new(Kind::TooManyRequests, code, message).retry_after(retry_after),
             ServiceError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "something went wrong on our side; it has been logged",
-                )
+                ApiError::internal()
             }
         }
     }
@@ -109,6 +149,7 @@ impl From<ServiceError> for ApiError {
 
 impl Reply for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),
@@ -116,12 +157,12 @@ impl Reply for ApiError {
             },
         };
         let mut response =
-            warp::reply::with_status(warp::reply::json(&body), self.status).into_response();
+            warp::reply::with_status(warp::reply::json(&body), status).into_response();
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after {
             headers.insert("retry-after", seconds.into());
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.kind == Kind::Unauthorized {
             headers.insert(
                 "www-authenticate",
                 warp::http::HeaderValue::from_static("Bearer"),
@@ -154,7 +195,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if let Some(Problem(e)) = rejection.find::<Problem>() {
         e.clone()
     } else if rejection.is_not_found() {
-        ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+        ApiError::new(Kind::NotFound, "route_not_found", "no such route")
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
         ApiError::bad_request("invalid_header", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {
@@ -163,7 +204,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         ApiError::bad_request("invalid_query", e.to_string())
     } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::PayloadTooLarge,
             "payload_too_large",
             "the request body is too large",
         )
@@ -171,17 +212,13 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         // Last among the client errors: warp also reports a sibling route's method mismatch
         // when the matching route refused a header, and the header is the real problem.
         ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
+            Kind::MethodNotAllowed,
             "method_not_allowed",
             "this route does not accept that method",
         )
     } else {
         tracing::error!(?rejection, "unhandled rejection");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "something went wrong on our side; it has been logged",
-        )
+        ApiError::internal()
     };
     Ok(error.into_response())
 }

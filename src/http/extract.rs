@@ -2,13 +2,13 @@
 //! error: the caller's identity, a size- and time-bounded JSON body, the consent and
 //! idempotency headers, ids in paths.
 
+use crate::http::error::Kind;
 use std::sync::Arc;
 
 use bytes::Buf;
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
-use warp::http::StatusCode;
 use warp::{Filter, Rejection};
 
 use super::error::{ApiError, reject};
@@ -109,7 +109,7 @@ pub fn json_body<T: DeserializeOwned + Send>(
                     && !ct.trim_start().to_ascii_lowercase().starts_with("application/json")
                 {
                     return Err(reject(ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        Kind::UnsupportedMediaType,
                         "unsupported_media_type",
                         "the body must be application/json",
                     )));
@@ -124,7 +124,7 @@ pub fn json_body<T: DeserializeOwned + Send>(
                     Ok(result) => result.map_err(reject)?,
                     Err(_) => {
                         return Err(reject(ApiError::new(
-                            StatusCode::REQUEST_TIMEOUT,
+                            Kind::RequestTimeout,
                             "request_timeout",
                             "the request body did not arrive in time",
                         )));
@@ -137,7 +137,7 @@ pub fn json_body<T: DeserializeOwned + Send>(
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::PayloadTooLarge,
         "payload_too_large",
         format!("the request body exceeds {limit} bytes"),
     )
@@ -240,6 +240,7 @@ mod tests {
     //! The header decoders, and inputs from fuzzing (`fuzz/fuzz_targets/http_decode.rs`).
 
     use super::*;
+    use warp::http::StatusCode;
 
     #[test]
     fn bearer_tokens() {
@@ -259,7 +260,7 @@ mod tests {
         ] {
             let err = bearer_token(bad).unwrap_err();
             assert_eq!(
-                (err.status, err.code),
+                (err.status(), err.code),
                 (StatusCode::UNAUTHORIZED, "unauthorized"),
                 "{bad:?}"
             );
@@ -282,7 +283,7 @@ mod tests {
         ] {
             let err = parse_consent(Some(bad)).unwrap_err();
             assert_eq!(
-                (err.status, err.code),
+                (err.status(), err.code),
                 (StatusCode::BAD_REQUEST, "invalid_consent"),
                 "{bad:?}"
             );
@@ -312,7 +313,7 @@ mod tests {
         ] {
             let err = parse_idempotency_key(Some(bad.to_owned())).unwrap_err();
             assert_eq!(
-                (err.status, err.code),
+                (err.status(), err.code),
                 (StatusCode::BAD_REQUEST, "invalid_idempotency_key"),
                 "{bad:?}"
             );
@@ -334,7 +335,7 @@ mod tests {
         for bytes in cases {
             let err = parse_json::<serde_json::Value>(bytes).unwrap_err();
             assert_eq!(
-                (err.status, err.code),
+                (err.status(), err.code),
                 (StatusCode::BAD_REQUEST, "invalid_json"),
                 "{}: {}",
                 String::from_utf8_lossy(&bytes[..bytes.len().min(20)]),

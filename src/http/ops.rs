@@ -1,6 +1,7 @@
 //! Operational routes: `GET /healthz` (the process answers), `GET /readyz` (the database
 //! answers and the actor tree is up) and `GET /metrics` (Prometheus text format).
 
+use crate::http::error::Kind;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -77,11 +78,8 @@ fn metrics(ctx: Arc<Context>) -> Response {
             "text/plain; version=0.0.4; charset=utf-8",
         )
         .into_response(),
-        None => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-            "metrics are disabled",
-        )
-        .into_response(),
+        None => {
+            ApiError::new(Kind::NotFound, "route_not_found", "metrics are disabled").into_response()
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! Content-Security-Policy that allows exactly this stylesheet and this script (by hash), so
 //! even markup that slipped past escaping could not run.
 
+use crate::http::error::Kind;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
@@ -63,16 +64,18 @@ pub fn html(markup: Markup) -> Response {
 /// An error as a small HTML page with the error's status; the message is the API's (a 5xx
 /// says nothing internal). A 401 links to the login form and drops a stale cookie.
 pub fn error_page(error: &ApiError) -> Response {
-    let title = error.status.canonical_reason().unwrap_or("Error");
+    let status = error.status();
+    let unauthorized = error.kind == Kind::Unauthorized;
+    let title = status.canonical_reason().unwrap_or("Error");
     let body = html! {
-        h1 { (error.status.as_u16()) " " (title) }
+        h1 { (status.as_u16()) " " (title) }
         p { (error.message) }
-        @if error.status == StatusCode::UNAUTHORIZED {
+        @if unauthorized {
             p { a href="/login" { "Log in with your API token" } }
         }
     };
-    let mut response = respond(error.status, page(title, None, body));
-    if error.status == StatusCode::UNAUTHORIZED {
+    let mut response = respond(status, page(title, None, body));
+    if unauthorized {
         response
             .headers_mut()
             .insert("set-cookie", HeaderValue::from_static(CLEAR_COOKIE));

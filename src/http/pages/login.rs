@@ -4,6 +4,7 @@
 //! the form. The cookie only authenticates page reads: the JSON API stays bearer-only, so a
 //! cookie can never be ridden to change anything. Both POSTs refuse a cross-origin `Origin`.
 
+use crate::http::error::Kind;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -72,7 +73,7 @@ fn same_origin() -> impl Filter<Extract = (Result<(), ApiError>,), Error = Rejec
                 Ok(())
             } else {
                 Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
+                    Kind::Forbidden,
                     "forbidden",
                     "cross-origin form posts are refused",
                 ))
