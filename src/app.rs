@@ -104,7 +104,16 @@ impl Application {
         let tree = ActorTree::start(store.clone(), settings, backends, sink)
             .await
             .map_err(|e| anyhow::anyhow!("cannot start the actor tree: {e}"))?;
-        let metrics = config.metrics.enabled.then(metrics::install);
+        let metrics = config.metrics.enabled.then(|| {
+            let handle = metrics::install();
+            let backends: Vec<String> = config
+                .backends
+                .iter()
+                .map(|b| format!("{}/{}", b.kind(), b.name()))
+                .collect();
+            metrics::register(&config.executor.frameworks, &backends);
+            handle
+        });
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("cannot bind {}", config.server.bind))?;
@@ -139,6 +148,11 @@ impl Application {
     /// The address the server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
     }
 
     /// The rules, as the HTTP layer calls them (tests and the command line too).

@@ -54,6 +54,8 @@ pub struct ExecutorConfig {
     pub claim_interval_ms: u64,
     pub lease_ttl_s: u64,
     pub shutdown_grace_s: u64,
+    /// The frameworks `manifest.framework` may name (DESIGN §12).
+    pub frameworks: Vec<String>,
 }
 
 impl ExecutorConfig {
@@ -334,6 +336,23 @@ impl Config {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return Err(ConfigError::key("logging.level", e));
+        }
+        if self.executor.frameworks.is_empty() {
+            return Err(ConfigError::key(
+                "executor.frameworks",
+                "must name at least one framework",
+            ));
+        }
+        for (i, framework) in self.executor.frameworks.iter().enumerate() {
+            if !crate::domain::circuit::is_framework_name(framework) || framework == "other" {
+                return Err(ConfigError::key(
+                    &format!("executor.frameworks[{i}]"),
+                    format!(
+                        "`{framework}` is not a framework name (1–64 of a-z, 0-9, `-`, `_`, \
+                         `.`; `other` is reserved)"
+                    ),
+                ));
+            }
         }
         let mut names = std::collections::HashSet::new();
         for (i, backend) in self.backends.iter().enumerate() {

@@ -1,17 +1,94 @@
 //! Prometheus metrics (DESIGN §8). The names are a contract; labels never carry user, circuit
 //! or run ids. Beyond §8: `qrun_runs_finished_total{framework,backend,status}` (the
-//! framework-level error rate), `qrun_actor_restarts_total{actor}`. Each metric is recorded where its event happens: transitions after the
-//! Recorder's commit, HTTP in the server's wrapper.
+//! framework-level error rate), `qrun_actor_restarts_total{actor}`. Each metric is recorded
+//! where its event happens: transitions after the Recorder's commit, HTTP in the server's
+//! wrapper.
+//!
+//! No label value is a client's choice (DESIGN §8): `method` is a standard method or `other`,
+//! `framework` one of `executor.frameworks` or `other`, `route` a template or `unmatched`, and
+//! `backend` a configured backend. [`register`] exports every known label set of the counters
+//! at zero from start-up, so `rate()` and `absent()` alerts work before the first event.
 
-use std::sync::OnceLock;
+use std::collections::BTreeSet;
+use std::sync::{OnceLock, RwLock};
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::domain::{Run, RunStatus};
+use crate::domain::{Action, Edge, ErrorClass, Run, RunStatus, Stage};
 use crate::store::Rejection;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The frameworks that are label values (those of `executor.frameworks`, of every application
+/// in this process); any other is `other`.
+static FRAMEWORKS: RwLock<BTreeSet<String>> = RwLock::new(BTreeSet::new());
+
+/// The label value of any framework outside `executor.frameworks`, and of any non-standard
+/// HTTP method.
+pub const OTHER: &str = "other";
+
+/// The HTTP methods of RFC 9110 §9 and PATCH (RFC 5789): the `method` label's values, with
+/// [`OTHER`].
+pub const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// Exports every known label set of the counters at zero (an existing series keeps its value)
+/// and makes `frameworks` label values. `backends` are the configured `type/name` pairs.
+pub fn register(frameworks: &[String], backends: &[String]) {
+    FRAMEWORKS
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .extend(frameworks.iter().cloned());
+    let frameworks = frameworks.iter().map(String::as_str).chain([OTHER]);
+    for framework in frameworks {
+        for backend in backends {
+            counter!("qrun_runs_requested_total", "framework" => framework.to_owned(), "backend" => backend.clone()).increment(0);
+            for status in RunStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
+                counter!(
+                    "qrun_runs_finished_total",
+                    "framework" => framework.to_owned(),
+                    "backend" => backend.clone(),
+                    "status" => status.as_str(),
+                )
+                .increment(0);
+            }
+        }
+    }
+    for edge in Edge::ALL {
+        for from in edge.sources() {
+            counter!("qrun_run_transitions_total", "from" => from.as_str(), "to" => edge.target().as_str()).increment(0);
+        }
+        counter!("qrun_transition_conflicts_total", "to" => edge.target().as_str()).increment(0);
+    }
+    for class in ErrorClass::ALL {
+        for stage in Stage::ALL {
+            counter!("qrun_runs_failed_total", "error_class" => class.as_str(), "stage" => stage.as_str()).increment(0);
+        }
+    }
+    for action in Action::ALL {
+        for result in ["delivered", "retried", "parked"] {
+            counter!("qrun_analytics_events_total", "event" => action.event(), "result" => result)
+                .increment(0);
+        }
+    }
+}
+
+/// `framework` as a label value: itself if configured, else [`OTHER`].
+fn framework_label(framework: &str) -> String {
+    let known = FRAMEWORKS.read().unwrap_or_else(|e| e.into_inner());
+    if known.contains(framework) {
+        framework.to_owned()
+    } else {
+        OTHER.to_owned()
+    }
+}
+
+/// `method` as a label value: a standard method, else [`OTHER`].
+pub fn method_label(method: &str) -> &'static str {
+    METHODS.into_iter().find(|m| *m == method).unwrap_or(OTHER)
+}
 
 /// Seconds: HTTP requests take milliseconds.
 const HTTP_BUCKETS: &[f64] = &[
@@ -141,7 +218,7 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
     match from {
         None => counter!(
             "qrun_runs_requested_total",
-            "framework" => run.framework.clone(),
+            "framework" => framework_label(&run.framework),
             "backend" => format!("{}/{}", run.backend_type, run.backend_name),
         )
         .increment(1),
@@ -162,7 +239,7 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
             {
                 histogram!(
                     "qrun_run_execution_seconds",
-                    "framework" => run.framework.clone(),
+                    "framework" => framework_label(&run.framework),
                     "backend" => format!("{}/{}", run.backend_type, run.backend_name),
                 )
                 .record(seconds(ended - started));
@@ -170,7 +247,7 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
             if run.status.is_terminal() {
                 counter!(
                     "qrun_runs_finished_total",
-                    "framework" => run.framework.clone(),
+                    "framework" => framework_label(&run.framework),
                     "backend" => format!("{}/{}", run.backend_type, run.backend_name),
                     "status" => run.status.as_str(),
                 )
@@ -197,7 +274,7 @@ pub fn http_request(route: &'static str, method: &str, status: u16, elapsed: std
     counter!(
         "qrun_http_requests_total",
         "route" => route,
-        "method" => method.to_owned(),
+        "method" => method_label(method),
         "status" => status.to_string(),
     )
     .increment(1);
@@ -239,8 +316,17 @@ pub fn stranded_runs(count: u64) {
 
 /// An analytics event's delivery attempt: `delivered`, `retried` or `parked`.
 pub fn analytics_event(event: &str, result: &'static str) {
-    counter!("qrun_analytics_events_total", "event" => event.to_owned(), "result" => result)
+    counter!("qrun_analytics_events_total", "event" => event_label(event), "result" => result)
         .increment(1);
+}
+
+/// An outbox row's event name as a label value: one of the lifecycle events, else `other`.
+fn event_label(event: &str) -> &'static str {
+    Action::ALL
+        .into_iter()
+        .map(Action::event)
+        .find(|e| *e == event)
+        .unwrap_or(OTHER)
 }
 
 /// Analytics events waiting for delivery.

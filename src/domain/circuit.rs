@@ -27,6 +27,15 @@ impl Visibility {
     }
 }
 
+/// Whether `name` can name a framework (`manifest.framework`, `executor.frameworks`): 1–64
+/// lowercase ASCII letters, digits, `-`, `_` or `.`.
+pub fn is_framework_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
 /// A named circuit of one owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Circuit {

@@ -316,8 +316,10 @@ pub enum VisibilityView {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestView {
-    /// The framework the circuit was written for: 1–64 letters, digits, `-`, `_` or `.`.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
+    /// The SDK the circuit was written for: one of the server's `executor.frameworks` (by
+    /// default qiskit, cirq, pennylane, braket, pytket, openqasm); another is 400
+    /// `invalid_manifest`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[a-z0-9._-]+$")]
     pub framework: String,
     #[schema(schema_with = manifest_format_schema)]
     pub format: String,

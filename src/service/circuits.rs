@@ -12,7 +12,8 @@ use crate::store::circuits::CreateCircuitError;
 /// The one source format qrun executes.
 pub const FORMAT_OPENQASM2: &str = "openqasm2";
 
-fn check_manifest(manifest: &Manifest) -> Result<(), ServiceError> {
+/// The format must be one qrun executes and the framework one of `executor.frameworks`.
+fn check_manifest(manifest: &Manifest, frameworks: &[String]) -> Result<(), ServiceError> {
     if manifest.format != FORMAT_OPENQASM2 {
         return Err(ServiceError::invalid(
             "invalid_manifest",
@@ -22,16 +23,13 @@ fn check_manifest(manifest: &Manifest) -> Result<(), ServiceError> {
             ),
         ));
     }
-    let framework_ok = !manifest.framework.is_empty()
-        && manifest.framework.len() <= 64
-        && manifest
-            .framework
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !framework_ok {
+    if !frameworks.contains(&manifest.framework) {
         return Err(ServiceError::invalid(
             "invalid_manifest",
-            "manifest.framework must be 1–64 characters of letters, digits, `-`, `_` or `.`",
+            format!(
+                "manifest.framework must be one of {}",
+                frameworks.join(", ")
+            ),
         ));
     }
     Ok(())
@@ -82,7 +80,7 @@ impl Service {
     ) -> Result<(Circuit, CircuitVersion), ServiceError> {
         validate_circuit_name(name)
             .map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))?;
-        check_manifest(manifest)?;
+        check_manifest(manifest, &self.rules.frameworks)?;
         self.check_source(source).await?;
         self.store
             .create_circuit(user.id, name, visibility, source, manifest)
@@ -115,7 +113,7 @@ impl Service {
                 "only the circuit's owner may add versions".into(),
             ));
         }
-        check_manifest(manifest)?;
+        check_manifest(manifest, &self.rules.frameworks)?;
         self.check_source(source).await?;
         let version = self
             .store

@@ -37,6 +37,8 @@ pub struct Rules {
     pub stranded_window_s: u64,
     /// `auth.token_cache_ttl_s`.
     pub token_cache_ttl: TimeDelta,
+    /// `executor.frameworks`: what `manifest.framework` may name.
+    pub frameworks: Vec<String>,
 }
 
 impl Rules {
@@ -71,6 +73,7 @@ impl Rules {
             user_submission_burst: NonZeroU32::new(executor.user_submission_burst)
                 .unwrap_or(NonZeroU32::MIN),
             stranded_window_s: config.watchdog.running_ttl_s,
+            frameworks: executor.frameworks.clone(),
             token_cache_ttl: i64::try_from(config.auth.token_cache_ttl_s)
                 .ok()
                 .and_then(TimeDelta::try_seconds)

@@ -10,6 +10,7 @@ mod helpers;
 mod http_input;
 mod http_runs;
 mod lifecycle;
+mod metrics_labels;
 mod nodes;
 mod openapi;
 mod pages;
