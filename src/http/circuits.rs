@@ -26,7 +26,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_context(ctx.clone()))
         .then(add_version);
     let get = warp::path!("api" / "circuits" / String / String)
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(viewer(ctx.clone()))
         .and(with_context(ctx))
         .then(get);

@@ -76,6 +76,11 @@ impl ApiError {
         Self::new(Kind::Unauthorized, "unauthorized", message)
     }
 
+    /// No route has this path (for any method).
+    pub fn route_not_found() -> Self {
+        Self::new(Kind::NotFound, "route_not_found", "no such route")
+    }
+
     /// A 5xx body says nothing internal: the cause is logged where it is known.
     fn internal() -> Self {
         Self::new(
@@ -195,7 +200,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     let error = if let Some(Problem(e)) = rejection.find::<Problem>() {
         e.clone()
     } else if rejection.is_not_found() {
-        ApiError::new(Kind::NotFound, "route_not_found", "no such route")
+        ApiError::route_not_found()
     } else if let Some(e) = rejection.find::<warp::reject::InvalidHeader>() {
         ApiError::bad_request("invalid_header", e.to_string())
     } else if let Some(e) = rejection.find::<warp::reject::MissingHeader>() {

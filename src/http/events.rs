@@ -27,7 +27,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "runs" / String / "events")
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(reading_viewer(ctx.clone()))
         .and(with_context(ctx))
         .then(events)

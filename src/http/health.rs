@@ -14,7 +14,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
     let path = warp::path!("api" / "health" / "runs")
         .or(warp::path!("api" / "health" / "dagster" / "runs"));
     path.unify()
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(with_context(ctx))
         .then(runs)
 }

@@ -92,6 +92,12 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/{owner}/{circuit}/runs/{id}"),
 ];
 
+/// The method filter of every GET route: GET, and HEAD answered as GET without a body (RFC
+/// 9110 §9.3.2; hyper sends the headers of the GET answer and no body).
+pub fn get_or_head() -> impl Filter<Extract = (), Error = warp::Rejection> + Copy {
+    warp::get().or(warp::head()).unify()
+}
+
 /// The template of [`ROUTES`] that `path` matches, else of [`PAGE_ROUTES`], or `unmatched`.
 pub fn route_template(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
@@ -118,17 +124,39 @@ pub fn route_template(path: &str) -> &'static str {
 }
 
 /// The `Allow` header of a route template: the methods [`ROUTES`] and [`PAGE_ROUTES`] serve
-/// on it.
+/// on it (HEAD wherever GET is).
 fn allowed_methods(template: &str) -> Option<HeaderValue> {
     let methods: Vec<&str> = ROUTES
         .iter()
         .chain(PAGE_ROUTES)
         .filter(|(_, t)| *t == template)
-        .map(|(method, _)| *method)
+        .flat_map(|(method, _)| match *method {
+            "GET" => &["GET", "HEAD"][..],
+            _ => std::slice::from_ref(method),
+        })
+        .copied()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
     (!methods.is_empty()).then(|| HeaderValue::from_str(&methods.join(", ")).expect("ASCII"))
+}
+
+/// A 405 names the methods its route serves in `Allow`; on a path no route has, warp's 405
+/// (some route refused the method before the path) is the 404 it is for every method.
+fn method_not_allowed(route: &'static str, mut response: Response) -> Response {
+    use warp::Reply;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    match allowed_methods(route) {
+        Some(allow) => {
+            response
+                .headers_mut()
+                .insert(warp::http::header::ALLOW, allow);
+            response
+        }
+        None => error::ApiError::route_not_found().into_response(),
+    }
 }
 
 /// The service: every route, each request counted and timed under its route template, and
@@ -147,7 +175,7 @@ pub fn service(
              headers: warp::http::HeaderMap,
              method: warp::http::Method,
              path: warp::path::FullPath,
-             mut response: Response| {
+             response: Response| {
                 let request_id = headers
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
@@ -155,6 +183,7 @@ pub fn service(
                     .map(str::to_owned)
                     .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
                 let route = route_template(path.as_str());
+                let mut response = method_not_allowed(route, response);
                 let status = response.status();
                 let elapsed = started.elapsed();
                 crate::metrics::http_request(route, method.as_str(), status.as_u16(), elapsed);
@@ -165,11 +194,6 @@ pub fn service(
                 }
                 if let Ok(value) = HeaderValue::from_str(&request_id) {
                     response.headers_mut().insert("x-request-id", value);
-                }
-                if status == StatusCode::METHOD_NOT_ALLOWED
-                    && let Some(allow) = allowed_methods(route)
-                {
-                    response.headers_mut().insert(warp::http::header::ALLOW, allow);
                 }
                 response
             },

@@ -189,5 +189,7 @@ fn document() -> warp::reply::Json {
 }
 
 pub fn routes() -> impl Filter<Extract = (warp::reply::Json,), Error = warp::Rejection> + Clone {
-    warp::path!("openapi.json").and(warp::get()).map(document)
+    warp::path!("openapi.json")
+        .and(crate::http::get_or_head())
+        .map(document)
 }

@@ -15,13 +15,15 @@ use super::extract::with_context;
 use crate::http::Context;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    let healthz = warp::path!("healthz").and(warp::get()).map(healthz);
+    let healthz = warp::path!("healthz")
+        .and(crate::http::get_or_head())
+        .map(healthz);
     let readyz = warp::path!("readyz")
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(with_context(ctx.clone()))
         .then(readyz);
     let metrics = warp::path!("metrics")
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(with_context(ctx))
         .map(metrics);
     healthz.or(readyz).unify().or(metrics).unify()

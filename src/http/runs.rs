@@ -31,13 +31,13 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_context(ctx.clone()))
         .then(submit);
     let list = warp::path!("api" / "runs")
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(user(ctx.clone()))
         .and(warp::query::<BTreeMap<String, String>>())
         .and(with_context(ctx.clone()))
         .then(list);
     let get = warp::path!("api" / "runs" / String)
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(viewer(ctx.clone()))
         .and(with_context(ctx.clone()))
         .then(get);
@@ -47,7 +47,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(with_context(ctx.clone()))
         .then(cancel);
     let audit = warp::path!("api" / "runs" / String / "audit")
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(viewer(ctx.clone()))
         .and(with_context(ctx))
         .then(audit);

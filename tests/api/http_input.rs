@@ -794,12 +794,12 @@ async fn a_wrong_method_is_405_with_the_allowed_methods() {
     let (_, token) = app.user("alice").await;
     let run = "018f3c1e-7b2a-7cde-8f00-0123456789ab";
     for (method, path, allow) in [
-        (Method::DELETE, "/api/runs".to_owned(), "GET, POST"),
-        (Method::PUT, format!("/api/runs/{run}"), "GET"),
+        (Method::DELETE, "/api/runs".to_owned(), "GET, HEAD, POST"),
+        (Method::PUT, format!("/api/runs/{run}"), "GET, HEAD"),
         (Method::GET, format!("/api/runs/{run}/cancel"), "POST"),
         (Method::PATCH, "/api/circuits".to_owned(), "POST"),
-        (Method::POST, "/metrics".to_owned(), "GET"),
-        (Method::DELETE, "/login".to_owned(), "GET, POST"),
+        (Method::POST, "/metrics".to_owned(), "GET, HEAD"),
+        (Method::DELETE, "/login".to_owned(), "GET, HEAD, POST"),
     ] {
         let response = http()
             .request(method.clone(), app.url(&path))
@@ -821,6 +821,70 @@ async fn a_wrong_method_is_405_with_the_allowed_methods() {
             error["error"]["code"], "method_not_allowed",
             "{method} {path}"
         );
+    }
+    app.stop().await;
+}
+
+/// HEAD is answered as GET without a body on every GET route (RFC 9110 §9.3.2), and a path no
+/// route has is a 404 whatever the method (a 405 always names `Allow`).
+#[tokio::test]
+async fn head_is_get_without_a_body_and_unknown_paths_are_404_for_every_method() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, token) = app.user("alice").await;
+    let circuit = app.create_circuit(&token, "bell", "public").await;
+    let run = app
+        .submit_run(&token, "alice/bell", ("simulator", "statevector"), 10)
+        .await;
+    assert_eq!(circuit["name"], "bell");
+    for path in [
+        "/healthz".to_owned(),
+        "/readyz".to_owned(),
+        "/metrics".to_owned(),
+        "/openapi.json".to_owned(),
+        "/api/health/runs".to_owned(),
+        format!("/api/runs/{run}"),
+        format!("/api/runs/{run}/audit"),
+        "/api/circuits/alice/bell".to_owned(),
+        "/alice/bell".to_owned(),
+        format!("/alice/bell/runs/{run}"),
+        "/login".to_owned(),
+    ] {
+        let get = http().get(app.url(&path)).send().await.unwrap();
+        let (get_status, get_type) = (get.status(), get.headers().get("content-type").cloned());
+        let head = http().head(app.url(&path)).send().await.unwrap();
+        assert_eq!(head.status(), get_status, "HEAD {path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get_type.as_ref(),
+            "HEAD {path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "HEAD {path} has no body"
+        );
+    }
+    let methods = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::HEAD,
+    ];
+    for (method, path) in methods
+        .iter()
+        .flat_map(|m| ["/nope", "/api/nope", "/a/b/c/d"].map(|p| (m.clone(), p)))
+    {
+        let response = http()
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{method} {path}");
+        assert!(response.headers().get("allow").is_none(), "{method} {path}");
+        if method != Method::HEAD {
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error"]["code"], "route_not_found", "{method} {path}");
+        }
     }
     app.stop().await;
 }

@@ -17,7 +17,7 @@ use crate::http::extract::with_context;
 pub const RECENT: u64 = 50;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::get()
+    crate::http::get_or_head()
         .and(owner())
         .and(warp::path::param::<String>())
         .and(warp::path::end())

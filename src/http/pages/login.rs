@@ -27,7 +27,7 @@ type Form = HashMap<String, String>;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let form_page = warp::path!("login")
-        .and(warp::get())
+        .and(crate::http::get_or_head())
         .and(params())
         .and(credentials())
         .and(with_context(ctx.clone()))

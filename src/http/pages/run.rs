@@ -20,7 +20,7 @@ use crate::http::views::AuditEntryView;
 use crate::service::access::sees_submitter;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    warp::get()
+    crate::http::get_or_head()
         .and(owner())
         .and(warp::path::param::<String>())
         .and(warp::path("runs"))
