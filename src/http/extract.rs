@@ -178,12 +178,69 @@ async fn collect(
     Ok(bytes)
 }
 
-/// Parses a JSON body; syntax errors and shape errors get different codes.
+/// Parses a JSON body; syntax errors and shape errors get different codes. A string holding
+/// U+0000 (which PostgreSQL's text cannot store, and SQLite would keep on one database but not
+/// the other) is refused as `invalid_body` naming its field, the same on both databases.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    let classify = |e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Data => ApiError::bad_request("invalid_body", e.to_string()),
         _ => ApiError::bad_request("invalid_json", format!("malformed JSON: {e}")),
-    })
+    };
+    // JSON writes U+0000 only as the escape `\u0000`: look closer only when it is there.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(classify)?;
+        if let Some(field) = nul_field(&value, String::new()) {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                format!("`{field}` contains a NUL character (U+0000), which cannot be stored"),
+            ));
+        }
+    }
+    serde_json::from_slice(bytes).map_err(classify)
+}
+
+/// The path (`manifest.framework`, `items[2]`) of the first string in `value` that holds
+/// U+0000, keys included.
+fn nul_field(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(if path.is_empty() {
+            "(body)".into()
+        } else {
+            path
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_field(item, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let path = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(path)
+            } else {
+                nul_field(item, path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a query parameter value holding U+0000 (decoded from `%00`), naming it.
+pub fn check_query_value(key: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') || key.contains('\0') {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "`{}` contains a NUL character (U+0000)",
+                key.replace('\0', "\\0")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `X-Analytics-Consent: granted|denied` (case-insensitive); absent means denied.

@@ -12,7 +12,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{ApiError, ErrorBody, respond};
-use super::extract::{consent, idempotency_key, json_body, run_id, user, viewer, with_context};
+use super::extract::{
+    check_query_value, consent, idempotency_key, json_body, run_id, user, viewer, with_context,
+};
 use super::views::{
     AuditEntryView, AuditTimeline, ListRunsQuery, RunPage, RunView, SubmitHeaders, SubmitRun,
 };
@@ -287,6 +289,7 @@ pub fn parse_list_query(params: &BTreeMap<String, String>) -> Result<ListQuery, 
         limit: DEFAULT_PAGE,
     };
     for (key, value) in params {
+        check_query_value(key, value)?;
         match key.as_str() {
             "status" => {
                 query.status =

@@ -556,6 +556,108 @@ async fn bad_input_gets_the_exact_error_and_loses_nothing(db: TestDb) {
 
 on_both_databases!(bad_input_gets_the_exact_error_and_loses_nothing);
 
+/// U+0000 cannot be stored by PostgreSQL's text (SQLite would take it): every way it can come
+/// in is a 400 naming the field, on both databases, and nothing is written.
+async fn a_nul_character_is_refused_at_the_edge_naming_its_field(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let with_nul_comment = format!("{BELL}// a comment with \u{0000} in it\n");
+    let cases: Vec<(&str, &str, Value, &str)> = vec![
+        (
+            "/api/runs",
+            "POST",
+            run_body(json!({"circuit": "alice/bell\u{0000}"})),
+            "circuit",
+        ),
+        (
+            "/api/circuits",
+            "POST",
+            circuit_body(json!({"source": with_nul_comment})),
+            "source",
+        ),
+        (
+            "/api/circuits",
+            "POST",
+            circuit_body(json!({"name": "a\u{0000}b"})),
+            "name",
+        ),
+        (
+            "/api/circuits",
+            "POST",
+            circuit_body(
+                json!({"manifest": {"framework": "qiskit\u{0000}", "format": "openqasm2"}}),
+            ),
+            "manifest.framework",
+        ),
+        (
+            "/api/circuits/alice/bell/versions",
+            "POST",
+            json!({"source": with_nul_comment, "manifest": {"framework": "qiskit", "format": "openqasm2"}}),
+            "source",
+        ),
+    ];
+    for (path, _, body, field) in cases {
+        let response = http()
+            .post(app.url(path))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{path} {field}: {error}"
+        );
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{field}`")), "{path}: {message}");
+    }
+    let response = http()
+        .get(app.url("/api/runs?circuit=alice/bell%00"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_query")),
+        "{error}"
+    );
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`circuit`")
+    );
+    // Nothing was written: one circuit at one version, no run.
+    let circuit: Value = http()
+        .get(app.url("/api/circuits/alice/bell"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(circuit["version"], 1);
+    assert_eq!(
+        app.store()
+            .run_counts()
+            .await
+            .unwrap()
+            .values()
+            .sum::<u64>(),
+        0
+    );
+    app.stop().await;
+}
+
+on_both_databases!(a_nul_character_is_refused_at_the_edge_naming_its_field);
+
 /// Sends raw bytes; the status line of the answer.
 async fn raw_status_line(addr: std::net::SocketAddr, request: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
