@@ -98,6 +98,16 @@ impl ApiError {
         }
     }
 
+    /// The body: `{"error": {"code", "message"}}`.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+            },
+        }
+    }
+
     /// The HTTP status: decided here, for every error the service answers.
     pub fn status(&self) -> StatusCode {
         match self.kind {
@@ -155,14 +165,8 @@ impl From<ServiceError> for ApiError {
 impl Reply for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message,
-            },
-        };
         let mut response =
-            warp::reply::with_status(warp::reply::json(&body), status).into_response();
+            warp::reply::with_status(warp::reply::json(&self.body()), status).into_response();
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after {
             headers.insert("retry-after", seconds.into());

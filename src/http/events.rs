@@ -2,13 +2,20 @@
 //! current state; each change follows; the stream ends after the terminal event. Changes
 //! committed on this node arrive at once (the Recorder's broadcast); a slow poll catches
 //! changes committed by other nodes.
+//!
+//! Each `status` event's id is the status it carries, and the first asks clients to reconnect
+//! after [`RECONNECT`] (`retry:`): a client that reconnects with `Last-Event-ID` naming the
+//! current status is not sent it again. A read that fails because the database is unavailable
+//! is retried with backoff for up to [`GIVE_UP_AFTER`] — the run's ending still arrives after
+//! an outage — and past that, or on any other failure, the stream sends one `error` event
+//! (`{"error": {"code", "message"}}`, as the API's error bodies) and ends.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 use warp::reply::Response;
 use warp::sse::Event;
@@ -17,33 +24,50 @@ use warp::{Filter, Rejection, Reply};
 use super::error::{ApiError, ErrorBody, respond};
 use super::extract::{reading_viewer, run_id, with_context};
 use super::views::RunView;
-use crate::domain::{RunStatus, User};
+use crate::domain::{Circuit, Run, RunStatus, User};
 use crate::http::Context;
-use crate::service::RunChange;
 use crate::service::access::sees_submitter;
+use crate::service::{RunChange, ServiceError};
 
 /// How often the stream re-reads the run, for changes made on other nodes.
 const POLL: Duration = Duration::from_secs(1);
+/// The reconnection delay the stream asks of clients (`retry:`).
+pub const RECONNECT: Duration = Duration::from_secs(2);
+/// How long a read failing with an unavailable database is retried before the stream ends
+/// with an `error` event.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// The longest wait between two retries of a failing read.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "runs" / String / "events")
         .and(crate::http::get_or_head())
         .and(reading_viewer(ctx.clone()))
+        .and(warp::header::optional::<String>("last-event-id"))
         .and(with_context(ctx))
         .then(events)
 }
 
-/// Live status of a run (text/event-stream). Each `status` event carries the run as JSON.
+/// Live status of a run (text/event-stream). Each `status` event carries the run as JSON and
+/// has the status as its id; an `error` event (an error body) ends a stream that cannot go on.
 #[utoipa::path(
     get, path = "/api/runs/{id}/events", tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
+    params(
+        ("id" = String, Path, description = "Run id"),
+        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received (a status): it is not sent again"),
+    ),
     responses(
         (status = 200, description = "`status` events, each a run; ends after the terminal one", content_type = "text/event-stream", body = RunView),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security((), ("bearer" = []))
 )]
-async fn events(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response {
+async fn events(
+    id: String,
+    viewer: Option<User>,
+    last_event_id: Option<String>,
+    ctx: Arc<Context>,
+) -> Response {
     let opened = async {
         let id = run_id(&id)?;
         // Subscribe before the first read, so no change can slip between them.
@@ -55,45 +79,82 @@ async fn events(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response
     .await;
     match opened {
         Ok((id, changes, first, show)) => {
-            let stream = status_stream(ctx, viewer, id, changes, first, show);
+            let watch = Watch {
+                ctx,
+                viewer,
+                id,
+                show,
+            };
+            let stream = watch.stream(changes, first, last_event_id);
             warp::sse::reply(warp::sse::keep_alive().stream(stream)).into_response()
         }
         Err(error) => respond::<Response>(Err(error)),
     }
 }
 
-/// Streams the run's status: a task watches the run and feeds a channel; the response reads
-/// the channel. When the client goes away the channel closes and the task ends.
-fn status_stream(
+/// One client's watch of one run.
+struct Watch {
     ctx: Arc<Context>,
     viewer: Option<User>,
     id: Uuid,
-    mut changes: broadcast::Receiver<RunChange>,
-    first: RunView,
+    /// Whether the viewer may see the submitter.
     show: bool,
-) -> impl Stream<Item = Result<Event, Infallible>> + Send + Sync + 'static {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(8);
-    tokio::spawn(async move {
+}
+
+impl Watch {
+    /// Streams the run's status: a task watches the run and feeds a channel; the response
+    /// reads the channel. When the client goes away the channel closes and the task ends.
+    fn stream(
+        self,
+        changes: broadcast::Receiver<RunChange>,
+        first: RunView,
+        last_event_id: Option<String>,
+    ) -> impl Stream<Item = Result<Event, Infallible>> + Send + Sync + 'static {
+        let (tx, rx) = mpsc::channel::<Event>(8);
+        tokio::spawn(self.run(tx, changes, first, last_event_id));
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|event| (Ok(event), rx))
+        })
+    }
+
+    async fn run(
+        self,
+        tx: mpsc::Sender<Event>,
+        mut changes: broadcast::Receiver<RunChange>,
+        first: RunView,
+        last_event_id: Option<String>,
+    ) {
         let mut next = Some(first);
+        let mut retry = Some(RECONNECT);
+        let mut last = last_event_id;
         while let Some(view) = next.take() {
             let terminal = view
                 .status
                 .parse::<RunStatus>()
                 .is_ok_and(RunStatus::is_terminal);
-            let last = view.status.clone();
-            let event = Event::default()
-                .event("status")
-                .json_data(&view)
-                .unwrap_or_else(|_| Event::default().event("status"));
-            if tx.send(event).await.is_err() || terminal {
+            if last.as_deref() != Some(view.status.as_str()) {
+                let mut event = Event::default()
+                    .id(view.status.clone())
+                    .event("status")
+                    .json_data(&view)
+                    .unwrap_or_else(|_| Event::default().event("status"));
+                if let Some(after) = retry.take() {
+                    event = event.retry(after);
+                }
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            if terminal {
                 return;
             }
+            last = Some(view.status);
             while next.is_none() {
                 // A change of this run (or a lag), or the poll interval.
                 let woke = tokio::time::timeout(POLL, async {
                     loop {
                         match changes.recv().await {
-                            Ok(change) if change.run_id == id => return true,
+                            Ok(change) if change.run_id == self.id => return true,
                             Ok(_) => continue,
                             Err(broadcast::error::RecvError::Lagged(_)) => return true,
                             Err(broadcast::error::RecvError::Closed) => return false,
@@ -104,16 +165,43 @@ fn status_stream(
                 if woke == Ok(false) || tx.is_closed() {
                     return;
                 }
-                let Ok((run, circuit)) = ctx.service.run(viewer.as_ref(), id).await else {
-                    return;
+                let (run, circuit) = match self.read().await {
+                    Ok(read) => read,
+                    Err(error) => {
+                        let _ = tx.send(error_event(error)).await;
+                        return;
+                    }
                 };
-                if run.status.as_str() != last {
-                    next = Some(RunView::new(&run, &circuit, show));
+                if last.as_deref() != Some(run.status.as_str()) {
+                    next = Some(RunView::new(&run, &circuit, self.show));
                 }
             }
         }
-    });
-    futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (Ok(event), rx))
-    })
+    }
+
+    /// The run, read again: an unavailable database is retried with backoff for up to
+    /// [`GIVE_UP_AFTER`]; any other failure, or one that lasts longer, is the answer.
+    async fn read(&self) -> Result<(Run, Circuit), ApiError> {
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.ctx.service.run(self.viewer.as_ref(), self.id).await {
+                Ok(read) => return Ok(read),
+                Err(ServiceError::Unavailable(reason)) if started.elapsed() < GIVE_UP_AFTER => {
+                    tracing::debug!(run_id = %self.id, %reason, "event stream read failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
+
+/// The `error` event that ends a stream: the API's error body.
+fn error_event(error: ApiError) -> Event {
+    Event::default()
+        .event("error")
+        .json_data(error.body())
+        .unwrap_or_else(|_| Event::default().event("error"))
 }

@@ -246,3 +246,140 @@ on_both_databases!(
     a_database_outage_is_503_then_the_service_recovers,
     a_batch_meeting_an_outage_fails_at_once,
 );
+
+/// One server-sent event: its type, id, retry and data lines.
+#[derive(Debug, Default)]
+struct SseEvent {
+    event: String,
+    id: Option<String>,
+    retry: Option<String>,
+    data: String,
+}
+
+/// Reads a whole event stream (at most `within`).
+async fn read_stream(response: reqwest::Response, within: Duration) -> Vec<SseEvent> {
+    let text = tokio::time::timeout(within, response.text())
+        .await
+        .expect("the stream ends")
+        .expect("a body");
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty() && !block.starts_with(':'))
+        .map(|block| {
+            let mut event = SseEvent::default();
+            for line in block.lines() {
+                match line.split_once(':') {
+                    Some(("event", v)) => event.event = v.trim().to_owned(),
+                    Some(("id", v)) => event.id = Some(v.trim().to_owned()),
+                    Some(("retry", v)) => event.retry = Some(v.trim().to_owned()),
+                    Some(("data", v)) => event.data = v.to_owned(),
+                    _ => {}
+                }
+            }
+            event
+        })
+        .collect()
+}
+
+/// An app executing runs on a backend that takes `seconds`, with a public Bell circuit of
+/// alice's; the app and alice's token.
+async fn slow_runs(db: TestDb, dir: &std::path::Path, seconds: f64) -> (TestApp, String) {
+    let slow = crate::helpers::sleepy_backend(dir, "slow", seconds);
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.database.wait_timeout_ms = WAIT_TIMEOUT_MS;
+        config.backends.push(slow);
+    };
+    let app = TestApp::spawn_with(db, adjust, Hooks::default()).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    (app, token)
+}
+
+/// Through a 3 s PostgreSQL outage (every connection killed, again and again) a client
+/// watching a run still receives its ending: the stream retries its reads instead of closing.
+/// Events carry ids (their status) and the first a `retry:`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_outlives_a_database_outage() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (app, token) = slow_runs(db, dir.path(), 1.0).await;
+    let run = app
+        .submit_run(&token, "alice/bell", ("command", "slow"), 10)
+        .await;
+    app.wait_status(run, RunStatus::Running).await;
+    let stream = http()
+        .get(app.url(&format!("/api/runs/{run}/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let reading = tokio::spawn(read_stream(stream, Duration::from_secs(90)));
+    let faults = Fault::new(&app.db.url)
+        .await
+        .inject(Duration::from_secs(3))
+        .await;
+    assert!(faults > 0);
+    let events = reading.await.unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.event.as_str(), e.id.as_deref()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("status", Some("running")), ("status", Some("completed"))],
+        "{events:?}"
+    );
+    assert_eq!(events[0].retry.as_deref(), Some("2000"));
+    let last: serde_json::Value = serde_json::from_str(&events[1].data).unwrap();
+    assert_eq!(last["status"], "completed");
+    app.stop().await;
+}
+
+/// A client reconnecting with `Last-Event-ID` is not sent the status it has; a read that fails
+/// for good (the table is gone) ends the stream with one `error` event, never silently.
+async fn an_event_stream_resumes_and_ends_with_an_error_event(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, token) = slow_runs(db, dir.path(), 1.0).await;
+    let run = app
+        .submit_run(&token, "alice/bell", ("command", "slow"), 10)
+        .await;
+    app.wait_status(run, RunStatus::Running).await;
+    let resumed = http()
+        .get(app.url(&format!("/api/runs/{run}/events")))
+        .header("last-event-id", "running")
+        .send()
+        .await
+        .unwrap();
+    let events = read_stream(resumed, Duration::from_secs(30)).await;
+    let ids: Vec<_> = events.iter().map(|e| e.id.as_deref()).collect();
+    assert_eq!(ids, [Some("completed")], "{events:?}");
+
+    let run = app
+        .submit_run(&token, "alice/bell", ("command", "slow"), 10)
+        .await;
+    app.wait_status(run, RunStatus::Running).await;
+    let stream = http()
+        .get(app.url(&format!("/api/runs/{run}/events")))
+        .send()
+        .await
+        .unwrap();
+    let reading = tokio::spawn(read_stream(stream, Duration::from_secs(30)));
+    app.store()
+        .execute_raw("ALTER TABLE runs RENAME TO runs_gone")
+        .await
+        .unwrap();
+    let events = reading.await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(kinds, ["status", "error"], "{events:?}");
+    let error: serde_json::Value = serde_json::from_str(&events[1].data).unwrap();
+    assert_eq!(error["error"]["code"], "internal", "{error}");
+    app.store()
+        .execute_raw("ALTER TABLE runs_gone RENAME TO runs")
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
+on_both_databases!(an_event_stream_resumes_and_ends_with_an_error_event);
