@@ -22,6 +22,8 @@ use crate::policy::Policy;
 /// The controllers a run's cgroup is made in, in this order.
 const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpuacct"];
 const ROOT: &str = "/sys/fs/cgroup";
+/// Run cgroups are named `PREFIX<service pid>-<sequence>`.
+const PREFIX: &str = "qrun-sandbox-";
 
 /// This process's own cgroup directories, one per controller of [`CONTROLLERS`].
 #[derive(Clone, Debug)]
@@ -55,7 +57,29 @@ impl Cgroups {
         // Writable: make (and remove) a child in each.
         let probe = cgroups.create(&Policy::default(), 0).ok()?;
         drop(probe);
+        cgroups.remove_orphans();
         Some(cgroups)
+    }
+
+    /// Removes the run cgroups left behind by services that died (named after a pid that
+    /// no longer runs). Only empty cgroups can be removed, so a live run is never touched.
+    fn remove_orphans(&self) {
+        for parent in &self.parents {
+            let Ok(entries) = std::fs::read_dir(parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let owner = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix(PREFIX))
+                    .and_then(|rest| rest.split('-').next())
+                    .and_then(|pid| pid.parse::<u32>().ok());
+                if owner.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                    let _ = std::fs::remove_dir(entry.path());
+                }
+            }
+        }
     }
 
     /// A new, empty cgroup for one run, with `policy`'s memory cap and its process cap
@@ -63,7 +87,7 @@ impl Cgroups {
     pub fn create(&self, policy: &Policy, extra_processes: u64) -> std::io::Result<RunCgroup> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
-            "qrun-sandbox-{}-{}",
+            "{PREFIX}{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
