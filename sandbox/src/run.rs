@@ -42,7 +42,7 @@ impl Sandbox {
     /// namespace also kill them if this process dies (when the thread that called `run`
     /// exits, in fact: call it from a thread that lives as long as the run, as tokio's
     /// worker threads do). Without the sandbox (`enabled = false`) only the program itself
-    /// gets the parent-death signal; the run's cgroup, where there is one, still finds the
+    /// gets that parent-death signal; the run's cgroup, where there is one, still finds the
     /// rest when the run ends.
     pub async fn run(&self, invocation: &Invocation<'_>, cancel: &CancellationToken) -> Ending {
         let policy = &self.policy;
@@ -98,17 +98,21 @@ impl Sandbox {
         }
         let rlimits = limits::rlimits(policy, cgroup.is_some());
         let join = cgroup.as_ref().map(|c| c.join_fds()).unwrap_or_default();
-        let parent_death = !policy.enabled;
-        // SAFETY: the closure only makes system calls (write, setrlimit, prctl) on data
-        // prepared before the fork; it allocates nothing and takes no lock.
+        let parent = Pid::from_raw(std::process::id() as i32);
+        // SAFETY: the closure only makes system calls (write, setrlimit, prctl, getppid) on
+        // data prepared before the fork; it allocates nothing and takes no lock.
         unsafe {
             command.as_std_mut().pre_exec(move || {
                 for &fd in &join {
                     nix::unistd::write(BorrowedFd::borrow_raw(fd), b"0")?;
                 }
                 limits::apply(&rlimits)?;
-                if parent_death {
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                // Killed with this process (bubblewrap sets its own too, but only once it
+                // runs: this closes the window before). If this process already died, it
+                // would never be.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                if nix::unistd::getppid() != parent {
+                    return Err(std::io::Error::other("the service died"));
                 }
                 Ok(())
             });

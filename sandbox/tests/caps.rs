@@ -128,7 +128,7 @@ async fn a_daemon_dies_when_the_process_running_the_sandbox_is_killed() {
     .spawn()
     .unwrap();
     common::wait_until("the daemon runs", MINUTE, || {
-        !processes_with(&mark).is_empty()
+        processes_with(&mark).into_iter().any(common::is_daemon)
     });
     helper.kill().unwrap();
     helper.wait().unwrap();

@@ -194,7 +194,7 @@ async fn cancelling_kills_every_process_of_the_run() {
         let probe = mark.clone();
         tokio::task::spawn_blocking(move || {
             common::wait_until("the daemon runs", MINUTE, || {
-                !processes_with(&probe).is_empty()
+                processes_with(&probe).into_iter().any(common::is_daemon)
             })
         })
         .await
@@ -226,7 +226,7 @@ async fn dropping_the_run_kills_every_process_of_the_run() {
     let probe = mark.clone();
     tokio::task::spawn_blocking(move || {
         common::wait_until("the daemon runs", MINUTE, || {
-            !processes_with(&probe).is_empty()
+            processes_with(&probe).into_iter().any(common::is_daemon)
         })
     })
     .await

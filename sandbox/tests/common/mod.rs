@@ -98,9 +98,27 @@ pub fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> b
 
 /// Waits until no process carries `marker` (signal delivery and reaping take a moment).
 pub fn assert_all_gone(marker: &str) {
-    wait_until(&format!("no process carries {marker}"), MINUTE, || {
-        processes_with(marker).is_empty()
-    });
+    let deadline = Instant::now() + MINUTE;
+    loop {
+        let left = processes_with(marker);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let stats: Vec<String> = left
+                .iter()
+                .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default())
+                .collect();
+            panic!("processes outlived their run: {stats:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether `pid` is the daemon [`DAEMON`] starts (not the program starting it).
+pub fn is_daemon(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|cmdline| cmdline.starts_with(b"/usr/bin/python3\0-c\0import time"))
 }
 
 /// A Python program that starts a daemon — forked twice, in a new session, its command line
