@@ -99,7 +99,7 @@ impl Application {
         add_backends: impl FnOnce(&mut Backends),
     ) -> anyhow::Result<Application> {
         let store = open_store(&config, clock).await?;
-        let mut backends = Backends::from_config(&config.backends);
+        let mut backends = Backends::from_config(&config.backends).await?;
         add_backends(&mut backends);
         let node = config.executor.node();
         tracing::info!(%node, "this node");
