@@ -73,7 +73,7 @@ impl Application {
     pub async fn build(config: Config, hooks: Hooks) -> anyhow::Result<Application> {
         let clock = hooks.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let store = open_store(&config, clock).await?;
-        let mut backends = Backends::from_config(&config.backends);
+        let mut backends = Backends::from_config(&config.backends).await?;
         for (kind, name, backend) in hooks.backends {
             backends.insert(&kind, &name, backend);
         }

@@ -11,7 +11,7 @@ use crate::app::{Application, Hooks, open_store};
 use crate::config::{Config, LogFormat};
 use crate::domain::circuit::validate_handle;
 use crate::domain::{ErrorClass, SystemClock};
-use crate::execution::{Backends, ExecError, Job};
+use crate::execution::{BackendSetupError, Backends, ExecError, Job};
 use qrun_engine::CancellationToken;
 
 #[derive(Parser)]
@@ -103,6 +103,11 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, config)) {
         Ok(code) => code,
+        // A backend whose sandbox cannot be set up is a configuration problem.
+        Err(err) if err.is::<BackendSetupError>() => {
+            eprintln!("qrun: {err}");
+            ExitCode::from(2)
+        }
         Err(err) => {
             eprintln!("qrun: {err:#}");
             ExitCode::FAILURE
@@ -205,7 +210,14 @@ async fn exec(
         eprintln!("qrun: --backend must be TYPE/NAME, e.g. simulator/statevector");
         return Ok(ExitCode::from(2));
     };
-    let Some(backend) = Backends::from_config(&config.backends).get(kind, name) else {
+    let backends = match Backends::from_config(&config.backends).await {
+        Ok(backends) => backends,
+        Err(err) => {
+            eprintln!("qrun: {err}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let Some(backend) = backends.get(kind, name) else {
         eprintln!("qrun: no backend `{kind}/{name}` is configured");
         return Ok(ExitCode::from(2));
     };

@@ -6,6 +6,7 @@
 //! that supplied the bad value (file or environment variable), which is what an operator needs
 //! from a one-line start-up failure; it is feature-complete and stable (Rocket's configuration).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -163,18 +164,25 @@ pub enum BackendConfig {
     /// The built-in state-vector simulator.
     Simulator {
         name: String,
+        /// Circuit formats it accepts: `openqasm2`, `openqasm3` (both by default).
+        #[serde(default = "default_simulator_formats")]
+        formats: Vec<String>,
         max_qubits: u32,
         max_shots: u64,
         max_gates: u64,
         max_source_bytes: usize,
         timeout_s: u64,
     },
-    /// An external program run as a sandboxed child process.
+    /// An external program run as a sandboxed child process (DESIGN §13).
     Command {
         name: String,
         program: PathBuf,
         #[serde(default)]
         args: Vec<String>,
+        /// Circuit formats the program accepts (DESIGN §12); `["openqasm2"]` by default, the
+        /// only format command backends were ever given before formats were declared.
+        #[serde(default = "default_command_formats")]
+        formats: Vec<String>,
         timeout_s: u64,
         #[serde(default = "default_command_max_shots")]
         max_shots: u64,
@@ -182,7 +190,59 @@ pub enum BackendConfig {
         max_source_bytes: usize,
         #[serde(default = "default_command_max_output_bytes")]
         max_output_bytes: usize,
+        /// `[backends.sandbox]`: how the program is confined.
+        #[serde(default)]
+        sandbox: SandboxConfig,
     },
+}
+
+/// The circuit formats qrun knows (DESIGN §12).
+pub const FORMATS: [&str; 3] = ["openqasm2", "openqasm3", "python"];
+
+/// `[backends.sandbox]` of a command backend (DESIGN §13); every key has a default.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Run the program under the sandbox (default). `false` runs it unconfined, with a
+    /// warning at start-up.
+    pub enabled: bool,
+    /// Memory of the run's processes together, MiB (default 2048); past it: `resource_limit`.
+    pub memory_mb: u64,
+    /// CPU seconds per process (default: the backend's `timeout_s`); past it: `timeout`.
+    pub cpu_s: Option<u64>,
+    /// Processes and threads at once (default 64); a fork past it fails inside the program.
+    pub max_processes: u64,
+    /// Size of the private writable `/tmp`, MiB (default 64); also the largest file.
+    pub tmp_mb: u64,
+    /// Network access (default false: none at all, loopback included).
+    pub network: bool,
+    /// Absolute host paths visible read-only inside (the program's own directory among them
+    /// unless it is under `/usr`).
+    pub read_only_paths: Vec<PathBuf>,
+    /// The environment besides `PATH`, `HOME=/tmp` and `LANG`.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            enabled: true,
+            memory_mb: 2048,
+            cpu_s: None,
+            max_processes: 64,
+            tmp_mb: 64,
+            network: false,
+            read_only_paths: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_simulator_formats() -> Vec<String> {
+    vec!["openqasm2".into(), "openqasm3".into()]
+}
+fn default_command_formats() -> Vec<String> {
+    vec!["openqasm2".into()]
 }
 
 fn default_command_max_shots() -> u64 {
@@ -207,6 +267,15 @@ impl BackendConfig {
     pub fn name(&self) -> &str {
         match self {
             BackendConfig::Simulator { name, .. } | BackendConfig::Command { name, .. } => name,
+        }
+    }
+
+    /// The circuit formats it accepts.
+    pub fn formats(&self) -> &[String] {
+        match self {
+            BackendConfig::Simulator { formats, .. } | BackendConfig::Command { formats, .. } => {
+                formats
+            }
         }
     }
 
@@ -368,13 +437,18 @@ impl Config {
                     "must be at least 1",
                 ));
             }
-            if let BackendConfig::Command { program, .. } = backend
-                && !program.is_absolute()
+            validate_formats(i, backend)?;
+            if let BackendConfig::Command {
+                program, sandbox, ..
+            } = backend
             {
-                return Err(ConfigError::key(
-                    &format!("backends[{i}].program"),
-                    "must be an absolute path",
-                ));
+                if !program.is_absolute() {
+                    return Err(ConfigError::key(
+                        &format!("backends[{i}].program"),
+                        "must be an absolute path",
+                    ));
+                }
+                validate_sandbox(i, sandbox)?;
             }
         }
         Ok(())
@@ -386,6 +460,59 @@ impl Config {
             .iter()
             .find(|b| b.kind() == kind && b.name() == name)
     }
+}
+
+fn validate_formats(i: usize, backend: &BackendConfig) -> Result<(), ConfigError> {
+    let key = format!("backends[{i}].formats");
+    if backend.formats().is_empty() {
+        return Err(ConfigError::key(&key, "must name at least one format"));
+    }
+    for format in backend.formats() {
+        if !FORMATS.contains(&format.as_str()) {
+            return Err(ConfigError::key(
+                &key,
+                format!("`{format}` is not one of {}", FORMATS.join(", ")),
+            ));
+        }
+        if matches!(backend, BackendConfig::Simulator { .. }) && format == "python" {
+            return Err(ConfigError::key(
+                &key,
+                "the simulator executes only openqasm2 and openqasm3",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_sandbox(i: usize, sandbox: &SandboxConfig) -> Result<(), ConfigError> {
+    let key = |name: &str| format!("backends[{i}].sandbox.{name}");
+    for (name, value) in [
+        ("memory_mb", Some(sandbox.memory_mb)),
+        ("cpu_s", sandbox.cpu_s),
+        ("max_processes", Some(sandbox.max_processes)),
+        ("tmp_mb", Some(sandbox.tmp_mb)),
+    ] {
+        if value == Some(0) {
+            return Err(ConfigError::key(&key(name), "must be at least 1"));
+        }
+    }
+    for (j, path) in sandbox.read_only_paths.iter().enumerate() {
+        if !path.is_absolute() {
+            return Err(ConfigError::key(
+                &key(&format!("read_only_paths[{j}]")),
+                format!("`{}` is not an absolute path", path.display()),
+            ));
+        }
+    }
+    for name in sandbox.env.keys() {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(ConfigError::key(
+                &key("env"),
+                format!("`{name}` is not a variable name"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// figment's error as one line: what is wrong, the key, and where the value came from.
@@ -426,9 +553,65 @@ mod tests {
         assert!(config.backend("simulator", "statevector").is_some());
     }
 
+    /// A valid command backend, to which a case appends keys.
+    const AER: &str = "[[backends]]\ntype = \"command\"\nname = \"aer\"\nprogram = \"/opt/aer\"\ntimeout_s = 30\n";
+
+    #[test]
+    fn a_command_backend_gets_the_sandbox_defaults_and_can_set_each_key() {
+        let config = load_toml(AER).unwrap();
+        let Some(BackendConfig::Command {
+            formats, sandbox, ..
+        }) = config.backend("command", "aer")
+        else {
+            panic!("no command backend");
+        };
+        assert_eq!(formats, &["openqasm2"]);
+        assert_eq!(sandbox, &SandboxConfig::default());
+        assert!(sandbox.enabled && !sandbox.network && sandbox.cpu_s.is_none());
+        assert_eq!(
+            (sandbox.memory_mb, sandbox.max_processes, sandbox.tmp_mb),
+            (2048, 64, 64)
+        );
+
+        let config = load_toml(&format!(
+            "{AER}formats = [\"python\", \"openqasm3\"]\n[backends.sandbox]\nenabled = false\n\
+             memory_mb = 256\ncpu_s = 2\nmax_processes = 32\ntmp_mb = 8\nnetwork = true\n\
+             read_only_paths = [\"/opt/venv\"]\nenv = {{ OMP_NUM_THREADS = \"1\" }}\n"
+        ))
+        .unwrap();
+        let Some(BackendConfig::Command {
+            formats, sandbox, ..
+        }) = config.backend("command", "aer")
+        else {
+            panic!("no command backend");
+        };
+        assert_eq!(formats, &["python", "openqasm3"]);
+        assert_eq!(
+            sandbox,
+            &SandboxConfig {
+                enabled: false,
+                memory_mb: 256,
+                cpu_s: Some(2),
+                max_processes: 32,
+                tmp_mb: 8,
+                network: true,
+                read_only_paths: vec![PathBuf::from("/opt/venv")],
+                env: BTreeMap::from([("OMP_NUM_THREADS".into(), "1".into())]),
+            }
+        );
+        let defaults = Config::load_from(None, Env::prefixed("QRUN_TEST_NOTHING__")).unwrap();
+        assert_eq!(
+            defaults
+                .backend("simulator", "statevector")
+                .unwrap()
+                .formats(),
+            ["openqasm2", "openqasm3"]
+        );
+    }
+
     #[test]
     fn bad_configs_name_the_key_on_one_line() {
-        let cases = [
+        let cases: &[(&str, &str)] = &[
             ("[server]\nbnid = \"x\"\n", "server.bnid"),
             ("[server]\nbind = 42\n", "server.bind"),
             ("[recorder]\nmax_batch = \"lots\"\n", "recorder.max_batch"),
@@ -440,8 +623,52 @@ mod tests {
                 "[[backends]]\ntype = \"command\"\nname = \"aer\"\nprogram = \"aer\"\ntimeout_s = 3\n",
                 "backends[0].program",
             ),
+            (&format!("{AER}formats = []\n"), "backends[0].formats"),
+            (
+                &format!("{AER}formats = [\"openqasm2\", \"quil\"]\n"),
+                "backends[0].formats",
+            ),
+            (
+                "[[backends]]\ntype = \"simulator\"\nname = \"s\"\nmax_qubits = 2\nmax_shots = 1\n\
+                 max_gates = 1\nmax_source_bytes = 1\ntimeout_s = 1\nformats = [\"python\"]\n",
+                "backends[0].formats",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nmemory_mb = 0\n"),
+                "backends[0].sandbox.memory_mb",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\ncpu_s = 0\n"),
+                "backends[0].sandbox.cpu_s",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nmax_processes = 0\n"),
+                "backends[0].sandbox.max_processes",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\ntmp_mb = 0\n"),
+                "backends[0].sandbox.tmp_mb",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nread_only_paths = [\"/opt/venv\", \"venv\"]\n"),
+                "backends[0].sandbox.read_only_paths[1]",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nenv = {{ \"A=B\" = \"1\" }}\n"),
+                "backends[0].sandbox.env",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nmemroy_mb = 1\n"),
+                // figment loses the path inside a tagged enum; the field is named.
+                "backends.0`: unknown field: found `memroy_mb`",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nnetwork = \"yes\"\n"),
+                // Likewise for a wrongly typed value (as for every backend key).
+                "backends.0`: invalid type: found string \"yes\", expected a boolean",
+            ),
         ];
-        for (toml, key) in cases {
+        for &(toml, key) in cases {
             let err = load_toml(toml).expect_err(toml).to_string();
             assert!(err.contains(key), "{toml:?}: `{err}` does not name `{key}`");
             assert!(!err.contains('\n'), "{toml:?}: `{err}` is not one line");

@@ -65,10 +65,15 @@ async fn metrics_count_a_scripted_mix_exactly() {
         name: "broken".into(),
         program: broken,
         args: vec![],
+        formats: vec!["openqasm2".into()],
         timeout_s: 10,
         max_shots: 1000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        sandbox: qrun::config::SandboxConfig {
+            read_only_paths: vec![dir.path().to_owned()],
+            ..Default::default()
+        },
     };
     let adjust = |config: &mut qrun::config::Config| {
         executing(config);

@@ -2,10 +2,10 @@
 //!
 //! [`prepare`] parses and checks a source against a backend's [`Limits`] and returns a
 //! [`Program`]; [`simulate`] runs it on the built-in state-vector simulator for a number of
-//! shots; [`CommandBackend`] runs a source on an external program in a sandbox instead.
-//! Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
+//! shots. Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
 //! stage ([`Stage`]); source errors carry a `line:col` [`Position`]. Counts are keyed as
-//! Qiskit's `get_counts()` keys them (see [`Outcome`]).
+//! Qiskit's `get_counts()` keys them (see [`Outcome`], [`is_count_key`]). Running external
+//! programs is not the engine's: see the `qrun-sandbox` crate.
 //!
 //! # Layout
 //!
@@ -15,11 +15,9 @@
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
 //! - `sim` — the state-vector simulator: kernels, fusion, shot branching, sampling.
 //! - `outcome` — [`Outcome`] and the count-key format.
-//! - `command` — [`CommandBackend`], the child-process sandbox.
 //!
 //! Architecture invariant: `qasm` and `sim` meet only in `ir`; either can be replaced.
 
-mod command;
 mod error;
 pub mod ir;
 mod limits;
@@ -27,12 +25,11 @@ mod outcome;
 mod qasm;
 mod sim;
 
-pub use command::CommandBackend;
 pub use error::{EngineError, FailureKind, Position, Stage};
 pub use ir::Program;
 pub use limits::{ENGINE_MAX_QUBITS, Limits, MAX_CLBITS};
 pub use num_complex::Complex64;
-pub use outcome::Outcome;
+pub use outcome::{Outcome, is_count_key};
 pub use tokio_util::sync::CancellationToken;
 
 use error::Result;

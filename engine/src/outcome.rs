@@ -45,8 +45,9 @@ pub(crate) fn count_key(cregs: &[Register], clbits: &[bool]) -> String {
 }
 
 /// Whether `key` has the shape of a count key: groups of `0`/`1` separated by single
-/// spaces (or empty, for a circuit without classical bits).
-pub(crate) fn is_count_key(key: &str) -> bool {
+/// spaces (or empty, for a circuit without classical bits). Counts from elsewhere (an
+/// external backend) are checked with it.
+pub fn is_count_key(key: &str) -> bool {
     key.is_empty()
         || key
             .split(' ')

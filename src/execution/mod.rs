@@ -2,7 +2,7 @@
 //!
 //! - [`Backend`]: prepare + execute one job, cancellable; failures in the six classes.
 //! - [`simulator`]: the built-in state-vector simulator (blocking pool).
-//! - [`command`]: an external program in the engine's sandbox (child process).
+//! - [`command`]: an external program in the sandbox of the `qrun-sandbox` crate.
 
 pub mod command;
 pub mod simulator;
@@ -80,17 +80,44 @@ pub trait Backend: Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub struct Backends(HashMap<(String, String), Arc<dyn Backend>>);
 
+/// A configured backend that cannot run on this machine.
+#[derive(Debug, thiserror::Error)]
+#[error("backend command/{name}: {error}")]
+pub struct BackendSetupError {
+    /// The backend's name.
+    pub name: String,
+    /// Why its sandbox cannot be set up.
+    pub error: qrun_sandbox::SetupError,
+}
+
 impl Backends {
-    pub fn from_config(configs: &[BackendConfig]) -> Backends {
+    /// The backends `configs` declare. Each command backend's sandbox is probed first (a
+    /// no-op run under its policy, a few milliseconds); the first that cannot be set up is
+    /// the error. A command backend without the sandbox is logged as a warning.
+    pub async fn from_config(configs: &[BackendConfig]) -> Result<Backends, BackendSetupError> {
         let mut backends = Backends::default();
         for config in configs {
             let backend: Arc<dyn Backend> = match config {
                 BackendConfig::Simulator { .. } => Arc::new(simulator::Simulator::new(config)),
-                BackendConfig::Command { .. } => Arc::new(command::Command::new(config)),
+                BackendConfig::Command { .. } => {
+                    let backend = command::CommandBackend::new(config);
+                    backend.probe().await.map_err(|error| BackendSetupError {
+                        name: config.name().to_owned(),
+                        error,
+                    })?;
+                    if !backend.sandboxed() {
+                        tracing::warn!(
+                            backend = %format!("command/{}", config.name()),
+                            "sandbox.enabled = false: this backend's program runs unconfined, \
+                             with the service's rights, files, network and processes in reach"
+                        );
+                    }
+                    Arc::new(backend)
+                }
             };
             backends.insert(config.kind(), config.name(), backend);
         }
-        backends
+        Ok(backends)
     }
 
     /// Adds (or replaces) a backend; tests add their own.

@@ -111,6 +111,7 @@ mod tests {
     async fn a_kept_program_runs_the_same_and_still_checks_shots() {
         let simulator = Simulator::new(&BackendConfig::Simulator {
             name: "statevector".into(),
+            formats: vec!["openqasm2".into()],
             max_qubits: 4,
             max_shots: 1000,
             max_gates: 1000,

@@ -190,3 +190,53 @@ fn exec_prints_results_and_reports_source_errors_with_their_position() {
         "a resource limit is not a source error"
     );
 }
+
+/// A command backend whose sandbox cannot run its program stops start-up: exit 2, one line
+/// naming the backend, before anything listens.
+#[test]
+fn serve_refuses_to_start_when_a_backend_sandbox_cannot_be_set_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("backend.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let serve = |sandbox: &str| {
+        let config = dir.path().join("qrun.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nbind = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{}/qrun.db?mode=rwc\"\n\
+                 [[backends]]\ntype = \"command\"\nname = \"hidden\"\nprogram = \"{}\"\ntimeout_s = 5\n\
+                 [backends.sandbox]\n{sandbox}\n",
+                dir.path().display(),
+                script.display()
+            ),
+        )
+        .unwrap();
+        Command::new(env!("CARGO_BIN_EXE_qrun"))
+            .args(["--config", config.to_str().unwrap(), "serve"])
+            .env_clear()
+            .env("QRUN__LOGGING__LEVEL", "error")
+            .output()
+            .unwrap()
+    };
+    // The script's directory is not visible inside.
+    let hidden = serve("");
+    assert_eq!(hidden.status.code(), Some(2), "{hidden:?}");
+    let stderr = String::from_utf8_lossy(&hidden.stderr);
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "qrun: backend command/hidden: {} is not an executable file inside the sandbox \
+             (is its directory in read_only_paths?)",
+            script.display()
+        )
+    );
+    // A read-only path that does not exist.
+    let missing = serve("read_only_paths = [\"/nonexistent/venv\"]");
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr).trim(),
+        "qrun: backend command/hidden: read-only path /nonexistent/venv is not an existing absolute path"
+    );
+}

@@ -437,7 +437,8 @@ where
 }
 
 /// A command backend for tests: reads the job, writes its pid to `pid_file`, sleeps
-/// `seconds`, then answers with every shot on outcome "0".
+/// `seconds`, then answers with every shot on outcome "0". Unsandboxed: tests follow its
+/// host pid and it writes to the host's `dir`.
 pub fn sleepy_backend(
     dir: &std::path::Path,
     name: &str,
@@ -459,10 +460,15 @@ pub fn sleepy_backend(
         name: name.into(),
         program: script,
         args: vec![],
+        formats: vec!["openqasm2".into()],
         timeout_s: 600,
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        sandbox: qrun::config::SandboxConfig {
+            enabled: false,
+            ..Default::default()
+        },
     }
 }
 

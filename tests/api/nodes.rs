@@ -29,7 +29,8 @@ fn write_config(dir: &Path, node: &str, sleep: f64) -> std::path::PathBuf {
              max_active_runs_per_user = 100000\nuser_submissions_per_s = 100000\nuser_submission_burst = 100000\n\n[watchdog]\ninterval_s = 1\n\n\
              [[backends]]\ntype = \"simulator\"\nname = \"statevector\"\nmax_qubits = 20\nmax_shots = 100000\n\
              max_gates = 1000000\nmax_source_bytes = 1048576\ntimeout_s = 60\n\n\
-             [[backends]]\ntype = \"command\"\nname = \"slow\"\nprogram = \"{}\"\ntimeout_s = 120\n",
+             [[backends]]\ntype = \"command\"\nname = \"slow\"\nprogram = \"{}\"\ntimeout_s = 120\n\
+             [backends.sandbox]\nenabled = false\n",
             program.display()
         ),
     )

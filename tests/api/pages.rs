@@ -64,10 +64,15 @@ fn shell_backend(dir: &std::path::Path, name: &str, body: &str) -> BackendConfig
         name: name.into(),
         program: script,
         args: vec![],
+        formats: vec!["openqasm2".into()],
         timeout_s: 60,
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        sandbox: qrun::config::SandboxConfig {
+            read_only_paths: vec![dir.to_owned()],
+            ..Default::default()
+        },
     }
 }
 

@@ -1,0 +1,339 @@
+//! [`Sandbox::run`]: one program under the policy, from spawn to the last process killed.
+
+use std::os::fd::BorrowedFd;
+use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::argv::{BWRAP, bwrap_argv};
+use crate::cgroup::RunCgroup;
+use crate::ending::{Ending, Exit, Stream};
+use crate::limits;
+use crate::sandbox::{Invocation, Sandbox};
+
+/// Processes bubblewrap itself keeps in the run (its monitor and the namespace's init):
+/// added to `max_processes` so that the program gets what the policy says.
+const BWRAP_PROCESSES: u64 = 2;
+
+/// How long killing a run's leftover processes may take before the run ends anyway.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// Why collecting the output stopped early.
+enum Cut {
+    TooLarge(Stream),
+    Io(String),
+}
+
+impl Sandbox {
+    /// Runs `invocation` under the policy and says how it ended. Never fails: a program
+    /// that cannot be started is [`Ending::NotStarted`].
+    ///
+    /// Every process the run started — daemons that left its session included — is killed
+    /// when the program exits, on timeout, on output past the cap, when `cancel` fires, and
+    /// when the returned future is dropped; bubblewrap's `--die-with-parent` and PID
+    /// namespace also kill them if this process dies (when the thread that called `run`
+    /// exits, in fact: call it from a thread that lives as long as the run, as tokio's
+    /// worker threads do). Without the sandbox (`enabled = false`) only the program itself
+    /// gets that parent-death signal; the run's cgroup, where there is one, still finds the
+    /// rest when the run ends.
+    pub async fn run(&self, invocation: &Invocation<'_>, cancel: &CancellationToken) -> Ending {
+        let policy = &self.policy;
+        let cgroup = match &self.cgroups {
+            None => None,
+            Some(cgroups) => {
+                let extra = if policy.enabled { BWRAP_PROCESSES } else { 0 };
+                match cgroups.create(policy, extra) {
+                    Ok(cgroup) => Some(Arc::new(cgroup)),
+                    Err(e) => {
+                        return Ending::NotStarted {
+                            reason: format!("cannot create the run's cgroup: {e}"),
+                        };
+                    }
+                }
+            }
+        };
+        let workdir = if policy.enabled {
+            None
+        } else {
+            match WorkDir::create() {
+                Ok(dir) => Some(dir),
+                Err(e) => {
+                    return Ending::NotStarted {
+                        reason: format!("cannot create a working directory: {e}"),
+                    };
+                }
+            }
+        };
+
+        let mut command = match &workdir {
+            None => {
+                let argv = bwrap_argv(policy, invocation.program, invocation.args);
+                let mut command = tokio::process::Command::new(BWRAP);
+                command.args(&argv[1..]);
+                command
+            }
+            Some(dir) => {
+                let mut command = tokio::process::Command::new(invocation.program);
+                command.args(invocation.args).current_dir(&dir.0);
+                command
+            }
+        };
+        command
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &workdir {
+            command.envs(policy.environment(&dir.0.to_string_lossy()));
+        }
+        let rlimits = limits::rlimits(policy, cgroup.is_some());
+        let join = cgroup.as_ref().map(|c| c.join_fds()).unwrap_or_default();
+        let parent = Pid::from_raw(std::process::id() as i32);
+        // SAFETY: the closure only makes system calls (write, setrlimit, prctl, getppid) on
+        // data prepared before the fork; it allocates nothing and takes no lock.
+        unsafe {
+            command.as_std_mut().pre_exec(move || {
+                for &fd in &join {
+                    nix::unistd::write(BorrowedFd::borrow_raw(fd), b"0")?;
+                }
+                limits::apply(&rlimits)?;
+                // Killed with this process (bubblewrap sets its own too, but only once it
+                // runs: this closes the window before). If this process already died, it
+                // would never be.
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                if nix::unistd::getppid() != parent {
+                    return Err(std::io::Error::other("the service died"));
+                }
+                Ok(())
+            });
+        }
+
+        let program = if policy.enabled {
+            Path::new(BWRAP)
+        } else {
+            invocation.program
+        };
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                return Ending::NotStarted {
+                    reason: format!("{}: {e}", program.display()),
+                };
+            }
+        };
+        let group = ProcessGroup(child.id());
+        let (stdin, stdout, stderr) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let max = invocation.max_output_bytes;
+        let input = invocation.stdin;
+
+        let exchange = async {
+            let write = async {
+                if let Some(mut stdin) = stdin {
+                    match stdin.write_all(input).await {
+                        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                            return Err(Cut::Io(format!("stdin: {e}")));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(())
+            };
+            // Once the program has exited, whatever it left running is killed, so that
+            // the output pipes close.
+            let wait = async {
+                let status = child
+                    .wait()
+                    .await
+                    .map_err(|e| Cut::Io(format!("wait: {e}")))?;
+                kill_leftovers(&group, cgroup.as_ref()).await;
+                Ok(status)
+            };
+            let (_, out, err, status) = tokio::try_join!(
+                write,
+                read_capped(stdout, max, Stream::Stdout),
+                read_capped(stderr, max, Stream::Stderr),
+                wait,
+            )?;
+            Ok::<_, Cut>((status, out, err))
+        };
+        let finished = tokio::select! {
+            finished = exchange => Some(finished),
+            () = tokio::time::sleep(invocation.timeout) => None,
+            () = cancel.cancelled() => {
+                kill_leftovers(&group, cgroup.as_ref()).await;
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                return Ending::Cancelled;
+            }
+        };
+        kill_leftovers(&group, cgroup.as_ref()).await;
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+
+        let (status, stdout, stderr) = match finished {
+            None => {
+                return Ending::WallTimeout {
+                    limit: invocation.timeout,
+                };
+            }
+            Some(Err(Cut::TooLarge(stream))) => {
+                return Ending::OutputTooLarge {
+                    stream,
+                    limit_bytes: max,
+                };
+            }
+            Some(Err(Cut::Io(what))) => {
+                return Ending::NotStarted {
+                    reason: format!("{}: {what}", program.display()),
+                };
+            }
+            Some(Ok(finished)) => finished,
+        };
+        let exit = exit_of(status, policy.enabled);
+        let ending = self.cause(exit, cgroup.as_deref(), stderr, stdout);
+        if let Some(cgroup) = cgroup {
+            // Removing the cgroup waits for its last processes to be reaped.
+            let _ = tokio::task::spawn_blocking(move || drop(cgroup)).await;
+        }
+        ending
+    }
+
+    /// The known cause of a run that ended with `exit`, read from its cgroup and status.
+    fn cause(
+        &self,
+        exit: Exit,
+        cgroup: Option<&RunCgroup>,
+        stderr: Vec<u8>,
+        stdout: Vec<u8>,
+    ) -> Ending {
+        let policy = &self.policy;
+        if exit != Exit::Code(0) {
+            let cpu_killed = exit == Exit::Signal(Signal::SIGXCPU as i32)
+                || (exit == Exit::Signal(Signal::SIGKILL as i32)
+                    && cgroup.is_some_and(|c| c.cpu_time() >= Duration::from_secs(policy.cpu_s)));
+            if cgroup.is_some_and(RunCgroup::memory_exceeded) {
+                return Ending::MemoryExceeded {
+                    limit_mb: policy.memory_mb,
+                    stderr,
+                };
+            }
+            if cpu_killed {
+                return Ending::CpuExceeded {
+                    limit_s: policy.cpu_s,
+                    stderr,
+                };
+            }
+            if cgroup.is_some_and(RunCgroup::processes_exceeded) {
+                return Ending::TooManyProcesses {
+                    limit: policy.max_processes,
+                    stderr,
+                };
+            }
+            // bubblewrap's own failures (no such program, a mount refused) exit 1 with its
+            // message on stderr.
+            if policy.enabled && exit == Exit::Code(1) && stderr.starts_with(b"bwrap: ") {
+                return Ending::NotStarted {
+                    reason: crate::ending::stderr_tail(&stderr),
+                };
+            }
+        }
+        Ending::Exited {
+            exit,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// The program's exit; bubblewrap reports a death by signal N as status 128 + N.
+fn exit_of(status: ExitStatus, bwrap: bool) -> Exit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) if bwrap && (129..=128 + 64).contains(&code) => Exit::Signal(code - 128),
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(signal)) => Exit::Signal(signal),
+        (None, None) => Exit::Code(-1),
+    }
+}
+
+/// Kills what is left of a run: its process group and, where it has one, its cgroup.
+async fn kill_leftovers(group: &ProcessGroup, cgroup: Option<&Arc<RunCgroup>>) {
+    group.kill();
+    if let Some(cgroup) = cgroup {
+        let cgroup = Arc::clone(cgroup);
+        let _ = tokio::task::spawn_blocking(move || cgroup.kill_all(KILL_WAIT)).await;
+    }
+}
+
+/// The run's process group (its leader is bubblewrap, or the program without the sandbox);
+/// killed with SIGKILL when dropped.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        if let Some(id) = self.0.and_then(|id| i32::try_from(id).ok()) {
+            // ESRCH (nothing left in the group) is the normal case after a clean exit.
+            let _ = killpg(Pid::from_raw(id), Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A fresh private directory for a run without the sandbox (its `HOME` and working
+/// directory), removed with everything in it when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create() -> std::io::Result<WorkDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "qrun-run-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(WorkDir(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn read_capped(
+    stream: Option<impl AsyncRead + Unpin>,
+    max: usize,
+    which: Stream,
+) -> Result<Vec<u8>, Cut> {
+    let mut buffer = Vec::new();
+    if let Some(stream) = stream {
+        let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+        stream
+            .take(limit)
+            .read_to_end(&mut buffer)
+            .await
+            .map_err(|e| Cut::Io(format!("{which}: {e}")))?;
+    }
+    if buffer.len() > max {
+        return Err(Cut::TooLarge(which));
+    }
+    Ok(buffer)
+}
