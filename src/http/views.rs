@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults, RunStatus};
-use crate::service::circuits::FORMAT_OPENQASM2;
+use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
 use crate::service::runs::MAX_IDEMPOTENCY_KEY;
 
@@ -326,7 +326,7 @@ pub struct ManifestView {
 }
 
 fn manifest_format_schema() -> Object {
-    one_of_strings("The source format", [FORMAT_OPENQASM2])
+    one_of_strings("The source format", UPLOAD_FORMATS)
 }
 
 /// A circuit at one version.

@@ -1,7 +1,9 @@
 //! Circuits: create with a first version, add versions, read.
 //!
-//! A source is checked for syntax on upload (a 400 with `line:col`); limits are checked at run
-//! time, because they belong to the backend a run chooses.
+//! An OpenQASM source is checked for syntax on upload (a 400 with `line:col`); limits are
+//! checked at run time, because they belong to the backend a run chooses. A `python` source
+//! (framework code for a runner, DESIGN §12) is stored as text and never parsed or run here:
+//! only a sandboxed command backend executes it.
 
 use super::runs::CircuitRef;
 use super::{Service, ServiceError};
@@ -9,16 +11,17 @@ use crate::domain::circuit::validate_circuit_name;
 use crate::domain::{Circuit, CircuitVersion, Manifest, User, Visibility};
 use crate::store::circuits::CreateCircuitError;
 
-/// The one source format qrun executes.
-pub const FORMAT_OPENQASM2: &str = "openqasm2";
+/// The formats a circuit may be uploaded in.
+pub const UPLOAD_FORMATS: [&str; 2] = ["openqasm2", "python"];
 
 /// The format must be one qrun executes and the framework one of `executor.frameworks`.
 fn check_manifest(manifest: &Manifest, frameworks: &[String]) -> Result<(), ServiceError> {
-    if manifest.format != FORMAT_OPENQASM2 {
+    if !UPLOAD_FORMATS.contains(&manifest.format.as_str()) {
         return Err(ServiceError::invalid(
             "invalid_manifest",
             format!(
-                "manifest.format must be `{FORMAT_OPENQASM2}`, not `{}`",
+                "manifest.format must be one of {}, not `{}`",
+                UPLOAD_FORMATS.join(", "),
                 manifest.format
             ),
         ));
@@ -41,7 +44,10 @@ impl Service {
     /// simulator accepts (past it the circuit could never run anyway), and it runs on the blocking
     /// pool: a small source whose gate definitions nest into millions of operations costs a
     /// bounded amount of work, off the threads that serve requests.
-    async fn check_source(&self, source: &str) -> Result<(), ServiceError> {
+    async fn check_source(&self, source: &str, format: &str) -> Result<(), ServiceError> {
+        if format == "python" {
+            return Ok(());
+        }
         let max_gates = self.rules.source_check_max_gates;
         let limits = qrun_engine::Limits {
             max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
@@ -81,7 +87,7 @@ impl Service {
         validate_circuit_name(name)
             .map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))?;
         check_manifest(manifest, &self.rules.frameworks)?;
-        self.check_source(source).await?;
+        self.check_source(source, &manifest.format).await?;
         self.store
             .create_circuit(user.id, name, visibility, source, manifest)
             .await
@@ -114,7 +120,7 @@ impl Service {
             ));
         }
         check_manifest(manifest, &self.rules.frameworks)?;
-        self.check_source(source).await?;
+        self.check_source(source, &manifest.format).await?;
         let version = self
             .store
             .add_circuit_version(circuit.id, source, manifest)

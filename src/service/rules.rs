@@ -16,6 +16,8 @@ pub struct BackendRules {
     pub name: String,
     /// Shots per run, inclusive.
     pub max_shots: u64,
+    /// The circuit formats it executes (`formats`).
+    pub formats: Vec<String>,
 }
 
 /// The settings the rules run with.
@@ -55,6 +57,7 @@ impl Rules {
                         BackendConfig::Simulator { max_shots, .. }
                         | BackendConfig::Command { max_shots, .. } => *max_shots,
                     },
+                    formats: b.formats().to_vec(),
                 })
                 .collect(),
             source_check_max_gates: config

@@ -103,12 +103,24 @@ impl Service {
         let circuit = self
             .resolve_circuit(Some(user), &submission.circuit)
             .await?;
-        self.admit(user).await?;
         let version = self
             .store
             .circuit_version(circuit.id, submission.version)
             .await?
             .ok_or(ServiceError::NotFound("circuit version"))?;
+        let format = &version.manifest.format;
+        if !backend.formats.contains(format) {
+            return Err(ServiceError::invalid(
+                "unsupported_format",
+                format!(
+                    "backend `{}/{}` does not execute {format} circuits; it accepts {}",
+                    backend.kind,
+                    backend.name,
+                    backend.formats.join(", ")
+                ),
+            ));
+        }
+        self.admit(user).await?;
         let new = NewRun {
             user_id: user.id,
             circuit_id: circuit.id,

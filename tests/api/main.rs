@@ -15,5 +15,6 @@ mod nodes;
 mod openapi;
 mod pages;
 mod runtime;
+mod sandbox;
 mod security;
 mod serve;
