@@ -178,9 +178,14 @@ def _user_line(tb):
 
 
 def _exception_message(exc):
-    import traceback
-
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    """``Name: text`` (QiskitError's own str() is a quoted repr, so its .message is used)."""
+    text = getattr(exc, "message", None)
+    if not isinstance(text, str):
+        text = str(exc)
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list):
+        text = "\n".join([text, *map(str, notes)])
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _error_from_exception(exc, prefix=""):
@@ -247,8 +252,11 @@ _LOCATION_PREFIXES = (
 )
 
 
-def _split_location(message):
+def _split_location(exc):
     import re
+
+    message = getattr(exc, "message", None)  # QiskitError's str() is a quoted repr
+    message = message if isinstance(message, str) else str(exc)
 
     for pattern in _LOCATION_PREFIXES:
         match = re.match(pattern, message)
@@ -263,7 +271,7 @@ def load_openqasm2(source):
     try:
         return qasm2.loads(source, include_path=())
     except Exception as exc:  # noqa: BLE001 (whatever the loader raises, the source caused it)
-        line, text = _split_location(str(exc))
+        line, text = _split_location(exc)
         raise UserError(f"OpenQASM 2: {text}", line) from None
 
 
@@ -291,14 +299,14 @@ def load_openqasm3(source):
     try:
         program = openqasm3.parse(source)
     except Exception as exc:  # noqa: BLE001
-        line, text = _split_location(str(exc))
+        line, text = _split_location(exc)
         if not text:
             line, text = _antlr_error(exc)
         raise UserError(f"OpenQASM 3: {text}", line) from None
     try:
         circuit = qiskit_qasm3_import.convert(program)
     except Exception as exc:  # noqa: BLE001
-        line, text = _split_location(str(exc))
+        line, text = _split_location(exc)
         if line is None:
             span = getattr(getattr(exc, "node", None), "span", None)
             line = getattr(span, "start_line", None)
