@@ -75,7 +75,10 @@ Details
   module, C extensions and child processes all write to stderr; only the
   protocol's JSON reaches the real stdout.
 * The runner reads nothing but stdin, writes nothing but stdout and stderr,
-  needs no network and no HOME; it imports no plotting library.
+  needs no network and no HOME; it imports no plotting library. (Qiskit's
+  plugin lookup, stevedore, caches entry points in
+  ``$HOME/.cache/python-entrypoints`` when HOME is writable: in the sandbox,
+  the private /tmp.)
 """
 
 import json
