@@ -492,6 +492,8 @@ def main(argv):
     try:
         max_qubits = parse_args(argv)
         source, fmt, shots, seed, parameters = read_job(sys.stdin.buffer.read())
+        if source.startswith("\ufeff"):  # a UTF-8 BOM: Python files may have one, compile() refuses it
+            source = source[1:]
         if fmt == "python":
             circuit = load_python(source)
         elif fmt == "openqasm2":

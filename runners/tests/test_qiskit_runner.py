@@ -252,6 +252,21 @@ def test_print_and_fd1_writes_in_user_code_go_to_stderr():
         assert text in err and text not in out
 
 
+@pytest.mark.parametrize(
+    "source,fmt",
+    [
+        (BELL, "python"),
+        ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nmeasure q -> c;\n', "openqasm2"),
+        ("OPENQASM 3.0;\nqubit[1] q;\nbit[1] c;\nc = measure q;\n", "openqasm3"),
+    ],
+)
+def test_byte_order_mark_and_crlf(source, fmt):
+    counts = ok("\ufeff" + source.replace("\n", "\r\n"), fmt=fmt, shots=10)
+    assert sum(counts.values()) == 10
+    error = user_error("\ufeffx = 1\r\n\r\nraise KeyError('k')\r\n")
+    assert error["line"] == 3
+
+
 def test_main_guard_does_not_run():
     counts = ok(BELL + 'if __name__ == "__main__":\n    raise SystemExit("ran")\n', shots=10)
     assert sum(counts.values()) == 10
