@@ -210,8 +210,8 @@ def load_python(source):
     try:
         code = compile(source, USER_FILENAME, "exec", dont_inherit=True)
     except SyntaxError as exc:  # IndentationError, TabError too
-        return_line = exc.lineno if exc.filename == USER_FILENAME else None
-        raise UserError(f"{type(exc).__name__}: {exc.msg}", return_line) from None
+        line = exc.lineno if exc.filename == USER_FILENAME else None
+        raise UserError(f"{type(exc).__name__}: {exc.msg}", line) from None
     except ValueError as exc:  # "source code string cannot contain null bytes"
         raise UserError(f"{type(exc).__name__}: {exc}") from None
 
@@ -451,6 +451,8 @@ def execute(circuit, shots, seed):
         # its Target on every `.target` access and the preset pass manager reads it ~150 times:
         # 130-200 ms for a Bell circuit against ~14 ms with the Target built once.
         compiled = transpile(circuit, target=simulator.target)
+    except MemoryError:
+        raise
     except Exception as exc:  # noqa: BLE001 (e.g. an instruction without a definition)
         raise _error_from_exception(exc, "the circuit cannot be compiled for Aer: ") from None
     result = simulator.run(compiled, shots=shots).result()
