@@ -28,13 +28,14 @@ BWRAP="bwrap --unshare-all --die-with-parent --new-session --ro-bind /usr /usr \
  --ro-bind $VENV $VENV --ro-bind $HERE /opt/qrun/runners --proc /proc --dev /dev --tmpfs /tmp \
  --clearenv --setenv PATH /usr/bin:/bin --setenv HOME /tmp --setenv LANG C.UTF-8 \
  --setenv OMP_NUM_THREADS 1 --chdir /tmp --"
+ENV="env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 OMP_NUM_THREADS=1"
 IMPORTS="import json, os, sys; from qiskit import QuantumCircuit, transpile; from qiskit_aer import AerSimulator"
 
 hyperfine --style basic --warmup 2 --runs "$RUNS" \
   --export-json "$TMP/h.json" \
-  -n "interpreter start" "$PY -c pass" \
-  -n "interpreter + imports" "$PY -c '$IMPORTS'" \
-  -n "Bell run, no sandbox" "env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 OMP_NUM_THREADS=1 $PY $HERE/qiskit_runner.py < $TMP/bell.json" \
+  -n "interpreter start" "$ENV $PY -c pass" \
+  -n "interpreter + imports" "$ENV $PY -c '$IMPORTS'" \
+  -n "Bell run, no sandbox" "$ENV $PY $HERE/qiskit_runner.py < $TMP/bell.json" \
   -n "bwrap, interpreter start" "$BWRAP $PY -c pass" \
   -n "Bell run, in bwrap" "$BWRAP $PY /opt/qrun/runners/qiskit_runner.py < $TMP/bell.json" \
   >&2
@@ -70,3 +71,29 @@ for name, t in times.items():
 outside, inside = (statistics.median(t) for t in times.values())
 print(f"sandbox adds {1000*(inside - outside):.1f} ms at the median")
 EOF
+
+# Where one run's time goes, measured inside fresh processes (medians of $RUNS).
+echo "phases inside the runner process, $RUNS processes:"
+for _ in $(seq "$RUNS"); do
+  $ENV "$PY" -c '
+import sys, time
+t0 = time.perf_counter()
+from qiskit import QuantumCircuit, transpile
+from qiskit_aer import AerSimulator
+t1 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+import json, qiskit_runner as r
+source, fmt, shots, seed, params = r.read_job(open(sys.argv[2], "rb").read())
+circuit = r.bind_parameters(r.load_python(source), params, fmt)
+r.check_circuit(circuit, None)
+t2 = time.perf_counter()
+r.execute(circuit, shots, seed)
+t3 = time.perf_counter()
+print(f"{t1 - t0} {t2 - t1} {t3 - t2}")
+' "$HERE" "$TMP/bell.json"
+done | "$PY" -c '
+import statistics, sys
+rows = [list(map(float, line.split())) for line in sys.stdin]
+for i, name in enumerate(["imports (qiskit, qiskit_aer)", "load the module + checks", "transpile + simulate 1024 shots"]):
+    print(f"{name:<34} median {statistics.median(r[i] for r in rows) * 1000:7.1f} ms")
+'
