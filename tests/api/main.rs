@@ -13,6 +13,7 @@ mod lifecycle;
 mod metrics_labels;
 mod nodes;
 mod openapi;
+mod qiskit;
 mod pages;
 mod runtime;
 mod sandbox;

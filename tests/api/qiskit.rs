@@ -1,0 +1,168 @@
+//! Qiskit through qrun: circuits written in Python (and OpenQASM) run on Qiskit Aer by the
+//! shipped runner (`runners/qiskit_runner.py`) inside the sandbox, and the runner's own test
+//! suite. They need a Python with qiskit and qiskit-aer: `QRUN_TEST_PYTHON` names it (`.ci/run`
+//! makes the venv); without it the tests say so loudly and pass, except under `CI`.
+
+use std::path::PathBuf;
+
+use qrun::app::Hooks;
+use qrun::config::{BackendConfig, SandboxConfig};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestDb, executing, http};
+
+/// The environment variable naming the test Python (a venv's `bin/python`).
+pub const PYTHON_ENV: &str = "QRUN_TEST_PYTHON";
+
+/// The test Python, or `None` (said loudly) when none is configured; in CI, a panic.
+pub fn python() -> Option<PathBuf> {
+    match std::env::var(PYTHON_ENV) {
+        Ok(path) => Some(PathBuf::from(path)),
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("{PYTHON_ENV} is not set: the Qiskit tests must run in CI")
+        }
+        Err(_) => {
+            eprintln!(
+                "\n*** SKIPPED: {PYTHON_ENV} is not set (a venv's python with qiskit and \
+                 qiskit-aer, e.g. /opt/qrun-venv/bin/python). These tests must run in CI. ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn runners() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runners")
+}
+
+/// The Aer backend as README's "Running framework code safely" configures it.
+pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
+    let venv = python
+        .parent()
+        .and_then(|bin| bin.parent())
+        .expect("a venv's bin/python")
+        .to_owned();
+    BackendConfig::Command {
+        name: "aer".into(),
+        program: python.to_owned(),
+        args: vec![
+            runners().join("qiskit_runner.py").display().to_string(),
+            "--max-qubits".into(),
+            "24".into(),
+        ],
+        formats: vec!["python".into(), "openqasm2".into(), "openqasm3".into()],
+        timeout_s: 120,
+        max_shots: 100_000,
+        max_source_bytes: 1 << 20,
+        max_output_bytes: 16 << 20,
+        sandbox: SandboxConfig {
+            read_only_paths: vec![venv, runners()],
+            env: [("OMP_NUM_THREADS".to_owned(), "1".to_owned())].into(),
+            ..SandboxConfig::default()
+        },
+    }
+}
+
+#[test]
+fn the_runner_passes_its_own_tests() {
+    let Some(python) = python() else { return };
+    let out = std::process::Command::new(&python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "runners/tests"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("pytest runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{}", stdout.lines().last().unwrap_or(""));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const BELL_PY: &str = "from qiskit import QuantumCircuit\n\ncircuit = QuantumCircuit(2, 2)\ncircuit.h(0)\ncircuit.cx(0, 1)\ncircuit.measure([0, 1], [0, 1])\n";
+
+const GHZ_PY: &str = "from qiskit import QuantumCircuit\n\nn = 20\ncircuit = QuantumCircuit(n)\ncircuit.h(0)\nfor i in range(n - 1):\n    circuit.cx(i, i + 1)\ncircuit.measure_all()\n";
+
+/// Two registers (the last declared leftmost in each key).
+const TWO_REGISTERS_QASM2: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg a[1];\ncreg b[2];\nx q[0];\nx q[2];\nmeasure q[0] -> a[0];\nmeasure q[1] -> b[0];\nmeasure q[2] -> b[1];\n";
+
+async fn upload(app: &TestApp, token: &str, name: &str, format: &str, source: &str) {
+    let response = http()
+        .post(app.url("/api/circuits"))
+        .bearer_auth(token)
+        .json(&json!({"name": name, "visibility": "public", "source": source,
+                      "manifest": {"framework": "qiskit", "format": format}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{name}: {:?}", response.text().await);
+}
+
+/// Runs `owner/name` on Aer with `shots`; the finished run.
+async fn run_on_aer(app: &TestApp, token: &str, circuit: &str, shots: u64) -> Value {
+    let id = app.submit_run(token, circuit, ("command", "aer"), shots).await;
+    app.wait_terminal(id).await
+}
+
+fn counts(run: &Value) -> Vec<(String, u64)> {
+    run["results"]["counts"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no counts: {run}"))
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
+    let Some(python) = python() else { return };
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.push(aer_backend(&python));
+    };
+    let app = TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await;
+    let (_, token) = app.user("alice").await;
+    upload(&app, &token, "bell-py", "python", BELL_PY).await;
+    upload(&app, &token, "ghz20", "python", GHZ_PY).await;
+    upload(&app, &token, "registers", "openqasm2", TWO_REGISTERS_QASM2).await;
+
+    let bell = run_on_aer(&app, &token, "alice/bell-py", 2000).await;
+    assert_eq!(bell["status"], "completed", "{bell}");
+    let got = counts(&bell);
+    assert!(got.iter().all(|(k, _)| k == "00" || k == "11"), "{got:?}");
+    assert_eq!(got.iter().map(|(_, n)| n).sum::<u64>(), 2000);
+    // Aer's Bell state: half and half, within 5 standard deviations (±56 of 1000).
+    for (_, n) in &got {
+        assert!((*n as i64 - 1000).abs() < 112, "{got:?}");
+    }
+
+    let ghz = run_on_aer(&app, &token, "alice/ghz20", 1000).await;
+    assert_eq!(ghz["status"], "completed", "{ghz}");
+    let got = counts(&ghz);
+    let (zeros, ones) = ("0".repeat(20), "1".repeat(20));
+    assert!(got.iter().all(|(k, _)| *k == zeros || *k == ones), "{got:?}");
+
+    let registers = run_on_aer(&app, &token, "alice/registers", 100).await;
+    assert_eq!(counts(&registers), [("10 1".to_owned(), 100)], "{registers}");
+
+    // The user's mistakes are validation errors naming their line.
+    for (name, source, line) in [
+        ("syntax", "from qiskit import QuantumCircuit\n\ncircuit = QuantumCircuit(1\n", "line 3"),
+        (
+            "raises",
+            "from qiskit import QuantumCircuit\n\ndef build():\n    raise ValueError('no luck')\n\ncircuit = build()\n",
+            "line 4",
+        ),
+        ("nothing", "x = 1\n", "circuit"),
+    ] {
+        upload(&app, &token, name, "python", source).await;
+        let run = run_on_aer(&app, &token, &format!("alice/{name}"), 10).await;
+        assert_eq!(run["status"], "failed", "{name}: {run}");
+        assert_eq!(run["error_class"], "validation_error", "{name}: {run}");
+        assert_eq!(run["error_stage"], "prepare", "{name}: {run}");
+        let message = run["error_message"].as_str().unwrap();
+        assert!(message.contains(line), "{name}: {message}");
+    }
+    app.stop().await;
+}
