@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Value};
 use serde::Deserialize;
 
 /// The defaults, documented key by key.
@@ -310,12 +311,19 @@ impl Config {
 
     /// As [`Config::load`], with the environment layer given (tests pass a fixed one).
     pub fn load_from(file: Option<&Path>, env: Env) -> Result<Config, ConfigError> {
-        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        let defaults = Figment::from(Toml::string(DEFAULT_TOML));
+        let mut figment = defaults.clone();
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(ConfigError::MissingFile(path.to_owned()));
             }
-            figment = figment.merge(Toml::file_exact(path));
+            let declared = Figment::from(Toml::file_exact(path));
+            figment = figment.merge(declared.clone());
+            if declared.find_value("backends").is_ok() {
+                let backends = merge_backends(&defaults, &declared)?;
+                check_backends(&backends, path)?;
+                figment = figment.merge(Serialized::defaults(Backends { backends }));
+            }
         }
         let config: Config = figment
             .merge(env)
@@ -423,32 +431,28 @@ impl Config {
                 ));
             }
         }
-        let mut names = std::collections::HashSet::new();
-        for (i, backend) in self.backends.iter().enumerate() {
-            if !names.insert((backend.kind(), backend.name())) {
-                return Err(ConfigError::key(
-                    &format!("backends[{i}].name"),
-                    format!("`{}/{}` is declared twice", backend.kind(), backend.name()),
-                ));
-            }
+        // Keys name a backend by type and name (`backends[command/aer].program`): the list is
+        // the defaults merged with the file's, so a position would be neither's.
+        for backend in &self.backends {
+            let id = format!("{}/{}", backend.kind(), backend.name());
             if backend.timeout().is_zero() {
                 return Err(ConfigError::key(
-                    &format!("backends[{i}].timeout_s"),
+                    &format!("backends[{id}].timeout_s"),
                     "must be at least 1",
                 ));
             }
-            validate_formats(i, backend)?;
+            validate_formats(&id, backend)?;
             if let BackendConfig::Command {
                 program, sandbox, ..
             } = backend
             {
                 if !program.is_absolute() {
                     return Err(ConfigError::key(
-                        &format!("backends[{i}].program"),
+                        &format!("backends[{id}].program"),
                         "must be an absolute path",
                     ));
                 }
-                validate_sandbox(i, sandbox)?;
+                validate_sandbox(&id, sandbox)?;
             }
         }
         Ok(())
@@ -462,8 +466,8 @@ impl Config {
     }
 }
 
-fn validate_formats(i: usize, backend: &BackendConfig) -> Result<(), ConfigError> {
-    let key = format!("backends[{i}].formats");
+fn validate_formats(id: &str, backend: &BackendConfig) -> Result<(), ConfigError> {
+    let key = format!("backends[{id}].formats");
     if backend.formats().is_empty() {
         return Err(ConfigError::key(&key, "must name at least one format"));
     }
@@ -484,8 +488,8 @@ fn validate_formats(i: usize, backend: &BackendConfig) -> Result<(), ConfigError
     Ok(())
 }
 
-fn validate_sandbox(i: usize, sandbox: &SandboxConfig) -> Result<(), ConfigError> {
-    let key = |name: &str| format!("backends[{i}].sandbox.{name}");
+fn validate_sandbox(id: &str, sandbox: &SandboxConfig) -> Result<(), ConfigError> {
+    let key = |name: &str| format!("backends[{id}].sandbox.{name}");
     for (name, value) in [
         ("memory_mb", Some(sandbox.memory_mb)),
         ("cpu_s", sandbox.cpu_s),
@@ -509,6 +513,83 @@ fn validate_sandbox(i: usize, sandbox: &SandboxConfig) -> Result<(), ConfigError
             return Err(ConfigError::key(
                 &key("env"),
                 format!("`{name}` is not a variable name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `backends` alone, to layer the merged list over the file's.
+#[derive(serde::Serialize)]
+struct Backends {
+    backends: Vec<Dict>,
+}
+
+/// The default `[[backends]]` with a deployment file's merged in by `(type, name)`
+/// (DESIGN §9): an entry naming a default backend changes only the keys it sets; a new entry
+/// starts from the default backend of its type, if there is one (so every simulator limit
+/// has its documented default); `enabled = false` removes the backend.
+fn merge_backends(defaults: &Figment, declared: &Figment) -> Result<Vec<Dict>, ConfigError> {
+    let list = |figment: &Figment| -> Result<Vec<Dict>, ConfigError> {
+        figment
+            .extract_inner::<Vec<Dict>>("backends")
+            .map_err(|e| ConfigError::Invalid(one_line(&e)))
+    };
+    let key = |entry: &Dict| {
+        let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_owned);
+        (text("type"), text("name"))
+    };
+    let mut merged = list(defaults)?;
+    for (i, entry) in list(declared)?.into_iter().enumerate() {
+        let (kind, name) = key(&entry);
+        let enabled = match entry.get("enabled") {
+            None => true,
+            Some(value) => value.to_bool().ok_or_else(|| {
+                ConfigError::key(&format!("backends[{i}].enabled"), "must be true or false")
+            })?,
+        };
+        let mut entry = entry;
+        entry.remove("enabled");
+        match merged
+            .iter()
+            .position(|m| key(m) == (kind.clone(), name.clone()))
+        {
+            Some(at) if !enabled => {
+                merged.remove(at);
+            }
+            Some(at) => merged[at].extend(entry),
+            None if !enabled => {}
+            None => {
+                let mut base = merged
+                    .iter()
+                    .find(|m| kind.is_some() && key(m).0 == kind)
+                    .cloned()
+                    .unwrap_or_default();
+                base.extend(entry);
+                merged.push(base);
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// Each merged backend read on its own, so that a wrong key or value names the backend
+/// (`backends[command/aer].sandbox`) and the file, not a position in the merged list.
+fn check_backends(backends: &[Dict], file: &Path) -> Result<(), ConfigError> {
+    for entry in backends {
+        let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or("?");
+        let id = format!("{}/{}", text("type"), text("name"));
+        let value = Value::Dict(figment::value::Tag::Default, entry.clone());
+        if let Err(e) = value.deserialize::<BackendConfig>() {
+            let mut key = format!("backends[{id}]");
+            for part in &e.path {
+                key.push('.');
+                key.push_str(part);
+            }
+            let kind = e.kind.to_string().replace('\n', " ");
+            return Err(ConfigError::key(
+                &key,
+                format!("{kind} (from {})", file.display()),
             ));
         }
     }
@@ -543,6 +624,71 @@ mod tests {
         let path = dir.path().join("qrun.toml");
         std::fs::write(&path, extra).unwrap();
         Config::load_from(Some(&path), Env::prefixed("QRUN_TEST_NOTHING__"))
+    }
+
+    #[test]
+    fn backends_merge_with_the_defaults_by_type_and_name() {
+        // One command backend added: the built-in simulator stays.
+        let config = load_toml(AER).unwrap();
+        let kinds: Vec<_> = config
+            .backends
+            .iter()
+            .map(|b| (b.kind(), b.name()))
+            .collect();
+        assert_eq!(kinds, [("simulator", "statevector"), ("command", "aer")]);
+
+        // The simulator re-declared with one limit: the others keep their defaults.
+        let config = load_toml(
+            "[[backends]]\ntype = \"simulator\"\nname = \"statevector\"\nmax_qubits = 10\n",
+        )
+        .unwrap();
+        let Some(BackendConfig::Simulator {
+            max_qubits,
+            max_shots,
+            max_gates,
+            timeout_s,
+            ..
+        }) = config.backend("simulator", "statevector")
+        else {
+            panic!("no simulator");
+        };
+        assert_eq!(
+            (*max_qubits, *max_shots, *max_gates, *timeout_s),
+            (10, 100_000, 1_000_000, 300)
+        );
+        assert_eq!(config.backends.len(), 1);
+
+        // A second simulator starts from the built-in one's keys.
+        let config =
+            load_toml("[[backends]]\ntype = \"simulator\"\nname = \"small\"\nmax_qubits = 5\n")
+                .unwrap();
+        assert!(config.backend("simulator", "statevector").is_some());
+        assert!(matches!(
+            config.backend("simulator", "small"),
+            Some(BackendConfig::Simulator {
+                max_qubits: 5,
+                max_shots: 100_000,
+                ..
+            })
+        ));
+
+        // enabled = false removes one.
+        let config = load_toml(&format!(
+            "[[backends]]\ntype = \"simulator\"\nname = \"statevector\"\nenabled = false\n{AER}"
+        ))
+        .unwrap();
+        let kinds: Vec<_> = config
+            .backends
+            .iter()
+            .map(|b| (b.kind(), b.name()))
+            .collect();
+        assert_eq!(kinds, [("command", "aer")]);
+
+        let err =
+            load_toml("[[backends]]\ntype = \"simulator\"\nname = \"statevector\"\nenabled = 3\n")
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("backends[0].enabled"), "{err}");
     }
 
     #[test]
@@ -621,51 +767,54 @@ mod tests {
             ("[nonsense]\nx = 1\n", "nonsense"),
             (
                 "[[backends]]\ntype = \"command\"\nname = \"aer\"\nprogram = \"aer\"\ntimeout_s = 3\n",
-                "backends[0].program",
+                "backends[command/aer].program",
             ),
-            (&format!("{AER}formats = []\n"), "backends[0].formats"),
+            (
+                &format!("{AER}formats = []\n"),
+                "backends[command/aer].formats",
+            ),
             (
                 &format!("{AER}formats = [\"openqasm2\", \"quil\"]\n"),
-                "backends[0].formats",
+                "backends[command/aer].formats",
             ),
             (
                 "[[backends]]\ntype = \"simulator\"\nname = \"s\"\nmax_qubits = 2\nmax_shots = 1\n\
                  max_gates = 1\nmax_source_bytes = 1\ntimeout_s = 1\nformats = [\"python\"]\n",
-                "backends[0].formats",
+                "backends[simulator/s].formats",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nmemory_mb = 0\n"),
-                "backends[0].sandbox.memory_mb",
+                "backends[command/aer].sandbox.memory_mb",
             ),
             (
                 &format!("{AER}[backends.sandbox]\ncpu_s = 0\n"),
-                "backends[0].sandbox.cpu_s",
+                "backends[command/aer].sandbox.cpu_s",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nmax_processes = 0\n"),
-                "backends[0].sandbox.max_processes",
+                "backends[command/aer].sandbox.max_processes",
             ),
             (
                 &format!("{AER}[backends.sandbox]\ntmp_mb = 0\n"),
-                "backends[0].sandbox.tmp_mb",
+                "backends[command/aer].sandbox.tmp_mb",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nread_only_paths = [\"/opt/venv\", \"venv\"]\n"),
-                "backends[0].sandbox.read_only_paths[1]",
+                "backends[command/aer].sandbox.read_only_paths[1]",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nenv = {{ \"A=B\" = \"1\" }}\n"),
-                "backends[0].sandbox.env",
+                "backends[command/aer].sandbox.env",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nmemroy_mb = 1\n"),
                 // figment loses the path inside a tagged enum; the field is named.
-                "backends.0`: unknown field: found `memroy_mb`",
+                "backends[command/aer]`: unknown field: found `memroy_mb`",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nnetwork = \"yes\"\n"),
                 // Likewise for a wrongly typed value (as for every backend key).
-                "backends.0`: invalid type: found string \"yes\", expected a boolean",
+                "backends[command/aer]`: invalid type: found string \"yes\", expected a boolean",
             ),
         ];
         for &(toml, key) in cases {

@@ -67,7 +67,14 @@ pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
 fn the_runner_passes_its_own_tests() {
     let Some(python) = python() else { return };
     let out = std::process::Command::new(&python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "runners/tests"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "runners/tests",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("pytest runs");
@@ -91,17 +98,26 @@ async fn upload(app: &TestApp, token: &str, name: &str, format: &str, source: &s
     let response = http()
         .post(app.url("/api/circuits"))
         .bearer_auth(token)
-        .json(&json!({"name": name, "visibility": "public", "source": source,
-                      "manifest": {"framework": "qiskit", "format": format}}))
+        .json(
+            &json!({"name": name, "visibility": "public", "source": source,
+                      "manifest": {"framework": "qiskit", "format": format}}),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 201, "{name}: {:?}", response.text().await);
+    assert_eq!(
+        response.status(),
+        201,
+        "{name}: {:?}",
+        response.text().await
+    );
 }
 
 /// Runs `owner/name` on Aer with `shots`; the finished run.
 async fn run_on_aer(app: &TestApp, token: &str, circuit: &str, shots: u64) -> Value {
-    let id = app.submit_run(token, circuit, ("command", "aer"), shots).await;
+    let id = app
+        .submit_run(token, circuit, ("command", "aer"), shots)
+        .await;
     app.wait_terminal(id).await
 }
 
@@ -141,14 +157,25 @@ async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
     assert_eq!(ghz["status"], "completed", "{ghz}");
     let got = counts(&ghz);
     let (zeros, ones) = ("0".repeat(20), "1".repeat(20));
-    assert!(got.iter().all(|(k, _)| *k == zeros || *k == ones), "{got:?}");
+    assert!(
+        got.iter().all(|(k, _)| *k == zeros || *k == ones),
+        "{got:?}"
+    );
 
     let registers = run_on_aer(&app, &token, "alice/registers", 100).await;
-    assert_eq!(counts(&registers), [("10 1".to_owned(), 100)], "{registers}");
+    assert_eq!(
+        counts(&registers),
+        [("10 1".to_owned(), 100)],
+        "{registers}"
+    );
 
     // The user's mistakes are validation errors naming their line.
     for (name, source, line) in [
-        ("syntax", "from qiskit import QuantumCircuit\n\ncircuit = QuantumCircuit(1\n", "line 3"),
+        (
+            "syntax",
+            "from qiskit import QuantumCircuit\n\ncircuit = QuantumCircuit(1\n",
+            "line 3",
+        ),
         (
             "raises",
             "from qiskit import QuantumCircuit\n\ndef build():\n    raise ValueError('no luck')\n\ncircuit = build()\n",
