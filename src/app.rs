@@ -127,12 +127,16 @@ impl Application {
         let context = Arc::new(http::Context::new(service.clone(), metrics, &config.server));
         let shutdown = CancellationToken::new();
         let signals = Signals::register()?;
-        let server = tokio::spawn(
-            warp::serve(http::service(context))
-                .incoming(listener)
-                .graceful(shutdown.clone().cancelled_owned())
-                .run(),
-        );
+        let limits = http::serve::Limits {
+            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_s),
+            max_connections: config.server.max_connections,
+        };
+        let server = tokio::spawn(http::serve::serve(
+            listener,
+            http::service(context),
+            limits,
+            shutdown.clone(),
+        ));
         tracing::info!("listening on http://{addr}");
         Ok(Application {
             addr,

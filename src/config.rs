@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     pub max_body_bytes: u64,
     pub body_timeout_s: u64,
+    /// Seconds a connection may take to send a request head; then it is closed.
+    pub header_read_timeout_s: u64,
+    /// Connections open at once (lowered to what the open-file limit allows).
+    pub max_connections: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -354,6 +358,11 @@ impl Config {
         for (key, value) in [
             ("server.max_body_bytes", self.server.max_body_bytes),
             ("server.body_timeout_s", self.server.body_timeout_s),
+            (
+                "server.header_read_timeout_s",
+                self.server.header_read_timeout_s,
+            ),
+            ("server.max_connections", self.server.max_connections),
             ("watchdog.interval_s", self.watchdog.interval_s),
             (
                 "executor.max_concurrent_runs",

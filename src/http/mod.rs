@@ -20,6 +20,7 @@ pub mod openapi;
 mod ops;
 mod pages;
 pub mod runs;
+pub mod serve;
 pub mod views;
 
 use std::sync::Arc;

@@ -990,3 +990,45 @@ async fn head_is_get_without_a_body_and_unknown_paths_are_404_for_every_method()
     }
     app.stop().await;
 }
+
+/// A connection that never finishes its request head is closed after
+/// `server.header_read_timeout_s`; a flood of such sockets past `server.max_connections`
+/// cannot keep `/healthz` and `/metrics` out (the oldest idle ones make room).
+#[tokio::test]
+async fn slow_request_heads_are_cut_off_and_a_flood_of_them_does_not_block_health() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let adjust = |c: &mut qrun::config::Config| {
+        c.server.header_read_timeout_s = 1;
+        c.server.max_connections = 20;
+    };
+    let app = TestApp::spawn_with(TestDb::sqlite(), adjust, qrun::app::Hooks::default()).await;
+    let addr = app.app.addr();
+    let partial = b"GET /healthz HTTP/1.1\r\nHost: x\r\n";
+
+    // One slow head: closed by the server (EOF, or a 408 then EOF) within a few seconds.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(partial).await.unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut buf)).await;
+    assert!(
+        closed.is_ok(),
+        "the slow connection is still open after 10 s"
+    );
+
+    // Sixty idle sockets, three times the cap: health and metrics still answer.
+    let mut flood = Vec::new();
+    for _ in 0..60 {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        socket.write_all(partial).await.unwrap();
+        flood.push(socket);
+    }
+    for path in ["/healthz", "/metrics"] {
+        let answer = tokio::time::timeout(Duration::from_secs(5), http().get(app.url(path)).send())
+            .await
+            .unwrap_or_else(|_| panic!("{path} did not answer during the flood"))
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+    }
+    drop(flood);
+    app.stop().await;
+}
