@@ -15,6 +15,7 @@ mod nodes;
 mod openapi;
 mod pages;
 mod qiskit;
+mod readme;
 mod runtime;
 mod sandbox;
 mod security;
