@@ -233,6 +233,7 @@ async fn exec(
         format: "openqasm2".into(),
         shots,
         seed,
+        parameters: Default::default(),
     };
     match backend.execute(job, CancellationToken::new()).await {
         Ok(results) => {

@@ -104,6 +104,7 @@ mod tests {
             format: "openqasm2".into(),
             shots,
             seed: Some(7),
+            parameters: Default::default(),
         }
     }
 

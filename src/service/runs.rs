@@ -6,7 +6,9 @@ use super::access::can_see;
 use super::limits::Counted;
 use super::{Service, ServiceError};
 use crate::actors::recorder::RecorderError;
-use crate::domain::{AuditEntry, Circuit, NewRun, Run, RunStatus, User};
+use crate::domain::{
+    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunStatus, User,
+};
 use crate::store::runs::RunFilter;
 use crate::store::{Change, Command};
 
@@ -31,6 +33,8 @@ pub struct Submission {
     pub shots: u64,
     pub consent: bool,
     pub idempotency_key: Option<String>,
+    /// Values for the circuit's parameters, checked against its declarations.
+    pub parameters: Parameters,
 }
 
 /// The run a submission produced, and whether it is new (false: an idempotent replay).
@@ -38,6 +42,23 @@ pub struct Submitted {
     pub run: Run,
     pub circuit: Circuit,
     pub created: bool,
+}
+
+/// A run's parameters against its circuit version: an OpenQASM 2 circuit takes none. (A
+/// Python circuit's free parameters are known only to its runner, which refuses a missing or
+/// unknown one as the user's mistake.)
+fn check_parameters(version: &CircuitVersion, parameters: &Parameters) -> Result<(), ServiceError> {
+    if version.manifest.format == "openqasm2" && !parameters.is_empty() {
+        let names: Vec<&str> = parameters.keys().map(String::as_str).collect();
+        return Err(ServiceError::invalid(
+            "invalid_parameters",
+            format!(
+                "an OpenQASM 2 circuit has no parameters; got {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -120,6 +141,7 @@ impl Service {
                 ),
             ));
         }
+        check_parameters(&version, &submission.parameters)?;
         self.admit(user).await?;
         let new = NewRun {
             user_id: user.id,
@@ -131,6 +153,7 @@ impl Service {
             shots: submission.shots,
             analytics_consent: Some(submission.consent),
             idempotency_key: submission.idempotency_key,
+            parameters: submission.parameters,
         };
         let applied = self
             .recorder
@@ -152,7 +175,8 @@ impl Service {
                 && run.backend_type == new.backend_type
                 && run.backend_name == new.backend_name
                 && run.shots == new.shots
-                && run.analytics_consent == new.analytics_consent;
+                && run.analytics_consent == new.analytics_consent
+                && run.parameters == new.parameters;
             if !same {
                 return Err(ServiceError::Unprocessable {
                     code: "idempotency_key_reused",

@@ -34,7 +34,7 @@ fn the_readme_curl_session_runs_as_written() {
         std::env::var("PATH").unwrap_or_default()
     );
     let script = format!("set -euo pipefail\n{}", session_block());
-    let mut child = std::process::Command::new("bash")
+    let child = std::process::Command::new("bash")
         .args(["-c", &script])
         .current_dir(dir.path())
         .env_clear()
