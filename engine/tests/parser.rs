@@ -2,17 +2,25 @@
 //! and errors with exact `line:col` and what was expected.
 
 use qrun_engine::ir::{BitsTest, Condition, GateKind, OpKind};
-use qrun_engine::{FailureKind, Limits, Program, Stage, prepare};
+use qrun_engine::{FailureKind, Format, Limits, Parameters, Program, Stage, prepare};
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
 
 fn program(source: &str) -> Program {
-    prepare(source, 1, &Limits::default()).unwrap_or_else(|e| panic!("{e:?}"))
+    prepare(
+        source,
+        Format::OpenQasm2,
+        &Parameters::new(),
+        1,
+        &Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// (kind, line, col, message) of the error `source` gives.
 fn error_with(source: &str, limits: &Limits) -> (FailureKind, u32, u32, String) {
-    let err = prepare(source, 1, limits).expect_err("the source should be rejected");
+    let err = prepare(source, Format::OpenQasm2, &Parameters::new(), 1, limits)
+        .expect_err("the source should be rejected");
     assert_eq!(err.stage, Stage::Prepare);
     let pos = err.position.expect("a source error has a position");
     (err.kind, pos.line, pos.col, err.message)

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use qrun_engine::{CancellationToken, Limits, prepare, simulate};
+use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
 
 const SHOTS: u64 = 20_000;
 const SEED: u64 = 2026;
@@ -44,8 +44,14 @@ fn reference() -> Reference {
 
 fn engine_counts(circuit: &Circuit) -> BTreeMap<String, u64> {
     let limits = Limits::default();
-    let program = prepare(&circuit.source, SHOTS, &limits)
-        .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
+    let program = prepare(
+        &circuit.source,
+        Format::OpenQasm2,
+        &Parameters::new(),
+        SHOTS,
+        &limits,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
     simulate(
         &program,
         SHOTS,

@@ -1,0 +1,277 @@
+//! `if` conditions as the IR's tests on measured bits.
+//!
+//! A condition becomes a list of *cases*, each a conjunction of [`BitsTest`]s, no two of
+//! which can hold at once; the condition holds when one case does. The operations of an
+//! `if` body are emitted once per case, guarded by it (so at most one copy runs), and the
+//! `else` body under the negation. `==`, `!=`, `<`, `<=`, `>`, `>=` between a register
+//! (or one bit) and a value of any width, a bare bit or register (`!= 0`), `!`, `&&`, `||`
+//! and constant booleans all have this form; the number of cases is bounded by
+//! [`MAX_CASES`].
+
+use super::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
+use super::expr::{self, Names, Value};
+use crate::error::{EngineError, Position, Result};
+use crate::ir::BitsTest;
+
+/// Most cases one condition may expand to.
+pub(crate) const MAX_CASES: usize = 256;
+
+/// Disjoint cases, each a conjunction of tests: `[]` never holds, `[[]]` always does.
+pub(crate) type Cases = Vec<Vec<BitsTest>>;
+
+/// Measured bits that a condition can read: `offset .. offset + size`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BitRange {
+    pub offset: u32,
+    pub size: u32,
+}
+
+/// Resolves names to classical bits (besides the classical values of [`Names`]).
+pub(crate) trait Bits: Names {
+    /// The bits `name` names (a register or a scalar bit), or `None` if it is not one.
+    fn bits(&self, name: &str) -> Option<BitRange>;
+
+    /// Bit `index` of register `name`, written at `pos`.
+    fn bit(&self, name: &str, index: &Expr, pos: Position) -> Result<u32>;
+}
+
+/// The cases of `condition`.
+pub(crate) fn cases(condition: &Expr, names: &dyn Bits) -> Result<Cases> {
+    let pos = condition.pos;
+    let cases = match &condition.kind {
+        ExprKind::Unary(UnaryOp::Not, inner) => negate(&cases(inner, names)?, pos)?,
+        ExprKind::Binary(BinaryOp::And, lhs, rhs) => {
+            both(&cases(lhs, names)?, &cases(rhs, names)?, pos)?
+        }
+        ExprKind::Binary(BinaryOp::Or, lhs, rhs) => {
+            let (a, b) = (cases(lhs, names)?, cases(rhs, names)?);
+            let mut either = a.clone();
+            either.extend(both(&negate(&a, pos)?, &b, pos)?);
+            bounded(either, pos)?
+        }
+        ExprKind::Binary(op, lhs, rhs) if comparison(*op).is_some() => {
+            let (lhs_bits, rhs_bits) = (operand_bits(lhs, names)?, operand_bits(rhs, names)?);
+            match (comparison(*op), lhs_bits, rhs_bits) {
+                (Some(_), Some(_), Some(_)) => {
+                    return Err(EngineError::at(
+                        pos,
+                        "comparing two registers is not supported (compare one with a value)",
+                    ));
+                }
+                (Some(cmp), Some(bits), None) => {
+                    compare(bits, cmp, &value_words(rhs, names)?, pos)?
+                }
+                (Some(cmp), None, Some(bits)) => {
+                    compare(bits, cmp.mirrored(), &value_words(lhs, names)?, pos)?
+                }
+                _ => constant(expr::eval(condition, names)?, pos)?,
+            }
+        }
+        _ => match operand_bits(condition, names)? {
+            // A bare bit or register: true when not zero.
+            Some(bits) => vec![vec![test(bits, &[], false)]],
+            None => constant(expr::eval(condition, names)?, pos)?,
+        },
+    };
+    Ok(cases)
+}
+
+fn constant(value: Value, pos: Position) -> Result<Cases> {
+    match value {
+        Value::Bool(true) => Ok(vec![Vec::new()]),
+        Value::Bool(false) => Ok(Vec::new()),
+        other => Err(EngineError::at(
+            pos,
+            format!("a condition must be a boolean, found {other:?}"),
+        )),
+    }
+}
+
+/// The bits `expr` reads, if it is a register, a scalar bit or `name[i]`.
+fn operand_bits(expr: &Expr, names: &dyn Bits) -> Result<Option<BitRange>> {
+    Ok(match &expr.kind {
+        ExprKind::Name(name) => names.bits(name),
+        ExprKind::Indexed(name, index) => Some(BitRange {
+            offset: names.bit(&name.name, index, name.pos)?,
+            size: 1,
+        }),
+        _ => None,
+    })
+}
+
+/// The value a register is compared with, little-endian words: an integer literal of any
+/// width, a bit string, a boolean, or an expression of constants.
+fn value_words(expr: &Expr, names: &dyn Bits) -> Result<Vec<u64>> {
+    match &expr.kind {
+        ExprKind::Int(words) => Ok(words.clone()),
+        ExprKind::BitString(bits) => {
+            let mut words = vec![0u64; bits.len().div_ceil(64)];
+            for (i, bit) in bits.chars().rev().enumerate() {
+                if bit == '1' {
+                    words[i / 64] |= 1 << (i % 64);
+                }
+            }
+            Ok(words)
+        }
+        _ => match expr::eval(expr, names)? {
+            Value::Bool(value) => Ok(vec![u64::from(value)]),
+            Value::Int(value) if value >= 0 => Ok(vec![value as u64, (value >> 64) as u64]),
+            other => Err(EngineError::at(
+                expr.pos,
+                format!(
+                    "a register can only be compared with a non-negative integer, found {other:?}"
+                ),
+            )),
+        },
+    }
+}
+
+/// A comparison between a register and a value.
+#[derive(Clone, Copy)]
+enum Comparison {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Comparison {
+    /// The comparison with its operands exchanged (`v < c` is `c > v`).
+    fn mirrored(self) -> Self {
+        match self {
+            Self::Lt => Self::Gt,
+            Self::Le => Self::Ge,
+            Self::Gt => Self::Lt,
+            Self::Ge => Self::Le,
+            Self::Eq | Self::Ne => self,
+        }
+    }
+}
+
+fn comparison(op: BinaryOp) -> Option<Comparison> {
+    Some(match op {
+        BinaryOp::Eq => Comparison::Eq,
+        BinaryOp::Ne => Comparison::Ne,
+        BinaryOp::Lt => Comparison::Lt,
+        BinaryOp::Le => Comparison::Le,
+        BinaryOp::Gt => Comparison::Gt,
+        BinaryOp::Ge => Comparison::Ge,
+        _ => return None,
+    })
+}
+
+fn test(bits: BitRange, value: &[u64], equal: bool) -> BitsTest {
+    BitsTest {
+        offset: bits.offset,
+        size: bits.size,
+        value: value.to_vec(),
+        equal,
+    }
+}
+
+/// `bits OP value` for a comparison operator.
+fn compare(bits: BitRange, op: Comparison, value: &[u64], pos: Position) -> Result<Cases> {
+    match op {
+        Comparison::Eq => Ok(vec![vec![test(bits, value, true)]]),
+        Comparison::Ne => Ok(vec![vec![test(bits, value, false)]]),
+        Comparison::Lt => Ok(less_than(bits, value)),
+        Comparison::Ge => negate(&less_than(bits, value), pos),
+        Comparison::Le => Ok(less_than(bits, &plus_one(value))),
+        Comparison::Gt => negate(&less_than(bits, &plus_one(value)), pos),
+    }
+}
+
+fn bit_of(words: &[u64], i: u32) -> bool {
+    let word = (i / 64) as usize;
+    word < words.len() && (words[word] >> (i % 64)) & 1 == 1
+}
+
+fn plus_one(words: &[u64]) -> Vec<u64> {
+    let mut sum = words.to_vec();
+    for word in &mut sum {
+        let (value, carry) = word.overflowing_add(1);
+        *word = value;
+        if !carry {
+            return sum;
+        }
+    }
+    sum.push(1);
+    sum
+}
+
+/// `bits < value` (unsigned): one case per 1-bit of `value` within the register, where
+/// the register agrees with `value` above that bit and has a 0 there.
+fn less_than(bits: BitRange, value: &[u64]) -> Cases {
+    let beyond = (bits.size..value.len() as u32 * 64).any(|i| bit_of(value, i));
+    if beyond {
+        return vec![Vec::new()];
+    }
+    let mut cases = Vec::new();
+    for i in (0..bits.size).rev().filter(|&i| bit_of(value, i)) {
+        let mut case = Vec::new();
+        if i + 1 < bits.size {
+            let above = BitRange {
+                offset: bits.offset + i + 1,
+                size: bits.size - i - 1,
+            };
+            let high: Vec<u64> = (0..above.size.div_ceil(64))
+                .map(|w| {
+                    (0..64)
+                        .filter(|b| bit_of(value, i + 1 + w * 64 + b))
+                        .fold(0u64, |acc, b| acc | 1 << b)
+                })
+                .collect();
+            case.push(test(above, &high, true));
+        }
+        case.push(test(
+            BitRange {
+                offset: bits.offset + i,
+                size: 1,
+            },
+            &[],
+            true,
+        ));
+        cases.push(case);
+    }
+    cases
+}
+
+fn bounded(cases: Cases, pos: Position) -> Result<Cases> {
+    if cases.len() > MAX_CASES {
+        return Err(EngineError::at(
+            pos,
+            format!("condition expands to more than {MAX_CASES} cases"),
+        ));
+    }
+    Ok(cases)
+}
+
+/// Both conditions: every pair of cases.
+pub(crate) fn both(a: &Cases, b: &Cases, pos: Position) -> Result<Cases> {
+    if a.len().saturating_mul(b.len()) > MAX_CASES {
+        return bounded(vec![Vec::new(); MAX_CASES + 1], pos);
+    }
+    Ok(a.iter()
+        .flat_map(|x| b.iter().map(move |y| x.iter().chain(y).cloned().collect()))
+        .collect())
+}
+
+/// The negation: no case holds. `¬(t₁ ∧ … ∧ tₖ)` is the disjoint `¬t₁ ∨ (t₁ ∧ ¬t₂) ∨ …`.
+pub(crate) fn negate(cases: &Cases, pos: Position) -> Result<Cases> {
+    let mut result: Cases = vec![Vec::new()];
+    for case in cases {
+        let not_case: Cases = (0..case.len())
+            .map(|i| {
+                let mut conjunction = case[..i].to_vec();
+                let mut flipped = case[i].clone();
+                flipped.equal = !flipped.equal;
+                conjunction.push(flipped);
+                conjunction
+            })
+            .collect();
+        result = both(&result, &not_case, pos)?;
+    }
+    bounded(result, pos)
+}

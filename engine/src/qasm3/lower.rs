@@ -1,0 +1,1432 @@
+//! From statements to the IR: names and scopes, registers, gate definitions resolved once
+//! (arities, argument indices, modifiers), `for` loops unrolled, `if` blocks turned into
+//! guarded operations, and gate calls expanded with their modifiers.
+//!
+//! # Modifiers
+//!
+//! A call's modifiers reduce to control qubits with their polarity (`ctrl` / `negctrl`, in
+//! order, taken from the front of the arguments) and an integer exponent (`inv` is −1,
+//! `pow(k)` multiplies by `k`; both commute with controls). A negative control is a
+//! positive one between two `x` gates; exponent `k` applies the gate `|k|` times, inverted
+//! when `k < 0`. Expanding a definition under controls controls each gate of its body
+//! (`gphase(θ)` under controls is a phase gate on them, so a definition's global phase is
+//! kept where it matters); under inversion the body runs backwards with each gate
+//! inverted. A non-integer `pow` is refused: its result depends on a branch of the matrix
+//! logarithm, which Qiskit and the specification choose differently.
+//!
+//! # Bounds
+//!
+//! As for OpenQASM 2 (`qasm::lower`): every emitted operation counts against `max_gates`,
+//! and the work (statements, loop iterations, gate applications, expression nodes) against
+//! `WORK_PER_OP × max_gates` steps, so loops, exponents and nested definitions stop at a
+//! bound instead of running for hours. Gate calls nest at most `MAX_GATE_DEPTH` deep.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::f64::consts::TAU;
+use std::rc::Rc;
+
+use super::ast::{
+    Expr, ExprKind, GateCall, GateDef, Ident, Index, Iterable, Modifier, ModifierKind, Operand,
+    Range, ScalarKind, ScalarType, Stmt, StmtKind,
+};
+use super::cond::{self, BitRange, Bits, Cases};
+use super::expr::{self, Names, Value};
+use super::gates::{self, BUILTIN_U, NativeGate, STDGATES, STDGATES_FILE};
+use crate::Parameters;
+use crate::error::{EngineError, Position, Result, Stage};
+use crate::ir::{Condition, Gate, GateKind, Op, OpKind, Program, Register};
+use crate::limits::{Limits, MAX_CLBITS};
+
+/// Steps of work allowed per operation of `max_gates` (as in `qasm::lower`).
+const WORK_PER_OP: u64 = 64;
+
+/// Deepest nesting of gate calls inside gate definitions.
+const MAX_GATE_DEPTH: u32 = 256;
+
+/// Lowers parsed statements to a [`Program`], binding `input` declarations to
+/// `parameters` (every parameter must be an input and every input given).
+pub(crate) fn lower(stmts: &[Stmt], parameters: &Parameters, limits: &Limits) -> Result<Program> {
+    let declared: HashSet<&str> = stmts
+        .iter()
+        .filter_map(|stmt| match &stmt.kind {
+            StmtKind::Input { name, .. } => Some(name.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if let Some(unknown) = parameters
+        .keys()
+        .find(|name| !declared.contains(name.as_str()))
+    {
+        let mut inputs: Vec<&str> = declared.into_iter().collect();
+        inputs.sort_unstable();
+        let known = if inputs.is_empty() {
+            "the program declares no input".to_owned()
+        } else {
+            format!("its inputs: {}", inputs.join(", "))
+        };
+        return Err(EngineError::new(
+            crate::FailureKind::Validation,
+            Stage::Prepare,
+            format!("parameter '{unknown}' is not an input of this program ({known})"),
+        ));
+    }
+    let mut lowering = Lowering::new(parameters, limits);
+    for stmt in stmts {
+        lowering.statement(stmt)?;
+    }
+    Ok(Program {
+        qregs: lowering.qregs,
+        cregs: lowering.cregs,
+        ops: lowering.ops,
+    })
+}
+
+type GateId = usize;
+
+#[derive(Clone, Copy, Debug)]
+enum Symbol {
+    /// A quantum register (index into `qregs`); `scalar` for `qubit q;`.
+    Qubits {
+        register: usize,
+        scalar: bool,
+    },
+    /// A classical register (index into `cregs`); `scalar` for `bit c;`.
+    Bits {
+        register: usize,
+        scalar: bool,
+    },
+    Gate(GateId),
+    /// A `const` or an `input`.
+    Value(Value),
+}
+
+struct GateEntry {
+    name: String,
+    num_params: usize,
+    num_qubits: usize,
+    body: GateBody,
+}
+
+enum GateBody {
+    Native(NativeGate),
+    /// `gphase(θ)`: a global phase, a phase gate on its controls.
+    GPhase,
+    Defined {
+        params: Vec<String>,
+        /// The global values the body reads, captured at the definition.
+        captured: HashMap<String, Value>,
+        body: Vec<BodyOp>,
+    },
+}
+
+/// A call's modifiers, resolved: one polarity per control argument (`true` for `ctrl`),
+/// and the exponent.
+#[derive(Clone, Debug)]
+struct Mods {
+    polarity: Vec<bool>,
+    exponent: i64,
+}
+
+/// A resolved statement of a gate body: qubits are indices into the gate's arguments.
+enum BodyOp {
+    Call {
+        gate: GateId,
+        mods: Mods,
+        params: Vec<Expr>,
+        /// Expression nodes evaluated per visit.
+        cost: u64,
+        args: Vec<usize>,
+    },
+    /// Distinct argument indices.
+    Barrier(Vec<usize>),
+}
+
+/// Operands resolved to bits; `single` when the operand is one bit (broadcast over).
+struct Resolved {
+    bits: Vec<u32>,
+    single: bool,
+}
+
+struct Lowering<'l> {
+    limits: &'l Limits,
+    parameters: &'l Parameters,
+    /// Every global name; `None` marks the built-ins.
+    symbols: HashMap<String, (Symbol, Option<Position>)>,
+    /// Loop variables, innermost last.
+    loop_vars: Vec<(String, Value)>,
+    gates: Vec<Rc<GateEntry>>,
+    stdgates_included: bool,
+    qregs: Vec<Register>,
+    cregs: Vec<Register>,
+    ops: Vec<Op>,
+    work: u64,
+    /// The cases the current statement runs under (`[[]]`: unconditionally).
+    guards: Cases,
+    /// Bits read by the enclosing `if` conditions, with the `if`'s position.
+    guarded: Vec<(BitRange, Position)>,
+    /// Blocks open around the current statement (0: the global scope).
+    blocks: u32,
+}
+
+impl<'l> Lowering<'l> {
+    fn new(parameters: &'l Parameters, limits: &'l Limits) -> Self {
+        let mut lowering = Self {
+            limits,
+            parameters,
+            symbols: HashMap::new(),
+            loop_vars: Vec::new(),
+            gates: Vec::new(),
+            stdgates_included: false,
+            qregs: Vec::new(),
+            cregs: Vec::new(),
+            ops: Vec::new(),
+            work: 0,
+            guards: vec![Vec::new()],
+            guarded: Vec::new(),
+            blocks: 0,
+        };
+        let (name, num_params, num_qubits, native) = STDGATES[BUILTIN_U];
+        lowering.builtin(name, num_params, num_qubits, GateBody::Native(native));
+        lowering.builtin("gphase", 1, 0, GateBody::GPhase);
+        lowering
+    }
+
+    fn builtin(&mut self, name: &str, num_params: usize, num_qubits: usize, body: GateBody) {
+        self.gates.push(Rc::new(GateEntry {
+            name: name.to_owned(),
+            num_params,
+            num_qubits,
+            body,
+        }));
+        let id = self.gates.len() - 1;
+        self.symbols
+            .insert(name.to_owned(), (Symbol::Gate(id), None));
+    }
+
+    /// Counts `units` of work against the bound.
+    fn charge(&mut self, units: u64, pos: Position) -> Result<()> {
+        self.work = self.work.saturating_add(units);
+        let max_work = self.limits.max_gates.saturating_mul(WORK_PER_OP);
+        if self.work > max_work {
+            return Err(EngineError::limit_at(
+                pos,
+                format!(
+                    "circuit takes more than {max_work} steps to expand its loops and gate \
+                     definitions ({WORK_PER_OP} per operation of the backend's max_gates of {})",
+                    self.limits.max_gates
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Emits `kind` once per current case.
+    fn emit(&mut self, kind: OpKind, pos: Position) -> Result<()> {
+        if let OpKind::Measure { clbit, .. } = kind
+            && let Some((_, at)) = self
+                .guarded
+                .iter()
+                .find(|(r, _)| (r.offset..r.offset + r.size).contains(&clbit))
+        {
+            return Err(EngineError::at(
+                pos,
+                format!(
+                    "this measurement writes {}, which the condition of the 'if' at {at} \
+                     reads; the engine evaluates that condition again for every operation \
+                     of the block, so it does not run such blocks",
+                    bit_name(&self.cregs, clbit)
+                ),
+            ));
+        }
+        for case in &self.guards {
+            if self.ops.len() as u64 >= self.limits.max_gates {
+                return Err(EngineError::limit_at(
+                    pos,
+                    format!(
+                        "circuit expands to more than {} operations (the backend's max_gates)",
+                        self.limits.max_gates
+                    ),
+                ));
+            }
+            let condition = (!case.is_empty()).then(|| Condition {
+                tests: case.clone(),
+            });
+            self.ops.push(Op {
+                kind: kind.clone(),
+                condition,
+            });
+        }
+        Ok(())
+    }
+
+    fn statement(&mut self, stmt: &Stmt) -> Result<()> {
+        self.charge(1, stmt.pos)?;
+        let pos = stmt.pos;
+        match &stmt.kind {
+            StmtKind::Include(file) => {
+                self.global_only("an include", pos)?;
+                self.include(file, pos)
+            }
+            StmtKind::QubitDecl { name, size } => {
+                self.global_only("a qubit declaration", pos)?;
+                self.register(true, name, size.as_ref())
+            }
+            StmtKind::BitDecl { name, size, init } => {
+                self.global_only("a bit declaration", pos)?;
+                self.register(false, name, size.as_ref())?;
+                match init {
+                    Some(source) => {
+                        let target = Operand {
+                            name: name.clone(),
+                            index: None,
+                        };
+                        self.measure(source, &target, pos)
+                    }
+                    None => Ok(()),
+                }
+            }
+            StmtKind::Const { ty, name, value } => {
+                self.global_only("a const declaration", pos)?;
+                let value = self.eval(value)?;
+                let value = convert(ty, value, value_pos(stmt))?;
+                self.declare(name, Symbol::Value(value))
+            }
+            StmtKind::Input { ty, name } => {
+                self.global_only("an input declaration", pos)?;
+                let Some(&raw) = self.parameters.get(&name.name) else {
+                    return Err(EngineError::at(
+                        name.pos,
+                        format!(
+                            "input '{}' ({ty}) has no value: the run must give the parameter '{}'",
+                            name.name, name.name
+                        ),
+                    ));
+                };
+                let value = input_value(ty, &name.name, raw, name.pos)?;
+                self.declare(name, Symbol::Value(value))
+            }
+            StmtKind::GateDef(def) => {
+                self.global_only("a gate definition", pos)?;
+                self.gate_def(def)
+            }
+            StmtKind::Call(call) => self.call(call),
+            StmtKind::Measure { source, target } => match target {
+                Some(target) => self.measure(source, target, pos),
+                None => Err(EngineError::at(
+                    pos,
+                    "a measurement must store its result ('c = measure q;' or 'measure q -> c;')",
+                )),
+            },
+            StmtKind::Reset(operand) => {
+                let qubits = self.resolve(operand, true)?;
+                for qubit in qubits.bits {
+                    self.emit(OpKind::Reset { qubit }, pos)?;
+                }
+                Ok(())
+            }
+            StmtKind::Barrier(operands) => {
+                let mut qubits = Vec::new();
+                let mut seen = HashSet::new();
+                if operands.is_empty() {
+                    qubits.extend(0..self.qregs.iter().map(|r| r.size).sum::<u32>());
+                }
+                for operand in operands {
+                    let bits = self.resolve(operand, true)?.bits;
+                    qubits.extend(bits.into_iter().filter(|&q| seen.insert(q)));
+                }
+                self.emit(OpKind::Barrier(qubits), pos)
+            }
+            StmtKind::If {
+                condition,
+                then_body,
+                else_body,
+            } => self.if_stmt(condition, then_body, else_body, pos),
+            StmtKind::For {
+                var,
+                iterable,
+                body,
+            } => self.for_stmt(var, iterable, body),
+            StmtKind::Block(stmts) => self.block(stmts),
+        }
+    }
+
+    fn block(&mut self, stmts: &[Stmt]) -> Result<()> {
+        self.blocks += 1;
+        for stmt in stmts {
+            self.statement(stmt)?;
+        }
+        self.blocks -= 1;
+        Ok(())
+    }
+
+    fn global_only(&self, what: &str, pos: Position) -> Result<()> {
+        if self.blocks > 0 {
+            return Err(EngineError::at(
+                pos,
+                format!("{what} is only allowed in the global scope, not inside a block"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn include(&mut self, file: &str, pos: Position) -> Result<()> {
+        if file != STDGATES_FILE {
+            return Err(EngineError::at(
+                pos,
+                format!(
+                    "cannot include \"{file}\": the only includable file is \"{STDGATES_FILE}\" \
+                     (built in)"
+                ),
+            ));
+        }
+        if self.stdgates_included {
+            return Ok(());
+        }
+        self.stdgates_included = true;
+        for (name, num_params, num_qubits, native) in &STDGATES[..BUILTIN_U] {
+            if let Some((_, at)) = self.symbols.get(*name) {
+                let place = match at {
+                    Some(at) => format!("is already declared at {at}"),
+                    None => "is a built-in gate".to_owned(),
+                };
+                return Err(EngineError::at(
+                    pos,
+                    format!("in {STDGATES_FILE}: '{name}' {place}"),
+                ));
+            }
+            self.gates.push(Rc::new(GateEntry {
+                name: (*name).to_owned(),
+                num_params: *num_params,
+                num_qubits: *num_qubits,
+                body: GateBody::Native(*native),
+            }));
+            let symbol = Symbol::Gate(self.gates.len() - 1);
+            self.symbols.insert((*name).to_owned(), (symbol, Some(pos)));
+        }
+        Ok(())
+    }
+
+    fn declare(&mut self, name: &Ident, symbol: Symbol) -> Result<()> {
+        match self.symbols.entry(name.name.clone()) {
+            Entry::Occupied(existing) => {
+                let place = match existing.get() {
+                    (_, Some(pos)) => format!("is already declared at {pos}"),
+                    (_, None) => "is built in".to_owned(),
+                };
+                Err(EngineError::at(
+                    name.pos,
+                    format!("'{}' {place}", name.name),
+                ))
+            }
+            Entry::Vacant(slot) => {
+                if expr::constant(&name.name).is_some() {
+                    return Err(EngineError::at(
+                        name.pos,
+                        format!("'{}' is a built-in constant", name.name),
+                    ));
+                }
+                slot.insert((symbol, Some(name.pos)));
+                Ok(())
+            }
+        }
+    }
+
+    fn eval(&mut self, expr: &Expr) -> Result<Value> {
+        self.charge(expr::size(expr), expr.pos)?;
+        expr::eval(expr, self)
+    }
+
+    fn eval_int(&mut self, expr: &Expr, what: &str) -> Result<i128> {
+        self.eval(expr)?.to_int(expr.pos, what)
+    }
+
+    fn register(&mut self, quantum: bool, name: &Ident, size: Option<&Expr>) -> Result<()> {
+        let count = match size {
+            Some(size) => self.eval_int(size, "a register size")?,
+            None => 1,
+        };
+        if count < 1 {
+            return Err(EngineError::at(
+                name.pos,
+                format!("register '{}' must have at least one bit", name.name),
+            ));
+        }
+        let registers = if quantum { &self.qregs } else { &self.cregs };
+        let used: u64 = registers.iter().map(|r| u64::from(r.size)).sum();
+        let total = u64::try_from(count)
+            .unwrap_or(u64::MAX)
+            .saturating_add(used);
+        if quantum {
+            self.limits
+                .admit_qubits(total, Stage::Prepare)
+                .map_err(|err| EngineError::limit_at(name.pos, err.message))?;
+        } else if total > MAX_CLBITS {
+            return Err(EngineError::limit_at(
+                name.pos,
+                format!(
+                    "circuit declares {total} classical bits; at most {MAX_CLBITS} are supported"
+                ),
+            ));
+        }
+        // Both limits are far below u32::MAX, so the conversions cannot truncate.
+        let register = Register {
+            name: name.name.clone(),
+            offset: used as u32,
+            size: count as u32,
+        };
+        let scalar = size.is_none();
+        let symbol = if quantum {
+            self.qregs.push(register);
+            Symbol::Qubits {
+                register: self.qregs.len() - 1,
+                scalar,
+            }
+        } else {
+            self.cregs.push(register);
+            Symbol::Bits {
+                register: self.cregs.len() - 1,
+                scalar,
+            }
+        };
+        self.declare(name, symbol)
+    }
+
+    fn lookup(&self, name: &Ident) -> Result<Symbol> {
+        self.symbols
+            .get(&name.name)
+            .map(|(symbol, _)| *symbol)
+            .ok_or_else(|| EngineError::at(name.pos, format!("unknown name '{}'", name.name)))
+    }
+
+    /// The register `operand` names and its index as a list of bits.
+    fn resolve(&mut self, operand: &Operand, quantum: bool) -> Result<Resolved> {
+        let name = &operand.name;
+        let (register, scalar) = match (self.lookup(name)?, quantum) {
+            (Symbol::Qubits { register, scalar }, true) => (&self.qregs[register], scalar),
+            (Symbol::Bits { register, scalar }, false) => (&self.cregs[register], scalar),
+            (_, true) => {
+                return Err(EngineError::at(
+                    name.pos,
+                    format!(
+                        "expected qubits, '{}' is not a qubit or qubit register",
+                        name.name
+                    ),
+                ));
+            }
+            (_, false) => {
+                return Err(EngineError::at(
+                    name.pos,
+                    format!(
+                        "expected bits, '{}' is not a bit or bit register",
+                        name.name
+                    ),
+                ));
+            }
+        };
+        let (offset, size, register_name) = (register.offset, register.size, register.name.clone());
+        let Some(index) = &operand.index else {
+            return Ok(Resolved {
+                bits: (offset..offset + size).collect(),
+                single: scalar,
+            });
+        };
+        if scalar {
+            return Err(EngineError::at(
+                name.pos,
+                format!(
+                    "'{}' is a single {}: it cannot be indexed",
+                    name.name,
+                    if quantum { "qubit" } else { "bit" }
+                ),
+            ));
+        }
+        let at = |lowering: &mut Self, expr: &Expr| -> Result<u32> {
+            let i = lowering.eval_int(expr, "an index")?;
+            let resolved = if i < 0 { i + i128::from(size) } else { i };
+            if !(0..i128::from(size)).contains(&resolved) {
+                return Err(EngineError::at(
+                    expr.pos,
+                    format!(
+                        "index {i} is out of range for register '{register_name}' of size {size}"
+                    ),
+                ));
+            }
+            Ok(offset + resolved as u32)
+        };
+        Ok(match index {
+            Index::Single(expr) => Resolved {
+                bits: vec![at(self, expr)?],
+                single: true,
+            },
+            Index::Set(exprs) => Resolved {
+                bits: exprs.iter().map(|e| at(self, e)).collect::<Result<_>>()?,
+                single: false,
+            },
+            Index::Range(range) => {
+                let (start, step, end) = self.range_bounds(range, Some(size))?;
+                let mut bits = Vec::new();
+                for i in RangeIter::new(start, step, end) {
+                    self.charge(1, range.pos)?;
+                    if !(0..i128::from(size)).contains(&i) {
+                        return Err(EngineError::at(
+                            range.pos,
+                            format!(
+                                "index {i} is out of range for register '{register_name}' of size {size}"
+                            ),
+                        ));
+                    }
+                    bits.push(offset + i as u32);
+                }
+                Resolved {
+                    bits,
+                    single: false,
+                }
+            }
+        })
+    }
+
+    /// A range's start, step and (inclusive) end; omitted bounds need `size`.
+    fn range_bounds(&mut self, range: &Range, size: Option<u32>) -> Result<(i128, i128, i128)> {
+        let bound =
+            |lowering: &mut Self, expr: &Option<Expr>, default: Option<i128>| match (expr, default)
+            {
+                (Some(expr), _) => lowering.eval_int(expr, "a range bound"),
+                (None, Some(default)) => Ok(default),
+                (None, None) => Err(EngineError::at(
+                    range.pos,
+                    "a loop range needs a start and an end ([a:b] or [a:step:b])",
+                )),
+            };
+        let start = bound(self, &range.start, size.map(|_| 0))?;
+        let step = bound(self, &range.step, Some(1))?;
+        let end = bound(self, &range.end, size.map(|s| i128::from(s) - 1))?;
+        if step == 0 {
+            return Err(EngineError::at(range.pos, "a range's step must not be 0"));
+        }
+        Ok((start, step, end))
+    }
+
+    fn measure(&mut self, source: &Operand, target: &Operand, pos: Position) -> Result<()> {
+        let qubits = self.resolve(source, true)?;
+        let clbits = self.resolve(target, false)?;
+        if qubits.bits.len() != clbits.bits.len() {
+            return Err(EngineError::at(
+                pos,
+                format!(
+                    "measure needs as many bits as qubits: {} qubit{} into {} bit{}",
+                    qubits.bits.len(),
+                    plural(qubits.bits.len()),
+                    clbits.bits.len(),
+                    plural(clbits.bits.len())
+                ),
+            ));
+        }
+        for (qubit, clbit) in qubits.bits.into_iter().zip(clbits.bits) {
+            self.emit(OpKind::Measure { qubit, clbit }, pos)?;
+        }
+        Ok(())
+    }
+
+    fn if_stmt(
+        &mut self,
+        condition: &Expr,
+        then_body: &[Stmt],
+        else_body: &[Stmt],
+        pos: Position,
+    ) -> Result<()> {
+        self.charge(expr::size(condition), condition.pos)?;
+        let cases = cond::cases(condition, self)?;
+        let outer = std::mem::take(&mut self.guards);
+        let reads = self.guarded.len();
+        self.guarded.extend(cases.iter().flatten().map(|test| {
+            let range = BitRange {
+                offset: test.offset,
+                size: test.size,
+            };
+            (range, pos)
+        }));
+        self.guards = cond::both(&outer, &cases, pos)?;
+        let then_result = self.block(then_body);
+        let else_result = then_result.and_then(|()| {
+            self.guards = cond::both(&outer, &cond::negate(&cases, pos)?, pos)?;
+            self.block(else_body)
+        });
+        self.guards = outer;
+        self.guarded.truncate(reads);
+        else_result
+    }
+
+    fn for_stmt(&mut self, var: &Ident, iterable: &Iterable, body: &[Stmt]) -> Result<()> {
+        let run = |lowering: &mut Self, value: Value| -> Result<()> {
+            lowering.charge(1, var.pos)?;
+            lowering.loop_vars.push((var.name.clone(), value));
+            let result = lowering.block(body);
+            lowering.loop_vars.pop();
+            result
+        };
+        match iterable {
+            Iterable::Range(range) => {
+                let (start, step, end) = self.range_bounds(range, None)?;
+                for i in RangeIter::new(start, step, end) {
+                    run(self, Value::Int(i))?;
+                }
+            }
+            Iterable::Set(exprs) => {
+                for expr in exprs {
+                    let value = self.eval(expr)?;
+                    run(self, value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn gate_id(&self, name: &Ident) -> Result<GateId> {
+        match self.symbols.get(&name.name) {
+            Some((Symbol::Gate(id), _)) => Ok(*id),
+            Some(_) => Err(EngineError::at(
+                name.pos,
+                format!("'{}' is not a gate", name.name),
+            )),
+            None => {
+                let in_stdgates = STDGATES.iter().any(|(n, ..)| *n == name.name);
+                let hint = if !self.stdgates_included && in_stdgates {
+                    format!(" (it is in {STDGATES_FILE}: add include \"{STDGATES_FILE}\";)")
+                } else {
+                    " (a gate must be defined before it is used)".to_owned()
+                };
+                Err(EngineError::at(
+                    name.pos,
+                    format!("unknown gate '{}'{hint}", name.name),
+                ))
+            }
+        }
+    }
+
+    /// Resolves modifiers; their expressions may use only global values.
+    fn modifiers(&mut self, modifiers: &[Modifier]) -> Result<Mods> {
+        let mut mods = Mods {
+            polarity: Vec::new(),
+            exponent: 1,
+        };
+        for modifier in modifiers {
+            match &modifier.kind {
+                ModifierKind::Ctrl(count) | ModifierKind::NegCtrl(count) => {
+                    let positive = matches!(modifier.kind, ModifierKind::Ctrl(_));
+                    let count = match count {
+                        Some(count) => self.eval_int(count, "a control count")?,
+                        None => 1,
+                    };
+                    let limit = i128::from(self.limits.max_qubits);
+                    if !(1..=limit).contains(&count) {
+                        return Err(EngineError::at(
+                            modifier.pos,
+                            format!("a control count must be between 1 and {limit}, got {count}"),
+                        ));
+                    }
+                    mods.polarity
+                        .extend(std::iter::repeat_n(positive, count as usize));
+                }
+                ModifierKind::Inv => mods.exponent = -mods.exponent,
+                ModifierKind::Pow(exponent) => {
+                    let value = self.eval(exponent)?;
+                    let k = match value {
+                        Value::Int(k) => Some(k),
+                        Value::Float(k) if k.fract() == 0.0 && k.abs() < 1e18 => Some(k as i128),
+                        _ => None,
+                    };
+                    let Some(k) = k else {
+                        return Err(EngineError::at(
+                            modifier.pos,
+                            format!(
+                                "pow({}) @: only integer exponents are supported",
+                                match value {
+                                    Value::Float(k) => k.to_string(),
+                                    other => format!("{other:?}"),
+                                }
+                            ),
+                        ));
+                    };
+                    mods.exponent = i64::try_from(k)
+                        .ok()
+                        .and_then(|k| mods.exponent.checked_mul(k))
+                        .ok_or_else(|| {
+                            EngineError::at(modifier.pos, "pow exponent is too large")
+                        })?;
+                }
+            }
+        }
+        Ok(mods)
+    }
+
+    fn check_arity(&self, id: GateId, call: &GateCall, mods: &Mods) -> Result<()> {
+        let gate = &self.gates[id];
+        let name = &call.name;
+        if call.params.len() != gate.num_params {
+            return Err(EngineError::at(
+                name.pos,
+                format!(
+                    "gate '{}' takes {} parameter{}, got {}",
+                    gate.name,
+                    gate.num_params,
+                    plural(gate.num_params),
+                    call.params.len()
+                ),
+            ));
+        }
+        let expected = gate.num_qubits + mods.polarity.len();
+        if call.args.len() != expected {
+            let controls = match mods.polarity.len() {
+                0 => String::new(),
+                n => format!(" ({n} control{} and {})", plural(n), gate.num_qubits),
+            };
+            return Err(EngineError::at(
+                name.pos,
+                format!(
+                    "gate '{}' takes {expected} qubit argument{}{controls}, got {}",
+                    gate.name,
+                    plural(expected),
+                    call.args.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn call(&mut self, call: &GateCall) -> Result<()> {
+        let pos = call.name.pos;
+        let id = self.gate_id(&call.name)?;
+        let mods = self.modifiers(&call.modifiers)?;
+        self.check_arity(id, call, &mods)?;
+        let mut params = Vec::with_capacity(call.params.len());
+        for expr in &call.params {
+            let value = self.eval(expr)?.to_f64(expr.pos)?;
+            params.push(finite(value, expr.pos)?);
+        }
+        let mut args = Vec::with_capacity(call.args.len());
+        for operand in &call.args {
+            args.push(self.resolve(operand, true)?);
+        }
+        let mut width = None;
+        for (operand, arg) in call.args.iter().zip(&args) {
+            if arg.single {
+                continue;
+            }
+            match width {
+                Some(w) if w != arg.bits.len() => {
+                    return Err(EngineError::at(
+                        operand.name.pos,
+                        format!(
+                            "cannot broadcast over registers of different sizes: '{}' has {} \
+                             qubits, an earlier argument has {w}",
+                            operand.name.name,
+                            arg.bits.len()
+                        ),
+                    ));
+                }
+                _ => width = Some(arg.bits.len()),
+            }
+        }
+        for i in 0..width.unwrap_or(1) {
+            let qubits: Vec<u32> = args
+                .iter()
+                .map(|arg| if arg.single { arg.bits[0] } else { arg.bits[i] })
+                .collect();
+            if let Some((j, dup)) = qubits
+                .iter()
+                .enumerate()
+                .find(|(j, q)| qubits[..*j].contains(q))
+            {
+                return Err(EngineError::at(
+                    call.args[j].name.pos,
+                    format!(
+                        "gate '{}' is given qubit {} twice",
+                        call.name.name,
+                        bit_name(&self.qregs, *dup)
+                    ),
+                ));
+            }
+            self.invoke(id, &params, &qubits, &mods, &[], false, 0, pos)?;
+        }
+        Ok(())
+    }
+
+    /// Applies gate `id` with modifiers `mods` to `args` (its control arguments first),
+    /// under the positive controls `outer`, inverted if `inverse`.
+    #[allow(clippy::too_many_arguments)]
+    fn invoke(
+        &mut self,
+        id: GateId,
+        params: &[f64],
+        args: &[u32],
+        mods: &Mods,
+        outer: &[u32],
+        inverse: bool,
+        depth: u32,
+        pos: Position,
+    ) -> Result<()> {
+        if depth > MAX_GATE_DEPTH {
+            return Err(EngineError::at(
+                pos,
+                format!("gate calls nest more than {MAX_GATE_DEPTH} deep"),
+            ));
+        }
+        let (control_args, qubits) = args.split_at(mods.polarity.len());
+        let negative: Vec<u32> = control_args
+            .iter()
+            .zip(&mods.polarity)
+            .filter(|(_, positive)| !**positive)
+            .map(|(q, _)| *q)
+            .collect();
+        let flip = |lowering: &mut Self| -> Result<()> {
+            for &qubit in &negative {
+                lowering.emit(
+                    OpKind::Gate(Gate {
+                        kind: GateKind::X,
+                        qubits: vec![qubit],
+                    }),
+                    pos,
+                )?;
+            }
+            Ok(())
+        };
+        flip(self)?;
+        let controls: Vec<u32> = outer.iter().chain(control_args).copied().collect();
+        let exponent = if inverse {
+            -mods.exponent
+        } else {
+            mods.exponent
+        };
+        for _ in 0..exponent.unsigned_abs() {
+            self.charge(1, pos)?;
+            self.apply(id, params, qubits, &controls, exponent < 0, depth, pos)?;
+        }
+        flip(self)
+    }
+
+    /// Applies gate `id` (no modifiers of its own) under `controls`.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &mut self,
+        id: GateId,
+        params: &[f64],
+        qubits: &[u32],
+        controls: &[u32],
+        inverse: bool,
+        depth: u32,
+        pos: Position,
+    ) -> Result<()> {
+        let gate = Rc::clone(&self.gates[id]);
+        match &gate.body {
+            GateBody::Native(native) => {
+                let kind = native(params);
+                let kind = if inverse { gates::inverse(kind) } else { kind };
+                for gate in gates::controlled(kind, qubits, controls) {
+                    self.emit(OpKind::Gate(gate), pos)?;
+                }
+                Ok(())
+            }
+            GateBody::GPhase => {
+                let theta = if inverse { -params[0] } else { params[0] };
+                // Without controls a global phase has no observable effect.
+                if let Some((&target, rest)) = controls.split_last() {
+                    for gate in gates::controlled(GateKind::Phase(theta), &[target], rest) {
+                        self.emit(OpKind::Gate(gate), pos)?;
+                    }
+                }
+                Ok(())
+            }
+            GateBody::Defined {
+                params: names,
+                captured,
+                body,
+            } => {
+                let order: Box<dyn Iterator<Item = &BodyOp>> = if inverse {
+                    Box::new(body.iter().rev())
+                } else {
+                    Box::new(body.iter())
+                };
+                for op in order {
+                    match op {
+                        BodyOp::Barrier(args) => {
+                            self.charge(1, pos)?;
+                            let on = args.iter().map(|&a| qubits[a]).collect();
+                            self.emit(OpKind::Barrier(on), pos)?;
+                        }
+                        BodyOp::Call {
+                            gate,
+                            mods,
+                            params: exprs,
+                            cost,
+                            args,
+                        } => {
+                            self.charge(*cost, pos)?;
+                            let scope = BodyScope {
+                                names,
+                                values: params,
+                                captured,
+                            };
+                            let mut values = Vec::with_capacity(exprs.len());
+                            for expr in exprs {
+                                let value = expr::eval(expr, &scope)?.to_f64(expr.pos)?;
+                                values.push(finite(value, expr.pos)?);
+                            }
+                            let on: Vec<u32> = args.iter().map(|&a| qubits[a]).collect();
+                            self.invoke(
+                                *gate,
+                                &values,
+                                &on,
+                                mods,
+                                controls,
+                                inverse,
+                                depth + 1,
+                                pos,
+                            )?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn gate_def(&mut self, def: &GateDef) -> Result<()> {
+        check_unique(&def.params, "parameter")?;
+        check_unique(&def.qubits, "qubit argument")?;
+        let qubits: HashMap<&str, usize> = def
+            .qubits
+            .iter()
+            .enumerate()
+            .map(|(i, q)| (q.name.as_str(), i))
+            .collect();
+        let params: Vec<String> = def.params.iter().map(|p| p.name.clone()).collect();
+        let mut captured = HashMap::new();
+        let mut body = Vec::with_capacity(def.body.len());
+        for stmt in &def.body {
+            body.push(self.body_op(def, &qubits, &params, &mut captured, stmt)?);
+        }
+        let entry = GateEntry {
+            name: def.name.name.clone(),
+            num_params: def.params.len(),
+            num_qubits: def.qubits.len(),
+            body: GateBody::Defined {
+                params,
+                captured,
+                body,
+            },
+        };
+        self.declare(&def.name, Symbol::Gate(self.gates.len()))?;
+        self.gates.push(Rc::new(entry));
+        Ok(())
+    }
+
+    /// Resolves one statement of gate `def`'s body.
+    fn body_op(
+        &mut self,
+        def: &GateDef,
+        qubits: &HashMap<&str, usize>,
+        params: &[String],
+        captured: &mut HashMap<String, Value>,
+        stmt: &Stmt,
+    ) -> Result<BodyOp> {
+        let index_of = |operand: &Operand| -> Result<usize> {
+            match (qubits.get(operand.name.name.as_str()), &operand.index) {
+                (Some(&index), None) => Ok(index),
+                (Some(_), Some(_)) => Err(EngineError::at(
+                    operand.name.pos,
+                    format!("'{}' is one qubit: it cannot be indexed", operand.name.name),
+                )),
+                (None, _) => Err(EngineError::at(
+                    operand.name.pos,
+                    format!(
+                        "'{}' is not a qubit argument of gate '{}'",
+                        operand.name.name, def.name.name
+                    ),
+                )),
+            }
+        };
+        let not_allowed = |what: &str| {
+            Err(EngineError::at(
+                stmt.pos,
+                format!("{what} is not allowed in a gate body"),
+            ))
+        };
+        match &stmt.kind {
+            StmtKind::Call(call) => {
+                let gate = self.gate_id(&call.name)?;
+                let mods = self.modifiers(&call.modifiers)?;
+                self.check_arity(gate, call, &mods)?;
+                let args = call.args.iter().map(index_of).collect::<Result<Vec<_>>>()?;
+                if let Some(j) = (0..args.len()).find(|&j| args[..j].contains(&args[j])) {
+                    return Err(EngineError::at(
+                        call.args[j].name.pos,
+                        format!(
+                            "gate '{}' is given qubit '{}' twice",
+                            call.name.name, call.args[j].name.name
+                        ),
+                    ));
+                }
+                for expr in &call.params {
+                    self.capture(expr, params, captured)?;
+                }
+                Ok(BodyOp::Call {
+                    gate,
+                    mods,
+                    cost: call
+                        .params
+                        .iter()
+                        .map(expr::size)
+                        .fold(0, u64::saturating_add),
+                    params: call.params.clone(),
+                    args,
+                })
+            }
+            StmtKind::Barrier(operands) => {
+                let mut args: Vec<usize> = Vec::new();
+                if operands.is_empty() {
+                    args.extend(0..def.qubits.len());
+                }
+                for operand in operands {
+                    let index = index_of(operand)?;
+                    if !args.contains(&index) {
+                        args.push(index);
+                    }
+                }
+                Ok(BodyOp::Barrier(args))
+            }
+            StmtKind::Include(_) => not_allowed("an include"),
+            StmtKind::QubitDecl { .. } | StmtKind::BitDecl { .. } => not_allowed("a declaration"),
+            StmtKind::Const { .. } => not_allowed("a const declaration"),
+            StmtKind::Input { .. } => not_allowed("an input declaration"),
+            StmtKind::GateDef(_) => not_allowed("a gate definition"),
+            StmtKind::Measure { .. } => not_allowed("a measurement"),
+            StmtKind::Reset(_) => not_allowed("a reset"),
+            StmtKind::If { .. } => not_allowed("an 'if'"),
+            StmtKind::For { .. } => not_allowed("a 'for' loop"),
+            StmtKind::Block(_) => not_allowed("a block"),
+        }
+    }
+
+    /// Checks that `expr` uses only the gate's parameters, constants and global values,
+    /// capturing the global values.
+    fn capture(
+        &self,
+        expr: &Expr,
+        params: &[String],
+        captured: &mut HashMap<String, Value>,
+    ) -> Result<()> {
+        match &expr.kind {
+            ExprKind::Name(name) => {
+                if params.contains(name) || expr::constant(name).is_some() {
+                    return Ok(());
+                }
+                match self.symbols.get(name) {
+                    Some((Symbol::Value(value), _)) => {
+                        captured.insert(name.clone(), *value);
+                        Ok(())
+                    }
+                    _ => Err(EngineError::at(
+                        expr.pos,
+                        format!(
+                            "unknown name '{name}' (a gate body can use its parameters and \
+                             constants)"
+                        ),
+                    )),
+                }
+            }
+            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) => Ok(()),
+            ExprKind::BitString(_) | ExprKind::Indexed(..) => Err(EngineError::at(
+                expr.pos,
+                "a gate parameter cannot read bits",
+            )),
+            ExprKind::Unary(_, inner) => self.capture(inner, params, captured),
+            ExprKind::Binary(_, lhs, rhs) => {
+                self.capture(lhs, params, captured)?;
+                self.capture(rhs, params, captured)
+            }
+            ExprKind::Call(_, args) => args
+                .iter()
+                .try_for_each(|arg| self.capture(arg, params, captured)),
+        }
+    }
+}
+
+impl Names for Lowering<'_> {
+    fn value(&self, name: &str, pos: Position) -> Result<Option<Value>> {
+        if let Some((_, value)) = self.loop_vars.iter().rev().find(|(n, _)| n == name) {
+            return Ok(Some(*value));
+        }
+        match self.symbols.get(name) {
+            Some((Symbol::Value(value), _)) => Ok(Some(*value)),
+            Some((Symbol::Qubits { .. } | Symbol::Gate(_), _)) => Err(EngineError::at(
+                pos,
+                format!("'{name}' is not a classical value"),
+            )),
+            Some((Symbol::Bits { .. }, _)) => Err(EngineError::at(
+                pos,
+                format!("'{name}' holds measured bits: only an 'if' condition can read them"),
+            )),
+            None => match expr::constant(name) {
+                Some(value) => Ok(Some(value)),
+                None => Err(EngineError::at(pos, format!("unknown name '{name}'"))),
+            },
+        }
+    }
+}
+
+impl Bits for Lowering<'_> {
+    fn bits(&self, name: &str) -> Option<BitRange> {
+        if self.loop_vars.iter().any(|(n, _)| n == name) {
+            return None;
+        }
+        match self.symbols.get(name) {
+            Some((Symbol::Bits { register, .. }, _)) => {
+                let register = &self.cregs[*register];
+                Some(BitRange {
+                    offset: register.offset,
+                    size: register.size,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn bit(&self, name: &str, index: &Expr, pos: Position) -> Result<u32> {
+        let register = match self.symbols.get(name) {
+            Some((
+                Symbol::Bits {
+                    register,
+                    scalar: false,
+                },
+                _,
+            )) => &self.cregs[*register],
+            _ => {
+                return Err(EngineError::at(
+                    pos,
+                    format!("'{name}' is not a bit register"),
+                ));
+            }
+        };
+        let i = expr::eval(index, self)?.to_int(index.pos, "an index")?;
+        let resolved = if i < 0 {
+            i + i128::from(register.size)
+        } else {
+            i
+        };
+        if !(0..i128::from(register.size)).contains(&resolved) {
+            return Err(EngineError::at(
+                index.pos,
+                format!(
+                    "index {i} is out of range for register '{}' of size {}",
+                    register.name, register.size
+                ),
+            ));
+        }
+        Ok(register.offset + resolved as u32)
+    }
+}
+
+/// The names of a gate body: its parameters' values and the captured globals.
+struct BodyScope<'a> {
+    names: &'a [String],
+    values: &'a [f64],
+    captured: &'a HashMap<String, Value>,
+}
+
+impl Names for BodyScope<'_> {
+    fn value(&self, name: &str, pos: Position) -> Result<Option<Value>> {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return Ok(Some(Value::Float(self.values[i])));
+        }
+        match self
+            .captured
+            .get(name)
+            .copied()
+            .or_else(|| expr::constant(name))
+        {
+            Some(value) => Ok(Some(value)),
+            None => Err(EngineError::at(pos, format!("unknown name '{name}'"))),
+        }
+    }
+}
+
+/// `start, start + step, …` up to and including `end`.
+struct RangeIter {
+    next: i128,
+    step: i128,
+    end: i128,
+}
+
+impl RangeIter {
+    fn new(start: i128, step: i128, end: i128) -> Self {
+        Self {
+            next: start,
+            step,
+            end,
+        }
+    }
+}
+
+impl Iterator for RangeIter {
+    type Item = i128;
+
+    fn next(&mut self) -> Option<i128> {
+        let value = self.next;
+        let inside = if self.step > 0 {
+            value <= self.end
+        } else {
+            value >= self.end
+        };
+        if !inside {
+            return None;
+        }
+        // Past the end, the iteration is over anyway.
+        self.next = value.checked_add(self.step).unwrap_or(if self.step > 0 {
+            i128::MAX
+        } else {
+            i128::MIN
+        });
+        if self.next == value {
+            self.end = if self.step > 0 { value - 1 } else { value + 1 };
+        }
+        Some(value)
+    }
+}
+
+/// Where a `const` declaration's value is (for conversion errors).
+fn value_pos(stmt: &Stmt) -> Position {
+    match &stmt.kind {
+        StmtKind::Const { value, .. } => value.pos,
+        _ => stmt.pos,
+    }
+}
+
+/// A `const` value as its declared type.
+fn convert(ty: &ScalarType, value: Value, pos: Position) -> Result<Value> {
+    let mismatch = || EngineError::at(pos, format!("cannot use {value:?} as a value of type {ty}"));
+    Ok(match (ty.kind, value) {
+        (ScalarKind::Float, Value::Int(_) | Value::Float(_)) => Value::Float(value.to_f64(pos)?),
+        (ScalarKind::Angle, Value::Int(_) | Value::Float(_)) => {
+            Value::Float(angle(value.to_f64(pos)?, ty.width))
+        }
+        (ScalarKind::Int, Value::Int(v)) => Value::Int(v),
+        (ScalarKind::Uint, Value::Int(v)) if v >= 0 => Value::Int(v),
+        (ScalarKind::Bool, Value::Bool(v)) => Value::Bool(v),
+        (ScalarKind::Bit, Value::Int(v @ (0 | 1))) => Value::Int(v),
+        (ScalarKind::Bit, Value::Bool(v)) => Value::Int(i128::from(v)),
+        _ => return Err(mismatch()),
+    })
+}
+
+/// An angle's value: reduced into `[0, 2π)` and, for `angle[n]`, rounded to a multiple of
+/// `2π / 2^n` (the specification's fixed-point angles).
+fn angle(radians: f64, width: Option<u64>) -> f64 {
+    let reduced = radians.rem_euclid(TAU);
+    let value = match width {
+        Some(bits @ 1..=64) => {
+            let steps = 2f64.powi(bits as i32);
+            (reduced / TAU * steps).round() / steps * TAU
+        }
+        _ => reduced,
+    };
+    if value >= TAU { 0.0 } else { value }
+}
+
+/// A run parameter as the value of `input ty name;`.
+fn input_value(ty: &ScalarType, name: &str, raw: f64, pos: Position) -> Result<Value> {
+    let wrong = |expected: &str| {
+        EngineError::at(
+            pos,
+            format!("parameter '{name}' is {raw}; input '{name}' ({ty}) needs {expected}"),
+        )
+    };
+    if !raw.is_finite() {
+        return Err(wrong("a finite number"));
+    }
+    Ok(match ty.kind {
+        ScalarKind::Float => Value::Float(raw),
+        ScalarKind::Angle => Value::Float(angle(raw, ty.width)),
+        ScalarKind::Int | ScalarKind::Uint => {
+            let unsigned = ty.kind == ScalarKind::Uint;
+            if raw.fract() != 0.0 || raw.abs() >= 2f64.powi(63) || (unsigned && raw < 0.0) {
+                return Err(wrong(if unsigned {
+                    "a non-negative integer"
+                } else {
+                    "an integer"
+                }));
+            }
+            Value::Int(raw as i128)
+        }
+        ScalarKind::Bool | ScalarKind::Bit => {
+            return Err(EngineError::at(
+                pos,
+                format!("input '{name}' is of type {ty}; only numeric inputs are supported"),
+            ));
+        }
+    })
+}
+
+fn finite(value: f64, pos: Position) -> Result<f64> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(EngineError::at(
+            pos,
+            format!("gate parameter evaluates to {value}; expected a finite number"),
+        ))
+    }
+}
+
+fn check_unique(names: &[Ident], what: &str) -> Result<()> {
+    let mut seen = HashSet::with_capacity(names.len());
+    for name in names {
+        if !seen.insert(name.name.as_str()) {
+            return Err(EngineError::at(
+                name.pos,
+                format!("duplicate {what} '{}'", name.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `name[i]` of global bit `bit` among `registers`.
+fn bit_name(registers: &[Register], bit: u32) -> String {
+    registers
+        .iter()
+        .find(|r| (r.offset..r.offset + r.size).contains(&bit))
+        .map(|r| format!("{}[{}]", r.name, bit - r.offset))
+        .unwrap_or_else(|| bit.to_string())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_include_their_end_and_stop_at_the_extremes() {
+        let collect = |a, s, b| RangeIter::new(a, s, b).collect::<Vec<_>>();
+        assert_eq!(collect(0, 1, 3), vec![0, 1, 2, 3]);
+        assert_eq!(collect(0, 2, 3), vec![0, 2]);
+        assert_eq!(collect(3, -1, 1), vec![3, 2, 1]);
+        assert_eq!(collect(2, 1, 1), Vec::<i128>::new());
+        assert_eq!(
+            collect(i128::MAX - 1, 1, i128::MAX),
+            vec![i128::MAX - 1, i128::MAX]
+        );
+    }
+
+    #[test]
+    fn angles_reduce_and_round_to_their_width() {
+        assert!((angle(7.0, None) - (7.0 - TAU)).abs() < 1e-15);
+        assert!((angle(-0.5, None) - (TAU - 0.5)).abs() < 1e-15);
+        // angle[2]: multiples of π/2.
+        assert!((angle(1.0, Some(2)) - std::f64::consts::FRAC_PI_2).abs() < 1e-15);
+        assert_eq!(angle(TAU - 1e-9, Some(8)), 0.0);
+    }
+}
