@@ -191,19 +191,19 @@ enum Form {
     /// The identity: no effect, controlled or not.
     Identity,
     /// `controls` controls (the first qubits), then `op` on the last qubit.
-    Single {
-        controls: u32,
-        op: Single,
+    Single { controls: u32, op: Single },
+    /// `outer`, then `inner` on `on` under `controls` (that many first qubits of the gate),
+    /// then `outer` backwards. `outer`'s gates are their own inverses, so where the
+    /// controls are off the whole is the identity: only `inner` needs them.
+    Conjugated {
+        outer: Vec<Gate>,
+        inner: GateKind,
+        on: Vec<u32>,
+        controls: usize,
     },
-    /// `controls` controls, then an exchange of the last two qubits.
-    Swap {
-        controls: u32,
-    },
-    Rzz(f64),
-    Rxx(f64),
 }
 
-fn form(kind: GateKind) -> Form {
+fn form(kind: GateKind, qubits: &[u32]) -> Form {
     use GateKind::*;
     let single = |controls, op| Form::Single { controls, op };
     let phase = |lambda| Single::Phase(lambda);
@@ -212,6 +212,19 @@ fn form(kind: GateKind) -> Form {
     let rz = |lambda: f64| Single::u(0.0, 0.0, lambda, -lambda / 2.0);
     let h = Single::u(FRAC_PI_2, 0.0, PI, 0.0);
     let y = Single::u(PI, FRAC_PI_2, FRAC_PI_2, 0.0);
+    // The last two qubits, for the two-qubit forms.
+    let (a, b) = match qubits {
+        [.., a, b] => (*a, *b),
+        _ => (0, 0),
+    };
+    let one = |kind, q| Gate {
+        kind,
+        qubits: vec![q],
+    };
+    let pair = |kind, p, q| Gate {
+        kind,
+        qubits: vec![p, q],
+    };
     match kind {
         Id => Form::Identity,
         U { theta, phi, lambda } => single(0, Single::u(theta, phi, lambda, 0.0)),
@@ -256,10 +269,27 @@ fn form(kind: GateKind) -> Form {
             gamma,
         } => single(controls, Single::u(theta, phi, lambda, gamma)),
         Mcphase { controls, lambda } => single(controls, phase(lambda)),
-        Swap => Form::Swap { controls: 0 },
-        Cswap => Form::Swap { controls: 1 },
-        Rzz(theta) => Form::Rzz(theta),
-        Rxx(theta) => Form::Rxx(theta),
+        // swap = cx(b, a) · cx(a, b) · cx(b, a); cswap's control is a prefix.
+        Swap | Cswap => Form::Conjugated {
+            outer: vec![pair(Cx, b, a)],
+            inner: Cx,
+            on: vec![a, b],
+            controls: qubits.len() - 2,
+        },
+        // rzz(θ) = cx(a, b) · rz(θ) b · cx(a, b)
+        Rzz(theta) => Form::Conjugated {
+            outer: vec![pair(Cx, a, b)],
+            inner: Rz(theta),
+            on: vec![b],
+            controls: 0,
+        },
+        // rxx(θ) is rzz(θ) between Hadamards.
+        Rxx(theta) => Form::Conjugated {
+            outer: vec![one(H, a), one(H, b), pair(Cx, a, b)],
+            inner: Rz(theta),
+            on: vec![b],
+            controls: 0,
+        },
     }
 }
 
@@ -325,37 +355,22 @@ pub(crate) fn controlled(kind: GateKind, qubits: &[u32], controls: &[u32]) -> Ve
             kind => vec![gate(kind, qubits.to_vec())],
         };
     }
-    match form(kind) {
+    match form(kind, qubits) {
         Form::Identity => Vec::new(),
         Form::Single { controls: own, op } => {
             let all: Vec<u32> = controls.iter().chain(qubits).copied().collect();
             vec![gate(op.with_controls(own + controls.len() as u32), all)]
         }
-        Form::Swap { controls: own } => {
-            // swap = cx(b, a) · cx(a, b) · cx(b, a); only the middle one needs the controls
-            // (the outer two cancel where they are off).
-            let (own_controls, pair) = qubits.split_at(own as usize);
-            let (a, b) = (pair[0], pair[1]);
-            let all: Vec<u32> = controls.iter().chain(own_controls).copied().collect();
-            let mut gates = controlled(GateKind::Cx, &[b, a], &[]);
-            gates.extend(controlled(GateKind::Cx, &[a, b], &all));
-            gates.extend(controlled(GateKind::Cx, &[b, a], &[]));
-            gates
-        }
-        // rzz(θ) = cx(a, b) · rz(θ) b · cx(a, b); rxx(θ) is rzz(θ) between Hadamards.
-        Form::Rzz(theta) => {
-            let (a, b) = (qubits[0], qubits[1]);
-            let mut gates = vec![gate(GateKind::Cx, vec![a, b])];
-            gates.extend(controlled(GateKind::Rz(theta), &[b], controls));
-            gates.push(gate(GateKind::Cx, vec![a, b]));
-            gates
-        }
-        Form::Rxx(theta) => {
-            let (a, b) = (qubits[0], qubits[1]);
-            let hadamards = [gate(GateKind::H, vec![a]), gate(GateKind::H, vec![b])];
-            let mut gates = hadamards.to_vec();
-            gates.extend(controlled(GateKind::Rzz(theta), qubits, controls));
-            gates.extend(hadamards);
+        Form::Conjugated {
+            outer,
+            inner,
+            on,
+            controls: own,
+        } => {
+            let all: Vec<u32> = controls.iter().chain(&qubits[..own]).copied().collect();
+            let mut gates = outer.clone();
+            gates.extend(controlled(inner, &on, &all));
+            gates.extend(outer.into_iter().rev());
             gates
         }
     }
