@@ -35,51 +35,57 @@ pub(crate) trait Bits: Names {
     fn bit(&self, name: &str, index: &Expr, pos: Position) -> Result<u32>;
 }
 
-/// The cases of `condition`.
-pub(crate) fn cases(condition: &Expr, names: &dyn Bits) -> Result<Cases> {
+/// The cases of `condition`, or of its negation when `negated` (negations are pushed
+/// down to the comparisons, so `!(c < 5)` is `c >= 5`, not a product of negated cases).
+pub(crate) fn cases(condition: &Expr, names: &dyn Bits, negated: bool) -> Result<Cases> {
     let pos = condition.pos;
-    let cases = match &condition.kind {
-        ExprKind::Unary(UnaryOp::Not, inner) => negate(&cases(inner, names)?, pos)?,
-        ExprKind::Binary(BinaryOp::And, lhs, rhs) => {
-            both(&cases(lhs, names)?, &cases(rhs, names)?, pos)?
+    // `a || b` as the disjoint `a ∨ (¬a ∧ b)`, each side with its polarity.
+    let either = |a: &Expr, pa: bool, b: &Expr, pb: bool| -> Result<Cases> {
+        let mut either = cases(a, names, pa)?;
+        either.extend(both(&cases(a, names, !pa)?, &cases(b, names, pb)?, pos)?);
+        bounded(either, pos)
+    };
+    match &condition.kind {
+        ExprKind::Unary(UnaryOp::Not, inner) => cases(inner, names, !negated),
+        ExprKind::Binary(BinaryOp::And, lhs, rhs) if !negated => {
+            both(&cases(lhs, names, false)?, &cases(rhs, names, false)?, pos)
         }
+        // ¬(a ∧ b) = ¬a ∨ ¬b
+        ExprKind::Binary(BinaryOp::And, lhs, rhs) => either(lhs, true, rhs, true),
+        ExprKind::Binary(BinaryOp::Or, lhs, rhs) if !negated => either(lhs, false, rhs, false),
+        // ¬(a ∨ b) = ¬a ∧ ¬b
         ExprKind::Binary(BinaryOp::Or, lhs, rhs) => {
-            let (a, b) = (cases(lhs, names)?, cases(rhs, names)?);
-            let mut either = a.clone();
-            either.extend(both(&negate(&a, pos)?, &b, pos)?);
-            bounded(either, pos)?
+            both(&cases(lhs, names, true)?, &cases(rhs, names, true)?, pos)
         }
         ExprKind::Binary(op, lhs, rhs) if comparison(*op).is_some() => {
             let (lhs_bits, rhs_bits) = (operand_bits(lhs, names)?, operand_bits(rhs, names)?);
+            let cmp = |cmp: Comparison| if negated { cmp.complement() } else { cmp };
             match (comparison(*op), lhs_bits, rhs_bits) {
-                (Some(_), Some(_), Some(_)) => {
-                    return Err(EngineError::at(
-                        pos,
-                        "comparing two registers is not supported (compare one with a value)",
-                    ));
+                (Some(_), Some(_), Some(_)) => Err(EngineError::at(
+                    pos,
+                    "comparing two registers is not supported (compare one with a value)",
+                )),
+                (Some(op), Some(bits), None) => {
+                    Ok(compare(bits, cmp(op), &value_words(rhs, names)?))
                 }
-                (Some(cmp), Some(bits), None) => {
-                    compare(bits, cmp, &value_words(rhs, names)?, pos)?
+                (Some(op), None, Some(bits)) => {
+                    Ok(compare(bits, cmp(op.mirrored()), &value_words(lhs, names)?))
                 }
-                (Some(cmp), None, Some(bits)) => {
-                    compare(bits, cmp.mirrored(), &value_words(lhs, names)?, pos)?
-                }
-                _ => constant(expr::eval(condition, names)?, pos)?,
+                _ => constant(expr::eval(condition, names)?, negated, pos),
             }
         }
         _ => match operand_bits(condition, names)? {
             // A bare bit or register: true when not zero.
-            Some(bits) => vec![vec![test(bits, &[], false)]],
-            None => constant(expr::eval(condition, names)?, pos)?,
+            Some(bits) => Ok(vec![vec![test(bits, &[], negated)]]),
+            None => constant(expr::eval(condition, names)?, negated, pos),
         },
-    };
-    Ok(cases)
+    }
 }
 
-fn constant(value: Value, pos: Position) -> Result<Cases> {
+fn constant(value: Value, negated: bool, pos: Position) -> Result<Cases> {
     match value {
-        Value::Bool(true) => Ok(vec![Vec::new()]),
-        Value::Bool(false) => Ok(Vec::new()),
+        Value::Bool(value) if value != negated => Ok(vec![Vec::new()]),
+        Value::Bool(_) => Ok(Vec::new()),
         other => Err(EngineError::at(
             pos,
             format!("a condition must be a boolean, found {other:?}"),
@@ -148,6 +154,18 @@ impl Comparison {
             Self::Eq | Self::Ne => self,
         }
     }
+
+    /// The comparison that holds exactly when this one does not.
+    fn complement(self) -> Self {
+        match self {
+            Self::Eq => Self::Ne,
+            Self::Ne => Self::Eq,
+            Self::Lt => Self::Ge,
+            Self::Ge => Self::Lt,
+            Self::Le => Self::Gt,
+            Self::Gt => Self::Le,
+        }
+    }
 }
 
 fn comparison(op: BinaryOp) -> Option<Comparison> {
@@ -172,20 +190,36 @@ fn test(bits: BitRange, value: &[u64], equal: bool) -> BitsTest {
 }
 
 /// `bits OP value` for a comparison operator.
-fn compare(bits: BitRange, op: Comparison, value: &[u64], pos: Position) -> Result<Cases> {
+fn compare(bits: BitRange, op: Comparison, value: &[u64]) -> Cases {
     match op {
-        Comparison::Eq => Ok(vec![vec![test(bits, value, true)]]),
-        Comparison::Ne => Ok(vec![vec![test(bits, value, false)]]),
-        Comparison::Lt => Ok(less_than(bits, value)),
-        Comparison::Ge => negate(&less_than(bits, value), pos),
-        Comparison::Le => Ok(less_than(bits, &plus_one(value))),
-        Comparison::Gt => negate(&less_than(bits, &plus_one(value)), pos),
+        Comparison::Eq => vec![vec![test(bits, value, true)]],
+        Comparison::Ne => vec![vec![test(bits, value, false)]],
+        Comparison::Lt => ordered(bits, value, false),
+        Comparison::Le => ordered(bits, &plus_one(value), false),
+        Comparison::Gt => ordered(bits, value, true),
+        Comparison::Ge => match minus_one(value) {
+            Some(below) => ordered(bits, &below, true),
+            None => vec![Vec::new()],
+        },
     }
 }
 
 fn bit_of(words: &[u64], i: u32) -> bool {
     let word = (i / 64) as usize;
     word < words.len() && (words[word] >> (i % 64)) & 1 == 1
+}
+
+/// `value - 1`, or `None` for 0.
+fn minus_one(words: &[u64]) -> Option<Vec<u64>> {
+    let mut difference = words.to_vec();
+    for word in &mut difference {
+        let (value, borrow) = word.overflowing_sub(1);
+        *word = value;
+        if !borrow {
+            return Some(difference);
+        }
+    }
+    None
 }
 
 fn plus_one(words: &[u64]) -> Vec<u64> {
@@ -201,15 +235,24 @@ fn plus_one(words: &[u64]) -> Vec<u64> {
     sum
 }
 
-/// `bits < value` (unsigned): one case per 1-bit of `value` within the register, where
-/// the register agrees with `value` above that bit and has a 0 there.
-fn less_than(bits: BitRange, value: &[u64]) -> Cases {
+/// `bits < value` (or `bits > value` when `greater`), unsigned: one case per bit `i` of
+/// the register where `value` has a 1 (a 0), in which the register agrees with `value`
+/// above `i` and has a 0 (a 1) at `i`.
+fn ordered(bits: BitRange, value: &[u64], greater: bool) -> Cases {
     let beyond = (bits.size..value.len() as u32 * 64).any(|i| bit_of(value, i));
     if beyond {
-        return vec![Vec::new()];
+        // The value is above every register value.
+        return if greater {
+            Vec::new()
+        } else {
+            vec![Vec::new()]
+        };
     }
     let mut cases = Vec::new();
-    for i in (0..bits.size).rev().filter(|&i| bit_of(value, i)) {
+    for i in (0..bits.size)
+        .rev()
+        .filter(|&i| bit_of(value, i) != greater)
+    {
         let mut case = Vec::new();
         if i + 1 < bits.size {
             let above = BitRange {
@@ -225,14 +268,11 @@ fn less_than(bits: BitRange, value: &[u64]) -> Cases {
                 .collect();
             case.push(test(above, &high, true));
         }
-        case.push(test(
-            BitRange {
-                offset: bits.offset + i,
-                size: 1,
-            },
-            &[],
-            true,
-        ));
+        let at = BitRange {
+            offset: bits.offset + i,
+            size: 1,
+        };
+        case.push(test(at, &[u64::from(greater)], true));
         cases.push(case);
     }
     cases
@@ -256,22 +296,4 @@ pub(crate) fn both(a: &Cases, b: &Cases, pos: Position) -> Result<Cases> {
     Ok(a.iter()
         .flat_map(|x| b.iter().map(move |y| x.iter().chain(y).cloned().collect()))
         .collect())
-}
-
-/// The negation: no case holds. `¬(t₁ ∧ … ∧ tₖ)` is the disjoint `¬t₁ ∨ (t₁ ∧ ¬t₂) ∨ …`.
-pub(crate) fn negate(cases: &Cases, pos: Position) -> Result<Cases> {
-    let mut result: Cases = vec![Vec::new()];
-    for case in cases {
-        let not_case: Cases = (0..case.len())
-            .map(|i| {
-                let mut conjunction = case[..i].to_vec();
-                let mut flipped = case[i].clone();
-                flipped.equal = !flipped.equal;
-                conjunction.push(flipped);
-                conjunction
-            })
-            .collect();
-        result = both(&result, &not_case, pos)?;
-    }
-    bounded(result, pos)
 }

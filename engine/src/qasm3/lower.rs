@@ -636,7 +636,7 @@ impl<'l> Lowering<'l> {
         pos: Position,
     ) -> Result<()> {
         self.charge(expr::size(condition), condition.pos)?;
-        let cases = cond::cases(condition, self)?;
+        let cases = cond::cases(condition, self, false)?;
         let outer = std::mem::take(&mut self.guards);
         let reads = self.guarded.len();
         self.guarded.extend(cases.iter().flatten().map(|test| {
@@ -649,7 +649,11 @@ impl<'l> Lowering<'l> {
         self.guards = cond::both(&outer, &cases, pos)?;
         let then_result = self.block(then_body);
         let else_result = then_result.and_then(|()| {
-            self.guards = cond::both(&outer, &cond::negate(&cases, pos)?, pos)?;
+            if else_body.is_empty() {
+                return Ok(());
+            }
+            let otherwise = cond::cases(condition, self, true)?;
+            self.guards = cond::both(&outer, &otherwise, pos)?;
             self.block(else_body)
         });
         self.guards = outer;
