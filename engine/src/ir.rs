@@ -1,8 +1,8 @@
 //! The engine's intermediate representation: a flat list of operations on global qubit and
 //! classical-bit indices, with gate parameters already evaluated to `f64`.
 //!
-//! The parser (`qasm`) produces it and the simulator (`sim`) consumes it; neither knows the
-//! other. Qubit `i` is bit `i` of a basis-state index (Qiskit's little-endian convention);
+//! The front ends (`qasm` for OpenQASM 2.0, `qasm3` for OpenQASM 3) produce it and the
+//! simulator (`sim`) consumes it; neither side knows the other. Qubit `i` is bit `i` of a basis-state index (Qiskit's little-endian convention);
 //! registers take consecutive indices in declaration order.
 
 /// A named register: bits `offset .. offset + size` of its kind.

@@ -35,57 +35,95 @@ pub(crate) trait Bits: Names {
     fn bit(&self, name: &str, index: &Expr, pos: Position) -> Result<u32>;
 }
 
-/// The cases of `condition`, or of its negation when `negated` (negations are pushed
-/// down to the comparisons, so `!(c < 5)` is `c >= 5`, not a product of negated cases).
-pub(crate) fn cases(condition: &Expr, names: &dyn Bits, negated: bool) -> Result<Cases> {
+/// The cases of a condition and of its negation; either may be over [`MAX_CASES`] and
+/// only fails the program if it is used.
+pub(crate) struct Both {
+    pub holds: Result<Cases>,
+    pub fails: Result<Cases>,
+}
+
+/// The cases of `condition` and of its negation. Negations are pushed down to the
+/// comparisons, so `!(c < 5)` is `c >= 5` rather than a product of negated cases, and
+/// each node is visited once (a chain of `||` costs linear time, not exponential).
+pub(crate) fn cases(condition: &Expr, names: &dyn Bits) -> Result<Both> {
     let pos = condition.pos;
-    // `a || b` as the disjoint `a ∨ (¬a ∧ b)`, each side with its polarity.
-    let either = |a: &Expr, pa: bool, b: &Expr, pb: bool| -> Result<Cases> {
-        let mut either = cases(a, names, pa)?;
-        either.extend(both(&cases(a, names, !pa)?, &cases(b, names, pb)?, pos)?);
+    // `a ∨ b` as the disjoint `a ∨ (¬a ∧ b)`.
+    let either = |a: &Result<Cases>, not_a: &Result<Cases>, b: &Result<Cases>| -> Result<Cases> {
+        let (a, not_a, b) = (a.clone()?, not_a.clone()?, b.clone()?);
+        let mut either = a;
+        either.extend(both(&not_a, &b, pos)?);
         bounded(either, pos)
     };
-    match &condition.kind {
-        ExprKind::Unary(UnaryOp::Not, inner) => cases(inner, names, !negated),
-        ExprKind::Binary(BinaryOp::And, lhs, rhs) if !negated => {
-            both(&cases(lhs, names, false)?, &cases(rhs, names, false)?, pos)
+    let conjunction = |a: &Result<Cases>, b: &Result<Cases>| -> Result<Cases> {
+        both(
+            a.as_ref().map_err(Clone::clone)?,
+            b.as_ref().map_err(Clone::clone)?,
+            pos,
+        )
+    };
+    Ok(match &condition.kind {
+        ExprKind::Unary(UnaryOp::Not, inner) => {
+            let inner = cases(inner, names)?;
+            Both {
+                holds: inner.fails,
+                fails: inner.holds,
+            }
         }
-        // ¬(a ∧ b) = ¬a ∨ ¬b
-        ExprKind::Binary(BinaryOp::And, lhs, rhs) => either(lhs, true, rhs, true),
-        ExprKind::Binary(BinaryOp::Or, lhs, rhs) if !negated => either(lhs, false, rhs, false),
-        // ¬(a ∨ b) = ¬a ∧ ¬b
+        ExprKind::Binary(BinaryOp::And, lhs, rhs) => {
+            let (a, b) = (cases(lhs, names)?, cases(rhs, names)?);
+            Both {
+                holds: conjunction(&a.holds, &b.holds),
+                // ¬(a ∧ b) = ¬a ∨ (a ∧ ¬b)
+                fails: either(&a.fails, &a.holds, &b.fails),
+            }
+        }
         ExprKind::Binary(BinaryOp::Or, lhs, rhs) => {
-            both(&cases(lhs, names, true)?, &cases(rhs, names, true)?, pos)
+            let (a, b) = (cases(lhs, names)?, cases(rhs, names)?);
+            Both {
+                holds: either(&a.holds, &a.fails, &b.holds),
+                fails: conjunction(&a.fails, &b.fails),
+            }
         }
         ExprKind::Binary(op, lhs, rhs) if comparison(*op).is_some() => {
             let (lhs_bits, rhs_bits) = (operand_bits(lhs, names)?, operand_bits(rhs, names)?);
-            let cmp = |cmp: Comparison| if negated { cmp.complement() } else { cmp };
-            match (comparison(*op), lhs_bits, rhs_bits) {
-                (Some(_), Some(_), Some(_)) => Err(EngineError::at(
-                    pos,
-                    "comparing two registers is not supported (compare one with a value)",
-                )),
-                (Some(op), Some(bits), None) => {
-                    Ok(compare(bits, cmp(op), &value_words(rhs, names)?))
+            let (op, bits, value) = match (comparison(*op), lhs_bits, rhs_bits) {
+                (Some(_), Some(_), Some(_)) => {
+                    return Err(EngineError::at(
+                        pos,
+                        "comparing two registers is not supported (compare one with a value)",
+                    ));
                 }
-                (Some(op), None, Some(bits)) => {
-                    Ok(compare(bits, cmp(op.mirrored()), &value_words(lhs, names)?))
-                }
-                _ => constant(expr::eval(condition, names)?, negated, pos),
+                (Some(op), Some(bits), None) => (op, bits, value_words(rhs, names)?),
+                (Some(op), None, Some(bits)) => (op.mirrored(), bits, value_words(lhs, names)?),
+                _ => return constant(expr::eval(condition, names)?, pos),
+            };
+            Both {
+                holds: Ok(compare(bits, op, &value)),
+                fails: Ok(compare(bits, op.complement(), &value)),
             }
         }
         _ => match operand_bits(condition, names)? {
             // A bare bit or register: true when not zero.
-            Some(bits) => Ok(vec![vec![test(bits, &[], negated)]]),
-            None => constant(expr::eval(condition, names)?, negated, pos),
+            Some(bits) => Both {
+                holds: Ok(vec![vec![test(bits, &[], false)]]),
+                fails: Ok(vec![vec![test(bits, &[], true)]]),
+            },
+            None => return constant(expr::eval(condition, names)?, pos),
         },
-    }
+    })
 }
 
-fn constant(value: Value, negated: bool, pos: Position) -> Result<Cases> {
+fn constant(value: Value, pos: Position) -> Result<Both> {
+    let (always, never) = (vec![Vec::new()], Vec::new());
     match value {
-        Value::Bool(value) if value != negated => Ok(vec![Vec::new()]),
-        Value::Bool(_) => Ok(Vec::new()),
+        Value::Bool(true) => Ok(Both {
+            holds: Ok(always),
+            fails: Ok(never),
+        }),
+        Value::Bool(false) => Ok(Both {
+            holds: Ok(never),
+            fails: Ok(always),
+        }),
         other => Err(EngineError::at(
             pos,
             format!("a condition must be a boolean, found {other:?}"),

@@ -636,29 +636,31 @@ impl<'l> Lowering<'l> {
         pos: Position,
     ) -> Result<()> {
         self.charge(expr::size(condition), condition.pos)?;
-        let cases = cond::cases(condition, self, false)?;
-        let outer = std::mem::take(&mut self.guards);
+        let cond::Both { holds, fails } = cond::cases(condition, self)?;
+        let holds = holds?;
+        // The bits the condition reads, which its blocks must not write.
         let reads = self.guarded.len();
-        self.guarded.extend(cases.iter().flatten().map(|test| {
+        let read = holds.iter().chain(fails.iter().flatten()).flatten();
+        self.guarded.extend(read.map(|test| {
             let range = BitRange {
                 offset: test.offset,
                 size: test.size,
             };
             (range, pos)
         }));
-        self.guards = cond::both(&outer, &cases, pos)?;
-        let then_result = self.block(then_body);
-        let else_result = then_result.and_then(|()| {
+        let outer = std::mem::take(&mut self.guards);
+        let result = cond::both(&outer, &holds, pos).and_then(|guards| {
+            self.guards = guards;
+            self.block(then_body)?;
             if else_body.is_empty() {
                 return Ok(());
             }
-            let otherwise = cond::cases(condition, self, true)?;
-            self.guards = cond::both(&outer, &otherwise, pos)?;
+            self.guards = cond::both(&outer, &fails?, pos)?;
             self.block(else_body)
         });
         self.guards = outer;
         self.guarded.truncate(reads);
-        else_result
+        result
     }
 
     fn for_stmt(&mut self, var: &Ident, iterable: &Iterable, body: &[Stmt]) -> Result<()> {
