@@ -284,10 +284,12 @@ impl Scanner {
     fn symbol(&mut self, c: char, pos: Position) -> Result<TokenKind> {
         let found = SYMBOLS
             .iter()
+            .filter(|symbol| symbol.starts_with(c))
             .find(|symbol| {
                 symbol
                     .chars()
                     .enumerate()
+                    .skip(1)
                     .all(|(i, s)| self.peek(i) == Some(s))
             })
             .ok_or_else(|| {

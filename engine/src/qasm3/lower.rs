@@ -239,7 +239,8 @@ impl<'l> Lowering<'l> {
                 ),
             ));
         }
-        for case in &self.guards {
+        let mut kind = Some(kind);
+        for (i, case) in self.guards.iter().enumerate() {
             if self.ops.len() as u64 >= self.limits.max_gates {
                 return Err(EngineError::limit_at(
                     pos,
@@ -252,10 +253,15 @@ impl<'l> Lowering<'l> {
             let condition = (!case.is_empty()).then(|| Condition {
                 tests: case.clone(),
             });
-            self.ops.push(Op {
-                kind: kind.clone(),
-                condition,
-            });
+            // The last case takes the operation, the others a copy.
+            let kind = if i + 1 == self.guards.len() {
+                kind.take()
+            } else {
+                kind.clone()
+            };
+            if let Some(kind) = kind {
+                self.ops.push(Op { kind, condition });
+            }
         }
         Ok(())
     }
@@ -524,7 +530,7 @@ impl<'l> Lowering<'l> {
                 ));
             }
         };
-        let (offset, size, register_name) = (register.offset, register.size, register.name.clone());
+        let (offset, size) = (register.offset, register.size);
         let Some(index) = &operand.index else {
             return Ok(Resolved {
                 bits: (offset..offset + size).collect(),
@@ -545,12 +551,7 @@ impl<'l> Lowering<'l> {
             let i = lowering.eval_int(expr, "an index")?;
             let resolved = if i < 0 { i + i128::from(size) } else { i };
             if !(0..i128::from(size)).contains(&resolved) {
-                return Err(EngineError::at(
-                    expr.pos,
-                    format!(
-                        "index {i} is out of range for register '{register_name}' of size {size}"
-                    ),
-                ));
+                return Err(out_of_range(i, &name.name, size, expr.pos));
             }
             Ok(offset + resolved as u32)
         };
@@ -569,12 +570,7 @@ impl<'l> Lowering<'l> {
                 for i in RangeIter::new(start, step, end) {
                     self.charge(1, range.pos)?;
                     if !(0..i128::from(size)).contains(&i) {
-                        return Err(EngineError::at(
-                            range.pos,
-                            format!(
-                                "index {i} is out of range for register '{register_name}' of size {size}"
-                            ),
-                        ));
+                        return Err(out_of_range(i, &name.name, size, range.pos));
                     }
                     bits.push(offset + i as u32);
                 }
@@ -1221,13 +1217,7 @@ impl Bits for Lowering<'_> {
             i
         };
         if !(0..i128::from(register.size)).contains(&resolved) {
-            return Err(EngineError::at(
-                index.pos,
-                format!(
-                    "index {i} is out of range for register '{}' of size {}",
-                    register.name, register.size
-                ),
-            ));
+            return Err(out_of_range(i, &register.name, register.size, index.pos));
         }
         Ok(register.offset + resolved as u32)
     }
@@ -1371,6 +1361,13 @@ fn input_value(ty: &ScalarType, name: &str, raw: f64, pos: Position) -> Result<V
             ));
         }
     })
+}
+
+fn out_of_range(index: i128, register: &str, size: u32, pos: Position) -> EngineError {
+    EngineError::at(
+        pos,
+        format!("index {index} is out of range for register '{register}' of size {size}"),
+    )
 }
 
 fn finite(value: f64, pos: Position) -> Result<f64> {

@@ -103,12 +103,25 @@ impl Parser {
         self.tokens[self.index].pos
     }
 
-    fn advance(&mut self) -> Token {
-        let token = self.tokens[self.index].clone();
+    /// Moves past the token at the cursor (never past the end) and returns its position.
+    fn advance(&mut self) -> Position {
+        let pos = self.tokens[self.index].pos;
         if self.index + 1 < self.tokens.len() {
             self.index += 1;
         }
-        token
+        pos
+    }
+
+    /// Moves past the token at the cursor and returns it; nothing looks behind the cursor,
+    /// so the token is moved out rather than copied (the end of input stays in place).
+    fn take(&mut self) -> TokenKind {
+        let kind = if self.index + 1 < self.tokens.len() {
+            std::mem::replace(&mut self.tokens[self.index].kind, TokenKind::Eof)
+        } else {
+            TokenKind::Eof
+        };
+        self.advance();
+        kind
     }
 
     fn is_symbol(&self, symbol: &str) -> bool {
@@ -143,10 +156,12 @@ impl Parser {
     }
 
     fn ident(&mut self, what: &str) -> Result<Ident> {
-        match self.peek() {
+        let pos = self.pos();
+        match &mut self.tokens[self.index].kind {
             TokenKind::Word(word) => {
-                let name = word.clone();
-                let pos = self.advance().pos;
+                // Moved out, not copied: nothing looks behind the cursor.
+                let name = std::mem::take(word);
+                self.advance();
                 Ok(Ident { name, pos })
             }
             _ => Err(self.expected(what)),
@@ -160,7 +175,7 @@ impl Parser {
         }
         self.advance();
         let pos = self.pos();
-        let major = match self.advance().kind {
+        let major = match self.take() {
             TokenKind::Int(words) => words.first().copied().unwrap_or(0) as f64,
             TokenKind::Float(value) => value.trunc(),
             other => {
@@ -209,7 +224,7 @@ impl Parser {
             }
             "include" => {
                 self.advance();
-                let file = match self.advance().kind {
+                let file = match self.take() {
                     TokenKind::Str(file) => file,
                     other => {
                         return Err(EngineError::at(
@@ -508,7 +523,7 @@ impl Parser {
         self.advance();
         let width = if self.eat_symbol("[") {
             let pos = self.pos();
-            let width = match self.advance().kind {
+            let width = match self.take() {
                 TokenKind::Int(words) if words.len() <= 1 => words.first().copied().unwrap_or(0),
                 other => {
                     return Err(EngineError::at(
@@ -733,49 +748,44 @@ impl Parser {
         Ok(expr)
     }
 
-    /// Binary operators of precedence level `level` and above.
-    fn binary(&mut self, level: usize) -> Result<Expr> {
-        const LEVELS: [&[(&str, BinaryOp)]; 9] = [
-            &[("||", BinaryOp::Or)],
-            &[("&&", BinaryOp::And)],
-            &[("|", BinaryOp::BitOr)],
-            &[("^", BinaryOp::BitXor)],
-            &[("&", BinaryOp::BitAnd)],
-            &[("==", BinaryOp::Eq), ("!=", BinaryOp::Ne)],
-            &[
-                ("<", BinaryOp::Lt),
-                ("<=", BinaryOp::Le),
-                (">", BinaryOp::Gt),
-                (">=", BinaryOp::Ge),
-            ],
-            &[("<<", BinaryOp::Shl), (">>", BinaryOp::Shr)],
-            &[("+", BinaryOp::Add), ("-", BinaryOp::Sub)],
-        ];
-        if level == LEVELS.len() {
-            return self.multiplicative();
-        }
-        let mut lhs = self.binary(level + 1)?;
-        while let Some(&(_, op)) = LEVELS[level].iter().find(|(s, _)| self.is_symbol(s)) {
-            let pos = self.advance().pos;
+    /// The binary operator at the cursor, with its precedence level (higher binds tighter).
+    fn binary_op(&self) -> Option<(u8, BinaryOp)> {
+        let TokenKind::Symbol(symbol) = self.peek() else {
+            return None;
+        };
+        Some(match *symbol {
+            "||" => (0, BinaryOp::Or),
+            "&&" => (1, BinaryOp::And),
+            "|" => (2, BinaryOp::BitOr),
+            "^" => (3, BinaryOp::BitXor),
+            "&" => (4, BinaryOp::BitAnd),
+            "==" => (5, BinaryOp::Eq),
+            "!=" => (5, BinaryOp::Ne),
+            "<" => (6, BinaryOp::Lt),
+            "<=" => (6, BinaryOp::Le),
+            ">" => (6, BinaryOp::Gt),
+            ">=" => (6, BinaryOp::Ge),
+            "<<" => (7, BinaryOp::Shl),
+            ">>" => (7, BinaryOp::Shr),
+            "+" => (8, BinaryOp::Add),
+            "-" => (8, BinaryOp::Sub),
+            "*" => (9, BinaryOp::Mul),
+            "/" => (9, BinaryOp::Div),
+            "%" => (9, BinaryOp::Rem),
+            _ => return None,
+        })
+    }
+
+    /// Binary operators of precedence `min_level` and above, left associative
+    /// (precedence climbing: at most ten nested calls per operand).
+    fn binary(&mut self, min_level: u8) -> Result<Expr> {
+        let mut lhs = self.unary()?;
+        while let Some((level, op)) = self.binary_op().filter(|(level, _)| *level >= min_level) {
+            let pos = self.advance();
             let rhs = self.binary(level + 1)?;
             lhs = node(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), pos)?;
         }
         Ok(lhs)
-    }
-
-    fn multiplicative(&mut self) -> Result<Expr> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                TokenKind::Symbol("*") => BinaryOp::Mul,
-                TokenKind::Symbol("/") => BinaryOp::Div,
-                TokenKind::Symbol("%") => BinaryOp::Rem,
-                _ => return Ok(lhs),
-            };
-            let pos = self.advance().pos;
-            let rhs = self.unary()?;
-            lhs = node(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), pos)?;
-        }
     }
 
     fn unary(&mut self) -> Result<Expr> {
@@ -789,7 +799,7 @@ impl Parser {
             }
             _ => return self.power(),
         };
-        let pos = self.advance().pos;
+        let pos = self.advance();
         let operand = self.nested(Self::unary)?;
         node(ExprKind::Unary(op, Box::new(operand)), pos)
     }
@@ -797,7 +807,7 @@ impl Parser {
     fn power(&mut self) -> Result<Expr> {
         let base = self.primary()?;
         if self.is_symbol("**") {
-            let pos = self.advance().pos;
+            let pos = self.advance();
             // Right associative, and the exponent may carry a sign: 2 ** -1.
             let exponent = self.nested(Self::unary)?;
             return node(
@@ -810,15 +820,15 @@ impl Parser {
 
     fn primary(&mut self) -> Result<Expr> {
         let pos = self.pos();
-        let kind = match self.peek().clone() {
-            TokenKind::Int(words) => {
-                self.advance();
-                ExprKind::Int(words)
+        if let TokenKind::Word(word) = self.peek() {
+            if let Some(refused) = refused_in_expression(word, pos) {
+                return Err(refused);
             }
-            TokenKind::Float(value) => {
-                self.advance();
-                ExprKind::Float(value)
-            }
+            return self.name_expr(pos);
+        }
+        let kind = match self.take() {
+            TokenKind::Int(words) => ExprKind::Int(words),
+            TokenKind::Float(value) => ExprKind::Float(value),
             TokenKind::Str(text) => {
                 if text.is_empty() || !text.chars().all(|c| matches!(c, '0' | '1' | '_')) {
                     return Err(EngineError::at(
@@ -826,7 +836,6 @@ impl Parser {
                         "strings are not supported in expressions (a bit string is \"0101\")",
                     ));
                 }
-                self.advance();
                 ExprKind::BitString(text.replace('_', ""))
             }
             TokenKind::Unit(text) => {
@@ -838,53 +847,63 @@ impl Parser {
                 return Err(EngineError::at(pos, format!("{what} ('{text}')")));
             }
             TokenKind::Symbol("(") => {
-                self.advance();
                 let inner = self.expr()?;
                 self.expect_symbol(")")?;
                 return Ok(inner);
             }
-            TokenKind::Word(word) => {
-                if word == "measure" {
-                    return Err(EngineError::at(
-                        pos,
-                        "'measure' can only be a statement or the value of an assignment",
-                    ));
-                }
-                if scalar_kind(&word).is_some() || word == "complex" || word == "duration" {
-                    return Err(EngineError::at(pos, "casts are not supported"));
-                }
-                if let Some(message) = unsupported(&word) {
-                    return Err(EngineError::at(pos, message));
-                }
-                let name = self.ident("a name")?;
-                match name.name.as_str() {
-                    "true" => ExprKind::Bool(true),
-                    "false" => ExprKind::Bool(false),
-                    _ if self.is_symbol("(") => {
-                        self.advance();
-                        ExprKind::Call(name, self.exprs(")")?)
-                    }
-                    _ if self.is_symbol("[") => {
-                        self.advance();
-                        let index = self.expr()?;
-                        if !self.is_symbol("]") {
-                            return Err(self.expected(
-                                "']' (only one bit of a register can be indexed in an expression)",
-                            ));
-                        }
-                        self.advance();
-                        ExprKind::Indexed(name, Box::new(index))
-                    }
-                    _ => ExprKind::Name(name.name),
-                }
-            }
             TokenKind::HardwareQubit => {
                 return Err(EngineError::at(pos, "hardware qubits are not supported"));
             }
-            _ => return Err(self.expected("an expression")),
+            other => {
+                return Err(EngineError::at(
+                    pos,
+                    format!("expected an expression, found {}", other.describe()),
+                ));
+            }
         };
         node(kind, pos)
     }
+
+    /// An expression starting with a word: a constant, a name, a function call or one bit
+    /// of a register.
+    fn name_expr(&mut self, pos: Position) -> Result<Expr> {
+        let name = self.ident("a name")?;
+        let kind = match name.name.as_str() {
+            "true" => ExprKind::Bool(true),
+            "false" => ExprKind::Bool(false),
+            _ if self.is_symbol("(") => {
+                self.advance();
+                ExprKind::Call(name, self.exprs(")")?)
+            }
+            _ if self.is_symbol("[") => {
+                self.advance();
+                let index = self.expr()?;
+                if !self.is_symbol("]") {
+                    return Err(self.expected(
+                        "']' (only one bit of a register can be indexed in an expression)",
+                    ));
+                }
+                self.advance();
+                ExprKind::Indexed(name, Box::new(index))
+            }
+            _ => ExprKind::Name(name.name),
+        };
+        node(kind, pos)
+    }
+}
+
+/// Why `word` cannot start an expression, if it cannot.
+fn refused_in_expression(word: &str, pos: Position) -> Option<EngineError> {
+    if word == "measure" {
+        return Some(EngineError::at(
+            pos,
+            "'measure' can only be a statement or the value of an assignment",
+        ));
+    }
+    if scalar_kind(word).is_some() || word == "complex" || word == "duration" {
+        return Some(EngineError::at(pos, "casts are not supported"));
+    }
+    unsupported(word).map(|message| EngineError::at(pos, message))
 }
 
 /// An expression node, refused past [`MAX_EXPR_DEPTH`].
