@@ -536,6 +536,25 @@ fn loops_exponents_and_nesting_are_bounded() {
             "{source}"
         );
     }
+    // Programs that emit nothing stop at the bound on steps too: nested loops of calls to
+    // `id`, and a definition that doubles 40 times.
+    let mut doubling = String::from("gate d0 a { id a; id a; }\n");
+    for i in 1..40 {
+        doubling.push_str(&format!("gate d{i} a {{ d{} a; d{} a; }}\n", i - 1, i - 1));
+    }
+    for source in [
+        format!(
+            "{STD}qubit q;\nfor int i in [0:1000000000] {{ for int j in [0:1000000000] {{ id q; }} }}"
+        ),
+        format!("{STD}{doubling}qubit q;\nd39 q;"),
+    ] {
+        let (kind, _, message) = failure(&source, &Parameters::new(), &limits);
+        assert_eq!(kind, FailureKind::ResourceLimit, "{source}");
+        assert!(
+            message.starts_with("circuit takes more than 6400 steps"),
+            "{message}"
+        );
+    }
     // A chain of 300 gates, each calling the previous one.
     let mut chain = String::from("gate g0 a { U(0, 0, 0) a; }\n");
     for i in 1..300 {

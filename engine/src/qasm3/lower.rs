@@ -17,9 +17,11 @@
 //! # Bounds
 //!
 //! As for OpenQASM 2 (`qasm::lower`): every emitted operation counts against `max_gates`,
-//! and the work (statements, loop iterations, gate applications, expression nodes) against
-//! `WORK_PER_OP × max_gates` steps, so loops, exponents and nested definitions stop at a
-//! bound instead of running for hours. Gate calls nest at most `MAX_GATE_DEPTH` deep.
+//! and the work (statements, loop iterations, gate calls at `CALL_WORK` steps each, gate
+//! applications, expression nodes) against `WORK_PER_OP × max_gates` steps, so loops,
+//! exponents and nested definitions stop at a bound instead of running for hours: a
+//! hostile program that emits nothing stops after about a second with the default
+//! `max_gates`. Gate calls nest at most `MAX_GATE_DEPTH` deep.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -40,6 +42,12 @@ use values::{RangeIter, convert, input_value, value_pos};
 
 /// Steps of work allowed per operation of `max_gates` (as in `qasm::lower`).
 const WORK_PER_OP: u64 = 64;
+
+/// Steps a gate call costs besides its expressions (each instance of a broadcast, each
+/// call in an expanded definition): resolving and expanding one takes about as long as
+/// this many loop iterations or expression nodes, so the bound on steps is a bound on time
+/// (about a second for the default `max_gates`).
+const CALL_WORK: u64 = 16;
 
 /// Deepest nesting of gate calls inside gate definitions.
 const MAX_GATE_DEPTH: u32 = 256;
@@ -660,28 +668,33 @@ impl<'l> Lowering<'l> {
     }
 
     fn for_stmt(&mut self, var: &Ident, iterable: &Iterable, body: &[Stmt]) -> Result<()> {
-        let run = |lowering: &mut Self, value: Value| -> Result<()> {
-            lowering.charge(1, var.pos)?;
-            lowering.loop_vars.push((var.name.clone(), value));
-            let result = lowering.block(body);
-            lowering.loop_vars.pop();
-            result
-        };
-        match iterable {
+        // The iterable is evaluated in the enclosing scope, before the variable exists.
+        let (range, set) = match iterable {
             Iterable::Range(range) => {
                 let (start, step, end) = self.range_bounds(range, None)?;
-                for i in RangeIter::new(start, step, end) {
-                    run(self, Value::Int(i))?;
-                }
+                (Some(RangeIter::new(start, step, end)), Vec::new())
             }
             Iterable::Set(exprs) => {
-                for expr in exprs {
-                    let value = self.eval(expr)?;
-                    run(self, value)?;
-                }
+                let values = exprs.iter().map(|e| self.eval(e)).collect::<Result<_>>()?;
+                (None, values)
+            }
+        };
+        let values = range.into_iter().flatten().map(Value::Int).chain(set);
+        // One slot for the variable, updated per iteration (inner loops pop their own).
+        let slot = self.loop_vars.len();
+        self.loop_vars.push((var.name.clone(), Value::Int(0)));
+        let mut result = Ok(());
+        for value in values {
+            result = self.charge(1, var.pos).and_then(|()| {
+                self.loop_vars[slot].1 = value;
+                self.block(body)
+            });
+            if result.is_err() {
+                break;
             }
         }
-        Ok(())
+        self.loop_vars.truncate(slot);
+        result
     }
 }
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{
-    BodyOp, GateBody, GateEntry, GateId, Lowering, MAX_GATE_DEPTH, Mods, Symbol, bit_name,
-    check_unique, finite, plural,
+    BodyOp, CALL_WORK, GateBody, GateEntry, GateId, Lowering, MAX_GATE_DEPTH, Mods, Symbol,
+    bit_name, check_unique, finite, plural,
 };
 use crate::error::{EngineError, Position, Result};
 use crate::ir::{Gate, GateKind, OpKind};
@@ -165,6 +165,7 @@ impl Lowering<'_> {
             }
         }
         for i in 0..width.unwrap_or(1) {
+            self.charge(CALL_WORK, pos)?;
             let qubits: Vec<u32> = args
                 .iter()
                 .map(|arg| if arg.single { arg.bits[0] } else { arg.bits[i] })
@@ -297,7 +298,7 @@ impl Lowering<'_> {
                             cost,
                             args,
                         } => {
-                            self.charge(*cost, pos)?;
+                            self.charge(CALL_WORK.saturating_add(*cost), pos)?;
                             let scope = BodyScope {
                                 names,
                                 values: params,
