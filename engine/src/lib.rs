@@ -2,8 +2,9 @@
 //!
 //! [`prepare`] parses and checks a source of a [`Format`], with the run's [`Parameters`],
 //! against a backend's [`Limits`] and returns a [`Program`]; [`inputs`] lists the
-//! parameters a source declares; [`simulate`] runs it on the built-in state-vector simulator for a number of
-//! shots; [`CommandBackend`] runs a source on an external program in a sandbox instead.
+//! parameters a source declares; [`simulate`] runs a program on the built-in state-vector
+//! simulator for a number of shots; [`CommandBackend`] runs a source on an external program
+//! in a sandbox instead.
 //! Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
 //! stage ([`Stage`]); source errors carry a `line:col` [`Position`]. Counts are keyed as
 //! Qiskit's `get_counts()` keys them (see [`Outcome`]).
@@ -12,7 +13,7 @@
 //!
 //! - `error` — [`EngineError`], [`FailureKind`], [`Stage`], [`Position`].
 //! - `limits` — [`Limits`] and the admission checks (qubits → memory, shots).
-//! - `ir` — the intermediate representation the parser produces and the simulator runs.
+//! - `ir` — the intermediate representation the front ends produce and the simulator runs.
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
 //! - `qasm3` — the OpenQASM 3 front end: lexer, parser, lowering (modifiers, loops,
 //!   conditions, `input` parameters), in-memory `stdgates.inc`.
