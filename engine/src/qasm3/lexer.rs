@@ -63,12 +63,36 @@ pub(crate) struct Token {
     pub pos: Position,
 }
 
-/// Operators and punctuation, longest first so that a prefix never shadows a longer one.
-const SYMBOLS: [&str; 45] = [
-    "<<=", ">>=", "**=", "->", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "**", "+=", "-=",
-    "*=", "/=", "%=", "&=", "|=", "^=", "++", ";", ",", "(", ")", "[", "]", "{", "}", ":", "@",
-    "=", "+", "-", "*", "/", "%", "!", "~", "<", ">", "&", "|", "^",
-];
+/// The operators and punctuation starting with `c`, longest first so that a prefix never
+/// shadows a longer one.
+fn symbols(c: char) -> &'static [&'static str] {
+    match c {
+        '<' => &["<<=", "<=", "<<", "<"],
+        '>' => &[">>=", ">=", ">>", ">"],
+        '*' => &["**=", "**", "*=", "*"],
+        '-' => &["->", "-=", "-"],
+        '+' => &["++", "+=", "+"],
+        '=' => &["==", "="],
+        '!' => &["!=", "!"],
+        '&' => &["&&", "&=", "&"],
+        '|' => &["||", "|=", "|"],
+        '/' => &["/=", "/"],
+        '%' => &["%=", "%"],
+        '^' => &["^=", "^"],
+        ';' => &[";"],
+        ',' => &[","],
+        '(' => &["("],
+        ')' => &[")"],
+        '[' => &["["],
+        ']' => &["]"],
+        '{' => &["{"],
+        '}' => &["}"],
+        ':' => &[":"],
+        '@' => &["@"],
+        '~' => &["~"],
+        _ => &[],
+    }
+}
 
 /// Splits `source` into tokens, ending with [`TokenKind::Eof`].
 pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
@@ -188,9 +212,11 @@ impl Scanner {
         }
     }
 
+    /// Digits of `radix`, without the `_` separators.
     fn digits(&mut self, radix: u32) -> String {
-        self.bump_while(|c| c.is_digit(radix) || c == '_')
-            .replace('_', "")
+        let mut digits = self.bump_while(|c| c.is_digit(radix) || c == '_');
+        digits.retain(|c| c != '_');
+        digits
     }
 
     fn number(&mut self, pos: Position) -> Result<TokenKind> {
@@ -282,9 +308,8 @@ impl Scanner {
     }
 
     fn symbol(&mut self, c: char, pos: Position) -> Result<TokenKind> {
-        let found = SYMBOLS
+        let found = symbols(c)
             .iter()
-            .filter(|symbol| symbol.starts_with(c))
             .find(|symbol| {
                 symbol
                     .chars()
