@@ -495,6 +495,16 @@ fn loops_unroll_over_ranges_sets_and_negative_steps() {
 }
 
 #[test]
+fn operands_index_by_sets_ranges_and_negative_indices() {
+    let source = format!(
+        "{STD}qubit[3] q;\nx q[0];\nx q[-1];\nbit[2] a = measure q[{{0, 1}}];\n\
+         bit[2] b = measure q[1:2];\nbit[3] c = measure q[2:-1:0];\nbit[2] d = measure q[-1:-2:];"
+    );
+    // a = (q0, q1) = 01, b = (q1, q2) = 10, c = (q2, q1, q0) = 101, d = (q2, q0) = 11.
+    assert_eq!(counts(&source, 3), single("11 101 10 01", 3));
+}
+
+#[test]
 fn const_expressions_fold_with_integer_and_float_arithmetic() {
     let source = format!(
         "{STD}const int n = 2 ** 3 - 7 / 2 % 2;\nconst float f = floor(2.7) + ceiling(0.2) + mod(7, 4);\n\

@@ -160,7 +160,8 @@ pub(crate) enum Index {
 }
 
 /// `[start : step : end]` (inclusive end, as in the specification); omitted bounds are
-/// the register's first and last index, the omitted step 1.
+/// the register's first and last index (last and first for a negative step), the
+/// omitted step 1; a negative bound counts from the register's end, as an index does.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Range {
     pub start: Option<Expr>,

@@ -602,12 +602,24 @@ impl<'l> Lowering<'l> {
                     "a loop range needs a start and an end ([a:b] or [a:step:b])",
                 )),
             };
-        let start = bound(self, &range.start, size.map(|_| 0))?;
         let step = bound(self, &range.step, Some(1))?;
-        let end = bound(self, &range.end, size.map(|s| i128::from(s) - 1))?;
         if step == 0 {
             return Err(EngineError::at(range.pos, "a range's step must not be 0"));
         }
+        // Omitted bounds are the register's ends, in the step's direction.
+        let (first, last) = (size.map(|_| 0), size.map(|s| i128::from(s) - 1));
+        let (from, to) = if step > 0 {
+            (first, last)
+        } else {
+            (last, first)
+        };
+        // In a register, a negative bound counts from the end, as a negative index does.
+        let wrap = |i: i128| match size {
+            Some(size) if i < 0 => i + i128::from(size),
+            _ => i,
+        };
+        let start = wrap(bound(self, &range.start, from)?);
+        let end = wrap(bound(self, &range.end, to)?);
         Ok((start, step, end))
     }
 
