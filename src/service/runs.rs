@@ -6,6 +6,8 @@ use super::access::can_see;
 use super::limits::Counted;
 use super::{Service, ServiceError};
 use crate::actors::recorder::RecorderError;
+use qrun_engine::Format;
+
 use crate::domain::{
     AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunStatus, User,
 };
@@ -44,21 +46,54 @@ pub struct Submitted {
     pub created: bool,
 }
 
-/// A run's parameters against its circuit version: an OpenQASM 2 circuit takes none. (A
-/// Python circuit's free parameters are known only to its runner, which refuses a missing or
-/// unknown one as the user's mistake.)
-fn check_parameters(version: &CircuitVersion, parameters: &Parameters) -> Result<(), ServiceError> {
-    if version.manifest.format == "openqasm2" && !parameters.is_empty() {
-        let names: Vec<&str> = parameters.keys().map(String::as_str).collect();
-        return Err(ServiceError::invalid(
-            "invalid_parameters",
-            format!(
-                "an OpenQASM 2 circuit has no parameters; got {}",
-                names.join(", ")
-            ),
-        ));
+/// A run's parameters against its circuit version's declarations: an OpenQASM 2 circuit takes
+/// none; an OpenQASM 3 circuit takes exactly its `input`s, by name (DESIGN §12). A Python
+/// circuit's free parameters are known only to its runner, which refuses a missing or
+/// unknown one as the user's mistake.
+async fn check_parameters(
+    version: &CircuitVersion,
+    parameters: &Parameters,
+) -> Result<(), ServiceError> {
+    let invalid = |message: String| ServiceError::invalid("invalid_parameters", message);
+    let names = |names: Vec<&str>| names.join(", ");
+    match Format::from_manifest(&version.manifest.format) {
+        Some(Format::OpenQasm2) if !parameters.is_empty() => Err(invalid(format!(
+            "an OpenQASM 2 circuit has no parameters; got {}",
+            names(parameters.keys().map(String::as_str).collect())
+        ))),
+        Some(Format::OpenQasm3) => {
+            let source = version.source.clone();
+            let declared = tokio::task::spawn_blocking(move || {
+                qrun_engine::inputs(&source, Format::OpenQasm3)
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("reading inputs: {e}")))?
+            // Uploaded sources parse; one that does not fails its run with the reason.
+            .unwrap_or_default();
+            if let Some(input) = declared.iter().find(|i| !parameters.contains_key(&i.name)) {
+                return Err(invalid(format!(
+                    "missing parameter `{}` (input {} {})",
+                    input.name, input.ty, input.name
+                )));
+            }
+            if let Some(name) = parameters
+                .keys()
+                .find(|name| !declared.iter().any(|i| &i.name == *name))
+            {
+                let known: Vec<&str> = declared.iter().map(|i| i.name.as_str()).collect();
+                return Err(invalid(if known.is_empty() {
+                    format!("unknown parameter `{name}`: the circuit declares no input")
+                } else {
+                    format!(
+                        "unknown parameter `{name}`: the circuit declares {}",
+                        names(known)
+                    )
+                }));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -141,7 +176,7 @@ impl Service {
                 ),
             ));
         }
-        check_parameters(&version, &submission.parameters)?;
+        check_parameters(&version, &submission.parameters).await?;
         self.admit(user).await?;
         let new = NewRun {
             user_id: user.id,
