@@ -14,6 +14,7 @@ mod metrics_labels;
 mod nodes;
 mod openapi;
 mod pages;
+mod qasm3;
 mod qiskit;
 mod readme;
 mod runtime;
