@@ -11,6 +11,7 @@
 //! `extract`, `runs` and `views` are public for their pure decoders, which the
 //! `http_decode` fuzz target (`fuzz/`) drives directly.
 
+mod backends;
 mod circuits;
 pub mod error;
 mod events;
@@ -72,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/runs/{id}/cancel"),
     ("GET", "/api/runs/{id}/audit"),
     ("GET", "/api/runs/{id}/events"),
+    ("GET", "/api/backends"),
     ("POST", "/api/circuits"),
     ("POST", "/api/circuits/{owner}/{name}/versions"),
     ("GET", "/api/circuits/{owner}/{name}"),
@@ -213,6 +215,8 @@ pub fn routes(
         .or(events::routes(ctx.clone()).boxed())
         .unify()
         .or(circuits::routes(ctx.clone()).boxed())
+        .unify()
+        .or(backends::routes(ctx.clone()).boxed())
         .unify()
         .or(health::routes(ctx.clone()).boxed())
         .unify()
