@@ -37,6 +37,8 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// Values for the circuit's parameters, checked against its declarations.
     pub parameters: Parameters,
+    /// The sampling seed; `None` for a fresh one.
+    pub seed: Option<u64>,
 }
 
 /// The run a submission produced, and whether it is new (false: an idempotent replay).
@@ -189,6 +191,7 @@ impl Service {
             analytics_consent: Some(submission.consent),
             idempotency_key: submission.idempotency_key,
             parameters: submission.parameters,
+            seed: submission.seed,
         };
         let applied = self
             .recorder
@@ -211,7 +214,8 @@ impl Service {
                 && run.backend_name == new.backend_name
                 && run.shots == new.shots
                 && run.analytics_consent == new.analytics_consent
-                && run.parameters == new.parameters;
+                && run.parameters == new.parameters
+                && run.seed == new.seed;
             if !same {
                 return Err(ServiceError::Unprocessable {
                     code: "idempotency_key_reused",

@@ -414,6 +414,7 @@ impl Fixture {
             analytics_consent: consent,
             idempotency_key: None,
             parameters: Default::default(),
+            seed: None,
         }
     }
 }
