@@ -8,7 +8,7 @@ use super::{Service, ServiceError};
 use crate::actors::recorder::RecorderError;
 use crate::domain::{AuditEntry, Circuit, NewRun, Run, RunStatus, User};
 use crate::store::runs::RunFilter;
-use crate::store::{Change, Command};
+use crate::store::{Canceller, Change, Command};
 
 /// Which circuit a submission names.
 #[derive(Clone, Debug)]
@@ -263,7 +263,9 @@ impl Service {
             .recorder
             .apply(Command::Transition {
                 run_id,
-                change: Change::Cancel { by: user.id },
+                change: Change::Cancel {
+                    by: Canceller::User(user.id),
+                },
             })
             .await?;
         Ok((applied.run, circuit))

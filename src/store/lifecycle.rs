@@ -45,8 +45,27 @@ pub enum Change {
     Complete { results: RunResults },
     /// running → failed.
     Fail { failure: Failure, cause: FailCause },
-    /// pending | running → cancelled, by the submitter.
-    Cancel { by: Uuid },
+    /// pending | running → cancelled, by the submitter or an operator.
+    Cancel { by: Canceller },
+}
+
+/// Who cancelled a run: its submitter (through the API or a page), or an operator (`qrun run
+/// cancel`). The audit row's metadata says which (`"by": "user"` with `cancelled_by`, or
+/// `"by": "operator"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canceller {
+    User(Uuid),
+    Operator,
+}
+
+impl Canceller {
+    /// The audit metadata's `by`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Canceller::User(_) => "user",
+            Canceller::Operator => "operator",
+        }
+    }
 }
 
 impl Change {

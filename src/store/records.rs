@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Result;
-use super::lifecycle::{Change, FailCause};
+use super::lifecycle::{Canceller, Change, FailCause};
 use crate::domain::{Action, Run, RunStatus};
 
 /// Namespace of the outbox's deterministic event ids: uuid v5 of `"{run_id}/{event}"`.
@@ -143,8 +143,10 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
             }
         }
         Some(Change::Cancel { by }) => {
-            m.insert("by".into(), json!("user"));
-            m.insert("cancelled_by".into(), json!(by));
+            m.insert("by".into(), json!(by.as_str()));
+            if let Canceller::User(user) = by {
+                m.insert("cancelled_by".into(), json!(user));
+            }
         }
     }
     Value::Object(m)

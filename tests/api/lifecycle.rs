@@ -5,7 +5,7 @@ use chrono::{TimeDelta, Utc};
 use qrun::actors::recorder::RecorderError;
 use qrun::domain::{Action, ErrorClass, Failure, RunResults, RunStatus, Stage};
 use qrun::store::lifecycle::ApplyError;
-use qrun::store::{Applied, Change, Command, FailCause, Rejection};
+use qrun::store::{Applied, Canceller, Change, Command, FailCause, Rejection};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestDb, clock_hooks};
@@ -61,7 +61,9 @@ fn fail() -> Change {
 }
 
 fn cancel(by: Uuid) -> Change {
-    Change::Cancel { by }
+    Change::Cancel {
+        by: Canceller::User(by),
+    }
 }
 
 /// Asserts the run's audit and outbox rows are exactly `actions` (outbox only with consent).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use qrun::config::{BackendConfig, Config};
 use qrun::domain::{ErrorClass, Failure, RunResults, RunStatus, Stage};
-use qrun::store::{Change, FailCause};
+use qrun::store::{Canceller, Change, FailCause};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -113,9 +113,14 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         cause: FailCause::Executor,
     };
     app.transition(failed, fail).await.unwrap();
-    app.transition(cancelled, Change::Cancel { by: bob.id })
-        .await
-        .unwrap();
+    app.transition(
+        cancelled,
+        Change::Cancel {
+            by: Canceller::User(bob.id),
+        },
+    )
+    .await
+    .unwrap();
 
     for (id, status) in [
         (pending, "pending"),

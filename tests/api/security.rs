@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use qrun::domain::{ErrorClass, Failure, RunResults, Stage};
 use qrun::store::users::hash_token;
-use qrun::store::{Change, FailCause};
+use qrun::store::{Canceller, Change, FailCause};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -557,9 +557,14 @@ async fn private_runs_in_every_status(
     )
     .await
     .unwrap();
-    app.transition(runs[4], Change::Cancel { by: owner_id })
-        .await
-        .unwrap();
+    app.transition(
+        runs[4],
+        Change::Cancel {
+            by: Canceller::User(owner_id),
+        },
+    )
+    .await
+    .unwrap();
     (cid, runs.iter().map(Uuid::to_string).collect())
 }
 
