@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
 mod m20261128_000002_terminal_runs_immutable;
+mod m20261201_000003_runs_completed_idx;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_terminal_runs_immutable::Migration),
+            Box::new(m20261201_000003_runs_completed_idx::Migration),
         ]
     }
 }
