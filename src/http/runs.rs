@@ -120,6 +120,7 @@ async fn submit(
                         backend_type: body.backend.kind,
                         backend_name: body.backend.name,
                         shots: body.shots,
+                        parameters: Default::default(),
                         consent,
                         idempotency_key,
                     },
@@ -285,6 +286,7 @@ pub fn parse_list_query(params: &BTreeMap<String, String>) -> Result<ListQuery, 
     let mut query = ListQuery {
         status: None,
         circuit: None,
+        backend: None,
         before: None,
         limit: DEFAULT_PAGE,
     };

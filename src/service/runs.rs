@@ -1,4 +1,6 @@
-//! Runs: submit, read, list, cancel, audit timeline.
+//! Runs: submit, read, list, cancel, audit timeline, a page view.
+
+use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
@@ -6,7 +8,7 @@ use super::access::can_see;
 use super::limits::Counted;
 use super::{Service, ServiceError};
 use crate::actors::recorder::RecorderError;
-use crate::domain::{AuditEntry, Circuit, NewRun, Run, RunStatus, User};
+use crate::domain::{AuditEntry, Circuit, CircuitVersion, NewRun, Run, RunStatus, User};
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
 
@@ -29,8 +31,18 @@ pub struct Submission {
     pub backend_type: String,
     pub backend_name: String,
     pub shots: u64,
+    /// Values of the `input`s the version declares (see [`Service::declared_inputs`]).
+    pub parameters: BTreeMap<String, f64>,
     pub consent: bool,
     pub idempotency_key: Option<String>,
+}
+
+/// One `input` a circuit version declares, which a run of it binds to a number (DESIGN §12).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredInput {
+    pub name: String,
+    /// As declared, e.g. `float[64]` or `angle`.
+    pub ty: String,
 }
 
 /// The run a submission produced, and whether it is new (false: an idempotent replay).
@@ -47,6 +59,8 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 pub struct ListQuery {
     pub status: Option<RunStatus>,
     pub circuit: Option<CircuitRef>,
+    /// `(type, name)`.
+    pub backend: Option<(String, String)>,
     pub before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     pub limit: u64,
 }
@@ -108,6 +122,7 @@ impl Service {
             .circuit_version(circuit.id, submission.version)
             .await?
             .ok_or(ServiceError::NotFound("circuit version"))?;
+        check_parameters(&self.declared_inputs(&version), &submission.parameters)?;
         let format = &version.manifest.format;
         if !backend.formats.contains(format) {
             return Err(ServiceError::invalid(
@@ -289,9 +304,10 @@ impl Service {
         let mut runs = self
             .store
             .list_runs(&RunFilter {
-                user_id: user.id,
+                user_id: Some(user.id),
                 status: query.status,
                 circuit_id,
+                backend: query.backend,
                 before: query.before,
                 limit: query.limit + 1,
             })
@@ -335,6 +351,35 @@ impl Service {
         Ok((circuit, runs))
     }
 
+    // ---- OpenQASM 3 `input` parameters: coordinated with the OpenQASM 3 work (DESIGN §12).
+    // The console's run form shows one field per declared input and submissions are checked
+    // against them here. The formats uploaded today declare none; OpenQASM 3 adds its
+    // declarations (`qrun_engine::inputs`) to `declared_inputs`, and the run's storage of
+    // the values it binds.
+
+    /// The `input` parameters `version` declares, in declaration order. None for the formats
+    /// uploaded today (`circuits::UPLOAD_FORMATS`): an OpenQASM 2 source has no inputs, and a
+    /// Python source is never parsed by the service.
+    pub fn declared_inputs(&self, _version: &CircuitVersion) -> Vec<DeclaredInput> {
+        Vec::new()
+    }
+
+    /// Records that a consenting browser `session` viewed `run`'s page (the seed's
+    /// `run_viewed_shared_link`, through the analytics outbox), once per run per session.
+    /// Only for a visitor who consented: the caller (the run page) checks the consent cookie.
+    /// Whether this view was the session's first of the run.
+    pub async fn record_run_view(
+        &self,
+        viewer: Option<&User>,
+        run: &Run,
+        session: Uuid,
+    ) -> Result<bool, ServiceError> {
+        Ok(self
+            .store
+            .record_run_view(run, session, viewer.map(|v| v.id))
+            .await?)
+    }
+
     /// Who submitted `run`, only for a viewer allowed to know (the submitter and the circuit's
     /// owner); `None` for everyone else.
     pub async fn submitter(
@@ -347,5 +392,75 @@ impl Service {
             return Ok(None);
         }
         Ok(self.store.user(run.user_id).await?)
+    }
+}
+
+/// Every declared input bound, and nothing else: a 400 `invalid_parameters` naming the first
+/// missing or unknown one.
+fn check_parameters(
+    declared: &[DeclaredInput],
+    given: &BTreeMap<String, f64>,
+) -> Result<(), ServiceError> {
+    if let Some(unknown) = given
+        .keys()
+        .find(|k| !declared.iter().any(|d| &d.name == *k))
+    {
+        let declares = if declared.is_empty() {
+            "it declares no inputs".to_owned()
+        } else {
+            let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
+            format!("it declares {}", names.join(", "))
+        };
+        return Err(ServiceError::invalid(
+            "invalid_parameters",
+            format!("the circuit has no input `{unknown}`: {declares}"),
+        ));
+    }
+    if let Some(missing) = declared.iter().find(|d| !given.contains_key(&d.name)) {
+        return Err(ServiceError::invalid(
+            "invalid_parameters",
+            format!("input `{}` ({}) needs a value", missing.name, missing.ty),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_bind_every_declared_input_and_nothing_else() {
+        let theta = DeclaredInput {
+            name: "theta".into(),
+            ty: "float[64]".into(),
+        };
+        let given = |pairs: &[(&str, f64)]| -> BTreeMap<String, f64> {
+            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
+        let message = |declared: &[DeclaredInput], pairs: &[(&str, f64)]| match check_parameters(
+            declared,
+            &given(pairs),
+        ) {
+            Err(ServiceError::Invalid { code, message }) => {
+                assert_eq!(code, "invalid_parameters");
+                message
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(check_parameters(&[], &given(&[])).is_ok());
+        assert!(check_parameters(std::slice::from_ref(&theta), &given(&[("theta", 0.5)])).is_ok());
+        assert_eq!(
+            message(&[], &[("theta", 0.5)]),
+            "the circuit has no input `theta`: it declares no inputs"
+        );
+        assert_eq!(
+            message(std::slice::from_ref(&theta), &[("phi", 1.0)]),
+            "the circuit has no input `phi`: it declares theta"
+        );
+        assert_eq!(
+            message(std::slice::from_ref(&theta), &[]),
+            "input `theta` (float[64]) needs a value"
+        );
     }
 }
