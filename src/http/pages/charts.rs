@@ -45,8 +45,7 @@ pub fn bars(name: &str, rows: &[Row]) -> Markup {
     }
     let height = (y - ROW_GAP / 2.0).max(ROW_GAP);
     html! {
-        svg.chart viewBox={ "0 0 " (WIDTH) " " (height) } role="img" aria-label=(name)
-            xmlns="http://www.w3.org/2000/svg" {
+        svg.chart viewBox={ "0 0 " (WIDTH) " " (height) } role="img" aria-label=(name) {
             @for (row, top) in rows.iter().zip(tops) {
                 text.label x=(LABEL_W - 8.0) y=(top + row_h(row) / 2.0 + 4.0) text-anchor="end" { (row.label) }
                 @for (i, bar) in row.bars.iter().enumerate() {
