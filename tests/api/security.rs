@@ -155,8 +155,12 @@ fn reads_cookie(method: &str, template: &str) -> bool {
     match (method, template) {
         ("GET", "/login")
         | ("POST", "/login")
+        | ("GET", "/")
+        | ("GET", "/runs")
         | ("GET", "/{owner}/{circuit}")
+        | ("POST", "/{owner}/{circuit}/runs")
         | ("GET", "/{owner}/{circuit}/runs/{id}")
+        | ("POST", "/{owner}/{circuit}/runs/{id}/cancel")
         | ("GET", "/api/runs/{id}/events") => true,
         ("POST", "/api/runs")
         | ("GET", "/api/runs")
@@ -172,7 +176,8 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("GET", "/readyz")
         | ("GET", "/metrics")
         | ("GET", "/openapi.json")
-        | ("POST", "/logout") => false,
+        | ("POST", "/logout")
+        | ("POST", "/consent") => false,
         other => panic!("{other:?} has no row in the security matrix: add one to reads_cookie"),
     }
 }
@@ -233,8 +238,20 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
             Who::Anonymous | Who::BadToken => 401,
             Who::Owner | Who::Other => 303,
         },
-        ("POST", "/logout") => 303,
+        ("POST", "/logout") | ("POST", "/consent") => 303,
         ("GET", "/{owner}/{circuit}") | ("GET", "/{owner}/{circuit}/runs/{id}") => read,
+        // The console: public counts; one's own runs; the run form and Cancel as the API's
+        // submission and cancel (a page's answer is a redirect where the API's is the run).
+        ("GET", "/") => match who {
+            Who::BadToken => 401,
+            _ => 200,
+        },
+        ("GET", "/runs") => write(200, 200),
+        ("POST", "/{owner}/{circuit}/runs") => write(303, if target.public { 303 } else { 404 }),
+        ("POST", "/{owner}/{circuit}/runs/{id}/cancel") => write(
+            if target.owner_submitted { 303 } else { 403 },
+            if target.public { 403 } else { 404 },
+        ),
         other => panic!("{other:?} has no row in the security matrix: add one to expected"),
     }
 }
@@ -360,7 +377,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                 };
                 let status = expected(method, template, seen, target);
                 // Cancelling needs a live run: a fresh one by the target's submitter each time.
-                let run_id = if template == "/api/runs/{id}/cancel" {
+                let run_id = if template.ends_with("/runs/{id}/cancel") {
                     let fresh = run_of(
                         app.submit_http(&target.submitter_token, &target.circuit_id, &[])
                             .await,
@@ -399,6 +416,10 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     ("POST", "/login") => {
                         Body::Form(format!("token={}&next=%2Flogin", token.unwrap_or("")))
                     }
+                    ("POST", "/{owner}/{circuit}/runs") => {
+                        Body::Form("backend=simulator%2Fstatevector&shots=10".into())
+                    }
+                    ("POST", "/consent") => Body::Form("choice=granted&next=%2F".into()),
                     _ => Body::None,
                 };
                 if template == "/api/runs" && method == "GET" {
@@ -508,6 +529,14 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     }
                     ("GET", "/{owner}/{circuit}") => {
                         assert!(answer.text.contains(&target.run_id), "{case}");
+                        // The run form for whoever is signed in, and only them.
+                        assert_eq!(answer.text.contains("id=\"run-form\""), me.is_some(), "{case}");
+                    }
+                    ("GET", "/runs") => {
+                        // One's own runs only: nobody else's run appears.
+                        if me != Some(target.submitter_id) {
+                            assert!(!answer.text.contains(&target.run_id), "{case}");
+                        }
                     }
                     _ => {}
                 }
