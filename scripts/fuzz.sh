@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh [SECONDS]        # default 60 seconds per target
 #
-# Targets (fuzz/fuzz_targets/): `qasm` (the OpenQASM 2.0 parser, lowering and simulator via
+# Targets (fuzz/fuzz_targets/): `qasm` (the OpenQASM 2.0 and 3 front ends and the simulator via
 # qrun_engine::prepare/simulate) and `http_decode` (the API's JSON bodies, list query and
 # cursor, and the Idempotency-Key / X-Analytics-Consent / Authorization headers).
 # FUZZ_TARGETS="qasm" limits the run to some of them.

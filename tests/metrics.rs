@@ -146,6 +146,7 @@ async fn metrics_count_a_scripted_mix_exactly() {
             shots: 10,
             analytics_consent: None,
             idempotency_key: None,
+            parameters: Default::default(),
         }))
         .await
         .unwrap()

@@ -1,15 +1,17 @@
-//! Runs an OpenQASM 2.0 file on the engine and prints the outcome JSON, like `qrun exec`:
-//! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]`.
-//! Used by `scripts/bench_engine.py` to measure the engine on its own.
+//! Runs an OpenQASM 2.0 or 3 file on the engine and prints the outcome JSON, like `qrun
+//! exec` (the format from the `OPENQASM` header; OpenQASM 2 without one):
+//! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
+//! [--param NAME=VALUE]…`. Used by `scripts/bench_engine.py` to measure the engine alone.
 
 use std::process::ExitCode;
 
-use qrun_engine::{CancellationToken, Limits, prepare, simulate};
+use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut file = None;
     let (mut shots, mut seed) = (1024, None);
+    let mut parameters = Parameters::new();
     while let Some(arg) = args.next() {
         let value =
             |args: &mut dyn Iterator<Item = String>| args.next().and_then(|v| v.parse().ok());
@@ -22,6 +24,16 @@ fn main() -> ExitCode {
                 Some(s) => seed = Some(s),
                 None => return usage(),
             },
+            "--param" => {
+                let parsed = args.next().and_then(|p| {
+                    let (name, value) = p.split_once('=')?;
+                    Some((name.to_owned(), value.parse().ok()?))
+                });
+                match parsed {
+                    Some((name, value)) => parameters.insert(name, value),
+                    None => return usage(),
+                };
+            }
             _ if file.is_none() => file = Some(arg),
             _ => return usage(),
         }
@@ -35,7 +47,8 @@ fn main() -> ExitCode {
         }
     };
     let limits = Limits::default();
-    let outcome = prepare(&source, shots, &limits)
+    let format = Format::detect(&source).unwrap_or(Format::OpenQasm2);
+    let outcome = prepare(&source, format, &parameters, shots, &limits)
         .and_then(|program| simulate(&program, shots, seed, &limits, &CancellationToken::new()));
     match outcome {
         Ok(outcome) => match serde_json::to_string(&outcome) {
@@ -59,6 +72,6 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: run_qasm FILE [--shots N] [--seed S]");
+    eprintln!("usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]...");
     ExitCode::from(2)
 }

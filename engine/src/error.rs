@@ -9,7 +9,9 @@ use std::fmt;
 /// What went wrong, in the terms of the service's error classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureKind {
-    /// The source does not parse, names an unknown or opaque gate, or shots are out of range.
+    /// The source does not parse, names an unknown or opaque gate or an unsupported
+    /// construct, a run parameter is missing, unknown or not a finite number, or shots are
+    /// out of range.
     Validation,
     /// Too many qubits, gates, source bytes or memory for the backend's limits.
     ResourceLimit,

@@ -1,8 +1,8 @@
 //! The engine's intermediate representation: a flat list of operations on global qubit and
 //! classical-bit indices, with gate parameters already evaluated to `f64`.
 //!
-//! The parser (`qasm`) produces it and the simulator (`sim`) consumes it; neither knows the
-//! other. Qubit `i` is bit `i` of a basis-state index (Qiskit's little-endian convention);
+//! The front ends (`qasm` for OpenQASM 2.0, `qasm3` for OpenQASM 3) produce it and the
+//! simulator (`sim`) consumes it; neither side knows the other. Qubit `i` is bit `i` of a basis-state index (Qiskit's little-endian convention);
 //! registers take consecutive indices in declaration order.
 
 /// A named register: bits `offset .. offset + size` of its kind.
@@ -64,7 +64,7 @@ impl Program {
 pub struct Op {
     /// What the operation does.
     pub kind: OpKind,
-    /// Run only when the condition holds (`if (creg == value)`).
+    /// Run only when the condition holds (`if (creg == value)`, an OpenQASM 3 `if` block).
     pub condition: Option<Condition>,
 }
 
@@ -89,27 +89,65 @@ pub enum OpKind {
     Barrier(Vec<u32>),
 }
 
-/// `if (register == value)`: true when the register, read as an unsigned integer with its
-/// bit 0 least significant, equals `value` on the register's bits. Bits of `value` beyond
-/// the register are ignored, as Qiskit Aer 0.18 does (`if (c == 5)` on a 2-bit `c` holds
-/// when `c` is 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A classical condition: it holds when every one of its tests holds (an empty condition
+/// always holds). OpenQASM 2's `if (creg == n)` is one test; OpenQASM 3's `if`/`else`, nested
+/// blocks, `!=`, `!`, `&&` and comparisons become conjunctions of tests (see `qasm3::cond`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Condition {
-    /// Global index of the register's bit 0.
-    pub offset: u32,
-    /// Register size in bits.
-    pub size: u32,
-    /// The compared value.
-    pub value: u64,
+    /// The tests, all of which must hold.
+    pub tests: Vec<BitsTest>,
 }
 
 impl Condition {
+    /// The condition of one test.
+    pub fn single(test: BitsTest) -> Self {
+        Self { tests: vec![test] }
+    }
+
     /// Evaluates the condition against classical bits (indexed globally).
     pub fn holds(&self, clbits: &[bool]) -> bool {
-        (0..self.size).all(|bit| {
-            let expected = bit < 64 && (self.value >> bit) & 1 == 1;
-            clbits[(self.offset + bit) as usize] == expected
-        })
+        self.tests.iter().all(|test| test.holds(clbits))
+    }
+}
+
+/// `bits == value` (or `bits != value` when `equal` is false): the classical bits
+/// `offset .. offset + size`, read as an unsigned integer with bit `offset` least
+/// significant, against `value`'s low `size` bits. `value` is little-endian 64-bit words,
+/// so a register of any width compares exactly; bits of `value` beyond the register are
+/// ignored, as Qiskit Aer 0.18 does (`if (c == 5)` on a 2-bit `c` holds when `c` is 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BitsTest {
+    /// Global index of the first (least significant) bit.
+    pub offset: u32,
+    /// Number of bits compared.
+    pub size: u32,
+    /// The compared value, little-endian words.
+    pub value: Vec<u64>,
+    /// `true` for `==`, `false` for `!=`.
+    pub equal: bool,
+}
+
+impl BitsTest {
+    /// `bits offset..offset+size == value` for a value that fits in 64 bits.
+    pub fn equals(offset: u32, size: u32, value: u64) -> Self {
+        Self {
+            offset,
+            size,
+            value: vec![value],
+            equal: true,
+        }
+    }
+
+    /// Bit `i` of the compared value (0 beyond its words).
+    pub fn value_bit(&self, i: u32) -> bool {
+        let word = (i / 64) as usize;
+        word < self.value.len() && (self.value[word] >> (i % 64)) & 1 == 1
+    }
+
+    /// Evaluates the test against classical bits (indexed globally).
+    pub fn holds(&self, clbits: &[bool]) -> bool {
+        let same = (0..self.size).all(|i| clbits[(self.offset + i) as usize] == self.value_bit(i));
+        same == self.equal
     }
 }
 
@@ -122,8 +160,10 @@ pub struct Gate {
     pub qubits: Vec<u32>,
 }
 
-/// The gates the IR knows natively: the builtins `U` and `CX` plus the gates of
-/// `qelib1.inc` that have a compact exact form. Aliases are folded (`u3`, `u` and `U` are
+/// The gates the IR knows natively: the builtins `U` and `CX`, the gates of `qelib1.inc`
+/// (and OpenQASM 3's `stdgates.inc`) that have a compact exact form, and the
+/// multi-controlled forms [`GateKind::Mcu`] and [`GateKind::Mcphase`] that OpenQASM 3's
+/// `ctrl @` modifier needs for any number of controls. Aliases are folded (`u3`, `u` and `U` are
 /// [`GateKind::U`]; `u1` and `p` are [`GateKind::Phase`]; `cu1`, `cp` are
 /// [`GateKind::CPhase`]; `id` and `u0` are [`GateKind::Id`]). Matrices follow Qiskit; they
 /// may differ from the `qelib1.inc` definitions by a global phase only.
@@ -173,6 +213,21 @@ pub enum GateKind {
     C3x,
     C3sqrtx,
     C4x,
+    /// `e^{iγ} U(θ, φ, λ)` on the last qubit, applied where the first `controls` qubits
+    /// are all |1⟩.
+    Mcu {
+        controls: u32,
+        theta: f64,
+        phi: f64,
+        lambda: f64,
+        gamma: f64,
+    },
+    /// Multiplies by `e^{iλ}` the amplitudes where all `controls + 1` qubits are |1⟩ (a
+    /// phase gate with `controls` controls; symmetric in its qubits).
+    Mcphase {
+        controls: u32,
+        lambda: f64,
+    },
 }
 
 impl GateKind {
@@ -212,6 +267,7 @@ impl GateKind {
             Ccx | Cswap => 3,
             C3x | C3sqrtx => 4,
             C4x => 5,
+            Mcu { controls, .. } | Mcphase { controls, .. } => *controls as usize + 1,
         }
     }
 }
@@ -222,11 +278,7 @@ mod tests {
 
     #[test]
     fn conditions_compare_the_register_bits_least_significant_first() {
-        let condition = |value| Condition {
-            offset: 1,
-            size: 2,
-            value,
-        };
+        let condition = |value| Condition::single(BitsTest::equals(1, 2, value));
         // Register bits 1..3 of [x, 1, 0, x]: the register reads 0b01 = 1.
         let clbits = [true, true, false, true];
         assert!(condition(1).holds(&clbits));
@@ -235,5 +287,32 @@ mod tests {
             condition(5).holds(&clbits),
             "high bits are ignored, as in Aer"
         );
+    }
+
+    #[test]
+    fn tests_compare_wide_values_and_negate() {
+        // 70 bits, value 2^65 + 1: words [1 | 1 << 1... ] little-endian.
+        let mut clbits = vec![false; 70];
+        clbits[0] = true;
+        clbits[65] = true;
+        let test = BitsTest {
+            offset: 0,
+            size: 70,
+            value: vec![1, 2],
+            equal: true,
+        };
+        assert!(test.holds(&clbits));
+        clbits[64] = true;
+        assert!(!test.holds(&clbits));
+        let not_equal = BitsTest {
+            equal: false,
+            ..test
+        };
+        assert!(not_equal.holds(&clbits));
+        let both = Condition {
+            tests: vec![not_equal, BitsTest::equals(64, 1, 1)],
+        };
+        assert!(both.holds(&clbits));
+        assert!(Condition::default().holds(&clbits));
     }
 }

@@ -1,8 +1,10 @@
-//! qrun's circuit engine: OpenQASM 2.0 in, measurement counts out.
+//! qrun's circuit engine: OpenQASM 2.0 or 3 in, measurement counts out.
 //!
-//! [`prepare`] parses and checks a source against a backend's [`Limits`] and returns a
-//! [`Program`]; [`simulate`] runs it on the built-in state-vector simulator for a number of
-//! shots. Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
+//! [`prepare`] parses and checks a source of a [`Format`], with the run's [`Parameters`],
+//! against a backend's [`Limits`] and returns a [`Program`]; [`inputs`] lists the
+//! parameters a source declares; [`simulate`] runs a program on the built-in state-vector
+//! simulator for a number of shots.
+//! Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
 //! stage ([`Stage`]); source errors carry a `line:col` [`Position`]. Counts are keyed as
 //! Qiskit's `get_counts()` keys them (see [`Outcome`], [`is_count_key`]). Running external
 //! programs is not the engine's: see the `qrun-sandbox` crate.
@@ -11,19 +13,25 @@
 //!
 //! - `error` — [`EngineError`], [`FailureKind`], [`Stage`], [`Position`].
 //! - `limits` — [`Limits`] and the admission checks (qubits → memory, shots).
-//! - `ir` — the intermediate representation the parser produces and the simulator runs.
+//! - `ir` — the intermediate representation the front ends produce and the simulator runs.
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
+//! - `qasm3` — the OpenQASM 3 front end: lexer, parser, lowering (modifiers, loops,
+//!   conditions, `input` parameters), in-memory `stdgates.inc`.
 //! - `sim` — the state-vector simulator: kernels, fusion, shot branching, sampling.
 //! - `outcome` — [`Outcome`] and the count-key format.
 //!
-//! Architecture invariant: `qasm` and `sim` meet only in `ir`; either can be replaced.
+//! Architecture invariant: the front ends (`qasm`, `qasm3`) and `sim` meet only in `ir`;
+//! any of them can be replaced.
 
 mod error;
 pub mod ir;
 mod limits;
 mod outcome;
 mod qasm;
+mod qasm3;
 mod sim;
+
+use std::collections::BTreeMap;
 
 pub use error::{EngineError, FailureKind, Position, Stage};
 pub use ir::Program;
@@ -34,10 +42,107 @@ pub use tokio_util::sync::CancellationToken;
 
 use error::Result;
 
-/// Parses and validates `source` for a run of `shots` shots within `limits`: the source
-/// size, syntax, names and arities, qubits (memory), expanded operations, opaque gates and
-/// the shot range. All errors are of [`Stage::Prepare`].
-pub fn prepare(source: &str, shots: u64, limits: &Limits) -> Result<Program> {
+/// The language of a source: the manifest's `format` (DESIGN §12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// OpenQASM 2.0 (`"openqasm2"`).
+    OpenQasm2,
+    /// OpenQASM 3 (`"openqasm3"`).
+    OpenQasm3,
+}
+
+impl Format {
+    /// The format of a manifest's `format` value: `"openqasm2"` or `"openqasm3"`; `None`
+    /// for anything else (including `"python"`, which the built-in engine does not run).
+    pub fn from_manifest(format: &str) -> Option<Self> {
+        match format {
+            "openqasm2" => Some(Self::OpenQasm2),
+            "openqasm3" => Some(Self::OpenQasm3),
+            _ => None,
+        }
+    }
+
+    /// The manifest value: `"openqasm2"` or `"openqasm3"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenQasm2 => "openqasm2",
+            Self::OpenQasm3 => "openqasm3",
+        }
+    }
+
+    /// The format a source declares in its header, `OPENQASM 2…;` or `OPENQASM 3…;` (after
+    /// any blank lines and comments), as `qrun exec` picks it; `None` without such a header.
+    pub fn detect(source: &str) -> Option<Self> {
+        let mut rest = source;
+        loop {
+            rest = rest.trim_start();
+            if let Some(comment) = rest.strip_prefix("//") {
+                rest = comment.split_once('\n').map_or("", |(_, after)| after);
+            } else if let Some(comment) = rest.strip_prefix("/*") {
+                rest = comment.split_once("*/")?.1;
+            } else {
+                break;
+            }
+        }
+        let version = rest.strip_prefix("OPENQASM")?;
+        if !version.starts_with(char::is_whitespace) {
+            return None;
+        }
+        let version = version.trim_start();
+        let major: String = version.chars().take_while(char::is_ascii_digit).collect();
+        let after = &version[major.len()..];
+        if !(after.starts_with(['.', ';']) || after.starts_with(char::is_whitespace)) {
+            return None;
+        }
+        match major.as_str() {
+            "2" => Some(Self::OpenQasm2),
+            "3" => Some(Self::OpenQasm3),
+            _ => None,
+        }
+    }
+}
+
+/// A run's parameters: values of the source's `input` declarations by name (OpenQASM 3;
+/// `"parameters": {"theta": 0.5}` in `POST /api/runs`). Angles are in radians.
+pub type Parameters = BTreeMap<String, f64>;
+
+/// One `input` declaration of a source.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Input {
+    /// The parameter's name.
+    pub name: String,
+    /// Its type as declared, e.g. `float[64]`, `angle[32]`, `int`.
+    pub ty: String,
+}
+
+/// The `input` parameters `source` declares, in declaration order, so that a service can
+/// check a run's parameters at submission (a missing or unknown one is the caller's 400).
+/// An OpenQASM 2 source declares none. Errors: a source that does not parse
+/// ([`FailureKind::Validation`], [`Stage::Prepare`], with its position).
+pub fn inputs(source: &str, format: Format) -> Result<Vec<Input>> {
+    match format {
+        Format::OpenQasm2 => Ok(Vec::new()),
+        Format::OpenQasm3 => qasm3::inputs(source),
+    }
+}
+
+/// Parses and validates `source`, a program in `format`, for a run of `shots` shots
+/// within `limits`, with `parameters` bound to its `input` declarations: the source size,
+/// syntax, names and arities, parameters, qubits (memory), expanded operations, opaque
+/// gates and the shot range.
+///
+/// Errors, all of [`Stage::Prepare`]: [`FailureKind::ResourceLimit`] for a source larger
+/// than `max_source_bytes` or a circuit over `max_qubits` / `max_gates`;
+/// [`FailureKind::Validation`] for everything else, including a missing parameter (at the
+/// `input` declaration's position), an unknown one, a non-finite one, or any parameter
+/// given to an OpenQASM 2 source (these three without a position).
+pub fn prepare(
+    source: &str,
+    format: Format,
+    parameters: &Parameters,
+    shots: u64,
+    limits: &Limits,
+) -> Result<Program> {
     if source.len() > limits.max_source_bytes {
         return Err(EngineError::new(
             FailureKind::ResourceLimit,
@@ -50,7 +155,29 @@ pub fn prepare(source: &str, shots: u64, limits: &Limits) -> Result<Program> {
         ));
     }
     limits.check_shots(shots)?;
-    qasm::parse(source, limits)
+    if let Some((name, value)) = parameters.iter().find(|(_, value)| !value.is_finite()) {
+        return Err(EngineError::new(
+            FailureKind::Validation,
+            Stage::Prepare,
+            format!("parameter '{name}' is {value}; parameters must be finite numbers"),
+        ));
+    }
+    match format {
+        Format::OpenQasm2 => {
+            if let Some(name) = parameters.keys().next() {
+                return Err(EngineError::new(
+                    FailureKind::Validation,
+                    Stage::Prepare,
+                    format!(
+                        "parameter '{name}' given to an OpenQASM 2 program, which has no \
+                         inputs (parameters need OpenQASM 3 'input' declarations)"
+                    ),
+                ));
+            }
+            qasm::parse(source, limits)
+        }
+        Format::OpenQasm3 => qasm3::parse(source, parameters, limits),
+    }
 }
 
 /// Runs `program` for `shots` shots on the state-vector simulator and returns the counts.

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use qrun_engine::ir::OpKind;
 use qrun_engine::{
-    CancellationToken, FailureKind, Limits, Program, Stage, prepare, simulate, statevector,
+    CancellationToken, FailureKind, Format, Limits, Parameters, Program, Stage, prepare, simulate,
+    statevector,
 };
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
@@ -25,12 +26,14 @@ fn fuzz_limits() -> Limits {
 }
 
 fn program(source: &str, limits: &Limits) -> Program {
-    prepare(source, 1, limits).unwrap_or_else(|e| panic!("{e:?}"))
+    prepare(source, Format::OpenQasm2, &Parameters::new(), 1, limits)
+        .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// (kind, line, col, message) of the error `source` gives.
 fn error(source: &str, limits: &Limits) -> (FailureKind, u32, u32, String) {
-    let err = prepare(source, 1, limits).expect_err("the source should be rejected");
+    let err = prepare(source, Format::OpenQasm2, &Parameters::new(), 1, limits)
+        .expect_err("the source should be rejected");
     assert_eq!(err.stage, Stage::Prepare, "{err:?}");
     let pos = err.position.expect("a source error has a position");
     (err.kind, pos.line, pos.col, err.message)

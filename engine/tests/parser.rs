@@ -1,18 +1,26 @@
 //! The OpenQASM 2.0 front end through `prepare`: the language as the paper defines it,
 //! and errors with exact `line:col` and what was expected.
 
-use qrun_engine::ir::{Condition, GateKind, OpKind};
-use qrun_engine::{FailureKind, Limits, Program, Stage, prepare};
+use qrun_engine::ir::{BitsTest, Condition, GateKind, OpKind};
+use qrun_engine::{FailureKind, Format, Limits, Parameters, Program, Stage, prepare};
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
 
 fn program(source: &str) -> Program {
-    prepare(source, 1, &Limits::default()).unwrap_or_else(|e| panic!("{e:?}"))
+    prepare(
+        source,
+        Format::OpenQasm2,
+        &Parameters::new(),
+        1,
+        &Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 /// (kind, line, col, message) of the error `source` gives.
 fn error_with(source: &str, limits: &Limits) -> (FailureKind, u32, u32, String) {
-    let err = prepare(source, 1, limits).expect_err("the source should be rejected");
+    let err = prepare(source, Format::OpenQasm2, &Parameters::new(), 1, limits)
+        .expect_err("the source should be rejected");
     assert_eq!(err.stage, Stage::Prepare);
     let pos = err.position.expect("a source error has a position");
     (err.kind, pos.line, pos.col, err.message)
@@ -110,18 +118,10 @@ fn if_statements_guard_every_broadcast_operation() {
     let p = program(&format!(
         "{HEADER}qreg q[2];\ncreg c[2];\ncreg d[1];\nif (d == 1) x q;\nif (c == 2) measure q[0] -> c[1];"
     ));
-    let d = Condition {
-        offset: 2,
-        size: 1,
-        value: 1,
-    };
-    let c = Condition {
-        offset: 0,
-        size: 2,
-        value: 2,
-    };
-    let conditions: Vec<_> = p.ops().iter().map(|op| op.condition).collect();
-    assert_eq!(conditions, vec![Some(d), Some(d), Some(c)]);
+    let d = Condition::single(BitsTest::equals(2, 1, 1));
+    let c = Condition::single(BitsTest::equals(0, 2, 2));
+    let conditions: Vec<_> = p.ops().iter().map(|op| op.condition.clone()).collect();
+    assert_eq!(conditions, vec![Some(d.clone()), Some(d), Some(c)]);
 }
 
 #[test]

@@ -15,13 +15,16 @@
 //! For N = 20 000, M = 1 000 000 and k = 16 that is 0.037; a wrong bit order moves the
 //! distance far beyond it (see the second test).
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use qrun_engine::{CancellationToken, Limits, prepare, simulate};
+use common::stats::{reversed_keys, tolerance, total_variation};
+
+use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
 
 const SHOTS: u64 = 20_000;
 const SEED: u64 = 2026;
-const FAILURE_PROBABILITY: f64 = 1e-9;
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -44,8 +47,14 @@ fn reference() -> Reference {
 
 fn engine_counts(circuit: &Circuit) -> BTreeMap<String, u64> {
     let limits = Limits::default();
-    let program = prepare(&circuit.source, SHOTS, &limits)
-        .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
+    let program = prepare(
+        &circuit.source,
+        Format::OpenQasm2,
+        &Parameters::new(),
+        SHOTS,
+        &limits,
+    )
+    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
     simulate(
         &program,
         SHOTS,
@@ -57,34 +66,6 @@ fn engine_counts(circuit: &Circuit) -> BTreeMap<String, u64> {
     .counts
 }
 
-fn total_variation(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> f64 {
-    let (na, nb) = (
-        a.values().sum::<u64>() as f64,
-        b.values().sum::<u64>() as f64,
-    );
-    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .map(|k| {
-            let pa = a.get(k).copied().unwrap_or(0) as f64 / na;
-            let pb = b.get(k).copied().unwrap_or(0) as f64 / nb;
-            (pa - pb).abs()
-        })
-        .sum::<f64>()
-        / 2.0
-}
-
-fn tolerance(outcomes: usize, reference_shots: u64) -> f64 {
-    let spread = (1.0 / SHOTS as f64 + 1.0 / reference_shots as f64).sqrt();
-    spread * (0.5 * (outcomes as f64).sqrt() + ((1.0 / FAILURE_PROBABILITY).ln() / 2.0).sqrt())
-}
-
-fn reversed_keys(counts: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    counts
-        .iter()
-        .map(|(k, v)| (k.chars().rev().collect(), *v))
-        .collect()
-}
-
 #[test]
 fn engine_distributions_match_qiskit_aer() {
     let reference = reference();
@@ -94,7 +75,7 @@ fn engine_distributions_match_qiskit_aer() {
         let counts = engine_counts(circuit);
         assert_eq!(counts.values().sum::<u64>(), SHOTS, "{}", circuit.name);
         let distance = total_variation(&counts, &circuit.counts);
-        let tolerance = tolerance(circuit.counts.len(), reference.shots);
+        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
         println!(
             "{:32} TVD {distance:.4} (tolerance {tolerance:.4})",
             circuit.name
@@ -120,7 +101,7 @@ fn the_comparison_detects_a_reversed_bit_order() {
     let reference = reference();
     let mut detectable = 0;
     for circuit in &reference.circuits {
-        let tolerance = tolerance(circuit.counts.len(), reference.shots);
+        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
         // Only circuits whose distribution changes visibly under reversal can tell.
         if total_variation(&reversed_keys(&circuit.counts), &circuit.counts) < 3.0 * tolerance {
             continue;

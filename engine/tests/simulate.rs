@@ -6,14 +6,22 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use qrun_engine::{
-    CancellationToken, FailureKind, Limits, Outcome, Stage, prepare, simulate, statevector,
+    CancellationToken, FailureKind, Format, Limits, Outcome, Parameters, Stage, prepare, simulate,
+    statevector,
 };
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
 
 fn run_with(body: &str, shots: u64, seed: u64, limits: &Limits) -> Outcome {
     let source = format!("{HEADER}{body}");
-    let program = prepare(&source, shots, limits).unwrap_or_else(|e| panic!("{e:?}"));
+    let program = prepare(
+        &source,
+        Format::OpenQasm2,
+        &Parameters::new(),
+        shots,
+        limits,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
     simulate(
         &program,
         shots,
@@ -182,6 +190,8 @@ fn statevector_refuses_circuits_that_measure() {
     let limits = Limits::default();
     let program = prepare(
         &format!("{HEADER}qreg q[1];\ncreg c[1];\nmeasure q -> c;"),
+        Format::OpenQasm2,
+        &Parameters::new(),
         1,
         &limits,
     )
@@ -198,7 +208,14 @@ fn prepare_enforces_source_qubit_and_shot_limits() {
         max_source_bytes: 64,
         ..Limits::default()
     };
-    let err = prepare(&"// padding\n".repeat(10), 1, &limits).unwrap_err();
+    let err = prepare(
+        &"// padding\n".repeat(10),
+        Format::OpenQasm2,
+        &Parameters::new(),
+        1,
+        &limits,
+    )
+    .unwrap_err();
     assert_eq!(
         (err.kind, err.stage),
         (FailureKind::ResourceLimit, Stage::Prepare)
@@ -208,7 +225,14 @@ fn prepare_enforces_source_qubit_and_shot_limits() {
         "source is 110 bytes; this backend accepts at most 64"
     );
 
-    let err = prepare("qreg a[3];\nqreg b[2];", 1, &limits).unwrap_err();
+    let err = prepare(
+        "qreg a[3];\nqreg b[2];",
+        Format::OpenQasm2,
+        &Parameters::new(),
+        1,
+        &limits,
+    )
+    .unwrap_err();
     assert_eq!(
         (err.kind, err.stage),
         (FailureKind::ResourceLimit, Stage::Prepare)
@@ -220,7 +244,14 @@ fn prepare_enforces_source_qubit_and_shot_limits() {
     );
 
     for shots in [0, 101] {
-        let err = prepare("qreg q[1];", shots, &limits).unwrap_err();
+        let err = prepare(
+            "qreg q[1];",
+            Format::OpenQasm2,
+            &Parameters::new(),
+            shots,
+            &limits,
+        )
+        .unwrap_err();
         assert_eq!(
             (err.kind, err.stage),
             (FailureKind::Validation, Stage::Prepare)
@@ -230,7 +261,14 @@ fn prepare_enforces_source_qubit_and_shot_limits() {
 
 #[test]
 fn simulate_admits_memory_against_its_own_limits() {
-    let program = prepare("qreg q[10];", 1, &Limits::default()).unwrap();
+    let program = prepare(
+        "qreg q[10];",
+        Format::OpenQasm2,
+        &Parameters::new(),
+        1,
+        &Limits::default(),
+    )
+    .unwrap();
     let small = Limits {
         max_qubits: 8,
         ..Limits::default()
@@ -252,7 +290,7 @@ fn the_time_limit_stops_a_simulation() {
         "{HEADER}qreg q[20];\ncreg c[20];\n{}measure q -> c;",
         "h q;\ncx q[0], q[19];\n".repeat(200)
     );
-    let program = prepare(&source, 1, &limits).unwrap();
+    let program = prepare(&source, Format::OpenQasm2, &Parameters::new(), 1, &limits).unwrap();
     let err = simulate(&program, 1, Some(1), &limits, &CancellationToken::new()).unwrap_err();
     assert_eq!(
         (err.kind, err.stage),
@@ -269,7 +307,14 @@ fn cancelling_from_another_thread_stops_a_large_simulation() {
         "{HEADER}qreg q[22];\ncreg c[22];\n{}measure q -> c;",
         "h q;\nrx(0.1) q;\ncx q[0], q[21];\n".repeat(500)
     );
-    let program = prepare(&source, 1000, &limits).unwrap();
+    let program = prepare(
+        &source,
+        Format::OpenQasm2,
+        &Parameters::new(),
+        1000,
+        &limits,
+    )
+    .unwrap();
     let cancel = CancellationToken::new();
     let (started, running) = mpsc::channel();
     let worker = {

@@ -31,6 +31,8 @@ pub struct Model {
     /// Set when the run's delivered analytics rows were pruned (so `qrun verify` knows why
     /// a consented run has none).
     pub outbox_pruned_at: Option<DateTimeUtc>,
+    /// `{"name": value}` bound to the circuit's inputs; `NULL` when none.
+    pub parameters: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

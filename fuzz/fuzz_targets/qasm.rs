@@ -1,6 +1,8 @@
 //! Fuzz target `qasm`: arbitrary bytes → (if UTF-8) `qrun_engine::prepare` under small limits,
-//! then — when the source prepares — `simulate` for a few shots and `statevector` when the
-//! program is purely unitary.
+//! as OpenQASM 2 and as OpenQASM 3 (only the version its header names, if it has one; the
+//! OpenQASM 3 `input` parameters bound to values derived from the input), then — when the
+//! source prepares — `simulate` for a few shots and `statevector` when the program is
+//! purely unitary.
 //!
 //! Properties beyond "no panic, no hang, no unbounded allocation": every error is of the
 //! prepare stage with a position for source errors; a prepared program respects the limits;
@@ -16,7 +18,10 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use qrun_engine::ir::OpKind;
-use qrun_engine::{CancellationToken, FailureKind, Limits, Stage, prepare, simulate, statevector};
+use qrun_engine::{
+    CancellationToken, FailureKind, Format, Limits, Parameters, Stage, inputs, prepare, simulate,
+    statevector,
+};
 
 /// Small enough that a run is milliseconds; 15 qubits still reaches the fused (≥ 14 qubits)
 /// and multi-threaded (≥ 2^15 amplitudes) simulator paths.
@@ -42,9 +47,34 @@ fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else {
         return;
     };
+    let formats = match Format::detect(source) {
+        Some(format) => vec![format],
+        None => vec![Format::OpenQasm2, Format::OpenQasm3],
+    };
+    for format in formats {
+        check(data, source, format);
+    }
+});
+
+fn check(data: &[u8], source: &str, format: Format) {
     let limits = limits();
     let shots = 1 + (data.len() as u64 % limits.max_shots);
-    let program = match prepare(source, shots, &limits) {
+    let parameters: Parameters = match inputs(source, format) {
+        Ok(inputs) => inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| (input.name, (data.len() + i) as f64 * 0.37))
+            .collect(),
+        Err(err) => {
+            assert_eq!(
+                (err.kind, err.stage),
+                (FailureKind::Validation, Stage::Prepare)
+            );
+            assert!(err.position.is_some(), "{err:?}");
+            Parameters::new()
+        }
+    };
+    let program = match prepare(source, format, &parameters, shots, &limits) {
         Ok(program) => program,
         Err(err) => {
             assert_eq!(err.stage, Stage::Prepare, "{err:?}");
@@ -94,4 +124,4 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(err) => assert!(!unitary, "{err:?}"),
     }
-});
+}

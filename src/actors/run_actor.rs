@@ -185,6 +185,7 @@ async fn execute(
         format: version.manifest.format,
         shots: run.shots,
         seed: None,
+        parameters: run.parameters,
     };
     backend.execute(job, cancel).await
 }

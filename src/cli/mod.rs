@@ -55,7 +55,8 @@ enum Command {
     },
     /// Run a circuit file through the engine locally and print the result JSON.
     Exec {
-        /// An OpenQASM 2.0 source file.
+        /// A circuit file: OpenQASM 2.0 or 3 (told apart by its `OPENQASM` header), or a
+        /// `.py` framework source (for a command backend that accepts `python`).
         file: PathBuf,
         #[arg(long, default_value_t = 1024)]
         shots: u64,
@@ -65,7 +66,32 @@ enum Command {
         /// A configured backend, TYPE/NAME.
         #[arg(long, default_value = "simulator/statevector")]
         backend: String,
+        /// A parameter's value, NAME=VALUE (an OpenQASM 3 `input`); repeat for each.
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, f64)>,
     },
+}
+
+/// `NAME=VALUE` with a numeric value.
+fn parse_param(text: &str) -> Result<(String, f64), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))?;
+    let value = value
+        .trim()
+        .parse::<f64>()
+        .map_err(|e| format!("`{value}` is not a number: {e}"))?;
+    Ok((name.trim().to_owned(), value))
+}
+
+/// The format of a circuit file: its `OPENQASM 2`/`OPENQASM 3` header; else `python` for a
+/// `.py` file; else OpenQASM 3, whose version statement is optional.
+fn file_format(file: &std::path::Path, source: &str) -> &'static str {
+    match qrun_engine::Format::detect(source) {
+        Some(format) => format.as_str(),
+        None if file.extension().is_some_and(|e| e == "py") => "python",
+        None => qrun_engine::Format::OpenQasm3.as_str(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -187,7 +213,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             shots,
             seed,
             backend,
-        } => exec(&config, &file, shots, seed, &backend).await,
+            params,
+        } => exec(&config, &file, shots, seed, &backend, params).await,
         Command::Verify => {
             let store = open_store(&config, Arc::new(SystemClock)).await?;
             let report = store.verify().await?;
@@ -216,6 +243,7 @@ async fn exec(
     shots: u64,
     seed: Option<u64>,
     backend: &str,
+    params: Vec<(String, f64)>,
 ) -> anyhow::Result<ExitCode> {
     let Some((kind, name)) = backend.split_once('/') else {
         eprintln!("qrun: --backend must be TYPE/NAME, e.g. simulator/statevector");
@@ -239,11 +267,13 @@ async fn exec(
             return Ok(ExitCode::from(2));
         }
     };
+    let format = file_format(file, &source);
     let job = Job {
         source,
-        format: "openqasm2".into(),
+        format: format.to_owned(),
         shots,
         seed,
+        parameters: params.into_iter().collect(),
     };
     match backend.execute(job, CancellationToken::new()).await {
         Ok(results) => {

@@ -18,5 +18,5 @@ pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use failure::{ErrorClass, Failure, Stage};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
-pub use run::{NewRun, Run, RunResults};
+pub use run::{NewRun, Parameters, Run, RunResults};
 pub use status::{Action, Edge, RunStatus};

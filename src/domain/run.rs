@@ -20,6 +20,10 @@ pub struct RunResults {
     pub unique_states: u64,
 }
 
+/// The values a run binds to its circuit's parameters (OpenQASM 3 `input` declarations, a
+/// Python circuit's free parameters), by name. Empty when it binds none.
+pub type Parameters = BTreeMap<String, f64>;
+
 /// One run row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
@@ -43,6 +47,7 @@ pub struct Run {
     pub claimed_by: Option<String>,
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
+    pub parameters: Parameters,
 }
 
 impl Run {
@@ -65,4 +70,5 @@ pub struct NewRun {
     pub shots: u64,
     pub analytics_consent: Option<bool>,
     pub idempotency_key: Option<String>,
+    pub parameters: Parameters,
 }

@@ -25,7 +25,7 @@ use qrun_sandbox::{Ending, Exit, Invocation, Policy, Sandbox, SetupError, stderr
 
 use super::{Backend, ExecError, Job};
 use crate::config::{BackendConfig, SandboxConfig};
-use crate::domain::{ErrorClass, Failure, RunResults, Stage};
+use crate::domain::{ErrorClass, Failure, Parameters, RunResults, Stage};
 
 /// The exit status by which a program says the user's source is at fault.
 pub const EXIT_SOURCE_ERROR: i32 = 65;
@@ -47,8 +47,8 @@ struct Request<'a> {
     format: &'a str,
     shots: u64,
     seed: Option<u64>,
-    /// Values of the circuit's `input` parameters; jobs carry none yet, so always `{}`.
-    parameters: BTreeMap<String, f64>,
+    /// Values of the circuit's parameters by name (`{}` when none).
+    parameters: &'a Parameters,
 }
 
 #[derive(serde::Deserialize)]
@@ -161,7 +161,7 @@ impl Backend for CommandBackend {
                 format: &job.format,
                 shots: job.shots,
                 seed: job.seed,
-                parameters: BTreeMap::new(),
+                parameters: &job.parameters,
             })
             .map_err(|e| backend_error(format!("could not encode the request: {e}")))?;
             let started = Instant::now();
@@ -328,6 +328,7 @@ mod tests {
                     format: "openqasm2".into(),
                     shots: 10,
                     seed: Some(42),
+                    parameters: Parameters::new(),
                 },
                 CancellationToken::new(),
             )
@@ -505,6 +506,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             format: "openqasm2".into(),
             shots: 1,
             seed: None,
+            parameters: Parameters::new(),
         };
         let running = backend.execute(job, cancel.clone());
         cancel.cancel();

@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use qrun_engine::{CancellationToken, EngineError, FailureKind};
 
 use crate::config::BackendConfig;
-use crate::domain::{ErrorClass, Failure, RunResults, Stage};
+use crate::domain::{ErrorClass, Failure, Parameters, RunResults, Stage};
 
 /// What a backend runs.
 #[derive(Clone, Debug)]
@@ -24,6 +24,8 @@ pub struct Job {
     pub format: String,
     pub shots: u64,
     pub seed: Option<u64>,
+    /// Values for the circuit's parameters, by name.
+    pub parameters: Parameters,
 }
 
 /// Why a job produced no results.

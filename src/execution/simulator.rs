@@ -1,16 +1,17 @@
 //! The built-in state-vector simulator as a backend: prepare (parse, limits) and simulate on
 //! tokio's blocking pool; the engine polls the cancel token and the time limit as it goes.
 //!
-//! A source's parsed program depends on nothing but the source and this backend's limits, so
-//! it is kept by source: the runs of one circuit version parse it once (on a small circuit
-//! that includes `qelib1.inc`, parsing costs more than simulating).
+//! A parsed program depends on nothing but the source, its format, the run's parameters and
+//! this backend's limits, so it is kept by those: the runs of one circuit version (with the
+//! same parameters) parse it once (on a small circuit that includes `qelib1.inc`, parsing
+//! costs more than simulating).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use qrun_engine::{CancellationToken, Limits, Program};
+use qrun_engine::{CancellationToken, EngineError, FailureKind, Format, Limits, Program, Stage};
 
 use super::{Backend, ExecError, Job, results};
 use crate::cache::Immutable;
@@ -21,9 +22,13 @@ use crate::domain::RunResults;
 /// sixteenth of this is not kept: its simulation dwarfs its parse anyway.
 const PROGRAM_CACHE_OPS: usize = 1 << 20;
 
+/// What a parsed program is kept by: the format, the source, and the parameters' names with
+/// their values' bits.
+type ProgramKey = (Format, String, Vec<(String, u64)>);
+
 pub struct Simulator {
     limits: Limits,
-    programs: Arc<Immutable<String, Arc<Program>>>,
+    programs: Arc<Immutable<ProgramKey, Arc<Program>>>,
 }
 
 impl Simulator {
@@ -66,15 +71,35 @@ impl Backend for Simulator {
         let programs = self.programs.clone();
         async move {
             let work = tokio::task::spawn_blocking(move || {
-                let program = match programs.get(&job.source) {
+                let format = Format::from_manifest(&job.format).ok_or_else(|| {
+                    EngineError::new(
+                        FailureKind::Validation,
+                        Stage::Prepare,
+                        format!("the simulator does not execute {} sources", job.format),
+                    )
+                })?;
+                let key = (
+                    format,
+                    job.source,
+                    job.parameters
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.to_bits()))
+                        .collect(),
+                );
+                let program = match programs.get(&key) {
                     Some(program) => {
                         limits.check_shots(job.shots)?;
                         program
                     }
                     None => {
-                        let program =
-                            Arc::new(qrun_engine::prepare(&job.source, job.shots, &limits)?);
-                        programs.put(job.source, program.clone());
+                        let program = Arc::new(qrun_engine::prepare(
+                            &key.1,
+                            format,
+                            &job.parameters,
+                            job.shots,
+                            &limits,
+                        )?);
+                        programs.put(key, program.clone());
                         program
                     }
                 };
@@ -104,6 +129,7 @@ mod tests {
             format: "openqasm2".into(),
             shots,
             seed: Some(7),
+            parameters: Default::default(),
         }
     }
 
@@ -120,7 +146,8 @@ mod tests {
         });
         let run = |shots| simulator.execute(job(BELL, shots), CancellationToken::new());
         let first = run(100).await.expect("parsed and run");
-        assert!(simulator.programs.get(&BELL.to_owned()).is_some(), "kept");
+        let key = (Format::OpenQasm2, BELL.to_owned(), Vec::new());
+        assert!(simulator.programs.get(&key).is_some(), "kept");
         let again = run(100).await.expect("run from the kept program");
         assert_eq!(first.counts, again.counts, "same seed, same program");
         match run(1001).await {

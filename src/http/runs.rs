@@ -18,7 +18,7 @@ use super::extract::{
 use super::views::{
     AuditEntryView, AuditTimeline, ListRunsQuery, RunPage, RunView, SubmitHeaders, SubmitRun,
 };
-use crate::domain::{RunStatus, User};
+use crate::domain::{Parameters, RunStatus, User};
 use crate::http::Context;
 use crate::service::access::sees_submitter;
 use crate::service::runs::{CircuitRef, ListQuery, Submission};
@@ -110,6 +110,7 @@ async fn submit(
     respond(
         async {
             let circuit = check_submission(&body)?;
+            let parameters = check_parameters(&body)?;
             let submitted = ctx
                 .service
                 .submit(
@@ -120,9 +121,9 @@ async fn submit(
                         backend_type: body.backend.kind,
                         backend_name: body.backend.name,
                         shots: body.shots,
-                        parameters: Default::default(),
                         consent,
                         idempotency_key,
+                        parameters,
                     },
                 )
                 .await?;
@@ -142,6 +143,21 @@ async fn submit(
 
 /// The checks of a submission's body that need nothing but the body: the circuit it names
 /// (exactly one of `circuit_id` and `circuit`) and a version from 1.
+/// The submission's parameters as numbers; a value that is not a number is a 400 naming it.
+pub fn check_parameters(body: &SubmitRun) -> Result<Parameters, ApiError> {
+    body.parameters
+        .iter()
+        .flatten()
+        .map(|(name, value)| match value.as_f64() {
+            Some(number) => Ok((name.clone(), number)),
+            None => Err(ApiError::bad_request(
+                "invalid_parameters",
+                format!("parameter `{name}` must be a number, not {value}"),
+            )),
+        })
+        .collect()
+}
+
 pub fn check_submission(body: &SubmitRun) -> Result<CircuitRef, ApiError> {
     let circuit = match (body.circuit_id, body.circuit.as_deref()) {
         (Some(id), None) => CircuitRef::Id(id),

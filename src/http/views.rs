@@ -43,6 +43,12 @@ pub struct SubmitRun {
     #[serde(deserialize_with = "whole")]
     #[schema(minimum = 1, maximum = 100000)]
     pub shots: u64,
+    /// Values for the circuit's parameters by name (OpenQASM 3 `input float[64] theta;` →
+    /// `{"theta": 0.5}`; a Python circuit's free parameters). Each must be a number; a missing
+    /// or unknown one, or any for an OpenQASM 2 circuit, is a 400 `invalid_parameters`.
+    #[serde(default)]
+    #[schema(value_type = Option<BTreeMap<String, f64>>)]
+    pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A JSON integer as JSON Schema's `integer` counts them: any number whose value is whole, so
@@ -193,6 +199,8 @@ pub struct RunView {
     pub backend_name: String,
     pub framework: String,
     pub shots: u64,
+    /// The values bound to the circuit's parameters (`{}` when none).
+    pub parameters: BTreeMap<String, f64>,
     pub results: Option<ResultsView>,
     pub error_class: Option<String>,
     pub error_message: Option<String>,
@@ -216,6 +224,7 @@ impl RunView {
             backend_name: run.backend_name.clone(),
             framework: run.framework.clone(),
             shots: run.shots,
+            parameters: run.parameters.clone(),
             results: run.results.as_ref().map(ResultsView::from),
             error_class: run.error_class.map(|c| c.as_str().to_owned()),
             error_message: run.error_message.clone(),

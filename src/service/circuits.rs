@@ -12,7 +12,7 @@ use crate::domain::{Circuit, CircuitVersion, Manifest, User, Visibility};
 use crate::store::circuits::CreateCircuitError;
 
 /// The formats a circuit may be uploaded in.
-pub const UPLOAD_FORMATS: [&str; 2] = ["openqasm2", "python"];
+pub const UPLOAD_FORMATS: [&str; 3] = ["openqasm2", "openqasm3", "python"];
 
 /// The format must be one qrun executes and the framework one of `executor.frameworks`.
 fn check_manifest(manifest: &Manifest, frameworks: &[String]) -> Result<(), ServiceError> {
@@ -44,10 +44,13 @@ impl Service {
     /// simulator accepts (past it the circuit could never run anyway), and it runs on the blocking
     /// pool: a small source whose gate definitions nest into millions of operations costs a
     /// bounded amount of work, off the threads that serve requests.
+    ///
+    /// An OpenQASM 3 source's `input` parameters are bound to 0, a value of every input type:
+    /// the check is of the program, whatever a run will bind.
     async fn check_source(&self, source: &str, format: &str) -> Result<(), ServiceError> {
-        if format == "python" {
-            return Ok(());
-        }
+        let Some(format) = qrun_engine::Format::from_manifest(format) else {
+            return Ok(()); // python: a runner's to read, never this service's
+        };
         let max_gates = self.rules.source_check_max_gates;
         let limits = qrun_engine::Limits {
             max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
@@ -58,7 +61,11 @@ impl Service {
         };
         let source = source.to_owned();
         let prepared = tokio::task::spawn_blocking(move || {
-            qrun_engine::prepare(&source, 1, &limits).map(|_| ())
+            let parameters = qrun_engine::inputs(&source, format)?
+                .into_iter()
+                .map(|input| (input.name, 0.0))
+                .collect();
+            qrun_engine::prepare(&source, format, &parameters, 1, &limits).map(|_| ())
         })
         .await
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("checking the source: {e}")))?;

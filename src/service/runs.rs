@@ -1,14 +1,16 @@
 //! Runs: submit, read, list, cancel, audit timeline, a page view.
 
-use std::collections::BTreeMap;
-
 use uuid::Uuid;
 
 use super::access::can_see;
 use super::limits::Counted;
 use super::{Service, ServiceError};
 use crate::actors::recorder::RecorderError;
-use crate::domain::{AuditEntry, Circuit, CircuitVersion, NewRun, Run, RunStatus, User};
+use qrun_engine::Format;
+
+use crate::domain::{
+    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunStatus, User,
+};
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
 
@@ -31,25 +33,81 @@ pub struct Submission {
     pub backend_type: String,
     pub backend_name: String,
     pub shots: u64,
-    /// Values of the `input`s the version declares (see [`Service::declared_inputs`]).
-    pub parameters: BTreeMap<String, f64>,
     pub consent: bool,
     pub idempotency_key: Option<String>,
+    /// Values for the circuit's parameters, checked against its declarations.
+    pub parameters: Parameters,
 }
 
-/// One `input` a circuit version declares, which a run of it binds to a number (DESIGN §12).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeclaredInput {
-    pub name: String,
-    /// As declared, e.g. `float[64]` or `angle`.
-    pub ty: String,
-}
+/// One `input` a circuit version declares, which a run of it binds to a number (DESIGN §12):
+/// its `name` and its type as declared (`ty`, e.g. `float[64]`).
+pub use qrun_engine::Input as DeclaredInput;
 
 /// The run a submission produced, and whether it is new (false: an idempotent replay).
 pub struct Submitted {
     pub run: Run,
     pub circuit: Circuit,
     pub created: bool,
+}
+
+/// A run's parameters against its circuit version's declarations: an OpenQASM 2 circuit takes
+/// none; an OpenQASM 3 circuit takes exactly its `input`s, by name (DESIGN §12). A Python
+/// circuit's free parameters are known only to its runner, which refuses a missing or
+/// unknown one as the user's mistake.
+async fn check_parameters(
+    version: &CircuitVersion,
+    parameters: &Parameters,
+) -> Result<(), ServiceError> {
+    let invalid = |message: String| ServiceError::invalid("invalid_parameters", message);
+    let names = |names: Vec<&str>| names.join(", ");
+    match Format::from_manifest(&version.manifest.format) {
+        Some(Format::OpenQasm2) if !parameters.is_empty() => Err(invalid(format!(
+            "an OpenQASM 2 circuit has no parameters; got {}",
+            names(parameters.keys().map(String::as_str).collect())
+        ))),
+        Some(Format::OpenQasm3) => {
+            let declared = declared_inputs(version).await?;
+            if let Some(input) = declared.iter().find(|i| !parameters.contains_key(&i.name)) {
+                return Err(invalid(format!(
+                    "missing parameter `{}` (input {} {})",
+                    input.name, input.ty, input.name
+                )));
+            }
+            if let Some(name) = parameters
+                .keys()
+                .find(|name| !declared.iter().any(|i| &i.name == *name))
+            {
+                let known: Vec<&str> = declared.iter().map(|i| i.name.as_str()).collect();
+                return Err(invalid(if known.is_empty() {
+                    format!("unknown parameter `{name}`: the circuit declares no input")
+                } else {
+                    format!(
+                        "unknown parameter `{name}`: the circuit declares {}",
+                        names(known)
+                    )
+                }));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The `input` parameters `version` declares, in declaration order: an OpenQASM 3 source's
+/// `input`s (read on the blocking pool); none for OpenQASM 2, nor for Python, whose free
+/// parameters only its runner knows. The run form shows a field for each.
+pub async fn declared_inputs(version: &CircuitVersion) -> Result<Vec<DeclaredInput>, ServiceError> {
+    if Format::from_manifest(&version.manifest.format) != Some(Format::OpenQasm3) {
+        return Ok(Vec::new());
+    }
+    let source = version.source.clone();
+    Ok(
+        tokio::task::spawn_blocking(move || qrun_engine::inputs(&source, Format::OpenQasm3))
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("reading inputs: {e}")))?
+            // Uploaded sources parse; one that does not fails its run with the reason.
+            .unwrap_or_default(),
+    )
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -122,7 +180,6 @@ impl Service {
             .circuit_version(circuit.id, submission.version)
             .await?
             .ok_or(ServiceError::NotFound("circuit version"))?;
-        check_parameters(&self.declared_inputs(&version), &submission.parameters)?;
         let format = &version.manifest.format;
         if !backend.formats.contains(format) {
             return Err(ServiceError::invalid(
@@ -135,6 +192,7 @@ impl Service {
                 ),
             ));
         }
+        check_parameters(&version, &submission.parameters).await?;
         self.admit(user).await?;
         let new = NewRun {
             user_id: user.id,
@@ -146,6 +204,7 @@ impl Service {
             shots: submission.shots,
             analytics_consent: Some(submission.consent),
             idempotency_key: submission.idempotency_key,
+            parameters: submission.parameters,
         };
         let applied = self
             .recorder
@@ -167,7 +226,8 @@ impl Service {
                 && run.backend_type == new.backend_type
                 && run.backend_name == new.backend_name
                 && run.shots == new.shots
-                && run.analytics_consent == new.analytics_consent;
+                && run.analytics_consent == new.analytics_consent
+                && run.parameters == new.parameters;
             if !same {
                 return Err(ServiceError::Unprocessable {
                     code: "idempotency_key_reused",
@@ -351,19 +411,6 @@ impl Service {
         Ok((circuit, runs))
     }
 
-    // ---- OpenQASM 3 `input` parameters: coordinated with the OpenQASM 3 work (DESIGN §12).
-    // The console's run form shows one field per declared input and submissions are checked
-    // against them here. The formats uploaded today declare none; OpenQASM 3 adds its
-    // declarations (`qrun_engine::inputs`) to `declared_inputs`, and the run's storage of
-    // the values it binds.
-
-    /// The `input` parameters `version` declares, in declaration order. None for the formats
-    /// uploaded today (`circuits::UPLOAD_FORMATS`): an OpenQASM 2 source has no inputs, and a
-    /// Python source is never parsed by the service.
-    pub fn declared_inputs(&self, _version: &CircuitVersion) -> Vec<DeclaredInput> {
-        Vec::new()
-    }
-
     /// Records that a consenting browser `session` viewed `run`'s page (the seed's
     /// `run_viewed_shared_link`, through the analytics outbox), once per run per session.
     /// Only for a visitor who consented: the caller (the run page) checks the consent cookie.
@@ -392,75 +439,5 @@ impl Service {
             return Ok(None);
         }
         Ok(self.store.user(run.user_id).await?)
-    }
-}
-
-/// Every declared input bound, and nothing else: a 400 `invalid_parameters` naming the first
-/// missing or unknown one.
-fn check_parameters(
-    declared: &[DeclaredInput],
-    given: &BTreeMap<String, f64>,
-) -> Result<(), ServiceError> {
-    if let Some(unknown) = given
-        .keys()
-        .find(|k| !declared.iter().any(|d| &d.name == *k))
-    {
-        let declares = if declared.is_empty() {
-            "it declares no inputs".to_owned()
-        } else {
-            let names: Vec<&str> = declared.iter().map(|d| d.name.as_str()).collect();
-            format!("it declares {}", names.join(", "))
-        };
-        return Err(ServiceError::invalid(
-            "invalid_parameters",
-            format!("the circuit has no input `{unknown}`: {declares}"),
-        ));
-    }
-    if let Some(missing) = declared.iter().find(|d| !given.contains_key(&d.name)) {
-        return Err(ServiceError::invalid(
-            "invalid_parameters",
-            format!("input `{}` ({}) needs a value", missing.name, missing.ty),
-        ));
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parameters_bind_every_declared_input_and_nothing_else() {
-        let theta = DeclaredInput {
-            name: "theta".into(),
-            ty: "float[64]".into(),
-        };
-        let given = |pairs: &[(&str, f64)]| -> BTreeMap<String, f64> {
-            pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-        };
-        let message = |declared: &[DeclaredInput], pairs: &[(&str, f64)]| match check_parameters(
-            declared,
-            &given(pairs),
-        ) {
-            Err(ServiceError::Invalid { code, message }) => {
-                assert_eq!(code, "invalid_parameters");
-                message
-            }
-            other => panic!("{other:?}"),
-        };
-        assert!(check_parameters(&[], &given(&[])).is_ok());
-        assert!(check_parameters(std::slice::from_ref(&theta), &given(&[("theta", 0.5)])).is_ok());
-        assert_eq!(
-            message(&[], &[("theta", 0.5)]),
-            "the circuit has no input `theta`: it declares no inputs"
-        );
-        assert_eq!(
-            message(std::slice::from_ref(&theta), &[("phi", 1.0)]),
-            "the circuit has no input `phi`: it declares theta"
-        );
-        assert_eq!(
-            message(std::slice::from_ref(&theta), &[]),
-            "input `theta` (float[64]) needs a value"
-        );
     }
 }

@@ -4,7 +4,7 @@
 use entity::enums as db;
 
 use super::StoreError;
-use crate::domain::{ErrorClass, Run, RunResults, RunStatus, Stage};
+use crate::domain::{ErrorClass, Parameters, Run, RunResults, RunStatus, Stage};
 
 pub(super) fn status_to_db(status: RunStatus) -> db::RunStatus {
     match status {
@@ -74,6 +74,12 @@ pub(super) fn run_from_db(row: entity::runs::Model) -> Result<Run, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("run {}: results: {e}", row.id)))?;
     let shots = u64::try_from(row.shots)
         .map_err(|_| StoreError::Corrupt(format!("run {}: shots {}", row.id, row.shots)))?;
+    let parameters = row
+        .parameters
+        .map(serde_json::from_value::<Parameters>)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("run {}: parameters: {e}", row.id)))?
+        .unwrap_or_default();
     Ok(Run {
         id: row.id,
         user_id: row.user_id,
@@ -95,5 +101,6 @@ pub(super) fn run_from_db(row: entity::runs::Model) -> Result<Run, StoreError> {
         claimed_by: row.claimed_by,
         lease_expires_at: row.lease_expires_at,
         idempotency_key: row.idempotency_key,
+        parameters,
     })
 }

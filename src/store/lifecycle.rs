@@ -257,7 +257,12 @@ async fn create(
         claimed_by: None,
         lease_expires_at: None,
         idempotency_key: new.idempotency_key.clone(),
+        parameters: new.parameters.clone(),
     };
+    let parameters = (!new.parameters.is_empty())
+        .then(|| serde_json::to_value(&new.parameters))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))?;
     let row = runs::ActiveModel {
         id: Set(run.id),
         user_id: Set(run.user_id),
@@ -280,6 +285,7 @@ async fn create(
         lease_expires_at: Set(None),
         idempotency_key: Set(run.idempotency_key.clone()),
         outbox_pruned_at: Set(None),
+        parameters: Set(parameters),
     };
     let created = |run| Applied {
         run,

@@ -135,6 +135,7 @@ async fn consented_runs_deliver_exactly_their_events_and_others_none(db: TestDb)
         shots: 10,
         analytics_consent: None,
         idempotency_key: None,
+        parameters: Default::default(),
     }))
     .await
     .unwrap();

@@ -189,6 +189,35 @@ fn exec_prints_results_and_reports_source_errors_with_their_position() {
         Some(1),
         "a resource limit is not a source error"
     );
+
+    // OpenQASM 3, told by its header, with an input bound by --param.
+    let rotation = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
+    let flipped = run(
+        "rotation.qasm",
+        rotation,
+        &["--shots", "30", "--param", "theta=3.141592653589793"],
+    );
+    assert!(flipped.status.success(), "{flipped:?}");
+    let result: serde_json::Value = serde_json::from_slice(&flipped.stdout).unwrap();
+    assert_eq!(result["counts"], serde_json::json!({"1": 30}));
+    let missing = run("rotation.qasm", rotation, &[]);
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("theta"), "{stderr}");
+    let bad3 = run(
+        "bad3.qasm",
+        "OPENQASM 3.0;\nqubit q;\nextern f(int) -> int;\n",
+        &[],
+    );
+    assert_eq!(bad3.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad3.stderr);
+    let path = dir.path().join("bad3.qasm");
+    assert!(
+        stderr
+            .trim()
+            .starts_with(&format!("{}:3:1: ", path.display())),
+        "{stderr}"
+    );
 }
 
 /// A command backend whose sandbox cannot run its program stops start-up: exit 2, one line

@@ -592,6 +592,7 @@ impl Fixture {
             shots,
             analytics_consent: consent,
             idempotency_key: None,
+            parameters: Default::default(),
         }
     }
 }

@@ -461,10 +461,19 @@ async fn bad_input_gets_the_exact_error_and_loses_nothing(db: TestDb) {
             "unsupported format",
             "/api/circuits",
             Body::Json(circuit_body(
-                json!({"manifest": {"framework": "qiskit", "format": "openqasm3"}}),
+                json!({"manifest": {"framework": "qiskit", "format": "openqasm4"}}),
             )),
             400,
             "invalid_manifest",
+        ),
+        post(
+            "an OpenQASM 2 source declared as openqasm3",
+            "/api/circuits",
+            Body::Json(circuit_body(
+                json!({"manifest": {"framework": "qiskit", "format": "openqasm3"}}),
+            )),
+            400,
+            "invalid_source",
         ),
         post(
             "duplicate name",

@@ -371,6 +371,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
         shots: 10,
         analytics_consent: Some(true),
         idempotency_key: Some("key-1".into()),
+        parameters: Default::default(),
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();
     assert!(first.created);

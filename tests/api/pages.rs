@@ -159,27 +159,35 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         }
     }
 
-    let (_, html) = app.page(&format!("/alice/bell/runs/{completed}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/bell/runs/{completed}"), None, None)
+        .await;
     assert_eq!(html.matches(r#"<rect class="bar""#).count(), 2, "{html}");
     assert!(html.contains(r#"data-outcome="00""#) && html.contains(r#"data-outcome="11""#));
     assert!(html.contains("<title>00: 51 (51.00%)</title>") && !html.contains("other ("));
 
-    let (_, html) = app.page(&format!("/alice/bell/runs/{failed}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/bell/runs/{failed}"), None, None)
+        .await;
     for text in ["backend_error", "execute", "the backend fell over"] {
         assert!(html.contains(text), "failed page lacks {text}");
     }
     assert!(!html.contains("<svg"));
 
-    let (_, html) = app.page(&format!("/alice/bell/runs/{cancelled}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/bell/runs/{cancelled}"), None, None)
+        .await;
     assert!(
         html.contains("Cancelled at <time") && !html.contains(" by bob"),
         "{html}"
     );
-    let (_, html) = app.page(&format!("/alice/bell/runs/{cancelled}"),
-        Some(&bob_token),
-        None,
-    )
-    .await;
+    let (_, html) = app
+        .page(
+            &format!("/alice/bell/runs/{cancelled}"),
+            Some(&bob_token),
+            None,
+        )
+        .await;
     assert!(html.contains(" by bob."), "{html}");
     app.stop().await;
 }
@@ -205,7 +213,9 @@ async fn hostile_backend_output_is_escaped(db: TestDb) {
             .contains("<script>alert(1)</script>")
     );
 
-    let (code, html) = app.page(&format!("/alice/bell/runs/{id}"), None, None).await;
+    let (code, html) = app
+        .page(&format!("/alice/bell/runs/{id}"), None, None)
+        .await;
     assert_eq!(code, 200);
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"),
@@ -233,7 +243,9 @@ async fn many_outcomes_share_an_other_bar(db: TestDb) {
     let outcomes = run["results"]["counts"].as_object().unwrap().len();
     assert!(outcomes > 64, "{outcomes}");
 
-    let (_, html) = app.page(&format!("/alice/wide/runs/{id}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/wide/runs/{id}"), None, None)
+        .await;
     assert_eq!(html.matches(r#"<rect class="bar""#).count(), 64);
     assert_eq!(html.matches(r#"<rect class="bar other""#).count(), 1);
     assert!(
@@ -277,11 +289,7 @@ async fn private_wrong_and_malformed_paths_are_404(db: TestDb) {
         "/alice/bell/runs/not-a-uuid".to_owned(),
         "/nobody/nothing".to_owned(),
     ] {
-        assert_eq!(
-            app.page(&wrong, Some(&alice), None).await.0,
-            404,
-            "{wrong}"
-        );
+        assert_eq!(app.page(&wrong, Some(&alice), None).await.0, 404, "{wrong}");
     }
     // The private circuit's index: its owner only.
     assert_eq!(app.page("/alice/secret", None, None).await.0, 404);
@@ -439,7 +447,10 @@ fn metrics_label_pages_with_their_templates_and_the_api_first() {
         ("/runs/bell", "/{owner}/{circuit}"),
         ("/consent", "/consent"),
         ("/alice/bell/runs", "/{owner}/{circuit}/runs"),
-        ("/alice/bell/runs/0190/cancel", "/{owner}/{circuit}/runs/{id}/cancel"),
+        (
+            "/alice/bell/runs/0190/cancel",
+            "/{owner}/{circuit}/runs/{id}/cancel",
+        ),
         ("/api/runs", "/api/runs"),
         ("/api/runs/x", "/api/runs/{id}"),
         ("/api/circuits/runs/bell", "/api/circuits/{owner}/{name}"),

@@ -94,6 +94,8 @@ const GHZ_PY: &str = "from qiskit import QuantumCircuit\n\nn = 20\ncircuit = Qua
 /// Two registers (the last declared leftmost in each key).
 const TWO_REGISTERS_QASM2: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg a[1];\ncreg b[2];\nx q[0];\nx q[2];\nmeasure q[0] -> a[0];\nmeasure q[1] -> b[0];\nmeasure q[2] -> b[1];\n";
 
+const ROTATION_QASM3: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
+
 async fn upload(app: &TestApp, token: &str, name: &str, format: &str, source: &str) {
     let response = http()
         .post(app.url("/api/circuits"))
@@ -168,6 +170,27 @@ async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
         [("10 1".to_owned(), 100)],
         "{registers}"
     );
+
+    // OpenQASM 3 with an input, bound by the run: θ = π flips the qubit every time.
+    upload(&app, &token, "rotation", "openqasm3", ROTATION_QASM3).await;
+    let id = http()
+        .post(app.url("/api/runs"))
+        .bearer_auth(&token)
+        .json(
+            &json!({"circuit": "alice/rotation", "backend": {"type": "command", "name": "aer"},
+                      "shots": 50, "parameters": {"theta": std::f64::consts::PI}}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotation = app.wait_terminal(&id).await;
+    assert_eq!(counts(&rotation), [("1".to_owned(), 50)], "{rotation}");
 
     // The user's mistakes are validation errors naming their line.
     for (name, source, line) in [

@@ -109,6 +109,7 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
             shots: 10,
             analytics_consent: Some(true),
             idempotency_key: None,
+            parameters: Default::default(),
         }))
         .await
         .unwrap()

@@ -530,13 +530,15 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     ("GET", "/{owner}/{circuit}") => {
                         assert!(answer.text.contains(&target.run_id), "{case}");
                         // The run form for whoever is signed in, and only them.
-                        assert_eq!(answer.text.contains("id=\"run-form\""), me.is_some(), "{case}");
+                        assert_eq!(
+                            answer.text.contains("id=\"run-form\""),
+                            me.is_some(),
+                            "{case}"
+                        );
                     }
-                    ("GET", "/runs") => {
-                        // One's own runs only: nobody else's run appears.
-                        if me != Some(target.submitter_id) {
-                            assert!(!answer.text.contains(&target.run_id), "{case}");
-                        }
+                    // One's own runs only: nobody else's run appears.
+                    ("GET", "/runs") if me != Some(target.submitter_id) => {
+                        assert!(!answer.text.contains(&target.run_id), "{case}");
                     }
                     _ => {}
                 }

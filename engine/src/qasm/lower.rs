@@ -20,7 +20,7 @@ use super::ast::{Arg, Call, Expr, ExprKind, GateBodyOp, GateDecl, Ident, Quantum
 use super::parse_statements;
 use super::qelib1::{self, NativeGate};
 use crate::error::{EngineError, Position, Result, Stage};
-use crate::ir::{Condition, Gate, GateKind, Op, OpKind, Program, Register};
+use crate::ir::{BitsTest, Condition, Gate, GateKind, Op, OpKind, Program, Register};
 use crate::limits::{Limits, MAX_CLBITS};
 
 /// Lowers parsed statements to a [`Program`].
@@ -104,7 +104,7 @@ impl Emitter {
         Ok(())
     }
 
-    fn emit(&mut self, kind: OpKind, condition: Option<Condition>, pos: Position) -> Result<()> {
+    fn emit(&mut self, kind: OpKind, condition: Option<&Condition>, pos: Position) -> Result<()> {
         if self.ops.len() as u64 >= self.max_ops {
             return Err(EngineError::limit_at(
                 pos,
@@ -114,7 +114,10 @@ impl Emitter {
                 ),
             ));
         }
-        self.ops.push(Op { kind, condition });
+        self.ops.push(Op {
+            kind,
+            condition: condition.cloned(),
+        });
         Ok(())
     }
 }
@@ -233,12 +236,9 @@ impl<'l> Lowering<'l> {
                     }
                 };
                 let register = &self.cregs[index];
-                let condition = Condition {
-                    offset: register.offset,
-                    size: register.size,
-                    value,
-                };
-                self.quantum_op(op, Some(condition))
+                let condition =
+                    Condition::single(BitsTest::equals(register.offset, register.size, value));
+                self.quantum_op(op, Some(&condition))
             }
             Stmt::Barrier { args, pos } => {
                 // Repeated arguments are dropped: `barrier q, q, …` stays one bit per qubit.
@@ -522,7 +522,7 @@ impl<'l> Lowering<'l> {
         }
     }
 
-    fn quantum_op(&mut self, op: QuantumOp, condition: Option<Condition>) -> Result<()> {
+    fn quantum_op(&mut self, op: QuantumOp, condition: Option<&Condition>) -> Result<()> {
         match op {
             QuantumOp::Call(call) => self.call(call, condition),
             QuantumOp::Measure { qubit, clbit, pos } => {
@@ -550,7 +550,7 @@ impl<'l> Lowering<'l> {
         }
     }
 
-    fn call(&mut self, call: Call<Arg>, condition: Option<Condition>) -> Result<()> {
+    fn call(&mut self, call: Call<Arg>, condition: Option<&Condition>) -> Result<()> {
         let id = self.gate_id(&call.name)?;
         self.check_arity(id, &call)?;
         let params = call
@@ -615,7 +615,7 @@ impl<'l> Lowering<'l> {
         id: GateId,
         params: Vec<f64>,
         qubits: Vec<u32>,
-        condition: Option<Condition>,
+        condition: Option<&Condition>,
         call_pos: Position,
     ) -> Result<()> {
         /// A gate body being expanded. Its bound parameters and qubits are the tops of the

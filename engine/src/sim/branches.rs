@@ -110,7 +110,11 @@ impl<R: Rng> Runner<'_, R> {
     ) -> Result<StateVector> {
         while let Some(step) = self.plan.head.get(branch.at.next) {
             self.interrupt.check()?;
-            if step.condition.is_none_or(|c| c.holds(&branch.clbits)) {
+            if step
+                .condition
+                .as_ref()
+                .is_none_or(|c| c.holds(&branch.clbits))
+            {
                 match step.action {
                     Action::Apply(ref kernel) => branch.state.apply(kernel, self.interrupt)?,
                     Action::Measure { qubit, clbit } => {

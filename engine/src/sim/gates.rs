@@ -39,7 +39,7 @@ pub(crate) fn kernel(gate: &Gate) -> Option<Kernel> {
     Some(match gate.kind {
         Id => return None,
         U { theta, phi, lambda } => one(u(theta, phi, lambda)),
-        Phase(lambda) | CPhase(lambda) => phase(Complex64::cis(lambda)),
+        Phase(lambda) | CPhase(lambda) | Mcphase { lambda, .. } => phase(Complex64::cis(lambda)),
         X | Cx | Ccx | C3x | C4x => flip(),
         Y => one(PAULI_Y),
         Z | Cz => phase(-ONE),
@@ -70,6 +70,13 @@ pub(crate) fn kernel(gate: &Gate) -> Option<Kernel> {
             phi,
             lambda,
             gamma,
+        }
+        | Mcu {
+            theta,
+            phi,
+            lambda,
+            gamma,
+            ..
         } => controlled(u(theta, phi, lambda).map(|row| row.map(|m| m * Complex64::cis(gamma)))),
         Swap | Cswap => Kernel::Swap {
             a: q[q.len() - 2],

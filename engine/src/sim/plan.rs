@@ -83,7 +83,7 @@ impl Plan {
             };
             head.extend(unconditional(optimise(std::mem::take(&mut run))?));
             head.push(Step {
-                condition: op.condition,
+                condition: op.condition.clone(),
                 action,
             });
         }
@@ -152,7 +152,7 @@ mod tests {
     fn head_kinds(plan: &Plan) -> Vec<&'static str> {
         plan.head
             .iter()
-            .map(|step| match (&step.action, step.condition) {
+            .map(|step| match (&step.action, &step.condition) {
                 (_, Some(_)) => "if",
                 (Action::Apply(_), None) => "apply",
                 (Action::Measure { .. }, None) => "measure",

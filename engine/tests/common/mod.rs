@@ -3,10 +3,12 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod stats;
+
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_2, FRAC_PI_4};
 
 pub use qrun_engine::Complex64 as C;
-use qrun_engine::{CancellationToken, Limits, prepare, statevector};
+use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, statevector};
 
 /// A square matrix, row-major: `m[row][column]`; bit `i` of an index is the state of the
 /// gate's `i`-th argument.
@@ -455,7 +457,8 @@ pub fn call(name: &str, params: &[f64], qubits: &[usize]) -> String {
 pub fn final_state(prelude: &str, num_qubits: usize, body: &str) -> Vec<C> {
     let source = format!("OPENQASM 2.0;\n{prelude}\nqreg q[{num_qubits}];\n{body}\n");
     let limits = Limits::default();
-    let program = prepare(&source, 1, &limits).unwrap_or_else(|e| panic!("{e:?}\n{source}"));
+    let program = prepare(&source, Format::OpenQasm2, &Parameters::new(), 1, &limits)
+        .unwrap_or_else(|e| panic!("{e:?}\n{source}"));
     statevector(&program, &limits, &CancellationToken::new()).unwrap()
 }
 

@@ -16,6 +16,7 @@ use crate::domain::{Circuit, CircuitVersion, Run, User};
 use crate::http::Context;
 use crate::http::error::ApiError;
 use crate::http::extract::with_context;
+use crate::service::runs::declared_inputs;
 
 /// Runs listed at most (one index range scan of `runs_circuit_created_idx`).
 pub const RECENT: u64 = 50;
@@ -86,15 +87,16 @@ pub async fn page_for(
         .service
         .recent_runs_of_circuit(viewer, owner, name, RECENT)
         .await?;
-    let form = viewer.map(|_| {
-        run_form(
+    let form = match viewer {
+        Some(_) => Some(run_form(
             &circuit,
             &shown,
             &ctx.service.rules().backends,
-            &ctx.service.declared_inputs(&shown),
+            &declared_inputs(&shown).await?,
             draft,
-        )
-    });
+        )),
+        None => None,
+    };
     Ok(circuit_page(
         &visitor.shell(viewer),
         &circuit,

@@ -126,10 +126,9 @@ pub fn run_form(
     }
 }
 
-// ---- OpenQASM 3 `input` parameters (coordinated with the OpenQASM 3 work, DESIGN §12): one
-// field per input the service reports for the version (`Service::declared_inputs`), posted as
-// `param.NAME`; the service checks them against the declarations. Nothing else here changes
-// when OpenQASM 3 lands.
+// OpenQASM 3 `input` parameters (DESIGN §12): one field per input the version declares
+// (`service::runs::declared_inputs`), posted as `param.NAME`; the service checks them against
+// the declarations as it does the API's `"parameters"`.
 
 fn parameter_fields(inputs: &[DeclaredInput], values: &BTreeMap<String, String>) -> Markup {
     html! {
@@ -153,8 +152,6 @@ fn parameters(form: &Form) -> Result<BTreeMap<String, f64>, String> {
         })
         .collect()
 }
-
-// ---- end of the OpenQASM 3 part.
 
 /// "Run again": the run form's post with `run`'s version, backend and shots.
 pub fn run_again(circuit: &Circuit, run: &Run) -> Markup {

@@ -1,0 +1,476 @@
+//! The OpenQASM 3 lexer: source text to tokens with 1-based line:col positions.
+//!
+//! Words (keywords and identifiers alike) are one token kind; the parser tells keywords by
+//! their text, so a construct the engine does not run is still recognised and named in its
+//! error. Identifiers may use Unicode letters (`θ`, `π`), as the specification allows.
+//! Integers are kept exactly, however wide (a comparison with a 70-bit register needs a
+//! 70-bit value), up to [`MAX_INT_BITS`]. `//` and `/* */` are comments.
+
+use crate::error::{EngineError, Position, Result};
+use crate::limits::MAX_CLBITS;
+
+/// Widest integer literal: no comparison with a register needs more bits than the widest
+/// register the engine accepts.
+pub(crate) const MAX_INT_BITS: u64 = MAX_CLBITS;
+
+/// What a token is.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum TokenKind {
+    /// An identifier or a keyword.
+    Word(String),
+    /// A non-negative integer literal, little-endian 64-bit words (no trailing zero words).
+    Int(Vec<u64>),
+    /// A real literal (has a `.` or an exponent).
+    Float(f64),
+    /// A number with a unit (`100ns`, `2dt`, `1.5im`): durations and imaginary numbers.
+    Unit(String),
+    /// A string in double or single quotes (also a bit string `"0101"`).
+    Str(String),
+    /// `$0`: a hardware qubit.
+    HardwareQubit,
+    /// `#pragma …` up to the end of the line.
+    Pragma,
+    /// Punctuation or an operator, as written.
+    Symbol(&'static str),
+    Eof,
+}
+
+impl TokenKind {
+    /// How the token reads in an error message ("found …").
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Word(word) => format!("'{word}'"),
+            Self::Int(words) => match words.as_slice() {
+                [] => "integer 0".to_owned(),
+                [value] => format!("integer {value}"),
+                _ => "a wide integer".to_owned(),
+            },
+            Self::Float(value) => format!("number {value}"),
+            Self::Unit(text) => format!("'{text}'"),
+            Self::Str(text) => format!("string \"{text}\""),
+            Self::HardwareQubit => "a hardware qubit".to_owned(),
+            Self::Pragma => "a pragma".to_owned(),
+            Self::Symbol(symbol) => format!("'{symbol}'"),
+            Self::Eof => "end of input".to_owned(),
+        }
+    }
+}
+
+/// A token and where it starts.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Token {
+    pub kind: TokenKind,
+    pub pos: Position,
+}
+
+/// The operators and punctuation starting with `c`, longest first so that a prefix never
+/// shadows a longer one.
+fn symbols(c: char) -> &'static [&'static str] {
+    match c {
+        '<' => &["<<=", "<=", "<<", "<"],
+        '>' => &[">>=", ">=", ">>", ">"],
+        '*' => &["**=", "**", "*=", "*"],
+        '-' => &["->", "-=", "-"],
+        '+' => &["++", "+=", "+"],
+        '=' => &["==", "="],
+        '!' => &["!=", "!"],
+        '&' => &["&&", "&=", "&"],
+        '|' => &["||", "|=", "|"],
+        '/' => &["/=", "/"],
+        '%' => &["%=", "%"],
+        '^' => &["^=", "^"],
+        ';' => &[";"],
+        ',' => &[","],
+        '(' => &["("],
+        ')' => &[")"],
+        '[' => &["["],
+        ']' => &["]"],
+        '{' => &["{"],
+        '}' => &["}"],
+        ':' => &[":"],
+        '@' => &["@"],
+        '~' => &["~"],
+        _ => &[],
+    }
+}
+
+/// Splits `source` into tokens, ending with [`TokenKind::Eof`].
+pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
+    let mut scanner = Scanner {
+        chars: source.chars().collect(),
+        index: 0,
+        line: 1,
+        col: 1,
+    };
+    let mut tokens = Vec::new();
+    loop {
+        scanner.skip_blanks_and_comments()?;
+        let pos = scanner.pos();
+        let Some(c) = scanner.peek(0) else {
+            tokens.push(Token {
+                kind: TokenKind::Eof,
+                pos,
+            });
+            return Ok(tokens);
+        };
+        let kind = match c {
+            c if c.is_alphabetic() || c == '_' => {
+                TokenKind::Word(scanner.bump_while(|c| c.is_alphanumeric() || c == '_'))
+            }
+            '0'..='9' => scanner.number(pos)?,
+            '.' if scanner.peek(1).is_some_and(|c| c.is_ascii_digit()) => scanner.number(pos)?,
+            '"' | '\'' => scanner.string(c, pos)?,
+            '$' => {
+                scanner.bump();
+                scanner.bump_while(|c| c.is_ascii_digit());
+                TokenKind::HardwareQubit
+            }
+            '#' => {
+                scanner.bump_while(|c| c != '\n');
+                TokenKind::Pragma
+            }
+            _ => scanner.symbol(c, pos)?,
+        };
+        tokens.push(Token { kind, pos });
+    }
+}
+
+struct Scanner {
+    chars: Vec<char>,
+    index: usize,
+    line: u32,
+    col: u32,
+}
+
+impl Scanner {
+    fn pos(&self) -> Position {
+        Position {
+            line: self.line,
+            col: self.col,
+        }
+    }
+
+    fn peek(&self, ahead: usize) -> Option<char> {
+        self.chars.get(self.index + ahead).copied()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek(0)?;
+        self.index += 1;
+        if c == '\n' {
+            self.line += 1;
+            self.col = 1;
+        } else {
+            self.col += 1;
+        }
+        Some(c)
+    }
+
+    fn bump_while(&mut self, mut keep: impl FnMut(char) -> bool) -> String {
+        let mut text = String::new();
+        while let Some(c) = self.peek(0).filter(|&c| keep(c)) {
+            text.push(c);
+            self.bump();
+        }
+        text
+    }
+
+    fn skip_blanks_and_comments(&mut self) -> Result<()> {
+        loop {
+            match (self.peek(0), self.peek(1)) {
+                (Some(c), _) if c.is_whitespace() => {
+                    self.bump();
+                }
+                (Some('/'), Some('/')) => {
+                    self.bump_while(|c| c != '\n');
+                }
+                (Some('/'), Some('*')) => {
+                    let pos = self.pos();
+                    self.bump();
+                    self.bump();
+                    loop {
+                        match (self.peek(0), self.peek(1)) {
+                            (Some('*'), Some('/')) => {
+                                self.bump();
+                                self.bump();
+                                break;
+                            }
+                            (Some(_), _) => {
+                                self.bump();
+                            }
+                            (None, _) => {
+                                return Err(EngineError::at(
+                                    pos,
+                                    "unterminated comment: expected a closing '*/'",
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Digits of `radix`, without the `_` separators.
+    fn digits(&mut self, radix: u32) -> String {
+        let mut digits = self.bump_while(|c| c.is_digit(radix) || c == '_');
+        digits.retain(|c| c != '_');
+        digits
+    }
+
+    fn number(&mut self, pos: Position) -> Result<TokenKind> {
+        let radix = match (self.peek(0), self.peek(1)) {
+            (Some('0'), Some('b' | 'B')) => 2,
+            (Some('0'), Some('o' | 'O')) => 8,
+            (Some('0'), Some('x' | 'X')) => 16,
+            _ => 10,
+        };
+        if radix != 10 {
+            self.bump();
+            self.bump();
+            let digits = self.digits(radix);
+            if digits.is_empty() {
+                return Err(EngineError::at(
+                    pos,
+                    "expected digits after the radix prefix",
+                ));
+            }
+            self.end_of_number(pos, &digits)?;
+            return int_literal(&digits, radix, pos).map(TokenKind::Int);
+        }
+        let mut text = self.digits(10);
+        let mut real = false;
+        if self.peek(0) == Some('.') {
+            real = true;
+            self.bump();
+            text.push('.');
+            text.push_str(&self.digits(10));
+        }
+        let exponent_follows = matches!(self.peek(0), Some('e' | 'E'))
+            && match self.peek(1) {
+                Some('+' | '-') => self.peek(2).is_some_and(|c| c.is_ascii_digit()),
+                next => next.is_some_and(|c| c.is_ascii_digit()),
+            };
+        if exponent_follows {
+            real = true;
+            text.push('e');
+            self.bump();
+            if let Some(sign @ ('+' | '-')) = self.peek(0) {
+                text.push(sign);
+                self.bump();
+            }
+            text.push_str(&self.digits(10));
+        }
+        if self.peek(0).is_some_and(char::is_alphabetic) {
+            let unit = self.bump_while(char::is_alphanumeric);
+            if matches!(unit.as_str(), "dt" | "ns" | "us" | "µs" | "ms" | "s" | "im") {
+                return Ok(TokenKind::Unit(format!("{text}{unit}")));
+            }
+            return Err(EngineError::at(
+                pos,
+                format!("unexpected '{unit}' after the number '{text}'"),
+            ));
+        }
+        if real {
+            // Digits, an optional '.', an exponent with digits: always a valid f64.
+            let value: f64 = text
+                .parse()
+                .map_err(|_| EngineError::at(pos, format!("invalid number '{text}'")))?;
+            return Ok(TokenKind::Float(value));
+        }
+        int_literal(&text, 10, pos).map(TokenKind::Int)
+    }
+
+    fn end_of_number(&mut self, pos: Position, digits: &str) -> Result<()> {
+        if self
+            .peek(0)
+            .is_some_and(|c| c.is_alphanumeric() || c == '.')
+        {
+            return Err(EngineError::at(
+                pos,
+                format!("unexpected character after the number '{digits}'"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn string(&mut self, quote: char, pos: Position) -> Result<TokenKind> {
+        self.bump();
+        let text = self.bump_while(|c| c != quote && c != '\n');
+        if self.bump() != Some(quote) {
+            return Err(EngineError::at(
+                pos,
+                format!("unterminated string: expected a closing {quote}"),
+            ));
+        }
+        Ok(TokenKind::Str(text))
+    }
+
+    fn symbol(&mut self, c: char, pos: Position) -> Result<TokenKind> {
+        let found = symbols(c)
+            .iter()
+            .find(|symbol| {
+                symbol
+                    .chars()
+                    .enumerate()
+                    .skip(1)
+                    .all(|(i, s)| self.peek(i) == Some(s))
+            })
+            .ok_or_else(|| {
+                EngineError::at(pos, format!("unexpected character '{}'", c.escape_debug()))
+            })?;
+        for _ in 0..found.len() {
+            self.bump();
+        }
+        Ok(TokenKind::Symbol(found))
+    }
+}
+
+/// The value of `digits` in `radix` as little-endian words, at most [`MAX_INT_BITS`] bits.
+fn int_literal(digits: &str, radix: u32, pos: Position) -> Result<Vec<u64>> {
+    let mut words: Vec<u64> = Vec::new();
+    for c in digits.chars() {
+        // `digits` holds only digits of `radix`.
+        let mut carry = u128::from(c.to_digit(radix).unwrap_or(0));
+        for word in &mut words {
+            let product = u128::from(*word) * u128::from(radix) + carry;
+            *word = product as u64;
+            carry = product >> 64;
+        }
+        if carry > 0 {
+            words.push(carry as u64);
+        }
+        if words.len() as u64 * 64 > MAX_INT_BITS + 64 {
+            break;
+        }
+    }
+    let bits = match words.last() {
+        Some(top) => (words.len() as u64 - 1) * 64 + u64::from(64 - top.leading_zeros()),
+        None => 0,
+    };
+    if bits > MAX_INT_BITS {
+        return Err(EngineError::at(
+            pos,
+            format!("integer '{digits}' is too large (at most {MAX_INT_BITS} bits)"),
+        ));
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(source: &str) -> Vec<TokenKind> {
+        tokenize(source)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.kind)
+            .collect()
+    }
+
+    fn error(source: &str) -> (u32, u32, String) {
+        let err = tokenize(source).unwrap_err();
+        let pos = err.position.unwrap();
+        (pos.line, pos.col, err.message)
+    }
+
+    #[test]
+    fn numbers_in_every_form() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("1.0e-7 .5 2. 2e3 7 0x1F 0b1_01 0o17 1_000 100ns 2.5im"),
+            vec![
+                Float(1.0e-7),
+                Float(0.5),
+                Float(2.0),
+                Float(2e3),
+                Int(vec![7]),
+                Int(vec![31]),
+                Int(vec![5]),
+                Int(vec![15]),
+                Int(vec![1000]),
+                Unit("100ns".into()),
+                Unit("2.5im".into()),
+                Eof
+            ]
+        );
+        assert_eq!(kinds("0"), vec![Int(vec![]), Eof]);
+        // 2^65 + 1
+        assert_eq!(kinds("36893488147419103233"), vec![Int(vec![1, 2]), Eof]);
+    }
+
+    #[test]
+    fn words_symbols_and_unicode_identifiers() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("ctrl @ rx(θ) q[0], $1; c = measure q -> c; a<=b>>=2 /* c */ π"),
+            vec![
+                Word("ctrl".into()),
+                Symbol("@"),
+                Word("rx".into()),
+                Symbol("("),
+                Word("θ".into()),
+                Symbol(")"),
+                Word("q".into()),
+                Symbol("["),
+                Int(vec![]),
+                Symbol("]"),
+                Symbol(","),
+                HardwareQubit,
+                Symbol(";"),
+                Word("c".into()),
+                Symbol("="),
+                Word("measure".into()),
+                Word("q".into()),
+                Symbol("->"),
+                Word("c".into()),
+                Symbol(";"),
+                Word("a".into()),
+                Symbol("<="),
+                Word("b".into()),
+                Symbol(">>="),
+                Int(vec![2]),
+                Word("π".into()),
+                Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_count_characters_and_skip_comments() {
+        let tokens = tokenize("/* a\n b */ θ q;\n// x\nh").unwrap();
+        let positions: Vec<_> = tokens.iter().map(|t| (t.pos.line, t.pos.col)).collect();
+        assert_eq!(positions, vec![(2, 7), (2, 9), (2, 10), (4, 1), (4, 2)]);
+    }
+
+    #[test]
+    fn lexical_errors_say_where_and_what() {
+        assert_eq!(error("x\n  ?"), (2, 3, "unexpected character '?'".into()));
+        assert_eq!(
+            error("include \"stdgates.inc;\n"),
+            (1, 9, "unterminated string: expected a closing \"".into())
+        );
+        assert_eq!(
+            error("x /* open"),
+            (1, 3, "unterminated comment: expected a closing '*/'".into())
+        );
+        assert_eq!(
+            error("2ab"),
+            (1, 1, "unexpected 'ab' after the number '2'".into())
+        );
+        let wide = format!("0x1{}", "0".repeat(256));
+        assert_eq!(
+            error(&wide),
+            (
+                1,
+                1,
+                format!(
+                    "integer '1{}' is too large (at most 1024 bits)",
+                    "0".repeat(256)
+                )
+            )
+        );
+    }
+}

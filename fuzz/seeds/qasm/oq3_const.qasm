@@ -1,0 +1,13 @@
+OPENQASM 3.0;
+include "stdgates.inc";
+const int n = 3;
+const float half = pi / 2;
+const float a = sin(half / 3) ** 2 + cos(0.3) * sqrt(2.0);
+const angle b = exp(log(1.5)) - 7 / 2;
+qubit[n] q;
+bit[n] c;
+ry(a) q[0];
+rx(b) q[1];
+u3(half / n, -a, 2 * b) q[2];
+cx q[0], q[2];
+c = measure q;

@@ -1,0 +1,11 @@
+OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] theta;
+input angle[32] phi;
+qubit[2] q;
+bit[2] c;
+ry(theta) q[0];
+crx(phi) q[0], q[1];
+rz(theta * 2) q[1];
+h q[1];
+c = measure q;
