@@ -10,7 +10,7 @@ use entity::runs;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, TryInsertResult,
+    QuerySelect, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -45,14 +45,17 @@ impl Store {
 
     /// Claims up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`),
     /// oldest due first: counts the attempt and holds them until `hold_until`, when they are
-    /// due again should this node die mid-send (at-least-once).
+    /// due again should this node die mid-send (at-least-once). The due ids are read and
+    /// locked first, then updated, in one transaction (as `Store::claim` does, for the same
+    /// reason: a locking subquery with a LIMIT inside the UPDATE may take more than `limit`).
     pub async fn claim_outbox(
         &self,
         limit: u64,
         now: DateTime<Utc>,
         hold_until: DateTime<Utc>,
     ) -> Result<Vec<OutboxEvent>> {
-        let due = analytics_outbox::Entity::find()
+        let txn = self.begin_write().await?;
+        let due: Vec<Uuid> = analytics_outbox::Entity::find()
             .select_only()
             .column(Column::Id)
             .filter(Column::DeliveredAt.is_null())
@@ -61,14 +64,20 @@ impl Store {
             .order_by_asc(Column::NextAttemptAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_query();
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut claimed = analytics_outbox::Entity::update_many()
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
             .col_expr(Column::NextAttemptAt, Expr::val(hold_until))
-            .filter(Column::Id.in_subquery(due))
+            .filter(Column::Id.is_in(due))
             .filter(Column::DeliveredAt.is_null())
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&txn)
             .await?;
+        txn.commit().await?;
         claimed.sort_by_key(|e| (e.created_at, e.id));
         Ok(claimed.into_iter().map(outbox_from_db).collect())
     }
