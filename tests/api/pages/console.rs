@@ -32,6 +32,9 @@ fn fail() -> Change {
     }
 }
 
+/// What each run's live badge has, and nothing else on a page (the script's selector included).
+const BADGE: &str = r#"" data-run=""#;
+
 /// The number a dashboard tile shows.
 fn count(html: &str, key: &str) -> u64 {
     let marker = format!(r#"<div class="count" id="count-{key}">"#);
@@ -161,7 +164,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
     let browser = app.browser().signed_in(&alice);
     let first = browser.get("/runs").await;
     assert_eq!(first.status, 200, "{}", first.html);
-    assert_eq!(first.html.matches("data-run=").count(), 25);
+    assert_eq!(first.html.matches(BADGE).count(), 25);
     assert!(
         !first.html.contains(&theirs.to_string()),
         "bob's run on alice's page"
@@ -193,7 +196,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
     let older = &first.html[start..start + first.html[start..].find('"').unwrap()];
     let second = browser.get(older).await;
     assert_eq!(
-        second.html.matches("data-run=").count(),
+        second.html.matches(BADGE).count(),
         2,
         "{}",
         second.html
@@ -212,7 +215,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
         let page = browser.get(&format!("/runs?{query}")).await;
         assert_eq!(page.status, 200, "{query}: {}", page.html);
         assert_eq!(
-            page.html.matches("data-run=").count(),
+            page.html.matches(BADGE).count(),
             expected.len(),
             "{query}"
         );
@@ -221,7 +224,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
         }
     }
     let filtered = browser.get("/runs?backend=command/other").await;
-    assert_eq!(filtered.html.matches("data-run=").count(), 9);
+    assert_eq!(filtered.html.matches(BADGE).count(), 9);
     assert!(
         filtered
             .html
