@@ -256,26 +256,54 @@ fn show_text(
     }
     let mut text = format!("run {}\n{out}timeline\n", run.id);
     for entry in audit {
-        let mut details: Vec<String> = Vec::new();
-        if let Value::Object(metadata) = &entry.metadata {
-            for (key, value) in metadata {
-                let value = match value {
-                    Value::String(s) => s.clone(),
-                    Value::Null => continue,
-                    other => other.to_string(),
-                };
-                details.push(format!("{key}={value}"));
-            }
-        }
         let _ = writeln!(
             text,
             "  {}  {:<14} {}",
             at(entry.created_at),
             entry.action,
-            details.join(" ")
+            transition(&entry.metadata)
         );
     }
     text
+}
+
+/// An audit row's metadata in words: `pending → running  by executor  node=… lease_expires_at=…`;
+/// what the run's own facts already say (framework, backend) is left out.
+fn transition(metadata: &Value) -> String {
+    let Value::Object(metadata) = metadata else {
+        return String::new();
+    };
+    let text = |key: &str| match metadata.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let mut line = match text("from") {
+        from if from.is_empty() => format!("→ {}", text("to")),
+        from => format!("{from} → {}", text("to")),
+    };
+    line.push_str(&format!("  by {}", text("by")));
+    const SHOWN: [&str; 6] = [
+        "from",
+        "to",
+        "by",
+        "framework",
+        "backend_type",
+        "backend_name",
+    ];
+    let rest: Vec<String> = metadata
+        .iter()
+        .filter(|(key, value)| !SHOWN.contains(&key.as_str()) && !value.is_null())
+        .map(|(key, value)| match value {
+            Value::String(s) => format!("{key}={s}"),
+            other => format!("{key}={other}"),
+        })
+        .collect();
+    if !rest.is_empty() {
+        line.push_str("  ");
+        line.push_str(&rest.join(" "));
+    }
+    line
 }
 
 fn show_json(

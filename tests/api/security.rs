@@ -1033,8 +1033,8 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
         if lower.contains("consent") {
             let parsed: Value = serde_json::from_str::<Value>(line).unwrap();
             let message = parsed["fields"]["message"].as_str().unwrap_or("");
-            let path_match = parsed["target"] == "warp::filters::path"
-                && message.starts_with("\"consent\"?: ");
+            let path_match =
+                parsed["target"] == "warp::filters::path" && message.starts_with("\"consent\"?: ");
             assert!(
                 message == "optional(\"x-analytics-consent\")" || path_match,
                 "consent is logged: {line}"

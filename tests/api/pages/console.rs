@@ -195,12 +195,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
         + 6;
     let older = &first.html[start..start + first.html[start..].find('"').unwrap()];
     let second = browser.get(older).await;
-    assert_eq!(
-        second.html.matches(BADGE).count(),
-        2,
-        "{}",
-        second.html
-    );
+    assert_eq!(second.html.matches(BADGE).count(), 2, "{}", second.html);
     assert!(second.html.contains(&mine[0].to_string()) && second.html.contains("← Newest"));
     assert!(!second.html.contains("Older runs"));
 
@@ -214,11 +209,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
     ] {
         let page = browser.get(&format!("/runs?{query}")).await;
         assert_eq!(page.status, 200, "{query}: {}", page.html);
-        assert_eq!(
-            page.html.matches(BADGE).count(),
-            expected.len(),
-            "{query}"
-        );
+        assert_eq!(page.html.matches(BADGE).count(), expected.len(), "{query}");
         for id in expected {
             assert!(page.html.contains(&id.to_string()), "{query}");
         }
