@@ -73,7 +73,11 @@ fn dashboard_page(shell: &Shell, d: &Dashboard) -> Markup {
             }
             section.card {
                 h2 { "Failures by error class, " (hour) }
-                (bars("failed runs by error class", &failure_rows(d)))
+                @if d.failures.iter().all(|(_, n)| *n == 0) {
+                    p.note { "No run failed in the " (hour) "." }
+                } @else {
+                    (bars("failed runs by error class", &failure_rows(d)))
+                }
             }
         }
         @if shell.viewer.is_some() {
