@@ -230,6 +230,20 @@ impl TestApp {
     /// `POST /api/circuits` of an OpenQASM 2 `source` (framework qiskit) as `token`; asserts
     /// 201; the created circuit's JSON.
     pub async fn upload(&self, token: &str, name: &str, visibility: &str, source: &str) -> Value {
+        self.upload_as(token, name, visibility, source, "openqasm2")
+            .await
+    }
+
+    /// `POST /api/circuits` of `source` in `format` (framework qiskit) as `token`; asserts
+    /// 201; the created circuit's JSON.
+    pub async fn upload_as(
+        &self,
+        token: &str,
+        name: &str,
+        visibility: &str,
+        source: &str,
+        format: &str,
+    ) -> Value {
         let response = http()
             .post(self.url("/api/circuits"))
             .bearer_auth(token)
@@ -237,7 +251,7 @@ impl TestApp {
                 "name": name,
                 "visibility": visibility,
                 "source": source,
-                "manifest": {"framework": "qiskit", "format": "openqasm2"},
+                "manifest": {"framework": "qiskit", "format": format},
             }))
             .send()
             .await

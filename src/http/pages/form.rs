@@ -153,13 +153,16 @@ fn parameters(form: &Form) -> Result<BTreeMap<String, f64>, String> {
         .collect()
 }
 
-/// "Run again": the run form's post with `run`'s version, backend and shots.
+/// "Run again": the run form's post with `run`'s version, backend, shots and parameters.
 pub fn run_again(circuit: &Circuit, run: &Run) -> Markup {
     html! {
         form.inline method="post" action={ "/" (circuit.owner_handle) "/" (circuit.name) "/runs" } {
             input type="hidden" name="version" value=(run.circuit_version);
             input type="hidden" name="backend" value={ (run.backend_type) "/" (run.backend_name) };
             input type="hidden" name="shots" value=(run.shots);
+            @for (name, value) in &run.parameters {
+                input type="hidden" name={ (PARAM) (name) } value=(value);
+            }
             input type="hidden" name="key" value=(Uuid::new_v4());
             button type="submit" { "Run again" }
         }

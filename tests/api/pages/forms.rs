@@ -4,7 +4,7 @@
 //! `X-Analytics-Consent` would stamp it; `run_viewed_shared_link` once per run per browser
 //! session, never without consent), and cross-origin posts refused.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use qrun::app::Hooks;
 use qrun::config::{BackendConfig, Config};
@@ -182,6 +182,73 @@ async fn the_run_form_makes_a_run_and_shows_a_refusal_in_the_form(db: TestDb) {
         runs_of(&app, &bob_token).await,
         2,
         "only the two runs the form made"
+    );
+    app.stop().await;
+}
+
+/// An OpenQASM 3 circuit's `input`s are fields of its form; the run binds what they hold, and
+/// "Run again" binds the same; a missing one is shown in the form.
+async fn the_run_form_binds_an_openqasm3_circuits_inputs(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (_, alice) = app.user("alice").await;
+    let rotation = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
+    app.upload_as(&alice, "rotation", "public", rotation, "openqasm3")
+        .await;
+    let browser = app.browser().signed_in(&alice);
+    let page = browser.get("/alice/rotation").await;
+    assert!(
+        page.html
+            .contains(r#"<input type="text" inputmode="decimal" name="param.theta" required>"#),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("float[64]"));
+    let made = browser
+        .post(
+            "/alice/rotation/runs",
+            &[
+                ("backend", "simulator/statevector"),
+                ("shots", "10"),
+                ("param.theta", "0.5"),
+            ],
+        )
+        .await;
+    let id = run_of(made.location.as_deref(), "alice/rotation");
+    let run = app.store().run(id).await.unwrap().unwrap();
+    assert_eq!(run.parameters, BTreeMap::from([("theta".to_owned(), 0.5)]));
+    let page = browser.get(&format!("/alice/rotation/runs/{id}")).await;
+    assert!(
+        page.html
+            .contains(r#"<input type="hidden" name="param.theta" value="0.5">"#),
+        "{}",
+        page.html
+    );
+    let again = browser
+        .post(
+            "/alice/rotation/runs",
+            &[
+                ("backend", "simulator/statevector"),
+                ("shots", "10"),
+                ("param.theta", "0.5"),
+            ],
+        )
+        .await;
+    let second = run_of(again.location.as_deref(), "alice/rotation");
+    assert_eq!(
+        app.store().run(second).await.unwrap().unwrap().parameters,
+        run.parameters
+    );
+    let missing = browser
+        .post(
+            "/alice/rotation/runs",
+            &[("backend", "simulator/statevector"), ("shots", "10")],
+        )
+        .await;
+    assert_eq!(missing.status, 400);
+    assert!(
+        missing.html.contains("missing parameter `theta`"),
+        "{}",
+        missing.html
     );
     app.stop().await;
 }
@@ -596,6 +663,7 @@ async fn no_redirect_head(app: &TestApp, path: &str, session: &str) -> u16 {
 
 on_both_databases!(
     the_run_form_makes_a_run_and_shows_a_refusal_in_the_form,
+    the_run_form_binds_an_openqasm3_circuits_inputs,
     cancel_on_the_run_page_is_the_submitters_while_the_run_lives,
     cross_origin_form_posts_are_refused,
     the_banners_choice_is_stamped_on_a_run_exactly_as_the_header_would_be,
