@@ -195,6 +195,14 @@ pub enum BackendConfig {
         max_source_bytes: usize,
         #[serde(default = "default_command_max_output_bytes")]
         max_output_bytes: usize,
+        /// The widest circuit the program runs, qubits, as `GET /api/backends` reports it
+        /// (the program enforces it: the Qiskit runner's `--max-qubits`). Unknown if unset.
+        #[serde(default)]
+        max_qubits: Option<u32>,
+        /// The gates the program executes natively, by Qiskit's names, as `GET /api/backends`
+        /// reports them (e.g. Aer's basis gates); empty if unset.
+        #[serde(default)]
+        native_gates: Vec<String>,
         /// `[backends.sandbox]`: how the program is confined.
         #[serde(default)]
         sandbox: SandboxConfig,

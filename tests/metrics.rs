@@ -70,6 +70,8 @@ async fn metrics_count_a_scripted_mix_exactly() {
         max_shots: 1000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        max_qubits: None,
+        native_gates: Vec::new(),
         sandbox: qrun::config::SandboxConfig {
             read_only_paths: vec![dir.path().to_owned()],
             ..Default::default()

@@ -42,6 +42,14 @@ pub use tokio_util::sync::CancellationToken;
 
 use error::Result;
 
+/// The gates the simulator executes with kernels of their own (after a circuit's definitions
+/// are expanded), by Qiskit's standard names: what a client's transpiler should target.
+pub const NATIVE_GATES: &[&str] = &[
+    "id", "u", "p", "x", "y", "z", "h", "s", "sdg", "t", "tdg", "sx", "sxdg", "rx", "ry", "rz",
+    "cx", "cy", "cz", "ch", "csx", "crx", "cry", "crz", "cp", "cu", "swap", "rxx", "rzz", "ccx",
+    "cswap", "mcx", "mcp", "reset", "measure", "barrier",
+];
+
 /// The language of a source: the manifest's `format` (DESIGN §12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {

@@ -312,6 +312,8 @@ mod tests {
             max_shots: 1000,
             max_source_bytes: 1 << 20,
             max_output_bytes: 64 << 10,
+            max_qubits: None,
+            native_gates: Vec::new(),
             sandbox,
         })
     }

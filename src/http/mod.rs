@@ -12,6 +12,7 @@
 //! `extract`, `runs` and `views` are public for their pure decoders, which the
 //! `http_decode` fuzz target (`fuzz/`) drives directly.
 
+mod backends;
 mod circuits;
 pub mod error;
 mod events;
@@ -73,6 +74,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/runs/{id}/cancel"),
     ("GET", "/api/runs/{id}/audit"),
     ("GET", "/api/runs/{id}/events"),
+    ("GET", "/api/backends"),
     ("POST", "/api/circuits"),
     ("POST", "/api/circuits/{owner}/{name}/versions"),
     ("GET", "/api/circuits/{owner}/{name}"),
@@ -219,6 +221,8 @@ pub fn routes(
         .or(events::routes(ctx.clone()).boxed())
         .unify()
         .or(circuits::routes(ctx.clone()).boxed())
+        .unify()
+        .or(backends::routes(ctx.clone()).boxed())
         .unify()
         .or(health::routes(ctx.clone()).boxed())
         .unify()

@@ -6,21 +6,21 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use warp::Filter;
 
-use super::{circuits, error, events, health, ops, runs, views};
+use super::{backends, circuits, error, events, health, ops, runs, views};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "qrun", description = "Run-lifecycle service for quantum-circuit execution"),
     paths(
         runs::submit, runs::list, runs::get, runs::cancel, runs::audit, events::events,
-        circuits::create, circuits::add_version, circuits::get,
+        circuits::create, circuits::add_version, circuits::get, backends::list,
         health::runs, ops::healthz, ops::readyz, ops::metrics, document,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, views::SubmitRun, views::BackendRef, views::RunView,
         views::ResultsView, views::RunPage, views::AuditTimeline, views::AuditEntryView,
         views::CreateCircuit, views::AddVersion, views::CircuitView, views::ManifestView,
-        views::VisibilityView, views::RunsHealthView,
+        views::VisibilityView, views::RunsHealthView, views::BackendView, views::BackendList,
     )),
     modifiers(&Security, &Aliases),
 )]

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults, RunStatus};
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
+use crate::service::rules::BackendRules;
 use crate::service::runs::MAX_IDEMPOTENCY_KEY;
 
 /// A string schema that admits exactly `values`.
@@ -179,6 +180,43 @@ impl From<&RunResults> for ResultsView {
             shots: r.shots,
             execution_time: r.execution_time,
             unique_states: r.unique_states,
+        }
+    }
+}
+
+/// A backend runs can choose (`GET /api/backends`): what a client needs to build its
+/// transpiler target.
+#[derive(Serialize, ToSchema)]
+pub struct BackendView {
+    /// `simulator` or `command`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    /// The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.
+    pub formats: Vec<String>,
+    /// The widest circuit it runs, qubits; null when the backend does not say.
+    pub max_qubits: Option<u32>,
+    /// Shots per run, at most.
+    pub max_shots: u64,
+    /// The gates it executes natively, by Qiskit's standard names.
+    pub native_gates: Vec<String>,
+}
+
+/// `GET /api/backends`.
+#[derive(Serialize, ToSchema)]
+pub struct BackendList {
+    pub backends: Vec<BackendView>,
+}
+
+impl From<&BackendRules> for BackendView {
+    fn from(b: &BackendRules) -> Self {
+        BackendView {
+            kind: b.kind.clone(),
+            name: b.name.clone(),
+            formats: b.formats.clone(),
+            max_qubits: b.max_qubits,
+            max_shots: b.max_shots,
+            native_gates: b.native_gates.clone(),
         }
     }
 }

@@ -18,6 +18,10 @@ pub struct BackendRules {
     pub max_shots: u64,
     /// The circuit formats it executes (`formats`).
     pub formats: Vec<String>,
+    /// The widest circuit it runs, qubits (unknown for a command backend that does not say).
+    pub max_qubits: Option<u32>,
+    /// The gates it executes natively, by Qiskit's names.
+    pub native_gates: Vec<String>,
 }
 
 /// The settings the rules run with.
@@ -58,6 +62,17 @@ impl Rules {
                         | BackendConfig::Command { max_shots, .. } => *max_shots,
                     },
                     formats: b.formats().to_vec(),
+                    max_qubits: match b {
+                        BackendConfig::Simulator { max_qubits, .. } => Some(*max_qubits),
+                        BackendConfig::Command { max_qubits, .. } => *max_qubits,
+                    },
+                    native_gates: match b {
+                        BackendConfig::Simulator { .. } => qrun_engine::NATIVE_GATES
+                            .iter()
+                            .map(|g| g.to_string())
+                            .collect(),
+                        BackendConfig::Command { native_gates, .. } => native_gates.clone(),
+                    },
                 })
                 .collect(),
             source_check_max_gates: config

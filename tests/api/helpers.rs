@@ -659,6 +659,8 @@ pub fn sleepy_backend(
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        max_qubits: None,
+        native_gates: Vec::new(),
         sandbox: qrun::config::SandboxConfig {
             enabled: false,
             ..Default::default()

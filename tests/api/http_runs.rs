@@ -634,3 +634,58 @@ on_both_databases!(
     the_health_report_counts_without_ids,
     a_revoked_token_is_refused,
 );
+
+/// `GET /api/backends` (public) lists every configured backend with what a client needs to
+/// build its target: formats, limits, native gates.
+#[tokio::test]
+async fn the_backends_say_what_they_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut aer = crate::helpers::sleepy_backend(dir.path(), "aer", 0.0);
+    if let qrun::config::BackendConfig::Command {
+        formats,
+        max_qubits,
+        native_gates,
+        ..
+    } = &mut aer
+    {
+        *formats = vec!["python".into(), "openqasm3".into()];
+        *max_qubits = Some(28);
+        *native_gates = vec!["cx".into(), "rz".into(), "sx".into(), "x".into()];
+    }
+    let app = TestApp::spawn_with(
+        TestDb::sqlite(),
+        |c| c.backends.push(aer),
+        qrun::app::Hooks::default(),
+    )
+    .await;
+    let response = http().get(app.url("/api/backends")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let backends = body["backends"].as_array().unwrap();
+    assert_eq!(backends.len(), 2, "{body}");
+    let simulator = &backends[0];
+    assert_eq!(
+        (&simulator["type"], &simulator["name"]),
+        (&json!("simulator"), &json!("statevector"))
+    );
+    assert_eq!(simulator["formats"], json!(["openqasm2", "openqasm3"]));
+    assert_eq!(
+        (&simulator["max_qubits"], &simulator["max_shots"]),
+        (&json!(24), &json!(100000))
+    );
+    let gates: Vec<&str> = simulator["native_gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    for gate in ["h", "cx", "rz", "u", "ccx", "measure"] {
+        assert!(gates.contains(&gate), "{gate}: {gates:?}");
+    }
+    assert_eq!(
+        backends[1],
+        json!({"type": "command", "name": "aer", "formats": ["python", "openqasm3"],
+               "max_qubits": 28, "max_shots": 100000, "native_gates": ["cx", "rz", "sx", "x"]})
+    );
+    app.stop().await;
+}

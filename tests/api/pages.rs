@@ -47,6 +47,8 @@ fn shell_backend(dir: &std::path::Path, name: &str, body: &str) -> BackendConfig
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        max_qubits: None,
+        native_gates: Vec::new(),
         sandbox: qrun::config::SandboxConfig {
             read_only_paths: vec![dir.to_owned()],
             ..Default::default()

@@ -55,6 +55,8 @@ pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 16 << 20,
+        max_qubits: None,
+        native_gates: Vec::new(),
         sandbox: SandboxConfig {
             read_only_paths: vec![venv, runners()],
             env: [("OMP_NUM_THREADS".to_owned(), "1".to_owned())].into(),

@@ -206,6 +206,8 @@ fn python_backend(
         max_shots: 1000,
         max_source_bytes: 1 << 20,
         max_output_bytes: 1 << 20,
+        max_qubits: None,
+        native_gates: Vec::new(),
         sandbox: policy,
     }
 }

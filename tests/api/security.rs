@@ -176,6 +176,7 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("GET", "/readyz")
         | ("GET", "/metrics")
         | ("GET", "/openapi.json")
+        | ("GET", "/api/backends")
         | ("POST", "/logout")
         | ("POST", "/consent") => false,
         other => panic!("{other:?} has no row in the security matrix: add one to reads_cookie"),
@@ -229,7 +230,8 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
         | ("GET", "/healthz")
         | ("GET", "/readyz")
         | ("GET", "/metrics")
-        | ("GET", "/openapi.json") => 200,
+        | ("GET", "/openapi.json")
+        | ("GET", "/api/backends") => 200,
         ("GET", "/login") => match who {
             Who::BadToken => 401,
             _ => 200,

@@ -370,6 +370,8 @@ mod tests {
             name: name.into(),
             max_shots,
             formats: formats.iter().map(|f| f.to_string()).collect(),
+            max_qubits: None,
+            native_gates: Vec::new(),
         };
         let backends = [
             backend("command", "aer", &["python"], 10),
