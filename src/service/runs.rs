@@ -37,6 +37,8 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// Values for the circuit's parameters, checked against its declarations.
     pub parameters: Parameters,
+    /// The sampling seed; `None` for a fresh one.
+    pub seed: Option<u64>,
 }
 
 /// One `input` a circuit version declares, which a run of it binds to a number (DESIGN §12):
@@ -205,6 +207,7 @@ impl Service {
             analytics_consent: Some(submission.consent),
             idempotency_key: submission.idempotency_key,
             parameters: submission.parameters,
+            seed: submission.seed,
         };
         let applied = self
             .recorder
@@ -227,7 +230,8 @@ impl Service {
                 && run.backend_name == new.backend_name
                 && run.shots == new.shots
                 && run.analytics_consent == new.analytics_consent
-                && run.parameters == new.parameters;
+                && run.parameters == new.parameters
+                && run.seed == new.seed;
             if !same {
                 return Err(ServiceError::Unprocessable {
                     code: "idempotency_key_reused",

@@ -258,7 +258,13 @@ async fn create(
         lease_expires_at: None,
         idempotency_key: new.idempotency_key.clone(),
         parameters: new.parameters.clone(),
+        seed: new.seed,
     };
+    let seed = new
+        .seed
+        .map(i64::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt(format!("seed {:?} out of range", new.seed)))?;
     let parameters = (!new.parameters.is_empty())
         .then(|| serde_json::to_value(&new.parameters))
         .transpose()
@@ -286,6 +292,7 @@ async fn create(
         idempotency_key: Set(run.idempotency_key.clone()),
         outbox_pruned_at: Set(None),
         parameters: Set(parameters),
+        seed: Set(seed),
     };
     let created = |run| Applied {
         run,

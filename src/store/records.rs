@@ -164,6 +164,7 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
             m.insert("shots".into(), json!(run.shots));
             m.insert("circuit_version".into(), json!(run.circuit_version));
             m.insert("parameters".into(), json!(run.parameters));
+            m.insert("seed".into(), json!(run.seed));
             m.insert("by".into(), json!("user"));
         }
         Some(Change::Complete { results }) => {

@@ -136,6 +136,7 @@ async fn consented_runs_deliver_exactly_their_events_and_others_none(db: TestDb)
         analytics_consent: None,
         idempotency_key: None,
         parameters: Default::default(),
+        seed: None,
     }))
     .await
     .unwrap();

@@ -607,6 +607,7 @@ impl Fixture {
             analytics_consent: consent,
             idempotency_key: None,
             parameters: Default::default(),
+            seed: None,
         }
     }
 }

@@ -372,6 +372,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
         analytics_consent: Some(true),
         idempotency_key: Some("key-1".into()),
         parameters: Default::default(),
+        seed: None,
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();
     assert!(first.created);

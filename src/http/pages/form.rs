@@ -200,6 +200,8 @@ fn submission(owner: &str, name: &str, form: &Form, consent: bool) -> Result<Sub
         backend_name: backend_name.to_owned(),
         shots,
         parameters: parameters(form)?,
+        // A fresh sample each time, "Run again" included (the API takes a seed).
+        seed: None,
         consent,
         idempotency_key,
     })
