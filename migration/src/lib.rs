@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial;
 mod m20261128_000002_terminal_runs_immutable;
 mod m20261201_000003_run_parameters_and_seed;
+mod m20261201_000004_runs_completed_idx;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_terminal_runs_immutable::Migration),
             Box::new(m20261201_000003_run_parameters_and_seed::Migration),
+            Box::new(m20261201_000004_runs_completed_idx::Migration),
         ]
     }
 }

@@ -318,6 +318,7 @@ pub fn parse_list_query(params: &BTreeMap<String, String>) -> Result<ListQuery, 
     let mut query = ListQuery {
         status: None,
         circuit: None,
+        backend: None,
         before: None,
         limit: DEFAULT_PAGE,
     };

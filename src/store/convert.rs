@@ -37,7 +37,7 @@ pub(super) fn class_to_db(class: ErrorClass) -> db::ErrorClass {
     }
 }
 
-fn class_from_db(class: db::ErrorClass) -> ErrorClass {
+pub(super) fn class_from_db(class: db::ErrorClass) -> ErrorClass {
     match class {
         db::ErrorClass::ValidationError => ErrorClass::ValidationError,
         db::ErrorClass::ResourceLimit => ErrorClass::ResourceLimit,
