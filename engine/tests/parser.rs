@@ -419,18 +419,61 @@ fn semantic_errors_say_where_and_what_was_expected() {
     }
 }
 
+/// The parameters of the one gate `source` applies.
+fn angles(source: &str) -> Vec<f64> {
+    match gates(&program(source))[..] {
+        [(GateKind::U { theta, phi, lambda }, _)] => vec![theta, phi, lambda],
+        [(GateKind::Rz(angle) | GateKind::Ry(angle), _)] => vec![angle],
+        ref other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 20, item 12: `ry(pi+0+…+0)` with 129 terms was refused as "nested too deeply".
+/// A flat chain nests nothing: chains of any length evaluate, with each level's
+/// associativity, at the top level and in gate bodies.
 #[test]
-fn deeply_nested_expressions_are_refused_not_overflowing() {
-    let parens = format!(
-        "qreg q[1];\nU({}1{}, 0, 0) q[0];",
-        "(".repeat(100_000),
-        ")".repeat(100_000)
+fn flat_chains_of_any_length_evaluate() {
+    let ry = |expr: String| angles(&format!("{HEADER}qreg q[1];\nry({expr}) q[0];"))[0];
+    assert_eq!(
+        ry(format!("pi{}", "+0".repeat(9_999))),
+        std::f64::consts::PI
     );
-    assert!(error(&parens).2.contains("nested too deeply"));
-    let chain = format!("qreg q[1];\nU(1{}, 0, 0) q[0];", " + 1".repeat(100_000));
-    assert!(error(&chain).2.contains("nested too deeply"));
-    let negations = format!("qreg q[1];\nU({}1, 0, 0) q[0];", "-".repeat(100_000));
-    assert!(error(&negations).2.contains("nested too deeply"));
+    assert_eq!(ry(format!("1{}", "-1+1".repeat(5_000))), 1.0);
+    assert_eq!(ry(format!("3{}", "*2/2".repeat(5_000))), 3.0);
+    assert_eq!(ry(format!("1{}", "+2*3".repeat(5_000))), 30_001.0);
+    // `^` applies from the right: 0.5^(0.5^(…)) converges to 0.641…, while from the left
+    // it would tend to 1.
+    let right = (1..10_000).fold(0.5f64, |exponent, _| 0.5f64.powf(exponent));
+    assert_eq!(ry(format!("0.5{}", "^0.5".repeat(9_999))), right);
+    assert!((right - 0.641_185_744_5).abs() < 1e-9, "{right}");
+    let body = format!(
+        "{HEADER}gate g(a) x {{ rz(a{}) x; }}\nqreg q[1];\ng(1) q[0];",
+        "+a".repeat(9_999)
+    );
+    assert_eq!(angles(&body), vec![10_000.0]);
+}
+
+#[test]
+fn deep_nesting_is_refused_at_its_position_not_overflowing() {
+    let refused = |expr: String| error(&format!("qreg q[1];\nU({expr}, 0, 0) q[0];"));
+    let message = "expression is nested too deeply (more than 128 levels)".to_owned();
+    // The parameter is the first level: the 128th nested level starts at column 131.
+    let parens = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    assert_eq!(refused(parens), (2, 131, message.clone()));
+    assert_eq!(
+        refused(format!("{}1", "-".repeat(100_000))),
+        (2, 131, message.clone())
+    );
+    let calls = format!("{}1{}", "sin(".repeat(10_000), ")".repeat(10_000));
+    assert_eq!(refused(calls), (2, 3 + 4 * 128, message.clone()));
+    // A signed exponent nests twice (the exponent, then its sign): the 64th one's operand,
+    // at column 4 + 3 × 63 + 2, is the 129th level.
+    let signed = format!("2{}", "^-2".repeat(10_000));
+    assert_eq!(refused(signed), (2, 195, message.clone()));
+    // Just below the bound, each kind runs.
+    let ok = |expr: String| angles(&format!("qreg q[1];\nU({expr}, 0, 0) q[0];"))[0];
+    assert_eq!(ok(format!("{}1{}", "(".repeat(127), ")".repeat(127))), 1.0);
+    assert_eq!(ok(format!("{}1", "-".repeat(126))), 1.0);
 }
 
 #[test]

@@ -743,7 +743,14 @@ fn expr_size(expr: &Expr) -> u64 {
     1 + match &expr.kind {
         ExprKind::Number(_) | ExprKind::Pi | ExprKind::Param(_) => 0,
         ExprKind::Neg(inner) | ExprKind::Call(_, inner) => expr_size(inner),
-        ExprKind::Binary(_, lhs, rhs) => expr_size(lhs).saturating_add(expr_size(rhs)),
+        // One node per operator (the chain's own node is the first), as if the chain were
+        // a tree of binary operations.
+        ExprKind::Chain(first, rest) => rest
+            .iter()
+            .fold(expr_size(first), |size, (_, operand)| {
+                size.saturating_add(expr_size(operand))
+            })
+            .saturating_add(rest.len() as u64 - 1),
     }
 }
 

@@ -367,22 +367,22 @@ impl Parser {
         )
     }
 
+    /// `operand (op operand)*` for the `operators` of one level, as one [`ExprKind::Chain`]
+    /// node however long: a flat chain does not nest.
     fn binary_chain(
         &mut self,
         scope: Scope<'_>,
         operators: &[(TokenKind, BinaryOp)],
         operand: fn(&mut Self, Scope<'_>) -> Result<Expr>,
     ) -> Result<Expr> {
-        let mut lhs = operand(self, scope)?;
+        let first = operand(self, scope)?;
+        let mut rest = Vec::new();
+        let mut last = first.pos;
         while let Some((_, op)) = operators.iter().find(|(kind, _)| kind == self.peek()) {
-            let pos = self.advance().pos;
-            let rhs = operand(self, scope)?;
-            lhs = bounded(Expr::new(
-                ExprKind::Binary(*op, Box::new(lhs), Box::new(rhs)),
-                pos,
-            ))?;
+            last = self.advance().pos;
+            rest.push((*op, operand(self, scope)?));
         }
-        Ok(lhs)
+        chain(first, rest, last)
     }
 
     /// `unary := '-' unary | power`; unary minus binds looser than `^` (`-2^2` is -4).
@@ -395,18 +395,25 @@ impl Parser {
         self.power(scope)
     }
 
-    /// `power := atom ('^' unary)?`, right-associative.
+    /// `power := atom ('^' unary)?`, right-associative: `a ^ b ^ c` is one chain applied
+    /// from the right. A signed exponent is a nested `unary` that takes the rest of the
+    /// chain (`2 ^ -3 ^ 2` is `2 ^ -(3 ^ 2)`).
     fn power(&mut self, scope: Scope<'_>) -> Result<Expr> {
         let base = self.atom(scope)?;
-        let pos = self.pos();
-        if !self.eat(&TokenKind::Caret) {
-            return Ok(base);
+        let mut rest = Vec::new();
+        let mut first = base.pos;
+        while self.peek() == &TokenKind::Caret {
+            let pos = self.advance().pos;
+            if rest.is_empty() {
+                first = pos;
+            }
+            if self.peek() == &TokenKind::Minus {
+                rest.push((BinaryOp::Pow, self.nested(scope, Self::unary)?));
+                break;
+            }
+            rest.push((BinaryOp::Pow, self.atom(scope)?));
         }
-        let exponent = self.nested(scope, Self::unary)?;
-        bounded(Expr::new(
-            ExprKind::Binary(BinaryOp::Pow, Box::new(base), Box::new(exponent)),
-            pos,
-        ))
+        chain(base, rest, first)
     }
 
     /// Parses with `parse` one nesting level deeper (shares the parenthesis budget).
@@ -483,6 +490,15 @@ fn function(keyword: Keyword) -> Option<Function> {
         Keyword::Sqrt => Function::Sqrt,
         _ => return None,
     })
+}
+
+/// `first` followed by `rest` as one node at `pos` (the operator applied last), or `first`
+/// alone.
+fn chain(first: Expr, rest: Vec<(BinaryOp, Expr)>, pos: Position) -> Result<Expr> {
+    if rest.is_empty() {
+        return Ok(first);
+    }
+    bounded(Expr::new(ExprKind::Chain(Box::new(first), rest), pos))
 }
 
 fn bounded(expr: Expr) -> Result<Expr> {

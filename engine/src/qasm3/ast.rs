@@ -177,7 +177,9 @@ pub(crate) enum Iterable {
     Set(Vec<Expr>),
 }
 
-/// An expression node; `depth` bounds recursion over it.
+/// An expression node; `depth` bounds recursion over it. Only real nesting deepens the tree
+/// (parentheses, unary operators, function calls, indices): a flat chain such as
+/// `a + b - c + …` is one [`ExprKind::Chain`] node however long it is.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Expr {
     pub kind: ExprKind,
@@ -197,9 +199,22 @@ pub(crate) enum ExprKind {
     /// `name[index]`: one bit of a register.
     Indexed(Ident, Box<Expr>),
     Unary(UnaryOp, Box<Expr>),
-    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `first op₁ e₁ op₂ e₂ …`: operators of one precedence level (at least one link),
+    /// applied from the left (`a - b + c` is `(a - b) + c`), except `**`, applied from the
+    /// right (`a ** b ** c` is `a ** (b ** c)`). The node's position is that of the
+    /// operator applied last.
+    Chain(Box<Expr>, Vec<Link>),
     /// A built-in function: `sin(x)`, `pow(a, b)`, …
     Call(Ident, Vec<Expr>),
+}
+
+/// One `op operand` of a [`ExprKind::Chain`], with the operator's position (where an
+/// error applying it is reported).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Link {
+    pub op: BinaryOp,
+    pub pos: Position,
+    pub operand: Expr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

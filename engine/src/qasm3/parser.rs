@@ -9,8 +9,8 @@
 //! that no input can exhaust the stack.
 
 use super::ast::{
-    BinaryOp, Expr, ExprKind, GateCall, GateDef, Ident, Index, Iterable, Modifier, ModifierKind,
-    Operand, Range, ScalarKind, ScalarType, Stmt, StmtKind, UnaryOp,
+    BinaryOp, Expr, ExprKind, GateCall, GateDef, Ident, Index, Iterable, Link, Modifier,
+    ModifierKind, Operand, Range, ScalarKind, ScalarType, Stmt, StmtKind, UnaryOp,
 };
 use super::lexer::{Token, TokenKind};
 use crate::error::{EngineError, Position, Result};
@@ -777,13 +777,19 @@ impl Parser {
     }
 
     /// Binary operators of precedence `min_level` and above, left associative
-    /// (precedence climbing: at most ten nested calls per operand).
+    /// (precedence climbing: at most ten nested calls per operand). The operators of one
+    /// level form one [`ExprKind::Chain`] however many there are: a flat chain does not
+    /// nest.
     fn binary(&mut self, min_level: u8) -> Result<Expr> {
         let mut lhs = self.unary()?;
-        while let Some((level, op)) = self.binary_op().filter(|(level, _)| *level >= min_level) {
-            let pos = self.advance();
-            let rhs = self.binary(level + 1)?;
-            lhs = node(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), pos)?;
+        while let Some((level, _)) = self.binary_op().filter(|(level, _)| *level >= min_level) {
+            let mut links = Vec::new();
+            while let Some((_, op)) = self.binary_op().filter(|(next, _)| *next == level) {
+                let pos = self.advance();
+                let operand = self.binary(level + 1)?;
+                links.push(Link { op, pos, operand });
+            }
+            lhs = chain(lhs, links)?;
         }
         Ok(lhs)
     }
@@ -804,18 +810,30 @@ impl Parser {
         node(ExprKind::Unary(op, Box::new(operand)), pos)
     }
 
+    /// `primary ('**' unary)?`, right associative: `a ** b ** c` is one chain applied from
+    /// the right. An exponent with a sign (`2 ** -1`) is a nested `unary` that takes the
+    /// rest of the chain (`2 ** -1 ** 2` is `2 ** -(1 ** 2)`).
     fn power(&mut self) -> Result<Expr> {
         let base = self.primary()?;
-        if self.is_symbol("**") {
+        let mut links = Vec::new();
+        while self.is_symbol("**") {
             let pos = self.advance();
-            // Right associative, and the exponent may carry a sign: 2 ** -1.
-            let exponent = self.nested(Self::unary)?;
-            return node(
-                ExprKind::Binary(BinaryOp::Pow, Box::new(base), Box::new(exponent)),
+            let signed = matches!(self.peek(), TokenKind::Symbol("-" | "!" | "~" | "+"));
+            let operand = if signed {
+                self.nested(Self::unary)?
+            } else {
+                self.primary()?
+            };
+            links.push(Link {
+                op: BinaryOp::Pow,
                 pos,
-            );
+                operand,
+            });
+            if signed {
+                break;
+            }
         }
-        Ok(base)
+        chain(base, links)
     }
 
     fn primary(&mut self) -> Result<Expr> {
@@ -906,6 +924,17 @@ fn refused_in_expression(word: &str, pos: Position) -> Option<EngineError> {
     unsupported(word).map(|message| EngineError::at(pos, message))
 }
 
+/// `first` followed by `links` as one chain node, at the position of the operator applied
+/// last (the last one, or the first for `**`), or `first` alone.
+fn chain(first: Expr, links: Vec<Link>) -> Result<Expr> {
+    let pos = match (links.first(), links.last()) {
+        (Some(first), _) if first.op == BinaryOp::Pow => first.pos,
+        (_, Some(last)) => last.pos,
+        _ => return Ok(first),
+    };
+    node(ExprKind::Chain(Box::new(first), links), pos)
+}
+
 /// An expression node, refused past [`MAX_EXPR_DEPTH`].
 fn node(kind: ExprKind, pos: Position) -> Result<Expr> {
     let depth = 1 + match &kind {
@@ -915,7 +944,10 @@ fn node(kind: ExprKind, pos: Position) -> Result<Expr> {
         | ExprKind::BitString(_)
         | ExprKind::Name(_) => 0,
         ExprKind::Indexed(_, inner) | ExprKind::Unary(_, inner) => inner.depth,
-        ExprKind::Binary(_, lhs, rhs) => lhs.depth.max(rhs.depth),
+        ExprKind::Chain(first, links) => links
+            .iter()
+            .map(|link| link.operand.depth)
+            .fold(first.depth, u32::max),
         ExprKind::Call(_, args) => args.iter().map(|a| a.depth).max().unwrap_or(0),
     };
     if depth > MAX_EXPR_DEPTH {

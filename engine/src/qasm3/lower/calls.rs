@@ -478,9 +478,11 @@ impl Lowering<'_> {
                 "a gate parameter cannot read bits",
             )),
             ExprKind::Unary(_, inner) => self.capture(inner, params, captured),
-            ExprKind::Binary(_, lhs, rhs) => {
-                self.capture(lhs, params, captured)?;
-                self.capture(rhs, params, captured)
+            ExprKind::Chain(first, links) => {
+                self.capture(first, params, captured)?;
+                links
+                    .iter()
+                    .try_for_each(|link| self.capture(&link.operand, params, captured))
             }
             ExprKind::Call(_, args) => args
                 .iter()
