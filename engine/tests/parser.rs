@@ -2,7 +2,11 @@
 //! and errors with exact `line:col` and what was expected.
 
 use qrun_engine::ir::{BitsTest, Condition, GateKind, OpKind};
-use qrun_engine::{FailureKind, Format, Limits, Parameters, Program, Stage, prepare};
+use std::collections::BTreeMap;
+
+use qrun_engine::{
+    CancellationToken, FailureKind, Format, Limits, Parameters, Program, Stage, prepare, simulate,
+};
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
 
@@ -122,6 +126,110 @@ fn if_statements_guard_every_broadcast_operation() {
     let c = Condition::single(BitsTest::equals(0, 2, 2));
     let conditions: Vec<_> = p.ops().iter().map(|op| op.condition.clone()).collect();
     assert_eq!(conditions, vec![Some(d.clone()), Some(d), Some(c)]);
+}
+
+/// Issue 20, item 6: `if(c==18446744073709551616)` on a 72-bit register was refused
+/// ("integer … is too large (at most 2^64 - 1)"). Qiskit reads the value as a big integer
+/// and Aer compares registers of any width; so does the engine, exactly.
+#[test]
+fn register_comparisons_take_values_of_any_width() {
+    let source = format!(
+        "{HEADER}qreg q[1];\nqreg m[2];\ncreg c[72];\ncreg r[2];\nx q[0];\nmeasure q[0] -> c[64];\n\
+         if(c==18446744073709551616) x m[0];\nif(c==18446744073709551617) x m[1];\nmeasure m -> r;"
+    );
+    let p = program(&source);
+    let tests: Vec<_> = p
+        .ops()
+        .iter()
+        .filter_map(|op| op.condition.clone())
+        .collect();
+    assert_eq!(
+        tests,
+        vec![
+            Condition::single(BitsTest {
+                offset: 0,
+                size: 72,
+                value: vec![0, 1],
+                equal: true
+            }),
+            Condition::single(BitsTest {
+                offset: 0,
+                size: 72,
+                value: vec![1, 1],
+                equal: true
+            }),
+        ]
+    );
+    let limits = Limits::default();
+    let outcome = simulate(&p, 10, Some(1), &limits, &CancellationToken::new()).unwrap();
+    // r = m[1] m[0] = 01; c has bit 64 alone set.
+    let key = format!("01 {}1{}", "0".repeat(7), "0".repeat(64));
+    assert_eq!(outcome.counts, BTreeMap::from([(key, 10)]));
+    // The widest register's widest value compares too.
+    let widest = format!("{HEADER}qreg q[1];\ncreg c[1024];\nif (c == {}) x q[0];", {
+        // 2^1024 - 1 in decimal, from its binary digits.
+        let mut digits = vec![0u8];
+        for _ in 0..1024 {
+            let mut carry = 1;
+            for d in digits.iter_mut() {
+                let v = *d * 2 + carry;
+                *d = v % 10;
+                carry = v / 10;
+            }
+            if carry > 0 {
+                digits.push(carry);
+            }
+        }
+        digits
+            .iter()
+            .rev()
+            .map(|d| char::from(b'0' + d))
+            .collect::<String>()
+    });
+    let widest = program(&widest);
+    let tests = &widest.ops()[0].condition.as_ref().unwrap().tests;
+    assert_eq!(tests[0].value, vec![u64::MAX; 16]);
+}
+
+#[test]
+fn wide_integers_keep_the_limits_of_other_contexts() {
+    let two_64 = "18446744073709551616";
+    assert_eq!(
+        error(&format!("qreg q[{two_64}];")),
+        (
+            1,
+            8,
+            format!("integer '{two_64}' is too large (at most 2^64 - 1)")
+        )
+    );
+    assert_eq!(
+        error(&format!("qreg q[1];\nU(0, 0, 0) q[{two_64}];")),
+        (
+            2,
+            14,
+            format!("integer '{two_64}' is too large (at most 2^64 - 1)")
+        )
+    );
+    let too_wide = format!("1{}", "0".repeat(309));
+    assert_eq!(
+        error(&format!(
+            "creg c[1];\nqreg q[1];\nif (c == {too_wide}) U(0, 0, 0) q[0];"
+        )),
+        (
+            3,
+            10,
+            format!("integer '{too_wide}' is too large (at most 1024 bits)")
+        )
+    );
+    // In an expression an integer is a real, as Qiskit reads it.
+    assert_eq!(
+        angles(&format!("{HEADER}qreg q[1];\nrz({two_64}) q[0];")),
+        vec![18446744073709551616.0]
+    );
+    assert_eq!(
+        error(&format!("qreg q[1];\nU({too_wide}, 0, 0) q[0];")).2,
+        "gate parameter evaluates to inf; expected a finite number"
+    );
 }
 
 #[test]

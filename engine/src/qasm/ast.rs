@@ -29,9 +29,10 @@ pub(crate) enum Stmt {
         qubits: Vec<Ident>,
     },
     Op(QuantumOp),
+    /// `if (creg == value) op`; `value` is little-endian 64-bit words, of any width.
     If {
         creg: Ident,
-        value: u64,
+        value: Vec<u64>,
         op: QuantumOp,
     },
     Barrier {

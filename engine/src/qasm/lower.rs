@@ -236,8 +236,12 @@ impl<'l> Lowering<'l> {
                     }
                 };
                 let register = &self.cregs[index];
-                let condition =
-                    Condition::single(BitsTest::equals(register.offset, register.size, value));
+                let condition = Condition::single(BitsTest {
+                    offset: register.offset,
+                    size: register.size,
+                    value,
+                    equal: true,
+                });
                 self.quantum_op(op, Some(&condition))
             }
             Stmt::Barrier { args, pos } => {

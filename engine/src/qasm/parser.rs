@@ -14,6 +14,7 @@ use super::ast::{
 use super::expr::MAX_EXPR_DEPTH;
 use super::lexer::{Keyword, Token, TokenKind};
 use crate::error::{EngineError, Position, Result};
+use crate::literal::int_words;
 
 /// Parses a whole program.
 pub(crate) fn parse_program(tokens: Vec<Token>) -> Result<Vec<Stmt>> {
@@ -99,12 +100,17 @@ impl Parser {
         }
     }
 
+    /// An integer up to 2^64 - 1 (a register size or an index).
     fn integer(&mut self, expected: &str) -> Result<u64> {
-        match *self.peek() {
-            TokenKind::Int(value) => {
+        match self.peek() {
+            &TokenKind::Int(value) => {
                 self.advance();
                 Ok(value)
             }
+            TokenKind::WideInt(digits) => Err(EngineError::at(
+                self.pos(),
+                format!("integer '{digits}' is too large (at most 2^64 - 1)"),
+            )),
             _ => Err(self.error_expected(expected)),
         }
     }
@@ -114,9 +120,10 @@ impl Parser {
             return Ok(());
         }
         let pos = self.pos();
-        let version = match *self.peek() {
-            TokenKind::Real(v) => v,
-            TokenKind::Int(v) => v as f64,
+        let version = match self.peek() {
+            &TokenKind::Real(v) => v,
+            &TokenKind::Int(v) => v as f64,
+            TokenKind::WideInt(digits) => real(digits),
             _ => return Err(self.error_expected("a version number such as 2.0")),
         };
         self.advance();
@@ -176,7 +183,13 @@ impl Parser {
                 self.expect(&TokenKind::LParen, "'(' after 'if'")?;
                 let creg = self.ident("a classical register name")?;
                 self.expect(&TokenKind::EqEq, "'=='")?;
-                let value = self.integer("a non-negative integer to compare with")?;
+                // Any width: a register compares exactly with a value as wide as itself.
+                let value = match self.peek() {
+                    &TokenKind::Int(value) => vec![value],
+                    TokenKind::WideInt(digits) => int_words(digits, 10, self.pos())?,
+                    _ => return Err(self.error_expected("a non-negative integer to compare with")),
+                };
+                self.advance();
                 self.expect(&TokenKind::RParen, "')'")?;
                 let op = self.quantum_op()?;
                 Ok(Stmt::If { creg, value, op })
@@ -435,6 +448,8 @@ impl Parser {
         let pos = self.pos();
         let kind = match self.peek().clone() {
             TokenKind::Int(value) => ExprKind::Number(value as f64),
+            // As Qiskit reads integers in expressions: as reals.
+            TokenKind::WideInt(digits) => ExprKind::Number(real(&digits)),
             TokenKind::Real(value) => ExprKind::Number(value),
             TokenKind::Keyword(Keyword::Pi) => ExprKind::Pi,
             TokenKind::Ident(name) => match scope.get(name.as_str()) {
@@ -478,6 +493,12 @@ impl Parser {
         self.advance();
         Ok(Expr::new(kind, pos))
     }
+}
+
+/// The value of a wide integer's decimal digits as a real (infinite past `f64::MAX`).
+fn real(digits: &str) -> f64 {
+    // Decimal digits always parse: a value past the range of f64 is infinite.
+    digits.parse().unwrap_or(f64::INFINITY)
 }
 
 fn function(keyword: Keyword) -> Option<Function> {

@@ -4,14 +4,10 @@
 //! their text, so a construct the engine does not run is still recognised and named in its
 //! error. Identifiers may use Unicode letters (`θ`, `π`), as the specification allows.
 //! Integers are kept exactly, however wide (a comparison with a 70-bit register needs a
-//! 70-bit value), up to [`MAX_INT_BITS`]. `//` and `/* */` are comments.
+//! 70-bit value), up to `literal::MAX_INT_BITS`. `//` and `/* */` are comments.
 
 use crate::error::{EngineError, Position, Result};
-use crate::limits::MAX_CLBITS;
-
-/// Widest integer literal: no comparison with a register needs more bits than the widest
-/// register the engine accepts.
-pub(crate) const MAX_INT_BITS: u64 = MAX_CLBITS;
+use crate::literal::int_words;
 
 /// What a token is.
 #[derive(Clone, Debug, PartialEq)]
@@ -237,7 +233,7 @@ impl Scanner {
                 ));
             }
             self.end_of_number(pos, &digits)?;
-            return int_literal(&digits, radix, pos).map(TokenKind::Int);
+            return int_words(&digits, radix, pos).map(TokenKind::Int);
         }
         let mut text = self.digits(10);
         let mut real = false;
@@ -279,7 +275,7 @@ impl Scanner {
                 .map_err(|_| EngineError::at(pos, format!("invalid number '{text}'")))?;
             return Ok(TokenKind::Float(value));
         }
-        int_literal(&text, 10, pos).map(TokenKind::Int)
+        int_words(&text, 10, pos).map(TokenKind::Int)
     }
 
     fn end_of_number(&mut self, pos: Position, digits: &str) -> Result<()> {
@@ -325,37 +321,6 @@ impl Scanner {
         }
         Ok(TokenKind::Symbol(found))
     }
-}
-
-/// The value of `digits` in `radix` as little-endian words, at most [`MAX_INT_BITS`] bits.
-fn int_literal(digits: &str, radix: u32, pos: Position) -> Result<Vec<u64>> {
-    let mut words: Vec<u64> = Vec::new();
-    for c in digits.chars() {
-        // `digits` holds only digits of `radix`.
-        let mut carry = u128::from(c.to_digit(radix).unwrap_or(0));
-        for word in &mut words {
-            let product = u128::from(*word) * u128::from(radix) + carry;
-            *word = product as u64;
-            carry = product >> 64;
-        }
-        if carry > 0 {
-            words.push(carry as u64);
-        }
-        if words.len() as u64 * 64 > MAX_INT_BITS + 64 {
-            break;
-        }
-    }
-    let bits = match words.last() {
-        Some(top) => (words.len() as u64 - 1) * 64 + u64::from(64 - top.leading_zeros()),
-        None => 0,
-    };
-    if bits > MAX_INT_BITS {
-        return Err(EngineError::at(
-            pos,
-            format!("integer '{digits}' is too large (at most {MAX_INT_BITS} bits)"),
-        ));
-    }
-    Ok(words)
 }
 
 #[cfg(test)]
