@@ -377,7 +377,7 @@ fn hostile_corpus_inputs_end_in_clean_errors() {
             "gate h a { U(pi/2,0,pi) a; }\ninclude \"qelib1.inc\";\n".into(),
             FailureKind::Validation,
             (2, 1),
-            "in qelib1.inc: 'h' is already defined at 1:6",
+            "qelib1.inc:32:6: 'h' is already defined at 1:6",
         ),
         (
             "unterminated include",

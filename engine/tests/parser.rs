@@ -490,7 +490,29 @@ fn semantic_errors_say_where_and_what_was_expected() {
         ),
         (
             "OPENQASM 2.0;\ngate h a { U(0,0,0) a; }\ninclude \"qelib1.inc\";",
-            (3, 1, "in qelib1.inc: 'h' is already defined at 2:6"),
+            (3, 1, "qelib1.inc:32:6: 'h' is already defined at 2:6"),
+        ),
+        (
+            "creg u3[1];\ninclude \"qelib1.inc\";",
+            (2, 1, "qelib1.inc:7:6: 'u3' is already defined at 1:6"),
+        ),
+        // Issue 20, item 7: this said "'h' is already defined at 32:6", a line of
+        // qelib1.inc given as if it were the program's.
+        (
+            "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg h[1];",
+            (
+                3,
+                6,
+                "'h' is already defined at qelib1.inc:32:6 (included at 2:1)",
+            ),
+        ),
+        (
+            "include \"qelib1.inc\";\ngate cx a, b { CX a, b; }",
+            (
+                2,
+                6,
+                "'cx' is already defined at qelib1.inc:13:6 (included at 1:1)",
+            ),
         ),
         (
             "gate CX a, b { }",

@@ -878,10 +878,17 @@ fn malformed_programs_say_what_was_expected_where() {
             (3, 10),
             "gate 'cx' is given qubit q[0] twice",
         ),
+        // Issue 20, item 7: this said "'h' is already declared at 2:1", the include
+        // statement, without saying so.
         (
             "include \"stdgates.inc\";\nqubit h;",
             (2, 7),
-            "'h' is already declared at 2:1",
+            "'h' is already declared in stdgates.inc (included at 2:1)",
+        ),
+        (
+            "qubit h;\ninclude \"stdgates.inc\";",
+            (2, 1),
+            "in stdgates.inc: 'h' is already declared at 2:7",
         ),
         (
             "include \"stdgates.inc\";\nqubit q;\nrx(1 +) q;",

@@ -35,7 +35,7 @@ use super::cond::{self, BitRange, Bits, Cases};
 use super::expr::{self, Names, Value};
 use super::gates::{BUILTIN_U, NativeGate, STDGATES, STDGATES_FILE};
 use crate::Parameters;
-use crate::error::{EngineError, Position, Result, Stage};
+use crate::error::{Declared, EngineError, Position, Result, Stage};
 use crate::ir::{Condition, Op, OpKind, Program, Register};
 use crate::limits::{Limits, MAX_CLBITS};
 use values::{RangeIter, convert, input_value, value_pos};
@@ -159,8 +159,8 @@ struct Resolved {
 struct Lowering<'l> {
     limits: &'l Limits,
     parameters: &'l Parameters,
-    /// Every global name; `None` marks the built-ins.
-    symbols: HashMap<String, (Symbol, Option<Position>)>,
+    /// Every global name, with where it was declared.
+    symbols: HashMap<String, (Symbol, Declared)>,
     /// Loop variables, innermost last.
     loop_vars: Vec<(String, Value)>,
     gates: Vec<Rc<GateEntry>>,
@@ -209,7 +209,7 @@ impl<'l> Lowering<'l> {
         }));
         let id = self.gates.len() - 1;
         self.symbols
-            .insert(name.to_owned(), (Symbol::Gate(id), None));
+            .insert(name.to_owned(), (Symbol::Gate(id), Declared::Builtin));
     }
 
     /// Counts `units` of work against the bound.
@@ -399,9 +399,9 @@ impl<'l> Lowering<'l> {
         }
         self.stdgates_included = true;
         for (name, num_params, num_qubits, native) in &STDGATES[..BUILTIN_U] {
-            if let Some((_, at)) = self.symbols.get(*name) {
-                let place = match at {
-                    Some(at) => format!("is already declared at {at}"),
+            if let Some((_, declared)) = self.symbols.get(*name) {
+                let place = match declared.place() {
+                    Some(place) => format!("is already declared {place}"),
                     None => "is a built-in gate".to_owned(),
                 };
                 return Err(EngineError::at(
@@ -416,7 +416,12 @@ impl<'l> Lowering<'l> {
                 body: GateBody::Native(*native),
             }));
             let symbol = Symbol::Gate(self.gates.len() - 1);
-            self.symbols.insert((*name).to_owned(), (symbol, Some(pos)));
+            let declared = Declared::Included {
+                file: STDGATES_FILE,
+                at: None,
+                include: pos,
+            };
+            self.symbols.insert((*name).to_owned(), (symbol, declared));
         }
         Ok(())
     }
@@ -424,9 +429,9 @@ impl<'l> Lowering<'l> {
     fn declare(&mut self, name: &Ident, symbol: Symbol) -> Result<()> {
         match self.symbols.entry(name.name.clone()) {
             Entry::Occupied(existing) => {
-                let place = match existing.get() {
-                    (_, Some(pos)) => format!("is already declared at {pos}"),
-                    (_, None) => "is built in".to_owned(),
+                let place = match existing.get().1.place() {
+                    Some(place) => format!("is already declared {place}"),
+                    None => "is built in".to_owned(),
                 };
                 Err(EngineError::at(
                     name.pos,
@@ -440,7 +445,7 @@ impl<'l> Lowering<'l> {
                         format!("'{}' is a built-in constant", name.name),
                     ));
                 }
-                slot.insert((symbol, Some(name.pos)));
+                slot.insert((symbol, Declared::Source(name.pos)));
                 Ok(())
             }
         }
