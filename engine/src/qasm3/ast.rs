@@ -28,7 +28,7 @@ pub(crate) enum StmtKind {
     BitDecl {
         name: Ident,
         size: Option<Expr>,
-        init: Option<Operand>,
+        init: Option<Box<Operand>>,
     },
     /// `const TYPE name = value;`
     Const {
@@ -45,7 +45,7 @@ pub(crate) enum StmtKind {
     /// `target = measure source;`, `measure source -> target;` or `measure source;`.
     Measure {
         source: Operand,
-        target: Option<Operand>,
+        target: Option<Box<Operand>>,
     },
     /// `reset q;`
     Reset(Operand),
@@ -155,7 +155,7 @@ pub(crate) struct Operand {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Index {
     Single(Expr),
-    Range(Range),
+    Range(Box<Range>),
     Set(Vec<Expr>),
 }
 
@@ -173,7 +173,7 @@ pub(crate) struct Range {
 /// What a `for` loop runs over.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Iterable {
-    Range(Range),
+    Range(Box<Range>),
     Set(Vec<Expr>),
 }
 
@@ -189,8 +189,10 @@ pub(crate) struct Expr {
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ExprKind {
-    /// Little-endian 64-bit words.
-    Int(Vec<u64>),
+    /// An integer literal up to 2^64 - 1.
+    Int(u64),
+    /// A larger integer literal, little-endian 64-bit words.
+    WideInt(Vec<u64>),
     Float(f64),
     Bool(bool),
     /// `"0101"`: most significant bit first.

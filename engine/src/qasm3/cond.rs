@@ -174,7 +174,8 @@ fn operand_bits(expr: &Expr, names: &dyn Bits) -> Result<Option<BitRange>> {
 /// width, a bit string, a boolean, or an expression of constants.
 fn value_words(expr: &Expr, names: &dyn Bits) -> Result<Vec<u64>> {
     match &expr.kind {
-        ExprKind::Int(words) => Ok(words.clone()),
+        ExprKind::Int(value) => Ok(vec![*value]),
+        ExprKind::WideInt(words) => Ok(words.clone()),
         ExprKind::BitString(bits) => {
             let mut words = vec![0u64; bits.len().div_ceil(64)];
             for (i, bit) in bits.chars().rev().enumerate() {

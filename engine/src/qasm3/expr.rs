@@ -72,6 +72,7 @@ pub(crate) fn constant(name: &str) -> Option<Value> {
 pub(crate) fn size(expr: &Expr) -> u64 {
     1 + match &expr.kind {
         ExprKind::Int(_)
+        | ExprKind::WideInt(_)
         | ExprKind::Float(_)
         | ExprKind::Bool(_)
         | ExprKind::BitString(_)
@@ -92,7 +93,8 @@ pub(crate) fn size(expr: &Expr) -> u64 {
 pub(crate) fn eval(expr: &Expr, names: &dyn Names) -> Result<Value> {
     let pos = expr.pos;
     match &expr.kind {
-        ExprKind::Int(words) => int_literal(words, pos).map(Value::Int),
+        ExprKind::Int(value) => Ok(Value::Int(i128::from(*value))),
+        ExprKind::WideInt(words) => int_literal(words, pos).map(Value::Int),
         ExprKind::Float(value) => Ok(Value::Float(*value)),
         ExprKind::Bool(value) => Ok(Value::Bool(*value)),
         ExprKind::BitString(_) => Err(EngineError::at(
@@ -151,11 +153,10 @@ fn chain(first: &Expr, links: &[Link], names: &dyn Names) -> Result<Value> {
     Ok(value)
 }
 
-/// An integer literal as an `i128` (wider ones are only for comparisons with registers).
-pub(crate) fn int_literal(words: &[u64], pos: Position) -> Result<i128> {
+/// A wide integer literal as an `i128` (wider ones are only for comparisons with
+/// registers).
+fn int_literal(words: &[u64], pos: Position) -> Result<i128> {
     match words {
-        [] => Ok(0),
-        [low] => Ok(i128::from(*low)),
         [low, high] if *high < 1 << 63 => Ok(i128::from(*high) << 64 | i128::from(*low)),
         _ => Err(EngineError::at(
             pos,

@@ -6,6 +6,8 @@
 //! Integers are kept exactly, however wide (a comparison with a 70-bit register needs a
 //! 70-bit value), up to `literal::MAX_INT_BITS`. `//` and `/* */` are comments.
 
+use std::borrow::Cow;
+
 use crate::error::{EngineError, Position, Result};
 use crate::literal::int_words;
 
@@ -14,8 +16,11 @@ use crate::literal::int_words;
 pub(crate) enum TokenKind {
     /// An identifier or a keyword.
     Word(String),
-    /// A non-negative integer literal, little-endian 64-bit words (no trailing zero words).
-    Int(Vec<u64>),
+    /// A non-negative integer literal up to 2^64 - 1.
+    Int(u64),
+    /// A larger integer literal, little-endian 64-bit words (at least two, no trailing zero
+    /// word).
+    WideInt(Vec<u64>),
     /// A real literal (has a `.` or an exponent).
     Float(f64),
     /// A number with a unit (`100ns`, `2dt`, `1.5im`): durations and imaginary numbers.
@@ -36,11 +41,8 @@ impl TokenKind {
     pub(crate) fn describe(&self) -> String {
         match self {
             Self::Word(word) => format!("'{word}'"),
-            Self::Int(words) => match words.as_slice() {
-                [] => "integer 0".to_owned(),
-                [value] => format!("integer {value}"),
-                _ => "a wide integer".to_owned(),
-            },
+            Self::Int(value) => format!("integer {value}"),
+            Self::WideInt(_) => "a wide integer".to_owned(),
             Self::Float(value) => format!("number {value}"),
             Self::Unit(text) => format!("'{text}'"),
             Self::Str(text) => format!("string \"{text}\""),
@@ -93,12 +95,13 @@ fn symbols(c: char) -> &'static [&'static str] {
 /// Splits `source` into tokens, ending with [`TokenKind::Eof`].
 pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
     let mut scanner = Scanner {
-        chars: source.chars().collect(),
+        source,
         index: 0,
         line: 1,
         col: 1,
     };
-    let mut tokens = Vec::new();
+    // About one token per three bytes of a typical program: most programs need no regrowth.
+    let mut tokens = Vec::with_capacity(source.len() / 3 + 1);
     loop {
         scanner.skip_blanks_and_comments()?;
         let pos = scanner.pos();
@@ -111,7 +114,11 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
         };
         let kind = match c {
             c if c.is_alphabetic() || c == '_' => {
-                TokenKind::Word(scanner.bump_while(|c| c.is_alphanumeric() || c == '_'))
+                TokenKind::Word(
+                    scanner
+                        .bump_while(|c| c.is_alphanumeric() || c == '_')
+                        .to_owned(),
+                )
             }
             '0'..='9' => scanner.number(pos)?,
             '.' if scanner.peek(1).is_some_and(|c| c.is_ascii_digit()) => scanner.number(pos)?,
@@ -131,14 +138,15 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
     }
 }
 
-struct Scanner {
-    chars: Vec<char>,
+/// A cursor over the source: `index` in bytes, `line` and `col` in characters.
+struct Scanner<'a> {
+    source: &'a str,
     index: usize,
     line: u32,
     col: u32,
 }
 
-impl Scanner {
+impl<'a> Scanner<'a> {
     fn pos(&self) -> Position {
         Position {
             line: self.line,
@@ -147,12 +155,12 @@ impl Scanner {
     }
 
     fn peek(&self, ahead: usize) -> Option<char> {
-        self.chars.get(self.index + ahead).copied()
+        self.source[self.index..].chars().nth(ahead)
     }
 
     fn bump(&mut self) -> Option<char> {
         let c = self.peek(0)?;
-        self.index += 1;
+        self.index += c.len_utf8();
         if c == '\n' {
             self.line += 1;
             self.col = 1;
@@ -162,13 +170,13 @@ impl Scanner {
         Some(c)
     }
 
-    fn bump_while(&mut self, mut keep: impl FnMut(char) -> bool) -> String {
-        let mut text = String::new();
-        while let Some(c) = self.peek(0).filter(|&c| keep(c)) {
-            text.push(c);
+    /// Moves past the characters `keep` accepts and returns them.
+    fn bump_while(&mut self, mut keep: impl FnMut(char) -> bool) -> &'a str {
+        let start = self.index;
+        while self.peek(0).is_some_and(&mut keep) {
             self.bump();
         }
-        text
+        &self.source[start..self.index]
     }
 
     fn skip_blanks_and_comments(&mut self) -> Result<()> {
@@ -208,11 +216,9 @@ impl Scanner {
         }
     }
 
-    /// Digits of `radix`, without the `_` separators.
-    fn digits(&mut self, radix: u32) -> String {
-        let mut digits = self.bump_while(|c| c.is_digit(radix) || c == '_');
-        digits.retain(|c| c != '_');
-        digits
+    /// Digits of `radix` and `_` separators.
+    fn digits(&mut self, radix: u32) -> &'a str {
+        self.bump_while(|c| c.is_digit(radix) || c == '_')
     }
 
     fn number(&mut self, pos: Position) -> Result<TokenKind> {
@@ -225,7 +231,7 @@ impl Scanner {
         if radix != 10 {
             self.bump();
             self.bump();
-            let digits = self.digits(radix);
+            let digits = without_separators(self.digits(radix));
             if digits.is_empty() {
                 return Err(EngineError::at(
                     pos,
@@ -233,15 +239,15 @@ impl Scanner {
                 ));
             }
             self.end_of_number(pos, &digits)?;
-            return int_words(&digits, radix, pos).map(TokenKind::Int);
+            return int_token(&digits, radix, pos);
         }
-        let mut text = self.digits(10);
+        let start = self.index;
+        self.digits(10);
         let mut real = false;
         if self.peek(0) == Some('.') {
             real = true;
             self.bump();
-            text.push('.');
-            text.push_str(&self.digits(10));
+            self.digits(10);
         }
         let exponent_follows = matches!(self.peek(0), Some('e' | 'E'))
             && match self.peek(1) {
@@ -250,17 +256,22 @@ impl Scanner {
             };
         if exponent_follows {
             real = true;
-            text.push('e');
             self.bump();
-            if let Some(sign @ ('+' | '-')) = self.peek(0) {
-                text.push(sign);
+            if let Some('+' | '-') = self.peek(0) {
                 self.bump();
             }
-            text.push_str(&self.digits(10));
+            self.digits(10);
         }
+        // As written, without separators and with a lowercase exponent.
+        let text = match &self.source[start..self.index] {
+            written if written.contains(['_', 'E']) => {
+                Cow::Owned(written.replace('_', "").replace('E', "e"))
+            }
+            written => Cow::Borrowed(written),
+        };
         if self.peek(0).is_some_and(char::is_alphabetic) {
             let unit = self.bump_while(char::is_alphanumeric);
-            if matches!(unit.as_str(), "dt" | "ns" | "us" | "µs" | "ms" | "s" | "im") {
+            if matches!(unit, "dt" | "ns" | "us" | "µs" | "ms" | "s" | "im") {
                 return Ok(TokenKind::Unit(format!("{text}{unit}")));
             }
             return Err(EngineError::at(
@@ -275,7 +286,7 @@ impl Scanner {
                 .map_err(|_| EngineError::at(pos, format!("invalid number '{text}'")))?;
             return Ok(TokenKind::Float(value));
         }
-        int_words(&text, 10, pos).map(TokenKind::Int)
+        int_token(&text, 10, pos)
     }
 
     fn end_of_number(&mut self, pos: Position, digits: &str) -> Result<()> {
@@ -300,7 +311,7 @@ impl Scanner {
                 format!("unterminated string: expected a closing {quote}"),
             ));
         }
-        Ok(TokenKind::Str(text))
+        Ok(TokenKind::Str(text.to_owned()))
     }
 
     fn symbol(&mut self, c: char, pos: Position) -> Result<TokenKind> {
@@ -320,6 +331,25 @@ impl Scanner {
             self.bump();
         }
         Ok(TokenKind::Symbol(found))
+    }
+}
+
+/// `digits` without its `_` separators.
+fn without_separators(digits: &str) -> Cow<'_, str> {
+    if digits.contains('_') {
+        Cow::Owned(digits.replace('_', ""))
+    } else {
+        Cow::Borrowed(digits)
+    }
+}
+
+/// The token of an integer literal: inline up to 2^64 - 1, as words beyond (at most
+/// `literal::MAX_INT_BITS` bits).
+fn int_token(digits: &str, radix: u32, pos: Position) -> Result<TokenKind> {
+    // `digits` holds digits of `radix` only: the one way not to fit is to be larger.
+    match u64::from_str_radix(digits, radix) {
+        Ok(value) => Ok(TokenKind::Int(value)),
+        Err(_) => int_words(digits, radix, pos).map(TokenKind::WideInt),
     }
 }
 
@@ -351,19 +381,22 @@ mod tests {
                 Float(0.5),
                 Float(2.0),
                 Float(2e3),
-                Int(vec![7]),
-                Int(vec![31]),
-                Int(vec![5]),
-                Int(vec![15]),
-                Int(vec![1000]),
+                Int(7),
+                Int(31),
+                Int(5),
+                Int(15),
+                Int(1000),
                 Unit("100ns".into()),
                 Unit("2.5im".into()),
                 Eof
             ]
         );
-        assert_eq!(kinds("0"), vec![Int(vec![]), Eof]);
-        // 2^65 + 1
-        assert_eq!(kinds("36893488147419103233"), vec![Int(vec![1, 2]), Eof]);
+        assert_eq!(kinds("0"), vec![Int(0), Eof]);
+        // 2^64 - 1, 2^65 + 1
+        assert_eq!(
+            kinds("18_446_744_073_709_551_615 36893488147419103233"),
+            vec![Int(u64::MAX), WideInt(vec![1, 2]), Eof]
+        );
     }
 
     #[test]
@@ -380,7 +413,7 @@ mod tests {
                 Symbol(")"),
                 Word("q".into()),
                 Symbol("["),
-                Int(vec![]),
+                Int(0),
                 Symbol("]"),
                 Symbol(","),
                 HardwareQubit,
@@ -396,7 +429,7 @@ mod tests {
                 Symbol("<="),
                 Word("b".into()),
                 Symbol(">>="),
-                Int(vec![2]),
+                Int(2),
                 Word("π".into()),
                 Eof
             ]

@@ -53,8 +53,9 @@ const CALL_WORK: u64 = 16;
 const MAX_GATE_DEPTH: u32 = 256;
 
 /// Lowers parsed statements to a [`Program`], binding `input` declarations to
-/// `parameters` (every parameter must be an input and every input given).
-pub(crate) fn lower(stmts: &[Stmt], parameters: &Parameters, limits: &Limits) -> Result<Program> {
+/// `parameters` (every parameter must be an input and every input given). Each top-level
+/// statement is dropped as soon as it is lowered, while its memory is still in cache.
+pub(crate) fn lower(stmts: Vec<Stmt>, parameters: &Parameters, limits: &Limits) -> Result<Program> {
     let declared: HashSet<&str> = stmts
         .iter()
         .filter_map(|stmt| match &stmt.kind {
@@ -81,7 +82,7 @@ pub(crate) fn lower(stmts: &[Stmt], parameters: &Parameters, limits: &Limits) ->
     }
     let mut lowering = Lowering::new(parameters, limits);
     for stmt in stmts {
-        lowering.statement(stmt)?;
+        lowering.statement(&stmt)?;
     }
     Ok(Program {
         qregs: lowering.qregs,

@@ -176,7 +176,7 @@ impl Parser {
         self.advance();
         let pos = self.pos();
         let major = match self.take() {
-            TokenKind::Int(words) => words.first().copied().unwrap_or(0) as f64,
+            TokenKind::Int(value) => value as f64,
             TokenKind::Float(value) => value.trunc(),
             other => {
                 return Err(EngineError::at(
@@ -270,7 +270,7 @@ impl Parser {
                         ));
                     }
                     self.advance();
-                    Some(self.operand()?)
+                    Some(Box::new(self.operand()?))
                 } else {
                     None
                 };
@@ -301,7 +301,7 @@ impl Parser {
                 self.advance();
                 let source = self.operand()?;
                 let target = if self.eat_symbol("->") {
-                    Some(self.operand()?)
+                    Some(Box::new(self.operand()?))
                 } else {
                     None
                 };
@@ -363,7 +363,7 @@ impl Parser {
                         self.advance();
                         let range = self.range(None, start)?;
                         self.expect_symbol("]")?;
-                        Iterable::Range(range)
+                        Iterable::Range(Box::new(range))
                     }
                     TokenKind::Symbol("{") => Iterable::Set(self.set()?),
                     _ => {
@@ -450,7 +450,7 @@ impl Parser {
         self.expect_symbol(";")?;
         Ok(StmtKind::Measure {
             source,
-            target: Some(target),
+            target: Some(Box::new(target)),
         })
     }
 
@@ -524,7 +524,7 @@ impl Parser {
         let width = if self.eat_symbol("[") {
             let pos = self.pos();
             let width = match self.take() {
-                TokenKind::Int(words) if words.len() <= 1 => words.first().copied().unwrap_or(0),
+                TokenKind::Int(width) => width,
                 other => {
                     return Err(EngineError::at(
                         pos,
@@ -653,11 +653,11 @@ impl Parser {
             let index = if self.is_symbol("{") {
                 Index::Set(self.set()?)
             } else if self.is_symbol(":") {
-                Index::Range(self.range(None, start)?)
+                Index::Range(Box::new(self.range(None, start)?))
             } else {
                 let first = self.expr()?;
                 if self.is_symbol(":") {
-                    Index::Range(self.range(Some(first), start)?)
+                    Index::Range(Box::new(self.range(Some(first), start)?))
                 } else {
                     Index::Single(first)
                 }
@@ -845,7 +845,8 @@ impl Parser {
             return self.name_expr(pos);
         }
         let kind = match self.take() {
-            TokenKind::Int(words) => ExprKind::Int(words),
+            TokenKind::Int(value) => ExprKind::Int(value),
+            TokenKind::WideInt(words) => ExprKind::WideInt(words),
             TokenKind::Float(value) => ExprKind::Float(value),
             TokenKind::Str(text) => {
                 if text.is_empty() || !text.chars().all(|c| matches!(c, '0' | '1' | '_')) {
@@ -939,6 +940,7 @@ fn chain(first: Expr, links: Vec<Link>) -> Result<Expr> {
 fn node(kind: ExprKind, pos: Position) -> Result<Expr> {
     let depth = 1 + match &kind {
         ExprKind::Int(_)
+        | ExprKind::WideInt(_)
         | ExprKind::Float(_)
         | ExprKind::Bool(_)
         | ExprKind::BitString(_)

@@ -472,7 +472,9 @@ impl Lowering<'_> {
                     )),
                 }
             }
-            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) => Ok(()),
+            ExprKind::Int(_) | ExprKind::WideInt(_) | ExprKind::Float(_) | ExprKind::Bool(_) => {
+                Ok(())
+            }
             ExprKind::BitString(_) | ExprKind::Indexed(..) => Err(EngineError::at(
                 expr.pos,
                 "a gate parameter cannot read bits",
