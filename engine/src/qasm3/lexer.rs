@@ -113,13 +113,11 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
             return Ok(tokens);
         };
         let kind = match c {
-            c if c.is_alphabetic() || c == '_' => {
-                TokenKind::Word(
-                    scanner
-                        .bump_while(|c| c.is_alphanumeric() || c == '_')
-                        .to_owned(),
-                )
-            }
+            c if c.is_alphabetic() || c == '_' => TokenKind::Word(
+                scanner
+                    .bump_while(|c| c.is_alphanumeric() || c == '_')
+                    .to_owned(),
+            ),
             '0'..='9' => scanner.number(pos)?,
             '.' if scanner.peek(1).is_some_and(|c| c.is_ascii_digit()) => scanner.number(pos)?,
             '"' | '\'' => scanner.string(c, pos)?,
@@ -155,11 +153,22 @@ impl<'a> Scanner<'a> {
     }
 
     fn peek(&self, ahead: usize) -> Option<char> {
-        self.source[self.index..].chars().nth(ahead)
+        let rest = &self.source.as_bytes()[self.index..];
+        // ASCII, nearly all of any program, needs no decoding.
+        match rest.get(..=ahead) {
+            Some(bytes) if bytes.is_ascii() => Some(char::from(bytes[ahead])),
+            _ => self.source[self.index..].chars().nth(ahead),
+        }
     }
 
     fn bump(&mut self) -> Option<char> {
         let c = self.peek(0)?;
+        self.step_over(c);
+        Some(c)
+    }
+
+    /// Moves past `c`, the character at the cursor.
+    fn step_over(&mut self, c: char) {
         self.index += c.len_utf8();
         if c == '\n' {
             self.line += 1;
@@ -167,14 +176,13 @@ impl<'a> Scanner<'a> {
         } else {
             self.col += 1;
         }
-        Some(c)
     }
 
     /// Moves past the characters `keep` accepts and returns them.
     fn bump_while(&mut self, mut keep: impl FnMut(char) -> bool) -> &'a str {
         let start = self.index;
-        while self.peek(0).is_some_and(&mut keep) {
-            self.bump();
+        while let Some(c) = self.peek(0).filter(|&c| keep(c)) {
+            self.step_over(c);
         }
         &self.source[start..self.index]
     }

@@ -151,10 +151,20 @@ enum BodyOp {
     Barrier(Vec<usize>),
 }
 
-/// Operands resolved to bits; `single` when the operand is one bit (broadcast over).
-struct Resolved {
-    bits: Vec<u32>,
-    single: bool,
+/// An operand resolved to bits: one bit (a scalar or an index: broadcast over), or a list
+/// (a register, a range, a set).
+enum Resolved {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Resolved {
+    fn bits(&self) -> &[u32] {
+        match self {
+            Self::One(bit) => std::slice::from_ref(bit),
+            Self::Many(bits) => bits,
+        }
+    }
 }
 
 struct Lowering<'l> {
@@ -335,7 +345,7 @@ impl<'l> Lowering<'l> {
             },
             StmtKind::Reset(operand) => {
                 let qubits = self.resolve(operand, true)?;
-                for qubit in qubits.bits {
+                for &qubit in qubits.bits() {
                     self.emit(OpKind::Reset { qubit }, pos)?;
                 }
                 Ok(())
@@ -347,8 +357,8 @@ impl<'l> Lowering<'l> {
                     qubits.extend(0..self.qregs.iter().map(|r| r.size).sum::<u32>());
                 }
                 for operand in operands {
-                    let bits = self.resolve(operand, true)?.bits;
-                    qubits.extend(bits.into_iter().filter(|&q| seen.insert(q)));
+                    let bits = self.resolve(operand, true)?;
+                    qubits.extend(bits.bits().iter().filter(|&&q| seen.insert(q)));
                 }
                 self.emit(OpKind::Barrier(qubits), pos)
             }
@@ -546,9 +556,10 @@ impl<'l> Lowering<'l> {
         };
         let (offset, size) = (register.offset, register.size);
         let Some(index) = &operand.index else {
-            return Ok(Resolved {
-                bits: (offset..offset + size).collect(),
-                single: scalar,
+            return Ok(if scalar {
+                Resolved::One(offset)
+            } else {
+                Resolved::Many((offset..offset + size).collect())
             });
         };
         if scalar {
@@ -570,14 +581,10 @@ impl<'l> Lowering<'l> {
             Ok(offset + resolved as u32)
         };
         Ok(match index {
-            Index::Single(expr) => Resolved {
-                bits: vec![at(self, expr)?],
-                single: true,
-            },
-            Index::Set(exprs) => Resolved {
-                bits: exprs.iter().map(|e| at(self, e)).collect::<Result<_>>()?,
-                single: false,
-            },
+            Index::Single(expr) => Resolved::One(at(self, expr)?),
+            Index::Set(exprs) => {
+                Resolved::Many(exprs.iter().map(|e| at(self, e)).collect::<Result<_>>()?)
+            }
             Index::Range(range) => {
                 let (start, step, end) = self.range_bounds(range, Some(size))?;
                 let mut bits = Vec::new();
@@ -588,10 +595,7 @@ impl<'l> Lowering<'l> {
                     }
                     bits.push(offset + i as u32);
                 }
-                Resolved {
-                    bits,
-                    single: false,
-                }
+                Resolved::Many(bits)
             }
         })
     }
@@ -632,19 +636,20 @@ impl<'l> Lowering<'l> {
     fn measure(&mut self, source: &Operand, target: &Operand, pos: Position) -> Result<()> {
         let qubits = self.resolve(source, true)?;
         let clbits = self.resolve(target, false)?;
-        if qubits.bits.len() != clbits.bits.len() {
+        let (qubits, clbits) = (qubits.bits(), clbits.bits());
+        if qubits.len() != clbits.len() {
             return Err(EngineError::at(
                 pos,
                 format!(
                     "measure needs as many bits as qubits: {} qubit{} into {} bit{}",
-                    qubits.bits.len(),
-                    plural(qubits.bits.len()),
-                    clbits.bits.len(),
-                    plural(clbits.bits.len())
+                    qubits.len(),
+                    plural(qubits.len()),
+                    clbits.len(),
+                    plural(clbits.len())
                 ),
             ));
         }
-        for (qubit, clbit) in qubits.bits.into_iter().zip(clbits.bits) {
+        for (&qubit, &clbit) in qubits.iter().zip(clbits) {
             self.emit(OpKind::Measure { qubit, clbit }, pos)?;
         }
         Ok(())
