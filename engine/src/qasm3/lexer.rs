@@ -113,11 +113,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
             return Ok(tokens);
         };
         let kind = match c {
-            c if c.is_alphabetic() || c == '_' => TokenKind::Word(
-                scanner
-                    .bump_while(|c| c.is_alphanumeric() || c == '_')
-                    .to_owned(),
-            ),
+            c if c.is_alphabetic() || c == '_' => TokenKind::Word(scanner.word().to_owned()),
             '0'..='9' => scanner.number(pos)?,
             '.' if scanner.peek(1).is_some_and(|c| c.is_ascii_digit()) => scanner.number(pos)?,
             '"' | '\'' => scanner.string(c, pos)?,
@@ -152,6 +148,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline]
     fn peek(&self, ahead: usize) -> Option<char> {
         let rest = &self.source.as_bytes()[self.index..];
         // ASCII, nearly all of any program, needs no decoding.
@@ -187,14 +184,42 @@ impl<'a> Scanner<'a> {
         &self.source[start..self.index]
     }
 
+    /// Moves past the ASCII bytes `keep` accepts (never a newline).
+    fn skip_ascii(&mut self, keep: impl Fn(u8) -> bool) {
+        let bytes = self.source.as_bytes();
+        let start = self.index;
+        while bytes.get(self.index).is_some_and(|&b| keep(b)) {
+            self.index += 1;
+        }
+        self.col += (self.index - start) as u32;
+    }
+
+    /// An identifier or keyword: letters, digits and `_`, Unicode letters included.
+    fn word(&mut self) -> &'a str {
+        let start = self.index;
+        loop {
+            self.skip_ascii(|b| b.is_ascii_alphanumeric() || b == b'_');
+            match self.peek(0) {
+                Some(c) if !c.is_ascii() && c.is_alphanumeric() => self.step_over(c),
+                _ => return &self.source[start..self.index],
+            }
+        }
+    }
+
     fn skip_blanks_and_comments(&mut self) -> Result<()> {
         loop {
             match (self.peek(0), self.peek(1)) {
+                (Some(' ' | '\t' | '\r'), _) => {
+                    self.skip_ascii(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                }
                 (Some(c), _) if c.is_whitespace() => {
                     self.bump();
                 }
                 (Some('/'), Some('/')) => {
-                    self.bump_while(|c| c != '\n');
+                    let rest = &self.source[self.index..];
+                    let comment = &rest[..rest.find('\n').unwrap_or(rest.len())];
+                    self.index += comment.len();
+                    self.col += comment.chars().count() as u32;
                 }
                 (Some('/'), Some('*')) => {
                     let pos = self.pos();
@@ -226,7 +251,9 @@ impl<'a> Scanner<'a> {
 
     /// Digits of `radix` and `_` separators.
     fn digits(&mut self, radix: u32) -> &'a str {
-        self.bump_while(|c| c.is_digit(radix) || c == '_')
+        let start = self.index;
+        self.skip_ascii(|b| char::from(b).is_digit(radix) || b == b'_');
+        &self.source[start..self.index]
     }
 
     fn number(&mut self, pos: Position) -> Result<TokenKind> {
@@ -335,9 +362,9 @@ impl<'a> Scanner<'a> {
             .ok_or_else(|| {
                 EngineError::at(pos, format!("unexpected character '{}'", c.escape_debug()))
             })?;
-        for _ in 0..found.len() {
-            self.bump();
-        }
+        // Symbols are ASCII and hold no newline.
+        self.index += found.len();
+        self.col += found.len() as u32;
         Ok(TokenKind::Symbol(found))
     }
 }
@@ -449,6 +476,22 @@ mod tests {
         let tokens = tokenize("/* a\n b */ θ q;\n// x\nh").unwrap();
         let positions: Vec<_> = tokens.iter().map(|t| (t.pos.line, t.pos.col)).collect();
         assert_eq!(positions, vec![(2, 7), (2, 9), (2, 10), (4, 1), (4, 2)]);
+        // Characters beyond ASCII in comments, whitespace and names count one column each.
+        let tokens = tokenize("// é ✓\n\t\u{a0}aθb\u{2003}ψ; /* π */ x").unwrap();
+        let found: Vec<_> = tokens
+            .iter()
+            .map(|t| (t.kind.clone(), t.pos.line, t.pos.col))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (TokenKind::Word("aθb".into()), 2, 3),
+                (TokenKind::Word("ψ".into()), 2, 7),
+                (TokenKind::Symbol(";"), 2, 8),
+                (TokenKind::Word("x".into()), 2, 18),
+                (TokenKind::Eof, 2, 19)
+            ]
+        );
     }
 
     #[test]
