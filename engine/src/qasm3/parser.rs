@@ -37,6 +37,12 @@ pub(crate) fn parse_program(tokens: Vec<Token>) -> Result<Vec<Stmt>> {
     Ok(statements)
 }
 
+/// The keywords that start a statement other than an assignment or a gate call.
+const STATEMENT_WORDS: [&str; 20] = [
+    "OPENQASM", "include", "qubit", "qreg", "creg", "bit", "const", "input", "gate", "measure",
+    "reset", "barrier", "if", "for", "else", "gphase", "ctrl", "negctrl", "inv", "pow",
+];
+
 /// Constructs the engine refuses, by the word that starts them.
 fn unsupported(word: &str) -> Option<&'static str> {
     Some(match word {
@@ -199,8 +205,18 @@ impl Parser {
 
     fn statement(&mut self) -> Result<Stmt> {
         let pos = self.pos();
-        let kind = match self.peek().clone() {
-            TokenKind::Word(word) => self.word_statement(&word, pos)?,
+        let kind = match self.peek() {
+            TokenKind::Word(word) => {
+                // The keyword that starts the statement, if any (not a copy of the word).
+                let lead = match STATEMENT_WORDS.iter().find(|keyword| *keyword == word) {
+                    Some(keyword) => keyword,
+                    None => match unsupported(word) {
+                        Some(message) => return Err(EngineError::at(pos, message)),
+                        None => "",
+                    },
+                };
+                self.word_statement(lead, pos)?
+            }
             TokenKind::Symbol("{") => StmtKind::Block(self.block()?),
             TokenKind::Symbol("@") => {
                 return Err(EngineError::at(pos, "annotations are not supported"));
@@ -214,8 +230,10 @@ impl Parser {
         Ok(Stmt { kind, pos })
     }
 
-    fn word_statement(&mut self, word: &str, pos: Position) -> Result<StmtKind> {
-        Ok(match word {
+    /// A statement starting with a word: `lead` is the keyword it starts with, or empty for
+    /// an assignment or a gate call.
+    fn word_statement(&mut self, lead: &str, pos: Position) -> Result<StmtKind> {
+        Ok(match lead {
             "OPENQASM" => {
                 return Err(EngineError::at(
                     pos,
@@ -248,7 +266,7 @@ impl Parser {
                 let name = self.ident("a register name")?;
                 let size = self.designator()?;
                 self.expect_symbol(";")?;
-                if word == "qreg" {
+                if lead == "qreg" {
                     StmtKind::QubitDecl { name, size }
                 } else {
                     StmtKind::BitDecl {
@@ -386,10 +404,7 @@ impl Parser {
             }
             "else" => return Err(EngineError::at(pos, "'else' without an 'if'")),
             "gphase" | "ctrl" | "negctrl" | "inv" | "pow" => StmtKind::Call(self.gate_call()?),
-            word => {
-                if let Some(message) = unsupported(word) {
-                    return Err(EngineError::at(pos, message));
-                }
+            _ => {
                 // `name = measure …;`, `name[i] = …;` or a gate call.
                 let assignment = match self.peek_at(1) {
                     TokenKind::Symbol("[") => self.indexed_assignment_follows(),
