@@ -213,6 +213,11 @@ impl Lowering<'_> {
             ));
         }
         let (control_args, qubits) = args.split_at(mods.polarity.len());
+        if control_args.is_empty() && outer.is_empty() && mods.exponent == 1 && !inverse {
+            // A plain call, most of them: the gate once, as it is.
+            self.charge(1, pos)?;
+            return self.apply(id, params, qubits, &[], false, depth, pos);
+        }
         let negative: Vec<u32> = control_args
             .iter()
             .zip(&mods.polarity)
