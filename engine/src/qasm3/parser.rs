@@ -746,7 +746,19 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr> {
-        self.nested(|parser| parser.binary(0))
+        self.nested(|parser| {
+            // A lone number (most indices and many arguments) is its own expression.
+            let lone = matches!(parser.peek(), TokenKind::Int(_) | TokenKind::Float(_))
+                && matches!(
+                    parser.peek_at(1),
+                    TokenKind::Symbol("]" | ")" | "," | ";" | ":" | "}")
+                );
+            if lone {
+                parser.primary()
+            } else {
+                parser.binary(0)
+            }
+        })
     }
 
     /// Runs `rule` one expression level deeper, refused past [`MAX_EXPR_DEPTH`].
