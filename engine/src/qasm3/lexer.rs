@@ -100,8 +100,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
         line: 1,
         col: 1,
     };
-    // About one token per three bytes of a typical program: most programs need no regrowth.
-    let mut tokens = Vec::with_capacity(source.len() / 3 + 1);
+    let mut tokens = Vec::new();
     loop {
         scanner.skip_blanks_and_comments()?;
         let pos = scanner.pos();
