@@ -56,7 +56,11 @@ impl Stage {
     }
 }
 
-/// A place in the source: 1-based line and column (columns count characters).
+/// A place in the program's source: 1-based line and column (columns count characters).
+///
+/// An [`EngineError::position`] is always in the program's source. A message that names a
+/// place in an included file (`qelib1.inc`) writes it `FILE:LINE:COL`, as in
+/// `qelib1.inc:32:6`; a bare `LINE:COL` in a message is in the program's source.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
     /// 1-based line.
@@ -68,6 +72,45 @@ pub struct Position {
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// Where a name was declared, for the messages that point at an earlier declaration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Declared {
+    /// Built into the language: no place.
+    Builtin,
+    /// At this position of the program's source.
+    Source(Position),
+    /// In the included `file`, at `at` in that file when it has positions (`qelib1.inc` is
+    /// parsed; `stdgates.inc` is a table), brought in by the `include` statement at
+    /// `include` in the program's source.
+    Included {
+        file: &'static str,
+        at: Option<Position>,
+        include: Position,
+    },
+}
+
+impl Declared {
+    /// The place for a message, with the file named when it is not the program's source:
+    /// `at 3:6`, `at qelib1.inc:32:6 (included at 2:1)`, `in stdgates.inc (included at
+    /// 2:1)`; `None` for a built-in.
+    pub(crate) fn place(self) -> Option<String> {
+        Some(match self {
+            Self::Builtin => return None,
+            Self::Source(pos) => format!("at {pos}"),
+            Self::Included {
+                file,
+                at: Some(at),
+                include,
+            } => format!("at {file}:{at} (included at {include})"),
+            Self::Included {
+                file,
+                at: None,
+                include,
+            } => format!("in {file} (included at {include})"),
+        })
     }
 }
 

@@ -14,6 +14,7 @@
 //! - `error` — [`EngineError`], [`FailureKind`], [`Stage`], [`Position`].
 //! - `limits` — [`Limits`] and the admission checks (qubits → memory, shots).
 //! - `ir` — the intermediate representation the front ends produce and the simulator runs.
+//! - `literal` — integer literals of any width (register comparisons), for both front ends.
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
 //! - `qasm3` — the OpenQASM 3 front end: lexer, parser, lowering (modifiers, loops,
 //!   conditions, `input` parameters), in-memory `stdgates.inc`.
@@ -26,6 +27,7 @@
 mod error;
 pub mod ir;
 mod limits;
+mod literal;
 mod outcome;
 mod qasm;
 mod qasm3;

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use qrun_engine::ir::OpKind;
+use qrun_engine::ir::{GateKind, OpKind};
 use qrun_engine::{
     CancellationToken, FailureKind, Format, Limits, Parameters, Program, Stage, prepare, simulate,
     statevector,
@@ -183,6 +183,49 @@ fn repeated_barrier_arguments_are_kept_once() {
     assert_eq!(barriers, vec![vec![2, 0], vec![0, 1, 2], vec![0, 1, 2]]);
 }
 
+/// Field report (issue 20, item 12): a flat chain of 129 terms was refused as "nested too
+/// deeply", a depth its source does not have. Chains now fold in loops; the longest that fit
+/// in the default 1 MiB source limit parse, evaluate at the top level and in a gate body,
+/// and are dropped, in both versions, on a thread with a 256 KiB stack, where recursing
+/// once per term would overflow.
+#[test]
+fn the_longest_flat_chains_run_on_a_small_stack() {
+    let terms = 100_000;
+    let v2 = format!(
+        "{HEADER}gate g(a) x {{ rz(a{}) x; }}\nqreg q[1];\nrz(1{}) q[0];\ng(1) q[0];\n",
+        "+a".repeat(terms - 1),
+        "+1".repeat(terms - 1)
+    );
+    let v3 = format!(
+        "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ngate g(a) x {{ rz(a{}) x; }}\nqubit q;\n\
+         rz(1{}) q;\ng(1) q;\n",
+        "+a".repeat(terms - 1),
+        "+1".repeat(terms - 1)
+    );
+    let limits = Limits::default();
+    assert!(v2.len().max(v3.len()) < limits.max_source_bytes);
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            for (source, format) in [(v2, Format::OpenQasm2), (v3, Format::OpenQasm3)] {
+                let program = prepare(&source, format, &Parameters::new(), 1, &limits)
+                    .unwrap_or_else(|e| panic!("{format:?}: {e:?}"));
+                let angles: Vec<_> = program
+                    .ops()
+                    .iter()
+                    .map(|op| match &op.kind {
+                        OpKind::Gate(gate) => gate.kind,
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                assert_eq!(angles, vec![GateKind::Rz(1e5); 2], "{format:?}");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 /// A corpus input: (what it is, source, error kind, (line, col), part of the message).
 type Case = (&'static str, String, FailureKind, (u32, u32), &'static str);
 
@@ -334,7 +377,7 @@ fn hostile_corpus_inputs_end_in_clean_errors() {
             "gate h a { U(pi/2,0,pi) a; }\ninclude \"qelib1.inc\";\n".into(),
             FailureKind::Validation,
             (2, 1),
-            "in qelib1.inc: 'h' is already defined at 1:6",
+            "qelib1.inc:32:6: 'h' is already defined at 1:6",
         ),
         (
             "unterminated include",

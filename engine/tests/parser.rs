@@ -2,7 +2,11 @@
 //! and errors with exact `line:col` and what was expected.
 
 use qrun_engine::ir::{BitsTest, Condition, GateKind, OpKind};
-use qrun_engine::{FailureKind, Format, Limits, Parameters, Program, Stage, prepare};
+use std::collections::BTreeMap;
+
+use qrun_engine::{
+    CancellationToken, FailureKind, Format, Limits, Parameters, Program, Stage, prepare, simulate,
+};
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
 
@@ -122,6 +126,110 @@ fn if_statements_guard_every_broadcast_operation() {
     let c = Condition::single(BitsTest::equals(0, 2, 2));
     let conditions: Vec<_> = p.ops().iter().map(|op| op.condition.clone()).collect();
     assert_eq!(conditions, vec![Some(d.clone()), Some(d), Some(c)]);
+}
+
+/// Issue 20, item 6: `if(c==18446744073709551616)` on a 72-bit register was refused
+/// ("integer … is too large (at most 2^64 - 1)"). Qiskit reads the value as a big integer
+/// and Aer compares registers of any width; so does the engine, exactly.
+#[test]
+fn register_comparisons_take_values_of_any_width() {
+    let source = format!(
+        "{HEADER}qreg q[1];\nqreg m[2];\ncreg c[72];\ncreg r[2];\nx q[0];\nmeasure q[0] -> c[64];\n\
+         if(c==18446744073709551616) x m[0];\nif(c==18446744073709551617) x m[1];\nmeasure m -> r;"
+    );
+    let p = program(&source);
+    let tests: Vec<_> = p
+        .ops()
+        .iter()
+        .filter_map(|op| op.condition.clone())
+        .collect();
+    assert_eq!(
+        tests,
+        vec![
+            Condition::single(BitsTest {
+                offset: 0,
+                size: 72,
+                value: vec![0, 1],
+                equal: true
+            }),
+            Condition::single(BitsTest {
+                offset: 0,
+                size: 72,
+                value: vec![1, 1],
+                equal: true
+            }),
+        ]
+    );
+    let limits = Limits::default();
+    let outcome = simulate(&p, 10, Some(1), &limits, &CancellationToken::new()).unwrap();
+    // r = m[1] m[0] = 01; c has bit 64 alone set.
+    let key = format!("01 {}1{}", "0".repeat(7), "0".repeat(64));
+    assert_eq!(outcome.counts, BTreeMap::from([(key, 10)]));
+    // The widest register's widest value compares too.
+    let widest = format!("{HEADER}qreg q[1];\ncreg c[1024];\nif (c == {}) x q[0];", {
+        // 2^1024 - 1 in decimal, from its binary digits.
+        let mut digits = vec![0u8];
+        for _ in 0..1024 {
+            let mut carry = 1;
+            for d in digits.iter_mut() {
+                let v = *d * 2 + carry;
+                *d = v % 10;
+                carry = v / 10;
+            }
+            if carry > 0 {
+                digits.push(carry);
+            }
+        }
+        digits
+            .iter()
+            .rev()
+            .map(|d| char::from(b'0' + d))
+            .collect::<String>()
+    });
+    let widest = program(&widest);
+    let tests = &widest.ops()[0].condition.as_ref().unwrap().tests;
+    assert_eq!(tests[0].value, vec![u64::MAX; 16]);
+}
+
+#[test]
+fn wide_integers_keep_the_limits_of_other_contexts() {
+    let two_64 = "18446744073709551616";
+    assert_eq!(
+        error(&format!("qreg q[{two_64}];")),
+        (
+            1,
+            8,
+            format!("integer '{two_64}' is too large (at most 2^64 - 1)")
+        )
+    );
+    assert_eq!(
+        error(&format!("qreg q[1];\nU(0, 0, 0) q[{two_64}];")),
+        (
+            2,
+            14,
+            format!("integer '{two_64}' is too large (at most 2^64 - 1)")
+        )
+    );
+    let too_wide = format!("1{}", "0".repeat(309));
+    assert_eq!(
+        error(&format!(
+            "creg c[1];\nqreg q[1];\nif (c == {too_wide}) U(0, 0, 0) q[0];"
+        )),
+        (
+            3,
+            10,
+            format!("integer '{too_wide}' is too large (at most 1024 bits)")
+        )
+    );
+    // In an expression an integer is a real, as Qiskit reads it.
+    assert_eq!(
+        angles(&format!("{HEADER}qreg q[1];\nrz({two_64}) q[0];")),
+        vec![18446744073709551616.0]
+    );
+    assert_eq!(
+        error(&format!("qreg q[1];\nU({too_wide}, 0, 0) q[0];")).2,
+        "gate parameter evaluates to inf; expected a finite number"
+    );
 }
 
 #[test]
@@ -382,7 +490,29 @@ fn semantic_errors_say_where_and_what_was_expected() {
         ),
         (
             "OPENQASM 2.0;\ngate h a { U(0,0,0) a; }\ninclude \"qelib1.inc\";",
-            (3, 1, "in qelib1.inc: 'h' is already defined at 2:6"),
+            (3, 1, "qelib1.inc:32:6: 'h' is already defined at 2:6"),
+        ),
+        (
+            "creg u3[1];\ninclude \"qelib1.inc\";",
+            (2, 1, "qelib1.inc:7:6: 'u3' is already defined at 1:6"),
+        ),
+        // Issue 20, item 7: this said "'h' is already defined at 32:6", a line of
+        // qelib1.inc given as if it were the program's.
+        (
+            "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg h[1];",
+            (
+                3,
+                6,
+                "'h' is already defined at qelib1.inc:32:6 (included at 2:1)",
+            ),
+        ),
+        (
+            "include \"qelib1.inc\";\ngate cx a, b { CX a, b; }",
+            (
+                2,
+                6,
+                "'cx' is already defined at qelib1.inc:13:6 (included at 1:1)",
+            ),
         ),
         (
             "gate CX a, b { }",
@@ -419,18 +549,61 @@ fn semantic_errors_say_where_and_what_was_expected() {
     }
 }
 
+/// The parameters of the one gate `source` applies.
+fn angles(source: &str) -> Vec<f64> {
+    match gates(&program(source))[..] {
+        [(GateKind::U { theta, phi, lambda }, _)] => vec![theta, phi, lambda],
+        [(GateKind::Rz(angle) | GateKind::Ry(angle), _)] => vec![angle],
+        ref other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 20, item 12: `ry(pi+0+…+0)` with 129 terms was refused as "nested too deeply".
+/// A flat chain nests nothing: chains of any length evaluate, with each level's
+/// associativity, at the top level and in gate bodies.
 #[test]
-fn deeply_nested_expressions_are_refused_not_overflowing() {
-    let parens = format!(
-        "qreg q[1];\nU({}1{}, 0, 0) q[0];",
-        "(".repeat(100_000),
-        ")".repeat(100_000)
+fn flat_chains_of_any_length_evaluate() {
+    let ry = |expr: String| angles(&format!("{HEADER}qreg q[1];\nry({expr}) q[0];"))[0];
+    assert_eq!(
+        ry(format!("pi{}", "+0".repeat(9_999))),
+        std::f64::consts::PI
     );
-    assert!(error(&parens).2.contains("nested too deeply"));
-    let chain = format!("qreg q[1];\nU(1{}, 0, 0) q[0];", " + 1".repeat(100_000));
-    assert!(error(&chain).2.contains("nested too deeply"));
-    let negations = format!("qreg q[1];\nU({}1, 0, 0) q[0];", "-".repeat(100_000));
-    assert!(error(&negations).2.contains("nested too deeply"));
+    assert_eq!(ry(format!("1{}", "-1+1".repeat(5_000))), 1.0);
+    assert_eq!(ry(format!("3{}", "*2/2".repeat(5_000))), 3.0);
+    assert_eq!(ry(format!("1{}", "+2*3".repeat(5_000))), 30_001.0);
+    // `^` applies from the right: 0.5^(0.5^(…)) converges to 0.641…, while from the left
+    // it would tend to 1.
+    let right = (1..10_000).fold(0.5f64, |exponent, _| 0.5f64.powf(exponent));
+    assert_eq!(ry(format!("0.5{}", "^0.5".repeat(9_999))), right);
+    assert!((right - 0.641_185_744_5).abs() < 1e-9, "{right}");
+    let body = format!(
+        "{HEADER}gate g(a) x {{ rz(a{}) x; }}\nqreg q[1];\ng(1) q[0];",
+        "+a".repeat(9_999)
+    );
+    assert_eq!(angles(&body), vec![10_000.0]);
+}
+
+#[test]
+fn deep_nesting_is_refused_at_its_position_not_overflowing() {
+    let refused = |expr: String| error(&format!("qreg q[1];\nU({expr}, 0, 0) q[0];"));
+    let message = "expression is nested too deeply (more than 128 levels)".to_owned();
+    // The parameter is the first level: the 128th nested level starts at column 131.
+    let parens = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    assert_eq!(refused(parens), (2, 131, message.clone()));
+    assert_eq!(
+        refused(format!("{}1", "-".repeat(100_000))),
+        (2, 131, message.clone())
+    );
+    let calls = format!("{}1{}", "sin(".repeat(10_000), ")".repeat(10_000));
+    assert_eq!(refused(calls), (2, 3 + 4 * 128, message.clone()));
+    // A signed exponent nests twice (the exponent, then its sign): the 64th one's operand,
+    // at column 4 + 3 × 63 + 2, is the 129th level.
+    let signed = format!("2{}", "^-2".repeat(10_000));
+    assert_eq!(refused(signed), (2, 195, message.clone()));
+    // Just below the bound, each kind runs.
+    let ok = |expr: String| angles(&format!("qreg q[1];\nU({expr}, 0, 0) q[0];"))[0];
+    assert_eq!(ok(format!("{}1{}", "(".repeat(127), ")".repeat(127))), 1.0);
+    assert_eq!(ok(format!("{}1", "-".repeat(126))), 1.0);
 }
 
 #[test]

@@ -5,9 +5,11 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::f64::consts::PI;
 use std::time::Duration;
 
 use common::{C, KNOWN_GATES, Matrix, adjoint, flatten, identity};
+use qrun_engine::ir::{Gate, GateKind, OpKind};
 use qrun_engine::{
     CancellationToken, FailureKind, Format, Input, Limits, Parameters, Program, Stage, inputs,
     prepare, simulate, statevector,
@@ -576,6 +578,109 @@ fn loops_exponents_and_nesting_are_bounded() {
     assert_eq!(message, "gate calls nest more than 256 deep");
 }
 
+/// The kinds of the gates `source` applies.
+fn gate_kinds(source: &str) -> Vec<GateKind> {
+    program(source)
+        .ops()
+        .iter()
+        .filter_map(|op| match &op.kind {
+            OpKind::Gate(gate) => Some(gate.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 20, item 12, in OpenQASM 3: a chain of more than 128 terms was refused as
+/// "expression nests more than 128 deep". A flat chain nests nothing: chains of any length
+/// evaluate, with each level's associativity, in gate arguments, constants, gate bodies
+/// and conditions.
+#[test]
+fn flat_chains_of_any_length_evaluate() {
+    let rz = |expr: String| gate_kinds(&format!("{STD}qubit q;\nrz({expr}) q;"));
+    assert_eq!(
+        rz(format!("pi{}", " + 0".repeat(9_999))),
+        vec![GateKind::Rz(PI)]
+    );
+    assert_eq!(
+        rz(format!("1{}", " - 1 + 1".repeat(5_000))),
+        vec![GateKind::Rz(1.0)]
+    );
+    assert_eq!(
+        rz(format!("7{}", " * 2 / 2".repeat(5_000))),
+        vec![GateKind::Rz(7.0)]
+    );
+    assert_eq!(
+        rz(format!("1{}", " + 2 * 3".repeat(5_000))),
+        vec![GateKind::Rz(30_001.0)]
+    );
+    // `**` applies from the right: 0.5 ** (0.5 ** (…)) converges to 0.641…, while from the
+    // left it would tend to 1.
+    let right = (1..10_000).fold(0.5f64, |exponent, _| 0.5f64.powf(exponent));
+    assert!((right - 0.641_185_744_5).abs() < 1e-9, "{right}");
+    assert_eq!(
+        rz(format!("0.5{}", " ** 0.5".repeat(9_999))),
+        vec![GateKind::Rz(right)]
+    );
+    let source = format!(
+        "{STD}const int n = 1{};\nconst bool yes = true{};\ngate g(a) x {{ rz(a{}) x; }}\n\
+         qubit q;\nbit c;\nc = measure q;\nif (yes && !c{}) {{ g(n) q; }}",
+        " + 1".repeat(9_999),
+        " && true".repeat(9_999),
+        " + a".repeat(9_999),
+        " && !c".repeat(999)
+    );
+    let p = program(&source);
+    let gate = p.ops().last().unwrap();
+    assert_eq!(
+        gate.kind,
+        OpKind::Gate(Gate {
+            kind: GateKind::Rz(1e8),
+            qubits: vec![0]
+        })
+    );
+    let tests = &gate.condition.as_ref().unwrap().tests;
+    assert_eq!(tests.len(), 1_000);
+    assert!(
+        tests
+            .iter()
+            .all(|test| test.value.iter().all(|&w| w == 0) && test.equal)
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_at_its_position_not_overflowing() {
+    let refused = |expr: String, col: u32| {
+        let source = format!("{STD}qubit q;\nrx({expr}) q;");
+        assert_eq!(
+            failure(&source, &Parameters::new(), &Limits::default()),
+            (
+                FailureKind::Validation,
+                Some((4, col)),
+                "expression nests more than 128 deep".to_owned()
+            )
+        );
+    };
+    // The argument is the first level: the 128th nested level starts at column 132.
+    refused(
+        format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+        132,
+    );
+    refused(format!("{}1", "-".repeat(100_000)), 132);
+    refused(format!("{}1", "!~".repeat(50_000)), 132);
+    refused(
+        format!("{}1{}", "sin(".repeat(10_000), ")".repeat(10_000)),
+        4 + 4 * 128,
+    );
+    // A signed exponent nests twice (the exponent, then its sign): the 64th one's operand,
+    // at column 5 + 4 × 63 + 3, is the 129th level.
+    refused(format!("2{}", "**-2".repeat(10_000)), 260);
+    // Just below the bound, each kind runs.
+    let ok = |expr: String| gate_kinds(&format!("{STD}qubit q;\nrx({expr}) q;"));
+    let nested = format!("{}1{}", "(".repeat(127), ")".repeat(127));
+    assert_eq!(ok(nested), vec![GateKind::Rx(1.0)]);
+    assert_eq!(ok(format!("{}1", "-".repeat(126))), vec![GateKind::Rx(1.0)]);
+}
+
 #[test]
 fn a_large_program_prepares_quickly_within_its_limits() {
     let body: String = (0..10_000)
@@ -773,10 +878,17 @@ fn malformed_programs_say_what_was_expected_where() {
             (3, 10),
             "gate 'cx' is given qubit q[0] twice",
         ),
+        // Issue 20, item 7: this said "'h' is already declared at 2:1", the include
+        // statement, without saying so.
         (
             "include \"stdgates.inc\";\nqubit h;",
             (2, 7),
-            "'h' is already declared at 2:1",
+            "'h' is already declared in stdgates.inc (included at 2:1)",
+        ),
+        (
+            "qubit h;\ninclude \"stdgates.inc\";",
+            (2, 1),
+            "in stdgates.inc: 'h' is already declared at 2:7",
         ),
         (
             "include \"stdgates.inc\";\nqubit q;\nrx(1 +) q;",

@@ -29,9 +29,10 @@ pub(crate) enum Stmt {
         qubits: Vec<Ident>,
     },
     Op(QuantumOp),
+    /// `if (creg == value) op`; `value` is little-endian 64-bit words, of any width.
     If {
         creg: Ident,
-        value: u64,
+        value: Vec<u64>,
         op: QuantumOp,
     },
     Barrier {
@@ -87,7 +88,9 @@ pub(crate) struct Arg {
 }
 
 /// A parameter expression. `depth` is the height of the tree (a leaf is 1); the parser
-/// bounds it so evaluating and dropping never recurse deeply.
+/// bounds it so evaluating and dropping never recurse deeply. Only real nesting deepens the
+/// tree (parentheses, signs, function calls): a flat chain such as `a + b - c + …` is one
+/// [`ExprKind::Chain`] node however long it is.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Expr {
     pub kind: ExprKind,
@@ -102,7 +105,10 @@ pub(crate) enum ExprKind {
     /// The enclosing gate's parameter with this index (resolved by the parser).
     Param(usize),
     Neg(Box<Expr>),
-    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `first op₁ e₁ op₂ e₂ …`: operators of one precedence level (at least one). `+ -` and
+    /// `* /` apply from the left (`a - b + c` is `(a - b) + c`), `^` from the right (`a ^ b ^
+    /// c` is `a ^ (b ^ c)`). The node's position is that of the operator applied last.
+    Chain(Box<Expr>, Vec<(BinaryOp, Expr)>),
     Call(Function, Box<Expr>),
 }
 

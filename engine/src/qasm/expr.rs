@@ -1,10 +1,12 @@
-//! Parameter expressions: construction with a bounded depth, and evaluation in `f64`.
+//! Parameter expressions: construction with a bounded depth, and evaluation in `f64`
+//! (a chain of any length folds in a loop, so only real nesting recurses).
 
 use super::ast::{BinaryOp, Expr, ExprKind, Function};
 use crate::error::Position;
 
-/// Deepest expression tree (and deepest parenthesis nesting) the parser accepts. Real
-/// circuits stay far below; the bound keeps evaluation and dropping shallow on any stack.
+/// Deepest expression tree (and deepest nesting of parentheses, signs, function calls and
+/// signed exponents) the parser accepts. Real circuits stay far below; the bound keeps
+/// parsing, evaluation and dropping shallow on any stack. Flat chains do not count.
 pub(crate) const MAX_EXPR_DEPTH: u32 = 128;
 
 impl Expr {
@@ -13,7 +15,10 @@ impl Expr {
         let depth = 1 + match &kind {
             ExprKind::Number(_) | ExprKind::Pi | ExprKind::Param(_) => 0,
             ExprKind::Neg(inner) | ExprKind::Call(_, inner) => inner.depth,
-            ExprKind::Binary(_, lhs, rhs) => lhs.depth.max(rhs.depth),
+            ExprKind::Chain(first, rest) => rest
+                .iter()
+                .map(|(_, operand)| operand.depth)
+                .fold(first.depth, u32::max),
         };
         Self { kind, pos, depth }
     }
@@ -26,15 +31,27 @@ impl Expr {
             ExprKind::Pi => std::f64::consts::PI,
             ExprKind::Param(index) => params[*index],
             ExprKind::Neg(inner) => -inner.eval(params),
-            ExprKind::Binary(op, lhs, rhs) => {
-                let (a, b) = (lhs.eval(params), rhs.eval(params));
-                match op {
-                    BinaryOp::Add => a + b,
-                    BinaryOp::Sub => a - b,
-                    BinaryOp::Mul => a * b,
-                    BinaryOp::Div => a / b,
-                    BinaryOp::Pow => a.powf(b),
+            ExprKind::Chain(first, rest) => {
+                let base = first.eval(params);
+                if let Some((BinaryOp::Pow, _)) = rest.first() {
+                    // From the right: a ^ b ^ c is a ^ (b ^ c).
+                    let exponent = rest
+                        .iter()
+                        .rev()
+                        .map(|(_, operand)| operand.eval(params))
+                        .reduce(|exponent, base| base.powf(exponent));
+                    return exponent.map_or(base, |exponent| base.powf(exponent));
                 }
+                rest.iter().fold(base, |a, (op, operand)| {
+                    let b = operand.eval(params);
+                    match op {
+                        BinaryOp::Add => a + b,
+                        BinaryOp::Sub => a - b,
+                        BinaryOp::Mul => a * b,
+                        BinaryOp::Div => a / b,
+                        BinaryOp::Pow => a.powf(b),
+                    }
+                })
             }
             ExprKind::Call(function, inner) => {
                 let x = inner.eval(params);

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use super::ast::{Arg, Call, Expr, ExprKind, GateBodyOp, GateDecl, Ident, QuantumOp, Stmt};
 use super::parse_statements;
 use super::qelib1::{self, NativeGate};
-use crate::error::{EngineError, Position, Result, Stage};
+use crate::error::{Declared, EngineError, Position, Result, Stage};
 use crate::ir::{BitsTest, Condition, Gate, GateKind, Op, OpKind, Program, Register};
 use crate::limits::{Limits, MAX_CLBITS};
 
@@ -27,7 +27,7 @@ use crate::limits::{Limits, MAX_CLBITS};
 pub(crate) fn lower(statements: Vec<Stmt>, limits: &Limits) -> Result<Program> {
     let mut lowering = Lowering::new(limits);
     for statement in statements {
-        lowering.statement(statement, false)?;
+        lowering.statement(statement)?;
     }
     Ok(Program {
         qregs: lowering.qregs,
@@ -124,12 +124,14 @@ impl Emitter {
 
 struct Lowering<'l> {
     limits: &'l Limits,
-    /// Every declared name; `None` marks the built-in gates `U` and `CX`.
-    symbols: HashMap<String, (Symbol, Option<Position>)>,
+    /// Every declared name, with where.
+    symbols: HashMap<String, (Symbol, Declared)>,
     gates: Vec<GateEntry>,
     qregs: Vec<Register>,
     cregs: Vec<Register>,
     qelib1_included: bool,
+    /// While `qelib1.inc`'s statements are lowered: the position of the `include`.
+    in_library: Option<Position>,
     emitter: Emitter,
 }
 
@@ -170,6 +172,7 @@ impl<'l> Lowering<'l> {
             qregs: Vec::new(),
             cregs: Vec::new(),
             qelib1_included: false,
+            in_library: None,
             emitter: Emitter {
                 ops: Vec::new(),
                 max_ops: limits.max_gates,
@@ -194,12 +197,12 @@ impl<'l> Lowering<'l> {
             let id = lowering.gates.len() - 1;
             lowering
                 .symbols
-                .insert(name.to_owned(), (Symbol::Gate(id), None));
+                .insert(name.to_owned(), (Symbol::Gate(id), Declared::Builtin));
         }
         lowering
     }
 
-    fn statement(&mut self, statement: Stmt, from_library: bool) -> Result<()> {
+    fn statement(&mut self, statement: Stmt) -> Result<()> {
         match statement {
             Stmt::Include { file, pos } => self.include(&file, pos),
             Stmt::Register {
@@ -208,7 +211,7 @@ impl<'l> Lowering<'l> {
                 size,
             } => self.register(quantum, name, size),
             Stmt::GateDecl(decl) => {
-                let native = if from_library {
+                let native = if self.in_library.is_some() {
                     qelib1::native(&decl.name.name)
                 } else {
                     None
@@ -236,8 +239,12 @@ impl<'l> Lowering<'l> {
                     }
                 };
                 let register = &self.cregs[index];
-                let condition =
-                    Condition::single(BitsTest::equals(register.offset, register.size, value));
+                let condition = Condition::single(BitsTest {
+                    offset: register.offset,
+                    size: register.size,
+                    value,
+                    equal: true,
+                });
                 self.quantum_op(op, Some(&condition))
             }
             Stmt::Barrier { args, pos } => {
@@ -268,27 +275,30 @@ impl<'l> Lowering<'l> {
         }
         self.qelib1_included = true;
         // The library is fixed and valid: an error in it can only be a clash with a name
-        // the program declared earlier, reported at the include.
-        self.library().map_err(|e| EngineError {
-            position: Some(pos),
-            message: format!("in {}: {}", qelib1::FILE_NAME, e.message),
-            ..e
+        // the program declared earlier. It is reported at the include, and the message
+        // names the place in the library: `qelib1.inc:32:6: 'h' is already defined at
+        // 2:6`. (Nothing in the library can fail later, when its gates are expanded: see
+        // `qelib1`'s tests.)
+        self.in_library = Some(pos);
+        let result = parse_statements(qelib1::SOURCE)
+            .and_then(|statements| statements.into_iter().try_for_each(|s| self.statement(s)));
+        self.in_library = None;
+        result.map_err(|e| {
+            let at = e.position.map(|at| format!(":{at}")).unwrap_or_default();
+            EngineError {
+                position: Some(pos),
+                message: format!("{}{at}: {}", qelib1::FILE_NAME, e.message),
+                ..e
+            }
         })
-    }
-
-    fn library(&mut self) -> Result<()> {
-        for statement in parse_statements(qelib1::SOURCE)? {
-            self.statement(statement, true)?;
-        }
-        Ok(())
     }
 
     fn declare(&mut self, name: &Ident, symbol: Symbol) -> Result<()> {
         match self.symbols.entry(name.name.clone()) {
             Entry::Occupied(existing) => {
-                let place = match existing.get() {
-                    (_, Some(pos)) => format!("is already defined at {pos}"),
-                    (_, None) => "is a built-in gate".to_owned(),
+                let place = match existing.get().1.place() {
+                    Some(place) => format!("is already defined {place}"),
+                    None => "is a built-in gate".to_owned(),
                 };
                 Err(EngineError::at(
                     name.pos,
@@ -296,7 +306,15 @@ impl<'l> Lowering<'l> {
                 ))
             }
             Entry::Vacant(slot) => {
-                slot.insert((symbol, Some(name.pos)));
+                let declared = match self.in_library {
+                    Some(include) => Declared::Included {
+                        file: qelib1::FILE_NAME,
+                        at: Some(name.pos),
+                        include,
+                    },
+                    None => Declared::Source(name.pos),
+                };
+                slot.insert((symbol, declared));
                 Ok(())
             }
         }
@@ -743,7 +761,14 @@ fn expr_size(expr: &Expr) -> u64 {
     1 + match &expr.kind {
         ExprKind::Number(_) | ExprKind::Pi | ExprKind::Param(_) => 0,
         ExprKind::Neg(inner) | ExprKind::Call(_, inner) => expr_size(inner),
-        ExprKind::Binary(_, lhs, rhs) => expr_size(lhs).saturating_add(expr_size(rhs)),
+        // One node per operator (the chain's own node is the first), as if the chain were
+        // a tree of binary operations.
+        ExprKind::Chain(first, rest) => rest
+            .iter()
+            .fold(expr_size(first), |size, (_, operand)| {
+                size.saturating_add(expr_size(operand))
+            })
+            .saturating_add(rest.len() as u64 - 1),
     }
 }
 

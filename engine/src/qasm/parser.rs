@@ -14,6 +14,7 @@ use super::ast::{
 use super::expr::MAX_EXPR_DEPTH;
 use super::lexer::{Keyword, Token, TokenKind};
 use crate::error::{EngineError, Position, Result};
+use crate::literal::int_words;
 
 /// Parses a whole program.
 pub(crate) fn parse_program(tokens: Vec<Token>) -> Result<Vec<Stmt>> {
@@ -99,12 +100,17 @@ impl Parser {
         }
     }
 
+    /// An integer up to 2^64 - 1 (a register size or an index).
     fn integer(&mut self, expected: &str) -> Result<u64> {
-        match *self.peek() {
-            TokenKind::Int(value) => {
+        match self.peek() {
+            &TokenKind::Int(value) => {
                 self.advance();
                 Ok(value)
             }
+            TokenKind::WideInt(digits) => Err(EngineError::at(
+                self.pos(),
+                format!("integer '{digits}' is too large (at most 2^64 - 1)"),
+            )),
             _ => Err(self.error_expected(expected)),
         }
     }
@@ -114,9 +120,10 @@ impl Parser {
             return Ok(());
         }
         let pos = self.pos();
-        let version = match *self.peek() {
-            TokenKind::Real(v) => v,
-            TokenKind::Int(v) => v as f64,
+        let version = match self.peek() {
+            &TokenKind::Real(v) => v,
+            &TokenKind::Int(v) => v as f64,
+            TokenKind::WideInt(digits) => real(digits),
             _ => return Err(self.error_expected("a version number such as 2.0")),
         };
         self.advance();
@@ -176,7 +183,13 @@ impl Parser {
                 self.expect(&TokenKind::LParen, "'(' after 'if'")?;
                 let creg = self.ident("a classical register name")?;
                 self.expect(&TokenKind::EqEq, "'=='")?;
-                let value = self.integer("a non-negative integer to compare with")?;
+                // Any width: a register compares exactly with a value as wide as itself.
+                let value = match self.peek() {
+                    &TokenKind::Int(value) => vec![value],
+                    TokenKind::WideInt(digits) => int_words(digits, 10, self.pos())?,
+                    _ => return Err(self.error_expected("a non-negative integer to compare with")),
+                };
+                self.advance();
                 self.expect(&TokenKind::RParen, "')'")?;
                 let op = self.quantum_op()?;
                 Ok(Stmt::If { creg, value, op })
@@ -367,22 +380,22 @@ impl Parser {
         )
     }
 
+    /// `operand (op operand)*` for the `operators` of one level, as one [`ExprKind::Chain`]
+    /// node however long: a flat chain does not nest.
     fn binary_chain(
         &mut self,
         scope: Scope<'_>,
         operators: &[(TokenKind, BinaryOp)],
         operand: fn(&mut Self, Scope<'_>) -> Result<Expr>,
     ) -> Result<Expr> {
-        let mut lhs = operand(self, scope)?;
+        let first = operand(self, scope)?;
+        let mut rest = Vec::new();
+        let mut last = first.pos;
         while let Some((_, op)) = operators.iter().find(|(kind, _)| kind == self.peek()) {
-            let pos = self.advance().pos;
-            let rhs = operand(self, scope)?;
-            lhs = bounded(Expr::new(
-                ExprKind::Binary(*op, Box::new(lhs), Box::new(rhs)),
-                pos,
-            ))?;
+            last = self.advance().pos;
+            rest.push((*op, operand(self, scope)?));
         }
-        Ok(lhs)
+        chain(first, rest, last)
     }
 
     /// `unary := '-' unary | power`; unary minus binds looser than `^` (`-2^2` is -4).
@@ -395,18 +408,25 @@ impl Parser {
         self.power(scope)
     }
 
-    /// `power := atom ('^' unary)?`, right-associative.
+    /// `power := atom ('^' unary)?`, right-associative: `a ^ b ^ c` is one chain applied
+    /// from the right. A signed exponent is a nested `unary` that takes the rest of the
+    /// chain (`2 ^ -3 ^ 2` is `2 ^ -(3 ^ 2)`).
     fn power(&mut self, scope: Scope<'_>) -> Result<Expr> {
         let base = self.atom(scope)?;
-        let pos = self.pos();
-        if !self.eat(&TokenKind::Caret) {
-            return Ok(base);
+        let mut rest = Vec::new();
+        let mut first = base.pos;
+        while self.peek() == &TokenKind::Caret {
+            let pos = self.advance().pos;
+            if rest.is_empty() {
+                first = pos;
+            }
+            if self.peek() == &TokenKind::Minus {
+                rest.push((BinaryOp::Pow, self.nested(scope, Self::unary)?));
+                break;
+            }
+            rest.push((BinaryOp::Pow, self.atom(scope)?));
         }
-        let exponent = self.nested(scope, Self::unary)?;
-        bounded(Expr::new(
-            ExprKind::Binary(BinaryOp::Pow, Box::new(base), Box::new(exponent)),
-            pos,
-        ))
+        chain(base, rest, first)
     }
 
     /// Parses with `parse` one nesting level deeper (shares the parenthesis budget).
@@ -428,6 +448,8 @@ impl Parser {
         let pos = self.pos();
         let kind = match self.peek().clone() {
             TokenKind::Int(value) => ExprKind::Number(value as f64),
+            // As Qiskit reads integers in expressions: as reals.
+            TokenKind::WideInt(digits) => ExprKind::Number(real(&digits)),
             TokenKind::Real(value) => ExprKind::Number(value),
             TokenKind::Keyword(Keyword::Pi) => ExprKind::Pi,
             TokenKind::Ident(name) => match scope.get(name.as_str()) {
@@ -473,6 +495,12 @@ impl Parser {
     }
 }
 
+/// The value of a wide integer's decimal digits as a real (infinite past `f64::MAX`).
+fn real(digits: &str) -> f64 {
+    // Decimal digits always parse: a value past the range of f64 is infinite.
+    digits.parse().unwrap_or(f64::INFINITY)
+}
+
 fn function(keyword: Keyword) -> Option<Function> {
     Some(match keyword {
         Keyword::Sin => Function::Sin,
@@ -483,6 +511,15 @@ fn function(keyword: Keyword) -> Option<Function> {
         Keyword::Sqrt => Function::Sqrt,
         _ => return None,
     })
+}
+
+/// `first` followed by `rest` as one node at `pos` (the operator applied last), or `first`
+/// alone.
+fn chain(first: Expr, rest: Vec<(BinaryOp, Expr)>, pos: Position) -> Result<Expr> {
+    if rest.is_empty() {
+        return Ok(first);
+    }
+    bounded(Expr::new(ExprKind::Chain(Box::new(first), rest), pos))
 }
 
 fn bounded(expr: Expr) -> Result<Expr> {

@@ -79,3 +79,30 @@ pub(crate) fn native(name: &str) -> Option<NativeGate> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qasm::ast::Stmt;
+    use crate::qasm::parse_statements;
+
+    /// The gates of the library run from their definitions take no parameters, and it
+    /// declares no opaque gate: expanding a library gate evaluates constants only, so
+    /// nothing can fail at a position of `qelib1.inc` once the include has succeeded (the
+    /// lowering relies on it: every error it reports later is in the program's source).
+    #[test]
+    fn library_bodies_take_no_parameters_and_call_no_opaque_gate() {
+        let mut defined = Vec::new();
+        for statement in parse_statements(SOURCE).unwrap() {
+            match statement {
+                Stmt::GateDecl(decl) if native(&decl.name.name).is_none() => {
+                    assert!(decl.params.is_empty(), "{}", decl.name.name);
+                    defined.push(decl.name.name);
+                }
+                Stmt::GateDecl(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(defined, ["rccx", "rc3x"]);
+    }
+}

@@ -28,7 +28,7 @@ pub(crate) enum StmtKind {
     BitDecl {
         name: Ident,
         size: Option<Expr>,
-        init: Option<Operand>,
+        init: Option<Box<Operand>>,
     },
     /// `const TYPE name = value;`
     Const {
@@ -45,7 +45,7 @@ pub(crate) enum StmtKind {
     /// `target = measure source;`, `measure source -> target;` or `measure source;`.
     Measure {
         source: Operand,
-        target: Option<Operand>,
+        target: Option<Box<Operand>>,
     },
     /// `reset q;`
     Reset(Operand),
@@ -155,7 +155,7 @@ pub(crate) struct Operand {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Index {
     Single(Expr),
-    Range(Range),
+    Range(Box<Range>),
     Set(Vec<Expr>),
 }
 
@@ -173,11 +173,13 @@ pub(crate) struct Range {
 /// What a `for` loop runs over.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Iterable {
-    Range(Range),
+    Range(Box<Range>),
     Set(Vec<Expr>),
 }
 
-/// An expression node; `depth` bounds recursion over it.
+/// An expression node; `depth` bounds recursion over it. Only real nesting deepens the tree
+/// (parentheses, unary operators, function calls, indices): a flat chain such as
+/// `a + b - c + …` is one [`ExprKind::Chain`] node however long it is.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Expr {
     pub kind: ExprKind,
@@ -187,8 +189,10 @@ pub(crate) struct Expr {
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum ExprKind {
-    /// Little-endian 64-bit words.
-    Int(Vec<u64>),
+    /// An integer literal up to 2^64 - 1.
+    Int(u64),
+    /// A larger integer literal, little-endian 64-bit words.
+    WideInt(Vec<u64>),
     Float(f64),
     Bool(bool),
     /// `"0101"`: most significant bit first.
@@ -197,9 +201,22 @@ pub(crate) enum ExprKind {
     /// `name[index]`: one bit of a register.
     Indexed(Ident, Box<Expr>),
     Unary(UnaryOp, Box<Expr>),
-    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `first op₁ e₁ op₂ e₂ …`: operators of one precedence level (at least one link),
+    /// applied from the left (`a - b + c` is `(a - b) + c`), except `**`, applied from the
+    /// right (`a ** b ** c` is `a ** (b ** c)`). The node's position is that of the
+    /// operator applied last.
+    Chain(Box<Expr>, Vec<Link>),
     /// A built-in function: `sin(x)`, `pow(a, b)`, …
     Call(Ident, Vec<Expr>),
+}
+
+/// One `op operand` of a [`ExprKind::Chain`], with the operator's position (where an
+/// error applying it is reported).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Link {
+    pub op: BinaryOp,
+    pub pos: Position,
+    pub operand: Expr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -47,20 +47,6 @@ pub(crate) struct Both {
 /// each node is visited once (a chain of `||` costs linear time, not exponential).
 pub(crate) fn cases(condition: &Expr, names: &dyn Bits) -> Result<Both> {
     let pos = condition.pos;
-    // `a ∨ b` as the disjoint `a ∨ (¬a ∧ b)`.
-    let either = |a: &Result<Cases>, not_a: &Result<Cases>, b: &Result<Cases>| -> Result<Cases> {
-        let (a, not_a, b) = (a.clone()?, not_a.clone()?, b.clone()?);
-        let mut either = a;
-        either.extend(both(&not_a, &b, pos)?);
-        bounded(either, pos)
-    };
-    let conjunction = |a: &Result<Cases>, b: &Result<Cases>| -> Result<Cases> {
-        both(
-            a.as_ref().map_err(Clone::clone)?,
-            b.as_ref().map_err(Clone::clone)?,
-            pos,
-        )
-    };
     Ok(match &condition.kind {
         ExprKind::Unary(UnaryOp::Not, inner) => {
             let inner = cases(inner, names)?;
@@ -69,24 +55,27 @@ pub(crate) fn cases(condition: &Expr, names: &dyn Bits) -> Result<Both> {
                 fails: inner.holds,
             }
         }
-        ExprKind::Binary(BinaryOp::And, lhs, rhs) => {
-            let (a, b) = (cases(lhs, names)?, cases(rhs, names)?);
-            Both {
-                holds: conjunction(&a.holds, &b.holds),
-                // ¬(a ∧ b) = ¬a ∨ (a ∧ ¬b)
-                fails: either(&a.fails, &a.holds, &b.fails),
+        // A chain of `&&` or of `||`, folded from the left.
+        ExprKind::Chain(first, links)
+            if links
+                .iter()
+                .all(|link| matches!(link.op, BinaryOp::And | BinaryOp::Or)) =>
+        {
+            let mut both = cases(first, names)?;
+            for link in links {
+                let next = cases(&link.operand, names)?;
+                both = if link.op == BinaryOp::And {
+                    and(both, next, link.pos)
+                } else {
+                    or(both, next, link.pos)
+                };
             }
+            both
         }
-        ExprKind::Binary(BinaryOp::Or, lhs, rhs) => {
-            let (a, b) = (cases(lhs, names)?, cases(rhs, names)?);
-            Both {
-                holds: either(&a.holds, &a.fails, &b.holds),
-                fails: conjunction(&a.fails, &b.fails),
-            }
-        }
-        ExprKind::Binary(op, lhs, rhs) if comparison(*op).is_some() => {
+        ExprKind::Chain(lhs, links) if links.len() == 1 && comparison(links[0].op).is_some() => {
+            let rhs = &links[0].operand;
             let (lhs_bits, rhs_bits) = (operand_bits(lhs, names)?, operand_bits(rhs, names)?);
-            let (op, bits, value) = match (comparison(*op), lhs_bits, rhs_bits) {
+            let (op, bits, value) = match (comparison(links[0].op), lhs_bits, rhs_bits) {
                 (Some(_), Some(_), Some(_)) => {
                     return Err(EngineError::at(
                         pos,
@@ -111,6 +100,44 @@ pub(crate) fn cases(condition: &Expr, names: &dyn Bits) -> Result<Both> {
             None => return constant(expr::eval(condition, names)?, pos),
         },
     })
+}
+
+/// `a ∨ b` as the disjoint `a ∨ (¬a ∧ b)`.
+fn either(
+    a: &Result<Cases>,
+    not_a: &Result<Cases>,
+    b: &Result<Cases>,
+    pos: Position,
+) -> Result<Cases> {
+    let (a, not_a, b) = (a.clone()?, not_a.clone()?, b.clone()?);
+    let mut either = a;
+    either.extend(both(&not_a, &b, pos)?);
+    bounded(either, pos)
+}
+
+fn conjunction(a: &Result<Cases>, b: &Result<Cases>, pos: Position) -> Result<Cases> {
+    both(
+        a.as_ref().map_err(Clone::clone)?,
+        b.as_ref().map_err(Clone::clone)?,
+        pos,
+    )
+}
+
+/// `a && b`, the operator at `pos`.
+fn and(a: Both, b: Both, pos: Position) -> Both {
+    Both {
+        holds: conjunction(&a.holds, &b.holds, pos),
+        // ¬(a ∧ b) = ¬a ∨ (a ∧ ¬b)
+        fails: either(&a.fails, &a.holds, &b.fails, pos),
+    }
+}
+
+/// `a || b`, the operator at `pos`.
+fn or(a: Both, b: Both, pos: Position) -> Both {
+    Both {
+        holds: either(&a.holds, &a.fails, &b.holds, pos),
+        fails: conjunction(&a.fails, &b.fails, pos),
+    }
 }
 
 fn constant(value: Value, pos: Position) -> Result<Both> {
@@ -147,7 +174,8 @@ fn operand_bits(expr: &Expr, names: &dyn Bits) -> Result<Option<BitRange>> {
 /// width, a bit string, a boolean, or an expression of constants.
 fn value_words(expr: &Expr, names: &dyn Bits) -> Result<Vec<u64>> {
     match &expr.kind {
-        ExprKind::Int(words) => Ok(words.clone()),
+        ExprKind::Int(value) => Ok(vec![*value]),
+        ExprKind::WideInt(words) => Ok(words.clone()),
         ExprKind::BitString(bits) => {
             let mut words = vec![0u64; bits.len().div_ceil(64)];
             for (i, bit) in bits.chars().rev().enumerate() {

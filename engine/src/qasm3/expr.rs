@@ -10,7 +10,7 @@
 
 use std::f64::consts::{E, PI, TAU};
 
-use super::ast::{BinaryOp, Expr, ExprKind, Ident, UnaryOp};
+use super::ast::{BinaryOp, Expr, ExprKind, Ident, Link, UnaryOp};
 use crate::error::{EngineError, Position, Result};
 
 /// A classical value.
@@ -72,21 +72,29 @@ pub(crate) fn constant(name: &str) -> Option<Value> {
 pub(crate) fn size(expr: &Expr) -> u64 {
     1 + match &expr.kind {
         ExprKind::Int(_)
+        | ExprKind::WideInt(_)
         | ExprKind::Float(_)
         | ExprKind::Bool(_)
         | ExprKind::BitString(_)
         | ExprKind::Name(_) => 0,
         ExprKind::Indexed(_, inner) | ExprKind::Unary(_, inner) => size(inner),
-        ExprKind::Binary(_, lhs, rhs) => size(lhs).saturating_add(size(rhs)),
+        // One node per operator (the chain's own node is the first), as if the chain were
+        // a tree of binary operations.
+        ExprKind::Chain(first, links) => links
+            .iter()
+            .fold(size(first), |n, link| n.saturating_add(size(&link.operand)))
+            .saturating_add(links.len() as u64 - 1),
         ExprKind::Call(_, args) => args.iter().map(size).fold(0, u64::saturating_add),
     }
 }
 
-/// Evaluates `expr` (its depth is bounded by the parser, so the recursion is shallow).
+/// Evaluates `expr` (its depth is bounded by the parser, so the recursion is shallow; a
+/// chain folds in a loop).
 pub(crate) fn eval(expr: &Expr, names: &dyn Names) -> Result<Value> {
     let pos = expr.pos;
     match &expr.kind {
-        ExprKind::Int(words) => int_literal(words, pos).map(Value::Int),
+        ExprKind::Int(value) => Ok(Value::Int(i128::from(*value))),
+        ExprKind::WideInt(words) => int_literal(words, pos).map(Value::Int),
         ExprKind::Float(value) => Ok(Value::Float(*value)),
         ExprKind::Bool(value) => Ok(Value::Bool(*value)),
         ExprKind::BitString(_) => Err(EngineError::at(
@@ -108,7 +116,7 @@ pub(crate) fn eval(expr: &Expr, names: &dyn Names) -> Result<Value> {
             ),
         )),
         ExprKind::Unary(op, inner) => unary(*op, eval(inner, names)?, pos),
-        ExprKind::Binary(op, lhs, rhs) => binary(*op, eval(lhs, names)?, eval(rhs, names)?, pos),
+        ExprKind::Chain(first, links) => chain(first, links, names),
         ExprKind::Call(function, args) => {
             let values = args
                 .iter()
@@ -119,11 +127,36 @@ pub(crate) fn eval(expr: &Expr, names: &dyn Names) -> Result<Value> {
     }
 }
 
-/// An integer literal as an `i128` (wider ones are only for comparisons with registers).
-pub(crate) fn int_literal(words: &[u64], pos: Position) -> Result<i128> {
+/// The value of a chain: from the left, or from the right for `**` (operands are evaluated
+/// from the left either way, so the first error in the source is the one reported).
+fn chain(first: &Expr, links: &[Link], names: &dyn Names) -> Result<Value> {
+    let first = eval(first, names)?;
+    if links.first().is_some_and(|link| link.op == BinaryOp::Pow) {
+        let mut operands = Vec::with_capacity(links.len());
+        for link in links {
+            operands.push(eval(&link.operand, names)?);
+        }
+        let mut exponent = operands.pop().unwrap_or(first);
+        for (link, base) in links
+            .iter()
+            .rev()
+            .zip(operands.into_iter().rev().chain([first]))
+        {
+            exponent = binary(BinaryOp::Pow, base, exponent, link.pos)?;
+        }
+        return Ok(exponent);
+    }
+    let mut value = first;
+    for link in links {
+        value = binary(link.op, value, eval(&link.operand, names)?, link.pos)?;
+    }
+    Ok(value)
+}
+
+/// A wide integer literal as an `i128` (wider ones are only for comparisons with
+/// registers).
+fn int_literal(words: &[u64], pos: Position) -> Result<i128> {
     match words {
-        [] => Ok(0),
-        [low] => Ok(i128::from(*low)),
         [low, high] if *high < 1 << 63 => Ok(i128::from(*high) << 64 | i128::from(*low)),
         _ => Err(EngineError::at(
             pos,

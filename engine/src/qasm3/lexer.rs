@@ -4,22 +4,23 @@
 //! their text, so a construct the engine does not run is still recognised and named in its
 //! error. Identifiers may use Unicode letters (`θ`, `π`), as the specification allows.
 //! Integers are kept exactly, however wide (a comparison with a 70-bit register needs a
-//! 70-bit value), up to [`MAX_INT_BITS`]. `//` and `/* */` are comments.
+//! 70-bit value), up to `literal::MAX_INT_BITS`. `//` and `/* */` are comments.
+
+use std::borrow::Cow;
 
 use crate::error::{EngineError, Position, Result};
-use crate::limits::MAX_CLBITS;
-
-/// Widest integer literal: no comparison with a register needs more bits than the widest
-/// register the engine accepts.
-pub(crate) const MAX_INT_BITS: u64 = MAX_CLBITS;
+use crate::literal::int_words;
 
 /// What a token is.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum TokenKind {
     /// An identifier or a keyword.
     Word(String),
-    /// A non-negative integer literal, little-endian 64-bit words (no trailing zero words).
-    Int(Vec<u64>),
+    /// A non-negative integer literal up to 2^64 - 1.
+    Int(u64),
+    /// A larger integer literal, little-endian 64-bit words (at least two, no trailing zero
+    /// word).
+    WideInt(Vec<u64>),
     /// A real literal (has a `.` or an exponent).
     Float(f64),
     /// A number with a unit (`100ns`, `2dt`, `1.5im`): durations and imaginary numbers.
@@ -40,11 +41,8 @@ impl TokenKind {
     pub(crate) fn describe(&self) -> String {
         match self {
             Self::Word(word) => format!("'{word}'"),
-            Self::Int(words) => match words.as_slice() {
-                [] => "integer 0".to_owned(),
-                [value] => format!("integer {value}"),
-                _ => "a wide integer".to_owned(),
-            },
+            Self::Int(value) => format!("integer {value}"),
+            Self::WideInt(_) => "a wide integer".to_owned(),
             Self::Float(value) => format!("number {value}"),
             Self::Unit(text) => format!("'{text}'"),
             Self::Str(text) => format!("string \"{text}\""),
@@ -97,7 +95,7 @@ fn symbols(c: char) -> &'static [&'static str] {
 /// Splits `source` into tokens, ending with [`TokenKind::Eof`].
 pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
     let mut scanner = Scanner {
-        chars: source.chars().collect(),
+        source,
         index: 0,
         line: 1,
         col: 1,
@@ -114,9 +112,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
             return Ok(tokens);
         };
         let kind = match c {
-            c if c.is_alphabetic() || c == '_' => {
-                TokenKind::Word(scanner.bump_while(|c| c.is_alphanumeric() || c == '_'))
-            }
+            c if c.is_alphabetic() || c == '_' => TokenKind::Word(scanner.word().to_owned()),
             '0'..='9' => scanner.number(pos)?,
             '.' if scanner.peek(1).is_some_and(|c| c.is_ascii_digit()) => scanner.number(pos)?,
             '"' | '\'' => scanner.string(c, pos)?,
@@ -135,14 +131,15 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
     }
 }
 
-struct Scanner {
-    chars: Vec<char>,
+/// A cursor over the source: `index` in bytes, `line` and `col` in characters.
+struct Scanner<'a> {
+    source: &'a str,
     index: usize,
     line: u32,
     col: u32,
 }
 
-impl Scanner {
+impl<'a> Scanner<'a> {
     fn pos(&self) -> Position {
         Position {
             line: self.line,
@@ -150,39 +147,78 @@ impl Scanner {
         }
     }
 
+    #[inline]
     fn peek(&self, ahead: usize) -> Option<char> {
-        self.chars.get(self.index + ahead).copied()
+        let rest = &self.source.as_bytes()[self.index..];
+        // ASCII, nearly all of any program, needs no decoding.
+        match rest.get(..=ahead) {
+            Some(bytes) if bytes.is_ascii() => Some(char::from(bytes[ahead])),
+            _ => self.source[self.index..].chars().nth(ahead),
+        }
     }
 
     fn bump(&mut self) -> Option<char> {
         let c = self.peek(0)?;
-        self.index += 1;
+        self.step_over(c);
+        Some(c)
+    }
+
+    /// Moves past `c`, the character at the cursor.
+    fn step_over(&mut self, c: char) {
+        self.index += c.len_utf8();
         if c == '\n' {
             self.line += 1;
             self.col = 1;
         } else {
             self.col += 1;
         }
-        Some(c)
     }
 
-    fn bump_while(&mut self, mut keep: impl FnMut(char) -> bool) -> String {
-        let mut text = String::new();
+    /// Moves past the characters `keep` accepts and returns them.
+    fn bump_while(&mut self, mut keep: impl FnMut(char) -> bool) -> &'a str {
+        let start = self.index;
         while let Some(c) = self.peek(0).filter(|&c| keep(c)) {
-            text.push(c);
-            self.bump();
+            self.step_over(c);
         }
-        text
+        &self.source[start..self.index]
+    }
+
+    /// Moves past the ASCII bytes `keep` accepts (never a newline).
+    fn skip_ascii(&mut self, keep: impl Fn(u8) -> bool) {
+        let bytes = self.source.as_bytes();
+        let start = self.index;
+        while bytes.get(self.index).is_some_and(|&b| keep(b)) {
+            self.index += 1;
+        }
+        self.col += (self.index - start) as u32;
+    }
+
+    /// An identifier or keyword: letters, digits and `_`, Unicode letters included.
+    fn word(&mut self) -> &'a str {
+        let start = self.index;
+        loop {
+            self.skip_ascii(|b| b.is_ascii_alphanumeric() || b == b'_');
+            match self.peek(0) {
+                Some(c) if !c.is_ascii() && c.is_alphanumeric() => self.step_over(c),
+                _ => return &self.source[start..self.index],
+            }
+        }
     }
 
     fn skip_blanks_and_comments(&mut self) -> Result<()> {
         loop {
             match (self.peek(0), self.peek(1)) {
+                (Some(' ' | '\t' | '\r'), _) => {
+                    self.skip_ascii(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                }
                 (Some(c), _) if c.is_whitespace() => {
                     self.bump();
                 }
                 (Some('/'), Some('/')) => {
-                    self.bump_while(|c| c != '\n');
+                    let rest = &self.source[self.index..];
+                    let comment = &rest[..rest.find('\n').unwrap_or(rest.len())];
+                    self.index += comment.len();
+                    self.col += comment.chars().count() as u32;
                 }
                 (Some('/'), Some('*')) => {
                     let pos = self.pos();
@@ -212,11 +248,11 @@ impl Scanner {
         }
     }
 
-    /// Digits of `radix`, without the `_` separators.
-    fn digits(&mut self, radix: u32) -> String {
-        let mut digits = self.bump_while(|c| c.is_digit(radix) || c == '_');
-        digits.retain(|c| c != '_');
-        digits
+    /// Digits of `radix` and `_` separators.
+    fn digits(&mut self, radix: u32) -> &'a str {
+        let start = self.index;
+        self.skip_ascii(|b| char::from(b).is_digit(radix) || b == b'_');
+        &self.source[start..self.index]
     }
 
     fn number(&mut self, pos: Position) -> Result<TokenKind> {
@@ -229,7 +265,7 @@ impl Scanner {
         if radix != 10 {
             self.bump();
             self.bump();
-            let digits = self.digits(radix);
+            let digits = without_separators(self.digits(radix));
             if digits.is_empty() {
                 return Err(EngineError::at(
                     pos,
@@ -237,15 +273,15 @@ impl Scanner {
                 ));
             }
             self.end_of_number(pos, &digits)?;
-            return int_literal(&digits, radix, pos).map(TokenKind::Int);
+            return int_token(&digits, radix, pos);
         }
-        let mut text = self.digits(10);
+        let start = self.index;
+        self.digits(10);
         let mut real = false;
         if self.peek(0) == Some('.') {
             real = true;
             self.bump();
-            text.push('.');
-            text.push_str(&self.digits(10));
+            self.digits(10);
         }
         let exponent_follows = matches!(self.peek(0), Some('e' | 'E'))
             && match self.peek(1) {
@@ -254,17 +290,22 @@ impl Scanner {
             };
         if exponent_follows {
             real = true;
-            text.push('e');
             self.bump();
-            if let Some(sign @ ('+' | '-')) = self.peek(0) {
-                text.push(sign);
+            if let Some('+' | '-') = self.peek(0) {
                 self.bump();
             }
-            text.push_str(&self.digits(10));
+            self.digits(10);
         }
+        // As written, without separators and with a lowercase exponent.
+        let text = match &self.source[start..self.index] {
+            written if written.contains(['_', 'E']) => {
+                Cow::Owned(written.replace('_', "").replace('E', "e"))
+            }
+            written => Cow::Borrowed(written),
+        };
         if self.peek(0).is_some_and(char::is_alphabetic) {
             let unit = self.bump_while(char::is_alphanumeric);
-            if matches!(unit.as_str(), "dt" | "ns" | "us" | "µs" | "ms" | "s" | "im") {
+            if matches!(unit, "dt" | "ns" | "us" | "µs" | "ms" | "s" | "im") {
                 return Ok(TokenKind::Unit(format!("{text}{unit}")));
             }
             return Err(EngineError::at(
@@ -279,7 +320,7 @@ impl Scanner {
                 .map_err(|_| EngineError::at(pos, format!("invalid number '{text}'")))?;
             return Ok(TokenKind::Float(value));
         }
-        int_literal(&text, 10, pos).map(TokenKind::Int)
+        int_token(&text, 10, pos)
     }
 
     fn end_of_number(&mut self, pos: Position, digits: &str) -> Result<()> {
@@ -304,7 +345,7 @@ impl Scanner {
                 format!("unterminated string: expected a closing {quote}"),
             ));
         }
-        Ok(TokenKind::Str(text))
+        Ok(TokenKind::Str(text.to_owned()))
     }
 
     fn symbol(&mut self, c: char, pos: Position) -> Result<TokenKind> {
@@ -320,42 +361,30 @@ impl Scanner {
             .ok_or_else(|| {
                 EngineError::at(pos, format!("unexpected character '{}'", c.escape_debug()))
             })?;
-        for _ in 0..found.len() {
-            self.bump();
-        }
+        // Symbols are ASCII and hold no newline.
+        self.index += found.len();
+        self.col += found.len() as u32;
         Ok(TokenKind::Symbol(found))
     }
 }
 
-/// The value of `digits` in `radix` as little-endian words, at most [`MAX_INT_BITS`] bits.
-fn int_literal(digits: &str, radix: u32, pos: Position) -> Result<Vec<u64>> {
-    let mut words: Vec<u64> = Vec::new();
-    for c in digits.chars() {
-        // `digits` holds only digits of `radix`.
-        let mut carry = u128::from(c.to_digit(radix).unwrap_or(0));
-        for word in &mut words {
-            let product = u128::from(*word) * u128::from(radix) + carry;
-            *word = product as u64;
-            carry = product >> 64;
-        }
-        if carry > 0 {
-            words.push(carry as u64);
-        }
-        if words.len() as u64 * 64 > MAX_INT_BITS + 64 {
-            break;
-        }
+/// `digits` without its `_` separators.
+fn without_separators(digits: &str) -> Cow<'_, str> {
+    if digits.contains('_') {
+        Cow::Owned(digits.replace('_', ""))
+    } else {
+        Cow::Borrowed(digits)
     }
-    let bits = match words.last() {
-        Some(top) => (words.len() as u64 - 1) * 64 + u64::from(64 - top.leading_zeros()),
-        None => 0,
-    };
-    if bits > MAX_INT_BITS {
-        return Err(EngineError::at(
-            pos,
-            format!("integer '{digits}' is too large (at most {MAX_INT_BITS} bits)"),
-        ));
+}
+
+/// The token of an integer literal: inline up to 2^64 - 1, as words beyond (at most
+/// `literal::MAX_INT_BITS` bits).
+fn int_token(digits: &str, radix: u32, pos: Position) -> Result<TokenKind> {
+    // `digits` holds digits of `radix` only: the one way not to fit is to be larger.
+    match u64::from_str_radix(digits, radix) {
+        Ok(value) => Ok(TokenKind::Int(value)),
+        Err(_) => int_words(digits, radix, pos).map(TokenKind::WideInt),
     }
-    Ok(words)
 }
 
 #[cfg(test)]
@@ -386,19 +415,22 @@ mod tests {
                 Float(0.5),
                 Float(2.0),
                 Float(2e3),
-                Int(vec![7]),
-                Int(vec![31]),
-                Int(vec![5]),
-                Int(vec![15]),
-                Int(vec![1000]),
+                Int(7),
+                Int(31),
+                Int(5),
+                Int(15),
+                Int(1000),
                 Unit("100ns".into()),
                 Unit("2.5im".into()),
                 Eof
             ]
         );
-        assert_eq!(kinds("0"), vec![Int(vec![]), Eof]);
-        // 2^65 + 1
-        assert_eq!(kinds("36893488147419103233"), vec![Int(vec![1, 2]), Eof]);
+        assert_eq!(kinds("0"), vec![Int(0), Eof]);
+        // 2^64 - 1, 2^65 + 1
+        assert_eq!(
+            kinds("18_446_744_073_709_551_615 36893488147419103233"),
+            vec![Int(u64::MAX), WideInt(vec![1, 2]), Eof]
+        );
     }
 
     #[test]
@@ -415,7 +447,7 @@ mod tests {
                 Symbol(")"),
                 Word("q".into()),
                 Symbol("["),
-                Int(vec![]),
+                Int(0),
                 Symbol("]"),
                 Symbol(","),
                 HardwareQubit,
@@ -431,7 +463,7 @@ mod tests {
                 Symbol("<="),
                 Word("b".into()),
                 Symbol(">>="),
-                Int(vec![2]),
+                Int(2),
                 Word("π".into()),
                 Eof
             ]
@@ -443,6 +475,22 @@ mod tests {
         let tokens = tokenize("/* a\n b */ θ q;\n// x\nh").unwrap();
         let positions: Vec<_> = tokens.iter().map(|t| (t.pos.line, t.pos.col)).collect();
         assert_eq!(positions, vec![(2, 7), (2, 9), (2, 10), (4, 1), (4, 2)]);
+        // Characters beyond ASCII in comments, whitespace and names count one column each.
+        let tokens = tokenize("// é ✓\n\t\u{a0}aθb\u{2003}ψ; /* π */ x").unwrap();
+        let found: Vec<_> = tokens
+            .iter()
+            .map(|t| (t.kind.clone(), t.pos.line, t.pos.col))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (TokenKind::Word("aθb".into()), 2, 3),
+                (TokenKind::Word("ψ".into()), 2, 7),
+                (TokenKind::Symbol(";"), 2, 8),
+                (TokenKind::Word("x".into()), 2, 18),
+                (TokenKind::Eof, 2, 19)
+            ]
+        );
     }
 
     #[test]

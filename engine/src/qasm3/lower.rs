@@ -35,7 +35,7 @@ use super::cond::{self, BitRange, Bits, Cases};
 use super::expr::{self, Names, Value};
 use super::gates::{BUILTIN_U, NativeGate, STDGATES, STDGATES_FILE};
 use crate::Parameters;
-use crate::error::{EngineError, Position, Result, Stage};
+use crate::error::{Declared, EngineError, Position, Result, Stage};
 use crate::ir::{Condition, Op, OpKind, Program, Register};
 use crate::limits::{Limits, MAX_CLBITS};
 use values::{RangeIter, convert, input_value, value_pos};
@@ -53,8 +53,9 @@ const CALL_WORK: u64 = 16;
 const MAX_GATE_DEPTH: u32 = 256;
 
 /// Lowers parsed statements to a [`Program`], binding `input` declarations to
-/// `parameters` (every parameter must be an input and every input given).
-pub(crate) fn lower(stmts: &[Stmt], parameters: &Parameters, limits: &Limits) -> Result<Program> {
+/// `parameters` (every parameter must be an input and every input given). Each top-level
+/// statement is dropped as soon as it is lowered, while its memory is still in cache.
+pub(crate) fn lower(stmts: Vec<Stmt>, parameters: &Parameters, limits: &Limits) -> Result<Program> {
     let declared: HashSet<&str> = stmts
         .iter()
         .filter_map(|stmt| match &stmt.kind {
@@ -81,7 +82,7 @@ pub(crate) fn lower(stmts: &[Stmt], parameters: &Parameters, limits: &Limits) ->
     }
     let mut lowering = Lowering::new(parameters, limits);
     for stmt in stmts {
-        lowering.statement(stmt)?;
+        lowering.statement(&stmt)?;
     }
     Ok(Program {
         qregs: lowering.qregs,
@@ -150,17 +151,27 @@ enum BodyOp {
     Barrier(Vec<usize>),
 }
 
-/// Operands resolved to bits; `single` when the operand is one bit (broadcast over).
-struct Resolved {
-    bits: Vec<u32>,
-    single: bool,
+/// An operand resolved to bits: one bit (a scalar or an index: broadcast over), or a list
+/// (a register, a range, a set).
+enum Resolved {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Resolved {
+    fn bits(&self) -> &[u32] {
+        match self {
+            Self::One(bit) => std::slice::from_ref(bit),
+            Self::Many(bits) => bits,
+        }
+    }
 }
 
 struct Lowering<'l> {
     limits: &'l Limits,
     parameters: &'l Parameters,
-    /// Every global name; `None` marks the built-ins.
-    symbols: HashMap<String, (Symbol, Option<Position>)>,
+    /// Every global name, with where it was declared.
+    symbols: HashMap<String, (Symbol, Declared)>,
     /// Loop variables, innermost last.
     loop_vars: Vec<(String, Value)>,
     gates: Vec<Rc<GateEntry>>,
@@ -209,7 +220,7 @@ impl<'l> Lowering<'l> {
         }));
         let id = self.gates.len() - 1;
         self.symbols
-            .insert(name.to_owned(), (Symbol::Gate(id), None));
+            .insert(name.to_owned(), (Symbol::Gate(id), Declared::Builtin));
     }
 
     /// Counts `units` of work against the bound.
@@ -334,7 +345,7 @@ impl<'l> Lowering<'l> {
             },
             StmtKind::Reset(operand) => {
                 let qubits = self.resolve(operand, true)?;
-                for qubit in qubits.bits {
+                for &qubit in qubits.bits() {
                     self.emit(OpKind::Reset { qubit }, pos)?;
                 }
                 Ok(())
@@ -346,8 +357,8 @@ impl<'l> Lowering<'l> {
                     qubits.extend(0..self.qregs.iter().map(|r| r.size).sum::<u32>());
                 }
                 for operand in operands {
-                    let bits = self.resolve(operand, true)?.bits;
-                    qubits.extend(bits.into_iter().filter(|&q| seen.insert(q)));
+                    let bits = self.resolve(operand, true)?;
+                    qubits.extend(bits.bits().iter().filter(|&&q| seen.insert(q)));
                 }
                 self.emit(OpKind::Barrier(qubits), pos)
             }
@@ -399,9 +410,9 @@ impl<'l> Lowering<'l> {
         }
         self.stdgates_included = true;
         for (name, num_params, num_qubits, native) in &STDGATES[..BUILTIN_U] {
-            if let Some((_, at)) = self.symbols.get(*name) {
-                let place = match at {
-                    Some(at) => format!("is already declared at {at}"),
+            if let Some((_, declared)) = self.symbols.get(*name) {
+                let place = match declared.place() {
+                    Some(place) => format!("is already declared {place}"),
                     None => "is a built-in gate".to_owned(),
                 };
                 return Err(EngineError::at(
@@ -416,7 +427,12 @@ impl<'l> Lowering<'l> {
                 body: GateBody::Native(*native),
             }));
             let symbol = Symbol::Gate(self.gates.len() - 1);
-            self.symbols.insert((*name).to_owned(), (symbol, Some(pos)));
+            let declared = Declared::Included {
+                file: STDGATES_FILE,
+                at: None,
+                include: pos,
+            };
+            self.symbols.insert((*name).to_owned(), (symbol, declared));
         }
         Ok(())
     }
@@ -424,9 +440,9 @@ impl<'l> Lowering<'l> {
     fn declare(&mut self, name: &Ident, symbol: Symbol) -> Result<()> {
         match self.symbols.entry(name.name.clone()) {
             Entry::Occupied(existing) => {
-                let place = match existing.get() {
-                    (_, Some(pos)) => format!("is already declared at {pos}"),
-                    (_, None) => "is built in".to_owned(),
+                let place = match existing.get().1.place() {
+                    Some(place) => format!("is already declared {place}"),
+                    None => "is built in".to_owned(),
                 };
                 Err(EngineError::at(
                     name.pos,
@@ -440,7 +456,7 @@ impl<'l> Lowering<'l> {
                         format!("'{}' is a built-in constant", name.name),
                     ));
                 }
-                slot.insert((symbol, Some(name.pos)));
+                slot.insert((symbol, Declared::Source(name.pos)));
                 Ok(())
             }
         }
@@ -540,9 +556,10 @@ impl<'l> Lowering<'l> {
         };
         let (offset, size) = (register.offset, register.size);
         let Some(index) = &operand.index else {
-            return Ok(Resolved {
-                bits: (offset..offset + size).collect(),
-                single: scalar,
+            return Ok(if scalar {
+                Resolved::One(offset)
+            } else {
+                Resolved::Many((offset..offset + size).collect())
             });
         };
         if scalar {
@@ -564,14 +581,10 @@ impl<'l> Lowering<'l> {
             Ok(offset + resolved as u32)
         };
         Ok(match index {
-            Index::Single(expr) => Resolved {
-                bits: vec![at(self, expr)?],
-                single: true,
-            },
-            Index::Set(exprs) => Resolved {
-                bits: exprs.iter().map(|e| at(self, e)).collect::<Result<_>>()?,
-                single: false,
-            },
+            Index::Single(expr) => Resolved::One(at(self, expr)?),
+            Index::Set(exprs) => {
+                Resolved::Many(exprs.iter().map(|e| at(self, e)).collect::<Result<_>>()?)
+            }
             Index::Range(range) => {
                 let (start, step, end) = self.range_bounds(range, Some(size))?;
                 let mut bits = Vec::new();
@@ -582,10 +595,7 @@ impl<'l> Lowering<'l> {
                     }
                     bits.push(offset + i as u32);
                 }
-                Resolved {
-                    bits,
-                    single: false,
-                }
+                Resolved::Many(bits)
             }
         })
     }
@@ -626,19 +636,20 @@ impl<'l> Lowering<'l> {
     fn measure(&mut self, source: &Operand, target: &Operand, pos: Position) -> Result<()> {
         let qubits = self.resolve(source, true)?;
         let clbits = self.resolve(target, false)?;
-        if qubits.bits.len() != clbits.bits.len() {
+        let (qubits, clbits) = (qubits.bits(), clbits.bits());
+        if qubits.len() != clbits.len() {
             return Err(EngineError::at(
                 pos,
                 format!(
                     "measure needs as many bits as qubits: {} qubit{} into {} bit{}",
-                    qubits.bits.len(),
-                    plural(qubits.bits.len()),
-                    clbits.bits.len(),
-                    plural(clbits.bits.len())
+                    qubits.len(),
+                    plural(qubits.len()),
+                    clbits.len(),
+                    plural(clbits.len())
                 ),
             ));
         }
-        for (qubit, clbit) in qubits.bits.into_iter().zip(clbits.bits) {
+        for (&qubit, &clbit) in qubits.iter().zip(clbits) {
             self.emit(OpKind::Measure { qubit, clbit }, pos)?;
         }
         Ok(())

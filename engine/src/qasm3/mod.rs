@@ -60,7 +60,7 @@ use crate::{Input, Parameters};
 /// `input` declarations to `parameters` (the caller checks the source size).
 pub(crate) fn parse(source: &str, parameters: &Parameters, limits: &Limits) -> Result<Program> {
     let statements = parser::parse_program(lexer::tokenize(source)?)?;
-    lower::lower(&statements, parameters, limits)
+    lower::lower(statements, parameters, limits)
 }
 
 /// The `input` declarations of `source`, in order.

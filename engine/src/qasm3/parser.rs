@@ -9,8 +9,8 @@
 //! that no input can exhaust the stack.
 
 use super::ast::{
-    BinaryOp, Expr, ExprKind, GateCall, GateDef, Ident, Index, Iterable, Modifier, ModifierKind,
-    Operand, Range, ScalarKind, ScalarType, Stmt, StmtKind, UnaryOp,
+    BinaryOp, Expr, ExprKind, GateCall, GateDef, Ident, Index, Iterable, Link, Modifier,
+    ModifierKind, Operand, Range, ScalarKind, ScalarType, Stmt, StmtKind, UnaryOp,
 };
 use super::lexer::{Token, TokenKind};
 use crate::error::{EngineError, Position, Result};
@@ -36,6 +36,12 @@ pub(crate) fn parse_program(tokens: Vec<Token>) -> Result<Vec<Stmt>> {
     }
     Ok(statements)
 }
+
+/// The keywords that start a statement other than an assignment or a gate call.
+const STATEMENT_WORDS: [&str; 20] = [
+    "OPENQASM", "include", "qubit", "qreg", "creg", "bit", "const", "input", "gate", "measure",
+    "reset", "barrier", "if", "for", "else", "gphase", "ctrl", "negctrl", "inv", "pow",
+];
 
 /// Constructs the engine refuses, by the word that starts them.
 fn unsupported(word: &str) -> Option<&'static str> {
@@ -176,7 +182,7 @@ impl Parser {
         self.advance();
         let pos = self.pos();
         let major = match self.take() {
-            TokenKind::Int(words) => words.first().copied().unwrap_or(0) as f64,
+            TokenKind::Int(value) => value as f64,
             TokenKind::Float(value) => value.trunc(),
             other => {
                 return Err(EngineError::at(
@@ -199,8 +205,18 @@ impl Parser {
 
     fn statement(&mut self) -> Result<Stmt> {
         let pos = self.pos();
-        let kind = match self.peek().clone() {
-            TokenKind::Word(word) => self.word_statement(&word, pos)?,
+        let kind = match self.peek() {
+            TokenKind::Word(word) => {
+                // The keyword that starts the statement, if any (not a copy of the word).
+                let lead = match STATEMENT_WORDS.iter().find(|keyword| *keyword == word) {
+                    Some(keyword) => keyword,
+                    None => match unsupported(word) {
+                        Some(message) => return Err(EngineError::at(pos, message)),
+                        None => "",
+                    },
+                };
+                self.word_statement(lead, pos)?
+            }
             TokenKind::Symbol("{") => StmtKind::Block(self.block()?),
             TokenKind::Symbol("@") => {
                 return Err(EngineError::at(pos, "annotations are not supported"));
@@ -214,8 +230,10 @@ impl Parser {
         Ok(Stmt { kind, pos })
     }
 
-    fn word_statement(&mut self, word: &str, pos: Position) -> Result<StmtKind> {
-        Ok(match word {
+    /// A statement starting with a word: `lead` is the keyword it starts with, or empty for
+    /// an assignment or a gate call.
+    fn word_statement(&mut self, lead: &str, pos: Position) -> Result<StmtKind> {
+        Ok(match lead {
             "OPENQASM" => {
                 return Err(EngineError::at(
                     pos,
@@ -248,7 +266,7 @@ impl Parser {
                 let name = self.ident("a register name")?;
                 let size = self.designator()?;
                 self.expect_symbol(";")?;
-                if word == "qreg" {
+                if lead == "qreg" {
                     StmtKind::QubitDecl { name, size }
                 } else {
                     StmtKind::BitDecl {
@@ -270,7 +288,7 @@ impl Parser {
                         ));
                     }
                     self.advance();
-                    Some(self.operand()?)
+                    Some(Box::new(self.operand()?))
                 } else {
                     None
                 };
@@ -301,7 +319,7 @@ impl Parser {
                 self.advance();
                 let source = self.operand()?;
                 let target = if self.eat_symbol("->") {
-                    Some(self.operand()?)
+                    Some(Box::new(self.operand()?))
                 } else {
                     None
                 };
@@ -363,7 +381,7 @@ impl Parser {
                         self.advance();
                         let range = self.range(None, start)?;
                         self.expect_symbol("]")?;
-                        Iterable::Range(range)
+                        Iterable::Range(Box::new(range))
                     }
                     TokenKind::Symbol("{") => Iterable::Set(self.set()?),
                     _ => {
@@ -386,10 +404,7 @@ impl Parser {
             }
             "else" => return Err(EngineError::at(pos, "'else' without an 'if'")),
             "gphase" | "ctrl" | "negctrl" | "inv" | "pow" => StmtKind::Call(self.gate_call()?),
-            word => {
-                if let Some(message) = unsupported(word) {
-                    return Err(EngineError::at(pos, message));
-                }
+            _ => {
                 // `name = measure …;`, `name[i] = …;` or a gate call.
                 let assignment = match self.peek_at(1) {
                     TokenKind::Symbol("[") => self.indexed_assignment_follows(),
@@ -450,7 +465,7 @@ impl Parser {
         self.expect_symbol(";")?;
         Ok(StmtKind::Measure {
             source,
-            target: Some(target),
+            target: Some(Box::new(target)),
         })
     }
 
@@ -524,7 +539,7 @@ impl Parser {
         let width = if self.eat_symbol("[") {
             let pos = self.pos();
             let width = match self.take() {
-                TokenKind::Int(words) if words.len() <= 1 => words.first().copied().unwrap_or(0),
+                TokenKind::Int(width) => width,
                 other => {
                     return Err(EngineError::at(
                         pos,
@@ -653,11 +668,11 @@ impl Parser {
             let index = if self.is_symbol("{") {
                 Index::Set(self.set()?)
             } else if self.is_symbol(":") {
-                Index::Range(self.range(None, start)?)
+                Index::Range(Box::new(self.range(None, start)?))
             } else {
                 let first = self.expr()?;
                 if self.is_symbol(":") {
-                    Index::Range(self.range(Some(first), start)?)
+                    Index::Range(Box::new(self.range(Some(first), start)?))
                 } else {
                     Index::Single(first)
                 }
@@ -731,7 +746,19 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr> {
-        self.nested(|parser| parser.binary(0))
+        self.nested(|parser| {
+            // A lone number (most indices and many arguments) is its own expression.
+            let lone = matches!(parser.peek(), TokenKind::Int(_) | TokenKind::Float(_))
+                && matches!(
+                    parser.peek_at(1),
+                    TokenKind::Symbol("]" | ")" | "," | ";" | ":" | "}")
+                );
+            if lone {
+                parser.primary()
+            } else {
+                parser.binary(0)
+            }
+        })
     }
 
     /// Runs `rule` one expression level deeper, refused past [`MAX_EXPR_DEPTH`].
@@ -777,13 +804,19 @@ impl Parser {
     }
 
     /// Binary operators of precedence `min_level` and above, left associative
-    /// (precedence climbing: at most ten nested calls per operand).
+    /// (precedence climbing: at most ten nested calls per operand). The operators of one
+    /// level form one [`ExprKind::Chain`] however many there are: a flat chain does not
+    /// nest.
     fn binary(&mut self, min_level: u8) -> Result<Expr> {
         let mut lhs = self.unary()?;
-        while let Some((level, op)) = self.binary_op().filter(|(level, _)| *level >= min_level) {
-            let pos = self.advance();
-            let rhs = self.binary(level + 1)?;
-            lhs = node(ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), pos)?;
+        while let Some((level, _)) = self.binary_op().filter(|(level, _)| *level >= min_level) {
+            let mut links = Vec::new();
+            while let Some((_, op)) = self.binary_op().filter(|(next, _)| *next == level) {
+                let pos = self.advance();
+                let operand = self.binary(level + 1)?;
+                links.push(Link { op, pos, operand });
+            }
+            lhs = chain(lhs, links)?;
         }
         Ok(lhs)
     }
@@ -804,18 +837,30 @@ impl Parser {
         node(ExprKind::Unary(op, Box::new(operand)), pos)
     }
 
+    /// `primary ('**' unary)?`, right associative: `a ** b ** c` is one chain applied from
+    /// the right. An exponent with a sign (`2 ** -1`) is a nested `unary` that takes the
+    /// rest of the chain (`2 ** -1 ** 2` is `2 ** -(1 ** 2)`).
     fn power(&mut self) -> Result<Expr> {
         let base = self.primary()?;
-        if self.is_symbol("**") {
+        let mut links = Vec::new();
+        while self.is_symbol("**") {
             let pos = self.advance();
-            // Right associative, and the exponent may carry a sign: 2 ** -1.
-            let exponent = self.nested(Self::unary)?;
-            return node(
-                ExprKind::Binary(BinaryOp::Pow, Box::new(base), Box::new(exponent)),
+            let signed = matches!(self.peek(), TokenKind::Symbol("-" | "!" | "~" | "+"));
+            let operand = if signed {
+                self.nested(Self::unary)?
+            } else {
+                self.primary()?
+            };
+            links.push(Link {
+                op: BinaryOp::Pow,
                 pos,
-            );
+                operand,
+            });
+            if signed {
+                break;
+            }
         }
-        Ok(base)
+        chain(base, links)
     }
 
     fn primary(&mut self) -> Result<Expr> {
@@ -827,7 +872,8 @@ impl Parser {
             return self.name_expr(pos);
         }
         let kind = match self.take() {
-            TokenKind::Int(words) => ExprKind::Int(words),
+            TokenKind::Int(value) => ExprKind::Int(value),
+            TokenKind::WideInt(words) => ExprKind::WideInt(words),
             TokenKind::Float(value) => ExprKind::Float(value),
             TokenKind::Str(text) => {
                 if text.is_empty() || !text.chars().all(|c| matches!(c, '0' | '1' | '_')) {
@@ -906,16 +952,31 @@ fn refused_in_expression(word: &str, pos: Position) -> Option<EngineError> {
     unsupported(word).map(|message| EngineError::at(pos, message))
 }
 
+/// `first` followed by `links` as one chain node, at the position of the operator applied
+/// last (the last one, or the first for `**`), or `first` alone.
+fn chain(first: Expr, links: Vec<Link>) -> Result<Expr> {
+    let pos = match (links.first(), links.last()) {
+        (Some(first), _) if first.op == BinaryOp::Pow => first.pos,
+        (_, Some(last)) => last.pos,
+        _ => return Ok(first),
+    };
+    node(ExprKind::Chain(Box::new(first), links), pos)
+}
+
 /// An expression node, refused past [`MAX_EXPR_DEPTH`].
 fn node(kind: ExprKind, pos: Position) -> Result<Expr> {
     let depth = 1 + match &kind {
         ExprKind::Int(_)
+        | ExprKind::WideInt(_)
         | ExprKind::Float(_)
         | ExprKind::Bool(_)
         | ExprKind::BitString(_)
         | ExprKind::Name(_) => 0,
         ExprKind::Indexed(_, inner) | ExprKind::Unary(_, inner) => inner.depth,
-        ExprKind::Binary(_, lhs, rhs) => lhs.depth.max(rhs.depth),
+        ExprKind::Chain(first, links) => links
+            .iter()
+            .map(|link| link.operand.depth)
+            .fold(first.depth, u32::max),
         ExprKind::Call(_, args) => args.iter().map(|a| a.depth).max().unwrap_or(0),
     };
     if depth > MAX_EXPR_DEPTH {

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{
-    BodyOp, CALL_WORK, GateBody, GateEntry, GateId, Lowering, MAX_GATE_DEPTH, Mods, Symbol,
-    bit_name, check_unique, finite, plural,
+    BodyOp, CALL_WORK, GateBody, GateEntry, GateId, Lowering, MAX_GATE_DEPTH, Mods, Resolved,
+    Symbol, bit_name, check_unique, finite, plural,
 };
 use crate::error::{EngineError, Position, Result};
 use crate::ir::{Gate, GateKind, OpKind};
@@ -146,29 +146,32 @@ impl Lowering<'_> {
         }
         let mut width = None;
         for (operand, arg) in call.args.iter().zip(&args) {
-            if arg.single {
+            let Resolved::Many(bits) = arg else {
                 continue;
-            }
+            };
             match width {
-                Some(w) if w != arg.bits.len() => {
+                Some(w) if w != bits.len() => {
                     return Err(EngineError::at(
                         operand.name.pos,
                         format!(
                             "cannot broadcast over registers of different sizes: '{}' has {} \
                              qubits, an earlier argument has {w}",
                             operand.name.name,
-                            arg.bits.len()
+                            bits.len()
                         ),
                     ));
                 }
-                _ => width = Some(arg.bits.len()),
+                _ => width = Some(bits.len()),
             }
         }
         for i in 0..width.unwrap_or(1) {
             self.charge(CALL_WORK, pos)?;
             let qubits: Vec<u32> = args
                 .iter()
-                .map(|arg| if arg.single { arg.bits[0] } else { arg.bits[i] })
+                .map(|arg| match arg {
+                    Resolved::One(bit) => *bit,
+                    Resolved::Many(bits) => bits[i],
+                })
                 .collect();
             if let Some((j, dup)) = qubits
                 .iter()
@@ -210,6 +213,11 @@ impl Lowering<'_> {
             ));
         }
         let (control_args, qubits) = args.split_at(mods.polarity.len());
+        if control_args.is_empty() && outer.is_empty() && mods.exponent == 1 && !inverse {
+            // A plain call, most of them: the gate once, as it is.
+            self.charge(1, pos)?;
+            return self.apply(id, params, qubits, &[], false, depth, pos);
+        }
         let negative: Vec<u32> = control_args
             .iter()
             .zip(&mods.polarity)
@@ -259,6 +267,14 @@ impl Lowering<'_> {
             GateBody::Native(native) => {
                 let kind = native(params);
                 let kind = if inverse { gates::inverse(kind) } else { kind };
+                if controls.is_empty() {
+                    // Most calls: the gate itself, which the identity is not.
+                    if kind != GateKind::Id {
+                        let qubits = qubits.to_vec();
+                        self.emit(OpKind::Gate(Gate { kind, qubits }), pos)?;
+                    }
+                    return Ok(());
+                }
                 for gate in gates::controlled(kind, qubits, controls) {
                     self.emit(OpKind::Gate(gate), pos)?;
                 }
@@ -472,15 +488,19 @@ impl Lowering<'_> {
                     )),
                 }
             }
-            ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Bool(_) => Ok(()),
+            ExprKind::Int(_) | ExprKind::WideInt(_) | ExprKind::Float(_) | ExprKind::Bool(_) => {
+                Ok(())
+            }
             ExprKind::BitString(_) | ExprKind::Indexed(..) => Err(EngineError::at(
                 expr.pos,
                 "a gate parameter cannot read bits",
             )),
             ExprKind::Unary(_, inner) => self.capture(inner, params, captured),
-            ExprKind::Binary(_, lhs, rhs) => {
-                self.capture(lhs, params, captured)?;
-                self.capture(rhs, params, captured)
+            ExprKind::Chain(first, links) => {
+                self.capture(first, params, captured)?;
+                links
+                    .iter()
+                    .try_for_each(|link| self.capture(&link.operand, params, captured))
             }
             ExprKind::Call(_, args) => args
                 .iter()
