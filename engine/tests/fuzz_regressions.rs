@@ -226,6 +226,35 @@ fn the_longest_flat_chains_run_on_a_small_stack() {
         .unwrap();
 }
 
+/// Review of the same fix: with chains no longer bounded by nesting, a condition chaining
+/// tests on bits (`!c && !c && …`, `c || c || …`) built its conjunctions in quadratic time
+/// (20,000 terms took over a second, the longest that fit in 1 MiB would take minutes).
+/// A case holds at most 256 tests now: the longest such chains are refused at once.
+#[test]
+fn the_longest_condition_chains_stop_at_the_case_bound_at_once() {
+    let limits = Limits::default();
+    for (first, link) in [("!c", " && !c"), ("c", " || c")] {
+        let source = format!(
+            "OPENQASM 3.0;\nqubit q;\nbit c;\nc = measure q;\nif ({first}{}) {{ U(0, 0, 0) q; }}\n",
+            link.repeat(150_000)
+        );
+        assert!(source.len() < limits.max_source_bytes);
+        let started = Instant::now();
+        let err = prepare(&source, Format::OpenQasm3, &Parameters::new(), 1, &limits)
+            .expect_err("the source should be rejected");
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (
+                FailureKind::Validation,
+                "condition expands to a case of more than 256 tests"
+            )
+        );
+        let elapsed = started.elapsed();
+        // Quadratic, this took minutes; bounded, well under a second optimised.
+        assert!(elapsed < Duration::from_secs(20), "{link}: {elapsed:?}");
+    }
+}
+
 /// A corpus input: (what it is, source, error kind, (line, col), part of the message).
 type Case = (&'static str, String, FailureKind, (u32, u32), &'static str);
 

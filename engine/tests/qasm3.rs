@@ -627,7 +627,7 @@ fn flat_chains_of_any_length_evaluate() {
         " + 1".repeat(9_999),
         " && true".repeat(9_999),
         " + a".repeat(9_999),
-        " && !c".repeat(999)
+        " && !c".repeat(199)
     );
     let p = program(&source);
     let gate = p.ops().last().unwrap();
@@ -639,12 +639,30 @@ fn flat_chains_of_any_length_evaluate() {
         })
     );
     let tests = &gate.condition.as_ref().unwrap().tests;
-    assert_eq!(tests.len(), 1_000);
+    assert_eq!(tests.len(), 200);
     assert!(
         tests
             .iter()
             .all(|test| test.value.iter().all(|&w| w == 0) && test.equal)
     );
+    // A chain of tests on bits is bounded by the size of a case (each guarded operation
+    // checks every test), not by nesting.
+    for (link, col) in [(" && !c", 8 + 6 * 255), (" || c", 7 + 5 * 255)] {
+        let first = &link[4..];
+        let source = format!(
+            "{STD}qubit q;\nbit c;\nif ({first}{}) {{ x q; }}",
+            link.repeat(9_999)
+        );
+        assert_eq!(
+            failure(&source, &Parameters::new(), &Limits::default()),
+            (
+                FailureKind::Validation,
+                Some((5, col)),
+                "condition expands to a case of more than 256 tests".to_owned()
+            ),
+            "{link}"
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! `else` body under the negation. `==`, `!=`, `<`, `<=`, `>`, `>=` between a register
 //! (or one bit) and a value of any width, a bare bit or register (`!= 0`), `!`, `&&`, `||`
 //! and constant booleans all have this form; the number of cases is bounded by
-//! [`MAX_CASES`].
+//! [`MAX_CASES`], and the tests of a case by [`MAX_TESTS`].
 
 use super::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use super::expr::{self, Names, Value};
@@ -15,6 +15,11 @@ use crate::ir::BitsTest;
 
 /// Most cases one condition may expand to.
 pub(crate) const MAX_CASES: usize = 256;
+
+/// Most tests one case may hold. Each guarded operation checks them all, and without a
+/// bound a long flat chain (`!c && !c && …`) would build its conjunction in quadratic
+/// time.
+pub(crate) const MAX_TESTS: usize = 256;
 
 /// Disjoint cases, each a conjunction of tests: `[]` never holds, `[[]]` always does.
 pub(crate) type Cases = Vec<Vec<BitsTest>>;
@@ -358,6 +363,13 @@ fn bounded(cases: Cases, pos: Position) -> Result<Cases> {
 pub(crate) fn both(a: &Cases, b: &Cases, pos: Position) -> Result<Cases> {
     if a.len().saturating_mul(b.len()) > MAX_CASES {
         return bounded(vec![Vec::new(); MAX_CASES + 1], pos);
+    }
+    let longest = |cases: &Cases| cases.iter().map(Vec::len).max().unwrap_or(0);
+    if longest(a) + longest(b) > MAX_TESTS {
+        return Err(EngineError::at(
+            pos,
+            format!("condition expands to a case of more than {MAX_TESTS} tests"),
+        ));
     }
     Ok(a.iter()
         .flat_map(|x| b.iter().map(move |y| x.iter().chain(y).cloned().collect()))
