@@ -19,15 +19,19 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "clients" / "python" / "src"))
+
+# From this checkout's src (above), whatever the interpreter has installed.
+from qrun_qiskit import QrunBackend, QrunGateWarning, QrunProvider  # noqa: E402
 
 #: The line ``qrun serve`` logs once it accepts connections (DESIGN §11).
 LISTENING = re.compile(r"listening on http://(\S+)")
@@ -196,7 +200,7 @@ def make_server(workdir: Path) -> QrunServer:
             [[backends]]
             type = "command"
             name = "quick2"
-            program = "{scripts / 'sleeper.sh'}"
+            program = "{scripts / "sleeper.sh"}"
             args = ["0"]
             formats = ["openqasm2"]
             timeout_s = 60
@@ -206,7 +210,7 @@ def make_server(workdir: Path) -> QrunServer:
             [[backends]]
             type = "command"
             name = "crash"
-            program = "{scripts / 'crasher.sh'}"
+            program = "{scripts / "crasher.sh"}"
             formats = ["openqasm2", "openqasm3"]
             timeout_s = 60
             [backends.sandbox]
@@ -216,7 +220,7 @@ def make_server(workdir: Path) -> QrunServer:
             [[backends]]
             type = "command"
             name = "slow"
-            program = "{scripts / 'sleeper.sh'}"
+            program = "{scripts / "sleeper.sh"}"
             args = ["300"]
             formats = ["openqasm2", "openqasm3"]
             timeout_s = 600
@@ -253,23 +257,19 @@ def fresh_qrun(tmp_path: Path) -> Iterator[QrunServer]:
 
 
 @pytest.fixture
-def provider(qrun: QrunServer):  # noqa: ANN201 (the package is imported after sys.path is set)
+def provider(qrun: QrunServer) -> QrunProvider:
     """A provider for alice on the suite's server."""
-    from qrun_qiskit import QrunProvider
-
     return QrunProvider(qrun.url, qrun.token)
 
 
 @pytest.fixture
-def slow(provider):  # noqa: ANN001, ANN201
+def slow(provider: QrunProvider) -> QrunBackend:
     """The `slow` command backend (its unknown native gate's warning expected)."""
-    from qrun_qiskit import QrunGateWarning
-
     with pytest.warns(QrunGateWarning, match="qrun_magic"):
         return provider.get_backend("command/slow")
 
 
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:  # noqa: ANN001
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
     """Waits until ``condition()`` is true, or fails the test."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -278,7 +278,7 @@ def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
         time.sleep(0.05)
 
 
-def api_get(server: QrunServer, path: str) -> dict:
+def api_get(server: QrunServer, path: str) -> Any:
     """A JSON GET as alice, straight through HTTP (what the server holds, not what the client
     says)."""
     response = requests.get(

@@ -10,8 +10,16 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit import Parameter
 from qiskit.circuit.classical import expr
 from qiskit.circuit.library import CXGate, HGate
+from qiskit.providers.exceptions import QiskitBackendNotFoundError
 
 from conftest import QrunServer, api_get
+from qrun_qiskit import (
+    QrunBackend,
+    QrunBackendNotFoundError,
+    QrunGateWarning,
+    QrunProvider,
+    QrunValidationError,
+)
 
 
 def bell() -> QuantumCircuit:
@@ -22,8 +30,7 @@ def bell() -> QuantumCircuit:
     return circuit
 
 
-def test_backends_are_what_the_server_lists(provider, qrun: QrunServer) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunGateWarning
+def test_backends_are_what_the_server_lists(provider: QrunProvider, qrun: QrunServer) -> None:
 
     listed = api_get(qrun, "/api/backends")["backends"]
     with pytest.warns(QrunGateWarning):
@@ -39,15 +46,12 @@ def test_backends_are_what_the_server_lists(provider, qrun: QrunServer) -> None:
         assert [b.name for b in provider.backends(name="command/slow")] == ["slow"]
 
 
-def test_a_backend_is_found_by_name_or_type_and_name(provider) -> None:  # noqa: ANN001
+def test_a_backend_is_found_by_name_or_type_and_name(provider: QrunProvider) -> None:
     assert provider.get_backend("statevector").info.full_name == "simulator/statevector"
     assert provider.get_backend("simulator/statevector").name == "statevector"
 
 
-def test_an_unknown_backend_is_an_error_listing_the_available_ones(provider) -> None:  # noqa: ANN001
-    from qiskit.providers.exceptions import QiskitBackendNotFoundError
-
-    from qrun_qiskit import QrunBackendNotFoundError
+def test_an_unknown_backend_is_an_error_listing_the_available_ones(provider: QrunProvider) -> None:
 
     with pytest.raises(QrunBackendNotFoundError) as raised:
         provider.get_backend("aer")
@@ -58,7 +62,9 @@ def test_an_unknown_backend_is_an_error_listing_the_available_ones(provider) -> 
         assert name in message and name in raised.value.available
 
 
-def test_the_target_is_built_from_the_servers_report(provider, qrun: QrunServer) -> None:  # noqa: ANN001
+def test_the_target_is_built_from_the_servers_report(
+    provider: QrunProvider, qrun: QrunServer
+) -> None:
     listed = {b["name"]: b for b in api_get(qrun, "/api/backends")["backends"]}
     simulator = provider.get_backend("statevector")
     report = listed["statevector"]
@@ -82,13 +88,12 @@ def test_the_target_is_built_from_the_servers_report(provider, qrun: QrunServer)
     assert set(compiled.count_ops()) <= names
 
 
-def test_a_gate_qiskit_does_not_know_is_left_out_with_a_warning(slow) -> None:  # noqa: ANN001
+def test_a_gate_qiskit_does_not_know_is_left_out_with_a_warning(slow: QrunBackend) -> None:
     assert set(slow.target.operation_names) == {"x", "h", "cx", "measure", "reset", "barrier"}
     assert slow.num_qubits == 4
 
 
-def test_run_refuses_before_sending_anything(provider, qrun: QrunServer) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunValidationError
+def test_run_refuses_before_sending_anything(provider: QrunProvider, qrun: QrunServer) -> None:
 
     backend = provider.get_backend("statevector")
     limit = backend.info.max_qubits
@@ -137,8 +142,9 @@ def test_run_refuses_before_sending_anything(provider, qrun: QrunServer) -> None
     assert after == before, "something was submitted"
 
 
-def test_a_circuit_no_accepted_format_can_express_names_the_instruction(provider) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunValidationError
+def test_a_circuit_no_accepted_format_can_express_names_the_instruction(
+    provider: QrunProvider,
+) -> None:
 
     circuit = QuantumCircuit(1, 1, name="stores")
     circuit.add_var("flag", expr.lift(True))
@@ -149,8 +155,7 @@ def test_a_circuit_no_accepted_format_can_express_names_the_instruction(provider
     assert "OpenQASM 2" in str(raised.value)
 
 
-def test_a_source_the_server_refuses_is_an_error_quoting_the_line(provider) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunValidationError
+def test_a_source_the_server_refuses_is_an_error_quoting_the_line(provider: QrunProvider) -> None:
 
     waits = QuantumCircuit(1, 1, name="waits")
     waits.delay(100, 0)  # exported as `delay[100dt] q[0];`, which qrun does not execute

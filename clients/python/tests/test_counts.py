@@ -12,6 +12,7 @@ from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 
 from conftest import QrunServer, api_get
+from qrun_qiskit import QrunProvider
 
 #: Shots per statistical comparison.
 SHOTS = 8000
@@ -60,7 +61,7 @@ def registers() -> QuantumCircuit:
     return circuit
 
 
-def test_bell_counts_match_aer(provider) -> None:  # noqa: ANN001
+def test_bell_counts_match_aer(provider: QrunProvider) -> None:
     backend = provider.get_backend("statevector")
     job = backend.run(bell(), shots=SHOTS)
     counts = job.result().get_counts()
@@ -71,7 +72,7 @@ def test_bell_counts_match_aer(provider) -> None:  # noqa: ANN001
     assert job.status() is JobStatus.DONE
 
 
-def test_multi_register_counts_match_aer_key_for_key(provider) -> None:  # noqa: ANN001
+def test_multi_register_counts_match_aer_key_for_key(provider: QrunProvider) -> None:
     backend = provider.get_backend("simulator/statevector")
     result = backend.run(registers(), shots=SHOTS).result()
     counts = result.get_counts()
@@ -85,7 +86,7 @@ def test_multi_register_counts_match_aer_key_for_key(provider) -> None:  # noqa:
         assert result.results[0].header[key] == aer_result.results[0].header[key], key
 
 
-def test_a_deterministic_circuit_gives_aers_exact_counts(provider) -> None:  # noqa: ANN001
+def test_a_deterministic_circuit_gives_aers_exact_counts(provider: QrunProvider) -> None:
     """Bit order within a register and across registers, with nothing left to chance."""
     q = QuantumRegister(4, "q")
     low = ClassicalRegister(3, "low")
@@ -99,7 +100,9 @@ def test_a_deterministic_circuit_gives_aers_exact_counts(provider) -> None:  # n
     assert counts == aer_counts(circuit, shots=50) == {"1 001": 50}
 
 
-def test_a_batch_runs_one_run_per_circuit_in_order(provider, qrun: QrunServer) -> None:  # noqa: ANN001
+def test_a_batch_runs_one_run_per_circuit_in_order(
+    provider: QrunProvider, qrun: QrunServer
+) -> None:
     ghz = QuantumCircuit(3, name="ghz")
     ghz.h(0)
     ghz.cx(0, 1)
@@ -129,7 +132,7 @@ def test_a_batch_runs_one_run_per_circuit_in_order(provider, qrun: QrunServer) -
         assert url.startswith(f"{qrun.url}/alice/qiskit-")
 
 
-def test_parameters_are_bound_by_the_run(provider, qrun: QrunServer) -> None:  # noqa: ANN001
+def test_parameters_are_bound_by_the_run(provider: QrunProvider, qrun: QrunServer) -> None:
     theta = Parameter("theta")
     angles = ParameterVector("v", 2)
     circuit = QuantumCircuit(2, 2, name="rotations")
@@ -164,7 +167,9 @@ def test_parameters_are_bound_by_the_run(provider, qrun: QrunServer) -> None:  #
     assert circuits == {run["circuit_id"]}
 
 
-def test_an_openqasm2_backend_gets_parameters_bound_into_the_source(provider, qrun: QrunServer) -> None:  # noqa: ANN001, E501
+def test_an_openqasm2_backend_gets_parameters_bound_into_the_source(
+    provider: QrunProvider, qrun: QrunServer
+) -> None:
     theta = Parameter("theta")
     circuit = QuantumCircuit(1, 1, name="bound")
     circuit.rx(theta, 0)
@@ -178,8 +183,7 @@ def test_an_openqasm2_backend_gets_parameters_bound_into_the_source(provider, qr
     assert "rx(0.25) q[0];" in source["source"]
 
 
-def test_an_identical_circuit_is_uploaded_once(provider, qrun: QrunServer) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunProvider
+def test_an_identical_circuit_is_uploaded_once(provider: QrunProvider, qrun: QrunServer) -> None:
 
     backend = provider.get_backend("statevector")
     first = backend.run(bell(), shots=10)
@@ -200,7 +204,6 @@ def test_an_identical_circuit_is_uploaded_once(provider, qrun: QrunServer) -> No
 
 @pytest.mark.parametrize("consent", [False, True])
 def test_runs_carry_the_providers_consent(qrun: QrunServer, consent: bool) -> None:
-    from qrun_qiskit import QrunProvider
 
     provider = QrunProvider(qrun.url, qrun.token, analytics_consent=consent)
     job = provider.get_backend("statevector").run(bell(), shots=5)

@@ -6,12 +6,22 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
+from qiskit.providers.exceptions import JobTimeoutError
 
 from conftest import QrunServer, api_get, free_port, wait_for
+from qrun_qiskit import (
+    QrunBackend,
+    QrunClient,
+    QrunProvider,
+    QrunRunError,
+    QrunTimeoutError,
+)
+from qrun_qiskit._sse import SseEvent
 
 
 def one_qubit(name: str) -> QuantumCircuit:
@@ -21,8 +31,7 @@ def one_qubit(name: str) -> QuantumCircuit:
     return circuit
 
 
-def test_cancelling_a_long_run_makes_the_job_cancelled(slow, qrun: QrunServer) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunRunError
+def test_cancelling_a_long_run_makes_the_job_cancelled(slow: QrunBackend, qrun: QrunServer) -> None:
 
     job = slow.run(one_qubit("long"), shots=10)
     assert job.status() in (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -40,10 +49,7 @@ def test_cancelling_a_long_run_makes_the_job_cancelled(slow, qrun: QrunServer) -
     assert job.cancel() is True  # nothing left to cancel: still final
 
 
-def test_waiting_past_the_timeout_raises_and_the_job_goes_on(slow) -> None:  # noqa: ANN001
-    from qiskit.providers.exceptions import JobTimeoutError
-
-    from qrun_qiskit import QrunTimeoutError
+def test_waiting_past_the_timeout_raises_and_the_job_goes_on(slow: QrunBackend) -> None:
 
     job = slow.run(one_qubit("patient"), shots=10)
     try:
@@ -57,8 +63,9 @@ def test_waiting_past_the_timeout_raises_and_the_job_goes_on(slow) -> None:  # n
         job.cancel()
 
 
-def test_a_run_that_fails_on_the_server_raises_with_its_error_class(provider, qrun: QrunServer) -> None:  # noqa: ANN001, E501
-    from qrun_qiskit import QrunRunError
+def test_a_run_that_fails_on_the_server_raises_with_its_error_class(
+    provider: QrunProvider, qrun: QrunServer
+) -> None:
 
     # The backend program crashes: backend_error at execute, with its stderr.
     job = provider.get_backend("crash").run(one_qubit("crashing"), shots=10)
@@ -87,8 +94,7 @@ def test_a_run_that_fails_on_the_server_raises_with_its_error_class(provider, qr
     assert str(limit) in (raised.value.error_message or "")
 
 
-def test_the_first_failure_of_a_batch_is_raised_and_counted(provider) -> None:  # noqa: ANN001
-    from qrun_qiskit import QrunRunError
+def test_the_first_failure_of_a_batch_is_raised_and_counted(provider: QrunProvider) -> None:
 
     backend = provider.get_backend("crash")
     job = backend.run([one_qubit("a"), one_qubit("b")], shots=5)
@@ -105,12 +111,13 @@ def test_a_server_restarted_mid_job_still_resolves_the_job(
     and comes back (same database, same port) still not executing: the waiter's stream broke,
     its reads fail until the server answers, then it reconnects with ``Last-Event-ID``. Killed
     again, the node comes back executing, and the waiter gets the counts."""
-    from qrun_qiskit import QrunClient, QrunProvider
 
     opened: list[str | None] = []
     open_events = QrunClient.run_events
 
-    def recording(self, run_id, last_event_id, read_timeout):  # noqa: ANN001, ANN202
+    def recording(
+        self: QrunClient, run_id: str, last_event_id: str | None, read_timeout: float
+    ) -> Iterator[SseEvent]:
         opened.append(last_event_id)
         return open_events(self, run_id, last_event_id, read_timeout)
 
@@ -128,7 +135,7 @@ def test_a_server_restarted_mid_job_still_resolves_the_job(
     def wait() -> None:
         try:
             outcome["counts"] = job.result(timeout=120).get_counts()
-        except Exception as error:  # noqa: BLE001 (reported by the assertion below)
+        except Exception as error:  # reported by the assertion below
             outcome["error"] = error
 
     waiter = threading.Thread(target=wait)

@@ -42,4 +42,6 @@ def test_the_readme_example_is_ten_lines_and_prints_the_counts(qrun: QrunServer)
     counts_line, url_line = out.stdout.splitlines()
     counts = ast.literal_eval(counts_line)
     assert set(counts) == {"00", "11"} and sum(counts.values()) == 1000, counts
-    assert re.fullmatch(rf"{re.escape(qrun.url)}/alice/qiskit-[0-9a-f]{{32}}/runs/[0-9a-f-]{{36}}", url_line), url_line
+    assert re.fullmatch(
+        rf"{re.escape(qrun.url)}/alice/qiskit-[0-9a-f]{{32}}/runs/[0-9a-f-]{{36}}", url_line
+    ), url_line

@@ -18,6 +18,7 @@ import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit import ControlFlowOp, ForLoopOp, Parameter
@@ -33,7 +34,7 @@ _FORMAT_TITLES = {OPENQASM3: "OpenQASM 3", OPENQASM2: "OpenQASM 2"}
 _INPUT_LINE = re.compile(r"^input\s+.+?\s+([^\s;]+);$", re.MULTILINE)
 
 #: A parameter value as a caller names it: by name, or by the circuit's object.
-ParameterKey = str | Parameter | expr.Var
+ParameterKey: TypeAlias = str | Parameter | expr.Var
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,7 @@ def _resolve_values(
         else:
             by_object[key] = number
     loop_variables = _loop_variables(circuit)
-    wanted: list[Parameter | expr.Var] = [
-        p for p in circuit.parameters if p not in loop_variables
-    ]
+    wanted: list[Parameter | expr.Var] = [p for p in circuit.parameters if p not in loop_variables]
     wanted.extend(circuit.iter_input_vars())
     resolved: dict[Parameter | expr.Var, float] = {}
     missing: list[str] = []
@@ -214,6 +213,6 @@ def _failing_instruction(circuit: QuantumCircuit, fmt: str) -> str:
             dumps(alone)
         except (qasm3.QASM3ExporterError, qasm2.QASM2ExportError):
             return f"instruction '{name}' — "
-        except Exception:  # noqa: BLE001 (a diagnosis only: the real error is reported)
+        except Exception:
             continue
     return ""

@@ -98,10 +98,8 @@ def events(stream_lines: Iterable[str], last_event_id: str | None = None) -> Ite
             event_type = value
         elif field == "data":
             data.append(value)
-        elif field == "id":
-            if "\0" not in value:
-                current_id = value
-        elif field == "retry":
-            if value.isdigit():
-                retry_ms = int(value)
+        elif field == "id" and "\0" not in value:
+            current_id = value
+        elif field == "retry" and value.isdigit():
+            retry_ms = int(value)
         # Any other field is ignored, as the standard says.

@@ -256,8 +256,9 @@ class QrunClient:
         headers: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
         retry_for: float | None = None,
-    ) -> Any:
-        """Sends a request, retrying transient failures, and decodes the JSON answer.
+    ) -> dict[str, Any]:
+        """Sends a request, retrying transient failures, and decodes the JSON answer (every
+        answer of the API is an object).
 
         Raises:
             QrunApiError: A status outside ``ok`` (after retries for the transient ones), or a
@@ -282,7 +283,8 @@ class QrunClient:
                     raise QrunApiError(0, None, f"no answer: {error}", method, path) from error
             else:
                 if response.status_code in ok:
-                    return response.json()
+                    body: dict[str, Any] = response.json()
+                    return body
                 if response.status_code not in RETRY_STATUSES:
                     raise _api_error(response, method, path)
                 wait = _retry_after(response) or backoff

@@ -36,9 +36,7 @@ class QrunApiError(QrunError):
         path: The request's path, e.g. ``/api/runs``.
     """
 
-    def __init__(
-        self, status: int, code: str | None, message: str, method: str, path: str
-    ) -> None:
+    def __init__(self, status: int, code: str | None, message: str, method: str, path: str) -> None:
         where = f"{method} {path}"
         what = f"{status} {code}" if code else str(status)
         super().__init__(f"{where}: {what}: {message}")

@@ -183,7 +183,9 @@ class QrunJob(JobV1):
         deadline = None if timeout is None else time.monotonic() + timeout
         for submission in self._submitted():
             self._wait(submission, deadline)
-        unfinished = [s for s in self._submissions if s.run is not None and s.run["status"] != "completed"]
+        unfinished = [
+            s for s in self._submissions if s.run is not None and s.run["status"] != "completed"
+        ]
         if unfinished:
             first = unfinished[0]
             assert first.run is not None

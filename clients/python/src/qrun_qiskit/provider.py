@@ -16,7 +16,7 @@ import requests
 from qiskit import QuantumCircuit
 
 from ._export import Exported
-from .api import BackendInfo, QrunClient
+from .api import QrunClient
 from .backend import QrunBackend
 from .exceptions import QrunApiError, QrunBackendNotFoundError, QrunError, QrunValidationError
 
@@ -105,8 +105,7 @@ class QrunProvider:
             return QrunBackend(self, matches[0])
         if not matches:
             message = (
-                f"no backend '{name}' on {self.url}; available: "
-                f"{', '.join(available) or 'none'}"
+                f"no backend '{name}' on {self.url}; available: {', '.join(available) or 'none'}"
             )
         else:
             message = (
