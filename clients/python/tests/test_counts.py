@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Parameter, ParameterVector
@@ -96,7 +97,8 @@ def test_a_deterministic_circuit_gives_aers_exact_counts(provider: QrunProvider)
     circuit.x(3)
     circuit.measure(q[:3], low)
     circuit.measure(q[3], high[0])
-    counts = provider.get_backend("statevector").run(circuit, shots=50).result().get_counts()
+    backend = provider.get_backend("statevector")
+    counts = backend.run(circuit, shots=np.int64(50)).result().get_counts()  # NumPy's ints too
     assert counts == aer_counts(circuit, shots=50) == {"1 001": 50}
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -190,8 +191,9 @@ class QrunBackend(BackendV2):
         return job
 
     def _check_shots(self, shots: object) -> int:
-        if isinstance(shots, bool) or not isinstance(shots, int):
+        if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
             raise QrunValidationError(f"shots must be a whole number, not {shots!r}")
+        shots = int(shots)
         if not 1 <= shots <= self.info.max_shots:
             raise QrunValidationError(
                 f"shots must be between 1 and {self.info.max_shots} on backend "
