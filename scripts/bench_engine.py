@@ -8,11 +8,15 @@ Every circuit is written to a QASM file; qrun runs it through COMMAND (a process
 so its time includes start-up and parsing), Aer runs the same text loaded with
 `qasm2.loads` (Aer's time is `run().result()` alone: loading and transpiling excluded).
 
+With `--openqasm 3` every circuit is exported again with `qasm3.dumps` (the OpenQASM 3 that
+Qiskit writes) and qrun runs that file; Aer runs the same circuit.
+
 Usage (from the repository root, in a venv with qiskit and qiskit-aer):
 
     cargo build --release
     RAYON_NUM_THREADS=2 python scripts/bench_engine.py --threads 2
     RAYON_NUM_THREADS=1 python scripts/bench_engine.py --threads 1
+    RAYON_NUM_THREADS=2 python scripts/bench_engine.py --threads 2 --openqasm 3
     # the engine alone, before `qrun exec` exists:
     python scripts/bench_engine.py --threads 2 \\
         --command 'target/release/examples/run_qasm {file} --shots 1000 --seed 1'
@@ -29,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from qiskit import qasm2, transpile
+from qiskit import qasm2, qasm3, transpile
 from qiskit.circuit.random import random_circuit
 from qiskit_aer import AerSimulator
 
@@ -90,6 +94,8 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="threads for both (RAYON_NUM_THREADS / max_parallel_threads)")
     parser.add_argument("--only", nargs="*", help="circuit names to run (default: all)")
+    parser.add_argument("--openqasm", choices=["2", "3"], default="2",
+                        help="the version of the files qrun runs (default 2)")
     args = parser.parse_args()
 
     print(f"threads={args.threads} shots={SHOTS} command: {args.command}")
@@ -102,8 +108,12 @@ def main():
                 continue
             source = make()
             path = os.path.join(workdir, f"{name}.qasm")
+            text = source
+            if args.openqasm == "3":
+                text = qasm3.dumps(qasm2.loads(
+                    source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS))
             with open(path, "w") as f:
-                f.write(source)
+                f.write(text)
             qrun_wall, qrun_exec = time_qrun(args.command, path, args.threads)
             aer = time_aer(source, args.threads)
             print(f"| {name} | {qrun_wall:.2f} | {qrun_exec:.2f} | {aer:.2f} | {qrun_wall / aer:.2f} |",

@@ -15,7 +15,7 @@ use std::sync::{OnceLock, RwLock};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::domain::{Action, Edge, ErrorClass, Run, RunStatus, Stage};
+use crate::domain::{Action, Edge, ErrorClass, RUN_VIEWED, Run, RunStatus, Stage};
 use crate::store::Rejection;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -67,9 +67,9 @@ pub fn register(frameworks: &[String], backends: &[String]) {
             counter!("qrun_runs_failed_total", "error_class" => class.as_str(), "stage" => stage.as_str()).increment(0);
         }
     }
-    for action in Action::ALL {
+    for event in events() {
         for result in ["delivered", "retried", "parked"] {
-            counter!("qrun_analytics_events_total", "event" => action.event(), "result" => result)
+            counter!("qrun_analytics_events_total", "event" => event, "result" => result)
                 .increment(0);
         }
     }
@@ -320,13 +320,17 @@ pub fn analytics_event(event: &str, result: &'static str) {
         .increment(1);
 }
 
-/// An outbox row's event name as a label value: one of the lifecycle events, else `other`.
-fn event_label(event: &str) -> &'static str {
+/// The analytics events there are: the lifecycle's, and a run page's view.
+fn events() -> impl Iterator<Item = &'static str> {
     Action::ALL
         .into_iter()
         .map(Action::event)
-        .find(|e| *e == event)
-        .unwrap_or(OTHER)
+        .chain([RUN_VIEWED])
+}
+
+/// An outbox row's event name as a label value: one of [`events`], else `other`.
+fn event_label(event: &str) -> &'static str {
+    events().find(|e| *e == event).unwrap_or(OTHER)
 }
 
 /// Analytics events waiting for delivery.

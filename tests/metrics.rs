@@ -149,6 +149,7 @@ async fn metrics_count_a_scripted_mix_exactly() {
             analytics_consent: None,
             idempotency_key: None,
             parameters: Default::default(),
+            seed: None,
         }))
         .await
         .unwrap()

@@ -33,6 +33,8 @@ pub struct Model {
     pub outbox_pruned_at: Option<DateTimeUtc>,
     /// `{"name": value}` bound to the circuit's inputs; `NULL` when none.
     pub parameters: Option<Json>,
+    /// The sampling seed, 0..=2^63-1; `NULL` for a fresh one.
+    pub seed: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

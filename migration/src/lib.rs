@@ -6,7 +6,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
 mod m20261128_000002_terminal_runs_immutable;
-mod m20261201_000003_run_parameters;
+mod m20261201_000003_run_parameters_and_seed;
+mod m20261201_000004_runs_completed_idx;
 
 pub struct Migrator;
 
@@ -15,7 +16,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261128_000002_terminal_runs_immutable::Migration),
-            Box::new(m20261201_000003_run_parameters::Migration),
+            Box::new(m20261201_000003_run_parameters_and_seed::Migration),
+            Box::new(m20261201_000004_runs_completed_idx::Migration),
         ]
     }
 }

@@ -184,7 +184,7 @@ async fn execute(
         source: version.source,
         format: version.manifest.format,
         shots: run.shots,
-        seed: None,
+        seed: run.seed,
         parameters: run.parameters,
     };
     backend.execute(job, cancel).await

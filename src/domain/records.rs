@@ -4,6 +4,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+/// The analytics event of a person viewing a run's page (the seed's `run_viewed_shared_link`).
+/// Not a transition: it has no audit row, and it is written with the *viewer's* consent (the
+/// page's consent banner), whatever the run's own `analytics_consent` — once per run per
+/// browser session.
+pub const RUN_VIEWED: &str = "run_viewed_shared_link";
+
 /// One audit row of a run's timeline.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
@@ -20,7 +26,7 @@ pub struct AuditEntry {
 /// One analytics event in the outbox.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutboxEvent {
-    /// Deterministic per (run, event).
+    /// Deterministic per (run, event), or per (run, browser session) for [`RUN_VIEWED`].
     pub id: Uuid,
     pub run_id: Uuid,
     pub event: String,

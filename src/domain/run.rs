@@ -48,6 +48,8 @@ pub struct Run {
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
     pub parameters: Parameters,
+    /// The sampling seed (the same seed, circuit and shots give the same counts).
+    pub seed: Option<u64>,
 }
 
 impl Run {
@@ -71,4 +73,5 @@ pub struct NewRun {
     pub analytics_consent: Option<bool>,
     pub idempotency_key: Option<String>,
     pub parameters: Parameters,
+    pub seed: Option<u64>,
 }

@@ -6,7 +6,8 @@
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
 //! - [`service`]: the whole filter with request ids, access logs and request metrics.
-//! - [`pages`]: the HTML pages (run page, circuit index, login), mounted after the API.
+//! - [`pages`]: the HTML pages (the console: dashboard, runs, circuits, run pages, their
+//!   forms, login), mounted after the API.
 //!
 //! `extract`, `runs` and `views` are public for their pure decoders, which the
 //! `http_decode` fuzz target (`fuzz/`) drives directly.
@@ -88,11 +89,16 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// The HTML pages (not API routes: not in `/openapi.json`), as (method, path template). They
 /// match only where no API route does, and never under `/api/`.
 pub const PAGE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/runs"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),
+    ("POST", "/consent"),
     ("GET", "/{owner}/{circuit}"),
+    ("POST", "/{owner}/{circuit}/runs"),
     ("GET", "/{owner}/{circuit}/runs/{id}"),
+    ("POST", "/{owner}/{circuit}/runs/{id}/cancel"),
 ];
 
 /// The method filter of every GET route: GET, and HEAD answered as GET without a body (RFC
@@ -109,7 +115,7 @@ pub fn route_template(path: &str) -> &'static str {
             .iter()
             .map(|(_, template)| *template)
             .find(|template| {
-                let parts: Vec<&str> = template.split('/').collect();
+                let parts: Vec<&str> = template.trim_end_matches('/').split('/').collect();
                 parts.len() == segments.len()
                     && parts
                         .iter()

@@ -100,6 +100,27 @@ fn refine(doc: &mut Value) {
         },
     });
 
+    // From a created run to what can be done with it (OpenAPI links: a client, or a
+    // stateful test generator, follows the new run's id).
+    let mut links = serde_json::Map::new();
+    for (name, path, method) in [
+        ("GetRun", "/api/runs/{id}", "get"),
+        ("CancelRun", "/api/runs/{id}/cancel", "post"),
+        ("RunAudit", "/api/runs/{id}/audit", "get"),
+        ("RunEvents", "/api/runs/{id}/events", "get"),
+    ] {
+        let pointer = format!("/paths/{}/{method}/operationId", path.replace('/', "~1"));
+        let operation = at(doc, &pointer).clone();
+        links.insert(
+            name.into(),
+            json!({"operationId": operation, "parameters": {"id": "$response.body#/id"}}),
+        );
+    }
+    for status in ["200", "201"] {
+        at(doc, &format!("/paths/~1api~1runs/post/responses/{status}"))["links"] =
+            Value::Object(links.clone());
+    }
+
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };

@@ -111,6 +111,7 @@ async fn submit(
         async {
             let circuit = check_submission(&body)?;
             let parameters = check_parameters(&body)?;
+            let seed = check_seed(&body)?;
             let submitted = ctx
                 .service
                 .submit(
@@ -124,6 +125,7 @@ async fn submit(
                         consent,
                         idempotency_key,
                         parameters,
+                        seed,
                     },
                 )
                 .await?;
@@ -156,6 +158,20 @@ pub fn check_parameters(body: &SubmitRun) -> Result<Parameters, ApiError> {
             )),
         })
         .collect()
+}
+
+/// The submission's seed: 0 to 2^63 - 1.
+pub fn check_seed(body: &SubmitRun) -> Result<Option<u64>, ApiError> {
+    body.seed
+        .map(|seed| {
+            u64::try_from(seed).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_seed",
+                    "`seed` is a whole number from 0 to 2^63 - 1",
+                )
+            })
+        })
+        .transpose()
 }
 
 pub fn check_submission(body: &SubmitRun) -> Result<CircuitRef, ApiError> {
@@ -302,6 +318,7 @@ pub fn parse_list_query(params: &BTreeMap<String, String>) -> Result<ListQuery, 
     let mut query = ListQuery {
         status: None,
         circuit: None,
+        backend: None,
         before: None,
         limit: DEFAULT_PAGE,
     };

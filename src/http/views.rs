@@ -50,6 +50,12 @@ pub struct SubmitRun {
     #[serde(default)]
     #[schema(value_type = Option<BTreeMap<String, f64>>)]
     pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The sampling seed, 0 to 2^63 - 1: the same seed, circuit, parameters and shots give
+    /// the same counts (on the built-in simulator, and on runners that honour it). Absent: a
+    /// fresh seed.
+    #[serde(default, deserialize_with = "optional_whole")]
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub seed: Option<i64>,
 }
 
 /// A JSON integer as JSON Schema's `integer` counts them: any number whose value is whole, so
@@ -239,6 +245,8 @@ pub struct RunView {
     pub shots: u64,
     /// The values bound to the circuit's parameters (`{}` when none).
     pub parameters: BTreeMap<String, f64>,
+    /// The sampling seed, if the submission gave one.
+    pub seed: Option<u64>,
     pub results: Option<ResultsView>,
     pub error_class: Option<String>,
     pub error_message: Option<String>,
@@ -263,6 +271,7 @@ impl RunView {
             framework: run.framework.clone(),
             shots: run.shots,
             parameters: run.parameters.clone(),
+            seed: run.seed,
             results: run.results.as_ref().map(ResultsView::from),
             error_class: run.error_class.map(|c| c.as_str().to_owned()),
             error_message: run.error_message.clone(),

@@ -157,3 +157,30 @@ impl Service {
         Ok((circuit, version))
     }
 }
+
+impl Service {
+    /// A circuit as `viewer` may see it with one of its versions (`None`: the latest), and
+    /// the number of its latest version. Errors: `NotFound("circuit")` for a circuit the
+    /// viewer may not see, exactly as for one that does not exist; `NotFound("circuit
+    /// version")` for a version it does not have.
+    pub async fn circuit_at(
+        &self,
+        viewer: Option<&User>,
+        owner: &str,
+        name: &str,
+        version: Option<i32>,
+    ) -> Result<(Circuit, CircuitVersion, i32), ServiceError> {
+        let (circuit, latest) = self.circuit(viewer, owner, name).await?;
+        let newest = latest.version;
+        let shown = match version {
+            None => latest,
+            Some(v) if v == newest => latest,
+            Some(v) => self
+                .store
+                .circuit_version(circuit.id, Some(v))
+                .await?
+                .ok_or(ServiceError::NotFound("circuit version"))?,
+        };
+        Ok((circuit, shown, newest))
+    }
+}

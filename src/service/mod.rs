@@ -7,6 +7,7 @@
 //! - [`runs`]: submit, read, list, cancel, audit.
 //! - [`circuits`]: create, add versions, read.
 //! - [`health`]: the stranded-runs report and readiness.
+//! - [`dashboard`]: the console's dashboard, a snapshot shared by every viewer.
 //! - [`limits`]: the per-user submission rate and the queue caps' counts.
 //! - [`rules`]: what the rules take from the configuration, read once at start-up.
 //!
@@ -16,6 +17,7 @@
 pub mod access;
 pub mod auth;
 pub mod circuits;
+pub mod dashboard;
 pub mod health;
 pub mod limits;
 pub mod rules;
@@ -45,6 +47,8 @@ pub struct Service {
     rules: Rules,
     /// The actor tree's root, for readiness.
     tree: ractor::ActorCell,
+    /// The dashboard's latest snapshot.
+    dashboard: dashboard::DashboardCache,
 }
 
 impl Service {
@@ -65,6 +69,7 @@ impl Service {
             recorder,
             rules,
             tree,
+            dashboard: dashboard::DashboardCache::default(),
         }
     }
 

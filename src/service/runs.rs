@@ -1,4 +1,4 @@
-//! Runs: submit, read, list, cancel, audit timeline.
+//! Runs: submit, read, list, cancel, audit timeline, a page view.
 
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use crate::domain::{
     AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunStatus, User,
 };
 use crate::store::runs::RunFilter;
-use crate::store::{Change, Command};
+use crate::store::{Canceller, Change, Command};
 
 /// Which circuit a submission names.
 #[derive(Clone, Debug)]
@@ -37,7 +37,13 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// Values for the circuit's parameters, checked against its declarations.
     pub parameters: Parameters,
+    /// The sampling seed; `None` for a fresh one.
+    pub seed: Option<u64>,
 }
+
+/// One `input` a circuit version declares, which a run of it binds to a number (DESIGN §12):
+/// its `name` and its type as declared (`ty`, e.g. `float[64]`).
+pub use qrun_engine::Input as DeclaredInput;
 
 /// The run a submission produced, and whether it is new (false: an idempotent replay).
 pub struct Submitted {
@@ -62,14 +68,7 @@ async fn check_parameters(
             names(parameters.keys().map(String::as_str).collect())
         ))),
         Some(Format::OpenQasm3) => {
-            let source = version.source.clone();
-            let declared = tokio::task::spawn_blocking(move || {
-                qrun_engine::inputs(&source, Format::OpenQasm3)
-            })
-            .await
-            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("reading inputs: {e}")))?
-            // Uploaded sources parse; one that does not fails its run with the reason.
-            .unwrap_or_default();
+            let declared = declared_inputs(version).await?;
             if let Some(input) = declared.iter().find(|i| !parameters.contains_key(&i.name)) {
                 return Err(invalid(format!(
                     "missing parameter `{}` (input {} {})",
@@ -96,6 +95,23 @@ async fn check_parameters(
     }
 }
 
+/// The `input` parameters `version` declares, in declaration order: an OpenQASM 3 source's
+/// `input`s (read on the blocking pool); none for OpenQASM 2, nor for Python, whose free
+/// parameters only its runner knows. The run form shows a field for each.
+pub async fn declared_inputs(version: &CircuitVersion) -> Result<Vec<DeclaredInput>, ServiceError> {
+    if Format::from_manifest(&version.manifest.format) != Some(Format::OpenQasm3) {
+        return Ok(Vec::new());
+    }
+    let source = version.source.clone();
+    Ok(
+        tokio::task::spawn_blocking(move || qrun_engine::inputs(&source, Format::OpenQasm3))
+            .await
+            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("reading inputs: {e}")))?
+            // Uploaded sources parse; one that does not fails its run with the reason.
+            .unwrap_or_default(),
+    )
+}
+
 /// Longest accepted `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
@@ -103,6 +119,8 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 pub struct ListQuery {
     pub status: Option<RunStatus>,
     pub circuit: Option<CircuitRef>,
+    /// `(type, name)`.
+    pub backend: Option<(String, String)>,
     pub before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     pub limit: u64,
 }
@@ -189,6 +207,7 @@ impl Service {
             analytics_consent: Some(submission.consent),
             idempotency_key: submission.idempotency_key,
             parameters: submission.parameters,
+            seed: submission.seed,
         };
         let applied = self
             .recorder
@@ -211,7 +230,8 @@ impl Service {
                 && run.backend_name == new.backend_name
                 && run.shots == new.shots
                 && run.analytics_consent == new.analytics_consent
-                && run.parameters == new.parameters;
+                && run.parameters == new.parameters
+                && run.seed == new.seed;
             if !same {
                 return Err(ServiceError::Unprocessable {
                     code: "idempotency_key_reused",
@@ -322,7 +342,9 @@ impl Service {
             .recorder
             .apply(Command::Transition {
                 run_id,
-                change: Change::Cancel { by: user.id },
+                change: Change::Cancel {
+                    by: Canceller::User(user.id),
+                },
             })
             .await?;
         Ok((applied.run, circuit))
@@ -346,9 +368,10 @@ impl Service {
         let mut runs = self
             .store
             .list_runs(&RunFilter {
-                user_id: user.id,
+                user_id: Some(user.id),
                 status: query.status,
                 circuit_id,
+                backend: query.backend,
                 before: query.before,
                 limit: query.limit + 1,
             })
@@ -390,6 +413,22 @@ impl Service {
         let circuit = self.resolve_circuit(viewer, &reference).await?;
         let runs = self.store.recent_runs_of_circuit(circuit.id, limit).await?;
         Ok((circuit, runs))
+    }
+
+    /// Records that a consenting browser `session` viewed `run`'s page (the seed's
+    /// `run_viewed_shared_link`, through the analytics outbox), once per run per session.
+    /// Only for a visitor who consented: the caller (the run page) checks the consent cookie.
+    /// Whether this view was the session's first of the run.
+    pub async fn record_run_view(
+        &self,
+        viewer: Option<&User>,
+        run: &Run,
+        session: Uuid,
+    ) -> Result<bool, ServiceError> {
+        Ok(self
+            .store
+            .record_run_view(run, session, viewer.map(|v| v.id))
+            .await?)
     }
 
     /// Who submitted `run`, only for a viewer allowed to know (the submitter and the circuit's

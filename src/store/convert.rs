@@ -37,7 +37,7 @@ pub(super) fn class_to_db(class: ErrorClass) -> db::ErrorClass {
     }
 }
 
-fn class_from_db(class: db::ErrorClass) -> ErrorClass {
+pub(super) fn class_from_db(class: db::ErrorClass) -> ErrorClass {
     match class {
         db::ErrorClass::ValidationError => ErrorClass::ValidationError,
         db::ErrorClass::ResourceLimit => ErrorClass::ResourceLimit,
@@ -102,5 +102,10 @@ pub(super) fn run_from_db(row: entity::runs::Model) -> Result<Run, StoreError> {
         lease_expires_at: row.lease_expires_at,
         idempotency_key: row.idempotency_key,
         parameters,
+        seed: row
+            .seed
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt(format!("run {}: a negative seed", row.id)))?,
     })
 }

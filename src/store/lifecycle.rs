@@ -45,8 +45,27 @@ pub enum Change {
     Complete { results: RunResults },
     /// running → failed.
     Fail { failure: Failure, cause: FailCause },
-    /// pending | running → cancelled, by the submitter.
-    Cancel { by: Uuid },
+    /// pending | running → cancelled, by the submitter or an operator.
+    Cancel { by: Canceller },
+}
+
+/// Who cancelled a run: its submitter (through the API or a page), or an operator (`qrun run
+/// cancel`). The audit row's metadata says which (`"by": "user"` with `cancelled_by`, or
+/// `"by": "operator"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canceller {
+    User(Uuid),
+    Operator,
+}
+
+impl Canceller {
+    /// The audit metadata's `by`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Canceller::User(_) => "user",
+            Canceller::Operator => "operator",
+        }
+    }
 }
 
 impl Change {
@@ -239,7 +258,13 @@ async fn create(
         lease_expires_at: None,
         idempotency_key: new.idempotency_key.clone(),
         parameters: new.parameters.clone(),
+        seed: new.seed,
     };
+    let seed = new
+        .seed
+        .map(i64::try_from)
+        .transpose()
+        .map_err(|_| StoreError::Corrupt(format!("seed {:?} out of range", new.seed)))?;
     let parameters = (!new.parameters.is_empty())
         .then(|| serde_json::to_value(&new.parameters))
         .transpose()
@@ -267,6 +292,7 @@ async fn create(
         idempotency_key: Set(run.idempotency_key.clone()),
         outbox_pruned_at: Set(None),
         parameters: Set(parameters),
+        seed: Set(seed),
     };
     let created = |run| Applied {
         run,
@@ -448,25 +474,31 @@ async fn current(
 }
 
 impl Store {
-    /// Claims up to `limit` pending runs for `node`, oldest first, in one transaction: one
-    /// guarded statement (`UPDATE … WHERE status = 'pending' AND id IN (SELECT … ORDER BY
-    /// created_at LIMIT n FOR UPDATE SKIP LOCKED)`, the lock clause on PostgreSQL only: on
-    /// SQLite the single writer serialises claims), then the runs' `run.started` audit rows and
-    /// consented `run_started` events (multi-row inserts).
+    /// Claims up to `limit` pending runs for `node`, oldest first, in one transaction: the
+    /// oldest `limit` pending ids, locked (`SELECT … ORDER BY created_at LIMIT n FOR UPDATE SKIP
+    /// LOCKED`, the lock clause on PostgreSQL only: on SQLite the single writer serialises
+    /// claims), then one guarded statement over exactly those (`UPDATE … WHERE status =
+    /// 'pending' AND id IN (ids)`), then the runs' `run.started` audit rows and consented
+    /// `run_started` events (multi-row inserts).
+    ///
+    /// The ids are read first, not in a subquery of the UPDATE: PostgreSQL may plan `id IN
+    /// (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` as a nested loop that runs the subquery again
+    /// for every candidate row, and each run skips the rows the statement already updated, so
+    /// one claim took every pending run (seen on a fresh database, before statistics).
     pub async fn claim(
         &self,
         node: &str,
         limit: u64,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<Applied>> {
-        use sea_orm::QueryTrait;
         use sea_orm::sea_query::{LockBehavior, LockType};
         if limit == 0 {
             return Ok(Vec::new());
         }
         let now = self.clock.now();
         let pending = status_to_db(RunStatus::Pending);
-        let oldest = runs::Entity::find()
+        let txn = self.begin_write().await?;
+        let oldest: Vec<Uuid> = runs::Entity::find()
             .select_only()
             .column(Column::Id)
             .filter(Column::Status.eq(pending))
@@ -476,8 +508,12 @@ impl Store {
             .order_by_asc(Column::CreatedAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_query();
-        let txn = self.begin_write().await?;
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if oldest.is_empty() {
+            return Ok(Vec::new());
+        }
         let claimed = runs::Entity::update_many()
             .set(runs::ActiveModel {
                 status: Set(status_to_db(RunStatus::Running)),
@@ -488,7 +524,7 @@ impl Store {
             })
             .filter(Column::Status.eq(pending))
             .filter(Column::CreatedAt.lt(now))
-            .filter(Column::Id.in_subquery(oldest))
+            .filter(Column::Id.is_in(oldest))
             .exec_with_returning(&txn)
             .await?;
         let mut applied = Vec::with_capacity(claimed.len());

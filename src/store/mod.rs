@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::cache::Immutable;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
-pub use lifecycle::{Applied, Change, Command, FailCause, Rejection};
+pub use lifecycle::{Applied, Canceller, Change, Command, FailCause, Rejection};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,8 @@
-//! Delivering the analytics outbox: claiming due events (held for a while so no other node
-//! sends them meanwhile: `FOR UPDATE SKIP LOCKED` on PostgreSQL), recording the answer
-//! (delivered, retry later, parked for good), pruning delivered events after a retention
-//! period, and erasing a user's events on request.
+//! The analytics outbox beyond transitions: recording a run page's view, and delivery —
+//! claiming due events (held for a while so no other node sends them meanwhile: `FOR UPDATE
+//! SKIP LOCKED` on PostgreSQL), recording the answer (delivered, retry later, parked for
+//! good), pruning delivered events after a retention period, and erasing a user's events on
+//! request.
 
 use chrono::{DateTime, Utc};
 use entity::analytics_outbox::{self, Column};
@@ -9,29 +10,52 @@ use entity::runs;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    QuerySelect, TryInsertResult,
 };
 use uuid::Uuid;
 
 use super::convert::status_to_db;
+use super::records::view_event;
 use super::runs::outbox_from_db;
 use super::{Result, Store};
-use crate::domain::{OutboxEvent, RunStatus};
+use crate::domain::{OutboxEvent, RUN_VIEWED, Run, RunStatus};
 
 /// Most runs one pruning pass handles.
 const PRUNE_BATCH: u64 = 1000;
 
 impl Store {
+    /// Records that a browser `session` whose visitor consented viewed `run`'s page
+    /// ([`RUN_VIEWED`]; `viewer` is the signed-in user, if any): one outbox row per (run,
+    /// session), its id derived from both ([`super::records::view_event_id`]), so viewing
+    /// again in the same session inserts nothing. Whether a row was inserted. The caller
+    /// decides consent; nothing here checks it.
+    pub async fn record_run_view(
+        &self,
+        run: &Run,
+        session: Uuid,
+        viewer: Option<Uuid>,
+    ) -> Result<bool> {
+        let row = view_event(run, session, viewer, self.clock.now());
+        let inserted = analytics_outbox::Entity::insert(row)
+            .on_conflict_do_nothing_on([Column::Id])
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+    }
+
     /// Claims up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`),
     /// oldest due first: counts the attempt and holds them until `hold_until`, when they are
-    /// due again should this node die mid-send (at-least-once).
+    /// due again should this node die mid-send (at-least-once). The due ids are read and
+    /// locked first, then updated, in one transaction (as `Store::claim` does, for the same
+    /// reason: a locking subquery with a LIMIT inside the UPDATE may take more than `limit`).
     pub async fn claim_outbox(
         &self,
         limit: u64,
         now: DateTime<Utc>,
         hold_until: DateTime<Utc>,
     ) -> Result<Vec<OutboxEvent>> {
-        let due = analytics_outbox::Entity::find()
+        let txn = self.begin_write().await?;
+        let due: Vec<Uuid> = analytics_outbox::Entity::find()
             .select_only()
             .column(Column::Id)
             .filter(Column::DeliveredAt.is_null())
@@ -40,14 +64,20 @@ impl Store {
             .order_by_asc(Column::NextAttemptAt)
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_query();
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut claimed = analytics_outbox::Entity::update_many()
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
             .col_expr(Column::NextAttemptAt, Expr::val(hold_until))
-            .filter(Column::Id.in_subquery(due))
+            .filter(Column::Id.is_in(due))
             .filter(Column::DeliveredAt.is_null())
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&txn)
             .await?;
+        txn.commit().await?;
         claimed.sort_by_key(|e| (e.created_at, e.id));
         Ok(claimed.into_iter().map(outbox_from_db).collect())
     }
@@ -108,11 +138,17 @@ impl Store {
             .await?)
     }
 
-    /// Deletes the events of terminal runs all of whose events were delivered before
-    /// `delivered_before`, marking those runs pruned (so `qrun verify` knows why they have
-    /// none). A run still live, or with an event not yet delivered or parked, keeps all its
-    /// events. How many runs were pruned.
+    /// Deletes the lifecycle events of terminal runs all of whose lifecycle events were
+    /// delivered before `delivered_before`, marking those runs pruned (so `qrun verify` knows
+    /// why they have none). A run still live, or with an event not yet delivered or parked,
+    /// keeps all its events. View events ([`RUN_VIEWED`]) are no run's record: each is deleted
+    /// on its own once delivered before `delivered_before`. How many runs were pruned.
     pub async fn prune_outbox(&self, delivered_before: DateTime<Utc>) -> Result<u64> {
+        analytics_outbox::Entity::delete_many()
+            .filter(Column::Event.eq(RUN_VIEWED))
+            .filter(Column::DeliveredAt.lt(delivered_before))
+            .exec(&self.db)
+            .await?;
         let terminal = [
             RunStatus::Completed,
             RunStatus::Failed,
@@ -122,6 +158,7 @@ impl Store {
         let candidates: Vec<Uuid> = analytics_outbox::Entity::find()
             .select_only()
             .column(Column::RunId)
+            .filter(Column::Event.ne(RUN_VIEWED))
             .filter(
                 Column::RunId.in_subquery(
                     Query::select()
@@ -146,6 +183,7 @@ impl Store {
         let txn = self.begin_write().await?;
         analytics_outbox::Entity::delete_many()
             .filter(Column::RunId.is_in(candidates.iter().copied()))
+            .filter(Column::Event.ne(RUN_VIEWED))
             .exec(&txn)
             .await?;
         runs::Entity::update_many()

@@ -1,5 +1,6 @@
 //! What a transition records besides the run row: its audit row (always) and its analytics
-//! outbox row (only when the run's `analytics_consent` is `true`).
+//! outbox row (only when the run's `analytics_consent` is `true`); and the one event that is
+//! not a transition, a consenting browser session viewing a run's page.
 //!
 //! Audit metadata carries the transition's context (framework, backend, the error's class,
 //! stage and message, who caused it); event properties carry what DESIGN §7 lists per stage.
@@ -11,8 +12,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Result;
-use super::lifecycle::{Change, FailCause};
-use crate::domain::{Action, Run, RunStatus};
+use super::lifecycle::{Canceller, Change, FailCause};
+use crate::domain::{Action, RUN_VIEWED, Run, RunStatus};
 
 /// Namespace of the outbox's deterministic event ids: uuid v5 of `"{run_id}/{event}"`.
 const OUTBOX_NAMESPACE: Uuid = Uuid::from_u128(0x5d3c_7f0e_9a41_4b8e_8f62_1c0d_2e4a_7b91);
@@ -24,6 +25,48 @@ pub fn event_id(run_id: Uuid, action: Action) -> Uuid {
         &OUTBOX_NAMESPACE,
         format!("{run_id}/{}", action.event()).as_bytes(),
     )
+}
+
+/// The deterministic id of the view event of `run_id` in one browser `session`: uuid v5 of
+/// `"{run_id}/run_viewed_shared_link/{session}"`, so a session's repeated views are one row.
+pub fn view_event_id(run_id: Uuid, session: Uuid) -> Uuid {
+    Uuid::new_v5(
+        &OUTBOX_NAMESPACE,
+        format!("{run_id}/{RUN_VIEWED}/{session}").as_bytes(),
+    )
+}
+
+/// The outbox row of a browser `session` viewing `run`'s page ([`RUN_VIEWED`]). Its
+/// `distinct_id` is the signed-in viewer's id, else the session's (a random id that names
+/// nobody); its properties are the run's, as its lifecycle events carry them, with the status
+/// it was seen in.
+pub(super) fn view_event(
+    run: &Run,
+    session: Uuid,
+    viewer: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> entity::analytics_outbox::ActiveModel {
+    let mut properties = Map::new();
+    properties.insert("run_id".into(), json!(run.id));
+    properties.insert("circuit_id".into(), json!(run.circuit_id));
+    properties.insert("framework".into(), json!(run.framework));
+    properties.insert("backend_class".into(), json!(run.backend_type));
+    properties.insert("backend_name".into(), json!(run.backend_name));
+    properties.insert("run_status".into(), json!(run.status.as_str()));
+    properties.insert("signed_in".into(), json!(viewer.is_some()));
+    entity::analytics_outbox::ActiveModel {
+        id: Set(view_event_id(run.id, session)),
+        run_id: Set(run.id),
+        event: Set(RUN_VIEWED.to_owned()),
+        distinct_id: Set(viewer.unwrap_or(session).to_string()),
+        properties: Set(Value::Object(properties)),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        delivered_at: Set(None),
+        last_error: Set(None),
+        parked_at: Set(None),
+    }
 }
 
 /// The audit rows and outbox rows of a transaction's commands, collected as the commands are
@@ -121,6 +164,7 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
             m.insert("shots".into(), json!(run.shots));
             m.insert("circuit_version".into(), json!(run.circuit_version));
             m.insert("parameters".into(), json!(run.parameters));
+            m.insert("seed".into(), json!(run.seed));
             m.insert("by".into(), json!("user"));
         }
         Some(Change::Complete { results }) => {
@@ -144,8 +188,10 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
             }
         }
         Some(Change::Cancel { by }) => {
-            m.insert("by".into(), json!("user"));
-            m.insert("cancelled_by".into(), json!(by));
+            m.insert("by".into(), json!(by.as_str()));
+            if let Canceller::User(user) = by {
+                m.insert("cancelled_by".into(), json!(user));
+            }
         }
     }
     Value::Object(m)

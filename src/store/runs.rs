@@ -8,9 +8,9 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::convert::{run_from_db, status_from_db, status_to_db};
+use super::convert::{class_from_db, run_from_db, status_from_db, status_to_db};
 use super::{Result, Store};
-use crate::domain::{AuditEntry, OutboxEvent, Run, RunStatus};
+use crate::domain::{AuditEntry, ErrorClass, OutboxEvent, Run, RunStatus};
 
 pub(super) fn audit_from_db(row: audit_logs::Model) -> AuditEntry {
     AuditEntry {
@@ -94,12 +94,15 @@ impl Store {
     }
 }
 
-/// Which of a user's runs to list, newest first.
-#[derive(Clone, Debug)]
+/// Which runs to list, newest first: one user's (the API, the console), or anyone's (the
+/// operator's `qrun run list`).
+#[derive(Clone, Debug, Default)]
 pub struct RunFilter {
-    pub user_id: Uuid,
+    pub user_id: Option<Uuid>,
     pub status: Option<RunStatus>,
     pub circuit_id: Option<Uuid>,
+    /// `(backend_type, backend_name)`.
+    pub backend: Option<(String, String)>,
     /// Keyset cursor: only runs strictly older than this `(created_at, id)`.
     pub before: Option<(DateTime<Utc>, Uuid)>,
     pub limit: u64,
@@ -139,7 +142,15 @@ impl Store {
 
     /// A page of runs per `filter`, ordered by `(created_at, id)` descending.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
-        let mut query = runs::Entity::find().filter(runs::Column::UserId.eq(filter.user_id));
+        let mut query = runs::Entity::find();
+        if let Some(user) = filter.user_id {
+            query = query.filter(runs::Column::UserId.eq(user));
+        }
+        if let Some((kind, name)) = &filter.backend {
+            query = query
+                .filter(runs::Column::BackendType.eq(kind.as_str()))
+                .filter(runs::Column::BackendName.eq(name.as_str()));
+        }
         if let Some(status) = filter.status {
             query = query.filter(runs::Column::Status.eq(status_to_db(status)));
         }
@@ -204,6 +215,51 @@ impl Store {
             oldest_pending: oldest(pending, runs::Column::CreatedAt).await?,
             oldest_running: oldest(running, runs::Column::StartedAt).await?,
         })
+    }
+}
+
+/// How many runs finished (reached `status`) with one framework and error class since some
+/// time: one group of [`Store::finished_since`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinishedCount {
+    pub status: RunStatus,
+    pub framework: String,
+    /// For failed runs.
+    pub error_class: Option<ErrorClass>,
+    pub runs: u64,
+}
+
+impl Store {
+    /// The runs that finished at or after `since`, counted by status, framework and error
+    /// class: a range scan of `runs_completed_idx`.
+    pub async fn finished_since(&self, since: DateTime<Utc>) -> Result<Vec<FinishedCount>> {
+        let rows: Vec<(
+            entity::enums::RunStatus,
+            String,
+            Option<entity::enums::ErrorClass>,
+            i64,
+        )> = runs::Entity::find()
+            .select_only()
+            .column(runs::Column::Status)
+            .column(runs::Column::Framework)
+            .column(runs::Column::ErrorClass)
+            .column_as(runs::Column::Id.count(), "n")
+            .filter(runs::Column::CompletedAt.gte(since))
+            .group_by(runs::Column::Status)
+            .group_by(runs::Column::Framework)
+            .group_by(runs::Column::ErrorClass)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(status, framework, class, n)| FinishedCount {
+                status: status_from_db(status),
+                framework,
+                error_class: class.map(class_from_db),
+                runs: n.max(0) as u64,
+            })
+            .collect())
     }
 }
 

@@ -1,9 +1,10 @@
 //! `qrun verify`: checks the invariants of DESIGN §1 over the whole database.
 //!
 //! For every run: its audit timeline matches its status (the actions, in the order their
-//! timestamps give, each stamped with the run's own timestamps and owner); its outbox rows
-//! are exactly its consented transitions' events (none for a run without consent; none left
-//! after a pruning); a terminal row is complete. Audit and outbox rows of runs that do not
+//! timestamps give, each stamped with the run's own timestamps and owner); its lifecycle
+//! outbox rows are exactly its consented transitions' events (none for a run without consent;
+//! none left after a pruning); its view events ([`RUN_VIEWED`], written with the viewer's
+//! consent, not the run's) describe it and follow its creation; a terminal row is complete. Audit and outbox rows of runs that do not
 //! exist are violations too. Runs are read in pages of [`PAGE`], so memory stays flat.
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 use super::convert::run_from_db;
 use super::records::event_id;
 use super::{Result, Store};
-use crate::domain::{Action, Run, RunStatus};
+use crate::domain::{Action, RUN_VIEWED, Run, RunStatus};
 
 const PAGE: u64 = 500;
 
@@ -75,12 +76,13 @@ impl Store {
                 };
                 let mut found = Vec::new();
                 check_audit(&run, audits.remove(&id).unwrap_or_default(), &mut found);
-                check_outbox(
-                    &run,
-                    pruned,
-                    outbox.remove(&id).unwrap_or_default(),
-                    &mut found,
-                );
+                let (views, lifecycle): (Vec<_>, Vec<_>) = outbox
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .partition(|row| row.event == RUN_VIEWED);
+                check_outbox(&run, pruned, lifecycle, &mut found);
+                check_views(&run, &views, &mut found);
                 check_terminal(&run, &mut found);
                 report
                     .violations
@@ -190,6 +192,26 @@ fn check_outbox(
             "consented {} run has analytics events {events:?}, not one per transition",
             run.status
         ));
+    }
+}
+
+/// A view event names the run it is filed under and was recorded after the run existed. Its
+/// id cannot be re-derived (the browser session is not stored), and the run's consent does not
+/// govern it (the viewer's did).
+fn check_views(run: &Run, rows: &[analytics_outbox::Model], found: &mut Vec<String>) {
+    for row in rows {
+        if row.properties.get("run_id") != Some(&serde_json::json!(run.id)) {
+            found.push(format!(
+                "{RUN_VIEWED} event {} does not name the run it is filed under",
+                row.id
+            ));
+        }
+        if row.created_at < run.created_at {
+            found.push(format!(
+                "{RUN_VIEWED} event {} at {} precedes the run's creation",
+                row.id, row.created_at
+            ));
+        }
     }
 }
 

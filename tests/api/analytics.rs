@@ -136,6 +136,7 @@ async fn consented_runs_deliver_exactly_their_events_and_others_none(db: TestDb)
         analytics_consent: None,
         idempotency_key: None,
         parameters: Default::default(),
+        seed: None,
     }))
     .await
     .unwrap();
@@ -390,7 +391,25 @@ async fn a_tick_sends_many_batches_of_at_most_batch_size(db: TestDb) {
     app.stop().await;
 }
 
+/// A claim of the outbox takes at most its limit, the oldest due first, on a fresh database
+/// too (see `Store::claim_outbox`).
+async fn an_outbox_claim_takes_at_most_its_limit(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let fx = app.circuit().await;
+    for _ in 0..12 {
+        app.submit(&fx, Some(true)).await;
+    }
+    let now = app.store().clock().now();
+    let hold = now + chrono::TimeDelta::minutes(5);
+    for expected in [5, 5, 2, 0] {
+        let claimed = app.store().claim_outbox(5, now, hold).await.unwrap();
+        assert_eq!(claimed.len(), expected);
+    }
+    app.stop().await;
+}
+
 on_both_databases!(
+    an_outbox_claim_takes_at_most_its_limit,
     a_tick_sends_many_batches_of_at_most_batch_size,
     consented_runs_deliver_exactly_their_events_and_others_none,
     an_outage_delays_delivery_but_every_event_arrives_once,

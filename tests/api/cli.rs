@@ -2,9 +2,17 @@
 
 use std::process::{Command, Output};
 
-use qrun::store::users::hash_token;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use crate::helpers::{TestApp, TestDb};
+use chrono::TimeDelta;
+use qrun::domain::{ErrorClass, Failure, ManualClock, RunResults, Stage};
+use qrun::store::users::hash_token;
+use qrun::store::{Canceller, Change, FailCause};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestDb, clock_hooks};
 use crate::on_both_databases;
 
 pub fn qrun(db: &TestDb, args: &[&str]) -> Output {
@@ -20,6 +28,17 @@ pub fn qrun(db: &TestDb, args: &[&str]) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts `out` is a refusal: exit 1, nothing on stdout, exactly `line` on stderr.
+fn refused(out: &Output, line: &str) {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(stdout(out), "", "{out:?}");
+    assert_eq!(stderr(out), format!("{line}\n"), "{out:?}");
 }
 
 async fn migrate_then_user_create_prints_only_the_token(db: TestDb) {
@@ -134,7 +153,288 @@ async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb
     );
 }
 
+/// The operator's question, "what happened to run X?", for a completed, a failed and a
+/// cancelled run: one command each, as text and as JSON; an unknown id is one line, exit 1.
+async fn run_show_tells_what_happened_to_a_run(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let fx = app.circuit().await;
+    let completed = app.submit(&fx, Some(true)).await.id;
+    app.start_run(completed).await;
+    let results = RunResults {
+        counts: BTreeMap::from([("00".to_owned(), 52), ("11".to_owned(), 48)]),
+        shots: 100,
+        execution_time: 0.0042,
+        unique_states: 2,
+    };
+    app.transition(completed, Change::Complete { results })
+        .await
+        .unwrap();
+    let failed = app.submit(&fx, Some(false)).await.id;
+    app.start_run(failed).await;
+    let failure = Failure::new(
+        ErrorClass::Timeout,
+        Stage::Execute,
+        "wall time 300 s exceeded",
+    );
+    app.transition(
+        failed,
+        Change::Fail {
+            failure,
+            cause: FailCause::Executor,
+        },
+    )
+    .await
+    .unwrap();
+    let cancelled = app.submit(&fx, None).await.id;
+    app.transition(
+        cancelled,
+        Change::Cancel {
+            by: Canceller::User(fx.user_id),
+        },
+    )
+    .await
+    .unwrap();
+    let db = app.into_db().await;
+
+    let show = |id: Uuid| {
+        let out = qrun(&db, &["run", "show", &id.to_string()]);
+        assert!(out.status.success(), "{out:?}");
+        stdout(&out)
+    };
+    let text = show(completed);
+    assert!(
+        text.starts_with(&format!("run {completed}\n  status        completed\n")),
+        "{text}"
+    );
+    for line in [
+        "  backend       simulator/statevector",
+        "  shots         100",
+        "  consent       granted",
+        "  results       2 outcomes over 100 shots in 4 ms: 00=52 11=48",
+        "timeline",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    let actions: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "timeline")
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(3).unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["run.requested", "run.started", "run.completed"],
+        "{text}"
+    );
+    assert!(
+        text.contains("run.started    pending → running  by executor  "),
+        "{text}"
+    );
+    assert!(text.contains("node=test-node"), "{text}");
+    assert!(
+        text.contains("run.requested  → pending  by user  "),
+        "{text}"
+    );
+
+    let text = show(failed);
+    assert!(
+        text.contains("  error         timeout at execute: wall time 300 s exceeded"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  consent       denied") && text.contains("run.failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(queued ") && text.contains("(ran "),
+        "{text}"
+    );
+
+    let text = show(cancelled);
+    assert!(
+        text.contains("  status        cancelled")
+            && text.contains("  consent       none (legacy)")
+    );
+    assert!(
+        text.contains(&format!(
+            "pending → cancelled  by user  cancelled_by={}",
+            fx.user_id
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("  started"), "it never started: {text}");
+
+    let out = qrun(&db, &["run", "show", &failed.to_string(), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["run"]["id"], failed.to_string());
+    assert_eq!(json["run"]["status"], "failed");
+    assert_eq!(json["run"]["error_class"], "timeout");
+    assert_eq!(json["run"]["user"]["id"], fx.user_id.to_string());
+    assert_eq!(json["run"]["circuit"]["name"], "bell");
+    let actions: Vec<&str> = json["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["run.requested", "run.started", "run.failed"]);
+
+    let unknown = Uuid::now_v7();
+    refused(
+        &qrun(&db, &["run", "show", &unknown.to_string()]),
+        &format!("qrun: no run {unknown}"),
+    );
+    refused(
+        &qrun(&db, &["run", "show", "nope", "--json"]),
+        "qrun: `nope` is not a run id",
+    );
+}
+
+/// `qrun run list` by status, age and user (the clock moved by hand: old runs were made two
+/// hours ago).
+async fn run_list_filters_by_status_age_and_user(db: TestDb) {
+    let clock = ManualClock::new(chrono::Utc::now() - TimeDelta::hours(2));
+    let app = TestApp::spawn_with(db, |_| {}, clock_hooks(Arc::new(clock.clone()))).await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    app.create_circuit(&alice, "bell", "public").await;
+    let bell = ("simulator", "statevector");
+    let old_alice = app.submit_run(&alice, "alice/bell", bell, 10).await;
+    let old_bob = app.submit_run(&bob, "alice/bell", bell, 10).await;
+    clock.advance(TimeDelta::milliseconds(1));
+    app.start_run(old_alice).await;
+    clock.advance(TimeDelta::hours(2));
+    let new_alice = app.submit_run(&alice, "alice/bell", bell, 10).await;
+    let new_bob = app.submit_run(&bob, "alice/bell", bell, 10).await;
+    let db = app.into_db().await;
+
+    let list = |args: &[&str]| -> Vec<(String, String)> {
+        let mut all = vec!["run", "list"];
+        all.extend_from_slice(args);
+        let out = qrun(&db, &all);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let text = stdout(&out);
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().starts_with("ID "), "{text}");
+        lines
+            .map(|l| {
+                let fields: Vec<&str> = l.split_whitespace().collect();
+                (fields[0].to_owned(), fields[1].to_owned())
+            })
+            .collect()
+    };
+    let ids =
+        |rows: Vec<(String, String)>| -> Vec<String> { rows.into_iter().map(|r| r.0).collect() };
+    let s = |ids: &[Uuid]| -> Vec<String> { ids.iter().map(Uuid::to_string).collect() };
+    assert_eq!(ids(list(&[])), s(&[new_bob, new_alice, old_bob, old_alice]));
+    assert_eq!(
+        list(&["--status", "running"]),
+        vec![(old_alice.to_string(), "running".to_owned())]
+    );
+    assert_eq!(ids(list(&["--older-than", "1h"])), s(&[old_bob, old_alice]));
+    assert_eq!(ids(list(&["--older-than", "3h"])), Vec::<String>::new());
+    assert_eq!(ids(list(&["--user", "bob"])), s(&[new_bob, old_bob]));
+    assert_eq!(
+        ids(list(&[
+            "--status",
+            "pending",
+            "--older-than",
+            "90m",
+            "--user",
+            "bob"
+        ])),
+        s(&[old_bob])
+    );
+    assert_eq!(ids(list(&["--limit", "1"])), s(&[new_bob]));
+    let out = qrun(&db, &["run", "list", "--user", "nobody"]);
+    assert_eq!(
+        (out.status.code(), stderr(&out).trim()),
+        (Some(2), "qrun: no user `nobody`")
+    );
+    let out = qrun(&db, &["run", "list", "--older-than", "ten minutes"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// `qrun run cancel` while the service runs: the lifecycle's guarded cancel, audited as an
+/// operator's, seen by the service (its API and its run page) at once; a second cancel or an
+/// unknown id is one line, exit 1; the invariants hold.
+async fn run_cancel_records_an_operator_while_the_service_runs(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (_, alice) = app.user("alice").await;
+    let circuit = app.create_circuit(&alice, "bell", "public").await;
+    let submit = || async {
+        let response = app
+            .submit_http(
+                &alice,
+                circuit["id"].as_str().unwrap(),
+                &[("X-Analytics-Consent", "granted")],
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .parse::<Uuid>()
+            .unwrap()
+    };
+    let running = submit().await;
+    app.start_run(running).await;
+    let pending = submit().await;
+
+    for (id, was) in [(pending, "pending"), (running, "running")] {
+        let out = qrun(&app.db, &["run", "cancel", &id.to_string()]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(stdout(&out), format!("cancelled run {id} (it was {was})\n"));
+        assert_eq!(app.run_json(id).await["status"], "cancelled");
+        let audit = app.store().audit_timeline(id).await.unwrap();
+        let entry = audit.last().unwrap();
+        assert_eq!(entry.action, "run.cancelled");
+        assert_eq!(entry.metadata["by"], "operator");
+        assert_eq!(entry.metadata["from"], was);
+        assert!(
+            entry.metadata.get("cancelled_by").is_none(),
+            "{}",
+            entry.metadata
+        );
+        let events: Vec<String> = app
+            .store()
+            .outbox_for_run(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert!(events.contains(&"run_cancelled".to_owned()), "{events:?}");
+    }
+    let (_, page) = app
+        .page(&format!("/alice/bell/runs/{pending}"), None, None)
+        .await;
+    assert!(page.contains(" by an operator."), "{page}");
+    let shown = stdout(&qrun(&app.db, &["run", "show", &running.to_string()]));
+    assert!(
+        shown.contains("run.cancelled") && shown.contains("running → cancelled  by operator"),
+        "{shown}"
+    );
+
+    refused(
+        &qrun(&app.db, &["run", "cancel", &running.to_string()]),
+        &format!("qrun: run {running} is already cancelled; nothing changed"),
+    );
+    let unknown = Uuid::now_v7();
+    refused(
+        &qrun(&app.db, &["run", "cancel", &unknown.to_string()]),
+        &format!("qrun: no run {unknown}"),
+    );
+    let report = app.store().verify().await.unwrap();
+    assert_eq!(report.violations, Vec::<String>::new());
+    app.stop().await;
+}
+
 on_both_databases!(
+    run_show_tells_what_happened_to_a_run,
+    run_list_filters_by_status_age_and_user,
+    run_cancel_records_an_operator_while_the_service_runs,
     migrate_then_user_create_prints_only_the_token,
     verify_passes_a_clean_database_and_finds_a_planted_violation,
 );

@@ -179,6 +179,44 @@ impl TestApp {
         format!("http://{}{path}", self.app.addr())
     }
 
+    /// The site's own origin, as a browser names it in `Origin`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.app.addr())
+    }
+
+    /// A GET of the page at `path` with an optional `Authorization: Bearer` and `qrun_token`
+    /// cookie; its status and HTML (every page answer is HTML, errors included).
+    pub async fn page(
+        &self,
+        path: &str,
+        bearer: Option<&str>,
+        cookie: Option<&str>,
+    ) -> (u16, String) {
+        let mut request = http().get(self.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(token) = cookie {
+            request = request.header("cookie", format!("qrun_token={token}"));
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
+        (status, response.text().await.unwrap())
+    }
+
+    /// A browser on the pages, holding no cookie yet.
+    pub fn browser(&self) -> Browser<'_> {
+        Browser {
+            app: self,
+            cookies: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        }
+    }
+
     /// A user and their token, made the way `qrun user create` makes them.
     pub async fn user(&self, handle: &str) -> (qrun::domain::User, String) {
         self.store().create_user(handle).await.expect("a user")
@@ -192,6 +230,20 @@ impl TestApp {
     /// `POST /api/circuits` of an OpenQASM 2 `source` (framework qiskit) as `token`; asserts
     /// 201; the created circuit's JSON.
     pub async fn upload(&self, token: &str, name: &str, visibility: &str, source: &str) -> Value {
+        self.upload_as(token, name, visibility, source, "openqasm2")
+            .await
+    }
+
+    /// `POST /api/circuits` of `source` in `format` (framework qiskit) as `token`; asserts
+    /// 201; the created circuit's JSON.
+    pub async fn upload_as(
+        &self,
+        token: &str,
+        name: &str,
+        visibility: &str,
+        source: &str,
+        format: &str,
+    ) -> Value {
         let response = http()
             .post(self.url("/api/circuits"))
             .bearer_auth(token)
@@ -199,7 +251,7 @@ impl TestApp {
                 "name": name,
                 "visibility": visibility,
                 "source": source,
-                "manifest": {"framework": "qiskit", "format": "openqasm2"},
+                "manifest": {"framework": "qiskit", "format": format},
             }))
             .send()
             .await
@@ -373,6 +425,130 @@ impl TestApp {
     }
 }
 
+/// A browser's side of the pages: the cookies it holds, kept from each answer's `Set-Cookie` as
+/// a browser keeps them (`qrun_token`, `qrun_consent`, `qrun_session`), sent with every request;
+/// its form posts name the site's own `Origin` unless told otherwise; redirects are not followed.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+/// A page's answer to a [`Browser`].
+#[derive(Debug)]
+pub struct PageAnswer {
+    pub status: u16,
+    /// `Location`, for a redirect.
+    pub location: Option<String>,
+    pub html: String,
+}
+
+impl Browser<'_> {
+    /// Holds `name=value`, as if a page had set it.
+    pub fn with_cookie(self, name: &str, value: &str) -> Self {
+        self.cookies
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Signed in with `token` (the `qrun_token` cookie `POST /login` sets).
+    pub fn signed_in(self, token: &str) -> Self {
+        self.with_cookie("qrun_token", token)
+    }
+
+    /// The value of a cookie it holds.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().unwrap().get(name).cloned()
+    }
+
+    /// A GET of `path`.
+    pub async fn get(&self, path: &str) -> PageAnswer {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    /// A form post to `path` from the site's own pages.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> PageAnswer {
+        let origin = self.app.origin();
+        self.post_from(&origin, path, form).await
+    }
+
+    /// A form post to `path` from a page of `origin`.
+    pub async fn post_from(&self, origin: &str, path: &str, form: &[(&str, &str)]) -> PageAnswer {
+        self.send(reqwest::Method::POST, path, Some(origin), form)
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        origin: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> PageAnswer {
+        let cookies: Vec<String> = self
+            .cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut request = no_redirects().request(method.clone(), self.app.url(path));
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies.join("; "));
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if method == reqwest::Method::POST {
+            let body: String = form
+                .iter()
+                .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+        }
+        let response = request.send().await.expect("the page answers");
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut cookies = self.cookies.lock().unwrap();
+            if attributes.contains("Max-Age=0") {
+                cookies.remove(name);
+            } else {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        PageAnswer {
+            status,
+            location,
+            html: response.text().await.unwrap(),
+        }
+    }
+}
+
+/// A form value, `application/x-www-form-urlencoded`.
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 thread_local! {
     /// One client per thread: building one loads the system's CA store, which in a debug
     /// build costs far more than the requests themselves. Each test runs on its own
@@ -390,6 +566,23 @@ thread_local! {
 /// An HTTP client for tests.
 pub fn http() -> reqwest::Client {
     CLIENT.with(reqwest::Client::clone)
+}
+
+thread_local! {
+    /// The same, answering redirects itself (a page's 303 is the answer under test).
+    static NO_REDIRECTS: reqwest::Client = {
+        let _ = http(); // installs the TLS provider reqwest needs
+        reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client")
+    };
+}
+
+/// An HTTP client for tests that does not follow redirects.
+pub fn no_redirects() -> reqwest::Client {
+    NO_REDIRECTS.with(reqwest::Client::clone)
 }
 
 pub struct Fixture {
@@ -414,6 +607,7 @@ impl Fixture {
             analytics_consent: consent,
             idempotency_key: None,
             parameters: Default::default(),
+            seed: None,
         }
     }
 }

@@ -689,3 +689,46 @@ async fn the_backends_say_what_they_run() {
     );
     app.stop().await;
 }
+
+/// A run's `seed` makes its counts reproducible; one outside 0..=2^63-1 is refused.
+#[tokio::test]
+async fn a_seed_makes_a_run_reproducible() {
+    let app = TestApp::spawn_with(
+        TestDb::sqlite(),
+        crate::helpers::executing,
+        qrun::app::Hooks::default(),
+    )
+    .await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let submit = |seed: Value| {
+        let request = http()
+            .post(app.url("/api/runs"))
+            .bearer_auth(&token)
+            .json(&json!({"circuit": "alice/bell", "backend": {"type": "simulator", "name": "statevector"},
+                          "shots": 1000, "seed": seed}));
+        async move { request.send().await.unwrap() }
+    };
+    let mut counts = Vec::new();
+    for seed in [json!(7), json!(7), json!(8)] {
+        let response = submit(seed.clone()).await;
+        assert_eq!(response.status(), 201);
+        let run: Value = response.json().await.unwrap();
+        assert_eq!(run["seed"], seed);
+        let done = app.wait_terminal(run["id"].as_str().unwrap()).await;
+        counts.push(done["results"]["counts"].clone());
+    }
+    assert_eq!(counts[0], counts[1], "the same seed, the same counts");
+    assert_ne!(counts[0], counts[2], "another seed, other counts");
+    for (bad, code) in [
+        (json!(-1), "invalid_seed"),
+        (json!(9_223_372_036_854_775_808_u64), "invalid_body"),
+        (json!("7"), "invalid_body"),
+    ] {
+        let response = submit(bad.clone()).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{bad}: {body}");
+    }
+    app.stop().await;
+}

@@ -5,7 +5,7 @@ use chrono::{TimeDelta, Utc};
 use qrun::actors::recorder::RecorderError;
 use qrun::domain::{Action, ErrorClass, Failure, RunResults, RunStatus, Stage};
 use qrun::store::lifecycle::ApplyError;
-use qrun::store::{Applied, Change, Command, FailCause, Rejection};
+use qrun::store::{Applied, Canceller, Change, Command, FailCause, Rejection};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestDb, clock_hooks};
@@ -61,7 +61,9 @@ fn fail() -> Change {
 }
 
 fn cancel(by: Uuid) -> Change {
-    Change::Cancel { by }
+    Change::Cancel {
+        by: Canceller::User(by),
+    }
 }
 
 /// Asserts the run's audit and outbox rows are exactly `actions` (outbox only with consent).
@@ -370,6 +372,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
         analytics_consent: Some(true),
         idempotency_key: Some("key-1".into()),
         parameters: Default::default(),
+        seed: None,
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();
     assert!(first.created);
@@ -494,7 +497,36 @@ async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
     app.stop().await;
 }
 
+/// A claim takes at most its limit, the oldest first, on a fresh database too (where
+/// PostgreSQL, without statistics, once planned the claim so that it took every pending run).
+async fn a_claim_takes_at_most_its_limit_oldest_first(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let fx = app.circuit().await;
+    let mut runs = Vec::new();
+    for _ in 0..12 {
+        runs.push(app.submit(&fx, Some(false)).await.id);
+    }
+    let first: Vec<Uuid> = app
+        .claim("node-a", 3, 30)
+        .await
+        .iter()
+        .map(|a| a.run.id)
+        .collect();
+    assert_eq!(first, runs[..3]);
+    let second: Vec<Uuid> = app
+        .claim("node-b", 4, 30)
+        .await
+        .iter()
+        .map(|a| a.run.id)
+        .collect();
+    assert_eq!(second, runs[3..7]);
+    assert_eq!(app.claim("node-c", 100, 30).await.len(), 5);
+    assert!(app.claim("node-c", 100, 30).await.is_empty());
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_claim_takes_at_most_its_limit_oldest_first,
     one_bad_command_does_not_sink_its_batch,
     the_database_itself_refuses_to_rewrite_a_terminal_run,
     timelines_strictly_increase_even_when_the_clock_does_not,

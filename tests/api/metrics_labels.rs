@@ -208,9 +208,13 @@ async fn every_known_label_set_is_exported_from_start_up() {
             );
         }
     }
-    for action in Action::ALL {
+    let events = Action::ALL
+        .into_iter()
+        .map(Action::event)
+        .chain([qrun::domain::RUN_VIEWED]);
+    for event in events {
         for result in ["delivered", "retried", "parked"] {
-            let labels = [("event", action.event()), ("result", result)];
+            let labels = [("event", event), ("result", result)];
             assert!(
                 has(&samples, "qrun_analytics_events_total", &labels).is_some(),
                 "{labels:?}"

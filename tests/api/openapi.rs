@@ -72,3 +72,46 @@ async fn the_document_lists_exactly_the_served_routes() {
     }
     app.stop().await;
 }
+
+/// A created run links to every operation on it, by the new run's id (so a client or a
+/// stateful test generator can follow it).
+#[tokio::test]
+async fn a_created_run_links_to_its_operations() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let doc: Value = http()
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let links = &doc["paths"]["/api/runs"]["post"]["responses"]["201"]["links"];
+    let mut targets = Vec::new();
+    for (name, link) in links.as_object().expect("links") {
+        assert_eq!(link["parameters"]["id"], "$response.body#/id", "{name}");
+        let id = link["operationId"].as_str().unwrap();
+        let found = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find_map(|(path, item)| {
+                item.as_object()?
+                    .iter()
+                    .find(|(_, op)| op["operationId"] == id)
+                    .map(|(method, _)| format!("{} {path}", method.to_uppercase()))
+            });
+        targets.push(found.unwrap_or_else(|| panic!("{name} links to no operation {id}")));
+    }
+    targets.sort();
+    assert_eq!(
+        targets,
+        [
+            "GET /api/runs/{id}",
+            "GET /api/runs/{id}/audit",
+            "GET /api/runs/{id}/events",
+            "POST /api/runs/{id}/cancel",
+        ]
+    );
+    app.stop().await;
+}

@@ -1,45 +1,23 @@
 //! The HTML pages on the rendered output: badges per status, the histogram, escaping, the
 //! visibility rules (404s, the submitter hidden from anonymous visitors), the circuit index,
-//! the login cookie, and (in `browser`) a live page in headless Chromium.
+//! the login cookie; the console's pages (`console`) and forms (`forms`); and (in `browser`)
+//! the console in headless Chromium.
 
 mod browser;
+mod console;
+mod forms;
 
 use qrun::app::Hooks;
 use std::collections::BTreeMap;
 
 use qrun::config::{BackendConfig, Config};
 use qrun::domain::{ErrorClass, Failure, RunResults, RunStatus, Stage};
-use qrun::store::{Change, FailCause};
+use qrun::store::{Canceller, Change, FailCause};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestDb, http};
 use crate::on_both_databases;
-
-/// A GET of `path` with an optional `Authorization: Bearer` and `Cookie`; status and body.
-/// Every page answer is HTML.
-async fn page(
-    app: &TestApp,
-    path: &str,
-    bearer: Option<&str>,
-    cookie: Option<&str>,
-) -> (u16, String) {
-    let mut request = http().get(app.url(path));
-    if let Some(token) = bearer {
-        request = request.bearer_auth(token);
-    }
-    if let Some(token) = cookie {
-        request = request.header("cookie", format!("qrun_token={token}"));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
-    (status, response.text().await.unwrap())
-}
 
 /// An application that executes runs, with `backends` added to the configured ones.
 async fn executing(db: TestDb, backends: Vec<BackendConfig>) -> TestApp {
@@ -115,9 +93,14 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         cause: FailCause::Executor,
     };
     app.transition(failed, fail).await.unwrap();
-    app.transition(cancelled, Change::Cancel { by: bob.id })
-        .await
-        .unwrap();
+    app.transition(
+        cancelled,
+        Change::Cancel {
+            by: Canceller::User(bob.id),
+        },
+    )
+    .await
+    .unwrap();
 
     for (id, status) in [
         (pending, "pending"),
@@ -127,11 +110,11 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         (cancelled, "cancelled"),
     ] {
         let path = format!("/alice/bell/runs/{id}");
-        let (code, html) = page(&app, &path, None, None).await;
+        let (code, html) = app.page(&path, None, None).await;
         assert_eq!(code, 200, "{status}: {html}");
         assert!(
             html.contains(&format!(
-                r#"<span id="status" class="badge s-{status}">{status}</span>"#
+                r#"<span id="status" class="badge s-{status}" data-run="{id}">{status}</span>"#
             )),
             "{status}: {html}"
         );
@@ -164,13 +147,13 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         );
         assert!(!html.contains(&bob.id.to_string()), "{status}");
         // Another signed-in user is no better off; the submitter and the owner see who.
-        let (_, as_carol) = page(&app, &path, Some(&carol), None).await;
+        let (_, as_carol) = app.page(&path, Some(&carol), None).await;
         assert!(!as_carol.contains("bob") && !as_carol.contains(&bob.id.to_string()));
         for (bearer, cookie) in [
             (Some(bob_token.as_str()), None),
             (None, Some(alice.as_str())),
         ] {
-            let (_, html) = page(&app, &path, bearer, cookie).await;
+            let (_, html) = app.page(&path, bearer, cookie).await;
             assert!(
                 html.contains("<dt>submitted by</dt><dd>bob</dd>"),
                 "{status}: {html}"
@@ -178,29 +161,35 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         }
     }
 
-    let (_, html) = page(&app, &format!("/alice/bell/runs/{completed}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/bell/runs/{completed}"), None, None)
+        .await;
     assert_eq!(html.matches(r#"<rect class="bar""#).count(), 2, "{html}");
     assert!(html.contains(r#"data-outcome="00""#) && html.contains(r#"data-outcome="11""#));
     assert!(html.contains("<title>00: 51 (51.00%)</title>") && !html.contains("other ("));
 
-    let (_, html) = page(&app, &format!("/alice/bell/runs/{failed}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/bell/runs/{failed}"), None, None)
+        .await;
     for text in ["backend_error", "execute", "the backend fell over"] {
         assert!(html.contains(text), "failed page lacks {text}");
     }
     assert!(!html.contains("<svg"));
 
-    let (_, html) = page(&app, &format!("/alice/bell/runs/{cancelled}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/bell/runs/{cancelled}"), None, None)
+        .await;
     assert!(
         html.contains("Cancelled at <time") && !html.contains(" by bob"),
         "{html}"
     );
-    let (_, html) = page(
-        &app,
-        &format!("/alice/bell/runs/{cancelled}"),
-        Some(&bob_token),
-        None,
-    )
-    .await;
+    let (_, html) = app
+        .page(
+            &format!("/alice/bell/runs/{cancelled}"),
+            Some(&bob_token),
+            None,
+        )
+        .await;
     assert!(html.contains(" by bob."), "{html}");
     app.stop().await;
 }
@@ -226,7 +215,9 @@ async fn hostile_backend_output_is_escaped(db: TestDb) {
             .contains("<script>alert(1)</script>")
     );
 
-    let (code, html) = page(&app, &format!("/alice/bell/runs/{id}"), None, None).await;
+    let (code, html) = app
+        .page(&format!("/alice/bell/runs/{id}"), None, None)
+        .await;
     assert_eq!(code, 200);
     assert!(
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"),
@@ -254,7 +245,9 @@ async fn many_outcomes_share_an_other_bar(db: TestDb) {
     let outcomes = run["results"]["counts"].as_object().unwrap().len();
     assert!(outcomes > 64, "{outcomes}");
 
-    let (_, html) = page(&app, &format!("/alice/wide/runs/{id}"), None, None).await;
+    let (_, html) = app
+        .page(&format!("/alice/wide/runs/{id}"), None, None)
+        .await;
     assert_eq!(html.matches(r#"<rect class="bar""#).count(), 64);
     assert_eq!(html.matches(r#"<rect class="bar other""#).count(), 1);
     assert!(
@@ -279,14 +272,14 @@ async fn private_wrong_and_malformed_paths_are_404(db: TestDb) {
     let path = format!("/alice/secret/runs/{secret}");
 
     // The owner sees it, by header or by cookie; nobody else learns it exists.
-    assert_eq!(page(&app, &path, Some(&alice), None).await.0, 200);
-    assert_eq!(page(&app, &path, None, Some(&alice)).await.0, 200);
+    assert_eq!(app.page(&path, Some(&alice), None).await.0, 200);
+    assert_eq!(app.page(&path, None, Some(&alice)).await.0, 200);
     for (bearer, cookie) in [
         (None, None),
         (Some(bob.as_str()), None),
         (None, Some(bob.as_str())),
     ] {
-        let (code, html) = page(&app, &path, bearer, cookie).await;
+        let (code, html) = app.page(&path, bearer, cookie).await;
         assert_eq!(code, 404, "{bearer:?} {cookie:?}");
         assert!(html.contains("404 Not Found") && !html.contains(&secret.to_string()));
     }
@@ -298,16 +291,12 @@ async fn private_wrong_and_malformed_paths_are_404(db: TestDb) {
         "/alice/bell/runs/not-a-uuid".to_owned(),
         "/nobody/nothing".to_owned(),
     ] {
-        assert_eq!(
-            page(&app, &wrong, Some(&alice), None).await.0,
-            404,
-            "{wrong}"
-        );
+        assert_eq!(app.page(&wrong, Some(&alice), None).await.0, 404, "{wrong}");
     }
     // The private circuit's index: its owner only.
-    assert_eq!(page(&app, "/alice/secret", None, None).await.0, 404);
-    assert_eq!(page(&app, "/alice/secret", Some(&bob), None).await.0, 404);
-    let (code, html) = page(&app, "/alice/secret", Some(&alice), None).await;
+    assert_eq!(app.page("/alice/secret", None, None).await.0, 404);
+    assert_eq!(app.page("/alice/secret", Some(&bob), None).await.0, 404);
+    let (code, html) = app.page("/alice/secret", Some(&alice), None).await;
     assert_eq!(code, 200);
     assert!(html.contains(&format!(r#"href="/alice/secret/runs/{secret}""#)));
 
@@ -355,7 +344,7 @@ async fn the_circuit_index_lists_recent_runs_newest_first(db: TestDb) {
     let elsewhere = app
         .submit_run(&alice, "alice/other", ("simulator", "statevector"), 100)
         .await;
-    let (code, html) = page(&app, "/alice/bell", None, None).await;
+    let (code, html) = app.page("/alice/bell", None, None).await;
     assert_eq!(code, 200);
     let positions: Vec<usize> = ids
         .iter()
@@ -442,7 +431,7 @@ async fn login_sets_a_strict_http_only_cookie_and_refuses_other_origins() {
             .contains("Max-Age=0")
     );
 
-    let (code, html) = page(&app, "/login", None, Some(&alice)).await;
+    let (code, html) = app.page("/login", None, Some(&alice)).await;
     assert_eq!(code, 200);
     assert!(html.contains("logged in as <strong>alice</strong>"));
     app.stop().await;
@@ -455,6 +444,15 @@ fn metrics_label_pages_with_their_templates_and_the_api_first() {
         ("/alice/bell/runs/0190", "/{owner}/{circuit}/runs/{id}"),
         ("/alice/bell", "/{owner}/{circuit}"),
         ("/login", "/login"),
+        ("/", "/"),
+        ("/runs", "/runs"),
+        ("/runs/bell", "/{owner}/{circuit}"),
+        ("/consent", "/consent"),
+        ("/alice/bell/runs", "/{owner}/{circuit}/runs"),
+        (
+            "/alice/bell/runs/0190/cancel",
+            "/{owner}/{circuit}/runs/{id}/cancel",
+        ),
         ("/api/runs", "/api/runs"),
         ("/api/runs/x", "/api/runs/{id}"),
         ("/api/circuits/runs/bell", "/api/circuits/{owner}/{name}"),

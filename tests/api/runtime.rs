@@ -110,6 +110,7 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
             analytics_consent: Some(true),
             idempotency_key: None,
             parameters: Default::default(),
+            seed: None,
         }))
         .await
         .unwrap()

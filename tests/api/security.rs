@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use qrun::domain::{ErrorClass, Failure, RunResults, Stage};
 use qrun::store::users::hash_token;
-use qrun::store::{Change, FailCause};
+use qrun::store::{Canceller, Change, FailCause};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -155,8 +155,12 @@ fn reads_cookie(method: &str, template: &str) -> bool {
     match (method, template) {
         ("GET", "/login")
         | ("POST", "/login")
+        | ("GET", "/")
+        | ("GET", "/runs")
         | ("GET", "/{owner}/{circuit}")
+        | ("POST", "/{owner}/{circuit}/runs")
         | ("GET", "/{owner}/{circuit}/runs/{id}")
+        | ("POST", "/{owner}/{circuit}/runs/{id}/cancel")
         | ("GET", "/api/runs/{id}/events") => true,
         ("POST", "/api/runs")
         | ("GET", "/api/runs")
@@ -173,7 +177,8 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("GET", "/metrics")
         | ("GET", "/openapi.json")
         | ("GET", "/api/backends")
-        | ("POST", "/logout") => false,
+        | ("POST", "/logout")
+        | ("POST", "/consent") => false,
         other => panic!("{other:?} has no row in the security matrix: add one to reads_cookie"),
     }
 }
@@ -235,8 +240,20 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
             Who::Anonymous | Who::BadToken => 401,
             Who::Owner | Who::Other => 303,
         },
-        ("POST", "/logout") => 303,
+        ("POST", "/logout") | ("POST", "/consent") => 303,
         ("GET", "/{owner}/{circuit}") | ("GET", "/{owner}/{circuit}/runs/{id}") => read,
+        // The console: public counts; one's own runs; the run form and Cancel as the API's
+        // submission and cancel (a page's answer is a redirect where the API's is the run).
+        ("GET", "/") => match who {
+            Who::BadToken => 401,
+            _ => 200,
+        },
+        ("GET", "/runs") => write(200, 200),
+        ("POST", "/{owner}/{circuit}/runs") => write(303, if target.public { 303 } else { 404 }),
+        ("POST", "/{owner}/{circuit}/runs/{id}/cancel") => write(
+            if target.owner_submitted { 303 } else { 403 },
+            if target.public { 403 } else { 404 },
+        ),
         other => panic!("{other:?} has no row in the security matrix: add one to expected"),
     }
 }
@@ -362,7 +379,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                 };
                 let status = expected(method, template, seen, target);
                 // Cancelling needs a live run: a fresh one by the target's submitter each time.
-                let run_id = if template == "/api/runs/{id}/cancel" {
+                let run_id = if template.ends_with("/runs/{id}/cancel") {
                     let fresh = run_of(
                         app.submit_http(&target.submitter_token, &target.circuit_id, &[])
                             .await,
@@ -401,6 +418,10 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     ("POST", "/login") => {
                         Body::Form(format!("token={}&next=%2Flogin", token.unwrap_or("")))
                     }
+                    ("POST", "/{owner}/{circuit}/runs") => {
+                        Body::Form("backend=simulator%2Fstatevector&shots=10".into())
+                    }
+                    ("POST", "/consent") => Body::Form("choice=granted&next=%2F".into()),
                     _ => Body::None,
                 };
                 if template == "/api/runs" && method == "GET" {
@@ -510,6 +531,16 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     }
                     ("GET", "/{owner}/{circuit}") => {
                         assert!(answer.text.contains(&target.run_id), "{case}");
+                        // The run form for whoever is signed in, and only them.
+                        assert_eq!(
+                            answer.text.contains("id=\"run-form\""),
+                            me.is_some(),
+                            "{case}"
+                        );
+                    }
+                    // One's own runs only: nobody else's run appears.
+                    ("GET", "/runs") if me != Some(target.submitter_id) => {
+                        assert!(!answer.text.contains(&target.run_id), "{case}");
                     }
                     _ => {}
                 }
@@ -559,9 +590,14 @@ async fn private_runs_in_every_status(
     )
     .await
     .unwrap();
-    app.transition(runs[4], Change::Cancel { by: owner_id })
-        .await
-        .unwrap();
+    app.transition(
+        runs[4],
+        Change::Cancel {
+            by: Canceller::User(owner_id),
+        },
+    )
+    .await
+    .unwrap();
     (cid, runs.iter().map(Uuid::to_string).collect())
 }
 
@@ -989,18 +1025,20 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
                 "a token (or its hash) is logged: {line}"
             );
         }
-        // Consent: no value ever. The only mention is warp's trace of the header's *name*.
+        // Consent: no value ever. The only mentions are warp's traces of the header's *name*
+        // and of its path matching trying the console's `/consent` route on a segment.
         let lower = line.to_ascii_lowercase();
         assert!(
             !lower.contains("granted") && !lower.contains("denied"),
             "a consent value is logged: {line}"
         );
         if lower.contains("consent") {
-            let message: Value =
-                serde_json::from_str::<Value>(line).unwrap()["fields"]["message"].clone();
-            assert_eq!(
-                message,
-                json!("optional(\"x-analytics-consent\")"),
+            let parsed: Value = serde_json::from_str::<Value>(line).unwrap();
+            let message = parsed["fields"]["message"].as_str().unwrap_or("");
+            let path_match =
+                parsed["target"] == "warp::filters::path" && message.starts_with("\"consent\"?: ");
+            assert!(
+                message == "optional(\"x-analytics-consent\")" || path_match,
                 "consent is logged: {line}"
             );
         }

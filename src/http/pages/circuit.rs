@@ -1,5 +1,7 @@
-//! `GET /{owner}/{circuit}`: a circuit's most recent runs, newest first, each linking to its
-//! run page. A private circuit's index is 404 to everyone but its owner, like its runs.
+//! `GET /{owner}/{circuit}[?version=N]`: a circuit's page — its source with line numbers (the
+//! latest version, or `N` from the version picker), the form to run it (signed in), and its
+//! most recent runs, newest first, with live badges. A private circuit's page is 404 to
+//! everyone but its owner, like its runs; so is a version it does not have.
 
 use std::sync::Arc;
 
@@ -7,11 +9,14 @@ use maud::{Markup, html};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::layout::{badge, page, time};
-use super::{Credentials, credentials, owner, render};
-use crate::domain::{Circuit, Run};
+use super::form::{Draft, run_form};
+use super::layout::{Live, Shell, page, run_badge, time};
+use super::{Visitor, owner, render, visitor};
+use crate::domain::{Circuit, CircuitVersion, Run, User};
 use crate::http::Context;
+use crate::http::error::ApiError;
 use crate::http::extract::with_context;
+use crate::service::runs::declared_inputs;
 
 /// Runs listed at most (one index range scan of `runs_circuit_created_idx`).
 pub const RECENT: u64 = 50;
@@ -21,7 +26,12 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(owner())
         .and(warp::path::param::<String>())
         .and(warp::path::end())
-        .and(credentials())
+        .and(
+            warp::query::<std::collections::HashMap<String, String>>()
+                .or(warp::any().map(Default::default))
+                .unify(),
+        )
+        .and(visitor())
         .and(with_context(ctx))
         .then(handle)
 }
@@ -29,38 +39,125 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
 async fn handle(
     owner: String,
     name: String,
-    credentials: Credentials,
+    query: std::collections::HashMap<String, String>,
+    visitor: Visitor,
     ctx: Arc<Context>,
 ) -> Response {
     render(
         async {
-            let viewer = credentials.viewer(&ctx).await?;
-            let (circuit, runs) = ctx
-                .service
-                .recent_runs_of_circuit(viewer.as_ref(), &owner, &name, RECENT)
-                .await?;
-            Ok(index(&circuit, &runs))
+            let viewer = visitor.viewer(&ctx).await?;
+            // `?version=N` picks a version; anything else there is a version that does not
+            // exist. No `version` is the latest (the picker's links leave it out).
+            let version = match query.get("version") {
+                None => None,
+                Some(v) => Some(
+                    v.parse::<i32>()
+                        .map_err(|_| ApiError::not_found("circuit version"))?,
+                ),
+            };
+            page_for(
+                &ctx,
+                &visitor,
+                viewer.as_ref(),
+                &owner,
+                &name,
+                version,
+                &Draft::default(),
+            )
+            .await
         }
         .await,
     )
 }
 
-fn index(circuit: &Circuit, runs: &[Run]) -> Markup {
+/// The circuit page of `owner/name` at `version` (`None`: the latest) as `viewer` sees it,
+/// with the run form holding `draft`. Errors: 404 for a circuit the viewer may not see or a
+/// version it does not have; the database's.
+pub async fn page_for(
+    ctx: &Context,
+    visitor: &Visitor,
+    viewer: Option<&User>,
+    owner: &str,
+    name: &str,
+    version: Option<i32>,
+    draft: &Draft,
+) -> Result<Markup, ApiError> {
+    let (circuit, shown, latest) = ctx.service.circuit_at(viewer, owner, name, version).await?;
+    let (_, runs) = ctx
+        .service
+        .recent_runs_of_circuit(viewer, owner, name, RECENT)
+        .await?;
+    let form = match viewer {
+        Some(_) => Some(run_form(
+            &circuit,
+            &shown,
+            &ctx.service.rules().backends,
+            &declared_inputs(&shown).await?,
+            draft,
+        )),
+        None => None,
+    };
+    Ok(circuit_page(
+        &visitor.shell(viewer),
+        &circuit,
+        &shown,
+        latest,
+        form,
+        &runs,
+    ))
+}
+
+fn circuit_page(
+    shell: &Shell,
+    circuit: &Circuit,
+    shown: &CircuitVersion,
+    latest: i32,
+    form: Option<Markup>,
+    runs: &[Run],
+) -> Markup {
     let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
     let body = html! {
         p.crumbs { (circuit.owner_handle) " / " (circuit.name) " · " (circuit.visibility.as_str()) }
         h1 { (circuit.owner_handle) "/" (circuit.name) }
+        div.split {
+            section.source-pane {
+                div.bar {
+                    h2 { "Source" }
+                    (version_picker(&path, shown.version, latest))
+                }
+                p.note {
+                    "Version " (shown.version)
+                    @if shown.version == latest { " (latest)" } @else { " of " (latest) }
+                    " · " (shown.manifest.framework) " · " code { (shown.manifest.format) }
+                    " · uploaded " (time(Some(shown.created_at)))
+                }
+                (source(&shown.source))
+            }
+            section.run-pane {
+                h2 { "Run it" }
+                @match form {
+                    Some(form) => {
+                        (form)
+                        p.note { "Your analytics choice (" (consent_word(shell.consent)) ") is recorded with the run." }
+                    }
+                    None => {
+                        p.card { a href={ "/login?next=" (path) } { "Log in" } " to run this circuit." }
+                    }
+                }
+            }
+        }
         h2 { "Recent runs" }
         @if runs.is_empty() {
             p.card { "No runs yet." }
         } @else {
             table.card {
-                thead { tr { th { "run" } th { "status" } th { "backend" } th.num { "shots" } th { "created" } } }
+                thead { tr { th { "run" } th { "status" } th { "version" } th { "backend" } th.num { "shots" } th { "created" } } }
                 tbody {
                     @for run in runs {
                         tr {
                             td.mono { a href={ (path) "/runs/" (run.id) } { (run.id) } }
-                            td { (badge(run.status, None)) }
+                            td { (run_badge(run, None)) }
+                            td.num { (run.circuit_version) }
                             td.mono { (run.backend_type) "/" (run.backend_name) }
                             td.num { (run.shots) }
                             td { (time(Some(run.created_at))) }
@@ -74,8 +171,57 @@ fn index(circuit: &Circuit, runs: &[Run]) -> Markup {
         }
     };
     page(
+        shell,
         &format!("{}/{}", circuit.owner_handle, circuit.name),
-        None,
+        &Live::runs(runs),
         body,
     )
+}
+
+/// What the banner's choice means for a run: consent only when granted.
+fn consent_word(consent: Option<bool>) -> &'static str {
+    match consent {
+        Some(true) => "allowed",
+        Some(false) => "declined",
+        None => "not chosen, so declined",
+    }
+}
+
+/// Every version, newest first, as a GET form (no script needed); the latest is the page
+/// without `?version`.
+fn version_picker(path: &str, shown: i32, latest: i32) -> Markup {
+    html! {
+        @if latest > 1 {
+            form.picker method="get" action=(path) {
+                label {
+                    "Version "
+                    select name="version" {
+                        @for v in (1..=latest).rev() {
+                            option value=(v) selected[v == shown] {
+                                (v) @if v == latest { " (latest)" }
+                            }
+                        }
+                    }
+                }
+                " "
+                button.secondary type="submit" { "Show" }
+                @if shown != latest { " " a href=(path) { "latest" } }
+            }
+        }
+    }
+}
+
+/// The source, one numbered line each; each number links to its line (`#L3`), as the
+/// service's error messages name lines.
+fn source(text: &str) -> Markup {
+    html! {
+        div.source.card {
+            @for (i, line) in text.lines().enumerate() {
+                div.line id={ "L" (i + 1) } {
+                    a.ln href={ "#L" (i + 1) } { (i + 1) }
+                    code { (line) }
+                }
+            }
+        }
+    }
 }

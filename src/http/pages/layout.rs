@@ -1,7 +1,7 @@
-//! The page shell (inline CSS, the live-update script), status badges, times and durations,
-//! and HTML error pages. Every page goes out through [`html`] or [`error_page`], with a
-//! Content-Security-Policy that allows exactly this stylesheet and this script (by hash), so
-//! even markup that slipped past escaping could not run.
+//! The page shell (header, consent banner, footer, inline CSS, the live-update script), status
+//! badges, times and durations, and HTML error pages. Every page goes out through [`html`] or
+//! [`error_page`], with a Content-Security-Policy that allows exactly this stylesheet and this
+//! script (by hash), so even markup that slipped past escaping could not run.
 
 use crate::http::error::Kind;
 use std::sync::LazyLock;
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
-use crate::domain::RunStatus;
+use crate::domain::{Run, User};
 use crate::http::error::ApiError;
 
 const CSS: &str = include_str!("page.css");
@@ -34,9 +34,144 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A whole page: `title` in the tab, `body` in `<main>`; `events` (a run's SSE URL) turns the
-/// live-update script on.
-pub fn page(title: &str, events: Option<&str>, body: Markup) -> Markup {
+/// What every page shows around its body: who is signed in (and the way in or out), and the
+/// consent banner until the visitor has chosen.
+pub struct Shell<'a> {
+    pub viewer: Option<&'a User>,
+    /// The `qrun_consent` cookie: `None` until the visitor chose (the banner shows).
+    pub consent: Option<bool>,
+    /// The path and query of this page, where the banner's and the header's forms come back to.
+    pub here: &'a str,
+}
+
+/// Event streams a page follows at most (a browser keeps six connections per site open over
+/// HTTP/1.1: the streams must leave room for the page's own requests).
+pub const MAX_STREAMS: usize = 4;
+
+/// How often a page refreshes when it has more live runs than streams, or live numbers.
+pub const REFRESH_S: u32 = 3;
+
+/// What a page follows live (the script's instructions on `<main>`); nothing, for a page
+/// that is final as served. Without JavaScript every page is complete as served.
+#[derive(Default)]
+pub struct Live {
+    /// SSE URLs of runs whose badges (`data-run`) change in place; each change re-renders
+    /// `<main>`.
+    events: Vec<String>,
+    /// Re-render `<main>` every this many seconds.
+    refresh_s: Option<u32>,
+}
+
+impl Live {
+    /// Nothing live.
+    pub fn none() -> Live {
+        Live::default()
+    }
+
+    /// The event streams of `runs` that are not terminal (the first [`MAX_STREAMS`]); with
+    /// more of them than that, a refresh every [`REFRESH_S`] too.
+    pub fn runs<'r>(runs: impl IntoIterator<Item = &'r Run>) -> Live {
+        let live: Vec<&Run> = runs
+            .into_iter()
+            .filter(|r| !r.status.is_terminal())
+            .collect();
+        Live {
+            events: live
+                .iter()
+                .take(MAX_STREAMS)
+                .map(|r| format!("/api/runs/{}/events", r.id))
+                .collect(),
+            refresh_s: (live.len() > MAX_STREAMS).then_some(REFRESH_S),
+        }
+    }
+
+    /// A refresh every [`REFRESH_S`] (numbers that move without an event stream).
+    pub fn refreshing() -> Live {
+        Live {
+            events: Vec::new(),
+            refresh_s: Some(REFRESH_S),
+        }
+    }
+
+    fn is_live(&self) -> bool {
+        !self.events.is_empty() || self.refresh_s.is_some()
+    }
+}
+
+/// A whole page: `title` in the tab, the header and the consent banner of `shell`, `body` in
+/// `<main>`, which `live` keeps current.
+pub fn page(shell: &Shell, title: &str, live: &Live, body: Markup) -> Markup {
+    let chrome = html! {
+        header.top {
+            nav {
+                a.brand href="/" { "qrun" }
+                a href="/" { "Dashboard" }
+                @if shell.viewer.is_some() { a href="/runs" { "My runs" } }
+                span.spacer {}
+                @if let Some(user) = shell.viewer {
+                    span.who { "Signed in as " strong { (user.handle) } }
+                    form.inline method="post" action="/logout" { button.link type="submit" { "Log out" } }
+                } @else {
+                    a href={ "/login?next=" (encode(shell.here)) } { "Log in" }
+                }
+            }
+        }
+        @if shell.consent.is_none() { (consent_banner(shell.here)) }
+    };
+    let footer = html! {
+        footer.bottom {
+            @match shell.consent {
+                Some(granted) => {
+                    form.inline method="post" action="/consent" {
+                        "Analytics: " strong { (if granted { "allowed" } else { "declined" }) } ". "
+                        input type="hidden" name="next" value=(shell.here);
+                        input type="hidden" name="choice" value=(if granted { "denied" } else { "granted" });
+                        button.link type="submit" { (if granted { "Withdraw consent" } else { "Allow analytics" }) }
+                    }
+                }
+                None => { "Analytics: not chosen (nothing is recorded)." }
+            }
+        }
+    };
+    document(title, Some((chrome, footer)), live, body)
+}
+
+/// The seed's cookie-consent banner: two buttons of one form (`POST /consent`), no script.
+fn consent_banner(here: &str) -> Markup {
+    html! {
+        aside.consent id="consent" {
+            p {
+                strong { "Analytics?" } " With your consent, qrun records analytics events about "
+                "the runs you submit from these pages and the run pages you open (once per run "
+                "per browser session). Without it, none are recorded. You can change your mind "
+                "at the bottom of every page."
+            }
+            form method="post" action="/consent" {
+                input type="hidden" name="next" value=(here);
+                button type="submit" name="choice" value="granted" { "Allow analytics" }
+                " "
+                button.secondary type="submit" name="choice" value="denied" { "Decline" }
+            }
+        }
+    }
+}
+
+/// A path as a query value (`next=`).
+fn encode(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The document: head, the header and footer (none on error pages), `<main>` and, for a
+/// live page, the script.
+fn document(title: &str, chrome: Option<(Markup, Markup)>, live: &Live, body: Markup) -> Markup {
+    let events = (!live.events.is_empty()).then(|| live.events.join(" "));
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -47,8 +182,10 @@ pub fn page(title: &str, events: Option<&str>, body: Markup) -> Markup {
                 style { (PreEscaped(CSS)) }
             }
             body {
-                main id="page" data-events=[events] { (body) }
-                @if events.is_some() {
+                @if let Some((header, _)) = &chrome { (header) }
+                main id="page" data-events=[events] data-refresh=[live.refresh_s] { (body) }
+                @if let Some((_, footer)) = &chrome { (footer) }
+                @if live.is_live() {
                     script { (PreEscaped(SCRIPT)) }
                 }
             }
@@ -74,7 +211,7 @@ pub fn error_page(error: &ApiError) -> Response {
             p { a href="/login" { "Log in with your API token" } }
         }
     };
-    let mut response = respond(status, page(title, None, body));
+    let mut response = respond(status, document(title, None, &Live::none(), body));
     if unauthorized {
         response
             .headers_mut()
@@ -86,7 +223,8 @@ pub fn error_page(error: &ApiError) -> Response {
 /// Deletes the `qrun_token` cookie.
 pub const CLEAR_COOKIE: &str = "qrun_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
 
-fn respond(status: StatusCode, markup: Markup) -> Response {
+/// A page with `status` and the security headers.
+pub fn respond(status: StatusCode, markup: Markup) -> Response {
     let mut response = warp::http::Response::new(markup.into_string().into());
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -107,10 +245,11 @@ fn respond(status: StatusCode, markup: Markup) -> Response {
     response
 }
 
-/// The colour-coded status badge; `id="status"` is what the live script updates.
-pub fn badge(status: RunStatus, id: Option<&str>) -> Markup {
+/// A run's colour-coded status badge, which the live script changes in place (`data-run`) when the run's event
+/// stream reports a new status.
+pub fn run_badge(run: &Run, id: Option<&str>) -> Markup {
     html! {
-        span id=[id] class={ "badge s-" (status.as_str()) } { (status.as_str()) }
+        span id=[id] class={ "badge s-" (run.status.as_str()) } data-run=(run.id) { (run.status.as_str()) }
     }
 }
 

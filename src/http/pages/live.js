@@ -1,26 +1,61 @@
-// Live status of a run page: follows the run's server-sent events; on a new status it sets the
-// badge at once, then re-fetches this page and swaps in its <main> (the same server rendering:
-// times, histogram, error, timeline), in order, without reloading. Closes on a terminal status.
+// Live pages. <main id="page"> says what to follow:
+//   data-events="URL …"  runs' server-sent event streams: on a new status, the run's badges
+//                        ([data-run]) change at once, then <main> is re-fetched and swapped in
+//                        (the same server rendering), in order, without reloading;
+//   data-refresh="S"     re-fetch and swap <main> every S seconds (numbers without a stream).
+// After each swap the streams named by the fresh <main> are followed and the others closed;
+// a stream closes itself on a terminal status. Without this script every page is complete.
 (() => {
   const main = document.getElementById("page");
-  const url = main && main.dataset.events;
-  if (!url || !window.EventSource) return;
-  const source = new EventSource(url);
+  if (!main) return;
+  const terminal = ["completed", "failed", "cancelled"];
+  const streams = new Map();
   let swaps = Promise.resolve();
   const refresh = async () => {
     const response = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
     if (!response.ok) return;
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = page.getElementById("page");
-    if (fresh) main.replaceChildren(...fresh.childNodes);
+    if (!fresh) return;
+    main.replaceChildren(...fresh.childNodes);
+    main.dataset.events = fresh.dataset.events || "";
+    if ((fresh.dataset.refresh || "") !== (main.dataset.refresh || "")) {
+      main.dataset.refresh = fresh.dataset.refresh || "";
+      schedule();
+    }
+    follow();
   };
-  source.addEventListener("status", (event) => {
-    const run = JSON.parse(event.data);
-    if (["completed", "failed", "cancelled"].includes(run.status)) source.close();
-    const badge = document.getElementById("status");
-    if (!badge || badge.textContent === run.status) return;
-    badge.textContent = run.status;
-    badge.className = "badge s-" + run.status;
-    swaps = swaps.then(refresh, refresh);
-  });
+  const swap = () => { swaps = swaps.then(refresh, refresh); };
+  const follow = () => {
+    const urls = new Set((main.dataset.events || "").split(" ").filter(Boolean));
+    for (const [url, source] of streams) {
+      if (!urls.has(url)) { source.close(); streams.delete(url); }
+    }
+    if (!window.EventSource) return;
+    for (const url of urls) {
+      if (streams.has(url)) continue;
+      const source = new EventSource(url);
+      streams.set(url, source);
+      source.addEventListener("status", (event) => {
+        const run = JSON.parse(event.data);
+        if (terminal.includes(run.status)) { source.close(); streams.delete(url); }
+        let changed = false;
+        for (const badge of document.querySelectorAll(`[data-run="${run.id}"]`)) {
+          if (badge.textContent === run.status) continue;
+          badge.textContent = run.status;
+          badge.className = "badge s-" + run.status;
+          changed = true;
+        }
+        if (changed) swap();
+      });
+    }
+  };
+  let timer = null;
+  const schedule = () => {
+    clearInterval(timer);
+    const every = Number(main.dataset.refresh);
+    timer = every > 0 ? setInterval(swap, every * 1000) : null;
+  };
+  follow();
+  schedule();
 })();

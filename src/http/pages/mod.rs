@@ -1,35 +1,54 @@
-//! Server-rendered HTML pages: what a person looks at in a browser.
+//! Server-rendered HTML pages: what a person looks at in a browser — the console.
 //!
+//! - [`dashboard`]: `GET /`, live counts and the last hour's endings as small SVG charts.
+//! - [`runs`]: `GET /runs`, the signed-in user's runs: filters in the URL, cursor pages.
+//! - [`circuit`]: `GET /{owner}/{circuit}`, a circuit's source (a version picker), its recent
+//!   runs and the run form.
+//! - [`form`]: the run form, and `POST /{owner}/{circuit}/runs`, which submits it.
 //! - [`run`]: `GET /{owner}/{circuit}/runs/{id}`, one run: badge, facts, histogram or error,
-//!   timeline, live while non-terminal.
-//! - [`circuit`]: `GET /{owner}/{circuit}`, a circuit's recent runs.
+//!   timeline, live while non-terminal; "Cancel" (`POST …/runs/{id}/cancel`) and "Run again".
+//! - [`consent`]: the consent banner's `POST /consent`, the `qrun_consent` and `qrun_session`
+//!   cookies.
 //! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: the `qrun_token` cookie.
 //! - [`layout`]: the shell, inline CSS and script, badges, times, HTML error pages.
-//! - [`histogram`]: outcome counts as inline SVG.
+//! - [`histogram`], [`charts`]: outcome counts and the dashboard's bars, as inline SVG.
 //!
 //! **Templates: maud.** Markup is Rust (`html!`), checked by the compiler together with the
 //! values it shows; every interpolation is HTML-escaped unless explicitly `PreEscaped` (used
 //! only for the compiled-in stylesheet and script); page parts are plain functions, so pages
 //! compose and unit-test like any code, with no template files to keep in step with structs.
 //!
-//! **Visibility is the API's.** Handlers read through `crate::service` (`runs::get`,
-//! `runs::audit`, `access::sees_submitter`) exactly as the JSON routes do; nothing here
-//! decides who sees what. The viewer is the bearer token of the `Authorization` header or,
-//! for a browser, of the `qrun_token` cookie that `POST /login` sets.
+//! **Visibility is the API's.** Handlers read and write through `crate::service` exactly as
+//! the JSON routes do; nothing here decides who sees what. The viewer is the bearer token of
+//! the `Authorization` header or, for a browser, of the `qrun_token` cookie that `POST /login`
+//! sets.
+//!
+//! **Form posts** (run, cancel, consent, login, logout) refuse a cross-origin `Origin` (403),
+//! and those that act for a user need the user's credentials: the session cookie, which is
+//! `SameSite=Strict`, so no other site's page can send it. There is no other credential.
 
+mod charts;
 mod circuit;
+mod consent;
+mod dashboard;
+mod form;
 mod histogram;
 mod layout;
 mod login;
 mod run;
+mod runs;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use maud::Markup;
+use uuid::Uuid;
+use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::error::ApiError;
+use super::error::{ApiError, Kind};
+use super::extract::parse_consent;
 use crate::domain::User;
 use crate::http::Context;
 
@@ -41,8 +60,16 @@ pub const RESERVED_OWNER: &str = "api";
 
 /// The pages, after every API route.
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    run::routes(ctx.clone())
+    dashboard::routes(ctx.clone())
+        .or(runs::routes(ctx.clone()))
+        .unify()
+        .or(run::routes(ctx.clone()))
+        .unify()
         .or(circuit::routes(ctx.clone()))
+        .unify()
+        .or(form::routes(ctx.clone()))
+        .unify()
+        .or(consent::routes(ctx.clone()))
         .unify()
         .or(login::routes(ctx))
         .unify()
@@ -59,23 +86,83 @@ fn owner() -> impl Filter<Extract = (String,), Error = Rejection> + Copy {
     })
 }
 
-/// The token a request presents: the `Authorization` header, else the cookie.
-pub struct Credentials {
+/// What a request brings to a page: its token (the `Authorization` header, else the
+/// `qrun_token` cookie), the consent banner's choice, the browser session, and where it is.
+pub struct Visitor {
     bearer: Option<String>,
     cookie: Option<String>,
+    consent: Option<String>,
+    session: Option<String>,
+    here: String,
 }
 
-fn credentials() -> impl Filter<Extract = (Credentials,), Error = Rejection> + Clone {
+fn visitor() -> impl Filter<Extract = (Visitor,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::cookie::optional::<String>(COOKIE))
-        .map(|bearer, cookie| Credentials { bearer, cookie })
+        .and(warp::cookie::optional::<String>(consent::CONSENT_COOKIE))
+        .and(warp::cookie::optional::<String>(consent::SESSION_COOKIE))
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .map(
+            |bearer, cookie, consent, session, path: warp::path::FullPath, query: String| {
+                let here = if query.is_empty() {
+                    path.as_str().to_owned()
+                } else {
+                    format!("{}?{query}", path.as_str())
+                };
+                Visitor {
+                    bearer,
+                    cookie,
+                    consent,
+                    session,
+                    here,
+                }
+            },
+        )
 }
 
-impl Credentials {
+impl Visitor {
     /// The viewer: anonymous without a token; a bad or revoked token is 401 (and the page
     /// clears the cookie), never a silent downgrade to anonymous.
     async fn viewer(&self, ctx: &Context) -> Result<Option<User>, ApiError> {
         super::extract::authenticate(ctx, self.bearer.as_deref(), self.cookie.as_deref()).await
+    }
+
+    /// The viewer, who must be signed in (else 401, whose page links to the login form).
+    async fn user(&self, ctx: &Context) -> Result<User, ApiError> {
+        self.viewer(ctx)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("log in to do this"))
+    }
+
+    /// The consent banner's choice: `Some(true)` for `qrun_consent=granted`, `Some(false)`
+    /// for `denied`, read exactly as the API reads `X-Analytics-Consent`; `None` before the
+    /// visitor chose (or for a value that is neither), which records nothing.
+    fn consent(&self) -> Option<bool> {
+        self.consent
+            .as_deref()
+            .and_then(|value| parse_consent(Some(value)).ok())
+    }
+
+    /// Whether the visitor consented to analytics: only an explicit `granted` (default-deny).
+    fn consented(&self) -> bool {
+        self.consent() == Some(true)
+    }
+
+    /// The browser session's id (the `qrun_session` cookie), if it has one.
+    fn session(&self) -> Option<Uuid> {
+        self.session
+            .as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok())
+    }
+
+    /// The header and banner of a page for `viewer`.
+    fn shell<'a>(&'a self, viewer: Option<&'a User>) -> layout::Shell<'a> {
+        layout::Shell {
+            viewer,
+            consent: self.consent(),
+            here: &self.here,
+        }
     }
 }
 
@@ -84,5 +171,90 @@ fn render(result: Result<Markup, ApiError>) -> Response {
     match result {
         Ok(markup) => layout::html(markup),
         Err(error) => layout::error_page(&error),
+    }
+}
+
+/// A small urlencoded form body.
+type Form = HashMap<String, String>;
+
+/// Largest accepted form body.
+const MAX_FORM: u64 = 8192;
+
+/// A form body of at most [`MAX_FORM`] bytes; anything else (too large, not a form) reads as
+/// an empty form, which each handler then finds lacking.
+fn form() -> impl Filter<Extract = (Form,), Error = std::convert::Infallible> + Clone {
+    warp::body::content_length_limit(MAX_FORM)
+        .and(warp::body::form::<Form>())
+        .or(warp::any().map(Form::new))
+        .unify()
+}
+
+/// Refuses a request whose `Origin` names another site (cross-site request forgery); no
+/// `Origin` (a non-browser client, which holds its own token anyway) is allowed.
+fn same_origin() -> impl Filter<Extract = (Result<(), ApiError>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("origin")
+        .and(warp::header::optional::<String>("host"))
+        .map(|origin: Option<String>, host: Option<String>| {
+            let Some(origin) = origin else { return Ok(()) };
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+            if origin_host.is_some() && origin_host == host.as_deref() {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    Kind::Forbidden,
+                    "forbidden",
+                    "cross-origin form posts are refused",
+                ))
+            }
+        })
+}
+
+/// A form's `next`: a local path only (never another site); `fallback` otherwise.
+fn local_path(form: &Form, fallback: &str) -> String {
+    form.get("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .cloned()
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// A 303 to `to`, setting `cookies`.
+fn redirect(to: &str, cookies: &[String]) -> Response {
+    let mut response = Response::new(Default::default());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(to) {
+        headers.insert("location", location);
+    }
+    for cookie in cookies {
+        if let Ok(cookie) = HeaderValue::from_str(cookie) {
+            headers.append("set-cookie", cookie);
+        }
+    }
+    headers.insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        let next = |value: &str| {
+            local_path(
+                &Form::from([("next".to_owned(), value.to_owned())]),
+                "/login",
+            )
+        };
+        assert_eq!(next("/alice/bell/runs/x"), "/alice/bell/runs/x");
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+        ] {
+            assert_eq!(next(bad), "/login", "{bad}");
+        }
+        assert_eq!(local_path(&Form::new(), "/"), "/");
     }
 }

@@ -1,17 +1,21 @@
 //! `GET /{owner}/{circuit}/runs/{id}`: one run, as the seed's run page describes it. The
 //! badge and every fact are server-rendered (the page is complete without JavaScript); while
 //! the run is not terminal the page names its SSE stream and the live script follows it.
+//! Signed in, the page offers "Run again" (the run form's post, with this run's settings) and,
+//! to the submitter while the run is live, "Cancel" (`POST …/runs/{id}/cancel`). With the
+//! visitor's consent, a view records the seed's `run_viewed_shared_link` (see `consent`).
 
 use std::sync::Arc;
 
 use maud::{Markup, html};
 use serde_json::Value;
+use warp::http::{HeaderValue, Method};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::histogram::histogram;
-use super::layout::{badge, duration, page, seconds, time};
-use super::{Credentials, credentials, owner, render};
+use super::layout::{Live, Shell, duration, error_page, html, page, run_badge, seconds, time};
+use super::{Visitor, consent, form, owner, redirect, same_origin, visitor};
 use crate::domain::{Circuit, Run, RunStatus, User};
 use crate::http::Context;
 use crate::http::error::ApiError;
@@ -20,80 +24,181 @@ use crate::http::views::AuditEntryView;
 use crate::service::access::sees_submitter;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
-    crate::http::get_or_head()
+    let show = crate::http::get_or_head()
+        .and(warp::method())
         .and(owner())
         .and(warp::path::param::<String>())
         .and(warp::path("runs"))
         .and(warp::path::param::<String>())
         .and(warp::path::end())
-        .and(credentials())
+        .and(visitor())
+        .and(with_context(ctx.clone()))
+        .then(show);
+    let cancel = warp::post()
+        .and(owner())
+        .and(warp::path::param::<String>())
+        .and(warp::path("runs"))
+        .and(warp::path::param::<String>())
+        .and(warp::path("cancel"))
+        .and(warp::path::end())
+        .and(same_origin())
+        .and(visitor())
         .and(with_context(ctx))
-        .then(handle)
+        .then(cancel);
+    show.or(cancel).unify()
 }
 
-async fn handle(
+/// The page; with the visitor's consent, a GET also records the view (and starts the browser
+/// session that deduplicates it, if there is none yet).
+async fn show(
+    method: Method,
     owner: String,
     name: String,
     id: String,
-    credentials: Credentials,
+    visitor: Visitor,
     ctx: Arc<Context>,
 ) -> Response {
-    render(
-        async {
-            let viewer = credentials.viewer(&ctx).await?;
-            let (run, circuit, entries) =
-                ctx.service.run_audit(viewer.as_ref(), run_id(&id)?).await?;
-            // The run exists and may be seen, but only under its own circuit's path.
-            if circuit.owner_handle != owner || circuit.name != name {
-                return Err(ApiError::not_found("run"));
-            }
-            let submitter = ctx
-                .service
-                .submitter(viewer.as_ref(), &run, &circuit)
-                .await?;
-            let show = sees_submitter(viewer.as_ref(), &run, &circuit);
-            let timeline: Vec<AuditEntryView> = entries
-                .iter()
-                .map(|entry| AuditEntryView::new(entry, show))
-                .collect();
-            Ok(run_page(&run, &circuit, submitter.as_ref(), &timeline))
+    let shown = async {
+        let viewer = visitor.viewer(&ctx).await?;
+        let (run, circuit, entries) = ctx.service.run_audit(viewer.as_ref(), run_id(&id)?).await?;
+        // The run exists and may be seen, but only under its own circuit's path.
+        if circuit.owner_handle != owner || circuit.name != name {
+            return Err(ApiError::not_found("run"));
         }
-        .await,
-    )
+        let submitter = ctx
+            .service
+            .submitter(viewer.as_ref(), &run, &circuit)
+            .await?;
+        let show = sees_submitter(viewer.as_ref(), &run, &circuit);
+        let timeline: Vec<AuditEntryView> = entries
+            .iter()
+            .map(|entry| AuditEntryView::new(entry, show))
+            .collect();
+        let new_session = if method == Method::GET && visitor.consented() {
+            record_view(&ctx, viewer.as_ref(), &run, &visitor).await
+        } else {
+            None
+        };
+        let markup = run_page(
+            &visitor.shell(viewer.as_ref()),
+            &run,
+            &circuit,
+            submitter.as_ref(),
+            &timeline,
+        );
+        Ok((markup, new_session))
+    }
+    .await;
+    match shown {
+        Ok((markup, new_session)) => {
+            let mut response = html(markup);
+            if let Some(cookie) = new_session.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                response.headers_mut().insert("set-cookie", cookie);
+            }
+            response
+        }
+        Err(error) => error_page(&error),
+    }
+}
+
+/// Records a consenting visitor's view of `run` (failures are logged: analytics never stand
+/// between a person and the page); the cookie of the browser session it started, if it had
+/// none.
+async fn record_view(
+    ctx: &Context,
+    viewer: Option<&User>,
+    run: &Run,
+    visitor: &Visitor,
+) -> Option<String> {
+    let (session, cookie) = match visitor.session() {
+        Some(session) => (session, None),
+        None => {
+            let (session, cookie) = consent::new_session(ctx);
+            (session, Some(cookie))
+        }
+    };
+    if let Err(error) = ctx.service.record_run_view(viewer, run, session).await {
+        tracing::warn!(run_id = %run.id, %error, "the run page's view was not recorded");
+    }
+    cookie
+}
+
+/// "Cancel" on the run page: the submitter's, while the run is not terminal; back to the run
+/// page (303). The API's answers otherwise, as pages: 401 without a session, 404 for a run
+/// the caller may not see or under another path, 403 for someone else's run, 409 when it
+/// already ended.
+async fn cancel(
+    owner: String,
+    name: String,
+    id: String,
+    allowed: Result<(), ApiError>,
+    visitor: Visitor,
+    ctx: Arc<Context>,
+) -> Response {
+    let cancelled = async {
+        allowed?;
+        let user = visitor.user(&ctx).await?;
+        let id = run_id(&id)?;
+        let (_, circuit) = ctx.service.run(Some(&user), id).await?;
+        if circuit.owner_handle != owner || circuit.name != name {
+            return Err(ApiError::not_found("run"));
+        }
+        ctx.service.cancel(&user, id).await?;
+        Ok(format!("/{owner}/{name}/runs/{id}"))
+    }
+    .await;
+    match cancelled {
+        Ok(back) => redirect(&back, &[]),
+        Err(error) => error_page(&error),
+    }
 }
 
 /// The whole page.
 fn run_page(
+    shell: &Shell,
     run: &Run,
     circuit: &Circuit,
     submitter: Option<&User>,
     timeline: &[AuditEntryView],
 ) -> Markup {
     let circuit_path = format!("/{}/{}", circuit.owner_handle, circuit.name);
-    let events = (!run.status.is_terminal()).then(|| format!("/api/runs/{}/events", run.id));
+    let live = Live::runs([run]);
+    let cancellable =
+        !run.status.is_terminal() && shell.viewer.is_some_and(|v| v.id == run.user_id);
     let body = html! {
         p.crumbs {
             (circuit.owner_handle) " / "
             a href=(circuit_path) { (circuit.name) } " / runs"
         }
-        h1 { span.mono { "Run " (run.id) } (badge(run.status, Some("status"))) }
-        @if events.is_some() {
+        h1 { span.mono { "Run " (run.id) } (run_badge(run, Some("status"))) }
+        @if !run.status.is_terminal() {
             p.note { "This page follows the run live. "
                 noscript { "Without JavaScript, reload it to see progress." } }
+        }
+        @if shell.viewer.is_some() {
+            div.actions {
+                @if cancellable {
+                    form.inline method="post" action={ (circuit_path) "/runs/" (run.id) "/cancel" } {
+                        button.danger type="submit" { "Cancel run" }
+                    }
+                }
+                (form::run_again(circuit, run))
+            }
         }
         (facts(run, submitter))
         @match run.status {
             RunStatus::Completed => (results(run)),
             RunStatus::Failed => (failure(run)),
-            RunStatus::Cancelled => (cancellation(run, submitter)),
+            RunStatus::Cancelled => (cancellation(run, submitter, timeline)),
             RunStatus::Pending | RunStatus::Running => {},
         }
         h2 { "Timeline" }
         (timeline_list(timeline))
     };
     page(
+        shell,
         &format!("Run {} · {}/{}", run.id, circuit.owner_handle, circuit.name),
-        events.as_deref(),
+        &live,
         body,
     )
 }
@@ -146,14 +251,22 @@ fn failure(run: &Run) -> Markup {
     }
 }
 
-/// When; and who only to a viewer allowed to see the submitter (only the submitter may
-/// cancel a run, so the canceller is the submitter).
-fn cancellation(run: &Run, submitter: Option<&User>) -> Markup {
+/// When, and by whom: an operator (the audit says so), or the submitter (only the submitter
+/// cancels through the API and the pages), named only to a viewer allowed to see them.
+fn cancellation(run: &Run, submitter: Option<&User>, timeline: &[AuditEntryView]) -> Markup {
+    let by_operator = timeline.iter().any(|entry| {
+        entry.action == "run.cancelled"
+            && entry.metadata.get("by") == Some(&Value::from("operator"))
+    });
     html! {
         h2 { "Cancelled" }
         p.card id="cancelled" {
             "Cancelled at " (time(run.completed_at))
-            @if let Some(user) = submitter { " by " (user.handle) }
+            @if by_operator {
+                " by an operator"
+            } @else if let Some(user) = submitter {
+                " by " (user.handle)
+            }
             "."
         }
     }

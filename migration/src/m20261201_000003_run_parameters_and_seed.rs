@@ -1,6 +1,7 @@
 //! `runs.parameters`: the values a run binds to its circuit's OpenQASM 3 `input` declarations
 //! (or a Python circuit's free parameters), `{"theta": 0.5}`; `NULL` when it binds none.
-//! Set at creation and never changed.
+//! `runs.seed`: the seed of the run's sampling (the same seed, circuit and shots give the same
+//! counts); `NULL` for a fresh one each time. Both set at creation and never changed.
 
 use sea_orm_migration::prelude::*;
 
@@ -11,6 +12,7 @@ pub struct Migration;
 enum Runs {
     Table,
     Parameters,
+    Seed,
 }
 
 #[async_trait::async_trait]
@@ -23,6 +25,14 @@ impl MigrationTrait for Migration {
                     .add_column(ColumnDef::new(Runs::Parameters).json().null())
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Runs::Table)
+                    .add_column(ColumnDef::new(Runs::Seed).big_integer().null())
+                    .to_owned(),
+            )
             .await
     }
 
@@ -32,6 +42,7 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Runs::Table)
                     .drop_column(Runs::Parameters)
+                    .drop_column(Runs::Seed)
                     .to_owned(),
             )
             .await

@@ -1,5 +1,7 @@
-//! The command line (DESIGN §11): `serve`, `migrate`, `user create`, `verify`, `exec`,
-//! `analytics forget`.
+//! The command line (DESIGN §11, §15): `serve`, `migrate`, `user create`, `verify`, `exec`,
+//! `analytics forget`, and the operator's `run show | list | cancel` ([`run`]).
+
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +43,11 @@ enum Command {
     },
     /// Check the lifecycle invariants over the whole database.
     Verify,
+    /// Runs, as an operator sees them: show one with its audit timeline, list, cancel.
+    Run {
+        #[command(subcommand)]
+        command: run::RunCommand,
+    },
     /// Analytics data operations.
     Analytics {
         #[command(subcommand)]
@@ -196,6 +203,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let deleted = store.forget_analytics(user.id).await?;
             println!("{deleted}");
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { command } => {
+            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            run::run(&store, command).await
         }
         Command::Exec {
             file,

@@ -1,0 +1,345 @@
+//! `GET /runs`: the signed-in user's runs, newest first, [`PAGE`] at a time (cursor pages,
+//! like `GET /api/runs`), with live badges. The filters live in the URL, as in Oban Web's
+//! jobs page: only the whitelisted keys `status`, `circuit` (`owner/name`), `backend`
+//! (`type/name`) and `cursor` are read; a default (an empty value) or any other key is
+//! dropped by a 303 to the canonical URL, and every link the page makes leaves defaults out.
+//! A malformed value is a 400 page naming it. Anonymous visitors get the 401 page (with the
+//! way to log in).
+
+use std::sync::Arc;
+
+use maud::{Markup, html};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::layout::{Live, Shell, duration, error_page, html, page, run_badge, time};
+use super::{Visitor, redirect, visitor};
+use crate::domain::{Circuit, Run, RunStatus};
+use crate::http::Context;
+use crate::http::error::ApiError;
+use crate::http::extract::with_context;
+use crate::http::runs::{decode_cursor, encode_cursor, parse_circuit_ref};
+use crate::service::rules::BackendRules;
+use crate::service::runs::ListQuery;
+
+/// Runs per page.
+pub const PAGE: u64 = 25;
+
+pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("runs")
+        .and(crate::http::get_or_head())
+        .and(
+            warp::query::<Vec<(String, String)>>()
+                .or(warp::any().map(Vec::new))
+                .unify(),
+        )
+        .and(visitor())
+        .and(with_context(ctx))
+        .then(handle)
+}
+
+/// The page's filters: each `None` is its default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Filters {
+    status: Option<RunStatus>,
+    /// `owner/name`
+    circuit: Option<String>,
+    /// `type/name`
+    backend: Option<String>,
+    cursor: Option<String>,
+}
+
+impl Filters {
+    /// The whitelisted keys of a query; an empty value is the default. A malformed value is a
+    /// 400 naming its key.
+    fn parse(query: &[(String, String)]) -> Result<Filters, ApiError> {
+        let mut filters = Filters::default();
+        let bad = |key: &str, what: &str| {
+            ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
+        };
+        for (key, value) in query {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match key.as_str() {
+                "status" => {
+                    filters.status = Some(
+                        value
+                            .parse()
+                            .map_err(|_| bad(key, "a run status, e.g. `failed`"))?,
+                    )
+                }
+                "circuit" => {
+                    parse_circuit_ref(value).map_err(|_| bad(key, "`owner/name`"))?;
+                    filters.circuit = Some(value.to_owned());
+                }
+                "backend" => {
+                    if !value
+                        .split_once('/')
+                        .is_some_and(|(t, n)| !t.is_empty() && !n.is_empty() && !n.contains('/'))
+                    {
+                        return Err(bad(key, "`type/name`, e.g. `simulator/statevector`"));
+                    }
+                    filters.backend = Some(value.to_owned());
+                }
+                "cursor" => {
+                    decode_cursor(value).ok_or_else(|| bad(key, "a cursor this page made"))?;
+                    filters.cursor = Some(value.to_owned());
+                }
+                _ => {}
+            }
+        }
+        Ok(filters)
+    }
+
+    /// The non-default filters as query pairs, in a fixed order.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("status", self.status.map(|s| s.as_str().to_owned())),
+            ("circuit", self.circuit.clone()),
+            ("backend", self.backend.clone()),
+            ("cursor", self.cursor.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect()
+    }
+
+    /// The page's URL with these filters, defaults left out.
+    fn href(&self) -> String {
+        let query: Vec<String> = self
+            .pairs()
+            .into_iter()
+            .map(|(key, value)| format!("{key}={}", query_value(&value)))
+            .collect();
+        if query.is_empty() {
+            "/runs".to_owned()
+        } else {
+            format!("/runs?{}", query.join("&"))
+        }
+    }
+
+    /// These filters at another page.
+    fn at(&self, cursor: Option<String>) -> Filters {
+        Filters {
+            cursor,
+            ..self.clone()
+        }
+    }
+
+    fn is_filtered(&self) -> bool {
+        self.status.is_some() || self.circuit.is_some() || self.backend.is_some()
+    }
+
+    fn list_query(&self) -> Result<ListQuery, ApiError> {
+        Ok(ListQuery {
+            status: self.status,
+            circuit: self.circuit.as_deref().map(parse_circuit_ref).transpose()?,
+            backend: self
+                .backend
+                .as_deref()
+                .and_then(|b| b.split_once('/'))
+                .map(|(t, n)| (t.to_owned(), n.to_owned())),
+            before: self.cursor.as_deref().and_then(decode_cursor),
+            limit: PAGE,
+        })
+    }
+}
+
+/// A query value, percent-encoded as a form would (`/` kept: it is legal in a query).
+fn query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn handle(query: Vec<(String, String)>, visitor: Visitor, ctx: Arc<Context>) -> Response {
+    let listed = async {
+        let user = visitor.user(&ctx).await?;
+        let filters = Filters::parse(&query)?;
+        // Defaults and unknown keys leave the URL: the canonical one has only what filters.
+        let canonical: Vec<(String, String)> = filters
+            .pairs()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut asked = query.clone();
+        asked.sort();
+        let mut wanted = canonical.clone();
+        wanted.sort();
+        if asked != wanted {
+            return Ok(Err(filters.href()));
+        }
+        let (page, more) = ctx.service.list_runs(&user, filters.list_query()?).await?;
+        let next = more
+            .then(|| page.last().map(|(r, _)| encode_cursor(r.created_at, r.id)))
+            .flatten();
+        let shell = visitor.shell(Some(&user));
+        Ok(Ok(runs_page(
+            &shell,
+            &filters,
+            &page,
+            next,
+            &ctx.service.rules().backends,
+        )))
+    }
+    .await;
+    match listed {
+        Ok(Ok(markup)) => html(markup),
+        Ok(Err(canonical)) => redirect(&canonical, &[]),
+        Err(error) => error_page(&error),
+    }
+}
+
+fn runs_page(
+    shell: &Shell,
+    filters: &Filters,
+    page_runs: &[(Run, Circuit)],
+    next: Option<String>,
+    backends: &[BackendRules],
+) -> Markup {
+    let body = html! {
+        h1 { "My runs" }
+        (filter_form(filters, backends))
+        @if page_runs.is_empty() {
+            p.card id="no-runs" {
+                @if filters.is_filtered() { "No run matches these filters." } @else { "You have no runs yet." }
+            }
+        } @else {
+            table.card id="runs" {
+                thead { tr { th { "run" } th { "circuit" } th { "status" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
+                tbody {
+                    @for (run, circuit) in page_runs {
+                        @let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
+                        tr {
+                            td.mono { a href={ (path) "/runs/" (run.id) } { (short(run)) } }
+                            td { a href=(path) { (circuit.owner_handle) "/" (circuit.name) } }
+                            td { (run_badge(run, None)) }
+                            td.mono { (run.backend_type) "/" (run.backend_name) }
+                            td.num { (run.shots) }
+                            td { (time(Some(run.created_at))) }
+                            td { (duration(run.started_at, run.completed_at)) }
+                        }
+                    }
+                }
+            }
+        }
+        nav.pages {
+            @if filters.cursor.is_some() { a href=(filters.at(None).href()) { "← Newest" } }
+            @if let Some(cursor) = next { a href=(filters.at(Some(cursor)).href()) rel="next" { "Older runs →" } }
+        }
+    };
+    page(
+        shell,
+        "My runs",
+        &Live::runs(page_runs.iter().map(|(run, _)| run)),
+        body,
+    )
+}
+
+/// The filter form: a GET of this page (its empty fields are defaults, which the redirect to
+/// the canonical URL drops).
+fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
+    let configured: Vec<String> = backends
+        .iter()
+        .map(|b| format!("{}/{}", b.kind, b.name))
+        .collect();
+    html! {
+        form.filters method="get" action="/runs" {
+            label {
+                span { "Status" }
+                select name="status" {
+                    option value="" { "any" }
+                    @for status in RunStatus::ALL {
+                        option value=(status.as_str()) selected[filters.status == Some(status)] { (status.as_str()) }
+                    }
+                }
+            }
+            label {
+                span { "Circuit" }
+                input type="text" name="circuit" placeholder="owner/name" value=[filters.circuit.as_deref()];
+            }
+            label {
+                span { "Backend" }
+                select name="backend" {
+                    option value="" { "any" }
+                    @for backend in &configured {
+                        option value=(backend) selected[filters.backend.as_ref() == Some(backend)] { (backend) }
+                    }
+                    @if let Some(other) = filters.backend.as_ref().filter(|b| !configured.contains(b)) {
+                        option value=(other) selected { (other) }
+                    }
+                }
+            }
+            button type="submit" { "Filter" }
+            @if filters.is_filtered() { a href="/runs" { "Clear" } }
+        }
+    }
+}
+
+/// A run id shortened for a table: its first 8 and last 4 hex digits (the link has it all).
+fn short(run: &Run) -> String {
+    let id = run.id.simple().to_string();
+    format!("{}…{}", &id[..8], &id[id.len() - 4..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn filters_keep_whitelisted_keys_and_links_leave_defaults_out() {
+        let cursor = encode_cursor(chrono::Utc::now(), uuid::Uuid::now_v7());
+        let filters = Filters::parse(&query(&[
+            ("status", "failed"),
+            ("circuit", "alice/bell"),
+            ("backend", "command/my aer"),
+            ("cursor", &cursor),
+            ("sort", "asc"),
+        ]))
+        .unwrap();
+        assert_eq!(filters.status, Some(RunStatus::Failed));
+        assert_eq!(
+            filters.href(),
+            format!(
+                "/runs?status=failed&circuit=alice/bell&backend=command/my%20aer&cursor={cursor}"
+            )
+        );
+        assert_eq!(
+            filters.at(None).href(),
+            "/runs?status=failed&circuit=alice/bell&backend=command/my%20aer"
+        );
+        let defaults =
+            Filters::parse(&query(&[("status", ""), ("circuit", " "), ("backend", "")])).unwrap();
+        assert_eq!(defaults, Filters::default());
+        assert_eq!(defaults.href(), "/runs");
+        for (pairs, key) in [
+            (&[("status", "Failed")][..], "status"),
+            (&[("circuit", "bell")], "circuit"),
+            (&[("backend", "statevector")], "backend"),
+            (&[("backend", "a/b/c")], "backend"),
+            (&[("cursor", "!!")], "cursor"),
+        ] {
+            let err = Filters::parse(&query(pairs)).unwrap_err();
+            assert!(
+                err.message.starts_with(&format!("`{key}` must be")),
+                "{pairs:?}: {}",
+                err.message
+            );
+        }
+    }
+}
