@@ -114,7 +114,9 @@ def test_run_refuses_before_sending_anything(provider: QrunProvider, qrun: QrunS
         neither.x(0)
         neither.measure(0, 0)
     cases = [
-        ("seed", dict(run_input=bell(), seed_simulator=7), "seed_simulator cannot be honoured"),
+        ("negative seed", dict(run_input=bell(), seed_simulator=-1), "from 0 to 2^63 - 1"),
+        ("huge seed", dict(run_input=bell(), seed_simulator=2**63), "from 0 to 2^63 - 1"),
+        ("fractional seed", dict(run_input=bell(), seed_simulator=1.5), "whole number"),
         ("no shots", dict(run_input=bell(), shots=0), f"between 1 and {max_shots}"),
         ("too many", dict(run_input=bell(), shots=max_shots + 1), f"between 1 and {max_shots}"),
         ("fraction", dict(run_input=bell(), shots=2.5), "whole number"),
