@@ -170,6 +170,7 @@ class QrunClient:
         backend: BackendInfo,
         shots: int,
         parameters: Mapping[str, float] | None,
+        seed: int | None,
         idempotency_key: str,
     ) -> dict[str, Any]:
         """``POST /api/runs``: the new run (201), or the original one when this key was used
@@ -186,6 +187,8 @@ class QrunClient:
         }
         if parameters:
             body["parameters"] = dict(parameters)
+        if seed is not None:
+            body["seed"] = seed
         headers = {
             "Idempotency-Key": idempotency_key,
             "X-Analytics-Consent": "granted" if self.analytics_consent else "denied",

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 #: ``run()``'s options, with their defaults.
 DEFAULT_SHOTS = 1024
+#: Seeds are 0 to 2^63 - 1 (``POST /api/runs``'s ``seed``).
+MAX_SEED = 2**63
 
 #: Native gates of any width the server may list, by its name: Qiskit's class and the name
 #: Qiskit's circuits give it (qrun says ``mcp`` for what Qiskit calls ``mcphase``).
@@ -125,8 +128,8 @@ class QrunBackend(BackendV2):
 
     @classmethod
     def _default_options(cls) -> Options:
-        """``shots`` 1024; ``seed_simulator`` None (qrun cannot honour a seed yet: see
-        :meth:`run`); ``parameter_values`` None."""
+        """``shots`` 1024; ``seed_simulator`` None (a fresh seed per run);
+        ``parameter_values`` None."""
         return Options(shots=DEFAULT_SHOTS, seed_simulator=None, parameter_values=None)
 
     def run(
@@ -147,17 +150,20 @@ class QrunBackend(BackendV2):
                 ``parameter_values``: the values of the circuits' free parameters, as a mapping
                 of parameter name (or :class:`~qiskit.circuit.Parameter`) to a real number
                 applied to every circuit, or a list of such mappings, one per circuit;
-                ``seed_simulator``: refused unless ``None`` — qrun's API has no per-run seed
-                yet, so a seeded run could not be reproduced and is not pretended to be.
+                ``seed_simulator``: the sampling seed (0 to 2^63 - 1), sent as the run's
+                ``seed``: the same seed, circuit, parameters and shots give the same counts.
+                The i-th circuit's run gets ``seed + i`` (modulo 2^63), so identical circuits in
+                one job are independent samples and the whole job is reproducible. ``None``
+                (the default): a fresh seed per run.
 
         Returns:
             The submitted job.
 
         Raises:
-            QrunValidationError: An unknown option; ``seed_simulator`` given; shots out of
-                range; a circuit wider than the backend's ``max_qubits`` or without a
-                measurement; a circuit no format of the backend can express (naming the
-                instruction); parameter values missing, unused, or not numbers.
+            QrunValidationError: An unknown option; a seed or shots out of range; a circuit
+                wider than the backend's ``max_qubits`` or without a measurement; a circuit no
+                format of the backend can express (naming the instruction); parameter values
+                missing, unused, or not numbers.
             QrunApiError: The server refused an upload or a submission (the runs already
                 submitted are cancelled).
         """
@@ -170,28 +176,24 @@ class QrunBackend(BackendV2):
                 "available: qrun returns counts)"
             )
         merged = {**defaults, **options}
-        if merged["seed_simulator"] is not None:
-            raise QrunValidationError(
-                "seed_simulator cannot be honoured: qrun's API has no per-run seed yet (POST "
-                "/api/runs takes none), so a seeded run would not be reproducible; run without "
-                "it"
-            )
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         if not circuits or not all(isinstance(c, QuantumCircuit) for c in circuits):
             raise QrunValidationError("run() takes a QuantumCircuit or a non-empty list of them")
         shots = self._check_shots(merged["shots"])
+        seeds = _seeds(merged["seed_simulator"], len(circuits))
         values = _values_per_circuit(merged["parameter_values"], circuits)
         exported: list[Exported] = []
         for circuit, circuit_values in zip(circuits, values, strict=True):
             self._check_circuit(circuit)
             exported.append(export(circuit, self.info.formats, circuit_values, self.info.full_name))
-        job = QrunJob(self, circuits, exported, shots)
+        job = QrunJob(self, circuits, exported, seeds, shots)
         job.submit()
         return job
 
     def _check_shots(self, shots: object) -> int:
-        if isinstance(shots, bool) or not isinstance(shots, int):
+        if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
             raise QrunValidationError(f"shots must be a whole number, not {shots!r}")
+        shots = int(shots)
         if not 1 <= shots <= self.info.max_shots:
             raise QrunValidationError(
                 f"shots must be between 1 and {self.info.max_shots} on backend "
@@ -211,6 +213,21 @@ class QrunBackend(BackendV2):
                 f"circuit '{circuit.name}' has no measurements: it would have no counts "
                 "(add measure() or measure_all())"
             )
+
+
+def _seeds(seed: object, count: int) -> list[int | None]:
+    """Each run's seed: ``seed + i`` (modulo 2^63) for the i-th circuit, or ``None`` for all.
+
+    Raises:
+        QrunValidationError: ``seed`` is not a whole number from 0 to 2^63 - 1.
+    """
+    if seed is None:
+        return [None] * count
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise QrunValidationError(f"seed_simulator must be a whole number, not {seed!r}")
+    if not 0 <= int(seed) < MAX_SEED:
+        raise QrunValidationError(f"seed_simulator must be from 0 to 2^63 - 1, not {seed}")
+    return [(int(seed) + i) % MAX_SEED for i in range(count)]
 
 
 def _measures(circuit: QuantumCircuit) -> bool:

@@ -52,7 +52,7 @@ class QrunValidationError(QrunError, ValueError):
     """A run request that this client refuses before sending anything: shots or qubits past
     the backend's limits, a circuit with no measurement, a circuit that no format the backend
     accepts can express (the message names the instruction), parameter values that do not
-    match the circuit's parameters, or an option the server cannot honour (``seed_simulator``).
+    match the circuit's parameters, or an option the server cannot honour (``memory``).
     """
 
 

@@ -55,6 +55,8 @@ class _Submission:
 
     circuit: QuantumCircuit
     exported: Exported
+    #: The run's sampling seed; ``None`` for a fresh one.
+    seed: int | None
     #: Sent with the submission (and with any retry of it), so a replay is not a second run.
     idempotency_key: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: The run as last read (DESIGN §11's run JSON); ``None`` until submitted.
@@ -76,6 +78,7 @@ class QrunJob(JobV1):
         backend: QrunBackend,
         circuits: Sequence[QuantumCircuit],
         exported: Sequence[Exported],
+        seeds: Sequence[int | None],
         shots: int,
     ) -> None:
         """Not called directly: :meth:`QrunBackend.run` builds and submits the job.
@@ -84,11 +87,13 @@ class QrunJob(JobV1):
             backend: The backend the runs go to.
             circuits: The circuits, in order.
             exported: Each circuit as uploaded (same order).
+            seeds: Each run's sampling seed, or ``None`` for a fresh one (same order).
             shots: Shots per run.
         """
         super().__init__(backend, job_id="")
         self._submissions = [
-            _Submission(circuit, source) for circuit, source in zip(circuits, exported, strict=True)
+            _Submission(circuit, source, seed)
+            for circuit, source, seed in zip(circuits, exported, seeds, strict=True)
         ]
         self._shots = shots
         self._lock = threading.Lock()
@@ -126,6 +131,7 @@ class QrunJob(JobV1):
                         backend=self._backend.info,
                         shots=self._shots,
                         parameters=submission.exported.parameters,
+                        seed=submission.seed,
                         idempotency_key=submission.idempotency_key,
                     )
             except QrunError as error:
@@ -311,6 +317,7 @@ class QrunJob(JobV1):
                 "circuit": run["circuit"],
                 "circuit_version": run["circuit_version"],
                 "parameters": run.get("parameters", {}),
+                "seed": run.get("seed"),
                 "format": submission.exported.format,
             },
         }
