@@ -4,6 +4,7 @@
 
 mod analytics;
 mod cli;
+mod client;
 mod config;
 mod faults;
 mod helpers;

@@ -1,0 +1,218 @@
+"""A Qiskit circuit as the source qrun stores: OpenQASM 3 (``qiskit.qasm3.dumps``) when the
+backend accepts it, else OpenQASM 2 (``qiskit.qasm2.dumps``), with the names its free
+parameters have in that source, and the content address it is uploaded under.
+
+OpenQASM 3 keeps parameters free: each becomes ``input float[64] NAME;`` and a run binds it
+(``"parameters": {NAME: value}``). The exporter renames a parameter whose name is not an
+OpenQASM identifier (``v[0]`` → ``_v_0_``), so the names are read back from the source: it
+declares the circuit's parameters first, in ``circuit.parameters`` order (less ``for``-loop
+variables, which the loop declares), then the circuit's input variables. OpenQASM 2 has no
+inputs, so for it the values are bound into the circuit before export (each set of values is
+then a circuit of its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit.circuit import ControlFlowOp, ForLoopOp, Parameter
+from qiskit.circuit.classical import expr
+
+from .exceptions import QrunValidationError
+
+OPENQASM3 = "openqasm3"
+OPENQASM2 = "openqasm2"
+_FORMAT_TITLES = {OPENQASM3: "OpenQASM 3", OPENQASM2: "OpenQASM 2"}
+
+#: A top-level ``input TYPE NAME;`` line of ``qasm3.dumps``'s output.
+_INPUT_LINE = re.compile(r"^input\s+.+?\s+([^\s;]+);$", re.MULTILINE)
+
+#: A parameter value as a caller names it: by name, or by the circuit's object.
+ParameterKey: TypeAlias = str | Parameter | expr.Var
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A circuit ready to upload.
+
+    Attributes:
+        format: ``openqasm3`` or ``openqasm2`` (the manifest's format).
+        source: The exported program.
+        parameters: The values the run binds, by their names in ``source`` (empty for
+            OpenQASM 2, whose values are bound into the source).
+    """
+
+    format: str
+    source: str
+    parameters: dict[str, float] = field(default_factory=dict)
+
+    def content_name(self, visibility: str) -> str:
+        """The circuit's name on the server: a hash of what makes it this circuit (format,
+        visibility, source), so the same circuit maps to the same name and is uploaded once,
+        and a public and a private copy are two circuits. 128 bits of SHA-256, hex: within the
+        server's name rules (``^[a-z0-9][a-z0-9._-]*$``, at most 100 characters)."""
+        digest = hashlib.sha256(f"{self.format}\n{visibility}\n{self.source}".encode()).hexdigest()
+        return f"qiskit-{digest[:32]}"
+
+
+def export(
+    circuit: QuantumCircuit,
+    formats: Iterable[str],
+    values: Mapping[ParameterKey, float],
+    backend_name: str,
+) -> Exported:
+    """Exports ``circuit`` in the first format of OpenQASM 3, OpenQASM 2 that ``formats``
+    has and that can express it.
+
+    Args:
+        circuit: The circuit.
+        formats: The formats the backend accepts.
+        values: A value for each of the circuit's free parameters (and input variables), by
+            name or by object; keys the circuit does not have are ignored here (the caller
+            checks that every key is used by some circuit).
+        backend_name: For messages.
+
+    Raises:
+        QrunValidationError: A parameter without a value; or no accepted format can express
+            the circuit (the message names the instruction and each exporter's reason); or the
+            backend accepts neither OpenQASM version.
+    """
+    bound = _resolve_values(circuit, values)
+    accepted = [f for f in (OPENQASM3, OPENQASM2) if f in set(formats)]
+    if not accepted:
+        raise QrunValidationError(
+            f"backend {backend_name} accepts neither OpenQASM 3 nor OpenQASM 2 "
+            f"(its formats: {', '.join(formats) or 'none'}): it cannot run Qiskit circuits"
+        )
+    reasons: list[str] = []
+    for fmt in accepted:
+        try:
+            if fmt == OPENQASM3:
+                return _export_qasm3(circuit, bound)
+            return Exported(OPENQASM2, qasm2.dumps(_bind_for_qasm2(circuit, bound)))
+        except (qasm3.QASM3ExporterError, qasm2.QASM2ExportError) as error:
+            culprit = _failing_instruction(circuit, fmt)
+            reasons.append(f"{_FORMAT_TITLES[fmt]}: {culprit}{error}")
+    raise QrunValidationError(
+        f"circuit '{circuit.name}' cannot be expressed in a format backend {backend_name} "
+        f"accepts — " + "; ".join(reasons)
+    )
+
+
+def _resolve_values(
+    circuit: QuantumCircuit, values: Mapping[ParameterKey, float]
+) -> dict[Parameter | expr.Var, float]:
+    """The value of each free parameter and input variable of ``circuit`` (loop variables
+    excepted), from ``values`` keyed by object or by name.
+
+    Raises:
+        QrunValidationError: Some have no value, or a value is not a real number.
+    """
+    by_name: dict[str, float] = {}
+    by_object: dict[Parameter | expr.Var, float] = {}
+    for key, value in values.items():
+        number = _real(key, value)
+        if isinstance(key, str):
+            by_name[key] = number
+        else:
+            by_object[key] = number
+    loop_variables = _loop_variables(circuit)
+    wanted: list[Parameter | expr.Var] = [p for p in circuit.parameters if p not in loop_variables]
+    wanted.extend(circuit.iter_input_vars())
+    resolved: dict[Parameter | expr.Var, float] = {}
+    missing: list[str] = []
+    for item in wanted:
+        if item in by_object:
+            resolved[item] = by_object[item]
+        elif item.name in by_name:
+            resolved[item] = by_name[item.name]
+        else:
+            missing.append(item.name)
+    if missing:
+        raise QrunValidationError(
+            f"circuit '{circuit.name}' has parameters without a value: {', '.join(missing)} "
+            f"(give them in parameter_values)"
+        )
+    return resolved
+
+
+def _real(key: ParameterKey, value: object) -> float:
+    """``value`` as a float (any real number: ``int``, ``float``, NumPy's), or a
+    :class:`QrunValidationError` naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        name = key if isinstance(key, str) else key.name
+        raise QrunValidationError(f"parameter '{name}': {value!r} is not a real number")
+    return float(value)
+
+
+def _loop_variables(circuit: QuantumCircuit) -> set[Parameter]:
+    """The parameters ``for`` loops of ``circuit`` (at any depth) bind: they are not inputs."""
+    found: set[Parameter] = set()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, ForLoopOp) and operation.params[1] is not None:
+            found.add(operation.params[1])
+        if isinstance(operation, ControlFlowOp):
+            for block in operation.blocks:
+                found |= _loop_variables(block)
+    return found
+
+
+def _export_qasm3(
+    circuit: QuantumCircuit, values: Mapping[Parameter | expr.Var, float]
+) -> Exported:
+    """OpenQASM 3 with the parameters left free, and their values by their names in the
+    source."""
+    source = qasm3.dumps(circuit)
+    declared = _INPUT_LINE.findall(source)
+    order = list(values)  # parameters in circuit.parameters order, then input variables
+    if len(declared) != len(order):
+        raise qasm3.QASM3ExporterError(
+            f"the program declares {len(declared)} inputs where the circuit has {len(order)} "
+            "parameters and input variables"
+        )
+    return Exported(
+        OPENQASM3,
+        source,
+        {name: values[item] for name, item in zip(declared, order, strict=True)},
+    )
+
+
+def _bind_for_qasm2(
+    circuit: QuantumCircuit, values: Mapping[Parameter | expr.Var, float]
+) -> QuantumCircuit:
+    """``circuit`` with its parameters bound (OpenQASM 2 has no inputs)."""
+    parameters = {p: v for p, v in values.items() if isinstance(p, Parameter)}
+    if len(parameters) != len(values):
+        raise qasm2.QASM2ExportError("OpenQASM 2 has no input variables")
+    return circuit.assign_parameters(parameters) if parameters else circuit
+
+
+def _failing_instruction(circuit: QuantumCircuit, fmt: str) -> str:
+    """``instruction 'NAME' — `` for the first instruction that the exporter of ``fmt``
+    cannot express on its own (each distinct one tried once in an otherwise empty copy of
+    the circuit), or ``""`` when none does alone."""
+    dumps = qasm3.dumps if fmt == OPENQASM3 else qasm2.dumps
+    seen: set[str] = set()
+    for instruction in circuit.data:
+        name = instruction.operation.name
+        if name in seen:
+            continue
+        seen.add(name)
+        alone = circuit.copy_empty_like()
+        alone.append(instruction)
+        if fmt == OPENQASM2 and alone.parameters:
+            alone = alone.assign_parameters({p: 0.0 for p in alone.parameters})
+        try:
+            dumps(alone)
+        except (qasm3.QASM3ExporterError, qasm2.QASM2ExportError):
+            return f"instruction '{name}' — "
+        except Exception:
+            continue
+    return ""

@@ -1,0 +1,325 @@
+"""Typed access to qrun's HTTP API (DESIGN §11, §16): the only module that knows URLs, headers
+and JSON shapes.
+
+:class:`QrunClient` wraps an injected :class:`requests.Session`. Every request it makes may be
+sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_taken``), run
+submissions (each carries an ``Idempotency-Key``, so a replay returns the original run) and
+cancellations (a second one is a 409 on a terminal run) — so it retries what is worth retrying:
+a connection that failed or broke, and the statuses that say "later" (429, 502, 503, 504,
+honouring ``Retry-After``), for up to ``retry_for`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from . import _sse
+from .exceptions import QrunApiError
+
+#: Statuses that mean "not now": the request was not carried out and may be sent again.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: The longest pause between two attempts when the server does not say (``Retry-After``).
+MAX_BACKOFF_S = 5.0
+#: How long an event stream may stay silent before it is taken for dead. The server sends a
+#: keep-alive comment every 15 s (warp's default), so three missed ones.
+STREAM_READ_TIMEOUT_S = 45.0
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """One backend of ``GET /api/backends``.
+
+    Attributes:
+        kind: ``simulator`` or ``command``.
+        name: The backend's name in the server's configuration, e.g. ``statevector``.
+        formats: The circuit formats it executes (``openqasm2``, ``openqasm3``, ``python``).
+        max_qubits: The widest circuit it runs; ``None`` when the server does not say.
+        max_shots: Shots per run, at most.
+        native_gates: The gates it executes natively, by Qiskit's standard names.
+    """
+
+    kind: str
+    name: str
+    formats: tuple[str, ...]
+    max_qubits: int | None
+    max_shots: int
+    native_gates: tuple[str, ...]
+
+    @property
+    def full_name(self) -> str:
+        """``type/name``, e.g. ``simulator/statevector``."""
+        return f"{self.kind}/{self.name}"
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> BackendInfo:
+        """Reads one element of ``GET /api/backends``'s ``backends`` array."""
+        return cls(
+            kind=str(body["type"]),
+            name=str(body["name"]),
+            formats=tuple(str(f) for f in body["formats"]),
+            max_qubits=None if body.get("max_qubits") is None else int(body["max_qubits"]),
+            max_shots=int(body["max_shots"]),
+            native_gates=tuple(str(g) for g in body.get("native_gates", [])),
+        )
+
+
+class QrunClient:
+    """A qrun server, as one user (its API token) sees it.
+
+    Args:
+        url: The server's base URL, e.g. ``http://127.0.0.1:8080`` (a trailing ``/`` is
+            ignored).
+        token: An API token (``qrun user create HANDLE`` prints one).
+        session: The HTTP session to use (a new :class:`requests.Session` when omitted): inject
+            one to add proxies, certificates or adapters.
+        analytics_consent: Whether the runs this client submits may be captured by the
+            server's product analytics (``X-Analytics-Consent``); denied unless ``True``.
+        timeout: Seconds to connect and to wait for each answer of an ordinary request.
+        retry_for: Seconds a request is retried for (connection failures, 429/502/503/504)
+            before its last failure is raised.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        session: requests.Session | None = None,
+        analytics_consent: bool = False,
+        timeout: float = 30.0,
+        retry_for: float = 120.0,
+    ) -> None:
+        self.url: str = url.rstrip("/")
+        self._token = token
+        self._session = session if session is not None else requests.Session()
+        self.analytics_consent: bool = analytics_consent
+        self.timeout: float = timeout
+        self.retry_for: float = retry_for
+
+    def __repr__(self) -> str:
+        return f"QrunClient({self.url!r})"  # never the token
+
+    # -- the routes ------------------------------------------------------------------------
+
+    def backends(self) -> list[BackendInfo]:
+        """``GET /api/backends``: every backend the server's configuration declares."""
+        body = self._json("GET", "/api/backends")
+        return [BackendInfo.from_json(b) for b in body["backends"]]
+
+    def create_circuit(
+        self, name: str, source: str, fmt: str, visibility: str
+    ) -> dict[str, Any] | None:
+        """``POST /api/circuits`` with a Qiskit manifest.
+
+        Returns:
+            The new circuit (``{"id", "owner", "name", "version", …}``), or ``None`` when the
+            user already has a circuit of that name (409 ``name_taken``).
+
+        Raises:
+            QrunApiError: Any other refusal, e.g. 400 ``invalid_source`` naming LINE:COL.
+        """
+        body = {
+            "name": name,
+            "visibility": visibility,
+            "source": source,
+            "manifest": {"framework": "qiskit", "format": fmt},
+        }
+        try:
+            return self._json("POST", "/api/circuits", json=body, ok=(201,))
+        except QrunApiError as error:
+            if error.status == 409 and error.code == "name_taken":
+                return None
+            raise
+
+    def add_version(self, owner: str, name: str, source: str, fmt: str) -> dict[str, Any]:
+        """``POST /api/circuits/{owner}/{name}/versions``: the circuit at its new version."""
+        body = {"source": source, "manifest": {"framework": "qiskit", "format": fmt}}
+        return self._json(
+            "POST", f"/api/circuits/{_seg(owner)}/{_seg(name)}/versions", json=body, ok=(201,)
+        )
+
+    def circuit(self, owner: str, name: str) -> dict[str, Any] | None:
+        """``GET /api/circuits/{owner}/{name}``: the circuit at its latest version, with its
+        source; ``None`` if there is none the user may see."""
+        try:
+            return self._json("GET", f"/api/circuits/{_seg(owner)}/{_seg(name)}")
+        except QrunApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def list_runs(self, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        """``GET /api/runs``: a page of the user's own runs, newest first
+        (``{"runs": [run, …], "next_cursor": str | None}``)."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._json("GET", "/api/runs", params=params)
+
+    def submit_run(
+        self,
+        *,
+        circuit_id: str,
+        version: int,
+        backend: BackendInfo,
+        shots: int,
+        parameters: Mapping[str, float] | None,
+        seed: int | None,
+        idempotency_key: str,
+    ) -> dict[str, Any]:
+        """``POST /api/runs``: the new run (201), or the original one when this key was used
+        before for the same submission (200, a replay after a lost answer).
+
+        Raises:
+            QrunApiError: The server refused the submission (e.g. 400 ``invalid_parameters``).
+        """
+        body: dict[str, Any] = {
+            "circuit_id": circuit_id,
+            "version": version,
+            "backend": {"type": backend.kind, "name": backend.name},
+            "shots": shots,
+        }
+        if parameters:
+            body["parameters"] = dict(parameters)
+        if seed is not None:
+            body["seed"] = seed
+        headers = {
+            "Idempotency-Key": idempotency_key,
+            "X-Analytics-Consent": "granted" if self.analytics_consent else "denied",
+        }
+        return self._json("POST", "/api/runs", json=body, headers=headers, ok=(200, 201))
+
+    def run(self, run_id: str, *, retry_for: float | None = None) -> dict[str, Any]:
+        """``GET /api/runs/{id}``: the run (DESIGN §11's run JSON)."""
+        return self._json("GET", f"/api/runs/{_seg(run_id)}", retry_for=retry_for)
+
+    def cancel_run(self, run_id: str) -> dict[str, Any] | None:
+        """``POST /api/runs/{id}/cancel``: the cancelled run, or ``None`` when the run had
+        already ended (409)."""
+        try:
+            return self._json("POST", f"/api/runs/{_seg(run_id)}/cancel")
+        except QrunApiError as error:
+            if error.status == 409:
+                return None
+            raise
+
+    def run_events(
+        self, run_id: str, last_event_id: str | None, read_timeout: float
+    ) -> Iterator[_sse.SseEvent]:
+        """``GET /api/runs/{id}/events``: the run's server-sent events as they arrive.
+
+        Args:
+            run_id: The run.
+            last_event_id: The id of the last event received on an earlier connection (a
+                status), sent as ``Last-Event-ID`` so the server does not send it again.
+            read_timeout: Seconds the stream may stay silent before
+                :class:`requests.exceptions.ReadTimeout` is raised.
+
+        Raises:
+            QrunApiError: The stream could not be opened (e.g. 404).
+            requests.RequestException: The connection failed or broke; not retried here (the
+                caller decides how to go on).
+        """
+        headers = {"Accept": "text/event-stream", **self._auth()}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        path = f"/api/runs/{_seg(run_id)}/events"
+        response = self._session.get(
+            self.url + path,
+            headers=headers,
+            stream=True,
+            timeout=(self.timeout, read_timeout),
+        )
+        with response:
+            if response.status_code != 200:
+                raise _api_error(response, "GET", path)
+            # chunk_size=None: each chunk as the server flushes it, not a fixed-size read that
+            # would wait for more bytes than an event has.
+            chunks = response.iter_content(chunk_size=None)
+            yield from _sse.events(_sse.lines(chunks), last_event_id)
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+        retry_for: float | None = None,
+    ) -> dict[str, Any]:
+        """Sends a request, retrying transient failures, and decodes the JSON answer (every
+        answer of the API is an object).
+
+        Raises:
+            QrunApiError: A status outside ``ok`` (after retries for the transient ones), or a
+                connection that kept failing (status 0).
+        """
+        budget = self.retry_for if retry_for is None else retry_for
+        deadline = time.monotonic() + budget
+        backoff = 0.2
+        while True:
+            try:
+                response = self._session.request(
+                    method,
+                    self.url + path,
+                    json=json,
+                    params=params,
+                    headers={**self._auth(), **(headers or {})},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as error:
+                wait = backoff
+                if time.monotonic() + wait > deadline:
+                    raise QrunApiError(0, None, f"no answer: {error}", method, path) from error
+            else:
+                if response.status_code in ok:
+                    body: dict[str, Any] = response.json()
+                    return body
+                if response.status_code not in RETRY_STATUSES:
+                    raise _api_error(response, method, path)
+                wait = _retry_after(response) or backoff
+                if time.monotonic() + wait > deadline:
+                    raise _api_error(response, method, path)
+            time.sleep(wait)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _seg(value: str) -> str:
+    """A path segment, percent-encoded."""
+    return quote(value, safe="")
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """``Retry-After`` in seconds (qrun sends whole seconds), or ``None``."""
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _api_error(response: requests.Response, method: str, path: str) -> QrunApiError:
+    """The error a refused request raises: the API's ``{"error": {"code", "message"}}`` when
+    the body is one, else the start of the body."""
+    code: str | None = None
+    message = response.text[:500] or response.reason or "no body"
+    try:
+        error = response.json()["error"]
+        code = str(error["code"])
+        message = str(error["message"])
+    except (ValueError, KeyError, TypeError):
+        pass
+    return QrunApiError(response.status_code, code, message, method, path)

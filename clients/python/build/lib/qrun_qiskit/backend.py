@@ -1,0 +1,290 @@
+"""A qrun backend as a Qiskit :class:`~qiskit.providers.BackendV2`: its
+:class:`~qiskit.transpiler.Target` is built from what ``GET /api/backends`` reports, and
+:meth:`QrunBackend.run` checks everything it can before it sends anything.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qiskit import QuantumCircuit
+from qiskit.circuit import Barrier, ControlFlowOp, Measure, Parameter, Reset
+from qiskit.circuit.classical import expr
+from qiskit.circuit.library import MCPhaseGate, MCXGate, get_standard_gate_name_mapping
+from qiskit.providers import BackendV2, Options
+from qiskit.transpiler import Target
+
+from ._export import Exported, ParameterKey, export
+from .api import BackendInfo
+from .exceptions import QrunValidationError
+from .job import QrunJob
+
+if TYPE_CHECKING:
+    from .provider import QrunProvider
+
+#: ``run()``'s options, with their defaults.
+DEFAULT_SHOTS = 1024
+#: Seeds are 0 to 2^63 - 1 (``POST /api/runs``'s ``seed``).
+MAX_SEED = 2**63
+
+#: Native gates of any width the server may list, by its name: Qiskit's class and the name
+#: Qiskit's circuits give it (qrun says ``mcp`` for what Qiskit calls ``mcphase``).
+VARIADIC_GATES: dict[str, tuple[type, str]] = {
+    "mcx": (MCXGate, "mcx"),
+    "mcp": (MCPhaseGate, "mcphase"),
+    "mcphase": (MCPhaseGate, "mcphase"),
+}
+
+#: One set of parameter values: by parameter (or input variable) name or object.
+ParameterValues = Mapping[ParameterKey, float]
+
+
+class QrunGateWarning(UserWarning):
+    """A gate the server lists as native that Qiskit has no standard gate for: it is left out
+    of the backend's target."""
+
+
+def build_target(info: BackendInfo) -> Target:
+    """The transpiler target of a server backend.
+
+    ``num_qubits`` is the backend's ``max_qubits`` (``None`` when the server does not say);
+    each native gate is Qiskit's standard gate of that name, on every qubit (a simulator has no
+    coupling map), or for the multi-controlled ``mcx`` and ``mcp`` Qiskit's gate of any width;
+    ``measure``, ``reset`` and ``barrier`` are always there. A name Qiskit does not know is
+    skipped with a :class:`QrunGateWarning`.
+    """
+    target = Target(
+        description=f"qrun {info.full_name}",
+        num_qubits=info.max_qubits,
+    )
+    standard = get_standard_gate_name_mapping()
+    for name in info.native_gates:
+        if name in ("measure", "reset", "barrier"):
+            continue  # added below, whatever the server says
+        if name in VARIADIC_GATES:
+            gate_class, qiskit_name = VARIADIC_GATES[name]
+            if qiskit_name not in target:
+                target.add_instruction(gate_class, name=qiskit_name)
+            continue
+        gate = standard.get(name)
+        if gate is None:
+            warnings.warn(
+                f"backend {info.full_name} lists native gate '{name}', which is not a Qiskit "
+                "standard gate: it is left out of the target",
+                QrunGateWarning,
+                stacklevel=3,
+            )
+            continue
+        target.add_instruction(gate, name=name)
+    target.add_instruction(Measure())
+    target.add_instruction(Reset())
+    target.add_instruction(Barrier, name="barrier")
+    return target
+
+
+class QrunBackend(BackendV2):
+    """One backend of a qrun server (``simulator/statevector``, a command backend, …).
+
+    Obtain it from :meth:`QrunProvider.get_backend`. Its name is the server's backend name
+    (``statevector``); :attr:`info` has everything the server reported.
+    """
+
+    def __init__(self, provider: QrunProvider, info: BackendInfo) -> None:
+        super().__init__(
+            provider=provider,
+            name=info.name,
+            description=(
+                f"qrun {info.kind} backend '{info.name}' at {provider.client.url} "
+                f"(formats: {', '.join(info.formats)})"
+            ),
+        )
+        self._provider: QrunProvider = provider
+        #: What ``GET /api/backends`` says of this backend.
+        self.info: BackendInfo = info
+        self._target = build_target(info)
+        self.options.set_validator("shots", (1, info.max_shots))
+
+    def __repr__(self) -> str:
+        return f"<QrunBackend('{self.info.full_name}') at {self._provider.client.url}>"
+
+    @property
+    def provider(self) -> QrunProvider:
+        """The provider this backend came from (its HTTP client and circuit cache)."""
+        return self._provider
+
+    @property
+    def target(self) -> Target:
+        """The transpiler target: the backend's width and native gates."""
+        return self._target
+
+    @property
+    def max_circuits(self) -> None:
+        """No limit: each circuit is a run of its own, and the server's admission limits
+        (429/503 with ``Retry-After``) are waited out while submitting."""
+        return None
+
+    @classmethod
+    def _default_options(cls) -> Options:
+        """``shots`` 1024; ``seed_simulator`` None (a fresh seed per run);
+        ``parameter_values`` None."""
+        return Options(shots=DEFAULT_SHOTS, seed_simulator=None, parameter_values=None)
+
+    def run(
+        self,
+        run_input: QuantumCircuit | Sequence[QuantumCircuit],
+        **options: Any,
+    ) -> QrunJob:
+        """Runs circuits on this backend: one qrun run per circuit, all in one job.
+
+        Everything is checked before anything is sent; then each circuit is uploaded once
+        (content-addressed: the same circuit again re-uses its circuit and version), as
+        OpenQASM 3 when the backend accepts it, else OpenQASM 2, and submitted with an
+        ``Idempotency-Key``.
+
+        Args:
+            run_input: A circuit or a list of circuits.
+            **options: ``shots`` (int, 1 to the backend's ``max_shots``; default 1024);
+                ``parameter_values``: the values of the circuits' free parameters, as a mapping
+                of parameter name (or :class:`~qiskit.circuit.Parameter`) to a real number
+                applied to every circuit, or a list of such mappings, one per circuit;
+                ``seed_simulator``: the sampling seed (0 to 2^63 - 1), sent as the run's
+                ``seed``: the same seed, circuit, parameters and shots give the same counts.
+                The i-th circuit's run gets ``seed + i`` (modulo 2^63), so identical circuits in
+                one job are independent samples and the whole job is reproducible. ``None``
+                (the default): a fresh seed per run.
+
+        Returns:
+            The submitted job.
+
+        Raises:
+            QrunValidationError: An unknown option; a seed or shots out of range; a circuit
+                wider than the backend's ``max_qubits`` or without a measurement; a circuit no
+                format of the backend can express (naming the instruction); parameter values
+                missing, unused, or not numbers.
+            QrunApiError: The server refused an upload or a submission (the runs already
+                submitted are cancelled).
+        """
+        defaults = dict(self.options.items())
+        unknown = set(options) - set(defaults)
+        if unknown:
+            raise QrunValidationError(
+                f"unknown run option(s) {', '.join(sorted(unknown))}: this backend takes "
+                "shots, seed_simulator and parameter_values (memory, per-shot results, is not "
+                "available: qrun returns counts)"
+            )
+        merged = {**defaults, **options}
+        circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
+        if not circuits or not all(isinstance(c, QuantumCircuit) for c in circuits):
+            raise QrunValidationError("run() takes a QuantumCircuit or a non-empty list of them")
+        shots = self._check_shots(merged["shots"])
+        seeds = _seeds(merged["seed_simulator"], len(circuits))
+        values = _values_per_circuit(merged["parameter_values"], circuits)
+        exported: list[Exported] = []
+        for circuit, circuit_values in zip(circuits, values, strict=True):
+            self._check_circuit(circuit)
+            exported.append(export(circuit, self.info.formats, circuit_values, self.info.full_name))
+        job = QrunJob(self, circuits, exported, seeds, shots)
+        job.submit()
+        return job
+
+    def _check_shots(self, shots: object) -> int:
+        if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
+            raise QrunValidationError(f"shots must be a whole number, not {shots!r}")
+        shots = int(shots)
+        if not 1 <= shots <= self.info.max_shots:
+            raise QrunValidationError(
+                f"shots must be between 1 and {self.info.max_shots} on backend "
+                f"{self.info.full_name}, not {shots}"
+            )
+        return shots
+
+    def _check_circuit(self, circuit: QuantumCircuit) -> None:
+        limit = self.info.max_qubits
+        if limit is not None and circuit.num_qubits > limit:
+            raise QrunValidationError(
+                f"circuit '{circuit.name}' has {circuit.num_qubits} qubits; backend "
+                f"{self.info.full_name} runs at most {limit}"
+            )
+        if not _measures(circuit):
+            raise QrunValidationError(
+                f"circuit '{circuit.name}' has no measurements: it would have no counts "
+                "(add measure() or measure_all())"
+            )
+
+
+def _seeds(seed: object, count: int) -> list[int | None]:
+    """Each run's seed: ``seed + i`` (modulo 2^63) for the i-th circuit, or ``None`` for all.
+
+    Raises:
+        QrunValidationError: ``seed`` is not a whole number from 0 to 2^63 - 1.
+    """
+    if seed is None:
+        return [None] * count
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise QrunValidationError(f"seed_simulator must be a whole number, not {seed!r}")
+    if not 0 <= int(seed) < MAX_SEED:
+        raise QrunValidationError(f"seed_simulator must be from 0 to 2^63 - 1, not {seed}")
+    return [(int(seed) + i) % MAX_SEED for i in range(count)]
+
+
+def _measures(circuit: QuantumCircuit) -> bool:
+    """Whether ``circuit`` measures anything, inside control flow too."""
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name == "measure":
+            return True
+        if isinstance(operation, ControlFlowOp) and any(_measures(b) for b in operation.blocks):
+            return True
+    return False
+
+
+def _values_per_circuit(
+    parameter_values: ParameterValues | Sequence[ParameterValues] | None,
+    circuits: Sequence[QuantumCircuit],
+) -> list[ParameterValues]:
+    """One mapping of values per circuit: ``None`` is none for each, a mapping is shared, a
+    list has one per circuit. A name or parameter that no circuit has is an error (a typo would
+    otherwise go unnoticed).
+
+    Raises:
+        QrunValidationError: A list of the wrong length, or a key no circuit uses.
+    """
+    if parameter_values is None:
+        return [{} for _ in circuits]
+    if isinstance(parameter_values, Mapping):
+        per_circuit: list[ParameterValues] = [parameter_values] * len(circuits)
+    else:
+        per_circuit = list(parameter_values)
+        if len(per_circuit) != len(circuits) or not all(
+            isinstance(v, Mapping) for v in per_circuit
+        ):
+            raise QrunValidationError(
+                f"parameter_values must be a mapping, or a list of {len(circuits)} mappings "
+                "(one per circuit)"
+            )
+    unused: list[str] = []
+    for index, values in enumerate(per_circuit):
+        pool = circuits if isinstance(parameter_values, Mapping) else [circuits[index]]
+        for key in values:
+            if not any(_has(circuit, key) for circuit in pool):
+                name = key if isinstance(key, str) else key.name
+                if name not in unused:
+                    unused.append(name)
+    if unused:
+        raise QrunValidationError(
+            f"parameter_values names parameters the circuit(s) do not have: {', '.join(unused)}"
+        )
+    return per_circuit
+
+
+def _has(circuit: QuantumCircuit, key: ParameterKey) -> bool:
+    """Whether ``key`` (a name or object) is a free parameter or input variable of
+    ``circuit``."""
+    if isinstance(key, Parameter | expr.Var):
+        return key in set(circuit.parameters) or key in set(circuit.iter_input_vars())
+    return any(p.name == key for p in circuit.parameters) or any(
+        v.name == key for v in circuit.iter_input_vars()
+    )

@@ -1,0 +1,217 @@
+"""The entry point: a qrun server and a user's token, and the backends it offers.
+
+    provider = QrunProvider("http://127.0.0.1:8080", token)
+    backend = provider.get_backend("statevector")   # or "simulator/statevector"
+
+The provider also keeps the circuits it has uploaded (by content address), so a circuit run
+again, on any of its backends, is neither uploaded nor versioned again.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+import requests
+from qiskit import QuantumCircuit
+
+from ._export import Exported
+from .api import QrunClient
+from .backend import QrunBackend
+from .exceptions import QrunApiError, QrunBackendNotFoundError, QrunError, QrunValidationError
+
+#: How many of the user's newest runs are searched for the owner of an already uploaded
+#: circuit when the provider does not know the user's handle (see :meth:`QrunProvider.upload`).
+_OWNER_SEARCH_RUNS = 200
+
+
+class QrunProvider:
+    """A qrun server, as the holder of ``token`` uses it from Qiskit.
+
+    Args:
+        url: The server's base URL, e.g. ``http://127.0.0.1:8080``.
+        token: An API token (``qrun user create HANDLE`` prints one).
+        analytics_consent: Whether the runs may be captured by the server's product analytics
+            (sent as ``X-Analytics-Consent``); denied unless ``True``.
+        visibility: ``private`` (the default: only you see the circuits and their runs) or
+            ``public`` (anyone with a run's URL sees it) for the circuits this provider
+            uploads.
+        owner: Your handle on the server. Optional: the provider learns it from its first
+            upload; give it to re-use circuits uploaded by an earlier session reliably (the API
+            has no "who am I" route, see :meth:`upload`).
+        session: The :class:`requests.Session` to send requests with (a new one by default).
+        timeout: Seconds to connect and to wait for each answer.
+        retry_for: Seconds a request failing transiently (no connection, 429, 502–504) is
+            retried.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        analytics_consent: bool = False,
+        visibility: Literal["private", "public"] = "private",
+        owner: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        retry_for: float = 120.0,
+    ) -> None:
+        if visibility not in ("private", "public"):
+            raise QrunValidationError(f"visibility must be private or public, not {visibility!r}")
+        #: The HTTP API client every backend and job of this provider uses.
+        self.client: QrunClient = QrunClient(
+            url,
+            token,
+            session=session,
+            analytics_consent=analytics_consent,
+            timeout=timeout,
+            retry_for=retry_for,
+        )
+        self.visibility: str = visibility
+        self._owner = owner
+        #: Content address → (circuit id, version), for circuits known to be on the server.
+        self._uploaded: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"QrunProvider({self.client.url!r})"
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return self.client.url
+
+    def backends(self, name: str | None = None) -> list[QrunBackend]:
+        """The server's backends (``GET /api/backends``, read on each call), optionally only
+        those matching ``name`` (``statevector`` or ``simulator/statevector``)."""
+        found = [QrunBackend(self, info) for info in self.client.backends()]
+        if name is None:
+            return found
+        return [b for b in found if name in (b.info.name, b.info.full_name)]
+
+    def get_backend(self, name: str) -> QrunBackend:
+        """The backend called ``name``: its name in the server's configuration
+        (``statevector``), or ``type/name`` (``simulator/statevector``).
+
+        Raises:
+            QrunBackendNotFoundError: No backend has that name (the message lists those the
+                server has), or two backends of different types share a plain name.
+        """
+        infos = self.client.backends()
+        available = [info.full_name for info in infos]
+        matches = [info for info in infos if name in (info.name, info.full_name)]
+        if len(matches) == 1:
+            return QrunBackend(self, matches[0])
+        if not matches:
+            message = (
+                f"no backend '{name}' on {self.url}; available: {', '.join(available) or 'none'}"
+            )
+        else:
+            message = (
+                f"'{name}' names {len(matches)} backends on {self.url}; use one of "
+                f"{', '.join(m.full_name for m in matches)}"
+            )
+        raise QrunBackendNotFoundError(message, available)
+
+    def run_url(self, run: dict[str, Any]) -> str:
+        """A run's page: ``{url}/{owner}/{circuit}/runs/{id}``."""
+        return f"{self.url}/{run['circuit']}/runs/{run['id']}"
+
+    def upload(self, circuit: QuantumCircuit, exported: Exported) -> tuple[str, int]:
+        """Makes sure the exported circuit is on the server, uploading it only if it is not.
+
+        The circuit's name is its content address (:meth:`Exported.content_name`), so an upload
+        that the server refuses with 409 ``name_taken`` means this very source is there
+        already: it is looked up (``GET /api/circuits/{owner}/{name}``) and its version re-used.
+        That needs the user's handle, which the API does not tell directly: it is the
+        ``owner`` given to the provider, or the owner of any circuit this provider created;
+        failing both, it is looked for among the owners of the user's newest runs' circuits
+        (a circuit uploaded by an earlier session has the run that session submitted).
+
+        Returns:
+            The circuit's id and the version whose source is ``exported.source``.
+
+        Raises:
+            QrunValidationError: The server found the source invalid (400 ``invalid_source``;
+                the message quotes the line).
+            QrunError: The circuit exists but could not be found (pass ``owner=``).
+            QrunApiError: Any other refusal.
+        """
+        name = exported.content_name(self.visibility)
+        with self._lock:
+            known = self._uploaded.get(name)
+        if known is not None:
+            return known
+        try:
+            created = self.client.create_circuit(
+                name, exported.source, exported.format, self.visibility
+            )
+        except QrunApiError as error:
+            if error.status == 400 and error.code == "invalid_source":
+                raise QrunValidationError(_invalid_source(circuit, exported, error)) from error
+            raise
+        if created is not None:
+            found = (str(created["id"]), int(created["version"]))
+            with self._lock:
+                self._owner = self._owner or str(created["owner"])
+        else:
+            found = self._existing(name, exported)
+        with self._lock:
+            self._uploaded[name] = found
+        return found
+
+    def _existing(self, name: str, exported: Exported) -> tuple[str, int]:
+        """The circuit ``name`` the user already has (see :meth:`upload`)."""
+        owners = [self._owner] if self._owner is not None else self._owners_from_runs(name)
+        for owner in owners:
+            circuit = self.client.circuit(owner, name)
+            if circuit is None:
+                continue
+            if (
+                circuit.get("source") == exported.source
+                and circuit["manifest"]["format"] == exported.format
+            ):
+                return str(circuit["id"]), int(circuit["version"])
+            if owner == self._owner:
+                # Someone added other versions to it: add this source back as the latest.
+                added = self.client.add_version(owner, name, exported.source, exported.format)
+                return str(added["id"]), int(added["version"])
+        raise QrunError(
+            f"the server has a circuit named {name} (this source, uploaded earlier) but this "
+            "client cannot tell your handle to find it: create the provider with "
+            "QrunProvider(url, token, owner='YOUR_HANDLE')"
+        )
+
+    def _owners_from_runs(self, name: str) -> list[str]:
+        """The owners of the circuits called ``name`` among the user's newest runs."""
+        owners: list[str] = []
+        cursor: str | None = None
+        seen = 0
+        while seen < _OWNER_SEARCH_RUNS:
+            page = self.client.list_runs(limit=100, cursor=cursor)
+            for run in page["runs"]:
+                owner, _, circuit = str(run["circuit"]).partition("/")
+                if circuit == name and owner not in owners:
+                    owners.append(owner)
+            seen += len(page["runs"])
+            cursor = page.get("next_cursor")
+            if cursor is None or owners:
+                break
+        return owners
+
+
+def _invalid_source(circuit: QuantumCircuit, exported: Exported, error: QrunApiError) -> str:
+    """The server's ``LINE:COL: message`` about an exported source, with that line quoted."""
+    message = error.server_message
+    line_text = ""
+    head = message.split(":", 2)
+    if len(head) == 3 and head[0].isdigit():
+        lines = exported.source.splitlines()
+        number = int(head[0])
+        if 1 <= number <= len(lines):
+            line_text = f" (line {number}: `{lines[number - 1].strip()}`)"
+    return (
+        f"circuit '{circuit.name}', exported as {exported.format}, is not one qrun can run: "
+        f"{message}{line_text}"
+    )

@@ -1,0 +1,54 @@
+"""qrun as a Qiskit backend.
+
+    from qiskit import QuantumCircuit
+    from qrun_qiskit import QrunProvider
+
+    backend = QrunProvider("http://127.0.0.1:8080", token).get_backend("statevector")
+    circuit = QuantumCircuit(2, 2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure([0, 1], [0, 1])
+    job = backend.run(circuit, shots=1000)
+    print(job.result().get_counts())   # {'00': 507, '11': 493}
+
+Layout: :mod:`.provider` (the server and its backends), :mod:`.backend` (a ``BackendV2``:
+target, validation, ``run``), :mod:`.job` (a ``JobV1``: statuses, waiting, the ``Result``),
+:mod:`.api` (the HTTP API, the only module that knows URLs and JSON shapes),
+:mod:`.exceptions`.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .api import BackendInfo, QrunClient
+from .backend import QrunBackend, QrunGateWarning
+from .exceptions import (
+    QrunApiError,
+    QrunBackendNotFoundError,
+    QrunError,
+    QrunRunError,
+    QrunTimeoutError,
+    QrunValidationError,
+)
+from .job import QrunJob
+from .provider import QrunProvider
+
+try:
+    __version__ = version("qrun-qiskit")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BackendInfo",
+    "QrunApiError",
+    "QrunBackend",
+    "QrunBackendNotFoundError",
+    "QrunClient",
+    "QrunError",
+    "QrunGateWarning",
+    "QrunJob",
+    "QrunProvider",
+    "QrunRunError",
+    "QrunTimeoutError",
+    "QrunValidationError",
+    "__version__",
+]

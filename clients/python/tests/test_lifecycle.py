@@ -1,0 +1,155 @@
+"""The job's lifecycle against a live server: cancel, failures, and a server restarted while
+the job is waited on."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
+from qiskit.providers.exceptions import JobTimeoutError
+
+from conftest import QrunServer, api_get, free_port, wait_for
+from qrun_qiskit import (
+    QrunBackend,
+    QrunClient,
+    QrunProvider,
+    QrunRunError,
+    QrunTimeoutError,
+)
+from qrun_qiskit._sse import SseEvent
+
+
+def one_qubit(name: str) -> QuantumCircuit:
+    circuit = QuantumCircuit(1, 1, name=name)
+    circuit.x(0)
+    circuit.measure(0, 0)
+    return circuit
+
+
+def test_cancelling_a_long_run_makes_the_job_cancelled(slow: QrunBackend, qrun: QrunServer) -> None:
+
+    job = slow.run(one_qubit("long"), shots=10)
+    assert job.status() in (JobStatus.QUEUED, JobStatus.RUNNING)
+    wait_for(lambda: job.status() is JobStatus.RUNNING, what="the run to start")
+    started = time.monotonic()
+    assert job.cancel() is True
+    assert job.status() is JobStatus.CANCELLED
+    with pytest.raises(QrunRunError) as raised:
+        job.result(timeout=30)
+    assert time.monotonic() - started < 30  # not the 300 s the backend sleeps
+    error = raised.value
+    assert error.status == "cancelled" and error.error_class is None
+    assert error.run_id == job.job_id()
+    assert api_get(qrun, f"/api/runs/{job.job_id()}")["status"] == "cancelled"
+    assert job.cancel() is True  # nothing left to cancel: still final
+
+
+def test_waiting_past_the_timeout_raises_and_the_job_goes_on(slow: QrunBackend) -> None:
+
+    job = slow.run(one_qubit("patient"), shots=10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(QrunTimeoutError) as raised:
+            job.result(timeout=1.5)
+        assert isinstance(raised.value, JobTimeoutError)
+        assert 1.4 < time.monotonic() - started < 10
+        assert job.status() in (JobStatus.QUEUED, JobStatus.RUNNING)
+    finally:
+        job.cancel()
+
+
+def test_a_run_that_fails_on_the_server_raises_with_its_error_class(
+    provider: QrunProvider, qrun: QrunServer
+) -> None:
+
+    # The backend program crashes: backend_error at execute, with its stderr.
+    job = provider.get_backend("crash").run(one_qubit("crashing"), shots=10)
+    with pytest.raises(QrunRunError) as raised:
+        job.result(timeout=60)
+    error = raised.value
+    assert (error.status, error.error_class, error.error_stage) == (
+        "failed",
+        "backend_error",
+        "execute",
+    )
+    assert "crashed on purpose" in (error.error_message or "")
+    assert error.url == f"{qrun.url}/{job.runs()[0]['circuit']}/runs/{job.job_id()}"
+    assert job.status() is JobStatus.ERROR
+
+    # Wider than the simulator runs, past the client's own check: resource_limit at prepare.
+    backend = provider.get_backend("statevector")
+    limit = backend.info.max_qubits
+    wide = QuantumCircuit(limit + 1, 1, name="wide")
+    wide.h(range(limit + 1))
+    wide.measure(0, 0)
+    backend.info = dataclasses.replace(backend.info, max_qubits=limit + 1)
+    with pytest.raises(QrunRunError) as raised:
+        backend.run(wide, shots=10).result(timeout=60)
+    assert (raised.value.error_class, raised.value.error_stage) == ("resource_limit", "prepare")
+    assert str(limit) in (raised.value.error_message or "")
+
+
+def test_the_first_failure_of_a_batch_is_raised_and_counted(provider: QrunProvider) -> None:
+
+    backend = provider.get_backend("crash")
+    job = backend.run([one_qubit("a"), one_qubit("b")], shots=5)
+    with pytest.raises(QrunRunError) as raised:
+        job.result(timeout=60)
+    assert raised.value.circuit_name == "a"
+    assert "1 more run(s)" in str(raised.value)
+
+
+def test_a_server_restarted_mid_job_still_resolves_the_job(
+    fresh_qrun: QrunServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs wait on a node that does not execute; it is killed while the job is waited on
+    and comes back (same database, same port) still not executing: the waiter's stream broke,
+    its reads fail until the server answers, then it reconnects with ``Last-Event-ID``. Killed
+    again, the node comes back executing, and the waiter gets the counts."""
+
+    opened: list[str | None] = []
+    open_events = QrunClient.run_events
+
+    def recording(
+        self: QrunClient, run_id: str, last_event_id: str | None, read_timeout: float
+    ) -> Iterator[SseEvent]:
+        opened.append(last_event_id)
+        return open_events(self, run_id, last_event_id, read_timeout)
+
+    monkeypatch.setattr(QrunClient, "run_events", recording)
+    port = free_port()
+    api_only = {"QRUN__EXECUTOR__ENABLED": "false"}
+    fresh_qrun.start(port, env=api_only)
+    provider = QrunProvider(fresh_qrun.url, fresh_qrun.token)
+    circuits = [one_qubit("first"), one_qubit("second")]
+    job = provider.get_backend("statevector").run(circuits, shots=25)
+    assert job.status() is JobStatus.QUEUED
+
+    outcome: dict[str, object] = {}
+
+    def wait() -> None:
+        try:
+            outcome["counts"] = job.result(timeout=120).get_counts()
+        except Exception as error:  # reported by the assertion below
+            outcome["error"] = error
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    wait_for(lambda: opened == [None], what="the waiter to open the first run's stream")
+    fresh_qrun.kill()
+    time.sleep(1.5)  # no server: the waiter's reads fail and are retried
+    assert waiter.is_alive()
+    fresh_qrun.start(port, env=api_only)
+    wait_for(lambda: "pending" in opened, what="the waiter to reconnect with Last-Event-ID")
+    assert waiter.is_alive() and job.status() is JobStatus.QUEUED
+    fresh_qrun.kill()
+    fresh_qrun.start(port)  # executing this time
+    waiter.join(timeout=120)
+    assert not waiter.is_alive(), "the job did not resolve"
+    assert outcome.get("counts") == [{"1": 25}, {"1": 25}], outcome
+    assert job.status() is JobStatus.DONE
