@@ -556,7 +556,8 @@ fn merge_backends(defaults: &Figment, declared: &Figment) -> Result<Vec<Dict>, C
         let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_owned);
         (text("type"), text("name"))
     };
-    let mut merged = list(defaults)?;
+    let built_in = list(defaults)?;
+    let mut merged = built_in.clone();
     for (i, entry) in list(declared)?.into_iter().enumerate() {
         let (kind, name) = key(&entry);
         let enabled = match entry.get("enabled") {
@@ -577,7 +578,8 @@ fn merge_backends(defaults: &Figment, declared: &Figment) -> Result<Vec<Dict>, C
             Some(at) => merged[at].extend(entry),
             None if !enabled => {}
             None => {
-                let mut base = merged
+                // The built-in backend of its type, never an entry of the file.
+                let mut base = built_in
                     .iter()
                     .find(|m| kind.is_some() && key(m).0 == kind)
                     .cloned()
@@ -685,6 +687,20 @@ mod tests {
             Some(BackendConfig::Simulator {
                 max_qubits: 5,
                 max_shots: 100_000,
+                ..
+            })
+        ));
+
+        // A second command backend does not inherit the first one's keys.
+        let config = load_toml(&format!(
+            "{AER}max_qubits = 28\n[[backends]]\ntype = \"command\"\nname = \"other\"\nprogram = \"/opt/other\"\ntimeout_s = 5\n"
+        ))
+        .unwrap();
+        assert!(matches!(
+            config.backend("command", "other"),
+            Some(BackendConfig::Command {
+                max_qubits: None,
+                timeout_s: 5,
                 ..
             })
         ));
