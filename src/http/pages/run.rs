@@ -210,6 +210,18 @@ fn facts(run: &Run, submitter: Option<&User>) -> Markup {
             dt { "backend" } dd.mono { (run.backend_type) "/" (run.backend_name) }
             dt { "shots" } dd { (run.shots) }
             dt { "circuit version" } dd { (run.circuit_version) }
+            @if !run.parameters.is_empty() {
+                dt { "parameters" }
+                dd.mono {
+                    @for (i, (name, value)) in run.parameters.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        (name) " = " (value)
+                    }
+                }
+            }
+            @if let Some(seed) = run.seed {
+                dt { "seed" } dd.mono { (seed) }
+            }
             @if let Some(user) = submitter {
                 dt { "submitted by" } dd { (user.handle) }
             }

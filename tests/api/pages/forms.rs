@@ -223,6 +223,13 @@ async fn the_run_form_binds_an_openqasm3_circuits_inputs(db: TestDb) {
         "{}",
         page.html
     );
+    // The run page shows the values it ran with (issue 15).
+    assert!(
+        page.html
+            .contains(r#"<dt>parameters</dt><dd class="mono">theta = 0.5</dd>"#),
+        "{}",
+        page.html
+    );
     let again = browser
         .post(
             "/alice/rotation/runs",
