@@ -4,29 +4,14 @@
 //! ([`crate::qiskit::python`]: loudly skipped without `QRUN_TEST_PYTHON`, except under `CI`),
 //! with the client's own requirements (`clients/python/requirements-test.txt`).
 
-use crate::qiskit::python;
+use crate::qiskit::{pytest, python};
 
 #[test]
 fn the_qiskit_client_passes_its_tests_against_a_live_server() {
     let Some(python) = python() else { return };
-    let out = std::process::Command::new(&python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "clients/python/tests",
-        ])
-        .env("QRUN_BIN", env!("CARGO_BIN_EXE_qrun"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("pytest runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{}", stdout.lines().last().unwrap_or(""));
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    pytest(
+        &python,
+        "clients/python/tests",
+        &[("QRUN_BIN", env!("CARGO_BIN_EXE_qrun"))],
     );
 }

@@ -65,28 +65,28 @@ pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
     }
 }
 
-#[test]
-fn the_runner_passes_its_own_tests() {
-    let Some(python) = python() else { return };
-    let out = std::process::Command::new(&python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "runners/tests",
-        ])
+/// Runs the pytest suite in `suite` (a directory of the repository) with the test Python and
+/// `env`, and fails with its output unless it passes.
+pub fn pytest(python: &std::path::Path, suite: &str, env: &[(&str, &str)]) {
+    let out = std::process::Command::new(python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", suite])
+        .envs(env.iter().copied())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("pytest runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{}", stdout.lines().last().unwrap_or(""));
+    eprintln!("{suite}: {}", stdout.lines().last().unwrap_or(""));
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn the_runner_passes_its_own_tests() {
+    let Some(python) = python() else { return };
+    pytest(&python, "runners/tests", &[]);
 }
 
 const BELL_PY: &str = "from qiskit import QuantumCircuit\n\ncircuit = QuantumCircuit(2, 2)\ncircuit.h(0)\ncircuit.cx(0, 1)\ncircuit.measure([0, 1], [0, 1])\n";
