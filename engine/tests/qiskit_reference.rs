@@ -17,53 +17,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::reference::{Reference, SHOTS, engine_counts, load};
 use common::stats::{reversed_keys, tolerance, total_variation};
 
-use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
-
-const SHOTS: u64 = 20_000;
-const SEED: u64 = 2026;
-
-#[derive(serde::Deserialize)]
-struct Reference {
-    qiskit: String,
-    qiskit_aer: String,
-    shots: u64,
-    circuits: Vec<Circuit>,
-}
-
-#[derive(serde::Deserialize)]
-struct Circuit {
-    name: String,
-    source: String,
-    counts: BTreeMap<String, u64>,
-}
+use qrun_engine::Format;
 
 fn reference() -> Reference {
-    serde_json::from_str(include_str!("data/qiskit_reference.json")).unwrap()
-}
-
-fn engine_counts(circuit: &Circuit) -> BTreeMap<String, u64> {
-    let limits = Limits::default();
-    let program = prepare(
-        &circuit.source,
-        Format::OpenQasm2,
-        &Parameters::new(),
-        SHOTS,
-        &limits,
-    )
-    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
-    simulate(
-        &program,
-        SHOTS,
-        Some(SEED),
-        &limits,
-        &CancellationToken::new(),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name))
-    .counts
+    load(include_str!("data/qiskit_reference.json"))
 }
 
 #[test]
@@ -72,7 +32,7 @@ fn engine_distributions_match_qiskit_aer() {
     assert!(reference.circuits.len() >= 12);
     let mut failures = Vec::new();
     for circuit in &reference.circuits {
-        let counts = engine_counts(circuit);
+        let counts = engine_counts(circuit, Format::OpenQasm2);
         assert_eq!(counts.values().sum::<u64>(), SHOTS, "{}", circuit.name);
         let distance = total_variation(&counts, &circuit.counts);
         let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
@@ -107,7 +67,7 @@ fn the_comparison_detects_a_reversed_bit_order() {
             continue;
         }
         detectable += 1;
-        let reversed = reversed_keys(&engine_counts(circuit));
+        let reversed = reversed_keys(&engine_counts(circuit, Format::OpenQasm2));
         let distance = total_variation(&reversed, &circuit.counts);
         assert!(
             distance > tolerance,

@@ -6,54 +6,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::reference::{Reference, SHOTS, engine_counts, load};
 use common::stats::{reversed_keys, tolerance, total_variation};
-use qrun_engine::{CancellationToken, Format, Limits, Parameters, inputs, prepare, simulate};
-
-const SHOTS: u64 = 20_000;
-const SEED: u64 = 2026;
-
-#[derive(serde::Deserialize)]
-struct Reference {
-    qiskit: String,
-    qiskit_aer: String,
-    qiskit_qasm3_import: String,
-    shots: u64,
-    circuits: Vec<Circuit>,
-}
-
-#[derive(serde::Deserialize)]
-struct Circuit {
-    name: String,
-    source: String,
-    parameters: Parameters,
-    counts: BTreeMap<String, u64>,
-}
+use qrun_engine::{Format, inputs};
 
 fn reference() -> Reference {
-    serde_json::from_str(include_str!("data/qiskit_reference3.json")).unwrap()
-}
-
-fn engine_counts(circuit: &Circuit) -> BTreeMap<String, u64> {
-    let limits = Limits::default();
-    let program = prepare(
-        &circuit.source,
-        Format::OpenQasm3,
-        &circuit.parameters,
-        SHOTS,
-        &limits,
-    )
-    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
-    simulate(
-        &program,
-        SHOTS,
-        Some(SEED),
-        &limits,
-        &CancellationToken::new(),
-    )
-    .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name))
-    .counts
+    load(include_str!("data/qiskit_reference3.json"))
 }
 
 #[test]
@@ -75,7 +33,7 @@ fn engine_distributions_match_qiskit_aer() {
             .collect();
         let given: Vec<String> = circuit.parameters.keys().cloned().collect();
         assert_eq!(declared.len(), given.len(), "{}", circuit.name);
-        let counts = engine_counts(circuit);
+        let counts = engine_counts(circuit, Format::OpenQasm3);
         assert_eq!(counts.values().sum::<u64>(), SHOTS, "{}", circuit.name);
         let distance = total_variation(&counts, &circuit.counts);
         let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
@@ -95,7 +53,7 @@ fn engine_distributions_match_qiskit_aer() {
         "differs from Qiskit {} / Aer {} / qiskit-qasm3-import {}:\n{}",
         reference.qiskit,
         reference.qiskit_aer,
-        reference.qiskit_qasm3_import,
+        reference.qiskit_qasm3_import.as_deref().unwrap_or("?"),
         failures.join("\n")
     );
 }
@@ -107,7 +65,7 @@ fn count_keys_have_the_reference_register_layout() {
     let layout = |key: &str| key.split(' ').map(str::len).collect::<Vec<_>>();
     for circuit in reference().circuits {
         let expected = layout(circuit.counts.keys().next().unwrap());
-        for key in engine_counts(&circuit).keys() {
+        for key in engine_counts(&circuit, Format::OpenQasm3).keys() {
             assert_eq!(layout(key), expected, "{}: key {key:?}", circuit.name);
         }
     }
@@ -123,7 +81,7 @@ fn the_comparison_detects_a_reversed_bit_order() {
             continue;
         }
         detectable += 1;
-        let reversed = reversed_keys(&engine_counts(circuit));
+        let reversed = reversed_keys(&engine_counts(circuit, Format::OpenQasm3));
         let distance = total_variation(&reversed, &circuit.counts);
         assert!(
             distance > tolerance,
