@@ -19,7 +19,7 @@ use crate::actors::executor::ExecutorSettings;
 use crate::actors::watchdog::WatchdogSettings;
 use crate::actors::{ActorTree, TreeSettings};
 use crate::config::Config;
-use crate::domain::{Clock, SystemClock};
+use crate::domain::Clock;
 use crate::execution::{Backend, Backends};
 use crate::service::{Rules, Service};
 use crate::store::Store;
@@ -29,7 +29,9 @@ use crate::{analytics, http, metrics};
 /// What a caller may inject into [`Application::build`]; `Hooks::default()` is production.
 #[derive(Default)]
 pub struct Hooks {
-    /// The clock every timestamp comes from; the wall clock when `None`.
+    /// The clock every timestamp comes from, the database's included (tests move it by
+    /// hand); when `None`, the database's clock for judged stamps (`store::time`) and the
+    /// wall clock for the rest.
     pub clock: Option<Arc<dyn Clock>>,
     /// Backends added to the configured ones as `(type, name, backend)` (tests add
     /// misbehaving ones).
@@ -49,8 +51,8 @@ pub struct Application {
     signals: Signals,
 }
 
-/// Opens (and migrates) the configured database.
-pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Store> {
+/// Opens (and migrates) the configured database; `clock` as [`Hooks::clock`].
+pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
     let settings = ConnectSettings {
         url: config.database.url.clone(),
         max_connections: config.database.max_connections,
@@ -69,10 +71,10 @@ pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
 
 impl Application {
     /// Builds and starts the service: opens and migrates the database, starts the actor tree,
-    /// binds `server.bind` and serves.
+    /// binds `server.bind` and serves (or, on a worker-only node, `server.ops_bind`: the
+    /// operational routes only).
     pub async fn build(config: Config, hooks: Hooks) -> anyhow::Result<Application> {
-        let clock = hooks.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let store = open_store(&config, clock).await?;
+        let store = open_store(&config, hooks.clock).await?;
         let mut backends = Backends::from_config(&config.backends).await?;
         for (kind, name, backend) in hooks.backends {
             backends.insert(&kind, &name, backend);
@@ -114,9 +116,14 @@ impl Application {
             metrics::register(&config.executor.frameworks, &backends);
             handle
         });
-        let listener = TcpListener::bind(config.server.bind)
+        let bind = if config.server.enabled {
+            config.server.bind
+        } else {
+            config.server.ops_bind
+        };
+        let listener = TcpListener::bind(bind)
             .await
-            .with_context(|| format!("cannot bind {}", config.server.bind))?;
+            .with_context(|| format!("cannot bind {bind}"))?;
         let addr = listener.local_addr()?;
         let service = Arc::new(Service::new(
             store,
@@ -131,13 +138,25 @@ impl Application {
             header_read_timeout: Duration::from_secs(config.server.header_read_timeout_s),
             max_connections: config.server.max_connections,
         };
-        let server = tokio::spawn(http::serve::serve(
-            listener,
-            http::service(context),
-            limits,
-            shutdown.clone(),
-        ));
-        tracing::info!("listening on http://{addr}");
+        let server = if config.server.enabled {
+            tracing::info!("listening on http://{addr}");
+            let filter = http::service(context);
+            tokio::spawn(http::serve::serve(
+                listener,
+                filter,
+                limits,
+                shutdown.clone(),
+            ))
+        } else {
+            tracing::info!("listening on http://{addr} (worker only: /metrics, /healthz, /readyz)");
+            let filter = http::ops_service(context);
+            tokio::spawn(http::serve::serve(
+                listener,
+                filter,
+                limits,
+                shutdown.clone(),
+            ))
+        };
         Ok(Application {
             addr,
             config,

@@ -38,7 +38,12 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
+    /// Whether this node serves the API and pages on `bind`; a worker-only node (`false`)
+    /// serves only `/metrics`, `/healthz` and `/readyz`, on `ops_bind` (DESIGN §14).
+    pub enabled: bool,
     pub bind: SocketAddr,
+    /// Where a worker-only node (`enabled = false`) serves `/metrics`, `/healthz`, `/readyz`.
+    pub ops_bind: SocketAddr,
     pub max_body_bytes: u64,
     pub body_timeout_s: u64,
     /// Seconds a connection may take to send a request head; then it is closed.

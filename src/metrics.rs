@@ -1,6 +1,6 @@
 //! Prometheus metrics (DESIGN §8). The names are a contract; labels never carry user, circuit
 //! or run ids. Beyond §8: `qrun_runs_finished_total{framework,backend,status}` (the
-//! framework-level error rate), `qrun_actor_restarts_total{actor}`. Each metric is recorded
+//! framework-level error rate), `qrun_actor_restarts_total{actor}`, `qrun_listener_reconnects_total`. Each metric is recorded
 //! where its event happens: transitions after the Recorder's commit, HTTP in the server's
 //! wrapper.
 //!
@@ -174,6 +174,10 @@ fn describe() {
         "qrun_actor_restarts_total",
         "Supervised actors restarted after a failure."
     );
+    describe_counter!(
+        "qrun_listener_reconnects_total",
+        "Times the PostgreSQL LISTEN connection for wake-ups between nodes was lost and made again."
+    );
     describe_histogram!(
         "qrun_run_queue_seconds",
         metrics::Unit::Seconds,
@@ -206,6 +210,7 @@ fn describe() {
         counter!("qrun_actor_restarts_total", "actor" => actor).absolute(0);
     }
     counter!("qrun_watchdog_recovered_total").absolute(0);
+    counter!("qrun_listener_reconnects_total").absolute(0);
     for status in [RunStatus::Pending, RunStatus::Running] {
         live_runs(status, 0);
     }
@@ -297,6 +302,11 @@ pub fn recorder_batch(size: usize) {
 /// A supervised actor was restarted.
 pub fn actor_restart(actor: &'static str) {
     counter!("qrun_actor_restarts_total", "actor" => actor).increment(1);
+}
+
+/// The LISTEN connection was lost (it is made again).
+pub fn listener_reconnect() {
+    counter!("qrun_listener_reconnects_total").increment(1);
 }
 
 /// Runs the watchdog failed as stranded.

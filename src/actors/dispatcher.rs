@@ -65,10 +65,7 @@ impl Work for Dispatcher {
         if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             self.last_prune = Some(Instant::now());
             let retention = TimeDelta::from_std(self.settings.retention).unwrap_or(TimeDelta::MAX);
-            let pruned = self
-                .store
-                .prune_outbox(self.store.clock().now() - retention)
-                .await?;
+            let pruned = self.store.prune_outbox(retention).await?;
             if pruned > 0 {
                 tracing::info!(runs = pruned, "pruned delivered analytics events");
             }
@@ -88,14 +85,12 @@ impl Dispatcher {
         let settings = &self.settings;
         let store = &self.store;
         let started = Instant::now();
-        let now = store.clock().now();
-        let hold_until = now + TimeDelta::from_std(settings.hold).unwrap_or(TimeDelta::seconds(20));
+        let hold = TimeDelta::from_std(settings.hold).unwrap_or(TimeDelta::seconds(20));
         let claimed = store
             .claim_outbox(
                 (settings.batch_size.saturating_mul(BATCHES_PER_TICK as u64))
                     .min(MAX_EVENTS_PER_TICK),
-                now,
-                hold_until,
+                hold,
             )
             .await?;
         let mut delivered = Vec::new();
@@ -112,7 +107,7 @@ impl Dispatcher {
         }
         if !delivered.is_empty() {
             let ids: Vec<_> = delivered.iter().map(|e| e.id).collect();
-            store.mark_delivered(&ids, store.clock().now()).await?;
+            store.mark_delivered(&ids).await?;
             for event in delivered {
                 metrics::analytics_event(&event.event, "delivered");
             }
@@ -135,9 +130,9 @@ impl Dispatcher {
                 Delivery::Retry { after, error } => {
                     let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(1);
                     let wait = backoff::delay(attempts, self.settings.max_backoff, after);
-                    let at = store.clock().now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(1));
+                    let after = TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(1));
                     tracing::warn!(%error, events = events.len(), retry_in = ?wait, "analytics delivery will be retried");
-                    store.reschedule(&ids, at, &error).await?;
+                    store.reschedule(&ids, after, &error).await?;
                     events.iter().for_each(|e| metrics::analytics_event(&e.event, "retried"));
                 }
                 Delivery::Rejected { error } if events.len() > 1 => {
@@ -148,7 +143,7 @@ impl Dispatcher {
                 }
                 Delivery::Rejected { error } => {
                     tracing::error!(%error, uuid = %events[0].id, event = %events[0].event, "analytics event refused; parked");
-                    store.park(&ids, store.clock().now(), &error).await?;
+                    store.park(&ids, &error).await?;
                     metrics::analytics_event(&events[0].event, "parked");
                 }
             }

@@ -1,7 +1,8 @@
 //! The Executor supervisor: claims pending runs for this node (oldest first, up to
-//! `executor.max_concurrent_runs`, on a timer and at once when a submission commits), spawns
-//! one linked [`RunActor`] per claimed run, renews the leases of what it executes, and stops
-//! an execution whose run was cancelled or recovered elsewhere.
+//! `executor.max_concurrent_runs`, on a timer and at once when a submission commits here or,
+//! on PostgreSQL, on any node: [`super::wakeups`]), spawns one linked [`RunActor`] per claimed
+//! run, renews the leases of what it executes, and stops an execution whose run was cancelled
+//! (at once, wherever the cancel was made) or recovered elsewhere (at the next renewal).
 //!
 //! It overrides ractor's default supervision (which would stop it when a child ends): a
 //! RunActor that finishes is forgotten; one that dies is recorded as failed with
@@ -41,8 +42,12 @@ pub struct ExecutorArgs {
 }
 
 pub enum ExecutorMsg {
-    /// Claim what fits (timer, or a submission committed).
+    /// Claim what fits (timer, a wake-up).
     Claim,
+    /// Runs were submitted on another node: claim soon (one claim for a burst).
+    Submitted,
+    /// These runs were cancelled (on any node): stop those executing here.
+    Cancelled(Vec<Uuid>),
     /// A committed change of some run (from the Recorder's broadcast).
     Changed(RunChange),
     /// Renew the leases of the runs executing here.
@@ -70,6 +75,8 @@ pub struct ExecutorState {
     drained: Option<RpcReplyPort<()>>,
     /// Forwards the Recorder's broadcast of changes into the mailbox.
     forwarder: tokio::task::JoinHandle<()>,
+    /// Forwards other nodes' wake-ups into the mailbox (PostgreSQL only).
+    wakeups: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor for Executor {
@@ -106,6 +113,7 @@ impl Actor for Executor {
                 }
             }
         });
+        let wakeups = super::wakeups::forward(&args.store, myself.clone());
         myself.send_message(ExecutorMsg::Claim)?;
         Ok(ExecutorState {
             args,
@@ -115,6 +123,7 @@ impl Actor for Executor {
             draining: false,
             drained: None,
             forwarder,
+            wakeups,
         })
     }
 
@@ -128,6 +137,12 @@ impl Actor for Executor {
             ExecutorMsg::Claim => {
                 state.claim_scheduled = false;
                 state.claim(&myself).await;
+            }
+            ExecutorMsg::Submitted => state.schedule_claim(&myself),
+            ExecutorMsg::Cancelled(runs) => {
+                for run_id in runs {
+                    state.stop(run_id, AbortReason::Cancelled);
+                }
             }
             ExecutorMsg::Changed(change) => state.changed(&myself, change),
             ExecutorMsg::RenewLeases => state.renew().await,
@@ -175,6 +190,9 @@ impl Actor for Executor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.forwarder.abort();
+        if let Some(wakeups) = &state.wakeups {
+            wakeups.abort();
+        }
         Ok(())
     }
 }
@@ -194,11 +212,10 @@ impl ExecutorState {
         if free == 0 || self.draining {
             return;
         }
-        let lease_until = self.args.store.clock().now() + lease(settings.lease_ttl);
         let claimed = match self
             .args
             .recorder
-            .claim(&settings.node, free, lease_until)
+            .claim(&settings.node, free, lease(settings.lease_ttl))
             .await
         {
             Ok(claimed) => claimed,
@@ -252,17 +269,23 @@ impl ExecutorState {
         if change.from.is_none() {
             self.schedule_claim(myself);
         }
-        if change.to.is_terminal()
-            && let Some(executing) = self
-                .by_run
-                .get(&change.run_id)
-                .and_then(|id| self.executing.get(id))
-        {
+        if change.to.is_terminal() {
             let reason = if change.to == RunStatus::Cancelled {
                 AbortReason::Cancelled
             } else {
                 AbortReason::LeaseLost
             };
+            self.stop(change.run_id, reason);
+        }
+    }
+
+    /// Stops the execution of `run_id`, if it executes here.
+    fn stop(&self, run_id: Uuid, reason: AbortReason) {
+        if let Some(executing) = self
+            .by_run
+            .get(&run_id)
+            .and_then(|id| self.executing.get(id))
+        {
             executing.abort.fire(reason);
         }
     }
@@ -273,11 +296,10 @@ impl ExecutorState {
         }
         let settings = &self.args.settings;
         let runs: Vec<Uuid> = self.by_run.keys().copied().collect();
-        let lease_until = self.args.store.clock().now() + lease(settings.lease_ttl);
         let held = match self
             .args
             .recorder
-            .renew(&settings.node, runs.clone(), lease_until)
+            .renew(&settings.node, runs.clone(), lease(settings.lease_ttl))
             .await
         {
             Ok(held) => held,
@@ -288,13 +310,9 @@ impl ExecutorState {
             }
         };
         for run_id in runs.into_iter().filter(|r| !held.contains(r)) {
-            if let Some(executing) = self
-                .by_run
-                .get(&run_id)
-                .and_then(|id| self.executing.get(id))
-            {
+            if self.by_run.contains_key(&run_id) {
                 tracing::info!(%run_id, "the run is no longer this node's; stopping it");
-                executing.abort.fire(AbortReason::LeaseLost);
+                self.stop(run_id, AbortReason::LeaseLost);
             }
         }
     }

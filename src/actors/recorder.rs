@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::TimeDelta;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
@@ -31,18 +31,20 @@ pub enum RecorderMsg {
     Apply(Command, RpcReplyPort<Outcome>),
     /// Commit what is buffered.
     Flush,
-    /// Claim up to `limit` pending runs for `node` (one transaction).
+    /// Claim up to `limit` pending runs for `node` (one transaction), each leased for
+    /// `lease` from the database's now.
     Claim {
         node: String,
         limit: u64,
-        lease_until: DateTime<Utc>,
+        lease: TimeDelta,
         reply: RpcReplyPort<Result<Vec<Applied>, StoreError>>,
     },
-    /// Extend `node`'s leases on `runs`; the reply lists those it still holds.
+    /// Extend `node`'s leases on `runs` to `lease` from the database's now; the reply lists
+    /// those it still holds.
     Renew {
         node: String,
         runs: Vec<Uuid>,
-        lease_until: DateTime<Utc>,
+        lease: TimeDelta,
         reply: RpcReplyPort<Result<Vec<Uuid>, StoreError>>,
     },
 }
@@ -105,10 +107,10 @@ impl Actor for Recorder {
             RecorderMsg::Claim {
                 node,
                 limit,
-                lease_until,
+                lease,
                 reply,
             } => {
-                let claimed = state.store.claim(&node, limit, lease_until).await;
+                let claimed = state.store.claim(&node, limit, lease).await;
                 match &claimed {
                     Ok(applied) => applied.iter().for_each(|a| state.announce(a)),
                     Err(err) => tracing::error!(error = %err, "claim failed"),
@@ -118,10 +120,10 @@ impl Actor for Recorder {
             RecorderMsg::Renew {
                 node,
                 runs,
-                lease_until,
+                lease,
                 reply,
             } => {
-                let _ = reply.send(state.store.renew_leases(&node, &runs, lease_until).await);
+                let _ = reply.send(state.store.renew_leases(&node, &runs, lease).await);
             }
         }
         Ok(())
@@ -229,12 +231,12 @@ impl RecorderHandle {
         &self,
         node: &str,
         limit: u64,
-        lease_until: DateTime<Utc>,
+        lease: TimeDelta,
     ) -> Result<Vec<Applied>, RecorderError> {
         self.call(|reply| RecorderMsg::Claim {
             node: node.to_owned(),
             limit,
-            lease_until,
+            lease,
             reply,
         })
         .await?
@@ -246,12 +248,12 @@ impl RecorderHandle {
         &self,
         node: &str,
         runs: Vec<Uuid>,
-        lease_until: DateTime<Utc>,
+        lease: TimeDelta,
     ) -> Result<Vec<Uuid>, RecorderError> {
         self.call(|reply| RecorderMsg::Renew {
             node: node.to_owned(),
             runs,
-            lease_until,
+            lease,
             reply,
         })
         .await?

@@ -40,7 +40,9 @@ impl Work for Watchdog {
     /// Fails the stranded runs, then publishes the stranded and live-run gauges.
     async fn run_once(&mut self) -> Result<u64, StoreError> {
         let store = &self.store;
-        let now = store.clock().now();
+        // The database's now (on PostgreSQL): leases and start times were stamped in its
+        // clock, so a node whose own clock is off judges them rightly (DESIGN §14).
+        let now = store.now().await?;
         let ttl = TimeDelta::from_std(self.settings.running_ttl).unwrap_or(TimeDelta::MAX);
         let horizon = now - ttl;
         let stranded = store.stranded_runs(horizon, now, SWEEP_LIMIT).await?;

@@ -5,14 +5,13 @@ mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::app::{Application, Hooks, open_store};
 use crate::config::{Config, LogFormat};
+use crate::domain::ErrorClass;
 use crate::domain::circuit::validate_handle;
-use crate::domain::{ErrorClass, SystemClock};
 use crate::execution::{BackendSetupError, Backends, ExecError, Job};
 use qrun_engine::CancellationToken;
 
@@ -158,7 +157,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            open_store(&config, Arc::new(SystemClock)).await?;
+            open_store(&config, None).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User {
@@ -168,7 +167,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 eprintln!("qrun: {err}");
                 return Ok(ExitCode::from(2));
             }
-            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let store = open_store(&config, None).await?;
             match store.create_user(&handle).await {
                 Ok((_, token)) => {
                     println!("{token}");
@@ -184,7 +183,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::User {
             command: UserCommand::Token { handle },
         } => {
-            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let store = open_store(&config, None).await?;
             let Some(user) = store.user_by_handle(&handle).await? else {
                 eprintln!("qrun: no user `{handle}`");
                 return Ok(ExitCode::from(2));
@@ -195,7 +194,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Analytics {
             command: AnalyticsCommand::Forget { handle },
         } => {
-            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let store = open_store(&config, None).await?;
             let Some(user) = store.user_by_handle(&handle).await? else {
                 eprintln!("qrun: no user `{handle}`");
                 return Ok(ExitCode::from(2));
@@ -205,7 +204,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { command } => {
-            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let store = open_store(&config, None).await?;
             run::run(&store, command).await
         }
         Command::Exec {
@@ -216,7 +215,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             params,
         } => exec(&config, &file, shots, seed, &backend, params).await,
         Command::Verify => {
-            let store = open_store(&config, Arc::new(SystemClock)).await?;
+            let store = open_store(&config, None).await?;
             let report = store.verify().await?;
             for violation in &report.violations {
                 println!("{violation}");

@@ -367,7 +367,7 @@ async fn list(
             }
         },
     };
-    let now = store.clock().now();
+    let now = store.now().await?; // the clock `created_at` was stamped in
     // "Older than" is a keyset bound: created at or before `now - age` (every id sorts below
     // the largest uuid).
     let before = older_than.map(|age| {

@@ -173,12 +173,35 @@ fn method_not_allowed(route: &'static str, mut response: Response) -> Response {
 pub fn service(
     ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    instrumented(routes(ctx))
+}
+
+/// A worker-only node's filter (`server.enabled = false`): `/metrics`, `/healthz` and
+/// `/readyz` with request ids, access logs and request metrics; every other path is 404
+/// `route_not_found`.
+pub fn ops_service(
+    ctx: Arc<Context>,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    instrumented(ops::routes(ctx).recover(error::recover).unify())
+}
+
+/// `routes` with request ids, access logs and request metrics.
+fn instrumented<F>(
+    routes: F,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone
+where
+    F: Filter<Extract = (Response,), Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
     warp::any()
         .map(Instant::now)
         .and(warp::header::headers_cloned())
         .and(warp::method())
         .and(warp::path::full())
-        .and(routes(ctx))
+        .and(routes)
         .map(
             |started: Instant,
              headers: warp::http::HeaderMap,

@@ -36,7 +36,7 @@ impl Readiness {
 impl Service {
     /// The stranded-runs report, now.
     pub async fn runs_health(&self) -> Result<RunsHealth, ServiceError> {
-        let now = self.store.clock().now();
+        let now = self.store.now().await?;
         let window_s = self.rules.stranded_window_s;
         let horizon = now
             - i64::try_from(window_s)

@@ -12,8 +12,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database};
 
+use super::Time;
 use super::{Result, Store};
-use crate::domain::Clock;
+use crate::domain::{Clock, SystemClock};
 
 /// How to open the database.
 #[derive(Clone, Debug)]
@@ -28,8 +29,13 @@ pub struct ConnectSettings {
 }
 
 impl Store {
-    /// Opens the database (not migrating it).
-    pub async fn connect(settings: &ConnectSettings, clock: Arc<dyn Clock>) -> Result<Store> {
+    /// Opens the database (not migrating it). Judged stamps ([`super::time`]) come from
+    /// `clock` when one is given (tests), else from PostgreSQL's clock or, on SQLite, this
+    /// machine's.
+    pub async fn connect(
+        settings: &ConnectSettings,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Store> {
         let mut options = ConnectOptions::new(settings.url.clone());
         let wait_timeout = settings.wait_timeout;
         options
@@ -45,9 +51,22 @@ impl Store {
                     .busy_timeout(wait_timeout)
             });
         let db = Database::connect(options).await?;
+        let (clock, time) = match clock {
+            Some(clock) => (clock.clone(), Time::Clock(clock)),
+            None => {
+                let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+                let time = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                    Time::Database
+                } else {
+                    Time::Clock(clock.clone())
+                };
+                (clock, time)
+            }
+        };
         Ok(Store {
             db,
             clock,
+            time,
             caches: Default::default(),
         })
     }

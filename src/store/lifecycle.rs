@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use entity::runs::{self, Column};
 use sea_orm::sea_query::Condition;
 use sea_orm::{
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::convert::{class_to_db, run_from_db, stage_to_db, status_from_db, status_to_db};
 use super::records::{Records, insert_all};
-use super::{Result, Store, StoreError};
+use super::{Result, Store, StoreError, notify};
 use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
 
 /// A lifecycle command for the store.
@@ -194,10 +194,10 @@ impl Store {
         commands: &[Command],
     ) -> Result<Vec<std::result::Result<Applied, Rejection>>> {
         let txn = self.begin_write().await?;
+        let now = self.time.now(&txn).await?;
         let mut inserts = Inserts::default();
         let mut outcomes = Vec::with_capacity(commands.len());
         for command in commands {
-            let now = self.clock.now();
             let outcome = match command {
                 Command::Create(new) => create(&txn, new, now, &mut inserts).await.map(Ok)?,
                 Command::Transition { run_id, change } => {
@@ -207,6 +207,18 @@ impl Store {
             outcomes.push(outcome);
         }
         inserts.insert(&txn).await?;
+        if self.is_postgres() {
+            let created = outcomes
+                .iter()
+                .any(|o| matches!(o, Ok(Applied { created: true, .. })));
+            let cancelled: Vec<Uuid> = outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().ok())
+                .filter(|a| a.run.status == RunStatus::Cancelled && a.from.is_some())
+                .map(|a| a.run.id)
+                .collect();
+            notify::send(&txn, created, &cancelled).await?;
+        }
         txn.commit().await?;
         Ok(outcomes)
     }
@@ -474,7 +486,8 @@ async fn current(
 }
 
 impl Store {
-    /// Claims up to `limit` pending runs for `node`, oldest first, in one transaction: the
+    /// Claims up to `limit` pending runs for `node`, oldest first, each with a lease of `lease`
+    /// from the transaction's time ([`super::time`]), in one transaction: the
     /// oldest `limit` pending ids, locked (`SELECT … ORDER BY created_at LIMIT n FOR UPDATE SKIP
     /// LOCKED`, the lock clause on PostgreSQL only: on SQLite the single writer serialises
     /// claims), then one guarded statement over exactly those (`UPDATE … WHERE status =
@@ -485,19 +498,14 @@ impl Store {
     /// (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` as a nested loop that runs the subquery again
     /// for every candidate row, and each run skips the rows the statement already updated, so
     /// one claim took every pending run (seen on a fresh database, before statistics).
-    pub async fn claim(
-        &self,
-        node: &str,
-        limit: u64,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<Applied>> {
+    pub async fn claim(&self, node: &str, limit: u64, lease: TimeDelta) -> Result<Vec<Applied>> {
         use sea_orm::sea_query::{LockBehavior, LockType};
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let now = self.clock.now();
         let pending = status_to_db(RunStatus::Pending);
         let txn = self.begin_write().await?;
+        let now = self.time.now(&txn).await?;
         let oldest: Vec<Uuid> = runs::Entity::find()
             .select_only()
             .column(Column::Id)
@@ -519,7 +527,7 @@ impl Store {
                 status: Set(status_to_db(RunStatus::Running)),
                 started_at: Set(Some(now)),
                 claimed_by: Set(Some(node.to_owned())),
-                lease_expires_at: Set(Some(lease_until)),
+                lease_expires_at: Set(Some(now + lease)),
                 ..Default::default()
             })
             .filter(Column::Status.eq(pending))
@@ -544,23 +552,21 @@ impl Store {
         Ok(applied)
     }
 
-    /// Extends to `lease_until` the leases `node` holds on `run_ids`; returns the ids it still
-    /// holds (running and claimed by it). A run missing from the answer was cancelled or
-    /// recovered elsewhere: its execution must stop.
+    /// Extends the leases `node` holds on `run_ids` to `lease` from now (the database's now,
+    /// inside the statement: [`super::time`]); returns the ids it still holds (running and
+    /// claimed by it). A run missing from the answer was cancelled or recovered elsewhere: its
+    /// execution must stop.
     pub async fn renew_leases(
         &self,
         node: &str,
         run_ids: &[Uuid],
-        lease_until: DateTime<Utc>,
+        lease: TimeDelta,
     ) -> Result<Vec<Uuid>> {
         if run_ids.is_empty() {
             return Ok(Vec::new());
         }
         let renewed = runs::Entity::update_many()
-            .set(runs::ActiveModel {
-                lease_expires_at: Set(Some(lease_until)),
-                ..Default::default()
-            })
+            .col_expr(Column::LeaseExpiresAt, self.time.now_plus(lease))
             .filter(Column::Id.is_in(run_ids.iter().copied()))
             .filter(Column::Status.eq(status_to_db(RunStatus::Running)))
             .filter(Column::ClaimedBy.eq(node))

@@ -8,14 +8,18 @@
 //! - [`convert`]: entity rows ⇄ domain types.
 //! - [`runs`], [`users`], [`circuits`]: reads, accounts and tokens, circuits and versions.
 //! - [`verify`]: the invariant checker behind `qrun verify`.
+//! - [`notify`]: `NOTIFY`/`LISTEN` wake-ups between nodes on PostgreSQL.
+//! - [`time`]: whose clock a judged timestamp is read from (the database's, on PostgreSQL).
 
 pub mod circuits;
 pub mod connect;
 mod convert;
 pub mod lifecycle;
+pub mod notify;
 pub mod outbox;
 mod records;
 pub mod runs;
+pub mod time;
 pub mod users;
 pub mod verify;
 
@@ -29,6 +33,7 @@ use crate::cache::Immutable;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{Applied, Canceller, Change, Command, FailCause, Rejection};
+pub use time::Time;
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +112,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// This process's clock: stamps no other node judges (circuits, users, tokens).
     clock: Arc<dyn Clock>,
+    /// The clock of judged stamps (run lifecycle, leases, analytics delivery).
+    time: Time,
     caches: Arc<Caches>,
 }
 
@@ -129,8 +137,26 @@ impl Default for Caches {
 }
 
 impl Store {
+    /// This process's clock (for what no other node judges).
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Now in the clock of judged stamps ([`time`]): the database's on PostgreSQL.
+    pub async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        self.time.now(&self.db).await
+    }
+
+    /// Whether this is PostgreSQL (many nodes may share it).
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == sea_orm::DbBackend::Postgres
+    }
+
+    /// A listener for the wake-ups other nodes send ([`notify`]), on PostgreSQL; `None` on
+    /// SQLite (one node: its wake-ups stay in the process).
+    pub fn listener(&self) -> Option<notify::Listener> {
+        self.is_postgres()
+            .then(|| notify::Listener::new(self.db.get_postgres_connection_pool().clone()))
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock at once

@@ -4,7 +4,7 @@
 //! good), pruning delivered events after a retention period, and erasing a user's events on
 //! request.
 
-use chrono::{DateTime, Utc};
+use chrono::TimeDelta;
 use entity::analytics_outbox::{self, Column};
 use entity::runs;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
@@ -35,7 +35,7 @@ impl Store {
         session: Uuid,
         viewer: Option<Uuid>,
     ) -> Result<bool> {
-        let row = view_event(run, session, viewer, self.clock.now());
+        let row = view_event(run, session, viewer, self.now().await?);
         let inserted = analytics_outbox::Entity::insert(row)
             .on_conflict_do_nothing_on([Column::Id])
             .exec_without_returning(&self.db)
@@ -43,18 +43,15 @@ impl Store {
         Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
     }
 
-    /// Claims up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`),
-    /// oldest due first: counts the attempt and holds them until `hold_until`, when they are
-    /// due again should this node die mid-send (at-least-once). The due ids are read and
-    /// locked first, then updated, in one transaction (as `Store::claim` does, for the same
-    /// reason: a locking subquery with a LIMIT inside the UPDATE may take more than `limit`).
-    pub async fn claim_outbox(
-        &self,
-        limit: u64,
-        now: DateTime<Utc>,
-        hold_until: DateTime<Utc>,
-    ) -> Result<Vec<OutboxEvent>> {
+    /// Claims up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`,
+    /// now in the database's clock: [`super::time`]), oldest due first: counts the attempt
+    /// and holds them for `hold`, when they are due again should this node die mid-send
+    /// (at-least-once). The due ids are read and locked first, then updated, in one
+    /// transaction (as `Store::claim` does, for the same reason: a locking subquery with a
+    /// LIMIT inside the UPDATE may take more than `limit`).
+    pub async fn claim_outbox(&self, limit: u64, hold: TimeDelta) -> Result<Vec<OutboxEvent>> {
         let txn = self.begin_write().await?;
+        let now = self.time.now(&txn).await?;
         let due: Vec<Uuid> = analytics_outbox::Entity::find()
             .select_only()
             .column(Column::Id)
@@ -72,7 +69,7 @@ impl Store {
         }
         let mut claimed = analytics_outbox::Entity::update_many()
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .col_expr(Column::NextAttemptAt, Expr::val(hold_until))
+            .col_expr(Column::NextAttemptAt, Expr::val(now + hold))
             .filter(Column::Id.is_in(due))
             .filter(Column::DeliveredAt.is_null())
             .exec_with_returning(&txn)
@@ -82,47 +79,50 @@ impl Store {
         Ok(claimed.into_iter().map(outbox_from_db).collect())
     }
 
-    pub async fn mark_delivered(&self, ids: &[Uuid], now: DateTime<Utc>) -> Result<()> {
+    /// Marks events delivered, now.
+    pub async fn mark_delivered(&self, ids: &[Uuid]) -> Result<()> {
         self.update_events(
             ids,
-            analytics_outbox::ActiveModel {
-                delivered_at: Set(Some(now)),
-                last_error: Set(None),
-                ..Default::default()
-            },
+            vec![
+                (Column::DeliveredAt, self.time.now_plus(TimeDelta::zero())),
+                (Column::LastError, Expr::val(None::<String>)),
+            ],
         )
         .await
     }
 
-    /// Makes events due again at `at`, remembering why they failed.
-    pub async fn reschedule(&self, ids: &[Uuid], at: DateTime<Utc>, error: &str) -> Result<()> {
+    /// Makes events due again `after` from now, remembering why they failed.
+    pub async fn reschedule(&self, ids: &[Uuid], after: TimeDelta, error: &str) -> Result<()> {
         self.update_events(
             ids,
-            analytics_outbox::ActiveModel {
-                next_attempt_at: Set(at),
-                last_error: Set(Some(error.to_owned())),
-                ..Default::default()
-            },
+            vec![
+                (Column::NextAttemptAt, self.time.now_plus(after)),
+                (Column::LastError, Expr::val(error)),
+            ],
         )
         .await
     }
 
     /// Sets events aside for good (the sink refused them); they stay for inspection.
-    pub async fn park(&self, ids: &[Uuid], now: DateTime<Utc>, error: &str) -> Result<()> {
+    pub async fn park(&self, ids: &[Uuid], error: &str) -> Result<()> {
         self.update_events(
             ids,
-            analytics_outbox::ActiveModel {
-                parked_at: Set(Some(now)),
-                last_error: Set(Some(error.to_owned())),
-                ..Default::default()
-            },
+            vec![
+                (Column::ParkedAt, self.time.now_plus(TimeDelta::zero())),
+                (Column::LastError, Expr::val(error)),
+            ],
         )
         .await
     }
 
-    async fn update_events(&self, ids: &[Uuid], set: analytics_outbox::ActiveModel) -> Result<()> {
-        analytics_outbox::Entity::update_many()
-            .set(set)
+    /// Sets `values` on the events `ids`; times are expressions of the statement
+    /// ([`super::time::Time::now_plus`]).
+    async fn update_events(&self, ids: &[Uuid], values: Vec<(Column, Expr)>) -> Result<()> {
+        let mut update = analytics_outbox::Entity::update_many();
+        for (column, value) in values {
+            update = update.col_expr(column, value);
+        }
+        update
             .filter(Column::Id.is_in(ids.iter().copied()))
             .exec(&self.db)
             .await?;
@@ -139,11 +139,13 @@ impl Store {
     }
 
     /// Deletes the lifecycle events of terminal runs all of whose lifecycle events were
-    /// delivered before `delivered_before`, marking those runs pruned (so `qrun verify` knows
+    /// delivered more than `retention` ago, marking those runs pruned (so `qrun verify` knows
     /// why they have none). A run still live, or with an event not yet delivered or parked,
     /// keeps all its events. View events ([`RUN_VIEWED`]) are no run's record: each is deleted
-    /// on its own once delivered before `delivered_before`. How many runs were pruned.
-    pub async fn prune_outbox(&self, delivered_before: DateTime<Utc>) -> Result<u64> {
+    /// on its own once delivered more than `retention` ago. How many runs were pruned.
+    pub async fn prune_outbox(&self, retention: TimeDelta) -> Result<u64> {
+        let now = self.now().await?;
+        let delivered_before = now - retention;
         analytics_outbox::Entity::delete_many()
             .filter(Column::Event.eq(RUN_VIEWED))
             .filter(Column::DeliveredAt.lt(delivered_before))
@@ -179,7 +181,6 @@ impl Store {
         if candidates.is_empty() {
             return Ok(0);
         }
-        let now = self.clock.now();
         let txn = self.begin_write().await?;
         analytics_outbox::Entity::delete_many()
             .filter(Column::RunId.is_in(candidates.iter().copied()))
@@ -202,8 +203,8 @@ impl Store {
     /// deletes every event of theirs still in the outbox (delivered ones are the sink's to
     /// erase) and marks their runs pruned. How many undelivered events were deleted.
     pub async fn forget_analytics(&self, user_id: Uuid) -> Result<u64> {
-        let now = self.clock.now();
         let txn = self.begin_write().await?;
+        let now = self.time.now(&txn).await?;
         let live = [RunStatus::Pending, RunStatus::Running].map(status_to_db);
         runs::Entity::update_many()
             .set(runs::ActiveModel {

@@ -369,11 +369,10 @@ impl TestApp {
     }
 
     /// Starts pending runs the only way a run starts: claimed (oldest first, up to `limit`)
-    /// by `node`, with a lease of `lease_s` seconds on the store's clock.
+    /// by `node`, with a lease of `lease_s` seconds (negative: already expired).
     pub async fn claim(&self, node: &str, limit: u64, lease_s: i64) -> Vec<Applied> {
-        let lease_until = self.store().clock().now() + chrono::TimeDelta::seconds(lease_s);
         self.recorder()
-            .claim(node, limit, lease_until)
+            .claim(node, limit, chrono::TimeDelta::seconds(lease_s))
             .await
             .expect("the claim commits")
     }

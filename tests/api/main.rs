@@ -5,6 +5,7 @@
 mod analytics;
 mod cli;
 mod client;
+mod cluster;
 mod config;
 mod faults;
 mod helpers;

@@ -12,11 +12,11 @@ use uuid::Uuid;
 use crate::cli::qrun;
 use crate::helpers::{BELL, TestApp, TestDb, executing, http, sleepy_backend, wait_until};
 use crate::on_both_databases;
-use crate::serve::{Served, serve};
+use crate::serve::{Served, serve_under};
 
 /// A config file for fast recovery: short leases, a 1 s watchdog, the simulator and a
 /// command backend that sleeps `sleep` seconds.
-fn write_config(dir: &Path, node: &str, sleep: f64) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &Path, node: &str, sleep: f64) -> std::path::PathBuf {
     let slow = sleepy_backend(dir, "slow", sleep);
     let qrun::config::BackendConfig::Command { program, .. } = slow else {
         unreachable!()
@@ -38,18 +38,27 @@ fn write_config(dir: &Path, node: &str, sleep: f64) -> std::path::PathBuf {
     path
 }
 
-fn start_node(dir: &Path, db: &TestDb, config: &Path) -> Served {
-    serve(
-        dir,
-        &[
-            ("QRUN_CONFIG", config.to_str().unwrap()),
-            ("QRUN__DATABASE__URL", &db.url),
-            ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
-        ],
-    )
+pub(crate) fn start_node(dir: &Path, db: &TestDb, config: &Path) -> Served {
+    start_node_with(dir, db, config, &[], &[])
 }
 
-async fn submit(base: &str, token: &str, backend: &str) -> Option<Uuid> {
+/// [`start_node`] under `wrapper` (e.g. faketime) with `env` added (`QRUN__…` overrides).
+pub(crate) fn start_node_with(
+    dir: &Path,
+    db: &TestDb,
+    config: &Path,
+    wrapper: &[&str],
+    env: &[(&str, &str)],
+) -> Served {
+    let base = [
+        ("QRUN_CONFIG", config.to_str().unwrap()),
+        ("QRUN__DATABASE__URL", db.url.as_str()),
+        ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
+    ];
+    serve_under(wrapper, dir, &[&base[..], env].concat())
+}
+
+pub(crate) async fn submit(base: &str, token: &str, backend: &str) -> Option<Uuid> {
     let response = http()
         .post(format!("{base}/api/runs"))
         .bearer_auth(token)
@@ -64,7 +73,7 @@ async fn submit(base: &str, token: &str, backend: &str) -> Option<Uuid> {
     run["id"].as_str()?.parse().ok()
 }
 
-async fn statuses(base: &str, ids: &[Uuid]) -> Vec<Value> {
+pub(crate) async fn statuses(base: &str, ids: &[Uuid]) -> Vec<Value> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let run: Value = http()
@@ -80,11 +89,11 @@ async fn statuses(base: &str, ids: &[Uuid]) -> Vec<Value> {
     out
 }
 
-fn count(runs: &[Value], status: &str) -> usize {
+pub(crate) fn count(runs: &[Value], status: &str) -> usize {
     runs.iter().filter(|r| r["status"] == status).count()
 }
 
-fn kill_children(dir: &Path) {
+pub(crate) fn kill_children(dir: &Path) {
     if let Ok(pids) = std::fs::read_to_string(dir.join("slow.pids")) {
         for pid in pids.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
             let _ = std::process::Command::new("kill")
@@ -95,7 +104,7 @@ fn kill_children(dir: &Path) {
     }
 }
 
-fn setup(dir: &Path, db: &TestDb, config: &Path) -> String {
+pub(crate) fn setup(dir: &Path, db: &TestDb, config: &Path) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"))
         .args(["user", "create", "alice"])
         .env_clear()
@@ -109,7 +118,7 @@ fn setup(dir: &Path, db: &TestDb, config: &Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-async fn create_bell(base: &str, token: &str) {
+pub(crate) async fn create_bell(base: &str, token: &str) {
     let response = http()
         .post(format!("{base}/api/circuits"))
         .bearer_auth(token)

@@ -19,8 +19,18 @@ impl Drop for Served {
 
 /// Starts `qrun serve` in `dir` with `env`, and waits for its `listening on http://ADDR` line.
 pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qrun"))
-        .arg("serve")
+    serve_under(&[], dir, env)
+}
+
+/// [`serve`] under a wrapper command, e.g. `["/usr/bin/faketime", "-f", "+10m"]`.
+pub fn serve_under(wrapper: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
+    let qrun = env!("CARGO_BIN_EXE_qrun");
+    let (program, args) = match wrapper.split_first() {
+        Some((program, args)) => (*program, [args, &[qrun, "serve"]].concat()),
+        None => (qrun, vec!["serve"]),
+    };
+    let mut child = Command::new(program)
+        .args(args)
         .current_dir(dir)
         .env_clear()
         .env("QRUN__SERVER__BIND", "127.0.0.1:0")
@@ -31,16 +41,28 @@ pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
         .expect("qrun serve starts");
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    // What it said before listening, for the failure message should it never listen.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = said.clone();
     std::thread::spawn(move || {
+        let mut listening = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(addr) = line.split("listening on http://").nth(1) {
+                listening = true;
                 let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+            } else if !listening {
+                log.lock().unwrap().push(line);
             }
         }
     });
     let addr = rx
         .recv_timeout(Duration::from_secs(60))
-        .expect("a `listening on http://ADDR` line");
+        .unwrap_or_else(|e| {
+            panic!(
+                "no `listening on http://ADDR` line ({e}); it said:\n{}",
+                said.lock().unwrap().join("\n")
+            )
+        });
     Served {
         child,
         base: format!("http://{addr}"),
