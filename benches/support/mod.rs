@@ -105,6 +105,16 @@ pub fn psql(url: &str, sql: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// `sql` through `psql` at `url`: its rows, one a line, columns separated by `|`.
+pub fn psql_query(url: &str, sql: &str) -> Result<String, Error> {
+    let output = Command::new("psql").args([url, "-qAtc", sql]).output()?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(format!("psql failed: {sql}: {stderr}").into());
+    }
+    Ok(String::from_utf8(output.stdout)?)
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server
 
