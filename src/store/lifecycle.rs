@@ -11,6 +11,10 @@
 //! multi-row statements per batch, just before it commits. Should the database refuse the
 //! batch for something a command did, each command is retried alone so one bad command cannot
 //! sink the others; a database that is down or locked fails the whole batch at once.
+//!
+//! Every stamp of a batch is its transaction's time ([`super::time`]: PostgreSQL's `now()`),
+//! and on PostgreSQL the transaction also `NOTIFY`s other nodes of the runs it created and
+//! cancelled ([`super::notify`]), delivered when it commits.
 
 use std::sync::Arc;
 
