@@ -26,15 +26,17 @@ use crate::nodes::{
 };
 use crate::serve::Served;
 
-/// Debian's faketime (`.ci/run` installs it): the node under it sees its clock offset.
-const FAKETIME: &str = "/usr/bin/faketime";
+/// Debian's libfaketime (package `faketime`, which `.ci/run` installs), preloaded into the
+/// node itself (not through the `faketime` command, which would stand between the test and
+/// the node's process): the node sees its clock `offset` from this machine's.
+const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
-fn skewed(offset: &'static str) -> [&'static str; 3] {
+fn skewed(offset: &'static str) -> [(&'static str, &'static str); 2] {
     assert!(
-        Path::new(FAKETIME).exists(),
-        "{FAKETIME} is missing: apt-get install faketime (.ci/run does)"
+        Path::new(LIBFAKETIME).exists(),
+        "{LIBFAKETIME} is missing: apt-get install faketime (.ci/run does)"
     );
-    [FAKETIME, "-f", offset]
+    [("LD_PRELOAD", LIBFAKETIME), ("FAKETIME", offset)]
 }
 
 /// A node that only serves the API (`executor.enabled = false`).
@@ -161,8 +163,8 @@ async fn a_node_ten_minutes_ahead_fails_no_live_run() {
     let token = setup(dir, &db, &config_a);
     // The setting: 5 s leases (renewed every 5/3 s), node-b sweeping every second.
     let lease = ("QRUN__EXECUTOR__LEASE_TTL_S", "5");
-    let a = start_node_with(dir, &db, &config_a, &[], &[lease]);
-    let b = start_node_with(dir, &db, &config_b, &skewed("+10m"), &[API_ONLY, lease]);
+    let a = start_node_with(dir, &db, &config_a, &[lease]);
+    let b = start_node_with(dir, &db, &config_b, &[&skewed("+10m")[..], &[API_ONLY, lease]].concat());
     let offset = clock_offset(&b.base).await;
     assert!(
         (offset - chrono::TimeDelta::minutes(10))
@@ -203,7 +205,7 @@ async fn a_node_ten_minutes_behind_recovers_a_dead_nodes_runs_within_about_a_lea
     let config_b = write_config(dir, "node-b", 60.0);
     let token = setup(dir, &db, &config_a);
     let mut a = start_node(dir, &db, &config_a);
-    let b = start_node_with(dir, &db, &config_b, &skewed("-10m"), &[API_ONLY]);
+    let b = start_node_with(dir, &db, &config_b, &[&skewed("-10m")[..], &[API_ONLY]].concat());
     let offset = clock_offset(&b.base).await;
     assert!(
         (offset + chrono::TimeDelta::minutes(10))
@@ -261,12 +263,11 @@ async fn submissions_and_cancels_cross_nodes_at_once() {
     let config_api = write_config(dir, "api", 600.0);
     let config_worker = write_config(dir, "worker", 600.0);
     let token = setup(dir, &db, &config_api);
-    let api = start_node_with(dir, &db, &config_api, &[], &[API_ONLY]);
+    let api = start_node_with(dir, &db, &config_api, &[API_ONLY]);
     let worker = start_node_with(
         dir,
         &db,
         &config_worker,
-        &[],
         &[
             WORKER_ONLY[0],
             WORKER_ONLY[1],
@@ -352,12 +353,11 @@ async fn a_killed_listener_comes_back_and_loses_nothing() {
     let config_api = write_config(dir, "api", 0.0);
     let config_worker = write_config(dir, "worker", 0.0);
     let token = setup(dir, &db, &config_api);
-    let api = start_node_with(dir, &db, &config_api, &[], &[API_ONLY]);
+    let api = start_node_with(dir, &db, &config_api, &[API_ONLY]);
     let worker = start_node_with(
         dir,
         &db,
         &config_worker,
-        &[],
         &[WORKER_ONLY[0], WORKER_ONLY[1], NO_CLAIM_TICK],
     );
     create_bell(&api.base, &token).await;
@@ -413,7 +413,7 @@ async fn three_nodes_take_3000_runs_with_random_cancels(db: TestDb) {
     let config = |node| write_config(dir, node, 0.0);
     let (config_api, config_w1, config_w2) = (config("api"), config("w1"), config("w2"));
     let token = setup(dir, &db, &config_api);
-    let api = start_node_with(dir, &db, &config_api, &[], &[API_ONLY]);
+    let api = start_node_with(dir, &db, &config_api, &[API_ONLY]);
     let workers: Vec<Served> = [&config_w1, &config_w2]
         .into_iter()
         .map(|config| {
@@ -421,7 +421,6 @@ async fn three_nodes_take_3000_runs_with_random_cancels(db: TestDb) {
                 dir,
                 &db,
                 config,
-                &[],
                 &[
                     WORKER_ONLY[0],
                     WORKER_ONLY[1],

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::cli::qrun;
 use crate::helpers::{BELL, TestApp, TestDb, executing, http, sleepy_backend, wait_until};
 use crate::on_both_databases;
-use crate::serve::{Served, serve_under};
+use crate::serve::{Served, serve};
 
 /// A config file for fast recovery: short leases, a 1 s watchdog, the simulator and a
 /// command backend that sleeps `sleep` seconds.
@@ -39,15 +39,14 @@ pub(crate) fn write_config(dir: &Path, node: &str, sleep: f64) -> std::path::Pat
 }
 
 pub(crate) fn start_node(dir: &Path, db: &TestDb, config: &Path) -> Served {
-    start_node_with(dir, db, config, &[], &[])
+    start_node_with(dir, db, config, &[])
 }
 
-/// [`start_node`] under `wrapper` (e.g. faketime) with `env` added (`QRUN__…` overrides).
+/// [`start_node`] with `env` added (`QRUN__…` overrides, a preloaded library).
 pub(crate) fn start_node_with(
     dir: &Path,
     db: &TestDb,
     config: &Path,
-    wrapper: &[&str],
     env: &[(&str, &str)],
 ) -> Served {
     let base = [
@@ -55,7 +54,7 @@ pub(crate) fn start_node_with(
         ("QRUN__DATABASE__URL", db.url.as_str()),
         ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
     ];
-    serve_under(wrapper, dir, &[&base[..], env].concat())
+    serve(dir, &[&base[..], env].concat())
 }
 
 pub(crate) async fn submit(base: &str, token: &str, backend: &str) -> Option<Uuid> {

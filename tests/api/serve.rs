@@ -19,18 +19,8 @@ impl Drop for Served {
 
 /// Starts `qrun serve` in `dir` with `env`, and waits for its `listening on http://ADDR` line.
 pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
-    serve_under(&[], dir, env)
-}
-
-/// [`serve`] under a wrapper command, e.g. `["/usr/bin/faketime", "-f", "+10m"]`.
-pub fn serve_under(wrapper: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
-    let qrun = env!("CARGO_BIN_EXE_qrun");
-    let (program, args) = match wrapper.split_first() {
-        Some((program, args)) => (*program, [args, &[qrun, "serve"]].concat()),
-        None => (qrun, vec!["serve"]),
-    };
-    let mut child = Command::new(program)
-        .args(args)
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qrun"))
+        .arg("serve")
         .current_dir(dir)
         .env_clear()
         .env("QRUN__SERVER__BIND", "127.0.0.1:0")

@@ -17,7 +17,7 @@ use super::{Visitor, redirect, visitor};
 use crate::domain::{Circuit, Run, RunStatus};
 use crate::http::Context;
 use crate::http::error::ApiError;
-use crate::http::extract::with_context;
+use crate::http::extract::{check_query_value, with_context};
 use crate::http::runs::{decode_cursor, encode_cursor, parse_circuit_ref};
 use crate::service::rules::BackendRules;
 use crate::service::runs::ListQuery;
@@ -58,6 +58,7 @@ impl Filters {
             ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
         };
         for (key, value) in query {
+            check_query_value(key, value)?;
             let value = value.trim();
             if value.is_empty() {
                 continue;

@@ -261,6 +261,23 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
             answer.html
         );
     }
+    // A NUL (which PostgreSQL cannot store or compare) is refused at the edge, naming the key,
+    // on both databases (it was a 500 on PostgreSQL).
+    for (query, key) in [
+        ("circuit=a%00/b", "circuit"),
+        ("backend=simulator/a%00", "backend"),
+        ("status=failed%00", "status"),
+    ] {
+        let answer = browser.get(&format!("/runs?{query}")).await;
+        assert_eq!(answer.status, 400, "{query}");
+        assert!(
+            answer
+                .html
+                .contains(&format!("`{key}` contains a NUL character")),
+            "{}",
+            answer.html
+        );
+    }
     app.stop().await;
 }
 
