@@ -10,7 +10,9 @@ use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schem
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults, RunStatus};
+use crate::domain::{
+    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, Run, RunResults, RunStatus, Stage,
+};
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
 use crate::service::rules::BackendRules;
@@ -22,6 +24,24 @@ fn one_of_strings<'a>(description: &str, values: impl IntoIterator<Item = &'a st
         .schema_type(Type::String)
         .description(Some(description))
         .enum_values(Some(values))
+        .build()
+}
+
+/// [`one_of_strings`], or null.
+fn optional_one_of_strings<'a>(
+    description: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(description))
+        .enum_values(Some(
+            values
+                .into_iter()
+                .map(Value::from)
+                .chain([Value::Null])
+                .collect::<Vec<_>>(),
+        ))
         .build()
 }
 
@@ -214,8 +234,10 @@ fn run_status_schema() -> Object {
 pub struct ResultsView {
     /// Counts keyed like Qiskit's `get_counts()`.
     pub counts: BTreeMap<String, u64>,
+    #[schema(minimum = 1)]
     pub shots: u64,
     /// Seconds.
+    #[schema(minimum = 0)]
     pub execution_time: f64,
     pub unique_states: u64,
 }
@@ -235,18 +257,29 @@ impl From<&RunResults> for ResultsView {
 /// transpiler target.
 #[derive(Serialize, ToSchema)]
 pub struct BackendView {
-    /// `simulator` or `command`.
     #[serde(rename = "type")]
+    #[schema(schema_with = backend_kind_schema)]
     pub kind: String,
     pub name: String,
     /// The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.
+    #[schema(schema_with = backend_formats_schema)]
     pub formats: Vec<String>,
     /// The widest circuit it runs, qubits; null when the backend does not say.
     pub max_qubits: Option<u32>,
     /// Shots per run, at most.
+    #[schema(minimum = 1)]
     pub max_shots: u64,
     /// The gates it executes natively, by Qiskit's standard names.
     pub native_gates: Vec<String>,
+}
+
+fn backend_formats_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .description(Some(
+            "The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.",
+        ))
+        .items(one_of_strings("A circuit format", UPLOAD_FORMATS))
+        .build()
 }
 
 /// `GET /api/backends`.
@@ -277,25 +310,51 @@ pub struct RunView {
     pub circuit_id: Uuid,
     /// `owner/name`
     pub circuit: String,
+    #[schema(minimum = 1)]
     pub circuit_version: i32,
-    /// pending | running | completed | failed | cancelled
+    #[schema(schema_with = run_status_view_schema)]
     pub status: String,
+    #[schema(schema_with = backend_kind_schema)]
     pub backend_type: String,
     pub backend_name: String,
     pub framework: String,
+    #[schema(minimum = 1)]
     pub shots: u64,
     /// The values bound to the circuit's parameters (`{}` when none).
     pub parameters: BTreeMap<String, f64>,
     /// The sampling seed, if the submission gave one.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<u64>,
     pub results: Option<ResultsView>,
+    /// Why a failed run failed (null unless failed).
+    #[schema(schema_with = error_class_schema)]
     pub error_class: Option<String>,
     pub error_message: Option<String>,
+    /// Where a failed run failed (null unless failed).
+    #[schema(schema_with = error_stage_schema)]
     pub error_stage: Option<String>,
     pub analytics_consent: Option<bool>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+fn run_status_view_schema() -> Object {
+    one_of_strings("The run's status", RunStatus::ALL.map(RunStatus::as_str))
+}
+
+fn error_class_schema() -> Object {
+    optional_one_of_strings(
+        "Why a failed run failed (null unless failed)",
+        ErrorClass::ALL.map(ErrorClass::as_str),
+    )
+}
+
+fn error_stage_schema() -> Object {
+    optional_one_of_strings(
+        "Where a failed run failed (null unless failed)",
+        Stage::ALL.map(Stage::as_str),
+    )
 }
 
 impl RunView {
@@ -341,7 +400,7 @@ pub struct RunPage {
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryView {
     pub id: Uuid,
-    /// run.requested | run.started | run.completed | run.failed | run.cancelled
+    #[schema(schema_with = audit_action_schema)]
     pub action: String,
     /// The run's owner; null unless the viewer may see the submitter.
     pub actor_user_id: Option<Uuid>,
@@ -349,6 +408,10 @@ pub struct AuditEntryView {
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
+}
+
+fn audit_action_schema() -> Object {
+    one_of_strings("The transition", Action::ALL.map(Action::audit_action))
 }
 
 /// Metadata keys that identify a person; dropped for viewers who may not see the submitter.
@@ -431,10 +494,7 @@ fn manifest_format_schema() -> Object {
 }
 
 /// A circuit at one version.
-// Named `Circuit` in the document, the resource a submission's `circuit_id` names (so a
-// client, or a test generator inferring links, connects the two).
 #[derive(Serialize, ToSchema)]
-#[schema(as = Circuit)]
 pub struct CircuitView {
     pub id: Uuid,
     pub owner: String,

@@ -505,6 +505,10 @@ async fn enumerations_in_the_document_are_the_accepted_values() {
         .find(|p| p["name"] == "status")
         .expect("status");
     assert_eq!(filter["schema"]["enum"], json!(statuses));
+    assert_eq!(
+        component(&doc, "RunView")["properties"]["status"]["enum"],
+        json!(statuses)
+    );
     for status in statuses.iter().copied().chain(["Pending", "done"]) {
         let request = http()
             .get(app.url(&format!("/api/runs?status={status}")))
