@@ -494,7 +494,10 @@ fn manifest_format_schema() -> Object {
 }
 
 /// A circuit at one version.
+// Named `Circuit` in the document, the resource a submission's `circuit_id` names (so a
+// client, or a test generator inferring links, connects the two).
 #[derive(Serialize, ToSchema)]
+#[schema(as = Circuit)]
 pub struct CircuitView {
     pub id: Uuid,
     pub owner: String,

@@ -159,6 +159,30 @@ fn submission(circuit: &str, backend: &Value, shots: u64) -> Value {
     json!({"circuit": circuit, "backend": backend, "shots": shots})
 }
 
+/// The circuit a submission's `circuit_id` names is the document's `Circuit`, what
+/// `POST /api/circuits` answers: clients, and schemathesis' link inference, connect the two by
+/// that name (as `CircuitView`, schemathesis' stateful phase never submitted a run, so never
+/// followed a run's links).
+#[tokio::test]
+async fn a_created_circuit_is_the_circuit_a_submission_names() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let doc = document(&app).await;
+    for (path, method, status) in [
+        ("/api/circuits", "post", "201"),
+        ("/api/circuits/{owner}/{name}/versions", "post", "201"),
+        ("/api/circuits/{owner}/{name}", "get", "200"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+                ["$ref"],
+            "#/components/schemas/Circuit",
+            "{method} {path}"
+        );
+    }
+    assert!(component(&doc, "Circuit")["properties"]["id"].is_object());
+    app.stop().await;
+}
+
 /// A deployment with a second, smaller simulator: the document carries each backend's own shot
 /// limit (it is built from the running configuration), and exactly those limits are enforced.
 #[tokio::test]
