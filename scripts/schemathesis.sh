@@ -7,14 +7,20 @@
 #
 # What it does: a venv with a pinned schemathesis (reused across runs); `qrun serve` on a
 # fresh SQLite file in a temp dir at a free port (bind 127.0.0.1:0, the address read from the
-# "listening on" log line), executor on so runs really execute; a user from `qrun user create`
-# on the same database; a public Bell-state circuit `schemathesis/bell` and two runs of it
-# created through the API (so run submission has something valid to hit); then
-# `schemathesis run` with every check, a fixed seed and a fixed number of examples per
-# operation, all phases (examples, coverage, fuzzing, stateful, the last from the links
-# schemathesis infers), continuing past failures, and a hook that supplies the data JSON
-# Schema cannot describe (see below). It stops the server, prints schemathesis' summary and
-# a per-check tally, and exits with schemathesis' status (non-zero on any failure).
+# "listening on" log line), executor on so runs really execute, with a second backend besides
+# the simulator: `command/slow`, a sandboxed program that takes 2 s per run and allows fewer
+# shots (so runs live long enough to be cancelled, and the document's per-backend shot limit
+# is exercised); a user from `qrun user create` on the same database; a public Bell-state
+# circuit `schemathesis/bell` and two runs of it created through the API (so run submission
+# has something valid to hit); then `schemathesis run` with every check, a fixed seed and a
+# fixed number of examples per operation, all phases (examples, coverage, fuzzing, stateful,
+# the last from the document's links and those schemathesis infers), continuing past
+# failures, and a hook that supplies the data JSON Schema cannot describe (see below). It
+# stops the server, prints schemathesis' summary, a per-check tally and how many requests
+# carried a NUL character (U+0000: schemathesis generates it in strings unless
+# `generation.allow-x00 = false`; every string a request declares excludes it, so those are
+# negative cases, each of which must be refused), and exits non-zero on any failure, on any
+# warning, or if no request carried a NUL.
 #
 # Knobs (environment): QRUN_BIN, SCHEMATHESIS_EXAMPLES (per operation, default 100),
 # SCHEMATHESIS_SEED (default 9), SCHEMATHESIS_VENV, SCHEMATHESIS_WORKERS (default 1: the
@@ -62,6 +68,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The simulator (the default backend) and a slow, sandboxed command backend: a run on it
+# takes 2 s, so the stateful phase's cancels (linked from each created run) find it alive.
+cat >"$WORK/qrun.toml" <<'TOML'
+[[backends]]
+type = "command"
+name = "slow"
+program = "/usr/bin/python3"
+args = ["-c", "import json, sys, time; job = json.load(sys.stdin); time.sleep(2); print(json.dumps({'counts': {'0': job['shots']}}))"]
+formats = ["openqasm2", "openqasm3"]
+timeout_s = 60
+max_shots = 1000
+TOML
+export QRUN_CONFIG=$WORK/qrun.toml
 export QRUN__DATABASE__URL="sqlite://$WORK/qrun.db?mode=rwc"
 export QRUN__SERVER__BIND=127.0.0.1:0
 export QRUN__EXECUTOR__ENABLED=true
@@ -95,12 +114,16 @@ TOKEN=$("$QRUN_BIN" user create schemathesis)
 
 # Test data that JSON Schema cannot describe, supplied by a hook to the schema-valid
 # ("positive") cases of every phase; negative cases keep their schema-violating values:
-# - an OpenQASM 2.0 program for every uploaded `source` (the grammar is checked on upload);
-# - this deployment's backend for every submission (backends are configuration);
-# - the circuit created below for every submission (random names and ids are only 404s);
+# - an OpenQASM program of the manifest's version for every uploaded OpenQASM `source` (the
+#   grammar is checked on upload; a `python` source is stored as it is, so it keeps its own);
+# - the circuit created below for every submission (random names and ids are only 404s), and
+#   no parameters (it is an OpenQASM 2 circuit: it has none; which parameters a circuit takes
+#   is in its source);
 # - a cursor the API issued for every `cursor` (it is opaque);
 # - an Idempotency-Key of its own for each distinct submission (reusing one for another
 #   submission is a 422 by design: the key names one submission).
+# The backends, their shot limits and the frameworks are in the document itself (it is built
+# from the running configuration).
 cat >"$WORK/hooks.py" <<'PY'
 import hashlib
 import json
@@ -108,12 +131,17 @@ import os
 
 import schemathesis
 
-SOURCES = [
-    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n',
-    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\nmeasure q -> c;\n',
-    'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nx q[0];\nmeasure q[0] -> c[0];\n',
-]
-BACKEND = {"type": "simulator", "name": "statevector"}
+SOURCES = {
+    "openqasm2": [
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n',
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\nmeasure q -> c;\n',
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nx q[0];\nmeasure q[0] -> c[0];\n',
+    ],
+    "openqasm3": [
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[2] q;\nbit[2] c;\nh q[0];\ncx q[0], q[1];\nc = measure q;\n',
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n',
+    ],
+}
 CIRCUIT = os.environ["QRUN_ST_CIRCUIT"]
 CIRCUIT_ID = os.environ["QRUN_ST_CIRCUIT_ID"]
 CURSOR = os.environ["QRUN_ST_CURSOR"]
@@ -128,7 +156,8 @@ def submission(context, case):
     body = case.body
     if not positive(case) or not isinstance(body, dict):
         return case
-    body["backend"] = dict(BACKEND)
+    if isinstance(body.get("parameters"), dict):
+        body["parameters"] = {}
     if isinstance(body.get("circuit"), str):
         body["circuit"] = CIRCUIT
     if isinstance(body.get("circuit_id"), str):
@@ -146,7 +175,9 @@ def submission(context, case):
 def upload(context, case):
     body = case.body
     if positive(case) and isinstance(body, dict) and isinstance(body.get("source"), str):
-        body["source"] = SOURCES[len(body["source"]) % len(SOURCES)]
+        sources = SOURCES.get((body.get("manifest") or {}).get("format"))
+        if sources:
+            body["source"] = sources[len(body["source"]) % len(sources)]
     return case
 
 
@@ -186,8 +217,12 @@ QRUN_ST_CURSOR=$(api GET '/api/runs?limit=1' | field next_cursor)
 export QRUN_ST_CURSOR
 echo "== submitted 2 runs; a page cursor: $QRUN_ST_CURSOR"
 
+# Every warning fails the run (missing test data, schema-valid data mostly refused, ...).
 cat >"$WORK/schemathesis.toml" <<TOML
 hooks = "$WORK/hooks.py"
+
+[warnings]
+fail-on = true
 
 [cache]
 enabled = false
@@ -217,11 +252,26 @@ set -e
 # --- summary ---------------------------------------------------------------------------------
 echo
 echo "== per check (from the NDJSON report)"
+set +e
 python3 - "$WORK"/report/ndjson-*.ndjson <<'PY'
 import collections, json, sys
 
+
+def nul_in(value):
+    """Whether a request's part holds a NUL: in a string, or a key, anywhere inside."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(nul_in(k) or nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(nul_in(v) for v in value)
+    return False
+
+
 operations, cases, server_errors = set(), 0, 0
 failures = collections.defaultdict(collections.Counter)
+# Requests that carried U+0000, by the part that did and the answer's status.
+nuls = collections.defaultdict(collections.Counter)
 for line in open(sys.argv[1]):
     finished = json.loads(line).get("ScenarioFinished")
     if not finished:
@@ -238,6 +288,10 @@ for line in open(sys.argv[1]):
         for check in checks:
             if check["status"] == "failure":
                 failures[check["name"]][f"{label} -> {status}"] += 1
+        for part in ("body", "query", "path_parameters", "headers"):
+            if nul_in(case.get(part)):
+                mode = ((case.get("meta") or {}).get("generation") or {}).get("mode")
+                nuls[f"{part}, {mode}"][status] += 1
 print(f"{len(operations)} method/path pairs, {cases} test cases, {server_errors} answers 5xx")
 for name, where in sorted(failures.items()):
     print(f"  {name}: {sum(where.values())} cases, {len(where)} method/path/status")
@@ -245,7 +299,14 @@ for name, where in sorted(failures.items()):
         print(f"    {key} x{count}")
 if not failures:
     print("  no check failed")
+print(f"requests carrying U+0000: {sum(sum(c.values()) for c in nuls.values())}")
+for where, statuses in sorted(nuls.items()):
+    print(f"  in {where}: " + ", ".join(f"{n} answered {s}" for s, n in sorted(statuses.items(), key=str)))
+# The run must include them (issue 20, item 9): schemathesis' strings do unless allow-x00 is off.
+sys.exit(0 if nuls else 1)
 PY
+[[ $? == 0 ]] || { echo "no request carried U+0000" >&2; rc=1; }
+set -e
 # hyper logs a "server connection error" for a request it refuses to parse (schemathesis sends
 # a control byte in a header): an HTTP 400 from hyper, not an error of the service.
 echo "== server log: errors and warnings"

@@ -53,8 +53,9 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
 #[utoipa::path(
     get, path = "/api/runs/{id}/events", tag = "runs",
     params(
-        ("id" = String, Path, description = "Run id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "The id of the last event received (a status): it is not sent again"),
+        ("id" = String, Path, format = Uuid, description = "Run id (a malformed one is a 404)"),
+        // Any value a header can hold (visible ASCII, spaces and tabs; anything else is a 400).
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[\\t -~]*$", description = "The id of the last event received (a status): it is not sent again"),
     ),
     responses(
         (status = 200, description = "`status` events, each a run; ends after the terminal one", content_type = "text/event-stream", body = RunView),

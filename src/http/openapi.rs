@@ -1,5 +1,12 @@
 //! `GET /openapi.json`: the API's OpenAPI document, generated from the handlers' annotations
-//! and the view types (utoipa), so it cannot drift from the code without a test noticing.
+//! and the view types (utoipa), so it cannot drift from the code without a test noticing, and
+//! completed at start-up with what only the running configuration knows: its backends (each
+//! with its shot limit) and its frameworks. The document declares what the handlers enforce:
+//! a request it admits is one the service accepts (or answers 404/409 for want of the thing
+//! named), and one it does not admit is refused with a 4xx.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -7,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use warp::Filter;
 
 use super::{backends, circuits, error, events, health, ops, runs, views};
+use crate::service::Rules;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -56,15 +64,13 @@ impl Modify for Aliases {
     }
 }
 
-/// The document as served (built once).
-pub fn document_json() -> &'static Value {
-    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut doc =
-            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
-        refine(&mut doc);
-        doc
-    })
+/// The document this deployment serves: the annotations' document, refined with what they
+/// cannot say, and with `rules`' backends and frameworks.
+pub fn build(rules: &Rules) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    refine(&mut doc);
+    deployment(&mut doc, rules);
+    doc
 }
 
 fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
@@ -76,12 +82,6 @@ fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
 /// utoipa does not model, and the rules that hold for every route (they live in `error.rs`
 /// and `mod.rs`, not in any one handler).
 fn refine(doc: &mut Value) {
-    // A submission names its circuit by exactly one of `circuit_id` and `circuit` (the other
-    // absent or null); neither or both is a 400.
-    at(doc, "/components/schemas/SubmitRun")["oneOf"] = json!([
-        {"required": ["circuit_id"], "properties": {"circuit_id": {"type": "string"}}},
-        {"required": ["circuit"], "properties": {"circuit": {"type": "string"}}},
-    ]);
     // A server-sent event stream: the schema describes each event (OpenAPI 3.1 has no
     // `itemSchema`), an `event: status` whose `data` is the run as JSON.
     at(
@@ -203,14 +203,93 @@ fn refine(doc: &mut Value) {
     }
 }
 
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
-fn document() -> warp::reply::Json {
-    warp::reply::json(document_json())
+/// What this deployment's configuration decides, declared exactly:
+/// - a submission's `backend` is one of the configured `(type, name)` pairs (any other is a
+///   400 `unknown_backend`), and its `shots` at most that backend's `max_shots` (else a 400
+///   `invalid_shots`): `SubmitRun` is one of (the circuit named by `circuit_id` or by
+///   `circuit`) × (each backend with its own shot maximum), so "exactly one of `circuit_id` and
+///   `circuit`" and the per-backend limit are one `oneOf`; `shots`' own maximum is the largest;
+/// - an upload's `manifest.framework` is one of `executor.frameworks` (else a 400
+///   `invalid_manifest`): `UploadManifest`, the request's manifest (a stored circuit's
+///   `ManifestView` keeps the framework it was uploaded with, even one no longer configured).
+fn deployment(doc: &mut Value, rules: &Rules) {
+    let backends: Vec<Value> = rules
+        .backends
+        .iter()
+        .map(|b| json!({"type": b.kind, "name": b.name}))
+        .collect();
+    let backend_ref = at(doc, "/components/schemas/BackendRef");
+    if backends.is_empty() {
+        // Nothing can be submitted to a deployment without backends.
+        backend_ref["not"] = json!({});
+    } else {
+        backend_ref["enum"] = Value::Array(backends.clone());
+        let kinds: BTreeSet<&str> = rules.backends.iter().map(|b| b.kind.as_str()).collect();
+        let names: BTreeSet<&str> = rules.backends.iter().map(|b| b.name.as_str()).collect();
+        backend_ref["properties"]["type"]["enum"] = json!(kinds);
+        backend_ref["properties"]["name"]["enum"] = json!(names);
+    }
+
+    let submit = at(doc, "/components/schemas/SubmitRun");
+    if let Some(max) = rules.backends.iter().map(|b| b.max_shots).max() {
+        submit["properties"]["shots"]["maximum"] = json!(max);
+    }
+    let mut branches = Vec::new();
+    for field in ["circuit_id", "circuit"] {
+        for rules in &rules.backends {
+            branches.push(json!({
+                "title": format!("{field}, {}/{}", rules.kind, rules.name),
+                "required": [field],
+                "properties": {
+                    field: {"type": "string"},
+                    // Property by property: an object `const` is beyond some generators
+                    // (schemathesis 4 cannot generate for it), and BackendRef requires both.
+                    "backend": {"properties": {
+                        "type": {"const": rules.kind},
+                        "name": {"const": rules.name},
+                    }},
+                    "shots": {"maximum": rules.max_shots},
+                },
+            }));
+        }
+    }
+    if branches.is_empty() {
+        submit["not"] = json!({});
+    } else {
+        submit["oneOf"] = Value::Array(branches);
+    }
+
+    let mut manifest = at(doc, "/components/schemas/ManifestView").clone();
+    manifest["description"] = json!(
+        "The manifest of an upload: `framework` one of this deployment's `executor.frameworks`."
+    );
+    manifest["properties"]["framework"] = json!({
+        "type": "string",
+        "description": "The SDK the circuit was written for: one of this deployment's `executor.frameworks` (another is a 400 `invalid_manifest`).",
+        "enum": rules.frameworks,
+    });
+    at(doc, "/components/schemas")["UploadManifest"] = manifest;
+    for request in ["CreateCircuit", "AddVersion"] {
+        at(
+            doc,
+            &format!("/components/schemas/{request}/properties/manifest"),
+        )["$ref"] = json!("#/components/schemas/UploadManifest");
+    }
 }
 
-pub fn routes() -> impl Filter<Extract = (warp::reply::Json,), Error = warp::Rejection> + Clone {
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "ops", responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+fn document(doc: Arc<Value>) -> warp::reply::Json {
+    warp::reply::json(&*doc)
+}
+
+/// `GET /openapi.json`, the document built once, from `rules`.
+pub fn routes(
+    rules: &Rules,
+) -> impl Filter<Extract = (warp::reply::Json,), Error = warp::Rejection> + Clone + use<> {
+    let doc = Arc::new(build(rules));
     warp::path!("openapi.json")
         .and(crate::http::get_or_head())
+        .map(move || doc.clone())
         .map(document)
 }

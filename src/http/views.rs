@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserializer, Unexpected};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::domain::{AuditEntry, Circuit, CircuitVersion, Run, RunResults, RunStatus};
+use crate::domain::{
+    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, Run, RunResults, RunStatus, Stage,
+};
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
 use crate::service::rules::BackendRules;
@@ -25,6 +27,35 @@ fn one_of_strings<'a>(description: &str, values: impl IntoIterator<Item = &'a st
         .build()
 }
 
+/// [`one_of_strings`], or null.
+fn optional_one_of_strings<'a>(
+    description: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some(description))
+        .enum_values(Some(
+            values
+                .into_iter()
+                .map(Value::from)
+                .chain([Value::Null])
+                .collect::<Vec<_>>(),
+        ))
+        .build()
+}
+
+/// The JSON Schema `pattern` of a string that holds no U+0000. Every string of a request body
+/// and every query value is refused with a 400 if it holds one (`extract::parse_json`,
+/// `extract::check_query_value`: PostgreSQL's text cannot store it), so each string a request
+/// declares says so: with this pattern, or with one of its own that excludes `\u0000` too
+/// (`#[schema(pattern)]` takes only a literal, so those spell it out; a test walks the
+/// document for any string that admits it).
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// The kinds of backend a deployment can declare.
+const BACKEND_KINDS: [&str; 2] = ["simulator", "command"];
+
 /// `POST /api/runs`. Name the circuit by exactly one of `circuit_id` or `circuit` ("owner/name").
 // The document's `oneOf` that says "exactly one" is added in `openapi.rs` (utoipa cannot).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -32,23 +63,25 @@ fn one_of_strings<'a>(description: &str, values: impl IntoIterator<Item = &'a st
 pub struct SubmitRun {
     pub circuit_id: Option<Uuid>,
     /// `owner/name` (a well-formed name that no circuit has is a 404).
-    #[schema(pattern = "^[^/]+/[^/]+$")]
+    #[schema(pattern = "^[^/\\u0000]+/[^/\\u0000]+$")]
     pub circuit: Option<String>,
-    /// The circuit version; the latest when absent.
+    /// The circuit version; the latest when absent (one the circuit does not have is a 404).
     #[serde(default, deserialize_with = "optional_whole")]
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub version: Option<i32>,
     pub backend: BackendRef,
-    /// 1 to the backend's `max_shots` (100000 for both kinds of backend unless the deployment
-    /// configures another limit: a larger count is a 400 `invalid_shots`).
+    /// 1 to the chosen backend's `max_shots` (`GET /api/backends`; a larger count is a 400
+    /// `invalid_shots`). The maximum here is the largest of this deployment's backends; the
+    /// object's `oneOf` holds each backend's own.
+    // The maximum is this deployment's, set in `openapi.rs` from the running configuration.
     #[serde(deserialize_with = "whole")]
-    #[schema(minimum = 1, maximum = 100000)]
+    #[schema(minimum = 1)]
     pub shots: u64,
     /// Values for the circuit's parameters by name (OpenQASM 3 `input float[64] theta;` →
     /// `{"theta": 0.5}`; a Python circuit's free parameters). Each must be a number; a missing
     /// or unknown one, or any for an OpenQASM 2 circuit, is a 400 `invalid_parameters`.
     #[serde(default)]
-    #[schema(value_type = Option<BTreeMap<String, f64>>)]
+    #[schema(schema_with = parameters_schema)]
     pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
     /// The sampling seed, 0 to 2^63 - 1: the same seed, circuit, parameters and shots give
     /// the same counts (on the built-in simulator, and on runners that honour it). Absent: a
@@ -56,6 +89,26 @@ pub struct SubmitRun {
     #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<i64>,
+}
+
+fn parameters_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "Values for the circuit's parameters by name (OpenQASM 3 `input float[64] theta;` → \
+             `{\"theta\": 0.5}`; a Python circuit's free parameters). Each must be a number; a \
+             missing or unknown one, or any for an OpenQASM 2 circuit, is a 400 \
+             `invalid_parameters`.",
+        ))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(NO_NUL)),
+        ))
+        .additional_properties(Some(AdditionalProperties::from(
+            ObjectBuilder::new().schema_type(Type::Number),
+        )))
+        .build()
 }
 
 /// A JSON integer as JSON Schema's `integer` counts them: any number whose value is whole, so
@@ -98,13 +151,14 @@ pub struct BackendRef {
     #[schema(schema_with = backend_kind_schema)]
     pub kind: String,
     /// The backend's name in the configuration (the built-in simulator: `statevector`).
+    // Which `(type, name)` pairs exist is this deployment's: an `enum` set in `openapi.rs`.
     pub name: String,
 }
 
 fn backend_kind_schema() -> Object {
     one_of_strings(
         "`simulator` (the built-in state-vector simulator) or `command` (an external program)",
-        ["simulator", "command"],
+        BACKEND_KINDS,
     )
 }
 
@@ -131,12 +185,19 @@ const _: () = assert!(
     "update SubmitHeaders' max_length"
 );
 
+/// `granted` or `denied` in any case (`extract::parse_consent`): a pattern, not an `enum`,
+/// because `Granted` is accepted too.
 fn consent_schema() -> Object {
-    one_of_strings(
-        "Whether the run's analytics events may be captured (case-insensitive); absent means \
-         `denied`",
-        ["granted", "denied"],
-    )
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "`granted` or `denied` (case-insensitive): whether the run's analytics events may be \
+             captured; absent means `denied`",
+        ))
+        .pattern(Some(
+            "^(?:[Gg][Rr][Aa][Nn][Tt][Ee][Dd]|[Dd][Ee][Nn][Ii][Ee][Dd])$",
+        ))
+        .build()
 }
 
 /// The query of `GET /api/runs` (documentation only: the handler reads the query itself, to
@@ -148,7 +209,7 @@ pub struct ListRunsQuery {
     #[param(schema_with = run_status_schema)]
     status: Option<String>,
     /// Only runs of this circuit, `owner/name`.
-    #[param(pattern = "^[^/]+/[^/]+$")]
+    #[param(pattern = "^[^/\\u0000]+/[^/\\u0000]+$")]
     circuit: Option<String>,
     /// Only runs of this circuit.
     circuit_id: Option<Uuid>,
@@ -173,8 +234,10 @@ fn run_status_schema() -> Object {
 pub struct ResultsView {
     /// Counts keyed like Qiskit's `get_counts()`.
     pub counts: BTreeMap<String, u64>,
+    #[schema(minimum = 1)]
     pub shots: u64,
     /// Seconds.
+    #[schema(minimum = 0)]
     pub execution_time: f64,
     pub unique_states: u64,
 }
@@ -194,18 +257,29 @@ impl From<&RunResults> for ResultsView {
 /// transpiler target.
 #[derive(Serialize, ToSchema)]
 pub struct BackendView {
-    /// `simulator` or `command`.
     #[serde(rename = "type")]
+    #[schema(schema_with = backend_kind_schema)]
     pub kind: String,
     pub name: String,
     /// The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.
+    #[schema(schema_with = backend_formats_schema)]
     pub formats: Vec<String>,
     /// The widest circuit it runs, qubits; null when the backend does not say.
     pub max_qubits: Option<u32>,
     /// Shots per run, at most.
+    #[schema(minimum = 1)]
     pub max_shots: u64,
     /// The gates it executes natively, by Qiskit's standard names.
     pub native_gates: Vec<String>,
+}
+
+fn backend_formats_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .description(Some(
+            "The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.",
+        ))
+        .items(one_of_strings("A circuit format", UPLOAD_FORMATS))
+        .build()
 }
 
 /// `GET /api/backends`.
@@ -236,25 +310,51 @@ pub struct RunView {
     pub circuit_id: Uuid,
     /// `owner/name`
     pub circuit: String,
+    #[schema(minimum = 1)]
     pub circuit_version: i32,
-    /// pending | running | completed | failed | cancelled
+    #[schema(schema_with = run_status_view_schema)]
     pub status: String,
+    #[schema(schema_with = backend_kind_schema)]
     pub backend_type: String,
     pub backend_name: String,
     pub framework: String,
+    #[schema(minimum = 1)]
     pub shots: u64,
     /// The values bound to the circuit's parameters (`{}` when none).
     pub parameters: BTreeMap<String, f64>,
     /// The sampling seed, if the submission gave one.
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<u64>,
     pub results: Option<ResultsView>,
+    /// Why a failed run failed (null unless failed).
+    #[schema(schema_with = error_class_schema)]
     pub error_class: Option<String>,
     pub error_message: Option<String>,
+    /// Where a failed run failed (null unless failed).
+    #[schema(schema_with = error_stage_schema)]
     pub error_stage: Option<String>,
     pub analytics_consent: Option<bool>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+fn run_status_view_schema() -> Object {
+    one_of_strings("The run's status", RunStatus::ALL.map(RunStatus::as_str))
+}
+
+fn error_class_schema() -> Object {
+    optional_one_of_strings(
+        "Why a failed run failed (null unless failed)",
+        ErrorClass::ALL.map(ErrorClass::as_str),
+    )
+}
+
+fn error_stage_schema() -> Object {
+    optional_one_of_strings(
+        "Where a failed run failed (null unless failed)",
+        Stage::ALL.map(Stage::as_str),
+    )
 }
 
 impl RunView {
@@ -300,7 +400,7 @@ pub struct RunPage {
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryView {
     pub id: Uuid,
-    /// run.requested | run.started | run.completed | run.failed | run.cancelled
+    #[schema(schema_with = audit_action_schema)]
     pub action: String,
     /// The run's owner; null unless the viewer may see the submitter.
     pub actor_user_id: Option<Uuid>,
@@ -308,6 +408,10 @@ pub struct AuditEntryView {
     #[schema(value_type = Object)]
     pub metadata: Value,
     pub created_at: DateTime<Utc>,
+}
+
+fn audit_action_schema() -> Object {
+    one_of_strings("The transition", Action::ALL.map(Action::audit_action))
 }
 
 /// Metadata keys that identify a person; dropped for viewers who may not see the submitter.
@@ -347,7 +451,9 @@ pub struct CreateCircuit {
     #[schema(min_length = 1, max_length = 100, pattern = "^[a-z0-9][a-z0-9._-]*$")]
     pub name: String,
     pub visibility: VisibilityView,
-    /// OpenQASM 2.0 source, syntax-checked on upload (a 400 `invalid_source` with line:col).
+    /// The source in `manifest.format`; OpenQASM is syntax-checked on upload (a 400
+    /// `invalid_source` with line:col).
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub source: String,
     pub manifest: ManifestView,
 }
@@ -356,7 +462,9 @@ pub struct CreateCircuit {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddVersion {
-    /// OpenQASM 2.0 source, syntax-checked on upload (a 400 `invalid_source` with line:col).
+    /// The source in `manifest.format`; OpenQASM is syntax-checked on upload (a 400
+    /// `invalid_source` with line:col).
+    #[schema(pattern = "^[^\\u0000]*$")]
     pub source: String,
     pub manifest: ManifestView,
 }
@@ -386,7 +494,10 @@ fn manifest_format_schema() -> Object {
 }
 
 /// A circuit at one version.
+// Named `Circuit` in the document, the resource a submission's `circuit_id` names (so a
+// client, or a test generator inferring links, connects the two).
 #[derive(Serialize, ToSchema)]
+#[schema(as = Circuit)]
 pub struct CircuitView {
     pub id: Uuid,
     pub owner: String,
