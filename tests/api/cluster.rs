@@ -164,7 +164,12 @@ async fn a_node_ten_minutes_ahead_fails_no_live_run() {
     // The setting: 5 s leases (renewed every 5/3 s), node-b sweeping every second.
     let lease = ("QRUN__EXECUTOR__LEASE_TTL_S", "5");
     let a = start_node_with(dir, &db, &config_a, &[lease]);
-    let b = start_node_with(dir, &db, &config_b, &[&skewed("+10m")[..], &[API_ONLY, lease]].concat());
+    let b = start_node_with(
+        dir,
+        &db,
+        &config_b,
+        &[&skewed("+10m")[..], &[API_ONLY, lease]].concat(),
+    );
     let offset = clock_offset(&b.base).await;
     assert!(
         (offset - chrono::TimeDelta::minutes(10))
@@ -205,7 +210,12 @@ async fn a_node_ten_minutes_behind_recovers_a_dead_nodes_runs_within_about_a_lea
     let config_b = write_config(dir, "node-b", 60.0);
     let token = setup(dir, &db, &config_a);
     let mut a = start_node(dir, &db, &config_a);
-    let b = start_node_with(dir, &db, &config_b, &[&skewed("-10m")[..], &[API_ONLY]].concat());
+    let b = start_node_with(
+        dir,
+        &db,
+        &config_b,
+        &[&skewed("-10m")[..], &[API_ONLY]].concat(),
+    );
     let offset = clock_offset(&b.base).await;
     assert!(
         (offset + chrono::TimeDelta::minutes(10))
