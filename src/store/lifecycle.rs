@@ -200,8 +200,17 @@ impl Store {
         let txn = self.begin_write().await?;
         let now = self.time.now(&txn).await?;
         let mut inserts = Inserts::default();
+        let mut done = if self.is_postgres() {
+            complete_together(&txn, commands, now, &mut inserts.records).await?
+        } else {
+            vec![None; commands.len()]
+        };
         let mut outcomes = Vec::with_capacity(commands.len());
-        for command in commands {
+        for (command, done) in commands.iter().zip(done.iter_mut()) {
+            if let Some(applied) = done.take() {
+                outcomes.push(Ok(applied));
+                continue;
+            }
             let outcome = match command {
                 Command::Create(new) => create(&txn, new, now, &mut inserts).await.map(Ok)?,
                 Command::Transition { run_id, change } => {
@@ -349,6 +358,94 @@ async fn create(
         from: None,
         created: false,
     })
+}
+
+/// The completions of a batch as one statement (PostgreSQL): every `running → completed` of
+/// the batch, each with its own guard (the same as [`guarded_update`]'s: still running, time
+/// moving forward), joined to its results passed as one JSON parameter, so the statement's text
+/// is the same for any batch size (prepared once per connection):
+///
+/// ```sql
+/// UPDATE runs SET status = 'completed', results = v.results, completed_at = $2,
+///        lease_expires_at = NULL
+/// FROM jsonb_to_recordset($1) AS v(id uuid, results jsonb)
+/// WHERE runs.id = v.id AND runs.status = 'running' AND runs.created_at < $2
+///   AND (runs.started_at IS NULL OR runs.started_at < $2)
+/// RETURNING runs.*
+/// ```
+///
+/// One entry per command: the completion that took effect (its audit and outbox rows added to
+/// `records`), or `None` — for any other command, a completion of a run another command of
+/// the batch names too (applied in its turn, so the batch's order still decides), and a
+/// completion whose guard missed, which the caller applies alone (a conflict or a lagging
+/// clock, told apart there). Fewer than two completions are left to the caller too.
+async fn complete_together(
+    txn: &DatabaseTransaction,
+    commands: &[Command],
+    now: DateTime<Utc>,
+    records: &mut Records,
+) -> Result<Vec<Option<Applied>>> {
+    use sea_orm::{DbBackend, Statement};
+    const SQL: &str = "UPDATE runs SET status = 'completed', results = v.results, \
+        completed_at = $2, lease_expires_at = NULL \
+        FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, results jsonb) \
+        WHERE runs.id = v.id AND runs.status = 'running' AND runs.created_at < $2 \
+        AND (runs.started_at IS NULL OR runs.started_at < $2) RETURNING runs.*";
+    let mut done = vec![None; commands.len()];
+    // How many commands of the batch name each run: a completion shares its run with no other
+    // command, or it is applied in its turn (the batch's order decides between them).
+    let mut named = std::collections::HashMap::<Uuid, usize>::new();
+    for command in commands {
+        if let Command::Transition { run_id, .. } = command {
+            *named.entry(*run_id).or_default() += 1;
+        }
+    }
+    let mut rows = Vec::new();
+    let mut at = std::collections::HashMap::new();
+    for (i, command) in commands.iter().enumerate() {
+        if let Command::Transition {
+            run_id,
+            change: Change::Complete { results },
+        } = command
+            && named[run_id] == 1
+        {
+            let results = serde_json::to_value(results)
+                .map_err(|e| StoreError::Corrupt(format!("results: {e}")))?;
+            rows.push(serde_json::json!({"id": run_id, "results": results}));
+            at.insert(*run_id, i);
+        }
+    }
+    if rows.len() < 2 {
+        return Ok(done);
+    }
+    let completed = runs::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            SQL,
+            [serde_json::Value::Array(rows).into(), now.into()],
+        ))
+        .all(txn)
+        .await?;
+    for model in completed {
+        let i = at[&model.id];
+        let Command::Transition { change, .. } = &commands[i] else {
+            unreachable!("only completions are joined")
+        };
+        let run = run_from_db(model)?;
+        records.add(
+            &run,
+            Action::Completed,
+            Some(RunStatus::Running),
+            Some(change),
+            now,
+        );
+        done[i] = Some(Applied {
+            run,
+            from: Some(RunStatus::Running),
+            created: false,
+        });
+    }
+    Ok(done)
 }
 
 /// How many times an edge is retried when only its time guard missed.

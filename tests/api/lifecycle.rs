@@ -497,6 +497,103 @@ async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
     app.stop().await;
 }
 
+/// A batch's completions (one statement on PostgreSQL) each keep their own guard and rows:
+/// a cancelled, a pending and a twice-named run are conflicts in their turn, a run another
+/// command of the batch names is decided by the batch's order, and a clock behind the runs'
+/// stamps moves just past them instead of missing.
+async fn a_batch_of_completions_keeps_each_runs_guard_and_order(db: TestDb) {
+    let clock = qrun::domain::ManualClock::new(Utc::now());
+    let app =
+        TestApp::spawn_with(db, |_| {}, clock_hooks(std::sync::Arc::new(clock.clone()))).await;
+    let fx = app.circuit().await;
+    let mut runs = Vec::new();
+    for _ in 0..7 {
+        runs.push(app.submit(&fx, Some(true)).await.id);
+        clock.advance(TimeDelta::milliseconds(1));
+    }
+    assert_eq!(app.claim("node-a", 5, 300).await.len(), 5);
+    clock.advance(TimeDelta::milliseconds(1));
+    app.transition(runs[1], cancel(fx.user_id)).await.unwrap();
+    clock.advance(TimeDelta::milliseconds(1));
+    let take = |i: usize, change: Change| Command::Transition {
+        run_id: runs[i],
+        change,
+    };
+    let commands = [
+        take(0, complete()),
+        take(1, complete()), // cancelled
+        take(5, complete()), // still pending
+        take(2, complete()),
+        take(3, fail()),
+        take(3, complete()), // failed just before, in the batch's order
+        take(4, complete()),
+        take(4, complete()), // completed just before
+    ];
+    let outcomes = app.store().apply(&commands).await;
+    let got: Vec<String> = outcomes
+        .iter()
+        .map(|o| match o {
+            Ok(applied) => applied.run.status.as_str().to_owned(),
+            Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => {
+                format!("conflict: {}", current.as_str())
+            }
+            Err(other) => format!("{other}"),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "completed",
+            "conflict: cancelled",
+            "conflict: pending",
+            "completed",
+            "failed",
+            "conflict: failed",
+            "completed",
+            "conflict: completed",
+        ]
+    );
+    for (i, ending) in [
+        (0, Action::Completed),
+        (2, Action::Completed),
+        (3, Action::Failed),
+        (4, Action::Completed),
+    ] {
+        assert_records(
+            &app,
+            runs[i],
+            Some(true),
+            &[Action::Requested, Action::Started, ending],
+        )
+        .await;
+        let run = app.store().run(runs[i]).await.unwrap().unwrap();
+        assert!(
+            run.completed_at.unwrap() > run.started_at.unwrap(),
+            "{run:?}"
+        );
+    }
+
+    // A clock behind the runs' stamps (another node's, say): the completions miss their time
+    // guard together, then each moves just past its run's last stamp.
+    assert_eq!(app.claim("node-a", 2, 300).await.len(), 2);
+    clock.advance(TimeDelta::seconds(-60));
+    let outcomes = app
+        .store()
+        .apply(&[take(5, complete()), take(6, complete())])
+        .await;
+    for (outcome, i) in outcomes.into_iter().zip([5, 6]) {
+        let run = outcome.expect("completed").run;
+        assert_eq!(run.id, runs[i]);
+        assert!(
+            run.completed_at.unwrap() > run.started_at.unwrap(),
+            "{run:?}"
+        );
+    }
+    let report = app.store().verify().await.unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    app.stop().await;
+}
+
 /// A claim takes at most its limit, the oldest first, on a fresh database too (where
 /// PostgreSQL, without statistics, once planned the claim so that it took every pending run).
 async fn a_claim_takes_at_most_its_limit_oldest_first(db: TestDb) {
@@ -526,6 +623,7 @@ async fn a_claim_takes_at_most_its_limit_oldest_first(db: TestDb) {
 }
 
 on_both_databases!(
+    a_batch_of_completions_keeps_each_runs_guard_and_order,
     a_claim_takes_at_most_its_limit_oldest_first,
     one_bad_command_does_not_sink_its_batch,
     the_database_itself_refuses_to_rewrite_a_terminal_run,
