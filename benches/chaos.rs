@@ -444,6 +444,9 @@ type = "command"
 name = "sleepy"
 program = "{script}"
 timeout_s = 60
+# A shell script in a temporary directory, killed and watched from the host: unsandboxed.
+[backends.sandbox]
+enabled = false
 "#,
         url = db.url,
         script = script.display()
