@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use support::{Database, Db, Error, Server};
+use support::{Database, Db, Error, Server, machine, percentiles};
 
 #[derive(Parser)]
 struct Args {
@@ -183,7 +183,7 @@ async fn throughput(server: &Server, clients: usize, runs: u64) -> Result<(), Er
         "accepted {runs} in {:.2} s: {:.0} submissions/s; submit latency {}",
         submitted.as_secs_f64(),
         runs as f64 / submitted.as_secs_f64(),
-        percentiles(&mut latencies)
+        percentiles(&mut milliseconds(&latencies))
     );
     println!(
         "finished {} ({} completed, {} failed) in {:.2} s from the first submission: {:.0} runs/s end to end",
@@ -225,7 +225,7 @@ async fn latency(server: &Server, rate: u64, seconds: u64) -> Result<(), Error> 
     server.wait_finished(before.total() + total).await?;
     println!(
         "offered {offered:.0}/s: submit latency {}",
-        percentiles(&mut latencies)
+        percentiles(&mut milliseconds(&latencies))
     );
     Ok(())
 }
@@ -322,7 +322,7 @@ async fn results(server: &Server, qubits: u32, shots: u64, runs: usize) -> Resul
         }
         println!(
             "{label}: counts JSON {counts_bytes} B; submission → completed {}",
-            percentiles(&mut latencies)
+            percentiles(&mut milliseconds(&latencies))
         );
     }
     Ok(())
@@ -344,43 +344,6 @@ async fn submit_many(server: &Server, runs: u64, clients: usize) -> Result<(), E
         task.await??;
     }
     Ok(())
-}
-
-fn percentiles(latencies: &mut [Duration]) -> String {
-    latencies.sort();
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i].as_secs_f64() * 1000.0
-    };
-    format!(
-        "p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
-        at(0.50),
-        at(0.90),
-        at(0.99),
-        at(1.0),
-        latencies.len()
-    )
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "{cores} cores, {cpu}; load {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,4 +412,8 @@ impl Backend {
             Backend::Sleep => serde_json::json!({"type": "command", "name": "sleep"}),
         }
     }
+}
+
+fn milliseconds(latencies: &[Duration]) -> Vec<f64> {
+    latencies.iter().map(|d| d.as_secs_f64() * 1000.0).collect()
 }

@@ -424,3 +424,46 @@ pub fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// `min, p50, p90, p99, max` of latencies in milliseconds (nearest rank), and their count.
+pub fn percentiles(ms: &mut [f64]) -> String {
+    if ms.is_empty() {
+        return "no samples".to_owned();
+    }
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((ms.len() as f64 * q).ceil() as usize).clamp(1, ms.len()) - 1;
+        ms[i]
+    };
+    format!(
+        "min {:.1} ms, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n = {})",
+        ms[0],
+        at(0.50),
+        at(0.90),
+        at(0.99),
+        at(1.0),
+        ms.len()
+    )
+}
+
+/// The machine in one line: cores, CPU model, load averages.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{cores} cores, {cpu}; load {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
