@@ -16,6 +16,10 @@ use super::Time;
 use super::{Result, Store};
 use crate::domain::{Clock, SystemClock};
 
+/// The key of the PostgreSQL advisory lock that serialises migrations across nodes:
+/// `'qrun'` as a big-endian integer, arbitrary but fixed.
+pub const MIGRATION_LOCK: i64 = 0x7172_756e;
+
 /// How to open the database.
 #[derive(Clone, Debug)]
 pub struct ConnectSettings {
@@ -49,7 +53,10 @@ impl Store {
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(wait_timeout)
-            });
+            })
+            // PostgreSQL's NOTICEs ("relation … already exists, skipping" at every start) are
+            // no news to an operator: only warnings and errors reach the log.
+            .map_sqlx_postgres_opts(|opts| opts.options([("client_min_messages", "warning")]));
         let db = Database::connect(options).await?;
         let (clock, time) = match clock {
             Some(clock) => (clock.clone(), Time::Clock(clock)),
@@ -71,9 +78,46 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations. On PostgreSQL, under a session-level advisory lock
+    /// ([`MIGRATION_LOCK`]) held on a connection of its own: nodes starting together on a fresh
+    /// database migrate one after the other (the second finds nothing left to do) instead of
+    /// racing to create the same tables. On SQLite, in one write transaction, which a second
+    /// process waits for (at the busy timeout).
     pub async fn migrate(&self) -> Result<()> {
-        Migrator::up(&self.db, None).await?;
-        Ok(())
+        if !self.is_postgres() {
+            // One write transaction (`BEGIN IMMEDIATE`) for them all: another process waits
+            // for it (up to the busy timeout), then finds nothing left to do.
+            let txn = self.begin_write().await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await?;
+            return Ok(());
+        }
+        use sea_orm::sqlx::query;
+        let conn_err = |e: sea_orm::sqlx::Error| {
+            sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))
+        };
+        let mut lock = self
+            .db
+            .get_postgres_connection_pool()
+            .acquire()
+            .await
+            .map_err(conn_err)?;
+        query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *lock)
+            .await
+            .map_err(conn_err)?;
+        let migrated = Migrator::up(&self.db, None).await;
+        // Should the unlock fail, the connection is closed instead of going back to the pool:
+        // the lock ends with its session.
+        if query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *lock)
+            .await
+            .is_err()
+        {
+            lock.close_on_drop();
+        }
+        Ok(migrated?)
     }
 }
