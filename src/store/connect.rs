@@ -78,46 +78,24 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations. On PostgreSQL, under a session-level advisory lock
-    /// ([`MIGRATION_LOCK`]) held on a connection of its own: nodes starting together on a fresh
-    /// database migrate one after the other (the second finds nothing left to do) instead of
-    /// racing to create the same tables. On SQLite, in one write transaction, which a second
-    /// process waits for (at the busy timeout).
+    /// Applies pending migrations, all in one write transaction, so that nodes starting
+    /// together on a fresh database migrate one after another (the later ones find nothing
+    /// left to do) instead of racing to create the same tables: on PostgreSQL the transaction
+    /// first takes a transaction-level advisory lock ([`MIGRATION_LOCK`]); on SQLite it is
+    /// `BEGIN IMMEDIATE`, which another process waits for (at the busy timeout).
     pub async fn migrate(&self) -> Result<()> {
-        if !self.is_postgres() {
-            // One write transaction (`BEGIN IMMEDIATE`) for them all: another process waits
-            // for it (up to the busy timeout), then finds nothing left to do.
-            let txn = self.begin_write().await?;
-            Migrator::up(&txn, None).await?;
-            txn.commit().await?;
-            return Ok(());
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let txn = self.begin_write().await?;
+        if self.is_postgres() {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK.into()],
+            ))
+            .await?;
         }
-        use sea_orm::sqlx::query;
-        let conn_err = |e: sea_orm::sqlx::Error| {
-            sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))
-        };
-        let mut lock = self
-            .db
-            .get_postgres_connection_pool()
-            .acquire()
-            .await
-            .map_err(conn_err)?;
-        query("SELECT pg_advisory_lock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *lock)
-            .await
-            .map_err(conn_err)?;
-        let migrated = Migrator::up(&self.db, None).await;
-        // Should the unlock fail, the connection is closed instead of going back to the pool:
-        // the lock ends with its session.
-        if query("SELECT pg_advisory_unlock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *lock)
-            .await
-            .is_err()
-        {
-            lock.close_on_drop();
-        }
-        Ok(migrated?)
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
