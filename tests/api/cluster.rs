@@ -259,6 +259,38 @@ async fn a_node_ten_minutes_behind_recovers_a_dead_nodes_runs_within_about_a_lea
     app.stop().await;
 }
 
+/// An API-only node and a worker-only node that claims only when woken (its claim tick is 10
+/// minutes), with a user's token and `alice/bell` uploaded; the slow backend sleeps `sleep` s.
+struct Pair {
+    dir: tempfile::TempDir,
+    token: String,
+    api: Served,
+    worker: Served,
+}
+
+impl Pair {
+    async fn start(db: &TestDb, sleep: f64, worker_env: &[(&str, &str)]) -> Pair {
+        let dir = tempfile::tempdir().unwrap();
+        let config_api = write_config(dir.path(), "api", sleep);
+        let config_worker = write_config(dir.path(), "worker", sleep);
+        let token = setup(dir.path(), db, &config_api);
+        let api = start_node_with(dir.path(), db, &config_api, &[API_ONLY]);
+        let env = [
+            &[WORKER_ONLY[0], WORKER_ONLY[1], NO_CLAIM_TICK][..],
+            worker_env,
+        ]
+        .concat();
+        let worker = start_node_with(dir.path(), db, &config_worker, &env);
+        create_bell(&api.base, &token).await;
+        Pair {
+            dir,
+            token,
+            api,
+            worker,
+        }
+    }
+}
+
 /// An API-only node and a worker-only node: a submission is claimed without waiting for a
 /// claim tick (the worker's is 10 minutes), and a cancel through the API node kills the
 /// run's child process on the worker at once — not at the next lease renewal (every 20 s
@@ -268,25 +300,9 @@ async fn submissions_and_cancels_cross_nodes_at_once() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let config_api = write_config(dir, "api", 600.0);
-    let config_worker = write_config(dir, "worker", 600.0);
-    let token = setup(dir, &db, &config_api);
-    let api = start_node_with(dir, &db, &config_api, &[API_ONLY]);
-    let worker = start_node_with(
-        dir,
-        &db,
-        &config_worker,
-        &[
-            WORKER_ONLY[0],
-            WORKER_ONLY[1],
-            NO_CLAIM_TICK,
-            ("QRUN__EXECUTOR__LEASE_TTL_S", "60"),
-        ],
-    );
-    assert_worker_only(&worker).await;
-    create_bell(&api.base, &token).await;
+    let pair = Pair::start(&db, 600.0, &[("QRUN__EXECUTOR__LEASE_TTL_S", "60")]).await;
+    let (dir, api, worker, token) = (pair.dir.path(), &pair.api, &pair.worker, &pair.token);
+    assert_worker_only(worker).await;
     let conn = connect(&db).await;
     wait_until(Duration::from_secs(10), "the worker listens", || async {
         listeners(&conn).await.len() == 1
@@ -294,7 +310,7 @@ async fn submissions_and_cancels_cross_nodes_at_once() {
     .await;
 
     for round in 0..3 {
-        let id = submit(&api.base, &token, "slow").await.expect("accepted");
+        let id = submit(&api.base, token, "slow").await.expect("accepted");
         wait_until(Duration::from_secs(5), "claimed by the worker", || async {
             statuses(&api.base, &[id]).await[0]["status"] == "running"
         })
@@ -302,7 +318,7 @@ async fn submissions_and_cancels_cross_nodes_at_once() {
         let pid = wait_for_child(dir, round).await;
         let response = http()
             .post(format!("{}/api/runs/{id}/cancel", api.base))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .unwrap();
@@ -358,19 +374,8 @@ async fn a_killed_listener_comes_back_and_loses_nothing() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let dir = dir.path();
-    let config_api = write_config(dir, "api", 0.0);
-    let config_worker = write_config(dir, "worker", 0.0);
-    let token = setup(dir, &db, &config_api);
-    let api = start_node_with(dir, &db, &config_api, &[API_ONLY]);
-    let worker = start_node_with(
-        dir,
-        &db,
-        &config_worker,
-        &[WORKER_ONLY[0], WORKER_ONLY[1], NO_CLAIM_TICK],
-    );
-    create_bell(&api.base, &token).await;
+    let pair = Pair::start(&db, 0.0, &[]).await;
+    let (api, worker, token) = (&pair.api, &pair.worker, &pair.token);
     let conn = connect(&db).await;
     for kill in 1..=3 {
         wait_until(Duration::from_secs(10), "the worker listens", || async {
@@ -384,7 +389,7 @@ async fn a_killed_listener_comes_back_and_loses_nothing() {
         ))
         .await
         .unwrap();
-        let id = submit(&api.base, &token, "statevector")
+        let id = submit(&api.base, token, "statevector")
             .await
             .expect("accepted");
         wait_until(Duration::from_secs(10), "the run completes", || async {
