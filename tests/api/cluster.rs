@@ -20,9 +20,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::cli::qrun;
-use crate::helpers::{TestApp, TestDb, http, wait_until};
+use crate::helpers::{TestApp, TestDb, http, process_alive, wait_until};
 use crate::nodes::{
-    create_bell, kill_children, setup, start_node, start_node_with, statuses, submit, write_config,
+    create_bell, kill_children, recorded_pids, setup, start_node, start_node_with, statuses,
+    submit, write_config,
 };
 use crate::serve::Served;
 
@@ -89,23 +90,6 @@ async fn listeners(conn: &DatabaseConnection) -> Vec<i32> {
         .unwrap();
     rows.iter()
         .map(|row| row.try_get::<i32>("", "pid").unwrap())
-        .collect()
-}
-
-fn process_alive(pid: i32) -> bool {
-    // A zombie (exited, not yet reaped) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit(')')
-            .next()
-            .is_some_and(|s| !s.trim_start().starts_with('Z'))
-    })
-}
-
-fn recorded_pids(dir: &Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("slow.pids"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
         .collect()
 }
 
@@ -338,7 +322,7 @@ async fn submissions_and_cancels_cross_nodes_at_once() {
 }
 
 /// Waits until the slow backend's `n`-th child (0-based) recorded its pid.
-async fn wait_for_child(dir: &Path, n: usize) -> i32 {
+async fn wait_for_child(dir: &Path, n: usize) -> u32 {
     wait_until(Duration::from_secs(10), "the child's pid", || async {
         recorded_pids(dir).len() > n
     })

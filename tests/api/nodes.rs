@@ -92,14 +92,21 @@ pub(crate) fn count(runs: &[Value], status: &str) -> usize {
     runs.iter().filter(|r| r["status"] == status).count()
 }
 
+/// The pids the slow backend's children recorded in `dir`, in order.
+pub(crate) fn recorded_pids(dir: &Path) -> Vec<u32> {
+    std::fs::read_to_string(dir.join("slow.pids"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
 pub(crate) fn kill_children(dir: &Path) {
-    if let Ok(pids) = std::fs::read_to_string(dir.join("slow.pids")) {
-        for pid in pids.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
-            let _ = std::process::Command::new("kill")
-                .arg("-9")
-                .arg(pid.to_string())
-                .status();
-        }
+    for pid in recorded_pids(dir) {
+        let _ = std::process::Command::new("kill")
+            .arg("-9")
+            .arg(pid.to_string())
+            .status();
     }
 }
 

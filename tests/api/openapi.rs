@@ -14,14 +14,7 @@ use crate::helpers::{BELL, TestApp, TestDb, http};
 #[tokio::test]
 async fn the_document_lists_exactly_the_served_routes() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    let doc: Value = http()
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()
@@ -82,14 +75,7 @@ async fn the_document_lists_exactly_the_served_routes() {
 #[tokio::test]
 async fn a_created_run_links_to_its_operations() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    let doc: Value = http()
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     let links = &doc["paths"]["/api/runs"]["post"]["responses"]["201"]["links"];
     let mut targets = Vec::new();
     for (name, link) in links.as_object().expect("links") {
@@ -153,6 +139,21 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, Option<String>) {
         status,
         body["error"]["code"].as_str().map(ToOwned::to_owned),
     )
+}
+
+/// An expected `answer`.
+fn owned((status, code): (u16, Option<&str>)) -> (u16, Option<String>) {
+    (status, code.map(ToOwned::to_owned))
+}
+
+/// The parameter `name` of the operation `method` `path`.
+fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
 }
 
 fn submission(circuit: &str, backend: &Value, shots: u64) -> Value {
@@ -270,7 +271,7 @@ async fn each_backends_shot_limit_in_the_document_is_the_one_enforced() {
                 .json(&submission("alice/bell", &pair, shots));
             assert_eq!(
                 answer(request).await,
-                (expected.0, expected.1.map(ToOwned::to_owned)),
+                owned(expected),
                 "{pair} with {shots} shots"
             );
         }
@@ -339,11 +340,7 @@ async fn a_submission_names_its_circuit_exactly_once() {
             .post(app.url("/api/runs"))
             .bearer_auth(&token)
             .json(&body);
-        assert_eq!(
-            answer(request).await,
-            (expected.0, expected.1.map(ToOwned::to_owned)),
-            "{body}"
-        );
+        assert_eq!(answer(request).await, owned(expected), "{body}");
     }
     app.stop().await;
 }
@@ -372,19 +369,14 @@ async fn lengths_and_ranges_in_the_document_are_the_enforced_ones() {
             "manifest": {"framework": "qiskit", "format": "openqasm2"}});
         assert_eq!(
             answer(post("/api/circuits", body)).await,
-            (expected.0, expected.1.map(ToOwned::to_owned)),
+            owned(expected),
             "a name of {} characters",
             name.len()
         );
     }
 
     // The Idempotency-Key.
-    let key = doc["paths"]["/api/runs"]["post"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "Idempotency-Key")
-        .expect("Idempotency-Key");
+    let key = parameter(&doc, "/api/runs", "post", "Idempotency-Key");
     let longest = key["schema"]["maxLength"].as_u64().unwrap() as usize;
     assert_eq!(
         (key["schema"]["minLength"].as_u64(), longest),
@@ -401,19 +393,14 @@ async fn lengths_and_ranges_in_the_document_are_the_enforced_ones() {
             .header("Idempotency-Key", key.as_str());
         assert_eq!(
             answer(request).await,
-            (expected.0, expected.1.map(ToOwned::to_owned)),
+            owned(expected),
             "a key of {} characters",
             key.len()
         );
     }
 
     // The page size.
-    let limit = doc["paths"]["/api/runs"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "limit")
-        .expect("limit");
+    let limit = parameter(&doc, "/api/runs", "get", "limit");
     let (least, most) = (
         limit["schema"]["minimum"].as_u64().unwrap(),
         limit["schema"]["maximum"].as_u64().unwrap(),
@@ -428,11 +415,7 @@ async fn lengths_and_ranges_in_the_document_are_the_enforced_ones() {
         let request = http()
             .get(app.url(&format!("/api/runs?limit={limit}")))
             .bearer_auth(&token);
-        assert_eq!(
-            answer(request).await,
-            (expected.0, expected.1.map(ToOwned::to_owned)),
-            "limit={limit}"
-        );
+        assert_eq!(answer(request).await, owned(expected), "limit={limit}");
     }
 
     // The version (a well-formed one the circuit does not have is a 404) and the seed.
@@ -463,7 +446,7 @@ async fn lengths_and_ranges_in_the_document_are_the_enforced_ones() {
         body[field] = value.clone();
         assert_eq!(
             answer(post("/api/runs", body)).await,
-            (expected.0, expected.1.map(ToOwned::to_owned)),
+            owned(expected),
             "{field} {value}"
         );
     }
@@ -522,12 +505,7 @@ async fn enumerations_in_the_document_are_the_accepted_values() {
 
     // Statuses: the list's filter and a run's status.
     let statuses: Vec<&str> = RunStatus::ALL.iter().map(|s| s.as_str()).collect();
-    let filter = doc["paths"]["/api/runs"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "status")
-        .expect("status");
+    let filter = parameter(&doc, "/api/runs", "get", "status");
     assert_eq!(filter["schema"]["enum"], json!(statuses));
     assert_eq!(
         component(&doc, "RunView")["properties"]["status"]["enum"],
@@ -547,12 +525,7 @@ async fn enumerations_in_the_document_are_the_accepted_values() {
 
     // The consent header is case-insensitive: a pattern, not an enum that `Granted` is
     // outside of.
-    let consent = doc["paths"]["/api/runs"]["post"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "X-Analytics-Consent")
-        .expect("X-Analytics-Consent");
+    let consent = parameter(&doc, "/api/runs", "post", "X-Analytics-Consent");
     assert!(consent["schema"].get("enum").is_none(), "{consent}");
     assert!(!admits_nul(consent["schema"]["pattern"].as_str().unwrap()));
     let backend = json!({"type": "simulator", "name": "statevector"});
