@@ -97,7 +97,7 @@ impl Application {
             dispatcher: DispatcherSettings {
                 interval: Duration::from_millis(config.analytics.flush_interval_ms),
                 batch_size: config.analytics.batch_size,
-                hold: Duration::from_secs(2 * config.analytics.request_timeout_s),
+                send_budget: Duration::from_secs(config.analytics.request_timeout_s),
                 max_backoff: Duration::from_secs(config.analytics.max_backoff_s),
                 retention: Duration::from_secs(3600 * config.analytics.retention_h),
             },

@@ -33,6 +33,7 @@ use crate::cache::Immutable;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{Applied, Canceller, Change, Command, FailCause, Rejection};
+pub use outbox::OutboxBatch;
 pub use time::Time;
 
 /// Errors of the storage layer.

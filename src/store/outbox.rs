@@ -1,7 +1,7 @@
 //! The analytics outbox beyond transitions: recording a run page's view, and delivery —
-//! claiming due events (held for a while so no other node sends them meanwhile: `FOR UPDATE
-//! SKIP LOCKED` on PostgreSQL), recording the answer (delivered, retry later, parked for
-//! good), pruning delivered events after a retention period, and erasing a user's events on
+//! taking due events (on PostgreSQL locked `FOR UPDATE SKIP LOCKED` while they are sent, so
+//! no other node sends them meanwhile), recording the answer (delivered, retry later, parked
+//! for good), pruning delivered events after a retention period, and erasing a user's events on
 //! request.
 
 use chrono::TimeDelta;
@@ -9,8 +9,8 @@ use entity::analytics_outbox::{self, Column};
 use entity::runs;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -43,90 +43,44 @@ impl Store {
         Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
     }
 
-    /// Claims up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`,
-    /// now in the database's clock: [`super::time`]), oldest due first: counts the attempt
-    /// and holds them for `hold`, when they are due again should this node die mid-send
-    /// (at-least-once). The due ids are read and locked first, then updated, in one
-    /// transaction (as `Store::claim` does, for the same reason: a locking subquery with a
-    /// LIMIT inside the UPDATE may take more than `limit`).
-    pub async fn claim_outbox(&self, limit: u64, hold: TimeDelta) -> Result<Vec<OutboxEvent>> {
-        let txn = self.begin_write().await?;
-        let now = self.time.now(&txn).await?;
-        let due: Vec<Uuid> = analytics_outbox::Entity::find()
-            .select_only()
-            .column(Column::Id)
+    /// Takes up to `limit` due events (undelivered, not parked, `next_attempt_at <= now`, now
+    /// in the database's clock: [`super::time`]), oldest due first, for one delivery. On
+    /// PostgreSQL they are read `FOR UPDATE SKIP LOCKED` in a transaction the batch keeps
+    /// open until [`OutboxBatch::finish`]: another node's dispatcher skips them while they are
+    /// sent, and should this node die mid-send its connection's end releases them, due at
+    /// once (at-least-once; each event's uuid lets the receiver deduplicate). Nothing is
+    /// written to take them. On SQLite (one node) they are only read, and each verdict is its
+    /// own short write, so no write lock is held while the sink answers.
+    pub async fn take_outbox(&self, limit: u64) -> Result<OutboxBatch<'_>> {
+        let txn = if self.is_postgres() {
+            Some(self.db.begin().await?)
+        } else {
+            None
+        };
+        let now = match &txn {
+            Some(txn) => self.time.now(txn).await?,
+            None => self.now().await?,
+        };
+        let mut due = analytics_outbox::Entity::find()
             .filter(Column::DeliveredAt.is_null())
             .filter(Column::ParkedAt.is_null())
             .filter(Column::NextAttemptAt.lte(now))
             .order_by_asc(Column::NextAttemptAt)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        if due.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut claimed = analytics_outbox::Entity::update_many()
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .col_expr(Column::NextAttemptAt, Expr::val(now + hold))
-            .filter(Column::Id.is_in(due))
-            .filter(Column::DeliveredAt.is_null())
-            .exec_with_returning(&txn)
-            .await?;
-        txn.commit().await?;
-        claimed.sort_by_key(|e| (e.created_at, e.id));
-        Ok(claimed.into_iter().map(outbox_from_db).collect())
-    }
-
-    /// Marks events delivered, now.
-    pub async fn mark_delivered(&self, ids: &[Uuid]) -> Result<()> {
-        self.update_events(
-            ids,
-            vec![
-                (Column::DeliveredAt, self.time.now_plus(TimeDelta::zero())),
-                (Column::LastError, Expr::val(None::<String>)),
-            ],
-        )
-        .await
-    }
-
-    /// Makes events due again `after` from now, remembering why they failed.
-    pub async fn reschedule(&self, ids: &[Uuid], after: TimeDelta, error: &str) -> Result<()> {
-        self.update_events(
-            ids,
-            vec![
-                (Column::NextAttemptAt, self.time.now_plus(after)),
-                (Column::LastError, Expr::val(error)),
-            ],
-        )
-        .await
-    }
-
-    /// Sets events aside for good (the sink refused them); they stay for inspection.
-    pub async fn park(&self, ids: &[Uuid], error: &str) -> Result<()> {
-        self.update_events(
-            ids,
-            vec![
-                (Column::ParkedAt, self.time.now_plus(TimeDelta::zero())),
-                (Column::LastError, Expr::val(error)),
-            ],
-        )
-        .await
-    }
-
-    /// Sets `values` on the events `ids`; times are expressions of the statement
-    /// ([`super::time::Time::now_plus`]).
-    async fn update_events(&self, ids: &[Uuid], values: Vec<(Column, Expr)>) -> Result<()> {
-        let mut update = analytics_outbox::Entity::update_many();
-        for (column, value) in values {
-            update = update.col_expr(column, value);
-        }
-        update
-            .filter(Column::Id.is_in(ids.iter().copied()))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+            .limit(limit);
+        let rows = match &txn {
+            Some(txn) => {
+                due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+                due.all(txn).await?
+            }
+            None => due.all(&self.db).await?,
+        };
+        let mut events: Vec<OutboxEvent> = rows.into_iter().map(outbox_from_db).collect();
+        events.sort_by_key(|e| (e.created_at, e.id));
+        Ok(OutboxBatch {
+            store: self,
+            txn,
+            events,
+        })
     }
 
     /// Events waiting for delivery (not delivered, not parked).
@@ -238,5 +192,88 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(undelivered)
+    }
+}
+
+/// Due events taken for one delivery ([`Store::take_outbox`]) and the verdicts recorded for
+/// them. Each verdict counts an attempt. On PostgreSQL the verdicts join the transaction that
+/// locked the events, committed by [`OutboxBatch::finish`]; dropped unfinished, it rolls back
+/// and the events are due again at once.
+pub struct OutboxBatch<'a> {
+    store: &'a Store,
+    txn: Option<DatabaseTransaction>,
+    events: Vec<OutboxEvent>,
+}
+
+impl OutboxBatch<'_> {
+    /// The events, oldest first.
+    pub fn events(&self) -> &[OutboxEvent] {
+        &self.events
+    }
+
+    /// Marks events delivered, now.
+    pub async fn delivered(&self, ids: &[Uuid]) -> Result<()> {
+        let now = self.store.time.now_plus(TimeDelta::zero());
+        self.record(
+            ids,
+            vec![
+                (Column::DeliveredAt, now),
+                (Column::LastError, Expr::val(None::<String>)),
+            ],
+        )
+        .await
+    }
+
+    /// Makes events due again `after` from now, remembering why they failed.
+    pub async fn reschedule(&self, ids: &[Uuid], after: TimeDelta, error: &str) -> Result<()> {
+        let due = self.store.time.now_plus(after);
+        self.record(
+            ids,
+            vec![
+                (Column::NextAttemptAt, due),
+                (Column::LastError, Expr::val(error)),
+            ],
+        )
+        .await
+    }
+
+    /// Sets events aside for good (the sink refused them); they stay for inspection.
+    pub async fn park(&self, ids: &[Uuid], error: &str) -> Result<()> {
+        let now = self.store.time.now_plus(TimeDelta::zero());
+        self.record(
+            ids,
+            vec![
+                (Column::ParkedAt, now),
+                (Column::LastError, Expr::val(error)),
+            ],
+        )
+        .await
+    }
+
+    /// Commits the verdicts (PostgreSQL; on SQLite each was its own write).
+    pub async fn finish(self) -> Result<()> {
+        if let Some(txn) = self.txn {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Sets `values` on the events `ids` and counts the attempt; times are expressions of
+    /// the statement ([`super::time::Time::now_plus`]).
+    async fn record(&self, ids: &[Uuid], values: Vec<(Column, Expr)>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut update = analytics_outbox::Entity::update_many()
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1));
+        for (column, value) in values {
+            update = update.col_expr(column, value);
+        }
+        let update = update.filter(Column::Id.is_in(ids.iter().copied()));
+        match &self.txn {
+            Some(txn) => update.exec(txn).await?,
+            None => update.exec(&self.store.db).await?,
+        };
+        Ok(())
     }
 }

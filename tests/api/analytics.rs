@@ -391,24 +391,65 @@ async fn a_tick_sends_many_batches_of_at_most_batch_size(db: TestDb) {
     app.stop().await;
 }
 
-/// A claim of the outbox takes at most its limit, the oldest due first, on a fresh database
-/// too (see `Store::claim_outbox`).
-async fn an_outbox_claim_takes_at_most_its_limit(db: TestDb) {
-    let app = TestApp::spawn(db).await;
+/// A take of the outbox holds at most its limit, the oldest first (on a fresh database too).
+/// On PostgreSQL another take skips the events of one not finished (another node's dispatcher
+/// while they are sent); on SQLite (one node) a take only reads. A take finished with no
+/// verdict leaves its events due; those recorded delivered are not taken again (see
+/// `Store::take_outbox`).
+async fn an_outbox_take_holds_at_most_its_limit_and_only_its_own(db: TestDb) {
+    let postgres = db.url.starts_with("postgres");
+    let app = TestApp::spawn_with(
+        db,
+        |config| config.analytics.flush_interval_ms = 3_600_000,
+        Hooks::default(),
+    )
+    .await;
     let fx = app.circuit().await;
     for _ in 0..12 {
         app.submit(&fx, Some(true)).await;
     }
-    let hold = chrono::TimeDelta::minutes(5);
-    for expected in [5, 5, 2, 0] {
-        let claimed = app.store().claim_outbox(5, hold).await.unwrap();
-        assert_eq!(claimed.len(), expected);
+    let store = app.store();
+    let ids = |events: &[qrun::domain::OutboxEvent]| -> Vec<Uuid> {
+        events.iter().map(|e| e.id).collect()
+    };
+    let first = store.take_outbox(5).await.unwrap();
+    assert_eq!(first.events().len(), 5);
+    let created: Vec<_> = first.events().iter().map(|e| e.created_at).collect();
+    assert!(created.is_sorted(), "oldest first: {created:?}");
+    let taken = ids(first.events());
+
+    let second = store.take_outbox(100).await.unwrap();
+    let overlap = ids(second.events())
+        .iter()
+        .filter(|id| taken.contains(id))
+        .count();
+    if postgres {
+        assert_eq!(
+            (second.events().len(), overlap),
+            (7, 0),
+            "skips the locked five"
+        );
+    } else {
+        assert_eq!(
+            (second.events().len(), overlap),
+            (12, 5),
+            "a read of all due"
+        );
     }
+    second.finish().await.unwrap();
+
+    first.delivered(&taken).await.unwrap();
+    first.finish().await.unwrap();
+    let rest = store.take_outbox(100).await.unwrap();
+    assert_eq!(rest.events().len(), 7);
+    assert!(ids(rest.events()).iter().all(|id| !taken.contains(id)));
+    rest.finish().await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 7);
     app.stop().await;
 }
 
 on_both_databases!(
-    an_outbox_claim_takes_at_most_its_limit,
+    an_outbox_take_holds_at_most_its_limit_and_only_its_own,
     a_tick_sends_many_batches_of_at_most_batch_size,
     consented_runs_deliver_exactly_their_events_and_others_none,
     an_outage_delays_delivery_but_every_event_arrives_once,

@@ -517,7 +517,13 @@ async fn view(browser: &Browser<'_>, run: Uuid, times: usize) {
 async fn a_run_page_view_is_recorded_once_per_run_per_session_and_never_without_consent(
     db: TestDb,
 ) {
-    let app = TestApp::spawn(db).await;
+    // The test delivers the outbox itself.
+    let app = TestApp::spawn_with(
+        db,
+        |config| config.analytics.flush_interval_ms = 3_600_000,
+        Hooks::default(),
+    )
+    .await;
     let (alice, alice_token) = app.user("alice").await;
     let (bob, bob_token) = app.user("bob").await;
     let circuit = app.create_circuit(&alice_token, "bell", "public").await;
@@ -614,17 +620,14 @@ async fn a_run_page_view_is_recorded_once_per_run_per_session_and_never_without_
     )
     .await
     .unwrap();
+    // Everything due, delivered.
+    let due = app.store().take_outbox(1000).await.unwrap();
+    let ids: Vec<Uuid> = due.events().iter().map(|e| e.id).collect();
     for run in [unconsented, consented] {
-        let ids: Vec<Uuid> = app
-            .store()
-            .outbox_for_run(run)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
-        app.store().mark_delivered(&ids).await.unwrap();
+        assert!(due.events().iter().any(|e| e.run_id == run));
     }
+    due.delivered(&ids).await.unwrap();
+    due.finish().await.unwrap();
     let pruned = app
         .store()
         .prune_outbox(chrono::TimeDelta::hours(-1))
