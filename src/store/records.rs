@@ -6,8 +6,12 @@
 //! stage and message, who caused it); event properties carry what DESIGN §7 lists per stage.
 //! Neither ever holds a token, an IP address or client telemetry.
 
-use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait};
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sea_query::sea_value_to_json_value;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityName, EntityTrait, IdenStatic, Iterable, Statement,
+};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -78,12 +82,11 @@ pub(super) struct Records {
     outbox: Vec<entity::analytics_outbox::ActiveModel>,
 }
 
-/// The row counts of the multi-row INSERTs, largest first: n rows are inserted as the fewest
-/// statements of these sizes. Few sizes keep few distinct statements, each prepared once per
-/// connection (a statement per row count would be prepared again for almost every batch).
-/// Measured end to end on PostgreSQL (BENCHMARKS.md): one row per statement 700 runs/s; up to
-/// 64 rows ~1,400; up to 256 rows no better. (Before sqlx-core was patched for TCP_NODELAY,
-/// see patches/README.md, statements over ~16 KB also waited 40 ms each for a delayed ACK.)
+/// The row counts of SQLite's multi-row INSERTs, largest first: n rows are inserted as the
+/// fewest statements of these sizes. Few sizes keep few distinct statements, each prepared once
+/// per connection (a statement per row count would be prepared again for almost every batch).
+/// Measured end to end on PostgreSQL before it got [`insert_set`] (BENCHMARKS.md): one row per
+/// statement 700 runs/s; up to 64 rows ~1,400; up to 256 rows no better.
 const ROWS_PER_INSERT: [usize; 4] = [64, 16, 4, 1];
 
 impl Records {
@@ -130,11 +133,18 @@ impl Records {
     }
 }
 
-/// Inserts `rows` in statements of the sizes [`ROWS_PER_INSERT`] allows.
+/// Inserts `rows`: on PostgreSQL as one statement ([`insert_set`]), on SQLite in statements
+/// of the sizes [`ROWS_PER_INSERT`] allows.
 pub(super) async fn insert_all<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<()>
 where
     A: ActiveModelTrait + Send,
 {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        return insert_set(txn, &rows).await;
+    }
     let mut rows = rows.into_iter();
     for size in ROWS_PER_INSERT {
         while rows.len() >= size {
@@ -145,6 +155,52 @@ where
         }
     }
     Ok(())
+}
+
+/// Inserts `rows` into their table as one statement whose text is the same for any number of
+/// rows, so each connection prepares it once (PostgreSQL):
+///
+/// ```sql
+/// INSERT INTO audit_logs SELECT * FROM jsonb_populate_recordset(NULL::audit_logs, $1)
+/// ```
+///
+/// `$1` is a JSON array of objects keyed by column name; PostgreSQL converts each value to its
+/// column's type (a timestamp is written with microseconds, PostgreSQL's precision, truncated
+/// as a bound timestamp is). A column not set is NULL.
+async fn insert_set<A>(txn: &DatabaseTransaction, rows: &[A]) -> Result<()>
+where
+    A: ActiveModelTrait,
+{
+    let table = A::Entity::default().table_name().to_owned();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let mut object = Map::new();
+            for column in <A::Entity as EntityTrait>::Column::iter() {
+                if let Some(value) = row.get(column).into_value() {
+                    object.insert(column.as_str().to_owned(), json_of(&value));
+                }
+            }
+            Value::Object(object)
+        })
+        .collect();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"),
+        [Value::Array(rows).into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// A column value as PostgreSQL's JSON input of it.
+fn json_of(value: &sea_orm::Value) -> Value {
+    match value {
+        sea_orm::Value::ChronoDateTimeUtc(Some(at)) => {
+            Value::String(at.to_rfc3339_opts(SecondsFormat::Micros, true))
+        }
+        other => sea_value_to_json_value(other),
+    }
 }
 
 fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -> Value {
