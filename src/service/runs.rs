@@ -285,10 +285,16 @@ impl Service {
         Ok(())
     }
 
-    /// Whether a count is below its cap: the cached count if it says so, else a fresh one.
+    /// Whether a count is below its cap: the cached count if it says so, else a fresh one —
+    /// read by this request, or by the one that was reading it when this one asked.
     async fn below(&self, counted: Counted, cap: u64) -> Result<bool, ServiceError> {
         if self.counts.below(counted, cap) {
             return Ok(true);
+        }
+        let asked = std::time::Instant::now();
+        let _reading = self.counts.refresh_gate(counted).lock().await;
+        if let Some(value) = self.counts.read_since(counted, asked) {
+            return Ok(value < cap);
         }
         let at = std::time::Instant::now();
         let value = match counted {
