@@ -3,7 +3,10 @@
 //! Callers send [`RecorderMsg::Apply`] and await the reply. The actor buffers commands and
 //! schedules one [`RecorderMsg::Flush`]; everything that reaches the mailbox before the flush
 //! (and, while a flush awaits the database, everything arriving meanwhile) joins the next
-//! batch: group commit with no timer and no added latency when idle. After a commit it records
+//! batch: group commit with no timer and no added latency when idle. The executor's claims
+//! join the batch too, made after its commands in the same transaction
+//! ([`Store::apply_and_claim`]): a busy node commits once per round of completions and
+//! claims, not once for each. After a commit it records
 //! metrics and announces each change on a broadcast channel (live views, the executor).
 
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use uuid::Uuid;
 use crate::domain::RunStatus;
 use crate::metrics;
 use crate::store::lifecycle::{ApplyError, Outcome};
-use crate::store::{Applied, Command, Rejection, Store, StoreError};
+use crate::store::{Applied, ClaimOrder, Claimed, Command, Rejection, Store, StoreError};
 
 /// A committed change of a run's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,13 +34,11 @@ pub enum RecorderMsg {
     Apply(Command, RpcReplyPort<Outcome>),
     /// Commit what is buffered.
     Flush,
-    /// Claim up to `limit` pending runs for `node` (one transaction), each leased for
-    /// `lease` from the database's now.
+    /// Claim up to `order.limit` pending runs for `order.node`, each leased for `order.lease`
+    /// from the database's now: in the next batch's transaction, after its commands.
     Claim {
-        node: String,
-        limit: u64,
-        lease: TimeDelta,
-        reply: RpcReplyPort<Result<Vec<Applied>, StoreError>>,
+        order: ClaimOrder,
+        reply: RpcReplyPort<Claimed>,
     },
     /// Extend `node`'s leases on `runs` to `lease` from the database's now; the reply lists
     /// those it still holds.
@@ -62,6 +63,7 @@ pub struct RecorderState {
     max_batch: usize,
     changes: broadcast::Sender<RunChange>,
     buffer: Vec<(Command, RpcReplyPort<Outcome>)>,
+    claims: Vec<(ClaimOrder, RpcReplyPort<Claimed>)>,
     flush_scheduled: bool,
 }
 
@@ -80,6 +82,7 @@ impl Actor for Recorder {
             max_batch: args.max_batch,
             changes: args.changes,
             buffer: Vec::new(),
+            claims: Vec::new(),
             flush_scheduled: false,
         })
     }
@@ -95,27 +98,17 @@ impl Actor for Recorder {
                 state.buffer.push((command, reply));
                 if state.buffer.len() >= state.max_batch {
                     state.flush().await;
-                } else if !state.flush_scheduled {
-                    state.flush_scheduled = true;
-                    myself.send_message(RecorderMsg::Flush)?;
+                } else {
+                    state.schedule_flush(&myself)?;
                 }
             }
             RecorderMsg::Flush => {
                 state.flush_scheduled = false;
                 state.flush().await;
             }
-            RecorderMsg::Claim {
-                node,
-                limit,
-                lease,
-                reply,
-            } => {
-                let claimed = state.store.claim(&node, limit, lease).await;
-                match &claimed {
-                    Ok(applied) => applied.iter().for_each(|a| state.announce(a)),
-                    Err(err) => tracing::error!(error = %err, "claim failed"),
-                }
-                let _ = reply.send(claimed);
+            RecorderMsg::Claim { order, reply } => {
+                state.claims.push((order, reply));
+                state.schedule_flush(&myself)?;
             }
             RecorderMsg::Renew {
                 node,
@@ -131,14 +124,27 @@ impl Actor for Recorder {
 }
 
 impl RecorderState {
+    fn schedule_flush(&mut self, myself: &ActorRef<RecorderMsg>) -> Result<(), ActorProcessingErr> {
+        if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            myself.send_message(RecorderMsg::Flush)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the buffered commands, then the claims, in one transaction.
     async fn flush(&mut self) {
-        if self.buffer.is_empty() {
+        if self.buffer.is_empty() && self.claims.is_empty() {
             return;
         }
         let (commands, replies): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.buffer).into_iter().unzip();
-        metrics::recorder_batch(commands.len());
-        let outcomes = self.store.apply(&commands).await;
+        let (orders, claim_replies): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.claims).into_iter().unzip();
+        if !commands.is_empty() {
+            metrics::recorder_batch(commands.len());
+        }
+        let (outcomes, claimed) = self.store.apply_and_claim(&commands, &orders).await;
         // A batch that failed as a whole shares one error: logged once.
         let mut logged: Option<Arc<StoreError>> = None;
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
@@ -154,6 +160,13 @@ impl RecorderState {
             }
             // The caller may have gone away; the write stands either way.
             let _ = reply.send(outcome);
+        }
+        for (claimed, reply) in claimed.into_iter().zip(claim_replies) {
+            match &claimed {
+                Ok(applied) => applied.iter().for_each(|a| self.announce(a)),
+                Err(err) => tracing::error!(error = %err, "claim failed"),
+            }
+            let _ = reply.send(claimed);
         }
     }
 }
@@ -233,14 +246,14 @@ impl RecorderHandle {
         limit: u64,
         lease: TimeDelta,
     ) -> Result<Vec<Applied>, RecorderError> {
-        self.call(|reply| RecorderMsg::Claim {
+        let order = ClaimOrder {
             node: node.to_owned(),
             limit,
             lease,
-            reply,
-        })
-        .await?
-        .map_err(RecorderError::from)
+        };
+        self.call(|reply| RecorderMsg::Claim { order, reply })
+            .await?
+            .map_err(RecorderError::Store)
     }
 
     /// Extends `node`'s leases on `runs`; the ids it still holds.

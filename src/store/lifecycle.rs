@@ -148,33 +148,54 @@ pub enum ApplyError {
 
 impl Store {
     /// Applies a batch of commands in one transaction; one outcome per command, in order.
+    pub async fn apply(&self, commands: &[Command]) -> Vec<Outcome> {
+        self.apply_and_claim(commands, &[]).await.0
+    }
+
+    /// Applies a batch of commands and then makes `claims` ([`Store::claim`]'s, each after the
+    /// one before) in one transaction: one outcome per command, in order, and the runs each
+    /// claim started. A claim sees what the commands did (a run they cancelled is not
+    /// claimed); the runs they created wait for the next claim (their `created_at` is the
+    /// claim's own time).
     ///
     /// If the batch's transaction fails, why decides what follows. A transient failure (the
-    /// database down, locked or full: [`StoreError::is_transient`]) is every command's
-    /// outcome at once — retrying them one by one would only wait out the same outage once
-    /// per command. Any other failure is some command's own doing (a value the database
-    /// refuses), so the commands are applied again one by one, and only the guilty fail.
-    pub async fn apply(&self, commands: &[Command]) -> Vec<Outcome> {
-        let err = match self.apply_together(commands).await {
-            Ok(outcomes) => {
-                return outcomes
+    /// database down, locked or full: [`StoreError::is_transient`]) is every command's and
+    /// claim's outcome at once — retrying them one by one would only wait out the same outage
+    /// once per command. Any other failure is some command's own doing (a value the database
+    /// refuses), so the commands are applied again one by one, and only the guilty fail; then
+    /// each claim in its own transaction.
+    pub async fn apply_and_claim(
+        &self,
+        commands: &[Command],
+        claims: &[ClaimOrder],
+    ) -> (Vec<Outcome>, Vec<Claimed>) {
+        let err = match self.apply_together(commands, claims).await {
+            Ok((outcomes, claimed)) => {
+                let outcomes = outcomes
                     .into_iter()
                     .map(|o| o.map_err(ApplyError::from))
                     .collect();
+                return (outcomes, claimed.into_iter().map(Ok).collect());
             }
             Err(err) => Arc::new(err),
         };
-        if commands.len() <= 1 || err.is_transient() {
-            return commands
-                .iter()
-                .map(|_| Err(ApplyError::Store(err.clone())))
-                .collect();
+        if commands.len() + claims.len() <= 1 || err.is_transient() {
+            return (
+                commands
+                    .iter()
+                    .map(|_| Err(ApplyError::Store(err.clone())))
+                    .collect(),
+                claims.iter().map(|_| Err(err.clone())).collect(),
+            );
         }
-        tracing::warn!(error = %err, batch = commands.len(), "batch refused; applying its commands one by one");
+        tracing::warn!(error = %err, batch = commands.len(), claims = claims.len(), "batch refused; applying its commands one by one");
         let mut outcomes = Vec::with_capacity(commands.len());
         for command in commands {
-            let outcome = match self.apply_together(std::slice::from_ref(command)).await {
-                Ok(mut one) => one
+            let outcome = match self
+                .apply_together(std::slice::from_ref(command), &[])
+                .await
+            {
+                Ok((mut one, _)) => one
                     .pop()
                     .expect("one outcome per command")
                     .map_err(ApplyError::from),
@@ -182,7 +203,12 @@ impl Store {
             };
             outcomes.push(outcome);
         }
-        outcomes
+        let mut claimed = Vec::with_capacity(claims.len());
+        for order in claims {
+            let runs = self.claim(&order.node, order.limit, order.lease).await;
+            claimed.push(runs.map_err(Arc::new));
+        }
+        (outcomes, claimed)
     }
 
     /// Applies one command in its own transaction.
@@ -196,7 +222,11 @@ impl Store {
     async fn apply_together(
         &self,
         commands: &[Command],
-    ) -> Result<Vec<std::result::Result<Applied, Rejection>>> {
+        claims: &[ClaimOrder],
+    ) -> Result<(
+        Vec<std::result::Result<Applied, Rejection>>,
+        Vec<Vec<Applied>>,
+    )> {
         let txn = self.begin_write().await?;
         let now = self.time.now(&txn).await?;
         let mut inserts = Inserts::default();
@@ -219,6 +249,10 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        let mut claimed = Vec::with_capacity(claims.len());
+        for order in claims {
+            claimed.push(claim_in(&txn, order, now, &mut inserts.records).await?);
+        }
         inserts.insert(&txn).await?;
         if self.is_postgres() {
             let created = outcomes
@@ -233,7 +267,7 @@ impl Store {
             notify::send(&txn, created, &cancelled).await?;
         }
         txn.commit().await?;
-        Ok(outcomes)
+        Ok((outcomes, claimed))
     }
 }
 
@@ -448,6 +482,116 @@ async fn complete_together(
     Ok(done)
 }
 
+/// The runs one claim started, oldest first; a failure may be shared by a whole batch.
+pub type Claimed = std::result::Result<Vec<Applied>, Arc<StoreError>>;
+
+/// A node's order to start pending runs ([`Store::claim`], [`Store::apply_and_claim`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimOrder {
+    pub node: String,
+    /// Runs to start at most.
+    pub limit: u64,
+    /// Each run's lease, from the transaction's time.
+    pub lease: TimeDelta,
+}
+
+/// Starts up to `order.limit` pending runs created before `now`, oldest first, for
+/// `order.node`, in `txn`; adds their `run.started` audit rows and consented `run_started`
+/// events to `records`. The runs, oldest first.
+///
+/// On PostgreSQL one statement whose text is the same for any limit (prepared once per
+/// connection); the candidates are read and locked in a `MATERIALIZED` CTE, which is evaluated
+/// once — inlined as `id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`, PostgreSQL may plan the
+/// subquery as the inner side of a nested loop, run it again for every candidate row, each run
+/// skipping the rows the statement already updated, so one claim once took every pending run:
+///
+/// ```sql
+/// WITH oldest AS MATERIALIZED (
+///   SELECT id FROM runs WHERE status = 'pending' AND created_at < $1
+///   ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+/// UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3,
+///        lease_expires_at = $1 + $4
+/// FROM oldest WHERE runs.id = oldest.id AND runs.status = 'pending' RETURNING runs.*
+/// ```
+///
+/// On SQLite (one writer serialises claims) the ids are read first, then updated with the same
+/// guard. Time moves forward: a run committed after this claim read the clock waits for the
+/// next claim.
+async fn claim_in(
+    txn: &DatabaseTransaction,
+    order: &ClaimOrder,
+    now: DateTime<Utc>,
+    records: &mut Records,
+) -> Result<Vec<Applied>> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    const SQL: &str = "WITH oldest AS MATERIALIZED ( \
+        SELECT id FROM runs WHERE status = 'pending' AND created_at < $1 \
+        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+        UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3, \
+        lease_expires_at = $4 \
+        FROM oldest WHERE runs.id = oldest.id AND runs.status = 'pending' RETURNING runs.*";
+    if order.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let pending = status_to_db(RunStatus::Pending);
+    let lease_until = now + order.lease;
+    let claimed = if txn.get_database_backend() == DbBackend::Postgres {
+        let limit = i64::try_from(order.limit).unwrap_or(i64::MAX);
+        runs::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                SQL,
+                [
+                    now.into(),
+                    limit.into(),
+                    order.node.clone().into(),
+                    lease_until.into(),
+                ],
+            ))
+            .all(txn)
+            .await?
+    } else {
+        let oldest: Vec<Uuid> = runs::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Status.eq(pending))
+            .filter(Column::CreatedAt.lt(now))
+            .order_by_asc(Column::CreatedAt)
+            .limit(order.limit)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        if oldest.is_empty() {
+            return Ok(Vec::new());
+        }
+        runs::Entity::update_many()
+            .set(runs::ActiveModel {
+                status: Set(status_to_db(RunStatus::Running)),
+                started_at: Set(Some(now)),
+                claimed_by: Set(Some(order.node.clone())),
+                lease_expires_at: Set(Some(lease_until)),
+                ..Default::default()
+            })
+            .filter(Column::Status.eq(pending))
+            .filter(Column::CreatedAt.lt(now))
+            .filter(Column::Id.is_in(oldest))
+            .exec_with_returning(txn)
+            .await?
+    };
+    let mut applied = Vec::with_capacity(claimed.len());
+    for model in claimed {
+        let run = run_from_db(model)?;
+        records.add(&run, Action::Started, Some(RunStatus::Pending), None, now);
+        applied.push(Applied {
+            run,
+            from: Some(RunStatus::Pending),
+            created: false,
+        });
+    }
+    applied.sort_by_key(|a| (a.run.created_at, a.run.id));
+    Ok(applied)
+}
+
 /// How many times an edge is retried when only its time guard missed.
 const TIME_RETRIES: usize = 3;
 
@@ -588,68 +732,26 @@ async fn current(
 
 impl Store {
     /// Claims up to `limit` pending runs for `node`, oldest first, each with a lease of `lease`
-    /// from the transaction's time ([`super::time`]), in one transaction: the
-    /// oldest `limit` pending ids, locked (`SELECT … ORDER BY created_at LIMIT n FOR UPDATE SKIP
-    /// LOCKED`, the lock clause on PostgreSQL only: on SQLite the single writer serialises
-    /// claims), then one guarded statement over exactly those (`UPDATE … WHERE status =
-    /// 'pending' AND id IN (ids)`), then the runs' `run.started` audit rows and consented
-    /// `run_started` events (multi-row inserts).
-    ///
-    /// The ids are read first, not in a subquery of the UPDATE: PostgreSQL may plan `id IN
-    /// (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` as a nested loop that runs the subquery again
-    /// for every candidate row, and each run skips the rows the statement already updated, so
-    /// one claim took every pending run (seen on a fresh database, before statistics).
+    /// from the transaction's time ([`super::time`]), in a transaction of its own (see
+    /// [`claim_in`]); [`Store::apply_and_claim`] makes claims in a batch's transaction.
     pub async fn claim(&self, node: &str, limit: u64, lease: TimeDelta) -> Result<Vec<Applied>> {
-        use sea_orm::sea_query::{LockBehavior, LockType};
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let pending = status_to_db(RunStatus::Pending);
+        let order = ClaimOrder {
+            node: node.to_owned(),
+            limit,
+            lease,
+        };
         let txn = self.begin_write().await?;
         let now = self.time.now(&txn).await?;
-        let oldest: Vec<Uuid> = runs::Entity::find()
-            .select_only()
-            .column(Column::Id)
-            .filter(Column::Status.eq(pending))
-            // Time moves forward: a run committed after this claim read the clock waits
-            // for the next claim.
-            .filter(Column::CreatedAt.lt(now))
-            .order_by_asc(Column::CreatedAt)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .into_tuple()
-            .all(&txn)
-            .await?;
-        if oldest.is_empty() {
-            return Ok(Vec::new());
-        }
-        let claimed = runs::Entity::update_many()
-            .set(runs::ActiveModel {
-                status: Set(status_to_db(RunStatus::Running)),
-                started_at: Set(Some(now)),
-                claimed_by: Set(Some(node.to_owned())),
-                lease_expires_at: Set(Some(now + lease)),
-                ..Default::default()
-            })
-            .filter(Column::Status.eq(pending))
-            .filter(Column::CreatedAt.lt(now))
-            .filter(Column::Id.is_in(oldest))
-            .exec_with_returning(&txn)
-            .await?;
-        let mut applied = Vec::with_capacity(claimed.len());
         let mut records = Records::default();
-        for model in claimed {
-            let run = run_from_db(model)?;
-            records.add(&run, Action::Started, Some(RunStatus::Pending), None, now);
-            applied.push(Applied {
-                run,
-                from: Some(RunStatus::Pending),
-                created: false,
-            });
+        let applied = claim_in(&txn, &order, now, &mut records).await?;
+        if applied.is_empty() {
+            return Ok(applied);
         }
         records.insert(&txn).await?;
         txn.commit().await?;
-        applied.sort_by_key(|a| (a.run.created_at, a.run.id));
         Ok(applied)
     }
 

@@ -32,7 +32,9 @@ use uuid::Uuid;
 use crate::cache::Immutable;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
-pub use lifecycle::{Applied, Canceller, Change, Command, FailCause, Rejection};
+pub use lifecycle::{
+    Applied, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, Rejection,
+};
 pub use outbox::OutboxBatch;
 pub use time::Time;
 
