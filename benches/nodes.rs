@@ -110,6 +110,10 @@ enum Mode {
         /// `executor.max_concurrent_runs` of each worker.
         #[arg(long, default_value_t = 32)]
         concurrency: u64,
+        /// Submit every run first, with no worker up; then start the workers and time them
+        /// draining the backlog (graphile-worker's figure: jobs enqueued, then processed).
+        #[arg(long)]
+        backlog: bool,
     },
 }
 
@@ -171,7 +175,15 @@ async fn run(args: Args) -> Result<(), Error> {
             clients,
             runs,
             concurrency,
-        } => throughput(&nodes, workers, clients, runs, concurrency).await?,
+            backlog,
+        } => {
+            let load = Load {
+                clients,
+                runs,
+                backlog,
+            };
+            throughput(&nodes, workers, concurrency, load).await?
+        }
     }
     println!("rerun: cargo bench --bench nodes -- {}", rerun.join(" "));
     Ok(())
@@ -300,51 +312,68 @@ async fn claim(args: &Args, nodes: &Nodes, runs: usize, pause_ms: u64) -> Result
     Ok(())
 }
 
+/// What the clients of `throughput` do.
+struct Load {
+    clients: usize,
+    runs: u64,
+    backlog: bool,
+}
+
 async fn throughput(
     nodes: &Nodes,
     workers: usize,
-    clients: usize,
-    runs: u64,
     concurrency: u64,
+    load: Load,
 ) -> Result<(), Error> {
+    let Load {
+        clients,
+        runs,
+        backlog,
+    } = load;
     println!(
         "mode: throughput, {clients} clients, {runs} runs of Bell × 100 shots; 1 API-only node, \
-         {workers} worker(s) with max_concurrent_runs = {concurrency}"
+         {workers} worker(s) with max_concurrent_runs = {concurrency}{}",
+        if backlog {
+            "; every run submitted before the workers start, timed from their start"
+        } else {
+            ""
+        }
     );
     let api = nodes.api(simulator()).await?;
+    let (admin, name) = nodes.db.postgres.clone().ok_or("not PostgreSQL")?;
     let mut pool = Vec::with_capacity(workers);
+    let mut submissions = None;
+    if backlog {
+        submissions = Some(submit_closed_loop(&api, clients, runs).await?);
+    }
+    let mut cpu_before = CpuSample::take(&[api.pid()], &admin, &name)?;
+    let start = Instant::now();
     for k in 0..workers {
         pool.push(nodes.worker(k + 1, simulator()).await?);
     }
-    let mut befores = Vec::with_capacity(workers);
-    for worker in &pool {
-        befores.push(worker.finished().await?);
-    }
-    let (admin, name) = nodes.db.postgres.clone().ok_or("not PostgreSQL")?;
+    // A worker started now has spent nothing yet; one started before the clients, its start.
     let mut pids = vec![api.pid()];
     pids.extend(pool.iter().map(Server::pid));
-    let cpu_before = CpuSample::take(&pids, &admin, &name)?;
-
-    let issued = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, issued) = (api.client(), issued.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while issued.fetch_add(1, Ordering::Relaxed) < runs {
-                let sent = Instant::now();
-                client.submit().await?;
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, Error>(latencies)
-        }));
+    let mut befores = Vec::with_capacity(workers);
+    for worker in &pool {
+        befores.push(if backlog {
+            Finished::default()
+        } else {
+            worker.finished().await?
+        });
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let submitted = start.elapsed();
+    let (start, submissions) = match submissions {
+        Some(submissions) => {
+            cpu_before.nodes.resize(pids.len(), 0);
+            (start, submissions)
+        }
+        None => {
+            cpu_before = CpuSample::take(&pids, &admin, &name)?;
+            let start = Instant::now();
+            (start, submit_closed_loop(&api, clients, runs).await?)
+        }
+    };
+    let (mut latencies, submitted) = submissions;
     let done = wait_finished(&pool, &befores, runs).await?;
     let all = start.elapsed();
     let cpu_after = CpuSample::take(&pids, &admin, &name)?;
@@ -358,11 +387,21 @@ async fn throughput(
         percentiles(&mut latencies)
     );
     println!(
-        "finished {} ({completed} completed, {failed} failed) in {:.2} s from the first \
-         submission: {:.0} runs/s end to end with {workers} worker(s)",
+        "finished {} ({completed} completed, {failed} failed) in {:.2} s from the {}: {:.0} \
+         runs/s {} with {workers} worker(s)",
         completed + failed,
         all.as_secs_f64(),
-        runs as f64 / all.as_secs_f64()
+        if backlog {
+            "workers' start"
+        } else {
+            "first submission"
+        },
+        runs as f64 / all.as_secs_f64(),
+        if backlog {
+            "draining the backlog"
+        } else {
+            "end to end"
+        }
     );
     let executed = done
         .iter()
@@ -377,8 +416,13 @@ async fn throughput(
     let per_run = |ticks: u64| secs(ticks) * 1000.0 / runs as f64;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "CPU seconds from the first submission to the last completion ({:.2} s wall × {cores} \
+        "CPU seconds from the {} to the last completion ({:.2} s wall × {cores} \
          cores = {:.2} CPU-s; /proc/PID/stat utime+stime+cutime+cstime at {tck} ticks/s):",
+        if backlog {
+            "workers' start"
+        } else {
+            "first submission"
+        },
         all.as_secs_f64(),
         all.as_secs_f64() * cores as f64
     );
@@ -424,6 +468,35 @@ async fn throughput(
         return Err(format!("{failed} runs failed").into());
     }
     Ok(())
+}
+
+/// `clients` closed-loop clients submitting through `api` until `runs` are accepted: each
+/// submission's latency (ms) and the time they took.
+async fn submit_closed_loop(
+    api: &Server,
+    clients: usize,
+    runs: u64,
+) -> Result<(Vec<f64>, Duration), Error> {
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (client, issued) = (api.client(), issued.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while issued.fetch_add(1, Ordering::Relaxed) < runs {
+                let sent = Instant::now();
+                client.submit().await?;
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, Error>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    Ok((latencies, start.elapsed()))
 }
 
 /// Waits until the workers have finished `runs` runs since `befores`; each worker's count.

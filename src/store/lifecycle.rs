@@ -500,19 +500,23 @@ pub struct ClaimOrder {
 /// events to `records`. The runs, oldest first.
 ///
 /// On PostgreSQL one statement whose text is the same for any limit (prepared once per
-/// connection); the candidates are read and locked in a `MATERIALIZED` CTE, which is evaluated
-/// once — inlined as `id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`, PostgreSQL may plan the
-/// subquery as the inner side of a nested loop, run it again for every candidate row, each run
-/// skipping the rows the statement already updated, so one claim once took every pending run:
+/// connection):
 ///
 /// ```sql
 /// WITH oldest AS MATERIALIZED (
 ///   SELECT id FROM runs WHERE status = 'pending' AND created_at < $1
 ///   ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-/// UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3,
-///        lease_expires_at = $1 + $4
-/// FROM oldest WHERE runs.id = oldest.id AND runs.status = 'pending' RETURNING runs.*
+/// UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3, lease_expires_at = $4
+/// WHERE id = ANY(ARRAY(SELECT id FROM oldest)) AND status = 'pending' RETURNING *
 /// ```
+///
+/// The candidates are read and locked once: inlined as `id IN (SELECT … LIMIT n FOR UPDATE
+/// SKIP LOCKED)`, the subquery may be planned as the inner side of a nested loop and run again
+/// for every candidate row, each run skipping the rows the statement already updated (one
+/// claim once took every pending run). And they are updated through the primary key:
+/// joined as `UPDATE … FROM oldest`, the generic plan of the prepared statement hash-joined a
+/// sequential scan of `runs` (4.9 ms a claim at 10,000 runs, against 1.8 ms for a read then
+/// an update by ids).
 ///
 /// On SQLite (one writer serialises claims) the ids are read first, then updated with the same
 /// guard. Time moves forward: a run committed after this claim read the clock waits for the
@@ -529,7 +533,7 @@ async fn claim_in(
         ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
         UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3, \
         lease_expires_at = $4 \
-        FROM oldest WHERE runs.id = oldest.id AND runs.status = 'pending' RETURNING runs.*";
+        WHERE id = ANY(ARRAY(SELECT id FROM oldest)) AND status = 'pending' RETURNING *";
     if order.limit == 0 {
         return Ok(Vec::new());
     }
