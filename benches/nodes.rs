@@ -6,6 +6,7 @@
 //! cargo bench --bench nodes -- cancel --runs 50          # cancel answered → child gone
 //! cargo bench --bench nodes -- claim --runs 200          # 201 on the API node → claimed
 //! cargo bench --bench nodes -- throughput --workers 2    # runs/s and the CPU split
+//! cargo bench --bench nodes -- throughput --backlog --concurrency 512   # draining a backlog
 //! cargo bench --bench nodes -- cancel --bin /work/baseline-qrun   # another binary
 //! ```
 //!
@@ -40,7 +41,10 @@
 //!   children, from `/proc/PID/stat`, before and after): each qrun node, PostgreSQL's
 //!   backends of this database (`pg_stat_activity`; one that exited in between is lost),
 //!   every `postgres` process (its background writers, and whatever else the server served
-//!   meanwhile), this bench, and the whole machine (`/proc/stat`).
+//!   meanwhile), this bench, and the whole machine (`/proc/stat`). With `--backlog` every run
+//!   is submitted first, with no worker up; the workers then start, and runs/s and the CPU
+//!   split run from their start to the last completion (graphile-worker's figure has this
+//!   shape: jobs enqueued in bulk, then processed).
 //!
 //! The nodes' logs go to `$CARGO_TARGET_DIR/nodes/MODE-TIMESTAMP.log` (default `target/`).
 

@@ -104,6 +104,7 @@ async function main() {
   await admin(opts.adminUrl, `DROP DATABASE IF EXISTS ${opts.db}`);
   await admin(opts.adminUrl, `CREATE DATABASE ${opts.db}`);
   let runner;
+  let pgPool;
   try {
     const utils = await makeWorkerUtils({ connectionString });
     let enqueueS;
@@ -126,8 +127,13 @@ async function main() {
     let failed = 0;
     let resolveDone;
     const done = new Promise((resolve) => { resolveDone = resolve; });
+    // The worker's pool is ours (graphile-worker's default size, 10), with an error handler and
+    // ended before the drop: graphile-worker's own pool outlived runner.stop(), and the drop's
+    // termination of its idle connections was an unhandled 'error' event that failed the run.
+    pgPool = new pg.Pool({ connectionString, max: 10 });
+    pgPool.on("error", () => {}); // an idle client's end at the drop below
     runner = await run({
-      connectionString,
+      pgPool,
       concurrency: opts.concurrency,
       noHandleSignals: true,
       taskList: { noop: async () => {} },
@@ -167,8 +173,8 @@ async function main() {
     );
   } finally {
     if (runner) await runner.stop().catch(() => {});
+    if (pgPool) await pgPool.end().catch(() => {});
     if (!opts.keep) {
-      // Give the pools a moment to close their connections before the drop.
       await admin(opts.adminUrl, `DROP DATABASE IF EXISTS ${opts.db} WITH (FORCE)`);
     }
   }
