@@ -156,26 +156,8 @@ async fn run(args: Args) -> Result<(), Error> {
 async fn throughput(server: &Server, clients: usize, runs: u64) -> Result<(), Error> {
     println!("mode: throughput, {clients} clients, {runs} runs of Bell × 100 shots");
     let before = server.finished().await?;
-    let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (server, issued) = (server.client(), issued.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while issued.fetch_add(1, Ordering::Relaxed) < runs {
-                let sent = Instant::now();
-                server.submit().await?;
-                latencies.push(sent.elapsed());
-            }
-            Ok::<_, Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let submitted = start.elapsed();
+    let (mut latencies, submitted) = server.submit_closed_loop(clients, runs).await?;
     let finished = server.wait_finished(before.total() + runs).await?;
     let all = start.elapsed();
     let after = finished.minus(&before);
@@ -183,7 +165,7 @@ async fn throughput(server: &Server, clients: usize, runs: u64) -> Result<(), Er
         "accepted {runs} in {:.2} s: {:.0} submissions/s; submit latency {}",
         submitted.as_secs_f64(),
         runs as f64 / submitted.as_secs_f64(),
-        percentiles(&mut milliseconds(&latencies))
+        percentiles(&mut latencies)
     );
     println!(
         "finished {} ({} completed, {} failed) in {:.2} s from the first submission: {:.0} runs/s end to end",

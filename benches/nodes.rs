@@ -53,7 +53,6 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -348,7 +347,7 @@ async fn throughput(
     let mut pool = Vec::with_capacity(workers);
     let mut submissions = None;
     if backlog {
-        submissions = Some(submit_closed_loop(&api, clients, runs).await?);
+        submissions = Some(api.submit_closed_loop(clients, runs).await?);
     }
     let mut cpu_before = CpuSample::take(&[api.pid()], &admin, &name)?;
     let start = Instant::now();
@@ -374,7 +373,7 @@ async fn throughput(
         None => {
             cpu_before = CpuSample::take(&pids, &admin, &name)?;
             let start = Instant::now();
-            (start, submit_closed_loop(&api, clients, runs).await?)
+            (start, api.submit_closed_loop(clients, runs).await?)
         }
     };
     let (mut latencies, submitted) = submissions;
@@ -472,35 +471,6 @@ async fn throughput(
         return Err(format!("{failed} runs failed").into());
     }
     Ok(())
-}
-
-/// `clients` closed-loop clients submitting through `api` until `runs` are accepted: each
-/// submission's latency (ms) and the time they took.
-async fn submit_closed_loop(
-    api: &Server,
-    clients: usize,
-    runs: u64,
-) -> Result<(Vec<f64>, Duration), Error> {
-    let issued = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (client, issued) = (api.client(), issued.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while issued.fetch_add(1, Ordering::Relaxed) < runs {
-                let sent = Instant::now();
-                client.submit().await?;
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    Ok((latencies, start.elapsed()))
 }
 
 /// Waits until the workers have finished `runs` runs since `befores`; each worker's count.

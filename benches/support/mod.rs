@@ -246,6 +246,36 @@ impl Server {
         self.child.try_wait().ok().flatten()
     }
 
+    /// `clients` closed-loop clients submitting Bell × 100 shots with consent until `runs` are
+    /// accepted: each submission's latency in milliseconds, and the time they all took.
+    pub async fn submit_closed_loop(
+        &self,
+        clients: usize,
+        runs: u64,
+    ) -> Result<(Vec<f64>, std::time::Duration), Error> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let issued = Arc::new(AtomicU64::new(0));
+        let start = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..clients {
+            let (client, issued) = (self.client(), issued.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while issued.fetch_add(1, Ordering::Relaxed) < runs {
+                    let sent = std::time::Instant::now();
+                    client.submit().await?;
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
+                Ok::<_, Error>(latencies)
+            }));
+        }
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await??);
+        }
+        Ok((latencies, start.elapsed()))
+    }
+
     pub fn client(&self) -> Client {
         Client {
             http: self.http.clone(),
