@@ -46,13 +46,15 @@ impl Time {
         }
     }
 
-    /// Now plus `delta`, as an expression of the statement that writes it: `now() + interval`
-    /// on PostgreSQL (evaluated by the database when the statement runs), a value otherwise.
+    /// Now plus `delta`, as an expression of the statement that writes it:
+    /// `statement_timestamp() + interval` on PostgreSQL (evaluated by the database when the
+    /// statement starts — inside a long transaction, such as a delivery's that stays open while
+    /// the sink answers, later than `now()`, the transaction's start), a value otherwise.
     pub fn now_plus(&self, delta: TimeDelta) -> Expr {
         match self {
             Time::Clock(clock) => Expr::val(clock.now() + delta),
             Time::Database => Expr::cust(format!(
-                "now() + interval '{} microseconds'",
+                "statement_timestamp() + interval '{} microseconds'",
                 delta.num_microseconds().unwrap_or(i64::MAX)
             )),
         }

@@ -448,7 +448,41 @@ async fn an_outbox_take_holds_at_most_its_limit_and_only_its_own(db: TestDb) {
     app.stop().await;
 }
 
+/// A verdict is stamped when it is recorded, not when the events were taken: on PostgreSQL
+/// the take's transaction stays open while the sink answers, and a retry's due time (the
+/// sink's Retry-After) counts from the answer. Each verdict counts the attempt.
+async fn a_verdict_is_stamped_when_recorded_and_counts_the_attempt(db: TestDb) {
+    let app = TestApp::spawn_with(
+        db,
+        |config| config.analytics.flush_interval_ms = 3_600_000,
+        Hooks::default(),
+    )
+    .await;
+    let fx = app.circuit().await;
+    let run = app.submit(&fx, Some(true)).await;
+    let store = app.store();
+    let taken_at = store.now().await.unwrap();
+    let batch = store.take_outbox(10).await.unwrap();
+    assert_eq!(batch.events().len(), 1);
+    assert_eq!(batch.events()[0].attempts, 0);
+    // The send.
+    let send = Duration::from_millis(300);
+    tokio::time::sleep(send).await;
+    let ids: Vec<Uuid> = batch.events().iter().map(|e| e.id).collect();
+    batch.delivered(&ids).await.unwrap();
+    batch.finish().await.unwrap();
+    let event = &store.outbox_for_run(run.id).await.unwrap()[0];
+    let delivered_at = event.delivered_at.expect("delivered");
+    assert!(
+        delivered_at >= taken_at + chrono::TimeDelta::from_std(send).unwrap(),
+        "taken at {taken_at}, delivered at {delivered_at}"
+    );
+    assert_eq!(event.attempts, 1);
+    app.stop().await;
+}
+
 on_both_databases!(
+    a_verdict_is_stamped_when_recorded_and_counts_the_attempt,
     an_outbox_take_holds_at_most_its_limit_and_only_its_own,
     a_tick_sends_many_batches_of_at_most_batch_size,
     consented_runs_deliver_exactly_their_events_and_others_none,
