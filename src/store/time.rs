@@ -2,12 +2,12 @@
 //!
 //! Every time another node judges — `created_at` against a claim, `started_at` against the
 //! watchdog's time-to-live, `lease_expires_at`, an analytics event's `next_attempt_at` — is
-//! written and compared in the database's clock on PostgreSQL: the transaction's `now()`,
-//! the same value every statement of the transaction sees, or `now()` inside the one statement
-//! that writes it. A node's own clock may be minutes off (a node 10 minutes ahead once failed
-//! live runs of a healthy node as "stranded"); the database's is the one clock every node
-//! shares. On SQLite the database is a file of this process, so its clock is this machine's.
-//! Tests inject a [`Clock`] (a `ManualClock`) and move time by hand.
+//! written and compared in the database's clock on PostgreSQL: the transaction's `now()`, the
+//! same value every statement of the transaction sees, or `statement_timestamp()` inside the
+//! one statement that writes it. A node's own clock may be minutes off (a node 10 minutes
+//! ahead once failed live runs of a healthy node as "stranded"); the database's is the one
+//! clock every node shares. On SQLite the database is a file of this process, so its clock is
+//! this machine's. Tests inject a [`Clock`] (a `ManualClock`) and move time by hand.
 
 use std::sync::Arc;
 
