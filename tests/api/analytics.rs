@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use warp::{Filter, Reply};
 
-use crate::helpers::{TestApp, TestDb, wait_until};
+use crate::helpers::{TestApp, TestDb, not_delivering, wait_until};
 use crate::on_both_databases;
 
 /// How the fake server answers the n-th request (0-based) carrying `events`.
@@ -398,12 +398,7 @@ async fn a_tick_sends_many_batches_of_at_most_batch_size(db: TestDb) {
 /// `Store::take_outbox`).
 async fn an_outbox_take_holds_at_most_its_limit_and_only_its_own(db: TestDb) {
     let postgres = db.url.starts_with("postgres");
-    let app = TestApp::spawn_with(
-        db,
-        |config| config.analytics.flush_interval_ms = 3_600_000,
-        Hooks::default(),
-    )
-    .await;
+    let app = TestApp::spawn_with(db, not_delivering, Hooks::default()).await;
     let fx = app.circuit().await;
     for _ in 0..12 {
         app.submit(&fx, Some(true)).await;
@@ -452,12 +447,7 @@ async fn an_outbox_take_holds_at_most_its_limit_and_only_its_own(db: TestDb) {
 /// the take's transaction stays open while the sink answers, and a retry's due time (the
 /// sink's Retry-After) counts from the answer. Each verdict counts the attempt.
 async fn a_verdict_is_stamped_when_recorded_and_counts_the_attempt(db: TestDb) {
-    let app = TestApp::spawn_with(
-        db,
-        |config| config.analytics.flush_interval_ms = 3_600_000,
-        Hooks::default(),
-    )
-    .await;
+    let app = TestApp::spawn_with(db, not_delivering, Hooks::default()).await;
     let fx = app.circuit().await;
     let run = app.submit(&fx, Some(true)).await;
     let store = app.store();

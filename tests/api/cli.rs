@@ -26,6 +26,17 @@ pub fn qrun(db: &TestDb, args: &[&str]) -> Output {
         .expect("the qrun binary runs")
 }
 
+/// Runs `qrun verify` over `db` and asserts it passes: exit 0, `verified {runs} runs: 0
+/// violations`.
+pub fn assert_verified(db: &TestDb, runs: usize) {
+    let out = qrun(db, &["verify"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("verified {runs} runs: 0 violations")
+    );
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -110,9 +121,7 @@ async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb
     let _legacy = app.submit(&fx, None).await;
     let db = app.into_db().await;
 
-    let out = qrun(&db, &["verify"]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(stdout(&out).trim(), "verified 3 runs: 0 violations");
+    assert_verified(&db, 3);
 
     // Delete one run's audit row: its timeline no longer matches its status.
     let app = TestApp::spawn(db).await;

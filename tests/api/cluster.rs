@@ -19,7 +19,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::cli::qrun;
+use crate::cli::assert_verified;
 use crate::helpers::{TestApp, TestDb, http, process_alive, wait_until};
 use crate::nodes::{
     create_bell, kill_children, recorded_pids, setup, start_node, start_node_with, statuses,
@@ -507,16 +507,7 @@ async fn three_nodes_take_3000_runs_with_random_cancels(db: TestDb) {
     );
     app.stop().await;
     drop((api, workers));
-    let out = qrun(&db, &["verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("verified {RUNS} runs: 0 violations")
-    );
+    assert_verified(&db, RUNS);
 }
 
 /// Three nodes started at the same moment on a fresh database all come up: migrations run one

@@ -153,6 +153,12 @@ pub fn clock_hooks(clock: Arc<dyn Clock>) -> Hooks {
     }
 }
 
+/// Keeps the analytics dispatcher from delivering during a test that takes and delivers the
+/// outbox itself (for `TestApp::spawn_with`'s `adjust`).
+pub fn not_delivering(config: &mut Config) {
+    config.analytics.flush_interval_ms = 3_600_000;
+}
+
 /// Turns execution on, claiming every 50 ms (for `TestApp::spawn_with`'s `adjust`).
 pub fn executing(config: &mut Config) {
     config.executor.enabled = true;

@@ -9,7 +9,7 @@ use qrun::domain::RunStatus;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cli::qrun;
+use crate::cli::assert_verified;
 use crate::helpers::{BELL, TestApp, TestDb, executing, http, sleepy_backend, wait_until};
 use crate::on_both_databases;
 use crate::serve::{Served, serve};
@@ -207,16 +207,7 @@ async fn kill_9_mid_flight_then_restart_loses_nothing(db: TestDb) {
         .collect();
     assert!(others.is_empty(), "the rest completed: {others:#?}");
     drop(node);
-    let out = qrun(&db, &["verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "verified 30 runs: 0 violations"
-    );
+    assert_verified(&db, 30);
 }
 
 async fn two_nodes_share_the_work_and_each_run_starts_once(db: TestDb) {

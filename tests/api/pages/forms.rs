@@ -12,7 +12,7 @@ use qrun::domain::{RUN_VIEWED, RunStatus};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{Browser, TestApp, TestDb, sleepy_backend};
+use crate::helpers::{Browser, TestApp, TestDb, not_delivering, sleepy_backend};
 use crate::on_both_databases;
 
 /// The run id a redirect to a run page names.
@@ -518,12 +518,7 @@ async fn a_run_page_view_is_recorded_once_per_run_per_session_and_never_without_
     db: TestDb,
 ) {
     // The test delivers the outbox itself.
-    let app = TestApp::spawn_with(
-        db,
-        |config| config.analytics.flush_interval_ms = 3_600_000,
-        Hooks::default(),
-    )
-    .await;
+    let app = TestApp::spawn_with(db, not_delivering, Hooks::default()).await;
     let (alice, alice_token) = app.user("alice").await;
     let (bob, bob_token) = app.user("bob").await;
     let circuit = app.create_circuit(&alice_token, "bell", "public").await;
