@@ -43,7 +43,7 @@ use futures_util::StreamExt as _;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-use support::{Database, Db, Error, Log, Server};
+use support::{Database, Db, Error, Log, SIMULATOR_BACKEND, Server};
 
 #[derive(Parser)]
 struct Args {
@@ -431,15 +431,7 @@ shutdown_grace_s = 1
 interval_s = 1
 [logging]
 level = "warn,qrun::app=info"
-[[backends]]
-type = "simulator"
-name = "statevector"
-max_qubits = 24
-max_shots = 100000
-max_gates = 1000000
-max_source_bytes = 1048576
-timeout_s = 300
-[[backends]]
+{simulator}[[backends]]
 type = "command"
 name = "sleepy"
 program = "{script}"
@@ -448,6 +440,7 @@ timeout_s = 60
 [backends.sandbox]
 enabled = false
 "#,
+        simulator = SIMULATOR_BACKEND,
         url = db.url,
         script = script.display()
     )

@@ -58,7 +58,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use support::{Database, Db, Error, Finished, Log, Server, machine, percentiles};
+use support::{
+    Database, Db, Error, Finished, Log, SIMULATOR_BACKEND, Server, machine, percentiles,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -625,15 +627,8 @@ lease_ttl_s = {lease}
 shutdown_grace_s = 1
 [logging]
 level = "warn,qrun::app=info"
-[[backends]]
-type = "simulator"
-name = "statevector"
-max_qubits = 24
-max_shots = 100000
-max_gates = 1000000
-max_source_bytes = 1048576
-timeout_s = 300
-"#,
+{simulator}"#,
+        simulator = SIMULATOR_BACKEND,
         url = db.url,
         claim = args.claim_interval_ms,
         lease = args.lease_ttl_s,

@@ -14,6 +14,17 @@ use clap::ValueEnum;
 
 pub const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
 
+/// The built-in simulator backend every benchmark's node configures, as a TOML table.
+pub const SIMULATOR_BACKEND: &str = r#"[[backends]]
+type = "simulator"
+name = "statevector"
+max_qubits = 24
+max_shots = 100000
+max_gates = 1000000
+max_source_bytes = 1048576
+timeout_s = 300
+"#;
+
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
