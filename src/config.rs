@@ -226,12 +226,18 @@ pub struct SandboxConfig {
     pub enabled: bool,
     /// Memory of the run's processes together, MiB (default 2048); past it: `resource_limit`.
     pub memory_mb: u64,
-    /// CPU seconds per process (default: the backend's `timeout_s`); past it: `timeout`.
+    /// CPU seconds of the whole run, all its processes together (default: the backend's
+    /// `timeout_s`); past it: `timeout`.
     pub cpu_s: Option<u64>,
     /// Processes and threads at once (default 64); a fork past it fails inside the program.
     pub max_processes: u64,
-    /// Size of the private writable `/tmp`, MiB (default 64); also the largest file.
+    /// Size of each of the private writable `/tmp` and `/dev/shm`, MiB (default 64); also
+    /// the largest file.
     pub tmp_mb: u64,
+    /// The host user a root service runs the program as (default `nobody`); a service that
+    /// is not root runs it as itself. Start-up fails (exit 2) if a root service's user does
+    /// not exist.
+    pub user: String,
     /// Network access (default false: none at all, loopback included).
     pub network: bool,
     /// Absolute host paths visible read-only inside (the program's own directory among them
@@ -249,6 +255,7 @@ impl Default for SandboxConfig {
             cpu_s: None,
             max_processes: 64,
             tmp_mb: 64,
+            user: qrun_sandbox::DEFAULT_USER.to_owned(),
             network: false,
             read_only_paths: Vec::new(),
             env: BTreeMap::new(),
@@ -522,6 +529,9 @@ fn validate_sandbox(id: &str, sandbox: &SandboxConfig) -> Result<(), ConfigError
             return Err(ConfigError::key(&key(name), "must be at least 1"));
         }
     }
+    if sandbox.user.is_empty() {
+        return Err(ConfigError::key(&key("user"), "must name a user"));
+    }
     for (j, path) in sandbox.read_only_paths.iter().enumerate() {
         if !path.is_absolute() {
             return Err(ConfigError::key(
@@ -752,6 +762,7 @@ mod tests {
         assert_eq!(formats, &["openqasm2"]);
         assert_eq!(sandbox, &SandboxConfig::default());
         assert!(sandbox.enabled && !sandbox.network && sandbox.cpu_s.is_none());
+        assert_eq!(sandbox.user, "nobody");
         assert_eq!(
             (sandbox.memory_mb, sandbox.max_processes, sandbox.tmp_mb),
             (2048, 64, 64)
@@ -760,7 +771,7 @@ mod tests {
         let config = load_toml(&format!(
             "{AER}formats = [\"python\", \"openqasm3\"]\n[backends.sandbox]\nenabled = false\n\
              memory_mb = 256\ncpu_s = 2\nmax_processes = 32\ntmp_mb = 8\nnetwork = true\n\
-             read_only_paths = [\"/opt/venv\"]\nenv = {{ OMP_NUM_THREADS = \"1\" }}\n"
+             user = \"qrun-runner\"\nread_only_paths = [\"/opt/venv\"]\nenv = {{ OMP_NUM_THREADS = \"1\" }}\n"
         ))
         .unwrap();
         let Some(BackendConfig::Command {
@@ -778,6 +789,7 @@ mod tests {
                 cpu_s: Some(2),
                 max_processes: 32,
                 tmp_mb: 8,
+                user: "qrun-runner".into(),
                 network: true,
                 read_only_paths: vec![PathBuf::from("/opt/venv")],
                 env: BTreeMap::from([("OMP_NUM_THREADS".into(), "1".into())]),
@@ -835,6 +847,10 @@ mod tests {
             (
                 &format!("{AER}[backends.sandbox]\ntmp_mb = 0\n"),
                 "backends[command/aer].sandbox.tmp_mb",
+            ),
+            (
+                &format!("{AER}[backends.sandbox]\nuser = \"\"\n"),
+                "backends[command/aer].sandbox.user",
             ),
             (
                 &format!("{AER}[backends.sandbox]\nread_only_paths = [\"/opt/venv\", \"venv\"]\n"),

@@ -179,8 +179,13 @@ impl RunCgroup {
         }
     }
 
+    /// The processes in the run's cgroups (none if not even the first could be made: a
+    /// [`Cgroups::create`] that failed half-way drops what it made).
     fn pids(&self) -> Vec<i32> {
-        std::fs::read_to_string(self.dirs[0].join("cgroup.procs"))
+        let Some(first) = self.dirs.first() else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(first.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|line| line.trim().parse().ok())

@@ -7,6 +7,11 @@ use crate::policy::Policy;
 
 const MIB: u64 = 1 << 20;
 
+/// Descriptors a run's process may have open at once (`RLIMIT_NOFILE`, soft and hard): a
+/// Qiskit program with Aer's threads holds a few dozen; the kernel's default hard limit
+/// (often 2^20) would let one run pin that many kernel objects.
+pub const OPEN_FILES: u64 = 256;
+
 /// One rlimit: the resource, its soft and its hard limit.
 pub type Rlimit = (Resource, u64, u64);
 
@@ -15,6 +20,9 @@ pub type Rlimit = (Resource, u64, u64);
 ///
 /// Always: `RLIMIT_CPU` at `cpu_s` (SIGXCPU) with the hard limit one second later (SIGKILL
 /// for a program that catches SIGXCPU), `RLIMIT_FSIZE` at `max_file_mb`, and no core files.
+/// With `policy.hardening.tight_rlimits` (the default): [`OPEN_FILES`] descriptors and no
+/// locked memory (`RLIMIT_MEMLOCK` 0: nothing a run does needs pages pinned, and what pins
+/// them — io_uring rings, BPF maps, `mlock` — is what the sandbox keeps from it).
 /// Without cgroups, also `RLIMIT_AS` at `memory_mb` (per process, and counting address
 /// space reserved but never touched) and `RLIMIT_NPROC` at `max_processes` (which the
 /// kernel does not apply to root).
@@ -29,6 +37,10 @@ pub fn rlimits(policy: &Policy, cgroups: bool) -> Vec<Rlimit> {
         (Resource::RLIMIT_FSIZE, file, file),
         (Resource::RLIMIT_CORE, 0, 0),
     ];
+    if policy.hardening.tight_rlimits {
+        limits.push((Resource::RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES));
+        limits.push((Resource::RLIMIT_MEMLOCK, 0, 0));
+    }
     if !cgroups {
         let memory = policy.memory_mb.saturating_mul(MIB);
         limits.push((Resource::RLIMIT_AS, memory, memory));
@@ -67,6 +79,8 @@ mod tests {
             (Resource::RLIMIT_CPU, 2, 3),
             (Resource::RLIMIT_FSIZE, 3 << 20, 3 << 20),
             (Resource::RLIMIT_CORE, 0, 0),
+            (Resource::RLIMIT_NOFILE, 256, 256),
+            (Resource::RLIMIT_MEMLOCK, 0, 0),
         ];
         assert_eq!(rlimits(&policy, true), always);
         let mut without = always;

@@ -1,6 +1,6 @@
 //! [`Sandbox::run`]: one program under the policy, from spawn to the last process killed.
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd as _, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{Gid, Pid, Uid};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::argv::{BWRAP, bwrap_argv};
+use crate::argv::{BWRAP, SECCOMP_FDS, bwrap_argv};
 use crate::cgroup::RunCgroup;
 use crate::ending::{Ending, Exit, Stream};
 use crate::limits;
-use crate::sandbox::{Invocation, Sandbox};
+use crate::sandbox::{Invocation, RunAs, Sandbox};
 
 /// Processes bubblewrap itself keeps in the run (its monitor and the namespace's init):
 /// added to `max_processes` so that the program gets what the policy says.
@@ -73,11 +73,37 @@ impl Sandbox {
             }
         };
 
+        let run_as = match &self.run_as {
+            RunAs::Unusable(why) => {
+                return Ending::NotStarted {
+                    reason: why.clone(),
+                };
+            }
+            RunAs::Service => None,
+            RunAs::User { uid, gid } => Some((Uid::from_raw(*uid), Gid::from_raw(*gid))),
+        };
+        let seccomp = if policy.enabled && policy.hardening.seccomp {
+            match seccomp_pipes() {
+                Ok(fds) => Some(fds),
+                Err(reason) => return Ending::NotStarted { reason },
+            }
+        } else {
+            None
+        };
+        if let (Some(dir), Some((uid, gid))) = (&workdir, run_as)
+            && let Err(e) = nix::unistd::chown(&dir.0, Some(uid), Some(gid))
+        {
+            return Ending::NotStarted {
+                reason: format!("cannot give the working directory to uid {uid}: {e}"),
+            };
+        }
+
         let mut command = match &workdir {
             None => {
                 let argv = bwrap_argv(policy, invocation.program, invocation.args);
                 let mut command = tokio::process::Command::new(BWRAP);
-                command.args(&argv[1..]);
+                // The service's own directory may be out of the program's user's reach.
+                command.args(&argv[1..]).current_dir("/");
                 command
             }
             Some(dir) => {
@@ -98,18 +124,34 @@ impl Sandbox {
         }
         let rlimits = limits::rlimits(policy, cgroup.is_some());
         let join = cgroup.as_ref().map(|c| c.join_fds()).unwrap_or_default();
+        let only_standard_fds = policy.hardening.only_standard_fds;
+        let filters = seccomp
+            .as_ref()
+            .map(|[a, b]| [a.as_raw_fd(), b.as_raw_fd()]);
         let parent = Pid::from_raw(std::process::id() as i32);
-        // SAFETY: the closure only makes system calls (write, setrlimit, prctl, getppid) on
-        // data prepared before the fork; it allocates nothing and takes no lock.
+        // SAFETY: the closure only makes system calls (write, close_range, fcntl, dup2,
+        // setrlimit, setgroups, setgid, setuid, prctl, getppid) on data prepared before the
+        // fork; it allocates nothing and takes no lock.
         unsafe {
             command.as_std_mut().pre_exec(move || {
                 for &fd in &join {
                     nix::unistd::write(BorrowedFd::borrow_raw(fd), b"0")?;
                 }
+                if only_standard_fds {
+                    close_on_exec_from(3)?;
+                }
+                if let Some(filters) = filters {
+                    place_inherited(filters, SECCOMP_FDS)?;
+                }
                 limits::apply(&rlimits)?;
+                if let Some((uid, gid)) = run_as {
+                    nix::unistd::setgroups(&[])?;
+                    nix::unistd::setgid(gid)?;
+                    nix::unistd::setuid(uid)?;
+                }
                 // Killed with this process (bubblewrap sets its own too, but only once it
-                // runs: this closes the window before). If this process already died, it
-                // would never be.
+                // runs: this closes the window before). Set after the user change, which
+                // clears it. If this process already died, it would never be.
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                 if nix::unistd::getppid() != parent {
                     return Err(std::io::Error::other("the service died"));
@@ -167,9 +209,24 @@ impl Sandbox {
             )?;
             Ok::<_, Cut>((status, out, err))
         };
+        let cpu_budget = Duration::from_secs(policy.cpu_s);
+        let cpu_spent = async {
+            match &cgroup {
+                Some(cgroup) if policy.hardening.run_cpu_total => {
+                    spend(cgroup, cpu_budget).await;
+                }
+                _ => std::future::pending().await,
+            }
+        };
         let finished = tokio::select! {
             finished = exchange => Some(finished),
             () = tokio::time::sleep(invocation.timeout) => None,
+            () = cpu_spent => {
+                kill_leftovers(&group, cgroup.as_ref()).await;
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                return Ending::CpuExceeded { limit_s: policy.cpu_s, stderr: Vec::new() };
+            }
             () = cancel.cancelled() => {
                 kill_leftovers(&group, cgroup.as_ref()).await;
                 let _ = child.start_kill();
@@ -266,6 +323,22 @@ fn exit_of(status: ExitStatus, bwrap: bool) -> Exit {
     }
 }
 
+/// Returns once the run's processes together have used `budget` of CPU time (its cgroup's
+/// `cpuacct.usage`). Reads the counter only as often as the budget could run out: never
+/// sooner than what is left of it spread over every CPU this process may use, and at most
+/// every 10 ms near the end.
+async fn spend(cgroup: &RunCgroup, budget: Duration) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    loop {
+        let used = cgroup.cpu_time();
+        if used >= budget {
+            return;
+        }
+        let earliest = (budget - used) / cpus;
+        tokio::time::sleep(earliest.max(Duration::from_millis(10))).await;
+    }
+}
+
 /// Kills what is left of a run: its process group and, where it has one, its cgroup.
 async fn kill_leftovers(group: &ProcessGroup, cgroup: Option<&Arc<RunCgroup>>) {
     group.kill();
@@ -292,6 +365,70 @@ impl Drop for ProcessGroup {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The seccomp filters, each in a pipe of its own ready to be read to its end by bubblewrap
+/// (a filter is far smaller than a pipe's buffer). Fresh per run: a shared descriptor would
+/// share its read offset between concurrent runs.
+fn seccomp_pipes() -> Result<[OwnedFd; 2], String> {
+    let programs = crate::seccomp::programs()?;
+    let pipe = |program: &Vec<u8>| -> std::io::Result<OwnedFd> {
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let mut write = std::fs::File::from(write);
+        std::io::Write::write_all(&mut write, program)?;
+        Ok(read)
+    };
+    let seccomp = |e| format!("cannot hand the seccomp filter over: {e}");
+    Ok([
+        pipe(&programs[0]).map_err(seccomp)?,
+        pipe(&programs[1]).map_err(seccomp)?,
+    ])
+}
+
+/// Marks every descriptor from `first` up close-on-exec (`close_range`, Linux 5.11), so
+/// that nothing the service inherited or opened reaches the program. Between `fork` and
+/// `exec`: system calls only.
+fn close_on_exec_from(first: u32) -> std::io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
+    let marked = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if marked == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "cannot mark the service's descriptors close-on-exec (close_range needs Linux \
+             5.11): {}",
+            std::io::Error::last_os_error()
+        )))
+    }
+}
+
+/// Makes `fds[i]` available as `targets[i]`, inherited across `exec` (the originals stay
+/// close-on-exec). Copies first to above every target, so that one target can never
+/// overwrite a source still to be moved. Between `fork` and `exec`: system calls only.
+fn place_inherited(fds: [RawFd; 2], targets: [RawFd; 2]) -> std::io::Result<()> {
+    let above = targets.iter().max().copied().unwrap_or(2) + 1;
+    let mut copies = [0; 2];
+    for (copy, fd) in copies.iter_mut().zip(fds) {
+        // SAFETY: fcntl/dup2 on descriptors this process owns.
+        *copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, above) };
+        if *copy < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    for (copy, target) in copies.into_iter().zip(targets) {
+        // SAFETY: as above; dup2's copy is not close-on-exec.
+        if unsafe { libc::dup2(copy, target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// A fresh private directory for a run without the sandbox (its `HOME` and working

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use qrun_sandbox::{Policy, bwrap_argv};
+use qrun_sandbox::{Hardening, Policy, bwrap_argv};
 
 fn argv(policy: &Policy, program: &str, args: &[&str]) -> Vec<String> {
     let args: Vec<OsString> = args.iter().map(OsString::from).collect();
@@ -35,15 +35,45 @@ const SESSION_AND_USR: [&str; 17] = [
     "/lib64",
 ];
 
-fn expected(network: bool, tmp_bytes: &str, middle: &[&str], tail: &[&str]) -> Vec<String> {
+/// The hardening options of the default policy, after `--unshare-all` (and `--share-net`).
+const HARDENING: [&str; 10] = [
+    "--unshare-user",
+    "--disable-userns",
+    "--cap-drop",
+    "ALL",
+    "--add-seccomp-fd",
+    "3",
+    "--add-seccomp-fd",
+    "4",
+    "--hostname",
+    "qrun-sandbox",
+];
+
+fn expected(
+    network: bool,
+    hardened: bool,
+    tmp_bytes: &str,
+    middle: &[&str],
+    tail: &[&str],
+) -> Vec<String> {
     let mut all = vec!["/usr/bin/bwrap", "--unshare-all"];
     if network {
         all.push("--share-net");
     }
+    if hardened {
+        all.extend(HARDENING);
+    }
     all.extend(SESSION_AND_USR);
     all.extend(["--proc", "/proc", "--dev", "/dev"]);
+    if hardened {
+        all.extend(["--size", tmp_bytes, "--tmpfs", "/dev/shm"]);
+    }
     all.extend(["--size", tmp_bytes, "--tmpfs", "/tmp"]);
     all.extend(middle);
+    if hardened {
+        all.extend(["--ro-bind", "/proc/sys", "/proc/sys"]);
+        all.extend(["--remount-ro", "/dev", "--remount-ro", "/"]);
+    }
     all.extend(["--chdir", "/tmp", "--clearenv"]);
     all.extend(tail);
     all.into_iter().map(str::to_owned).collect()
@@ -55,6 +85,7 @@ fn the_default_policy_has_no_network_and_only_usr() {
         argv(&Policy::default(), "/usr/bin/python3", &["-c", "print(1)"]),
         expected(
             false,
+            true,
             "67108864",
             &[],
             &[
@@ -86,6 +117,7 @@ fn network_true_keeps_the_host_network() {
     assert_eq!(
         argv(&policy, "/usr/bin/true", &[]),
         expected(
+            true,
             true,
             "1048576",
             &[],
@@ -128,6 +160,7 @@ fn read_only_paths_are_bound_after_tmp_in_order_and_env_is_sorted_and_may_overri
         ),
         expected(
             false,
+            true,
             "67108864",
             &[
                 "--ro-bind",
@@ -169,4 +202,34 @@ fn arguments_after_the_separator_are_never_read_as_options() {
         ["--", "/usr/bin/env", "--share-net", "--"]
     );
     assert_eq!(args.iter().filter(|a| *a == "--share-net").count(), 1);
+}
+
+#[test]
+fn without_the_hardening_measures_only_the_namespaces_and_mounts_remain() {
+    let policy = Policy {
+        hardening: Hardening::NONE,
+        ..Policy::default()
+    };
+    assert_eq!(
+        argv(&policy, "/usr/bin/true", &[]),
+        expected(
+            false,
+            false,
+            "67108864",
+            &[],
+            &[
+                "--setenv",
+                "HOME",
+                "/tmp",
+                "--setenv",
+                "LANG",
+                "C.UTF-8",
+                "--setenv",
+                "PATH",
+                "/usr/bin:/bin",
+                "--",
+                "/usr/bin/true",
+            ]
+        )
+    );
 }

@@ -121,7 +121,7 @@ async fn endless_output_is_capped_and_the_program_killed() {
 
 #[tokio::test]
 async fn the_wall_clock_limit_kills_every_process_of_the_run() {
-    for enabled in [true, false] {
+    for enabled in common::daemon_modes() {
         let mark = marker("timeout");
         let ending = run_with(
             policy(enabled),
@@ -149,7 +149,7 @@ async fn the_wall_clock_limit_kills_every_process_of_the_run() {
 
 #[tokio::test]
 async fn a_daemon_dies_when_its_run_ends() {
-    for enabled in [true, false] {
+    for enabled in common::daemon_modes() {
         let mark = marker("ends");
         let ending = run_with(
             policy(enabled),
@@ -173,7 +173,7 @@ async fn a_daemon_dies_when_its_run_ends() {
 
 #[tokio::test]
 async fn cancelling_kills_every_process_of_the_run() {
-    for enabled in [true, false] {
+    for enabled in common::daemon_modes() {
         let mark = marker("cancel");
         let cancel = CancellationToken::new();
         let running = {

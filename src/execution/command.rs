@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use qrun_engine::CancellationToken;
-use qrun_sandbox::{Ending, Exit, Invocation, Policy, Sandbox, SetupError, stderr_tail};
+use qrun_sandbox::{Ending, Exit, Hardening, Invocation, Policy, Sandbox, SetupError, stderr_tail};
 
 use super::{Backend, ExecError, Job};
 use crate::config::{BackendConfig, SandboxConfig};
@@ -99,6 +99,11 @@ impl CommandBackend {
         self.sandbox.policy().enabled
     }
 
+    /// The sandbox its runs are under.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
     /// Checks that the program can be run under its sandbox on this machine (start-up).
     pub async fn probe(&self) -> Result<(), SetupError> {
         self.sandbox.probe(&self.program).await
@@ -140,6 +145,8 @@ pub fn policy(config: &SandboxConfig, timeout_s: u64) -> Policy {
         network: config.network,
         read_only_paths: config.read_only_paths.clone(),
         env: config.env.clone(),
+        user: config.user.clone(),
+        hardening: Hardening::ALL,
     }
 }
 

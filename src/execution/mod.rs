@@ -107,13 +107,30 @@ impl Backends {
                         name: config.name().to_owned(),
                         error,
                     })?;
+                    let name = format!("command/{}", config.name());
                     if !backend.sandboxed() {
                         tracing::warn!(
-                            backend = %format!("command/{}", config.name()),
+                            backend = %name,
                             "sandbox.enabled = false: this backend's program runs unconfined, \
-                             with the service's rights, files, network and processes in reach"
+                             with its user's rights, files, network and processes in reach"
                         );
                     }
+                    if !backend.sandbox().has_cgroups() {
+                        tracing::warn!(
+                            backend = %name,
+                            "no writable cgroup v1 memory/pids/cpuacct hierarchy (a service \
+                             that is not root, or cgroup v2 only): memory is capped per \
+                             process by RLIMIT_AS, processes by RLIMIT_NPROC (shared by every \
+                             process of the user), CPU time per process only (cpu_s is not the \
+                             run's total), the cause of such a kill is not reported, and \
+                             without bubblewrap a run's daemons can outlive it"
+                        );
+                    }
+                    tracing::info!(
+                        backend = %name,
+                        uid = backend.sandbox().program_uid(),
+                        "backend programs run as this host uid"
+                    );
                     Arc::new(backend)
                 }
             };

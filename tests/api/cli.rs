@@ -566,7 +566,7 @@ fn serve_refuses_to_start_when_a_backend_sandbox_cannot_be_set_up() {
         stderr.trim(),
         format!(
             "qrun: backend command/hidden: {} is not an executable file inside the sandbox \
-             (is its directory in read_only_paths?)",
+             (is its directory in read_only_paths, and can the sandbox's user read it?)",
             script.display()
         )
     );
@@ -577,4 +577,26 @@ fn serve_refuses_to_start_when_a_backend_sandbox_cannot_be_set_up() {
         String::from_utf8_lossy(&missing.stderr).trim(),
         "qrun: backend command/hidden: read-only path /nonexistent/venv is not an existing absolute path"
     );
+    // A root service runs programs as `user`: one that does not exist, or is root too.
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0 {
+        for (user, why) in [
+            (
+                "qrun-no-such-user",
+                "user \"qrun-no-such-user\" does not exist on this host (a root service runs \
+                 programs as it)",
+            ),
+            (
+                "root",
+                "user \"root\" is uid 0: a root service's programs must run as an unprivileged \
+                 user",
+            ),
+        ] {
+            let refused = serve(&format!("user = \"{user}\""));
+            assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&refused.stderr).trim(),
+                format!("qrun: backend command/hidden: {why}")
+            );
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! each cap ends its run with its own class and message; nothing a run started outlives it
 //! (its end, a cancel, the service's SIGTERM); formats are checked at submission.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,29 +14,28 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, executing, http, wait_until};
 use crate::on_both_databases;
-use crate::serve::serve;
+use crate::serve::{serve, serve_with};
 
 /// Tries each way out of the sandbox and answers the job with all its shots on one key, a
-/// bit per escape (1: reached). argv: the service's port, another local port, the service's
-/// directory.
+/// bit per escape (1: reached), each tried in a child process of its own. argv[1]: JSON of
+/// what it needs (ports, paths, syscall numbers, the host's name).
 const HOSTILE: &str = r#"
-import json, os, socket, sys
+import ctypes, json, os, socket, sys
 job = json.load(sys.stdin)
-service_port, other_port, service_dir = sys.argv[1:4]
-def reached(attempt):
-    try:
-        attempt()
-        return True
-    except Exception:
-        return False
+a = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def ok(r):
+    if r < 0:
+        raise OSError(ctypes.get_errno(), "refused")
 def connect(port):
     socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
 def read(path):
     with open(path, "rb") as f:
         f.read(1)
-def write(path):
+def write(path, data="pwned"):
     with open(path, "w") as f:
-        f.write("pwned")
+        f.write(data)
 def find(name, needle):
     for pid in os.listdir("/proc"):
         try:
@@ -45,36 +45,130 @@ def find(name, needle):
         except OSError:
             pass
     raise LookupError("not in sight")
+def remount_usr():
+    ok(libc.mount(None, b"/usr", None, 32 | 4096, None))  # MS_REMOUNT | MS_BIND
+    write(a["usr_canary"])
+def ptrace():
+    child = os.fork()
+    if child == 0:
+        import time
+        time.sleep(60)
+        os._exit(0)
+    try:
+        ok(libc.ptrace(16, child, None, None))  # PTRACE_ATTACH
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+def inherited_fds():
+    found = []
+    for fd in range(3, 1024):
+        try:
+            os.fstat(fd)
+            found.append(fd)
+        except OSError:
+            pass
+    for fd in found:
+        try:
+            os.write(fd, b"pwned\n")
+        except OSError:
+            pass
+    if not found:
+        raise LookupError("only 0-2")
+def fill(path):
+    with open(path, "wb") as f:
+        for _ in range(32):
+            f.write(b"x" * (1 << 20))
+            f.flush()
+def hostname():
+    if socket.gethostname() != a["hostname"]:
+        raise LookupError("its own")
 escapes = [
-    lambda: connect(service_port),
-    lambda: connect(other_port),
-    lambda: read(f"{service_dir}/qrun.db"),
-    lambda: read(f"{service_dir}/qrun.toml"),
-    lambda: write(f"{service_dir}/pwned"),
+    lambda: connect(a["service_port"]),
+    lambda: connect(a["other_port"]),
+    lambda: read(a["service_dir"] + "/qrun.db"),
+    lambda: read(a["service_dir"] + "/qrun.toml"),
+    lambda: write(a["service_dir"] + "/pwned"),
     lambda: find("environ", b"QRUN_TEST_SECRET="),
-    lambda: os.listdir("/root"),
+    lambda: os.listdir(a["home"]),
     lambda: find("cmdline", b"qrun\x00serve"),
+    remount_usr,
+    lambda: write(a["sysctl"], a["sysctl_value"]),
+    lambda: ok(libc.unshare(0x10000000)),  # CLONE_NEWUSER
+    lambda: ok(libc.syscall(a["nr"]["io_uring_setup"], 8, ctypes.create_string_buffer(120))),
+    ptrace,
+    lambda: ok(libc.syscall(a["nr"]["userfaultfd"], 0o2000000 | 1)),
+    lambda: ok(libc.syscall(a["nr"]["keyctl"], 0, -3, 1)),
+    inherited_fds,
+    lambda: fill("/dev/shm/fill"),
+    lambda: fill("/fill"),
+    hostname,
 ]
-key = "".join("1" if reached(escape) else "0" for escape in escapes)
+key = ""
+for escape in escapes:
+    child = os.fork()
+    if child == 0:
+        try:
+            escape()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    key += "1" if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else "0"
 print(json.dumps({"counts": {key: job["shots"]}}))
 "#;
 
-/// The escapes' names, in the key's order (its first character is the first escape).
-const ESCAPES: [&str; 8] = [
+/// The escapes' names, in the key's order (its first character is the first escape). The
+/// first [`UNCONFINED`] are what the same program reaches without the sandbox.
+const ESCAPES: [&str; 19] = [
     "the service's port",
     "another local port",
     "the service's database",
     "the service's config file",
     "a write outside /tmp",
     "a secret of the service's environment",
-    "the home directory",
+    "the service's home directory",
     "the service's process",
+    "a remount of /usr, writing into it",
+    "a kernel-wide setting in /proc/sys",
+    "a nested user namespace",
+    "io_uring",
+    "ptrace of another process",
+    "userfaultfd",
+    "the kernel keyring",
+    "a descriptor the service inherited",
+    "/dev/shm past tmp_mb",
+    "the sandbox's root past tmp_mb",
+    "the host's hostname",
 ];
+const UNCONFINED: usize = 8;
 
-/// Runs the hostile program once through `qrun serve` (sandbox on or off); the key it answered.
-async fn hostile_run(sandbox: bool) -> String {
-    let service = tempfile::tempdir().unwrap();
-    let scripts = tempfile::tempdir().unwrap();
+/// The unprivileged uid the service runs as in the tests of a service that is not root
+/// (needs no account).
+const SERVICE_UID: u32 = 64000;
+/// A kernel-wide setting the program tries to change (harmless; restored if changed).
+const SYSCTL: &str = "/proc/sys/fs/lease-break-time";
+
+/// What the host shows after a hostile run.
+#[derive(Debug, PartialEq)]
+struct HostView {
+    /// The canary the `/usr` remount writes exists.
+    usr_canary: bool,
+    /// The kernel setting changed.
+    sysctl_changed: bool,
+    /// The service's log on descriptor 9 was written to.
+    log_written: bool,
+    /// A process of the run was host root.
+    root_process: bool,
+}
+
+/// Runs the hostile program once through `qrun serve`, started from a shell as `qrun serve
+/// 7<secret 9>>log` with a secret in its environment, as root or as [`SERVICE_UID`]
+/// (`as_root`), with the sandbox on or off. The key it answered and what the host shows.
+async fn hostile_run(sandbox: bool, as_root: bool) -> (String, HostView) {
+    let uid = if as_root { 0 } else { SERVICE_UID };
+    let service = owned_dir(uid, 0o700);
+    let home = owned_dir(uid, 0o700);
+    let scripts = owned_dir(uid, 0o755);
     let script = scripts.path().join("hostile.py");
     std::fs::write(&script, HOSTILE).unwrap();
     let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -82,47 +176,95 @@ async fn hostile_run(sandbox: bool) -> String {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
+    let usr_canary = format!(
+        "/usr/qrun-canary-{}-{sandbox}-{as_root}",
+        std::process::id()
+    );
+    let args = json!({
+        "service_port": port,
+        "other_port": other.local_addr().unwrap().port(),
+        "service_dir": service.path(),
+        "home": home.path(),
+        "usr_canary": usr_canary,
+        "sysctl": SYSCTL,
+        "sysctl_value": "44",
+        "hostname": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        "nr": {
+            "io_uring_setup": nix::libc::SYS_io_uring_setup,
+            "userfaultfd": nix::libc::SYS_userfaultfd,
+            "keyctl": nix::libc::SYS_keyctl,
+        },
+    });
     let config = service.path().join("qrun.toml");
     std::fs::write(
         &config,
         format!(
             "[analytics]\nposthog_api_key = \"phc_secret\"\n\n\
              [[backends]]\ntype = \"command\"\nname = \"hostile\"\nprogram = \"/usr/bin/python3\"\n\
-             args = [\"{script}\", \"{port}\", \"{other}\", \"{dir}\"]\ntimeout_s = 60\n\
-             [backends.sandbox]\nenabled = {sandbox}\nread_only_paths = [\"{scripts}\"]\n",
-            script = script.display(),
-            other = other.local_addr().unwrap().port(),
-            dir = service.path().display(),
-            scripts = scripts.path().display(),
+             args = [{script}, {args}]\ntimeout_s = 60\n\
+             [backends.sandbox]\nenabled = {sandbox}\ntmp_mb = 16\nread_only_paths = [{scripts}]\n",
+            script = toml_string(script.to_str().unwrap()),
+            args = toml_string(&args.to_string()),
+            scripts = toml_string(scripts.path().to_str().unwrap()),
         ),
     )
     .unwrap();
-    let served = serve(
-        service.path(),
-        &[
-            ("QRUN_CONFIG", config.to_str().unwrap()),
-            ("QRUN__SERVER__BIND", &format!("127.0.0.1:{port}")),
-            ("QRUN_TEST_SECRET", "5e5a1c"),
-            ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
-        ],
-    );
+    chown(&config, uid);
+    let secret = service.path().join("secret");
+    std::fs::write(&secret, "5e5a1c").unwrap();
+    let log = service.path().join("log");
+    std::fs::write(&log, "").unwrap();
+    chown(&secret, uid);
+    chown(&log, uid);
+    let qrun_dir = runnable_qrun(uid);
+    let qrun = qrun_dir.path().join("qrun");
+    let env = [
+        ("QRUN_CONFIG", config.to_str().unwrap()),
+        ("QRUN__SERVER__BIND", &format!("127.0.0.1:{port}")),
+        ("QRUN_TEST_SECRET", "5e5a1c"),
+        ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
+        ("HOME", home.path().to_str().unwrap()),
+    ];
+    let token = create_user(&qrun, service.path(), &config, uid);
+    let sysctl_before = std::fs::read_to_string(SYSCTL).unwrap();
+    // As a script or a CI step might start it: a secret on 7, a log on 9.
+    let served = serve_with(service.path(), &env, |command| {
+        *command = std::process::Command::new("/bin/sh");
+        command.args([
+            "-c",
+            "exec \"$0\" serve 7<\"$1\" 9>>\"$2\"",
+            qrun.to_str().unwrap(),
+            secret.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ]);
+        command.uid(uid).gid(uid);
+    });
     let base = served.base.clone();
-    let token = create_user(service.path(), &config);
+    // A circuit of a bit per escape: its results must fit it.
+    let source = format!(
+        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];\ncreg c[{}];\nmeasure q[0] -> c[0];\n",
+        ESCAPES.len()
+    );
     let upload = http()
         .post(format!("{base}/api/circuits"))
         .bearer_auth(&token)
         .json(
-            &json!({"name": "bell", "visibility": "public", "source": crate::helpers::BELL,
+            &json!({"name": "wide", "visibility": "public", "source": source,
                       "manifest": {"framework": "qiskit", "format": "openqasm2"}}),
         )
         .send()
         .await
         .unwrap();
     assert_eq!(upload.status(), 201);
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (watching, marker) = (watching.clone(), script.to_str().unwrap().to_owned());
+        std::thread::spawn(move || host_uids(&watching, &marker))
+    };
     let run: Value = http()
         .post(format!("{base}/api/runs"))
         .bearer_auth(&token)
-        .json(&json!({"circuit": "alice/bell", "backend": {"type": "command", "name": "hostile"}, "shots": 7}))
+        .json(&json!({"circuit": "alice/wide", "backend": {"type": "command", "name": "hostile"}, "shots": 7}))
         .send()
         .await
         .unwrap()
@@ -145,37 +287,118 @@ async fn hostile_run(sandbox: bool) -> String {
         status == "completed" || status == "failed"
     })
     .await;
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let uids = watcher.join().unwrap();
+    assert!(!uids.is_empty(), "no process of the run was seen");
     let done = read().await;
     assert_eq!(done["status"], "completed", "{done}");
     let counts = done["results"]["counts"].as_object().unwrap();
     assert_eq!(counts.len(), 1, "{counts:?}");
     drop(other);
-    counts.keys().next().unwrap().clone()
+    let sysctl_changed = std::fs::read_to_string(SYSCTL).unwrap() != sysctl_before;
+    if sysctl_changed {
+        std::fs::write(SYSCTL, &sysctl_before).unwrap();
+    }
+    let view = HostView {
+        usr_canary: std::fs::remove_file(&usr_canary).is_ok(),
+        sysctl_changed,
+        log_written: std::fs::metadata(&log).unwrap().len() > 0,
+        root_process: uids.contains(&0),
+    };
+    (counts.keys().next().unwrap().clone(), view)
 }
 
-fn create_user(dir: &Path, config: &Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"))
+/// A temporary directory owned by `uid` with `mode`.
+fn owned_dir(uid: u32, mode: u32) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+    chown(dir.path(), uid);
+    dir
+}
+
+fn chown(path: &Path, uid: u32) {
+    std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+}
+
+/// The qrun binary where `uid` can run it: itself for root, a copy in a directory anyone
+/// may enter otherwise (the checkout may be under one only root can).
+fn runnable_qrun(uid: u32) -> tempfile::TempDir {
+    let dir = owned_dir(uid, 0o755);
+    std::fs::copy(env!("CARGO_BIN_EXE_qrun"), dir.path().join("qrun")).unwrap();
+    dir
+}
+
+/// The host uids (real, effective, saved, filesystem) of every process whose command line
+/// holds `marker`, looked at until `watching` turns false.
+fn host_uids(watching: &std::sync::atomic::AtomicBool, marker: &str) -> Vec<u32> {
+    let mut uids = Vec::new();
+    while watching.load(std::sync::atomic::Ordering::Relaxed) {
+        for pid in processes_with(marker) {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            if let Some(line) = status.lines().find_map(|l| l.strip_prefix("Uid:")) {
+                uids.extend(
+                    line.split_whitespace()
+                        .filter_map(|u| u.parse::<u32>().ok()),
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    uids
+}
+
+/// Creates user alice with the `qrun` binary at `qrun`, run as `uid`; her token.
+fn create_user(qrun: &Path, dir: &Path, config: &Path, uid: u32) -> String {
+    let out = std::process::Command::new(qrun)
         .args(["user", "create", "alice"])
         .env_clear()
         .env("QRUN_CONFIG", config)
         .env("QRUN__LOGGING__LEVEL", "warn")
         .current_dir(dir)
+        .uid(uid)
+        .gid(uid)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// This test process's uid (the owner of its `/proc` entry).
+fn my_uid() -> u32 {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap())
+}
+
+/// A root service and an unprivileged one: with the sandbox, every escape fails, on the
+/// host too (no canary in `/usr`, the kernel setting unchanged, the inherited log empty, no
+/// process of the run host root); without it, the same program reaches the service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_program_reaches_nothing_in_the_sandbox_and_everything_without_it() {
-    let inside = hostile_run(true).await;
-    let outside = hostile_run(false).await;
-    for (i, escape) in ESCAPES.iter().enumerate() {
-        assert_eq!(
-            &inside[i..=i],
-            "0",
-            "with the sandbox the program reached {escape}"
-        );
+    assert_eq!(
+        my_uid(),
+        0,
+        "this test starts qrun serve as root and as uid {SERVICE_UID}: run it as root"
+    );
+    let clean = HostView {
+        usr_canary: false,
+        sysctl_changed: false,
+        log_written: false,
+        root_process: false,
+    };
+    for as_root in [true, false] {
+        let (inside, host) = hostile_run(true, as_root).await;
+        for (i, escape) in ESCAPES.iter().enumerate() {
+            assert_eq!(
+                &inside[i..=i],
+                "0",
+                "with the sandbox (service as root: {as_root}) the program reached {escape}"
+            );
+        }
+        assert_eq!(host, clean, "service as root: {as_root}");
+    }
+    // Unconfined, a program of the service's own user reaches all of it.
+    let (outside, _) = hostile_run(false, false).await;
+    for (i, escape) in ESCAPES[..UNCONFINED].iter().enumerate() {
         assert_eq!(
             &outside[i..=i],
             "1",
@@ -361,7 +584,12 @@ async fn a_daemon_dies_with_the_service() {
             ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
         ],
     );
-    let token = create_user(dir.path(), &config);
+    let token = create_user(
+        Path::new(env!("CARGO_BIN_EXE_qrun")),
+        dir.path(),
+        &config,
+        my_uid(),
+    );
     let base = served.base.clone();
     let upload = http()
         .post(format!("{base}/api/circuits"))

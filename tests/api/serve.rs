@@ -19,8 +19,20 @@ impl Drop for Served {
 
 /// Starts `qrun serve` in `dir` with `env`, and waits for its `listening on http://ADDR` line.
 pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qrun"))
-        .arg("serve")
+    serve_with(dir, env, |_| {})
+}
+
+/// [`serve`], with the command adjusted (or replaced) by `adjust` before the working
+/// directory, environment and output are set on it.
+pub fn serve_with(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+    adjust: impl FnOnce(&mut Command),
+) -> Served {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qrun"));
+    command.arg("serve");
+    adjust(&mut command);
+    let mut child = command
         .current_dir(dir)
         .env_clear()
         .env("QRUN__SERVER__BIND", "127.0.0.1:0")

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -91,12 +92,14 @@ class QrunServer:
     Attributes:
         workdir: Its working directory (``qrun.db`` is there).
         config: Its configuration file.
+        scripts: Its backends' programs (a directory anyone may enter).
         url: Its base URL once started.
         token: alice's API token.
     """
 
     workdir: Path
     config: Path
+    scripts: Path
     url: str = ""
     token: str = ""
     _process: subprocess.Popen[str] | None = None
@@ -187,8 +190,10 @@ class QrunServer:
 
 def make_server(workdir: Path) -> QrunServer:
     """A configured (not started) server in ``workdir``, with alice's token."""
-    scripts = workdir / "backends"
-    scripts.mkdir(parents=True)
+    # Where the backends' programs run as: a root server runs them as `nobody`, who cannot
+    # enter pytest's private temporary directories.
+    scripts = Path(tempfile.mkdtemp(prefix="qrun-backends-"))
+    scripts.chmod(0o755)
     for name, body in (("sleeper.sh", SLEEPER), ("crasher.sh", CRASHER)):
         script = scripts / name
         script.write_text(body)
@@ -239,7 +244,7 @@ def make_server(workdir: Path) -> QrunServer:
             """
         )
     )
-    server = QrunServer(workdir=workdir, config=config)
+    server = QrunServer(workdir=workdir, config=config, scripts=scripts)
     server.token = server.create_user("alice")
     return server
 
@@ -253,6 +258,7 @@ def qrun(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QrunServer]:
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(server.scripts)
 
 
 @pytest.fixture
@@ -261,6 +267,7 @@ def fresh_qrun(tmp_path: Path) -> Iterator[QrunServer]:
     server = make_server(tmp_path)
     yield server
     server.kill()
+    shutil.rmtree(server.scripts)
 
 
 @pytest.fixture

@@ -21,6 +21,17 @@ pub fn policy(enabled: bool) -> Policy {
     }
 }
 
+/// The sandbox modes in which a run's daemon is killed with it: always under bubblewrap (its
+/// PID namespace ends with the run), and without it only where the run has a cgroup to
+/// find it by — not for an unprivileged service without cgroups, as the crate docs say.
+pub fn daemon_modes() -> Vec<bool> {
+    if Sandbox::new(Policy::default()).has_cgroups() {
+        vec![true, false]
+    } else {
+        vec![true]
+    }
+}
+
 /// Runs `program args` under `policy` with `stdin`, a wall limit and an output cap.
 pub async fn run_with(
     policy: Policy,
@@ -82,6 +93,28 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
                 cmdline
                     .windows(marker.len())
                     .any(|w| w == marker.as_bytes())
+            })
+        })
+        .collect()
+}
+
+/// Host pids of processes (zombies included) whose real uid is this process's, other than
+/// this one: what `RLIMIT_NPROC` counts against a run of this user besides our threads.
+pub fn other_processes_of_my_user() -> Vec<i32> {
+    let me = nix::unistd::getuid().as_raw().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != std::process::id() as i32)
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|uids| uids.split_whitespace().next().map(|u| u == me))
+                    .unwrap_or(false)
             })
         })
         .collect()
