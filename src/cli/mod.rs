@@ -281,12 +281,13 @@ async fn exec(
         }
         Err(ExecError::Failed(failure)) => {
             // Positioned messages start with LINE:COL.
-            let separator = if failure.message.starts_with(|c: char| c.is_ascii_digit()) {
+            let message = failure.message();
+            let separator = if message.starts_with(|c: char| c.is_ascii_digit()) {
                 ":"
             } else {
                 ": "
             };
-            eprintln!("{}{separator}{}", file.display(), failure.message);
+            eprintln!("{}{separator}{message}", file.display());
             Ok(ExitCode::from(
                 if failure.class == ErrorClass::ValidationError {
                     2

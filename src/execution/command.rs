@@ -4,7 +4,8 @@
 //! Protocol: the program reads `{"source", "format", "shots", "seed", "parameters"}` as JSON
 //! on stdin and writes `{"counts": {key: shots, …}}` as JSON on stdout (other fields are
 //! ignored); keys must have the count-key shape and add up to the shots. A mistake in the
-//! user's source is exit status 65 with `{"error": {"line": N or null, "message": "…"}}`.
+//! user's source is exit status 65 with `{"error": {"line": N or null, "message": "…"}}`
+//! (its message is cut as every failure's is, `Failure::new`).
 //!
 //! How each ending becomes a failure class: memory cap → `resource_limit`, process cap →
 //! `resource_limit`, CPU or wall time → `timeout`, exit 65 with the error JSON →
@@ -392,14 +393,14 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             )))
             .await;
             assert_eq!(
-                (failure.class, failure.stage, failure.message.as_str()),
+                (failure.class, failure.stage, failure.message()),
                 (ErrorClass::ValidationError, Stage::Prepare, message)
             );
         }
         // Exit 65 without the error JSON is the backend's failure.
         let failure = failure_of(&sh("echo 'usage' >&2; exit 65")).await;
         assert_eq!(
-            (failure.class, failure.message.as_str()),
+            (failure.class, failure.message()),
             (
                 ErrorClass::BackendError,
                 "backend exited with status 65; stderr: usage"
@@ -414,7 +415,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         ))
         .await;
         assert_eq!(
-            (failure.class, failure.stage, failure.message.as_str()),
+            (failure.class, failure.stage, failure.message()),
             (
                 ErrorClass::BackendError,
                 Stage::Execute,
@@ -422,7 +423,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             )
         );
         let failure = failure_of(&sh("kill -SEGV $$")).await;
-        assert_eq!(failure.message, "backend was killed by signal 11");
+        assert_eq!(failure.message(), "backend was killed by signal 11");
     }
 
     #[tokio::test]
@@ -431,11 +432,11 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         assert_eq!(failure.class, ErrorClass::BackendError);
         assert!(
             failure
-                .message
+                .message()
                 .starts_with("backend wrote invalid JSON on stdout: ")
-                && failure.message.ends_with("; stderr: warning: odd"),
+                && failure.message().ends_with("; stderr: warning: odd"),
             "{}",
-            failure.message
+            failure.message()
         );
         for (counts, message) in [
             (
@@ -449,7 +450,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         ] {
             let failure = failure_of(&sh(&format!("printf '{{\"counts\": {counts}}}'"))).await;
             assert_eq!(
-                (failure.class, failure.message.as_str()),
+                (failure.class, failure.message()),
                 (ErrorClass::BackendError, message)
             );
         }
@@ -459,7 +460,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
     async fn endless_output_is_a_backend_error() {
         let failure = failure_of(&sh("exec yes 0101")).await;
         assert_eq!(
-            (failure.class, failure.message.as_str()),
+            (failure.class, failure.message()),
             (
                 ErrorClass::BackendError,
                 "backend stdout output exceeded 65536 bytes"
@@ -482,7 +483,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         );
         let failure = failure_of(&memory).await;
         assert_eq!(
-            (failure.class, failure.stage, failure.message.as_str()),
+            (failure.class, failure.stage, failure.message()),
             (
                 ErrorClass::ResourceLimit,
                 Stage::Execute,
@@ -492,13 +493,13 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         let spin = backend("/bin/sh", "while :; do :; done", MINUTE, capped);
         let failure = failure_of(&spin).await;
         assert_eq!(
-            (failure.class, failure.message.as_str()),
+            (failure.class, failure.message()),
             (ErrorClass::Timeout, "CPU time limit 2 s exceeded")
         );
         let sleeper = backend("/bin/sh", "sleep 1000", 1, SandboxConfig::default());
         let failure = failure_of(&sleeper).await;
         assert_eq!(
-            (failure.class, failure.message.as_str()),
+            (failure.class, failure.message()),
             (
                 ErrorClass::Timeout,
                 "backend did not finish within the time limit of 1 s"
@@ -528,10 +529,10 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         let failure = failure_of(&missing).await;
         assert_eq!(failure.class, ErrorClass::BackendError);
         assert!(
-            failure.message.starts_with("backend could not start: ")
-                && failure.message.contains("/nonexistent/backend"),
+            failure.message().starts_with("backend could not start: ")
+                && failure.message().contains("/nonexistent/backend"),
             "{}",
-            failure.message
+            failure.message()
         );
         assert_eq!(
             missing.probe().await,

@@ -681,7 +681,7 @@ async fn guarded_update(
         Change::Fail { failure, cause } => {
             set.error_class = Set(Some(class_to_db(failure.class)));
             set.error_stage = Set(Some(stage_to_db(failure.stage)));
-            set.error_message = Set(Some(failure.message.clone()));
+            set.error_message = Set(Some(failure.message().to_owned()));
             set.completed_at = Set(Some(now));
             set.lease_expires_at = Set(None);
             if let FailCause::Watchdog {

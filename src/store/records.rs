@@ -2,8 +2,10 @@
 //! outbox row (only when the run's `analytics_consent` is `true`); and the one event that is
 //! not a transition, a consenting browser session viewing a run's page.
 //!
-//! Audit metadata carries the transition's context (framework, backend, the error's class,
-//! stage and message, who caused it); event properties carry what DESIGN §7 lists per stage.
+//! Audit metadata carries the transition's context (framework, backend, the error's class and
+//! stage, who caused it); a failure's message is stored once, on the run row
+//! (`runs.error_message`), which the audit row's `run_id` refers to. Event properties carry
+//! what DESIGN §7 lists per stage.
 //! Neither ever holds a token, an IP address or client telemetry.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -232,7 +234,6 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
         Some(Change::Fail { failure, cause }) => {
             m.insert("error_class".into(), json!(failure.class.as_str()));
             m.insert("stage".into(), json!(failure.stage.as_str()));
-            m.insert("message".into(), json!(failure.message));
             m.insert("by".into(), json!(cause.as_str()));
             if let FailCause::Watchdog { started_before, .. } = cause {
                 let reason = match run.started_at {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use qrun::app::Hooks;
 use qrun::config::{BackendConfig, SandboxConfig};
-use qrun::domain::RunStatus;
+use qrun::domain::{MAX_MESSAGE_BYTES, RunStatus};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, executing, http, wait_until};
@@ -683,3 +683,79 @@ async fn formats_are_checked_at_upload_and_submission(db: TestDb) {
 }
 
 on_both_databases!(formats_are_checked_at_upload_and_submission);
+
+/// A program's exit-65 error as large as its stdout may be (16 MiB, the default
+/// `max_output_bytes`) fails its run as `validation_error` with the message cut to
+/// `MAX_MESSAGE_BYTES` and saying so, kept once: on the run, not in its audit rows. The
+/// service goes on answering.
+async fn an_error_message_of_16_mib_is_cut_and_stored_once(db: TestDb) {
+    const MAX_OUTPUT: usize = 16 << 20;
+    // The JSON around the message takes 41 bytes.
+    const MESSAGE_BYTES: usize = MAX_OUTPUT - 64;
+    let mut loud = python_backend(
+        "loud",
+        &format!(
+            "error = {{'line': None, 'message': 'x' * {MESSAGE_BYTES}}}\n\
+             sys.stdout.write(json.dumps({{'error': error}}))\nsys.exit(65)"
+        ),
+        |_| {},
+    );
+    if let BackendConfig::Command {
+        max_output_bytes, ..
+    } = &mut loud
+    {
+        *max_output_bytes = MAX_OUTPUT;
+    }
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.push(loud);
+    };
+    let app = TestApp::spawn_with(db, adjust, Hooks::default()).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let id = app
+        .submit_run(&token, "alice/bell", ("command", "loud"), 10)
+        .await;
+    let run = app.wait_terminal(id).await;
+    assert_eq!(
+        (&run["status"], &run["error_class"], &run["error_stage"]),
+        (
+            &json!("failed"),
+            &json!("validation_error"),
+            &json!("prepare")
+        ),
+        "{}",
+        run["error_message"]
+    );
+    assert_eq!(
+        run["error_message"].as_str().unwrap(),
+        format!(
+            "{} … [truncated: {MESSAGE_BYTES} bytes in all]",
+            "x".repeat(MAX_MESSAGE_BYTES)
+        )
+    );
+    let audit: Value = http()
+        .get(app.url(&format!("/api/runs/{id}/audit")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    let failed = entries.last().unwrap();
+    assert_eq!(failed["action"], "run.failed", "{audit}");
+    assert_eq!(failed["metadata"]["error_class"], "validation_error");
+    assert_eq!(failed["metadata"]["stage"], "prepare");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["metadata"].get("message").is_none() && !e.to_string().contains("xxxxxxxx")),
+        "{audit}"
+    );
+    let health = http().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+}
+
+on_both_databases!(an_error_message_of_16_mib_is_cut_and_stored_once);
