@@ -446,12 +446,13 @@ enabled = false
     )
 }
 
-/// A command backend: reads the job on stdin, sleeps, answers every shot `0`.
+/// A command backend: reads the job on stdin, sleeps, answers every shot `00` (a key of the
+/// Bell circuit's two classical bits: counts must fit the circuit).
 fn write_sleepy(script: &Path) -> Result<(), Error> {
     std::fs::write(
         script,
         format!(
-            "#!/bin/sh\ninput=$(cat)\nshots=$(echo \"$input\" | sed -n 's/.*\"shots\": *\\([0-9]*\\).*/\\1/p')\nsleep {SLEEPY_S}\nprintf '{{\"counts\": {{\"0\": %s}}}}' \"$shots\"\n"
+            "#!/bin/sh\ninput=$(cat)\nshots=$(echo \"$input\" | sed -n 's/.*\"shots\": *\\([0-9]*\\).*/\\1/p')\nsleep {SLEEPY_S}\nprintf '{{\"counts\": {{\"00\": %s}}}}' \"$shots\"\n"
         ),
     )?;
     use std::os::unix::fs::PermissionsExt;

@@ -2,8 +2,8 @@
 //!
 //! [`prepare`] parses and checks a source of a [`Format`], with the run's [`Parameters`],
 //! against a backend's [`Limits`] and returns a [`Program`]; [`inputs`] lists the
-//! parameters a source declares; [`simulate`] runs a program on the built-in state-vector
-//! simulator for a number of shots.
+//! parameters a source declares; [`classical_bits`] counts the bits of its count keys;
+//! [`simulate`] runs a program on the built-in state-vector simulator for a number of shots.
 //! Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
 //! stage ([`Stage`]); source errors carry a `line:col` [`Position`]. Counts are keyed as
 //! Qiskit's `get_counts()` keys them (see [`Outcome`], [`is_count_key`]). Running external
@@ -134,6 +134,30 @@ pub fn inputs(source: &str, format: Format) -> Result<Vec<Input>> {
         Format::OpenQasm2 => Ok(Vec::new()),
         Format::OpenQasm3 => qasm3::inputs(source),
     }
+}
+
+/// The classical bits of `source`, a program in `format`, with `parameters` bound to its
+/// `input` declarations: the characters of each of its count keys, not counting the spaces
+/// between registers ([`Outcome`]). For a service that checks counts from elsewhere (an
+/// external backend) against the circuit they claim to be of.
+///
+/// The program is lowered as [`prepare`] lowers it (no other reading of the source), within
+/// [`ENGINE_MAX_QUBITS`] qubits and the default [`Limits::max_gates`] of expanded operations,
+/// whatever a backend's own limits: blocking, up to about a second of CPU for a source that
+/// expands that far, so call it from a blocking thread.
+///
+/// Errors, all of [`Stage::Prepare`], as [`prepare`]'s: [`FailureKind::Validation`] for a
+/// source that does not parse or lower, or parameters that do not fit its inputs;
+/// [`FailureKind::ResourceLimit`] for more than [`ENGINE_MAX_QUBITS`] qubits, more than
+/// [`MAX_CLBITS`] classical bits, or more operations than the default `max_gates`.
+pub fn classical_bits(source: &str, format: Format, parameters: &Parameters) -> Result<u32> {
+    let limits = Limits {
+        max_qubits: ENGINE_MAX_QUBITS,
+        max_shots: 1,
+        max_source_bytes: usize::MAX,
+        ..Limits::default()
+    };
+    prepare(source, format, parameters, 1, &limits).map(|program| program.num_clbits())
 }
 
 /// Parses and validates `source`, a program in `format`, for a run of `shots` shots

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{C, KNOWN_GATES, Matrix, adjoint, flatten, identity};
 use qrun_engine::ir::{Gate, GateKind, OpKind};
 use qrun_engine::{
-    CancellationToken, FailureKind, Format, Input, Limits, Parameters, Program, Stage, inputs,
-    prepare, simulate, statevector,
+    CancellationToken, FailureKind, Format, Input, Limits, Parameters, Program, Stage,
+    classical_bits, inputs, prepare, simulate, statevector,
 };
 
 const STD: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\n";
@@ -174,6 +174,44 @@ fn integer_inputs_can_size_loops_and_index() {
         message,
         "parameter 'n' is 2.5; input 'n' (int) needs an integer"
     );
+}
+
+#[test]
+fn classical_bits_are_the_count_keys_bits_with_the_parameters_bound() {
+    let v2 = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg a[2];\ncreg b[3];\n";
+    assert_eq!(
+        classical_bits(v2, Format::OpenQasm2, &Parameters::new()),
+        Ok(5)
+    );
+    assert_eq!(
+        classical_bits("OPENQASM 2.0;", Format::OpenQasm2, &Parameters::new()),
+        Ok(0)
+    );
+    // Scalar bits are one-bit registers; a register may be sized by an input.
+    let v3 = format!("{STD}input int n;\nqubit[2] q;\nbit flag;\nbit[n] c;\nc[0] = measure q[0];");
+    assert_eq!(
+        classical_bits(&v3, Format::OpenQasm3, &params(&[("n", 6.0)])),
+        Ok(7)
+    );
+    let missing = classical_bits(&v3, Format::OpenQasm3, &Parameters::new()).unwrap_err();
+    assert_eq!(
+        (missing.kind, missing.stage),
+        (FailureKind::Validation, Stage::Prepare)
+    );
+    // Whatever a backend's limits, up to the engine's own: a wide circuit still counts, a
+    // wider one than the engine admits does not.
+    let wide = "OPENQASM 2.0;\nqreg q[40];\ncreg c[1024];\n";
+    assert_eq!(
+        classical_bits(wide, Format::OpenQasm2, &Parameters::new()),
+        Ok(1024)
+    );
+    for too_much in [
+        "OPENQASM 2.0;\nqreg q[41];\ncreg c[1];\n",
+        "OPENQASM 2.0;\ncreg c[1025];\n",
+    ] {
+        let err = classical_bits(too_much, Format::OpenQasm2, &Parameters::new()).unwrap_err();
+        assert_eq!(err.kind, FailureKind::ResourceLimit, "{too_much}");
+    }
 }
 
 #[test]

@@ -3,14 +3,15 @@
 //!
 //! Protocol: the program reads `{"source", "format", "shots", "seed", "parameters"}` as JSON
 //! on stdin and writes `{"counts": {key: shots, …}}` as JSON on stdout (other fields are
-//! ignored); keys must have the count-key shape and add up to the shots. A mistake in the
-//! user's source is exit status 65 with `{"error": {"line": N or null, "message": "…"}}`
-//! (its message is cut as every failure's is, `Failure::new`).
+//! ignored); the counts must fit the circuit (`check_counts`: count-key shape, one register
+//! shape, the circuit's classical bits, every count at least 1) and add up to the shots. A
+//! mistake in the user's source is exit status 65 with `{"error": {"line": N or null,
+//! "message": "…"}}` (its message is cut as every failure's is, `Failure::new`).
 //!
 //! How each ending becomes a failure class: memory cap → `resource_limit`, process cap →
 //! `resource_limit`, CPU or wall time → `timeout`, exit 65 with the error JSON →
 //! `validation_error` at `prepare` naming the line, any other non-zero exit or death by
-//! signal, oversized or invalid output, bad counts, a program that cannot start →
+//! signal, oversized or invalid output, counts that do not fit, a program that cannot start →
 //! `backend_error` (with the tail of stderr where there is one).
 
 use std::collections::BTreeMap;
@@ -185,20 +186,30 @@ impl Backend for CommandBackend {
                     &cancel,
                 )
                 .await;
-            let counts = counts(ending, job.shots)?;
+            let counts = counts(ending)?;
+            let execution_time = started.elapsed().as_secs_f64();
+            let shots = job.shots;
+            let bits = match tokio::task::spawn_blocking(move || KeyBits::of(&job)).await {
+                Ok(bits) => bits,
+                // A panic in the engine is the RunActor's to report: re-raise it there.
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => return Err(ExecError::Cancelled),
+            };
+            check_counts(&counts, shots, bits)?;
             Ok(RunResults {
-                shots: job.shots,
+                shots,
                 unique_states: counts.len() as u64,
                 counts,
-                execution_time: started.elapsed().as_secs_f64(),
+                execution_time,
             })
         }
         .boxed()
     }
 }
 
-/// The counts of a run that ended with `ending`, or the failure it is.
-fn counts(ending: Ending, shots: u64) -> Result<BTreeMap<String, u64>, ExecError> {
+/// The counts of a run that ended with `ending`, as the program wrote them (unchecked), or
+/// the failure it is.
+fn counts(ending: Ending) -> Result<BTreeMap<String, u64>, ExecError> {
     let failure = |class, message: String| {
         Err(ExecError::Failed(Failure::new(
             class,
@@ -218,7 +229,6 @@ fn counts(ending: Ending, shots: u64) -> Result<BTreeMap<String, u64>, ExecError
                     &stderr,
                 ))
             })?;
-            check_counts(&response.counts, shots)?;
             Ok(response.counts)
         }
         Ending::Exited {
@@ -260,12 +270,87 @@ fn counts(ending: Ending, shots: u64) -> Result<BTreeMap<String, u64>, ExecError
     }
 }
 
-fn check_counts(counts: &BTreeMap<String, u64>, shots: u64) -> Result<(), ExecError> {
-    if let Some(key) = counts.keys().find(|key| !qrun_engine::is_count_key(key)) {
-        let shown: String = key.chars().take(80).collect();
-        return Err(backend_error(format!(
-            "backend returned a count key that is not bits separated by single spaces: {shown:?}"
-        )));
+/// How many bits (spaces not counted) each count key of a job has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyBits {
+    /// Exactly the circuit's classical bits, as qrun's engine reads its OpenQASM source.
+    Exactly(u64),
+    /// At most [`qrun_engine::MAX_CLBITS`]: a source the engine does not read.
+    AtMost(u64),
+}
+
+impl KeyBits {
+    /// The bits of `job`'s keys: the circuit's classical bits when `job` is OpenQASM 2 or 3
+    /// that qrun's engine lowers with the job's parameters ([`qrun_engine::classical_bits`],
+    /// within the engine's own limits); at most [`qrun_engine::MAX_CLBITS`] otherwise (a
+    /// Python source, or one wider or longer than the engine takes). Blocking (it lowers the
+    /// program).
+    fn of(job: &Job) -> KeyBits {
+        qrun_engine::Format::from_manifest(&job.format)
+            .and_then(|format| {
+                qrun_engine::classical_bits(&job.source, format, &job.parameters).ok()
+            })
+            .map_or(KeyBits::AtMost(qrun_engine::MAX_CLBITS), |bits| {
+                KeyBits::Exactly(u64::from(bits))
+            })
+    }
+}
+
+/// Checks a program's counts against its job, so that what is stored is bounded by the
+/// circuit: every key has the count-key shape (groups of bits separated by single spaces),
+/// every count is at least 1 (with zero counts allowed, a program could send any number of
+/// keys and still add up to the shots), every key has the shape of the others (the same
+/// register widths), its bits (spaces not counted) are as `bits` says, and the counts add up
+/// to `shots`. A key that does not fit is named in the `backend_error`, cut to 80 characters.
+fn check_counts(
+    counts: &BTreeMap<String, u64>,
+    shots: u64,
+    bits: KeyBits,
+) -> Result<(), ExecError> {
+    let shown = |key: &str| -> String { key.chars().take(80).collect() };
+    let mut first: Option<&str> = None;
+    for (key, &count) in counts {
+        if !qrun_engine::is_count_key(key) {
+            return Err(backend_error(format!(
+                "backend returned a count key that is not bits separated by single spaces: {:?}",
+                shown(key)
+            )));
+        }
+        if count == 0 {
+            return Err(backend_error(format!(
+                "backend returned a count of 0 for {:?}; every count must be at least 1",
+                shown(key)
+            )));
+        }
+        match first {
+            Some(first) if !same_shape(first, key) => {
+                return Err(backend_error(format!(
+                    "backend returned count keys of different shapes (register widths): \
+                     {:?} and {:?}",
+                    shown(first),
+                    shown(key)
+                )));
+            }
+            Some(_) => {}
+            None => {
+                let n = key.bytes().filter(|&b| b != b' ').count() as u64;
+                let fits = match bits {
+                    KeyBits::Exactly(bits) => n == bits,
+                    KeyBits::AtMost(bits) => n <= bits,
+                };
+                if !fits {
+                    let allowed = match bits {
+                        KeyBits::Exactly(bits) => format!("this circuit's keys are {bits}-bit"),
+                        KeyBits::AtMost(bits) => format!("keys are at most {bits}-bit"),
+                    };
+                    return Err(backend_error(format!(
+                        "backend returned a {n}-bit count key; {allowed}: {:?}",
+                        shown(key)
+                    )));
+                }
+                first = Some(key);
+            }
+        }
     }
     let total = counts.values().try_fold(0u64, |sum, &n| sum.checked_add(n));
     if total != Some(shots) {
@@ -275,6 +360,15 @@ fn check_counts(counts: &BTreeMap<String, u64>, shots: u64) -> Result<(), ExecEr
         )));
     }
     Ok(())
+}
+
+/// Whether count keys `a` and `b` have the same register widths: the same length, with their
+/// spaces in the same places.
+fn same_shape(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .all(|(x, y)| (x == b' ') == (y == b' '))
 }
 
 /// `message`, followed by the end of `stderr` if there is any.
@@ -303,19 +397,23 @@ mod tests {
 
     const MINUTE: u64 = 60;
 
-    /// A command backend running `/bin/sh -c script` (or `python3 -c`), sandboxed, with
-    /// `sandbox` tweaks.
-    fn backend(
+    /// The circuit of [`job`]: 3 classical bits in registers of 2 and 1, so its keys are
+    /// shaped `d cc` (`"0 00"`).
+    const CIRCUIT: &str = "OPENQASM 2.0;\ncreg c[2];\ncreg d[1];\n";
+
+    /// The configuration of a command backend running `/bin/sh -c script` (or `python3 -c`),
+    /// sandboxed, with `sandbox` tweaks.
+    fn config(
         program: &str,
         script: &str,
         timeout_s: u64,
         sandbox: SandboxConfig,
-    ) -> CommandBackend {
-        CommandBackend::new(&BackendConfig::Command {
+    ) -> BackendConfig {
+        BackendConfig::Command {
             name: "test".into(),
             program: PathBuf::from(program),
             args: vec!["-c".into(), script.into()],
-            formats: vec!["openqasm2".into()],
+            formats: vec!["openqasm2".into(), "python".into()],
             timeout_s,
             max_shots: 1000,
             max_source_bytes: 1 << 20,
@@ -323,30 +421,45 @@ mod tests {
             max_qubits: None,
             native_gates: Vec::new(),
             sandbox,
-        })
+        }
+    }
+
+    fn backend(
+        program: &str,
+        script: &str,
+        timeout_s: u64,
+        sandbox: SandboxConfig,
+    ) -> CommandBackend {
+        CommandBackend::new(&config(program, script, timeout_s, sandbox))
     }
 
     fn sh(script: &str) -> CommandBackend {
         backend("/bin/sh", script, MINUTE, SandboxConfig::default())
     }
 
+    /// 10 shots of `source` in `format`.
+    fn job(source: &str, format: &str) -> Job {
+        Job {
+            source: source.into(),
+            format: format.into(),
+            shots: 10,
+            seed: Some(42),
+            parameters: Parameters::new(),
+        }
+    }
+
     async fn run(backend: &CommandBackend) -> Result<RunResults, ExecError> {
         backend
-            .execute(
-                Job {
-                    source: "OPENQASM 2.0;".into(),
-                    format: "openqasm2".into(),
-                    shots: 10,
-                    seed: Some(42),
-                    parameters: Parameters::new(),
-                },
-                CancellationToken::new(),
-            )
+            .execute(job(CIRCUIT, "openqasm2"), CancellationToken::new())
             .await
     }
 
     async fn failure_of(backend: &CommandBackend) -> Failure {
-        match run(backend).await {
+        failure_in(backend, job(CIRCUIT, "openqasm2")).await
+    }
+
+    async fn failure_in(backend: &CommandBackend, job: Job) -> Failure {
+        match backend.execute(job, CancellationToken::new()).await {
             Err(ExecError::Failed(failure)) => failure,
             other => panic!("expected a failure, got {other:?}"),
         }
@@ -357,7 +470,7 @@ mod tests {
         let checker = r#"
 import json, sys
 job = json.load(sys.stdin)
-expected = {"source": "OPENQASM 2.0;", "format": "openqasm2", "shots": 10, "seed": 42, "parameters": {}}
+expected = {"source": "OPENQASM 2.0;\ncreg c[2];\ncreg d[1];\n", "format": "openqasm2", "shots": 10, "seed": 42, "parameters": {}}
 if job != expected:
     sys.exit(f"got {job}")
 print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
@@ -440,7 +553,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         );
         for (counts, message) in [
             (
-                r#"{"00": 3}"#,
+                r#"{"0 00": 3}"#,
                 "backend counts add up to 3 shots, 10 were requested",
             ),
             (
@@ -454,6 +567,89 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
                 (ErrorClass::BackendError, message)
             );
         }
+    }
+
+    #[tokio::test]
+    async fn counts_that_do_not_fit_the_circuit_are_backend_errors() {
+        for (counts, message) in [
+            (
+                r#"{"0 000": 10}"#,
+                "backend returned a 4-bit count key; this circuit's keys are 3-bit: \"0 000\"",
+            ),
+            (
+                r#"{"0 00": 5, "00 0": 5}"#,
+                "backend returned count keys of different shapes (register widths): \"0 00\" and \"00 0\"",
+            ),
+            (
+                r#"{"0 00": 10, "1 11": 0}"#,
+                "backend returned a count of 0 for \"1 11\"; every count must be at least 1",
+            ),
+        ] {
+            let failure = failure_of(&sh(&format!("printf '{{\"counts\": {counts}}}'"))).await;
+            assert_eq!(
+                (failure.class, failure.stage, failure.message()),
+                (ErrorClass::BackendError, Stage::Execute, message),
+                "{counts}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_openqasm_3_circuit_has_the_bits_its_parameters_make() {
+        let two_bits = sh(r#"printf '{"counts": {"00": 10}}'"#);
+        let sized = |n: f64| Job {
+            parameters: Parameters::from([("n".to_owned(), n)]),
+            ..job("OPENQASM 3;\ninput int n;\nbit[n] c;\n", "openqasm3")
+        };
+        let results = two_bits
+            .execute(sized(2.0), CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(results.counts, BTreeMap::from([("00".to_owned(), 10)]));
+        let failure = failure_in(&two_bits, sized(3.0)).await;
+        assert_eq!(
+            (failure.class, failure.message()),
+            (
+                ErrorClass::BackendError,
+                "backend returned a 2-bit count key; this circuit's keys are 3-bit: \"00\""
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_python_circuit_has_at_most_the_engines_classical_bits() {
+        // All the shots on one key of as many bits as the source says.
+        let mut wide = config(
+            "/usr/bin/python3",
+            "import json, sys\njob = json.load(sys.stdin)\n\
+             print(json.dumps({'counts': {'1' * int(job['source']): job['shots']}}))",
+            MINUTE,
+            SandboxConfig::default(),
+        );
+        if let BackendConfig::Command {
+            max_output_bytes, ..
+        } = &mut wide
+        {
+            *max_output_bytes = 4 << 20;
+        }
+        let wide = CommandBackend::new(&wide);
+        let results = wide
+            .execute(job("1024", "python"), CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(results.counts.keys().next().unwrap().len(), 1024);
+        let failure = failure_in(&wide, job("1048576", "python")).await;
+        assert_eq!(
+            (failure.class, failure.message()),
+            (
+                ErrorClass::BackendError,
+                format!(
+                    "backend returned a 1048576-bit count key; keys are at most 1024-bit: {:?}",
+                    "1".repeat(80)
+                )
+                .as_str()
+            )
+        );
     }
 
     #[tokio::test]

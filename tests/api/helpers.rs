@@ -637,8 +637,9 @@ where
 }
 
 /// A command backend for tests: reads the job, writes its pid to `pid_file`, sleeps
-/// `seconds`, then answers with every shot on outcome "0". Unsandboxed: tests follow its
-/// host pid and it writes to the host's `dir`.
+/// `seconds`, then answers with every shot on outcome "00" (a key of [`BELL`]'s two
+/// classical bits: counts must fit the circuit). Unsandboxed: tests follow its host pid and
+/// it writes to the host's `dir`.
 pub fn sleepy_backend(
     dir: &std::path::Path,
     name: &str,
@@ -649,7 +650,7 @@ pub fn sleepy_backend(
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\ninput=$(cat)\necho $$ >> '{}'\nshots=$(echo \"$input\" | sed -n 's/.*\"shots\": *\\([0-9]*\\).*/\\1/p')\nsleep {seconds}\nprintf '{{\"counts\": {{\"0\": %s}}}}' \"$shots\"\n",
+            "#!/bin/sh\ninput=$(cat)\necho $$ >> '{}'\nshots=$(echo \"$input\" | sed -n 's/.*\"shots\": *\\([0-9]*\\).*/\\1/p')\nsleep {seconds}\nprintf '{{\"counts\": {{\"00\": %s}}}}' \"$shots\"\n",
             pid_file.display()
         ),
     )

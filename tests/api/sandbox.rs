@@ -454,7 +454,8 @@ fn processes_with(marker: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Answers every shot on "0" after starting a daemon (double fork, new session) that sleeps.
+/// Answers every shot on "00" (the Bell circuit's two bits) after starting a daemon (double
+/// fork, new session) that sleeps.
 const DAEMON: &str = r#"
 if os.fork() == 0:
     os.setsid()
@@ -463,7 +464,7 @@ if os.fork() == 0:
     os._exit(0)
 os.wait()
 time.sleep(float(os.environ.get("LINGER", "0")))
-print(json.dumps({"counts": {"0": job["shots"]}}))
+print(json.dumps({"counts": {"00": job["shots"]}}))
 "#;
 
 async fn caps_app(db: TestDb) -> (TestApp, String) {
