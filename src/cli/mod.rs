@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{Application, Hooks, open_store};
 use crate::config::{Config, LogFormat};
-use crate::domain::ErrorClass;
 use crate::domain::circuit::validate_handle;
+use crate::domain::{ErrorClass, escape_untrusted};
 use crate::execution::{BackendSetupError, Backends, ExecError, Job};
 use qrun_engine::CancellationToken;
 
@@ -287,7 +287,8 @@ async fn exec(
             } else {
                 ": "
             };
-            eprintln!("{}{separator}{message}", file.display());
+            // A command backend's message is its program's output.
+            eprintln!("{}{separator}{}", file.display(), escape_untrusted(message));
             Ok(ExitCode::from(
                 if failure.class == ErrorClass::ValidationError {
                     2

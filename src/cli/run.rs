@@ -5,6 +5,9 @@
 //! "operator"`) and, with the run's consent, its analytics event. A node executing the run
 //! stops it at its next lease renewal.
 //!
+//! The text output passes through [`escape_untrusted`] whole: its error messages, names and
+//! audit metadata are written by users and their programs. `--json` is JSON as it is.
+//!
 //! Exit codes: 0 done; 1 for a run that does not exist (or a cancel the run's state refuses),
 //! with one line on stderr; 2 for an unknown user handle.
 
@@ -17,7 +20,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::domain::{AuditEntry, Circuit, Run, RunStatus, User};
+use crate::domain::{AuditEntry, Circuit, Run, RunStatus, User, escape_untrusted};
 use crate::store::lifecycle::ApplyError;
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command, Rejection, Store};
@@ -117,10 +120,8 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
             ))?
         );
     } else {
-        print!(
-            "{}",
-            show_text(&run, user.as_ref(), circuit.as_ref(), &audit)
-        );
+        let text = show_text(&run, user.as_ref(), circuit.as_ref(), &audit);
+        print!("{}", escape_untrusted(&text));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -393,7 +394,7 @@ async fn list(
     for run in runs {
         let user = store.user(run.user_id).await?;
         let circuit = store.circuit(run.circuit_id).await?;
-        println!(
+        let line = format!(
             "{:<36}  {:<9}  {:>10}  {:<16}  {:<28}  {:<24}  {:>7}",
             run.id,
             run.status.as_str(),
@@ -405,6 +406,7 @@ async fn list(
             format!("{}/{}", run.backend_type, run.backend_name),
             run.shots
         );
+        println!("{}", escape_untrusted(&line));
     }
     Ok(ExitCode::SUCCESS)
 }

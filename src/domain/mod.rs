@@ -6,6 +6,7 @@
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.
 //! - [`clock`]: where "now" comes from, injectable for tests.
+//! - [`text`]: untrusted text made safe for a terminal or a log line.
 
 pub mod circuit;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod failure;
 pub mod records;
 pub mod run;
 pub mod status;
+pub mod text;
 
 pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -20,3 +22,4 @@ pub use failure::{ErrorClass, Failure, MAX_MESSAGE_BYTES, Stage};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
 pub use run::{NewRun, Parameters, Run, RunResults};
 pub use status::{Action, Edge, RunStatus};
+pub use text::escape_untrusted;

@@ -300,6 +300,48 @@ async fn run_show_tells_what_happened_to_a_run(db: TestDb) {
     );
 }
 
+/// A run's error message is what a user's program wrote: `qrun run show` prints its terminal
+/// controls and bidirectional overrides escaped, visibly; `--json` keeps it as it is (JSON
+/// escapes controls itself).
+async fn run_show_escapes_controls_and_bidi_overrides(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let fx = app.circuit().await;
+    let failed = app.submit(&fx, None).await.id;
+    app.start_run(failed).await;
+    let message = "line 2: \x1b[31mNameError\x1b[0m in \u{202E}txt.exe\r\x07";
+    let failure = Failure::new(ErrorClass::ValidationError, Stage::Prepare, message);
+    app.transition(
+        failed,
+        Change::Fail {
+            failure,
+            cause: FailCause::Executor,
+        },
+    )
+    .await
+    .unwrap();
+    let db = app.into_db().await;
+
+    let out = qrun(&db, &["run", "show", &failed.to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "  error         validation_error at prepare: \
+             line 2: \\u{1b}[31mNameError\\u{1b}[0m in \\u{202e}txt.exe\\u{d}\\u{7}\n"
+        ),
+        "{text:?}"
+    );
+    assert!(
+        !text.contains(['\x1b', '\u{202E}', '\r', '\x07']),
+        "{text:?}"
+    );
+
+    let out = qrun(&db, &["run", "show", &failed.to_string(), "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["run"]["error_message"], message);
+}
+
 /// `qrun run list` by status, age and user (the clock moved by hand: old runs were made two
 /// hours ago).
 async fn run_list_filters_by_status_age_and_user(db: TestDb) {
@@ -442,6 +484,7 @@ async fn run_cancel_records_an_operator_while_the_service_runs(db: TestDb) {
 
 on_both_databases!(
     run_show_tells_what_happened_to_a_run,
+    run_show_escapes_controls_and_bidi_overrides,
     run_list_filters_by_status_age_and_user,
     run_cancel_records_an_operator_while_the_service_runs,
     migrate_then_user_create_prints_only_the_token,
