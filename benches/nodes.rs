@@ -532,6 +532,8 @@ impl Nodes {
         )?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
+        // Written by the runs, which a root service runs as `nobody`.
+        std::fs::set_permissions(&pids, std::fs::Permissions::from_mode(0o666))?;
         let api_config = db.write_config(&config(&db, args, false, 8, &script))?;
         let concurrency = match args.mode {
             Mode::Throughput { concurrency, .. } => concurrency,

@@ -52,6 +52,7 @@ async fn submit_with_consent(
 async fn metrics_count_a_scripted_mix_exactly() {
     let db = TestDb::sqlite();
     let dir = tempfile::tempdir().unwrap();
+    helpers::open_to_programs(dir.path());
     let slow = sleepy_backend(dir.path(), "slow", 60.0);
     let broken = dir.path().join("broken.sh");
     std::fs::write(

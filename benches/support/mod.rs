@@ -54,6 +54,9 @@ impl Database {
     /// `QRUN_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
     pub fn create_named(kind: Db, prefix: &str) -> Result<Database, Error> {
         let dir = tempfile::tempdir()?;
+        // The command backends' scripts live here, and a root service runs them as `nobody`.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
         match kind {
             Db::Sqlite => Ok(Database {
                 url: format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),

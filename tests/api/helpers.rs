@@ -645,6 +645,7 @@ pub fn sleepy_backend(
     name: &str,
     seconds: f64,
 ) -> qrun::config::BackendConfig {
+    open_to_programs(dir);
     let script = dir.join(format!("{name}.sh"));
     let pid_file = dir.join(format!("{name}.pids"));
     std::fs::write(
@@ -673,6 +674,14 @@ pub fn sleepy_backend(
             ..Default::default()
         },
     }
+}
+
+/// Opens `dir` to a command backend's program: a root service runs it as `nobody`, who
+/// must enter the directory, run the scripts in it and write its files there (mode 0777,
+/// `/tmp`'s without the sticky bit; test directories only).
+pub fn open_to_programs(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
 }
 
 /// Whether process `pid` still exists (and is not a zombie).

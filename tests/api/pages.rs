@@ -34,6 +34,7 @@ async fn executing(db: TestDb, backends: Vec<BackendConfig>) -> TestApp {
 
 /// A command backend that runs `body` (a shell script) on the job.
 fn shell_backend(dir: &std::path::Path, name: &str, body: &str) -> BackendConfig {
+    crate::helpers::open_to_programs(dir);
     let script = dir.join(format!("{name}.sh"));
     std::fs::write(&script, format!("#!/bin/sh\ncat >/dev/null\n{body}\n")).unwrap();
     use std::os::unix::fs::PermissionsExt;

@@ -31,8 +31,27 @@ pub fn python() -> Option<PathBuf> {
     }
 }
 
+/// The repo's runner, copied where a root service's programs (run as `nobody`) can read it,
+/// as README's `/opt/qrun/runners` is: the checkout may be under a directory only root may
+/// enter. One copy per test process (statics are never dropped: it stays in the temporary
+/// directory, a few KiB).
 fn runners() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runners")
+    static COPY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let runner = dir.path().join("qiskit_runner.py");
+        std::fs::copy(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("runners/qiskit_runner.py"),
+            &runner,
+        )
+        .unwrap();
+        std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o644)).unwrap();
+        dir
+    })
+    .path()
+    .to_owned()
 }
 
 /// The Aer backend as README's "Running framework code safely" configures it.
