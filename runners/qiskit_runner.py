@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """qrun's Qiskit framework runner: executes one circuit on Qiskit Aer.
 
-qrun runs this file as a sandboxed ``command`` backend (DESIGN §12, §13), e.g.
+qrun runs this file as a sandboxed ``command`` backend (docs/DESIGN.md §12, §13), e.g.
 ``/opt/qrun-venv/bin/python /usr/share/qrun/runners/qiskit_runner.py [--max-qubits N]``,
 once per run. The runner does not sandbox anything itself: the sandbox around it does.
 
@@ -56,7 +56,7 @@ Details
 * ``openqasm3``: the openqasm3 reference parser and ``qiskit_qasm3_import``
   (what ``qiskit.qasm3.loads`` calls). ``input float[64] theta;`` becomes
   the parameter ``theta``. A scalar ``bit flag;`` becomes a one-bit register
-  named ``flag`` in declaration order (DESIGN §12): Qiskit's importer makes
+  named ``flag`` in declaration order (docs/DESIGN.md §12): Qiskit's importer makes
   it a bit in no register, and ``get_counts()`` would then silently leave it
   out of every key.
 * Parameters: the circuit's free parameters (``circuit.parameters``, by

@@ -12,13 +12,13 @@ Two kinds of programs:
   measurements and conditionals, registers of several widths, `if_test`/`else`,
   `for_loop`), written with `qiskit.qasm3.dumps`. Aer runs the circuit object itself, so
   the reference is Qiskit's meaning of the text the engine reads.
-* Hand-written: one program per construct of DESIGN §12. Aer runs what
+* Hand-written: one program per construct of docs/DESIGN.md §12. Aer runs what
   `qiskit.qasm3.loads` (qiskit-qasm3-import) reads from the same text. Where that importer
   cannot read a construct, the entry carries an `aer_source`: an equivalent program it
   can read, written next to the original below, and the JSON keeps it so a reader can
   check the equivalence. The cases (qiskit-qasm3-import 0.6.0): `const` declarations
   ("node of type ConstantDeclaration is not supported"); scalar `bit lo;` (read as loose
-  bits, whose count keys are not a register's, DESIGN §12); conditions with `!=`, `<`,
+  bits, whose count keys are not a register's, docs/DESIGN.md §12); conditions with `!=`, `<`,
   `!`, `&&` ("only '==' is supported in register comparisons"); a loop variable used
   as a qubit index ("index must be int, slice or list"); and a gate with several
   parameters, which the importer binds in the alphabetical order of their names rather

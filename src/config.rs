@@ -1,6 +1,11 @@
-//! Configuration (DESIGN §9): `config/default.toml` (compiled in, the single source of
-//! defaults) ← an optional deployment file ← `QRUN__SECTION__KEY` environment variables,
-//! layered with figment into typed settings.
+//! Configuration (docs/DESIGN.md §9): the defaults ← an optional deployment file ←
+//! `QRUN__SECTION__KEY` environment variables, layered with figment into typed settings.
+//!
+//! The defaults: `config/default.toml` (compiled in) documents every key and supplies every
+//! section's defaults and the built-in simulator's; a `command` backend has no built-in entry
+//! to merge onto, so its optional keys and its `[backends.sandbox]` default here, as serde
+//! defaults (`default_command_*`, `SandboxConfig::default`), which `config/default.toml`
+//! documents in a comment: change one, change both.
 //!
 //! figment was chosen over `config` for its errors: each names the key path and the source
 //! that supplied the bad value (file or environment variable), which is what an operator needs
@@ -39,7 +44,7 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Whether this node serves the API and pages on `bind`; a worker-only node (`false`)
-    /// serves only `/metrics`, `/healthz` and `/readyz`, on `ops_bind` (DESIGN §14).
+    /// serves only `/metrics`, `/healthz` and `/readyz`, on `ops_bind` (docs/DESIGN.md §14).
     pub enabled: bool,
     pub bind: SocketAddr,
     /// Where a worker-only node (`enabled = false`) serves `/metrics`, `/healthz`, `/readyz`.
@@ -65,7 +70,7 @@ pub struct ExecutorConfig {
     pub claim_interval_ms: u64,
     pub lease_ttl_s: u64,
     pub shutdown_grace_s: u64,
-    /// The frameworks `manifest.framework` may name (DESIGN §12).
+    /// The frameworks `manifest.framework` may name (docs/DESIGN.md §12).
     pub frameworks: Vec<String>,
 }
 
@@ -183,14 +188,15 @@ pub enum BackendConfig {
         max_source_bytes: usize,
         timeout_s: u64,
     },
-    /// An external program run as a sandboxed child process (DESIGN §13).
+    /// An external program run as a sandboxed child process (docs/DESIGN.md §13).
     Command {
         name: String,
         program: PathBuf,
         #[serde(default)]
         args: Vec<String>,
-        /// Circuit formats the program accepts (DESIGN §12); `["openqasm2"]` by default, the
-        /// only format command backends were ever given before formats were declared.
+        /// Circuit formats the program accepts (docs/DESIGN.md §12); `["openqasm2"]` by
+        /// default, the only format command backends were ever given before formats were
+        /// declared.
         #[serde(default = "default_command_formats")]
         formats: Vec<String>,
         timeout_s: u64,
@@ -214,10 +220,10 @@ pub enum BackendConfig {
     },
 }
 
-/// The circuit formats qrun knows (DESIGN §12).
+/// The circuit formats qrun knows (docs/DESIGN.md §12).
 pub const FORMATS: [&str; 3] = ["openqasm2", "openqasm3", "python"];
 
-/// `[backends.sandbox]` of a command backend (DESIGN §13); every key has a default.
+/// `[backends.sandbox]` of a command backend (docs/DESIGN.md §13); every key has a default.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
@@ -558,9 +564,9 @@ struct Backends {
 }
 
 /// The default `[[backends]]` with a deployment file's merged in by `(type, name)`
-/// (DESIGN §9): an entry naming a default backend changes only the keys it sets; a new entry
-/// starts from the default backend of its type, if there is one (so every simulator limit
-/// has its documented default); `enabled = false` removes the backend.
+/// (docs/DESIGN.md §9): an entry naming a default backend changes only the keys it sets; a
+/// new entry starts from the default backend of its type, if there is one (so every simulator
+/// limit has its documented default); `enabled = false` removes the backend.
 fn merge_backends(defaults: &Figment, declared: &Figment) -> Result<Vec<Dict>, ConfigError> {
     let list = |figment: &Figment| -> Result<Vec<Dict>, ConfigError> {
         figment

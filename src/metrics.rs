@@ -1,13 +1,15 @@
-//! Prometheus metrics (DESIGN §8). The names are a contract; labels never carry user, circuit
-//! or run ids. Beyond §8: `qrun_runs_finished_total{framework,backend,status}` (the
-//! framework-level error rate), `qrun_actor_restarts_total{actor}`, `qrun_listener_reconnects_total`. Each metric is recorded
-//! where its event happens: transitions after the Recorder's commit, HTTP in the server's
-//! wrapper.
+//! Prometheus metrics (docs/DESIGN.md §8, which lists every one). The names are a contract;
+//! labels never carry user, circuit or run ids. Beyond the seed's set:
+//! `qrun_runs_finished_total{framework,backend,status}` (the framework-level error rate),
+//! `qrun_actor_restarts_total{actor}`, `qrun_listener_reconnects_total`. Each metric is
+//! recorded where its event happens: transitions after the Recorder's commit, HTTP in the
+//! server's wrapper.
 //!
-//! No label value is a client's choice (DESIGN §8): `method` is a standard method or `other`,
-//! `framework` one of `executor.frameworks` or `other`, `route` a template or `unmatched`, and
-//! `backend` a configured backend. [`register`] exports every known label set of the counters
-//! at zero from start-up, so `rate()` and `absent()` alerts work before the first event.
+//! No label value is a client's choice (docs/DESIGN.md §8): `method` is a standard method or
+//! `other`, `framework` one of `executor.frameworks` or `other`, `route` a template or
+//! `unmatched`, and `backend` a configured backend. [`register`] exports every known label set
+//! of the counters at zero from start-up, so `rate()` and `absent()` alerts work before the
+//! first event.
 
 use std::collections::BTreeSet;
 use std::sync::{OnceLock, RwLock};

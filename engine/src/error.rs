@@ -1,7 +1,7 @@
 //! Engine errors: what failed ([`FailureKind`]), in which stage ([`Stage`]) and, for
 //! source errors, where ([`Position`]).
 //!
-//! The kinds map one to one onto the service's error classes (DESIGN §3); `storage_error`
+//! The kinds map one to one onto the service's error classes (docs/DESIGN.md §3); `storage_error`
 //! and `internal_error` belong to the service, not the engine.
 
 use std::fmt;

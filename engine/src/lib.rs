@@ -52,7 +52,7 @@ pub const NATIVE_GATES: &[&str] = &[
     "cswap", "mcx", "mcp", "reset", "measure", "barrier",
 ];
 
-/// The language of a source: the manifest's `format` (DESIGN §12).
+/// The language of a source: the manifest's `format` (docs/DESIGN.md §12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     /// OpenQASM 2.0 (`"openqasm2"`).

@@ -1,4 +1,4 @@
-//! sea-orm entities for qrun's tables (DESIGN §2).
+//! sea-orm entities for qrun's tables (docs/DESIGN.md §2).
 //!
 //! These types are the storage layer's vocabulary only: the domain (`qrun::domain`) has its own
 //! plain-Rust statuses and error classes, and `qrun::store` converts between the two. Nothing

@@ -1,4 +1,4 @@
-//! The initial schema of DESIGN §2.
+//! The initial schema of docs/DESIGN.md §2.
 //!
 //! Invariants live in the schema where both databases can hold them: CHECK constraints on the
 //! run row (status values, terminal ⇔ `completed_at`, results only on completed, error fields

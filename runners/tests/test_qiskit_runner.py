@@ -177,7 +177,7 @@ def test_openqasm3():
 
 def test_openqasm3_scalar_bit_is_a_register_in_declaration_order():
     # Qiskit's importer leaves `bit flag;` in no register, and get_counts() would print
-    # "10" (flag dropped); DESIGN §12 makes it a one-bit register.
+    # "10" (flag dropped); docs/DESIGN.md §12 makes it a one-bit register.
     counts = ok(
         """\
         OPENQASM 3.0;

@@ -106,9 +106,10 @@ impl Default for Hardening {
 }
 
 impl Default for Policy {
-    /// DESIGN §13's defaults: sandboxed, 2048 MiB, 300 CPU seconds, 64 processes, a 64 MiB
-    /// `/tmp` (and files up to that size), no network, nothing visible beyond `/usr`, user
-    /// `nobody`, every hardening measure on.
+    /// The defaults of `[backends.sandbox]` (docs/DESIGN.md §13): sandboxed, 2048 MiB, 64
+    /// processes, a 64 MiB `/tmp` (and files up to that size), no network, nothing visible
+    /// beyond `/usr`, user `nobody`, every hardening measure on; and 300 CPU seconds (the
+    /// service makes `cpu_s` the backend's `timeout_s` unless it is set).
     fn default() -> Self {
         Policy {
             enabled: true,

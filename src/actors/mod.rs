@@ -1,4 +1,4 @@
-//! The actor tree (ractor), DESIGN §4.
+//! The actor tree (ractor), docs/DESIGN.md §4.
 //!
 //! ```text
 //! Root supervisor

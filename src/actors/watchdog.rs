@@ -41,7 +41,7 @@ impl Work for Watchdog {
     async fn run_once(&mut self) -> Result<u64, StoreError> {
         let store = &self.store;
         // The database's now (on PostgreSQL): leases and start times were stamped in its
-        // clock, so a node whose own clock is off judges them rightly (DESIGN §14).
+        // clock, so a node whose own clock is off judges them rightly (docs/DESIGN.md §14).
         let now = store.now().await?;
         let ttl = TimeDelta::from_std(self.settings.running_ttl).unwrap_or(TimeDelta::MAX);
         let horizon = now - ttl;

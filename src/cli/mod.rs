@@ -1,4 +1,4 @@
-//! The command line (DESIGN §11, §15): `serve`, `migrate`, `user create`, `verify`, `exec`,
+//! The command line (docs/DESIGN.md §11, §15): `serve`, `migrate`, `user create`, `verify`, `exec`,
 //! `analytics forget`, and the operator's `run show | list | cancel` ([`run`]).
 
 mod run;

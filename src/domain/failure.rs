@@ -1,4 +1,4 @@
-//! The six error classes of DESIGN §3 and the stages a run can fail in.
+//! The six error classes of docs/DESIGN.md §3 and the stages a run can fail in.
 
 use std::fmt;
 

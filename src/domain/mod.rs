@@ -1,7 +1,7 @@
 //! The domain: plain Rust, no database, no HTTP.
 //!
-//! - [`status`]: the five run statuses and the lifecycle's edge table (DESIGN §1).
-//! - [`failure`]: the six error classes and the stages they happen in (DESIGN §3).
+//! - [`status`]: the five run statuses and the lifecycle's edge table (docs/DESIGN.md §1).
+//! - [`failure`]: the six error classes and the stages they happen in (docs/DESIGN.md §3).
 //! - [`run`]: the run as the rest of the program sees it, and its results.
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.

@@ -193,7 +193,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The edge table of DESIGN §1, written out independently of `Edge::apply`.
+    /// The edge table of docs/DESIGN.md §1, written out independently of `Edge::apply`.
     const TABLE: [(RunStatus, RunStatus); 5] = [
         (RunStatus::Pending, RunStatus::Running),
         (RunStatus::Running, RunStatus::Completed),

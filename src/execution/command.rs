@@ -1,4 +1,4 @@
-//! An external program as a backend (DESIGN §5, §13), run under the `qrun-sandbox` crate's
+//! An external program as a backend (docs/DESIGN.md §5, §13), run under the `qrun-sandbox` crate's
 //! sandbox. qrun checks the source size and shots before, and the counts after.
 //!
 //! Protocol: the program reads `{"source", "format", "shots", "seed", "parameters"}` as JSON

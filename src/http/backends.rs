@@ -1,5 +1,5 @@
 //! `GET /api/backends`: the backends runs can choose, with their formats, limits and native
-//! gates, so a client builds its transpiler target from the server (DESIGN §16). Public.
+//! gates, so a client builds its transpiler target from the server (docs/DESIGN.md §16). Public.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The JSON shapes of the API (DESIGN §11), and only those: requests in, views out.
+//! The JSON shapes of the API (docs/DESIGN.md §6, §11), and only those: requests in, views out.
 
 use std::collections::BTreeMap;
 

@@ -2,8 +2,8 @@
 //!
 //! An OpenQASM source is checked for syntax on upload (a 400 with `line:col`); limits are
 //! checked at run time, because they belong to the backend a run chooses. A `python` source
-//! (framework code for a runner, DESIGN §12) is stored as text and never parsed or run here:
-//! only a sandboxed command backend executes it.
+//! (framework code for a runner, docs/DESIGN.md §12) is stored as text and never parsed or run
+//! here: only a sandboxed command backend executes it.
 
 use super::runs::CircuitRef;
 use super::{Service, ServiceError};

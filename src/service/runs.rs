@@ -41,8 +41,8 @@ pub struct Submission {
     pub seed: Option<u64>,
 }
 
-/// One `input` a circuit version declares, which a run of it binds to a number (DESIGN §12):
-/// its `name` and its type as declared (`ty`, e.g. `float[64]`).
+/// One `input` a circuit version declares, which a run of it binds to a number
+/// (docs/DESIGN.md §12): its `name` and its type as declared (`ty`, e.g. `float[64]`).
 pub use qrun_engine::Input as DeclaredInput;
 
 /// The run a submission produced, and whether it is new (false: an idempotent replay).
@@ -53,7 +53,7 @@ pub struct Submitted {
 }
 
 /// A run's parameters against its circuit version's declarations: an OpenQASM 2 circuit takes
-/// none; an OpenQASM 3 circuit takes exactly its `input`s, by name (DESIGN §12). A Python
+/// none; an OpenQASM 3 circuit takes exactly its `input`s, by name (docs/DESIGN.md §12). A Python
 /// circuit's free parameters are known only to its runner, which refuses a missing or
 /// unknown one as the user's mistake.
 async fn check_parameters(

@@ -1,4 +1,4 @@
-//! Nodes waking each other on PostgreSQL (DESIGN §14): `NOTIFY` in the transaction that
+//! Nodes waking each other on PostgreSQL (docs/DESIGN.md §14): `NOTIFY` in the transaction that
 //! commits a change (delivered at commit, never for a rollback), `LISTEN` on a connection of
 //! its own in every executing node.
 //!

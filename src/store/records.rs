@@ -3,9 +3,9 @@
 //! not a transition, a consenting browser session viewing a run's page.
 //!
 //! Audit metadata carries the transition's context (framework, backend, the error's class and
-//! stage, who caused it); a failure's message is stored once, on the run row
-//! (`runs.error_message`), which the audit row's `run_id` refers to. Event properties carry
-//! what DESIGN §7 lists per stage.
+//! stage, who caused it: the table of docs/DESIGN.md §2); a failure's message is stored once,
+//! on the run row (`runs.error_message`), which the audit row's `resource_id` refers to. Event
+//! properties carry what docs/DESIGN.md §7 lists per event.
 //! Neither ever holds a token, an IP address or client telemetry.
 
 use chrono::{DateTime, SecondsFormat, Utc};

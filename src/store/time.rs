@@ -1,4 +1,4 @@
-//! Whose clock a timestamp is read from (DESIGN §14).
+//! Whose clock a timestamp is read from (docs/DESIGN.md §14).
 //!
 //! Every time another node judges — `created_at` against a claim, `started_at` against the
 //! watchdog's time-to-live, `lease_expires_at`, an analytics event's `next_attempt_at` — is

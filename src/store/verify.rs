@@ -1,4 +1,4 @@
-//! `qrun verify`: checks the invariants of DESIGN §1 over the whole database.
+//! `qrun verify`: checks the invariants of docs/DESIGN.md §1 over the whole database.
 //!
 //! For every run: its audit timeline matches its status (the actions, in the order their
 //! timestamps give, each stamped with the run's own timestamps and owner); its lifecycle

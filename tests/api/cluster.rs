@@ -1,4 +1,4 @@
-//! Nodes sharing one database (DESIGN §14, issue 16), as real `qrun serve` processes: a
+//! Nodes sharing one database (docs/DESIGN.md §14, issue 16), as real `qrun serve` processes: a
 //! node's clock skew changes no run's fate (every judged time is the database's), submissions
 //! and cancels cross nodes at once (PostgreSQL `LISTEN`/`NOTIFY`), a killed listener
 //! connection comes back and loses nothing, and three nodes — one API-only, two worker-only —
@@ -133,8 +133,9 @@ async fn assert_timelines_in_database_time(app: &TestApp, ids: &[Uuid]) {
 
 /// A node 10 minutes ahead — taking the submissions, sweeping every second with 5 s leases —
 /// fails none of the runs a healthy node executes, and every run it created is claimed at
-/// once. Before DESIGN §14 its watchdog judged the healthy node's leases by its own clock and
-/// failed them as stranded, and its `created_at` stamps kept its runs from being claimed.
+/// once. Before the one clock of docs/DESIGN.md §14, its watchdog judged the healthy node's
+/// leases by its own clock and failed them as stranded, and its `created_at` stamps kept its
+/// runs from being claimed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_ten_minutes_ahead_fails_no_live_run() {
     let Some(db) = TestDb::postgres().await else {
@@ -182,7 +183,8 @@ async fn a_node_ten_minutes_ahead_fails_no_live_run() {
 }
 
 /// A node 10 minutes behind recovers a dead node's runs within about one lease (2 s, swept
-/// every second). Before DESIGN §14 it saw the dead node's leases as valid for 10 more minutes.
+/// every second). Before the one clock of docs/DESIGN.md §14, it saw the dead node's leases as
+/// valid for 10 more minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_ten_minutes_behind_recovers_a_dead_nodes_runs_within_about_a_lease() {
     let Some(db) = TestDb::postgres().await else {

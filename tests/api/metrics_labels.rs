@@ -1,4 +1,4 @@
-//! Metric label values come from fixed sets (DESIGN §8): a client cannot grow Prometheus by
+//! Metric label values come from fixed sets (docs/DESIGN.md §8): a client cannot grow Prometheus by
 //! choosing methods or frameworks, and every known label set of the lifecycle counters exists
 //! at zero from start-up. (Exact counts are `tests/metrics.rs`'s, in a process of its own.)
 

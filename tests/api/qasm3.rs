@@ -1,4 +1,4 @@
-//! OpenQASM 3 through the API (DESIGN §12): uploads validated like version 2, runs binding
+//! OpenQASM 3 through the API (docs/DESIGN.md §12): uploads validated like version 2, runs binding
 //! `input` parameters, a parameter sweep, and every bad parameter refused with its code.
 
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Command backends in the sandbox, through the service (DESIGN §13): a hostile program run
+//! Command backends in the sandbox, through the service (docs/DESIGN.md §13): a hostile program run
 //! by `qrun serve` reaches nothing of the service with the sandbox and everything without it;
 //! each cap ends its run with its own class and message; nothing a run started outlives it
 //! (its end, a cancel, the service's SIGTERM); formats are checked at submission.

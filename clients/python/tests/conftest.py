@@ -41,12 +41,12 @@ sys.path.insert(0, str(REPO / "clients" / "python" / "src"))
 # From this checkout's src (above), whatever the interpreter has installed.
 from qrun_qiskit import QrunBackend, QrunGateWarning, QrunProvider  # noqa: E402
 
-#: The line ``qrun serve`` logs once it accepts connections (DESIGN §11).
+#: The line ``qrun serve`` logs once it accepts connections (docs/DESIGN.md §11).
 LISTENING = re.compile(r"listening on http://(\S+)")
 #: How long a server may take to start.
 START_TIMEOUT_S = 60.0
 
-#: A command backend (DESIGN §5): the job as JSON on stdin; sleeps ``$1`` seconds, then
+#: A command backend (docs/DESIGN.md §5): the job as JSON on stdin; sleeps ``$1`` seconds, then
 #: answers every shot with outcome ``0``.
 SLEEPER = """\
 #!/bin/sh

@@ -126,7 +126,7 @@ pub fn run_form(
     }
 }
 
-// OpenQASM 3 `input` parameters (DESIGN §12): one field per input the version declares
+// OpenQASM 3 `input` parameters (docs/DESIGN.md §12): one field per input the version declares
 // (`service::runs::declared_inputs`), posted as `param.NAME`; the service checks them against
 // the declarations as it does the API's `"parameters"`.
 

@@ -1,5 +1,5 @@
-"""Typed access to qrun's HTTP API (DESIGN §11, §16): the only module that knows URLs, headers
-and JSON shapes.
+"""Typed access to qrun's HTTP API (docs/DESIGN.md §11, §16): the only module that knows
+URLs, headers and JSON shapes.
 
 :class:`QrunClient` wraps an injected :class:`requests.Session`. Every request it makes may be
 sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_taken``), run
@@ -196,7 +196,7 @@ class QrunClient:
         return self._json("POST", "/api/runs", json=body, headers=headers, ok=(200, 201))
 
     def run(self, run_id: str, *, retry_for: float | None = None) -> dict[str, Any]:
-        """``GET /api/runs/{id}``: the run (DESIGN §11's run JSON)."""
+        """``GET /api/runs/{id}``: the run (docs/DESIGN.md §11's run JSON)."""
         return self._json("GET", f"/api/runs/{_seg(run_id)}", retry_for=retry_for)
 
     def cancel_run(self, run_id: str) -> dict[str, Any] | None:

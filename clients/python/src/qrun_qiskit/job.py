@@ -59,7 +59,7 @@ class _Submission:
     seed: int | None
     #: Sent with the submission (and with any retry of it), so a replay is not a second run.
     idempotency_key: str = field(default_factory=lambda: uuid.uuid4().hex)
-    #: The run as last read (DESIGN §11's run JSON); ``None`` until submitted.
+    #: The run as last read (docs/DESIGN.md §11's run JSON); ``None`` until submitted.
     run: dict[str, Any] | None = None
 
 
@@ -231,7 +231,7 @@ class QrunJob(JobV1):
         return [provider.run_url(s.run) for s in self._submissions if s.run is not None]
 
     def runs(self) -> list[dict[str, Any]]:
-        """Each run as last read (DESIGN §11's run JSON), in circuit order."""
+        """Each run as last read (docs/DESIGN.md §11's run JSON), in circuit order."""
         return [dict(s.run) for s in self._submissions if s.run is not None]
 
     def circuits(self) -> list[QuantumCircuit]:
