@@ -321,11 +321,15 @@ fn chown(path: &Path, uid: u32) {
     std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
 }
 
-/// The qrun binary where `uid` can run it: itself for root, a copy in a directory anyone
-/// may enter otherwise (the checkout may be under one only root can).
+/// A directory anyone may enter holding the qrun binary as `qrun`, so that `uid` can run it
+/// (the checkout may be under a directory only root can enter): a hard link where the
+/// filesystem allows, else a copy.
 fn runnable_qrun(uid: u32) -> tempfile::TempDir {
     let dir = owned_dir(uid, 0o755);
-    std::fs::copy(env!("CARGO_BIN_EXE_qrun"), dir.path().join("qrun")).unwrap();
+    let (binary, link) = (env!("CARGO_BIN_EXE_qrun"), dir.path().join("qrun"));
+    if std::fs::hard_link(binary, &link).is_err() {
+        std::fs::copy(binary, &link).unwrap();
+    }
     dir
 }
 
