@@ -16,6 +16,7 @@ mod metrics_labels;
 mod nodes;
 mod openapi;
 mod pages;
+mod postgres;
 mod qasm3;
 mod qiskit;
 mod readme;
