@@ -7,23 +7,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::dispatcher::DispatcherSettings;
-use crate::actors::executor::ExecutorSettings;
-use crate::actors::watchdog::WatchdogSettings;
 use crate::actors::{ActorTree, TreeSettings};
 use crate::config::Config;
 use crate::domain::Clock;
 use crate::execution::{Backend, Backends};
 use crate::service::{Rules, Service};
 use crate::store::Store;
-use crate::store::connect::ConnectSettings;
 use crate::{analytics, http, metrics};
 
 /// What a caller may inject into [`Application::build`]; `Hooks::default()` is production.
@@ -53,13 +48,7 @@ pub struct Application {
 
 /// Opens (and migrates) the configured database; `clock` as [`Hooks::clock`].
 pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
-    let settings = ConnectSettings {
-        url: config.database.url.clone(),
-        max_connections: config.database.max_connections,
-        connect_timeout: Duration::from_secs(config.database.connect_timeout_s),
-        wait_timeout: Duration::from_millis(config.database.wait_timeout_ms),
-    };
-    let store = Store::connect(&settings, clock)
+    let store = Store::connect(&config.database, clock)
         .await
         .context("cannot open the database")?;
     store
@@ -82,25 +71,11 @@ impl Application {
         let node = config.executor.node();
         tracing::info!(%node, "this node");
         let settings = TreeSettings {
-            max_batch: config.recorder.max_batch,
-            execute: config.executor.enabled,
-            executor: ExecutorSettings {
-                node,
-                max_concurrent_runs: config.executor.max_concurrent_runs,
-                claim_interval: Duration::from_millis(config.executor.claim_interval_ms),
-                lease_ttl: Duration::from_secs(config.executor.lease_ttl_s),
-            },
-            watchdog: WatchdogSettings {
-                interval: Duration::from_secs(config.watchdog.interval_s),
-                running_ttl: Duration::from_secs(config.watchdog.running_ttl_s),
-            },
-            dispatcher: DispatcherSettings {
-                interval: Duration::from_millis(config.analytics.flush_interval_ms),
-                batch_size: config.analytics.batch_size,
-                send_budget: Duration::from_secs(config.analytics.request_timeout_s),
-                max_backoff: Duration::from_secs(config.analytics.max_backoff_s),
-                retention: Duration::from_secs(3600 * config.analytics.retention_h),
-            },
+            recorder: config.recorder.clone(),
+            executor: config.executor.clone(),
+            node,
+            watchdog: config.watchdog.clone(),
+            analytics: config.analytics.clone(),
         };
         let sink = analytics::sink(&config.analytics)?;
         let tree = ActorTree::start(store.clone(), settings, backends, sink)
@@ -134,17 +109,13 @@ impl Application {
         let context = Arc::new(http::Context::new(service.clone(), metrics, &config.server));
         let shutdown = CancellationToken::new();
         let signals = Signals::register()?;
-        let limits = http::serve::Limits {
-            header_read_timeout: Duration::from_secs(config.server.header_read_timeout_s),
-            max_connections: config.server.max_connections,
-        };
         let server = if config.server.enabled {
             tracing::info!("listening on http://{addr}");
             let filter = http::service(context);
             tokio::spawn(http::serve::serve(
                 listener,
                 filter,
-                limits,
+                config.server.clone(),
                 shutdown.clone(),
             ))
         } else {
@@ -153,7 +124,7 @@ impl Application {
             tokio::spawn(http::serve::serve(
                 listener,
                 filter,
-                limits,
+                config.server.clone(),
                 shutdown.clone(),
             ))
         };
@@ -202,9 +173,9 @@ impl Application {
     pub async fn shutdown(self) {
         self.shutdown.cancel();
         let _ = self.server.await;
-        let grace = Duration::from_secs(self.config.executor.shutdown_grace_s);
+        let grace = self.config.executor.shutdown_grace();
         self.tree.drain(grace).await;
-        let flush = Duration::from_secs(2 * self.config.analytics.request_timeout_s);
+        let flush = 2 * self.config.analytics.request_timeout();
         self.tree.flush_outbox(flush).await;
         self.tree.stop().await;
     }

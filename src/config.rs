@@ -57,6 +57,13 @@ pub struct ServerConfig {
     pub max_connections: u64,
 }
 
+impl ServerConfig {
+    /// `header_read_timeout_s`: how long a connection may take to send a request head.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_s)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutorConfig {
@@ -75,6 +82,21 @@ pub struct ExecutorConfig {
 }
 
 impl ExecutorConfig {
+    /// `claim_interval_ms`: how often an idle executor claims pending runs.
+    pub fn claim_interval(&self) -> Duration {
+        Duration::from_millis(self.claim_interval_ms)
+    }
+
+    /// `lease_ttl_s`: how long a claim holds a run without a renewal.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_secs(self.lease_ttl_s)
+    }
+
+    /// `shutdown_grace_s`: how long a graceful shutdown waits for running runs.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_s)
+    }
+
     /// `node_id`, or HOSTNAME-PID-RANDOM when it is empty.
     pub fn node(&self) -> String {
         if !self.node_id.is_empty() {
@@ -104,13 +126,39 @@ pub struct WatchdogConfig {
     pub running_ttl_s: u64,
 }
 
+impl WatchdogConfig {
+    /// `interval_s`: how often the watchdog sweeps.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_s)
+    }
+
+    /// `running_ttl_s`: a run running longer than this is stranded.
+    pub fn running_ttl(&self) -> Duration {
+        Duration::from_secs(self.running_ttl_s)
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
+    /// `sqlite://PATH?mode=rwc` or `postgres://…`
     pub url: String,
     pub max_connections: u32,
     pub connect_timeout_s: u64,
     pub wait_timeout_ms: u64,
+}
+
+impl DatabaseConfig {
+    /// `connect_timeout_s`: time at start-up to reach the database.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_s)
+    }
+
+    /// `wait_timeout_ms`: time a statement waits for a pooled connection, and on SQLite for
+    /// the write lock.
+    pub fn wait_timeout(&self) -> Duration {
+        Duration::from_millis(self.wait_timeout_ms)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -130,6 +178,29 @@ pub struct AnalyticsConfig {
     pub request_timeout_s: u64,
     pub max_backoff_s: u64,
     pub retention_h: u64,
+}
+
+impl AnalyticsConfig {
+    /// `flush_interval_ms`: how often the dispatcher delivers due events.
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms)
+    }
+
+    /// `request_timeout_s`: a request to the sink, and how long one tick keeps sending (on
+    /// PostgreSQL the events of a tick stay locked until their verdicts are recorded).
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_s)
+    }
+
+    /// `max_backoff_s`: the longest wait before an event's next attempt.
+    pub fn max_backoff(&self) -> Duration {
+        Duration::from_secs(self.max_backoff_s)
+    }
+
+    /// `retention_h`: how long delivered events are kept.
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(3600 * self.retention_h)
+    }
 }
 
 impl std::fmt::Debug for AnalyticsConfig {
@@ -287,11 +358,15 @@ fn default_command_max_output_bytes() -> usize {
 }
 
 impl BackendConfig {
-    /// `simulator` or `command`.
+    /// Every backend `type`, as [`BackendConfig::kind`] names them (a new variant is added
+    /// to both, side by side).
+    pub const KINDS: [&'static str; 2] = ["simulator", "command"];
+
+    /// `simulator` or `command`: its `type`.
     pub fn kind(&self) -> &'static str {
         match self {
-            BackendConfig::Simulator { .. } => "simulator",
-            BackendConfig::Command { .. } => "command",
+            BackendConfig::Simulator { .. } => Self::KINDS[0],
+            BackendConfig::Command { .. } => Self::KINDS[1],
         }
     }
 
@@ -314,6 +389,43 @@ impl BackendConfig {
         match self {
             BackendConfig::Simulator { timeout_s, .. }
             | BackendConfig::Command { timeout_s, .. } => Duration::from_secs(*timeout_s),
+        }
+    }
+
+    /// Shots per run, inclusive.
+    pub fn max_shots(&self) -> u64 {
+        match self {
+            BackendConfig::Simulator { max_shots, .. }
+            | BackendConfig::Command { max_shots, .. } => *max_shots,
+        }
+    }
+
+    /// The widest circuit it runs, qubits: the simulator's cap, or what a command backend
+    /// declares (unknown if it does not).
+    pub fn max_qubits(&self) -> Option<u32> {
+        match self {
+            BackendConfig::Simulator { max_qubits, .. } => Some(*max_qubits),
+            BackendConfig::Command { max_qubits, .. } => *max_qubits,
+        }
+    }
+
+    /// The gates it executes natively, by Qiskit's names: the engine's for the simulator,
+    /// what a command backend declares (empty if it does not).
+    pub fn native_gates(&self) -> Vec<String> {
+        match self {
+            BackendConfig::Simulator { .. } => qrun_engine::NATIVE_GATES
+                .iter()
+                .map(|g| g.to_string())
+                .collect(),
+            BackendConfig::Command { native_gates, .. } => native_gates.clone(),
+        }
+    }
+
+    /// The simulator's expansion bound, gates (`None` for a command backend).
+    pub fn max_gates(&self) -> Option<u64> {
+        match self {
+            BackendConfig::Simulator { max_gates, .. } => Some(*max_gates),
+            BackendConfig::Command { .. } => None,
         }
     }
 }

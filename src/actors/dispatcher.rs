@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 
 use super::periodic::Work;
 use crate::analytics::{Delivery, Sink, backoff};
+use crate::config::AnalyticsConfig;
 use crate::domain::OutboxEvent;
 use crate::metrics;
 use crate::store::{OutboxBatch, Store, StoreError};
@@ -26,27 +27,19 @@ const BATCHES_PER_TICK: usize = 20;
 const MAX_EVENTS_PER_TICK: u64 = 10_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug)]
-pub struct DispatcherSettings {
-    pub interval: Duration,
-    pub batch_size: u64,
-    /// How long one tick keeps sending (the sink's request timeout): on PostgreSQL the events
-    /// of a tick stay locked until it records their verdicts.
-    pub send_budget: Duration,
-    pub max_backoff: Duration,
-    pub retention: Duration,
-}
-
 /// The dispatcher's work (run by a [`super::periodic::Periodic`] actor).
 pub struct Dispatcher {
-    pub settings: DispatcherSettings,
+    /// `[analytics]`: the batch size, the tick's send budget (the sink's request timeout:
+    /// on PostgreSQL a tick's events stay locked until their verdicts are recorded), the
+    /// backoff cap and the retention.
+    pub settings: AnalyticsConfig,
     pub store: Store,
     pub sink: Arc<dyn Sink>,
     last_prune: Option<Instant>,
 }
 
 impl Dispatcher {
-    pub fn new(settings: DispatcherSettings, store: Store, sink: Arc<dyn Sink>) -> Dispatcher {
+    pub fn new(settings: AnalyticsConfig, store: Store, sink: Arc<dyn Sink>) -> Dispatcher {
         Dispatcher {
             settings,
             store,
@@ -65,7 +58,8 @@ impl Work for Dispatcher {
         self.deliver_due().await?;
         if self.last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
             self.last_prune = Some(Instant::now());
-            let retention = TimeDelta::from_std(self.settings.retention).unwrap_or(TimeDelta::MAX);
+            let retention =
+                TimeDelta::from_std(self.settings.retention()).unwrap_or(TimeDelta::MAX);
             let pruned = self.store.prune_outbox(retention).await?;
             if pruned > 0 {
                 tracing::info!(runs = pruned, "pruned delivered analytics events");
@@ -97,7 +91,7 @@ impl Dispatcher {
         let mut outcome = Ok(());
         let batch_size = usize::try_from(settings.batch_size).unwrap_or(usize::MAX);
         for events in batch.events().chunks(batch_size.max(1)) {
-            if started.elapsed() >= settings.send_budget {
+            if started.elapsed() >= settings.request_timeout() {
                 break;
             }
             if let Err(err) = self.deliver(&batch, events, &mut delivered).await {
@@ -130,7 +124,7 @@ impl Dispatcher {
                 Delivery::Retry { after, error } => {
                     // This attempt is the next after those recorded.
                     let attempts = events.iter().map(|e| e.attempts).max().unwrap_or(0) + 1;
-                    let wait = backoff::delay(attempts, self.settings.max_backoff, after);
+                    let wait = backoff::delay(attempts, self.settings.max_backoff(), after);
                     let after = TimeDelta::from_std(wait).unwrap_or(TimeDelta::seconds(1));
                     tracing::warn!(%error, events = events.len(), retry_in = ?wait, "analytics delivery will be retried");
                     batch.reschedule(&ids, after, &error).await?;

@@ -18,24 +18,18 @@ use uuid::Uuid;
 
 use super::recorder::{RecorderError, RecorderHandle, RunChange};
 use super::run_actor::{Abort, AbortReason, RunActor, RunArgs};
+use crate::config::ExecutorConfig;
 use crate::domain::{ErrorClass, Failure, Run, RunStatus, Stage};
 use crate::execution::Backends;
 use crate::store::{Change, Command, FailCause, Store};
 
-/// What the executor needs to know.
-#[derive(Clone, Debug)]
-pub struct ExecutorSettings {
-    /// This node's id (`runs.claimed_by`).
-    pub node: String,
-    pub max_concurrent_runs: u64,
-    pub claim_interval: Duration,
-    pub lease_ttl: Duration,
-}
-
 pub struct Executor;
 
 pub struct ExecutorArgs {
-    pub settings: ExecutorSettings,
+    /// `[executor]`: its slots, claim interval and lease length.
+    pub settings: ExecutorConfig,
+    /// This node's id (`runs.claimed_by`; [`ExecutorConfig::node`], chosen once).
+    pub node: String,
     pub store: Store,
     pub recorder: RecorderHandle,
     pub backends: Backends,
@@ -90,10 +84,10 @@ impl Actor for Executor {
         args: ExecutorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let settings = &args.settings;
-        let renew_every = (settings.lease_ttl / 3).max(Duration::from_millis(100));
+        let renew_every = (settings.lease_ttl() / 3).max(Duration::from_millis(100));
         // ractor's interval timers end with the actor; the forwarder below is aborted in
         // `post_stop`, or it would wait for the next change to notice the actor is gone.
-        myself.send_interval(settings.claim_interval, || ExecutorMsg::Claim);
+        myself.send_interval(settings.claim_interval(), || ExecutorMsg::Claim);
         myself.send_interval(renew_every, || ExecutorMsg::RenewLeases);
         let mut changes = args.recorder.subscribe();
         let me = myself.clone();
@@ -215,7 +209,7 @@ impl ExecutorState {
         let claimed = match self
             .args
             .recorder
-            .claim(&settings.node, free, lease(settings.lease_ttl))
+            .claim(&self.args.node, free, lease(settings.lease_ttl()))
             .await
         {
             Ok(claimed) => claimed,
@@ -299,7 +293,7 @@ impl ExecutorState {
         let held = match self
             .args
             .recorder
-            .renew(&settings.node, runs.clone(), lease(settings.lease_ttl))
+            .renew(&self.args.node, runs.clone(), lease(settings.lease_ttl()))
             .await
         {
             Ok(held) => held,

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{broadcast, watch};
 
-use super::dispatcher::{Dispatcher, DispatcherSettings};
-use super::executor::{Executor, ExecutorArgs, ExecutorMsg, ExecutorSettings};
+use super::dispatcher::Dispatcher;
+use super::executor::{Executor, ExecutorArgs, ExecutorMsg};
 use super::periodic::{Periodic, PeriodicMsg};
 use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, RunChange};
-use super::watchdog::{Watchdog, WatchdogSettings};
+use super::watchdog::Watchdog;
 use crate::analytics::Sink;
+use crate::config::{AnalyticsConfig, ExecutorConfig, RecorderConfig, WatchdogConfig};
 use crate::execution::Backends;
 use crate::metrics;
 use crate::store::{Store, StoreError};
@@ -33,12 +34,14 @@ pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 /// What the tree runs with.
 #[derive(Clone)]
 pub struct TreeSettings {
-    pub max_batch: usize,
-    /// Whether this node executes runs (spawns the Executor).
-    pub execute: bool,
-    pub executor: ExecutorSettings,
-    pub watchdog: WatchdogSettings,
-    pub dispatcher: DispatcherSettings,
+    pub recorder: RecorderConfig,
+    /// `[executor]`; `enabled` says whether this node executes runs (spawns the Executor).
+    pub executor: ExecutorConfig,
+    /// This node's id ([`ExecutorConfig::node`], chosen once).
+    pub node: String,
+    pub watchdog: WatchdogConfig,
+    /// `[analytics]`, for the dispatcher.
+    pub analytics: AnalyticsConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +98,7 @@ impl RootState {
             Child::Recorder => {
                 let args = RecorderArgs {
                     store: a.store.clone(),
-                    max_batch: a.settings.max_batch,
+                    max_batch: a.settings.recorder.max_batch,
                     changes: a.changes.clone(),
                 };
                 let (actor, _) = Actor::spawn_linked(None, Recorder, args, supervisor).await?;
@@ -105,6 +108,7 @@ impl RootState {
             Child::Executor => {
                 let args = ExecutorArgs {
                     settings: a.settings.executor.clone(),
+                    node: a.settings.node.clone(),
                     store: a.store.clone(),
                     recorder: a.recorder.clone(),
                     backends: a.backends.clone(),
@@ -119,7 +123,7 @@ impl RootState {
                     store: a.store.clone(),
                     recorder: a.recorder.clone(),
                 };
-                let args = (a.settings.watchdog.interval, work);
+                let args = (a.settings.watchdog.interval(), work);
                 let (actor, _) =
                     Actor::spawn_linked(None, Periodic::default(), args, supervisor).await?;
                 a.watchdog_tx.send_replace(Some(actor.clone()));
@@ -127,11 +131,11 @@ impl RootState {
             }
             Child::Dispatcher => {
                 let work = Dispatcher::new(
-                    a.settings.dispatcher.clone(),
+                    a.settings.analytics.clone(),
                     a.store.clone(),
                     a.sink.clone(),
                 );
-                let args = (a.settings.dispatcher.interval, work);
+                let args = (a.settings.analytics.flush_interval(), work);
                 let (actor, _) =
                     Actor::spawn_linked(None, Periodic::default(), args, supervisor).await?;
                 a.dispatcher_tx.send_replace(Some(actor.clone()));
@@ -159,7 +163,7 @@ impl Actor for RootSupervisor {
             restarts: HashMap::new(),
         };
         state.spawn(Child::Recorder, &myself).await?;
-        if state.args.settings.execute {
+        if state.args.settings.executor.enabled {
             state.spawn(Child::Executor, &myself).await?;
         }
         state.spawn(Child::Watchdog, &myself).await?;

@@ -5,13 +5,12 @@
 //! a sweep must never overwrite a run that finished since it was read). It also publishes the
 //! stranded and live-run gauges.
 
-use std::time::Duration;
-
 use chrono::TimeDelta;
 use futures_util::future::join_all;
 
 use super::periodic::Work;
 use super::recorder::RecorderHandle;
+use crate::config::WatchdogConfig;
 use crate::domain::{ErrorClass, Failure, RunStatus, Stage};
 use crate::metrics;
 use crate::store::{Change, Command, FailCause, Store, StoreError};
@@ -19,15 +18,10 @@ use crate::store::{Change, Command, FailCause, Store, StoreError};
 /// Most runs one sweep recovers (the next sweep takes the rest).
 const SWEEP_LIMIT: u64 = 1000;
 
-#[derive(Clone, Debug)]
-pub struct WatchdogSettings {
-    pub interval: Duration,
-    pub running_ttl: Duration,
-}
-
 /// The watchdog's work (run by a [`super::periodic::Periodic`] actor).
 pub struct Watchdog {
-    pub settings: WatchdogSettings,
+    /// `[watchdog]`: its sweep interval and the stranded-run window.
+    pub settings: WatchdogConfig,
     pub store: Store,
     pub recorder: RecorderHandle,
 }
@@ -43,7 +37,7 @@ impl Work for Watchdog {
         // The database's now (on PostgreSQL): leases and start times were stamped in its
         // clock, so a node whose own clock is off judges them rightly (docs/DESIGN.md §14).
         let now = store.now().await?;
-        let ttl = TimeDelta::from_std(self.settings.running_ttl).unwrap_or(TimeDelta::MAX);
+        let ttl = TimeDelta::from_std(self.settings.running_ttl()).unwrap_or(TimeDelta::MAX);
         let horizon = now - ttl;
         let stranded = store.stranded_runs(horizon, now, SWEEP_LIMIT).await?;
         let cause = FailCause::Watchdog {

@@ -77,7 +77,7 @@ pub fn sink(config: &AnalyticsConfig) -> anyhow::Result<Arc<dyn Sink>> {
         SinkKind::Posthog => Arc::new(posthog::PostHog::new(
             &config.posthog_host,
             &config.posthog_api_key,
-            Duration::from_secs(config.request_timeout_s),
+            config.request_timeout(),
         )?),
         SinkKind::Log => Arc::new(LogSink),
         SinkKind::None => Arc::new(NoneSink),

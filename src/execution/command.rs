@@ -89,7 +89,7 @@ impl CommandBackend {
             sandbox: Arc::new(Sandbox::new(policy(sandbox, *timeout_s))),
             program: program.clone(),
             args: args.iter().map(OsString::from).collect(),
-            timeout: Duration::from_secs(*timeout_s),
+            timeout: config.timeout(),
             max_output_bytes: *max_output_bytes,
             max_shots: *max_shots,
             max_source_bytes: *max_source_bytes,

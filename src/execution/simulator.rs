@@ -7,7 +7,6 @@
 //! costs more than simulating).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -38,7 +37,6 @@ impl Simulator {
             max_shots,
             max_gates,
             max_source_bytes,
-            timeout_s,
             ..
         } = config
         else {
@@ -50,7 +48,7 @@ impl Simulator {
                 max_shots: *max_shots,
                 max_gates: *max_gates,
                 max_source_bytes: *max_source_bytes,
-                time_limit: Duration::from_secs(*timeout_s),
+                time_limit: config.timeout(),
             },
             programs: Arc::new(Immutable::new(PROGRAM_CACHE_OPS, |program| {
                 usize::try_from(program.gate_count())

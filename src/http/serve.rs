@@ -23,20 +23,13 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::config::ServerConfig;
 use warp::Filter;
 
 /// File descriptors kept for everything but connections: the database pool, log files, the
 /// sandbox's pipes and cgroup files.
 const RESERVED_FDS: u64 = 128;
-
-/// The bounds of [`serve`].
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Longest a request head may take to arrive.
-    pub header_read_timeout: Duration,
-    /// Most connections open at once (before the open-file limit lowers it).
-    pub max_connections: u64,
-}
 
 /// A connection's bookkeeping: whether a request arrived on it yet, and how to close it.
 struct Open {
@@ -44,9 +37,15 @@ struct Open {
     close: CancellationToken,
 }
 
-/// Serves `filter` on `listener` until `shutdown` fires, then drains the open connections.
-pub async fn serve<F>(listener: TcpListener, filter: F, limits: Limits, shutdown: CancellationToken)
-where
+/// Serves `filter` on `listener` until `shutdown` fires, then drains the open connections;
+/// within `limits`' `header_read_timeout_s` (a request head's longest arrival) and
+/// `max_connections` (open at once, before the open-file limit lowers it).
+pub async fn serve<F>(
+    listener: TcpListener,
+    filter: F,
+    limits: ServerConfig,
+    shutdown: CancellationToken,
+) where
     F: Filter + Clone + Send + Sync + 'static,
     F::Extract: warp::Reply,
 {
@@ -98,7 +97,7 @@ where
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout);
+            .header_read_timeout(limits.header_read_timeout());
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();

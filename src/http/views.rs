@@ -10,6 +10,7 @@ use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schem
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::config::BackendConfig;
 use crate::domain::{
     Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, Run, RunResults, RunStatus, Stage,
 };
@@ -52,9 +53,6 @@ fn optional_one_of_strings<'a>(
 /// (`#[schema(pattern)]` takes only a literal, so those spell it out; a test walks the
 /// document for any string that admits it).
 const NO_NUL: &str = "^[^\\u0000]*$";
-
-/// The kinds of backend a deployment can declare.
-const BACKEND_KINDS: [&str; 2] = ["simulator", "command"];
 
 /// `POST /api/runs`. Name the circuit by exactly one of `circuit_id` or `circuit` ("owner/name").
 // The document's `oneOf` that says "exactly one" is added in `openapi.rs` (utoipa cannot).
@@ -158,7 +156,7 @@ pub struct BackendRef {
 fn backend_kind_schema() -> Object {
     one_of_strings(
         "`simulator` (the built-in state-vector simulator) or `command` (an external program)",
-        BACKEND_KINDS,
+        BackendConfig::KINDS,
     )
 }
 

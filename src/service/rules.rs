@@ -57,31 +57,16 @@ impl Rules {
                 .map(|b| BackendRules {
                     kind: b.kind().to_owned(),
                     name: b.name().to_owned(),
-                    max_shots: match b {
-                        BackendConfig::Simulator { max_shots, .. }
-                        | BackendConfig::Command { max_shots, .. } => *max_shots,
-                    },
+                    max_shots: b.max_shots(),
                     formats: b.formats().to_vec(),
-                    max_qubits: match b {
-                        BackendConfig::Simulator { max_qubits, .. } => Some(*max_qubits),
-                        BackendConfig::Command { max_qubits, .. } => *max_qubits,
-                    },
-                    native_gates: match b {
-                        BackendConfig::Simulator { .. } => qrun_engine::NATIVE_GATES
-                            .iter()
-                            .map(|g| g.to_string())
-                            .collect(),
-                        BackendConfig::Command { native_gates, .. } => native_gates.clone(),
-                    },
+                    max_qubits: b.max_qubits(),
+                    native_gates: b.native_gates(),
                 })
                 .collect(),
             source_check_max_gates: config
                 .backends
                 .iter()
-                .filter_map(|b| match b {
-                    BackendConfig::Simulator { max_gates, .. } => Some(*max_gates),
-                    BackendConfig::Command { .. } => None,
-                })
+                .filter_map(BackendConfig::max_gates)
                 .max()
                 .unwrap_or(1_000_000),
             max_pending_runs: executor.max_pending_runs,

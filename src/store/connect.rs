@@ -6,7 +6,6 @@
 //! cost is one fsync per commit, which the Recorder amortises by committing batches.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -14,39 +13,28 @@ use sea_orm::{ConnectOptions, Database};
 
 use super::Time;
 use super::{Result, Store};
+use crate::config::DatabaseConfig;
 use crate::domain::{Clock, SystemClock};
 
 /// The key of the PostgreSQL advisory lock that serialises migrations across nodes:
 /// `'qrun'` as a big-endian integer, arbitrary but fixed.
 pub const MIGRATION_LOCK: i64 = 0x7172_756e;
 
-/// How to open the database.
-#[derive(Clone, Debug)]
-pub struct ConnectSettings {
-    /// `sqlite://PATH?mode=rwc` or `postgres://…`
-    pub url: String,
-    pub max_connections: u32,
-    /// Time at start-up to reach the database.
-    pub connect_timeout: Duration,
-    /// Time a statement waits for a pooled connection, and on SQLite for the write lock.
-    pub wait_timeout: Duration,
-}
-
 impl Store {
     /// Opens the database (not migrating it). Judged stamps ([`super::time`]) come from
     /// `clock` when one is given (tests), else from PostgreSQL's clock or, on SQLite, this
     /// machine's.
     pub async fn connect(
-        settings: &ConnectSettings,
+        settings: &DatabaseConfig,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Store> {
         let mut options = ConnectOptions::new(settings.url.clone());
-        let wait_timeout = settings.wait_timeout;
+        let wait_timeout = settings.wait_timeout();
         options
             .max_connections(settings.max_connections)
             .min_connections(1)
-            .connect_timeout(settings.connect_timeout)
-            .acquire_timeout(settings.wait_timeout)
+            .connect_timeout(settings.connect_timeout())
+            .acquire_timeout(settings.wait_timeout())
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(move |opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
