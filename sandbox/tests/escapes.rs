@@ -43,101 +43,9 @@ const FILL_MB: u64 = 32;
 /// JSON on stderr; then allocates `allocate_mb` (which only a raised memory cap allows).
 /// argv[1]: JSON of the paths, numbers and names it needs; argv[2]: a marker for the host
 /// to find its processes by.
-const HOSTILE: &str = r#"
-import ctypes, json, os, socket, sys
-a = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def ok(r):
-    if r < 0:
-        raise OSError(ctypes.get_errno(), "refused")
-    return r
-MS_REMOUNT, MS_BIND = 32, 4096
-def remount(path):
-    ok(libc.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND, None))
-def write(path, data="pwned"):
-    with open(path, "w") as f:
-        f.write(data)
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-def remount_write(mount_point, canary):
-    remount(mount_point)
-    write(canary)
-def sysctl():
-    try:
-        remount("/proc/sys")
-    except OSError:
-        pass
-    write(a["sysctl"], a["sysctl_value"])
-def cgroup_raise():
-    os.makedirs("/tmp/cg", exist_ok=True)
-    ok(libc.mount(b"cgroup", b"/tmp/cg", b"cgroup", 0, b"memory"))
-    # The memory+swap cap first: it may never be below the memory cap.
-    for name in ("memory.memsw.limit_in_bytes", "memory.limit_in_bytes"):
-        if os.path.exists("/tmp/cg/" + name):
-            write("/tmp/cg/" + name, str(1 << 30))
-def nested_user_namespace():
-    ok(libc.unshare(0x10000000))
-def io_uring():
-    params = ctypes.create_string_buffer(120)
-    ok(libc.syscall(a["nr"]["io_uring_setup"], 8, params))
-def ptrace():
-    child = os.fork()
-    if child == 0:
-        import time
-        time.sleep(60)
-        os._exit(0)
-    try:
-        ok(libc.ptrace(16, child, None, None))  # PTRACE_ATTACH
-    finally:
-        os.kill(child, 9)
-        os.waitpid(child, 0)
-def userfaultfd():
-    ok(libc.syscall(a["nr"]["userfaultfd"], 0o2000000 | 1))  # O_CLOEXEC | UFFD_USER_MODE_ONLY
-def keyctl():
-    ok(libc.syscall(a["nr"]["keyctl"], 0, -3, 1))  # KEYCTL_GET_KEYRING_ID, session, create
-def inherited_fds():
-    found = []
-    for fd in range(3, 1024):
-        try:
-            os.fstat(fd)
-            found.append(fd)
-        except OSError:
-            pass
-    for fd in found:
-        try:
-            os.write(fd, b"pwned\n")
-        except OSError:
-            pass
-    if not found:
-        raise LookupError("only 0-2")
-def fill(path):
-    chunk = b"x" * (1 << 20)
-    with open(path, "wb") as f:
-        for _ in range(a["fill_mb"]):
-            f.write(chunk)
-            f.flush()
-def host_hostname():
-    if socket.gethostname() != a["hostname"]:
-        raise LookupError("own hostname")
-def capabilities():
-    for line in read("/proc/self/status").decode().splitlines():
-        if line.startswith("CapEff:") and int(line.split()[1], 16) != 0:
-            return
-    raise LookupError("none")
-def connect(port):
-    socket.create_connection(("127.0.0.1", port), timeout=2).close()
-def secret():
-    if "QRUN_TEST_SECRET" in os.environ:
-        return
-    for pid in os.listdir("/proc"):
-        try:
-            if b"QRUN_TEST_SECRET=" in read(f"/proc/{pid}/environ"):
-                return
-        except OSError:
-            pass
-    raise LookupError("no secret")
+const HOSTILE: &str = concat!(
+    include_str!("hostile.py"),
+    r#"
 # What the sandbox always keeps out first: a remount below changes the sandbox's mounts.
 probes = {
     "tcp": lambda: connect(a["port"]),
@@ -165,24 +73,15 @@ probes = {
     "host_hostname": host_hostname,
     "capabilities": capabilities,
 }
-report = {}
-for name, probe in probes.items():
-    child = os.fork()
-    if child == 0:
-        try:
-            probe()
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(child, 0)
-    report[name] = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+report = {name: tried(probe) for name, probe in probes.items()}
 sys.stderr.write("REPORT " + json.dumps(report, sort_keys=True) + "\n")
 sys.stderr.flush()
 import time
 time.sleep(0.2)  # the host looks at the run's processes meanwhile
 block = bytearray(a["allocate_mb"] << 20)
 block[::4096] = b"x" * len(block[::4096])
-"#;
+"#
+);
 
 /// A hardening measure, by the name the probes' table uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

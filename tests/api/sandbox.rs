@@ -16,106 +16,38 @@ use crate::helpers::{TestApp, TestDb, executing, http, wait_until};
 use crate::on_both_databases;
 use crate::serve::{serve, serve_with};
 
-/// Tries each way out of the sandbox and answers the job with all its shots on one key, a
-/// bit per escape (1: reached), each tried in a child process of its own. argv[1]: JSON of
-/// what it needs (ports, paths, syscall numbers, the host's name).
-const HOSTILE: &str = r#"
-import ctypes, json, os, socket, sys
+/// Tries each way out of the sandbox (`sandbox/tests/hostile.py`'s probes, each in a child
+/// process of its own) and answers the job with all its shots on one key, a bit per escape
+/// (1: reached). argv[1]: JSON of what the probes need.
+const HOSTILE: &str = concat!(
+    include_str!("../../sandbox/tests/hostile.py"),
+    r#"
 job = json.load(sys.stdin)
-a = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-libc.syscall.restype = ctypes.c_long
-def ok(r):
-    if r < 0:
-        raise OSError(ctypes.get_errno(), "refused")
-def connect(port):
-    socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
-def read(path):
-    with open(path, "rb") as f:
-        f.read(1)
-def write(path, data="pwned"):
-    with open(path, "w") as f:
-        f.write(data)
-def find(name, needle):
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/{name}", "rb") as f:
-                if needle in f.read():
-                    return
-        except OSError:
-            pass
-    raise LookupError("not in sight")
-def remount_usr():
-    ok(libc.mount(None, b"/usr", None, 32 | 4096, None))  # MS_REMOUNT | MS_BIND
-    write(a["usr_canary"])
-def ptrace():
-    child = os.fork()
-    if child == 0:
-        import time
-        time.sleep(60)
-        os._exit(0)
-    try:
-        ok(libc.ptrace(16, child, None, None))  # PTRACE_ATTACH
-    finally:
-        os.kill(child, 9)
-        os.waitpid(child, 0)
-def inherited_fds():
-    found = []
-    for fd in range(3, 1024):
-        try:
-            os.fstat(fd)
-            found.append(fd)
-        except OSError:
-            pass
-    for fd in found:
-        try:
-            os.write(fd, b"pwned\n")
-        except OSError:
-            pass
-    if not found:
-        raise LookupError("only 0-2")
-def fill(path):
-    with open(path, "wb") as f:
-        for _ in range(32):
-            f.write(b"x" * (1 << 20))
-            f.flush()
-def hostname():
-    if socket.gethostname() != a["hostname"]:
-        raise LookupError("its own")
 escapes = [
     lambda: connect(a["service_port"]),
     lambda: connect(a["other_port"]),
     lambda: read(a["service_dir"] + "/qrun.db"),
     lambda: read(a["service_dir"] + "/qrun.toml"),
     lambda: write(a["service_dir"] + "/pwned"),
-    lambda: find("environ", b"QRUN_TEST_SECRET="),
+    secret,
     lambda: os.listdir(a["home"]),
     lambda: find("cmdline", b"qrun\x00serve"),
-    remount_usr,
-    lambda: write(a["sysctl"], a["sysctl_value"]),
-    lambda: ok(libc.unshare(0x10000000)),  # CLONE_NEWUSER
-    lambda: ok(libc.syscall(a["nr"]["io_uring_setup"], 8, ctypes.create_string_buffer(120))),
+    lambda: remount_write("/usr", a["usr_canary"]),
+    sysctl,
+    nested_user_namespace,
+    io_uring,
     ptrace,
-    lambda: ok(libc.syscall(a["nr"]["userfaultfd"], 0o2000000 | 1)),
-    lambda: ok(libc.syscall(a["nr"]["keyctl"], 0, -3, 1)),
+    userfaultfd,
+    keyctl,
     inherited_fds,
     lambda: fill("/dev/shm/fill"),
     lambda: fill("/fill"),
-    hostname,
+    host_hostname,
 ]
-key = ""
-for escape in escapes:
-    child = os.fork()
-    if child == 0:
-        try:
-            escape()
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(child, 0)
-    key += "1" if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else "0"
+key = "".join("1" if tried(escape) else "0" for escape in escapes)
 print(json.dumps({"counts": {key: job["shots"]}}))
-"#;
+"#
+);
 
 /// The escapes' names, in the key's order (its first character is the first escape). The
 /// first [`UNCONFINED`] are what the same program reaches without the sandbox.
@@ -188,6 +120,7 @@ async fn hostile_run(sandbox: bool, as_root: bool) -> (String, HostView) {
         "usr_canary": usr_canary,
         "sysctl": SYSCTL,
         "sysctl_value": "44",
+        "fill_mb": 32,
         "hostname": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
         "nr": {
             "io_uring_setup": nix::libc::SYS_io_uring_setup,
