@@ -80,44 +80,38 @@ pub fn marker(name: &str) -> String {
     format!("qrun-sandbox-test-{name}-{}-{nanos}", std::process::id())
 }
 
-/// Host pids of live processes whose command line contains `marker` (zombies have none).
-pub fn processes_with(marker: &str) -> Vec<i32> {
+/// Host pids of the processes other than this one whose `/proc/PID/FILE` satisfies `test`.
+fn other_processes(file: &str, test: impl Fn(&[u8]) -> bool) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| *pid != std::process::id() as i32)
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                cmdline
-                    .windows(marker.len())
-                    .any(|w| w == marker.as_bytes())
-            })
-        })
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/{file}")).is_ok_and(|c| test(&c)))
         .collect()
+}
+
+/// Host pids of live processes whose command line contains `marker` (zombies have none).
+pub fn processes_with(marker: &str) -> Vec<i32> {
+    other_processes("cmdline", |cmdline| {
+        cmdline
+            .windows(marker.len())
+            .any(|w| w == marker.as_bytes())
+    })
 }
 
 /// Host pids of processes (zombies included) whose real uid is this process's, other than
 /// this one: what `RLIMIT_NPROC` counts against a run of this user besides our threads.
 pub fn other_processes_of_my_user() -> Vec<i32> {
     let me = nix::unistd::getuid().as_raw().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != std::process::id() as i32)
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
-                status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Uid:"))
-                    .and_then(|uids| uids.split_whitespace().next().map(|u| u == me))
-                    .unwrap_or(false)
-            })
-        })
-        .collect()
+    other_processes("status", |status| {
+        String::from_utf8_lossy(status)
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|uids| uids.split_whitespace().next().map(|u| u == me))
+            .unwrap_or(false)
+    })
 }
 
 /// Waits until `condition` holds, failing the test with `what` after `within`.
