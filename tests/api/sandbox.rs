@@ -189,11 +189,11 @@ async fn hostile_run(sandbox: bool, as_root: bool) -> (String, HostView) {
         .await
         .unwrap();
     assert_eq!(upload.status(), 201);
-    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-    let watcher = {
-        let (watching, marker) = (watching.clone(), script.to_str().unwrap().to_owned());
-        std::thread::spawn(move || host_uids(&watching, &marker))
-    };
+    let watching = tokio_util::sync::CancellationToken::new();
+    let watcher = tokio::spawn(host_uids(
+        watching.clone(),
+        script.to_str().unwrap().to_owned(),
+    ));
     let run: Value = http()
         .post(format!("{base}/api/runs"))
         .bearer_auth(&token)
@@ -220,8 +220,8 @@ async fn hostile_run(sandbox: bool, as_root: bool) -> (String, HostView) {
         status == "completed" || status == "failed"
     })
     .await;
-    watching.store(false, std::sync::atomic::Ordering::Relaxed);
-    let uids = watcher.join().unwrap();
+    watching.cancel();
+    let uids = watcher.await.unwrap();
     assert!(!uids.is_empty(), "no process of the run was seen");
     let done = read().await;
     assert_eq!(done["status"], "completed", "{done}");
@@ -267,11 +267,11 @@ fn runnable_qrun(uid: u32) -> tempfile::TempDir {
 }
 
 /// The host uids (real, effective, saved, filesystem) of every process whose command line
-/// holds `marker`, looked at until `watching` turns false.
-fn host_uids(watching: &std::sync::atomic::AtomicBool, marker: &str) -> Vec<u32> {
+/// holds `marker`, looked at every 5 ms until `watching` is cancelled.
+async fn host_uids(watching: tokio_util::sync::CancellationToken, marker: String) -> Vec<u32> {
     let mut uids = Vec::new();
-    while watching.load(std::sync::atomic::Ordering::Relaxed) {
-        for pid in processes_with(marker) {
+    while !watching.is_cancelled() {
+        for pid in processes_with(&marker) {
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
             if let Some(line) = status.lines().find_map(|l| l.strip_prefix("Uid:")) {
                 uids.extend(
@@ -280,7 +280,10 @@ fn host_uids(watching: &std::sync::atomic::AtomicBool, marker: &str) -> Vec<u32>
                 );
             }
         }
-        std::thread::sleep(Duration::from_millis(5));
+        tokio::select! {
+            () = watching.cancelled() => {}
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
     }
     uids
 }
