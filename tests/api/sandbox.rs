@@ -425,6 +425,12 @@ async fn caps_app(db: TestDb) -> (TestApp, String) {
             s.env.insert("LINGER".into(), "300".into());
         }),
     ];
+    app_with(db, backends).await
+}
+
+/// An executing application with `backends` besides the configured ones, alice, her token
+/// and her public `bell` circuit.
+async fn app_with(db: TestDb, backends: Vec<BackendConfig>) -> (TestApp, String) {
     let adjust = |config: &mut qrun::config::Config| {
         executing(config);
         config.backends.extend(backends);
@@ -647,13 +653,7 @@ async fn an_error_message_of_16_mib_is_cut_and_stored_once(db: TestDb) {
     {
         *max_output_bytes = MAX_OUTPUT;
     }
-    let adjust = |config: &mut qrun::config::Config| {
-        executing(config);
-        config.backends.push(loud);
-    };
-    let app = TestApp::spawn_with(db, adjust, Hooks::default()).await;
-    let (_, token) = app.user("alice").await;
-    app.create_circuit(&token, "bell", "public").await;
+    let (app, token) = app_with(db, vec![loud]).await;
     let id = app
         .submit_run(&token, "alice/bell", ("command", "loud"), 10)
         .await;
