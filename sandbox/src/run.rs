@@ -165,7 +165,10 @@ impl Sandbox {
         } else {
             invocation.program
         };
-        let mut child = match command.spawn() {
+        let spawned = command.spawn();
+        // The child has its copies of the filters (bubblewrap reads them).
+        drop(seccomp);
+        let mut child = match spawned {
             Ok(child) => child,
             Err(e) => {
                 return Ending::NotStarted {
@@ -398,14 +401,11 @@ fn close_on_exec_from(first: u32) -> std::io::Result<()> {
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
+    // The bare OS error: formatting a message would allocate between fork and exec.
     if marked == 0 {
         Ok(())
     } else {
-        Err(std::io::Error::other(format!(
-            "cannot mark the service's descriptors close-on-exec (close_range needs Linux \
-             5.11): {}",
-            std::io::Error::last_os_error()
-        )))
+        Err(std::io::Error::last_os_error())
     }
 }
 
