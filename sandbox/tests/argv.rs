@@ -79,6 +79,24 @@ fn expected(
     all.into_iter().map(str::to_owned).collect()
 }
 
+/// The default environment (sorted), `--` and `rest`: the tail of a policy without `env`.
+fn with_default_env<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut tail = vec![
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--",
+    ];
+    tail.extend(rest);
+    tail
+}
+
 #[test]
 fn the_default_policy_has_no_network_and_only_usr() {
     assert_eq!(
@@ -88,21 +106,7 @@ fn the_default_policy_has_no_network_and_only_usr() {
             true,
             "67108864",
             &[],
-            &[
-                "--setenv",
-                "HOME",
-                "/tmp",
-                "--setenv",
-                "LANG",
-                "C.UTF-8",
-                "--setenv",
-                "PATH",
-                "/usr/bin:/bin",
-                "--",
-                "/usr/bin/python3",
-                "-c",
-                "print(1)",
-            ]
+            &with_default_env(&["/usr/bin/python3", "-c", "print(1)"])
         )
     );
 }
@@ -121,19 +125,7 @@ fn network_true_keeps_the_host_network() {
             true,
             "1048576",
             &[],
-            &[
-                "--setenv",
-                "HOME",
-                "/tmp",
-                "--setenv",
-                "LANG",
-                "C.UTF-8",
-                "--setenv",
-                "PATH",
-                "/usr/bin:/bin",
-                "--",
-                "/usr/bin/true",
-            ]
+            &with_default_env(&["/usr/bin/true"])
         )
     );
 }
@@ -217,19 +209,7 @@ fn without_the_hardening_measures_only_the_namespaces_and_mounts_remain() {
             false,
             "67108864",
             &[],
-            &[
-                "--setenv",
-                "HOME",
-                "/tmp",
-                "--setenv",
-                "LANG",
-                "C.UTF-8",
-                "--setenv",
-                "PATH",
-                "/usr/bin:/bin",
-                "--",
-                "/usr/bin/true",
-            ]
+            &with_default_env(&["/usr/bin/true"])
         )
     );
 }

@@ -99,6 +99,17 @@ enum Measure {
 use Measure::*;
 
 impl Measure {
+    const ALL: [Measure; 8] = [
+        UnprivilegedUser,
+        DropCapabilities,
+        NoNestedUserNamespaces,
+        Seccomp,
+        ReadOnlyRoot,
+        TightRlimits,
+        OnlyStandardFds,
+        OwnHostname,
+    ];
+
     fn flag(self, hardening: &mut Hardening) -> &mut bool {
         match self {
             UnprivilegedUser => &mut hardening.unprivileged_user,
@@ -113,19 +124,10 @@ impl Measure {
     }
 
     fn parse(name: &str) -> Measure {
-        [
-            UnprivilegedUser,
-            DropCapabilities,
-            NoNestedUserNamespaces,
-            Seccomp,
-            ReadOnlyRoot,
-            TightRlimits,
-            OnlyStandardFds,
-            OwnHostname,
-        ]
-        .into_iter()
-        .find(|m| format!("{m:?}") == name)
-        .unwrap()
+        Measure::ALL
+            .into_iter()
+            .find(|m| format!("{m:?}") == name)
+            .unwrap()
     }
 }
 

@@ -293,14 +293,19 @@ impl TestApp {
 
     /// `GET /api/runs/{id}` anonymously (the test circuits are public); the run's JSON.
     pub async fn run_json(&self, id: impl std::fmt::Display) -> Value {
+        self.get_json(&format!("/api/runs/{id}")).await
+    }
+
+    /// `GET path` anonymously; the answer's JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
         http()
-            .get(self.url(&format!("/api/runs/{id}")))
+            .get(self.url(path))
             .send()
             .await
-            .expect("GET /api/runs/{id}")
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
             .json()
             .await
-            .expect("a run")
+            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
     }
 
     /// Waits (at most a minute) until the API shows run `id` in a status `done` accepts;

@@ -675,14 +675,7 @@ async fn an_error_message_of_16_mib_is_cut_and_stored_once(db: TestDb) {
             "x".repeat(MAX_MESSAGE_BYTES)
         )
     );
-    let audit: Value = http()
-        .get(app.url(&format!("/api/runs/{id}/audit")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = app.get_json(&format!("/api/runs/{id}/audit")).await;
     let entries = audit["entries"].as_array().unwrap();
     let failed = entries.last().unwrap();
     assert_eq!(failed["action"], "run.failed", "{audit}");
