@@ -225,8 +225,8 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
     match from {
         None => counter!(
             "qrun_runs_requested_total",
-            "framework" => framework_label(&run.framework),
-            "backend" => format!("{}/{}", run.backend_type, run.backend_name),
+            "framework" => framework_label(&run.spec.framework),
+            "backend" => format!("{}/{}", run.spec.backend_type, run.spec.backend_name),
         )
         .increment(1),
         Some(from) => {
@@ -246,16 +246,16 @@ pub fn transition(run: &Run, from: Option<RunStatus>) {
             {
                 histogram!(
                     "qrun_run_execution_seconds",
-                    "framework" => framework_label(&run.framework),
-                    "backend" => format!("{}/{}", run.backend_type, run.backend_name),
+                    "framework" => framework_label(&run.spec.framework),
+                    "backend" => format!("{}/{}", run.spec.backend_type, run.spec.backend_name),
                 )
                 .record(seconds(ended - started));
             }
             if run.status.is_terminal() {
                 counter!(
                     "qrun_runs_finished_total",
-                    "framework" => framework_label(&run.framework),
-                    "backend" => format!("{}/{}", run.backend_type, run.backend_name),
+                    "framework" => framework_label(&run.spec.framework),
+                    "backend" => format!("{}/{}", run.spec.backend_type, run.spec.backend_name),
                     "status" => run.status.as_str(),
                 )
                 .increment(1);

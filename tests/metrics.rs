@@ -141,16 +141,18 @@ async fn metrics_count_a_scripted_mix_exactly() {
     let stranded = app
         .apply(Command::Create(qrun::domain::NewRun {
             user_id: user.id,
-            circuit_id: circuit.id,
-            circuit_version: 1,
-            backend_type: "simulator".into(),
-            backend_name: "statevector".into(),
-            framework: "qiskit".into(),
-            shots: 10,
-            analytics_consent: None,
             idempotency_key: None,
-            parameters: Default::default(),
-            seed: None,
+            spec: qrun::domain::RunSpec {
+                circuit_id: circuit.id,
+                circuit_version: 1,
+                backend_type: "simulator".into(),
+                backend_name: "statevector".into(),
+                framework: "qiskit".into(),
+                shots: 10,
+                analytics_consent: None,
+                parameters: Default::default(),
+                seed: None,
+            },
         }))
         .await
         .unwrap()

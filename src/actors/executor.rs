@@ -226,13 +226,17 @@ impl ExecutorState {
 
     async fn start(&mut self, myself: &ActorRef<ExecutorMsg>, run: Run) {
         let run_id = run.id;
-        let Some(backend) = self.args.backends.get(&run.backend_type, &run.backend_name) else {
+        let Some(backend) = self
+            .args
+            .backends
+            .get(&run.spec.backend_type, &run.spec.backend_name)
+        else {
             let failure = Failure::new(
                 ErrorClass::ValidationError,
                 Stage::Prepare,
                 format!(
                     "backend `{}/{}` is not configured on this node",
-                    run.backend_type, run.backend_name
+                    run.spec.backend_type, run.spec.backend_name
                 ),
             );
             self.fail(run_id, failure, FailCause::Executor).await;

@@ -163,7 +163,7 @@ async fn execute(
     cancel: CancellationToken,
 ) -> Result<RunResults, ExecError> {
     let version = store
-        .circuit_version(run.circuit_id, Some(run.circuit_version))
+        .circuit_version(run.spec.circuit_id, Some(run.spec.circuit_version))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "loading the circuit version failed");
@@ -183,9 +183,9 @@ async fn execute(
     let job = Job {
         source: version.source,
         format: version.manifest.format,
-        shots: run.shots,
-        seed: run.seed,
-        parameters: run.parameters,
+        shots: run.spec.shots,
+        seed: run.spec.seed,
+        parameters: run.spec.parameters,
     };
     backend.execute(job, cancel).await
 }

@@ -20,7 +20,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::domain::{AuditEntry, Circuit, Run, RunStatus, User, escape_untrusted};
+use crate::domain::{AuditEntry, Circuit, Run, RunSpec, RunStatus, User, escape_untrusted};
 use crate::store::lifecycle::ApplyError;
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command, Rejection, Store};
@@ -107,7 +107,7 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
         Err(line) => return Ok(refuse(&line)),
     };
     let user = store.user(run.user_id).await?;
-    let circuit = store.circuit(run.circuit_id).await?;
+    let circuit = store.circuit(run.spec.circuit_id).await?;
     let audit = store.audit_timeline(run.id).await?;
     if as_json {
         println!(
@@ -158,12 +158,12 @@ fn show_text(
             "{}/{} (version {}, {})",
             c.owner_handle,
             c.name,
-            run.circuit_version,
+            run.spec.circuit_version,
             c.visibility.as_str()
         ),
         None => format!(
             "{} (version {}; missing)",
-            run.circuit_id, run.circuit_version
+            run.spec.circuit_id, run.spec.circuit_version
         ),
     };
     line("status", run.status.as_str().to_owned());
@@ -177,13 +177,13 @@ fn show_text(
     );
     line(
         "backend",
-        format!("{}/{}", run.backend_type, run.backend_name),
+        format!("{}/{}", run.spec.backend_type, run.spec.backend_name),
     );
-    line("framework", run.framework.clone());
-    line("shots", run.shots.to_string());
+    line("framework", run.spec.framework.clone());
+    line("shots", run.spec.shots.to_string());
     line(
         "consent",
-        match run.analytics_consent {
+        match run.spec.analytics_consent {
             Some(true) => "granted",
             Some(false) => "denied",
             None => "none (legacy)",
@@ -307,39 +307,70 @@ fn transition(metadata: &Value) -> String {
     line
 }
 
+/// The operator's whole view of a run row: every field, taken apart by name (no `..`), so a
+/// field added to [`Run`] or [`RunSpec`] does not compile until it is shown here.
 fn show_json(
     run: &Run,
     user: Option<&User>,
     circuit: Option<&Circuit>,
     audit: &[AuditEntry],
 ) -> Value {
+    let Run {
+        id,
+        user_id,
+        idempotency_key,
+        spec,
+        status,
+        results,
+        error_class,
+        error_message,
+        error_stage,
+        created_at,
+        started_at,
+        completed_at,
+        claimed_by,
+        lease_expires_at,
+    } = run;
+    let RunSpec {
+        circuit_id,
+        circuit_version,
+        backend_type,
+        backend_name,
+        framework,
+        shots,
+        analytics_consent,
+        parameters,
+        seed,
+    } = spec;
     json!({
         "run": {
-            "id": run.id,
-            "status": run.status.as_str(),
-            "user": {"id": run.user_id, "handle": user.map(|u| &u.handle)},
+            "id": id,
+            "status": status.as_str(),
+            "user": {"id": user_id, "handle": user.map(|u| &u.handle)},
             "circuit": {
-                "id": run.circuit_id,
+                "id": circuit_id,
                 "owner": circuit.map(|c| &c.owner_handle),
                 "name": circuit.map(|c| &c.name),
                 "visibility": circuit.map(|c| c.visibility.as_str()),
-                "version": run.circuit_version,
+                "version": circuit_version,
             },
-            "backend_type": run.backend_type,
-            "backend_name": run.backend_name,
-            "framework": run.framework,
-            "shots": run.shots,
-            "results": run.results,
-            "error_class": run.error_class.map(|c| c.as_str()),
-            "error_stage": run.error_stage.map(|s| s.as_str()),
-            "error_message": run.error_message,
-            "analytics_consent": run.analytics_consent,
-            "created_at": run.created_at,
-            "started_at": run.started_at,
-            "completed_at": run.completed_at,
-            "claimed_by": run.claimed_by,
-            "lease_expires_at": run.lease_expires_at,
-            "idempotency_key": run.idempotency_key,
+            "backend_type": backend_type,
+            "backend_name": backend_name,
+            "framework": framework,
+            "shots": shots,
+            "parameters": parameters,
+            "seed": seed,
+            "results": results,
+            "error_class": error_class.map(|c| c.as_str()),
+            "error_stage": error_stage.map(|s| s.as_str()),
+            "error_message": error_message,
+            "analytics_consent": analytics_consent,
+            "created_at": created_at,
+            "started_at": started_at,
+            "completed_at": completed_at,
+            "claimed_by": claimed_by,
+            "lease_expires_at": lease_expires_at,
+            "idempotency_key": idempotency_key,
         },
         "audit": audit.iter().map(|e| json!({
             "id": e.id,
@@ -393,7 +424,7 @@ async fn list(
     );
     for run in runs {
         let user = store.user(run.user_id).await?;
-        let circuit = store.circuit(run.circuit_id).await?;
+        let circuit = store.circuit(run.spec.circuit_id).await?;
         let line = format!(
             "{:<36}  {:<9}  {:>10}  {:<16}  {:<28}  {:<24}  {:>7}",
             run.id,
@@ -403,8 +434,8 @@ async fn list(
             circuit
                 .map(|c| format!("{}/{}", c.owner_handle, c.name))
                 .unwrap_or_else(|| "?".into()),
-            format!("{}/{}", run.backend_type, run.backend_name),
-            run.shots
+            format!("{}/{}", run.spec.backend_type, run.spec.backend_name),
+            run.spec.shots
         );
         println!("{}", escape_untrusted(&line));
     }

@@ -24,35 +24,24 @@ pub struct RunResults {
 /// Python circuit's free parameters), by name. Empty when it binds none.
 pub type Parameters = BTreeMap<String, f64>;
 
-/// One run row.
+/// What a run was asked to do, fixed when it is created: the submission as resolved (its
+/// circuit's id and version, the framework the version declares). An idempotent replay must ask
+/// for exactly this again (docs/DESIGN.md §6), so it is compared whole.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Run {
-    pub id: Uuid,
-    pub user_id: Uuid,
+pub struct RunSpec {
     pub circuit_id: Uuid,
     pub circuit_version: i32,
-    pub status: RunStatus,
     pub backend_type: String,
     pub backend_name: String,
     pub framework: String,
     pub shots: u64,
-    pub results: Option<RunResults>,
-    pub error_class: Option<ErrorClass>,
-    pub error_message: Option<String>,
-    pub error_stage: Option<Stage>,
     pub analytics_consent: Option<bool>,
-    pub created_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub claimed_by: Option<String>,
-    pub lease_expires_at: Option<DateTime<Utc>>,
-    pub idempotency_key: Option<String>,
     pub parameters: Parameters,
     /// The sampling seed (the same seed, circuit and shots give the same counts).
     pub seed: Option<u64>,
 }
 
-impl Run {
+impl RunSpec {
     /// Whether analytics may be recorded for this run: only an explicit `true` (default-deny;
     /// `NULL` legacy rows and `false` record nothing).
     pub fn consented(&self) -> bool {
@@ -60,18 +49,62 @@ impl Run {
     }
 }
 
-/// What a submission asks for; the store turns it into a pending run.
+/// What a submission creates: a specification, whose it is, and the `Idempotency-Key` it came
+/// with. The store turns it into a pending [`Run`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewRun {
     pub user_id: Uuid,
-    pub circuit_id: Uuid,
-    pub circuit_version: i32,
-    pub backend_type: String,
-    pub backend_name: String,
-    pub framework: String,
-    pub shots: u64,
-    pub analytics_consent: Option<bool>,
     pub idempotency_key: Option<String>,
-    pub parameters: Parameters,
-    pub seed: Option<u64>,
+    pub spec: RunSpec,
+}
+
+/// One run row: its specification and where it stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub idempotency_key: Option<String>,
+    pub spec: RunSpec,
+    pub status: RunStatus,
+    pub results: Option<RunResults>,
+    pub error_class: Option<ErrorClass>,
+    pub error_message: Option<String>,
+    pub error_stage: Option<Stage>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub claimed_by: Option<String>,
+    pub lease_expires_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    /// The run `new` creates, pending since `now`, with the id `id`.
+    pub fn pending(id: Uuid, new: NewRun, now: DateTime<Utc>) -> Self {
+        let NewRun {
+            user_id,
+            idempotency_key,
+            spec,
+        } = new;
+        Run {
+            id,
+            user_id,
+            idempotency_key,
+            spec,
+            status: RunStatus::Pending,
+            results: None,
+            error_class: None,
+            error_message: None,
+            error_stage: None,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+            claimed_by: None,
+            lease_expires_at: None,
+        }
+    }
+
+    /// Whether analytics may be recorded for this run ([`RunSpec::consented`]).
+    pub fn consented(&self) -> bool {
+        self.spec.consented()
+    }
 }

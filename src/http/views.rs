@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::config::BackendConfig;
 use crate::domain::{
-    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, Run, RunResults, RunStatus, Stage,
+    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, Run, RunResults, RunSpec, RunStatus,
+    Stage,
 };
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
@@ -356,32 +357,61 @@ fn error_stage_schema() -> Object {
 }
 
 impl RunView {
+    /// Every field of the run is taken apart by name (no `..`): a field added to [`Run`] or
+    /// [`RunSpec`] does not compile until this view shows it or says why not.
     pub fn new(run: &Run, circuit: &Circuit, show_submitter: bool) -> Self {
+        let Run {
+            id,
+            user_id,
+            idempotency_key: _, // the submitter's own key; never shown back
+            spec,
+            status,
+            results,
+            error_class,
+            error_message,
+            error_stage,
+            created_at,
+            started_at,
+            completed_at,
+            claimed_by: _, // executor bookkeeping: `qrun run show` has it
+            lease_expires_at: _,
+        } = run;
+        let RunSpec {
+            circuit_id,
+            circuit_version,
+            backend_type,
+            backend_name,
+            framework,
+            shots,
+            analytics_consent,
+            parameters,
+            seed,
+        } = spec;
         RunView {
-            id: run.id,
-            user_id: show_submitter.then_some(run.user_id),
-            circuit_id: run.circuit_id,
+            id: *id,
+            user_id: show_submitter.then_some(*user_id),
+            circuit_id: *circuit_id,
             circuit: format!("{}/{}", circuit.owner_handle, circuit.name),
-            circuit_version: run.circuit_version,
-            status: run.status.as_str().to_owned(),
-            backend_type: run.backend_type.clone(),
-            backend_name: run.backend_name.clone(),
-            framework: run.framework.clone(),
-            shots: run.shots,
-            parameters: run.parameters.clone(),
-            seed: run.seed,
-            results: run.results.as_ref().map(ResultsView::from),
-            error_class: run.error_class.map(|c| c.as_str().to_owned()),
-            error_message: run.error_message.clone(),
-            error_stage: run.error_stage.map(|s| s.as_str().to_owned()),
+            circuit_version: *circuit_version,
+            status: status.as_str().to_owned(),
+            backend_type: backend_type.clone(),
+            backend_name: backend_name.clone(),
+            framework: framework.clone(),
+            shots: *shots,
+            parameters: parameters.clone(),
+            seed: *seed,
+            results: results.as_ref().map(ResultsView::from),
+            error_class: error_class.map(|c| c.as_str().to_owned()),
+            error_message: error_message.clone(),
+            error_stage: error_stage.map(|s| s.as_str().to_owned()),
             analytics_consent: if show_submitter {
-                run.analytics_consent
+                *analytics_consent
             } else {
                 None
             },
-            created_at: run.created_at,
-            started_at: run.started_at,
-            completed_at: run.completed_at,
+            created_at: *created_at,
+            started_at: *started_at,
+            completed_at: *completed_at,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::actors::recorder::RecorderError;
 use qrun_engine::Format;
 
 use crate::domain::{
-    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunStatus, User,
+    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunSpec, RunStatus, User,
 };
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
@@ -198,16 +198,18 @@ impl Service {
         self.admit(user).await?;
         let new = NewRun {
             user_id: user.id,
-            circuit_id: circuit.id,
-            circuit_version: version.version,
-            backend_type: submission.backend_type,
-            backend_name: submission.backend_name,
-            framework: version.manifest.framework,
-            shots: submission.shots,
-            analytics_consent: Some(submission.consent),
             idempotency_key: submission.idempotency_key,
-            parameters: submission.parameters,
-            seed: submission.seed,
+            spec: RunSpec {
+                circuit_id: circuit.id,
+                circuit_version: version.version,
+                backend_type: submission.backend_type,
+                backend_name: submission.backend_name,
+                framework: version.manifest.framework,
+                shots: submission.shots,
+                analytics_consent: Some(submission.consent),
+                parameters: submission.parameters,
+                seed: submission.seed,
+            },
         };
         let applied = self
             .recorder
@@ -223,22 +225,11 @@ impl Service {
         if applied.created {
             self.counts.admitted(Counted::Pending);
             self.counts.admitted(Counted::ActiveOf(user.id));
-        } else {
-            let same = run.circuit_id == new.circuit_id
-                && run.circuit_version == new.circuit_version
-                && run.backend_type == new.backend_type
-                && run.backend_name == new.backend_name
-                && run.shots == new.shots
-                && run.analytics_consent == new.analytics_consent
-                && run.parameters == new.parameters
-                && run.seed == new.seed;
-            if !same {
-                return Err(ServiceError::Unprocessable {
-                    code: "idempotency_key_reused",
-                    message: "this Idempotency-Key was already used for a different submission"
-                        .into(),
-                });
-            }
+        } else if run.spec != new.spec {
+            return Err(ServiceError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was already used for a different submission".into(),
+            });
         }
         Ok(Submitted {
             run,
@@ -318,7 +309,7 @@ impl Service {
             .ok_or(ServiceError::NotFound("run"))?;
         let circuit = self
             .store
-            .circuit(run.circuit_id)
+            .circuit(run.spec.circuit_id)
             .await?
             .filter(|c| can_see(viewer, c))
             .ok_or(ServiceError::NotFound("run"))?;
@@ -388,12 +379,16 @@ impl Service {
             std::collections::HashMap::new();
         let mut page = Vec::with_capacity(runs.len());
         for run in runs {
-            let circuit = match circuits.get(&run.circuit_id) {
+            let circuit = match circuits.get(&run.spec.circuit_id) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = self.store.circuit(run.circuit_id).await?.ok_or_else(|| {
-                        ServiceError::Internal(anyhow::anyhow!("run {} has no circuit", run.id))
-                    })?;
+                    let c = self
+                        .store
+                        .circuit(run.spec.circuit_id)
+                        .await?
+                        .ok_or_else(|| {
+                            ServiceError::Internal(anyhow::anyhow!("run {} has no circuit", run.id))
+                        })?;
                     circuits.insert(c.id, c.clone());
                     c
                 }

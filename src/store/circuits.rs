@@ -1,6 +1,5 @@
 //! Circuits and their versions.
 
-use entity::enums::Visibility as DbVisibility;
 use entity::{circuit_versions, circuits, users};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
@@ -9,55 +8,9 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
+use super::convert::{circuit_from_db, version_from_db, visibility_to_db};
 use super::{Result, Store, StoreError};
 use crate::domain::{Circuit, CircuitVersion, Manifest, Visibility};
-
-fn visibility_to_db(v: Visibility) -> DbVisibility {
-    match v {
-        Visibility::Public => DbVisibility::Public,
-        Visibility::Private => DbVisibility::Private,
-    }
-}
-
-fn circuit_from_db(row: circuits::Model, owner_handle: String) -> Circuit {
-    Circuit {
-        id: row.id,
-        owner_id: row.owner_id,
-        owner_handle,
-        name: row.name,
-        visibility: match row.visibility {
-            DbVisibility::Public => Visibility::Public,
-            DbVisibility::Private => Visibility::Private,
-        },
-        created_at: row.created_at,
-    }
-}
-
-fn version_from_db(row: circuit_versions::Model) -> Result<CircuitVersion> {
-    let field = |name: &str| {
-        row.manifest
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "circuit {} v{}: manifest lacks `{name}`",
-                    row.circuit_id, row.version
-                ))
-            })
-    };
-    let manifest = Manifest {
-        framework: field("framework")?,
-        format: field("format")?,
-    };
-    Ok(CircuitVersion {
-        circuit_id: row.circuit_id,
-        version: row.version,
-        source: row.source,
-        manifest,
-        created_at: row.created_at,
-    })
-}
 
 /// Why a circuit could not be created.
 #[derive(Debug, thiserror::Error)]

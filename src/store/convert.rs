@@ -1,10 +1,17 @@
-//! Entity rows ⇄ domain types. The entity crate has its own active enums (storage
-//! vocabulary); the domain's are plain Rust. These conversions are the only bridge.
+//! Entity rows ⇄ domain types, every one of them: the entity crate has its own active enums
+//! (storage vocabulary) and integer widths; the domain's are plain Rust. Rows are taken apart
+//! field by field (no `..`), so a column added to a table, or a field added to a domain type,
+//! is a compile error here until it is carried across.
 
 use entity::enums as db;
+use entity::{analytics_outbox, audit_logs, circuit_versions, circuits, runs, users};
+use sea_orm::ActiveValue::Set;
 
 use super::StoreError;
-use crate::domain::{ErrorClass, Parameters, Run, RunResults, RunStatus, Stage};
+use crate::domain::{
+    AuditEntry, Circuit, CircuitVersion, ErrorClass, Manifest, OutboxEvent, Parameters, Run,
+    RunResults, RunSpec, RunStatus, Stage, User, Visibility,
+};
 
 pub(super) fn status_to_db(status: RunStatus) -> db::RunStatus {
     match status {
@@ -57,7 +64,7 @@ pub(super) fn stage_to_db(stage: Stage) -> db::Stage {
     }
 }
 
-fn stage_from_db(stage: db::Stage) -> Stage {
+pub(super) fn stage_from_db(stage: db::Stage) -> Stage {
     match stage {
         db::Stage::Prepare => Stage::Prepare,
         db::Stage::Execute => Stage::Execute,
@@ -66,46 +73,261 @@ fn stage_from_db(stage: db::Stage) -> Stage {
     }
 }
 
-pub(super) fn run_from_db(row: entity::runs::Model) -> Result<Run, StoreError> {
-    let results = row
-        .results
-        .map(serde_json::from_value::<RunResults>)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("run {}: results: {e}", row.id)))?;
-    let shots = u64::try_from(row.shots)
-        .map_err(|_| StoreError::Corrupt(format!("run {}: shots {}", row.id, row.shots)))?;
-    let parameters = row
-        .parameters
-        .map(serde_json::from_value::<Parameters>)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("run {}: parameters: {e}", row.id)))?
-        .unwrap_or_default();
-    Ok(Run {
-        id: row.id,
-        user_id: row.user_id,
-        circuit_id: row.circuit_id,
-        circuit_version: row.circuit_version,
-        status: status_from_db(row.status),
-        backend_type: row.backend_type,
-        backend_name: row.backend_name,
-        framework: row.framework,
+pub(super) fn visibility_to_db(visibility: Visibility) -> db::Visibility {
+    match visibility {
+        Visibility::Public => db::Visibility::Public,
+        Visibility::Private => db::Visibility::Private,
+    }
+}
+
+fn visibility_from_db(visibility: db::Visibility) -> Visibility {
+    match visibility {
+        db::Visibility::Public => Visibility::Public,
+        db::Visibility::Private => Visibility::Private,
+    }
+}
+
+/// A run row as the domain's [`Run`]; a row the schema's CHECKs should have refused (a
+/// negative count, malformed JSON) is [`StoreError::Corrupt`].
+pub(super) fn run_from_db(row: runs::Model) -> Result<Run, StoreError> {
+    let runs::Model {
+        id,
+        user_id,
+        circuit_id,
+        circuit_version,
+        status,
+        backend_type,
+        backend_name,
+        framework,
         shots,
         results,
-        error_class: row.error_class.map(class_from_db),
-        error_message: row.error_message,
-        error_stage: row.error_stage.map(stage_from_db),
-        analytics_consent: row.analytics_consent,
-        created_at: row.created_at,
-        started_at: row.started_at,
-        completed_at: row.completed_at,
-        claimed_by: row.claimed_by,
-        lease_expires_at: row.lease_expires_at,
-        idempotency_key: row.idempotency_key,
+        error_class,
+        error_message,
+        error_stage,
+        analytics_consent,
+        created_at,
+        started_at,
+        completed_at,
+        claimed_by,
+        lease_expires_at,
+        idempotency_key,
+        outbox_pruned_at: _,
         parameters,
-        seed: row
-            .seed
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt(format!("run {}: a negative seed", row.id)))?,
+        seed,
+    } = row;
+    let corrupt = |what: String| StoreError::Corrupt(format!("run {id}: {what}"));
+    let results = results
+        .map(serde_json::from_value::<RunResults>)
+        .transpose()
+        .map_err(|e| corrupt(format!("results: {e}")))?;
+    let parameters = parameters
+        .map(serde_json::from_value::<Parameters>)
+        .transpose()
+        .map_err(|e| corrupt(format!("parameters: {e}")))?
+        .unwrap_or_default();
+    Ok(Run {
+        id,
+        user_id,
+        idempotency_key,
+        spec: RunSpec {
+            circuit_id,
+            circuit_version,
+            backend_type,
+            backend_name,
+            framework,
+            shots: u64::try_from(shots).map_err(|_| corrupt(format!("shots {shots}")))?,
+            analytics_consent,
+            parameters,
+            seed: seed
+                .map(u64::try_from)
+                .transpose()
+                .map_err(|_| corrupt("a negative seed".into()))?,
+        },
+        status: status_from_db(status),
+        results,
+        error_class: error_class.map(class_from_db),
+        error_message,
+        error_stage: error_stage.map(stage_from_db),
+        created_at,
+        started_at,
+        completed_at,
+        claimed_by,
+        lease_expires_at,
     })
+}
+
+/// The row that inserts a new run: `run` is what [`Run::pending`] made of `new`. Only a
+/// pending run is ever inserted; its later columns are written by the guarded transitions.
+pub(super) fn new_run_to_db(run: &Run) -> Result<runs::ActiveModel, StoreError> {
+    let Run {
+        id,
+        user_id,
+        idempotency_key,
+        spec,
+        status,
+        results: _,
+        error_class: _,
+        error_message: _,
+        error_stage: _,
+        created_at,
+        started_at: _,
+        completed_at: _,
+        claimed_by: _,
+        lease_expires_at: _,
+    } = run;
+    let RunSpec {
+        circuit_id,
+        circuit_version,
+        backend_type,
+        backend_name,
+        framework,
+        shots,
+        analytics_consent,
+        parameters,
+        seed,
+    } = spec;
+    let out_of_range = |what: String| StoreError::Corrupt(format!("{what} out of range"));
+    Ok(runs::ActiveModel {
+        id: Set(*id),
+        user_id: Set(*user_id),
+        circuit_id: Set(*circuit_id),
+        circuit_version: Set(*circuit_version),
+        status: Set(status_to_db(*status)),
+        backend_type: Set(backend_type.clone()),
+        backend_name: Set(backend_name.clone()),
+        framework: Set(framework.clone()),
+        shots: Set(i64::try_from(*shots).map_err(|_| out_of_range(format!("shots {shots}")))?),
+        results: Set(None),
+        error_class: Set(None),
+        error_message: Set(None),
+        error_stage: Set(None),
+        analytics_consent: Set(*analytics_consent),
+        created_at: Set(*created_at),
+        started_at: Set(None),
+        completed_at: Set(None),
+        claimed_by: Set(None),
+        lease_expires_at: Set(None),
+        idempotency_key: Set(idempotency_key.clone()),
+        outbox_pruned_at: Set(None),
+        parameters: Set((!parameters.is_empty())
+            .then(|| serde_json::to_value(parameters))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))?),
+        seed: Set(seed
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| out_of_range(format!("seed {seed:?}")))?),
+    })
+}
+
+pub(super) fn user_from_db(row: users::Model) -> User {
+    let users::Model {
+        id,
+        handle,
+        created_at,
+    } = row;
+    User {
+        id,
+        handle,
+        created_at,
+    }
+}
+
+pub(super) fn circuit_from_db(row: circuits::Model, owner_handle: String) -> Circuit {
+    let circuits::Model {
+        id,
+        owner_id,
+        name,
+        visibility,
+        created_at,
+    } = row;
+    Circuit {
+        id,
+        owner_id,
+        owner_handle,
+        name,
+        visibility: visibility_from_db(visibility),
+        created_at,
+    }
+}
+
+/// A version row; a manifest without its `framework` or `format` is [`StoreError::Corrupt`].
+pub(super) fn version_from_db(row: circuit_versions::Model) -> Result<CircuitVersion, StoreError> {
+    let circuit_versions::Model {
+        circuit_id,
+        version,
+        source,
+        manifest,
+        created_at,
+    } = row;
+    let field = |name: &str| {
+        manifest
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "circuit {circuit_id} v{version}: manifest lacks `{name}`"
+                ))
+            })
+    };
+    let manifest = Manifest {
+        framework: field("framework")?,
+        format: field("format")?,
+    };
+    Ok(CircuitVersion {
+        circuit_id,
+        version,
+        source,
+        manifest,
+        created_at,
+    })
+}
+
+pub(super) fn audit_from_db(row: audit_logs::Model) -> AuditEntry {
+    let audit_logs::Model {
+        id,
+        actor_user_id,
+        action,
+        resource_type: _,
+        resource_id,
+        metadata,
+        created_at,
+    } = row;
+    AuditEntry {
+        id,
+        actor_user_id,
+        action,
+        resource_id,
+        metadata,
+        created_at,
+    }
+}
+
+pub(super) fn outbox_from_db(row: analytics_outbox::Model) -> OutboxEvent {
+    let analytics_outbox::Model {
+        id,
+        run_id,
+        event,
+        distinct_id,
+        properties,
+        created_at,
+        attempts,
+        next_attempt_at: _,
+        delivered_at,
+        last_error,
+        parked_at,
+    } = row;
+    OutboxEvent {
+        id,
+        run_id,
+        event,
+        distinct_id,
+        properties,
+        created_at,
+        attempts,
+        delivered_at,
+        parked_at,
+        last_error,
+    }
 }

@@ -27,7 +27,9 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::convert::{class_to_db, run_from_db, stage_to_db, status_from_db, status_to_db};
+use super::convert::{
+    class_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db, status_to_db,
+};
 use super::records::{Records, insert_all};
 use super::{Result, Store, StoreError, notify};
 use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
@@ -293,66 +295,8 @@ async fn create(
     now: DateTime<Utc>,
     inserts: &mut Inserts,
 ) -> Result<Applied> {
-    let shots = i64::try_from(new.shots)
-        .map_err(|_| StoreError::Corrupt(format!("shots {} out of range", new.shots)))?;
-    let run = Run {
-        id: Uuid::now_v7(),
-        user_id: new.user_id,
-        circuit_id: new.circuit_id,
-        circuit_version: new.circuit_version,
-        status: RunStatus::Pending,
-        backend_type: new.backend_type.clone(),
-        backend_name: new.backend_name.clone(),
-        framework: new.framework.clone(),
-        shots: new.shots,
-        results: None,
-        error_class: None,
-        error_message: None,
-        error_stage: None,
-        analytics_consent: new.analytics_consent,
-        created_at: now,
-        started_at: None,
-        completed_at: None,
-        claimed_by: None,
-        lease_expires_at: None,
-        idempotency_key: new.idempotency_key.clone(),
-        parameters: new.parameters.clone(),
-        seed: new.seed,
-    };
-    let seed = new
-        .seed
-        .map(i64::try_from)
-        .transpose()
-        .map_err(|_| StoreError::Corrupt(format!("seed {:?} out of range", new.seed)))?;
-    let parameters = (!new.parameters.is_empty())
-        .then(|| serde_json::to_value(&new.parameters))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(format!("parameters: {e}")))?;
-    let row = runs::ActiveModel {
-        id: Set(run.id),
-        user_id: Set(run.user_id),
-        circuit_id: Set(run.circuit_id),
-        circuit_version: Set(run.circuit_version),
-        status: Set(status_to_db(RunStatus::Pending)),
-        backend_type: Set(run.backend_type.clone()),
-        backend_name: Set(run.backend_name.clone()),
-        framework: Set(run.framework.clone()),
-        shots: Set(shots),
-        results: Set(None),
-        error_class: Set(None),
-        error_message: Set(None),
-        error_stage: Set(None),
-        analytics_consent: Set(run.analytics_consent),
-        created_at: Set(now),
-        started_at: Set(None),
-        completed_at: Set(None),
-        claimed_by: Set(None),
-        lease_expires_at: Set(None),
-        idempotency_key: Set(run.idempotency_key.clone()),
-        outbox_pruned_at: Set(None),
-        parameters: Set(parameters),
-        seed: Set(seed),
-    };
+    let run = Run::pending(Uuid::now_v7(), new.clone(), now);
+    let row = new_run_to_db(&run)?;
     let created = |run| Applied {
         run,
         from: None,

@@ -14,9 +14,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::convert::status_to_db;
+use super::convert::{outbox_from_db, status_to_db};
 use super::records::view_event;
-use super::runs::outbox_from_db;
 use super::{Result, Store};
 use crate::domain::{OutboxEvent, RUN_VIEWED, Run, RunStatus};
 

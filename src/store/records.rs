@@ -54,10 +54,10 @@ pub(super) fn view_event(
 ) -> entity::analytics_outbox::ActiveModel {
     let mut properties = Map::new();
     properties.insert("run_id".into(), json!(run.id));
-    properties.insert("circuit_id".into(), json!(run.circuit_id));
-    properties.insert("framework".into(), json!(run.framework));
-    properties.insert("backend_class".into(), json!(run.backend_type));
-    properties.insert("backend_name".into(), json!(run.backend_name));
+    properties.insert("circuit_id".into(), json!(run.spec.circuit_id));
+    properties.insert("framework".into(), json!(run.spec.framework));
+    properties.insert("backend_class".into(), json!(run.spec.backend_type));
+    properties.insert("backend_name".into(), json!(run.spec.backend_name));
     properties.insert("run_status".into(), json!(run.status.as_str()));
     properties.insert("signed_in".into(), json!(viewer.is_some()));
     entity::analytics_outbox::ActiveModel {
@@ -207,9 +207,9 @@ fn json_of(value: &sea_orm::Value) -> Value {
 
 fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -> Value {
     let mut m = Map::new();
-    m.insert("framework".into(), json!(run.framework));
-    m.insert("backend_type".into(), json!(run.backend_type));
-    m.insert("backend_name".into(), json!(run.backend_name));
+    m.insert("framework".into(), json!(run.spec.framework));
+    m.insert("backend_type".into(), json!(run.spec.backend_type));
+    m.insert("backend_name".into(), json!(run.spec.backend_name));
     m.insert("from".into(), json!(from.map(RunStatus::as_str)));
     m.insert("to".into(), json!(run.status.as_str()));
     match change {
@@ -219,10 +219,10 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
             m.insert("by".into(), json!("executor"));
         }
         None => {
-            m.insert("shots".into(), json!(run.shots));
-            m.insert("circuit_version".into(), json!(run.circuit_version));
-            m.insert("parameters".into(), json!(run.parameters));
-            m.insert("seed".into(), json!(run.seed));
+            m.insert("shots".into(), json!(run.spec.shots));
+            m.insert("circuit_version".into(), json!(run.spec.circuit_version));
+            m.insert("parameters".into(), json!(run.spec.parameters));
+            m.insert("seed".into(), json!(run.spec.seed));
             m.insert("by".into(), json!("user"));
         }
         Some(Change::Complete { results }) => {
@@ -257,13 +257,13 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
 fn event_properties(run: &Run, action: Action, from: Option<RunStatus>) -> Value {
     let mut p = Map::new();
     p.insert("run_id".into(), json!(run.id));
-    p.insert("circuit_id".into(), json!(run.circuit_id));
-    p.insert("framework".into(), json!(run.framework));
-    p.insert("backend_class".into(), json!(run.backend_type));
-    p.insert("backend_name".into(), json!(run.backend_name));
+    p.insert("circuit_id".into(), json!(run.spec.circuit_id));
+    p.insert("framework".into(), json!(run.spec.framework));
+    p.insert("backend_class".into(), json!(run.spec.backend_type));
+    p.insert("backend_name".into(), json!(run.spec.backend_name));
     match action {
         Action::Requested | Action::Started => {
-            p.insert("shots".into(), json!(run.shots));
+            p.insert("shots".into(), json!(run.spec.shots));
         }
         Action::Completed => {
             if let Some(results) = &run.results {

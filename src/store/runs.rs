@@ -8,35 +8,11 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::convert::{class_from_db, run_from_db, status_from_db, status_to_db};
+use super::convert::{
+    audit_from_db, class_from_db, outbox_from_db, run_from_db, status_from_db, status_to_db,
+};
 use super::{Result, Store};
 use crate::domain::{AuditEntry, ErrorClass, OutboxEvent, Run, RunStatus};
-
-pub(super) fn audit_from_db(row: audit_logs::Model) -> AuditEntry {
-    AuditEntry {
-        id: row.id,
-        actor_user_id: row.actor_user_id,
-        action: row.action,
-        resource_id: row.resource_id,
-        metadata: row.metadata,
-        created_at: row.created_at,
-    }
-}
-
-pub(super) fn outbox_from_db(row: analytics_outbox::Model) -> OutboxEvent {
-    OutboxEvent {
-        id: row.id,
-        run_id: row.run_id,
-        event: row.event,
-        distinct_id: row.distinct_id,
-        properties: row.properties,
-        created_at: row.created_at,
-        attempts: row.attempts,
-        delivered_at: row.delivered_at,
-        parked_at: row.parked_at,
-        last_error: row.last_error,
-    }
-}
 
 impl Store {
     /// One run, if it exists.

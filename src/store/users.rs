@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use super::convert::user_from_db;
 use super::{Result, Store};
 use crate::domain::User;
 
@@ -60,14 +61,6 @@ async fn insert_token(
     .exec_without_returning(db)
     .await?;
     Ok(token)
-}
-
-fn user_from_db(row: users::Model) -> User {
-    User {
-        id: row.id,
-        handle: row.handle,
-        created_at: row.created_at,
-    }
 }
 
 impl Store {

@@ -165,7 +165,7 @@ fn check_outbox(
             found.push(format!(
                 "{} analytics event(s) for a run without consent ({:?})",
                 rows.len(),
-                run.analytics_consent
+                run.spec.analytics_consent
             ));
         }
         return;
@@ -235,10 +235,10 @@ fn check_terminal(run: &Run, found: &mut Vec<String>) {
     match (run.status, &run.results) {
         (RunStatus::Completed, Some(results)) => {
             let sum: u64 = results.counts.values().sum();
-            if sum != run.shots || results.shots != run.shots {
+            if sum != run.spec.shots || results.shots != run.spec.shots {
                 found.push(format!(
                     "results count {sum} shots (reported {}), the run asked for {}",
-                    results.shots, run.shots
+                    results.shots, run.spec.shots
                 ));
             }
             if results.unique_states != results.counts.len() as u64 {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use qrun::config::SinkKind;
-use qrun::domain::{NewRun, RunStatus};
+use qrun::domain::{NewRun, RunSpec, RunStatus};
 use qrun::store::Command;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -127,16 +127,18 @@ async fn consented_runs_deliver_exactly_their_events_and_others_none(db: TestDb)
     // A legacy row: consent NULL.
     app.apply(Command::Create(NewRun {
         user_id: user.id,
-        circuit_id: cid.parse().unwrap(),
-        circuit_version: 1,
-        backend_type: "simulator".into(),
-        backend_name: "statevector".into(),
-        framework: "qiskit".into(),
-        shots: 10,
-        analytics_consent: None,
         idempotency_key: None,
-        parameters: Default::default(),
-        seed: None,
+        spec: RunSpec {
+            circuit_id: cid.parse().unwrap(),
+            circuit_version: 1,
+            backend_type: "simulator".into(),
+            backend_name: "statevector".into(),
+            framework: "qiskit".into(),
+            shots: 10,
+            analytics_consent: None,
+            parameters: Default::default(),
+            seed: None,
+        },
     }))
     .await
     .unwrap();
@@ -344,6 +346,7 @@ async fn forget_erases_a_users_undelivered_events(db: TestDb) {
                 .await
                 .unwrap()
                 .unwrap()
+                .spec
                 .analytics_consent,
             Some(false),
             "capture stops"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use qrun::actors::recorder::RecorderError;
 use qrun::app::{Application, Hooks};
 use qrun::config::Config;
-use qrun::domain::{Clock, Manifest, NewRun, Run, RunStatus, Visibility};
+use qrun::domain::{Clock, Manifest, NewRun, Run, RunSpec, RunStatus, Visibility};
 use qrun::store::{Applied, Change, Command, Store};
 use serde_json::Value;
 use uuid::Uuid;
@@ -608,16 +608,18 @@ impl Fixture {
     pub fn new_run(&self, shots: u64, consent: Option<bool>) -> NewRun {
         NewRun {
             user_id: self.user_id,
-            circuit_id: self.circuit_id,
-            circuit_version: self.version,
-            backend_type: "simulator".into(),
-            backend_name: "statevector".into(),
-            framework: "qiskit".into(),
-            shots,
-            analytics_consent: consent,
             idempotency_key: None,
-            parameters: Default::default(),
-            seed: None,
+            spec: RunSpec {
+                circuit_id: self.circuit_id,
+                circuit_version: self.version,
+                backend_type: "simulator".into(),
+                backend_name: "statevector".into(),
+                framework: "qiskit".into(),
+                shots,
+                analytics_consent: consent,
+                parameters: Default::default(),
+                seed: None,
+            },
         }
     }
 }

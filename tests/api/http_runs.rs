@@ -430,18 +430,35 @@ async fn an_idempotency_key_creates_one_run_even_under_concurrent_duplicates(db:
         .submit_http(&other, &cid, &[("Idempotency-Key", "k-1")])
         .await;
     assert_eq!(response.status(), 201);
-    // The same key for a different submission is refused.
-    let response = http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(&token)
-        .header("Idempotency-Key", "k-1")
-        .json(&json!({"circuit_id": cid, "backend": {"type": "simulator", "name": "statevector"}, "shots": 7}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    // The same key for a different submission is refused: any one field of it differing.
+    let same = json!({"circuit_id": cid, "backend": {"type": "simulator", "name": "statevector"}, "shots": 100});
+    let differing = [
+        ("shots", json!({"shots": 7}), None),
+        ("seed", json!({"seed": 11}), None),
+        (
+            "consent",
+            json!({}),
+            Some(("X-Analytics-Consent", "granted")),
+        ),
+    ];
+    for (what, change, header) in differing {
+        let mut body = same.clone();
+        body.as_object_mut()
+            .unwrap()
+            .extend(change.as_object().unwrap().clone());
+        let mut request = http()
+            .post(app.url("/api/runs"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "k-1")
+            .json(&body);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 422, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "idempotency_key_reused", "{what}");
+    }
     let counts = app.store().run_counts().await.unwrap();
     assert_eq!(counts.values().sum::<u64>(), 2);
     Arc::into_inner(app).expect("no other owner").stop().await;

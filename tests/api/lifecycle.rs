@@ -119,7 +119,7 @@ async fn every_edge_writes_one_audit_row_and_an_event_only_with_consent(db: Test
         for (steps, actions) in paths {
             let run = app.submit(&fx, consent).await;
             assert_eq!(run.status, RunStatus::Pending);
-            assert_eq!(run.analytics_consent, consent);
+            assert_eq!(run.spec.analytics_consent, consent);
             assert_records(&app, run.id, consent, &actions[..1]).await;
             for (i, step) in steps.iter().enumerate() {
                 let applied = step.take(&app, run.id).await;
@@ -363,16 +363,18 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
     let fx = app.circuit().await;
     let new = qrun::domain::NewRun {
         user_id: fx.user_id,
-        circuit_id: fx.circuit_id,
-        circuit_version: fx.version,
-        backend_type: "simulator".into(),
-        backend_name: "statevector".into(),
-        framework: "qiskit".into(),
-        shots: 10,
-        analytics_consent: Some(true),
         idempotency_key: Some("key-1".into()),
-        parameters: Default::default(),
-        seed: None,
+        spec: qrun::domain::RunSpec {
+            circuit_id: fx.circuit_id,
+            circuit_version: fx.version,
+            backend_type: "simulator".into(),
+            backend_name: "statevector".into(),
+            framework: "qiskit".into(),
+            shots: 10,
+            analytics_consent: Some(true),
+            parameters: Default::default(),
+            seed: None,
+        },
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();
     assert!(first.created);
@@ -456,7 +458,10 @@ async fn the_database_itself_refuses_to_rewrite_a_terminal_run(db: TestDb) {
             .unwrap(),
         1
     );
-    assert_eq!(app.store().run(live.id).await.unwrap().unwrap().shots, 5);
+    assert_eq!(
+        app.store().run(live.id).await.unwrap().unwrap().spec.shots,
+        5
+    );
     app.stop().await;
 }
 
@@ -478,7 +483,7 @@ async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
     let mut outcomes = app.store().apply(&commands).await.into_iter();
     let created = outcomes.next().unwrap().expect("the good creation");
     assert!(created.created);
-    assert_eq!(created.run.shots, 7);
+    assert_eq!(created.run.spec.shots, 7);
     match outcomes.next().unwrap() {
         Err(ApplyError::Store(err)) => assert!(!err.is_transient(), "{err}"),
         other => panic!("the bad creation: {other:?}"),

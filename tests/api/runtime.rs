@@ -101,16 +101,18 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
         let user = app.store().user_by_handle("alice").await.unwrap().unwrap();
         app.apply(Command::Create(qrun::domain::NewRun {
             user_id: user.id,
-            circuit_id: fx.id,
-            circuit_version: 1,
-            backend_type: "test".into(),
-            backend_name: "panic".into(),
-            framework: "qiskit".into(),
-            shots: 10,
-            analytics_consent: Some(true),
             idempotency_key: None,
-            parameters: Default::default(),
-            seed: None,
+            spec: qrun::domain::RunSpec {
+                circuit_id: fx.id,
+                circuit_version: 1,
+                backend_type: "test".into(),
+                backend_name: "panic".into(),
+                framework: "qiskit".into(),
+                shots: 10,
+                analytics_consent: Some(true),
+                parameters: Default::default(),
+                seed: None,
+            },
         }))
         .await
         .unwrap()

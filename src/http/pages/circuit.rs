@@ -157,9 +157,9 @@ fn circuit_page(
                         tr {
                             td.mono { a href={ (path) "/runs/" (run.id) } { (run.id) } }
                             td { (run_badge(run, None)) }
-                            td.num { (run.circuit_version) }
-                            td.mono { (run.backend_type) "/" (run.backend_name) }
-                            td.num { (run.shots) }
+                            td.num { (run.spec.circuit_version) }
+                            td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
+                            td.num { (run.spec.shots) }
                             td { (time(Some(run.created_at))) }
                         }
                     }

@@ -157,10 +157,10 @@ fn parameters(form: &Form) -> Result<BTreeMap<String, f64>, String> {
 pub fn run_again(circuit: &Circuit, run: &Run) -> Markup {
     html! {
         form.inline method="post" action={ "/" (circuit.owner_handle) "/" (circuit.name) "/runs" } {
-            input type="hidden" name="version" value=(run.circuit_version);
-            input type="hidden" name="backend" value={ (run.backend_type) "/" (run.backend_name) };
-            input type="hidden" name="shots" value=(run.shots);
-            @for (name, value) in &run.parameters {
+            input type="hidden" name="version" value=(run.spec.circuit_version);
+            input type="hidden" name="backend" value={ (run.spec.backend_type) "/" (run.spec.backend_name) };
+            input type="hidden" name="shots" value=(run.spec.shots);
+            @for (name, value) in &run.spec.parameters {
                 input type="hidden" name={ (PARAM) (name) } value=(value);
             }
             input type="hidden" name="key" value=(Uuid::new_v4());

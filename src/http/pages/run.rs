@@ -206,20 +206,20 @@ fn run_page(
 fn facts(run: &Run, submitter: Option<&User>) -> Markup {
     html! {
         dl.facts.card {
-            dt { "framework" } dd { (run.framework) }
-            dt { "backend" } dd.mono { (run.backend_type) "/" (run.backend_name) }
-            dt { "shots" } dd { (run.shots) }
-            dt { "circuit version" } dd { (run.circuit_version) }
-            @if !run.parameters.is_empty() {
+            dt { "framework" } dd { (run.spec.framework) }
+            dt { "backend" } dd.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
+            dt { "shots" } dd { (run.spec.shots) }
+            dt { "circuit version" } dd { (run.spec.circuit_version) }
+            @if !run.spec.parameters.is_empty() {
                 dt { "parameters" }
                 dd.mono {
-                    @for (i, (name, value)) in run.parameters.iter().enumerate() {
+                    @for (i, (name, value)) in run.spec.parameters.iter().enumerate() {
                         @if i > 0 { ", " }
                         (name) " = " (value)
                     }
                 }
             }
-            @if let Some(seed) = run.seed {
+            @if let Some(seed) = run.spec.seed {
                 dt { "seed" } dd.mono { (seed) }
             }
             @if let Some(user) = submitter {

@@ -223,8 +223,8 @@ fn runs_page(
                             td.mono { a href={ (path) "/runs/" (run.id) } { (short(run)) } }
                             td { a href=(path) { (circuit.owner_handle) "/" (circuit.name) } }
                             td { (run_badge(run, None)) }
-                            td.mono { (run.backend_type) "/" (run.backend_name) }
-                            td.num { (run.shots) }
+                            td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
+                            td.num { (run.spec.shots) }
                             td { (time(Some(run.created_at))) }
                             td { (duration(run.started_at, run.completed_at)) }
                         }

@@ -250,7 +250,7 @@ async fn the_console_runs_cancels_and_counts_in_a_browser() {
     // submitter.
     let run = app.store().run(made).await.unwrap().unwrap();
     assert_eq!(
-        (run.status, run.analytics_consent),
+        (run.status, run.spec.analytics_consent),
         (RunStatus::Completed, Some(true))
     );
     assert_eq!(run.user_id, alice.id);

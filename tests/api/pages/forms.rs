@@ -60,11 +60,11 @@ async fn the_run_form_makes_a_run_and_shows_a_refusal_in_the_form(db: TestDb) {
     let id = run_of(made.location.as_deref(), "alice/bell");
     let run = app.store().run(id).await.unwrap().expect("the run exists");
     assert_eq!(
-        (run.user_id, run.shots, run.status),
+        (run.user_id, run.spec.shots, run.status),
         (bob.id, 100, RunStatus::Pending)
     );
     assert_eq!(
-        (run.backend_type.as_str(), run.circuit_version),
+        (run.spec.backend_type.as_str(), run.spec.circuit_version),
         ("simulator", 1)
     );
     // The same form posted again (a double click) is the same run.
@@ -215,7 +215,10 @@ async fn the_run_form_binds_an_openqasm3_circuits_inputs(db: TestDb) {
         .await;
     let id = run_of(made.location.as_deref(), "alice/rotation");
     let run = app.store().run(id).await.unwrap().unwrap();
-    assert_eq!(run.parameters, BTreeMap::from([("theta".to_owned(), 0.5)]));
+    assert_eq!(
+        run.spec.parameters,
+        BTreeMap::from([("theta".to_owned(), 0.5)])
+    );
     let page = browser.get(&format!("/alice/rotation/runs/{id}")).await;
     assert!(
         page.html
@@ -242,8 +245,14 @@ async fn the_run_form_binds_an_openqasm3_circuits_inputs(db: TestDb) {
         .await;
     let second = run_of(again.location.as_deref(), "alice/rotation");
     assert_eq!(
-        app.store().run(second).await.unwrap().unwrap().parameters,
-        run.parameters
+        app.store()
+            .run(second)
+            .await
+            .unwrap()
+            .unwrap()
+            .spec
+            .parameters,
+        run.spec.parameters
     );
     let missing = browser
         .post(
@@ -474,11 +483,11 @@ async fn the_banners_choice_is_stamped_on_a_run_exactly_as_the_header_would_be(d
         let page_run = app.store().run(by_page).await.unwrap().unwrap();
         let api_run = app.store().run(by_api).await.unwrap().unwrap();
         assert_eq!(
-            page_run.analytics_consent, api_run.analytics_consent,
+            page_run.spec.analytics_consent, api_run.spec.analytics_consent,
             "{value:?}"
         );
         let granted = matches!(value, Some("granted" | "GRANTED"));
-        assert_eq!(page_run.analytics_consent, Some(granted), "{value:?}");
+        assert_eq!(page_run.spec.analytics_consent, Some(granted), "{value:?}");
         assert_eq!(
             lifecycle_events(&app, by_page).await,
             lifecycle_events(&app, by_api).await,
