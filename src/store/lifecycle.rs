@@ -20,10 +20,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::runs::{self, Column};
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Condition, Expr, Func, IntoIden, LockBehavior, LockType, Order,
+    Query, TableRef, WithClause,
+};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TryInsertResult,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QuerySelect, Statement, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -339,16 +342,16 @@ async fn create(
 }
 
 /// The completions of a batch as one statement (PostgreSQL): every `running → completed` of
-/// the batch, each with its own guard (the same as [`guarded_update`]'s: still running, time
-/// moving forward), joined to its results passed as one JSON parameter, so the statement's text
-/// is the same for any batch size (prepared once per connection):
+/// the batch, each under the one guard every edge writes under ([`edge_guard`]) and writing
+/// what every completion writes ([`completion_writes`]), joined to its results passed as one
+/// JSON parameter, so the statement's text is the same for any batch size (prepared once per
+/// connection):
 ///
 /// ```sql
-/// UPDATE runs SET status = 'completed', results = v.results, completed_at = $2,
+/// UPDATE runs SET status = 'completed', results = v.results, completed_at = $now,
 ///        lease_expires_at = NULL
-/// FROM jsonb_to_recordset($1) AS v(id uuid, results jsonb)
-/// WHERE runs.id = v.id AND runs.status = 'running' AND runs.created_at < $2
-///   AND (runs.started_at IS NULL OR runs.started_at < $2)
+/// FROM jsonb_populate_recordset(NULL::runs, CAST($batch AS jsonb)) AS v
+/// WHERE runs.id = v.id AND <edge_guard(complete, $now)>
 /// RETURNING runs.*
 /// ```
 ///
@@ -363,12 +366,6 @@ async fn complete_together(
     now: DateTime<Utc>,
     records: &mut Records,
 ) -> Result<Vec<Option<Applied>>> {
-    use sea_orm::{DbBackend, Statement};
-    const SQL: &str = "UPDATE runs SET status = 'completed', results = v.results, \
-        completed_at = $2, lease_expires_at = NULL \
-        FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, results jsonb) \
-        WHERE runs.id = v.id AND runs.status = 'running' AND runs.created_at < $2 \
-        AND (runs.started_at IS NULL OR runs.started_at < $2) RETURNING runs.*";
     let mut done = vec![None; commands.len()];
     // How many commands of the batch name each run: a completion shares its run with no other
     // command, or it is applied in its turn (the batch's order decides between them).
@@ -397,11 +394,7 @@ async fn complete_together(
         return Ok(done);
     }
     let completed = runs::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            SQL,
-            [serde_json::Value::Array(rows).into(), now.into()],
-        ))
+        .from_raw_sql(completions_statement(rows, now))
         .all(txn)
         .await?;
     for model in completed {
@@ -426,6 +419,35 @@ async fn complete_together(
     Ok(done)
 }
 
+/// [`complete_together`]'s statement: `rows` are `{"id", "results"}` objects.
+fn completions_statement(rows: Vec<serde_json::Value>, now: DateTime<Utc>) -> Statement {
+    use sea_orm::sea_query::ExprTrait;
+    let batch = Alias::new("v");
+    let mut update = Query::update();
+    update
+        .table(runs::Entity)
+        .values(completion_writes(
+            Expr::col((batch.clone(), Column::Results)),
+            now,
+        ))
+        .from(TableRef::FunctionCall(
+            Func::cust("jsonb_populate_recordset")
+                .arg(Expr::cust("NULL::runs"))
+                .arg(Expr::val(serde_json::Value::Array(rows)).cast_as("jsonb")),
+            batch.clone().into_iden(),
+        ))
+        .cond_where(
+            Condition::all()
+                .add(Expr::col((runs::Entity, Column::Id)).equals((batch, Column::Id)))
+                .add(edge_guard(Edge::Complete, now)),
+        )
+        .returning(
+            Query::returning()
+                .columns(<runs::Column as sea_orm::Iterable>::iter().map(|c| (runs::Entity, c))),
+        );
+    DbBackend::Postgres.build(&update)
+}
+
 /// The runs one claim started, oldest first; a failure may be shared by a whole batch.
 pub type Claimed = std::result::Result<Vec<Applied>, Arc<StoreError>>;
 
@@ -443,89 +465,41 @@ pub struct ClaimOrder {
 /// `order.node`, in `txn`; adds their `run.started` audit rows and consented `run_started`
 /// events to `records`. The runs, oldest first.
 ///
-/// On PostgreSQL one statement whose text is the same for any limit (prepared once per
-/// connection):
+/// One statement on both databases, whose text is the same for any limit (prepared once per
+/// connection); the candidates and the update share one condition ([`claimable`]):
 ///
 /// ```sql
 /// WITH oldest AS MATERIALIZED (
-///   SELECT id FROM runs WHERE status = 'pending' AND created_at < $1
-///   ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-/// UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3, lease_expires_at = $4
-/// WHERE id = ANY(ARRAY(SELECT id FROM oldest)) AND status = 'pending' RETURNING *
+///   SELECT id FROM runs WHERE <claimable($now)>
+///   ORDER BY created_at LIMIT $limit FOR UPDATE SKIP LOCKED)       -- the lock: PostgreSQL only
+/// UPDATE runs SET status = 'running', started_at = $now, claimed_by = $node,
+///        lease_expires_at = $until
+/// WHERE <claimable($now)> AND id = ANY(ARRAY(SELECT id FROM oldest))  -- SQLite: id IN (…)
+/// RETURNING *
 /// ```
 ///
-/// The candidates are read and locked once: inlined as `id IN (SELECT … LIMIT n FOR UPDATE
-/// SKIP LOCKED)`, the subquery may be planned as the inner side of a nested loop and run again
-/// for every candidate row, each run skipping the rows the statement already updated (one
-/// claim once took every pending run). And they are updated through the primary key:
-/// joined as `UPDATE … FROM oldest`, the generic plan of the prepared statement hash-joined a
-/// sequential scan of `runs` (4.9 ms a claim at 10,000 runs, against 1.8 ms for a read then
-/// an update by ids).
-///
-/// On SQLite (one writer serialises claims) the ids are read first, then updated with the same
-/// guard. Time moves forward: a run committed after this claim read the clock waits for the
-/// next claim.
+/// On PostgreSQL the candidates are read and locked once: inlined as `id IN (SELECT … LIMIT n
+/// FOR UPDATE SKIP LOCKED)`, the subquery may be planned as the inner side of a nested loop
+/// and run again for every candidate row, each run skipping the rows the statement already
+/// updated (one claim once took every pending run). And they are updated through the primary
+/// key: joined as `UPDATE … FROM oldest`, the generic plan of the prepared statement
+/// hash-joined a sequential scan of `runs` (4.9 ms a claim at 10,000 runs, against 1.8 ms
+/// for a read then an update by ids); `= ANY(ARRAY(…))` makes the ids one array first. SQLite
+/// has one writer, which serialises claims; it has no row locks and no arrays. Time moves
+/// forward: a run committed after this claim read the clock waits for the next claim.
 async fn claim_in(
     txn: &DatabaseTransaction,
     order: &ClaimOrder,
     now: DateTime<Utc>,
     records: &mut Records,
 ) -> Result<Vec<Applied>> {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-    const SQL: &str = "WITH oldest AS MATERIALIZED ( \
-        SELECT id FROM runs WHERE status = 'pending' AND created_at < $1 \
-        ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-        UPDATE runs SET status = 'running', started_at = $1, claimed_by = $3, \
-        lease_expires_at = $4 \
-        WHERE id = ANY(ARRAY(SELECT id FROM oldest)) AND status = 'pending' RETURNING *";
     if order.limit == 0 {
         return Ok(Vec::new());
     }
-    let pending = status_to_db(RunStatus::Pending);
-    let lease_until = now + order.lease;
-    let claimed = if txn.get_database_backend() == DbBackend::Postgres {
-        let limit = i64::try_from(order.limit).unwrap_or(i64::MAX);
-        runs::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                SQL,
-                [
-                    now.into(),
-                    limit.into(),
-                    order.node.clone().into(),
-                    lease_until.into(),
-                ],
-            ))
-            .all(txn)
-            .await?
-    } else {
-        let oldest: Vec<Uuid> = runs::Entity::find()
-            .select_only()
-            .column(Column::Id)
-            .filter(Column::Status.eq(pending))
-            .filter(Column::CreatedAt.lt(now))
-            .order_by_asc(Column::CreatedAt)
-            .limit(order.limit)
-            .into_tuple()
-            .all(txn)
-            .await?;
-        if oldest.is_empty() {
-            return Ok(Vec::new());
-        }
-        runs::Entity::update_many()
-            .set(runs::ActiveModel {
-                status: Set(status_to_db(RunStatus::Running)),
-                started_at: Set(Some(now)),
-                claimed_by: Set(Some(order.node.clone())),
-                lease_expires_at: Set(Some(lease_until)),
-                ..Default::default()
-            })
-            .filter(Column::Status.eq(pending))
-            .filter(Column::CreatedAt.lt(now))
-            .filter(Column::Id.is_in(oldest))
-            .exec_with_returning(txn)
-            .await?
-    };
+    let claimed = runs::Entity::find()
+        .from_raw_sql(claim_statement(txn.get_database_backend(), order, now))
+        .all(txn)
+        .await?;
     let mut applied = Vec::with_capacity(claimed.len());
     for model in claimed {
         let run = run_from_db(model)?;
@@ -538,6 +512,55 @@ async fn claim_in(
     }
     applied.sort_by_key(|a| (a.run.created_at, a.run.id));
     Ok(applied)
+}
+
+/// [`claim_in`]'s statement for `backend`.
+fn claim_statement(backend: DbBackend, order: &ClaimOrder, now: DateTime<Utc>) -> Statement {
+    use sea_orm::sea_query::ExprTrait;
+    let oldest = Alias::new("oldest");
+    let candidates = Query::select()
+        .column(Column::Id)
+        .from(runs::Entity)
+        .cond_where(claimable(now))
+        .order_by(Column::CreatedAt, Order::Asc)
+        .limit(order.limit)
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .to_owned();
+    let chosen = if backend == DbBackend::Postgres {
+        // Whole: sea-query would parenthesise a custom right-hand side, and `= (ANY(…))` is not
+        // SQL.
+        Expr::cust(r#""runs"."id" = ANY(ARRAY(SELECT "id" FROM "oldest"))"#)
+    } else {
+        Expr::col((runs::Entity, Column::Id)).in_subquery(
+            Query::select()
+                .column(Column::Id)
+                .from(oldest.clone())
+                .to_owned(),
+        )
+    };
+    let claim = Query::update()
+        .table(runs::Entity)
+        .values([
+            (Column::Status, status_value(RunStatus::Running)),
+            (Column::StartedAt, Expr::val(now)),
+            (Column::ClaimedBy, Expr::val(order.node.clone())),
+            (Column::LeaseExpiresAt, Expr::val(now + order.lease)),
+        ])
+        .cond_where(claimable(now).add(chosen))
+        .returning_all()
+        .to_owned()
+        .with(
+            WithClause::new()
+                .cte(
+                    CommonTableExpression::new()
+                        .query(candidates)
+                        .table_name(oldest)
+                        .materialized(true)
+                        .to_owned(),
+                )
+                .to_owned(),
+        );
+    backend.build(&claim)
 }
 
 /// How many times an edge is retried when only its time guard missed.
@@ -590,9 +613,51 @@ async fn transition(
     )))
 }
 
-/// The compare-and-set of one edge at `now`: the status must be one the edge leaves, time
-/// must move forward (`now` after the run's last stamp, so every timeline is strictly
-/// increasing), and the watchdog's extra condition must hold. The updated row, if any.
+/// The condition every edge writes under, at `now`: the run's status is one the edge leaves,
+/// and time moves forward (`now` after the run's last stamp, so every timeline is strictly
+/// increasing). Columns are qualified with `runs`, so it reads the same in a batch's
+/// `UPDATE … FROM` ([`complete_together`]).
+fn edge_guard(edge: Edge, now: DateTime<Utc>) -> Condition {
+    let sources = edge.sources().into_iter().map(status_to_db);
+    Condition::all()
+        .add(Column::Status.is_in(sources))
+        .add(Column::CreatedAt.lt(now))
+        .add(
+            Condition::any()
+                .add(Column::StartedAt.is_null())
+                .add(Column::StartedAt.lt(now)),
+        )
+}
+
+/// What a pending run must be for a claim at `now` to start it: pending, and created before
+/// `now` (time moves forward).
+fn claimable(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(Column::Status.eq(status_to_db(RunStatus::Pending)))
+        .add(Column::CreatedAt.lt(now))
+}
+
+/// What every `running → completed` writes at `now`, with its `results` (a value, or a column
+/// of a batch).
+fn completion_writes(results: Expr, now: DateTime<Utc>) -> [(Column, Expr); 4] {
+    [
+        (Column::Status, status_value(RunStatus::Completed)),
+        (Column::Results, results),
+        (Column::CompletedAt, Expr::val(now)),
+        (
+            Column::LeaseExpiresAt,
+            Expr::val(Option::<DateTime<Utc>>::None),
+        ),
+    ]
+}
+
+/// A status as the value its column stores.
+fn status_value(status: RunStatus) -> Expr {
+    Expr::val(status_to_db(status).to_value())
+}
+
+/// The compare-and-set of one edge at `now`: [`edge_guard`] on the run, and the watchdog's
+/// extra condition. The updated row, if any.
 async fn guarded_update(
     txn: &DatabaseTransaction,
     run_id: Uuid,
@@ -600,34 +665,26 @@ async fn guarded_update(
     now: DateTime<Utc>,
 ) -> Result<Option<runs::Model>> {
     let edge = change.edge();
-    let sources: Vec<_> = edge.sources().into_iter().map(status_to_db).collect();
-    let mut set = runs::ActiveModel {
-        status: Set(status_to_db(edge.target())),
-        ..Default::default()
-    };
     let mut guard = Condition::all()
         .add(Column::Id.eq(run_id))
-        .add(Column::Status.is_in(sources))
-        .add(Column::CreatedAt.lt(now))
-        .add(
-            Condition::any()
-                .add(Column::StartedAt.is_null())
-                .add(Column::StartedAt.lt(now)),
-        );
-    match change {
+        .add(edge_guard(edge, now));
+    let ended = |status| {
+        vec![
+            (Column::Status, status_value(status)),
+            (Column::CompletedAt, Expr::val(now)),
+            (
+                Column::LeaseExpiresAt,
+                Expr::val(Option::<DateTime<Utc>>::None),
+            ),
+        ]
+    };
+    let writes = match change {
         Change::Complete { results } => {
             let json = serde_json::to_value(results)
                 .map_err(|e| StoreError::Corrupt(format!("results: {e}")))?;
-            set.results = Set(Some(json));
-            set.completed_at = Set(Some(now));
-            set.lease_expires_at = Set(None);
+            completion_writes(Expr::val(json), now).into()
         }
         Change::Fail { failure, cause } => {
-            set.error_class = Set(Some(class_to_db(failure.class)));
-            set.error_stage = Set(Some(stage_to_db(failure.stage)));
-            set.error_message = Set(Some(failure.message().to_owned()));
-            set.completed_at = Set(Some(now));
-            set.lease_expires_at = Set(None);
             if let FailCause::Watchdog {
                 started_before,
                 lease_expired_before,
@@ -639,17 +696,30 @@ async fn guarded_update(
                         .add(Column::LeaseExpiresAt.lt(*lease_expired_before)),
                 );
             }
+            let mut writes = ended(RunStatus::Failed);
+            writes.extend([
+                (
+                    Column::ErrorClass,
+                    Expr::val(class_to_db(failure.class).to_value()),
+                ),
+                (
+                    Column::ErrorStage,
+                    Expr::val(stage_to_db(failure.stage).to_value()),
+                ),
+                (
+                    Column::ErrorMessage,
+                    Expr::val(failure.message().to_owned()),
+                ),
+            ]);
+            writes
         }
-        Change::Cancel { .. } => {
-            set.completed_at = Set(Some(now));
-            set.lease_expires_at = Set(None);
-        }
+        Change::Cancel { .. } => ended(RunStatus::Cancelled),
+    };
+    let mut update = runs::Entity::update_many();
+    for (column, value) in writes {
+        update = update.col_expr(column, value);
     }
-    let updated = runs::Entity::update_many()
-        .set(set)
-        .filter(guard)
-        .exec_with_returning(txn)
-        .await?;
+    let updated = update.filter(guard).exec_with_returning(txn).await?;
     Ok(updated.into_iter().next())
 }
 
@@ -748,5 +818,88 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::QueryTrait;
+
+    fn order(limit: u64) -> ClaimOrder {
+        ClaimOrder {
+            node: "n1".into(),
+            limit,
+            lease: TimeDelta::seconds(30),
+        }
+    }
+
+    /// A prepared statement is cached by its text: a claim's text must not depend on its limit,
+    /// nor a batch of completions' on its size.
+    #[test]
+    fn statement_texts_do_not_depend_on_sizes() {
+        let now = Utc::now();
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let one = claim_statement(backend, &order(1), now);
+            let many = claim_statement(backend, &order(500), now);
+            assert_eq!(one.sql, many.sql, "{backend:?}");
+        }
+        let row = |i: u128| serde_json::json!({"id": Uuid::from_u128(i), "results": {}});
+        let two = completions_statement(vec![row(1), row(2)], now);
+        let many = completions_statement((0..64).map(row).collect(), now);
+        assert_eq!(two.sql, many.sql);
+    }
+
+    /// The claim is rendered from one description for both databases: the same guard on the
+    /// candidates and on the update, the lock and the array on PostgreSQL only.
+    #[test]
+    fn the_claim_is_one_statement_rendered_for_each_database() {
+        let now = Utc::now();
+        let pg = claim_statement(DbBackend::Postgres, &order(8), now).sql;
+        let lite = claim_statement(DbBackend::Sqlite, &order(8), now).sql;
+        for sql in [&pg, &lite] {
+            let words = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                words.starts_with("WITH \"oldest\" AS MATERIALIZED (SELECT"),
+                "{sql}"
+            );
+            assert_eq!(sql.matches(r#""runs"."status" = "#).count(), 2, "{sql}");
+            assert!(sql.contains("ORDER BY \"created_at\" ASC LIMIT"), "{sql}");
+            assert!(sql.ends_with("RETURNING *"), "{sql}");
+        }
+        assert!(pg.contains("FOR UPDATE SKIP LOCKED"), "{pg}");
+        assert!(
+            pg.contains(r#""runs"."id" = ANY(ARRAY(SELECT "id" FROM "oldest"))"#),
+            "{pg}"
+        );
+        assert!(!lite.contains("FOR UPDATE"), "{lite}");
+        assert!(
+            lite.contains("IN (SELECT \"id\" FROM \"oldest\")"),
+            "{lite}"
+        );
+    }
+
+    #[test]
+    fn a_batch_of_completions_writes_what_one_completion_writes() {
+        let now = Utc::now();
+        let sql = completions_statement(vec![], now).sql;
+        let one = runs::Entity::update_many()
+            .col_expr(Column::Id, Expr::val(Uuid::nil()))
+            .filter(edge_guard(Edge::Complete, now))
+            .build(DbBackend::Postgres)
+            .sql;
+        let guard = one.split(" WHERE ").nth(1).unwrap();
+        // The guard's text, with its placeholders renumbered, is in the batch's WHERE.
+        let strip = |s: &str| {
+            s.chars()
+                .filter(|c| !c.is_ascii_digit() && *c != '$')
+                .collect::<String>()
+        };
+        assert!(strip(&sql).contains(&strip(guard)), "{sql}\n{guard}");
+        assert!(
+            sql.contains("FROM jsonb_populate_recordset(NULL::runs, CAST("),
+            "{sql}"
+        );
+        assert!(sql.contains("\"results\" = \"v\".\"results\""), "{sql}");
     }
 }
