@@ -17,8 +17,8 @@ use std::sync::{OnceLock, RwLock};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::domain::{Action, Edge, ErrorClass, RUN_VIEWED, Run, RunStatus, Stage};
-use crate::store::Rejection;
+use crate::domain::{Action, Edge, ErrorClass, ErrorStage, RUN_VIEWED, Run, RunStatus};
+use crate::store::WriteError;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -65,7 +65,7 @@ pub fn register(frameworks: &[String], backends: &[String]) {
         counter!("qrun_transition_conflicts_total", "to" => edge.target().as_str()).increment(0);
     }
     for class in ErrorClass::ALL {
-        for stage in Stage::ALL {
+        for stage in ErrorStage::ALL {
             counter!("qrun_runs_failed_total", "error_class" => class.as_str(), "stage" => stage.as_str()).increment(0);
         }
     }
@@ -290,8 +290,8 @@ pub fn http_request(route: &'static str, method: &str, status: u16, elapsed: std
 }
 
 /// A lifecycle command refused by its guard.
-pub fn conflict(rejection: &Rejection) {
-    if let Rejection::Conflict { edge, .. } = rejection {
+pub fn conflict(refused: &WriteError) {
+    if let WriteError::Conflict { edge, .. } = refused {
         counter!("qrun_transition_conflicts_total", "to" => edge.target().as_str()).increment(1);
     }
 }

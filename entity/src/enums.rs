@@ -40,7 +40,7 @@ pub enum ErrorClass {
 /// `runs.error_stage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
-pub enum Stage {
+pub enum ErrorStage {
     #[sea_orm(string_value = "prepare")]
     Prepare,
     #[sea_orm(string_value = "execute")]

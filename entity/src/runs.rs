@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{ErrorClass, RunStatus, Stage};
+use crate::enums::{ErrorClass, ErrorStage, RunStatus};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "runs")]
@@ -20,7 +20,7 @@ pub struct Model {
     pub results: Option<Json>,
     pub error_class: Option<ErrorClass>,
     pub error_message: Option<String>,
-    pub error_stage: Option<Stage>,
+    pub error_stage: Option<ErrorStage>,
     pub analytics_consent: Option<bool>,
     pub created_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,

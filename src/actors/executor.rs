@@ -16,10 +16,10 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::recorder::{RecorderError, RecorderHandle, RunChange};
+use super::recorder::{RecorderError, RecorderHandle, StatusChange};
 use super::run_actor::{Abort, AbortReason, RunActor, RunArgs};
 use crate::config::ExecutorConfig;
-use crate::domain::{ErrorClass, Failure, Run, RunStatus, Stage};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Run, RunStatus};
 use crate::execution::Backends;
 use crate::store::{Change, Command, FailCause, Store};
 
@@ -43,7 +43,7 @@ pub enum ExecutorMsg {
     /// These runs were cancelled (on any node): stop those executing here.
     Cancelled(Vec<Uuid>),
     /// A committed change of some run (from the Recorder's broadcast).
-    Changed(RunChange),
+    Changed(StatusChange),
     /// Renew the leases of the runs executing here.
     RenewLeases,
     /// Stop claiming; give in-flight runs `grace` to finish, then abort them; reply when
@@ -233,7 +233,7 @@ impl ExecutorState {
         else {
             let failure = Failure::new(
                 ErrorClass::ValidationError,
-                Stage::Prepare,
+                ErrorStage::Prepare,
                 format!(
                     "backend `{}/{}` is not configured on this node",
                     run.spec.backend_type, run.spec.backend_name
@@ -263,7 +263,7 @@ impl ExecutorState {
         }
     }
 
-    fn changed(&mut self, myself: &ActorRef<ExecutorMsg>, change: RunChange) {
+    fn changed(&mut self, myself: &ActorRef<ExecutorMsg>, change: StatusChange) {
         if change.from.is_none() {
             self.schedule_claim(myself);
         }
@@ -324,7 +324,7 @@ impl ExecutorState {
     async fn fail_crashed(&self, run_id: Uuid) {
         let failure = Failure::new(
             ErrorClass::InternalError,
-            Stage::Execute,
+            ErrorStage::Execute,
             "the run's executor crashed",
         );
         self.fail(run_id, failure, FailCause::Supervisor).await;

@@ -28,5 +28,5 @@ pub mod run_actor;
 pub mod wakeups;
 pub mod watchdog;
 
-pub use recorder::{RecorderHandle, RunChange};
+pub use recorder::{RecorderHandle, StatusChange};
 pub use root::{ActorTree, RootSupervisor, TreeSettings};

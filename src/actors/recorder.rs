@@ -18,12 +18,14 @@ use uuid::Uuid;
 
 use crate::domain::RunStatus;
 use crate::metrics;
-use crate::store::lifecycle::{ApplyError, Outcome};
-use crate::store::{Applied, ClaimOrder, Claimed, Command, Rejection, Store, StoreError};
+use crate::store::{Applied, ClaimOrder, Claimed, Command, Store, StoreError, WriteError};
+
+/// One command's reply: the command took effect, or why not.
+type Written = Result<Applied, WriteError>;
 
 /// A committed change of a run's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunChange {
+pub struct StatusChange {
     pub run_id: Uuid,
     pub from: Option<RunStatus>,
     pub to: RunStatus,
@@ -31,7 +33,7 @@ pub struct RunChange {
 
 pub enum RecorderMsg {
     /// Apply a command; the outcome is the reply.
-    Apply(Command, RpcReplyPort<Outcome>),
+    Apply(Command, RpcReplyPort<Written>),
     /// Commit what is buffered.
     Flush,
     /// Claim up to `order.limit` pending runs for `order.node`, each leased for `order.lease`
@@ -55,14 +57,14 @@ pub struct Recorder;
 pub struct RecorderArgs {
     pub store: Store,
     pub max_batch: usize,
-    pub changes: broadcast::Sender<RunChange>,
+    pub changes: broadcast::Sender<StatusChange>,
 }
 
 pub struct RecorderState {
     store: Store,
     max_batch: usize,
-    changes: broadcast::Sender<RunChange>,
-    buffer: Vec<(Command, RpcReplyPort<Outcome>)>,
+    changes: broadcast::Sender<StatusChange>,
+    buffer: Vec<(Command, RpcReplyPort<Written>)>,
     claims: Vec<(ClaimOrder, RpcReplyPort<Claimed>)>,
     flush_scheduled: bool,
 }
@@ -150,13 +152,13 @@ impl RecorderState {
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
             match &outcome {
                 Ok(applied) => self.announce(applied),
-                Err(ApplyError::Rejected(rejection)) => metrics::conflict(rejection),
-                Err(ApplyError::Store(err)) => {
+                Err(WriteError::Store(err)) => {
                     if !logged.as_ref().is_some_and(|l| Arc::ptr_eq(l, err)) {
                         tracing::error!(error = %err, "lifecycle write failed");
                         logged = Some(err.clone());
                     }
                 }
+                Err(refused) => metrics::conflict(refused),
             }
             // The caller may have gone away; the write stands either way.
             let _ = reply.send(outcome);
@@ -179,7 +181,7 @@ impl RecorderState {
         }
         metrics::transition(&applied.run, applied.from);
         // No receiver is fine: nobody is watching.
-        let _ = self.changes.send(RunChange {
+        let _ = self.changes.send(StatusChange {
             run_id: applied.run.id,
             from: applied.from,
             to: applied.run.status,
@@ -191,43 +193,31 @@ impl RecorderState {
 #[derive(Clone)]
 pub struct RecorderHandle {
     current: watch::Receiver<Option<ActorRef<RecorderMsg>>>,
-    changes: broadcast::Sender<RunChange>,
+    changes: broadcast::Sender<StatusChange>,
 }
 
 /// Why a command sent to the Recorder did not take effect.
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
-    /// The guard refused it: nothing was written.
+    /// The store's answer: refused by the guard (nothing written), or the database failed.
     #[error(transparent)]
-    Rejected(#[from] Rejection),
-    /// The database failed (shared by every command of a batch that failed together).
-    #[error(transparent)]
-    Store(Arc<StoreError>),
+    Write(#[from] WriteError),
     /// The Recorder is gone (shutting down, or restarting); the command may or may not have
     /// been applied if the reply was lost mid-flight.
     #[error("the recorder is unavailable")]
     Unavailable,
 }
 
-impl From<ApplyError> for RecorderError {
-    fn from(err: ApplyError) -> Self {
-        match err {
-            ApplyError::Rejected(rejection) => RecorderError::Rejected(rejection),
-            ApplyError::Store(err) => RecorderError::Store(err),
-        }
-    }
-}
-
 impl From<StoreError> for RecorderError {
     fn from(err: StoreError) -> Self {
-        RecorderError::Store(Arc::new(err))
+        RecorderError::Write(WriteError::Store(Arc::new(err)))
     }
 }
 
 impl RecorderHandle {
     pub fn new(
         current: watch::Receiver<Option<ActorRef<RecorderMsg>>>,
-        changes: broadcast::Sender<RunChange>,
+        changes: broadcast::Sender<StatusChange>,
     ) -> Self {
         RecorderHandle { current, changes }
     }
@@ -253,7 +243,7 @@ impl RecorderHandle {
         };
         self.call(|reply| RecorderMsg::Claim { order, reply })
             .await?
-            .map_err(RecorderError::Store)
+            .map_err(|err| WriteError::Store(err).into())
     }
 
     /// Extends `node`'s leases on `runs`; the ids it still holds.
@@ -293,7 +283,7 @@ impl RecorderHandle {
     }
 
     /// Committed status changes from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
+    pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
         self.changes.subscribe()
     }
 }

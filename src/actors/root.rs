@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, watch};
 use super::dispatcher::Dispatcher;
 use super::executor::{Executor, ExecutorArgs, ExecutorMsg};
 use super::periodic::{Periodic, PeriodicMsg};
-use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, RunChange};
+use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, StatusChange};
 use super::watchdog::Watchdog;
 use crate::analytics::Sink;
 use crate::config::{AnalyticsConfig, ExecutorConfig, RecorderConfig, WatchdogConfig};
@@ -70,7 +70,7 @@ pub struct RootArgs {
     store: Store,
     backends: Backends,
     sink: Arc<dyn Sink>,
-    changes: broadcast::Sender<RunChange>,
+    changes: broadcast::Sender<StatusChange>,
     recorder: RecorderHandle,
     recorder_tx: watch::Sender<Option<ActorRef<RecorderMsg>>>,
     executor_tx: watch::Sender<Option<ActorRef<ExecutorMsg>>>,

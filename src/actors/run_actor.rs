@@ -14,9 +14,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
 
 use super::recorder::{RecorderError, RecorderHandle};
-use crate::domain::{ErrorClass, Failure, Run, RunResults, Stage};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Run, RunResults};
 use crate::execution::{Backend, ExecError, Job};
-use crate::store::{Applied, Change, Command, FailCause, Rejection, Store};
+use crate::store::{Applied, Change, Command, FailCause, Store, WriteError};
 
 /// Why a run's execution was stopped from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +129,7 @@ impl Actor for RunActor {
                 Some(AbortReason::Shutdown) => Some(Change::Fail {
                     failure: Failure::new(
                         ErrorClass::InternalError,
-                        Stage::Execute,
+                        ErrorStage::Execute,
                         "the node shut down before the run finished",
                     ),
                     cause: FailCause::Executor,
@@ -169,14 +169,14 @@ async fn execute(
             tracing::error!(error = %e, "loading the circuit version failed");
             ExecError::Failed(Failure::new(
                 ErrorClass::InternalError,
-                Stage::Prepare,
+                ErrorStage::Prepare,
                 "the circuit version could not be loaded",
             ))
         })?
         .ok_or_else(|| {
             ExecError::Failed(Failure::new(
                 ErrorClass::ValidationError,
-                Stage::Prepare,
+                ErrorStage::Prepare,
                 "the circuit version no longer exists",
             ))
         })?;
@@ -204,14 +204,14 @@ async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
         Ok(applied) => {
             tracing::info!(status = %applied.run.status, "run finished");
         }
-        Err(RecorderError::Rejected(Rejection::Conflict { current, .. })) => {
+        Err(RecorderError::Write(WriteError::Conflict { current, .. })) => {
             tracing::info!(%current, "the run ended elsewhere first; result dropped");
         }
-        Err(RecorderError::Store(err)) if completing && !err.is_transient() => {
+        Err(RecorderError::Write(WriteError::Store(err))) if completing && !err.is_transient() => {
             tracing::error!(error = %err, "storing results failed");
             let failure = Failure::new(
                 ErrorClass::StorageError,
-                Stage::Store,
+                ErrorStage::Store,
                 "the results could not be stored",
             );
             let change = Change::Fail {
@@ -244,9 +244,9 @@ async fn apply_patiently(
         };
         let outcome = recorder.apply(command).await;
         let transient = match &outcome {
-            Err(RecorderError::Store(err)) => err.is_transient(),
+            Err(RecorderError::Write(WriteError::Store(err))) => err.is_transient(),
             Err(RecorderError::Unavailable) => true,
-            Ok(_) | Err(RecorderError::Rejected(_)) => false,
+            Ok(_) | Err(RecorderError::Write(_)) => false,
         };
         if !transient || tokio::time::Instant::now() + delay > deadline {
             return outcome;

@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use super::periodic::Work;
 use super::recorder::RecorderHandle;
 use crate::config::WatchdogConfig;
-use crate::domain::{ErrorClass, Failure, RunStatus, Stage};
+use crate::domain::{ErrorClass, ErrorStage, Failure, RunStatus};
 use crate::metrics;
 use crate::store::{Change, Command, FailCause, Store, StoreError};
 
@@ -46,7 +46,7 @@ impl Work for Watchdog {
         };
         let failure = Failure::new(
             ErrorClass::InternalError,
-            Stage::Recovery,
+            ErrorStage::Recovery,
             "the run was stranded in running (past its time-to-live, or its node stopped \
              renewing its lease) and was recovered by the watchdog",
         );

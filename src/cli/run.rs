@@ -21,9 +21,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::{AuditEntry, Circuit, Run, RunSpec, RunStatus, User, escape_untrusted};
-use crate::store::lifecycle::ApplyError;
 use crate::store::runs::RunFilter;
-use crate::store::{Canceller, Change, Command, Rejection, Store};
+use crate::store::{Canceller, Change, Command, Store, WriteError};
 
 #[derive(Subcommand)]
 pub enum RunCommand {
@@ -459,12 +458,12 @@ async fn cancel(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
             println!("cancelled run {} (it was {from})", run.id);
             Ok(ExitCode::SUCCESS)
         }
-        Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => Ok(refuse(&format!(
+        Err(WriteError::Conflict { current, .. }) => Ok(refuse(&format!(
             "run {} is already {current}; nothing changed",
             run.id
         ))),
-        Err(ApplyError::Rejected(Rejection::NotFound(id))) => Ok(refuse(&format!("no run {id}"))),
-        Err(ApplyError::Store(err)) => Err(anyhow::anyhow!("{err}")),
+        Err(WriteError::NotFound(id)) => Ok(refuse(&format!("no run {id}"))),
+        Err(WriteError::Store(err)) => Err(anyhow::anyhow!("{err}")),
     }
 }
 

@@ -49,7 +49,7 @@ impl fmt::Display for ErrorClass {
 
 /// Where in a run's work something failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Stage {
+pub enum ErrorStage {
     Prepare,
     Execute,
     Store,
@@ -57,25 +57,25 @@ pub enum Stage {
     Recovery,
 }
 
-impl Stage {
-    pub const ALL: [Stage; 4] = [
-        Stage::Prepare,
-        Stage::Execute,
-        Stage::Store,
-        Stage::Recovery,
+impl ErrorStage {
+    pub const ALL: [ErrorStage; 4] = [
+        ErrorStage::Prepare,
+        ErrorStage::Execute,
+        ErrorStage::Store,
+        ErrorStage::Recovery,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Stage::Prepare => "prepare",
-            Stage::Execute => "execute",
-            Stage::Store => "store",
-            Stage::Recovery => "recovery",
+            ErrorStage::Prepare => "prepare",
+            ErrorStage::Execute => "execute",
+            ErrorStage::Store => "store",
+            ErrorStage::Recovery => "recovery",
         }
     }
 }
 
-impl fmt::Display for Stage {
+impl fmt::Display for ErrorStage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -95,7 +95,7 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub class: ErrorClass,
-    pub stage: Stage,
+    pub stage: ErrorStage,
     /// Private so that every message passes [`Failure::new`]'s bound.
     message: String,
 }
@@ -103,7 +103,7 @@ pub struct Failure {
 impl Failure {
     /// A failure saying `message`, cut to [`MAX_MESSAGE_BYTES`] if longer, followed then by
     /// ` … [truncated: N bytes in all]` (N the original length in bytes).
-    pub fn new(class: ErrorClass, stage: Stage, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, stage: ErrorStage, message: impl Into<String>) -> Self {
         let mut message = message.into();
         if message.len() > MAX_MESSAGE_BYTES {
             let all = message.len();
@@ -129,7 +129,7 @@ mod tests {
     use super::*;
 
     fn message(text: &str) -> String {
-        Failure::new(ErrorClass::BackendError, Stage::Execute, text)
+        Failure::new(ErrorClass::BackendError, ErrorStage::Execute, text)
             .message()
             .to_owned()
     }

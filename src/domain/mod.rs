@@ -18,7 +18,7 @@ pub mod text;
 
 pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use failure::{ErrorClass, Failure, MAX_MESSAGE_BYTES, Stage};
+pub use failure::{ErrorClass, ErrorStage, Failure, MAX_MESSAGE_BYTES};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
 pub use run::{NewRun, Parameters, Run, RunResults, RunSpec};
 pub use status::{Action, Edge, RunStatus};

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{ErrorClass, RunStatus, Stage};
+use super::{ErrorClass, ErrorStage, RunStatus};
 
 /// Outcome of a completed run (`runs.results`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -69,7 +69,7 @@ pub struct Run {
     pub results: Option<RunResults>,
     pub error_class: Option<ErrorClass>,
     pub error_message: Option<String>,
-    pub error_stage: Option<Stage>,
+    pub error_stage: Option<ErrorStage>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,

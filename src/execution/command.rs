@@ -27,7 +27,7 @@ use qrun_sandbox::{Ending, Exit, Hardening, Invocation, Policy, Sandbox, SetupEr
 
 use super::{Backend, ExecError, Job};
 use crate::config::{BackendConfig, SandboxConfig};
-use crate::domain::{ErrorClass, Failure, Parameters, RunResults, Stage};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Parameters, RunResults};
 
 /// The exit status by which a program says the user's source is at fault.
 pub const EXIT_SOURCE_ERROR: i32 = 65;
@@ -115,7 +115,7 @@ impl CommandBackend {
         if job.source.len() > self.max_source_bytes {
             return Err(Failure::new(
                 ErrorClass::ResourceLimit,
-                Stage::Prepare,
+                ErrorStage::Prepare,
                 format!(
                     "source is {} bytes; this backend accepts at most {}",
                     job.source.len(),
@@ -126,7 +126,7 @@ impl CommandBackend {
         if job.shots == 0 || job.shots > self.max_shots {
             return Err(Failure::new(
                 ErrorClass::ValidationError,
-                Stage::Prepare,
+                ErrorStage::Prepare,
                 format!("shots must be between 1 and {}", self.max_shots),
             ));
         }
@@ -213,7 +213,7 @@ fn counts(ending: Ending) -> Result<BTreeMap<String, u64>, ExecError> {
     let failure = |class, message: String| {
         Err(ExecError::Failed(Failure::new(
             class,
-            Stage::Execute,
+            ErrorStage::Execute,
             message,
         )))
     };
@@ -238,7 +238,7 @@ fn counts(ending: Ending) -> Result<BTreeMap<String, u64>, ExecError> {
         } => match serde_json::from_slice::<SourceErrorResponse>(&stdout) {
             Ok(SourceErrorResponse { error }) => Err(ExecError::Failed(Failure::new(
                 ErrorClass::ValidationError,
-                Stage::Prepare,
+                ErrorStage::Prepare,
                 match error.line {
                     Some(line) => format!("line {line}: {}", error.message),
                     None => error.message,
@@ -384,7 +384,7 @@ fn with_stderr(message: String, stderr: &[u8]) -> String {
 fn backend_error(message: String) -> ExecError {
     ExecError::Failed(Failure::new(
         ErrorClass::BackendError,
-        Stage::Execute,
+        ErrorStage::Execute,
         message,
     ))
 }
@@ -507,7 +507,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             .await;
             assert_eq!(
                 (failure.class, failure.stage, failure.message()),
-                (ErrorClass::ValidationError, Stage::Prepare, message)
+                (ErrorClass::ValidationError, ErrorStage::Prepare, message)
             );
         }
         // Exit 65 without the error JSON is the backend's failure.
@@ -531,7 +531,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             (failure.class, failure.stage, failure.message()),
             (
                 ErrorClass::BackendError,
-                Stage::Execute,
+                ErrorStage::Execute,
                 "backend exited with status 3; stderr: lots of noise\n  qiskit exploded"
             )
         );
@@ -588,7 +588,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             let failure = failure_of(&sh(&format!("printf '{{\"counts\": {counts}}}'"))).await;
             assert_eq!(
                 (failure.class, failure.stage, failure.message()),
-                (ErrorClass::BackendError, Stage::Execute, message),
+                (ErrorClass::BackendError, ErrorStage::Execute, message),
                 "{counts}"
             );
         }
@@ -682,7 +682,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             (failure.class, failure.stage, failure.message()),
             (
                 ErrorClass::ResourceLimit,
-                Stage::Execute,
+                ErrorStage::Execute,
                 "memory limit 256 MiB exceeded"
             )
         );

@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use qrun_engine::{CancellationToken, EngineError, FailureKind};
 
 use crate::config::BackendConfig;
-use crate::domain::{ErrorClass, Failure, Parameters, RunResults, Stage};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Parameters, RunResults};
 
 /// What a backend runs.
 #[derive(Clone, Debug)]
@@ -47,8 +47,8 @@ impl From<EngineError> for ExecError {
             FailureKind::Cancelled => return ExecError::Cancelled,
         };
         let stage = match e.stage {
-            qrun_engine::Stage::Prepare => Stage::Prepare,
-            qrun_engine::Stage::Execute => Stage::Execute,
+            qrun_engine::Stage::Prepare => ErrorStage::Prepare,
+            qrun_engine::Stage::Execute => ErrorStage::Execute,
         };
         let message = match e.position {
             Some(p) => format!("{}:{}: {}", p.line, p.col, e.message),

@@ -27,7 +27,7 @@ use super::views::RunView;
 use crate::domain::{Circuit, Run, RunStatus, User};
 use crate::http::Context;
 use crate::service::access::sees_submitter;
-use crate::service::{RunChange, ServiceError};
+use crate::service::{ServiceError, StatusChange};
 
 /// How often the stream re-reads the run, for changes made on other nodes.
 const POLL: Duration = Duration::from_secs(1);
@@ -107,7 +107,7 @@ impl Watch {
     /// reads the channel. When the client goes away the channel closes and the task ends.
     fn stream(
         self,
-        changes: broadcast::Receiver<RunChange>,
+        changes: broadcast::Receiver<StatusChange>,
         first: RunView,
         last_event_id: Option<String>,
     ) -> impl Stream<Item = Result<Event, Infallible>> + Send + Sync + 'static {
@@ -121,7 +121,7 @@ impl Watch {
     async fn run(
         self,
         tx: mpsc::Sender<Event>,
-        mut changes: broadcast::Receiver<RunChange>,
+        mut changes: broadcast::Receiver<StatusChange>,
         first: RunView,
         last_event_id: Option<String>,
     ) {

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::config::BackendConfig;
 use crate::domain::{
-    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, Run, RunResults, RunSpec, RunStatus,
-    Stage,
+    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Run, RunResults, RunSpec,
+    RunStatus,
 };
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
@@ -352,7 +352,7 @@ fn error_class_schema() -> Object {
 fn error_stage_schema() -> Object {
     optional_one_of_strings(
         "Where a failed run failed (null unless failed)",
-        Stage::ALL.map(Stage::as_str),
+        ErrorStage::ALL.map(ErrorStage::as_str),
     )
 }
 

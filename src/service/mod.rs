@@ -29,9 +29,9 @@ use tokio::sync::broadcast;
 
 use crate::actors::RecorderHandle;
 use crate::actors::recorder::RecorderError;
-use crate::store::{Rejection, Store, StoreError};
+use crate::store::{Store, StoreError, WriteError};
 
-pub use crate::actors::RunChange;
+pub use crate::actors::StatusChange;
 use crate::domain::User;
 pub use rules::Rules;
 
@@ -94,7 +94,7 @@ impl Service {
     }
 
     /// Committed status changes of runs, from now on (live views).
-    pub fn changes(&self) -> broadcast::Receiver<RunChange> {
+    pub fn changes(&self) -> broadcast::Receiver<StatusChange> {
         self.recorder.subscribe()
     }
 }
@@ -167,14 +167,12 @@ impl From<Arc<StoreError>> for ServiceError {
 impl From<RecorderError> for ServiceError {
     fn from(err: RecorderError) -> Self {
         match err {
-            RecorderError::Rejected(Rejection::Conflict { current, .. }) => {
-                ServiceError::Conflict {
-                    code: "run_terminal",
-                    message: format!("the run is already {current}"),
-                }
-            }
-            RecorderError::Rejected(Rejection::NotFound(_)) => ServiceError::NotFound("run"),
-            RecorderError::Store(err) => err.into(),
+            RecorderError::Write(WriteError::Conflict { current, .. }) => ServiceError::Conflict {
+                code: "run_terminal",
+                message: format!("the run is already {current}"),
+            },
+            RecorderError::Write(WriteError::NotFound(_)) => ServiceError::NotFound("run"),
+            RecorderError::Write(WriteError::Store(err)) => err.into(),
             RecorderError::Unavailable => ServiceError::Unavailable(
                 "the service is restarting or shutting down; try again".into(),
             ),

@@ -216,8 +216,8 @@ impl Service {
             .apply(Command::Create(new.clone()))
             .await
             .map_err(|e| match e {
-                RecorderError::Rejected(r) => {
-                    ServiceError::Internal(anyhow::anyhow!("creation rejected: {r}"))
+                RecorderError::Write(refused) if refused.refused() => {
+                    ServiceError::Internal(anyhow::anyhow!("creation refused: {refused}"))
                 }
                 other => other.into(),
             })?;

@@ -9,8 +9,8 @@ use sea_orm::ActiveValue::Set;
 
 use super::StoreError;
 use crate::domain::{
-    AuditEntry, Circuit, CircuitVersion, ErrorClass, Manifest, OutboxEvent, Parameters, Run,
-    RunResults, RunSpec, RunStatus, Stage, User, Visibility,
+    AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Manifest, OutboxEvent, Parameters,
+    Run, RunResults, RunSpec, RunStatus, User, Visibility,
 };
 
 pub(super) fn status_to_db(status: RunStatus) -> db::RunStatus {
@@ -55,21 +55,21 @@ pub(super) fn class_from_db(class: db::ErrorClass) -> ErrorClass {
     }
 }
 
-pub(super) fn stage_to_db(stage: Stage) -> db::Stage {
+pub(super) fn stage_to_db(stage: ErrorStage) -> db::ErrorStage {
     match stage {
-        Stage::Prepare => db::Stage::Prepare,
-        Stage::Execute => db::Stage::Execute,
-        Stage::Store => db::Stage::Store,
-        Stage::Recovery => db::Stage::Recovery,
+        ErrorStage::Prepare => db::ErrorStage::Prepare,
+        ErrorStage::Execute => db::ErrorStage::Execute,
+        ErrorStage::Store => db::ErrorStage::Store,
+        ErrorStage::Recovery => db::ErrorStage::Recovery,
     }
 }
 
-pub(super) fn stage_from_db(stage: db::Stage) -> Stage {
+pub(super) fn stage_from_db(stage: db::ErrorStage) -> ErrorStage {
     match stage {
-        db::Stage::Prepare => Stage::Prepare,
-        db::Stage::Execute => Stage::Execute,
-        db::Stage::Store => Stage::Store,
-        db::Stage::Recovery => Stage::Recovery,
+        db::ErrorStage::Prepare => ErrorStage::Prepare,
+        db::ErrorStage::Execute => ErrorStage::Execute,
+        db::ErrorStage::Store => ErrorStage::Store,
+        db::ErrorStage::Recovery => ErrorStage::Recovery,
     }
 }
 

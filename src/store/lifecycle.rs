@@ -3,7 +3,8 @@
 //! Every command is applied as a guarded compare-and-set (`UPDATE runs SET … WHERE id = $1 AND
 //! status IN ($sources) [AND guard] RETURNING *`) and commits, in the same transaction, with
 //! its audit row and — only when `analytics_consent IS TRUE` — its analytics outbox row. A
-//! guard that matches no row is a [`Rejection`] and writes nothing.
+//! guard that matches no row is a [`WriteError::Conflict`] (or [`WriteError::NotFound`]) and
+//! writes nothing.
 //!
 //! [`Store::apply`] takes a batch: all commands share one transaction (group commit), each
 //! keeping its own guard and its own rows. The rows nothing in the batch reads back — audit
@@ -125,35 +126,38 @@ pub struct Applied {
     pub created: bool,
 }
 
-/// A command the guard refused: nothing was written.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
+/// Why a command did not take effect: the lifecycle's one error type.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The guard refused the edge: the run is `current`, which `edge` does not leave. Nothing
+    /// was written.
     #[error("run {run_id} is {current}: cannot {edge:?}")]
     Conflict {
         run_id: Uuid,
         edge: Edge,
         current: RunStatus,
     },
+    /// No run has this id. Nothing was written.
     #[error("run {0} does not exist")]
     NotFound(Uuid),
-}
-
-/// The outcome of one command of a batch.
-pub type Outcome = std::result::Result<Applied, ApplyError>;
-
-/// Why a command did not take effect.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
     /// The database failed; shared by every command of a batch that failed together.
     #[error(transparent)]
     Store(Arc<StoreError>),
 }
 
+impl WriteError {
+    /// Whether the guard refused the command (as opposed to the database failing).
+    pub fn refused(&self) -> bool {
+        !matches!(self, WriteError::Store(_))
+    }
+}
+
 impl Store {
     /// Applies a batch of commands in one transaction; one outcome per command, in order.
-    pub async fn apply(&self, commands: &[Command]) -> Vec<Outcome> {
+    pub async fn apply(
+        &self,
+        commands: &[Command],
+    ) -> Vec<std::result::Result<Applied, WriteError>> {
         self.apply_and_claim(commands, &[]).await.0
     }
 
@@ -173,13 +177,9 @@ impl Store {
         &self,
         commands: &[Command],
         claims: &[ClaimOrder],
-    ) -> (Vec<Outcome>, Vec<Claimed>) {
+    ) -> (Vec<std::result::Result<Applied, WriteError>>, Vec<Claimed>) {
         let err = match self.apply_together(commands, claims).await {
             Ok((outcomes, claimed)) => {
-                let outcomes = outcomes
-                    .into_iter()
-                    .map(|o| o.map_err(ApplyError::from))
-                    .collect();
                 return (outcomes, claimed.into_iter().map(Ok).collect());
             }
             Err(err) => Arc::new(err),
@@ -188,7 +188,7 @@ impl Store {
             return (
                 commands
                     .iter()
-                    .map(|_| Err(ApplyError::Store(err.clone())))
+                    .map(|_| Err(WriteError::Store(err.clone())))
                     .collect(),
                 claims.iter().map(|_| Err(err.clone())).collect(),
             );
@@ -200,11 +200,8 @@ impl Store {
                 .apply_together(std::slice::from_ref(command), &[])
                 .await
             {
-                Ok((mut one, _)) => one
-                    .pop()
-                    .expect("one outcome per command")
-                    .map_err(ApplyError::from),
-                Err(err) => Err(ApplyError::Store(Arc::new(err))),
+                Ok((mut one, _)) => one.pop().expect("one outcome per command"),
+                Err(err) => Err(WriteError::Store(Arc::new(err))),
             };
             outcomes.push(outcome);
         }
@@ -217,7 +214,7 @@ impl Store {
     }
 
     /// Applies one command in its own transaction.
-    pub async fn apply_one(&self, command: Command) -> Outcome {
+    pub async fn apply_one(&self, command: Command) -> std::result::Result<Applied, WriteError> {
         self.apply(std::slice::from_ref(&command))
             .await
             .pop()
@@ -229,7 +226,7 @@ impl Store {
         commands: &[Command],
         claims: &[ClaimOrder],
     ) -> Result<(
-        Vec<std::result::Result<Applied, Rejection>>,
+        Vec<std::result::Result<Applied, WriteError>>,
         Vec<Vec<Applied>>,
     )> {
         let txn = self.begin_write().await?;
@@ -572,7 +569,7 @@ async fn transition(
     change: &Change,
     now: DateTime<Utc>,
     records: &mut Records,
-) -> Result<std::result::Result<Applied, Rejection>> {
+) -> Result<std::result::Result<Applied, WriteError>> {
     let edge = change.edge();
     let mut now = now;
     for _ in 0..TIME_RETRIES {
@@ -593,14 +590,14 @@ async fn transition(
             }));
         }
         match current(txn, run_id).await? {
-            None => return Ok(Err(Rejection::NotFound(run_id))),
+            None => return Ok(Err(WriteError::NotFound(run_id))),
             Some((status, latest)) if edge.sources().contains(&status) && latest >= now => {
                 // Only the time guard missed: this clock is behind the run's last stamp (a
                 // concurrent writer, or another node's clock). Move just past it.
                 now = now.max(latest + chrono::TimeDelta::microseconds(1));
             }
             Some((status, _)) => {
-                return Ok(Err(Rejection::Conflict {
+                return Ok(Err(WriteError::Conflict {
                     run_id,
                     edge,
                     current: status,

@@ -33,7 +33,7 @@ use crate::cache::Immutable;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{
-    Applied, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, Rejection,
+    Applied, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, WriteError,
 };
 pub use outbox::OutboxBatch;
 pub use time::Time;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use qrun::domain::{ErrorClass, Failure, ManualClock, RunResults, Stage};
+use qrun::domain::{ErrorClass, ErrorStage, Failure, ManualClock, RunResults};
 use qrun::store::users::hash_token;
 use qrun::store::{Canceller, Change, FailCause};
 use serde_json::Value;
@@ -182,7 +182,7 @@ async fn run_show_tells_what_happened_to_a_run(db: TestDb) {
     app.start_run(failed).await;
     let failure = Failure::new(
         ErrorClass::Timeout,
-        Stage::Execute,
+        ErrorStage::Execute,
         "wall time 300 s exceeded",
     );
     app.transition(
@@ -309,7 +309,7 @@ async fn run_show_escapes_controls_and_bidi_overrides(db: TestDb) {
     let failed = app.submit(&fx, None).await.id;
     app.start_run(failed).await;
     let message = "line 2: \x1b[31mNameError\x1b[0m in \u{202E}txt.exe\r\x07";
-    let failure = Failure::new(ErrorClass::ValidationError, Stage::Prepare, message);
+    let failure = Failure::new(ErrorClass::ValidationError, ErrorStage::Prepare, message);
     app.transition(
         failed,
         Change::Fail {

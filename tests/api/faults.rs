@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use qrun::domain::RunStatus;
-use qrun::store::lifecycle::ApplyError;
-use qrun::store::{Command, StoreError};
+use qrun::store::{Command, StoreError, WriteError};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::helpers::{TestApp, TestDb, executing, http, wait_until};
@@ -233,7 +232,7 @@ async fn a_batch_meeting_an_outage_fails_at_once(db: TestDb) {
     let errors: Vec<&Arc<StoreError>> = outcomes
         .iter()
         .map(|outcome| match outcome {
-            Err(ApplyError::Store(err)) => err,
+            Err(WriteError::Store(err)) => err,
             other => panic!("every command fails: {other:?}"),
         })
         .collect();

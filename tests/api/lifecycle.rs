@@ -3,9 +3,8 @@
 
 use chrono::{TimeDelta, Utc};
 use qrun::actors::recorder::RecorderError;
-use qrun::domain::{Action, ErrorClass, Failure, RunResults, RunStatus, Stage};
-use qrun::store::lifecycle::ApplyError;
-use qrun::store::{Applied, Canceller, Change, Command, FailCause, Rejection};
+use qrun::domain::{Action, ErrorClass, ErrorStage, Failure, RunResults, RunStatus};
+use qrun::store::{Applied, Canceller, Change, Command, FailCause, WriteError};
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestDb, clock_hooks};
@@ -53,7 +52,7 @@ fn fail() -> Change {
     Change::Fail {
         failure: Failure::new(
             ErrorClass::BackendError,
-            Stage::Execute,
+            ErrorStage::Execute,
             "the backend crashed",
         ),
         cause: FailCause::Executor,
@@ -135,7 +134,7 @@ async fn every_edge_writes_one_audit_row_and_an_event_only_with_consent(db: Test
             for change in [complete(), fail(), cancel(fx.user_id)] {
                 let edge = change.edge();
                 match app.transition(run.id, change).await {
-                    Err(RecorderError::Rejected(Rejection::Conflict { current, .. })) => {
+                    Err(RecorderError::Write(WriteError::Conflict { current, .. })) => {
                         assert_eq!(current, done.status, "{edge:?}")
                     }
                     other => panic!("{edge:?} on a {} run: {other:?}", done.status),
@@ -161,7 +160,7 @@ async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb)
         assert!(
             matches!(
                 err,
-                RecorderError::Rejected(Rejection::Conflict {
+                RecorderError::Write(WriteError::Conflict {
                     current: RunStatus::Pending,
                     ..
                 })
@@ -188,7 +187,7 @@ async fn non_edges_from_live_states_are_conflicts_that_write_nothing(db: TestDb)
         .transition(missing, complete())
         .await
         .expect_err("no such run");
-    assert!(matches!(err, RecorderError::Rejected(Rejection::NotFound(id)) if id == missing));
+    assert!(matches!(err, RecorderError::Write(WriteError::NotFound(id)) if id == missing));
     app.stop().await;
 }
 
@@ -208,7 +207,10 @@ async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb)
         .transition(run.id, complete())
         .await
         .expect_err("the outbox is gone");
-    assert!(matches!(err, RecorderError::Store(_)), "{err:?}");
+    assert!(
+        matches!(err, RecorderError::Write(WriteError::Store(_))),
+        "{err:?}"
+    );
     assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), before);
     let audit = app.store().audit_timeline(run.id).await.unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");
@@ -222,7 +224,10 @@ async fn a_failed_audit_or_outbox_insert_leaves_the_status_unchanged(db: TestDb)
         .transition(run.id, cancel(fx.user_id))
         .await
         .expect_err("the audit log is gone");
-    assert!(matches!(err, RecorderError::Store(_)), "{err:?}");
+    assert!(
+        matches!(err, RecorderError::Write(WriteError::Store(_))),
+        "{err:?}"
+    );
     assert_eq!(app.store().run(run.id).await.unwrap().unwrap(), before);
 
     // A creation whose audit row cannot be written leaves no run behind.
@@ -240,7 +245,7 @@ fn terminal_change(i: usize, user: Uuid) -> Change {
         1 => fail(),
         2 => cancel(user),
         _ => Change::Fail {
-            failure: Failure::new(ErrorClass::InternalError, Stage::Recovery, "stranded"),
+            failure: Failure::new(ErrorClass::InternalError, ErrorStage::Recovery, "stranded"),
             cause: FailCause::Watchdog {
                 started_before: Utc::now() + TimeDelta::hours(1),
                 lease_expired_before: Utc::now() + TimeDelta::hours(1),
@@ -285,7 +290,7 @@ async fn fifty_racing_terminal_transitions_have_exactly_one_winner(db: TestDb) {
                     .await;
                 let conflict = matches!(
                     outcome,
-                    Err(RecorderError::Rejected(Rejection::Conflict { .. }))
+                    Err(RecorderError::Write(WriteError::Conflict { .. }))
                 );
                 (outcome.is_ok(), conflict)
             })
@@ -311,10 +316,7 @@ async fn fifty_racing_terminal_transitions_have_exactly_one_winner(db: TestDb) {
                         change,
                     })
                     .await;
-                let conflict = matches!(
-                    outcome,
-                    Err(ApplyError::Rejected(Rejection::Conflict { .. }))
-                );
+                let conflict = matches!(outcome, Err(WriteError::Conflict { .. }));
                 (outcome.is_ok(), conflict)
             })
         })
@@ -334,7 +336,7 @@ async fn the_watchdog_guard_spares_a_run_that_is_not_stranded(db: TestDb) {
     app.start_run(run.id).await;
     // A sweep whose horizon is before the run started and whose lease is still valid.
     let sweep = Change::Fail {
-        failure: Failure::new(ErrorClass::InternalError, Stage::Recovery, "stranded"),
+        failure: Failure::new(ErrorClass::InternalError, ErrorStage::Recovery, "stranded"),
         cause: FailCause::Watchdog {
             started_before: Utc::now() - TimeDelta::hours(1),
             lease_expired_before: Utc::now() - TimeDelta::hours(1),
@@ -346,7 +348,7 @@ async fn the_watchdog_guard_spares_a_run_that_is_not_stranded(db: TestDb) {
         .expect_err("not stranded");
     assert!(matches!(
         err,
-        RecorderError::Rejected(Rejection::Conflict {
+        RecorderError::Write(WriteError::Conflict {
             current: RunStatus::Running,
             ..
         })
@@ -485,7 +487,7 @@ async fn one_bad_command_does_not_sink_its_batch(db: TestDb) {
     assert!(created.created);
     assert_eq!(created.run.spec.shots, 7);
     match outcomes.next().unwrap() {
-        Err(ApplyError::Store(err)) => assert!(!err.is_transient(), "{err}"),
+        Err(WriteError::Store(err)) => assert!(!err.is_transient(), "{err}"),
         other => panic!("the bad creation: {other:?}"),
     }
     let cancelled = outcomes.next().unwrap().expect("the transition");
@@ -539,7 +541,7 @@ async fn a_batch_of_completions_keeps_each_runs_guard_and_order(db: TestDb) {
         .iter()
         .map(|o| match o {
             Ok(applied) => applied.run.status.as_str().to_owned(),
-            Err(ApplyError::Rejected(Rejection::Conflict { current, .. })) => {
+            Err(WriteError::Conflict { current, .. }) => {
                 format!("conflict: {}", current.as_str())
             }
             Err(other) => format!("{other}"),

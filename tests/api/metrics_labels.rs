@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use qrun::domain::{Action, ErrorClass, Stage};
+use qrun::domain::{Action, ErrorClass, ErrorStage};
 use qrun::metrics::{METHODS, OTHER};
 use serde_json::{Value, json};
 
@@ -200,7 +200,7 @@ async fn every_known_label_set_is_exported_from_start_up() {
         );
     }
     for class in ErrorClass::ALL {
-        for stage in Stage::ALL {
+        for stage in ErrorStage::ALL {
             let labels = [("error_class", class.as_str()), ("stage", stage.as_str())];
             assert!(
                 has(&samples, "qrun_runs_failed_total", &labels).is_some(),

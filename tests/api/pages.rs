@@ -11,7 +11,7 @@ use qrun::app::Hooks;
 use std::collections::BTreeMap;
 
 use qrun::config::{BackendConfig, Config};
-use qrun::domain::{ErrorClass, Failure, RunResults, RunStatus, Stage};
+use qrun::domain::{ErrorClass, ErrorStage, Failure, RunResults, RunStatus};
 use qrun::store::{Canceller, Change, FailCause};
 use serde_json::Value;
 use uuid::Uuid;
@@ -86,7 +86,7 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
     app.transition(completed, complete).await.unwrap();
     let failure = Failure::new(
         ErrorClass::BackendError,
-        Stage::Execute,
+        ErrorStage::Execute,
         "the backend fell over",
     );
     let fail = Change::Fail {

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use qrun::domain::{ErrorClass, Failure, RunResults, Stage};
+use qrun::domain::{ErrorClass, ErrorStage, Failure, RunResults};
 use qrun::store::users::hash_token;
 use qrun::store::{Canceller, Change, FailCause};
 use reqwest::Method;
@@ -580,7 +580,7 @@ async fn private_runs_in_every_status(
     app.transition(runs[2], Change::Complete { results })
         .await
         .unwrap();
-    let failure = Failure::new(ErrorClass::BackendError, Stage::Execute, "boom");
+    let failure = Failure::new(ErrorClass::BackendError, ErrorStage::Execute, "boom");
     app.transition(
         runs[3],
         Change::Fail {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use qrun::app::Hooks;
 use qrun::config::Config;
-use qrun::domain::{ErrorClass, Failure, Manifest, RunResults, Stage};
+use qrun::domain::{ErrorClass, ErrorStage, Failure, Manifest, RunResults};
 use qrun::store::{Canceller, Change, FailCause};
 
 use crate::helpers::{TestApp, TestDb, http, sleepy_backend, wait_until};
@@ -27,7 +27,7 @@ fn results(shots: u64) -> RunResults {
 
 fn fail() -> Change {
     Change::Fail {
-        failure: Failure::new(ErrorClass::BackendError, Stage::Execute, "it broke"),
+        failure: Failure::new(ErrorClass::BackendError, ErrorStage::Execute, "it broke"),
         cause: FailCause::Executor,
     }
 }
