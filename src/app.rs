@@ -50,7 +50,8 @@ pub struct Application {
 pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database, clock)
         .await
-        .context("cannot open the database")?;
+        .context("cannot open the database")?
+        .with_scheduling(config.scheduling.clone());
     store
         .migrate()
         .await

@@ -32,6 +32,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub recorder: RecorderConfig,
     pub executor: ExecutorConfig,
+    pub scheduling: SchedulingConfig,
     pub auth: AuthConfig,
     pub watchdog: WatchdogConfig,
     pub analytics: AnalyticsConfig,
@@ -110,6 +111,26 @@ impl ExecutorConfig {
             std::process::id(),
             rand::random::<u16>()
         )
+    }
+}
+
+/// `[scheduling]`: how claims share the executors among users (docs/DESIGN.md §10). The same
+/// on every node of a cluster.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulingConfig {
+    /// Runs one user may have executing at once across every node, enforced by the claim;
+    /// `0`: no cap.
+    pub max_running_per_user: u64,
+    /// Fair-share weights by handle (unlisted users weigh 1): with work waiting, a user of
+    /// weight 3 is given three runs executing for each one of a user of weight 1. Finite, > 0.
+    pub weights: BTreeMap<String, f64>,
+}
+
+impl SchedulingConfig {
+    /// The cap on a user's running runs, `None` for none.
+    pub fn max_running_per_user(&self) -> Option<u64> {
+        (self.max_running_per_user > 0).then_some(self.max_running_per_user)
     }
 }
 
@@ -539,6 +560,17 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::key(key, "must be at least 1"));
             }
+        }
+        if let Some((handle, weight)) = self
+            .scheduling
+            .weights
+            .iter()
+            .find(|(_, w)| !(w.is_finite() && **w > 0.0))
+        {
+            return Err(ConfigError::key(
+                &format!("scheduling.weights.{handle}"),
+                format!("{weight} is not a positive number"),
+            ));
         }
         if self.recorder.max_batch == 0 {
             return Err(ConfigError::key("recorder.max_batch", "must be at least 1"));

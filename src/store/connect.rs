@@ -13,7 +13,7 @@ use sea_orm::{ConnectOptions, Database};
 
 use super::Time;
 use super::{Result, Store};
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, SchedulingConfig};
 use crate::domain::{Clock, SystemClock};
 
 /// The key of the PostgreSQL advisory lock that serialises migrations across nodes:
@@ -63,7 +63,15 @@ impl Store {
             clock,
             time,
             caches: Default::default(),
+            scheduling: Default::default(),
         })
+    }
+
+    /// This store with claims made under `scheduling` (fair share, the per-user cap; by default
+    /// neither weights nor a cap).
+    pub fn with_scheduling(mut self, scheduling: SchedulingConfig) -> Store {
+        self.scheduling = Arc::new(scheduling);
+        self
     }
 
     /// Applies pending migrations, all in one write transaction, so that nodes starting

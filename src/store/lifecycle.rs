@@ -21,10 +21,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::runs::{self, Column};
-use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Condition, Expr, Func, IntoIden, LockBehavior, LockType, Order,
-    Query, TableRef, WithClause,
-};
+use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query, TableRef};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
     QueryFilter, QuerySelect, Statement, TryInsertResult,
@@ -35,7 +32,8 @@ use super::convert::{
     class_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db, status_to_db,
 };
 use super::records::{Records, insert_all};
-use super::{Result, Store, StoreError, notify};
+use super::{Result, Store, StoreError, notify, queues};
+use crate::config::SchedulingConfig;
 use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
 
 /// A lifecycle command for the store.
@@ -251,9 +249,12 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        // The commands' moves of the queues' counts before any claim: a claim never waits for
+        // a queue, so every wait for one happens here, in `user_id` order.
+        queues::count(&txn, outcomes.iter().filter_map(|o| o.as_ref().ok()), None).await?;
         let mut claimed = Vec::with_capacity(claims.len());
         for order in claims {
-            claimed.push(claim_in(&txn, order, now, &mut inserts.records).await?);
+            claimed.push(claim_in(&txn, order, &self.scheduling, now, &mut inserts.records).await?);
         }
         inserts.insert(&txn).await?;
         if self.is_postgres() {
@@ -458,43 +459,24 @@ pub struct ClaimOrder {
     pub lease: TimeDelta,
 }
 
-/// Starts up to `order.limit` pending runs created before `now`, oldest first, for
-/// `order.node`, in `txn`; adds their `run.started` audit rows and consented `run_started`
-/// events to `records`. The runs, oldest first.
-///
-/// One statement on both databases, whose text is the same for any limit (prepared once per
-/// connection); the candidates and the update share one condition ([`claimable`]):
-///
-/// ```sql
-/// WITH oldest AS MATERIALIZED (
-///   SELECT id FROM runs WHERE <claimable($now)>
-///   ORDER BY created_at LIMIT $limit FOR UPDATE SKIP LOCKED)       -- the lock: PostgreSQL only
-/// UPDATE runs SET status = 'running', started_at = $now, claimed_by = $node,
-///        lease_expires_at = $until
-/// WHERE <claimable($now)> AND id = ANY(ARRAY(SELECT id FROM oldest))  -- SQLite: id IN (…)
-/// RETURNING *
-/// ```
-///
-/// On PostgreSQL the candidates are read and locked once: inlined as `id IN (SELECT … LIMIT n
-/// FOR UPDATE SKIP LOCKED)`, the subquery may be planned as the inner side of a nested loop
-/// and run again for every candidate row, each run skipping the rows the statement already
-/// updated (one claim once took every pending run). And they are updated through the primary
-/// key: joined as `UPDATE … FROM oldest`, the generic plan of the prepared statement
-/// hash-joined a sequential scan of `runs` (4.9 ms a claim at 10,000 runs, against 1.8 ms
-/// for a read then an update by ids); `= ANY(ARRAY(…))` makes the ids one array first. SQLite
-/// has one writer, which serialises claims; it has no row locks and no arrays. Time moves
+/// Starts up to `order.limit` pending runs created before `now` for `order.node`, in `txn`,
+/// shared among their users by `scheduling` ([`super::queues`]: the fair-share claim, one
+/// statement on both databases); moves the queues' counts; adds the runs' `run.started` audit
+/// rows and consented `run_started` events to `records`. The runs, oldest first. Time moves
 /// forward: a run committed after this claim read the clock waits for the next claim.
 async fn claim_in(
     txn: &DatabaseTransaction,
     order: &ClaimOrder,
+    scheduling: &SchedulingConfig,
     now: DateTime<Utc>,
     records: &mut Records,
 ) -> Result<Vec<Applied>> {
     if order.limit == 0 {
         return Ok(Vec::new());
     }
+    let statement = queues::claim_statement(txn.get_database_backend(), order, scheduling, now);
     let claimed = runs::Entity::find()
-        .from_raw_sql(claim_statement(txn.get_database_backend(), order, now))
+        .from_raw_sql(statement)
         .all(txn)
         .await?;
     let mut applied = Vec::with_capacity(claimed.len());
@@ -508,56 +490,8 @@ async fn claim_in(
         });
     }
     applied.sort_by_key(|a| (a.run.created_at, a.run.id));
+    queues::count(txn, &applied, Some(now)).await?;
     Ok(applied)
-}
-
-/// [`claim_in`]'s statement for `backend`.
-fn claim_statement(backend: DbBackend, order: &ClaimOrder, now: DateTime<Utc>) -> Statement {
-    use sea_orm::sea_query::ExprTrait;
-    let oldest = Alias::new("oldest");
-    let candidates = Query::select()
-        .column(Column::Id)
-        .from(runs::Entity)
-        .cond_where(claimable(now))
-        .order_by(Column::CreatedAt, Order::Asc)
-        .limit(order.limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .to_owned();
-    let chosen = if backend == DbBackend::Postgres {
-        // Whole: sea-query would parenthesise a custom right-hand side, and `= (ANY(…))` is not
-        // SQL.
-        Expr::cust(r#""runs"."id" = ANY(ARRAY(SELECT "id" FROM "oldest"))"#)
-    } else {
-        Expr::col((runs::Entity, Column::Id)).in_subquery(
-            Query::select()
-                .column(Column::Id)
-                .from(oldest.clone())
-                .to_owned(),
-        )
-    };
-    let claim = Query::update()
-        .table(runs::Entity)
-        .values([
-            (Column::Status, status_value(RunStatus::Running)),
-            (Column::StartedAt, Expr::val(now)),
-            (Column::ClaimedBy, Expr::val(order.node.clone())),
-            (Column::LeaseExpiresAt, Expr::val(now + order.lease)),
-        ])
-        .cond_where(claimable(now).add(chosen))
-        .returning_all()
-        .to_owned()
-        .with(
-            WithClause::new()
-                .cte(
-                    CommonTableExpression::new()
-                        .query(candidates)
-                        .table_name(oldest)
-                        .materialized(true)
-                        .to_owned(),
-                )
-                .to_owned(),
-        );
-    backend.build(&claim)
 }
 
 /// How many times an edge is retried when only its time guard missed.
@@ -624,14 +558,6 @@ fn edge_guard(edge: Edge, now: DateTime<Utc>) -> Condition {
                 .add(Column::StartedAt.is_null())
                 .add(Column::StartedAt.lt(now)),
         )
-}
-
-/// What a pending run must be for a claim at `now` to start it: pending, and created before
-/// `now` (time moves forward).
-fn claimable(now: DateTime<Utc>) -> Condition {
-    Condition::all()
-        .add(Column::Status.eq(status_to_db(RunStatus::Pending)))
-        .add(Column::CreatedAt.lt(now))
 }
 
 /// What every `running → completed` writes at `now`, with its `results` (a value, or a column
@@ -761,7 +687,7 @@ impl Store {
         let txn = self.begin_write().await?;
         let now = self.time.now(&txn).await?;
         let mut records = Records::default();
-        let applied = claim_in(&txn, &order, now, &mut records).await?;
+        let applied = claim_in(&txn, &order, &self.scheduling, now, &mut records).await?;
         if applied.is_empty() {
             return Ok(applied);
         }
@@ -823,57 +749,15 @@ mod tests {
     use super::*;
     use sea_orm::QueryTrait;
 
-    fn order(limit: u64) -> ClaimOrder {
-        ClaimOrder {
-            node: "n1".into(),
-            limit,
-            lease: TimeDelta::seconds(30),
-        }
-    }
-
-    /// A prepared statement is cached by its text: a claim's text must not depend on its limit,
-    /// nor a batch of completions' on its size.
+    /// A prepared statement is cached by its text: a batch of completions' must not depend on
+    /// its size.
     #[test]
     fn statement_texts_do_not_depend_on_sizes() {
         let now = Utc::now();
-        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            let one = claim_statement(backend, &order(1), now);
-            let many = claim_statement(backend, &order(500), now);
-            assert_eq!(one.sql, many.sql, "{backend:?}");
-        }
         let row = |i: u128| serde_json::json!({"id": Uuid::from_u128(i), "results": {}});
         let two = completions_statement(vec![row(1), row(2)], now);
         let many = completions_statement((0..64).map(row).collect(), now);
         assert_eq!(two.sql, many.sql);
-    }
-
-    /// The claim is rendered from one description for both databases: the same guard on the
-    /// candidates and on the update, the lock and the array on PostgreSQL only.
-    #[test]
-    fn the_claim_is_one_statement_rendered_for_each_database() {
-        let now = Utc::now();
-        let pg = claim_statement(DbBackend::Postgres, &order(8), now).sql;
-        let lite = claim_statement(DbBackend::Sqlite, &order(8), now).sql;
-        for sql in [&pg, &lite] {
-            let words = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-            assert!(
-                words.starts_with("WITH \"oldest\" AS MATERIALIZED (SELECT"),
-                "{sql}"
-            );
-            assert_eq!(sql.matches(r#""runs"."status" = "#).count(), 2, "{sql}");
-            assert!(sql.contains("ORDER BY \"created_at\" ASC LIMIT"), "{sql}");
-            assert!(sql.ends_with("RETURNING *"), "{sql}");
-        }
-        assert!(pg.contains("FOR UPDATE SKIP LOCKED"), "{pg}");
-        assert!(
-            pg.contains(r#""runs"."id" = ANY(ARRAY(SELECT "id" FROM "oldest"))"#),
-            "{pg}"
-        );
-        assert!(!lite.contains("FOR UPDATE"), "{lite}");
-        assert!(
-            lite.contains("IN (SELECT \"id\" FROM \"oldest\")"),
-            "{lite}"
-        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod convert;
 pub mod lifecycle;
 pub mod notify;
 pub mod outbox;
+mod queues;
 mod records;
 pub mod runs;
 pub mod time;
@@ -30,6 +31,7 @@ use sea_orm::{DatabaseConnection, DbErr, RuntimeErr, SqlErr};
 use uuid::Uuid;
 
 use crate::cache::Immutable;
+use crate::config::SchedulingConfig;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{
@@ -120,6 +122,8 @@ pub struct Store {
     /// The clock of judged stamps (run lifecycle, leases, analytics delivery).
     time: Time,
     caches: Arc<Caches>,
+    /// How claims share the executors among users ([`lifecycle`]'s claim).
+    scheduling: Arc<SchedulingConfig>,
 }
 
 /// Rows that never change, kept (see [`crate::cache`]).

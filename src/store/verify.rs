@@ -5,11 +5,12 @@
 //! outbox rows are exactly its consented transitions' events (none for a run without consent;
 //! none left after a pruning); its view events ([`RUN_VIEWED`], written with the viewer's
 //! consent, not the run's) describe it and follow its creation; a terminal row is complete. Audit and outbox rows of runs that do not
-//! exist are violations too. Runs are read in pages of [`PAGE`], so memory stays flat.
+//! exist are violations too, and so is a user's queue whose counts are not their pending and
+//! running runs'. Runs are read in pages of [`PAGE`], so memory stays flat.
 
 use std::collections::HashMap;
 
-use entity::{analytics_outbox, audit_logs, runs};
+use entity::{analytics_outbox, audit_logs, runs, user_queues};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
@@ -90,7 +91,44 @@ impl Store {
             }
         }
         self.check_orphans(&mut report).await?;
+        self.check_queues(&mut report).await?;
         Ok(report)
+    }
+
+    /// Each user's queue ([`super::queues`]) counts exactly their pending and running runs.
+    async fn check_queues(&self, report: &mut Report) -> Result<()> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT user_id, \
+                   SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending, \
+                   SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END) AS running \
+                   FROM runs WHERE status IN ('pending', 'running') GROUP BY user_id";
+        let mut actual: HashMap<Uuid, (i64, i64)> = HashMap::new();
+        for row in self
+            .db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?
+        {
+            actual.insert(
+                row.try_get("", "user_id")?,
+                (row.try_get("", "pending")?, row.try_get("", "running")?),
+            );
+        }
+        for queue in user_queues::Entity::find().all(&self.db).await? {
+            let counted = (queue.pending, queue.running);
+            let runs = actual.remove(&queue.user_id).unwrap_or_default();
+            if counted != runs {
+                report.violations.push(format!(
+                    "user {}: queue counts {} pending, {} running; the runs are {} and {}",
+                    queue.user_id, counted.0, counted.1, runs.0, runs.1
+                ));
+            }
+        }
+        for (user, (pending, running)) in actual {
+            report.violations.push(format!(
+                "user {user}: no queue row for {pending} pending and {running} running runs"
+            ));
+        }
+        Ok(())
     }
 
     async fn check_orphans(&self, report: &mut Report) -> Result<()> {

@@ -137,6 +137,11 @@ async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb
         .execute_raw("DELETE FROM analytics_outbox")
         .await
         .unwrap();
+    // And a queue that counts a running run its user does not have.
+    app.store()
+        .execute_raw("UPDATE user_queues SET running = running + 1")
+        .await
+        .unwrap();
     let db = app.into_db().await;
 
     let out = qrun(&db, &["verify"]);
@@ -145,7 +150,7 @@ async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines.last(),
-        Some(&"verified 3 runs: 2 violations"),
+        Some(&"verified 3 runs: 3 violations"),
         "{text}"
     );
     assert!(
@@ -158,6 +163,11 @@ async fn verify_passes_a_clean_database_and_finds_a_planted_violation(db: TestDb
         lines
             .iter()
             .any(|l| l.contains(&consented.id.to_string()) && l.contains("analytics")),
+        "{text}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(&fx.user_id.to_string())
+            && l.contains("queue counts 3 pending, 1 running; the runs are 3 and 0")),
         "{text}"
     );
 }

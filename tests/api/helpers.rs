@@ -400,7 +400,12 @@ impl TestApp {
     /// A user with a public circuit (one version).
     pub async fn circuit(&self) -> Fixture {
         let handle = format!("u{}", &Uuid::new_v4().simple().to_string()[..12]);
-        let (user, token) = self.store().create_user(&handle).await.expect("a user");
+        self.circuit_of(&handle).await
+    }
+
+    /// The user `handle` (created) with a public circuit (one version).
+    pub async fn circuit_of(&self, handle: &str) -> Fixture {
+        let (user, token) = self.store().create_user(handle).await.expect("a user");
         let manifest = Manifest {
             framework: "qiskit".into(),
             format: "openqasm2".into(),

@@ -1,0 +1,261 @@
+//! Each user's queue, and the fair-share claim (docs/DESIGN.md §10).
+//!
+//! `user_queues` keeps, per user, how many of their runs are pending and how many running. The
+//! lifecycle's writer ([`super::lifecycle`]) changes the counts in the transaction of every
+//! status change ([`count`]); `qrun verify` checks them against the runs. A claim reads them
+//! instead of the runs: it picks among the users with work waiting (one row each), not among
+//! every pending run.
+//!
+//! # The claim
+//!
+//! A claim of `n` runs gives each to the user with the fewest runs executing for their weight,
+//! oldest run first within a user, ties to the user served longest ago — so while two users
+//! have work waiting, neither waits behind the other's burst. One statement
+//! ([`claim_statement`]), the same text for any `n`:
+//!
+//! 1. `queues`: the users with runs pending and fewer than `max_running_per_user` running,
+//!    fewest running per weight first, at most `n` of them — locked `FOR UPDATE SKIP LOCKED`
+//!    on PostgreSQL. A locked row is read as last committed (PostgreSQL re-reads a row it
+//!    locks), and no other claim can take it until this transaction ends: the cap is enforced
+//!    by the claim itself, across nodes, never by a count read beforehand.
+//! 2. `heads`: each chosen user's oldest pending runs (at most `n` each, through
+//!    `runs_user_pending_idx`), numbered within the user.
+//! 3. `chosen`: the `n` heads whose user would have the fewest running per weight once they
+//!    start (`(running + place - 1) / weight`), within the cap.
+//! 4. The update: those runs, still pending, start.
+//!
+//! The counts then move in the same transaction, `last_claimed_at` with them. Rows of
+//! `user_queues` are only ever waited for in `user_id` order ([`count`] sorts), and a claim
+//! never waits for one (it skips locked rows), so batches on different nodes cannot deadlock on
+//! them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use entity::user_queues::{self, Column};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use uuid::Uuid;
+
+use super::Result;
+use super::lifecycle::{Applied, ClaimOrder};
+use crate::config::SchedulingConfig;
+use crate::domain::RunStatus;
+
+/// The claim, written once: `{…}` are the parts each database spells its own way, `$N` the
+/// parameters (`?N` on SQLite): 1 now, 2 the limit, 3 the cap, 4 the weights (a JSON object of
+/// handle → weight), 5 the node, 6 the lease's end.
+const CLAIM: &str = "\
+WITH queues AS MATERIALIZED (
+  SELECT q.user_id, q.running, COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0) AS weight
+  FROM user_queues q
+  JOIN users u ON u.id = q.user_id
+  LEFT JOIN {weights} w ON w.key = u.handle
+  WHERE q.pending > 0 AND q.running < $3
+  ORDER BY CAST(q.running AS DOUBLE PRECISION) / COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0),
+           q.last_claimed_at NULLS FIRST, q.user_id
+  LIMIT $2 {lock_queues}),
+heads AS MATERIALIZED (
+  SELECT r.id, r.created_at, q.running, q.weight,
+         ROW_NUMBER() OVER (PARTITION BY q.user_id ORDER BY r.created_at, r.id) AS place
+  FROM queues q {heads}),
+chosen AS MATERIALIZED (
+  SELECT id FROM heads WHERE running + place <= $3
+  ORDER BY (running + place - 1) / weight, created_at, id
+  LIMIT $2)
+UPDATE runs SET status = 'running', started_at = $1, claimed_by = $5, lease_expires_at = $6
+WHERE status = 'pending' AND created_at < $1 AND {chosen}
+RETURNING *";
+
+/// A user's pending runs oldest first, claimable at `$1` (the `heads` of one queue), after
+/// the columns selected.
+const HEAD: &str = "FROM runs \
+    WHERE user_id = q.user_id AND status = 'pending' AND created_at < $1 \
+    ORDER BY created_at LIMIT $2";
+
+/// The claim's statement for `backend` (see the module's documentation).
+///
+/// PostgreSQL takes each queue's head with `LATERAL` (its pending runs locked `FOR UPDATE SKIP
+/// LOCKED`) and updates the chosen runs through the primary key, as one array (`= ANY(ARRAY(…))`:
+/// joined or as `IN (…)`, the generic plan of the prepared statement may scan `runs`). SQLite
+/// has no `LATERAL`, no row locks and no arrays, and needs none: its one writer serialises
+/// claims, and a correlated `IN (…)` takes each head through the same index.
+pub(super) fn claim_statement(
+    backend: DbBackend,
+    order: &ClaimOrder,
+    scheduling: &SchedulingConfig,
+    now: DateTime<Utc>,
+) -> Statement {
+    let head = HEAD;
+    let sql = if backend == DbBackend::Postgres {
+        CLAIM
+            .replace("{weights}", "jsonb_each_text(CAST($4 AS jsonb))")
+            .replace("{lock_queues}", "FOR UPDATE OF q SKIP LOCKED")
+            .replace(
+                "{heads}",
+                &format!(
+                    "CROSS JOIN LATERAL (SELECT id, created_at {head} FOR UPDATE SKIP LOCKED) r"
+                ),
+            )
+            .replace("{chosen}", "id = ANY(ARRAY(SELECT id FROM chosen))")
+    } else {
+        CLAIM
+            .replace("{weights}", "json_each($4)")
+            .replace("{lock_queues}", "")
+            .replace(
+                "{heads}",
+                &format!("JOIN runs r ON r.id IN (SELECT id {head})"),
+            )
+            .replace("{chosen}", "id IN (SELECT id FROM chosen)")
+            .replace('$', "?")
+    };
+    let cap = scheduling
+        .max_running_per_user()
+        .map_or(i64::MAX, |cap| i64::try_from(cap).unwrap_or(i64::MAX));
+    let weights = serde_json::to_string(&scheduling.weights).expect("a map of numbers");
+    let values: [Value; 6] = [
+        now.into(),
+        i64::try_from(order.limit).unwrap_or(i64::MAX).into(),
+        cap.into(),
+        weights.into(),
+        order.node.clone().into(),
+        (now + order.lease).into(),
+    ];
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// How one user's queue moves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Moves {
+    pending: i64,
+    running: i64,
+}
+
+/// Moves the queues' counts by what `applied` did (a creation adds a pending run; a
+/// transition takes the run from its old status's count to its new one's), in `txn`; with
+/// `claimed_at`, the users that got a run were served then. One upsert, its rows in `user_id`
+/// order (the order every transaction waits for them in).
+pub(super) async fn count<'a>(
+    txn: &DatabaseTransaction,
+    applied: impl IntoIterator<Item = &'a Applied>,
+    claimed_at: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let mut moves = BTreeMap::<Uuid, Moves>::new();
+    let mut tally = |user: Uuid, status: RunStatus, by: i64| {
+        let entry = moves.entry(user).or_default();
+        match status {
+            RunStatus::Pending => entry.pending += by,
+            RunStatus::Running => entry.running += by,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled => {}
+        }
+    };
+    for applied in applied {
+        let user = applied.run.user_id;
+        match applied.from {
+            Some(from) => tally(user, from, -1),
+            None if applied.created => {}
+            None => continue, // an idempotent replay: nothing changed
+        }
+        tally(user, applied.run.status, 1);
+    }
+    moves.retain(|_, m| *m != Moves::default());
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let mut upsert = Query::insert();
+    upsert.into_table(user_queues::Entity).columns([
+        Column::UserId,
+        Column::Pending,
+        Column::Running,
+        Column::LastClaimedAt,
+    ]);
+    for (user, m) in &moves {
+        let served = claimed_at.filter(|_| m.running > 0);
+        upsert.values_panic([
+            (*user).into(),
+            m.pending.into(),
+            m.running.into(),
+            served.into(),
+        ]);
+    }
+    let existing = |column: Column| Expr::col((user_queues::Entity, column));
+    let excluded = |column: Column| Expr::col((Alias::new("excluded"), column));
+    upsert.on_conflict(
+        OnConflict::column(Column::UserId)
+            .values([
+                (
+                    Column::Pending,
+                    existing(Column::Pending).add(excluded(Column::Pending)),
+                ),
+                (
+                    Column::Running,
+                    existing(Column::Running).add(excluded(Column::Running)),
+                ),
+                (
+                    Column::LastClaimedAt,
+                    Expr::cust("COALESCE(excluded.last_claimed_at, user_queues.last_claimed_at)"),
+                ),
+            ])
+            .to_owned(),
+    );
+    txn.execute(&upsert).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    fn order(limit: u64) -> ClaimOrder {
+        ClaimOrder {
+            node: "n1".into(),
+            limit,
+            lease: TimeDelta::seconds(30),
+        }
+    }
+
+    /// A prepared statement is cached by its text: a claim's must not depend on its limit, its
+    /// cap or its weights.
+    #[test]
+    fn the_claims_text_does_not_depend_on_its_values() {
+        let now = Utc::now();
+        let weighted = SchedulingConfig {
+            max_running_per_user: 4,
+            weights: [("alice".to_owned(), 3.0)].into(),
+        };
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let one = claim_statement(backend, &order(1), &SchedulingConfig::default(), now);
+            let many = claim_statement(backend, &order(500), &weighted, now);
+            assert_eq!(one.sql, many.sql, "{backend:?}");
+        }
+    }
+
+    /// One description, each database's spelling: the locks, `LATERAL` and the id array on
+    /// PostgreSQL only; SQLite's parameters numbered `?N`.
+    #[test]
+    fn the_claim_is_rendered_for_each_database() {
+        let now = Utc::now();
+        let scheduling = SchedulingConfig::default();
+        let pg = claim_statement(DbBackend::Postgres, &order(8), &scheduling, now).sql;
+        let lite = claim_statement(DbBackend::Sqlite, &order(8), &scheduling, now).sql;
+        for sql in [&pg, &lite] {
+            assert!(!sql.contains('{'), "a part left unrendered: {sql}");
+            assert!(sql.starts_with("WITH queues AS MATERIALIZED ("), "{sql}");
+            assert!(sql.ends_with("RETURNING *"), "{sql}");
+        }
+        assert_eq!(pg.matches("SKIP LOCKED").count(), 2, "{pg}");
+        assert!(pg.contains("CROSS JOIN LATERAL ("), "{pg}");
+        assert!(
+            pg.contains("id = ANY(ARRAY(SELECT id FROM chosen))"),
+            "{pg}"
+        );
+        assert!(
+            !lite.contains("FOR UPDATE") && !lite.contains('$'),
+            "{lite}"
+        );
+        assert!(lite.contains("JOIN runs r ON r.id IN (SELECT"), "{lite}");
+        assert!(lite.contains("created_at < ?1"), "{lite}");
+    }
+}

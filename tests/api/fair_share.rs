@@ -1,0 +1,180 @@
+//! Fair-share claiming (docs/DESIGN.md §10, issue 28): a claim gives each free slot to the
+//! user with the fewest runs executing for their weight, oldest run first within a user, and
+//! never past `scheduling.max_running_per_user`. Driven claim by claim on one node here;
+//! `tests/api/cluster.rs` has the same on two nodes with executors.
+
+use std::collections::BTreeMap;
+
+use qrun::domain::RunStatus;
+use qrun::store::{Applied, Canceller, Change, Command};
+use uuid::Uuid;
+
+use crate::helpers::*;
+use crate::on_both_databases;
+
+/// `n` pending runs of `fixture`'s, created in one transaction; their ids, oldest first.
+async fn burst(app: &TestApp, fixture: &Fixture, n: usize) -> Vec<Uuid> {
+    let commands: Vec<Command> = (0..n)
+        .map(|_| Command::Create(fixture.new_run(10, Some(false))))
+        .collect();
+    app.store()
+        .apply(&commands)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.expect("created").run.id)
+        .collect()
+}
+
+/// Frees a slot: the run ends (cancelled by an operator).
+async fn finish(app: &TestApp, run_id: Uuid) {
+    app.transition(
+        run_id,
+        Change::Cancel {
+            by: Canceller::Operator,
+        },
+    )
+    .await
+    .expect("a running run ends");
+}
+
+fn owners(claimed: &[Applied]) -> Vec<Uuid> {
+    claimed.iter().map(|a| a.run.user_id).collect()
+}
+
+async fn assert_verified(app: &TestApp) {
+    let report = app.store().verify().await.unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+/// Alice's burst of 200 does not hold Bob's one run behind it: the first slot that frees is
+/// Bob's, and then Alice's queue goes on, oldest first.
+async fn a_burst_does_not_hold_another_users_run_behind_it(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.circuit_of("alice").await;
+    let bob = app.circuit_of("bob").await;
+    let alices = burst(&app, &alice, 200).await;
+    let running = app.claim("node-a", 4, 300).await;
+    let started: Vec<Uuid> = running.iter().map(|a| a.run.id).collect();
+    assert_eq!(
+        started,
+        alices[..4],
+        "alone, Alice's runs start oldest first"
+    );
+
+    let bobs = app.submit(&bob, Some(false)).await.id;
+    finish(&app, started[0]).await;
+    let next = app.claim("node-a", 1, 300).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        next[0].run.id, bobs,
+        "the free slot goes to Bob, not to Alice's 5th run"
+    );
+
+    finish(&app, started[1]).await;
+    let next = app.claim("node-a", 1, 300).await;
+    assert_eq!(
+        next[0].run.id, alices[4],
+        "then Alice's queue goes on where it was"
+    );
+    assert_verified(&app).await;
+    app.stop().await;
+}
+
+/// One claim of several runs shares them out: with Alice's 50 and Bob's 50 waiting and none
+/// executing, 8 slots are 4 and 4, each user's oldest first.
+async fn one_claim_shares_its_slots_among_the_users_waiting(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.circuit_of("alice").await;
+    let bob = app.circuit_of("bob").await;
+    let alices = burst(&app, &alice, 50).await;
+    let bobs = burst(&app, &bob, 50).await;
+    let claimed = app.claim("node-a", 8, 300).await;
+    let mut by_user = BTreeMap::<Uuid, Vec<Uuid>>::new();
+    for applied in &claimed {
+        by_user
+            .entry(applied.run.user_id)
+            .or_default()
+            .push(applied.run.id);
+    }
+    assert_eq!(by_user[&alice.user_id], alices[..4]);
+    assert_eq!(by_user[&bob.user_id], bobs[..4]);
+    assert_verified(&app).await;
+    app.stop().await;
+}
+
+/// With weights 3:1 the running mix is 3:1, and stays so as runs end and slots are claimed
+/// again one at a time.
+async fn weights_give_users_their_share_of_the_slots(db: TestDb) {
+    let app = TestApp::spawn_with(
+        db,
+        |config| {
+            config.scheduling.weights = [("alice".to_owned(), 3.0)].into();
+        },
+        Default::default(),
+    )
+    .await;
+    let alice = app.circuit_of("alice").await;
+    let bob = app.circuit_of("bob").await;
+    burst(&app, &alice, 60).await;
+    burst(&app, &bob, 60).await;
+    let mut running: Vec<Applied> = app.claim("node-a", 8, 300).await;
+    let mix = |running: &[Applied]| {
+        let alice_count = running
+            .iter()
+            .filter(|a| a.run.user_id == alice.user_id)
+            .count();
+        (alice_count, running.len() - alice_count)
+    };
+    assert_eq!(mix(&running), (6, 2), "{:?}", owners(&running));
+    // Slots free one at a time, oldest run first; each is claimed again at once.
+    for _ in 0..24 {
+        let done = running.remove(0);
+        finish(&app, done.run.id).await;
+        running.extend(app.claim("node-a", 1, 300).await);
+        assert_eq!(running.len(), 8);
+        assert_eq!(mix(&running), (6, 2), "{:?}", owners(&running));
+    }
+    assert_verified(&app).await;
+    app.stop().await;
+}
+
+/// `max_running_per_user` is a cap the claim itself keeps: Alice gets 2 of 8 free slots, no
+/// more however often a node claims, and the rest go to whoever else is waiting.
+async fn the_per_user_cap_holds_however_often_a_node_claims(db: TestDb) {
+    let app = TestApp::spawn_with(
+        db,
+        |config| config.scheduling.max_running_per_user = 2,
+        Default::default(),
+    )
+    .await;
+    let alice = app.circuit_of("alice").await;
+    let bob = app.circuit_of("bob").await;
+    let alices = burst(&app, &alice, 10).await;
+    let first = app.claim("node-a", 8, 300).await;
+    assert_eq!(owners(&first), [alice.user_id; 2]);
+    assert!(app.claim("node-b", 8, 300).await.is_empty());
+    let bobs = burst(&app, &bob, 3).await;
+    let second = app.claim("node-b", 8, 300).await;
+    assert_eq!(
+        second.iter().map(|a| a.run.id).collect::<Vec<_>>(),
+        bobs[..2]
+    );
+    // One of Alice's ends: one more of hers may start, the next oldest.
+    finish(&app, first[0].run.id).await;
+    let third = app.claim("node-a", 8, 300).await;
+    assert_eq!(
+        third.iter().map(|a| a.run.id).collect::<Vec<_>>(),
+        [alices[2]]
+    );
+    let counts = app.store().run_counts().await.unwrap();
+    assert_eq!(counts[&RunStatus::Running], 4);
+    assert_verified(&app).await;
+    app.stop().await;
+}
+
+on_both_databases!(
+    a_burst_does_not_hold_another_users_run_behind_it,
+    one_claim_shares_its_slots_among_the_users_waiting,
+    weights_give_users_their_share_of_the_slots,
+    the_per_user_cap_holds_however_often_a_node_claims,
+);
