@@ -178,3 +178,157 @@ on_both_databases!(
     weights_give_users_their_share_of_the_slots,
     the_per_user_cap_holds_however_often_a_node_claims,
 );
+
+/// Starts a node executing `slots` runs at once with the `slow` command backend (each run
+/// sleeps `sleep` seconds) beside the simulator, under `scheduling.max_running_per_user = cap`.
+async fn worker(
+    db: &TestDb,
+    dir: &std::path::Path,
+    node: &'static str,
+    slots: u64,
+    sleep: f64,
+    cap: u64,
+) -> TestApp {
+    let slow = sleepy_backend(dir, "slow", sleep);
+    let adjust = move |config: &mut qrun::config::Config| {
+        executing(config);
+        config.executor.node_id = node.into();
+        config.executor.max_concurrent_runs = slots;
+        config.executor.max_active_runs_per_user = 100_000;
+        config.scheduling.max_running_per_user = cap;
+        config.backends.push(slow);
+    };
+    TestApp::spawn_with(TestDb::borrowed(&db.url), adjust, Default::default()).await
+}
+
+/// `n` runs of `fixture`'s circuit on the `slow` backend, created in one transaction.
+async fn slow_burst(app: &TestApp, fixture: &Fixture, n: usize) -> Vec<Uuid> {
+    let commands: Vec<Command> = (0..n)
+        .map(|_| {
+            let mut new = fixture.new_run(10, Some(false));
+            new.spec.backend_type = "command".into();
+            new.spec.backend_name = "slow".into();
+            Command::Create(new)
+        })
+        .collect();
+    app.store()
+        .apply(&commands)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.expect("created").run.id)
+        .collect()
+}
+
+/// Every audit row of `runs`, in the order they were written. Audit ids are UUIDv7 from one
+/// process (the nodes here share it), which orders them as they were made: a claim's rows are
+/// made after its statement saw the ends it fills in for, so this order is causal — unlike
+/// `created_at`, a transaction's start on PostgreSQL.
+async fn audit_in_order(app: &TestApp, runs: &[Uuid]) -> Vec<qrun::domain::AuditEntry> {
+    let mut rows = Vec::new();
+    for id in runs {
+        rows.extend(app.store().audit_timeline(*id).await.unwrap());
+    }
+    rows.sort_by_key(|row| row.id);
+    rows
+}
+
+/// On one node and on two, with every slot busy with Alice's burst, Bob's run starts at the
+/// next free slot: between Bob's submission and his run's start, Alice's runs take no more
+/// than one turn of the slots (in-flight claims), where oldest-first would have started her
+/// whole queue first.
+async fn a_burst_does_not_hold_another_users_run_on_one_or_two_nodes(db: TestDb) {
+    for nodes in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let a = worker(&db, dir.path(), "node-a", 4, 0.3, 0).await;
+        let b = if nodes == 2 {
+            Some(worker(&db, dir.path(), "node-b", 4, 0.3, 0).await)
+        } else {
+            None
+        };
+        let slots = 4 * nodes;
+        let alice = a.circuit().await;
+        let bob = a.circuit().await;
+        let alices = slow_burst(&a, &alice, 300).await;
+        wait_until(
+            std::time::Duration::from_secs(60),
+            "every slot busy with Alice's runs",
+            || async { a.store().run_counts().await.unwrap()[&RunStatus::Running] == slots as u64 },
+        )
+        .await;
+        let bobs = slow_burst(&a, &bob, 1).await[0];
+        a.wait_status(bobs, RunStatus::Completed).await;
+        let mut everyone = alices.clone();
+        everyone.push(bobs);
+        let rows = audit_in_order(&a, &everyone).await;
+        let position = |run: Uuid, action: &str| {
+            rows.iter()
+                .position(|r| r.resource_id == run && r.action == action)
+                .unwrap()
+        };
+        let (asked, started) = (
+            position(bobs, "run.requested"),
+            position(bobs, "run.started"),
+        );
+        let alice_before_bob = rows[asked..started]
+            .iter()
+            .filter(|r| r.action == "run.started")
+            .count();
+        assert!(
+            alice_before_bob <= slots,
+            "{nodes} node(s): {alice_before_bob} of Alice's runs started while Bob's waited"
+        );
+        a.stop().await;
+        if let Some(b) = b {
+            b.stop().await;
+        }
+    }
+}
+
+/// `max_running_per_user` holds across two nodes of 16 slots each, at every moment of the
+/// audit timeline (not by sampling), and is reached: Alice's runs fill her 3 while Bob's use
+/// the rest.
+async fn the_per_user_cap_holds_across_two_nodes(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = worker(&db, dir.path(), "node-a", 16, 0.05, 3).await;
+    let b = worker(&db, dir.path(), "node-b", 16, 0.05, 3).await;
+    let alice = a.circuit().await;
+    let bob = a.circuit().await;
+    let mut runs = slow_burst(&a, &alice, 60).await;
+    runs.extend(slow_burst(&a, &bob, 30).await);
+    wait_until(
+        std::time::Duration::from_secs(120),
+        "every run completed",
+        || async {
+            a.store().run_counts().await.unwrap()[&RunStatus::Completed] == runs.len() as u64
+        },
+    )
+    .await;
+    let rows = audit_in_order(&a, &runs).await;
+    let mut running = BTreeMap::<Uuid, i64>::new();
+    let mut most = BTreeMap::<Uuid, i64>::new();
+    for row in &rows {
+        let by = match row.action.as_str() {
+            "run.started" => 1,
+            "run.completed" | "run.failed" | "run.cancelled" => -1,
+            _ => 0,
+        };
+        let now = running.entry(row.actor_user_id).or_default();
+        *now += by;
+        let peak = most.entry(row.actor_user_id).or_default();
+        *peak = (*peak).max(*now);
+    }
+    assert_eq!(
+        most[&alice.user_id], 3,
+        "Alice's runs reach the cap, never more"
+    );
+    assert_eq!(most[&bob.user_id], 3, "and so do Bob's");
+    let report = a.store().verify().await.unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    a.stop().await;
+    b.stop().await;
+}
+
+on_both_databases!(
+    a_burst_does_not_hold_another_users_run_on_one_or_two_nodes,
+    the_per_user_cap_holds_across_two_nodes,
+);
