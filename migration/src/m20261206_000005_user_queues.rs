@@ -11,6 +11,7 @@
 //! head of each chosen user's queue.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 #[derive(DeriveIden)]
 enum UserQueues {
@@ -65,15 +66,24 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let db = manager.get_connection();
+        // The users with work waiting, fewest running first, then served longest ago (the
+        // claim's first step, read in this order): SQLite sorts NULLs first already, and
+        // takes no NULLS clause in an index.
+        let nulls_first = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => " NULLS FIRST",
+            _ => "",
+        };
+        db.execute_unprepared(&format!(
+            "CREATE INDEX user_queues_waiting_idx ON user_queues \
+             (running, last_claimed_at{nulls_first}, user_id) WHERE pending > 0"
+        ))
+        .await?;
         for sql in [
             "INSERT INTO user_queues (user_id, pending, running) \
              SELECT user_id, \
                     SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), \
                     SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END) \
              FROM runs WHERE status IN ('pending', 'running') GROUP BY user_id",
-            // the users with work waiting, fewest running first (the claim's first step)
-            "CREATE INDEX user_queues_waiting_idx ON user_queues (running, last_claimed_at) \
-             WHERE pending > 0",
             // a user's pending runs, oldest first (the head of each chosen queue)
             "CREATE INDEX runs_user_pending_idx ON runs (user_id, created_at) \
              WHERE status = 'pending'",

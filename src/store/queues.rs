@@ -42,19 +42,12 @@ use super::lifecycle::{Applied, ClaimOrder};
 use crate::config::SchedulingConfig;
 use crate::domain::RunStatus;
 
-/// The claim, written once: `{…}` are the parts each database spells its own way, `$N` the
-/// parameters (`?N` on SQLite): 1 now, 2 the limit, 3 the cap, 4 the weights (a JSON object of
-/// handle → weight), 5 the node, 6 the lease's end.
+/// The claim, written once: `{…}` are the parts each database (and a configuration with or
+/// without weights) spells its own way, `$N` the parameters (`?N` on SQLite): 1 now, 2 the
+/// limit, 3 the cap, 4 the node, 5 the lease's end, and with weights 6 the weights (a JSON
+/// object of handle → weight).
 const CLAIM: &str = "\
-WITH queues AS MATERIALIZED (
-  SELECT q.user_id, q.running, COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0) AS weight
-  FROM user_queues q
-  JOIN users u ON u.id = q.user_id
-  LEFT JOIN {weights} w ON w.key = u.handle
-  WHERE q.pending > 0 AND q.running < $3
-  ORDER BY CAST(q.running AS DOUBLE PRECISION) / COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0),
-           q.last_claimed_at NULLS FIRST, q.user_id
-  LIMIT $2 {lock_queues}),
+WITH queues AS MATERIALIZED ({queues}),
 heads AS MATERIALIZED (
   SELECT r.id, r.created_at, q.running, q.weight,
          ROW_NUMBER() OVER (PARTITION BY q.user_id ORDER BY r.created_at, r.id) AS place
@@ -63,9 +56,29 @@ chosen AS MATERIALIZED (
   SELECT id FROM heads WHERE running + place <= $3
   ORDER BY (running + place - 1) / weight, created_at, id
   LIMIT $2)
-UPDATE runs SET status = 'running', started_at = $1, claimed_by = $5, lease_expires_at = $6
+UPDATE runs SET status = 'running', started_at = $1, claimed_by = $4, lease_expires_at = $5
 WHERE status = 'pending' AND created_at < $1 AND {chosen}
 RETURNING *";
+
+/// The users with work waiting, fewest running first, without weights: the head of
+/// `user_queues_waiting_idx`, read in its order.
+const QUEUES: &str = "\
+  SELECT q.user_id, q.running, 1.0 AS weight FROM user_queues q
+  WHERE q.pending > 0 AND q.running < $3
+  ORDER BY q.running, q.last_claimed_at NULLS FIRST, q.user_id
+  LIMIT $2 {lock_queues}";
+
+/// The same with weights: every waiting user's running count divided by their weight, sorted
+/// (one row per user with work waiting).
+const WEIGHTED_QUEUES: &str = "\
+  SELECT q.user_id, q.running, COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0) AS weight
+  FROM user_queues q
+  JOIN users u ON u.id = q.user_id
+  LEFT JOIN {weights} w ON w.key = u.handle
+  WHERE q.pending > 0 AND q.running < $3
+  ORDER BY CAST(q.running AS DOUBLE PRECISION) / COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0),
+           q.last_claimed_at NULLS FIRST, q.user_id
+  LIMIT $2 {lock_queues}";
 
 /// A user's pending runs oldest first, claimable at `$1` (the `heads` of one queue), after
 /// the columns selected.
@@ -87,9 +100,11 @@ pub(super) fn claim_statement(
     now: DateTime<Utc>,
 ) -> Statement {
     let head = HEAD;
+    let weighted = !scheduling.weights.is_empty();
+    let queues = if weighted { WEIGHTED_QUEUES } else { QUEUES };
+    let sql = CLAIM.replace("{queues}", queues);
     let sql = if backend == DbBackend::Postgres {
-        CLAIM
-            .replace("{weights}", "jsonb_each_text(CAST($4 AS jsonb))")
+        sql.replace("{weights}", "jsonb_each_text(CAST($6 AS jsonb))")
             .replace("{lock_queues}", "FOR UPDATE OF q SKIP LOCKED")
             .replace(
                 "{heads}",
@@ -99,8 +114,7 @@ pub(super) fn claim_statement(
             )
             .replace("{chosen}", "id = ANY(ARRAY(SELECT id FROM chosen))")
     } else {
-        CLAIM
-            .replace("{weights}", "json_each($4)")
+        sql.replace("{weights}", "json_each($6)")
             .replace("{lock_queues}", "")
             .replace(
                 "{heads}",
@@ -112,15 +126,17 @@ pub(super) fn claim_statement(
     let cap = scheduling
         .max_running_per_user()
         .map_or(i64::MAX, |cap| i64::try_from(cap).unwrap_or(i64::MAX));
-    let weights = serde_json::to_string(&scheduling.weights).expect("a map of numbers");
-    let values: [Value; 6] = [
+    let mut values: Vec<Value> = vec![
         now.into(),
         i64::try_from(order.limit).unwrap_or(i64::MAX).into(),
         cap.into(),
-        weights.into(),
         order.node.clone().into(),
         (now + order.lease).into(),
     ];
+    if weighted {
+        let weights = serde_json::to_string(&scheduling.weights).expect("a map of numbers");
+        values.push(weights.into());
+    }
     Statement::from_sql_and_values(backend, sql, values)
 }
 
@@ -217,18 +233,28 @@ mod tests {
     }
 
     /// A prepared statement is cached by its text: a claim's must not depend on its limit, its
-    /// cap or its weights.
+    /// cap or the weights' values (only on whether there are any).
     #[test]
     fn the_claims_text_does_not_depend_on_its_values() {
         let now = Utc::now();
-        let weighted = SchedulingConfig {
-            max_running_per_user: 4,
-            weights: [("alice".to_owned(), 3.0)].into(),
+        let weighted = |cap, weight| SchedulingConfig {
+            max_running_per_user: cap,
+            weights: [("alice".to_owned(), weight)].into(),
         };
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
             let one = claim_statement(backend, &order(1), &SchedulingConfig::default(), now);
-            let many = claim_statement(backend, &order(500), &weighted, now);
-            assert_eq!(one.sql, many.sql, "{backend:?}");
+            let many = claim_statement(backend, &order(500), &weighted(0, 1.0).clone(), now);
+            let other = claim_statement(backend, &order(500), &weighted(4, 3.0), now);
+            assert_ne!(one.sql, many.sql, "{backend:?}: weights or none");
+            assert_eq!(many.sql, other.sql, "{backend:?}");
+            let capped = SchedulingConfig {
+                max_running_per_user: 7,
+                ..Default::default()
+            };
+            assert_eq!(
+                one.sql,
+                claim_statement(backend, &order(9), &capped, now).sql
+            );
         }
     }
 
