@@ -20,7 +20,9 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::domain::{AuditEntry, Circuit, Run, RunSpec, RunStatus, User, escape_untrusted};
+use crate::domain::{
+    AuditEntry, Circuit, QueueStanding, Run, RunSpec, RunStatus, User, escape_untrusted,
+};
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command, Store, WriteError};
 
@@ -108,6 +110,7 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
     let user = store.user(run.user_id).await?;
     let circuit = store.circuit(run.spec.circuit_id).await?;
     let audit = store.audit_timeline(run.id).await?;
+    let standing = store.queue_standing(&run).await?;
     if as_json {
         println!(
             "{}",
@@ -115,11 +118,18 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
                 &run,
                 user.as_ref(),
                 circuit.as_ref(),
+                standing.as_ref(),
                 &audit
             ))?
         );
     } else {
-        let text = show_text(&run, user.as_ref(), circuit.as_ref(), &audit);
+        let text = show_text(
+            &run,
+            user.as_ref(),
+            circuit.as_ref(),
+            standing.as_ref(),
+            &audit,
+        );
         print!("{}", escape_untrusted(&text));
     }
     Ok(ExitCode::SUCCESS)
@@ -146,6 +156,7 @@ fn show_text(
     run: &Run,
     user: Option<&User>,
     circuit: Option<&Circuit>,
+    standing: Option<&QueueStanding>,
     audit: &[AuditEntry],
 ) -> String {
     let mut out = String::new();
@@ -166,6 +177,16 @@ fn show_text(
         ),
     };
     line("status", run.status.as_str().to_owned());
+    if let Some(standing) = standing {
+        let estimate = standing.estimated_start_at.map_or_else(
+            || "no estimate yet".to_owned(),
+            |t| format!("start ≈ {}", at(t)),
+        );
+        line(
+            "queue",
+            format!("position {} ({estimate})", standing.position),
+        );
+    }
     line("circuit", circuit_text);
     line(
         "submitted by",
@@ -312,6 +333,7 @@ fn show_json(
     run: &Run,
     user: Option<&User>,
     circuit: Option<&Circuit>,
+    standing: Option<&QueueStanding>,
     audit: &[AuditEntry],
 ) -> Value {
     let Run {
@@ -370,6 +392,8 @@ fn show_json(
             "claimed_by": claimed_by,
             "lease_expires_at": lease_expires_at,
             "idempotency_key": idempotency_key,
+            "queue_position": standing.map(|s| s.position),
+            "estimated_start_at": standing.and_then(|s| s.estimated_start_at),
         },
         "audit": audit.iter().map(|e| json!({
             "id": e.id,

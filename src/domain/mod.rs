@@ -20,6 +20,6 @@ pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use failure::{ErrorClass, ErrorStage, Failure, MAX_MESSAGE_BYTES};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
-pub use run::{NewRun, Parameters, Run, RunResults, RunSpec};
+pub use run::{NewRun, Parameters, QueueStanding, Run, RunResults, RunSpec};
 pub use status::{Action, Edge, RunStatus};
 pub use text::escape_untrusted;

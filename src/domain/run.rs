@@ -108,3 +108,14 @@ impl Run {
         self.spec.consented()
     }
 }
+
+/// Where a pending run stands (issue 28): its place in the order the claims will start the
+/// pending runs in, as the queues are now, and when that may be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueStanding {
+    /// 1: the next run a claim starts; n: n - 1 runs start before it.
+    pub position: u64,
+    /// An estimate from the backend's recent execution times (see
+    /// `Store::queue_standing`); `None` before the backend has completed a run.
+    pub estimated_start_at: Option<DateTime<Utc>>,
+}

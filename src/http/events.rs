@@ -3,6 +3,9 @@
 //! committed on this node arrive at once (the Recorder's broadcast); a slow poll catches
 //! changes committed by other nodes.
 //!
+//! While the run is pending, a `queue` event (`{"queue_position", "estimated_start_at"}`)
+//! follows each move of its place in the queue (read with each poll and change).
+//!
 //! Each `status` event's id is the status it carries, and the first asks clients to reconnect
 //! after [`RECONNECT`] (`retry:`): a client that reconnects with `Last-Event-ID` naming the
 //! current status is not sent it again. A read that fails because the database is unavailable
@@ -24,7 +27,7 @@ use warp::{Filter, Rejection, Reply};
 use super::error::{ApiError, ErrorBody, respond};
 use super::extract::{reading_viewer, run_id, with_context};
 use super::views::RunView;
-use crate::domain::{Circuit, Run, RunStatus, User};
+use crate::domain::{Circuit, QueueStanding, Run, RunStatus, User};
 use crate::http::Context;
 use crate::service::access::sees_submitter;
 use crate::service::{ServiceError, StatusChange};
@@ -58,7 +61,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         ("Last-Event-ID" = Option<String>, Header, pattern = "^[\\t -~]*$", description = "The id of the last event received (a status): it is not sent again"),
     ),
     responses(
-        (status = 200, description = "`status` events, each a run; ends after the terminal one", content_type = "text/event-stream", body = RunView),
+        (status = 200, description = "`status` events, each a run; while it is pending, `queue` events (`{queue_position, estimated_start_at}`) as its place moves; ends after the terminal one", content_type = "text/event-stream", body = RunView),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security((), ("bearer" = []))
@@ -74,8 +77,10 @@ async fn events(
         // Subscribe before the first read, so no change can slip between them.
         let changes = ctx.service.changes();
         let (run, circuit) = ctx.service.run(viewer.as_ref(), id).await?;
+        let standing = ctx.service.standing(&run).await?;
         let show = sees_submitter(viewer.as_ref(), &run, &circuit);
-        Ok::<_, ApiError>((id, changes, RunView::new(&run, &circuit, show), show))
+        let first = RunView::new(&run, &circuit, show, standing.as_ref());
+        Ok::<_, ApiError>((id, changes, first, show))
     }
     .await;
     match opened {
@@ -125,6 +130,7 @@ impl Watch {
         first: RunView,
         last_event_id: Option<String>,
     ) {
+        let mut position = first.queue_position;
         let mut next = Some(first);
         let mut retry = Some(RECONNECT);
         let mut last = last_event_id;
@@ -166,7 +172,7 @@ impl Watch {
                 if woke == Ok(false) || tx.is_closed() {
                     return;
                 }
-                let (run, circuit) = match self.read().await {
+                let (run, circuit, standing) = match self.read().await {
                     Ok(read) => read,
                     Err(error) => {
                         let _ = tx.send(error_event(error)).await;
@@ -174,19 +180,41 @@ impl Watch {
                     }
                 };
                 if last.as_deref() != Some(run.status.as_str()) {
-                    next = Some(RunView::new(&run, &circuit, self.show));
+                    next = Some(RunView::new(&run, &circuit, self.show, standing.as_ref()));
+                    position = standing.as_ref().map(|s| s.position);
+                } else if let Some(standing) = standing
+                    && position != Some(standing.position)
+                {
+                    // Still pending, and moved: where it stands now.
+                    position = Some(standing.position);
+                    let event = Event::default()
+                        .event("queue")
+                        .json_data(serde_json::json!({
+                            "queue_position": standing.position,
+                            "estimated_start_at": standing.estimated_start_at,
+                        }))
+                        .unwrap_or_else(|_| Event::default().event("queue"));
+                    if tx.send(event).await.is_err() {
+                        return;
+                    }
                 }
             }
         }
     }
 
-    /// The run, read again: an unavailable database is retried with backoff for up to
-    /// [`GIVE_UP_AFTER`]; any other failure, or one that lasts longer, is the answer.
-    async fn read(&self) -> Result<(Run, Circuit), ApiError> {
+    /// The run, read again, and where it stands if it is pending: an unavailable database is
+    /// retried with backoff for up to [`GIVE_UP_AFTER`]; any other failure, or one that lasts
+    /// longer, is the answer.
+    async fn read(&self) -> Result<(Run, Circuit, Option<QueueStanding>), ApiError> {
         let started = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(50);
         loop {
-            match self.ctx.service.run(self.viewer.as_ref(), self.id).await {
+            let read = async {
+                let (run, circuit) = self.ctx.service.run(self.viewer.as_ref(), self.id).await?;
+                let standing = self.ctx.service.standing(&run).await?;
+                Ok::<_, ServiceError>((run, circuit, standing))
+            };
+            match read.await {
                 Ok(read) => return Ok(read),
                 Err(ServiceError::Unavailable(reason)) if started.elapsed() < GIVE_UP_AFTER => {
                     tracing::debug!(run_id = %self.id, %reason, "event stream read failed; retrying");

@@ -134,8 +134,14 @@ async fn submit(
             } else {
                 StatusCode::OK
             };
+            let standing = ctx.service.standing(&submitted.run).await?;
             Ok(warp::reply::with_status(
-                warp::reply::json(&RunView::new(&submitted.run, &submitted.circuit, true)),
+                warp::reply::json(&RunView::new(
+                    &submitted.run,
+                    &submitted.circuit,
+                    true,
+                    standing.as_ref(),
+                )),
                 status,
             ))
         }
@@ -209,7 +215,13 @@ async fn get(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response {
         async {
             let (run, circuit) = ctx.service.run(viewer.as_ref(), run_id(&id)?).await?;
             let show = sees_submitter(viewer.as_ref(), &run, &circuit);
-            Ok(warp::reply::json(&RunView::new(&run, &circuit, show)))
+            let standing = ctx.service.standing(&run).await?;
+            Ok(warp::reply::json(&RunView::new(
+                &run,
+                &circuit,
+                show,
+                standing.as_ref(),
+            )))
         }
         .await,
     )
@@ -230,7 +242,7 @@ async fn cancel(id: String, user: User, ctx: Arc<Context>) -> Response {
     respond(
         async {
             let (run, circuit) = ctx.service.cancel(&user, run_id(&id)?).await?;
-            Ok(warp::reply::json(&RunView::new(&run, &circuit, true)))
+            Ok(warp::reply::json(&RunView::new(&run, &circuit, true, None)))
         }
         .await,
     )
@@ -304,7 +316,7 @@ async fn list(user: User, params: BTreeMap<String, String>, ctx: Arc<Context>) -
                 .flatten();
             let runs = page
                 .iter()
-                .map(|(run, circuit)| RunView::new(run, circuit, true))
+                .map(|(run, circuit)| RunView::new(run, circuit, true, None))
                 .collect();
             Ok(warp::reply::json(&RunPage { runs, next_cursor }))
         }

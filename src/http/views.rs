@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::config::BackendConfig;
+use crate::domain::QueueStanding;
 use crate::domain::{
     Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Run, RunResults, RunSpec,
     RunStatus,
@@ -336,6 +337,13 @@ pub struct RunView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// A pending run's place in the order the claims will start pending runs in (fair share,
+    /// as the queues are now): 1 is next. Null unless pending, and in listings.
+    #[schema(minimum = 1)]
+    pub queue_position: Option<u64>,
+    /// When a pending run may start: an estimate from its backend's recent execution times.
+    /// Null unless pending, before the backend has completed a run, and in listings.
+    pub estimated_start_at: Option<DateTime<Utc>>,
 }
 
 fn run_status_view_schema() -> Object {
@@ -359,7 +367,14 @@ fn error_stage_schema() -> Object {
 impl RunView {
     /// Every field of the run is taken apart by name (no `..`): a field added to [`Run`] or
     /// [`RunSpec`] does not compile until this view shows it or says why not.
-    pub fn new(run: &Run, circuit: &Circuit, show_submitter: bool) -> Self {
+    /// `standing`: where the run stands if it is pending and was asked
+    /// ([`crate::service::Service::standing`]).
+    pub fn new(
+        run: &Run,
+        circuit: &Circuit,
+        show_submitter: bool,
+        standing: Option<&QueueStanding>,
+    ) -> Self {
         let Run {
             id,
             user_id,
@@ -412,6 +427,8 @@ impl RunView {
             created_at: *created_at,
             started_at: *started_at,
             completed_at: *completed_at,
+            queue_position: standing.map(|s| s.position),
+            estimated_start_at: standing.and_then(|s| s.estimated_start_at),
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::actors::recorder::RecorderError;
 use qrun_engine::Format;
 
 use crate::domain::{
-    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, Run, RunSpec, RunStatus, User,
+    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, QueueStanding, Run, RunSpec,
+    RunStatus, User,
 };
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
@@ -314,6 +315,11 @@ impl Service {
             .filter(|c| can_see(viewer, c))
             .ok_or(ServiceError::NotFound("run"))?;
         Ok((run, circuit))
+    }
+
+    /// Where `run` stands if it is pending ([`QueueStanding`], [`crate::store::Store::queue_standing`]).
+    pub async fn standing(&self, run: &Run) -> Result<Option<QueueStanding>, ServiceError> {
+        Ok(self.store.queue_standing(run).await?)
     }
 
     /// A run's audit timeline, if `viewer` may see the run.

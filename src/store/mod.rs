@@ -17,7 +17,7 @@ mod convert;
 pub mod lifecycle;
 pub mod notify;
 pub mod outbox;
-mod queues;
+pub mod queues;
 mod records;
 pub mod runs;
 pub mod time;

@@ -21,7 +21,8 @@
 //! 2. `heads`: each chosen user's oldest pending runs (at most `n` each, through
 //!    `runs_user_pending_idx`), numbered within the user.
 //! 3. `chosen`: the `n` heads whose user would have the fewest running per weight once they
-//!    start (`(running + place - 1) / weight`), within the cap.
+//!    start (`(running + place - 1) / weight`), within the cap; ties to the user served longest
+//!    ago (`last_claimed_at`, never first), then by `user_id`.
 //! 4. The update: those runs, still pending, start.
 //!
 //! The counts then move in the same transaction, `last_claimed_at` with them. Rows of
@@ -31,16 +32,21 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use entity::user_queues::{self, Column};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
+use entity::{runs, users};
+use sea_orm::sea_query::{Alias, Condition, Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+};
 use uuid::Uuid;
 
-use super::Result;
+use super::convert::status_to_db;
 use super::lifecycle::{Applied, ClaimOrder};
+use super::{Result, Store, StoreError};
 use crate::config::SchedulingConfig;
-use crate::domain::RunStatus;
+use crate::domain::{QueueStanding, Run, RunStatus};
 
 /// The claim, written once: `{…}` are the parts each database (and a configuration with or
 /// without weights) spells its own way, `$N` the parameters (`?N` on SQLite): 1 now, 2 the
@@ -49,12 +55,12 @@ use crate::domain::RunStatus;
 const CLAIM: &str = "\
 WITH queues AS MATERIALIZED ({queues}),
 heads AS MATERIALIZED (
-  SELECT r.id, r.created_at, q.running, q.weight,
+  SELECT r.id, q.user_id, q.running, q.weight, q.last_claimed_at,
          ROW_NUMBER() OVER (PARTITION BY q.user_id ORDER BY r.created_at, r.id) AS place
   FROM queues q {heads}),
 chosen AS MATERIALIZED (
   SELECT id FROM heads WHERE running + place <= $3
-  ORDER BY (running + place - 1) / weight, created_at, id
+  ORDER BY (running + place - 1) / weight, last_claimed_at NULLS FIRST, user_id, place
   LIMIT $2)
 UPDATE runs SET status = 'running', started_at = $1, claimed_by = $4, lease_expires_at = $5
 WHERE status = 'pending' AND created_at < $1 AND {chosen}
@@ -63,7 +69,7 @@ RETURNING *";
 /// The users with work waiting, fewest running first, without weights: the head of
 /// `user_queues_waiting_idx`, read in its order.
 const QUEUES: &str = "\
-  SELECT q.user_id, q.running, 1.0 AS weight FROM user_queues q
+  SELECT q.user_id, q.running, q.last_claimed_at, 1.0 AS weight FROM user_queues q
   WHERE q.pending > 0 AND q.running < $3
   ORDER BY q.running, q.last_claimed_at NULLS FIRST, q.user_id
   LIMIT $2 {lock_queues}";
@@ -71,7 +77,8 @@ const QUEUES: &str = "\
 /// The same with weights: every waiting user's running count divided by their weight, sorted
 /// (one row per user with work waiting).
 const WEIGHTED_QUEUES: &str = "\
-  SELECT q.user_id, q.running, COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0) AS weight
+  SELECT q.user_id, q.running, q.last_claimed_at,
+         COALESCE(CAST(w.value AS DOUBLE PRECISION), 1.0) AS weight
   FROM user_queues q
   JOIN users u ON u.id = q.user_id
   LEFT JOIN {weights} w ON w.key = u.handle
@@ -194,6 +201,7 @@ pub(super) async fn count<'a>(
             served.into(),
         ]);
     }
+    use sea_orm::sea_query::ExprTrait;
     let existing = |column: Column| Expr::col((user_queues::Entity, column));
     let excluded = |column: Column| Expr::col((Alias::new("excluded"), column));
     upsert.on_conflict(
@@ -216,6 +224,150 @@ pub(super) async fn count<'a>(
     );
     txn.execute(&upsert).await?;
     Ok(())
+}
+
+/// Completed runs of a backend whose execution times make its estimate.
+pub const RECENT: u64 = 20;
+
+/// A `user_queues` row with its user's handle: id, pending, running, last claimed, handle.
+type QueueRow = (Uuid, i64, i64, Option<DateTime<Utc>>, String);
+
+/// A run's `started_at` and `completed_at`.
+type Span = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// One user's queue, as the standing of a run is reckoned against it.
+struct Queue {
+    user_id: Uuid,
+    pending: u64,
+    running: u64,
+    last_claimed_at: Option<DateTime<Utc>>,
+    weight: f64,
+}
+
+impl Queue {
+    /// The claims' order between users of equal share: served longest ago (never first),
+    /// then by id.
+    fn served_before(&self, other: &Queue) -> bool {
+        match (self.last_claimed_at, other.last_claimed_at) {
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (a, b) if a != b => a < b,
+            _ => self.user_id < other.user_id,
+        }
+    }
+}
+
+impl Store {
+    /// Where `run` stands if it is pending ([`QueueStanding`]): the runs the claims will start
+    /// before it, as the queues are now — its user's older pending runs, and for every other user with work
+    /// waiting, their runs whose share (`(running + place - 1) / weight`) is below this run's
+    /// (or equal, for a user the claims serve first; within `max_running_per_user`) — and an
+    /// estimate of its start: the database's now, plus the mean execution time of its
+    /// backend's last [`RECENT`] completed runs for every turn of the executing slots the runs
+    /// ahead take (`ahead / running` turns). Read from `user_queues` (a row per user with work
+    /// waiting) and the index of the user's own queue, never by counting every pending run.
+    pub async fn queue_standing(&self, run: &Run) -> Result<Option<QueueStanding>> {
+        if run.status != RunStatus::Pending {
+            return Ok(None);
+        }
+        let older = runs::Entity::find()
+            .filter(runs::Column::UserId.eq(run.user_id))
+            .filter(runs::Column::Status.eq(status_to_db(RunStatus::Pending)))
+            .filter(
+                Condition::any()
+                    .add(runs::Column::CreatedAt.lt(run.created_at))
+                    .add(
+                        Condition::all()
+                            .add(runs::Column::CreatedAt.eq(run.created_at))
+                            .add(runs::Column::Id.lt(run.id)),
+                    ),
+            )
+            .count(&self.db)
+            .await?;
+        let rows: Vec<QueueRow> =
+            user_queues::Entity::find()
+                .select_only()
+                .column(Column::UserId)
+                .column(Column::Pending)
+                .column(Column::Running)
+                .column(Column::LastClaimedAt)
+                .column(users::Column::Handle)
+                .join(
+                    JoinType::InnerJoin,
+                    user_queues::Entity::belongs_to(users::Entity)
+                        .from(Column::UserId)
+                        .to(users::Column::Id)
+                        .into(),
+                )
+                .filter(
+                    Condition::any()
+                        .add(Column::Pending.gt(0))
+                        .add(Column::Running.gt(0)),
+                )
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+        let cap = self.scheduling.max_running_per_user().unwrap_or(u64::MAX);
+        let queues: Vec<Queue> = rows
+            .into_iter()
+            .map(
+                |(user_id, pending, running, last_claimed_at, handle)| Queue {
+                    user_id,
+                    pending: pending.max(0) as u64,
+                    running: running.max(0) as u64,
+                    last_claimed_at,
+                    weight: self.scheduling.weights.get(&handle).copied().unwrap_or(1.0),
+                },
+            )
+            .collect();
+        let running: u64 = queues.iter().map(|q| q.running).sum();
+        let Some(own) = queues.iter().find(|q| q.user_id == run.user_id) else {
+            return Err(StoreError::Corrupt(format!(
+                "user {}: a pending run and no queue",
+                run.user_id
+            )));
+        };
+        // This run's share when it starts: its user's running and older pending runs.
+        let share = (own.running + older) as f64 / own.weight;
+        let mut ahead = older;
+        for other in queues.iter().filter(|q| q.user_id != run.user_id) {
+            // Its runs at places 1, 2, … have shares (running + place - 1) / weight; count
+            // those below `share` (and equal to it, when `other` is served first).
+            let room = other.pending.min(cap.saturating_sub(other.running));
+            let x = share * other.weight - other.running as f64;
+            let mut before = if x > 0.0 { x.ceil() as u64 } else { 0 };
+            if x >= 0.0 && x.fract() == 0.0 && other.served_before(own) {
+                before += 1;
+            }
+            ahead += before.min(room);
+        }
+        let recent: Vec<Span> = runs::Entity::find()
+            .select_only()
+            .column(runs::Column::StartedAt)
+            .column(runs::Column::CompletedAt)
+            .filter(runs::Column::Status.eq(status_to_db(RunStatus::Completed)))
+            .filter(runs::Column::BackendType.eq(run.spec.backend_type.clone()))
+            .filter(runs::Column::BackendName.eq(run.spec.backend_name.clone()))
+            .order_by_desc(runs::Column::CompletedAt)
+            .limit(RECENT)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let times: Vec<TimeDelta> = recent
+            .into_iter()
+            .filter_map(|(started, completed)| Some(completed? - started?))
+            .collect();
+        let now = self.now().await?;
+        let estimated_start_at = (!times.is_empty()).then(|| {
+            let mean = times.iter().copied().sum::<TimeDelta>() / times.len() as i32;
+            let turns = ahead as f64 / running.max(1) as f64;
+            now + TimeDelta::milliseconds((mean.as_seconds_f64() * turns * 1000.0).round() as i64)
+        });
+        Ok(Some(QueueStanding {
+            position: ahead + 1,
+            estimated_start_at,
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -25,3 +25,4 @@ mod runtime;
 mod sandbox;
 mod security;
 mod serve;
+mod standing;

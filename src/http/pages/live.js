@@ -1,7 +1,8 @@
 // Live pages. <main id="page"> says what to follow:
 //   data-events="URL …"  runs' server-sent event streams: on a new status, the run's badges
 //                        ([data-run]) change at once, then <main> is re-fetched and swapped in
-//                        (the same server rendering), in order, without reloading;
+//                        (the same server rendering), in order, without reloading; a `queue`
+//                        event (a pending run's place moved) swaps <main> too;
 //   data-refresh="S"     re-fetch and swap <main> every S seconds (numbers without a stream).
 // After each swap the streams named by the fresh <main> are followed and the others closed;
 // a stream closes itself on a terminal status. Without this script every page is complete.
@@ -48,6 +49,8 @@
         }
         if (changed) swap();
       });
+      // A pending run's place in the queue moved: the page renders where it stands now.
+      source.addEventListener("queue", swap);
     }
   };
   let timer = null;

@@ -16,7 +16,7 @@ use warp::{Filter, Rejection};
 use super::histogram::histogram;
 use super::layout::{Live, Shell, duration, error_page, html, page, run_badge, seconds, time};
 use super::{Visitor, consent, form, owner, redirect, same_origin, visitor};
-use crate::domain::{Circuit, Run, RunStatus, User};
+use crate::domain::{Circuit, QueueStanding, Run, RunStatus, User};
 use crate::http::Context;
 use crate::http::error::ApiError;
 use crate::http::extract::{run_id, with_context};
@@ -70,6 +70,7 @@ async fn show(
             .submitter(viewer.as_ref(), &run, &circuit)
             .await?;
         let show = sees_submitter(viewer.as_ref(), &run, &circuit);
+        let standing = ctx.service.standing(&run).await?;
         let timeline: Vec<AuditEntryView> = entries
             .iter()
             .map(|entry| AuditEntryView::new(entry, show))
@@ -84,6 +85,7 @@ async fn show(
             &run,
             &circuit,
             submitter.as_ref(),
+            standing.as_ref(),
             &timeline,
         );
         Ok((markup, new_session))
@@ -159,6 +161,7 @@ fn run_page(
     run: &Run,
     circuit: &Circuit,
     submitter: Option<&User>,
+    standing: Option<&QueueStanding>,
     timeline: &[AuditEntryView],
 ) -> Markup {
     let circuit_path = format!("/{}/{}", circuit.owner_handle, circuit.name);
@@ -185,7 +188,7 @@ fn run_page(
                 (form::run_again(circuit, run))
             }
         }
-        (facts(run, submitter))
+        (facts(run, submitter, standing))
         @match run.status {
             RunStatus::Completed => (results(run)),
             RunStatus::Failed => (failure(run)),
@@ -203,9 +206,19 @@ fn run_page(
     )
 }
 
-fn facts(run: &Run, submitter: Option<&User>) -> Markup {
+fn facts(run: &Run, submitter: Option<&User>, standing: Option<&QueueStanding>) -> Markup {
     html! {
         dl.facts.card {
+            @if let Some(standing) = standing {
+                dt { "queue position" }
+                dd id="queue-position" {
+                    (standing.position)
+                    @if standing.position == 1 { " (next to start)" }
+                    @if let Some(at) = standing.estimated_start_at {
+                        " · estimated start " (time(Some(at)))
+                    }
+                }
+            }
             dt { "framework" } dd { (run.spec.framework) }
             dt { "backend" } dd.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
             dt { "shots" } dd { (run.spec.shots) }

@@ -153,12 +153,13 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
         };
         mine.push(app.submit_run(&alice, circuit, backend, 10).await);
     }
+    // Three of Alice's oldest are claimed (before Bob submits: with his run waiting, fair share
+    // would start it among them); one of those fails.
+    assert_eq!(app.claim("test-node", 3, 300).await.len(), 3);
+    app.transition(mine[1], fail()).await.unwrap();
     let theirs = app
         .submit_run(&bob, "alice/bell", ("simulator", "statevector"), 10)
         .await;
-    // Three of Alice's oldest are claimed; one of those fails.
-    assert_eq!(app.claim("test-node", 3, 300).await.len(), 3);
-    app.transition(mine[1], fail()).await.unwrap();
 
     assert_eq!(app.page("/runs", None, None).await.0, 401);
     let browser = app.browser().signed_in(&alice);
