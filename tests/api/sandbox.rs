@@ -393,10 +393,6 @@ async fn caps_app(db: TestDb) -> (TestApp, String) {
             "while True:\n    try:\n        if os.fork() == 0:\n            time.sleep(300)\n            os._exit(0)\n    except OSError:\n        sys.exit(1)",
             |s| s.max_processes = 32,
         ),
-        python_backend("daemon", DAEMON, |_| {}),
-        python_backend("lingering", DAEMON, |s| {
-            s.env.insert("LINGER".into(), "300".into());
-        }),
     ];
     app_with(db, backends).await
 }
@@ -444,22 +440,32 @@ async fn each_cap_fails_its_run_with_its_class_and_the_service_keeps_serving() {
 
 /// A daemon a run started is gone when the run ends, and when the run is cancelled.
 async fn nothing_a_run_started_outlives_it(db: TestDb) {
-    let (app, token) = caps_app(db).await;
+    // Backends of this test's own: its SQLite and PostgreSQL halves run at once in this
+    // process, and each must see only its own daemons.
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (daemon, lingering) = (format!("daemon-{tag}"), format!("lingering-{tag}"));
+    let backends = vec![
+        python_backend(&daemon, DAEMON, |_| {}),
+        python_backend(&lingering, DAEMON, |s| {
+            s.env.insert("LINGER".into(), "300".into());
+        }),
+    ];
+    let (app, token) = app_with(db, backends).await;
     let id = app
-        .submit_run(&token, "alice/bell", ("command", "daemon"), 10)
+        .submit_run(&token, "alice/bell", ("command", &daemon), 10)
         .await;
     assert_eq!(app.wait_terminal(id).await["status"], "completed");
     assert!(
-        processes_with(&marker("daemon")).is_empty(),
+        processes_with(&marker(&daemon)).is_empty(),
         "the daemon outlived its run"
     );
 
     let id = app
-        .submit_run(&token, "alice/bell", ("command", "lingering"), 10)
+        .submit_run(&token, "alice/bell", ("command", &lingering), 10)
         .await;
     app.wait_status(id, RunStatus::Running).await;
     wait_until(Duration::from_secs(30), "the daemon runs", || async {
-        !processes_with(&marker("lingering")).is_empty()
+        !processes_with(&marker(&lingering)).is_empty()
     })
     .await;
     let cancelled = app.api().post_cancel(&token, id).await.unwrap();
@@ -467,7 +473,7 @@ async fn nothing_a_run_started_outlives_it(db: TestDb) {
     wait_until(
         Duration::from_secs(10),
         "the daemon dies with the cancel",
-        || async { processes_with(&marker("lingering")).is_empty() },
+        || async { processes_with(&marker(&lingering)).is_empty() },
     )
     .await;
     assert_eq!(app.run_json(id).await["status"], "cancelled");
