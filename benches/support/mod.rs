@@ -5,14 +5,15 @@
 //! Each bench compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use testkit::{Api, BELL, Served, circuit_body, samples};
-pub use testkit::{Error, Log, TestDb};
+pub use testkit::{Error, TestDb};
 
 /// The built-in simulator backend every benchmark's node configures, as a TOML table.
 pub const SIMULATOR_BACKEND: &str = r#"[[backends]]
@@ -68,6 +69,10 @@ pub fn psql_query(url: &str, sql: &str) -> Result<String, Error> {
 // ---------------------------------------------------------------------------------------------
 // The server
 
+/// Where a node's log lines go besides being drained: a file shared by every node of a bench
+/// (each line prefixed with its node's tag).
+pub type Log = Arc<Mutex<std::fs::File>>;
+
 /// A `qrun serve` child process with its user, its circuit and the backend its clients
 /// submit to; stopped with SIGTERM on drop (unless it was killed).
 pub struct Server {
@@ -108,7 +113,14 @@ impl Server {
     ) -> Result<Server, Error> {
         let mut command = Command::new(bin);
         command.arg("--config").arg(file).arg("serve");
-        let served = Served::start(command, log)?;
+        let sink = log.map(|(log, tag)| -> testkit::LineSink {
+            Box::new(move |line| {
+                if let Ok(mut file) = log.lock() {
+                    let _ = writeln!(file, "{tag}{line}");
+                }
+            })
+        });
+        let served = Served::start(command, sink)?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()?;

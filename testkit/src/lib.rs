@@ -23,7 +23,7 @@ mod wait;
 pub use api::{Api, circuit_body, http, run_body, run_body_by_id};
 pub use db::{POSTGRES_ENV, TestDb};
 pub use scrape::{Sample, samples};
-pub use serve::{Log, Served, create_user};
+pub use serve::{LineSink, Served, create_user};
 pub use wait::{process_alive, wait_until};
 
 /// What the harness's fallible calls return: a message naming what failed and, for an HTTP

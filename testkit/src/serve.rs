@@ -1,8 +1,9 @@
 //! A real `qrun serve` process, as an operator starts it, and `qrun user create`.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::{Api, Error};
@@ -10,9 +11,9 @@ use crate::{Api, Error};
 /// How long a node may take to say `listening on http://ADDR`.
 const STARTUP: Duration = Duration::from_secs(60);
 
-/// Where a node's log lines go besides being drained: a file shared by several nodes, each
-/// line prefixed with its node's tag.
-pub type Log = Arc<Mutex<std::fs::File>>;
+/// What each line a node logs is handed to (without terminal escapes), besides being
+/// drained: a bench's log file, a test's list of every line.
+pub type LineSink = Box<dyn FnMut(&str) + Send>;
 
 /// A `qrun serve` child process that has logged `listening on http://ADDR`; killed (SIGKILL)
 /// on drop unless it has already been stopped or reaped.
@@ -20,15 +21,17 @@ pub struct Served {
     pub child: Child,
     /// `http://ADDR`.
     pub base: String,
+    /// Reads its standard error until the node closes it.
+    reader: Option<JoinHandle<()>>,
 }
 
 impl Served {
     /// Spawns `command` (a `qrun … serve` command line, with its directory and environment
-    /// set) and waits for its `listening on http://ADDR` line. Its standard error is read for
-    /// its whole life (so it never blocks on a full pipe) and, given `log`, copied there with
-    /// each line prefixed by its tag. A node that exits or stays silent is killed, and the
+    /// set) and waits for its `listening on http://ADDR` line, in either log format. Its
+    /// standard error is read for its whole life (so it never blocks on a full pipe), each
+    /// line handed to `sink` if given. A node that exits or stays silent is killed, and the
     /// error carries what it said.
-    pub fn start(mut command: Command, log: Option<(Log, String)>) -> Result<Served, Error> {
+    pub fn start(mut command: Command, mut sink: Option<LineSink>) -> Result<Served, Error> {
         let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -39,21 +42,24 @@ impl Served {
         // What it said before listening, for the error should it never listen.
         let said = Arc::new(Mutex::new(Vec::new()));
         let before = said.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut listening = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let line = strip_ansi(&line);
-                if let Some((log, tag)) = &log
-                    && let Ok(mut file) = log.lock()
-                {
-                    let _ = writeln!(file, "{tag}{line}");
+                if let Some(sink) = &mut sink {
+                    sink(&line);
                 }
                 if listening {
                     continue;
                 }
-                if let Some(addr) = line.split("listening on http://").nth(1) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
                     listening = true;
-                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
+                    // The address ends where the text line's words or the JSON string do.
+                    let addr = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'))
+                        .collect::<String>();
+                    let _ = tx.send(addr);
                 } else {
                     before.lock().unwrap().push(line);
                 }
@@ -63,6 +69,7 @@ impl Served {
             Ok(addr) => Ok(Served {
                 child,
                 base: format!("http://{addr}"),
+                reader: Some(reader),
             }),
             Err(e) => {
                 let _ = child.kill();
@@ -89,6 +96,16 @@ impl Served {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Waits for the node to exit and for every line it logged to have reached the sink; its
+    /// exit status.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        let status = self.child.wait()?;
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        Ok(status)
     }
 
     /// SIGTERM (the node drains, then exits), and waits for it; nothing if it has already
