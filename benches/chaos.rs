@@ -43,7 +43,7 @@ use futures_util::StreamExt as _;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-use support::{Database, Db, Error, Log, SIMULATOR_BACKEND, Server};
+use support::{Db, Error, Log, SIMULATOR_BACKEND, Server, TestDb};
 
 #[derive(Parser)]
 struct Args {
@@ -191,10 +191,10 @@ async fn run(mut args: Args) -> Result<bool, Error> {
     );
     println!("logs: {}", logs.display());
 
-    let db = Database::create_named(args.db, "qrun_chaos")?;
-    let script = db.dir.path().join("sleepy.sh");
+    let db = support::database(args.db, "qrun_chaos").await?;
+    let script = db.dir().join("sleepy.sh");
     write_sleepy(&script)?;
-    let file = db.write_config(&config(&db, &script))?;
+    let file = support::write_config(&db, &config(&db, &script))?;
     let token = support::create_user(&args.bin, &file)?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -409,7 +409,7 @@ async fn run(mut args: Args) -> Result<bool, Error> {
 // ---------------------------------------------------------------------------------------------
 // The node
 
-fn config(db: &Database, script: &Path) -> String {
+fn config(db: &TestDb, script: &Path) -> String {
     format!(
         r#"
 [server]
@@ -491,10 +491,10 @@ impl Node {
                 "node {} started: pid {}, {}",
                 self.started,
                 server.pid(),
-                server.base
+                server.base()
             ),
         );
-        *self.target.base.write().unwrap() = server.base.clone();
+        *self.target.base.write().unwrap() = server.base().to_owned();
         self.server = Some(server);
         Ok(())
     }
@@ -565,7 +565,7 @@ fn sleepy() -> serde_json::Value {
 async fn inject(
     fault: Fault,
     node: &mut Node,
-    db: &Database,
+    db: &TestDb,
     pg_version: Option<&str>,
     lock_s: f64,
 ) -> Result<String, Error> {
@@ -580,7 +580,7 @@ async fn inject(
             ))
         }
         Fault::Terminate => {
-            let (admin, name) = db.postgres.as_ref().ok_or("not PostgreSQL")?;
+            let (admin, name) = db.postgres_database().ok_or("not PostgreSQL")?;
             let sql = format!(
                 "select count(*) from (select pg_terminate_backend(pid) as t from pg_stat_activity \
                  where datname = '{name}' and pid <> pg_backend_pid()) s where t"
@@ -588,7 +588,7 @@ async fn inject(
             let (mut terminated, mut calls) = (0u64, 0u64);
             while start.elapsed() < Duration::from_secs(1) {
                 let out = tokio::process::Command::new("psql")
-                    .args([admin.as_str(), "-qAtc", &sql])
+                    .args([admin, "-qAtc", &sql])
                     .output()
                     .await?;
                 if !out.status.success() {
@@ -607,7 +607,7 @@ async fn inject(
             ))
         }
         Fault::Restart => {
-            let (admin, _) = db.postgres.as_ref().ok_or("not PostgreSQL")?;
+            let (admin, _) = db.postgres_database().ok_or("not PostgreSQL")?;
             let version = pg_version.ok_or("no PostgreSQL version")?;
             eprintln!(
                 "!!! restarting this machine's PostgreSQL server (pg_ctlcluster {version} main restart) !!!"

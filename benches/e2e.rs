@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use support::{Database, Db, Error, SIMULATOR_BACKEND, Server, machine, percentiles};
+use support::{Db, Error, SIMULATOR_BACKEND, Server, TestDb, machine, percentiles};
 
 #[derive(Parser)]
 struct Args {
@@ -108,7 +108,7 @@ async fn run(args: Args) -> Result<(), Error> {
     println!("machine: {}", machine());
     match args.mode {
         Mode::Throughput { clients, runs } => {
-            let db = Database::create(args.db)?;
+            let db = support::database(args.db, "qrun_bench").await?;
             let server = Server::start(
                 &args.bin,
                 &db,
@@ -119,7 +119,7 @@ async fn run(args: Args) -> Result<(), Error> {
             throughput(&server, clients, runs).await?;
         }
         Mode::Latency { rate, seconds } => {
-            let db = Database::create(args.db)?;
+            let db = support::database(args.db, "qrun_bench").await?;
             let server = Server::start(
                 &args.bin,
                 &db,
@@ -135,7 +135,7 @@ async fn run(args: Args) -> Result<(), Error> {
             shots,
             runs,
         } => {
-            let db = Database::create(args.db)?;
+            let db = support::database(args.db, "qrun_bench").await?;
             let server = Server::start(
                 &args.bin,
                 &db,
@@ -215,7 +215,7 @@ async fn latency(server: &Server, rate: u64, seconds: u64) -> Result<(), Error> 
 async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
     let executing = args.concurrency;
     println!("mode: memory, {pending} pending runs, then {executing} executing");
-    let db = Database::create(args.db)?;
+    let db = support::database(args.db, "qrun_bench").await?;
     let api_only = config(&db, executing, false);
     // An API-only node takes the submissions; nothing executes.
     let node = Server::start(&args.bin, &db, &api_only, Backend::Sleep.json()).await?;
@@ -271,26 +271,11 @@ async fn results(server: &Server, qubits: u32, shots: u64, runs: usize) -> Resul
         let mut counts_bytes = 0;
         for _ in 0..runs {
             let started = Instant::now();
-            let run: serde_json::Value = server
-                .http
-                .post(format!("{}/api/runs", server.base))
-                .bearer_auth(&server.token)
-                .json(&serde_json::json!({
-                    "circuit_id": circuit_id,
-                    "backend": {"type": "simulator", "name": "statevector"},
-                    "shots": shots,
-                }))
-                .send()
-                .await?
-                .json()
-                .await?;
-            let url = format!(
-                "{}/api/runs/{}",
-                server.base,
-                run["id"].as_str().ok_or("run id")?
-            );
+            let body = testkit::run_body_by_id(&circuit_id, testkit::SIMULATOR, shots);
+            let run = server.api.submit(&server.token, &body, &[]).await?;
+            let path = format!("/api/runs/{}", run["id"].as_str().ok_or("run id")?);
             let done = loop {
-                let run: serde_json::Value = server.http.get(&url).send().await?.json().await?;
+                let run = server.api.get_json(&path).await?;
                 match run["status"].as_str() {
                     Some("completed") => break run,
                     Some("pending" | "running") => {
@@ -332,7 +317,7 @@ async fn submit_many(server: &Server, runs: u64, clients: usize) -> Result<(), E
 // The node
 
 /// The served node's configuration file.
-fn config(db: &Database, concurrency: u64, executes: bool) -> String {
+fn config(db: &TestDb, concurrency: u64, executes: bool) -> String {
     let mut toml = format!(
         r#"
 [server]

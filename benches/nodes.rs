@@ -58,9 +58,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
-use support::{
-    Database, Db, Error, Finished, Log, SIMULATOR_BACKEND, Server, machine, percentiles,
-};
+use support::{Db, Error, Finished, Log, SIMULATOR_BACKEND, Server, TestDb, machine, percentiles};
 
 #[derive(Parser)]
 struct Args {
@@ -167,7 +165,7 @@ async fn run(args: Args) -> Result<(), Error> {
         args.lease_ttl_s,
         renew_ms(args.lease_ttl_s)
     );
-    let nodes = Nodes::create(&args)?;
+    let nodes = Nodes::create(&args).await?;
     println!("node logs: {}", nodes.log_path.display());
     match args.mode {
         Mode::Cancel { runs, hold_ms } => {
@@ -345,13 +343,13 @@ async fn throughput(
         }
     );
     let api = nodes.api(simulator()).await?;
-    let (admin, name) = nodes.db.postgres.clone().ok_or("not PostgreSQL")?;
+    let (admin, name) = nodes.db.postgres_database().ok_or("not PostgreSQL")?;
     let mut pool = Vec::with_capacity(workers);
     let mut submissions = None;
     if backlog {
         submissions = Some(api.submit_closed_loop(clients, runs).await?);
     }
-    let mut cpu_before = CpuSample::take(&[api.pid()], &admin, &name)?;
+    let mut cpu_before = CpuSample::take(&[api.pid()], admin, name)?;
     let start = Instant::now();
     for k in 0..workers {
         pool.push(nodes.worker(k + 1, simulator()).await?);
@@ -373,7 +371,7 @@ async fn throughput(
             (start, submissions)
         }
         None => {
-            cpu_before = CpuSample::take(&pids, &admin, &name)?;
+            cpu_before = CpuSample::take(&pids, admin, name)?;
             let start = Instant::now();
             (start, api.submit_closed_loop(clients, runs).await?)
         }
@@ -381,7 +379,7 @@ async fn throughput(
     let (mut latencies, submitted) = submissions;
     let done = wait_finished(&pool, &befores, runs).await?;
     let all = start.elapsed();
-    let cpu_after = CpuSample::take(&pids, &admin, &name)?;
+    let cpu_after = CpuSample::take(&pids, admin, name)?;
 
     let completed: u64 = done.iter().map(|f| f.completed).sum();
     let failed: u64 = done.iter().map(|f| f.failed).sum();
@@ -503,7 +501,7 @@ async fn wait_finished(
 
 /// The database, the nodes' configuration files, their user and circuit.
 struct Nodes {
-    db: Database,
+    db: TestDb,
     bin: PathBuf,
     api_config: PathBuf,
     worker_config: PathBuf,
@@ -517,10 +515,10 @@ struct Nodes {
 }
 
 impl Nodes {
-    fn create(args: &Args) -> Result<Nodes, Error> {
-        let db = Database::create_named(args.db, "qrun_nodes")?;
-        let script = db.dir.path().join("sleeper.sh");
-        let pids = db.dir.path().join("pids");
+    async fn create(args: &Args) -> Result<Nodes, Error> {
+        let db = support::database(args.db, "qrun_nodes").await?;
+        let script = db.dir().join("sleeper.sh");
+        let pids = db.dir().join("pids");
         std::fs::write(&pids, "")?;
         std::fs::write(
             &script,
@@ -534,12 +532,13 @@ impl Nodes {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))?;
         // Written by the runs, which a root service runs as `nobody`.
         std::fs::set_permissions(&pids, std::fs::Permissions::from_mode(0o666))?;
-        let api_config = db.write_config(&config(&db, args, false, 8, &script))?;
+        let api_config = support::write_config(&db, &config(&db, args, false, 8, &script))?;
         let concurrency = match args.mode {
             Mode::Throughput { concurrency, .. } => concurrency,
             _ => 8,
         };
-        let worker_config = db.write_config(&config(&db, args, true, concurrency, &script))?;
+        let worker_config =
+            support::write_config(&db, &config(&db, args, true, concurrency, &script))?;
         let token = support::create_user(&args.bin, &api_config)?;
         let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
         let dir = Path::new(&target).join("nodes");
@@ -609,7 +608,7 @@ impl Nodes {
 }
 
 /// A node's configuration file: the same for every node but `executor.enabled`.
-fn config(db: &Database, args: &Args, executes: bool, concurrency: u64, script: &Path) -> String {
+fn config(db: &TestDb, args: &Args, executes: bool, concurrency: u64, script: &Path) -> String {
     let mut toml = format!(
         r#"
 [server]
@@ -664,17 +663,12 @@ fn sleeper() -> serde_json::Value {
 
 /// Submits a run of the node's circuit to `backend`: its id, and when the 201's head arrived.
 async fn submit(node: &Server, backend: &serde_json::Value) -> Result<(String, Instant), Error> {
-    let response = node
-        .http
-        .post(format!("{}/api/runs", node.base))
-        .bearer_auth(&node.token)
-        .json(&serde_json::json!({
-            "circuit_id": node.circuit_id,
-            "backend": backend,
-            "shots": 100,
-        }))
-        .send()
-        .await?;
+    let body = serde_json::json!({
+        "circuit_id": node.circuit_id,
+        "backend": backend,
+        "shots": 100,
+    });
+    let response = node.api.post_run(&node.token, &body, &[]).await?;
     let answered = Instant::now();
     if response.status() != 201 {
         let status = response.status();
@@ -686,12 +680,7 @@ async fn submit(node: &Server, backend: &serde_json::Value) -> Result<(String, I
 
 /// Cancels run `id`: when the 200's head arrived.
 async fn cancel_run(node: &Server, id: &str) -> Result<Instant, Error> {
-    let response = node
-        .http
-        .post(format!("{}/api/runs/{id}/cancel", node.base))
-        .bearer_auth(&node.token)
-        .send()
-        .await?;
+    let response = node.api.post_cancel(&node.token, id).await?;
     let answered = Instant::now();
     let status = response.status();
     let body: serde_json::Value = response.json().await?;
@@ -702,14 +691,9 @@ async fn cancel_run(node: &Server, id: &str) -> Result<Instant, Error> {
 }
 
 async fn run_status(node: &Server, id: &str) -> Result<String, Error> {
-    let run: serde_json::Value = node
-        .http
-        .get(format!("{}/api/runs/{id}", node.base))
-        .bearer_auth(&node.token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let url = node.api.url(&format!("/api/runs/{id}"));
+    let request = node.api.http().get(url).bearer_auth(&node.token);
+    let run: serde_json::Value = request.send().await?.json().await?;
     Ok(run["status"].as_str().ok_or("run status")?.to_owned())
 }
 

@@ -50,6 +50,7 @@ use sea_orm::{
     FromQueryResult, Statement, TransactionTrait, Value,
 };
 use serde_json::json;
+use testkit::BELL;
 use uuid::Uuid;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -80,7 +81,6 @@ struct Args {
 
 const USER: Uuid = Uuid::from_u128(0x1111_1111_1111_4111_8111_1111_1111_1111);
 const CIRCUIT: Uuid = Uuid::from_u128(0x2222_2222_2222_4222_8222_2222_2222_2222);
-const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
 const NODE: &str = "bench-host-4242-5f0c9e2a";
 const SHOTS: i64 = 100;
 const LEASE: TimeDelta = TimeDelta::seconds(30);

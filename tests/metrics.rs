@@ -2,49 +2,35 @@
 //! metric the operator kit (alerts, dashboard) relies on exists. Its own test binary: the
 //! Prometheus recorder is process-wide, so exact counts need a process of their own.
 
+// The integration tests' harness; this binary uses part of it.
 #[path = "api/helpers.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod helpers;
 
 use qrun::app::Hooks;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use helpers::{TestApp, TestDb, executing, http, sleepy_backend, wait_until};
+use helpers::{
+    Fixture, SIMULATOR, TestApp, TestDb, executing, run_body, sleepy_backend, wait_until,
+};
 use qrun::domain::RunStatus;
 use qrun::store::Command;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-/// `name{labels} value` lines of a scrape, keyed by `name{labels}` as written.
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
-        .collect()
-}
-
-async fn submit(app: &TestApp, token: &str, circuit: &str, backend: (&str, &str)) -> String {
-    submit_with_consent(app, token, circuit, backend, "denied").await
-}
-
-async fn submit_with_consent(
+/// `POST /api/runs` of `circuit` on `backend`, 100 shots, with `X-Analytics-Consent:
+/// consent`; asserts 201; the run's id.
+async fn submit(
     app: &TestApp,
     token: &str,
     circuit: &str,
     backend: (&str, &str),
     consent: &str,
 ) -> String {
-    let response = http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(token)
-        .header("X-Analytics-Consent", consent)
-        .json(&json!({"circuit": circuit, "backend": {"type": backend.0, "name": backend.1}, "shots": 100}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let run: Value = response.json().await.unwrap();
+    let body = run_body(circuit, backend, 100);
+    let headers = [("X-Analytics-Consent", consent)];
+    let run = app.api().submit(token, &body, &headers).await;
+    let run = run.unwrap_or_else(|e| panic!("{e}"));
     run["id"].as_str().unwrap().to_owned()
 }
 
@@ -85,28 +71,15 @@ async fn metrics_count_a_scripted_mix_exactly() {
     let app = TestApp::spawn_with(db, adjust, Hooks::default()).await;
     let (_, token) = app.user("alice").await;
     app.create_circuit(&token, "bell", "public").await;
-    let wide = http()
-        .post(app.url("/api/circuits"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "wide", "visibility": "public", "source": "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[30];\nh q;\n", "manifest": {"framework": "qiskit", "format": "openqasm2"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wide.status(), 201);
+    let wide = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[30];\nh q;\n";
+    app.upload(&token, "wide", "public", wide).await;
 
     // Two completed, a resource limit, a backend error, a cancelled running run.
-    submit_with_consent(
-        &app,
-        &token,
-        "alice/bell",
-        ("simulator", "statevector"),
-        "granted",
-    )
-    .await;
-    submit(&app, &token, "alice/bell", ("simulator", "statevector")).await;
-    submit(&app, &token, "alice/wide", ("simulator", "statevector")).await;
-    submit(&app, &token, "alice/bell", ("command", "broken")).await;
-    let slow = submit(&app, &token, "alice/bell", ("command", "slow")).await;
+    submit(&app, &token, "alice/bell", SIMULATOR, "granted").await;
+    submit(&app, &token, "alice/bell", SIMULATOR, "denied").await;
+    submit(&app, &token, "alice/wide", SIMULATOR, "denied").await;
+    submit(&app, &token, "alice/bell", ("command", "broken"), "denied").await;
+    let slow = submit(&app, &token, "alice/bell", ("command", "slow"), "denied").await;
     wait_until(Duration::from_secs(30), "the mix settles", || async {
         let counts = app.store().run_counts().await.unwrap();
         counts[&RunStatus::Completed] == 2
@@ -114,12 +87,7 @@ async fn metrics_count_a_scripted_mix_exactly() {
             && counts[&RunStatus::Running] == 1
     })
     .await;
-    let response = http()
-        .post(app.url(&format!("/api/runs/{slow}/cancel")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let response = app.api().post_cancel(&token, &slow).await.unwrap();
     assert_eq!(response.status(), 200);
     wait_until(
         Duration::from_secs(30),
@@ -138,22 +106,14 @@ async fn metrics_count_a_scripted_mix_exactly() {
         .unwrap()
         .unwrap();
     let user = app.store().user_by_handle("alice").await.unwrap().unwrap();
+    let fixture = Fixture {
+        user_id: user.id,
+        token,
+        circuit_id: circuit.id,
+        version: 1,
+    };
     let stranded = app
-        .apply(Command::Create(qrun::domain::NewRun {
-            user_id: user.id,
-            idempotency_key: None,
-            spec: qrun::domain::RunSpec {
-                circuit_id: circuit.id,
-                circuit_version: 1,
-                backend_type: "simulator".into(),
-                backend_name: "statevector".into(),
-                framework: "qiskit".into(),
-                shots: 10,
-                analytics_consent: None,
-                parameters: Default::default(),
-                seed: None,
-            },
-        }))
+        .apply(Command::Create(fixture.new_run(10, None)))
         .await
         .unwrap()
         .run;
@@ -163,15 +123,12 @@ async fn metrics_count_a_scripted_mix_exactly() {
     assert_eq!(claimed[0].run.id, stranded.id);
     assert_eq!(app.app.sweep().await.unwrap(), 1);
 
-    let text = http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let got = samples(&text);
+    let text = app.api().metrics().await.unwrap();
+    // Keyed by `name{labels}` as written.
+    let got: BTreeMap<String, f64> = testkit::samples(&text)
+        .into_iter()
+        .map(|sample| (sample.series, sample.value))
+        .collect();
     let expect = [
         (
             r#"qrun_runs_requested_total{framework="qiskit",backend="simulator/statevector"}"#,

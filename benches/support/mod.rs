@@ -1,18 +1,19 @@
-//! What the end-to-end benches share (`mod support;` in each): a fresh database, a real
-//! `qrun serve` child process, a submitting client, and `/metrics` parsing.
+//! What the end-to-end benches share (`mod support;` in each), on top of `testkit` (the
+//! harness the tests use too: the fresh database, the `qrun serve` process, the API client):
+//! a node with its user, circuit and submitting clients, and what they measure.
 //!
 //! Each bench compiles its own copy of this module and uses part of it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-
-pub const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
+use testkit::{Api, BELL, Served, circuit_body, samples};
+pub use testkit::{Error, TestDb};
 
 /// The built-in simulator backend every benchmark's node configures, as a TOML table.
 pub const SIMULATOR_BACKEND: &str = r#"[[backends]]
@@ -25,8 +26,6 @@ max_source_bytes = 1048576
 timeout_s = 300
 "#;
 
-pub type Error = Box<dyn std::error::Error + Send + Sync>;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Db {
     Sqlite,
@@ -36,87 +35,25 @@ pub enum Db {
 // ---------------------------------------------------------------------------------------------
 // The database
 
-/// A fresh database: a SQLite file in a temporary directory, or a PostgreSQL database dropped
-/// on drop.
-pub struct Database {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    /// (the admin URL, the database's name)
-    pub postgres: Option<(String, String)>,
-}
-
-impl Database {
-    pub fn create(kind: Db) -> Result<Database, Error> {
-        Database::create_named(kind, "qrun_bench")
-    }
-
-    /// A fresh database; a PostgreSQL one is named `PREFIX_PID`, beside
-    /// `QRUN_BENCH_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
-    pub fn create_named(kind: Db, prefix: &str) -> Result<Database, Error> {
-        let dir = tempfile::tempdir()?;
-        // The command backends' scripts live here, and a root service runs them as `nobody`.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        match kind {
-            Db::Sqlite => Ok(Database {
-                url: format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()),
-                dir,
-                postgres: None,
-            }),
-            Db::Postgres => {
-                let admin = std::env::var("QRUN_BENCH_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-                let name = format!("{prefix}_{}", std::process::id());
-                psql(
-                    &admin,
-                    &format!("drop database if exists {name} with (force)"),
-                )?;
-                psql(&admin, &format!("create database {name}"))?;
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                Ok(Database {
-                    url: format!("{base}/{name}"),
-                    dir,
-                    postgres: Some((admin, name)),
-                })
-            }
-        }
-    }
-
-    /// The SQLite database file, for a SQLite database.
-    pub fn sqlite_path(&self) -> Option<PathBuf> {
-        self.postgres
-            .is_none()
-            .then(|| self.dir.path().join("bench.db"))
-    }
-
-    /// Writes a node's configuration file beside the database; returns its path.
-    pub fn write_config(&self, config: &str) -> Result<PathBuf, Error> {
-        let file = self.dir.path().join(format!("qrun-{}.toml", rand_suffix()));
-        std::fs::write(&file, config)?;
-        Ok(file)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.postgres {
-            let _ = psql(
-                admin,
-                &format!("drop database if exists {name} with (force)"),
-            );
+/// A fresh database: a SQLite file in a temporary directory, or a PostgreSQL database named
+/// `PREFIX_PID` beside `QRUN_BENCH_POSTGRES_URL` (default
+/// `postgres://postgres@127.0.0.1:5432/test`); dropped with the value.
+pub async fn database(kind: Db, prefix: &str) -> Result<TestDb, Error> {
+    match kind {
+        Db::Sqlite => Ok(TestDb::sqlite()),
+        Db::Postgres => {
+            let server = std::env::var("QRUN_BENCH_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            TestDb::postgres_named(&server, &format!("{prefix}_{}", std::process::id())).await
         }
     }
 }
 
-pub fn psql(url: &str, sql: &str) -> Result<(), Error> {
-    let status = Command::new("psql")
-        .args([url, "-qAtc", sql])
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err(format!("psql failed: {sql}").into());
-    }
-    Ok(())
+/// Writes a node's configuration file beside the database; returns its path.
+pub fn write_config(db: &TestDb, config: &str) -> Result<PathBuf, Error> {
+    let file = db.dir().join(format!("qrun-{}.toml", rand_suffix()));
+    std::fs::write(&file, config)?;
+    Ok(file)
 }
 
 /// `sql` through `psql` at `url`: its rows, one a line, columns separated by `|`.
@@ -136,15 +73,15 @@ pub fn psql_query(url: &str, sql: &str) -> Result<String, Error> {
 /// (each line prefixed with its node's tag).
 pub type Log = Arc<Mutex<std::fs::File>>;
 
-/// A `qrun serve` child process, stopped with SIGTERM on drop (unless it was killed).
+/// A `qrun serve` child process with its user, its circuit and the backend its clients
+/// submit to; stopped with SIGTERM on drop (unless it was killed).
 pub struct Server {
-    child: Child,
-    killed: bool,
-    pub base: String,
+    served: Served,
+    /// Its API, through a pool of this bench's own.
+    pub api: Api,
     pub token: String,
     pub circuit_id: String,
     backend: serde_json::Value,
-    pub http: reqwest::Client,
 }
 
 impl Server {
@@ -152,11 +89,11 @@ impl Server {
     /// its clients submit to `backend`.
     pub async fn start(
         bin: &Path,
-        db: &Database,
+        db: &TestDb,
         config: &str,
         backend: serde_json::Value,
     ) -> Result<Server, Error> {
-        let file = db.write_config(config)?;
+        let file = write_config(db, config)?;
         let token = create_user(bin, &file)?;
         let mut server = Server::serve(bin, &file, token, String::new(), backend, None).await?;
         server.circuit_id = server.create_circuit().await?;
@@ -174,47 +111,25 @@ impl Server {
         backend: serde_json::Value,
         log: Option<(Log, String)>,
     ) -> Result<Server, Error> {
-        let mut child = Command::new(bin)
-            .arg("--config")
-            .arg(file)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child.stderr.take().ok_or("no stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Reads the address, then keeps draining the log so the server never blocks on it.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some((log, tag)) = &log
-                    && let Ok(mut file) = log.lock()
-                {
-                    let _ = writeln!(file, "{tag}{}", strip_ansi(&line));
+        let mut command = Command::new(bin);
+        command.arg("--config").arg(file).arg("serve");
+        let sink = log.map(|(log, tag)| -> testkit::LineSink {
+            Box::new(move |line| {
+                if let Ok(mut file) = log.lock() {
+                    let _ = writeln!(file, "{tag}{line}");
                 }
-                if let Some(addr) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(strip_ansi(addr.split_whitespace().next().unwrap_or("")));
-                }
-            }
+            })
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("the server never logged `listening on http://ADDR`".into());
-            }
-        };
+        let served = Served::start(command, sink)?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()?;
         Ok(Server {
-            child,
-            killed: false,
-            base: format!("http://{addr}"),
+            api: Api::with_client(&served.base, http),
+            served,
             token,
             circuit_id,
             backend,
-            http,
         })
     }
 
@@ -225,39 +140,33 @@ impl Server {
 
     /// Creates a public circuit of `source` as the node's user; returns its id.
     pub async fn create_circuit_from(&self, source: &str) -> Result<String, Error> {
-        let circuit = self
-            .http
-            .post(format!("{}/api/circuits", self.base))
-            .bearer_auth(&self.token)
-            .json(&serde_json::json!({
-                "name": format!("c{}", rand_suffix()),
-                "visibility": "public",
-                "source": source,
-                "manifest": {"framework": "qiskit", "format": "openqasm2"},
-            }))
-            .send()
-            .await?;
-        if circuit.status() != 201 {
-            return Err(format!("creating the circuit: {}", circuit.text().await?).into());
-        }
-        let circuit: serde_json::Value = circuit.json().await?;
+        let body = circuit_body(
+            &format!("c{}", rand_suffix()),
+            "public",
+            "openqasm2",
+            source,
+        );
+        let circuit = self.api.upload(&self.token, &body).await?;
         Ok(circuit["id"].as_str().ok_or("circuit id")?.to_owned())
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// `http://ADDR`.
+    pub fn base(&self) -> &str {
+        self.api.base()
     }
 
-    /// SIGKILL: the node dies at once, with no drain (the graceful drop is skipped).
+    pub fn pid(&self) -> u32 {
+        self.served.pid()
+    }
+
+    /// SIGKILL: the node dies at once, with no drain (the graceful drop finds it reaped).
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.killed = true;
+        self.served.kill();
     }
 
     /// The node's exit status, if it has exited (without being killed by us).
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        self.served.child.try_wait().ok().flatten()
     }
 
     /// `clients` closed-loop clients submitting Bell × 100 shots with consent until `runs` are
@@ -292,8 +201,8 @@ impl Server {
 
     pub fn client(&self) -> Client {
         Client {
-            http: self.http.clone(),
-            url: format!("{}/api/runs", self.base),
+            http: self.api.http().clone(),
+            url: self.api.url("/api/runs"),
             token: self.token.clone(),
             body: serde_json::json!({
                 "circuit_id": self.circuit_id,
@@ -305,7 +214,7 @@ impl Server {
     }
 
     pub fn rss_kib(&self, field: &str) -> Result<u64, Error> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         status
             .lines()
             .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
@@ -314,18 +223,20 @@ impl Server {
     }
 
     pub async fn metrics(&self) -> Result<String, Error> {
-        let url = format!("{}/metrics", self.base);
-        Ok(self.http.get(url).send().await?.text().await?)
+        self.api.metrics().await
     }
 
     /// Terminal runs so far, from `/metrics`.
     pub async fn finished(&self) -> Result<Finished, Error> {
         let mut finished = Finished::default();
-        for (labels, value) in samples(&self.metrics().await?, "qrun_runs_finished_total") {
-            if labels.contains("status=\"completed\"") {
-                finished.completed += value as u64;
+        for sample in samples(&self.metrics().await?) {
+            if sample.name != "qrun_runs_finished_total" {
+                continue;
+            }
+            if sample.label("status") == Some("completed") {
+                finished.completed += sample.value as u64;
             } else {
-                finished.failed += value as u64;
+                finished.failed += sample.value as u64;
             }
         }
         Ok(finished)
@@ -349,9 +260,10 @@ impl Server {
     pub async fn wait_running(&self, n: u64) -> Result<u64, Error> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let running = samples(&self.metrics().await?, "qrun_runs")
-                .filter(|(labels, _)| labels.contains("status=\"running\""))
-                .map(|(_, v)| v)
+            let running = samples(&self.metrics().await?)
+                .iter()
+                .filter(|s| s.name == "qrun_runs" && s.label("status") == Some("running"))
+                .map(|s| s.value)
                 .sum::<f64>() as u64;
             if running >= n {
                 return Ok(running);
@@ -366,39 +278,16 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.killed {
-            return;
-        }
         // SIGTERM: the node drains (its sleeping children are stopped), then exits.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+        self.served.terminate();
     }
 }
 
 /// `qrun user create` with the configuration file `file`: a new user's API token.
 pub fn create_user(bin: &Path, file: &Path) -> Result<String, Error> {
-    let user = Command::new(bin)
-        .arg("--config")
-        .arg(file)
-        .args(["user", "create"])
-        .arg(format!("bench{}", rand_suffix()))
-        .output()?;
-    if !user.status.success() {
-        let stderr = String::from_utf8_lossy(&user.stderr);
-        return Err(format!("qrun user create: {stderr}").into());
-    }
-    Ok(String::from_utf8(user.stdout)?.trim().to_owned())
-}
-
-/// The samples of metric `name`: (labels, value).
-pub fn samples<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = (&'a str, f64)> + 'a {
-    text.lines().filter_map(move |line| {
-        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
-        let (labels, value) = rest.rsplit_once("} ")?;
-        Some((labels, value.trim().parse().ok()?))
-    })
+    let mut qrun = Command::new(bin);
+    qrun.arg("--config").arg(file);
+    testkit::create_user(qrun, &format!("bench{}", rand_suffix()))
 }
 
 #[derive(Clone)]
@@ -450,23 +339,6 @@ impl Finished {
 
 pub fn rand_suffix() -> String {
     format!("{:08x}", rand::random::<u32>())
-}
-
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// `min, p50, p90, p99, max` of latencies in milliseconds (nearest rank), and their count.

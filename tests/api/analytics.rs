@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use qrun::config::SinkKind;
-use qrun::domain::{NewRun, RunSpec, RunStatus};
+use qrun::domain::RunStatus;
 use qrun::store::Command;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use warp::{Filter, Reply};
 
-use crate::helpers::{TestApp, TestDb, not_delivering, wait_until};
+use crate::helpers::{Fixture, TestApp, TestDb, not_delivering, wait_until};
 use crate::on_both_databases;
 
 /// How the fake server answers the n-th request (0-based) carrying `events`.
@@ -125,23 +125,15 @@ async fn consented_runs_deliver_exactly_their_events_and_others_none(db: TestDb)
         .await;
     app.submit_http(&token, cid, &[]).await;
     // A legacy row: consent NULL.
-    app.apply(Command::Create(NewRun {
+    let fixture = Fixture {
         user_id: user.id,
-        idempotency_key: None,
-        spec: RunSpec {
-            circuit_id: cid.parse().unwrap(),
-            circuit_version: 1,
-            backend_type: "simulator".into(),
-            backend_name: "statevector".into(),
-            framework: "qiskit".into(),
-            shots: 10,
-            analytics_consent: None,
-            parameters: Default::default(),
-            seed: None,
-        },
-    }))
-    .await
-    .unwrap();
+        token: token.clone(),
+        circuit_id: cid.parse().unwrap(),
+        version: 1,
+    };
+    app.apply(Command::Create(fixture.new_run(10, None)))
+        .await
+        .unwrap();
     wait_all_completed(&app, 4).await;
     wait_delivered(&app).await;
 

@@ -387,14 +387,7 @@ async fn a_killed_listener_comes_back_and_loses_nothing() {
             now.len() == 1 && now[0] != before
         })
         .await;
-        let metrics = http()
-            .get(format!("{}/metrics", worker.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = worker.api().metrics().await.unwrap();
         assert!(
             metrics
                 .lines()

@@ -1,4 +1,6 @@
-//! Test harness: fresh databases, a running application, fixtures.
+//! Test harness: the application running in this process on a fresh database (`TestApp`),
+//! every route a method, and fixtures. What the benches share with it — the database, `qrun
+//! serve` processes, the API client — is the `testkit` crate's, re-exported here.
 
 use std::sync::Arc;
 
@@ -10,97 +12,9 @@ use qrun::store::{Applied, Change, Command, Store};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Environment variable naming the PostgreSQL server for tests, e.g.
-/// `postgres://postgres@127.0.0.1:5432/test`. `.ci/run` sets it.
-pub const POSTGRES_ENV: &str = "QRUN_TEST_POSTGRES_URL";
-
-/// A fresh, empty database for one test.
-pub struct TestDb {
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-    cleanup: Option<(String, String)>,
-}
-
-impl TestDb {
-    pub fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("qrun.db").display());
-        TestDb {
-            url,
-            _dir: Some(dir),
-            cleanup: None,
-        }
-    }
-
-    /// A new database on the test PostgreSQL server, or `None` (said loudly) when no server
-    /// is configured. In CI (`CI` set) a missing server fails the test instead.
-    pub async fn postgres() -> Option<TestDb> {
-        let Ok(base) = std::env::var(POSTGRES_ENV) else {
-            if std::env::var_os("CI").is_some() {
-                panic!("{POSTGRES_ENV} is not set: PostgreSQL tests must run in CI");
-            }
-            eprintln!(
-                "\n*** SKIPPED on PostgreSQL: {POSTGRES_ENV} is not set (e.g. \
-                 postgres://postgres@127.0.0.1:5432/test). These tests must run in CI. ***\n"
-            );
-            return None;
-        };
-        let name = format!("qrun_t_{}", Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(base.as_str())
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {base}: {e}"));
-        use sea_orm::ConnectionTrait;
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("CREATE DATABASE");
-        let _ = admin.close().await;
-        let (prefix, _) = base.rsplit_once('/').expect("a database in the URL");
-        Some(TestDb {
-            url: format!("{prefix}/{name}"),
-            _dir: None,
-            cleanup: Some((base, name)),
-        })
-    }
-}
-
-impl TestDb {
-    /// Another handle on an existing test database; it cleans up nothing.
-    pub fn borrowed(url: &str) -> TestDb {
-        TestDb {
-            url: url.to_owned(),
-            _dir: None,
-            cleanup: None,
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((base, name)) = self.cleanup.take() {
-            // Best effort, off the test's runtime; .ci/run also sweeps leftovers.
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async move {
-                    use sea_orm::ConnectionTrait;
-                    if let Ok(admin) = sea_orm::Database::connect(base.as_str()).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await;
-                        let _ = admin.close().await;
-                    }
-                });
-            })
-            .join()
-            .ok();
-        }
-    }
-}
+pub use testkit::{
+    Api, BELL, SIMULATOR, TestDb, circuit_body, http, process_alive, run_body, wait_until,
+};
 
 /// Runs an async test body on SQLite and on PostgreSQL, as two named tests.
 #[macro_export]
@@ -181,6 +95,11 @@ impl TestApp {
         TestApp { app, db }
     }
 
+    /// A client of its API.
+    pub fn api(&self) -> Api {
+        Api::new(&self.origin())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.app.addr())
     }
@@ -250,20 +169,9 @@ impl TestApp {
         source: &str,
         format: &str,
     ) -> Value {
-        let response = http()
-            .post(self.url("/api/circuits"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({
-                "name": name,
-                "visibility": visibility,
-                "source": source,
-                "manifest": {"framework": "qiskit", "format": format},
-            }))
-            .send()
-            .await
-            .expect("POST /api/circuits");
-        assert_eq!(response.status(), 201, "{:?}", response.text().await);
-        response.json().await.unwrap()
+        let body = circuit_body(name, visibility, format, source);
+        let uploaded = self.api().upload(token, &body).await;
+        uploaded.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// `POST /api/runs` of `circuit` (`owner/name`) on `backend` (type, name) with `shots` as
@@ -275,19 +183,9 @@ impl TestApp {
         backend: (&str, &str),
         shots: u64,
     ) -> Uuid {
-        let response = http()
-            .post(self.url("/api/runs"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({
-                "circuit": circuit,
-                "backend": {"type": backend.0, "name": backend.1},
-                "shots": shots,
-            }))
-            .send()
-            .await
-            .expect("POST /api/runs");
-        assert_eq!(response.status(), 201, "{:?}", response.text().await);
-        let run: Value = response.json().await.unwrap();
+        let body = run_body(circuit, backend, shots);
+        let run = self.api().submit(token, &body, &[]).await;
+        let run = run.unwrap_or_else(|e| panic!("{e}"));
         run["id"].as_str().expect("an id").parse().expect("a uuid")
     }
 
@@ -298,14 +196,8 @@ impl TestApp {
 
     /// `GET path` anonymously; the answer's JSON.
     pub async fn get_json(&self, path: &str) -> Value {
-        http()
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+        let json = self.api().get_json(path).await;
+        json.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Waits (at most a minute) until the API shows run `id` in a status `done` accepts;
@@ -341,26 +233,17 @@ impl TestApp {
         self.wait_run(id, "terminal", RunStatus::is_terminal).await
     }
 
-    /// `POST /api/runs` of `circuit_id` as `token`, with optional extra headers.
+    /// `POST /api/runs` of `circuit_id` (the simulator, 100 shots) as `token`, with optional
+    /// extra headers.
     pub async fn submit_http(
         &self,
         token: &str,
         circuit_id: &str,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut request =
-            http()
-                .post(self.url("/api/runs"))
-                .bearer_auth(token)
-                .json(&serde_json::json!({
-                    "circuit_id": circuit_id,
-                    "backend": {"type": "simulator", "name": "statevector"},
-                    "shots": 100,
-                }));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        request.send().await.expect("POST /api/runs")
+        let body = testkit::run_body_by_id(circuit_id, SIMULATOR, 100);
+        let response = self.api().post_run(token, &body, headers).await;
+        response.expect("POST /api/runs")
     }
 
     pub fn store(&self) -> &Store {
@@ -565,25 +448,6 @@ fn form_encode(value: &str) -> String {
 }
 
 thread_local! {
-    /// One client per thread: building one loads the system's CA store, which in a debug
-    /// build costs far more than the requests themselves. Each test runs on its own
-    /// runtime's threads, so a client never outlives the runtime its connections live on.
-    static CLIENT: reqwest::Client = {
-        // reqwest is built without a default TLS provider; the service installs ring at start.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("a client")
-    };
-}
-
-/// An HTTP client for tests.
-pub fn http() -> reqwest::Client {
-    CLIENT.with(reqwest::Client::clone)
-}
-
-thread_local! {
     /// The same, answering redirects itself (a page's 303 is the answer under test).
     static NO_REDIRECTS: reqwest::Client = {
         let _ = http(); // installs the TLS provider reqwest needs
@@ -626,25 +490,6 @@ impl Fixture {
                 seed: None,
             },
         }
-    }
-}
-
-pub const BELL: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
-
-/// Polls `condition` until it holds or `within` passes (then panics with `what`). Tests wait
-/// on conditions, never on a fixed sleep.
-pub async fn wait_until<F, Fut>(within: std::time::Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + within;
-    while !condition().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
@@ -694,14 +539,4 @@ pub fn sleepy_backend(
 pub fn open_to_programs(dir: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-}
-
-/// Whether process `pid` still exists (and is not a zombie).
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
 }

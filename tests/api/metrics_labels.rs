@@ -2,71 +2,37 @@
 //! choosing methods or frameworks, and every known label set of the lifecycle counters exists
 //! at zero from start-up. (Exact counts are `tests/metrics.rs`'s, in a process of its own.)
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use qrun::domain::{Action, ErrorClass, ErrorStage};
 use qrun::metrics::{METHODS, OTHER};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, http};
-
-/// One sample of a scrape: name, labels, value.
-type Sample = (String, BTreeMap<String, String>, f64);
-
-fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => (name, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let labels = labels
-                .split("\",")
-                .filter(|pair| !pair.is_empty())
-                .filter_map(|pair| {
-                    let (k, v) = pair.split_once("=\"")?;
-                    Some((k.to_owned(), v.trim_end_matches('"').to_owned()))
-                })
-                .collect();
-            Some((name.to_owned(), labels, value.parse().ok()?))
-        })
-        .collect()
-}
+use testkit::{Sample, samples};
 
 async fn scrape(app: &TestApp) -> Vec<Sample> {
-    let text = http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    parse(&text)
+    samples(&app.api().metrics().await.unwrap())
 }
 
 /// The values `label` takes in the samples of `metric`.
 fn label_values(samples: &[Sample], metric: &str, label: &str) -> BTreeSet<String> {
     samples
         .iter()
-        .filter(|(name, _, _)| name == metric)
-        .filter_map(|(_, labels, _)| labels.get(label).cloned())
+        .filter(|sample| sample.name == metric)
+        .filter_map(|sample| sample.label(label).map(str::to_owned))
         .collect()
 }
 
 fn has(samples: &[Sample], metric: &str, want: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
-        .find(|(name, labels, _)| {
-            name == metric
-                && labels.len() == want.len()
-                && want
-                    .iter()
-                    .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+        .find(|sample| {
+            sample.name == metric
+                && sample.labels.len() == want.len()
+                && want.iter().all(|(k, v)| sample.label(k) == Some(*v))
         })
-        .map(|(_, _, value)| *value)
+        .map(|sample| sample.value)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,11 +6,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use qrun::domain::RunStatus;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::cli::assert_verified;
-use crate::helpers::{BELL, TestApp, TestDb, executing, http, sleepy_backend, wait_until};
+use crate::helpers::{
+    Api, BELL, TestApp, TestDb, circuit_body, executing, run_body, sleepy_backend, wait_until,
+};
 use crate::on_both_databases;
 use crate::serve::{Served, serve};
 
@@ -57,33 +59,25 @@ pub(crate) fn start_node_with(
     serve(dir, &[&base[..], env].concat())
 }
 
+/// Submits a run of `alice/bell` (50 shots) to `backend` (`slow`, or the simulator's
+/// `statevector`) on the node at `base`: its id, or `None` if the node did not take it.
 pub(crate) async fn submit(base: &str, token: &str, backend: &str) -> Option<Uuid> {
-    let response = http()
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(token)
-        .json(&json!({"circuit": "alice/bell", "backend": {"type": if backend == "slow" { "command" } else { "simulator" }, "name": backend}, "shots": 50}))
-        .send()
-        .await
-        .ok()?;
-    if response.status() != 201 {
-        return None;
-    }
-    let run: Value = response.json().await.ok()?;
+    let kind = if backend == "slow" {
+        "command"
+    } else {
+        "simulator"
+    };
+    let body = run_body("alice/bell", (kind, backend), 50);
+    let run = Api::new(base).submit(token, &body, &[]).await.ok()?;
     run["id"].as_str()?.parse().ok()
 }
 
+/// Runs `ids` as the node at `base` shows them.
 pub(crate) async fn statuses(base: &str, ids: &[Uuid]) -> Vec<Value> {
+    let api = Api::new(base);
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let response = http()
-            .get(format!("{base}/api/runs/{id}"))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let run: Value = response.json().await.unwrap();
-        assert_eq!(status, 200, "GET run {id}: {run}");
-        out.push(run);
+        out.push(api.run(id).await.unwrap_or_else(|e| panic!("{e}")));
     }
     out
 }
@@ -110,29 +104,22 @@ pub(crate) fn kill_children(dir: &Path) {
     }
 }
 
+/// Creates the user `alice` on `db` with `config`, as an operator does; her token.
 pub(crate) fn setup(dir: &Path, db: &TestDb, config: &Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"))
-        .args(["user", "create", "alice"])
-        .env_clear()
+    let mut qrun = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"));
+    qrun.env_clear()
         .env("QRUN_CONFIG", config)
         .env("QRUN__DATABASE__URL", &db.url)
         .env("QRUN__LOGGING__LEVEL", "warn")
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        .current_dir(dir);
+    testkit::create_user(qrun, "alice").unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Uploads the public Bell circuit `alice/bell` through the node at `base`.
 pub(crate) async fn create_bell(base: &str, token: &str) {
-    let response = http()
-        .post(format!("{base}/api/circuits"))
-        .bearer_auth(token)
-        .json(&json!({"name": "bell", "visibility": "public", "source": BELL, "manifest": {"framework": "qiskit", "format": "openqasm2"}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    let body = circuit_body("bell", "public", "openqasm2", BELL);
+    let uploaded = Api::new(base).upload(token, &body).await;
+    uploaded.unwrap_or_else(|e| panic!("{e}"));
 }
 
 async fn kill_9_mid_flight_then_restart_loses_nothing(db: TestDb) {
@@ -223,8 +210,8 @@ async fn two_nodes_share_the_work_and_each_run_starts_once(db: TestDb) {
     let b = start("node-b").await;
     let store = a.store().clone();
     let (_, token) = store.create_user("alice").await.unwrap();
-    let base_a = format!("http://{}", a.app.addr());
-    let base_b = format!("http://{}", b.app.addr());
+    let base_a = a.origin();
+    let base_b = b.origin();
     create_bell(&base_a, &token).await;
     let bases = [base_a.clone(), base_b.clone()];
     let started = Instant::now();
@@ -347,12 +334,7 @@ async fn a_dead_nodes_runs_are_recovered_by_the_other_after_its_lease(db: TestDb
             store.run(*id).await.unwrap().unwrap().status,
             RunStatus::Running
         );
-        let response = http()
-            .post(format!("{}/api/runs/{id}/cancel", b.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = b.api().post_cancel(&token, id).await.unwrap();
         assert_eq!(response.status(), 200);
     }
     drop(b);

@@ -3,39 +3,26 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, executing, http};
+use crate::helpers::{SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body};
 use crate::on_both_databases;
 
 /// `theta` rotates one qubit about Y; `c` reads it. P(1) = sin²(θ/2).
-const ROTATION: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
+pub(crate) const ROTATION: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
 
 /// What `qiskit.qasm3.dumps` writes for a Bell pair with a conditional.
 const DUMPED: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nbit[2] c;\nbit[1] flag;\nqubit[2] q;\nh q[0];\ncx q[0], q[1];\nc[0] = measure q[0];\nc[1] = measure q[1];\nif (c == 3) {\n  x q[0];\n}\nflag[0] = measure q[0];\n";
 
+/// `POST /api/circuits` of an OpenQASM 3 `source`, public, as `token`.
 async fn upload(app: &TestApp, token: &str, name: &str, source: &str) -> reqwest::Response {
-    http()
-        .post(app.url("/api/circuits"))
-        .bearer_auth(token)
-        .json(
-            &json!({"name": name, "visibility": "public", "source": source,
-                      "manifest": {"framework": "qiskit", "format": "openqasm3"}}),
-        )
-        .send()
-        .await
-        .unwrap()
+    let body = circuit_body(name, "public", "openqasm3", source);
+    app.api().post_circuit(token, &body).await.unwrap()
 }
 
+/// `POST /api/runs` of `circuit` on the simulator, 400 shots, binding `parameters`.
 async fn submit(app: &TestApp, token: &str, circuit: &str, parameters: Value) -> reqwest::Response {
-    http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(token)
-        .json(
-            &json!({"circuit": circuit, "backend": {"type": "simulator", "name": "statevector"},
-                      "shots": 400, "parameters": parameters}),
-        )
-        .send()
-        .await
-        .unwrap()
+    let mut body = run_body(circuit, SIMULATOR, 400);
+    body["parameters"] = parameters;
+    app.api().post_run(token, &body, &[]).await.unwrap()
 }
 
 async fn openqasm3_runs_bind_their_parameters(db: TestDb) {
@@ -71,14 +58,7 @@ async fn openqasm3_runs_bind_their_parameters(db: TestDb) {
     assert_eq!(one["parameters"], json!({"theta": std::f64::consts::PI}));
 
     // The audit's run.requested carries them too.
-    let audit: Value = http()
-        .get(app.url(&format!("/api/runs/{}/audit", sweep[2])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = app.get_json(&format!("/api/runs/{}/audit", sweep[2])).await;
     let requested = &audit["entries"].as_array().unwrap()[0];
     assert_eq!(requested["action"], "run.requested", "{audit}");
     assert_eq!(

@@ -9,7 +9,8 @@ use qrun::app::Hooks;
 use qrun::config::{BackendConfig, SandboxConfig};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, executing, http};
+use crate::helpers::{TestApp, TestDb, executing, run_body};
+use crate::qasm3::ROTATION;
 
 /// The environment variable naming the test Python (a venv's `bin/python`).
 pub const PYTHON_ENV: &str = "QRUN_TEST_PYTHON";
@@ -115,27 +116,6 @@ const GHZ_PY: &str = "from qiskit import QuantumCircuit\n\nn = 20\ncircuit = Qua
 /// Two registers (the last declared leftmost in each key).
 const TWO_REGISTERS_QASM2: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg a[1];\ncreg b[2];\nx q[0];\nx q[2];\nmeasure q[0] -> a[0];\nmeasure q[1] -> b[0];\nmeasure q[2] -> b[1];\n";
 
-const ROTATION_QASM3: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
-
-async fn upload(app: &TestApp, token: &str, name: &str, format: &str, source: &str) {
-    let response = http()
-        .post(app.url("/api/circuits"))
-        .bearer_auth(token)
-        .json(
-            &json!({"name": name, "visibility": "public", "source": source,
-                      "manifest": {"framework": "qiskit", "format": format}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        201,
-        "{name}: {:?}",
-        response.text().await
-    );
-}
-
 /// Runs `owner/name` on Aer with `shots`; the finished run.
 async fn run_on_aer(app: &TestApp, token: &str, circuit: &str, shots: u64) -> Value {
     let id = app
@@ -162,9 +142,12 @@ async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
     };
     let app = TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await;
     let (_, token) = app.user("alice").await;
-    upload(&app, &token, "bell-py", "python", BELL_PY).await;
-    upload(&app, &token, "ghz20", "python", GHZ_PY).await;
-    upload(&app, &token, "registers", "openqasm2", TWO_REGISTERS_QASM2).await;
+    app.upload_as(&token, "bell-py", "public", BELL_PY, "python")
+        .await;
+    app.upload_as(&token, "ghz20", "public", GHZ_PY, "python")
+        .await;
+    app.upload(&token, "registers", "public", TWO_REGISTERS_QASM2)
+        .await;
 
     let bell = run_on_aer(&app, &token, "alice/bell-py", 2000).await;
     assert_eq!(bell["status"], "completed", "{bell}");
@@ -193,24 +176,12 @@ async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
     );
 
     // OpenQASM 3 with an input, bound by the run: θ = π flips the qubit every time.
-    upload(&app, &token, "rotation", "openqasm3", ROTATION_QASM3).await;
-    let id = http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(&token)
-        .json(
-            &json!({"circuit": "alice/rotation", "backend": {"type": "command", "name": "aer"},
-                      "shots": 50, "parameters": {"theta": std::f64::consts::PI}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let rotation = app.wait_terminal(&id).await;
+    app.upload_as(&token, "rotation", "public", ROTATION, "openqasm3")
+        .await;
+    let mut body = run_body("alice/rotation", ("command", "aer"), 50);
+    body["parameters"] = json!({"theta": std::f64::consts::PI});
+    let run = app.api().submit(&token, &body, &[]).await.unwrap();
+    let rotation = app.wait_terminal(run["id"].as_str().unwrap()).await;
     assert_eq!(counts(&rotation), [("1".to_owned(), 50)], "{rotation}");
 
     // The user's mistakes are validation errors naming their line.
@@ -227,7 +198,8 @@ async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
         ),
         ("nothing", "x = 1\n", "circuit"),
     ] {
-        upload(&app, &token, name, "python", source).await;
+        app.upload_as(&token, name, "public", source, "python")
+            .await;
         let run = run_on_aer(&app, &token, &format!("alice/{name}"), 10).await;
         assert_eq!(run["status"], "failed", "{name}: {run}");
         assert_eq!(run["error_class"], "validation_error", "{name}: {run}");

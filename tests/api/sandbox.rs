@@ -12,7 +12,9 @@ use qrun::config::{BackendConfig, SandboxConfig};
 use qrun::domain::{MAX_MESSAGE_BYTES, RunStatus};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, executing, http, wait_until};
+use crate::helpers::{
+    BELL, SIMULATOR, TestApp, TestDb, circuit_body, executing, http, run_body, wait_until,
+};
 use crate::on_both_databases;
 use crate::serve::{serve, serve_with};
 
@@ -172,49 +174,23 @@ async fn hostile_run(sandbox: bool, as_root: bool) -> (String, HostView) {
         ]);
         command.uid(uid).gid(uid);
     });
-    let base = served.base.clone();
+    let api = served.api();
     // A circuit of a bit per escape: its results must fit it.
     let source = format!(
         "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];\ncreg c[{}];\nmeasure q[0] -> c[0];\n",
         ESCAPES.len()
     );
-    let upload = http()
-        .post(format!("{base}/api/circuits"))
-        .bearer_auth(&token)
-        .json(
-            &json!({"name": "wide", "visibility": "public", "source": source,
-                      "manifest": {"framework": "qiskit", "format": "openqasm2"}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(upload.status(), 201);
+    let body = circuit_body("wide", "public", "openqasm2", &source);
+    api.upload(&token, &body).await.unwrap();
     let watching = tokio_util::sync::CancellationToken::new();
     let watcher = tokio::spawn(host_uids(
         watching.clone(),
         script.to_str().unwrap().to_owned(),
     ));
-    let run: Value = http()
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(&token)
-        .json(&json!({"circuit": "alice/wide", "backend": {"type": "command", "name": "hostile"}, "shots": 7}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = run_body("alice/wide", ("command", "hostile"), 7);
+    let run = api.submit(&token, &body, &[]).await.unwrap();
     let id = run["id"].as_str().unwrap().to_owned();
-    let read = || async {
-        http()
-            .get(format!("{base}/api/runs/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    let read = || async { api.run(&id).await.unwrap() };
     wait_until(Duration::from_secs(60), "the hostile run ends", || async {
         let status = read().await["status"].clone();
         status == "completed" || status == "failed"
@@ -290,18 +266,15 @@ async fn host_uids(watching: tokio_util::sync::CancellationToken, marker: String
 
 /// Creates user alice with the `qrun` binary at `qrun`, run as `uid`; her token.
 fn create_user(qrun: &Path, dir: &Path, config: &Path, uid: u32) -> String {
-    let out = std::process::Command::new(qrun)
-        .args(["user", "create", "alice"])
+    let mut command = std::process::Command::new(qrun);
+    command
         .env_clear()
         .env("QRUN_CONFIG", config)
         .env("QRUN__LOGGING__LEVEL", "warn")
         .current_dir(dir)
         .uid(uid)
-        .gid(uid)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        .gid(uid);
+    testkit::create_user(command, "alice").unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// This test process's uid (the owner of its `/proc` entry).
@@ -420,10 +393,6 @@ async fn caps_app(db: TestDb) -> (TestApp, String) {
             "while True:\n    try:\n        if os.fork() == 0:\n            time.sleep(300)\n            os._exit(0)\n    except OSError:\n        sys.exit(1)",
             |s| s.max_processes = 32,
         ),
-        python_backend("daemon", DAEMON, |_| {}),
-        python_backend("lingering", DAEMON, |s| {
-            s.env.insert("LINGER".into(), "300".into());
-        }),
     ];
     app_with(db, backends).await
 }
@@ -471,35 +440,40 @@ async fn each_cap_fails_its_run_with_its_class_and_the_service_keeps_serving() {
 
 /// A daemon a run started is gone when the run ends, and when the run is cancelled.
 async fn nothing_a_run_started_outlives_it(db: TestDb) {
-    let (app, token) = caps_app(db).await;
+    // Backends of this test's own: its SQLite and PostgreSQL halves run at once in this
+    // process, and each must see only its own daemons.
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (daemon, lingering) = (format!("daemon-{tag}"), format!("lingering-{tag}"));
+    let backends = vec![
+        python_backend(&daemon, DAEMON, |_| {}),
+        python_backend(&lingering, DAEMON, |s| {
+            s.env.insert("LINGER".into(), "300".into());
+        }),
+    ];
+    let (app, token) = app_with(db, backends).await;
     let id = app
-        .submit_run(&token, "alice/bell", ("command", "daemon"), 10)
+        .submit_run(&token, "alice/bell", ("command", &daemon), 10)
         .await;
     assert_eq!(app.wait_terminal(id).await["status"], "completed");
     assert!(
-        processes_with(&marker("daemon")).is_empty(),
+        processes_with(&marker(&daemon)).is_empty(),
         "the daemon outlived its run"
     );
 
     let id = app
-        .submit_run(&token, "alice/bell", ("command", "lingering"), 10)
+        .submit_run(&token, "alice/bell", ("command", &lingering), 10)
         .await;
     app.wait_status(id, RunStatus::Running).await;
     wait_until(Duration::from_secs(30), "the daemon runs", || async {
-        !processes_with(&marker("lingering")).is_empty()
+        !processes_with(&marker(&lingering)).is_empty()
     })
     .await;
-    let cancelled = http()
-        .post(app.url(&format!("/api/runs/{id}/cancel")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let cancelled = app.api().post_cancel(&token, id).await.unwrap();
     assert_eq!(cancelled.status(), 200);
     wait_until(
         Duration::from_secs(10),
         "the daemon dies with the cancel",
-        || async { processes_with(&marker("lingering")).is_empty() },
+        || async { processes_with(&marker(&lingering)).is_empty() },
     )
     .await;
     assert_eq!(app.run_json(id).await["status"], "cancelled");
@@ -537,26 +511,12 @@ async fn a_daemon_dies_with_the_service() {
         &config,
         my_uid(),
     );
-    let base = served.base.clone();
-    let upload = http()
-        .post(format!("{base}/api/circuits"))
-        .bearer_auth(&token)
-        .json(
-            &json!({"name": "bell", "visibility": "public", "source": crate::helpers::BELL,
-                      "manifest": {"framework": "qiskit", "format": "openqasm2"}}),
-        )
-        .send()
+    let api = served.api();
+    api.upload(&token, &circuit_body("bell", "public", "openqasm2", BELL))
         .await
         .unwrap();
-    assert_eq!(upload.status(), 201);
-    let submitted = http()
-        .post(format!("{base}/api/runs"))
-        .bearer_auth(&token)
-        .json(&json!({"circuit": "alice/bell", "backend": {"type": "command", "name": name}, "shots": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(submitted.status(), 201);
+    let body = run_body("alice/bell", ("command", name), 5);
+    api.submit(&token, &body, &[]).await.unwrap();
     wait_until(Duration::from_secs(30), "the daemon runs", || async {
         !processes_with(&marker(name)).is_empty()
     })
@@ -589,14 +549,11 @@ fn toml_string(s: &str) -> String {
 /// unknown format is refused at upload.
 async fn formats_are_checked_at_upload_and_submission(db: TestDb) {
     let (app, token) = caps_app(db).await;
-    let upload = |format: &'static str, name: &'static str| {
-        let request = http()
-            .post(app.url("/api/circuits"))
-            .bearer_auth(&token)
-            .json(&json!({"name": name, "visibility": "public",
-                          "source": "from qiskit import QuantumCircuit\ncircuit = QuantumCircuit(1)\n",
-                          "manifest": {"framework": "qiskit", "format": format}}));
-        async move { request.send().await.unwrap() }
+    let (api, token) = (app.api(), token.as_str());
+    let source = "from qiskit import QuantumCircuit\ncircuit = QuantumCircuit(1)\n";
+    let upload = |format, name| {
+        let (api, body) = (&api, circuit_body(name, "public", format, source));
+        async move { api.post_circuit(token, &body).await.unwrap() }
     };
     assert_eq!(upload("python", "py").await.status(), 201);
     let refused = upload("cobol", "cb").await;
@@ -604,13 +561,8 @@ async fn formats_are_checked_at_upload_and_submission(db: TestDb) {
     let error: Value = refused.json().await.unwrap();
     assert_eq!(error["error"]["code"], "invalid_manifest");
     let runs_before = app.store().run_counts().await.unwrap();
-    let response = http()
-        .post(app.url("/api/runs"))
-        .bearer_auth(&token)
-        .json(&json!({"circuit": "alice/py", "backend": {"type": "simulator", "name": "statevector"}, "shots": 10}))
-        .send()
-        .await
-        .unwrap();
+    let body = run_body("alice/py", SIMULATOR, 10);
+    let response = api.post_run(token, &body, &[]).await.unwrap();
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "unsupported_format", "{error}");

@@ -11,8 +11,7 @@
 //! - `qrun serve` at trace level never logs a token (nor its hash) nor a consent value.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +24,8 @@ use uuid::Uuid;
 
 use crate::helpers::{BELL, TestApp, TestDb, wait_until};
 use crate::on_both_databases;
+use crate::serve::Served;
+use testkit::LineSink;
 
 /// A token that looks real (prefix, 32 hex digits of row id, 64 of secret) but is nobody's.
 fn forged_token() -> String {
@@ -802,23 +803,10 @@ async fn private_ids_and_names_never_leak(db: TestDb) {
     app.stop().await;
 }
 
-/// A `qrun serve` child whose stderr is kept, line by line.
-struct Logged {
-    child: Child,
-    base: String,
-    lines: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_logged(dir: &std::path::Path, db: &TestDb) -> Logged {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qrun"))
+/// A `qrun serve` child at trace level in JSON, and every line it logs.
+fn serve_logged(dir: &std::path::Path, db: &TestDb) -> (Served, Arc<Mutex<Vec<String>>>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qrun"));
+    command
         .arg("serve")
         .current_dir(dir)
         .env_clear()
@@ -828,36 +816,12 @@ fn serve_logged(dir: &std::path::Path, db: &TestDb) -> Logged {
         .env("QRUN__LOGGING__LEVEL", "trace")
         .env("QRUN__LOGGING__FORMAT", "json")
         .env("QRUN__EXECUTOR__CLAIM_INTERVAL_MS", "50")
-        .env("QRUN__ANALYTICS__FLUSH_INTERVAL_MS", "50")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qrun serve starts");
-    let stderr = child.stderr.take().expect("piped stderr");
+        .env("QRUN__ANALYTICS__FLUSH_INTERVAL_MS", "50");
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
     let kept = lines.clone();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on http://").nth(1) {
-                let addr: String = addr
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                    .collect();
-                let _ = tx.send(addr);
-            }
-            kept.lock().unwrap().push(line);
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("no `listening on` line: {:?}", lines.lock().unwrap()));
-    Logged {
-        child,
-        base: format!("http://{addr}"),
-        lines,
-        reader: Some(reader),
-    }
+    let sink: LineSink = Box::new(move |line| kept.lock().unwrap().push(line.to_owned()));
+    let served = Served::start(command, Some(sink)).unwrap_or_else(|e| panic!("qrun serve: {e}"));
+    (served, lines)
 }
 
 async fn tokens_and_consent_are_never_logged(db: TestDb) {
@@ -871,7 +835,7 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
     let bob = created("bob");
     let forged = forged_token();
     let twin = format!("{}{}", &alice[..37], "f".repeat(64));
-    let mut served = serve_logged(dir.path(), &db);
+    let (mut served, lines) = serve_logged(dir.path(), &db);
     let base = served.base.clone();
     let client = &client();
     let url = |path: &str| format!("{base}{path}");
@@ -990,10 +954,9 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
             .unwrap()
             .success()
     );
-    let exit = served.child.wait().unwrap();
+    let exit = served.wait().unwrap();
     assert_eq!(exit.code(), Some(0));
-    served.reader.take().unwrap().join().unwrap();
-    let lines = served.lines.lock().unwrap().clone();
+    let lines = lines.lock().unwrap().clone();
 
     // The log is the trace-level one (so its silence means something): access lines of the
     // refused and accepted requests, and the runs' execution.

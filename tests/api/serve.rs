@@ -1,21 +1,9 @@
 //! `qrun serve` as an operator starts it: the real binary, no configuration file.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A `qrun serve` child process; killed on drop.
-pub struct Served {
-    pub child: Child,
-    pub base: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use testkit::Served;
 
 /// Starts `qrun serve` in `dir` with `env`, and waits for its `listening on http://ADDR` line.
 pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
@@ -23,7 +11,7 @@ pub fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
 }
 
 /// [`serve`], with the command adjusted (or replaced) by `adjust` before the working
-/// directory, environment and output are set on it.
+/// directory and environment are set on it: only `env` and a free port, nothing inherited.
 pub fn serve_with(
     dir: &std::path::Path,
     env: &[(&str, &str)],
@@ -32,43 +20,12 @@ pub fn serve_with(
     let mut command = Command::new(env!("CARGO_BIN_EXE_qrun"));
     command.arg("serve");
     adjust(&mut command);
-    let mut child = command
+    command
         .current_dir(dir)
         .env_clear()
         .env("QRUN__SERVER__BIND", "127.0.0.1:0")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qrun serve starts");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    // What it said before listening, for the failure message should it never listen.
-    let said = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let log = said.clone();
-    std::thread::spawn(move || {
-        let mut listening = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("listening on http://").nth(1) {
-                listening = true;
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
-            } else if !listening {
-                log.lock().unwrap().push(line);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|e| {
-            panic!(
-                "no `listening on http://ADDR` line ({e}); it said:\n{}",
-                said.lock().unwrap().join("\n")
-            )
-        });
-    Served {
-        child,
-        base: format!("http://{addr}"),
-    }
+        .envs(env.iter().copied());
+    Served::start(command, None).unwrap_or_else(|e| panic!("qrun serve: {e}"))
 }
 
 #[tokio::test]
