@@ -11,4 +11,5 @@ pub mod circuit_versions;
 pub mod circuits;
 pub mod enums;
 pub mod runs;
+pub mod sessions;
 pub mod users;

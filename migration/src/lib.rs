@@ -8,6 +8,7 @@ mod m20261128_000001_initial;
 mod m20261128_000002_terminal_runs_immutable;
 mod m20261201_000003_run_parameters_and_seed;
 mod m20261201_000004_runs_completed_idx;
+mod m20261210_000005_credentials;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_terminal_runs_immutable::Migration),
             Box::new(m20261201_000003_run_parameters_and_seed::Migration),
             Box::new(m20261201_000004_runs_completed_idx::Migration),
+            Box::new(m20261210_000005_credentials::Migration),
         ]
     }
 }
