@@ -137,8 +137,15 @@ impl SchedulingConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
+    /// Seconds an answer to "whose credential is this?" is cached: the longest a credential
+    /// taken back elsewhere still works here.
     pub token_cache_ttl_s: u64,
+    /// Seconds a browser session (`POST /login`) lasts, 1 to [`MAX_SESSION_TTL_S`].
+    pub session_ttl_s: u64,
 }
+
+/// The longest `auth.session_ttl_s`: a year.
+pub const MAX_SESSION_TTL_S: u64 = 366 * 86_400;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -570,6 +577,12 @@ impl Config {
             return Err(ConfigError::key(
                 &format!("scheduling.weights.{handle}"),
                 format!("{weight} is not a positive number"),
+            ));
+        }
+        if !(1..=MAX_SESSION_TTL_S).contains(&self.auth.session_ttl_s) {
+            return Err(ConfigError::key(
+                "auth.session_ttl_s",
+                format!("must be 1 to {MAX_SESSION_TTL_S} (a year)"),
             ));
         }
         if self.recorder.max_batch == 0 {

@@ -1,4 +1,5 @@
-//! `audit_logs`: one row per run transition, never consent-gated.
+//! `audit_logs`: one row per run transition (`resource_type` `run`), never consent-gated, and
+//! one per credential change (`token`, `session`, `user`).
 
 use sea_orm::entity::prelude::*;
 
@@ -7,7 +8,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// The run's owner (its submitter), whoever caused the transition.
+    /// The run's owner (its submitter), whoever caused the transition; for a credential
+    /// change, the credential's owner.
     pub actor_user_id: Uuid,
     pub action: String,
     pub resource_type: String,

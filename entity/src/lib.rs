@@ -11,5 +11,6 @@ pub mod circuit_versions;
 pub mod circuits;
 pub mod enums;
 pub mod runs;
+pub mod sessions;
 pub mod user_queues;
 pub mod users;

@@ -1,4 +1,5 @@
-//! `users`: an account; `handle` is unique.
+//! `users`: an account; `handle` is unique; `disabled_at` is set while an operator has it
+//! disabled.
 
 use sea_orm::entity::prelude::*;
 
@@ -10,6 +11,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub handle: String,
     pub created_at: DateTimeUtc,
+    pub disabled_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

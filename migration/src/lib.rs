@@ -9,6 +9,7 @@ mod m20261128_000002_terminal_runs_immutable;
 mod m20261201_000003_run_parameters_and_seed;
 mod m20261201_000004_runs_completed_idx;
 mod m20261206_000005_user_queues;
+mod m20261206_000006_credentials;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_run_parameters_and_seed::Migration),
             Box::new(m20261201_000004_runs_completed_idx::Migration),
             Box::new(m20261206_000005_user_queues::Migration),
+            Box::new(m20261206_000006_credentials::Migration),
         ]
     }
 }

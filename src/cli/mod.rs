@@ -1,7 +1,9 @@
-//! The command line (docs/DESIGN.md §11, §15): `serve`, `migrate`, `user create`, `verify`, `exec`,
-//! `analytics forget`, and the operator's `run show | list | cancel` ([`run`]).
+//! The command line (docs/DESIGN.md §11, §15): `serve`, `migrate`, `verify`, `exec`,
+//! `analytics forget`, the operator's `run show | list | cancel` ([`run`]) and `user create |
+//! token | disable | enable` ([`user`]).
 
 mod run;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +12,6 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{Application, Hooks, open_store};
 use crate::config::{Config, LogFormat};
-use crate::domain::circuit::validate_handle;
 use crate::domain::{ErrorClass, escape_untrusted};
 use crate::execution::{BackendSetupError, Backends, ExecError, Job};
 use qrun_engine::CancellationToken;
@@ -35,10 +36,10 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Manage users.
+    /// Users and their credentials: create, tokens (issue, list, revoke), disable, enable.
     User {
         #[command(subcommand)]
-        command: UserCommand,
+        command: user::UserCommand,
     },
     /// Check the lifecycle invariants over the whole database.
     Verify,
@@ -101,15 +102,6 @@ enum AnalyticsCommand {
     Forget { handle: String },
 }
 
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Create a user and print a new API token (shown once) as the only line on stdout.
-    Create { handle: String },
-    /// Issue another API token for an existing user (shown once, the only line on stdout);
-    /// the user's other tokens keep working.
-    Token { handle: String },
-}
-
 /// Runs the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -160,36 +152,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             open_store(&config, None).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::User {
-            command: UserCommand::Create { handle },
-        } => {
-            if let Err(err) = validate_handle(&handle) {
-                eprintln!("qrun: {err}");
-                return Ok(ExitCode::from(2));
-            }
+        Command::User { command } => {
             let store = open_store(&config, None).await?;
-            match store.create_user(&handle).await {
-                Ok((_, token)) => {
-                    println!("{token}");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(err) if err.unique_violation().is_some() => {
-                    eprintln!("qrun: user `{handle}` already exists");
-                    Ok(ExitCode::from(2))
-                }
-                Err(err) => Err(err.into()),
-            }
-        }
-        Command::User {
-            command: UserCommand::Token { handle },
-        } => {
-            let store = open_store(&config, None).await?;
-            let Some(user) = store.user_by_handle(&handle).await? else {
-                eprintln!("qrun: no user `{handle}`");
-                return Ok(ExitCode::from(2));
-            };
-            println!("{}", store.create_token(user.id).await?);
-            Ok(ExitCode::SUCCESS)
+            user::run(&store, &config, command).await
         }
         Command::Analytics {
             command: AnalyticsCommand::Forget { handle },

@@ -135,7 +135,8 @@ async fn show(store: &Store, id: &str, as_json: bool) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn at(t: DateTime<Utc>) -> String {
+/// A time as the operator's commands print it: `2026-12-10 09:30:00.123 UTC`.
+pub(super) fn at(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string()
 }
 

@@ -9,6 +9,9 @@ pub struct User {
     pub id: Uuid,
     pub handle: String,
     pub created_at: DateTime<Utc>,
+    /// When an operator disabled it (`qrun user disable`); `None` while it is in use. A
+    /// disabled user's credentials are all refused.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// Who may see a circuit and its runs.

@@ -5,11 +5,13 @@
 //! - [`run`]: the run as the rest of the program sees it, and its results.
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.
+//! - [`credential`]: API tokens, browser sessions, who a request is, and their audit vocabulary.
 //! - [`clock`]: where "now" comes from, injectable for tests.
 //! - [`text`]: untrusted text made safe for a terminal or a log line.
 
 pub mod circuit;
 pub mod clock;
+pub mod credential;
 pub mod failure;
 pub mod records;
 pub mod run;
@@ -18,6 +20,9 @@ pub mod text;
 
 pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use credential::{
+    ApiToken, Caller, ChangedBy, Credential, CredentialChange, CredentialKind, Session,
+};
 pub use failure::{ErrorClass, ErrorStage, Failure, MAX_MESSAGE_BYTES};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
 pub use run::{NewRun, Parameters, QueueStanding, Run, RunResults, RunSpec};

@@ -10,14 +10,16 @@ use uuid::Uuid;
 /// browser session.
 pub const RUN_VIEWED: &str = "run_viewed_shared_link";
 
-/// One audit row of a run's timeline.
+/// One audit row: of a run's timeline, or of a credential change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditEntry {
     pub id: Uuid,
-    /// The run's owner.
+    /// The run's owner; for a credential change, the credential's owner.
     pub actor_user_id: Uuid,
-    /// `run.requested`, `run.started`, …
+    /// `run.requested`, `run.started`, …; `token.revoked`, `user.disabled`, …
     pub action: String,
+    /// `run`, `token`, `session` or `user`.
+    pub resource_type: String,
     pub resource_id: Uuid,
     pub metadata: Value,
     pub created_at: DateTime<Utc>,

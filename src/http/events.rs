@@ -12,6 +12,13 @@
 //! is retried with backoff for up to [`GIVE_UP_AFTER`] — the run's ending still arrives after
 //! an outage — and past that, or on any other failure, the stream sends one `error` event
 //! (`{"error": {"code", "message"}}`, as the API's error bodies) and ends.
+//!
+//! An open stream keeps checking the credential it was opened with (the bearer token or the
+//! console's session cookie) whenever it wakes, at least every [`POLL`]: once the credential is
+//! revoked or expired or its user disabled, the stream sends an `error` event (401
+//! `unauthorized`) and ends — within [`POLL`] on the node that revoked it, and within
+//! `auth.token_cache_ttl_s` plus [`POLL`] elsewhere (`service::auth`). A check the database
+//! cannot answer for now leaves the stream open until the next.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -24,15 +31,16 @@ use warp::reply::Response;
 use warp::sse::Event;
 use warp::{Filter, Rejection, Reply};
 
-use super::error::{ApiError, ErrorBody, respond};
-use super::extract::{reading_viewer, run_id, with_context};
+use super::error::{ApiError, ErrorBody, Kind, respond};
+use super::extract::{Presented, reading_viewer, run_id, with_context};
 use super::views::RunView;
 use crate::domain::{Circuit, QueueStanding, Run, RunStatus, User};
 use crate::http::Context;
 use crate::service::access::sees_submitter;
 use crate::service::{ServiceError, StatusChange};
 
-/// How often the stream re-reads the run, for changes made on other nodes.
+/// How often the stream re-reads the run, for changes made on other nodes, and checks its
+/// credential again.
 const POLL: Duration = Duration::from_secs(1);
 /// The reconnection delay the stream asks of clients (`retry:`).
 pub const RECONNECT: Duration = Duration::from_secs(2);
@@ -69,6 +77,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
 async fn events(
     id: String,
     viewer: Option<User>,
+    presented: Presented,
     last_event_id: Option<String>,
     ctx: Arc<Context>,
 ) -> Response {
@@ -88,6 +97,7 @@ async fn events(
             let watch = Watch {
                 ctx,
                 viewer,
+                presented,
                 id,
                 show,
             };
@@ -102,6 +112,8 @@ async fn events(
 struct Watch {
     ctx: Arc<Context>,
     viewer: Option<User>,
+    /// The credentials the stream was opened with, checked again while it is open.
+    presented: Presented,
     id: Uuid,
     /// Whether the viewer may see the submitter.
     show: bool,
@@ -172,6 +184,10 @@ impl Watch {
                 if woke == Ok(false) || tx.is_closed() {
                     return;
                 }
+                if let Err(error) = self.still_allowed().await {
+                    let _ = tx.send(error_event(error)).await;
+                    return;
+                }
                 let (run, circuit, standing) = match self.read().await {
                     Ok(read) => read,
                     Err(error) => {
@@ -199,6 +215,24 @@ impl Watch {
                     }
                 }
             }
+        }
+    }
+
+    /// Whether the credentials the stream was opened with still authenticate (through the
+    /// cache, `service::auth`): a 401 once they are revoked or expired or their user
+    /// disabled. A check that fails otherwise (the database unavailable) is no answer: the
+    /// stream goes on and checks again at its next wake.
+    async fn still_allowed(&self) -> Result<(), ApiError> {
+        if !self.presented.is_some() {
+            return Ok(());
+        }
+        match self.presented.viewer(&self.ctx).await {
+            Err(error) if error.kind == Kind::Unauthorized => Err(error),
+            Err(error) => {
+                tracing::debug!(run_id = %self.id, code = error.code, "event stream credential check failed; checking again later");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
         }
     }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use warp::{Filter, Rejection};
 
 use super::error::{ApiError, reject};
-use crate::domain::User;
+use crate::domain::{Caller, CredentialKind, User};
 use crate::http::Context;
 use crate::service::runs::MAX_IDEMPOTENCY_KEY;
 
@@ -22,24 +22,44 @@ pub fn with_context(
     warp::any().map(move || ctx.clone())
 }
 
-/// The user a request's credentials name: the `Authorization: Bearer` header, else (where
-/// the route allows it) the browser's `qrun_token` cookie. No credentials means anonymous; a
-/// malformed header or a bad or revoked token is 401, never a silent downgrade to anonymous.
+/// Who a request's credentials name: the `Authorization: Bearer` header (an API token), else
+/// (where the route allows it) the browser's `qrun_token` cookie (a session from `POST
+/// /login`). No credentials means anonymous; a malformed header, or a bad, revoked or expired
+/// credential or a disabled user's, is 401, never a silent downgrade to anonymous.
+pub async fn authenticate_caller(
+    ctx: &Context,
+    bearer: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<Option<Caller>, ApiError> {
+    let (kind, text, refusal) = match (bearer, cookie) {
+        (Some(header), _) => (
+            CredentialKind::Token,
+            bearer_token(header)?,
+            "the token is invalid or revoked, or its user is disabled",
+        ),
+        (None, Some(cookie)) => (
+            CredentialKind::Session,
+            cookie,
+            "the session is invalid, expired or revoked, or its user is disabled: log in again",
+        ),
+        (None, None) => return Ok(None),
+    };
+    match ctx.service.authenticate(kind, text).await {
+        Ok(Some(caller)) => Ok(Some(caller)),
+        Ok(None) => Err(ApiError::unauthorized(refusal)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The user [`authenticate_caller`] finds.
 pub async fn authenticate(
     ctx: &Context,
     bearer: Option<&str>,
     cookie: Option<&str>,
 ) -> Result<Option<User>, ApiError> {
-    let token = match (bearer, cookie) {
-        (Some(header), _) => bearer_token(header)?,
-        (None, Some(cookie)) => cookie,
-        (None, None) => return Ok(None),
-    };
-    match ctx.service.authenticate(token).await {
-        Ok(Some(user)) => Ok(Some(user)),
-        Ok(None) => Err(ApiError::unauthorized("invalid or revoked token")),
-        Err(err) => Err(err.into()),
-    }
+    Ok(authenticate_caller(ctx, bearer, cookie)
+        .await?
+        .map(|caller| caller.user))
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header (`bearer` also accepted; surrounding
@@ -53,41 +73,77 @@ pub fn bearer_token(header: &str) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`"))
 }
 
-/// The caller, if the request carries a valid bearer token (the JSON API is bearer-only).
-pub fn viewer(
+/// The caller and their token, if the request carries a valid bearer token (the JSON API is
+/// bearer-only).
+pub fn viewing_caller(
     ctx: Arc<Context>,
-) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
+) -> impl Filter<Extract = (Option<Caller>,), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(with_context(ctx))
         .and_then(|header: Option<String>, ctx: Arc<Context>| async move {
-            authenticate(&ctx, header.as_deref(), None)
+            authenticate_caller(&ctx, header.as_deref(), None)
                 .await
                 .map_err(reject)
         })
 }
 
-/// The caller of a read-only route a browser page uses (the run's live events): the bearer
-/// header, or the page's `qrun_token` cookie (HttpOnly, SameSite=Strict; reads only).
-pub fn reading_viewer(
+/// The caller, if the request carries a valid bearer token.
+pub fn viewer(
     ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Option<User>,), Error = Rejection> + Clone {
+    viewing_caller(ctx).map(|caller: Option<Caller>| caller.map(|caller| caller.user))
+}
+
+/// What a read-only route a browser page uses (the run's live events) was given: the bearer
+/// header or the page's `qrun_token` cookie (HttpOnly, SameSite=Strict; reads only). Checked
+/// when the request arrives, and again by a stream while it stays open.
+#[derive(Clone, Debug, Default)]
+pub struct Presented {
+    pub bearer: Option<String>,
+    pub cookie: Option<String>,
+}
+
+impl Presented {
+    /// The user these credentials name now ([`authenticate`]).
+    pub async fn viewer(&self, ctx: &Context) -> Result<Option<User>, ApiError> {
+        authenticate(ctx, self.bearer.as_deref(), self.cookie.as_deref()).await
+    }
+
+    /// Whether anything was presented (anonymous requests have nothing to re-check).
+    pub fn is_some(&self) -> bool {
+        self.bearer.is_some() || self.cookie.is_some()
+    }
+}
+
+/// The caller of a read-only route a browser page uses, and what they presented.
+pub fn reading_viewer(
+    ctx: Arc<Context>,
+) -> impl Filter<Extract = (Option<User>, Presented), Error = Rejection> + Clone {
     warp::header::optional::<String>("authorization")
         .and(warp::cookie::optional::<String>(super::pages::COOKIE))
         .and(with_context(ctx))
         .and_then(
-            |header: Option<String>, cookie: Option<String>, ctx: Arc<Context>| async move {
-                authenticate(&ctx, header.as_deref(), cookie.as_deref())
-                    .await
-                    .map_err(reject)
+            |bearer: Option<String>, cookie: Option<String>, ctx: Arc<Context>| async move {
+                let presented = Presented { bearer, cookie };
+                match presented.viewer(&ctx).await {
+                    Ok(viewer) => Ok((viewer, presented)),
+                    Err(error) => Err(reject(error)),
+                }
             },
         )
+        .untuple_one()
 }
 
-/// The caller, who must be authenticated.
-pub fn user(ctx: Arc<Context>) -> impl Filter<Extract = (User,), Error = Rejection> + Clone {
-    viewer(ctx).and_then(|viewer: Option<User>| async move {
-        viewer.ok_or_else(|| reject(ApiError::unauthorized("this route needs a bearer token")))
+/// The caller, who must be authenticated (by a bearer token).
+pub fn caller(ctx: Arc<Context>) -> impl Filter<Extract = (Caller,), Error = Rejection> + Clone {
+    viewing_caller(ctx).and_then(|caller: Option<Caller>| async move {
+        caller.ok_or_else(|| reject(ApiError::unauthorized("this route needs a bearer token")))
     })
+}
+
+/// The caller's user, who must be authenticated (by a bearer token).
+pub fn user(ctx: Arc<Context>) -> impl Filter<Extract = (User,), Error = Rejection> + Clone {
+    caller(ctx).map(|caller: Caller| caller.user)
 }
 
 /// A JSON body of type `T`: at most `server.max_body_bytes`, received within
@@ -289,7 +345,12 @@ pub fn parse_idempotency_key(value: Option<String>) -> Result<Option<String>, Ap
 
 /// A run id from a path: a malformed one is simply a run that does not exist (404).
 pub fn run_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("run"))
+    path_id(raw, "run")
+}
+
+/// The id of a `what` from a path: a malformed one is simply one that does not exist (404).
+pub fn path_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! HTTP (warp): the only module that knows warp and the JSON shapes of the API.
 //!
-//! - [`runs`], [`events`], [`circuits`], [`health`], [`ops`], [`openapi`]: one module per
-//!   group of routes; handlers parse, call `crate::service`, and shape the answer.
+//! - [`runs`], [`events`], [`circuits`], [`tokens`], [`health`], [`ops`], [`openapi`]: one
+//!   module per group of routes; handlers parse, call `crate::service`, and shape the answer.
 //! - [`extract`]: identity, bounded JSON bodies, headers and path ids.
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
@@ -23,6 +23,7 @@ mod ops;
 mod pages;
 pub mod runs;
 pub mod serve;
+mod tokens;
 pub mod views;
 
 use std::sync::Arc;
@@ -78,6 +79,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/circuits"),
     ("POST", "/api/circuits/{owner}/{name}/versions"),
     ("GET", "/api/circuits/{owner}/{name}"),
+    ("GET", "/api/me"),
+    ("GET", "/api/tokens"),
+    ("DELETE", "/api/tokens/{id}"),
     ("GET", "/api/health/runs"),
     ("GET", "/api/health/dagster/runs"),
     ("GET", "/healthz"),
@@ -244,6 +248,8 @@ pub fn routes(
         .or(events::routes(ctx.clone()).boxed())
         .unify()
         .or(circuits::routes(ctx.clone()).boxed())
+        .unify()
+        .or(tokens::routes(ctx.clone()).boxed())
         .unify()
         .or(backends::routes(ctx.clone()).boxed())
         .unify()

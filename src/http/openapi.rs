@@ -13,7 +13,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use warp::Filter;
 
-use super::{backends, circuits, error, events, health, ops, runs, views};
+use super::{backends, circuits, error, events, health, ops, runs, tokens, views};
 use crate::service::Rules;
 
 #[derive(OpenApi)]
@@ -21,7 +21,8 @@ use crate::service::Rules;
     info(title = "qrun", description = "Run-lifecycle service for quantum-circuit execution"),
     paths(
         runs::submit, runs::list, runs::get, runs::cancel, runs::audit, events::events,
-        circuits::create, circuits::add_version, circuits::get, backends::list,
+        circuits::create, circuits::add_version, circuits::get, tokens::me, tokens::list,
+        tokens::revoke, backends::list,
         health::runs, ops::healthz, ops::readyz, ops::metrics, document,
     ),
     components(schemas(
@@ -29,6 +30,7 @@ use crate::service::Rules;
         views::ResultsView, views::RunPage, views::AuditTimeline, views::AuditEntryView,
         views::CreateCircuit, views::AddVersion, views::CircuitView, views::ManifestView,
         views::VisibilityView, views::RunsHealthView, views::BackendView, views::BackendList,
+        views::MeView, views::CurrentTokenView, views::TokenView, views::TokenList,
     )),
     modifiers(&Security, &Aliases),
 )]
@@ -83,22 +85,27 @@ fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
 /// and `mod.rs`, not in any one handler).
 fn refine(doc: &mut Value) {
     // A server-sent event stream: the schema describes each event (OpenAPI 3.1 has no
-    // `itemSchema`), an `event: status` whose `data` is the run as JSON.
+    // `itemSchema`): an `event: status` whose `data` is the run as JSON, or the `event: error`
+    // that ends a stream which cannot go on (its credential revoked or expired, the database
+    // gone too long), whose `data` is an error body.
+    let event = |name: &str, schema: &str| {
+        json!({
+            "type": "object",
+            "required": ["event", "data"],
+            "properties": {
+                "event": {"const": name},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": {"$ref": format!("#/components/schemas/{schema}")},
+                },
+            },
+        })
+    };
     at(
         doc,
         "/paths/~1api~1runs~1{id}~1events/get/responses/200/content/text~1event-stream",
-    )["schema"] = json!({
-        "type": "object",
-        "required": ["event", "data"],
-        "properties": {
-            "event": {"const": "status"},
-            "data": {
-                "type": "string",
-                "contentMediaType": "application/json",
-                "contentSchema": {"$ref": "#/components/schemas/RunView"},
-            },
-        },
-    });
+    )["schema"] = json!({"oneOf": [event("status", "RunView"), event("error", "ErrorBody")]});
 
     // From a created run to what can be done with it (OpenAPI links: a client, or a
     // stateful test generator, follows the new run's id).

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use crate::config::BackendConfig;
 use crate::domain::QueueStanding;
 use crate::domain::{
-    Action, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Run, RunResults, RunSpec,
-    RunStatus,
+    Action, ApiToken, AuditEntry, Caller, Circuit, CircuitVersion, Credential, ErrorClass,
+    ErrorStage, Run, RunResults, RunSpec, RunStatus,
 };
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
@@ -606,4 +606,86 @@ impl From<RunsHealth> for RunsHealthView {
             checked_at: h.checked_at,
         }
     }
+}
+
+/// `GET /api/me`: who the bearer token belongs to.
+#[derive(Serialize, ToSchema)]
+pub struct MeView {
+    /// The user's id (`user_id` in runs).
+    pub id: Uuid,
+    /// The user's handle: the `owner` of their circuits.
+    pub handle: String,
+    pub created_at: DateTime<Utc>,
+    /// The token this request presented.
+    pub token: CurrentTokenView,
+}
+
+/// The token a request presented.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentTokenView {
+    pub id: Uuid,
+    /// What the operator called it (`default` for a user's first token).
+    pub name: String,
+}
+
+impl MeView {
+    /// `caller`, who authenticated with an API token (the JSON API is bearer-only).
+    pub fn new(caller: &Caller) -> Option<Self> {
+        let Credential::Token { id, name } = &caller.credential else {
+            return None;
+        };
+        Some(MeView {
+            id: caller.user.id,
+            handle: caller.user.handle.clone(),
+            created_at: caller.user.created_at,
+            token: CurrentTokenView {
+                id: *id,
+                name: name.clone(),
+            },
+        })
+    }
+}
+
+/// One of the caller's API tokens: never its secret (only its SHA-256 is stored).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Token)]
+pub struct TokenView {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// When a request last presented it (recorded at most once per `auth.token_cache_ttl_s`);
+    /// null if never.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked; null while it works.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Whether it is the token this request presented.
+    pub current: bool,
+}
+
+impl TokenView {
+    /// `token`, as seen by a request that presented the token `current`.
+    pub fn new(token: &ApiToken, current: Option<Uuid>) -> Self {
+        let ApiToken {
+            id,
+            user_id: _,
+            name,
+            created_at,
+            last_used_at,
+            revoked_at,
+        } = token;
+        TokenView {
+            id: *id,
+            name: name.clone(),
+            created_at: *created_at,
+            last_used_at: *last_used_at,
+            revoked_at: *revoked_at,
+            current: current == Some(*id),
+        }
+    }
+}
+
+/// `GET /api/tokens`: the caller's tokens, revoked ones included, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenView>,
 }

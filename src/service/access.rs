@@ -25,6 +25,7 @@ mod tests {
             id: Uuid::now_v7(),
             handle: "u".into(),
             created_at: Utc::now(),
+            disabled_at: None,
         }
     }
 

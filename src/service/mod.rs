@@ -3,7 +3,8 @@
 //! the answer; the command line calls the same methods.
 //!
 //! - [`access`]: visibility of circuits and runs, and of the submitter's identity.
-//! - [`auth`]: bearer tokens to users, with a short-lived cache.
+//! - [`auth`]: credentials (API tokens, browser sessions) to callers, with a short-lived cache.
+//! - [`credentials`]: who a request is, one's own tokens, signing in and out.
 //! - [`runs`]: submit, read, list, cancel, audit.
 //! - [`circuits`]: create, add versions, read.
 //! - [`health`]: the stranded-runs report and readiness.
@@ -17,6 +18,7 @@
 pub mod access;
 pub mod auth;
 pub mod circuits;
+pub mod credentials;
 pub mod dashboard;
 pub mod health;
 pub mod limits;
@@ -32,7 +34,6 @@ use crate::actors::recorder::RecorderError;
 use crate::store::{Store, StoreError, WriteError};
 
 pub use crate::actors::StatusChange;
-use crate::domain::User;
 pub use rules::Rules;
 
 /// The rules with everything they need: the store (reads), the Recorder (every lifecycle
@@ -86,11 +87,6 @@ impl Service {
     /// The settings the rules run with.
     pub fn rules(&self) -> &Rules {
         &self.rules
-    }
-
-    /// The user a bearer token belongs to; `None` for an unknown or revoked token.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<User>, ServiceError> {
-        Ok(self.auth.authenticate(token).await?)
     }
 
     /// Committed status changes of runs, from now on (live views).

@@ -1,6 +1,6 @@
 //! What the rules take from the configuration, read once at start-up ([`Rules::from_config`]):
 //! the backends a run may choose and their shot limits, the admission caps, the stranded-run
-//! window and how long a token's answer is cached.
+//! window, how long a credential's answer is cached and how long a browser session lasts.
 
 use std::num::NonZeroU32;
 
@@ -43,6 +43,8 @@ pub struct Rules {
     pub stranded_window_s: u64,
     /// `auth.token_cache_ttl_s`.
     pub token_cache_ttl: TimeDelta,
+    /// `auth.session_ttl_s`: how long a browser session lasts.
+    pub session_ttl: TimeDelta,
     /// `executor.frameworks`: what `manifest.framework` may name.
     pub frameworks: Vec<String>,
 }
@@ -81,6 +83,10 @@ impl Rules {
                 .ok()
                 .and_then(TimeDelta::try_seconds)
                 .unwrap_or(TimeDelta::MAX),
+            // At most a year (checked when the configuration loads).
+            session_ttl: TimeDelta::seconds(
+                i64::try_from(config.auth.session_ttl_s).unwrap_or(i64::MAX / 1_000),
+            ),
         }
     }
 

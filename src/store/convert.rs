@@ -4,13 +4,15 @@
 //! is a compile error here until it is carried across.
 
 use entity::enums as db;
-use entity::{analytics_outbox, audit_logs, circuit_versions, circuits, runs, users};
+use entity::{
+    analytics_outbox, api_tokens, audit_logs, circuit_versions, circuits, runs, sessions, users,
+};
 use sea_orm::ActiveValue::Set;
 
 use super::StoreError;
 use crate::domain::{
-    AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Manifest, OutboxEvent, Parameters,
-    Run, RunResults, RunSpec, RunStatus, User, Visibility,
+    ApiToken, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Manifest, OutboxEvent,
+    Parameters, Run, RunResults, RunSpec, RunStatus, Session, User, Visibility,
 };
 
 pub(super) fn status_to_db(status: RunStatus) -> db::RunStatus {
@@ -225,11 +227,111 @@ pub(super) fn user_from_db(row: users::Model) -> User {
         id,
         handle,
         created_at,
+        disabled_at,
     } = row;
     User {
         id,
         handle,
         created_at,
+        disabled_at,
+    }
+}
+
+/// The row that inserts a new user.
+pub(super) fn new_user_to_db(user: &User) -> users::ActiveModel {
+    let User {
+        id,
+        handle,
+        created_at,
+        disabled_at,
+    } = user;
+    users::ActiveModel {
+        id: Set(*id),
+        handle: Set(handle.clone()),
+        created_at: Set(*created_at),
+        disabled_at: Set(*disabled_at),
+    }
+}
+
+pub(super) fn token_from_db(row: api_tokens::Model) -> ApiToken {
+    let api_tokens::Model {
+        id,
+        user_id,
+        token_hash: _,
+        name,
+        created_at,
+        last_used_at,
+        revoked_at,
+    } = row;
+    ApiToken {
+        id,
+        user_id,
+        name,
+        created_at,
+        last_used_at,
+        revoked_at,
+    }
+}
+
+/// The row that inserts a new token: `token` as created, and the hash of its secret.
+pub(super) fn new_token_to_db(token: &ApiToken, token_hash: String) -> api_tokens::ActiveModel {
+    let ApiToken {
+        id,
+        user_id,
+        name,
+        created_at,
+        last_used_at,
+        revoked_at,
+    } = token;
+    api_tokens::ActiveModel {
+        id: Set(*id),
+        user_id: Set(*user_id),
+        token_hash: Set(token_hash),
+        name: Set(name.clone()),
+        created_at: Set(*created_at),
+        last_used_at: Set(*last_used_at),
+        revoked_at: Set(*revoked_at),
+    }
+}
+
+/// The row that inserts a new session: `session` as created, and the hash of its secret.
+pub(super) fn new_session_to_db(session: &Session, secret_hash: String) -> sessions::ActiveModel {
+    let Session {
+        id,
+        user_id,
+        token_id,
+        created_at,
+        expires_at,
+        revoked_at,
+    } = session;
+    sessions::ActiveModel {
+        id: Set(*id),
+        user_id: Set(*user_id),
+        token_id: Set(*token_id),
+        secret_hash: Set(secret_hash),
+        created_at: Set(*created_at),
+        expires_at: Set(*expires_at),
+        revoked_at: Set(*revoked_at),
+    }
+}
+
+pub(super) fn session_from_db(row: sessions::Model) -> Session {
+    let sessions::Model {
+        id,
+        user_id,
+        token_id,
+        secret_hash: _,
+        created_at,
+        expires_at,
+        revoked_at,
+    } = row;
+    Session {
+        id,
+        user_id,
+        token_id,
+        created_at,
+        expires_at,
+        revoked_at,
     }
 }
 
@@ -289,7 +391,7 @@ pub(super) fn audit_from_db(row: audit_logs::Model) -> AuditEntry {
         id,
         actor_user_id,
         action,
-        resource_type: _,
+        resource_type,
         resource_id,
         metadata,
         created_at,
@@ -298,6 +400,7 @@ pub(super) fn audit_from_db(row: audit_logs::Model) -> AuditEntry {
         id,
         actor_user_id,
         action,
+        resource_type,
         resource_id,
         metadata,
         created_at,

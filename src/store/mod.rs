@@ -6,7 +6,8 @@
 //!   its audit row and (with consent) its analytics outbox row.
 //! - [`records`]: what those audit rows and analytics events contain.
 //! - [`convert`]: entity rows ⇄ domain types.
-//! - [`runs`], [`users`], [`circuits`]: reads, accounts and tokens, circuits and versions.
+//! - [`runs`], [`users`], [`sessions`], [`circuits`]: reads; accounts and API tokens; browser
+//!   sessions; circuits and versions.
 //! - [`verify`]: the invariant checker behind `qrun verify`.
 //! - [`notify`]: `NOTIFY`/`LISTEN` wake-ups between nodes on PostgreSQL.
 //! - [`time`]: whose clock a judged timestamp is read from (the database's, on PostgreSQL).
@@ -20,6 +21,7 @@ pub mod outbox;
 pub mod queues;
 mod records;
 pub mod runs;
+pub mod sessions;
 pub mod time;
 pub mod users;
 pub mod verify;
@@ -117,7 +119,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
-    /// This process's clock: stamps no other node judges (circuits, users, tokens).
+    /// This process's clock: stamps no other node judges (circuits, a token's last use).
     clock: Arc<dyn Clock>,
     /// The clock of judged stamps (run lifecycle, leases, analytics delivery).
     time: Time,

@@ -284,29 +284,28 @@ impl Store {
             )
             .count(&self.db)
             .await?;
-        let rows: Vec<QueueRow> =
-            user_queues::Entity::find()
-                .select_only()
-                .column(Column::UserId)
-                .column(Column::Pending)
-                .column(Column::Running)
-                .column(Column::LastClaimedAt)
-                .column(users::Column::Handle)
-                .join(
-                    JoinType::InnerJoin,
-                    user_queues::Entity::belongs_to(users::Entity)
-                        .from(Column::UserId)
-                        .to(users::Column::Id)
-                        .into(),
-                )
-                .filter(
-                    Condition::any()
-                        .add(Column::Pending.gt(0))
-                        .add(Column::Running.gt(0)),
-                )
-                .into_tuple()
-                .all(&self.db)
-                .await?;
+        let rows: Vec<QueueRow> = user_queues::Entity::find()
+            .select_only()
+            .column(Column::UserId)
+            .column(Column::Pending)
+            .column(Column::Running)
+            .column(Column::LastClaimedAt)
+            .column(users::Column::Handle)
+            .join(
+                JoinType::InnerJoin,
+                user_queues::Entity::belongs_to(users::Entity)
+                    .from(Column::UserId)
+                    .to(users::Column::Id)
+                    .into(),
+            )
+            .filter(
+                Condition::any()
+                    .add(Column::Pending.gt(0))
+                    .add(Column::Running.gt(0)),
+            )
+            .into_tuple()
+            .all(&self.db)
+            .await?;
         let cap = self.scheduling.max_running_per_user().unwrap_or(u64::MAX);
         let queues: Vec<Queue> = rows
             .into_iter()

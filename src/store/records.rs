@@ -1,6 +1,7 @@
 //! What a transition records besides the run row: its audit row (always) and its analytics
-//! outbox row (only when the run's `analytics_consent` is `true`); and the one event that is
-//! not a transition, a consenting browser session viewing a run's page.
+//! outbox row (only when the run's `analytics_consent` is `true`); the one event that is not a
+//! transition, a consenting browser session viewing a run's page; and the audit row of a
+//! credential change ([`credential_audit`]).
 //!
 //! Audit metadata carries the transition's context (framework, backend, the error's class and
 //! stage, who caused it: the table of docs/DESIGN.md §2); a failure's message is stored once,
@@ -19,7 +20,7 @@ use uuid::Uuid;
 
 use super::Result;
 use super::lifecycle::{Canceller, Change, FailCause};
-use crate::domain::{Action, RUN_VIEWED, Run, RunStatus};
+use crate::domain::{Action, ChangedBy, CredentialChange, RUN_VIEWED, Run, RunStatus};
 
 /// Namespace of the outbox's deterministic event ids: uuid v5 of `"{run_id}/{event}"`.
 const OUTBOX_NAMESPACE: Uuid = Uuid::from_u128(0x5d3c_7f0e_9a41_4b8e_8f62_1c0d_2e4a_7b91);
@@ -72,6 +73,31 @@ pub(super) fn view_event(
         delivered_at: Set(None),
         last_error: Set(None),
         parked_at: Set(None),
+    }
+}
+
+/// The audit row of a credential change (docs/DESIGN.md §2): `change` on the token, session or
+/// user `resource_id`, whose owner is `owner`, made by `by`. Its metadata is `{"by"}` and
+/// `details` (a token's `name`, a session's `token_id` and `expires_at`): never a secret, a hash,
+/// an IP address or anything else about the client.
+pub(super) fn credential_audit(
+    change: CredentialChange,
+    resource_id: Uuid,
+    owner: Uuid,
+    by: ChangedBy,
+    details: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> entity::audit_logs::ActiveModel {
+    let mut metadata = details;
+    metadata.insert("by".into(), json!(by.as_str()));
+    entity::audit_logs::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        actor_user_id: Set(owner),
+        action: Set(change.audit_action().to_owned()),
+        resource_type: Set(change.resource_type().to_owned()),
+        resource_id: Set(resource_id),
+        metadata: Set(Value::Object(metadata)),
+        created_at: Set(now),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Reading runs and what their transitions recorded.
+//! Reading runs and what their transitions recorded, and any resource's audit rows.
 
 use std::collections::BTreeMap;
 
@@ -44,9 +44,19 @@ impl Store {
 
     /// A run's audit timeline, oldest first.
     pub async fn audit_timeline(&self, run_id: Uuid) -> Result<Vec<AuditEntry>> {
+        self.audit_of("run", run_id).await
+    }
+
+    /// The audit rows of one resource (`run`, `token`, `session` or `user`, docs/DESIGN.md
+    /// §2), oldest first.
+    pub async fn audit_of(
+        &self,
+        resource_type: &str,
+        resource_id: Uuid,
+    ) -> Result<Vec<AuditEntry>> {
         Ok(audit_logs::Entity::find()
-            .filter(audit_logs::Column::ResourceType.eq("run"))
-            .filter(audit_logs::Column::ResourceId.eq(run_id))
+            .filter(audit_logs::Column::ResourceType.eq(resource_type))
+            .filter(audit_logs::Column::ResourceId.eq(resource_id))
             .order_by_asc(audit_logs::Column::CreatedAt)
             .order_by_asc(audit_logs::Column::Id)
             .all(&self.db)

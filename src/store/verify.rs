@@ -5,8 +5,10 @@
 //! outbox rows are exactly its consented transitions' events (none for a run without consent;
 //! none left after a pruning); its view events ([`RUN_VIEWED`], written with the viewer's
 //! consent, not the run's) describe it and follow its creation; a terminal row is complete. Audit and outbox rows of runs that do not
-//! exist are violations too, and so is a user's queue whose counts are not their pending and
-//! running runs'. Runs are read in pages of [`PAGE`], so memory stays flat.
+//! exist are violations too, and so are a user's queue whose counts are not their pending and
+//! running runs', and credential changes' audit rows that name no token, session or user of
+//! their actor, or an action their resource does not have. Runs are read in pages of
+//! [`PAGE`], so memory stays flat.
 
 use std::collections::HashMap;
 
@@ -19,7 +21,7 @@ use uuid::Uuid;
 use super::convert::run_from_db;
 use super::records::event_id;
 use super::{Result, Store};
-use crate::domain::{Action, RUN_VIEWED, Run, RunStatus};
+use crate::domain::{Action, CredentialChange, RUN_VIEWED, Run, RunStatus};
 
 const PAGE: u64 = 500;
 
@@ -133,28 +135,89 @@ impl Store {
 
     async fn check_orphans(&self, report: &mut Report) -> Result<()> {
         let backend = self.db.get_database_backend();
-        for (table, column, what) in [
-            ("audit_logs", "resource_id", "audit row"),
-            ("analytics_outbox", "run_id", "outbox row"),
-        ] {
-            let sql = format!(
-                "SELECT t.id AS id, t.{column} AS run_id FROM {table} t \
-                 WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.{column})"
-            );
-            for row in self
-                .db
-                .query_all_raw(Statement::from_string(backend, sql))
-                .await?
-            {
-                let id: Uuid = row.try_get("", "id")?;
-                let run_id: Uuid = row.try_get("", "run_id")?;
-                report
-                    .violations
-                    .push(format!("{what} {id}: run {run_id} does not exist"));
-            }
+        let sql = "SELECT t.id AS id, t.run_id AS run_id FROM analytics_outbox t \
+                   WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.run_id)";
+        for row in self
+            .db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await?
+        {
+            let id: Uuid = row.try_get("", "id")?;
+            let run_id: Uuid = row.try_get("", "run_id")?;
+            report
+                .violations
+                .push(format!("outbox row {id}: run {run_id} does not exist"));
+        }
+        for row in self
+            .db
+            .query_all_raw(Statement::from_string(backend, misplaced_audit_sql()))
+            .await?
+        {
+            let id: Uuid = row.try_get("", "id")?;
+            let action: String = row.try_get("", "action")?;
+            let kind: String = row.try_get("", "resource_type")?;
+            let resource: Uuid = row.try_get("", "resource_id")?;
+            let known = CredentialChange::ALL
+                .iter()
+                .any(|c| c.audit_action() == action && c.resource_type() == kind);
+            report.violations.push(if kind == "run" {
+                format!("audit row {id}: run {resource} does not exist")
+            } else if known {
+                format!(
+                    "audit row {id}: {action} names {kind} {resource}, which does not exist \
+                     or is not its actor's"
+                )
+            } else {
+                format!("audit row {id}: `{action}` is not an action on a `{kind}`")
+            });
         }
         Ok(())
     }
+}
+
+/// The audit rows that name nothing they may: a run's row whose run does not exist; a
+/// credential change (docs/DESIGN.md §2) whose action is not one of its resource type's, or
+/// whose token, session or user does not exist or is not its actor's (a `user.*` row's actor
+/// is the user); a row of any other resource type.
+fn misplaced_audit_sql() -> String {
+    let actions = |kind: &str| {
+        CredentialChange::ALL
+            .iter()
+            .filter(|c| c.resource_type() == kind)
+            .map(|c| format!("'{}'", c.audit_action()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let owned = |kind: &str, exists: &str| {
+        format!(
+            "(t.resource_type = '{kind}' AND (t.action NOT IN ({}) OR NOT EXISTS ({exists})))",
+            actions(kind)
+        )
+    };
+    [
+        "(t.resource_type = 'run' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.resource_id))"
+            .to_owned(),
+        owned(
+            "token",
+            "SELECT 1 FROM api_tokens k WHERE k.id = t.resource_id AND k.user_id = t.actor_user_id",
+        ),
+        owned(
+            "session",
+            "SELECT 1 FROM sessions s WHERE s.id = t.resource_id AND s.user_id = t.actor_user_id",
+        ),
+        owned(
+            "user",
+            "SELECT 1 FROM users u WHERE u.id = t.resource_id AND u.id = t.actor_user_id",
+        ),
+        "t.resource_type NOT IN ('run', 'token', 'session', 'user')".to_owned(),
+    ]
+    .into_iter()
+    .fold(
+        "SELECT t.id AS id, t.action AS action, t.resource_type AS resource_type, \
+         t.resource_id AS resource_id FROM audit_logs t WHERE FALSE"
+            .to_owned(),
+        |sql, condition| format!("{sql} OR {condition}"),
+    )
 }
 
 fn check_audit(run: &Run, mut rows: Vec<audit_logs::Model>, found: &mut Vec<String>) {

@@ -109,8 +109,9 @@ impl TestApp {
         format!("http://{}", self.app.addr())
     }
 
-    /// A GET of the page at `path` with an optional `Authorization: Bearer` and `qrun_token`
-    /// cookie; its status and HTML (every page answer is HTML, errors included).
+    /// A GET of the page at `path` with an optional `Authorization: Bearer` token and
+    /// `qrun_token` cookie (a session's secret: [`TestApp::session`]); its status and HTML
+    /// (every page answer is HTML, errors included).
     pub async fn page(
         &self,
         path: &str,
@@ -132,6 +133,13 @@ impl TestApp {
             .to_owned();
         assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
         (status, response.text().await.unwrap())
+    }
+
+    /// Signs a browser in with `token` (`POST /login`, as the form at `/login` does); the
+    /// secret of the session made, which the `qrun_token` cookie then holds.
+    pub async fn session(&self, token: &str) -> String {
+        let browser = self.browser().signed_in(token).await;
+        browser.cookie("qrun_token").expect("a session cookie")
     }
 
     /// A browser on the pages, holding no cookie yet.
@@ -324,7 +332,8 @@ impl TestApp {
 }
 
 /// A browser's side of the pages: the cookies it holds, kept from each answer's `Set-Cookie` as
-/// a browser keeps them (`qrun_token`, `qrun_consent`, `qrun_session`), sent with every request;
+/// a browser keeps them (`qrun_token`, a session's secret; `qrun_consent`; `qrun_session`, the
+/// analytics' browser session), sent with every request;
 /// its form posts name the site's own `Origin` unless told otherwise; redirects are not followed.
 pub struct Browser<'a> {
     app: &'a TestApp,
@@ -350,9 +359,19 @@ impl Browser<'_> {
         self
     }
 
-    /// Signed in with `token` (the `qrun_token` cookie `POST /login` sets).
-    pub fn signed_in(self, token: &str) -> Self {
-        self.with_cookie("qrun_token", token)
+    /// Signed in with the API token `token`, as the form at `/login` signs in: `POST /login`
+    /// makes a browser session, whose secret (never the token) the `qrun_token` cookie holds.
+    pub async fn signed_in(self, token: &str) -> Self {
+        let answer = self
+            .post("/login", &[("token", token), ("next", "/")])
+            .await;
+        assert_eq!(answer.status, 303, "signing in: {}", answer.html);
+        let session = self.cookie("qrun_token").expect("a session cookie");
+        assert!(
+            session.starts_with("qrun_s_") && session != token,
+            "the cookie holds a session, not the token"
+        );
+        self
     }
 
     /// The value of a cookie it holds.

@@ -586,7 +586,14 @@ async fn a_private_runs_events_accept_the_owners_page_cookie(db: TestDb) {
         .await
         .unwrap();
     let path = format!("/api/runs/{}/events", run["id"].as_str().unwrap());
-    for (cookie, status) in [(Some(&owner), 200), (Some(&other), 404), (None, 404)] {
+    let (owners, others) = (app.session(&owner).await, app.session(&other).await);
+    // The cookie holds a session: the owner's API token there is refused.
+    for (cookie, status) in [
+        (Some(&owners), 200),
+        (Some(&others), 404),
+        (None, 404),
+        (Some(&owner), 401),
+    ] {
         let mut request = http().get(app.url(&path));
         if let Some(token) = cookie {
             request = request.header("cookie", format!("qrun_token={token}"));
@@ -600,7 +607,7 @@ async fn a_private_runs_events_accept_the_owners_page_cookie(db: TestDb) {
     // The cookie reads; it never writes: mutations stay bearer-only.
     let response = http()
         .post(app.url(&format!("/api/runs/{}/cancel", run["id"].as_str().unwrap())))
-        .header("cookie", format!("qrun_token={owner}"))
+        .header("cookie", format!("qrun_token={owners}"))
         .send()
         .await
         .unwrap();

@@ -184,6 +184,107 @@ async fn a_created_circuit_is_the_circuit_a_submission_names() {
     app.stop().await;
 }
 
+/// `/api/me` and `/api/tokens…` answer exactly the shapes the document declares (every
+/// property, no other), and each status they answer is one the document lists.
+#[tokio::test]
+async fn the_credential_routes_answer_as_documented() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let doc = document(&app).await;
+    let (alice, token) = app.user("alice").await;
+    let (_, bobs) = app.user("bob").await;
+    let (spare, _) = app.store().create_token(alice.id, "spare").await.unwrap();
+    let keys = |value: &Value| -> BTreeSet<String> {
+        value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let properties = |name: &str| keys(&component(&doc, name)["properties"]);
+    let send = |method: reqwest::Method, path: &str, bearer: Option<&str>| {
+        let mut request = http().request(method, app.url(path));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let mut answered = Vec::new();
+    for (method, template, path, bearer, status) in [
+        (
+            "get",
+            "/api/me",
+            "/api/me".to_owned(),
+            Some(token.as_str()),
+            200,
+        ),
+        ("get", "/api/me", "/api/me".to_owned(), None, 401),
+        (
+            "get",
+            "/api/tokens",
+            "/api/tokens".to_owned(),
+            Some(token.as_str()),
+            200,
+        ),
+        ("get", "/api/tokens", "/api/tokens".to_owned(), None, 401),
+        (
+            "delete",
+            "/api/tokens/{id}",
+            format!("/api/tokens/{}", spare.id),
+            Some(bobs.as_str()),
+            404,
+        ),
+        (
+            "delete",
+            "/api/tokens/{id}",
+            format!("/api/tokens/{}", spare.id),
+            Some(token.as_str()),
+            200,
+        ),
+        (
+            "delete",
+            "/api/tokens/{id}",
+            format!("/api/tokens/{}", spare.id),
+            None,
+            401,
+        ),
+    ] {
+        let response = send(method.to_uppercase().parse().unwrap(), &path, bearer)
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let documented = &doc["paths"][template][method]["responses"][status.to_string()];
+        assert!(
+            documented.is_object(),
+            "{method} {template} does not document {status}"
+        );
+        answered.push((template, status, response.json::<Value>().await.unwrap()));
+    }
+    for (template, status, body) in answered {
+        let schema = match (template, status) {
+            (_, 401 | 404) => {
+                assert_eq!(keys(&body), properties("ErrorBody"));
+                continue;
+            }
+            ("/api/me", _) => {
+                assert_eq!(keys(&body["token"]), properties("CurrentTokenView"));
+                "MeView"
+            }
+            ("/api/tokens", _) => {
+                let tokens = body["tokens"].as_array().unwrap();
+                assert_eq!(tokens.len(), 2);
+                for token in tokens {
+                    assert_eq!(keys(token), properties("Token"));
+                }
+                "TokenList"
+            }
+            _ => "Token",
+        };
+        assert_eq!(keys(&body), properties(schema), "{template}: {body}");
+    }
+    app.stop().await;
+}
+
 /// A deployment with a second, smaller simulator: the document carries each backend's own shot
 /// limit (it is built from the running configuration), and exactly those limits are enforced.
 #[tokio::test]

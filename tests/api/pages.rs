@@ -71,6 +71,7 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
     let (_, alice) = app.user("alice").await;
     let (bob, bob_token) = app.user("bob").await;
     let (_, carol) = app.user("carol").await;
+    let alice_session = app.session(&alice).await;
     app.create_circuit(&alice, "bell", "public").await;
     let new_run = || app.submit_run(&bob_token, "alice/bell", ("simulator", "statevector"), 100);
     // Three runs claimed (the only way a run starts), then two that stay pending.
@@ -152,7 +153,7 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
         assert!(!as_carol.contains("bob") && !as_carol.contains(&bob.id.to_string()));
         for (bearer, cookie) in [
             (Some(bob_token.as_str()), None),
-            (None, Some(alice.as_str())),
+            (None, Some(alice_session.as_str())),
         ] {
             let (_, html) = app.page(&path, bearer, cookie).await;
             assert!(
@@ -273,12 +274,15 @@ async fn private_wrong_and_malformed_paths_are_404(db: TestDb) {
     let path = format!("/alice/secret/runs/{secret}");
 
     // The owner sees it, by header or by cookie; nobody else learns it exists.
+    let (alice_session, bob_session) = (app.session(&alice).await, app.session(&bob).await);
     assert_eq!(app.page(&path, Some(&alice), None).await.0, 200);
-    assert_eq!(app.page(&path, None, Some(&alice)).await.0, 200);
+    assert_eq!(app.page(&path, None, Some(&alice_session)).await.0, 200);
+    // The cookie holds a session: an API token there is no credential at all.
+    assert_eq!(app.page(&path, None, Some(&alice)).await.0, 401);
     for (bearer, cookie) in [
         (None, None),
         (Some(bob.as_str()), None),
-        (None, Some(bob.as_str())),
+        (None, Some(bob_session.as_str())),
     ] {
         let (code, html) = app.page(&path, bearer, cookie).await;
         assert_eq!(code, 404, "{bearer:?} {cookie:?}");
@@ -401,9 +405,13 @@ async fn login_sets_a_strict_http_only_cookie_and_refuses_other_origins() {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/alice/bell");
     let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    assert_eq!(
-        cookie,
-        format!("qrun_token={alice}; Path=/; HttpOnly; SameSite=Strict")
+    let session = cookie
+        .strip_prefix("qrun_token=")
+        .and_then(|rest| rest.strip_suffix("; Path=/; HttpOnly; SameSite=Strict"))
+        .unwrap_or_else(|| panic!("{cookie}"));
+    assert!(
+        session.starts_with("qrun_s_") && !cookie.contains(alice.as_str()),
+        "the cookie holds a session of its own, never the token: {cookie}"
     );
 
     let response = post("/login", "token=qrun_wrong".into(), None)
@@ -423,6 +431,10 @@ async fn login_sets_a_strict_http_only_cookie_and_refuses_other_origins() {
         403
     );
 
+    let (code, html) = app.page("/login", None, Some(session)).await;
+    assert_eq!(code, 200);
+    assert!(html.contains("logged in as <strong>alice</strong>"));
+
     let response = post("/logout", String::new(), own_origin).await.unwrap();
     assert_eq!(response.status(), 303);
     assert!(
@@ -431,10 +443,6 @@ async fn login_sets_a_strict_http_only_cookie_and_refuses_other_origins() {
             .unwrap()
             .contains("Max-Age=0")
     );
-
-    let (code, html) = app.page("/login", None, Some(&alice)).await;
-    assert_eq!(code, 200);
-    assert!(html.contains("logged in as <strong>alice</strong>"));
     app.stop().await;
 }
 

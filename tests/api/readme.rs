@@ -75,6 +75,11 @@ fn the_readme_curl_session_runs_as_written() {
         r#""action":"run.completed""#,
         r#""code":"run_terminal""#,
         r#""stranded":0"#,
+        r#""handle":"alice""#,
+        r#""name":"default","#,
+        r#""current":true}]}"#,
+        r#""revoked_at":"20"#,
+        r#""code":"unauthorized""#,
     ] {
         assert!(
             stdout.contains(expected),

@@ -8,7 +8,8 @@
 //! - a private circuit's id and name and its runs' ids never reach the public endpoints nor
 //!   any error answered to someone else, and a private thing answers exactly like a thing
 //!   that does not exist;
-//! - `qrun serve` at trace level never logs a token (nor its hash) nor a consent value.
+//! - `qrun serve` at trace level never logs a token or a browser session's secret (nor its
+//!   hash) nor a consent value.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -149,13 +150,15 @@ enum Via {
     Cookie,
 }
 
-/// Whether a route reads the browser's `qrun_token` cookie (the pages and the live events a
-/// page follows). `POST /login` takes the token from its form, which this test fills with
-/// the caller's token whichever way the caller otherwise presents it.
+/// Whether a route reads the browser's `qrun_token` cookie, a session's secret (the pages,
+/// the live events a page follows, and `POST /logout`, which revokes it). `POST /login` takes
+/// an API token from its form, which this test fills with the caller's token whichever way the
+/// caller otherwise presents their credentials.
 fn reads_cookie(method: &str, template: &str) -> bool {
     match (method, template) {
         ("GET", "/login")
         | ("POST", "/login")
+        | ("POST", "/logout")
         | ("GET", "/")
         | ("GET", "/runs")
         | ("GET", "/{owner}/{circuit}")
@@ -178,11 +181,18 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("GET", "/metrics")
         | ("GET", "/openapi.json")
         | ("GET", "/api/backends")
-        | ("POST", "/logout")
+        | ("GET", "/api/me")
+        | ("GET", "/api/tokens")
+        | ("DELETE", "/api/tokens/{id}")
         | ("POST", "/consent") => false,
         other => panic!("{other:?} has no row in the security matrix: add one to reads_cookie"),
     }
 }
+
+/// A caller of the matrix: who they are, how they present their credentials, what they
+/// present (a bearer token, or the cookie's session secret), the API token the login form is
+/// filled with, and a label.
+type Caller<'a> = (Who, Via, Option<&'a str>, Option<&'a str>, &'a str);
 
 /// A circuit and a run on it, as the matrix targets them.
 struct Target {
@@ -225,6 +235,9 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
             write(201, if target.public { 403 } else { 404 })
         }
         ("GET", "/api/circuits/{owner}/{name}") => read,
+        // One's own identity and tokens; the matrix's `{id}` is a run's, no token of anyone's.
+        ("GET", "/api/me") | ("GET", "/api/tokens") => write(200, 200),
+        ("DELETE", "/api/tokens/{id}") => write(404, 404),
         // Public endpoints authenticate nobody: any Authorization is ignored.
         ("GET", "/api/health/runs")
         | ("GET", "/api/health/dagster/runs")
@@ -269,6 +282,13 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
     // Alice's forged twin: her token's row id with another secret.
     let twin = format!("{}{}", &owner[..37], "0".repeat(64));
     assert_ne!(twin, owner);
+    // Browser sessions (`POST /login`): the cookie holds one of these, never an API token.
+    let owner_session = app.session(&owner).await;
+    let other_session = app.session(&other).await;
+    let forged_session = bad.replacen("qrun_", "qrun_s_", 1);
+    // Alice's session's row id with another secret.
+    let session_twin = format!("{}{}", &owner_session[..39], "0".repeat(64));
+    assert_ne!(session_twin, owner_session);
 
     let secret = format!("hush-{}", &Uuid::new_v4().simple().to_string()[..8]);
     let public = app.create_circuit(&owner, "bell", "public").await;
@@ -316,11 +336,12 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
     let mut private_ids: BTreeSet<String> =
         BTreeSet::from([targets[1].circuit_id.clone(), targets[1].run_id.clone()]);
 
-    let callers: Vec<(Who, Via, Option<&str>, &str)> = vec![
-        (Who::Anonymous, Via::Bearer, None, "anonymous"),
+    let callers: Vec<Caller> = vec![
+        (Who::Anonymous, Via::Bearer, None, None, "anonymous"),
         (
             Who::BadToken,
             Via::Bearer,
+            Some(bad.as_str()),
             Some(bad.as_str()),
             "a forged bearer token",
         ),
@@ -328,11 +349,20 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
             Who::BadToken,
             Via::Bearer,
             Some(twin.as_str()),
+            Some(twin.as_str()),
             "alice's row id, wrong secret",
+        ),
+        (
+            Who::BadToken,
+            Via::Bearer,
+            Some(owner_session.as_str()),
+            Some(owner_session.as_str()),
+            "alice's session as a bearer token",
         ),
         (
             Who::Owner,
             Via::Bearer,
+            Some(owner.as_str()),
             Some(owner.as_str()),
             "the owner (bearer)",
         ),
@@ -340,23 +370,41 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
             Who::Other,
             Via::Bearer,
             Some(other.as_str()),
+            Some(other.as_str()),
             "another user (bearer)",
         ),
         (
             Who::BadToken,
             Via::Cookie,
+            Some(forged_session.as_str()),
             Some(bad.as_str()),
             "a forged cookie",
         ),
         (
+            Who::BadToken,
+            Via::Cookie,
+            Some(session_twin.as_str()),
+            Some(twin.as_str()),
+            "alice's session's row id, wrong secret",
+        ),
+        (
+            Who::BadToken,
+            Via::Cookie,
+            Some(owner.as_str()),
+            Some(bad.as_str()),
+            "alice's API token as the cookie",
+        ),
+        (
             Who::Owner,
             Via::Cookie,
+            Some(owner_session.as_str()),
             Some(owner.as_str()),
             "the owner (cookie)",
         ),
         (
             Who::Other,
             Via::Cookie,
+            Some(other_session.as_str()),
             Some(other.as_str()),
             "another user (cookie)",
         ),
@@ -370,7 +418,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
     let mut made = 0;
     for &(method, template) in &routes {
         for target in &targets {
-            for &(who, via, token, caller) in &callers {
+            for &(who, via, presented, form_token, caller) in &callers {
                 let case = format!("{method} {template}: {}, {caller}", target.label);
                 // What the route sees: a cookie it does not read is no credential at all.
                 let seen = if via == Via::Cookie && !reads_cookie(method, template) {
@@ -417,7 +465,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     })),
                     // `next` is not about the target: the form echoes it back (the caller's own input).
                     ("POST", "/login") => {
-                        Body::Form(format!("token={}&next=%2Flogin", token.unwrap_or("")))
+                        Body::Form(format!("token={}&next=%2Flogin", form_token.unwrap_or("")))
                     }
                     ("POST", "/{owner}/{circuit}/runs") => {
                         Body::Form("backend=simulator%2Fstatevector&shots=10".into())
@@ -428,9 +476,19 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                 if template == "/api/runs" && method == "GET" {
                     path.push_str(&format!("?circuit=alice/{}&limit=100", target.name));
                 }
+                // Logging out revokes the session: a fresh one each time, so the matrix's own
+                // stay live for the routes after.
+                let fresh;
+                let presented = match (template, via, who) {
+                    ("/logout", Via::Cookie, Who::Owner | Who::Other) => {
+                        fresh = app.session(form_token.unwrap()).await;
+                        Some(fresh.as_str())
+                    }
+                    _ => presented,
+                };
                 let (bearer, cookie) = match via {
-                    Via::Bearer => (token, None),
-                    Via::Cookie => (None, token),
+                    Via::Bearer => (presented, None),
+                    Via::Cookie => (None, presented),
                 };
                 let answer = send(
                     &client,
@@ -900,9 +958,10 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
         .unwrap()
         .to_owned();
     // Bad credentials of every kind, and a good one everywhere it is accepted.
-    for token in [&forged, &twin] {
+    let forged_session = forged.replacen("qrun_", "qrun_s_", 1);
+    for (token, session) in [(&forged, &forged_session), (&twin, &alice)] {
         assert_eq!(get("/api/runs", Some(token), None).await.status, 401);
-        assert_eq!(get("/alice/bell", None, Some(token)).await.status, 401);
+        assert_eq!(get("/alice/bell", None, Some(session)).await.status, 401);
         let login = send(
             client,
             Method::POST,
@@ -930,13 +989,40 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
     )
     .await;
     assert_eq!(login.status, 303);
+    // The session's secret, from the cookie `POST /login` set.
+    let session = client
+        .post(url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={alice}"))
+        .send()
+        .await
+        .unwrap()
+        .headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("qrun_token=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
     for path in [
         "/alice/bell".to_owned(),
         format!("/alice/bell/runs/{}", runs[0]),
         format!("/api/runs/{}/events", runs[0]),
     ] {
-        assert_eq!(get(&path, None, Some(&alice)).await.status, 200, "{path}");
+        assert_eq!(get(&path, None, Some(&session)).await.status, 200, "{path}");
     }
+    // Logging out revokes it (a 303 like any other).
+    let logout = send(
+        client,
+        Method::POST,
+        url("/logout"),
+        None,
+        Some(&session),
+        Body::None,
+    )
+    .await;
+    assert_eq!(logout.status, 303);
+    assert_eq!(get("/alice/bell", None, Some(&session)).await.status, 401);
     assert_eq!(get("/api/runs", Some(&alice), None).await.status, 200);
     assert_eq!(
         get(&format!("/api/runs/{}/audit", runs[0]), Some(&alice), None)
@@ -974,11 +1060,11 @@ async fn tokens_and_consent_are_never_logged(db: TestDb) {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(parsed.is_object(), "{line}");
     }
-    // No token, secret half, or stored hash, of a good or a bad token.
+    // No token or session, secret half, or stored hash, of a good or a bad one.
     let mut secrets = Vec::new();
-    for token in [&alice, &bob, &forged, &twin] {
+    for token in [&alice, &bob, &forged, &twin, &session, &forged_session] {
         secrets.push(token.clone());
-        secrets.push(token[37..].to_owned());
+        secrets.push(token[token.len() - 64..].to_owned());
         secrets.push(hash_token(token));
     }
     for line in &lines {

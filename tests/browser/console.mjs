@@ -6,6 +6,7 @@
 //   `cancelled ID`      the second run, running, was cancelled with the page's button;
 //   `dashboard N`       the dashboard shows N completed (the test then completes another run);
 //   `dashboard moved`   the count went past N without a reload;
+//   `logged out`        "Log out" ended the session: the cookie it held, put back, is refused;
 //   `done`              every page's screenshot is in SCREENSHOT_DIR (the circuit page twice:
 //                       with the consent banner, and after accepting it).
 // Exits 0 on success, 1 with the reason on stderr (console errors, CSP refusals included).
@@ -104,6 +105,19 @@ try {
   if (rows !== 4) throw new Error(`my runs lists ${rows} runs, not 4`);
   await shoot("runs.png");
   if (problems.length) throw new Error(`console errors: ${problems.join(" | ")}`);
+
+  // Log out: the cookie holds a session of its own (never the token), which logging out
+  // revokes — the same cookie, put back, no longer signs anyone in.
+  const [session] = (await context.cookies(base)).filter((c) => c.name === "qrun_token");
+  if (!session || !session.value.startsWith("qrun_s_") || session.value === token) {
+    throw new Error("the sign-in cookie does not hold a session of its own");
+  }
+  await Promise.all([page.waitForURL(`${base}/login`), page.click("header form[action='/logout'] button")]);
+  if (!(await page.locator("form.login").count())) throw new Error("logging out did not log out");
+  await context.addCookies([session]);
+  const refused = await page.goto(`${base}/runs`);
+  if (refused.status() !== 401) throw new Error(`the old cookie still works: ${refused.status()}`);
+  console.log("logged out");
   console.log("done");
 } catch (error) {
   console.error(`browser: ${error.message}`);

@@ -4,9 +4,11 @@ registers, bit order and spaces exactly; frequencies within a total variation di
 from __future__ import annotations
 
 import math
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+import requests
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
 from qiskit.circuit import Parameter, ParameterVector
 from qiskit.primitives import BackendEstimatorV2
@@ -204,6 +206,32 @@ def test_an_identical_circuit_is_uploaded_once(provider: QrunProvider, qrun: Qru
     assert other["circuit_id"] != runs[0]["circuit_id"]
     for job in (first, again, elsewhere):
         assert sum(job.result().get_counts().values()) in (10, 20, 30)
+
+
+class RecordingSession(requests.Session):
+    """A session that keeps the method and path of every request it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        self.sent.append((method, urlsplit(url).path))
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_a_new_session_asks_the_server_whose_token_it_holds(qrun: QrunServer) -> None:
+    """A provider that did not make a circuit and was not told its handle learns it with one
+    ``GET /api/me`` (never by scanning runs, which failed past the newest 200), then finds the
+    circuit an earlier session uploaded."""
+    QrunProvider(qrun.url, qrun.token).get_backend("statevector").run(bell(), shots=5).result()
+    session = RecordingSession()
+    provider = QrunProvider(qrun.url, qrun.token, session=session)
+    run = provider.get_backend("statevector").run(bell(), shots=5).runs()[0]
+    assert run["circuit"].startswith("alice/"), run
+    assert provider.owner() == "alice"
+    assert session.sent.count(("GET", "/api/me")) == 1, session.sent
+    assert ("GET", "/api/runs") not in session.sent, session.sent
 
 
 def test_qiskits_backend_estimator_runs_on_qrun(provider: QrunProvider) -> None:

@@ -1,7 +1,9 @@
-//! Browser sign-in: `POST /login` checks an API token and keeps it in the `qrun_token` cookie
-//! (HttpOnly: no script reads it; SameSite=Strict: no other site's request carries it; Secure
-//! unless the host is loopback; a session cookie). `POST /logout` drops it; `GET /login` is
-//! the form. Both POSTs refuse a cross-origin `Origin`.
+//! Browser sign-in: `POST /login` checks an API token and makes a browser session of its own
+//! (`service::credentials`: stored hashed, expiring after `auth.session_ttl_s`, revocable),
+//! whose secret — never the API token — goes in the `qrun_token` cookie (HttpOnly: no script
+//! reads it; SameSite=Strict: no other site's request carries it; Secure unless the host is
+//! loopback; a session cookie). `POST /logout` revokes the session and drops the cookie;
+//! `GET /login` is the form. Both POSTs refuse a cross-origin `Origin`.
 
 use std::sync::Arc;
 
@@ -29,15 +31,14 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(same_origin())
         .and(form())
         .and(visitor())
-        .and(with_context(ctx))
+        .and(with_context(ctx.clone()))
         .then(login);
     let logout = warp::path!("logout")
         .and(warp::post())
         .and(same_origin())
-        .map(|allowed: Result<(), ApiError>| match allowed {
-            Ok(()) => redirect("/login", &[CLEAR_COOKIE.to_owned()]),
-            Err(error) => error_page(&error),
-        });
+        .and(warp::cookie::optional::<String>(COOKIE))
+        .and(with_context(ctx))
+        .then(logout);
     form_page.or(login).unify().or(logout).unify()
 }
 
@@ -69,7 +70,7 @@ fn login_form(shell: &Shell, viewer: Option<&User>, next: &str, problem: Option<
             p { "You are logged in as " strong { (user.handle) } "." }
             form method="post" action="/logout" { button type="submit" { "Log out" } }
         } @else {
-            p { "Paste your API token (from " code { "qrun user create" } ") to run circuits and see your private circuits' runs in this browser." }
+            p { "Paste your API token (from " code { "qrun user create" } ") to run circuits and see your private circuits' runs in this browser. Signing in gives this browser a session of its own (the token is not kept); " em { "Log out" } " ends it." }
             @if let Some(problem) = problem { p.note { (problem) } }
             form.login method="post" action="/login" {
                 input type="hidden" name="next" value=(next);
@@ -92,15 +93,15 @@ async fn login(
     }
     let next = local_path(&form, "/login");
     let token = form.get("token").map(|t| t.trim()).unwrap_or("");
-    let user = match token {
+    let signed_in = match token {
         "" => None,
-        token => match ctx.service.authenticate(token).await {
-            Ok(user) => user,
+        token => match ctx.service.sign_in(token).await {
+            Ok(signed_in) => signed_in,
             Err(err) => return error_page(&err.into()),
         },
     };
-    match user {
-        Some(_) => redirect(&next, &[session_cookie(token, &ctx)]),
+    match signed_in {
+        Some((_, secret)) => redirect(&next, &[session_cookie(&secret, &ctx)]),
         None => {
             let shell = visitor.shell(None);
             let form = login_form(&shell, None, &next, Some("That token is not valid."));
@@ -109,8 +110,29 @@ async fn login(
     }
 }
 
-/// The cookie holding `token`; `Secure` unless the service listens on loopback only.
-fn session_cookie(token: &str, ctx: &Context) -> String {
+/// Logs out: revokes the session the cookie holds (its audit row says `"by": "user"`; this
+/// node refuses it from the next request on) and drops the cookie. A cookie that names no live
+/// session is simply dropped; a database that cannot revoke now is an error page (the session
+/// would otherwise live on while the browser believed it ended).
+async fn logout(
+    allowed: Result<(), ApiError>,
+    cookie: Option<String>,
+    ctx: Arc<Context>,
+) -> Response {
+    if let Err(error) = allowed {
+        return error_page(&error);
+    }
+    if let Some(secret) = cookie
+        && let Err(err) = ctx.service.sign_out(&secret).await
+    {
+        return error_page(&err.into());
+    }
+    redirect("/login", &[CLEAR_COOKIE.to_owned()])
+}
+
+/// The cookie holding a session's `secret`; `Secure` unless the service listens on loopback
+/// only.
+fn session_cookie(secret: &str, ctx: &Context) -> String {
     let secure = if ctx.secure_cookies { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}")
+    format!("{COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}")
 }

@@ -9,7 +9,8 @@
 //!   timeline, live while non-terminal; "Cancel" (`POST …/runs/{id}/cancel`) and "Run again".
 //! - [`consent`]: the consent banner's `POST /consent`, the `qrun_consent` and `qrun_session`
 //!   cookies.
-//! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: the `qrun_token` cookie.
+//! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: a browser session, its secret in
+//!   the `qrun_token` cookie.
 //! - [`layout`]: the shell, inline CSS and script, badges, times, HTML error pages.
 //! - [`histogram`], [`charts`]: outcome counts and the dashboard's bars, as inline SVG.
 //!
@@ -20,12 +21,12 @@
 //!
 //! **Visibility is the API's.** Handlers read and write through `crate::service` exactly as
 //! the JSON routes do; nothing here decides who sees what. The viewer is the bearer token of
-//! the `Authorization` header or, for a browser, of the `qrun_token` cookie that `POST /login`
-//! sets.
+//! the `Authorization` header or, for a browser, the session whose secret is in the
+//! `qrun_token` cookie that `POST /login` sets.
 //!
 //! **Form posts** (run, cancel, consent, login, logout) refuse a cross-origin `Origin` (403),
 //! and those that act for a user need the user's credentials: the session cookie, which is
-//! `SameSite=Strict`, so no other site's page can send it. There is no other credential.
+//! `SameSite=Strict`, so no other site's page can send it.
 
 mod charts;
 mod circuit;
@@ -52,7 +53,7 @@ use super::extract::parse_consent;
 use crate::domain::User;
 use crate::http::Context;
 
-/// The cookie that carries a browser's API token.
+/// The cookie that carries a browser's session secret (`POST /login`; never an API token).
 pub const COOKIE: &str = "qrun_token";
 
 /// The API's first path segment: never an owner, so `/api/...` always reaches the API.
@@ -86,8 +87,8 @@ fn owner() -> impl Filter<Extract = (String,), Error = Rejection> + Copy {
     })
 }
 
-/// What a request brings to a page: its token (the `Authorization` header, else the
-/// `qrun_token` cookie), the consent banner's choice, the browser session, and where it is.
+/// What a request brings to a page: its credentials (an API token in the `Authorization`
+/// header, else the session in the `qrun_token` cookie), the consent banner's choice, the browser session, and where it is.
 pub struct Visitor {
     bearer: Option<String>,
     cookie: Option<String>,
@@ -122,8 +123,8 @@ fn visitor() -> impl Filter<Extract = (Visitor,), Error = Rejection> + Clone {
 }
 
 impl Visitor {
-    /// The viewer: anonymous without a token; a bad or revoked token is 401 (and the page
-    /// clears the cookie), never a silent downgrade to anonymous.
+    /// The viewer: anonymous without credentials; a bad, revoked or expired one (or a disabled
+    /// user's) is 401 (and the page clears the cookie), never a silent downgrade to anonymous.
     async fn viewer(&self, ctx: &Context) -> Result<Option<User>, ApiError> {
         super::extract::authenticate(ctx, self.bearer.as_deref(), self.cookie.as_deref()).await
     }

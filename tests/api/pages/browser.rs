@@ -5,9 +5,9 @@
 //!   appears (`run-page.png`).
 //! - `console.mjs`: signs in, accepts the consent banner, runs a circuit from its page and
 //!   watches the new run reach `completed` without a reload, cancels a running run with the
-//!   page's button, watches the dashboard's count move as a run finishes, and lists "My runs"
+//!   page's button, watches the dashboard's count move as a run finishes, lists "My runs"
 //!   (`consent-banner.png`, `circuit.png`, `run-completed.png`, `run-cancelled.png`,
-//!   `dashboard.png`, `runs.png`).
+//!   `dashboard.png`, `runs.png`), and logs out: the session cookie, put back, is refused.
 //!
 //! Runs are held by backends that wait for a release file this test writes only once the
 //! browser has seen what it must see, so nothing depends on timing.
@@ -227,6 +227,7 @@ async fn the_console_runs_cancels_and_counts_in_a_browser() {
             .await;
         app.wait_status(more, RunStatus::Completed).await;
         script.expect("dashboard moved").await?;
+        script.expect("logged out").await?;
         script.expect("done").await?;
         Some((made, held))
     }

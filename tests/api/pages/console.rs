@@ -104,7 +104,8 @@ async fn the_dashboard_counts_runs_and_charts_the_last_hours_endings_without_an_
         assert!(!html.contains(&secret), "{secret} on the dashboard");
     }
     // Signed in, the same numbers and the way to one's runs.
-    let (_, html) = app.page("/", None, Some(&token)).await;
+    let session = app.session(&token).await;
+    let (_, html) = app.page("/", None, Some(&session)).await;
     assert!(
         html.contains(r#"href="/runs""#) && html.contains("Signed in as <strong>alice</strong>")
     );
@@ -162,7 +163,7 @@ async fn my_runs_are_ones_own_filtered_in_the_url_in_cursor_pages_with_live_badg
         .await;
 
     assert_eq!(app.page("/runs", None, None).await.0, 401);
-    let browser = app.browser().signed_in(&alice);
+    let browser = app.browser().signed_in(&alice).await;
     let first = browser.get("/runs").await;
     assert_eq!(first.status, 200, "{}", first.html);
     assert_eq!(first.html.matches(BADGE).count(), 25);
@@ -341,7 +342,10 @@ async fn the_circuit_page_numbers_its_source_picks_versions_and_offers_the_form_
     }
 
     // Signed in (anyone, for a public circuit): the form for the version shown.
-    let (_, html) = app.page("/alice/bell?version=1", None, Some(&bob)).await;
+    let bob_session = app.session(&bob).await;
+    let (_, html) = app
+        .page("/alice/bell?version=1", None, Some(&bob_session))
+        .await;
     assert!(
         html.contains(r#"id="run-form""#) && html.contains(r#"name="version" value="1""#),
         "{html}"
@@ -351,12 +355,13 @@ async fn the_circuit_page_numbers_its_source_picks_versions_and_offers_the_form_
 
     // A private circuit, any version of it: its owner only; to anyone else exactly what a
     // circuit that does not exist answers.
-    assert_eq!(app.page("/alice/secret", None, Some(&token)).await.0, 200);
+    let session = app.session(&token).await;
+    assert_eq!(app.page("/alice/secret", None, Some(&session)).await.0, 200);
     for path in ["/alice/secret", "/alice/secret?version=1"] {
         for (bearer, cookie) in [
             (None, None),
             (Some(bob.as_str()), None),
-            (None, Some(bob.as_str())),
+            (None, Some(bob_session.as_str())),
         ] {
             let hidden = app.page(path, bearer, cookie).await;
             let missing = app
@@ -379,6 +384,7 @@ async fn every_console_page_keeps_the_run_pages_security_headers(db: TestDb) {
     let run = app
         .submit_run(&token, "alice/bell", ("simulator", "statevector"), 10)
         .await;
+    let session = app.session(&token).await;
     for path in [
         "/".to_owned(),
         "/runs".into(),
@@ -388,7 +394,7 @@ async fn every_console_page_keeps_the_run_pages_security_headers(db: TestDb) {
     ] {
         let response = http()
             .get(app.url(&path))
-            .header("cookie", format!("qrun_token={token}"))
+            .header("cookie", format!("qrun_token={session}"))
             .send()
             .await
             .unwrap();

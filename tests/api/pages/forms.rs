@@ -47,7 +47,7 @@ async fn the_run_form_makes_a_run_and_shows_a_refusal_in_the_form(db: TestDb) {
     let (bob, bob_token) = app.user("bob").await;
     app.create_circuit(&alice, "bell", "public").await;
     app.create_circuit(&alice, "secret", "private").await;
-    let browser = app.browser().signed_in(&bob_token);
+    let browser = app.browser().signed_in(&bob_token).await;
 
     let form = [
         ("version", "1"),
@@ -175,7 +175,10 @@ async fn the_run_form_makes_a_run_and_shows_a_refusal_in_the_form(db: TestDb) {
     let missing = browser.post("/alice/nothing/runs", &fields).await;
     assert_eq!((hidden.status, &hidden.html), (404, &missing.html));
     // Without a session, or with a bad one: 401, nothing made.
-    for stranger in [app.browser(), app.browser().signed_in("qrun_forged")] {
+    for stranger in [
+        app.browser(),
+        app.browser().with_cookie("qrun_token", "qrun_forged"),
+    ] {
         assert_eq!(stranger.post("/alice/bell/runs", &fields).await.status, 401);
     }
     assert_eq!(
@@ -194,7 +197,7 @@ async fn the_run_form_binds_an_openqasm3_circuits_inputs(db: TestDb) {
     let rotation = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\ninput float[64] theta;\nqubit q;\nbit c;\nry(theta) q;\nc = measure q;\n";
     app.upload_as(&alice, "rotation", "public", rotation, "openqasm3")
         .await;
-    let browser = app.browser().signed_in(&alice);
+    let browser = app.browser().signed_in(&alice).await;
     let page = browser.get("/alice/rotation").await;
     assert!(
         page.html
@@ -290,7 +293,7 @@ async fn cancel_on_the_run_page_is_the_submitters_while_the_run_lives(db: TestDb
     let (_, carol) = app.user("carol").await;
     app.create_circuit(&alice, "bell", "public").await;
     app.create_circuit(&alice, "other", "public").await;
-    let bob_browser = app.browser().signed_in(&bob_token);
+    let bob_browser = app.browser().signed_in(&bob_token).await;
     let made = bob_browser
         .post(
             "/alice/bell/runs",
@@ -301,7 +304,7 @@ async fn cancel_on_the_run_page_is_the_submitters_while_the_run_lives(db: TestDb
     let cancel = format!("/alice/bell/runs/{id}/cancel");
 
     // Someone else sees no button and is refused; so is a stranger, and the wrong path.
-    let carol_browser = app.browser().signed_in(&carol);
+    let carol_browser = app.browser().signed_in(&carol).await;
     let page = carol_browser.get(&format!("/alice/bell/runs/{id}")).await;
     assert!(!page.html.contains("Cancel run") && page.html.contains("Run again"));
     assert_eq!(carol_browser.post(&cancel, &[]).await.status, 403);
@@ -353,7 +356,7 @@ async fn cross_origin_form_posts_are_refused(db: TestDb) {
     let id = app
         .submit_run(&alice, "alice/bell", ("simulator", "statevector"), 10)
         .await;
-    let browser = app.browser().signed_in(&alice);
+    let browser = app.browser().signed_in(&alice).await;
     for origin in [
         "https://evil.example",
         "null",
@@ -411,7 +414,7 @@ async fn the_banners_choice_is_stamped_on_a_run_exactly_as_the_header_would_be(d
     let circuit = app.create_circuit(&alice, "bell", "public").await;
     let circuit_id = circuit["id"].as_str().unwrap();
     // The banner shows until a choice is made, then the footer says which.
-    let browser = app.browser().signed_in(&alice);
+    let browser = app.browser().signed_in(&alice).await;
     let page = browser.get("/alice/bell").await;
     assert!(page.html.contains(r#"id="consent""#) && page.html.contains("not chosen, so declined"));
     let chosen = browser
@@ -453,7 +456,7 @@ async fn the_banners_choice_is_stamped_on_a_run_exactly_as_the_header_would_be(d
         Some("GRANTED"),
         Some("yes"),
     ] {
-        let mut browser = app.browser().signed_in(&alice);
+        let mut browser = app.browser().signed_in(&alice).await;
         if let Some(value) = value {
             browser = browser.with_cookie("qrun_consent", value);
         }
@@ -564,6 +567,7 @@ async fn a_run_page_view_is_recorded_once_per_run_per_session_and_never_without_
         app.browser().with_cookie("qrun_consent", "yes"),
         app.browser()
             .signed_in(&bob_token)
+            .await
             .with_cookie("qrun_consent", "denied"),
     ] {
         view(&browser, unconsented, 2).await;
@@ -593,6 +597,7 @@ async fn a_run_page_view_is_recorded_once_per_run_per_session_and_never_without_
     let signed_in = app
         .browser()
         .signed_in(&bob_token)
+        .await
         .with_cookie("qrun_consent", "granted");
     view(&signed_in, unconsented, 2).await;
     let recorded = views(&app, unconsented).await;

@@ -154,6 +154,11 @@ class QrunClient:
                 return None
             raise
 
+    def me(self) -> dict[str, Any]:
+        """``GET /api/me``: who the token belongs to (``{"id", "handle", "created_at",
+        "token": {"id", "name"}}``)."""
+        return self._json("GET", "/api/me")
+
     def list_runs(self, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
         """``GET /api/runs``: a page of the user's own runs, newest first
         (``{"runs": [run, …], "next_cursor": str | None}``)."""

@@ -20,11 +20,6 @@ from .api import QrunClient
 from .backend import QrunBackend
 from .exceptions import QrunApiError, QrunBackendNotFoundError, QrunError, QrunValidationError
 
-#: How many of the user's newest runs are searched for the owner of an already uploaded
-#: circuit when the provider does not know the user's handle (see :meth:`QrunProvider.upload`).
-_OWNER_SEARCH_RUNS = 200
-
-
 class QrunProvider:
     """A qrun server, as the holder of ``token`` uses it from Qiskit.
 
@@ -36,9 +31,8 @@ class QrunProvider:
         visibility: ``private`` (the default: only you see the circuits and their runs) or
             ``public`` (anyone with a run's URL sees it) for the circuits this provider
             uploads.
-        owner: Your handle on the server. Optional: the provider learns it from its first
-            upload; give it to re-use circuits uploaded by an earlier session reliably (the API
-            has no "who am I" route, see :meth:`upload`).
+        owner: Your handle on the server. Optional: the provider asks the server
+            (``GET /api/me``) the first time it needs it (see :meth:`upload`).
         session: The :class:`requests.Session` to send requests with (a new one by default).
         timeout: Seconds to connect and to wait for each answer.
         retry_for: Seconds a request failing transiently (no connection, 429, 502–504) is
@@ -124,10 +118,8 @@ class QrunProvider:
         The circuit's name is its content address (:meth:`Exported.content_name`), so an upload
         that the server refuses with 409 ``name_taken`` means this very source is there
         already: it is looked up (``GET /api/circuits/{owner}/{name}``) and its version re-used.
-        That needs the user's handle, which the API does not tell directly: it is the
-        ``owner`` given to the provider, or the owner of any circuit this provider created;
-        failing both, it is looked for among the owners of the user's newest runs' circuits
-        (a circuit uploaded by an earlier session has the run that session submitted).
+        That needs the user's handle: the ``owner`` given to the provider, or the owner of any
+        circuit this provider created; failing both, the server's answer to ``GET /api/me``.
 
         Returns:
             The circuit's id and the version whose source is ``exported.source``.
@@ -135,7 +127,7 @@ class QrunProvider:
         Raises:
             QrunValidationError: The server found the source invalid (400 ``invalid_source``;
                 the message quotes the line).
-            QrunError: The circuit exists but could not be found (pass ``owner=``).
+            QrunError: The circuit exists but could not be found.
             QrunApiError: Any other refusal.
         """
         name = exported.content_name(self.visibility)
@@ -161,44 +153,35 @@ class QrunProvider:
             self._uploaded[name] = found
         return found
 
+    def owner(self) -> str:
+        """Your handle on the server: the ``owner`` given to the provider, else learnt from an
+        upload, else asked of the server once (``GET /api/me``)."""
+        with self._lock:
+            known = self._owner
+        if known is not None:
+            return known
+        handle = str(self.client.me()["handle"])
+        with self._lock:
+            self._owner = self._owner or handle
+            return self._owner
+
     def _existing(self, name: str, exported: Exported) -> tuple[str, int]:
         """The circuit ``name`` the user already has (see :meth:`upload`)."""
-        owners = [self._owner] if self._owner is not None else self._owners_from_runs(name)
-        for owner in owners:
-            circuit = self.client.circuit(owner, name)
-            if circuit is None:
-                continue
-            if (
-                circuit.get("source") == exported.source
-                and circuit["manifest"]["format"] == exported.format
-            ):
-                return str(circuit["id"]), int(circuit["version"])
-            if owner == self._owner:
-                # Someone added other versions to it: add this source back as the latest.
-                added = self.client.add_version(owner, name, exported.source, exported.format)
-                return str(added["id"]), int(added["version"])
-        raise QrunError(
-            f"the server has a circuit named {name} (this source, uploaded earlier) but this "
-            "client cannot tell your handle to find it: create the provider with "
-            "QrunProvider(url, token, owner='YOUR_HANDLE')"
-        )
-
-    def _owners_from_runs(self, name: str) -> list[str]:
-        """The owners of the circuits called ``name`` among the user's newest runs."""
-        owners: list[str] = []
-        cursor: str | None = None
-        seen = 0
-        while seen < _OWNER_SEARCH_RUNS:
-            page = self.client.list_runs(limit=100, cursor=cursor)
-            for run in page["runs"]:
-                owner, _, circuit = str(run["circuit"]).partition("/")
-                if circuit == name and owner not in owners:
-                    owners.append(owner)
-            seen += len(page["runs"])
-            cursor = page.get("next_cursor")
-            if cursor is None or owners:
-                break
-        return owners
+        owner = self.owner()
+        circuit = self.client.circuit(owner, name)
+        if circuit is None:
+            raise QrunError(
+                f"the server refused a circuit named {name} as taken, but {owner} has none "
+                "of that name"
+            )
+        if (
+            circuit.get("source") == exported.source
+            and circuit["manifest"]["format"] == exported.format
+        ):
+            return str(circuit["id"]), int(circuit["version"])
+        # Someone added other versions to it: add this source back as the latest.
+        added = self.client.add_version(owner, name, exported.source, exported.format)
+        return str(added["id"]), int(added["version"])
 
 
 def _invalid_source(circuit: QuantumCircuit, exported: Exported, error: QrunApiError) -> str:
