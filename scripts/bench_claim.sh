@@ -70,19 +70,19 @@ SQL
 cat >"$WORK/fair.sql" <<SQL
 BEGIN;
 WITH queues AS MATERIALIZED (
-  SELECT q.user_id, q.running, 1.0 AS weight FROM user_queues q
+  SELECT q.user_id, q.running, q.last_claimed_at, 1.0 AS weight FROM user_queues q
   WHERE q.pending > 0 AND q.running < 9223372036854775807
   ORDER BY q.running, q.last_claimed_at NULLS FIRST, q.user_id
   LIMIT $LIMIT FOR UPDATE OF q SKIP LOCKED),
 heads AS MATERIALIZED (
-  SELECT r.id, r.created_at, q.running, q.weight,
+  SELECT r.id, q.user_id, q.running, q.weight, q.last_claimed_at,
          ROW_NUMBER() OVER (PARTITION BY q.user_id ORDER BY r.created_at, r.id) AS place
   FROM queues q CROSS JOIN LATERAL (SELECT id, created_at FROM runs
     WHERE user_id = q.user_id AND status = 'pending' AND created_at < now()
     ORDER BY created_at LIMIT $LIMIT FOR UPDATE SKIP LOCKED) r),
 chosen AS MATERIALIZED (
   SELECT id FROM heads WHERE running + place <= 9223372036854775807
-  ORDER BY (running + place - 1) / weight, created_at, id
+  ORDER BY (running + place - 1) / weight, last_claimed_at NULLS FIRST, user_id, place
   LIMIT $LIMIT)
 UPDATE runs SET status = 'running', started_at = now(), claimed_by = 'bench',
        lease_expires_at = now() + interval '30 seconds'

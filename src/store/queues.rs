@@ -44,7 +44,7 @@ use uuid::Uuid;
 
 use super::convert::status_to_db;
 use super::lifecycle::{Applied, ClaimOrder};
-use super::{Result, Store, StoreError};
+use super::{Result, Store};
 use crate::config::SchedulingConfig;
 use crate::domain::{QueueStanding, Run, RunStatus};
 
@@ -320,11 +320,13 @@ impl Store {
             )
             .collect();
         let running: u64 = queues.iter().map(|q| q.running).sum();
-        let Some(own) = queues.iter().find(|q| q.user_id == run.user_id) else {
-            return Err(StoreError::Corrupt(format!(
-                "user {}: a pending run and no queue",
-                run.user_id
-            )));
+        let Some(own) = queues
+            .iter()
+            .find(|q| q.user_id == run.user_id && q.pending > 0)
+        else {
+            // `run` was read pending, and since then it (and every run of its user's queue)
+            // started or ended.
+            return Ok(None);
         };
         // This run's share when it starts: its user's running and older pending runs.
         let share = (own.running + older) as f64 / own.weight;

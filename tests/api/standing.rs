@@ -165,6 +165,18 @@ async fn the_page_the_cli_and_the_stream_say_where_a_run_stands(db: TestDb) {
     assert_eq!(json["run"]["status"], RunStatus::Pending.as_str(), "{json}");
 }
 
+/// A run read pending that has started since (a submission's answer, a stream's read) has no
+/// standing, and is no error: its user's queue may be empty by then.
+async fn a_run_read_pending_that_started_since_has_no_standing(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let fixture = app.circuit().await;
+    let stale = app.submit(&fixture, Some(false)).await;
+    assert_eq!(stale.status, RunStatus::Pending);
+    app.start_run(stale.id).await;
+    assert_eq!(app.store().queue_standing(&stale).await.unwrap(), None);
+    app.stop().await;
+}
+
 /// Reads `stream` into `text` until it holds `needle` (20 s at most).
 async fn read_until(stream: &mut reqwest::Response, needle: &str, text: &mut String) {
     tokio::time::timeout(Duration::from_secs(20), async {
@@ -182,4 +194,5 @@ on_both_databases!(
     positions_lead_to_the_next_start_and_never_grow,
     the_estimate_comes_with_history,
     the_page_the_cli_and_the_stream_say_where_a_run_stands,
+    a_run_read_pending_that_started_since_has_no_standing,
 );
