@@ -2,7 +2,7 @@
 //!
 //! [`prepare`] parses and checks a source of a [`Format`], with the run's [`Parameters`],
 //! against a backend's [`Limits`] and returns a [`Program`]; [`inputs`] lists the
-//! parameters a source declares; [`classical_bits`] counts the bits of its count keys;
+//! parameters a source declares and [`check_parameters`] checks a run's against them; [`classical_bits`] counts the bits of its count keys;
 //! [`simulate`] runs a program on the built-in state-vector simulator for a number of shots.
 //! Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
 //! stage ([`Stage`]); source errors carry a `line:col` [`Position`]. Counts are keyed as
@@ -20,6 +20,7 @@
 //!   conditions, `input` parameters), in-memory `stdgates.inc`.
 //! - `sim` — the state-vector simulator: kernels, fusion, shot branching, sampling.
 //! - `outcome` — [`Outcome`] and the count-key format.
+//! - `parameters` — [`Parameters`], [`Input`] and [`check_parameters`] (the submission check).
 //!
 //! Architecture invariant: the front ends (`qasm`, `qasm3`) and `sim` meet only in `ir`;
 //! any of them can be replaced.
@@ -29,17 +30,17 @@ pub mod ir;
 mod limits;
 mod literal;
 mod outcome;
+mod parameters;
 mod qasm;
 mod qasm3;
 mod sim;
-
-use std::collections::BTreeMap;
 
 pub use error::{EngineError, FailureKind, Position, Stage};
 pub use ir::Program;
 pub use limits::{ENGINE_MAX_QUBITS, Limits, MAX_CLBITS};
 pub use num_complex::Complex64;
 pub use outcome::{Outcome, is_count_key};
+pub use parameters::{Input, ParameterError, Parameters, check_parameters};
 pub use tokio_util::sync::CancellationToken;
 
 use error::Result;
@@ -110,19 +111,6 @@ impl Format {
             _ => None,
         }
     }
-}
-
-/// A run's parameters: values of the source's `input` declarations by name (OpenQASM 3;
-/// `"parameters": {"theta": 0.5}` in `POST /api/runs`). Angles are in radians.
-pub type Parameters = BTreeMap<String, f64>;
-
-/// One `input` declaration of a source.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Input {
-    /// The parameter's name.
-    pub name: String,
-    /// Its type as declared, e.g. `float[64]`, `angle[32]`, `int`.
-    pub ty: String,
 }
 
 /// The `input` parameters `source` declares, in declaration order, so that a service can

@@ -30,6 +30,8 @@ use std::rc::Rc;
 mod calls;
 mod values;
 
+pub(super) use values::{invalid_parameter, parameter_value};
+
 use super::ast::{Expr, Ident, Index, Iterable, Operand, Range, Stmt, StmtKind};
 use super::cond::{self, BitRange, Bits, Cases};
 use super::expr::{self, Names, Value};
