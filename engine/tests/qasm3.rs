@@ -336,8 +336,15 @@ fn classical_bits_are_the_count_keys_bits_with_the_parameters_bound() {
         classical_bits(wide, Format::OpenQasm2, &Parameters::new()),
         Ok(1024)
     );
+    // A Clifford circuit counts up to the stabilizer's width.
+    let clifford = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[32768];\ncreg c[2];\nh q[0];\n";
+    assert_eq!(
+        classical_bits(clifford, Format::OpenQasm2, &Parameters::new()),
+        Ok(2)
+    );
     for too_much in [
-        "OPENQASM 2.0;\nqreg q[41];\ncreg c[1];\n",
+        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[41];\ncreg c[1];\nt q[0];\n",
+        "OPENQASM 2.0;\nqreg q[32769];\ncreg c[1];\n",
         "OPENQASM 2.0;\ncreg c[1025];\n",
     ] {
         let err = classical_bits(too_much, Format::OpenQasm2, &Parameters::new()).unwrap_err();

@@ -12,9 +12,9 @@
 
 use num_complex::Complex64;
 
-use super::interrupt::Interrupt;
 use super::kernels::{Kernel, MAX_DENSE_QUBITS};
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 
 /// Smallest state, in qubits, worth fusing for: below it the state sits in cache and a pass
 /// costs about as much as building a fused matrix.

@@ -9,9 +9,9 @@
 
 use num_complex::Complex64;
 
-use super::interrupt::Interrupt;
 use super::parallel::{Amps, LANES, for_each_group};
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 
 /// A 2×2 matrix, row-major.
 pub(crate) type Mat2 = [[Complex64; 2]; 2];

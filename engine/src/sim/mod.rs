@@ -3,13 +3,12 @@
 //! [`plan`] compiles the program into kernels ([`gates`], [`kernels`]), fused where it pays
 //! ([`fusion`]), and splits off the terminal tail; [`branches`] runs the shots, sharing
 //! every step it can; [`sample`] draws the final outcomes. [`state`] owns the amplitudes,
-//! [`parallel`] decides how passes are chunked and threaded, and [`interrupt`] is the
+//! [`parallel`] decides how passes are chunked and threaded; `crate::interrupt` is the
 //! cancel/timeout poll that every long loop makes.
 
 mod branches;
 mod fusion;
 mod gates;
-mod interrupt;
 mod kernels;
 mod parallel;
 mod plan;
@@ -24,11 +23,11 @@ use rand_chacha::ChaCha8Rng;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{EngineError, FailureKind, Result, Stage};
+use crate::interrupt::Interrupt;
 use crate::ir::Program;
 use crate::limits::Limits;
 use crate::outcome::Outcome;
 use branches::Runner;
-use interrupt::Interrupt;
 use plan::Plan;
 use state::StateVector;
 

@@ -10,8 +10,8 @@
 use num_complex::Complex64;
 use rayon::prelude::*;
 
-use super::interrupt::Interrupt;
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 
 /// Amplitudes per chunk of work: 256 KiB, well inside a core's L2 cache, and a pass over
 /// one chunk takes well under a millisecond (so interrupts are polled often enough).

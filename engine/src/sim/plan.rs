@@ -8,9 +8,9 @@
 
 use super::fusion::{FUSION_MIN_QUBITS, fuse};
 use super::gates::kernel;
-use super::interrupt::Interrupt;
 use super::kernels::Kernel;
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 use crate::ir::{Condition, Op, OpKind, Program};
 
 /// Operations compiled between two polls of the interrupt.
