@@ -1,17 +1,20 @@
 //! Runs an OpenQASM 2.0 or 3 file on the engine and prints the outcome JSON, like `qrun
 //! exec` (the format from the `OPENQASM` header; OpenQASM 2 without one):
 //! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
-//! [--param NAME=VALUE]…`. Used by `scripts/bench_engine.py` to measure the engine alone.
+//! [--param NAME=VALUE]… [--method statevector|stabilizer]`. Used by `scripts/bench_engine.py`
+//! and `scripts/bench_peers.py` to measure the engine alone. The outcome says which method
+//! ran.
 
 use std::process::ExitCode;
 
-use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
+use qrun_engine::{CancellationToken, Format, Limits, Method, Parameters, prepare, simulate};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut file = None;
     let (mut shots, mut seed) = (1024, None);
     let mut parameters = Parameters::new();
+    let mut method = None;
     while let Some(arg) = args.next() {
         let value =
             |args: &mut dyn Iterator<Item = String>| args.next().and_then(|v| v.parse().ok());
@@ -34,6 +37,10 @@ fn main() -> ExitCode {
                     None => return usage(),
                 };
             }
+            "--method" => match args.next().as_deref().and_then(Method::from_name) {
+                Some(m) => method = Some(m),
+                None => return usage(),
+            },
             _ if file.is_none() => file = Some(arg),
             _ => return usage(),
         }
@@ -46,7 +53,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let limits = Limits::default();
+    let limits = Limits {
+        method,
+        ..Limits::default()
+    };
     let format = Format::detect(&source).unwrap_or(Format::OpenQasm2);
     let outcome = prepare(&source, format, &parameters, shots, &limits)
         .and_then(|program| simulate(&program, shots, seed, &limits, &CancellationToken::new()));
@@ -72,6 +82,9 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]...");
+    eprintln!(
+        "usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]... \
+         [--method statevector|stabilizer]"
+    );
     ExitCode::from(2)
 }

@@ -26,6 +26,7 @@ use crate::error::{EngineError, FailureKind, Result, Stage};
 use crate::interrupt::Interrupt;
 use crate::ir::Program;
 use crate::limits::Limits;
+use crate::method::Method;
 use crate::outcome::Outcome;
 use branches::Runner;
 use plan::Plan;
@@ -63,6 +64,7 @@ pub(crate) fn simulate(
     Ok(Outcome::from_counts(
         counts,
         started.elapsed().as_secs_f64(),
+        Method::StateVector,
     ))
 }
 

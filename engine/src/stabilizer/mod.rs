@@ -95,6 +95,7 @@ pub(crate) fn simulate(
     Ok(Outcome::from_counts(
         counts,
         started.elapsed().as_secs_f64(),
+        Method::Stabilizer,
     ))
 }
 
