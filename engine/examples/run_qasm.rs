@@ -3,11 +3,14 @@
 //! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
 //! [--param NAME=VALUE]… [--method statevector|stabilizer]`. Used by `scripts/bench_engine.py`
 //! and `scripts/bench_peers.py` to measure the engine alone. The outcome says which method
-//! ran.
+//! ran; with `--passes`, a state-vector run also prints to stderr its plan's passes over the
+//! state and the time of one plain pass (`qrun_engine::state_vector_profile`).
 
 use std::process::ExitCode;
 
-use qrun_engine::{CancellationToken, Format, Limits, Method, Parameters, prepare, simulate};
+use qrun_engine::{
+    CancellationToken, Format, Limits, Method, Parameters, prepare, simulate, state_vector_profile,
+};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -15,6 +18,7 @@ fn main() -> ExitCode {
     let (mut shots, mut seed) = (1024, None);
     let mut parameters = Parameters::new();
     let mut method = None;
+    let mut passes = false;
     while let Some(arg) = args.next() {
         let value =
             |args: &mut dyn Iterator<Item = String>| args.next().and_then(|v| v.parse().ok());
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
                     None => return usage(),
                 };
             }
+            "--passes" => passes = true,
             "--method" => match args.next().as_deref().and_then(Method::from_name) {
                 Some(m) => method = Some(m),
                 None => return usage(),
@@ -58,8 +63,23 @@ fn main() -> ExitCode {
         ..Limits::default()
     };
     let format = Format::detect(&source).unwrap_or(Format::OpenQasm2);
-    let outcome = prepare(&source, format, &parameters, shots, &limits)
-        .and_then(|program| simulate(&program, shots, seed, &limits, &CancellationToken::new()));
+    let outcome = prepare(&source, format, &parameters, shots, &limits).and_then(|program| {
+        let outcome = simulate(&program, shots, seed, &limits, &CancellationToken::new())?;
+        if passes && program.method() == Method::StateVector {
+            let (profile, pass_seconds) = state_vector_profile(&program)?;
+            eprintln!(
+                "{}",
+                serde_json::json!({
+                    "kernels": profile.passes,
+                    "gates": profile.gates,
+                    "blocked_runs": profile.blocked_runs,
+                    "blocked_kernels": profile.blocked_kernels,
+                    "pass_seconds": pass_seconds,
+                })
+            );
+        }
+        Ok(outcome)
+    });
     match outcome {
         Ok(outcome) => match serde_json::to_string(&outcome) {
             Ok(json) => {
@@ -84,7 +104,7 @@ fn main() -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]... \
-         [--method statevector|stabilizer]"
+         [--method statevector|stabilizer] [--passes]"
     );
     ExitCode::from(2)
 }

@@ -258,3 +258,29 @@ pub fn statevector(
 ) -> Result<Vec<Complex64>> {
     sim::statevector(program, limits, cancel)
 }
+
+/// What the state-vector simulator's plan does with a program, for benchmarks: how many
+/// passes over the state its unitary parts take after fusion and cache blocking.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PlanProfile {
+    /// Gate applications of the program.
+    pub gates: u64,
+    /// Passes over the state its kernels make: one per fused kernel, one per blocked run.
+    pub passes: usize,
+    /// Runs of kernels applied block by block (cache blocking), each one pass.
+    pub blocked_runs: usize,
+    /// Kernels inside those runs.
+    pub blocked_kernels: usize,
+}
+
+/// The state-vector plan's [`PlanProfile`] for `program` (whatever its method), and the
+/// seconds one plain pass over a state of its width takes on this machine with the current
+/// thread pool: a run's simulate time over `passes ×` that is its distance from the memory
+/// bound. Allocates a state of the program's width: call it for benchmarks only. Errors:
+/// [`FailureKind::ResourceLimit`] when the state cannot be allocated.
+pub fn state_vector_profile(program: &Program) -> Result<(PlanProfile, f64)> {
+    Ok((
+        sim::profile(program)?,
+        sim::plain_pass_seconds(program.num_qubits())?,
+    ))
+}

@@ -163,7 +163,38 @@ fn cost(kernel: &Kernel) -> f64 {
         Kernel::Unitary1 { controls, .. } => unitary1_cost(*controls),
         Kernel::Diagonal { .. } => DIAGONAL_COST,
         Kernel::Dense { qubits, .. } => dense_cost(qubits.len()),
+        Kernel::Local(kernels) => kernels.iter().map(cost).sum(),
     }
+}
+
+/// Groups runs of local kernels ([`Kernel::is_local`]) into [`Kernel::Local`] runs, applied
+/// block by block in one pass over memory. A kernel that is not local closes the open run,
+/// unless it shares no qubit with the run: then it commutes with every kernel of the run and
+/// is emitted before it, and the run stays open.
+pub(crate) fn group_local(kernels: Vec<Kernel>) -> Vec<Kernel> {
+    let mut out = Vec::new();
+    let mut run: Vec<Kernel> = Vec::new();
+    let mut run_mask = 0;
+    let close = |run: &mut Vec<Kernel>, out: &mut Vec<Kernel>| match run.len() {
+        0 => {}
+        1 => out.extend(run.pop()),
+        _ => out.push(Kernel::Local(std::mem::take(run))),
+    };
+    for kernel in kernels {
+        let mask = kernel.qubit_mask();
+        if kernel.is_local() {
+            run_mask |= mask;
+            run.push(kernel);
+        } else if mask & run_mask == 0 {
+            out.push(kernel);
+        } else {
+            close(&mut run, &mut out);
+            run_mask = 0;
+            out.push(kernel);
+        }
+    }
+    close(&mut run, &mut out);
+    out
 }
 
 #[cfg(test)]

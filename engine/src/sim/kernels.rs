@@ -9,7 +9,9 @@
 
 use num_complex::Complex64;
 
-use super::parallel::{Amps, LANES, for_each_group};
+use rayon::prelude::*;
+
+use super::parallel::{Amps, LANES, PARALLEL_MIN, for_each_group};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
@@ -45,7 +47,19 @@ pub(crate) enum Kernel {
         qubits: Vec<usize>,
         matrix: Vec<Complex64>,
     },
+    /// Kernels that each move amplitudes only within blocks of [`LOCAL`] consecutive
+    /// amplitudes ([`Kernel::is_local`]), applied block by block: all of them on one block
+    /// while it is in cache, so the run costs one pass over memory instead of one per
+    /// kernel (cache blocking).
+    Local(Vec<Kernel>),
 }
+
+/// Qubits below this one are *local*: flipping them stays within a block of [`LOCAL`]
+/// amplitudes (256 KiB, inside a core's L2 cache).
+pub(crate) const LOCAL_QUBITS: usize = 14;
+
+/// Amplitudes per block of a [`Kernel::Local`] run.
+pub(crate) const LOCAL: usize = 1 << LOCAL_QUBITS;
 
 impl Kernel {
     /// Mask of every qubit the kernel reads or writes (controls included).
@@ -60,16 +74,142 @@ impl Kernel {
             Self::Diagonal { qubits, .. } | Self::Dense { qubits, .. } => {
                 qubits.iter().fold(0, |mask, q| mask | 1 << q)
             }
+            Self::Local(kernels) => kernels.iter().fold(0, |mask, k| mask | k.qubit_mask()),
         }
     }
 
     /// Whether the kernel is diagonal in the computational basis.
     pub(crate) fn is_diagonal(&self) -> bool {
-        matches!(self, Self::Phase { .. } | Self::Diagonal { .. })
+        match self {
+            Self::Phase { .. } | Self::Diagonal { .. } => true,
+            Self::Local(kernels) => kernels.iter().all(Kernel::is_diagonal),
+            _ => false,
+        }
+    }
+
+    /// Mask of the qubits whose value the kernel changes (a diagonal changes none; controls
+    /// are only read).
+    pub(crate) fn moved_mask(&self) -> usize {
+        match self {
+            Self::Unitary1 { target, .. } | Self::Flip { target, .. } => 1 << target,
+            Self::Swap { a, b, .. } => 1 << a | 1 << b,
+            Self::Phase { .. } | Self::Diagonal { .. } => 0,
+            Self::Dense { qubits, .. } => qubits.iter().fold(0, |mask, q| mask | 1 << q),
+            Self::Local(kernels) => kernels.iter().fold(0, |mask, k| mask | k.moved_mask()),
+        }
+    }
+
+    /// Whether the kernel moves amplitudes only within blocks of [`LOCAL`]: every qubit it
+    /// changes is below [`LOCAL_QUBITS`] (controls and diagonal factors may be anywhere).
+    pub(crate) fn is_local(&self) -> bool {
+        self.moved_mask() >> LOCAL_QUBITS == 0
+    }
+
+    /// The kernel as it acts on the block of [`LOCAL`] amplitudes starting at `start` (a
+    /// multiple of [`LOCAL`]), on the block's own indices: controls and diagonal factors on
+    /// qubits past the block are resolved from `start`. `None` where it does nothing there.
+    /// The kernel must be local ([`Kernel::is_local`]).
+    fn within_block(&self, start: usize) -> Option<std::borrow::Cow<'_, Kernel>> {
+        use std::borrow::Cow;
+        let low = LOCAL - 1;
+        let high_set = |mask: usize| mask & !low & !start == 0;
+        Some(match self {
+            Self::Unitary1 {
+                target,
+                controls,
+                matrix,
+            } => {
+                if !high_set(*controls) {
+                    return None;
+                }
+                if controls & !low == 0 {
+                    Cow::Borrowed(self)
+                } else {
+                    Cow::Owned(Self::Unitary1 {
+                        target: *target,
+                        controls: controls & low,
+                        matrix: *matrix,
+                    })
+                }
+            }
+            Self::Flip { target, controls } => {
+                if !high_set(*controls) {
+                    return None;
+                }
+                Cow::Owned(Self::Flip {
+                    target: *target,
+                    controls: controls & low,
+                })
+            }
+            Self::Swap { a, b, controls } => {
+                if !high_set(*controls) {
+                    return None;
+                }
+                Cow::Owned(Self::Swap {
+                    a: *a,
+                    b: *b,
+                    controls: controls & low,
+                })
+            }
+            Self::Phase { mask, phase } => {
+                if !high_set(*mask) {
+                    return None;
+                }
+                if mask & !low == 0 {
+                    Cow::Borrowed(self)
+                } else {
+                    Cow::Owned(Self::Phase {
+                        mask: mask & low,
+                        phase: *phase,
+                    })
+                }
+            }
+            Self::Diagonal { qubits, diagonal } => {
+                if qubits.iter().all(|&q| q < LOCAL_QUBITS) {
+                    return Some(Cow::Borrowed(self));
+                }
+                // Entry bits of the qubits past the block are fixed by `start`.
+                let fixed = qubits
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &q)| q >= LOCAL_QUBITS && start >> q & 1 == 1)
+                    .fold(0, |j, (i, _)| j | 1 << i);
+                let free: Vec<usize> = (0..qubits.len())
+                    .filter(|&i| qubits[i] < LOCAL_QUBITS)
+                    .collect();
+                let reduced: Vec<Complex64> = (0..1usize << free.len())
+                    .map(|j| {
+                        let full = free
+                            .iter()
+                            .enumerate()
+                            .filter(|&(bit, _)| j >> bit & 1 == 1)
+                            .fold(fixed, |acc, (_, &i)| acc | 1 << i);
+                        diagonal[full]
+                    })
+                    .collect();
+                if free.is_empty() {
+                    Cow::Owned(Self::Phase {
+                        mask: 0,
+                        phase: reduced[0],
+                    })
+                } else {
+                    Cow::Owned(Self::Diagonal {
+                        qubits: free.iter().map(|&i| qubits[i]).collect(),
+                        diagonal: reduced,
+                    })
+                }
+            }
+            Self::Dense { .. } => Cow::Borrowed(self),
+            Self::Local(_) => unreachable!("runs do not nest"),
+        })
     }
 
     /// The same kernel with every qubit `q` renamed `rename(q)`.
     pub(crate) fn renamed(&self, rename: impl Fn(usize) -> usize) -> Self {
+        self.renamed_by(&rename)
+    }
+
+    fn renamed_by(&self, rename: &dyn Fn(usize) -> usize) -> Self {
         let mask = |m: usize| {
             (0..usize::BITS as usize)
                 .filter(|q| m >> q & 1 == 1)
@@ -106,6 +246,9 @@ impl Kernel {
                 qubits: qubits.iter().map(|&q| rename(q)).collect(),
                 matrix: matrix.clone(),
             },
+            Self::Local(kernels) => {
+                Self::Local(kernels.iter().map(|k| k.renamed_by(rename)).collect())
+            }
         }
     }
 
@@ -180,6 +323,25 @@ impl Kernel {
                 4 => dense::<16>(amps, qubits, matrix, interrupt),
                 _ => dense::<32>(amps, qubits, matrix, interrupt),
             },
+            Self::Local(kernels) => {
+                let run_block = |(i, block): (usize, &mut [Complex64])| -> Result<()> {
+                    interrupt.check()?;
+                    let never = Interrupt::never();
+                    for kernel in kernels {
+                        if let Some(kernel) = kernel.within_block(i * LOCAL) {
+                            kernel.apply(block, &never)?;
+                        }
+                    }
+                    Ok(())
+                };
+                if amps.len() >= PARALLEL_MIN {
+                    amps.par_chunks_mut(LOCAL)
+                        .enumerate()
+                        .try_for_each(run_block)
+                } else {
+                    amps.chunks_mut(LOCAL).enumerate().try_for_each(run_block)
+                }
+            }
         }
     }
 }

@@ -93,3 +93,47 @@ pub(crate) fn statevector(
     }
     Ok(state.into_amplitudes())
 }
+
+/// What the state-vector plan of a program does, for benchmarks (see
+/// [`crate::state_vector_profile`]).
+pub(crate) fn profile(program: &Program) -> Result<crate::PlanProfile> {
+    let plan = Plan::compile(program, &Interrupt::never())?;
+    let mut profile = crate::PlanProfile {
+        gates: program.gate_count(),
+        ..crate::PlanProfile::default()
+    };
+    let kernels = plan
+        .head
+        .iter()
+        .filter_map(|step| match &step.action {
+            plan::Action::Apply(kernel) => Some(kernel),
+            _ => None,
+        })
+        .chain(&plan.tail);
+    for kernel in kernels {
+        profile.passes += 1;
+        if let kernels::Kernel::Local(run) = kernel {
+            profile.blocked_runs += 1;
+            profile.blocked_kernels += run.len();
+        }
+    }
+    Ok(profile)
+}
+
+/// Seconds one plain pass over a state of `num_qubits` qubits takes (every amplitude read,
+/// multiplied by `i` and written, in the simulator's chunks and threads): the memory
+/// bound a kernel pass is measured against.
+pub(crate) fn plain_pass_seconds(num_qubits: u32) -> Result<f64> {
+    let mut state = StateVector::zero(num_qubits)?;
+    let kernel = kernels::Kernel::Phase {
+        mask: 0,
+        phase: Complex64::new(0.0, 1.0),
+    };
+    let never = Interrupt::never();
+    state.apply(&kernel, &never)?;
+    let started = Instant::now();
+    for _ in 0..4 {
+        state.apply(&kernel, &never)?;
+    }
+    Ok(started.elapsed().as_secs_f64() / 4.0)
+}

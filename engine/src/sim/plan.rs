@@ -6,9 +6,10 @@
 //! tail's shots are sampled from one final state. When the whole program is such a tail
 //! (the common case), the circuit is simulated once for all shots.
 
-use super::fusion::{FUSION_MIN_QUBITS, fuse};
+use super::fusion::{FUSION_MIN_QUBITS, fuse, group_local};
 use super::gates::kernel;
 use super::kernels::Kernel;
+use super::kernels::LOCAL_QUBITS;
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 use crate::ir::{Condition, Op, OpKind, Program};
@@ -43,12 +44,18 @@ impl Plan {
     /// Compiles `program`; fuses when the state is large enough for fusion to pay.
     pub(crate) fn compile(program: &Program, interrupt: &Interrupt<'_>) -> Result<Self> {
         let fusing = program.num_qubits() >= FUSION_MIN_QUBITS;
+        let blocking = program.num_qubits() as usize > LOCAL_QUBITS;
         let optimise = |kernels: Vec<Kernel>| {
-            if fusing {
-                fuse(kernels, interrupt)
+            let kernels = if fusing {
+                fuse(kernels, interrupt)?
             } else {
-                Ok(kernels)
-            }
+                kernels
+            };
+            Ok::<_, crate::error::EngineError>(if blocking {
+                group_local(kernels)
+            } else {
+                kernels
+            })
         };
         let ops: Vec<&Op> = program
             .ops
