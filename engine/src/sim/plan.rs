@@ -43,11 +43,21 @@ pub(crate) enum Action {
 impl Plan {
     /// Compiles `program`; fuses when the state is large enough for fusion to pay.
     pub(crate) fn compile(program: &Program, interrupt: &Interrupt<'_>) -> Result<Self> {
-        let fusing = program.num_qubits() >= FUSION_MIN_QUBITS;
-        let blocking = program.num_qubits() as usize > LOCAL_QUBITS;
+        Self::compile_with(program, true, interrupt)
+    }
+
+    /// [`Plan::compile`], with fusion and cache blocking only when `optimise` (the tests
+    /// compare both).
+    pub(crate) fn compile_with(
+        program: &Program,
+        optimise: bool,
+        interrupt: &Interrupt<'_>,
+    ) -> Result<Self> {
+        let fusing = optimise && program.num_qubits() >= FUSION_MIN_QUBITS;
+        let blocking = optimise && program.num_qubits() as usize > LOCAL_QUBITS;
         let optimise = |kernels: Vec<Kernel>| {
             let kernels = if fusing {
-                fuse(kernels, interrupt)?
+                fuse(kernels, blocking, interrupt)?
             } else {
                 kernels
             };
