@@ -3,8 +3,9 @@
 //! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
 //! [--param NAME=VALUE]… [--method statevector|stabilizer]`. Used by `scripts/bench_engine.py`
 //! and `scripts/bench_peers.py` to measure the engine alone. The outcome says which method
-//! ran; with `--passes`, a state-vector run also prints to stderr its plan's passes over the
-//! state and the time of one plain pass (`qrun_engine::state_vector_profile`).
+//! ran; with `--passes` it also prints to stderr the seconds spent preparing and simulating
+//! and, for a state-vector run, its plan's passes over the state and the time of one plain
+//! pass (`qrun_engine::state_vector_profile`).
 
 use std::process::ExitCode;
 
@@ -63,20 +64,24 @@ fn main() -> ExitCode {
         ..Limits::default()
     };
     let format = Format::detect(&source).unwrap_or(Format::OpenQasm2);
+    let started = std::time::Instant::now();
     let outcome = prepare(&source, format, &parameters, shots, &limits).and_then(|program| {
+        let prepare_seconds = started.elapsed().as_secs_f64();
         let outcome = simulate(&program, shots, seed, &limits, &CancellationToken::new())?;
-        if passes && program.method() == Method::StateVector {
-            let (profile, pass_seconds) = state_vector_profile(&program)?;
-            eprintln!(
-                "{}",
-                serde_json::json!({
-                    "kernels": profile.passes,
-                    "gates": profile.gates,
-                    "blocked_runs": profile.blocked_runs,
-                    "blocked_kernels": profile.blocked_kernels,
-                    "pass_seconds": pass_seconds,
-                })
-            );
+        if passes {
+            let mut report = serde_json::json!({
+                "prepare_seconds": prepare_seconds,
+                "simulate_seconds": outcome.execution_time,
+            });
+            if program.method() == Method::StateVector {
+                let (profile, pass_seconds) = state_vector_profile(&program)?;
+                report["kernels"] = profile.passes.into();
+                report["gates"] = profile.gates.into();
+                report["blocked_runs"] = profile.blocked_runs.into();
+                report["blocked_kernels"] = profile.blocked_kernels.into();
+                report["pass_seconds"] = pass_seconds.into();
+            }
+            eprintln!("{report}");
         }
         Ok(outcome)
     });

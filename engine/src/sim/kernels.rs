@@ -316,15 +316,24 @@ impl Kernel {
                 })
             }
             Self::Diagonal { qubits, diagonal } => {
-                let offsets = offsets(qubits);
-                let mut positions = qubits.clone();
-                positions.sort_unstable();
-                for_each_group(amps, &positions, 0, interrupt, |a, bases| {
-                    for &base in bases {
-                        for (offset, d) in offsets.iter().zip(diagonal) {
-                            let i = base | offset;
-                            a.set(i, a.get(i) * d);
-                        }
+                // One sequential sweep: an amplitude's entry is `high | low[i % RUN]`, the
+                // bits of the qubits below RUN_QUBITS from a table, the others fixed per run.
+                const RUN_QUBITS: usize = 8;
+                const RUN: usize = 1 << RUN_QUBITS;
+                let entry_bits = |index: usize, below: bool| {
+                    qubits
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &q)| (q < RUN_QUBITS) == below && index >> q & 1 == 1)
+                        .fold(0, |j, (bit, _)| j | 1 << bit)
+                };
+                let run = RUN.min(amps.len());
+                let low: Vec<usize> = (0..run).map(|i| entry_bits(i, true)).collect();
+                let level = simd::level();
+                for_each_chunk(amps, interrupt, |first, chunk| {
+                    for (r, part) in chunk.chunks_mut(run).enumerate() {
+                        let high = entry_bits(first + r * run, false);
+                        simd::scale_by_table(level, part, &low, high, diagonal);
                     }
                 })
             }

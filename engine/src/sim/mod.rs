@@ -89,7 +89,7 @@ pub(crate) fn statevector(
         ));
     }
     let mut state = StateVector::zero(num_qubits)?;
-    for kernel in &plan.tail {
+    for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
         state.apply(kernel, &interrupt)?;
     }
     Ok(state.into_amplitudes())
@@ -187,7 +187,7 @@ mod tests {
                 clbits[clbit] = outcome;
             }
         }
-        for kernel in &plan.tail {
+        for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
             state.apply(kernel, &never).unwrap();
         }
         state.into_amplitudes()

@@ -93,6 +93,15 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `amps[i] *= table[high | low[i]]` for every `i`.
+    fn scale_by_table(amps: &mut [Complex64], low: &[usize], high: usize, table: &[Complex64]) {
+        for (a, &l) in amps.iter_mut().zip(low) {
+            *a *= table[high | l];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
