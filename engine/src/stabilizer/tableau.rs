@@ -222,15 +222,13 @@ impl Tableau {
                         continue;
                     }
                     let range = row * w..(row + 1) * w;
+                    let sum =
+                        multiply_into(&px, &pz, &mut self.x[range.clone()], &mut self.z[range]);
                     if row >= n {
-                        let sum =
-                            product_phase(&px, &pz, &self.x[range.clone()], &self.z[range.clone()]);
                         let sign = &mut self.signs[row - n];
                         sign.xor(&sign_p);
                         sign.constant ^= sum == 2;
                     }
-                    xor_into(&mut self.x[range.clone()], &px);
-                    xor_into(&mut self.z[range], &pz);
                 }
                 // The destabilizer takes the old row p; row p becomes ±Z_a.
                 self.x.copy_within(p * w..(p + 1) * w, (p - n) * w);
@@ -255,11 +253,9 @@ impl Tableau {
                     }
                     let range = (n + i) * w..(n + i + 1) * w;
                     let sum =
-                        product_phase(&self.x[range.clone()], &self.z[range.clone()], &sx, &sz);
+                        multiply_into(&self.x[range.clone()], &self.z[range], &mut sx, &mut sz);
                     sign.xor(&self.signs[i]);
                     sign.constant ^= sum == 2;
-                    xor_into(&mut sx, &self.x[range.clone()]);
-                    xor_into(&mut sz, &self.z[range]);
                 }
                 sign
             }
@@ -278,24 +274,24 @@ impl Tableau {
     }
 }
 
-/// `target ⊕= source`, word by word.
-fn xor_into(target: &mut [u64], source: &[u64]) {
-    for (t, s) in target.iter_mut().zip(source) {
-        *t ^= s;
-    }
-}
-
-/// The exponent of `i` (mod 4) that the product `source · target` of two Pauli rows gains
-/// from its letters: the sum over qubits of the paper's `g(x1, z1, x2, z2)`. For two
-/// commuting rows it is 0 or 2 (a sign of +1 or −1).
-fn product_phase(x1: &[u64], z1: &[u64], x2: &[u64], z2: &[u64]) -> u32 {
+/// Multiplies the Pauli row `(x2, z2)` by the row `(x1, z1)` in place (the paper's
+/// `rowsum` without the signs) and returns the exponent of `i` (mod 4) the product gains from
+/// its letters: the sum over qubits of the paper's `g(x1, z1, x2, z2)`, 0 or 2 (a sign of +1
+/// or −1) for two commuting rows. Words where the source row is the identity are skipped.
+fn multiply_into(x1: &[u64], z1: &[u64], x2: &mut [u64], z2: &mut [u64]) -> u32 {
     let (mut plus, mut minus) = (0u32, 0u32);
     for j in 0..x1.len() {
-        let (a, b, c, d) = (x1[j], z1[j], x2[j], z2[j]);
+        let (a, b) = (x1[j], z1[j]);
+        if a | b == 0 {
+            continue;
+        }
+        let (c, d) = (x2[j], z2[j]);
         let (y, x, z) = (a & b, a & !b, !a & b);
         // g = z2 − x2 for Y; z2 (2 x2 − 1) for X; x2 (1 − 2 z2) for Z.
         plus += ((y & d & !c) | (x & d & c) | (z & c & !d)).count_ones();
         minus += ((y & c & !d) | (x & d & !c) | (z & c & d)).count_ones();
+        x2[j] = c ^ a;
+        z2[j] = d ^ b;
     }
     plus.wrapping_sub(minus) % 4
 }
