@@ -43,7 +43,7 @@ import time
 SHOTS = 1000
 DEFAULT_COMMAND = "target/release/examples/run_qasm {file} --shots 1000 --seed 1 --passes"
 PEERS = ["aer", "qsim", "prism"]
-TIMEOUT = 600
+TIMEOUT = 120
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
