@@ -453,8 +453,8 @@ struct MatrixBlock<const D: usize> {
 
 impl<const D: usize> MatrixBlock<D> {
     /// Applies the matrix to the groups at `bases`. With `FMA`, each multiply-add is one
-    /// fused instruction (only where the CPU has
-    /// them: `f64::mul_add` is a slow library call otherwise).
+    /// fused instruction (only where the CPU has them: `f64::mul_add` is a slow library
+    /// call otherwise).
     #[inline(always)]
     fn apply<const FMA: bool>(&self, a: Amps, bases: &[usize]) {
         let mut v_re = [[0.0; LANES]; D];
