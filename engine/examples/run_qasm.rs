@@ -1,17 +1,25 @@
 //! Runs an OpenQASM 2.0 or 3 file on the engine and prints the outcome JSON, like `qrun
 //! exec` (the format from the `OPENQASM` header; OpenQASM 2 without one):
 //! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
-//! [--param NAME=VALUE]…`. Used by `scripts/bench_engine.py` to measure the engine alone.
+//! [--param NAME=VALUE]… [--method statevector|stabilizer]`. Used by `scripts/bench_engine.py`
+//! and `scripts/bench_peers.py` to measure the engine alone. The outcome says which method
+//! ran; with `--passes` it also prints to stderr the seconds spent preparing and simulating
+//! and, for a state-vector run, its plan's passes over the state and the time of one plain
+//! pass (`qrun_engine::state_vector_profile`).
 
 use std::process::ExitCode;
 
-use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
+use qrun_engine::{
+    CancellationToken, Format, Limits, Method, Parameters, prepare, simulate, state_vector_profile,
+};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mut file = None;
     let (mut shots, mut seed) = (1024, None);
     let mut parameters = Parameters::new();
+    let mut method = None;
+    let mut passes = false;
     while let Some(arg) = args.next() {
         let value =
             |args: &mut dyn Iterator<Item = String>| args.next().and_then(|v| v.parse().ok());
@@ -34,6 +42,11 @@ fn main() -> ExitCode {
                     None => return usage(),
                 };
             }
+            "--passes" => passes = true,
+            "--method" => match args.next().as_deref().and_then(Method::from_name) {
+                Some(m) => method = Some(m),
+                None => return usage(),
+            },
             _ if file.is_none() => file = Some(arg),
             _ => return usage(),
         }
@@ -46,10 +59,32 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let limits = Limits::default();
+    let limits = Limits {
+        method,
+        ..Limits::default()
+    };
     let format = Format::detect(&source).unwrap_or(Format::OpenQasm2);
-    let outcome = prepare(&source, format, &parameters, shots, &limits)
-        .and_then(|program| simulate(&program, shots, seed, &limits, &CancellationToken::new()));
+    let started = std::time::Instant::now();
+    let outcome = prepare(&source, format, &parameters, shots, &limits).and_then(|program| {
+        let prepare_seconds = started.elapsed().as_secs_f64();
+        let outcome = simulate(&program, shots, seed, &limits, &CancellationToken::new())?;
+        if passes {
+            let mut report = serde_json::json!({
+                "prepare_seconds": prepare_seconds,
+                "simulate_seconds": outcome.execution_time,
+            });
+            if program.method() == Method::StateVector {
+                let (profile, pass_seconds) = state_vector_profile(&program)?;
+                report["kernels"] = profile.passes.into();
+                report["gates"] = profile.gates.into();
+                report["blocked_runs"] = profile.blocked_runs.into();
+                report["blocked_kernels"] = profile.blocked_kernels.into();
+                report["pass_seconds"] = pass_seconds.into();
+            }
+            eprintln!("{report}");
+        }
+        Ok(outcome)
+    });
     match outcome {
         Ok(outcome) => match serde_json::to_string(&outcome) {
             Ok(json) => {
@@ -72,6 +107,9 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]...");
+    eprintln!(
+        "usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]... \
+         [--method statevector|stabilizer] [--passes]"
+    );
     ExitCode::from(2)
 }

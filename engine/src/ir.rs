@@ -5,6 +5,9 @@
 //! simulator (`sim`) consumes it; neither side knows the other. Qubit `i` is bit `i` of a basis-state index (Qiskit's little-endian convention);
 //! registers take consecutive indices in declaration order.
 
+use crate::error::Position;
+use crate::method::Method;
+
 /// A named register: bits `offset .. offset + size` of its kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Register {
@@ -16,15 +19,59 @@ pub struct Register {
     pub size: u32,
 }
 
-/// A parsed, expanded and checked circuit.
+/// A parsed, expanded and checked circuit, with the simulation method that runs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     pub(crate) qregs: Vec<Register>,
     pub(crate) cregs: Vec<Register>,
     pub(crate) ops: Vec<Op>,
+    /// Where the first operation that is not Clifford ([`Op::is_clifford`]) was written:
+    /// the statement that emitted it (a gate call, for a gate of a definition's body).
+    pub(crate) non_clifford_at: Option<Position>,
+    /// The method chosen for it (`crate::method::choose`).
+    pub(crate) method: Method,
 }
 
 impl Program {
+    /// A program of the front ends, before a method is chosen.
+    pub(crate) fn lowered(
+        qregs: Vec<Register>,
+        cregs: Vec<Register>,
+        ops: Vec<Op>,
+        non_clifford_at: Option<Position>,
+    ) -> Self {
+        Self {
+            qregs,
+            cregs,
+            ops,
+            non_clifford_at,
+            method: Method::StateVector,
+        }
+    }
+
+    /// The simulation method [`crate::simulate`] runs this program with, chosen by
+    /// [`crate::prepare`] (docs/DESIGN.md §5): [`Method::Stabilizer`] when every operation is
+    /// Clifford and the backend allows it, [`Method::StateVector`] otherwise, unless the
+    /// backend pins one ([`crate::Limits::method`]).
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// Whether every operation is Clifford ([`Op::is_clifford`]): what the stabilizer method
+    /// runs.
+    pub fn is_clifford(&self) -> bool {
+        self.non_clifford_at.is_none()
+    }
+
+    /// The first operation that is not Clifford, with where its statement is in the source.
+    pub fn first_non_clifford(&self) -> Option<(&Op, Position)> {
+        let at = self.non_clifford_at?;
+        self.ops
+            .iter()
+            .find(|op| !op.is_clifford())
+            .map(|op| (op, at))
+    }
+
     /// Total qubits over all quantum registers.
     pub fn num_qubits(&self) -> u32 {
         self.qregs.iter().map(|r| r.size).sum()
@@ -66,6 +113,18 @@ pub struct Op {
     pub kind: OpKind,
     /// Run only when the condition holds (`if (creg == value)`, an OpenQASM 3 `if` block).
     pub condition: Option<Condition>,
+}
+
+impl Op {
+    /// Whether the stabilizer method runs the operation: a Clifford gate
+    /// ([`GateKind::is_clifford`]), a measurement, a reset or a barrier, with or without a
+    /// condition.
+    pub fn is_clifford(&self) -> bool {
+        match &self.kind {
+            OpKind::Gate(gate) => gate.kind.is_clifford(),
+            OpKind::Measure { .. } | OpKind::Reset { .. } | OpKind::Barrier(_) => true,
+        }
+    }
 }
 
 /// What an operation does.
@@ -231,6 +290,61 @@ pub enum GateKind {
 }
 
 impl GateKind {
+    /// Whether the gate is one of the Clifford gates the stabilizer method runs, by name:
+    /// `id`, `x`, `y`, `z`, `h`, `s`, `sdg`, `sx`, `sxdg`, `cx`, `cy`, `cz`, `swap` (Qiskit
+    /// Aer's `stabilizer` method's set). A parametrised gate is not, whatever its angle.
+    pub fn is_clifford(&self) -> bool {
+        use GateKind::*;
+        matches!(
+            self,
+            Id | X | Y | Z | H | S | Sdg | Sx | Sxdg | Cx | Cy | Cz | Swap
+        )
+    }
+
+    /// The gate's name as Qiskit writes it (`u` for `U`, `p` for a phase, `cp`, `mcx`-style
+    /// names for the wide forms: `mcu`, `mcphase`).
+    pub fn name(&self) -> &'static str {
+        use GateKind::*;
+        match self {
+            Id => "id",
+            U { .. } => "u",
+            Phase(_) => "p",
+            X => "x",
+            Y => "y",
+            Z => "z",
+            H => "h",
+            S => "s",
+            Sdg => "sdg",
+            T => "t",
+            Tdg => "tdg",
+            Sx => "sx",
+            Sxdg => "sxdg",
+            Rx(_) => "rx",
+            Ry(_) => "ry",
+            Rz(_) => "rz",
+            Cx => "cx",
+            Cy => "cy",
+            Cz => "cz",
+            Ch => "ch",
+            Csx => "csx",
+            Crx(_) => "crx",
+            Cry(_) => "cry",
+            Crz(_) => "crz",
+            CPhase(_) => "cp",
+            Cu { .. } => "cu",
+            Swap => "swap",
+            Rxx(_) => "rxx",
+            Rzz(_) => "rzz",
+            Ccx => "ccx",
+            Cswap => "cswap",
+            C3x => "c3x",
+            C3sqrtx => "c3sqrtx",
+            C4x => "c4x",
+            Mcu { .. } => "mcu",
+            Mcphase { .. } => "mcphase",
+        }
+    }
+
     /// Number of qubits the gate acts on.
     pub fn num_qubits(&self) -> usize {
         use GateKind::*;

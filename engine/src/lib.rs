@@ -2,8 +2,9 @@
 //!
 //! [`prepare`] parses and checks a source of a [`Format`], with the run's [`Parameters`],
 //! against a backend's [`Limits`] and returns a [`Program`]; [`inputs`] lists the
-//! parameters a source declares; [`classical_bits`] counts the bits of its count keys;
-//! [`simulate`] runs a program on the built-in state-vector simulator for a number of shots.
+//! parameters a source declares and [`check_parameters`] checks a run's against them; [`classical_bits`] counts the bits of its count keys;
+//! [`simulate`] runs a program for a number of shots with the [`Method`] `prepare` chose for
+//! it (the state vector, or a stabilizer tableau for Clifford circuits).
 //! Every failure is an [`EngineError`] with the service's error class ([`FailureKind`]) and
 //! stage ([`Stage`]); source errors carry a `line:col` [`Position`]. Counts are keyed as
 //! Qiskit's `get_counts()` keys them (see [`Outcome`], [`is_count_key`]). Running external
@@ -12,34 +13,45 @@
 //! # Layout
 //!
 //! - `error` — [`EngineError`], [`FailureKind`], [`Stage`], [`Position`].
-//! - `limits` — [`Limits`] and the admission checks (qubits → memory, shots).
+//! - `limits` — [`Limits`] and the admission checks (qubits → memory per method, shots).
+//! - `method` — [`Method`] and the choice of one per program.
 //! - `ir` — the intermediate representation the front ends produce and the simulator runs.
 //! - `literal` — integer literals of any width (register comparisons), for both front ends.
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
 //! - `qasm3` — the OpenQASM 3 front end: lexer, parser, lowering (modifiers, loops,
 //!   conditions, `input` parameters), in-memory `stdgates.inc`.
 //! - `sim` — the state-vector simulator: kernels, fusion, shot branching, sampling.
+//! - `stabilizer` — the stabilizer-tableau simulator for Clifford circuits.
 //! - `outcome` — [`Outcome`] and the count-key format.
+//! - `parameters` — [`Parameters`], [`Input`] and [`check_parameters`] (the submission check).
 //!
-//! Architecture invariant: the front ends (`qasm`, `qasm3`) and `sim` meet only in `ir`;
-//! any of them can be replaced.
+//! Architecture invariant: the front ends (`qasm`, `qasm3`) and the simulators (`sim`,
+//! `stabilizer`) meet only in `ir`; any of them can be replaced. Each method has exactly one
+//! simulator, and [`simulate`] is the one place that dispatches on it.
 
 mod error;
+mod interrupt;
 pub mod ir;
 mod limits;
 mod literal;
+mod method;
 mod outcome;
+mod parameters;
 mod qasm;
 mod qasm3;
 mod sim;
-
-use std::collections::BTreeMap;
+mod stabilizer;
 
 pub use error::{EngineError, FailureKind, Position, Stage};
 pub use ir::Program;
-pub use limits::{ENGINE_MAX_QUBITS, Limits, MAX_CLBITS};
+pub use limits::{
+    DEFAULT_MAX_STABILIZER_QUBITS, ENGINE_MAX_QUBITS, ENGINE_MAX_STABILIZER_QUBITS, Limits,
+    MAX_CLBITS,
+};
+pub use method::Method;
 pub use num_complex::Complex64;
 pub use outcome::{Outcome, is_count_key};
+pub use parameters::{Input, ParameterError, Parameters, check_parameters};
 pub use tokio_util::sync::CancellationToken;
 
 use error::Result;
@@ -112,19 +124,6 @@ impl Format {
     }
 }
 
-/// A run's parameters: values of the source's `input` declarations by name (OpenQASM 3;
-/// `"parameters": {"theta": 0.5}` in `POST /api/runs`). Angles are in radians.
-pub type Parameters = BTreeMap<String, f64>;
-
-/// One `input` declaration of a source.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Input {
-    /// The parameter's name.
-    pub name: String,
-    /// Its type as declared, e.g. `float[64]`, `angle[32]`, `int`.
-    pub ty: String,
-}
-
 /// The `input` parameters `source` declares, in declaration order, so that a service can
 /// check a run's parameters at submission (a missing or unknown one is the caller's 400).
 /// An OpenQASM 2 source declares none. Errors: a source that does not parse
@@ -142,17 +141,21 @@ pub fn inputs(source: &str, format: Format) -> Result<Vec<Input>> {
 /// external backend) against the circuit they claim to be of.
 ///
 /// The program is lowered as [`prepare`] lowers it (no other reading of the source), within
-/// [`ENGINE_MAX_QUBITS`] qubits and the default [`Limits::max_gates`] of expanded operations,
+/// the engine's own qubit limits ([`ENGINE_MAX_QUBITS`] on the state vector,
+/// [`ENGINE_MAX_STABILIZER_QUBITS`] for a Clifford circuit) and the default
+/// [`Limits::max_gates`] of expanded operations,
 /// whatever a backend's own limits: blocking, up to about a second of CPU for a source that
 /// expands that far, so call it from a blocking thread.
 ///
 /// Errors, all of [`Stage::Prepare`], as [`prepare`]'s: [`FailureKind::Validation`] for a
 /// source that does not parse or lower, or parameters that do not fit its inputs;
-/// [`FailureKind::ResourceLimit`] for more than [`ENGINE_MAX_QUBITS`] qubits, more than
+/// [`FailureKind::ResourceLimit`] for more qubits than those limits, more than
 /// [`MAX_CLBITS`] classical bits, or more operations than the default `max_gates`.
 pub fn classical_bits(source: &str, format: Format, parameters: &Parameters) -> Result<u32> {
     let limits = Limits {
         max_qubits: ENGINE_MAX_QUBITS,
+        max_stabilizer_qubits: ENGINE_MAX_STABILIZER_QUBITS,
+        method: None,
         max_shots: 1,
         max_source_bytes: usize::MAX,
         ..Limits::default()
@@ -163,13 +166,19 @@ pub fn classical_bits(source: &str, format: Format, parameters: &Parameters) -> 
 /// Parses and validates `source`, a program in `format`, for a run of `shots` shots
 /// within `limits`, with `parameters` bound to its `input` declarations: the source size,
 /// syntax, names and arities, parameters, qubits (memory), expanded operations, opaque
-/// gates and the shot range.
+/// gates and the shot range; then chooses the simulation [`Method`] ([`Program::method`]):
+/// the stabilizer when every operation is Clifford and the backend runs it, the state
+/// vector otherwise, or the method `limits` pins.
 ///
 /// Errors, all of [`Stage::Prepare`]: [`FailureKind::ResourceLimit`] for a source larger
-/// than `max_source_bytes` or a circuit over `max_qubits` / `max_gates`;
-/// [`FailureKind::Validation`] for everything else, including a missing parameter (at the
-/// `input` declaration's position), an unknown one, a non-finite one, or any parameter
-/// given to an OpenQASM 2 source (these three without a position).
+/// than `max_source_bytes`, more operations than `max_gates`, or more qubits than the
+/// chosen method's limit ([`Limits::max_qubits_for`]: a register past every method's limit
+/// at its declaration; a non-Clifford gate in a circuit wider than the state vector's
+/// limit at that gate's statement); [`FailureKind::Validation`] for everything else,
+/// including a non-Clifford gate on a backend pinned to the stabilizer (at its statement),
+/// a missing parameter (at the `input` declaration's position), an unknown one, a
+/// non-finite one, or any parameter given to an OpenQASM 2 source (these three without a
+/// position).
 pub fn prepare(
     source: &str,
     format: Format,
@@ -196,7 +205,7 @@ pub fn prepare(
             format!("parameter '{name}' is {value}; parameters must be finite numbers"),
         ));
     }
-    match format {
+    let mut program = match format {
         Format::OpenQasm2 => {
             if let Some(name) = parameters.keys().next() {
                 return Err(EngineError::new(
@@ -208,19 +217,24 @@ pub fn prepare(
                     ),
                 ));
             }
-            qasm::parse(source, limits)
+            qasm::parse(source, limits)?
         }
-        Format::OpenQasm3 => qasm3::parse(source, parameters, limits),
-    }
+        Format::OpenQasm3 => qasm3::parse(source, parameters, limits)?,
+    };
+    program.method = method::choose(&program, limits)?;
+    Ok(program)
 }
 
-/// Runs `program` for `shots` shots on the state-vector simulator and returns the counts.
+/// Runs `program` for `shots` shots with its method ([`Program::method`]: the state-vector
+/// simulator or the stabilizer tableau) and returns the counts.
 ///
 /// Blocking and CPU-bound (multi-threaded on rayon's pool for large states): call it from a
 /// blocking thread. `seed` makes the result reproducible (on any thread count); `None`
 /// seeds from the operating system. `cancel` and `limits.time_limit` are polled at least
 /// every few milliseconds of work, so either stops the run promptly with
-/// [`FailureKind::Cancelled`] or [`FailureKind::Timeout`] ([`Stage::Execute`]).
+/// [`FailureKind::Cancelled`] or [`FailureKind::Timeout`] ([`Stage::Execute`]). The
+/// program's width is checked again against `limits` for its method
+/// ([`FailureKind::ResourceLimit`]).
 pub fn simulate(
     program: &Program,
     shots: u64,
@@ -228,15 +242,45 @@ pub fn simulate(
     limits: &Limits,
     cancel: &CancellationToken,
 ) -> Result<Outcome> {
-    sim::simulate(program, shots, seed, limits, cancel)
+    match program.method() {
+        Method::StateVector => sim::simulate(program, shots, seed, limits, cancel),
+        Method::Stabilizer => stabilizer::simulate(program, shots, seed, limits, cancel),
+    }
 }
 
-/// The final state vector of a program without measurements, resets or conditions:
-/// amplitude `i` is basis state `i`, qubit 0 least significant (Qiskit's order).
+/// The final state vector of a program without measurements, resets or conditions, whatever
+/// its method: amplitude `i` is basis state `i`, qubit 0 least significant (Qiskit's
+/// order). Errors: [`FailureKind::ResourceLimit`] past `limits.max_qubits`.
 pub fn statevector(
     program: &Program,
     limits: &Limits,
     cancel: &CancellationToken,
 ) -> Result<Vec<Complex64>> {
     sim::statevector(program, limits, cancel)
+}
+
+/// What the state-vector simulator's plan does with a program, for benchmarks: how many
+/// passes over the state its unitary parts take after fusion and cache blocking.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PlanProfile {
+    /// Gate applications of the program.
+    pub gates: u64,
+    /// Passes over the state its kernels make: one per fused kernel, one per blocked run.
+    pub passes: usize,
+    /// Runs of kernels applied block by block (cache blocking), each one pass.
+    pub blocked_runs: usize,
+    /// Kernels inside those runs.
+    pub blocked_kernels: usize,
+}
+
+/// The state-vector plan's [`PlanProfile`] for `program` (whatever its method), and the
+/// seconds one plain pass over a state of its width takes on this machine with the current
+/// thread pool: a run's simulate time over `passes ×` that is its distance from the memory
+/// bound. Allocates a state of the program's width: call it for benchmarks only. Errors:
+/// [`FailureKind::ResourceLimit`] when the state cannot be allocated.
+pub fn state_vector_profile(program: &Program) -> Result<(PlanProfile, f64)> {
+    Ok((
+        sim::profile(program)?,
+        sim::plain_pass_seconds(program.num_qubits())?,
+    ))
 }

@@ -1,28 +1,45 @@
 //! Per-backend resource limits and the admission checks built on them.
 //!
-//! Memory admission is by qubit count: a state vector of `n` qubits holds `2^n` complex f64
-//! amplitudes, `16 · 2^n` bytes. The check runs before anything is allocated, both when a
-//! program is prepared and again when it is simulated (the program may have been prepared
-//! under other limits).
+//! Memory admission is by qubit count, per method: a state vector of `n` qubits holds `2^n`
+//! complex f64 amplitudes, `16 · 2^n` bytes; a stabilizer tableau of `n` qubits holds
+//! `2n` rows of `2n` bits, `n²/2` bytes (plus the outcomes' bookkeeping, see `stabilizer`).
+//! The check runs before anything is allocated, both when a program is prepared and again
+//! when it is simulated (the program may have been prepared under other limits).
 
 use std::time::Duration;
 
 use crate::error::{EngineError, FailureKind, Result, Stage};
+use crate::method::Method;
 
-/// The most qubits the engine will ever simulate, whatever the configuration says
-/// (2^40 amplitudes are 16 TiB).
+/// The most qubits the engine will ever simulate on a state vector, whatever the
+/// configuration says (2^40 amplitudes are 16 TiB).
 pub const ENGINE_MAX_QUBITS: u32 = 40;
+
+/// The most qubits the engine will ever simulate on a stabilizer tableau, whatever the
+/// configuration says: a tableau of 32 768 qubits is 512 MiB, and each measurement on it
+/// touches all of it.
+pub const ENGINE_MAX_STABILIZER_QUBITS: u32 = 32_768;
 
 /// The most classical bits a program may declare. Every distinct outcome is a count key of
 /// this many characters, so the keys of a run take at most `max_shots × MAX_CLBITS` bytes
 /// (100 MiB with the default 100 000 shots); no real device has more classical bits.
 pub const MAX_CLBITS: u64 = 1024;
 
-/// Limits of one backend, from configuration.
+/// Limits of one backend, from configuration, and the simulation method it pins (if any).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
-    /// Most qubits a circuit may use; bounds memory at `16 · 2^max_qubits` bytes per state.
+    /// Most qubits a circuit may use on the state vector ([`Method::StateVector`]); bounds
+    /// memory at `16 · 2^max_qubits` bytes per state. Capped at [`ENGINE_MAX_QUBITS`].
     pub max_qubits: u32,
+    /// Most qubits a Clifford circuit may use on the stabilizer method
+    /// ([`Method::Stabilizer`]); bounds memory at about `max_stabilizer_qubits² / 2` bytes.
+    /// Capped at [`ENGINE_MAX_STABILIZER_QUBITS`]. 0 turns the method off.
+    #[serde(default = "default_max_stabilizer_qubits")]
+    pub max_stabilizer_qubits: u32,
+    /// The one method this backend runs, or `None` to choose per circuit: the stabilizer
+    /// when every operation is Clifford, the state vector otherwise (`crate::method`).
+    #[serde(default)]
+    pub method: Option<Method>,
     /// Most shots per run (at least 1 shot is always required).
     pub max_shots: u64,
     /// Most operations a circuit may expand to (gates after expanding gate definitions and
@@ -41,6 +58,8 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_qubits: 24,
+            max_stabilizer_qubits: DEFAULT_MAX_STABILIZER_QUBITS,
+            method: None,
             max_shots: 100_000,
             max_gates: 1_000_000,
             max_source_bytes: 1 << 20,
@@ -49,10 +68,56 @@ impl Default for Limits {
     }
 }
 
+/// The default [`Limits::max_stabilizer_qubits`]: a 10 000-qubit tableau is 48 MiB, and a
+/// measurement on it takes about a millisecond.
+pub const DEFAULT_MAX_STABILIZER_QUBITS: u32 = 10_000;
+
+fn default_max_stabilizer_qubits() -> u32 {
+    DEFAULT_MAX_STABILIZER_QUBITS
+}
+
 impl Limits {
+    /// The methods this backend runs: the pinned one, or every method with room for at
+    /// least one qubit, in [`Method::ALL`] order.
+    pub fn methods(&self) -> Vec<Method> {
+        Method::ALL
+            .into_iter()
+            .filter(|&m| self.method.is_none_or(|pinned| pinned == m))
+            .filter(|&m| self.max_qubits_for(m) > 0)
+            .collect()
+    }
+
+    /// The most qubits `method` simulates on this backend (its configured limit, capped by
+    /// the engine's own), whether or not the backend runs that method. For `GET
+    /// /api/backends`: pair it with [`Limits::methods`].
+    pub fn max_qubits_for(&self, method: Method) -> u32 {
+        match method {
+            Method::StateVector => self.max_qubits.min(ENGINE_MAX_QUBITS),
+            Method::Stabilizer => self.max_stabilizer_qubits.min(ENGINE_MAX_STABILIZER_QUBITS),
+        }
+    }
+
+    /// The widest circuit any method of this backend runs, in qubits: what a front end
+    /// admits at a register declaration (the method is chosen once the whole program is
+    /// known).
+    pub fn max_qubits_any(&self) -> u32 {
+        self.methods()
+            .into_iter()
+            .map(|m| self.max_qubits_for(m))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Admits a state vector of `num_qubits` qubits, before anything is allocated.
+    /// Errors: [`FailureKind::ResourceLimit`] in `stage`, saying the limit and its memory.
     pub fn admit_qubits(&self, num_qubits: u64, stage: Stage) -> Result<()> {
-        let limit = u64::from(self.max_qubits.min(ENGINE_MAX_QUBITS));
+        self.admit(Method::StateVector, num_qubits, stage)
+    }
+
+    /// Admits `num_qubits` qubits for `method`, before anything is allocated. Errors:
+    /// [`FailureKind::ResourceLimit`] in `stage`, saying the limit and its memory.
+    pub fn admit(&self, method: Method, num_qubits: u64, stage: Stage) -> Result<()> {
+        let limit = u64::from(self.max_qubits_for(method));
         if num_qubits <= limit {
             return Ok(());
         }
@@ -60,9 +125,30 @@ impl Limits {
             FailureKind::ResourceLimit,
             stage,
             format!(
-                "circuit uses {num_qubits} qubits; this backend allows at most {limit} \
-                 (a state vector of {limit} qubits takes {})",
-                format_bytes(state_bytes(limit))
+                "circuit uses {num_qubits} qubits; this backend allows at most {}",
+                method_limit(method, limit)
+            ),
+        ))
+    }
+
+    /// Admits a circuit of `num_qubits` qubits for some method of this backend, before the
+    /// rest of the program is known (a register declaration). Errors:
+    /// [`FailureKind::ResourceLimit`] in `stage`, saying every method's limit.
+    pub fn admit_any(&self, num_qubits: u64, stage: Stage) -> Result<()> {
+        if num_qubits <= u64::from(self.max_qubits_any()) {
+            return Ok(());
+        }
+        let limits: Vec<String> = self
+            .methods()
+            .into_iter()
+            .map(|m| method_limit(m, u64::from(self.max_qubits_for(m))))
+            .collect();
+        Err(EngineError::new(
+            FailureKind::ResourceLimit,
+            stage,
+            format!(
+                "circuit uses {num_qubits} qubits; this backend allows at most {}",
+                limits.join(", or ")
             ),
         ))
     }
@@ -86,6 +172,18 @@ impl Limits {
     /// measurements branch the state): one state of `max_qubits`.
     pub(crate) fn extra_state_budget(&self) -> u64 {
         state_bytes(u64::from(self.max_qubits.min(ENGINE_MAX_QUBITS)))
+    }
+}
+
+/// `24 (a state vector of 24 qubits takes 256 MiB)`, `10000 for a Clifford circuit
+/// (stabilizer method)`.
+fn method_limit(method: Method, limit: u64) -> String {
+    match method {
+        Method::StateVector => format!(
+            "{limit} (a state vector of {limit} qubits takes {})",
+            format_bytes(state_bytes(limit))
+        ),
+        Method::Stabilizer => format!("{limit} for a Clifford circuit (stabilizer method)"),
     }
 }
 
@@ -131,6 +229,43 @@ mod tests {
         };
         assert!(limits.admit_qubits(40, Stage::Prepare).is_ok());
         assert!(limits.admit_qubits(41, Stage::Prepare).is_err());
+    }
+
+    #[test]
+    fn each_method_has_its_limit_and_a_pinned_method_is_the_only_one() {
+        let limits = Limits::default();
+        assert_eq!(
+            limits.methods(),
+            vec![Method::StateVector, Method::Stabilizer]
+        );
+        assert_eq!(limits.max_qubits_any(), DEFAULT_MAX_STABILIZER_QUBITS);
+        assert!(limits.admit_any(10_000, Stage::Prepare).is_ok());
+        let err = limits.admit_any(10_001, Stage::Prepare).unwrap_err();
+        assert_eq!(
+            err.message,
+            "circuit uses 10001 qubits; this backend allows at most 24 (a state vector of 24 \
+             qubits takes 256 MiB), or 10000 for a Clifford circuit (stabilizer method)"
+        );
+        let pinned = Limits {
+            method: Some(Method::StateVector),
+            ..Limits::default()
+        };
+        assert_eq!(pinned.methods(), vec![Method::StateVector]);
+        assert_eq!(pinned.max_qubits_any(), 24);
+        assert!(pinned.admit_any(25, Stage::Prepare).is_err());
+        let off = Limits {
+            max_stabilizer_qubits: 0,
+            ..Limits::default()
+        };
+        assert_eq!(off.methods(), vec![Method::StateVector]);
+        let capped = Limits {
+            max_stabilizer_qubits: u32::MAX,
+            ..Limits::default()
+        };
+        assert_eq!(
+            capped.max_qubits_for(Method::Stabilizer),
+            ENGINE_MAX_STABILIZER_QUBITS
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::ir::Register;
+use crate::method::Method;
 
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -17,16 +18,19 @@ pub struct Outcome {
     pub execution_time: f64,
     /// Number of distinct keys in `counts`.
     pub unique_states: u64,
+    /// The simulation method that ran ([`crate::Program::method`]).
+    pub method: Method,
 }
 
 impl Outcome {
     /// An outcome from counts; `shots` and `unique_states` are derived from them.
-    pub fn from_counts(counts: BTreeMap<String, u64>, execution_time: f64) -> Self {
+    pub fn from_counts(counts: BTreeMap<String, u64>, execution_time: f64, method: Method) -> Self {
         Self {
             shots: counts.values().sum(),
             unique_states: counts.len() as u64,
             counts,
             execution_time,
+            method,
         }
     }
 }
@@ -92,7 +96,7 @@ mod tests {
     #[test]
     fn outcome_derives_shots_and_unique_states() {
         let counts = BTreeMap::from([("00".to_owned(), 3), ("11".to_owned(), 5)]);
-        let outcome = Outcome::from_counts(counts, 0.5);
+        let outcome = Outcome::from_counts(counts, 0.5, Method::StateVector);
         assert_eq!((outcome.shots, outcome.unique_states), (8, 2));
     }
 }

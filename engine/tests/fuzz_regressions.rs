@@ -18,6 +18,8 @@ const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
 fn fuzz_limits() -> Limits {
     Limits {
         max_qubits: 15,
+        max_stabilizer_qubits: 64,
+        method: None,
         max_shots: 8,
         max_gates: 256,
         max_source_bytes: 64 * 1024,
@@ -311,11 +313,11 @@ fn hostile_corpus_inputs_end_in_clean_errors() {
             "integer '99999999999999999999999' is too large",
         ),
         (
-            "registers adding up past the limit",
-            (0..20).map(|i| format!("qreg q{i}[1];\n")).collect(),
+            "registers adding up past the limit (the stabilizer's, the widest)",
+            (0..70).map(|i| format!("qreg q{i}[1];\n")).collect(),
             FailureKind::ResourceLimit,
-            (16, 6),
-            "circuit uses 16 qubits",
+            (65, 6),
+            "circuit uses 65 qubits",
         ),
         (
             "classical bits past the limit",

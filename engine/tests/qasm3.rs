@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::{C, KNOWN_GATES, Matrix, adjoint, flatten, identity};
 use qrun_engine::ir::{Gate, GateKind, OpKind};
 use qrun_engine::{
-    CancellationToken, FailureKind, Format, Input, Limits, Parameters, Program, Stage,
-    classical_bits, inputs, prepare, simulate, statevector,
+    CancellationToken, FailureKind, Format, Input, Limits, ParameterError, Parameters, Program,
+    Stage, check_parameters, classical_bits, inputs, prepare, simulate, statevector,
 };
 
 const STD: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\n";
@@ -158,6 +158,58 @@ fn parameters_bind_inputs_in_gate_arguments_and_expressions() {
     assert_eq!(run(pi, 2.5 * pi), single("0", 100));
 }
 
+/// The angle of the first `rx` of `program`.
+fn first_rx(program: &Program) -> f64 {
+    program
+        .ops()
+        .iter()
+        .find_map(|op| match &op.kind {
+            OpKind::Gate(Gate {
+                kind: GateKind::Rx(theta),
+                ..
+            }) => Some(*theta),
+            _ => None,
+        })
+        .expect("an rx gate")
+}
+
+/// The specification's "Casting from float" (types, angle): a float cast to `angle[m]` is
+/// rounded to the nearest multiple of `2π / 2^m`, a tie to the even multiple.
+#[test]
+fn a_float_cast_to_a_sized_angle_rounds_a_tie_to_even() {
+    for (declaration, expected) in [
+        // π/2 is half a step of angle[1] (steps of π): between 0 (even) and π (odd).
+        ("const angle[1] b = pi/2;", 0.0),
+        // 5π/4 is between π (2 steps of π/2, even) and 3π/2 (odd).
+        ("const angle[2] b = 5*pi/4;", PI),
+        // 3π/4 is between π/2 (odd) and π (even).
+        ("const angle[2] b = 3*pi/4;", PI),
+        // 7π/4 rounds to 2π, which wraps to 0.
+        ("const angle[2] b = 7*pi/4;", 0.0),
+        // Not a tie: to the nearest.
+        ("const angle[2] b = 0.3*pi;", PI / 2.0),
+    ] {
+        let source = format!("{STD}{declaration}\nqubit q;\nrx(b) q;");
+        let angle = first_rx(&program(&source));
+        assert!((angle - expected).abs() < 1e-12, "{declaration}: {angle}");
+    }
+    let source = format!("{STD}input angle[2] a;\nqubit q;\nrx(a) q;");
+    for (value, expected) in [(PI / 4.0, 0.0), (3.0 * PI / 4.0, PI), (5.0 * PI / 4.0, PI)] {
+        let angle = first_rx(&program_with(&source, &params(&[("a", value)])));
+        assert!((angle - expected).abs() < 1e-12, "a = {value}: {angle}");
+    }
+}
+
+/// Every shot of a program with a tie is as the rounding says: `rx(0)` never flips.
+#[test]
+fn an_input_angle_at_a_tie_runs_as_its_even_neighbour() {
+    let source = format!("{STD}input angle[2] a;\nqubit q;\nbit c;\nrx(2 * a) q;\nc = measure q;");
+    let limits = Limits::default();
+    let program = program_with(&source, &params(&[("a", PI / 4.0)]));
+    let outcome = simulate(&program, 200, Some(3), &limits, &CancellationToken::new()).unwrap();
+    assert_eq!(outcome.counts, single("0", 200));
+}
+
 #[test]
 fn integer_inputs_can_size_loops_and_index() {
     let source = format!(
@@ -174,6 +226,85 @@ fn integer_inputs_can_size_loops_and_index() {
         message,
         "parameter 'n' is 2.5; input 'n' (int) needs an integer"
     );
+}
+
+/// The submission check: what `prepare` would refuse for the parameters alone, without
+/// lowering, each error naming the parameter.
+#[test]
+fn check_parameters_refuses_values_their_inputs_do_not_take() {
+    let source = format!(
+        "{STD}input int n;\ninput uint m;\ninput int[8] small;\ninput angle[2] a;\nqubit q;"
+    );
+    let declared = inputs(&source, Format::OpenQasm3).unwrap();
+    let good = params(&[("n", -2.0), ("m", 3.0), ("small", -128.0), ("a", 0.4)]);
+    assert_eq!(check_parameters(&declared, &good), Ok(()));
+    prepare(&source, Format::OpenQasm3, &good, 1, &Limits::default()).unwrap();
+    for (name, value, message) in [
+        (
+            "n",
+            2.5,
+            "parameter 'n' is 2.5; input 'n' (int) needs an integer",
+        ),
+        (
+            "m",
+            -1.0,
+            "parameter 'm' is -1; input 'm' (uint) needs a non-negative integer",
+        ),
+        (
+            "small",
+            128.0,
+            "parameter 'small' is 128; input 'small' (int[8]) needs an integer from -128 to 127",
+        ),
+        (
+            "a",
+            f64::INFINITY,
+            "parameter 'a' is inf; input 'a' (angle[2]) needs a finite number",
+        ),
+    ] {
+        let mut bad = good.clone();
+        bad.insert(name.into(), value);
+        let err = check_parameters(&declared, &bad).unwrap_err();
+        assert_eq!(err.name(), name);
+        assert!(matches!(err, ParameterError::Invalid { .. }), "{err:?}");
+        assert_eq!(err.to_string(), message);
+        // `prepare` refuses the same value with the same sentence, at the input's name.
+        if value.is_finite() {
+            let (kind, at, prepared) = failure(&source, &bad, &Limits::default());
+            assert_eq!(
+                (kind, prepared.as_str()),
+                (FailureKind::Validation, message)
+            );
+            assert!(at.is_some());
+        }
+    }
+    let mut missing = good.clone();
+    missing.remove("m");
+    assert_eq!(
+        check_parameters(&declared, &missing)
+            .unwrap_err()
+            .to_string(),
+        "missing parameter 'm' (input uint m)"
+    );
+    let mut unknown = good.clone();
+    unknown.insert("theta".into(), 1.0);
+    assert_eq!(
+        check_parameters(&declared, &unknown)
+            .unwrap_err()
+            .to_string(),
+        "unknown parameter 'theta': the circuit declares n, m, small, a"
+    );
+    // OpenQASM 2 declares nothing; a bool input takes nothing.
+    assert_eq!(
+        check_parameters(&[], &params(&[("x", 1.0)]))
+            .unwrap_err()
+            .to_string(),
+        "unknown parameter 'x': the circuit declares no input"
+    );
+    let flag = Input {
+        name: "flag".into(),
+        ty: "bool".into(),
+    };
+    assert!(flag.check(1.0).is_err());
 }
 
 #[test]
@@ -205,8 +336,15 @@ fn classical_bits_are_the_count_keys_bits_with_the_parameters_bound() {
         classical_bits(wide, Format::OpenQasm2, &Parameters::new()),
         Ok(1024)
     );
+    // A Clifford circuit counts up to the stabilizer's width.
+    let clifford = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[32768];\ncreg c[2];\nh q[0];\n";
+    assert_eq!(
+        classical_bits(clifford, Format::OpenQasm2, &Parameters::new()),
+        Ok(2)
+    );
     for too_much in [
-        "OPENQASM 2.0;\nqreg q[41];\ncreg c[1];\n",
+        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[41];\ncreg c[1];\nt q[0];\n",
+        "OPENQASM 2.0;\nqreg q[32769];\ncreg c[1];\n",
         "OPENQASM 2.0;\ncreg c[1025];\n",
     ] {
         let err = classical_bits(too_much, Format::OpenQasm2, &Parameters::new()).unwrap_err();
@@ -260,7 +398,8 @@ fn missing_unknown_and_non_finite_parameters_are_named() {
     assert_eq!((kind, at), (FailureKind::Validation, Some((3, 12))));
     assert_eq!(
         message,
-        "input 'flag' is of type bool; only numeric inputs are supported"
+        "parameter 'flag' is 1; input 'flag' (bool) needs a numeric type (bool inputs are not \
+         supported)"
     );
 }
 

@@ -6,8 +6,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use qrun_engine::{
-    CancellationToken, FailureKind, Format, Limits, Outcome, Parameters, Stage, prepare, simulate,
-    statevector,
+    CancellationToken, FailureKind, Format, Limits, Method, Outcome, Parameters, Stage, prepare,
+    simulate, statevector,
 };
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
@@ -206,6 +206,7 @@ fn prepare_enforces_source_qubit_and_shot_limits() {
         max_qubits: 4,
         max_shots: 100,
         max_source_bytes: 64,
+        method: Some(Method::StateVector),
         ..Limits::default()
     };
     let err = prepare(
@@ -261,23 +262,34 @@ fn prepare_enforces_source_qubit_and_shot_limits() {
 
 #[test]
 fn simulate_admits_memory_against_its_own_limits() {
-    let program = prepare(
-        "qreg q[10];",
-        Format::OpenQasm2,
-        &Parameters::new(),
-        1,
-        &Limits::default(),
-    )
-    .unwrap();
-    let small = Limits {
-        max_qubits: 8,
-        ..Limits::default()
-    };
-    let err = simulate(&program, 1, None, &small, &CancellationToken::new()).unwrap_err();
-    assert_eq!(
-        (err.kind, err.stage),
-        (FailureKind::ResourceLimit, Stage::Execute)
-    );
+    for (source, method) in [
+        ("qreg q[10];", Method::Stabilizer),
+        (
+            "include \"qelib1.inc\";\nqreg q[10];\nt q[0];",
+            Method::StateVector,
+        ),
+    ] {
+        let program = prepare(
+            source,
+            Format::OpenQasm2,
+            &Parameters::new(),
+            1,
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(program.method(), method);
+        let small = Limits {
+            max_qubits: 8,
+            max_stabilizer_qubits: 8,
+            ..Limits::default()
+        };
+        let err = simulate(&program, 1, None, &small, &CancellationToken::new()).unwrap_err();
+        assert_eq!(
+            (err.kind, err.stage),
+            (FailureKind::ResourceLimit, Stage::Execute),
+            "{method}"
+        );
+    }
 }
 
 #[test]

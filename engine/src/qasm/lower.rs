@@ -29,11 +29,12 @@ pub(crate) fn lower(statements: Vec<Stmt>, limits: &Limits) -> Result<Program> {
     for statement in statements {
         lowering.statement(statement)?;
     }
-    Ok(Program {
-        qregs: lowering.qregs,
-        cregs: lowering.cregs,
-        ops: lowering.emitter.ops,
-    })
+    Ok(Program::lowered(
+        lowering.qregs,
+        lowering.cregs,
+        lowering.emitter.ops,
+        lowering.emitter.non_clifford_at,
+    ))
 }
 
 type GateId = usize;
@@ -82,6 +83,8 @@ const WORK_PER_OP: u64 = 64;
 /// as the expansion proceeds.
 struct Emitter {
     ops: Vec<Op>,
+    /// The position of the first operation that is not Clifford.
+    non_clifford_at: Option<Position>,
     max_ops: u64,
     work: u64,
     max_work: u64,
@@ -114,10 +117,14 @@ impl Emitter {
                 ),
             ));
         }
-        self.ops.push(Op {
+        let op = Op {
             kind,
             condition: condition.cloned(),
-        });
+        };
+        if self.non_clifford_at.is_none() && !op.is_clifford() {
+            self.non_clifford_at = Some(pos);
+        }
+        self.ops.push(op);
         Ok(())
     }
 }
@@ -175,6 +182,7 @@ impl<'l> Lowering<'l> {
             in_library: None,
             emitter: Emitter {
                 ops: Vec::new(),
+                non_clifford_at: None,
                 max_ops: limits.max_gates,
                 work: 0,
                 max_work: limits.max_gates.saturating_mul(WORK_PER_OP),
@@ -339,7 +347,7 @@ impl<'l> Lowering<'l> {
         let total = used.saturating_add(size);
         if quantum {
             self.limits
-                .admit_qubits(total, Stage::Prepare)
+                .admit_any(total, Stage::Prepare)
                 .map_err(|err| EngineError::limit_at(name.pos, err.message))?;
         } else if total > MAX_CLBITS {
             return Err(EngineError::limit_at(

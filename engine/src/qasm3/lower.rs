@@ -30,6 +30,8 @@ use std::rc::Rc;
 mod calls;
 mod values;
 
+pub(super) use values::{invalid_parameter, parameter_value};
+
 use super::ast::{Expr, Ident, Index, Iterable, Operand, Range, Stmt, StmtKind};
 use super::cond::{self, BitRange, Bits, Cases};
 use super::expr::{self, Names, Value};
@@ -84,11 +86,12 @@ pub(crate) fn lower(stmts: Vec<Stmt>, parameters: &Parameters, limits: &Limits) 
     for stmt in stmts {
         lowering.statement(&stmt)?;
     }
-    Ok(Program {
-        qregs: lowering.qregs,
-        cregs: lowering.cregs,
-        ops: lowering.ops,
-    })
+    Ok(Program::lowered(
+        lowering.qregs,
+        lowering.cregs,
+        lowering.ops,
+        lowering.non_clifford_at,
+    ))
 }
 
 type GateId = usize;
@@ -179,6 +182,8 @@ struct Lowering<'l> {
     qregs: Vec<Register>,
     cregs: Vec<Register>,
     ops: Vec<Op>,
+    /// The position of the first operation that is not Clifford.
+    non_clifford_at: Option<Position>,
     work: u64,
     /// The cases the current statement runs under (`[[]]`: unconditionally).
     guards: Cases,
@@ -200,6 +205,7 @@ impl<'l> Lowering<'l> {
             qregs: Vec::new(),
             cregs: Vec::new(),
             ops: Vec::new(),
+            non_clifford_at: None,
             work: 0,
             guards: vec![Vec::new()],
             guarded: Vec::new(),
@@ -279,7 +285,11 @@ impl<'l> Lowering<'l> {
                 kind.clone()
             };
             if let Some(kind) = kind {
-                self.ops.push(Op { kind, condition });
+                let op = Op { kind, condition };
+                if self.non_clifford_at.is_none() && !op.is_clifford() {
+                    self.non_clifford_at = Some(pos);
+                }
+                self.ops.push(op);
             }
         }
         Ok(())
@@ -489,7 +499,7 @@ impl<'l> Lowering<'l> {
             .saturating_add(used);
         if quantum {
             self.limits
-                .admit_qubits(total, Stage::Prepare)
+                .admit_any(total, Stage::Prepare)
                 .map_err(|err| EngineError::limit_at(name.pos, err.message))?;
         } else if total > MAX_CLBITS {
             return Err(EngineError::limit_at(

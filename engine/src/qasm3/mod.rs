@@ -63,6 +63,23 @@ pub(crate) fn parse(source: &str, parameters: &Parameters, limits: &Limits) -> R
     lower::lower(statements, parameters, limits)
 }
 
+/// Checks a run parameter `raw` against an input's type as [`Input::ty`] writes it
+/// (`int`, `uint[8]`, `angle[32]`, …); `Err` says what the input takes instead, as the
+/// lowering would (see `lower::parameter_value`).
+pub(crate) fn check_input(ty: &str, raw: f64) -> std::result::Result<(), String> {
+    let (word, width) = match ty.split_once('[') {
+        Some((word, rest)) => (word, rest.strip_suffix(']').and_then(|w| w.parse().ok())),
+        None => (ty, None),
+    };
+    let kind = parser::scalar_kind(word).ok_or_else(|| format!("a value of type {ty}"))?;
+    lower::parameter_value(kind, width, raw).map(|_| ())
+}
+
+/// The message for a parameter refused by its input's type.
+pub(crate) fn invalid_parameter(name: &str, ty: &str, raw: f64, expected: &str) -> String {
+    lower::invalid_parameter(name, ty, raw, expected)
+}
+
 /// The `input` declarations of `source`, in order.
 pub(crate) fn inputs(source: &str) -> Result<Vec<Input>> {
     let statements = parser::parse_program(lexer::tokenize(source)?)?;

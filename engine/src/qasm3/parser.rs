@@ -74,7 +74,7 @@ fn unsupported(word: &str) -> Option<&'static str> {
     })
 }
 
-fn scalar_kind(word: &str) -> Option<ScalarKind> {
+pub(super) fn scalar_kind(word: &str) -> Option<ScalarKind> {
     Some(match word {
         "float" => ScalarKind::Float,
         "angle" => ScalarKind::Angle,

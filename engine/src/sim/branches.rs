@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use rand_distr::{Binomial, Distribution};
 
-use super::interrupt::Interrupt;
 use super::plan::{Action, Plan};
 use super::sample::sample;
 use super::state::StateVector;
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 use crate::ir::Register;
 use crate::outcome::count_key;
 

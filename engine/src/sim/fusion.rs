@@ -12,9 +12,9 @@
 
 use num_complex::Complex64;
 
-use super::interrupt::Interrupt;
-use super::kernels::{Kernel, MAX_DENSE_QUBITS};
+use super::kernels::{Kernel, LOCAL_QUBITS, MAX_DENSE_QUBITS};
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 
 /// Smallest state, in qubits, worth fusing for: below it the state sits in cache and a pass
 /// costs about as much as building a fused matrix.
@@ -23,8 +23,36 @@ pub(crate) const FUSION_MIN_QUBITS: u32 = 14;
 /// Kernels fused between two polls of the interrupt.
 const CHECK_EVERY: usize = 1024;
 
-/// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence.
-pub(crate) fn fuse(kernels: Vec<Kernel>, interrupt: &Interrupt<'_>) -> Result<Vec<Kernel>> {
+/// Widest diagonal block: a diagonal of 2^8 entries is still one cheap pass.
+const MAX_DIAGONAL_QUBITS: usize = 8;
+
+/// What a local kernel costs, relative to its cost as a pass over memory, when runs of local
+/// kernels are applied block by block in cache ([`group_local`]): only its arithmetic.
+const LOCAL_FACTOR: f64 = 0.25;
+
+/// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence. With
+/// `blocking` (the plan groups local kernels, [`group_local`]), a kernel or block that is
+/// local costs [`LOCAL_FACTOR`] of a pass, so cheap diagonal and low-qubit gates are not
+/// folded into a dense block that would cost a pass of its own.
+pub(crate) fn fuse(
+    kernels: Vec<Kernel>,
+    blocking: bool,
+    interrupt: &Interrupt<'_>,
+) -> Result<Vec<Kernel>> {
+    let scaled = |cost: f64, local: bool| {
+        if blocking && local {
+            cost * LOCAL_FACTOR
+        } else {
+            cost
+        }
+    };
+    let block_cost = |block: &Block| match block.kernels.as_slice() {
+        [single] => scaled(cost(single), single.is_local()),
+        _ => scaled(
+            fused_cost(block.mask.count_ones() as usize, block.diagonal),
+            block.diagonal || block.mask >> LOCAL_QUBITS == 0,
+        ),
+    };
     let mut open: Vec<Block> = Vec::new();
     let mut out = Vec::new();
     for (i, kernel) in kernels.into_iter().enumerate() {
@@ -36,13 +64,22 @@ pub(crate) fn fuse(kernels: Vec<Kernel>, interrupt: &Interrupt<'_>) -> Result<Ve
             open.into_iter().partition(|block| block.mask & mask != 0);
         open = rest;
         let union = touching.iter().fold(mask, |m, block| m | block.mask);
-        let separate: f64 = touching.iter().map(Block::cost).sum::<f64>() + cost(&kernel);
+        let separate: f64 =
+            touching.iter().map(block_cost).sum::<f64>() + scaled(cost(&kernel), kernel.is_local());
         let diagonal = kernel.is_diagonal() && touching.iter().all(|b| b.diagonal);
         let merged_cost = match touching.len() {
-            0 => cost(&kernel),
-            _ => fused_cost(union.count_ones() as usize, diagonal),
+            0 => scaled(cost(&kernel), kernel.is_local()),
+            _ => scaled(
+                fused_cost(union.count_ones() as usize, diagonal),
+                diagonal || union >> LOCAL_QUBITS == 0,
+            ),
         };
-        if union.count_ones() as usize <= MAX_DENSE_QUBITS && merged_cost <= separate {
+        let widest = if diagonal {
+            MAX_DIAGONAL_QUBITS
+        } else {
+            MAX_DENSE_QUBITS
+        };
+        if union.count_ones() as usize <= widest && merged_cost <= separate {
             let mut kernels: Vec<Kernel> = touching.into_iter().flat_map(|b| b.kernels).collect();
             kernels.push(kernel);
             open.push(Block {
@@ -76,14 +113,6 @@ struct Block {
 }
 
 impl Block {
-    /// Cost of applying the block as the one kernel [`Block::realize`] would make.
-    fn cost(&self) -> f64 {
-        match self.kernels.as_slice() {
-            [single] => cost(single),
-            _ => fused_cost(self.mask.count_ones() as usize, self.diagonal),
-        }
-    }
-
     /// The block as one kernel. Its matrix is computed in one sweep per kernel: the
     /// columns, stacked, form a state of twice the block's width whose low half are the
     /// block's qubits (renamed 0..k), on which each kernel acts as it would on the state.
@@ -163,7 +192,38 @@ fn cost(kernel: &Kernel) -> f64 {
         Kernel::Unitary1 { controls, .. } => unitary1_cost(*controls),
         Kernel::Diagonal { .. } => DIAGONAL_COST,
         Kernel::Dense { qubits, .. } => dense_cost(qubits.len()),
+        Kernel::Local(kernels) => kernels.iter().map(cost).sum(),
     }
+}
+
+/// Groups runs of local kernels ([`Kernel::is_local`]) into [`Kernel::Local`] runs, applied
+/// block by block in one pass over memory. A kernel that is not local closes the open run,
+/// unless it shares no qubit with the run: then it commutes with every kernel of the run and
+/// is emitted before it, and the run stays open.
+pub(crate) fn group_local(kernels: Vec<Kernel>) -> Vec<Kernel> {
+    let mut out = Vec::new();
+    let mut run: Vec<Kernel> = Vec::new();
+    let mut run_mask = 0;
+    let close = |run: &mut Vec<Kernel>, out: &mut Vec<Kernel>| match run.len() {
+        0 => {}
+        1 => out.extend(run.pop()),
+        _ => out.push(Kernel::Local(std::mem::take(run))),
+    };
+    for kernel in kernels {
+        let mask = kernel.qubit_mask();
+        if kernel.is_local() {
+            run_mask |= mask;
+            run.push(kernel);
+        } else if mask & run_mask == 0 {
+            out.push(kernel);
+        } else {
+            close(&mut run, &mut out);
+            run_mask = 0;
+            out.push(kernel);
+        }
+    }
+    close(&mut run, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -236,7 +296,7 @@ mod tests {
         #[test]
         fn fused_kernels_act_like_the_originals(kernels in prop::collection::vec(kernel_strategy(6), 1..40)) {
             let expected = run(&kernels, 6);
-            let fused = fuse(kernels.clone(), &Interrupt::never()).unwrap();
+            let fused = fuse(kernels.clone(), false, &Interrupt::never()).unwrap();
             prop_assert!(fused.len() <= kernels.len());
             let actual = run(&fused, 6);
             for (a, e) in actual.iter().zip(&expected) {
@@ -252,7 +312,7 @@ mod tests {
             controls: 0,
             matrix: random_unitary1(1.0, 2.0, 3.0),
         };
-        let fused = fuse(vec![h.clone(), h.clone(), h], &Interrupt::never()).unwrap();
+        let fused = fuse(vec![h.clone(), h.clone(), h], false, &Interrupt::never()).unwrap();
         assert_eq!(fused.len(), 1);
         assert!(matches!(fused[0], Kernel::Unitary1 { target: 3, .. }));
     }

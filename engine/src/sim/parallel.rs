@@ -10,8 +10,8 @@
 use num_complex::Complex64;
 use rayon::prelude::*;
 
-use super::interrupt::Interrupt;
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 
 /// Amplitudes per chunk of work: 256 KiB, well inside a core's L2 cache, and a pass over
 /// one chunk takes well under a millisecond (so interrupts are polled often enough).
@@ -114,6 +114,78 @@ where
     }
 }
 
+/// Calls `f(first, lo, hi)` over the amplitude pairs that differ in qubit `target` (at
+/// least 1): `lo[j]` is the amplitude at index `first + j`, with the target bit 0, and
+/// `hi[j]` its partner with the bit 1; `first` is a multiple of `lo.len()`, a power of two.
+/// Every pair is handed out once; pieces run on rayon's pool for large states. Contiguous
+/// runs let the kernels vectorise.
+pub(crate) fn for_each_pair_run<F>(
+    amps: &mut [Complex64],
+    target: usize,
+    interrupt: &Interrupt<'_>,
+    f: F,
+) -> Result<()>
+where
+    F: Fn(usize, &mut [Complex64], &mut [Complex64]) + Sync,
+{
+    let stride = 1usize << target;
+    debug_assert!(target > 0 && 2 * stride <= amps.len());
+    if 2 * stride <= CHUNK {
+        let run_chunk = |(i, chunk): (usize, &mut [Complex64])| -> Result<()> {
+            interrupt.check()?;
+            for (b, block) in chunk.chunks_exact_mut(2 * stride).enumerate() {
+                let (lo, hi) = block.split_at_mut(stride);
+                f(i * CHUNK + b * 2 * stride, lo, hi);
+            }
+            Ok(())
+        };
+        return if amps.len() >= PARALLEL_MIN {
+            amps.par_chunks_mut(CHUNK)
+                .enumerate()
+                .try_for_each(run_chunk)
+        } else {
+            amps.chunks_mut(CHUNK).enumerate().try_for_each(run_chunk)
+        };
+    }
+    let half = CHUNK / 2;
+    for (b, block) in amps.chunks_exact_mut(2 * stride).enumerate() {
+        let (lo, hi) = block.split_at_mut(stride);
+        lo.par_chunks_mut(half)
+            .zip(hi.par_chunks_mut(half))
+            .enumerate()
+            .try_for_each(|(k, (lo, hi))| -> Result<()> {
+                interrupt.check()?;
+                f(b * 2 * stride + k * half, lo, hi);
+                Ok(())
+            })?;
+    }
+    Ok(())
+}
+
+/// Calls `f(first, chunk)` for every chunk of [`CHUNK`] consecutive amplitudes (`first` the
+/// index of its first), on rayon's pool for large states.
+pub(crate) fn for_each_chunk<F>(
+    amps: &mut [Complex64],
+    interrupt: &Interrupt<'_>,
+    f: F,
+) -> Result<()>
+where
+    F: Fn(usize, &mut [Complex64]) + Sync,
+{
+    let run_chunk = |(i, chunk): (usize, &mut [Complex64])| -> Result<()> {
+        interrupt.check()?;
+        f(i * CHUNK, chunk);
+        Ok(())
+    };
+    if amps.len() >= PARALLEL_MIN {
+        amps.par_chunks_mut(CHUNK)
+            .enumerate()
+            .try_for_each(run_chunk)
+    } else {
+        amps.chunks_mut(CHUNK).enumerate().try_for_each(run_chunk)
+    }
+}
+
 /// Maps every chunk of [`CHUNK`] consecutive amplitudes (with the index of its first
 /// amplitude) through `f`, in order.
 pub(crate) fn map_chunks<T, F>(
@@ -172,6 +244,26 @@ mod tests {
             for (i, a) in amps.iter().enumerate() {
                 let expected = if i & set == set { 1.0 } else { 0.0 };
                 assert_eq!(a.re, expected, "n={n} positions={positions:?} i={i}");
+            }
+        }
+    }
+
+    #[test]
+    fn pair_runs_cover_every_pair_once() {
+        for (n, target) in [(3, 1), (5, 4), (16, 3), (16, 14), (17, 16)] {
+            let mut amps = vec![Complex64::new(0.0, 0.0); 1 << n];
+            for_each_pair_run(&mut amps, target, &Interrupt::never(), |first, lo, hi| {
+                assert_eq!(first % lo.len(), 0);
+                for (j, (l, h)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+                    assert_eq!((first + j) >> target & 1, 0);
+                    *l += (first + j) as f64;
+                    *h += (first + j + (1 << target)) as f64 + 0.5;
+                }
+            })
+            .unwrap();
+            for (i, a) in amps.iter().enumerate() {
+                let expected = i as f64 + if i >> target & 1 == 1 { 0.5 } else { 0.0 };
+                assert_eq!(a.re, expected, "n={n} target={target} i={i}");
             }
         }
     }

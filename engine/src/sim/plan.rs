@@ -6,12 +6,13 @@
 //! tail's shots are sampled from one final state. When the whole program is such a tail
 //! (the common case), the circuit is simulated once for all shots.
 
-use super::fusion::{FUSION_MIN_QUBITS, fuse};
+use super::fusion::{FUSION_MIN_QUBITS, fuse, group_local};
 use super::gates::kernel;
-use super::interrupt::Interrupt;
 use super::kernels::Kernel;
+use super::kernels::LOCAL_QUBITS;
 use crate::error::Result;
-use crate::ir::{Condition, Op, OpKind, Program};
+use crate::interrupt::Interrupt;
+use crate::ir::{Condition, Gate, GateKind, Op, OpKind, Program};
 
 /// Operations compiled between two polls of the interrupt.
 const CHECK_EVERY: usize = 4096;
@@ -24,6 +25,11 @@ pub(crate) struct Plan {
     pub tail: Vec<Kernel>,
     /// The tail's measurements `(qubit, clbit)` in program order, read from the final state.
     pub terminal: Vec<(usize, usize)>,
+    /// Where each qubit of the program is in the state: `layout[q]` is the state bit of
+    /// program qubit `q`. Unconditional swaps are not applied but relabel the qubits of
+    /// everything after them (a *virtual swap*, no pass over the state); every kernel,
+    /// measurement and reset above is already in state bits.
+    pub layout: Vec<usize>,
 }
 
 /// One step of the head.
@@ -42,13 +48,30 @@ pub(crate) enum Action {
 impl Plan {
     /// Compiles `program`; fuses when the state is large enough for fusion to pay.
     pub(crate) fn compile(program: &Program, interrupt: &Interrupt<'_>) -> Result<Self> {
-        let fusing = program.num_qubits() >= FUSION_MIN_QUBITS;
+        Self::compile_with(program, true, interrupt)
+    }
+
+    /// [`Plan::compile`], with fusion and cache blocking only when `optimise` (the tests
+    /// compare both).
+    pub(crate) fn compile_with(
+        program: &Program,
+        optimise: bool,
+        interrupt: &Interrupt<'_>,
+    ) -> Result<Self> {
+        let fusing = optimise && program.num_qubits() >= FUSION_MIN_QUBITS;
+        let blocking = optimise && program.num_qubits() as usize > LOCAL_QUBITS;
+        let relabel = optimise;
         let optimise = |kernels: Vec<Kernel>| {
-            if fusing {
-                fuse(kernels, interrupt)
+            let kernels = if fusing {
+                fuse(kernels, blocking, interrupt)?
             } else {
-                Ok(kernels)
-            }
+                kernels
+            };
+            Ok::<_, crate::error::EngineError>(if blocking {
+                group_local(kernels)
+            } else {
+                kernels
+            })
         };
         let ops: Vec<&Op> = program
             .ops
@@ -56,6 +79,7 @@ impl Plan {
             .filter(|op| !matches!(op.kind, OpKind::Barrier(_)))
             .collect();
         let split = terminal_start(&ops);
+        let mut layout: Vec<usize> = (0..program.num_qubits() as usize).collect();
 
         let mut head = Vec::new();
         let mut run = Vec::new();
@@ -65,19 +89,19 @@ impl Plan {
             }
             let action = match &op.kind {
                 OpKind::Gate(gate) if op.condition.is_none() => {
-                    run.extend(kernel(gate));
+                    run.extend(placed_kernel(gate, relabel, &mut layout));
                     continue;
                 }
-                OpKind::Gate(gate) => match kernel(gate) {
+                OpKind::Gate(gate) => match placed_kernel(gate, false, &mut layout) {
                     Some(kernel) => Action::Apply(kernel),
                     None => continue,
                 },
                 OpKind::Measure { qubit, clbit } => Action::Measure {
-                    qubit: *qubit as usize,
+                    qubit: layout[*qubit as usize],
                     clbit: *clbit as usize,
                 },
                 OpKind::Reset { qubit } => Action::Reset {
-                    qubit: *qubit as usize,
+                    qubit: layout[*qubit as usize],
                 },
                 OpKind::Barrier(_) => continue,
             };
@@ -96,9 +120,9 @@ impl Plan {
                 interrupt.check()?;
             }
             match &op.kind {
-                OpKind::Gate(gate) => tail.extend(kernel(gate)),
+                OpKind::Gate(gate) => tail.extend(placed_kernel(gate, relabel, &mut layout)),
                 OpKind::Measure { qubit, clbit } => {
-                    terminal.push((*qubit as usize, *clbit as usize))
+                    terminal.push((layout[*qubit as usize], *clbit as usize))
                 }
                 OpKind::Reset { .. } | OpKind::Barrier(_) => {}
             }
@@ -107,8 +131,52 @@ impl Plan {
             head,
             tail: optimise(tail)?,
             terminal,
+            layout,
         })
     }
+
+    /// Swaps that move every program qubit back to its own state bit (see
+    /// [`Plan::layout`]), for a caller that reads the state itself.
+    pub(crate) fn restore_layout(&self) -> Vec<Kernel> {
+        let mut layout = self.layout.clone();
+        let mut swaps = Vec::new();
+        for q in 0..layout.len() {
+            let at = layout[q];
+            if at == q {
+                continue;
+            }
+            // The program qubit on state bit q moves to `at`; q comes home.
+            let other = layout
+                .iter()
+                .position(|&bit| bit == q)
+                .expect("a permutation");
+            swaps.push(Kernel::Swap {
+                a: q,
+                b: at,
+                controls: 0,
+            });
+            layout[other] = at;
+            layout[q] = q;
+        }
+        swaps
+    }
+}
+
+/// The kernel of `gate` on the state bits of `layout`; with `relabel`, an unconditional
+/// swap only exchanges two entries of the layout (and has no kernel).
+fn placed_kernel(gate: &Gate, relabel: bool, layout: &mut [usize]) -> Option<Kernel> {
+    if relabel && gate.kind == GateKind::Swap {
+        layout.swap(gate.qubits[0] as usize, gate.qubits[1] as usize);
+        return None;
+    }
+    kernel(&Gate {
+        kind: gate.kind,
+        qubits: gate
+            .qubits
+            .iter()
+            .map(|&q| layout[q as usize] as u32)
+            .collect(),
+    })
 }
 
 fn unconditional(kernels: Vec<Kernel>) -> impl Iterator<Item = Step> {

@@ -9,9 +9,9 @@
 use num_complex::Complex64;
 use rand::Rng;
 
-use super::interrupt::Interrupt;
 use super::parallel::{CHUNK, map_chunks};
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 
 /// Draws `shots` basis-state indices with probability `|amplitude|²` (normalised); returns
 /// the distinct indices, ascending, with how often each was drawn.

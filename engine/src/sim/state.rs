@@ -3,10 +3,10 @@
 
 use num_complex::Complex64;
 
-use super::interrupt::Interrupt;
 use super::kernels::Kernel;
 use super::parallel::{for_each_group, map_chunks};
 use crate::error::{EngineError, FailureKind, Result, Stage};
+use crate::interrupt::Interrupt;
 use crate::limits::state_bytes;
 
 /// A pure state of `n` qubits.

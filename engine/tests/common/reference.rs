@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use qrun_engine::{CancellationToken, Format, Limits, Parameters, prepare, simulate};
+use qrun_engine::{CancellationToken, Format, Limits, Method, Parameters, prepare, simulate};
 
 /// Shots of the engine's side of every comparison.
 pub const SHOTS: u64 = 20_000;
@@ -38,12 +38,20 @@ pub fn load(json: &str) -> Reference {
     serde_json::from_str(json).expect("a reference suite")
 }
 
-/// The engine's counts for `circuit` read as `format`: [`SHOTS`] shots, seed [`SEED`].
-pub fn engine_counts(circuit: &Circuit, format: Format) -> BTreeMap<String, u64> {
-    let limits = Limits::default();
+/// The engine's counts for `circuit` read as `format`: [`SHOTS`] shots, seed [`SEED`], on
+/// `method` (`None`: the method the engine chooses), with the method that ran.
+pub fn engine_counts_on(
+    circuit: &Circuit,
+    format: Format,
+    method: Option<Method>,
+) -> (BTreeMap<String, u64>, Method) {
+    let limits = Limits {
+        method,
+        ..Limits::default()
+    };
     let program = prepare(&circuit.source, format, &circuit.parameters, SHOTS, &limits)
         .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name));
-    simulate(
+    let counts = simulate(
         &program,
         SHOTS,
         Some(SEED),
@@ -51,5 +59,13 @@ pub fn engine_counts(circuit: &Circuit, format: Format) -> BTreeMap<String, u64>
         &CancellationToken::new(),
     )
     .unwrap_or_else(|e| panic!("{}: {e:?}", circuit.name))
-    .counts
+    .counts;
+    (counts, program.method())
+}
+
+/// The engine's counts for `circuit` read as `format` on the state vector (the reference
+/// sets of `scripts/qiskit_reference*.py` are the state vector's): [`SHOTS`] shots, seed
+/// [`SEED`].
+pub fn engine_counts(circuit: &Circuit, format: Format) -> BTreeMap<String, u64> {
+    engine_counts_on(circuit, format, Some(Method::StateVector)).0
 }

@@ -54,7 +54,7 @@ impl Lowering<'_> {
                         Some(count) => self.eval_int(count, "a control count")?,
                         None => 1,
                     };
-                    let limit = i128::from(self.limits.max_qubits);
+                    let limit = i128::from(self.limits.max_qubits_any());
                     if !(1..=limit).contains(&count) {
                         return Err(EngineError::at(
                             modifier.pos,

@@ -77,48 +77,76 @@ pub(super) fn convert(ty: &ScalarType, value: Value, pos: Position) -> Result<Va
 }
 
 /// An angle's value: reduced into `[0, 2π)` and, for `angle[n]`, rounded to a multiple of
-/// `2π / 2^n` (the specification's fixed-point angles).
+/// `2π / 2^n` (the specification's fixed-point angles), a tie to the even multiple (types,
+/// "Casting from float": `angle[1]` of π/2 is 0, `angle[2]` of 5π/4 is π).
 fn angle(radians: f64, width: Option<u64>) -> f64 {
     let reduced = radians.rem_euclid(TAU);
     let value = match width {
         Some(bits @ 1..=64) => {
             let steps = 2f64.powi(bits as i32);
-            (reduced / TAU * steps).round() / steps * TAU
+            (reduced / TAU * steps).round_ties_even() / steps * TAU
         }
         _ => reduced,
     };
     if value >= TAU { 0.0 } else { value }
 }
 
-/// A run parameter as the value of `input ty name;`.
+/// A run parameter as the value of `input ty name;` (errors at `pos`, the input's name).
 pub(super) fn input_value(ty: &ScalarType, name: &str, raw: f64, pos: Position) -> Result<Value> {
-    let wrong = |expected: &str| {
+    parameter_value(ty.kind, ty.width, raw).map_err(|expected| {
         EngineError::at(
             pos,
-            format!("parameter '{name}' is {raw}; input '{name}' ({ty}) needs {expected}"),
+            invalid_parameter(name, &ty.to_string(), raw, &expected),
         )
-    };
+    })
+}
+
+/// The message for a parameter `name` of value `raw` that an input of type `ty` refuses,
+/// `expected` saying what it takes (see [`parameter_value`]).
+pub(crate) fn invalid_parameter(name: &str, ty: &str, raw: f64, expected: &str) -> String {
+    format!("parameter '{name}' is {raw}; input '{name}' ({ty}) needs {expected}")
+}
+
+/// A run parameter `raw` as the value of an input of type `kind[width]`, or what such an
+/// input takes: any finite number for `float`; for `angle[n]`, any finite number (radians,
+/// reduced and rounded as [`angle`] does); for `int[n]` / `uint[n]`, an integer in the
+/// width's range (−2^(n−1) … 2^(n−1)−1, 0 … 2^n−1; without a width, below 2^63 in
+/// magnitude); `bool` and `bit` inputs are not supported.
+pub(crate) fn parameter_value(
+    kind: ScalarKind,
+    width: Option<u64>,
+    raw: f64,
+) -> std::result::Result<Value, String> {
     if !raw.is_finite() {
-        return Err(wrong("a finite number"));
+        return Err("a finite number".into());
     }
-    Ok(match ty.kind {
+    Ok(match kind {
         ScalarKind::Float => Value::Float(raw),
-        ScalarKind::Angle => Value::Float(angle(raw, ty.width)),
+        ScalarKind::Angle => Value::Float(angle(raw, width)),
         ScalarKind::Int | ScalarKind::Uint => {
-            let unsigned = ty.kind == ScalarKind::Uint;
-            if raw.fract() != 0.0 || raw.abs() >= 2f64.powi(63) || (unsigned && raw < 0.0) {
-                return Err(wrong(if unsigned {
-                    "a non-negative integer"
-                } else {
-                    "an integer"
-                }));
+            let unsigned = kind == ScalarKind::Uint;
+            // The widest range an i128 value of the IR holds and an f64 names exactly.
+            let bits = width.map_or(64, |w| w.clamp(1, 64)) as i32;
+            let (low, high) = if unsigned {
+                (0.0, 2f64.powi(bits))
+            } else {
+                (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1))
+            };
+            let unbounded = width.is_none();
+            if raw.fract() != 0.0 || raw < low || raw >= high {
+                return Err(match (unsigned, unbounded) {
+                    (false, true) => "an integer".into(),
+                    (true, true) => "a non-negative integer".into(),
+                    (false, false) => format!("an integer from {low} to {}", high - 1.0),
+                    (true, false) => format!("an integer from 0 to {}", high - 1.0),
+                });
             }
             Value::Int(raw as i128)
         }
         ScalarKind::Bool | ScalarKind::Bit => {
-            return Err(EngineError::at(
-                pos,
-                format!("input '{name}' is of type {ty}; only numeric inputs are supported"),
+            return Err(format!(
+                "a numeric type ({} inputs are not supported)",
+                kind.as_str()
             ));
         }
     })
@@ -148,5 +176,35 @@ mod tests {
         // angle[2]: multiples of π/2.
         assert!((angle(1.0, Some(2)) - std::f64::consts::FRAC_PI_2).abs() < 1e-15);
         assert_eq!(angle(TAU - 1e-9, Some(8)), 0.0);
+    }
+
+    #[test]
+    fn a_tie_rounds_to_the_even_multiple() {
+        use std::f64::consts::PI;
+        assert_eq!(angle(PI / 2.0, Some(1)), 0.0);
+        assert_eq!(angle(3.0 * PI / 2.0, Some(1)), 0.0);
+        assert_eq!(angle(5.0 * PI / 4.0, Some(2)), PI);
+        assert_eq!(angle(PI / 4.0, Some(2)), 0.0);
+        assert_eq!(angle(3.0 * PI / 4.0, Some(2)), PI);
+    }
+
+    #[test]
+    fn integer_parameters_fit_their_type() {
+        let int = |width, raw| parameter_value(ScalarKind::Int, width, raw);
+        let uint = |width, raw| parameter_value(ScalarKind::Uint, width, raw);
+        assert_eq!(int(None, -3.0), Ok(Value::Int(-3)));
+        assert_eq!(int(None, 2.5), Err("an integer".into()));
+        assert_eq!(uint(None, -1.0), Err("a non-negative integer".into()));
+        assert_eq!(int(Some(8), 127.0), Ok(Value::Int(127)));
+        assert_eq!(int(Some(8), -128.0), Ok(Value::Int(-128)));
+        assert_eq!(
+            int(Some(8), 128.0),
+            Err("an integer from -128 to 127".into())
+        );
+        assert_eq!(uint(Some(8), 255.0), Ok(Value::Int(255)));
+        assert_eq!(uint(Some(8), 256.0), Err("an integer from 0 to 255".into()));
+        assert_eq!(int(None, 2f64.powi(63)), Err("an integer".into()));
+        assert!(parameter_value(ScalarKind::Float, None, f64::NAN).is_err());
+        assert!(parameter_value(ScalarKind::Bool, None, 1.0).is_err());
     }
 }
