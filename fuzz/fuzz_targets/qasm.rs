@@ -28,6 +28,9 @@ use qrun_engine::{
 fn limits() -> Limits {
     Limits {
         max_qubits: 15,
+        // Both methods: a Clifford input runs on the stabilizer, any other on the state vector.
+        max_stabilizer_qubits: 64,
+        method: None,
         max_shots: 8,
         max_gates: 256,
         max_source_bytes: 64 * 1024,

@@ -45,6 +45,10 @@ impl Simulator {
         Simulator {
             limits: Limits {
                 max_qubits: *max_qubits,
+                // Off until the service offers the method (issue 29's service half: its
+                // configuration, `results.method`, `GET /api/backends` per method).
+                max_stabilizer_qubits: 0,
+                method: None,
                 max_shots: *max_shots,
                 max_gates: *max_gates,
                 max_source_bytes: *max_source_bytes,

@@ -54,6 +54,10 @@ impl Service {
         let max_gates = self.rules.source_check_max_gates;
         let limits = qrun_engine::Limits {
             max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
+            // The stabilizer method is not yet offered by any backend (issue 29's service
+            // half): a source is checked as the state vector would run it.
+            max_stabilizer_qubits: 0,
+            method: None,
             max_shots: 1,
             max_gates,
             max_source_bytes: usize::MAX,
