@@ -150,6 +150,11 @@ impl WriteError {
     }
 }
 
+/// How many times a batch is begun when the database rolls it back for a concurrent one
+/// ([`StoreError::is_concurrency_conflict`]: a deadlock between two nodes' batches that lock
+/// the same runs in different orders, a cancel batch and a completion batch say).
+const CONFLICT_ATTEMPTS: u32 = 3;
+
 impl Store {
     /// Applies a batch of commands in one transaction; one outcome per command, in order.
     pub async fn apply(
@@ -165,6 +170,9 @@ impl Store {
     /// claimed); the runs they created wait for the next claim (their `created_at` is the
     /// claim's own time).
     ///
+    /// A batch the database rolls back for a concurrent one (a deadlock, a serialization
+    /// failure) is applied again at once, up to [`CONFLICT_ATTEMPTS`] times in all.
+    ///
     /// If the batch's transaction fails, why decides what follows. A transient failure (the
     /// database down, locked or full: [`StoreError::is_transient`]) is every command's and
     /// claim's outcome at once — retrying them one by one would only wait out the same outage
@@ -176,11 +184,19 @@ impl Store {
         commands: &[Command],
         claims: &[ClaimOrder],
     ) -> (Vec<std::result::Result<Applied, WriteError>>, Vec<Claimed>) {
-        let err = match self.apply_together(commands, claims).await {
-            Ok((outcomes, claimed)) => {
-                return (outcomes, claimed.into_iter().map(Ok).collect());
+        let mut attempt = 1;
+        let err = loop {
+            match self.apply_together(commands, claims).await {
+                Ok((outcomes, claimed)) => {
+                    return (outcomes, claimed.into_iter().map(Ok).collect());
+                }
+                // Another batch locked the same runs in another order: begin again.
+                Err(err) if err.is_concurrency_conflict() && attempt < CONFLICT_ATTEMPTS => {
+                    tracing::info!(error = %err, attempt, "batch rolled back by a concurrent one; applying it again");
+                    attempt += 1;
+                }
+                Err(err) => break Arc::new(err),
             }
-            Err(err) => Arc::new(err),
         };
         if commands.len() + claims.len() <= 1 || err.is_transient() {
             return (

@@ -82,6 +82,28 @@ impl StoreError {
         }
     }
 
+    /// Whether the database rolled the transaction back only because of another one running
+    /// at the same time — a deadlock (PostgreSQL `40P01`: two batches locking the same runs in
+    /// different orders) or a serialization failure (`40001`) — so the same transaction,
+    /// begun again at once, is expected to succeed (PostgreSQL's advice for both).
+    pub fn is_concurrency_conflict(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        let (DbErr::Exec(runtime) | DbErr::Query(runtime) | DbErr::Conn(runtime)) = err else {
+            return false;
+        };
+        let RuntimeErr::SqlxError(err) = runtime else {
+            return false;
+        };
+        match err.as_ref() {
+            sea_orm::sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|code| code == "40P01" || code == "40001"),
+            _ => false,
+        }
+    }
+
     /// The name of the unique constraint this error violated, if it is such a violation.
     pub fn unique_violation(&self) -> Option<String> {
         match self {

@@ -392,3 +392,69 @@ async fn an_event_stream_resumes_and_ends_with_an_error_event(db: TestDb) {
 }
 
 on_both_databases!(an_event_stream_resumes_and_ends_with_an_error_event);
+
+/// A batch that PostgreSQL rolls back as a deadlock's victim is applied again, and its
+/// commands take effect: here another transaction holds run B, the batch cancels A then B
+/// (and waits for B), and the other transaction then asks for A — a cycle the database breaks
+/// by rolling the batch back. (Two nodes' batches, a cancel batch and a completion batch
+/// locking the same runs in different orders, met this in the three-node test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_rolled_back_by_a_deadlock_is_applied_again() {
+    use qrun::store::{Canceller, Change};
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let app = TestApp::spawn(db).await;
+    let fixture = app.circuit().await;
+    let a = app.submit(&fixture, Some(false)).await.id;
+    let b = app.submit(&fixture, Some(false)).await.id;
+    let other = Database::connect(ConnectOptions::new(app.db.url.clone()))
+        .await
+        .unwrap();
+    let other = sea_orm::TransactionTrait::begin(&other).await.unwrap();
+    other
+        .execute_unprepared(&format!("SELECT id FROM runs WHERE id = '{b}' FOR UPDATE"))
+        .await
+        .unwrap();
+    let cancel = |run| Command::Transition {
+        run_id: run,
+        change: Change::Cancel {
+            by: Canceller::Operator,
+        },
+    };
+    let store = app.store().clone();
+    let batch = tokio::spawn(async move { store.apply(&[cancel(a), cancel(b)]).await });
+    let watcher = Database::connect(ConnectOptions::new(app.db.url.clone()))
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(10),
+        "the batch waits for run B",
+        || async {
+            let waiting = watcher
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE \"runs\"%'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            waiting.try_get::<i64>("", "n").unwrap() == 1
+        },
+    )
+    .await;
+    // The cycle: the batch holds A and waits for B; this asks for A. PostgreSQL rolls one
+    // back after `deadlock_timeout` (1 s): the batch, which waited first.
+    other
+        .execute_unprepared(&format!("SELECT id FROM runs WHERE id = '{a}' FOR UPDATE"))
+        .await
+        .unwrap();
+    other.commit().await.unwrap();
+    let outcomes = batch.await.unwrap();
+    for outcome in outcomes {
+        let applied = outcome.expect("applied on its second attempt");
+        assert_eq!(applied.run.status, RunStatus::Cancelled);
+    }
+    app.stop().await;
+}
