@@ -823,6 +823,31 @@ mod tests {
         Config::load_from(Some(&path), Env::prefixed("QRUN_TEST_NOTHING__"))
     }
 
+    /// `[scheduling]`: weights must be positive and finite, named in the error by handle; a
+    /// cap of 0 is none.
+    #[test]
+    fn scheduling_weights_are_positive_and_a_zero_cap_is_none() {
+        let config =
+            load_toml("[scheduling]\nmax_running_per_user = 3\nweights = { alice = 3.0 }\n")
+                .unwrap();
+        assert_eq!(config.scheduling.max_running_per_user(), Some(3));
+        assert_eq!(config.scheduling.weights["alice"], 3.0);
+        assert_eq!(
+            load_toml("").unwrap().scheduling.max_running_per_user(),
+            None
+        );
+        for bad in ["0.0", "-1.0", "nan"] {
+            let err = load_toml(&format!("[scheduling]\nweights = {{ bob = {bad} }}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("key `scheduling.weights.bob`")
+                    && err.contains("not a positive number"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn backends_merge_with_the_defaults_by_type_and_name() {
         // One command backend added: the built-in simulator stays.
