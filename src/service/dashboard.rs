@@ -33,6 +33,9 @@ pub struct Dashboard {
     pub by_framework: Vec<FrameworkCounts>,
     /// Failed within [`WINDOW`], per error class (all six, in [`ErrorClass::ALL`]'s order).
     pub failures: Vec<(ErrorClass, u64)>,
+    /// Runs pending now per backend, `type/name`: every configured backend in configuration
+    /// order, then any other a pending run names.
+    pub queues: Vec<(String, u64)>,
 }
 
 /// One framework's recent endings.
@@ -99,8 +102,27 @@ impl Service {
                 RunStatus::Cancelled | RunStatus::Pending | RunStatus::Running => {}
             }
         }
+        let mut pending: BTreeMap<String, u64> = self
+            .store
+            .pending_by_backend()
+            .await?
+            .into_iter()
+            .map(|(kind, name, n)| (format!("{kind}/{name}"), n))
+            .collect();
+        let mut queues: Vec<(String, u64)> = self
+            .rules
+            .backends
+            .iter()
+            .map(|b| {
+                let key = format!("{}/{}", b.kind, b.name);
+                let n = pending.remove(&key).unwrap_or(0);
+                (key, n)
+            })
+            .collect();
+        queues.extend(pending);
         Ok(Dashboard {
             health,
+            queues,
             finished: by_status,
             by_framework: frameworks
                 .into_values()

@@ -114,6 +114,27 @@ impl Store {
             .await?)
     }
 
+    /// How many runs are pending per backend, as `(type, name, count)`, backends with none
+    /// left out. Counts the pending runs (the dashboard's snapshot takes it at most once every
+    /// 2 s, whoever asks).
+    pub async fn pending_by_backend(&self) -> Result<Vec<(String, String, u64)>> {
+        let rows: Vec<(String, String, i64)> = runs::Entity::find()
+            .select_only()
+            .column(runs::Column::BackendType)
+            .column(runs::Column::BackendName)
+            .column_as(runs::Column::Id.count(), "pending")
+            .filter(status_filter(RunStatus::Pending))
+            .group_by(runs::Column::BackendType)
+            .group_by(runs::Column::BackendName)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, name, n)| (kind, name, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
     /// How many of `user_id`'s runs are pending or running.
     pub async fn count_active(&self, user_id: Uuid) -> Result<u64> {
         Ok(runs::Entity::find()

@@ -61,6 +61,17 @@ fn dashboard_page(shell: &Shell, d: &Dashboard) -> Markup {
                 None => { "none waiting." }
             }
         }
+        section.card {
+            h2 { "Queue by backend" }
+            table {
+                thead { tr { th { "backend" } th { "pending" } } }
+                tbody {
+                    @for (backend, n) in &d.queues {
+                        tr { td.mono { (backend) } td id={ "queue-" (backend) } { (n) } }
+                    }
+                }
+            }
+        }
         div.charts {
             section.card {
                 h2 { "Endings by framework, " (hour) }

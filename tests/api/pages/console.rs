@@ -94,6 +94,11 @@ async fn the_dashboard_counts_runs_and_charts_the_last_hours_endings_without_an_
         assert!(html.contains(title), "{title}: {html}");
     }
     assert!(html.contains("Oldest pending run: <strong>"), "{html}");
+    // The queue per backend: the one pending run on the simulator.
+    assert!(
+        html.contains(r#"<td id="queue-simulator/statevector">1</td>"#),
+        "{html}"
+    );
     // Live (a refresh, no stream), and public counts only: no id, no handle, no circuit.
     assert!(html.contains(r#"data-refresh="3""#) && html.contains("<script>"));
     for secret in [done, failed, running, pending, cancelled]
