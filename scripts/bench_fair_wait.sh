@@ -61,7 +61,7 @@ for _ in $(seq 1 "$BURST"); do
 done
 BOBS=$(curl -sf -H "Authorization: Bearer $BOB" -H 'Content-Type: application/json' -d "$RUN" "$BASE/api/runs")
 ID=$(echo "$BOBS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-POSITION=$(echo "$BOBS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queue_position"])')
+POSITION=$(curl -sf "$BASE/api/runs/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queue_position"])')
 while :; do
   RUN_NOW=$(curl -sf "$BASE/api/runs/$ID")
   STATUS=$(echo "$RUN_NOW" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
@@ -74,6 +74,6 @@ from datetime import datetime
 run = json.load(sys.stdin)
 created = datetime.fromisoformat(run["created_at"].replace("Z", "+00:00"))
 started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
-print(f"Bob behind Alice'"'"'s '"$BURST"' runs (4 slots, {'"$SLEEP"'} s runs): queue_position at submission '"$POSITION"', waited {(started - created).total_seconds():.3f} s pending")
+print(f"Bob behind Alice'"'"'s '"$BURST"' runs (4 slots, {'"$SLEEP"'} s runs): queue_position just after submission '"$POSITION"', waited {(started - created).total_seconds():.3f} s pending")
 '
 echo "rerun: BURST=$BURST SLEEP=$SLEEP scripts/bench_fair_wait.sh   ($(date -u +%FT%TZ), $(nproc) CPUs)"

@@ -134,13 +134,14 @@ async fn submit(
             } else {
                 StatusCode::OK
             };
-            let standing = ctx.service.standing(&submitted.run).await?;
+            // Where the run stands is not reckoned here, on the submission's hot path (a read of
+            // every waiting user's queue): `GET /api/runs/{id}` and the event stream have it.
             Ok(warp::reply::with_status(
                 warp::reply::json(&RunView::new(
                     &submitted.run,
                     &submitted.circuit,
                     true,
-                    standing.as_ref(),
+                    None,
                 )),
                 status,
             ))

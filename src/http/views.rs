@@ -338,11 +338,13 @@ pub struct RunView {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     /// A pending run's place in the order the claims will start pending runs in (fair share,
-    /// as the queues are now): 1 is next. Null unless pending, and in listings.
+    /// as the queues are now): 1 is next. Null unless pending, and in listings and the
+    /// submission's answer.
     #[schema(minimum = 1)]
     pub queue_position: Option<u64>,
     /// When a pending run may start: an estimate from its backend's recent execution times.
-    /// Null unless pending, before the backend has completed a run, and in listings.
+    /// Null unless pending, before the backend has completed a run, and in listings and the
+    /// submission's answer.
     pub estimated_start_at: Option<DateTime<Utc>>,
 }
 

@@ -12,19 +12,6 @@ use uuid::Uuid;
 use crate::helpers::*;
 use crate::on_both_databases;
 
-/// `n` pending runs of `fixture`'s, created in one transaction; their ids, oldest first.
-async fn burst(app: &TestApp, fixture: &Fixture, n: usize) -> Vec<Uuid> {
-    let commands: Vec<Command> = (0..n)
-        .map(|_| Command::Create(fixture.new_run(10, Some(false))))
-        .collect();
-    app.store()
-        .apply(&commands)
-        .await
-        .into_iter()
-        .map(|outcome| outcome.expect("created").run.id)
-        .collect()
-}
-
 /// Frees a slot: the run ends (cancelled by an operator).
 async fn finish(app: &TestApp, run_id: Uuid) {
     app.transition(
@@ -52,7 +39,7 @@ async fn a_burst_does_not_hold_another_users_run_behind_it(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let alice = app.circuit_of("alice").await;
     let bob = app.circuit_of("bob").await;
-    let alices = burst(&app, &alice, 200).await;
+    let alices = app.burst(&alice, 200).await;
     let running = app.claim("node-a", 4, 300).await;
     let started: Vec<Uuid> = running.iter().map(|a| a.run.id).collect();
     assert_eq!(
@@ -86,8 +73,8 @@ async fn one_claim_shares_its_slots_among_the_users_waiting(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let alice = app.circuit_of("alice").await;
     let bob = app.circuit_of("bob").await;
-    let alices = burst(&app, &alice, 50).await;
-    let bobs = burst(&app, &bob, 50).await;
+    let alices = app.burst(&alice, 50).await;
+    let bobs = app.burst(&bob, 50).await;
     let claimed = app.claim("node-a", 8, 300).await;
     let mut by_user = BTreeMap::<Uuid, Vec<Uuid>>::new();
     for applied in &claimed {
@@ -115,8 +102,8 @@ async fn weights_give_users_their_share_of_the_slots(db: TestDb) {
     .await;
     let alice = app.circuit_of("alice").await;
     let bob = app.circuit_of("bob").await;
-    burst(&app, &alice, 60).await;
-    burst(&app, &bob, 60).await;
+    app.burst(&alice, 60).await;
+    app.burst(&bob, 60).await;
     let mut running: Vec<Applied> = app.claim("node-a", 8, 300).await;
     let mix = |running: &[Applied]| {
         let alice_count = running
@@ -149,11 +136,11 @@ async fn the_per_user_cap_holds_however_often_a_node_claims(db: TestDb) {
     .await;
     let alice = app.circuit_of("alice").await;
     let bob = app.circuit_of("bob").await;
-    let alices = burst(&app, &alice, 10).await;
+    let alices = app.burst(&alice, 10).await;
     let first = app.claim("node-a", 8, 300).await;
     assert_eq!(owners(&first), [alice.user_id; 2]);
     assert!(app.claim("node-b", 8, 300).await.is_empty());
-    let bobs = burst(&app, &bob, 3).await;
+    let bobs = app.burst(&bob, 3).await;
     let second = app.claim("node-b", 8, 300).await;
     assert_eq!(
         second.iter().map(|a| a.run.id).collect::<Vec<_>>(),

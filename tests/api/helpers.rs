@@ -314,6 +314,20 @@ impl TestApp {
         }
     }
 
+    /// `n` pending runs of `fixture`'s circuit (10 shots, no consent), created in one
+    /// transaction; their ids, oldest first.
+    pub async fn burst(&self, fixture: &Fixture, n: usize) -> Vec<Uuid> {
+        let commands: Vec<Command> = (0..n)
+            .map(|_| Command::Create(fixture.new_run(10, Some(false))))
+            .collect();
+        self.store()
+            .apply(&commands)
+            .await
+            .into_iter()
+            .map(|outcome| outcome.expect("created").run.id)
+            .collect()
+    }
+
     /// A pending run of `fixture`'s circuit with the given consent.
     pub async fn submit(&self, fixture: &Fixture, consent: Option<bool>) -> Run {
         let new = fixture.new_run(100, consent);

@@ -5,25 +5,12 @@
 use std::time::Duration;
 
 use qrun::domain::{RunResults, RunStatus};
-use qrun::store::{Canceller, Change, Command};
+use qrun::store::{Canceller, Change};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::helpers::*;
 use crate::on_both_databases;
-
-/// `n` pending runs of `fixture`'s, created in one transaction; their ids, oldest first.
-async fn burst(app: &TestApp, fixture: &Fixture, n: usize) -> Vec<Uuid> {
-    let commands: Vec<Command> = (0..n)
-        .map(|_| Command::Create(fixture.new_run(10, Some(false))))
-        .collect();
-    app.store()
-        .apply(&commands)
-        .await
-        .into_iter()
-        .map(|outcome| outcome.expect("created").run.id)
-        .collect()
-}
 
 async fn position(app: &TestApp, run: Uuid) -> Value {
     app.get_json(&format!("/api/runs/{run}")).await["queue_position"].clone()
@@ -36,11 +23,11 @@ async fn positions_are_exact_for_a_known_queue(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let alice = app.circuit_of("alice").await;
     let bob = app.circuit_of("bob").await;
-    let alices = burst(&app, &alice, 5).await;
+    let alices = app.burst(&alice, 5).await;
     for run in &alices[..2] {
         app.start_run(*run).await;
     }
-    let bobs = burst(&app, &bob, 2).await;
+    let bobs = app.burst(&bob, 2).await;
     let order = [bobs[0], bobs[1], alices[2], alices[3], alices[4]];
     for turn in 0..order.len() {
         for (place, run) in order.iter().enumerate().skip(turn) {
@@ -65,8 +52,8 @@ async fn positions_lead_to_the_next_start_and_never_grow(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let alice = app.circuit_of("alice").await;
     let bob = app.circuit_of("bob").await;
-    let mut pending = burst(&app, &alice, 5).await;
-    pending.extend(burst(&app, &bob, 3).await);
+    let mut pending = app.burst(&alice, 5).await;
+    pending.extend(app.burst(&bob, 3).await);
     let mut last = std::collections::BTreeMap::new();
     while !pending.is_empty() {
         let mut positions = Vec::new();
@@ -92,7 +79,7 @@ async fn positions_lead_to_the_next_start_and_never_grow(db: TestDb) {
 async fn the_estimate_comes_with_history(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let fixture = app.circuit().await;
-    let runs = burst(&app, &fixture, 3).await;
+    let runs = app.burst(&fixture, 3).await;
     let run = app.get_json(&format!("/api/runs/{}", runs[2])).await;
     assert_eq!(run["queue_position"], 3);
     assert_eq!(run["estimated_start_at"], Value::Null, "no history yet");
@@ -124,7 +111,7 @@ async fn the_estimate_comes_with_history(db: TestDb) {
 async fn the_page_the_cli_and_the_stream_say_where_a_run_stands(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let fixture = app.circuit_of("alice").await;
-    let runs = burst(&app, &fixture, 3).await;
+    let runs = app.burst(&fixture, 3).await;
     let last = runs[2];
     let (status, html) = app
         .page(&format!("/alice/bell/runs/{last}"), None, None)
