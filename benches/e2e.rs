@@ -157,7 +157,9 @@ async fn throughput(server: &Server, clients: usize, runs: u64) -> Result<(), Er
     println!("mode: throughput, {clients} clients, {runs} runs of Bell × 100 shots");
     let before = server.finished().await?;
     let start = Instant::now();
-    let (mut latencies, submitted) = server.submit_closed_loop(clients, runs).await?;
+    let (mut latencies, submitted) = server
+        .submit_closed_loop(std::slice::from_ref(&server.token), clients, runs)
+        .await?;
     let finished = server.wait_finished(before.total() + runs).await?;
     let all = start.elapsed();
     let after = finished.minus(&before);

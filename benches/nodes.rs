@@ -7,6 +7,7 @@
 //! cargo bench --bench nodes -- claim --runs 200          # 201 on the API node → claimed
 //! cargo bench --bench nodes -- throughput --workers 2    # runs/s and the CPU split
 //! cargo bench --bench nodes -- throughput --backlog --concurrency 512   # draining a backlog
+//! cargo bench --bench nodes -- throughput --backlog --users 100 # 100 users' queues
 //! cargo bench --bench nodes -- cancel --bin /work/baseline-qrun   # another binary
 //! ```
 //!
@@ -35,7 +36,8 @@
 //!   every millisecond) that shows the run no longer pending.
 //! - `throughput`: `--workers` workers (`max_concurrent_runs = --concurrency`); `--clients`
 //!   closed-loop clients submit Bell × 100 shots with analytics consent through the API node
-//!   until `--runs` are accepted, as `benches/e2e.rs` does; runs/s from the first submission
+//!   until `--runs` are accepted (client `i` as user `i % --users`: a fair-share claim
+//!   chooses among that many users' queues), as `benches/e2e.rs` does; runs/s from the first submission
 //!   to the last completion (the workers' `qrun_runs_finished_total`, polled every 20 ms).
 //!   With it, the CPU seconds each process spent meanwhile (utime + stime + those of reaped
 //!   children, from `/proc/PID/stat`, before and after): each qrun node, PostgreSQL's
@@ -108,6 +110,10 @@ enum Mode {
         workers: usize,
         #[arg(long, default_value_t = 32)]
         clients: usize,
+        /// Users the clients submit as (client `i` as user `i % users`): fair-share claims
+        /// choose among this many users' queues.
+        #[arg(long, default_value_t = 1)]
+        users: usize,
         #[arg(long, default_value_t = 10_000)]
         runs: u64,
         /// `executor.max_concurrent_runs` of each worker.
@@ -176,12 +182,14 @@ async fn run(args: Args) -> Result<(), Error> {
         Mode::Throughput {
             workers,
             clients,
+            users,
             runs,
             concurrency,
             backlog,
         } => {
             let load = Load {
                 clients,
+                users,
                 runs,
                 backlog,
             };
@@ -318,6 +326,7 @@ async fn claim(args: &Args, nodes: &Nodes, runs: usize, pause_ms: u64) -> Result
 /// What the clients of `throughput` do.
 struct Load {
     clients: usize,
+    users: usize,
     runs: u64,
     backlog: bool,
 }
@@ -330,12 +339,13 @@ async fn throughput(
 ) -> Result<(), Error> {
     let Load {
         clients,
+        users,
         runs,
         backlog,
     } = load;
     println!(
-        "mode: throughput, {clients} clients, {runs} runs of Bell × 100 shots; 1 API-only node, \
-         {workers} worker(s) with max_concurrent_runs = {concurrency}{}",
+        "mode: throughput, {clients} clients as {users} user(s), {runs} runs of Bell × 100 \
+         shots; 1 API-only node, {workers} worker(s) with max_concurrent_runs = {concurrency}{}",
         if backlog {
             "; every run submitted before the workers start, timed from their start"
         } else {
@@ -343,11 +353,15 @@ async fn throughput(
         }
     );
     let api = nodes.api(simulator()).await?;
+    let mut tokens = vec![nodes.token.clone()];
+    for _ in 1..users.max(1) {
+        tokens.push(support::create_user(&nodes.bin, &nodes.api_config)?);
+    }
     let (admin, name) = nodes.db.postgres_database().ok_or("not PostgreSQL")?;
     let mut pool = Vec::with_capacity(workers);
     let mut submissions = None;
     if backlog {
-        submissions = Some(api.submit_closed_loop(clients, runs).await?);
+        submissions = Some(api.submit_closed_loop(&tokens, clients, runs).await?);
     }
     let mut cpu_before = CpuSample::take(&[api.pid()], admin, name)?;
     let start = Instant::now();
@@ -373,7 +387,7 @@ async fn throughput(
         None => {
             cpu_before = CpuSample::take(&pids, admin, name)?;
             let start = Instant::now();
-            (start, api.submit_closed_loop(clients, runs).await?)
+            (start, api.submit_closed_loop(&tokens, clients, runs).await?)
         }
     };
     let (mut latencies, submitted) = submissions;

@@ -404,6 +404,7 @@ async fn lifecycle(db: &DatabaseConnection) -> Result<(), Error> {
         shots: 100,
         execution_time,
         unique_states: 2,
+        method: None,
     };
 
     // 1. submit

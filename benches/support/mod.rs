@@ -170,9 +170,11 @@ impl Server {
     }
 
     /// `clients` closed-loop clients submitting Bell × 100 shots with consent until `runs` are
-    /// accepted: each submission's latency in milliseconds, and the time they all took.
+    /// accepted, client `i` as the user of `tokens[i % tokens.len()]`: each submission's
+    /// latency in milliseconds, and the time they all took.
     pub async fn submit_closed_loop(
         &self,
+        tokens: &[String],
         clients: usize,
         runs: u64,
     ) -> Result<(Vec<f64>, std::time::Duration), Error> {
@@ -180,8 +182,8 @@ impl Server {
         let issued = Arc::new(AtomicU64::new(0));
         let start = std::time::Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..clients {
-            let (client, issued) = (self.client(), issued.clone());
+        for i in 0..clients {
+            let (client, issued) = (self.client_as(&tokens[i % tokens.len()]), issued.clone());
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while issued.fetch_add(1, Ordering::Relaxed) < runs {
@@ -199,11 +201,17 @@ impl Server {
         Ok((latencies, start.elapsed()))
     }
 
+    /// A client submitting as the node's user.
     pub fn client(&self) -> Client {
+        self.client_as(&self.token)
+    }
+
+    /// A client submitting as the user of `token` (the circuit is public).
+    pub fn client_as(&self, token: &str) -> Client {
         Client {
             http: self.api.http().clone(),
             url: self.api.url("/api/runs"),
-            token: self.token.clone(),
+            token: token.to_owned(),
             body: serde_json::json!({
                 "circuit_id": self.circuit_id,
                 "backend": self.backend,

@@ -235,7 +235,7 @@ async fn a_burst_does_not_hold_another_users_run_on_one_or_two_nodes(db: TestDb)
         let slots = 4 * nodes;
         let alice = a.circuit().await;
         let bob = a.circuit().await;
-        let alices = slow_burst(&a, &alice, 300).await;
+        let alices = slow_burst(&a, &alice, 1_000).await;
         wait_until(
             std::time::Duration::from_secs(60),
             "every slot busy with Alice's runs",
