@@ -271,17 +271,51 @@ pub struct MetricsConfig {
     pub enabled: bool,
 }
 
+/// How a simulator backend chooses a run's simulation method (`backends[].method`), named as
+/// Qiskit Aer names its `method` option.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SimulationMethod {
+    /// Per circuit: the stabilizer when every operation is Clifford and it fits, else the
+    /// state vector.
+    #[default]
+    Automatic,
+    /// The state vector only.
+    Statevector,
+    /// The stabilizer tableau only: a non-Clifford circuit fails validation.
+    Stabilizer,
+}
+
+impl SimulationMethod {
+    /// The engine's pinned method; `None` for automatic.
+    pub fn pinned(self) -> Option<qrun_engine::Method> {
+        match self {
+            SimulationMethod::Automatic => None,
+            SimulationMethod::Statevector => Some(qrun_engine::Method::StateVector),
+            SimulationMethod::Stabilizer => Some(qrun_engine::Method::Stabilizer),
+        }
+    }
+}
+
 /// One execution backend.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum BackendConfig {
-    /// The built-in state-vector simulator.
+    /// The built-in simulator: the state vector, and the stabilizer method for Clifford
+    /// circuits (docs/DESIGN.md §5).
     Simulator {
         name: String,
         /// Circuit formats it accepts: `openqasm2`, `openqasm3` (both by default).
         #[serde(default = "default_simulator_formats")]
         formats: Vec<String>,
+        /// Most qubits on the state vector (`16 · 2^n` bytes per state).
         max_qubits: u32,
+        /// Most qubits of a Clifford circuit on the stabilizer method (about `n² / 2` bytes);
+        /// 0 turns the method off.
+        max_stabilizer_qubits: u32,
+        /// `automatic` (the stabilizer for a circuit of Clifford operations only, else the
+        /// state vector), or the one method this backend runs.
+        method: SimulationMethod,
         max_shots: u64,
         max_gates: u64,
         max_source_bytes: usize,
@@ -428,13 +462,40 @@ impl BackendConfig {
         }
     }
 
-    /// The widest circuit it runs, qubits: the simulator's cap, or what a command backend
-    /// declares (unknown if it does not).
+    /// The widest circuit it runs, qubits: the widest of the simulator's methods, or what a
+    /// command backend declares (unknown if it does not).
     pub fn max_qubits(&self) -> Option<u32> {
         match self {
-            BackendConfig::Simulator { max_qubits, .. } => Some(*max_qubits),
+            BackendConfig::Simulator { .. } => self.limits().map(|l| l.max_qubits_any()),
             BackendConfig::Command { max_qubits, .. } => *max_qubits,
         }
+    }
+
+    /// The simulator's limits and pinned method, as the engine takes them (`None` for a
+    /// command backend): the one source for the simulator that runs, the check at
+    /// submission and `GET /api/backends`.
+    pub fn limits(&self) -> Option<qrun_engine::Limits> {
+        let BackendConfig::Simulator {
+            max_qubits,
+            max_stabilizer_qubits,
+            method,
+            max_shots,
+            max_gates,
+            max_source_bytes,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        Some(qrun_engine::Limits {
+            max_qubits: *max_qubits,
+            max_stabilizer_qubits: *max_stabilizer_qubits,
+            method: method.pinned(),
+            max_shots: *max_shots,
+            max_gates: *max_gates,
+            max_source_bytes: *max_source_bytes,
+            time_limit: self.timeout(),
+        })
     }
 
     /// The gates it executes natively, by Qiskit's names: the engine's for the simulator,
@@ -634,6 +695,7 @@ impl Config {
                 ));
             }
             validate_formats(&id, backend)?;
+            validate_methods(&id, backend)?;
             if let BackendConfig::Command {
                 program, sandbox, ..
             } = backend
@@ -656,6 +718,47 @@ impl Config {
             .iter()
             .find(|b| b.kind() == kind && b.name() == name)
     }
+}
+
+/// A simulator's qubit limits within the engine's, and a pinned method it has room for.
+fn validate_methods(id: &str, backend: &BackendConfig) -> Result<(), ConfigError> {
+    let BackendConfig::Simulator {
+        max_qubits,
+        max_stabilizer_qubits,
+        method,
+        ..
+    } = backend
+    else {
+        return Ok(());
+    };
+    let key = |name: &str| format!("backends[{id}].{name}");
+    for (name, value, most) in [
+        ("max_qubits", *max_qubits, qrun_engine::ENGINE_MAX_QUBITS),
+        (
+            "max_stabilizer_qubits",
+            *max_stabilizer_qubits,
+            qrun_engine::ENGINE_MAX_STABILIZER_QUBITS,
+        ),
+    ] {
+        if value > most {
+            return Err(ConfigError::key(
+                &key(name),
+                format!("{value} is more than the engine simulates ({most})"),
+            ));
+        }
+    }
+    let room = match method {
+        SimulationMethod::Statevector => ("max_qubits", *max_qubits),
+        SimulationMethod::Stabilizer => ("max_stabilizer_qubits", *max_stabilizer_qubits),
+        SimulationMethod::Automatic => ("max_qubits", (*max_qubits).max(*max_stabilizer_qubits)),
+    };
+    if room.1 == 0 {
+        return Err(ConfigError::key(
+            &key(room.0),
+            "is 0: the backend would run no circuit with its method",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_formats(id: &str, backend: &BackendConfig) -> Result<(), ConfigError> {
@@ -845,6 +948,61 @@ mod tests {
                     && err.contains("not a positive number"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    /// A simulator's `method` and qubit limits: automatic by default with both methods; a
+    /// pinned method needs room; limits past the engine's and unknown methods are refused,
+    /// naming the backend's key.
+    #[test]
+    fn simulator_methods_and_their_limits() {
+        let simulator = |extra: &str| {
+            load_toml(&format!(
+                "[[backends]]\ntype = \"simulator\"\nname = \"statevector\"\n{extra}"
+            ))
+        };
+        let limits = simulator("").unwrap().backends[0].limits().unwrap();
+        assert_eq!(
+            (
+                limits.max_qubits,
+                limits.max_stabilizer_qubits,
+                limits.method
+            ),
+            (24, 10_000, None)
+        );
+        let pinned = simulator("method = \"stabilizer\"\n").unwrap().backends[0]
+            .limits()
+            .unwrap();
+        assert_eq!(pinned.method, Some(qrun_engine::Method::Stabilizer));
+        for (extra, key, says) in [
+            (
+                "method = \"mps\"\n",
+                "backends[simulator/statevector]",
+                "found `mps`, expected `one of `automatic`, `statevector`, `stabilizer``",
+            ),
+            (
+                "max_stabilizer_qubits = 40000\n",
+                "backends[simulator/statevector].max_stabilizer_qubits",
+                "more than the engine simulates (32768)",
+            ),
+            (
+                "max_qubits = 41\n",
+                "backends[simulator/statevector].max_qubits",
+                "more than the engine simulates (40)",
+            ),
+            (
+                "method = \"stabilizer\"\nmax_stabilizer_qubits = 0\n",
+                "backends[simulator/statevector].max_stabilizer_qubits",
+                "would run no circuit",
+            ),
+            (
+                "max_qubits = 0\nmax_stabilizer_qubits = 0\n",
+                "backends[simulator/statevector].max_qubits",
+                "would run no circuit",
+            ),
+        ] {
+            let err = simulator(extra).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(says), "{extra}: {err}");
         }
     }
 

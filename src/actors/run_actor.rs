@@ -202,7 +202,12 @@ async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
     let completing = matches!(change, Change::Complete { .. });
     match apply_patiently(recorder, run_id, change).await {
         Ok(applied) => {
-            tracing::info!(status = %applied.run.status, "run finished");
+            let results = applied.run.results.as_ref();
+            tracing::info!(
+                status = %applied.run.status,
+                method = results.and_then(|r| r.method.as_deref()),
+                "run finished"
+            );
         }
         Err(RecorderError::Write(WriteError::Conflict { current, .. })) => {
             tracing::info!(%current, "the run ended elsewhere first; result dropped");

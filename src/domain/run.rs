@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use super::{ErrorClass, ErrorStage, RunStatus};
 
-/// Outcome of a completed run (`runs.results`).
+/// Outcome of a completed run (`runs.results`, JSON). Fields a newer binary adds are ignored
+/// when read (not refused), so nodes of two versions share a database during a rolling
+/// upgrade.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RunResults {
     /// Measurement counts keyed like Qiskit's `get_counts()`.
     pub counts: BTreeMap<String, u64>,
@@ -18,6 +19,11 @@ pub struct RunResults {
     /// Seconds spent executing.
     pub execution_time: f64,
     pub unique_states: u64,
+    /// The simulation method that ran it (`statevector`, `stabilizer`), as the built-in
+    /// simulator chose it; `None` from a command backend (and in results stored before
+    /// methods were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 /// The values a run binds to its circuit's parameters (OpenQASM 3 `input` declarations, a

@@ -201,6 +201,7 @@ impl Backend for CommandBackend {
                 unique_states: counts.len() as u64,
                 counts,
                 execution_time,
+                method: None,
             })
         }
         .boxed()

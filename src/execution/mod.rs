@@ -64,6 +64,7 @@ fn results(outcome: qrun_engine::Outcome) -> RunResults {
         shots: outcome.shots,
         execution_time: outcome.execution_time,
         unique_states: outcome.unique_states,
+        method: Some(outcome.method.as_str().to_owned()),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The built-in state-vector simulator as a backend: prepare (parse, limits) and simulate on
+//! The built-in simulator as a backend: prepare (parse, limits, the method) and simulate on
 //! tokio's blocking pool; the engine polls the cancel token and the time limit as it goes.
 //!
 //! A parsed program depends on nothing but the source, its format, the run's parameters and
@@ -32,28 +32,11 @@ pub struct Simulator {
 
 impl Simulator {
     pub fn new(config: &BackendConfig) -> Simulator {
-        let BackendConfig::Simulator {
-            max_qubits,
-            max_shots,
-            max_gates,
-            max_source_bytes,
-            ..
-        } = config
-        else {
-            unreachable!("Simulator::new takes a simulator configuration")
-        };
+        let limits = config
+            .limits()
+            .expect("Simulator::new takes a simulator configuration");
         Simulator {
-            limits: Limits {
-                max_qubits: *max_qubits,
-                // Off until the service offers the method (issue 29's service half: its
-                // configuration, `results.method`, `GET /api/backends` per method).
-                max_stabilizer_qubits: 0,
-                method: None,
-                max_shots: *max_shots,
-                max_gates: *max_gates,
-                max_source_bytes: *max_source_bytes,
-                time_limit: config.timeout(),
-            },
+            limits,
             programs: Arc::new(Immutable::new(PROGRAM_CACHE_OPS, |program| {
                 usize::try_from(program.gate_count())
                     .unwrap_or(usize::MAX)
@@ -141,6 +124,8 @@ mod tests {
             name: "statevector".into(),
             formats: vec!["openqasm2".into()],
             max_qubits: 4,
+            max_stabilizer_qubits: 0,
+            method: Default::default(),
             max_shots: 1000,
             max_gates: 1000,
             max_source_bytes: 10_000,

@@ -29,7 +29,7 @@ use crate::service::Rules;
         error::ErrorBody, error::ErrorDetail, views::SubmitRun, views::BackendRef, views::RunView,
         views::ResultsView, views::RunPage, views::AuditTimeline, views::AuditEntryView,
         views::CreateCircuit, views::AddVersion, views::CircuitView, views::ManifestView,
-        views::VisibilityView, views::RunsHealthView, views::BackendView, views::BackendList,
+        views::VisibilityView, views::RunsHealthView, views::BackendView, views::MethodView, views::BackendList,
         views::MeView, views::CurrentTokenView, views::TokenView, views::TokenList,
     )),
     modifiers(&Security, &Aliases),

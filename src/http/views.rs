@@ -240,15 +240,26 @@ pub struct ResultsView {
     #[schema(minimum = 0)]
     pub execution_time: f64,
     pub unique_states: u64,
+    /// The simulation method that ran it (`statevector`, `stabilizer`); null when the backend
+    /// does not say (a command backend).
+    pub method: Option<String>,
 }
 
 impl From<&RunResults> for ResultsView {
     fn from(r: &RunResults) -> Self {
+        let RunResults {
+            counts,
+            shots,
+            execution_time,
+            unique_states,
+            method,
+        } = r;
         ResultsView {
-            counts: r.counts.clone(),
-            shots: r.shots,
-            execution_time: r.execution_time,
-            unique_states: r.unique_states,
+            counts: counts.clone(),
+            shots: *shots,
+            execution_time: *execution_time,
+            unique_states: *unique_states,
+            method: method.clone(),
         }
     }
 }
@@ -264,13 +275,35 @@ pub struct BackendView {
     /// The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.
     #[schema(schema_with = backend_formats_schema)]
     pub formats: Vec<String>,
-    /// The widest circuit it runs, qubits; null when the backend does not say.
+    /// The widest circuit it runs, qubits, by any of its methods; null when the backend does
+    /// not say.
     pub max_qubits: Option<u32>,
+    /// The simulation methods it runs, each with its widest circuit: a circuit of Clifford
+    /// operations only may use the `stabilizer`'s, any other the `statevector`'s. Empty for
+    /// a command backend.
+    pub methods: Vec<MethodView>,
     /// Shots per run, at most.
     #[schema(minimum = 1)]
     pub max_shots: u64,
     /// The gates it executes natively, by Qiskit's standard names.
     pub native_gates: Vec<String>,
+}
+
+/// A simulation method of a backend.
+#[derive(Serialize, ToSchema)]
+pub struct MethodView {
+    /// `statevector` or `stabilizer` (Qiskit Aer's names).
+    #[schema(schema_with = method_name_schema)]
+    pub name: &'static str,
+    /// The widest circuit it runs on this backend, qubits.
+    pub max_qubits: u32,
+}
+
+fn method_name_schema() -> Object {
+    one_of_strings(
+        "A simulation method",
+        qrun_engine::Method::ALL.map(qrun_engine::Method::as_str),
+    )
 }
 
 fn backend_formats_schema() -> utoipa::openapi::schema::Array {
@@ -295,6 +328,14 @@ impl From<&BackendRules> for BackendView {
             name: b.name.clone(),
             formats: b.formats.clone(),
             max_qubits: b.max_qubits,
+            methods: b
+                .methods
+                .iter()
+                .map(|m| MethodView {
+                    name: m.name,
+                    max_qubits: m.max_qubits,
+                })
+                .collect(),
             max_shots: b.max_shots,
             native_gates: b.native_gates.clone(),
         }

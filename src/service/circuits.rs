@@ -1,7 +1,7 @@
 //! Circuits: create with a first version, add versions, read.
 //!
 //! An OpenQASM source is checked for syntax on upload (a 400 with `line:col`); limits are
-//! checked at run time, because they belong to the backend a run chooses. A `python` source
+//! checked at submission (`admission`), because they belong to the backend a run chooses. A `python` source
 //! (framework code for a runner, docs/DESIGN.md §12) is stored as text and never parsed or run
 //! here: only a sandboxed command backend executes it.
 
@@ -39,7 +39,7 @@ fn check_manifest(manifest: &Manifest, frameworks: &[String]) -> Result<(), Serv
 }
 
 impl Service {
-    /// Syntax and name checks only: resource errors pass, since the backend chosen at run time
+    /// Syntax and name checks only: resource errors pass, since the backend a run chooses
     /// decides those. The expansion is bounded by the largest `max_gates` any configured
     /// simulator accepts (past it the circuit could never run anyway), and it runs on the blocking
     /// pool: a small source whose gate definitions nest into millions of operations costs a
@@ -53,10 +53,10 @@ impl Service {
         };
         let max_gates = self.rules.source_check_max_gates;
         let limits = qrun_engine::Limits {
+            // As wide as the engine goes by either method: a backend's own limits are
+            // checked when a run chooses it (`admission`).
             max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
-            // The stabilizer method is not yet offered by any backend (issue 29's service
-            // half): a source is checked as the state vector would run it.
-            max_stabilizer_qubits: 0,
+            max_stabilizer_qubits: qrun_engine::ENGINE_MAX_STABILIZER_QUBITS,
             method: None,
             max_shots: 1,
             max_gates,

@@ -3,6 +3,7 @@
 //! the answer; the command line calls the same methods.
 //!
 //! - [`access`]: visibility of circuits and runs, and of the submitter's identity.
+//! - [`admission`]: whether a run's circuit fits its parameters and its backend, at submission.
 //! - [`auth`]: credentials (API tokens, browser sessions) to callers, with a short-lived cache.
 //! - [`credentials`]: who a request is, one's own tokens, signing in and out.
 //! - [`runs`]: submit, read, list, cancel, audit.
@@ -16,6 +17,7 @@
 //! nothing here knows warp, JSON shapes or the raw configuration.
 
 pub mod access;
+pub mod admission;
 pub mod auth;
 pub mod circuits;
 pub mod credentials;
@@ -45,6 +47,7 @@ pub struct Service {
     auth: auth::Authenticator,
     submissions: limits::SubmissionLimiter,
     counts: limits::Counts,
+    admission: admission::Admission,
     rules: Rules,
     /// The actor tree's root, for readiness.
     tree: ractor::ActorCell,
@@ -66,6 +69,7 @@ impl Service {
                 rules.user_submission_burst,
             ),
             counts: limits::Counts::default(),
+            admission: admission::Admission::default(),
             store,
             recorder,
             rules,

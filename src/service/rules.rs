@@ -18,10 +18,26 @@ pub struct BackendRules {
     pub max_shots: u64,
     /// The circuit formats it executes (`formats`).
     pub formats: Vec<String>,
-    /// The widest circuit it runs, qubits (unknown for a command backend that does not say).
+    /// The widest circuit it runs, qubits, by any of its methods (unknown for a command
+    /// backend that does not say).
     pub max_qubits: Option<u32>,
+    /// The simulation methods it runs, each with its widest circuit (the built-in
+    /// simulator's; empty for a command backend).
+    pub methods: Vec<MethodRules>,
+    /// The built-in simulator's limits, which a submission's circuit is checked against
+    /// (`None` for a command backend, whose program enforces its own).
+    pub limits: Option<qrun_engine::Limits>,
     /// The gates it executes natively, by Qiskit's names.
     pub native_gates: Vec<String>,
+}
+
+/// One simulation method of a backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodRules {
+    /// `statevector` or `stabilizer` (Qiskit Aer's names).
+    pub name: &'static str,
+    /// The widest circuit it runs on this backend, qubits.
+    pub max_qubits: u32,
 }
 
 /// The settings the rules run with.
@@ -49,6 +65,18 @@ pub struct Rules {
     pub frameworks: Vec<String>,
 }
 
+/// The methods a simulator of `limits` runs, in the engine's order.
+fn method_rules(limits: &qrun_engine::Limits) -> Vec<MethodRules> {
+    limits
+        .methods()
+        .into_iter()
+        .map(|m| MethodRules {
+            name: m.as_str(),
+            max_qubits: limits.max_qubits_for(m),
+        })
+        .collect()
+}
+
 impl Rules {
     pub fn from_config(config: &Config) -> Rules {
         let executor = &config.executor;
@@ -56,13 +84,18 @@ impl Rules {
             backends: config
                 .backends
                 .iter()
-                .map(|b| BackendRules {
-                    kind: b.kind().to_owned(),
-                    name: b.name().to_owned(),
-                    max_shots: b.max_shots(),
-                    formats: b.formats().to_vec(),
-                    max_qubits: b.max_qubits(),
-                    native_gates: b.native_gates(),
+                .map(|b| {
+                    let limits = b.limits();
+                    BackendRules {
+                        kind: b.kind().to_owned(),
+                        name: b.name().to_owned(),
+                        max_shots: b.max_shots(),
+                        formats: b.formats().to_vec(),
+                        max_qubits: b.max_qubits(),
+                        methods: limits.iter().flat_map(method_rules).collect(),
+                        limits,
+                        native_gates: b.native_gates(),
+                    }
                 })
                 .collect(),
             source_check_max_gates: config

@@ -53,49 +53,6 @@ pub struct Submitted {
     pub created: bool,
 }
 
-/// A run's parameters against its circuit version's declarations: an OpenQASM 2 circuit takes
-/// none; an OpenQASM 3 circuit takes exactly its `input`s, by name (docs/DESIGN.md §12). A Python
-/// circuit's free parameters are known only to its runner, which refuses a missing or
-/// unknown one as the user's mistake.
-async fn check_parameters(
-    version: &CircuitVersion,
-    parameters: &Parameters,
-) -> Result<(), ServiceError> {
-    let invalid = |message: String| ServiceError::invalid("invalid_parameters", message);
-    let names = |names: Vec<&str>| names.join(", ");
-    match Format::from_manifest(&version.manifest.format) {
-        Some(Format::OpenQasm2) if !parameters.is_empty() => Err(invalid(format!(
-            "an OpenQASM 2 circuit has no parameters; got {}",
-            names(parameters.keys().map(String::as_str).collect())
-        ))),
-        Some(Format::OpenQasm3) => {
-            let declared = declared_inputs(version).await?;
-            if let Some(input) = declared.iter().find(|i| !parameters.contains_key(&i.name)) {
-                return Err(invalid(format!(
-                    "missing parameter `{}` (input {} {})",
-                    input.name, input.ty, input.name
-                )));
-            }
-            if let Some(name) = parameters
-                .keys()
-                .find(|name| !declared.iter().any(|i| &i.name == *name))
-            {
-                let known: Vec<&str> = declared.iter().map(|i| i.name.as_str()).collect();
-                return Err(invalid(if known.is_empty() {
-                    format!("unknown parameter `{name}`: the circuit declares no input")
-                } else {
-                    format!(
-                        "unknown parameter `{name}`: the circuit declares {}",
-                        names(known)
-                    )
-                }));
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The `input` parameters `version` declares, in declaration order: an OpenQASM 3 source's
 /// `input`s (read on the blocking pool); none for OpenQASM 2, nor for Python, whose free
 /// parameters only its runner knows. The run form shows a field for each.
@@ -195,7 +152,9 @@ impl Service {
                 ),
             ));
         }
-        check_parameters(&version, &submission.parameters).await?;
+        self.admission
+            .check(backend, &version, &submission.parameters)
+            .await?;
         self.admit(user).await?;
         let new = NewRun {
             user_id: user.id,

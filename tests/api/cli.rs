@@ -184,6 +184,7 @@ async fn run_show_tells_what_happened_to_a_run(db: TestDb) {
         shots: 100,
         execution_time: 0.0042,
         unique_states: 2,
+        method: None,
     };
     app.transition(completed, Change::Complete { results })
         .await
@@ -523,6 +524,7 @@ fn exec_prints_results_and_reports_source_errors_with_their_position() {
     let result: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(result["shots"], 2000);
     assert_eq!(result["unique_states"], 2);
+    assert_eq!(result["method"], "stabilizer", "GHZ is Clifford");
     let counts = result["counts"].as_object().unwrap();
     assert_eq!(counts.keys().collect::<Vec<_>>(), ["000", "111"]);
     assert!(result["execution_time"].as_f64().unwrap() >= 0.0);
@@ -545,11 +547,39 @@ fn exec_prints_results_and_reports_source_errors_with_their_position() {
     );
     assert!(bad.stdout.is_empty());
 
-    let wide = run("wide.qasm", "OPENQASM 2.0;\nqreg q[40];\n", &[]);
+    // Not Clifford and wider than the state vector's 24 qubits.
+    let wide = run(
+        "wide.qasm",
+        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[40];\nt q[0];\n",
+        &[],
+    );
     assert_eq!(
         wide.status.code(),
         Some(1),
         "a resource limit is not a source error"
+    );
+    assert!(
+        String::from_utf8_lossy(&wide.stderr).contains("4:1: 't' is not a Clifford gate"),
+        "{wide:?}"
+    );
+    // A Clifford circuit of 1,000 qubits, on the stabilizer method.
+    let mut ghz1000 = String::from(
+        "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1000];\ncreg c[1000];\nh q[0];\n",
+    );
+    for i in 1..1000 {
+        ghz1000.push_str(&format!("cx q[{}],q[{i}];\n", i - 1));
+    }
+    ghz1000.push_str("measure q -> c;\n");
+    let ghz1000 = run("ghz1000.qasm", &ghz1000, &["--shots", "100", "--seed", "1"]);
+    assert!(ghz1000.status.success(), "{ghz1000:?}");
+    let result: serde_json::Value = serde_json::from_slice(&ghz1000.stdout).unwrap();
+    assert_eq!(result["method"], "stabilizer");
+    let keys: Vec<&String> = result["counts"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["0".repeat(1000), "1".repeat(1000)]
+            .iter()
+            .collect::<Vec<_>>()
     );
 
     // OpenQASM 3, told by its header, with an input bound by --param.
@@ -562,6 +592,7 @@ fn exec_prints_results_and_reports_source_errors_with_their_position() {
     assert!(flipped.status.success(), "{flipped:?}");
     let result: serde_json::Value = serde_json::from_slice(&flipped.stdout).unwrap();
     assert_eq!(result["counts"], serde_json::json!({"1": 30}));
+    assert_eq!(result["method"], "statevector", "ry is not Clifford");
     let missing = run("rotation.qasm", rotation, &[]);
     assert_eq!(missing.status.code(), Some(2), "{missing:?}");
     let stderr = String::from_utf8_lossy(&missing.stderr);

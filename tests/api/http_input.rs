@@ -793,16 +793,12 @@ async fn a_body_sent_too_slowly_gets_408_and_the_service_keeps_serving() {
 }
 
 /// A small source whose gate definitions nest into 10^9 operations: the upload's check stops
-/// at the backends' gate limit (201, it is valid OpenQASM), and a run of it fails with
-/// `resource_limit` at `prepare`; the service is unaffected.
+/// at the backends' gate limit (201, it is valid OpenQASM), and a run of it is refused at
+/// submission with 400 `resource_limit` naming the limit (no run is created); the service is
+/// unaffected.
 #[tokio::test]
-async fn a_circuit_that_expands_past_every_limit_fails_its_run_with_resource_limit() {
-    let app = TestApp::spawn_with(
-        TestDb::sqlite(),
-        |c| c.executor.enabled = true,
-        qrun::app::Hooks::default(),
-    )
-    .await;
+async fn a_circuit_that_expands_past_every_limit_is_refused_at_submission() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
     let (_, token) = app.user("alice").await;
     let mut source = String::from("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[1];\n");
     source.push_str("gate g0 a { h a; }\n");
@@ -819,26 +815,34 @@ async fn a_circuit_that_expands_past_every_limit_fails_its_run_with_resource_lim
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let submitted: Value = http()
+    let submitted = http()
         .post(app.url("/api/runs"))
         .bearer_auth(&token)
         .json(&run_body(json!({"circuit": "alice/huge"})))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    let url = app.url(&format!("/api/runs/{}", submitted["id"].as_str().unwrap()));
-    crate::helpers::wait_until(Duration::from_secs(30), "the run ends", || async {
-        let run: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
-        run["status"] != "pending" && run["status"] != "running"
-    })
-    .await;
-    let run: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
-    assert_eq!(run["status"], "failed", "{run}");
-    assert_eq!(run["error_class"], "resource_limit", "{run}");
-    assert_eq!(run["error_stage"], "prepare", "{run}");
+    assert_eq!(submitted.status(), 400);
+    let body: Value = submitted.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "resource_limit", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1000000"),
+        "{body}"
+    );
+    assert_eq!(
+        app.store()
+            .run_counts()
+            .await
+            .unwrap()
+            .values()
+            .sum::<u64>(),
+        0
+    );
+    let health = http().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
     app.stop().await;
 }
 

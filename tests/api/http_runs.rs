@@ -693,9 +693,17 @@ async fn the_backends_say_what_they_run() {
         (&json!("simulator"), &json!("statevector"))
     );
     assert_eq!(simulator["formats"], json!(["openqasm2", "openqasm3"]));
+    // The widest circuit by any method: a Clifford one on the stabilizer.
     assert_eq!(
         (&simulator["max_qubits"], &simulator["max_shots"]),
-        (&json!(24), &json!(100000))
+        (&json!(10000), &json!(100000))
+    );
+    assert_eq!(
+        simulator["methods"],
+        json!([
+            {"name": "statevector", "max_qubits": 24},
+            {"name": "stabilizer", "max_qubits": 10000},
+        ])
     );
     let gates: Vec<&str> = simulator["native_gates"]
         .as_array()
@@ -709,7 +717,8 @@ async fn the_backends_say_what_they_run() {
     assert_eq!(
         backends[1],
         json!({"type": "command", "name": "aer", "formats": ["python", "openqasm3"],
-               "max_qubits": 28, "max_shots": 100000, "native_gates": ["cx", "rz", "sx", "x"]})
+               "max_qubits": 28, "methods": [], "max_shots": 100000,
+               "native_gates": ["cx", "rz", "sx", "x"]})
     );
     app.stop().await;
 }

@@ -44,6 +44,7 @@ fn complete() -> Change {
             shots: 100,
             execution_time: 0.001,
             unique_states: 2,
+            method: None,
         },
     }
 }

@@ -296,6 +296,8 @@ async fn each_backends_shot_limit_in_the_document_is_the_one_enforced() {
                 name: "small".into(),
                 formats: vec!["openqasm2".into()],
                 max_qubits: 4,
+                max_stabilizer_qubits: 0,
+                method: Default::default(),
                 max_shots: 7,
                 max_gates: 1000,
                 max_source_bytes: 10_000,

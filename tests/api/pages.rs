@@ -63,6 +63,7 @@ fn bell_results() -> RunResults {
         shots: 100,
         execution_time: 0.002,
         unique_states: 2,
+        method: None,
     }
 }
 

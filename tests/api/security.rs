@@ -635,6 +635,7 @@ async fn private_runs_in_every_status(
         shots: 10,
         execution_time: 0.001,
         unique_states: 2,
+        method: None,
     };
     app.transition(runs[2], Change::Complete { results })
         .await

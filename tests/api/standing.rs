@@ -92,6 +92,7 @@ async fn the_estimate_comes_with_history(db: TestDb) {
                 shots: 10,
                 execution_time: 0.5,
                 unique_states: 1,
+                method: None,
             },
         },
     )

@@ -3,7 +3,6 @@ the job is waited on."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from qiskit.providers.exceptions import JobTimeoutError
 
 from conftest import QrunServer, api_get, free_port, wait_for
 from qrun_qiskit import (
+    QrunApiError,
     QrunBackend,
     QrunClient,
     QrunProvider,
@@ -81,17 +81,21 @@ def test_a_run_that_fails_on_the_server_raises_with_its_error_class(
     assert error.url == f"{qrun.url}/{job.runs()[0]['circuit']}/runs/{job.job_id()}"
     assert job.status() is JobStatus.ERROR
 
-    # Wider than the simulator runs, past the client's own check: resource_limit at prepare.
-    backend = provider.get_backend("statevector")
-    limit = backend.info.max_qubits
-    wide = QuantumCircuit(limit + 1, 1, name="wide")
-    wide.h(range(limit + 1))
+    # Wider than the state vector runs and not Clifford, so no method of the simulator runs
+    # it: the server refuses it at submission (400 resource_limit, naming the gate's line and
+    # the state vector's limit), and the job is never made.
+    listed = {b["name"]: b for b in api_get(qrun, "/api/backends")["backends"]}
+    methods = {m["name"]: m["max_qubits"] for m in listed["statevector"]["methods"]}
+    width = methods["statevector"] + 1
+    wide = QuantumCircuit(width, 1, name="wide")
+    wide.h(range(width))
+    wide.t(0)
     wide.measure(0, 0)
-    backend.info = dataclasses.replace(backend.info, max_qubits=limit + 1)
-    with pytest.raises(QrunRunError) as raised:
-        backend.run(wide, shots=10).result(timeout=60)
-    assert (raised.value.error_class, raised.value.error_stage) == ("resource_limit", "prepare")
-    assert str(limit) in (raised.value.error_message or "")
+    with pytest.raises(QrunApiError) as refused:
+        provider.get_backend("statevector").run(wide, shots=10)
+    assert (refused.value.status, refused.value.code) == (400, "resource_limit")
+    assert "'t' is not a Clifford gate" in refused.value.message
+    assert f"up to {methods['statevector']} qubits" in refused.value.message
 
 
 def test_the_first_failure_of_a_batch_is_raised_and_counted(provider: QrunProvider) -> None:

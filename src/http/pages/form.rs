@@ -373,6 +373,8 @@ mod tests {
             max_shots,
             formats: formats.iter().map(|f| f.to_string()).collect(),
             max_qubits: None,
+            methods: Vec::new(),
+            limits: None,
             native_gates: Vec::new(),
         };
         let backends = [

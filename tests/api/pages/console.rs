@@ -22,6 +22,7 @@ fn results(shots: u64) -> RunResults {
         shots,
         execution_time: 0.001,
         unique_states: 2,
+        method: None,
     }
 }
 

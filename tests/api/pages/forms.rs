@@ -265,7 +265,7 @@ async fn the_run_form_binds_an_openqasm3_circuits_inputs(db: TestDb) {
         .await;
     assert_eq!(missing.status, 400);
     assert!(
-        missing.html.contains("missing parameter `theta`"),
+        missing.html.contains("missing parameter 'theta'"),
         "{}",
         missing.html
     );
