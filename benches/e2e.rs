@@ -7,6 +7,7 @@
 //! cargo bench --bench e2e -- latency --db sqlite --rate 300 --seconds 20
 //! cargo bench --bench e2e -- memory --db sqlite --pending 100000
 //! cargo bench --bench e2e -- results --db postgres --qubits 12 --shots 20000
+//! cargo bench --bench e2e -- results --shots 1000 --runs 5 --file /tmp/c/ghz-1000.qasm
 //! ```
 //!
 //! Each mode starts the release binary (`--bin`, default `target/release/qrun`) on a fresh
@@ -79,6 +80,10 @@ enum Mode {
         shots: u64,
         #[arg(long, default_value_t = 20)]
         runs: usize,
+        /// Time these OpenQASM files too (e.g. the GHZ-1000 and 500-qubit Clifford circuits
+        /// `scripts/bench_peers.py --save DIR` writes), each with the method that ran it.
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -134,6 +139,7 @@ async fn run(args: Args) -> Result<(), Error> {
             qubits,
             shots,
             runs,
+            files,
         } => {
             let db = support::database(args.db, "qrun_bench").await?;
             let server = Server::start(
@@ -143,7 +149,7 @@ async fn run(args: Args) -> Result<(), Error> {
                 Backend::Simulator.json(),
             )
             .await?;
-            results(&server, qubits, shots, runs).await?;
+            results(&server, qubits, shots, runs, &files).await?;
         }
     }
     println!("rerun: cargo bench --bench e2e -- {}", rerun.join(" "));
@@ -257,20 +263,36 @@ async fn memory(args: &Args, pending: u64) -> Result<(), Error> {
     Ok(())
 }
 
-async fn results(server: &Server, qubits: u32, shots: u64, runs: usize) -> Result<(), Error> {
+async fn results(
+    server: &Server,
+    qubits: u32,
+    shots: u64,
+    runs: usize,
+    files: &[PathBuf],
+) -> Result<(), Error> {
     println!("mode: results, one run at a time, {runs} runs per circuit, {shots} shots");
     let wide = format!(
         "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{qubits}];\ncreg c[{qubits}];\nh q;\nmeasure q -> c;\n"
     );
-    for (label, circuit_id) in [
+    let mut circuits = vec![
         ("bell".to_owned(), server.circuit_id.clone()),
         (
             format!("{qubits} qubits, all H"),
             server.create_circuit_from(&wide).await?,
         ),
-    ] {
+    ];
+    for file in files {
+        let source = std::fs::read_to_string(file)?;
+        circuits.push((
+            file.display().to_string(),
+            server.create_circuit_from(&source).await?,
+        ));
+    }
+    for (label, circuit_id) in circuits {
         let mut latencies = Vec::with_capacity(runs);
+        let mut executions = Vec::with_capacity(runs);
         let mut counts_bytes = 0;
+        let mut method = String::new();
         for _ in 0..runs {
             let started = Instant::now();
             let body = testkit::run_body_by_id(&circuit_id, testkit::SIMULATOR, shots);
@@ -288,10 +310,14 @@ async fn results(server: &Server, qubits: u32, shots: u64, runs: usize) -> Resul
             };
             latencies.push(started.elapsed());
             counts_bytes = done["results"]["counts"].to_string().len();
+            executions.push(done["results"]["execution_time"].as_f64().unwrap_or(0.0) * 1000.0);
+            method = done["results"]["method"].as_str().unwrap_or("?").to_owned();
         }
         println!(
-            "{label}: counts JSON {counts_bytes} B; submission → completed {}",
-            percentiles(&mut milliseconds(&latencies))
+            "{label} ({method}): counts JSON {counts_bytes} B; submission → completed {}; \
+             execution_time {}",
+            percentiles(&mut milliseconds(&latencies)),
+            percentiles(&mut executions)
         );
     }
     Ok(())

@@ -27,6 +27,10 @@ Usage (from the repository root):
     /tmp/qrun-peers-venv/bin/python scripts/bench_peers.py [--threads 1 2] [--only qft-24]
     # through the service binary instead:
     ... scripts/bench_peers.py --command 'target/release/qrun exec {file} --shots 1000 --seed 1'
+    # through the API (submission → completed), from the saved circuits:
+    ... scripts/bench_peers.py --save /tmp/c --only ghz-1000 clifford-500
+    cargo bench --bench e2e -- results --shots 1000 --runs 5 --file /tmp/c/ghz-1000.qasm \
+        --file /tmp/c/clifford-500.qasm
 
 Not run in CI.
 """
@@ -187,12 +191,22 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--only", nargs="*", help="circuit names (default: all)")
     parser.add_argument("--peers", nargs="*", default=PEERS, choices=PEERS)
+    parser.add_argument("--save", metavar="DIR",
+                        help="write the circuits to DIR/NAME.qasm (for `cargo bench --bench e2e -- "
+                        "results --file …`) and exit")
     args = parser.parse_args()
     if args.worker:
         peer, path, threads = args.worker
         return worker(peer, path, int(threads))
 
     texts = circuits()
+    if args.save:
+        os.makedirs(args.save, exist_ok=True)
+        for name, text in texts.items():
+            if not args.only or name in args.only:
+                with open(os.path.join(args.save, f"{name}.qasm"), "w") as f:
+                    f.write(text)
+        return None
     print(f"shots={SHOTS} command: {args.command}")
     print(f"rerun: {shlex.join([sys.executable] + sys.argv)}")
     with tempfile.TemporaryDirectory() as workdir:
