@@ -75,6 +75,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/runs/{id}/cancel"),
     ("GET", "/api/runs/{id}/audit"),
     ("GET", "/api/runs/{id}/events"),
+    ("GET", "/api/runs/{id}/memory"),
     ("GET", "/api/backends"),
     ("POST", "/api/circuits"),
     ("POST", "/api/circuits/{owner}/{name}/versions"),

@@ -20,7 +20,8 @@ use crate::service::Rules;
 #[openapi(
     info(title = "qrun", description = "Run-lifecycle service for quantum-circuit execution"),
     paths(
-        runs::submit, runs::list, runs::get, runs::cancel, runs::audit, events::events,
+        runs::submit, runs::list, runs::get, runs::cancel, runs::audit, runs::memory,
+        events::events,
         circuits::create, circuits::add_version, circuits::get, tokens::me, tokens::list,
         tokens::revoke, backends::list,
         health::runs, ops::healthz, ops::readyz, ops::metrics, document,
@@ -31,6 +32,7 @@ use crate::service::Rules;
         views::CreateCircuit, views::AddVersion, views::CircuitView, views::ManifestView,
         views::VisibilityView, views::RunsHealthView, views::BackendView, views::BackendList,
         views::MeView, views::CurrentTokenView, views::TokenView, views::TokenList,
+        views::MemoryPageView,
     )),
     modifiers(&Security, &Aliases),
 )]

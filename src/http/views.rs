@@ -14,7 +14,7 @@ use crate::config::BackendConfig;
 use crate::domain::QueueStanding;
 use crate::domain::{
     Action, ApiToken, AuditEntry, Caller, Circuit, CircuitVersion, Credential, ErrorClass,
-    ErrorStage, Run, RunResults, RunSpec, RunStatus,
+    ErrorStage, MemoryPage, Run, RunResults, RunSpec, RunStatus,
 };
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
@@ -89,6 +89,17 @@ pub struct SubmitRun {
     #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<i64>,
+    /// Record every shot's outcome (Qiskit's `memory=True`), served by `GET
+    /// /api/runs/{id}/memory`. Shots × the circuit's classical bits must not exceed the
+    /// service's `executor.max_memory_bits` (a Python circuit counts 1024 bits): else a 400
+    /// `memory_too_large`. Default false.
+    #[serde(default)]
+    pub memory: bool,
+    /// The run's name in its job (Qiskit's `circuit.name`), 1–255 characters: only in `POST
+    /// /api/jobs` (in `POST /api/runs`, a 400 `invalid_body`).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    pub name: Option<String>,
 }
 
 fn parameters_schema() -> Object {
@@ -236,19 +247,81 @@ pub struct ResultsView {
     pub counts: BTreeMap<String, u64>,
     #[schema(minimum = 1)]
     pub shots: u64,
-    /// Seconds.
+    /// Seconds the backend spent executing the circuit.
     #[schema(minimum = 0)]
     pub execution_time: f64,
     pub unique_states: u64,
+    /// When the run completed (its `completed_at`): Qiskit's `Result.date`.
+    pub date: DateTime<Utc>,
+    /// Seconds from the run's start to its completion (`completed_at - started_at`: prepare,
+    /// execute and store on its executor): Qiskit's `Result.time_taken`.
+    #[schema(minimum = 0)]
+    pub time_taken: f64,
 }
 
-impl From<&RunResults> for ResultsView {
-    fn from(r: &RunResults) -> Self {
-        ResultsView {
-            counts: r.counts.clone(),
-            shots: r.shots,
-            execution_time: r.execution_time,
-            unique_states: r.unique_states,
+impl ResultsView {
+    /// The view of `results` of a run that started at `started_at` and completed at
+    /// `completed_at` (a completed run has both; `None` otherwise).
+    pub fn of(
+        results: &RunResults,
+        started_at: Option<DateTime<Utc>>,
+        completed_at: Option<DateTime<Utc>>,
+    ) -> Option<Self> {
+        let (started, date) = (started_at?, completed_at?);
+        Some(ResultsView {
+            counts: results.counts.clone(),
+            shots: results.shots,
+            execution_time: results.execution_time,
+            unique_states: results.unique_states,
+            date,
+            time_taken: seconds_between(started, date),
+        })
+    }
+}
+
+/// Seconds from `from` to `to` (0 if `to` is earlier).
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from)
+        .to_std()
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+/// The query of `GET /api/runs/{id}/memory` (documentation only: the handler reads the
+/// query itself, to refuse unknown keys).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct MemoryQuery {
+    /// The first shot of the page, from 0 (default 0).
+    #[param(minimum = 0)]
+    offset: Option<u64>,
+    /// Shots in the page, 1–10000 (default 10000).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u64>,
+}
+
+/// A page of a run's per-shot memory: shots `offset .. offset + memory.len()` of `shots`.
+#[derive(Serialize, ToSchema)]
+pub struct MemoryPageView {
+    /// Every shot's count key (keyed exactly as `results.counts`), in shot order: Qiskit's
+    /// `result.get_memory()`.
+    pub memory: Vec<String>,
+    /// The page's first shot, from 0.
+    pub offset: u64,
+    /// The run's shots in all.
+    pub shots: u64,
+    /// The `offset` of the next page; null after the last.
+    pub next_offset: Option<u64>,
+}
+
+impl From<MemoryPage> for MemoryPageView {
+    fn from(page: MemoryPage) -> Self {
+        let end = page.offset + page.keys.len() as u64;
+        MemoryPageView {
+            next_offset: (end < page.shots).then_some(end),
+            memory: page.keys,
+            offset: page.offset,
+            shots: page.shots,
         }
     }
 }
@@ -325,6 +398,8 @@ pub struct RunView {
     /// The sampling seed, if the submission gave one.
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<u64>,
+    /// Whether the run records every shot's outcome (`GET /api/runs/{id}/memory`).
+    pub memory: bool,
     pub results: Option<ResultsView>,
     /// Why a failed run failed (null unless failed).
     #[schema(schema_with = error_class_schema)]
@@ -403,6 +478,7 @@ impl RunView {
             analytics_consent,
             parameters,
             seed,
+            memory,
         } = spec;
         RunView {
             id: *id,
@@ -417,7 +493,10 @@ impl RunView {
             shots: *shots,
             parameters: parameters.clone(),
             seed: *seed,
-            results: results.as_ref().map(ResultsView::from),
+            memory: *memory,
+            results: results
+                .as_ref()
+                .and_then(|r| ResultsView::of(r, *started_at, *completed_at)),
             error_class: error_class.map(|c| c.as_str().to_owned()),
             error_message: error_message.clone(),
             error_stage: error_stage.map(|s| s.as_str().to_owned()),

@@ -20,6 +20,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use entity::run_memory;
 use entity::runs::{self, Column};
 use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query, TableRef};
 use sea_orm::{
@@ -29,12 +30,13 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::convert::{
-    class_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db, status_to_db,
+    class_to_db, memory_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db,
+    status_to_db,
 };
 use super::records::{Records, insert_all};
 use super::{Result, Store, StoreError, notify, queues};
 use crate::config::SchedulingConfig;
-use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
+use crate::domain::{Action, Edge, Failure, Memory, NewRun, Run, RunResults, RunStatus};
 
 /// A lifecycle command for the store.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,8 +51,12 @@ pub enum Command {
 /// only by being claimed ([`Store::claim`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// running → completed.
-    Complete { results: RunResults },
+    /// running → completed; with the run's per-shot memory when it asked for it (written
+    /// to `run_memory` in the completion's transaction).
+    Complete {
+        results: RunResults,
+        memory: Option<Memory>,
+    },
     /// running → failed.
     Fail { failure: Failure, cause: FailCause },
     /// pending | running → cancelled, by the submitter or an operator.
@@ -265,6 +271,22 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        for (command, outcome) in commands.iter().zip(&outcomes) {
+            if let (
+                Command::Transition {
+                    change:
+                        Change::Complete {
+                            memory: Some(memory),
+                            ..
+                        },
+                    ..
+                },
+                Ok(applied),
+            ) = (command, outcome)
+            {
+                inserts.memory.push(memory_to_db(applied.run.id, memory)?);
+            }
+        }
         // The commands' moves of the queues' counts before any claim: a claim never waits for
         // a queue, so every wait for one happens here, in `user_id` order.
         queues::count(&txn, outcomes.iter().filter_map(|o| o.as_ref().ok()), None).await?;
@@ -292,16 +314,24 @@ impl Store {
 
 /// What a batch inserts once its commands are applied, in a few multi-row statements: the new
 /// runs without an idempotency key (nothing can conflict with them, and nothing in the batch
-/// can refer to them: their ids are not known outside yet), then every audit and outbox row.
+/// can refer to them: their ids are not known outside yet), the completed runs' per-shot
+/// memory, then every audit and outbox row.
 #[derive(Default)]
 struct Inserts {
     runs: Vec<runs::ActiveModel>,
+    memory: Vec<run_memory::ActiveModel>,
     records: Records,
 }
 
 impl Inserts {
     async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
         insert_all(txn, self.runs).await?;
+        // One statement each: a run's memory may be megabytes.
+        for row in self.memory {
+            run_memory::Entity::insert(row)
+                .exec_without_returning(txn)
+                .await?;
+        }
         self.records.insert(txn).await
     }
 }
@@ -394,7 +424,7 @@ async fn complete_together(
     for (i, command) in commands.iter().enumerate() {
         if let Command::Transition {
             run_id,
-            change: Change::Complete { results },
+            change: Change::Complete { results, .. },
         } = command
             && named[run_id] == 1
         {
@@ -618,7 +648,7 @@ async fn guarded_update(
         ]
     };
     let writes = match change {
-        Change::Complete { results } => {
+        Change::Complete { results, .. } => {
             let json = serde_json::to_value(results)
                 .map_err(|e| StoreError::Corrupt(format!("results: {e}")))?;
             completion_writes(Expr::val(json), now).into()

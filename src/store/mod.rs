@@ -8,6 +8,7 @@
 //! - [`convert`]: entity rows ⇄ domain types.
 //! - [`runs`], [`users`], [`sessions`], [`circuits`]: reads; accounts and API tokens; browser
 //!   sessions; circuits and versions.
+//! - [`memory`]: a run's per-shot memory, a page at a time.
 //! - [`verify`]: the invariant checker behind `qrun verify`.
 //! - [`notify`]: `NOTIFY`/`LISTEN` wake-ups between nodes on PostgreSQL.
 //! - [`time`]: whose clock a judged timestamp is read from (the database's, on PostgreSQL).
@@ -16,6 +17,7 @@ pub mod circuits;
 pub mod connect;
 mod convert;
 pub mod lifecycle;
+pub mod memory;
 pub mod notify;
 pub mod outbox;
 pub mod queues;

@@ -45,6 +45,7 @@ fn complete() -> Change {
             execution_time: 0.001,
             unique_states: 2,
         },
+        memory: None,
     }
 }
 
@@ -376,6 +377,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
             analytics_consent: Some(true),
             parameters: Default::default(),
             seed: None,
+            memory: false,
         },
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();

@@ -14,6 +14,7 @@ mod helpers;
 mod http_input;
 mod http_runs;
 mod lifecycle;
+mod memory;
 mod metrics_labels;
 mod nodes;
 mod openapi;

@@ -636,9 +636,15 @@ async fn private_runs_in_every_status(
         execution_time: 0.001,
         unique_states: 2,
     };
-    app.transition(runs[2], Change::Complete { results })
-        .await
-        .unwrap();
+    app.transition(
+        runs[2],
+        Change::Complete {
+            results,
+            memory: None,
+        },
+    )
+    .await
+    .unwrap();
     let failure = Failure::new(ErrorClass::BackendError, ErrorStage::Execute, "boom");
     app.transition(
         runs[3],
