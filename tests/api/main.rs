@@ -13,6 +13,7 @@ mod faults;
 mod helpers;
 mod http_input;
 mod http_runs;
+mod jobs;
 mod lifecycle;
 mod memory;
 mod metrics_labels;
