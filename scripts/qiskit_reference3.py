@@ -12,6 +12,10 @@ Two kinds of programs:
   measurements and conditionals, registers of several widths, `if_test`/`else`,
   `for_loop`), written with `qiskit.qasm3.dumps`. Aer runs the circuit object itself, so
   the reference is Qiskit's meaning of the text the engine reads.
+* Transpiled: circuits transpiled for a 20-qubit device on a line (`GenericBackendV2`,
+  basis cx/id/rz/sx/x) at optimization levels 0-3 with an `initial_layout`, as
+  `transpile(qc, backend)` makes them, so `qasm3.dumps` writes physical qubits (`$n`) and
+  routing adds swaps. Aer runs the transpiled circuit object.
 * Hand-written: one program per construct of docs/DESIGN.md §12. Aer runs what
   `qiskit.qasm3.loads` (qiskit-qasm3-import) reads from the same text. Where that importer
   cannot read a construct, the entry carries an `aer_source`: an equivalent program it
@@ -45,6 +49,8 @@ import qiskit_aer
 from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm3, transpile
 from qiskit.circuit.library import QFTGate, XGate, HGate, RYGate
 from qiskit.circuit.random import random_circuit
+from qiskit.providers.fake_provider import GenericBackendV2
+from qiskit.transpiler import CouplingMap
 from qiskit_aer import AerSimulator
 
 SHOTS = 200_000
@@ -178,6 +184,76 @@ DUMPED = {
     "qiskit_controlled_library_gates": (
         "controlled gates with control states (definitions with x conjugation), sxdg, rxx",
         controlled_library_gates(),
+    ),
+}
+
+
+# --- transpiled for a device: physical qubits ------------------------------------------------
+
+DEVICE = GenericBackendV2(
+    num_qubits=20, coupling_map=CouplingMap.from_line(20), control_flow=True, seed=SEED
+)
+
+
+def crossed_bell_pairs():
+    """Two entangled pairs measured into two registers, the clbits out of qubit order."""
+    q = QuantumRegister(4, "q")
+    lo, hi = ClassicalRegister(2, "lo"), ClassicalRegister(3, "hi")
+    qc = QuantumCircuit(q, lo, hi)
+    qc.h(0)
+    qc.cx(0, 3)
+    qc.ry(1.2, 1)
+    qc.cx(1, 2)
+    qc.measure([3, 0], lo)
+    qc.measure([1, 2, 0], hi)
+    return qc
+
+
+def feed_forward():
+    """A mid-circuit measurement and an if_test on it, transpiled with the layout."""
+    q = QuantumRegister(3, "q")
+    m, out = ClassicalRegister(1, "m"), ClassicalRegister(3, "out")
+    qc = QuantumCircuit(q, m, out)
+    qc.h(0)
+    qc.measure(0, m[0])
+    with qc.if_test((m[0], True)):
+        qc.x(2)
+    qc.ry(0.8, 1)
+    qc.cx(1, 2)
+    qc.measure(q, out)
+    return qc
+
+
+def transpiled(circuit, level, layout):
+    return transpile(
+        circuit,
+        DEVICE,
+        optimization_level=level,
+        initial_layout=layout,
+        seed_transpiler=SEED,
+    )
+
+
+TRANSPILED = {
+    f"transpiled_{name}_level_{level}": (
+        f"transpile({name}, a 20-qubit line device, optimization_level={level}, "
+        f"initial_layout={layout}): physical qubits, routed",
+        transpiled(circuit, level, layout),
+    )
+    for name, circuit, layout in [
+        ("crossed_bell_pairs", crossed_bell_pairs(), [17, 4, 9, 12]),
+        (
+            "random_4x6",
+            random_circuit(4, 6, max_operands=2, measure=True, seed=5),
+            [12, 0, 19, 7],
+        ),
+    ]
+    for level in range(4)
+} | {
+    "transpiled_feed_forward_level_2": (
+        "transpile(feed_forward, a 20-qubit line device, optimization_level=2, "
+        "initial_layout=[3, 15, 8]): physical qubits in an if block",
+        transpiled(feed_forward(), 2, [3, 15, 8]),
     ),
 }
 
@@ -453,7 +529,7 @@ def counts_of(circuit, simulator):
 def main():
     simulator = AerSimulator(method="statevector")
     circuits = []
-    for name, (covers, circuit) in DUMPED.items():
+    for name, (covers, circuit) in (DUMPED | TRANSPILED).items():
         source = qasm3.dumps(circuit)
         counts = counts_of(circuit, simulator)
         circuits.append(

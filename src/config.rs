@@ -80,6 +80,12 @@ pub struct ExecutorConfig {
     pub shutdown_grace_s: u64,
     /// The frameworks `manifest.framework` may name (docs/DESIGN.md §12).
     pub frameworks: Vec<String>,
+    /// The most shots × classical bits a run asking for per-shot memory may have (its stored
+    /// size in characters, about); past it the submission is 400 `memory_too_large`. 0: no
+    /// run may ask for memory.
+    pub max_memory_bits: u64,
+    /// The most runs one job (`POST /api/jobs`) may hold; past it, 400 `invalid_job`.
+    pub max_runs_per_job: u64,
 }
 
 impl ExecutorConfig {
@@ -666,6 +672,12 @@ impl Config {
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return Err(ConfigError::key("logging.level", e));
+        }
+        if self.executor.max_runs_per_job == 0 {
+            return Err(ConfigError::key(
+                "executor.max_runs_per_job",
+                "must be at least 1",
+            ));
         }
         if self.executor.frameworks.is_empty() {
             return Err(ConfigError::key(

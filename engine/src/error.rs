@@ -61,7 +61,7 @@ impl Stage {
 /// An [`EngineError::position`] is always in the program's source. A message that names a
 /// place in an included file (`qelib1.inc`) writes it `FILE:LINE:COL`, as in
 /// `qelib1.inc:32:6`; a bare `LINE:COL` in a message is in the program's source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
     /// 1-based line.
     pub line: u32,

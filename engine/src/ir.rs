@@ -30,6 +30,9 @@ pub struct Program {
     pub(crate) non_clifford_at: Option<Position>,
     /// The method chosen for it (`crate::method::choose`).
     pub(crate) method: Method,
+    /// The device width a program on physical qubits (`$n`) needs, the highest index plus
+    /// one, when it is more than the qubits simulated ([`Program::width`]).
+    pub(crate) device_width: Option<u32>,
 }
 
 impl Program {
@@ -46,7 +49,24 @@ impl Program {
             ops,
             non_clifford_at,
             method: Method::StateVector,
+            device_width: None,
         }
+    }
+
+    /// The program on physical qubits of a device `width` qubits wide, of which it
+    /// simulates only those it names (`qasm3::physical`).
+    pub(crate) fn on_device_of(self, width: u32) -> Self {
+        Self {
+            device_width: Some(width),
+            ..self
+        }
+    }
+
+    /// The qubits a backend must have to run the program, which its limits apply to: for a
+    /// program on physical qubits (`$n`), the highest index plus one; else
+    /// [`Program::num_qubits`].
+    pub fn width(&self) -> u32 {
+        self.device_width.unwrap_or_else(|| self.num_qubits())
     }
 
     /// The simulation method [`crate::simulate`] runs this program with, chosen by
@@ -72,7 +92,8 @@ impl Program {
             .map(|op| (op, at))
     }
 
-    /// Total qubits over all quantum registers.
+    /// Total qubits over all quantum registers: the qubits simulated (for a program on
+    /// physical qubits, those it names, in index order).
     pub fn num_qubits(&self) -> u32 {
         self.qregs.iter().map(|r| r.size).sum()
     }

@@ -61,7 +61,7 @@ const CLIFFORD_GATES: &str = "h, s, sdg, x, y, z, sx, sxdg, cx, cy, cz, swap";
 /// limit is [`FailureKind::ResourceLimit`], at the first non-Clifford gate's statement when
 /// that gate is what keeps it off the stabilizer.
 pub(crate) fn choose(program: &Program, limits: &Limits) -> Result<Method> {
-    let num_qubits = u64::from(program.num_qubits());
+    let num_qubits = u64::from(program.width());
     let fits = |method| num_qubits <= u64::from(limits.max_qubits_for(method));
     let stabilizer_allowed = limits.methods().contains(&Method::Stabilizer);
     let non_clifford = program.first_non_clifford().map(|(op, at)| {

@@ -4,6 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
 use crate::ir::Register;
 use crate::method::Method;
 
@@ -34,6 +38,35 @@ impl Outcome {
         }
     }
 }
+
+impl Outcome {
+    /// Every shot's count key, in a shot order: Qiskit's per-shot memory
+    /// (`result.get_memory()`), one key per shot, keyed exactly as [`Outcome::counts`].
+    ///
+    /// The simulators draw all shots at once (sorted, see `sim::sample`), so no order of
+    /// the shots is kept while sampling. The shots are independent and identically
+    /// distributed, so every order of the counted outcomes is equally likely: a uniformly
+    /// random permutation of them (a Fisher–Yates shuffle) has exactly the distribution of
+    /// the shots' sequence. `seed` (the run's) makes it reproducible, on a stream of its own
+    /// (independent of the sampling's draws); `None` shuffles from the operating system.
+    pub fn memory(&self, seed: Option<u64>) -> Vec<&str> {
+        let mut shots: Vec<&str> = self
+            .counts
+            .iter()
+            .flat_map(|(key, &n)| std::iter::repeat_n(key.as_str(), n as usize))
+            .collect();
+        let mut rng = match seed {
+            Some(seed) => ChaCha8Rng::seed_from_u64(seed),
+            None => ChaCha8Rng::from_os_rng(),
+        };
+        rng.set_stream(MEMORY_STREAM);
+        shots.shuffle(&mut rng);
+        shots
+    }
+}
+
+/// The ChaCha stream [`Outcome::memory`] shuffles with (the sampling uses stream 0).
+const MEMORY_STREAM: u64 = 1;
 
 /// The count key for classical bits `clbits` (indexed globally) of registers `cregs`.
 pub(crate) fn count_key(cregs: &[Register], clbits: &[bool]) -> String {
@@ -91,6 +124,24 @@ mod tests {
         for bad in ["0x1", " 01", "01 ", "0  1", "2", "1\n"] {
             assert!(!is_count_key(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn memory_is_every_counted_shot_in_a_seeded_order() {
+        let counts = BTreeMap::from([("0 1".to_owned(), 300), ("1 0".to_owned(), 700)]);
+        let outcome = Outcome::from_counts(counts.clone(), 0.5, Method::StateVector);
+        let memory = outcome.memory(Some(7));
+        let mut tally = BTreeMap::new();
+        for key in &memory {
+            *tally.entry((*key).to_owned()).or_insert(0) += 1;
+        }
+        assert_eq!(tally, counts, "each shot once");
+        assert_eq!(memory, outcome.memory(Some(7)), "a seed gives one order");
+        assert_ne!(memory, outcome.memory(Some(8)));
+        // Not the counts' order: the 300 "0 1" shots are spread over the 1000, about 30% of
+        // each half.
+        let early = memory[..500].iter().filter(|k| **k == "0 1").count();
+        assert!((100..200).contains(&early), "{early} of the first 500");
     }
 
     #[test]

@@ -647,6 +647,54 @@ fn count_keys_are_per_register_most_significant_first_last_declared_leftmost() {
 }
 
 #[test]
+fn physical_qubits_are_the_qubits_of_one_device_wide_register() {
+    // As `qiskit.qasm3.dumps` writes a transpiled circuit: no qubit declaration.
+    let source = format!(
+        "{STD}bit[3] c;\nx $7;\ncx $7, $2;\nbarrier;\nc[0] = measure $2;\n\
+         c[1] = measure $0;\nmeasure $07 -> c[2];"
+    );
+    assert_eq!(counts(&source, 5), single("101", 5));
+    let p = program(&source);
+    // The device is 8 qubits wide; the 3 named are simulated, in index order.
+    assert_eq!((p.width(), p.num_qubits()), (8, 3));
+    // `x $5; h $9;`: $5 is simulated qubit 0, $9 qubit 1 (Qiskit's little-endian order).
+    let state = statevector(
+        &program(&format!("{STD}x $5;\nh $9;")),
+        &Limits::default(),
+        &CancellationToken::new(),
+    )
+    .unwrap();
+    let half = std::f64::consts::FRAC_1_SQRT_2;
+    let expected = [0.0, half, 0.0, half];
+    for (amplitude, want) in state.iter().zip(expected) {
+        assert!((amplitude - C::new(want, 0.0)).norm() < 1e-12, "{state:?}");
+    }
+}
+
+#[test]
+fn the_qubit_limit_applies_to_the_highest_physical_index() {
+    let limits = Limits {
+        max_qubits: 4,
+        max_stabilizer_qubits: 0,
+        ..Limits::default()
+    };
+    let ok = format!("{STD}bit c;\nh $3;\nc = measure $3;");
+    assert!(prepare(&ok, Format::OpenQasm3, &Parameters::new(), 1, &limits).is_ok());
+    // One qubit simulated, but $4 does not exist on a 4-qubit device.
+    let past = format!("{STD}bit c;\nh $1;\nh $4;\nc = measure $4;");
+    assert_eq!(
+        failure(&past, &Parameters::new(), &limits),
+        (
+            FailureKind::ResourceLimit,
+            Some((5, 3)),
+            "circuit uses 5 qubits; this backend allows at most 4 (a state vector of 4 qubits \
+             takes 256 B)"
+                .to_owned()
+        )
+    );
+}
+
+#[test]
 fn conditions_on_wide_registers_negations_and_else_branches() {
     // A 70-bit register reading 2^65 + 1.
     let source = format!(
@@ -963,7 +1011,42 @@ fn refused_constructs_are_named_at_their_line_and_column() {
         (
             "qubit q;\nU(0, 0, 0) $0;",
             (2, 12),
-            "hardware qubits are not supported",
+            "physical qubit $0 is used in a program that declares qubits ('q' at 2:7): \
+             OpenQASM 3 does not say which physical qubit a declared one is (a compiler's \
+             layout decides), so a program uses either physical qubits or declared ones",
+        ),
+        (
+            "U(0, 0, 0) $0;\nqubit[2] q;",
+            (2, 10),
+            "qubit 'q' is declared in a program that uses physical qubits ($0 at 2:12): \
+             OpenQASM 3 does not say which physical qubit a declared one is (a compiler's \
+             layout decides), so a program uses either physical qubits or declared ones",
+        ),
+        (
+            "gate g a { U(0, 0, 0) $1; }\nU(0, 0, 0) $1;",
+            (1, 23),
+            "physical qubit $1 cannot be used in the body of gate 'g': a gate acts only on \
+             its qubit arguments",
+        ),
+        (
+            "U(0, 0, 0) $1[0];",
+            (1, 12),
+            "physical qubit $1 is one qubit: it cannot be indexed",
+        ),
+        (
+            "bit c;\nmeasure $0 -> $1;",
+            (2, 15),
+            "expected bits, $1 is a physical qubit",
+        ),
+        (
+            "U($0, 0, 0) $1;",
+            (1, 3),
+            "physical qubit $0 is not a classical value",
+        ),
+        (
+            "$0 = measure $1;",
+            (1, 1),
+            "expected a statement, found physical qubit $0",
         ),
         (
             "qubit q;\npow(0.5) @ U(pi, 0, pi) q;",

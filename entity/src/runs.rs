@@ -35,6 +35,8 @@ pub struct Model {
     pub parameters: Option<Json>,
     /// The sampling seed, 0..=2^63-1; `NULL` for a fresh one.
     pub seed: Option<i64>,
+    /// Whether the run records every shot's outcome (`run_memory`).
+    pub memory: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

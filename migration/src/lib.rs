@@ -10,6 +10,8 @@ mod m20261201_000003_run_parameters_and_seed;
 mod m20261201_000004_runs_completed_idx;
 mod m20261206_000005_user_queues;
 mod m20261206_000006_credentials;
+mod m20261210_000007_run_memory;
+mod m20261210_000008_jobs;
 
 pub struct Migrator;
 
@@ -22,6 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_runs_completed_idx::Migration),
             Box::new(m20261206_000005_user_queues::Migration),
             Box::new(m20261206_000006_credentials::Migration),
+            Box::new(m20261210_000007_run_memory::Migration),
+            Box::new(m20261210_000008_jobs::Migration),
         ]
     }
 }

@@ -16,12 +16,17 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use crate::domain::RunStatus;
+use crate::domain::{NewJob, RunStatus};
 use crate::metrics;
-use crate::store::{Applied, ClaimOrder, Claimed, Command, Store, StoreError, WriteError};
+use crate::store::{
+    Applied, ClaimOrder, Claimed, Command, JobApplied, Store, StoreError, WriteError,
+};
 
 /// One command's reply: the command took effect, or why not.
 type Written = Result<Applied, WriteError>;
+
+/// A job's reply: the job and its runs, or why not.
+type JobWritten = Result<JobApplied, WriteError>;
 
 /// A committed change of a run's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +39,9 @@ pub struct StatusChange {
 pub enum RecorderMsg {
     /// Apply a command; the outcome is the reply.
     Apply(Command, RpcReplyPort<Written>),
+    /// Create a job with all its runs (or none of them), in the next batch after its
+    /// commands; the job is the reply.
+    CreateJob(NewJob, RpcReplyPort<JobWritten>),
     /// Commit what is buffered.
     Flush,
     /// Claim up to `order.limit` pending runs for `order.node`, each leased for `order.lease`
@@ -65,6 +73,7 @@ pub struct RecorderState {
     max_batch: usize,
     changes: broadcast::Sender<StatusChange>,
     buffer: Vec<(Command, RpcReplyPort<Written>)>,
+    jobs: Vec<(NewJob, RpcReplyPort<JobWritten>)>,
     claims: Vec<(ClaimOrder, RpcReplyPort<Claimed>)>,
     flush_scheduled: bool,
 }
@@ -84,6 +93,7 @@ impl Actor for Recorder {
             max_batch: args.max_batch,
             changes: args.changes,
             buffer: Vec::new(),
+            jobs: Vec::new(),
             claims: Vec::new(),
             flush_scheduled: false,
         })
@@ -103,6 +113,10 @@ impl Actor for Recorder {
                 } else {
                     state.schedule_flush(&myself)?;
                 }
+            }
+            RecorderMsg::CreateJob(job, reply) => {
+                state.jobs.push((job, reply));
+                state.schedule_flush(&myself)?;
             }
             RecorderMsg::Flush => {
                 state.flush_scheduled = false;
@@ -136,17 +150,20 @@ impl RecorderState {
 
     /// Commits the buffered commands, then the claims, in one transaction.
     async fn flush(&mut self) {
-        if self.buffer.is_empty() && self.claims.is_empty() {
+        if self.buffer.is_empty() && self.jobs.is_empty() && self.claims.is_empty() {
             return;
         }
         let (commands, replies): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.buffer).into_iter().unzip();
+        let (jobs, job_replies): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.jobs).into_iter().unzip();
         let (orders, claim_replies): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.claims).into_iter().unzip();
         if !commands.is_empty() {
             metrics::recorder_batch(commands.len());
         }
-        let (outcomes, claimed) = self.store.apply_and_claim(&commands, &orders).await;
+        let (outcomes, created, claimed) =
+            self.store.apply_and_claim(&commands, &jobs, &orders).await;
         // A batch that failed as a whole shares one error: logged once.
         let mut logged: Option<Arc<StoreError>> = None;
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
@@ -162,6 +179,13 @@ impl RecorderState {
             }
             // The caller may have gone away; the write stands either way.
             let _ = reply.send(outcome);
+        }
+        for (created, reply) in created.into_iter().zip(job_replies) {
+            match &created {
+                Ok(job) => job.runs.iter().for_each(|a| self.announce(a)),
+                Err(err) => tracing::error!(error = %err, "job creation failed"),
+            }
+            let _ = reply.send(created);
         }
         for (claimed, reply) in claimed.into_iter().zip(claim_replies) {
             match &claimed {
@@ -225,6 +249,14 @@ impl RecorderHandle {
     /// Applies one command and waits for its outcome.
     pub async fn apply(&self, command: Command) -> Result<Applied, RecorderError> {
         self.call(|reply| RecorderMsg::Apply(command, reply))
+            .await?
+            .map_err(RecorderError::from)
+    }
+
+    /// Creates a job and all its runs in one transaction (or finds the one its idempotency
+    /// key made) and waits for it.
+    pub async fn create_job(&self, job: NewJob) -> Result<JobApplied, RecorderError> {
+        self.call(|reply| RecorderMsg::CreateJob(job, reply))
             .await?
             .map_err(RecorderError::from)
     }

@@ -14,8 +14,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
 
 use super::recorder::{RecorderError, RecorderHandle};
-use crate::domain::{ErrorClass, ErrorStage, Failure, Run, RunResults};
-use crate::execution::{Backend, ExecError, Job};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Run};
+use crate::execution::{Backend, ExecError, Executed, Job};
 use crate::store::{Applied, Change, Command, FailCause, Store, WriteError};
 
 /// Why a run's execution was stopped from outside.
@@ -59,7 +59,7 @@ pub struct RunArgs {
 
 pub enum RunMsg {
     /// The work ended.
-    Finished(Result<RunResults, ExecError>),
+    Finished(Result<Executed, ExecError>),
     /// The work panicked; the payload's text.
     Panicked(String),
 }
@@ -120,7 +120,7 @@ impl Actor for RunActor {
         };
         let run_id = state.run.id;
         let change = match outcome {
-            Ok(results) => Some(Change::Complete { results }),
+            Ok(Executed { results, memory }) => Some(Change::Complete { results, memory }),
             Err(ExecError::Failed(failure)) => Some(Change::Fail {
                 failure,
                 cause: FailCause::Executor,
@@ -161,7 +161,7 @@ async fn execute(
     store: Store,
     backend: Arc<dyn Backend>,
     cancel: CancellationToken,
-) -> Result<RunResults, ExecError> {
+) -> Result<Executed, ExecError> {
     let version = store
         .circuit_version(run.spec.circuit_id, Some(run.spec.circuit_version))
         .await
@@ -186,6 +186,7 @@ async fn execute(
         shots: run.spec.shots,
         seed: run.spec.seed,
         parameters: run.spec.parameters,
+        memory: run.spec.memory,
     };
     backend.execute(job, cancel).await
 }

@@ -238,10 +238,11 @@ async fn exec(
         shots,
         seed,
         parameters: params.into_iter().collect(),
+        memory: false,
     };
     match backend.execute(job, CancellationToken::new()).await {
-        Ok(results) => {
-            println!("{}", serde_json::to_string(&results)?);
+        Ok(executed) => {
+            println!("{}", serde_json::to_string(&executed.results)?);
             Ok(ExitCode::SUCCESS)
         }
         Err(ExecError::Failed(failure)) => {

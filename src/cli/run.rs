@@ -363,6 +363,7 @@ fn show_json(
         analytics_consent,
         parameters,
         seed,
+        memory,
     } = spec;
     json!({
         "run": {
@@ -382,6 +383,7 @@ fn show_json(
             "shots": shots,
             "parameters": parameters,
             "seed": seed,
+            "memory": memory,
             "results": results,
             "error_class": error_class.map(|c| c.as_str()),
             "error_stage": error_stage.map(|s| s.as_str()),

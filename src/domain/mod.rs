@@ -3,6 +3,8 @@
 //! - [`status`]: the five run statuses and the lifecycle's edge table (docs/DESIGN.md §1).
 //! - [`failure`]: the six error classes and the stages they happen in (docs/DESIGN.md §3).
 //! - [`run`]: the run as the rest of the program sees it, and its results.
+//! - [`job`]: jobs, batches of runs submitted together.
+//! - [`memory`]: a run's per-shot outcomes, in shot order.
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.
 //! - [`credential`]: API tokens, browser sessions, who a request is, and their audit vocabulary.
@@ -13,6 +15,8 @@ pub mod circuit;
 pub mod clock;
 pub mod credential;
 pub mod failure;
+pub mod job;
+pub mod memory;
 pub mod records;
 pub mod run;
 pub mod status;
@@ -24,6 +28,8 @@ pub use credential::{
     ApiToken, Caller, ChangedBy, Credential, CredentialChange, CredentialKind, Session,
 };
 pub use failure::{ErrorClass, ErrorStage, Failure, MAX_MESSAGE_BYTES};
+pub use job::{Job, JobRun, JobSummary, NewJob};
+pub use memory::{Memory, MemoryError, MemoryPage};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
 pub use run::{NewRun, Parameters, QueueStanding, Run, RunResults, RunSpec};
 pub use status::{Action, Edge, RunStatus};

@@ -45,6 +45,8 @@ pub struct RunSpec {
     pub parameters: Parameters,
     /// The sampling seed (the same seed, circuit and shots give the same counts).
     pub seed: Option<u64>,
+    /// Whether every shot's outcome is recorded ([`Memory`], docs/DESIGN.md §2).
+    pub memory: bool,
 }
 
 impl RunSpec {

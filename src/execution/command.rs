@@ -25,9 +25,9 @@ use futures_util::future::BoxFuture;
 use qrun_engine::CancellationToken;
 use qrun_sandbox::{Ending, Exit, Hardening, Invocation, Policy, Sandbox, SetupError, stderr_tail};
 
-use super::{Backend, ExecError, Job};
+use super::{Backend, ExecError, Executed, Job};
 use crate::config::{BackendConfig, SandboxConfig};
-use crate::domain::{ErrorClass, ErrorStage, Failure, Parameters, RunResults};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Memory, Parameters, RunResults};
 
 /// The exit status by which a program says the user's source is at fault.
 pub const EXIT_SOURCE_ERROR: i32 = 65;
@@ -51,11 +51,16 @@ struct Request<'a> {
     seed: Option<u64>,
     /// Values of the circuit's parameters by name (`{}` when none).
     parameters: &'a Parameters,
+    /// Whether the run asked for per-shot memory: then the response must carry `memory`.
+    memory: bool,
 }
 
 #[derive(serde::Deserialize)]
 struct Response {
     counts: BTreeMap<String, u64>,
+    /// Every shot's count key in shot order, when the request asked for `memory`.
+    #[serde(default)]
+    memory: Option<Vec<String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -157,7 +162,7 @@ impl Backend for CommandBackend {
         &self,
         job: Job,
         cancel: CancellationToken,
-    ) -> BoxFuture<'static, Result<RunResults, ExecError>> {
+    ) -> BoxFuture<'static, Result<Executed, ExecError>> {
         let prepared = self.prepare(&job);
         let sandbox = self.sandbox.clone();
         let program = self.program.clone();
@@ -171,6 +176,7 @@ impl Backend for CommandBackend {
                 shots: job.shots,
                 seed: job.seed,
                 parameters: &job.parameters,
+                memory: job.memory,
             })
             .map_err(|e| backend_error(format!("could not encode the request: {e}")))?;
             let started = Instant::now();
@@ -186,9 +192,9 @@ impl Backend for CommandBackend {
                     &cancel,
                 )
                 .await;
-            let counts = counts(ending)?;
+            let Response { counts, memory } = response(ending)?;
             let execution_time = started.elapsed().as_secs_f64();
-            let shots = job.shots;
+            let (shots, wants_memory) = (job.shots, job.memory);
             let bits = match tokio::task::spawn_blocking(move || KeyBits::of(&job)).await {
                 Ok(bits) => bits,
                 // A panic in the engine is the RunActor's to report: re-raise it there.
@@ -196,21 +202,48 @@ impl Backend for CommandBackend {
                 Err(_) => return Err(ExecError::Cancelled),
             };
             check_counts(&counts, shots, bits)?;
-            Ok(RunResults {
-                shots,
-                unique_states: counts.len() as u64,
-                counts,
-                execution_time,
-                method: None,
+            let memory = match (wants_memory, memory) {
+                (false, _) => None,
+                (true, Some(keys)) => Some(check_memory(&keys, &counts)?),
+                (true, None) => {
+                    return Err(backend_error(
+                        "the run asked for per-shot memory and the backend returned none (no \
+                         \"memory\" in its response)"
+                            .into(),
+                    ));
+                }
+            };
+            Ok(Executed {
+                results: RunResults {
+                    shots,
+                    unique_states: counts.len() as u64,
+                    counts,
+                    execution_time,
+                    method: None,
+                },
+                memory,
             })
         }
         .boxed()
     }
 }
 
-/// The counts of a run that ended with `ending`, as the program wrote them (unchecked), or
+/// A program's `memory` as the run's [`Memory`], checked against its counts (already checked
+/// against the circuit): one key per shot, whose tally is the counts exactly, so what it
+/// stores is bounded as the counts are.
+fn check_memory(keys: &[String], counts: &BTreeMap<String, u64>) -> Result<Memory, ExecError> {
+    Memory::from_keys(keys.iter().map(String::as_str))
+        .and_then(|memory| memory.check_counts(counts).map(|()| memory))
+        .map_err(|e| {
+            backend_error(format!(
+                "backend returned memory that does not fit its counts: {e}"
+            ))
+        })
+}
+
+/// The response of a run that ended with `ending`, as the program wrote it (unchecked), or
 /// the failure it is.
-fn counts(ending: Ending) -> Result<BTreeMap<String, u64>, ExecError> {
+fn response(ending: Ending) -> Result<Response, ExecError> {
     let failure = |class, message: String| {
         Err(ExecError::Failed(Failure::new(
             class,
@@ -230,7 +263,7 @@ fn counts(ending: Ending) -> Result<BTreeMap<String, u64>, ExecError> {
                     &stderr,
                 ))
             })?;
-            Ok(response.counts)
+            Ok(response)
         }
         Ending::Exited {
             exit: Exit::Code(EXIT_SOURCE_ERROR),
@@ -446,6 +479,7 @@ mod tests {
             shots: 10,
             seed: Some(42),
             parameters: Parameters::new(),
+            memory: false,
         }
     }
 
@@ -453,6 +487,7 @@ mod tests {
         backend
             .execute(job(CIRCUIT, "openqasm2"), CancellationToken::new())
             .await
+            .map(|executed| executed.results)
     }
 
     async fn failure_of(backend: &CommandBackend) -> Failure {
@@ -471,7 +506,7 @@ mod tests {
         let checker = r#"
 import json, sys
 job = json.load(sys.stdin)
-expected = {"source": "OPENQASM 2.0;\ncreg c[2];\ncreg d[1];\n", "format": "openqasm2", "shots": 10, "seed": 42, "parameters": {}}
+expected = {"source": "OPENQASM 2.0;\ncreg c[2];\ncreg d[1];\n", "format": "openqasm2", "shots": 10, "seed": 42, "parameters": {}, "memory": False}
 if job != expected:
     sys.exit(f"got {job}")
 print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
@@ -488,6 +523,60 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         assert_eq!(results.unique_states, 2);
         assert_eq!(results.counts["1 11"], 7);
         assert!(results.execution_time > 0.0);
+    }
+
+    #[tokio::test]
+    async fn memory_asked_for_comes_back_in_shot_order_fitting_the_counts() {
+        let with_memory = Job {
+            memory: true,
+            ..job(CIRCUIT, "openqasm2")
+        };
+        let answer = |memory: &str| {
+            sh(&format!(
+                "cat >/dev/null; printf '{{\"counts\": {{\"0 00\": 3, \"1 11\": 7}}{memory}}}'"
+            ))
+        };
+        let shots = r#""1 11","0 00","1 11","1 11","0 00","1 11","1 11","0 00","1 11","1 11""#;
+        let executed = answer(&format!(", \"memory\": [{shots}]"))
+            .execute(with_memory.clone(), CancellationToken::new())
+            .await
+            .unwrap();
+        let memory = executed.memory.expect("memory");
+        assert_eq!(
+            memory.keys().take(3).collect::<Vec<_>>(),
+            ["1 11", "0 00", "1 11"]
+        );
+        assert_eq!(memory.shots(), 10);
+        // Not asked for: ignored.
+        let executed = answer(&format!(", \"memory\": [{shots}]"))
+            .execute(job(CIRCUIT, "openqasm2"), CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(executed.memory, None);
+        for (memory, message) in [
+            (
+                String::new(),
+                "the run asked for per-shot memory and the backend returned none (no \"memory\" \
+                 in its response)",
+            ),
+            (
+                r#", "memory": ["0 00", "0 00", "0 00", "0 00", "1 11", "1 11", "1 11", "1 11", "1 11", "1 11"]"#.to_owned(),
+                "backend returned memory that does not fit its counts: the memory has 4 shots of \
+                 \"0 00\", the counts 3",
+            ),
+            (
+                r#", "memory": ["0 00", "1 1"]"#.to_owned(),
+                "backend returned memory that does not fit its counts: shot 1 is \"1 1\", which \
+                 is not 4 characters as the first shot's key",
+            ),
+        ] {
+            let failure = failure_in(&answer(&memory), with_memory.clone()).await;
+            assert_eq!(
+                (failure.class, failure.message()),
+                (ErrorClass::BackendError, message),
+                "{memory}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -605,7 +694,8 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         let results = two_bits
             .execute(sized(2.0), CancellationToken::new())
             .await
-            .unwrap();
+            .unwrap()
+            .results;
         assert_eq!(results.counts, BTreeMap::from([("00".to_owned(), 10)]));
         let failure = failure_in(&two_bits, sized(3.0)).await;
         assert_eq!(
@@ -637,7 +727,8 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
         let results = wide
             .execute(job("1024", "python"), CancellationToken::new())
             .await
-            .unwrap();
+            .unwrap()
+            .results;
         assert_eq!(results.counts.keys().next().unwrap().len(), 1024);
         let failure = failure_in(&wide, job("1048576", "python")).await;
         assert_eq!(
@@ -714,6 +805,7 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             shots: 1,
             seed: None,
             parameters: Parameters::new(),
+            memory: false,
         };
         let running = backend.execute(job, cancel.clone());
         cancel.cancel();

@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use qrun_engine::{CancellationToken, EngineError, FailureKind};
 
 use crate::config::BackendConfig;
-use crate::domain::{ErrorClass, ErrorStage, Failure, Parameters, RunResults};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Memory, Parameters, RunResults};
 
 /// What a backend runs.
 #[derive(Clone, Debug)]
@@ -26,6 +26,16 @@ pub struct Job {
     pub seed: Option<u64>,
     /// Values for the circuit's parameters, by name.
     pub parameters: Parameters,
+    /// Whether to record every shot's outcome ([`Executed::memory`]).
+    pub memory: bool,
+}
+
+/// What a job produced: its results and, when the job asked for it, every shot's outcome.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    pub results: RunResults,
+    /// `Some` exactly when [`Job::memory`].
+    pub memory: Option<Memory>,
 }
 
 /// Why a job produced no results.
@@ -58,13 +68,22 @@ impl From<EngineError> for ExecError {
     }
 }
 
-fn results(outcome: qrun_engine::Outcome) -> RunResults {
-    RunResults {
-        counts: outcome.counts,
-        shots: outcome.shots,
-        execution_time: outcome.execution_time,
-        unique_states: outcome.unique_states,
-        method: Some(outcome.method.as_str().to_owned()),
+/// What the engine's `outcome` of a job is: its results, and with `memory` every shot's key
+/// in a shot order seeded by `seed` ([`qrun_engine::Outcome::memory`]).
+fn executed(outcome: qrun_engine::Outcome, memory: bool, seed: Option<u64>) -> Executed {
+    let memory = memory
+        .then(|| Memory::from_keys(outcome.memory(seed)))
+        // The engine runs at least one shot, each keyed alike.
+        .and_then(Result::ok);
+    Executed {
+        results: RunResults {
+            counts: outcome.counts,
+            shots: outcome.shots,
+            execution_time: outcome.execution_time,
+            unique_states: outcome.unique_states,
+            method: Some(outcome.method.as_str().to_owned()),
+        },
+        memory,
     }
 }
 
@@ -76,7 +95,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         job: Job,
         cancel: CancellationToken,
-    ) -> BoxFuture<'static, Result<RunResults, ExecError>>;
+    ) -> BoxFuture<'static, Result<Executed, ExecError>>;
 }
 
 /// The configured backends by `(type, name)`.

@@ -12,10 +12,9 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use qrun_engine::{CancellationToken, EngineError, FailureKind, Format, Limits, Program, Stage};
 
-use super::{Backend, ExecError, Job, results};
+use super::{Backend, ExecError, Executed, Job, executed};
 use crate::cache::Immutable;
 use crate::config::BackendConfig;
-use crate::domain::RunResults;
 
 /// The programs kept, in operations (an operation is tens of bytes); a program of more than a
 /// sixteenth of this is not kept: its simulation dwarfs its parse anyway.
@@ -51,10 +50,11 @@ impl Backend for Simulator {
         &self,
         job: Job,
         cancel: CancellationToken,
-    ) -> BoxFuture<'static, Result<RunResults, ExecError>> {
+    ) -> BoxFuture<'static, Result<Executed, ExecError>> {
         let limits = self.limits.clone();
         let programs = self.programs.clone();
         async move {
+            let (memory, seed) = (job.memory, job.seed);
             let work = tokio::task::spawn_blocking(move || {
                 let format = Format::from_manifest(&job.format).ok_or_else(|| {
                     EngineError::new(
@@ -91,7 +91,7 @@ impl Backend for Simulator {
                 qrun_engine::simulate(&program, job.shots, job.seed, &limits, &cancel)
             });
             match work.await {
-                Ok(outcome) => Ok(results(outcome?)),
+                Ok(outcome) => Ok(executed(outcome?, memory, seed)),
                 // A panic in the engine is the RunActor's to report: re-raise it there.
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => Err(ExecError::Cancelled),
@@ -115,6 +115,7 @@ mod tests {
             shots,
             seed: Some(7),
             parameters: Default::default(),
+            memory: false,
         }
     }
 
@@ -136,7 +137,10 @@ mod tests {
         let key = (Format::OpenQasm2, BELL.to_owned(), Vec::new());
         assert!(simulator.programs.get(&key).is_some(), "kept");
         let again = run(100).await.expect("run from the kept program");
-        assert_eq!(first.counts, again.counts, "same seed, same program");
+        assert_eq!(
+            first.results.counts, again.results.counts,
+            "same seed, same program"
+        );
         match run(1001).await {
             Err(ExecError::Failed(failure)) => {
                 assert_eq!(failure.class, ErrorClass::ValidationError, "{failure:?}")

@@ -18,6 +18,7 @@ pub mod error;
 mod events;
 pub mod extract;
 mod health;
+mod jobs;
 pub mod openapi;
 mod ops;
 mod pages;
@@ -75,6 +76,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/runs/{id}/cancel"),
     ("GET", "/api/runs/{id}/audit"),
     ("GET", "/api/runs/{id}/events"),
+    ("GET", "/api/runs/{id}/memory"),
+    ("POST", "/api/jobs"),
+    ("GET", "/api/jobs"),
+    ("GET", "/api/jobs/{id}"),
+    ("PUT", "/api/jobs/{id}/tags"),
     ("GET", "/api/backends"),
     ("POST", "/api/circuits"),
     ("POST", "/api/circuits/{owner}/{name}/versions"),
@@ -246,6 +252,8 @@ pub fn routes(
     runs::routes(ctx.clone())
         .boxed()
         .or(events::routes(ctx.clone()).boxed())
+        .unify()
+        .or(jobs::routes(ctx.clone()).boxed())
         .unify()
         .or(circuits::routes(ctx.clone()).boxed())
         .unify()

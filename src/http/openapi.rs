@@ -13,14 +13,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use warp::Filter;
 
-use super::{backends, circuits, error, events, health, ops, runs, tokens, views};
+use super::{backends, circuits, error, events, health, jobs, ops, runs, tokens, views};
 use crate::service::Rules;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "qrun", description = "Run-lifecycle service for quantum-circuit execution"),
     paths(
-        runs::submit, runs::list, runs::get, runs::cancel, runs::audit, events::events,
+        runs::submit, runs::list, runs::get, runs::cancel, runs::audit, runs::memory,
+        events::events, jobs::submit, jobs::list, jobs::get, jobs::put_tags,
         circuits::create, circuits::add_version, circuits::get, tokens::me, tokens::list,
         tokens::revoke, backends::list,
         health::runs, ops::healthz, ops::readyz, ops::metrics, document,
@@ -31,6 +32,8 @@ use crate::service::Rules;
         views::CreateCircuit, views::AddVersion, views::CircuitView, views::ManifestView,
         views::VisibilityView, views::RunsHealthView, views::BackendView, views::MethodView, views::BackendList,
         views::MeView, views::CurrentTokenView, views::TokenView, views::TokenList,
+        views::MemoryPageView, views::SubmitJob, views::JobTags, views::JobView,
+        views::JobRunView, views::JobUsage, views::JobPage, views::JobSummaryView,
     )),
     modifiers(&Security, &Aliases),
 )]

@@ -16,12 +16,13 @@ use super::extract::{
     check_query_value, consent, idempotency_key, json_body, run_id, user, viewer, with_context,
 };
 use super::views::{
-    AuditEntryView, AuditTimeline, ListRunsQuery, RunPage, RunView, SubmitHeaders, SubmitRun,
+    AuditEntryView, AuditTimeline, ListRunsQuery, MemoryPageView, MemoryQuery, RunPage, RunView,
+    SubmitHeaders, SubmitRun,
 };
 use crate::domain::{Parameters, RunStatus, User};
 use crate::http::Context;
 use crate::service::access::sees_submitter;
-use crate::service::runs::{CircuitRef, ListQuery, Submission};
+use crate::service::runs::{CircuitRef, ListQuery, MAX_MEMORY_PAGE, Submission};
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let submit = warp::path!("api" / "runs")
@@ -51,8 +52,14 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
     let audit = warp::path!("api" / "runs" / String / "audit")
         .and(crate::http::get_or_head())
         .and(viewer(ctx.clone()))
-        .and(with_context(ctx))
+        .and(with_context(ctx.clone()))
         .then(audit);
+    let memory = warp::path!("api" / "runs" / String / "memory")
+        .and(crate::http::get_or_head())
+        .and(viewer(ctx.clone()))
+        .and(warp::query::<BTreeMap<String, String>>())
+        .and(with_context(ctx))
+        .then(memory);
     submit
         .or(list)
         .unify()
@@ -61,6 +68,8 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .or(cancel)
         .unify()
         .or(audit)
+        .unify()
+        .or(memory)
         .unify()
 }
 
@@ -109,26 +118,14 @@ async fn submit(
 ) -> Response {
     respond(
         async {
-            let circuit = check_submission(&body)?;
-            let parameters = check_parameters(&body)?;
-            let seed = check_seed(&body)?;
-            let submitted = ctx
-                .service
-                .submit(
-                    &user,
-                    Submission {
-                        circuit,
-                        version: body.version,
-                        backend_type: body.backend.kind,
-                        backend_name: body.backend.name,
-                        shots: body.shots,
-                        consent,
-                        idempotency_key,
-                        parameters,
-                        seed,
-                    },
-                )
-                .await?;
+            if body.name.is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    "`name` names a run in a job: submit it with POST /api/jobs",
+                ));
+            }
+            let submission = submission(body, consent, idempotency_key)?;
+            let submitted = ctx.service.submit(&user, submission).await?;
             let status = if submitted.created {
                 StatusCode::CREATED
             } else {
@@ -150,8 +147,28 @@ async fn submit(
     )
 }
 
-/// The checks of a submission's body that need nothing but the body: the circuit it names
-/// (exactly one of `circuit_id` and `circuit`) and a version from 1.
+/// The submission `body` makes, with the request's consent and `Idempotency-Key`, after the
+/// checks that need nothing but the body ([`check_submission`], [`check_parameters`],
+/// [`check_seed`]). Its `name` is the caller's (a job's).
+pub fn submission(
+    body: SubmitRun,
+    consent: bool,
+    idempotency_key: Option<String>,
+) -> Result<Submission, ApiError> {
+    Ok(Submission {
+        circuit: check_submission(&body)?,
+        parameters: check_parameters(&body)?,
+        seed: check_seed(&body)?,
+        version: body.version,
+        backend_type: body.backend.kind,
+        backend_name: body.backend.name,
+        shots: body.shots,
+        consent,
+        idempotency_key,
+        memory: body.memory,
+    })
+}
+
 /// The submission's parameters as numbers; a value that is not a number is a 400 naming it.
 pub fn check_parameters(body: &SubmitRun) -> Result<Parameters, ApiError> {
     body.parameters
@@ -181,6 +198,8 @@ pub fn check_seed(body: &SubmitRun) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
+/// The checks of a submission's body that need nothing but the body: the circuit it names
+/// (exactly one of `circuit_id` and `circuit`) and a version from 1.
 pub fn check_submission(body: &SubmitRun) -> Result<CircuitRef, ApiError> {
     let circuit = match (body.circuit_id, body.circuit.as_deref()) {
         (Some(id), None) => CircuitRef::Id(id),
@@ -272,6 +291,68 @@ async fn audit(id: String, viewer: Option<User>, ctx: Arc<Context>) -> Response 
                     .map(|e| AuditEntryView::new(e, show))
                     .collect(),
             }))
+        }
+        .await,
+    )
+}
+
+/// Every shot's outcome of a run that asked for `"memory": true`, in shot order, a page at a
+/// time.
+#[utoipa::path(
+    get, path = "/api/runs/{id}/memory", tag = "runs",
+    params(
+        ("id" = String, Path, format = Uuid, description = "Run id (a malformed one is a 404)"),
+        MemoryQuery,
+    ),
+    responses(
+        (status = 200, body = MemoryPageView),
+        (status = 400, description = "A malformed or unknown query parameter", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such run (or one the caller may not see), or a run that did not ask for memory", body = ErrorBody),
+        (status = 409, description = "`run_not_completed`: the run has not completed (a failed or cancelled run has no memory)", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+async fn memory(
+    id: String,
+    viewer: Option<User>,
+    params: BTreeMap<String, String>,
+    ctx: Arc<Context>,
+) -> Response {
+    respond(
+        async {
+            let (mut offset, mut limit) = (0, MAX_MEMORY_PAGE);
+            for (key, value) in &params {
+                check_query_value(key, value)?;
+                let number = |min: u64, max: u64| {
+                    value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (min..=max).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "invalid_query",
+                                format!("{key} must be a whole number from {min} to {max}"),
+                            )
+                        })
+                };
+                match key.as_str() {
+                    "offset" => offset = number(0, i64::MAX as u64)?,
+                    "limit" => limit = number(1, MAX_MEMORY_PAGE)?,
+                    other => {
+                        return Err(ApiError::bad_request(
+                            "invalid_query",
+                            format!("unknown query parameter `{other}`"),
+                        ));
+                    }
+                }
+            }
+            let page = ctx
+                .service
+                .run_memory(viewer.as_ref(), run_id(&id)?, offset, limit)
+                .await?;
+            Ok(warp::reply::json(&MemoryPageView::from(page)))
         }
         .await,
     )

@@ -14,7 +14,7 @@ use crate::config::BackendConfig;
 use crate::domain::QueueStanding;
 use crate::domain::{
     Action, ApiToken, AuditEntry, Caller, Circuit, CircuitVersion, Credential, ErrorClass,
-    ErrorStage, Run, RunResults, RunSpec, RunStatus,
+    ErrorStage, Job, JobSummary, MemoryPage, Run, RunResults, RunSpec, RunStatus,
 };
 use crate::service::circuits::UPLOAD_FORMATS;
 use crate::service::health::RunsHealth;
@@ -89,6 +89,17 @@ pub struct SubmitRun {
     #[serde(default, deserialize_with = "optional_whole")]
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<i64>,
+    /// Record every shot's outcome (Qiskit's `memory=True`), served by `GET
+    /// /api/runs/{id}/memory`. Shots × the circuit's classical bits must not exceed the
+    /// service's `executor.max_memory_bits` (a Python circuit counts 1024 bits): else a 400
+    /// `memory_too_large`. Default false.
+    #[serde(default)]
+    pub memory: bool,
+    /// The run's name in its job (Qiskit's `circuit.name`), 1–255 characters: only in `POST
+    /// /api/jobs` (in `POST /api/runs`, a 400 `invalid_body`).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    pub name: Option<String>,
 }
 
 fn parameters_schema() -> Object {
@@ -236,30 +247,255 @@ pub struct ResultsView {
     pub counts: BTreeMap<String, u64>,
     #[schema(minimum = 1)]
     pub shots: u64,
-    /// Seconds.
+    /// Seconds the backend spent executing the circuit.
     #[schema(minimum = 0)]
     pub execution_time: f64,
     pub unique_states: u64,
     /// The simulation method that ran it (`statevector`, `stabilizer`); null when the backend
     /// does not say (a command backend).
     pub method: Option<String>,
+    /// When the run completed (its `completed_at`): Qiskit's `Result.date`.
+    pub date: DateTime<Utc>,
+    /// Seconds from the run's start to its completion (`completed_at - started_at`: prepare,
+    /// execute and store on its executor): Qiskit's `Result.time_taken`.
+    #[schema(minimum = 0)]
+    pub time_taken: f64,
 }
 
-impl From<&RunResults> for ResultsView {
-    fn from(r: &RunResults) -> Self {
+impl ResultsView {
+    /// The view of `results` of a run that started at `started_at` and completed at
+    /// `completed_at` (a completed run has both; `None` otherwise).
+    pub fn of(
+        results: &RunResults,
+        started_at: Option<DateTime<Utc>>,
+        completed_at: Option<DateTime<Utc>>,
+    ) -> Option<Self> {
+        let (started, date) = (started_at?, completed_at?);
         let RunResults {
             counts,
             shots,
             execution_time,
             unique_states,
             method,
-        } = r;
-        ResultsView {
+        } = results;
+        Some(ResultsView {
             counts: counts.clone(),
             shots: *shots,
             execution_time: *execution_time,
             unique_states: *unique_states,
             method: method.clone(),
+            date,
+            time_taken: seconds_between(started, date),
+        })
+    }
+}
+
+/// Seconds from `from` to `to` (0 if `to` is earlier).
+pub fn seconds_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to - from)
+        .to_std()
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+/// `POST /api/jobs`: runs submitted together as one job.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitJob {
+    /// The job's runs in order (Qiskit's experiments), each as `POST /api/runs` takes one,
+    /// with its `name`; 1 to the service's `executor.max_runs_per_job` (1000 by default).
+    #[schema(min_items = 1)]
+    pub runs: Vec<SubmitRun>,
+    /// Tags to find the job by (`GET /api/jobs?tag=`): at most 32, each 1–255 characters
+    /// without control characters.
+    #[serde(default)]
+    #[schema(schema_with = tags_schema)]
+    pub tags: Vec<String>,
+}
+
+/// At most 32 tags, each 1–255 characters without control characters (U+0000 included).
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .description(Some(
+            "Tags: at most 32, each 1-255 characters without control characters",
+        ))
+        .max_items(Some(32))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[^\\u0000-\\u001f\\u007f-\\u009f]*$")),
+        )
+        .build()
+}
+
+/// `PUT /api/jobs/{id}/tags`: the job's new tags, replacing the old.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobTags {
+    #[schema(schema_with = tags_schema)]
+    pub tags: Vec<String>,
+}
+
+/// A job: its runs in submission order, how many are in each status, and its usage.
+#[derive(Serialize, ToSchema)]
+pub struct JobView {
+    pub id: Uuid,
+    /// Sorted, each once.
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// `pending` while every run is pending; `running` while any run is pending or running
+    /// and not every one pending; once all are terminal: `completed` when all completed,
+    /// `failed` when any failed (the others' results stand: each run says its own),
+    /// `cancelled` otherwise.
+    #[schema(schema_with = job_status_schema)]
+    pub status: String,
+    /// How many of its runs are in each status (every status, zeros included).
+    pub status_counts: BTreeMap<String, u64>,
+    pub usage: JobUsage,
+    pub runs: Vec<JobRunView>,
+}
+
+fn job_status_schema() -> Object {
+    one_of_strings(
+        "The job's status, from its runs'",
+        ["pending", "running", "completed", "failed", "cancelled"],
+    )
+}
+
+/// What a job's runs used (Qiskit's `job.usage()`).
+#[derive(Serialize, ToSchema)]
+pub struct JobUsage {
+    /// The sum of its runs' `time_taken` (seconds from start to completion of each run that
+    /// completed, failed or was cancelled after starting).
+    #[schema(minimum = 0)]
+    pub seconds: f64,
+}
+
+/// One run of a job: its name (Qiskit's `circuit.name`) and the run.
+#[derive(Serialize, ToSchema)]
+pub struct JobRunView {
+    pub name: Option<String>,
+    pub run: RunView,
+}
+
+impl JobView {
+    /// The view of `job`, whose runs' circuits are `circuits` (in the same order); its owner
+    /// is the viewer, who sees each run's submitter.
+    pub fn new(job: &Job, circuits: &[Circuit]) -> Self {
+        let mut status_counts: BTreeMap<String, u64> = RunStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), 0))
+            .collect();
+        let mut seconds = 0.0;
+        for member in &job.runs {
+            *status_counts
+                .entry(member.run.status.as_str().to_owned())
+                .or_default() += 1;
+            if let (Some(started), Some(completed)) =
+                (member.run.started_at, member.run.completed_at)
+            {
+                seconds += seconds_between(started, completed);
+            }
+        }
+        let count = |status: RunStatus| status_counts[status.as_str()];
+        let total = job.runs.len() as u64;
+        let status = if count(RunStatus::Pending) == total {
+            "pending"
+        } else if count(RunStatus::Pending) + count(RunStatus::Running) > 0 {
+            "running"
+        } else if count(RunStatus::Completed) == total {
+            "completed"
+        } else if count(RunStatus::Failed) > 0 {
+            "failed"
+        } else {
+            "cancelled"
+        };
+        JobView {
+            id: job.id,
+            tags: job.tags.clone(),
+            created_at: job.created_at,
+            status: status.to_owned(),
+            status_counts,
+            usage: JobUsage { seconds },
+            runs: job
+                .runs
+                .iter()
+                .zip(circuits)
+                .map(|(member, circuit)| JobRunView {
+                    name: member.name.clone(),
+                    run: RunView::new(&member.run, circuit, true, None),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A job in a listing: no runs, their number.
+#[derive(Serialize, ToSchema)]
+pub struct JobSummaryView {
+    pub id: Uuid,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// How many runs it holds.
+    pub runs: u64,
+}
+
+impl From<&JobSummary> for JobSummaryView {
+    fn from(job: &JobSummary) -> Self {
+        JobSummaryView {
+            id: job.id,
+            tags: job.tags.clone(),
+            created_at: job.created_at,
+            runs: job.runs,
+        }
+    }
+}
+
+/// A page of the caller's jobs, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct JobPage {
+    pub jobs: Vec<JobSummaryView>,
+    /// The `cursor` of the next page; null after the last.
+    pub next_cursor: Option<String>,
+}
+
+/// The query of `GET /api/runs/{id}/memory` (documentation only: the handler reads the
+/// query itself, to refuse unknown keys).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct MemoryQuery {
+    /// The first shot of the page, from 0 (default 0).
+    #[param(minimum = 0)]
+    offset: Option<u64>,
+    /// Shots in the page, 1–10000 (default 10000).
+    #[param(minimum = 1, maximum = 10000)]
+    limit: Option<u64>,
+}
+
+/// A page of a run's per-shot memory: shots `offset .. offset + memory.len()` of `shots`.
+#[derive(Serialize, ToSchema)]
+pub struct MemoryPageView {
+    /// Every shot's count key (keyed exactly as `results.counts`), in shot order: Qiskit's
+    /// `result.get_memory()`.
+    pub memory: Vec<String>,
+    /// The page's first shot, from 0.
+    pub offset: u64,
+    /// The run's shots in all.
+    pub shots: u64,
+    /// The `offset` of the next page; null after the last.
+    pub next_offset: Option<u64>,
+}
+
+impl From<MemoryPage> for MemoryPageView {
+    fn from(page: MemoryPage) -> Self {
+        let end = page.offset + page.keys.len() as u64;
+        MemoryPageView {
+            next_offset: (end < page.shots).then_some(end),
+            memory: page.keys,
+            offset: page.offset,
+            shots: page.shots,
         }
     }
 }
@@ -366,6 +602,8 @@ pub struct RunView {
     /// The sampling seed, if the submission gave one.
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub seed: Option<u64>,
+    /// Whether the run records every shot's outcome (`GET /api/runs/{id}/memory`).
+    pub memory: bool,
     pub results: Option<ResultsView>,
     /// Why a failed run failed (null unless failed).
     #[schema(schema_with = error_class_schema)]
@@ -444,6 +682,7 @@ impl RunView {
             analytics_consent,
             parameters,
             seed,
+            memory,
         } = spec;
         RunView {
             id: *id,
@@ -458,7 +697,10 @@ impl RunView {
             shots: *shots,
             parameters: parameters.clone(),
             seed: *seed,
-            results: results.as_ref().map(ResultsView::from),
+            memory: *memory,
+            results: results
+                .as_ref()
+                .and_then(|r| ResultsView::of(r, *started_at, *completed_at)),
             error_class: error_class.map(|c| c.as_str().to_owned()),
             error_message: error_message.clone(),
             error_stage: error_stage.map(|s| s.as_str().to_owned()),

@@ -23,6 +23,7 @@ pub mod circuits;
 pub mod credentials;
 pub mod dashboard;
 pub mod health;
+pub mod jobs;
 pub mod limits;
 pub mod rules;
 pub mod runs;

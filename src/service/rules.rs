@@ -63,6 +63,10 @@ pub struct Rules {
     pub session_ttl: TimeDelta,
     /// `executor.frameworks`: what `manifest.framework` may name.
     pub frameworks: Vec<String>,
+    /// `executor.max_memory_bits`: the most shots × classical bits of a run with memory.
+    pub max_memory_bits: u64,
+    /// `executor.max_runs_per_job`.
+    pub max_runs_per_job: u64,
 }
 
 /// The methods a simulator of `limits` runs, in the engine's order.
@@ -112,6 +116,8 @@ impl Rules {
                 .unwrap_or(NonZeroU32::MIN),
             stranded_window_s: config.watchdog.running_ttl_s,
             frameworks: executor.frameworks.clone(),
+            max_memory_bits: executor.max_memory_bits,
+            max_runs_per_job: executor.max_runs_per_job,
             token_cache_ttl: i64::try_from(config.auth.token_cache_ttl_s)
                 .ok()
                 .and_then(TimeDelta::try_seconds)

@@ -9,8 +9,8 @@ use crate::actors::recorder::RecorderError;
 use qrun_engine::Format;
 
 use crate::domain::{
-    AuditEntry, Circuit, CircuitVersion, NewRun, Parameters, QueueStanding, Run, RunSpec,
-    RunStatus, User,
+    AuditEntry, Circuit, CircuitVersion, MemoryPage, NewRun, Parameters, QueueStanding, Run,
+    RunSpec, RunStatus, User,
 };
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
@@ -40,6 +40,8 @@ pub struct Submission {
     pub parameters: Parameters,
     /// The sampling seed; `None` for a fresh one.
     pub seed: Option<u64>,
+    /// Whether to record every shot's outcome (bounded by `executor.max_memory_bits`).
+    pub memory: bool,
 }
 
 /// One `input` a circuit version declares, which a run of it binds to a number
@@ -68,6 +70,14 @@ pub async fn declared_inputs(version: &CircuitVersion) -> Result<Vec<DeclaredInp
             // Uploaded sources parse; one that does not fails its run with the reason.
             .unwrap_or_default(),
     )
+}
+
+/// The answer to an `Idempotency-Key` replayed with a different submission (422).
+pub(super) fn idempotency_key_reused() -> ServiceError {
+    ServiceError::Unprocessable {
+        code: "idempotency_key_reused",
+        message: "this Idempotency-Key was already used for a different submission".into(),
+    }
 }
 
 /// Longest accepted `Idempotency-Key`.
@@ -106,6 +116,41 @@ impl Service {
         user: &User,
         submission: Submission,
     ) -> Result<Submitted, ServiceError> {
+        let (new, circuit) = self.check_submission(user, submission).await?;
+        self.admit(user).await?;
+        let applied = self
+            .recorder
+            .apply(Command::Create(new.clone()))
+            .await
+            .map_err(|e| match e {
+                RecorderError::Write(refused) if refused.refused() => {
+                    ServiceError::Internal(anyhow::anyhow!("creation refused: {refused}"))
+                }
+                other => other.into(),
+            })?;
+        let run = applied.run;
+        if applied.created {
+            self.counts.admitted(Counted::Pending);
+            self.counts.admitted(Counted::ActiveOf(user.id));
+        } else if run.spec != new.spec {
+            return Err(idempotency_key_reused());
+        }
+        Ok(Submitted {
+            run,
+            circuit,
+            created: applied.created,
+        })
+    }
+
+    /// What `submission` creates, checked against the rules and its circuit (everything but
+    /// admission, docs/DESIGN.md §3): the backend, the shots, the circuit and version `user`
+    /// may see, the format, the parameters and the memory bound. The run to create and its
+    /// circuit. A job's runs are checked one by one with it.
+    pub(super) async fn check_submission(
+        &self,
+        user: &User,
+        submission: Submission,
+    ) -> Result<(NewRun, Circuit), ServiceError> {
         let backend = self
             .rules
             .backend(&submission.backend_type, &submission.backend_name)
@@ -155,7 +200,9 @@ impl Service {
         self.admission
             .check(backend, &version, &submission.parameters)
             .await?;
-        self.admit(user).await?;
+        if submission.memory {
+            self.check_memory(&version, &submission).await?;
+        }
         let new = NewRun {
             user_id: user.id,
             idempotency_key: submission.idempotency_key,
@@ -169,40 +216,62 @@ impl Service {
                 analytics_consent: Some(submission.consent),
                 parameters: submission.parameters,
                 seed: submission.seed,
+                memory: submission.memory,
             },
         };
-        let applied = self
-            .recorder
-            .apply(Command::Create(new.clone()))
-            .await
-            .map_err(|e| match e {
-                RecorderError::Write(refused) if refused.refused() => {
-                    ServiceError::Internal(anyhow::anyhow!("creation refused: {refused}"))
-                }
-                other => other.into(),
-            })?;
-        let run = applied.run;
-        if applied.created {
-            self.counts.admitted(Counted::Pending);
-            self.counts.admitted(Counted::ActiveOf(user.id));
-        } else if run.spec != new.spec {
-            return Err(ServiceError::Unprocessable {
-                code: "idempotency_key_reused",
-                message: "this Idempotency-Key was already used for a different submission".into(),
-            });
+        Ok((new, circuit))
+    }
+
+    /// Refuses a run asking for per-shot memory whose shots × classical bits exceed
+    /// `executor.max_memory_bits` (400 `memory_too_large`): an OpenQASM circuit's bits as the
+    /// engine lowers it with the run's parameters (on the blocking pool; a source that does not
+    /// lower fails its run with the reason instead), a Python circuit's at most
+    /// [`qrun_engine::MAX_CLBITS`] (only its runner knows them).
+    async fn check_memory(
+        &self,
+        version: &CircuitVersion,
+        submission: &Submission,
+    ) -> Result<(), ServiceError> {
+        let limit = self.rules.max_memory_bits;
+        let too_large = |message: String| ServiceError::invalid("memory_too_large", message);
+        if limit == 0 {
+            return Err(too_large(
+                "this service keeps no per-shot memory (executor.max_memory_bits = 0)".into(),
+            ));
         }
-        Ok(Submitted {
-            run,
-            circuit,
-            created: applied.created,
-        })
+        let bits = match Format::from_manifest(&version.manifest.format) {
+            Some(format) => {
+                let (source, parameters) = (version.source.clone(), submission.parameters.clone());
+                tokio::task::spawn_blocking(move || {
+                    qrun_engine::classical_bits(&source, format, &parameters)
+                })
+                .await
+                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("counting bits: {e}")))?
+                .map_or(0, u64::from)
+            }
+            None => qrun_engine::MAX_CLBITS,
+        };
+        let size = submission.shots.saturating_mul(bits);
+        if size > limit {
+            return Err(too_large(format!(
+                "per-shot memory of {} shots × {bits} classical bits is {size} bits; this \
+                 service keeps at most {limit} (executor.max_memory_bits){}",
+                submission.shots,
+                if Format::from_manifest(&version.manifest.format).is_none() {
+                    ", counting 1024 bits for a Python circuit"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Ok(())
     }
 
     /// Bounds the work at the edge: a user submitting too fast or with too much in flight is 429,
     /// a full queue is 503, all with Retry-After. (The counts are checked before the insert, so
     /// concurrent submissions may pass a cap by a few; it bounds the queue, it is not a quota
     /// ledger.)
-    async fn admit(&self, user: &User) -> Result<(), ServiceError> {
+    pub(super) async fn admit(&self, user: &User) -> Result<(), ServiceError> {
         let rules = &self.rules;
         if let Err(wait) = self.submissions.check(user.id) {
             return Err(ServiceError::TooMany {
@@ -409,5 +478,42 @@ impl Service {
             return Ok(None);
         }
         Ok(self.store.user(run.user_id).await?)
+    }
+}
+
+/// The longest page of `GET /api/runs/{id}/memory`, in shots.
+pub const MAX_MEMORY_PAGE: u64 = 10_000;
+
+impl Service {
+    /// Shots `offset .. offset + limit` of a run's per-shot memory, if `viewer` may see the
+    /// run (docs/DESIGN.md §6). Errors: 404 for a run the viewer may not see or one that did
+    /// not ask for memory; 409 `run_not_completed`
+    /// while the run has not completed (a failed or cancelled run never has memory).
+    pub async fn run_memory(
+        &self,
+        viewer: Option<&User>,
+        run_id: Uuid,
+        offset: u64,
+        limit: u64,
+    ) -> Result<MemoryPage, ServiceError> {
+        let (run, _) = self.run(viewer, run_id).await?;
+        if !run.spec.memory {
+            return Err(ServiceError::NotFound("memory"));
+        }
+        if run.status != RunStatus::Completed {
+            return Err(ServiceError::Conflict {
+                code: "run_not_completed",
+                message: format!(
+                    "the run is {}: a run's memory exists once it has completed",
+                    run.status.as_str()
+                ),
+            });
+        }
+        self.store
+            .memory_page(run_id, offset, limit.min(MAX_MEMORY_PAGE))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!("completed run {run_id} has no memory"))
+            })
     }
 }

@@ -5,14 +5,16 @@
 
 use entity::enums as db;
 use entity::{
-    analytics_outbox, api_tokens, audit_logs, circuit_versions, circuits, runs, sessions, users,
+    analytics_outbox, api_tokens, audit_logs, circuit_versions, circuits, run_memory, runs,
+    sessions, users,
 };
 use sea_orm::ActiveValue::Set;
+use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::{
-    ApiToken, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Manifest, OutboxEvent,
-    Parameters, Run, RunResults, RunSpec, RunStatus, Session, User, Visibility,
+    ApiToken, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Manifest, Memory,
+    OutboxEvent, Parameters, Run, RunResults, RunSpec, RunStatus, Session, User, Visibility,
 };
 
 pub(super) fn status_to_db(status: RunStatus) -> db::RunStatus {
@@ -116,6 +118,7 @@ pub(super) fn run_from_db(row: runs::Model) -> Result<Run, StoreError> {
         outbox_pruned_at: _,
         parameters,
         seed,
+        memory,
     } = row;
     let corrupt = |what: String| StoreError::Corrupt(format!("run {id}: {what}"));
     let results = results
@@ -144,6 +147,7 @@ pub(super) fn run_from_db(row: runs::Model) -> Result<Run, StoreError> {
                 .map(u64::try_from)
                 .transpose()
                 .map_err(|_| corrupt("a negative seed".into()))?,
+            memory,
         },
         status: status_from_db(status),
         results,
@@ -187,6 +191,7 @@ pub(super) fn new_run_to_db(run: &Run) -> Result<runs::ActiveModel, StoreError> 
         analytics_consent,
         parameters,
         seed,
+        memory,
     } = spec;
     let out_of_range = |what: String| StoreError::Corrupt(format!("{what} out of range"));
     Ok(runs::ActiveModel {
@@ -219,6 +224,21 @@ pub(super) fn new_run_to_db(run: &Run) -> Result<runs::ActiveModel, StoreError> 
             .map(i64::try_from)
             .transpose()
             .map_err(|_| out_of_range(format!("seed {seed:?}")))?),
+        memory: Set(*memory),
+    })
+}
+
+/// The `run_memory` row of run `run_id`'s `memory`.
+pub(super) fn memory_to_db(
+    run_id: Uuid,
+    memory: &Memory,
+) -> Result<run_memory::ActiveModel, StoreError> {
+    let out_of_range = |what: &str| StoreError::Corrupt(format!("memory {what} out of range"));
+    Ok(run_memory::ActiveModel {
+        run_id: Set(run_id),
+        key_width: Set(i32::try_from(memory.key_width()).map_err(|_| out_of_range("key width"))?),
+        shots: Set(i64::try_from(memory.shots()).map_err(|_| out_of_range("shots"))?),
+        memory: Set(memory.as_concatenated().to_owned()),
     })
 }
 

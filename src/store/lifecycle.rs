@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::runs::{self, Column};
+use entity::{job_runs, job_tags, jobs, run_memory};
 use sea_orm::sea_query::{Alias, Condition, Expr, Func, IntoIden, Query, TableRef};
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
@@ -29,12 +30,16 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::convert::{
-    class_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db, status_to_db,
+    class_to_db, memory_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db,
+    status_to_db,
 };
+use super::jobs::{load_job, tag_rows};
 use super::records::{Records, insert_all};
 use super::{Result, Store, StoreError, notify, queues};
 use crate::config::SchedulingConfig;
-use crate::domain::{Action, Edge, Failure, NewRun, Run, RunResults, RunStatus};
+use crate::domain::{
+    Action, Edge, Failure, Job, JobRun, Memory, NewJob, NewRun, Run, RunResults, RunStatus,
+};
 
 /// A lifecycle command for the store.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,8 +54,12 @@ pub enum Command {
 /// only by being claimed ([`Store::claim`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
-    /// running → completed.
-    Complete { results: RunResults },
+    /// running → completed; with the run's per-shot memory when it asked for it (written
+    /// to `run_memory` in the completion's transaction).
+    Complete {
+        results: RunResults,
+        memory: Option<Memory>,
+    },
     /// running → failed.
     Fail { failure: Failure, cause: FailCause },
     /// pending | running → cancelled, by the submitter or an operator.
@@ -155,18 +164,38 @@ impl WriteError {
 /// the same runs in different orders, a cancel batch and a completion batch say).
 const CONFLICT_ATTEMPTS: u32 = 3;
 
+/// A job's creation ([`Store::apply_and_claim`]'s `jobs`): the job and its runs as created, or
+/// the job an earlier submission with the same idempotency key created (`created: false`:
+/// nothing was written).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobApplied {
+    pub job: Job,
+    /// The job's runs in submission order, each as a creation's [`Applied`].
+    pub runs: Vec<Applied>,
+    pub created: bool,
+}
+
+/// What a batch did: one outcome per command and per job, in order, and the runs each claim
+/// started.
+pub type BatchOutcome = (
+    Vec<std::result::Result<Applied, WriteError>>,
+    Vec<std::result::Result<JobApplied, WriteError>>,
+    Vec<Claimed>,
+);
+
 impl Store {
     /// Applies a batch of commands in one transaction; one outcome per command, in order.
     pub async fn apply(
         &self,
         commands: &[Command],
     ) -> Vec<std::result::Result<Applied, WriteError>> {
-        self.apply_and_claim(commands, &[]).await.0
+        self.apply_and_claim(commands, &[], &[]).await.0
     }
 
-    /// Applies a batch of commands and then makes `claims` ([`Store::claim`]'s, each after the
-    /// one before) in one transaction: one outcome per command, in order, and the runs each
-    /// claim started. A claim sees what the commands did (a run they cancelled is not
+    /// Applies a batch of commands, creates `jobs` (each job with all its runs, or nothing of
+    /// it) and then makes `claims` ([`Store::claim`]'s, each after the one before) in one
+    /// transaction: one outcome per command and per job, in order, and the runs each claim
+    /// started. A claim sees what the commands did (a run they cancelled is not
     /// claimed); the runs they created wait for the next claim (their `created_at` is the
     /// claim's own time).
     ///
@@ -182,13 +211,18 @@ impl Store {
     pub async fn apply_and_claim(
         &self,
         commands: &[Command],
+        jobs: &[NewJob],
         claims: &[ClaimOrder],
-    ) -> (Vec<std::result::Result<Applied, WriteError>>, Vec<Claimed>) {
+    ) -> BatchOutcome {
         let mut attempt = 1;
         let err = loop {
-            match self.apply_together(commands, claims).await {
-                Ok((outcomes, claimed)) => {
-                    return (outcomes, claimed.into_iter().map(Ok).collect());
+            match self.apply_together(commands, jobs, claims).await {
+                Ok((outcomes, created, claimed)) => {
+                    return (
+                        outcomes,
+                        created.into_iter().map(Ok).collect(),
+                        claimed.into_iter().map(Ok).collect(),
+                    );
                 }
                 // Another batch locked the same runs in another order: begin again.
                 Err(err) if err.is_concurrency_conflict() && attempt < CONFLICT_ATTEMPTS => {
@@ -198,10 +232,13 @@ impl Store {
                 Err(err) => break Arc::new(err),
             }
         };
-        if commands.len() + claims.len() <= 1 || err.is_transient() {
+        if commands.len() + jobs.len() + claims.len() <= 1 || err.is_transient() {
             return (
                 commands
                     .iter()
+                    .map(|_| Err(WriteError::Store(err.clone())))
+                    .collect(),
+                jobs.iter()
                     .map(|_| Err(WriteError::Store(err.clone())))
                     .collect(),
                 claims.iter().map(|_| Err(err.clone())).collect(),
@@ -211,20 +248,31 @@ impl Store {
         let mut outcomes = Vec::with_capacity(commands.len());
         for command in commands {
             let outcome = match self
-                .apply_together(std::slice::from_ref(command), &[])
+                .apply_together(std::slice::from_ref(command), &[], &[])
                 .await
             {
-                Ok((mut one, _)) => one.pop().expect("one outcome per command"),
+                Ok((mut one, _, _)) => one.pop().expect("one outcome per command"),
                 Err(err) => Err(WriteError::Store(Arc::new(err))),
             };
             outcomes.push(outcome);
+        }
+        let mut created = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let outcome = match self
+                .apply_together(&[], std::slice::from_ref(job), &[])
+                .await
+            {
+                Ok((_, mut one, _)) => Ok(one.pop().expect("one outcome per job")),
+                Err(err) => Err(WriteError::Store(Arc::new(err))),
+            };
+            created.push(outcome);
         }
         let mut claimed = Vec::with_capacity(claims.len());
         for order in claims {
             let runs = self.claim(&order.node, order.limit, order.lease).await;
             claimed.push(runs.map_err(Arc::new));
         }
-        (outcomes, claimed)
+        (outcomes, created, claimed)
     }
 
     /// Applies one command in its own transaction.
@@ -238,9 +286,11 @@ impl Store {
     async fn apply_together(
         &self,
         commands: &[Command],
+        jobs: &[NewJob],
         claims: &[ClaimOrder],
     ) -> Result<(
         Vec<std::result::Result<Applied, WriteError>>,
+        Vec<JobApplied>,
         Vec<Vec<Applied>>,
     )> {
         let txn = self.begin_write().await?;
@@ -265,9 +315,33 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        for (command, outcome) in commands.iter().zip(&outcomes) {
+            if let (
+                Command::Transition {
+                    change:
+                        Change::Complete {
+                            memory: Some(memory),
+                            ..
+                        },
+                    ..
+                },
+                Ok(applied),
+            ) = (command, outcome)
+            {
+                inserts.memory.push(memory_to_db(applied.run.id, memory)?);
+            }
+        }
+        let mut created = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            created.push(create_job(&txn, job, now, &mut inserts).await?);
+        }
         // The commands' moves of the queues' counts before any claim: a claim never waits for
         // a queue, so every wait for one happens here, in `user_id` order.
-        queues::count(&txn, outcomes.iter().filter_map(|o| o.as_ref().ok()), None).await?;
+        let applied = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .chain(created.iter().flat_map(|job| &job.runs));
+        queues::count(&txn, applied, None).await?;
         let mut claimed = Vec::with_capacity(claims.len());
         for order in claims {
             claimed.push(claim_in(&txn, order, &self.scheduling, now, &mut inserts.records).await?);
@@ -276,7 +350,8 @@ impl Store {
         if self.is_postgres() {
             let created = outcomes
                 .iter()
-                .any(|o| matches!(o, Ok(Applied { created: true, .. })));
+                .any(|o| matches!(o, Ok(Applied { created: true, .. })))
+                || created.iter().any(|job| job.created);
             let cancelled: Vec<Uuid> = outcomes
                 .iter()
                 .filter_map(|o| o.as_ref().ok())
@@ -286,22 +361,35 @@ impl Store {
             notify::send(&txn, created, &cancelled).await?;
         }
         txn.commit().await?;
-        Ok((outcomes, claimed))
+        Ok((outcomes, created, claimed))
     }
 }
 
 /// What a batch inserts once its commands are applied, in a few multi-row statements: the new
 /// runs without an idempotency key (nothing can conflict with them, and nothing in the batch
-/// can refer to them: their ids are not known outside yet), then every audit and outbox row.
+/// can refer to them: their ids are not known outside yet), the completed runs' per-shot
+/// memory, then every audit and outbox row.
 #[derive(Default)]
 struct Inserts {
     runs: Vec<runs::ActiveModel>,
+    /// The new jobs' runs and tags (after their runs: `job_runs` refers to them).
+    job_runs: Vec<job_runs::ActiveModel>,
+    job_tags: Vec<job_tags::ActiveModel>,
+    memory: Vec<run_memory::ActiveModel>,
     records: Records,
 }
 
 impl Inserts {
     async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
         insert_all(txn, self.runs).await?;
+        insert_all(txn, self.job_runs).await?;
+        insert_all(txn, self.job_tags).await?;
+        // One statement each: a run's memory may be megabytes.
+        for row in self.memory {
+            run_memory::Entity::insert(row)
+                .exec_without_returning(txn)
+                .await?;
+        }
         self.records.insert(txn).await
     }
 }
@@ -355,6 +443,107 @@ async fn create(
     })
 }
 
+/// Creates job `new` in `txn`: its row, and each of its runs pending as [`create`] makes one
+/// without an idempotency key (its `run.requested` rows in `inserts`), with their tags and
+/// places in `inserts` — or, when the user already has a job with `new`'s idempotency key,
+/// that job (nothing written; the caller compares what it holds).
+async fn create_job(
+    txn: &DatabaseTransaction,
+    new: &NewJob,
+    now: DateTime<Utc>,
+    inserts: &mut Inserts,
+) -> Result<JobApplied> {
+    let id = Uuid::now_v7();
+    let inserted = jobs::Entity::insert(jobs::ActiveModel {
+        id: sea_orm::ActiveValue::Set(id),
+        user_id: sea_orm::ActiveValue::Set(new.user_id),
+        idempotency_key: sea_orm::ActiveValue::Set(new.idempotency_key.clone()),
+        created_at: sea_orm::ActiveValue::Set(now),
+    })
+    .on_conflict_do_nothing_on([jobs::Column::UserId, jobs::Column::IdempotencyKey])
+    .exec_without_returning(txn)
+    .await?;
+    if !matches!(inserted, TryInsertResult::Inserted(1)) {
+        let existing = jobs::Entity::find()
+            .filter(jobs::Column::UserId.eq(new.user_id))
+            .filter(jobs::Column::IdempotencyKey.eq(new.idempotency_key.clone()))
+            .one(txn)
+            .await?;
+        let job = match existing {
+            Some(row) => load_job(txn, row.id).await?,
+            None => None,
+        }
+        .ok_or_else(|| {
+            StoreError::Database(DbErr::Custom(
+                "a job insert was refused without an idempotency conflict".into(),
+            ))
+        })?;
+        let runs = job
+            .runs
+            .iter()
+            .map(|member| Applied {
+                run: member.run.clone(),
+                from: None,
+                created: false,
+            })
+            .collect();
+        return Ok(JobApplied {
+            job,
+            runs,
+            created: false,
+        });
+    }
+    inserts.job_tags.extend(tag_rows(id, &new.tags));
+    let mut members = Vec::with_capacity(new.runs.len());
+    for (position, (name, spec)) in new.runs.iter().enumerate() {
+        let run = Run::pending(
+            Uuid::now_v7(),
+            NewRun {
+                user_id: new.user_id,
+                idempotency_key: None,
+                spec: spec.clone(),
+            },
+            now,
+        );
+        inserts.runs.push(new_run_to_db(&run)?);
+        inserts
+            .records
+            .add(&run, Action::Requested, None, None, now);
+        inserts.job_runs.push(job_runs::ActiveModel {
+            job_id: sea_orm::ActiveValue::Set(id),
+            position: sea_orm::ActiveValue::Set(
+                i32::try_from(position)
+                    .map_err(|_| StoreError::Corrupt(format!("job position {position}")))?,
+            ),
+            run_id: sea_orm::ActiveValue::Set(run.id),
+            name: sea_orm::ActiveValue::Set(name.clone()),
+        });
+        members.push(JobRun {
+            name: name.clone(),
+            run,
+        });
+    }
+    let runs = members
+        .iter()
+        .map(|member| Applied {
+            run: member.run.clone(),
+            from: None,
+            created: true,
+        })
+        .collect();
+    Ok(JobApplied {
+        job: Job {
+            id,
+            user_id: new.user_id,
+            tags: new.tags.clone(),
+            created_at: now,
+            runs: members,
+        },
+        runs,
+        created: true,
+    })
+}
+
 /// The completions of a batch as one statement (PostgreSQL): every `running → completed` of
 /// the batch, each under the one guard every edge writes under ([`edge_guard`]) and writing
 /// what every completion writes ([`completion_writes`]), joined to its results passed as one
@@ -394,7 +583,7 @@ async fn complete_together(
     for (i, command) in commands.iter().enumerate() {
         if let Command::Transition {
             run_id,
-            change: Change::Complete { results },
+            change: Change::Complete { results, .. },
         } = command
             && named[run_id] == 1
         {
@@ -618,7 +807,7 @@ async fn guarded_update(
         ]
     };
     let writes = match change {
-        Change::Complete { results } => {
+        Change::Complete { results, .. } => {
             let json = serde_json::to_value(results)
                 .map_err(|e| StoreError::Corrupt(format!("results: {e}")))?;
             completion_writes(Expr::val(json), now).into()

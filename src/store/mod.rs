@@ -8,6 +8,8 @@
 //! - [`convert`]: entity rows ⇄ domain types.
 //! - [`runs`], [`users`], [`sessions`], [`circuits`]: reads; accounts and API tokens; browser
 //!   sessions; circuits and versions.
+//! - [`jobs`]: jobs (batches of runs): reads, listings, tags.
+//! - [`memory`]: a run's per-shot memory, a page at a time.
 //! - [`verify`]: the invariant checker behind `qrun verify`.
 //! - [`notify`]: `NOTIFY`/`LISTEN` wake-ups between nodes on PostgreSQL.
 //! - [`time`]: whose clock a judged timestamp is read from (the database's, on PostgreSQL).
@@ -15,7 +17,9 @@
 pub mod circuits;
 pub mod connect;
 mod convert;
+pub mod jobs;
 pub mod lifecycle;
+pub mod memory;
 pub mod notify;
 pub mod outbox;
 pub mod queues;
@@ -37,7 +41,8 @@ use crate::config::SchedulingConfig;
 use crate::domain::{Circuit, CircuitVersion, Clock};
 
 pub use lifecycle::{
-    Applied, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, WriteError,
+    Applied, BatchOutcome, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, JobApplied,
+    WriteError,
 };
 pub use outbox::OutboxBatch;
 pub use time::Time;

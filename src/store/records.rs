@@ -251,7 +251,7 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
             m.insert("seed".into(), json!(run.spec.seed));
             m.insert("by".into(), json!("user"));
         }
-        Some(Change::Complete { results }) => {
+        Some(Change::Complete { results, .. }) => {
             m.insert("shots".into(), json!(results.shots));
             m.insert("execution_time".into(), json!(results.execution_time));
             m.insert("unique_states".into(), json!(results.unique_states));

@@ -186,9 +186,15 @@ async fn run_show_tells_what_happened_to_a_run(db: TestDb) {
         unique_states: 2,
         method: None,
     };
-    app.transition(completed, Change::Complete { results })
-        .await
-        .unwrap();
+    app.transition(
+        completed,
+        Change::Complete {
+            results,
+            memory: None,
+        },
+    )
+    .await
+    .unwrap();
     let failed = app.submit(&fx, Some(false)).await.id;
     app.start_run(failed).await;
     let failure = Failure::new(

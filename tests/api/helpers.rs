@@ -521,6 +521,7 @@ impl Fixture {
                 analytics_consent: consent,
                 parameters: Default::default(),
                 seed: None,
+                memory: false,
             },
         }
     }

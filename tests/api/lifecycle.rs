@@ -46,6 +46,7 @@ fn complete() -> Change {
             unique_states: 2,
             method: None,
         },
+        memory: None,
     }
 }
 
@@ -377,6 +378,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
             analytics_consent: Some(true),
             parameters: Default::default(),
             seed: None,
+            memory: false,
         },
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();

@@ -84,6 +84,7 @@ async fn every_status_has_its_badge_and_the_submitter_is_hidden_from_anonymous(d
     let cancelled = new_run().await;
     let complete = Change::Complete {
         results: bell_results(),
+        memory: None,
     };
     app.transition(completed, complete).await.unwrap();
     let failure = Failure::new(

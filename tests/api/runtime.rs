@@ -8,7 +8,7 @@ use chrono::{TimeDelta, Utc};
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, StreamExt};
 use qrun::domain::{ManualClock, RunResults, RunStatus};
-use qrun::execution::{Backend, ExecError, Job};
+use qrun::execution::{Backend, ExecError, Executed, Job};
 use qrun::store::{Change, Command};
 use serde_json::Value;
 use uuid::Uuid;
@@ -26,7 +26,7 @@ impl Backend for Panicking {
         &self,
         _: Job,
         _: qrun_engine::CancellationToken,
-    ) -> BoxFuture<'static, Result<RunResults, ExecError>> {
+    ) -> BoxFuture<'static, Result<Executed, ExecError>> {
         async { panic!("the test backend panics") }.boxed()
     }
 }
@@ -112,6 +112,7 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
                 analytics_consent: Some(true),
                 parameters: Default::default(),
                 seed: None,
+                memory: false,
             },
         }))
         .await
@@ -219,6 +220,7 @@ async fn the_watchdog_fails_a_stranded_run_exactly_once(db: TestDb) {
                     unique_states: 1,
                     method: None,
                 },
+                memory: None,
             },
         );
         let (swept, completed) = tokio::join!(app.app.sweep(), complete);

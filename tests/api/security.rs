@@ -171,6 +171,11 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("GET", "/api/runs/{id}")
         | ("POST", "/api/runs/{id}/cancel")
         | ("GET", "/api/runs/{id}/audit")
+        | ("GET", "/api/runs/{id}/memory")
+        | ("POST", "/api/jobs")
+        | ("GET", "/api/jobs")
+        | ("GET", "/api/jobs/{id}")
+        | ("PUT", "/api/jobs/{id}/tags")
         | ("POST", "/api/circuits")
         | ("POST", "/api/circuits/{owner}/{name}/versions")
         | ("GET", "/api/circuits/{owner}/{name}")
@@ -225,6 +230,15 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
         ("GET", "/api/runs") => write(200, 200),
         ("GET", "/api/runs/{id}") | ("GET", "/api/runs/{id}/audit") => read,
         ("GET", "/api/runs/{id}/events") => read,
+        // The matrix's runs asked for no memory: 404 to whoever may see them, as to others.
+        ("GET", "/api/runs/{id}/memory") => match who {
+            Who::BadToken => 401,
+            _ => 404,
+        },
+        ("POST", "/api/jobs") => write(201, if target.public { 201 } else { 404 }),
+        ("GET", "/api/jobs") => write(200, 200),
+        // One's own jobs only; the matrix's `{id}` is a run's, no job of anyone's.
+        ("GET", "/api/jobs/{id}") | ("PUT", "/api/jobs/{id}/tags") => write(404, 404),
         // Only the submitter cancels: the circuit's owner is refused another's run.
         ("POST", "/api/runs/{id}/cancel") => write(
             if target.owner_submitted { 200 } else { 403 },
@@ -453,6 +467,12 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                         "backend": {"type": "simulator", "name": "statevector"},
                         "shots": 10,
                     })),
+                    ("POST", "/api/jobs") => Body::Json(json!({"runs": [{
+                        "circuit": format!("alice/{}", target.name),
+                        "backend": {"type": "simulator", "name": "statevector"},
+                        "shots": 10,
+                    }]})),
+                    ("PUT", "/api/jobs/{id}/tags") => Body::Json(json!({"tags": ["t"]})),
                     ("POST", "/api/circuits") => Body::Json(json!({
                         "name": format!("made-{made}"),
                         "visibility": if target.public { "public" } else { "private" },
@@ -637,9 +657,15 @@ async fn private_runs_in_every_status(
         unique_states: 2,
         method: None,
     };
-    app.transition(runs[2], Change::Complete { results })
-        .await
-        .unwrap();
+    app.transition(
+        runs[2],
+        Change::Complete {
+            results,
+            memory: None,
+        },
+    )
+    .await
+    .unwrap();
     let failure = Failure::new(ErrorClass::BackendError, ErrorStage::Execute, "boom");
     app.transition(
         runs[3],

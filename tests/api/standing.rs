@@ -94,6 +94,7 @@ async fn the_estimate_comes_with_history(db: TestDb) {
                 unique_states: 1,
                 method: None,
             },
+            memory: None,
         },
     )
     .await

@@ -27,8 +27,9 @@ pub(crate) enum TokenKind {
     Unit(String),
     /// A string in double or single quotes (also a bit string `"0101"`).
     Str(String),
-    /// `$0`: a hardware qubit.
-    HardwareQubit,
+    /// `$3`: physical qubit 3 of the device (the specification's hardware qubit), its
+    /// index saturated at `u32::MAX` (far past any limit).
+    PhysicalQubit(u32),
     /// `#pragma …` up to the end of the line.
     Pragma,
     /// Punctuation or an operator, as written.
@@ -46,7 +47,7 @@ impl TokenKind {
             Self::Float(value) => format!("number {value}"),
             Self::Unit(text) => format!("'{text}'"),
             Self::Str(text) => format!("string \"{text}\""),
-            Self::HardwareQubit => "a hardware qubit".to_owned(),
+            Self::PhysicalQubit(index) => format!("physical qubit ${index}"),
             Self::Pragma => "a pragma".to_owned(),
             Self::Symbol(symbol) => format!("'{symbol}'"),
             Self::Eof => "end of input".to_owned(),
@@ -118,8 +119,17 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>> {
             '"' | '\'' => scanner.string(c, pos)?,
             '$' => {
                 scanner.bump();
-                scanner.bump_while(|c| c.is_ascii_digit());
-                TokenKind::HardwareQubit
+                let digits = scanner.bump_while(|c| c.is_ascii_digit());
+                if digits.is_empty() {
+                    return Err(EngineError::at(
+                        pos,
+                        "'$' must be followed by a physical qubit's index ($0, $1, …)",
+                    ));
+                }
+                let index = digits.bytes().fold(0u32, |n, d| {
+                    n.saturating_mul(10).saturating_add(u32::from(d - b'0'))
+                });
+                TokenKind::PhysicalQubit(index)
             }
             '#' => {
                 scanner.bump_while(|c| c != '\n');
@@ -434,6 +444,20 @@ mod tests {
     }
 
     #[test]
+    fn physical_qubits_keep_their_index() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("$0 $017 $99999999999"),
+            vec![
+                PhysicalQubit(0),
+                PhysicalQubit(17),
+                PhysicalQubit(u32::MAX),
+                Eof
+            ]
+        );
+    }
+
+    #[test]
     fn words_symbols_and_unicode_identifiers() {
         use TokenKind::*;
         assert_eq!(
@@ -450,7 +474,7 @@ mod tests {
                 Int(0),
                 Symbol("]"),
                 Symbol(","),
-                HardwareQubit,
+                PhysicalQubit(1),
                 Symbol(";"),
                 Word("c".into()),
                 Symbol("="),
@@ -496,6 +520,14 @@ mod tests {
     #[test]
     fn lexical_errors_say_where_and_what() {
         assert_eq!(error("x\n  ?"), (2, 3, "unexpected character '?'".into()));
+        assert_eq!(
+            error("h $;"),
+            (
+                1,
+                3,
+                "'$' must be followed by a physical qubit's index ($0, $1, …)".into()
+            )
+        );
         assert_eq!(
             error("include \"stdgates.inc;\n"),
             (1, 9, "unterminated string: expected a closing \"".into())

@@ -36,6 +36,7 @@ use super::ast::{Expr, Ident, Index, Iterable, Operand, Range, Stmt, StmtKind};
 use super::cond::{self, BitRange, Bits, Cases};
 use super::expr::{self, Names, Value};
 use super::gates::{BUILTIN_U, NativeGate, STDGATES, STDGATES_FILE};
+use super::physical::Physical;
 use crate::Parameters;
 use crate::error::{Declared, EngineError, Position, Result, Stage};
 use crate::ir::{Condition, Op, OpKind, Program, Register};
@@ -55,9 +56,15 @@ const CALL_WORK: u64 = 16;
 const MAX_GATE_DEPTH: u32 = 256;
 
 /// Lowers parsed statements to a [`Program`], binding `input` declarations to
-/// `parameters` (every parameter must be an input and every input given). Each top-level
-/// statement is dropped as soon as it is lowered, while its memory is still in cache.
-pub(crate) fn lower(stmts: Vec<Stmt>, parameters: &Parameters, limits: &Limits) -> Result<Program> {
+/// `parameters` (every parameter must be an input and every input given), with the
+/// `physical` qubits its tokens name as its one quantum register. Each top-level statement
+/// is dropped as soon as it is lowered, while its memory is still in cache.
+pub(crate) fn lower(
+    stmts: Vec<Stmt>,
+    physical: Physical,
+    parameters: &Parameters,
+    limits: &Limits,
+) -> Result<Program> {
     let declared: HashSet<&str> = stmts
         .iter()
         .filter_map(|stmt| match &stmt.kind {
@@ -82,16 +89,27 @@ pub(crate) fn lower(stmts: Vec<Stmt>, parameters: &Parameters, limits: &Limits) 
             format!("parameter '{unknown}' is not an input of this program ({known})"),
         ));
     }
-    let mut lowering = Lowering::new(parameters, limits);
+    let width = physical.width();
+    if let Some((width, pos)) = width {
+        limits
+            .admit_any(width, Stage::Prepare)
+            .map_err(|err| EngineError::limit_at(pos, err.message))?;
+    }
+    let mut lowering = Lowering::new(physical, parameters, limits);
     for stmt in stmts {
         lowering.statement(&stmt)?;
     }
-    Ok(Program::lowered(
+    let program = Program::lowered(
         lowering.qregs,
         lowering.cregs,
         lowering.ops,
         lowering.non_clifford_at,
-    ))
+    );
+    // Admitted above, so the width is far below u32::MAX.
+    Ok(match width {
+        Some((width, _)) => program.on_device_of(width as u32),
+        None => program,
+    })
 }
 
 type GateId = usize;
@@ -172,6 +190,8 @@ impl Resolved {
 
 struct Lowering<'l> {
     limits: &'l Limits,
+    /// The physical qubits the program names (the register `$` when there are any).
+    physical: Physical,
     parameters: &'l Parameters,
     /// Every global name, with where it was declared.
     symbols: HashMap<String, (Symbol, Declared)>,
@@ -194,15 +214,24 @@ struct Lowering<'l> {
 }
 
 impl<'l> Lowering<'l> {
-    fn new(parameters: &'l Parameters, limits: &'l Limits) -> Self {
+    fn new(physical: Physical, parameters: &'l Parameters, limits: &'l Limits) -> Self {
+        let qregs = match physical.count() {
+            0 => Vec::new(),
+            size => vec![Register {
+                name: "$".to_owned(),
+                offset: 0,
+                size,
+            }],
+        };
         let mut lowering = Self {
             limits,
+            physical,
             parameters,
             symbols: HashMap::new(),
             loop_vars: Vec::new(),
             gates: Vec::new(),
             stdgates_included: false,
-            qregs: Vec::new(),
+            qregs,
             cregs: Vec::new(),
             ops: Vec::new(),
             non_clifford_at: None,
@@ -305,6 +334,7 @@ impl<'l> Lowering<'l> {
             }
             StmtKind::QubitDecl { name, size } => {
                 self.global_only("a qubit declaration", pos)?;
+                self.physical.refuse_declaration(&name.name, name.pos)?;
                 self.register(true, name, size.as_ref())
             }
             StmtKind::BitDecl { name, size, init } => {
@@ -542,6 +572,22 @@ impl<'l> Lowering<'l> {
     /// The register `operand` names and its index as a list of bits.
     fn resolve(&mut self, operand: &Operand, quantum: bool) -> Result<Resolved> {
         let name = &operand.name;
+        if let Some(qubit) = self.physical.qubit(&name.name) {
+            return match (quantum, &operand.index) {
+                (true, None) => Ok(Resolved::One(qubit)),
+                (true, Some(_)) => Err(EngineError::at(
+                    name.pos,
+                    format!(
+                        "physical qubit {} is one qubit: it cannot be indexed",
+                        name.name
+                    ),
+                )),
+                (false, _) => Err(EngineError::at(
+                    name.pos,
+                    format!("expected bits, {} is a physical qubit", name.name),
+                )),
+            };
+        }
         let (register, scalar) = match (self.lookup(name)?, quantum) {
             (Symbol::Qubits { register, scalar }, true) => (&self.qregs[register], scalar),
             (Symbol::Bits { register, scalar }, false) => (&self.cregs[register], scalar),

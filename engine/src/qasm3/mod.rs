@@ -22,7 +22,7 @@
 //! Refused, as a validation error naming the construct at its line:col: `while`, `def`,
 //! `extern`, `box`, `delay` and durations, `switch`, `break`/`continue`/`end`/`return`,
 //! `let`, calibrations, `output`, classical variables besides bits (and assignments other
-//! than measurements), arrays, complex numbers, casts, hardware qubits, pragmas and
+//! than measurements), arrays, complex numbers, casts, pragmas and
 //! annotations, non-integer `pow`, a measurement without a target, and a measurement
 //! inside an `if` into a bit its condition reads (the IR re-evaluates conditions per
 //! operation, the language once per block).
@@ -50,6 +50,7 @@ mod gates;
 mod lexer;
 mod lower;
 mod parser;
+mod physical;
 
 use crate::error::Result;
 use crate::ir::Program;
@@ -59,8 +60,10 @@ use crate::{Input, Parameters};
 /// Parses, checks and expands `source` into a [`Program`] within `limits`, binding its
 /// `input` declarations to `parameters` (the caller checks the source size).
 pub(crate) fn parse(source: &str, parameters: &Parameters, limits: &Limits) -> Result<Program> {
-    let statements = parser::parse_program(lexer::tokenize(source)?)?;
-    lower::lower(statements, parameters, limits)
+    let tokens = lexer::tokenize(source)?;
+    let physical = physical::Physical::of(&tokens);
+    let statements = parser::parse_program(tokens)?;
+    lower::lower(statements, physical, parameters, limits)
 }
 
 /// Checks a run parameter `raw` against an input's type as [`Input::ty`] writes it

@@ -222,9 +222,6 @@ impl Parser {
                 return Err(EngineError::at(pos, "annotations are not supported"));
             }
             TokenKind::Pragma => return Err(EngineError::at(pos, "pragmas are not supported")),
-            TokenKind::HardwareQubit => {
-                return Err(EngineError::at(pos, "hardware qubits are not supported"));
-            }
             _ => return Err(self.expected("a statement")),
         };
         Ok(Stmt { kind, pos })
@@ -655,13 +652,15 @@ impl Parser {
     }
 
     fn operand(&mut self) -> Result<Operand> {
-        if self.peek() == &TokenKind::HardwareQubit {
-            return Err(EngineError::at(
-                self.pos(),
-                "hardware qubits are not supported",
-            ));
-        }
-        let name = self.ident("a qubit or bit operand")?;
+        let name = match *self.peek() {
+            // `$3` is named as written (without leading zeros); no declared name starts
+            // with `$`, so the lowering tells it apart by its name.
+            TokenKind::PhysicalQubit(index) => Ident {
+                name: format!("${index}"),
+                pos: self.advance(),
+            },
+            _ => self.ident("a qubit or bit operand")?,
+        };
         let index = if self.is_symbol("[") {
             let start = self.pos();
             self.advance();
@@ -897,8 +896,11 @@ impl Parser {
                 self.expect_symbol(")")?;
                 return Ok(inner);
             }
-            TokenKind::HardwareQubit => {
-                return Err(EngineError::at(pos, "hardware qubits are not supported"));
+            TokenKind::PhysicalQubit(index) => {
+                return Err(EngineError::at(
+                    pos,
+                    format!("physical qubit ${index} is not a classical value"),
+                ));
             }
             other => {
                 return Err(EngineError::at(

@@ -44,7 +44,7 @@ pub(crate) fn simulate(
     let started = Instant::now();
     limits.check_shots(shots)?;
     let num_qubits = program.num_qubits();
-    limits.admit_qubits(u64::from(num_qubits), Stage::Execute)?;
+    limits.admit_qubits(u64::from(program.width()), Stage::Execute)?;
     let interrupt = Interrupt::new(cancel, started, limits.time_limit);
     interrupt.check()?;
     let plan = Plan::compile(program, &interrupt)?;
@@ -78,7 +78,7 @@ pub(crate) fn statevector(
 ) -> Result<Vec<Complex64>> {
     let started = Instant::now();
     let num_qubits = program.num_qubits();
-    limits.admit_qubits(u64::from(num_qubits), Stage::Execute)?;
+    limits.admit_qubits(u64::from(program.width()), Stage::Execute)?;
     let interrupt = Interrupt::new(cancel, started, limits.time_limit);
     let plan = Plan::compile(program, &interrupt)?;
     if !plan.head.is_empty() || !plan.terminal.is_empty() {

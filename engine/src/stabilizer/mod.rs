@@ -58,7 +58,11 @@ pub(crate) fn simulate(
     let started = Instant::now();
     limits.check_shots(shots)?;
     let num_qubits = program.num_qubits() as usize;
-    limits.admit(Method::Stabilizer, num_qubits as u64, Stage::Execute)?;
+    limits.admit(
+        Method::Stabilizer,
+        u64::from(program.width()),
+        Stage::Execute,
+    )?;
     if let Some((op, _)) = program.first_non_clifford() {
         return Err(EngineError::new(
             FailureKind::Validation,

@@ -204,6 +204,8 @@ fn submission(owner: &str, name: &str, form: &Form, consent: bool) -> Result<Sub
         seed: None,
         consent,
         idempotency_key,
+        // Per-shot memory is the API's (a run page shows counts).
+        memory: false,
     })
 }
 

@@ -60,6 +60,7 @@ async fn the_dashboard_counts_runs_and_charts_the_last_hours_endings_without_an_
         done,
         Change::Complete {
             results: results(100),
+            memory: None,
         },
     )
     .await
@@ -122,6 +123,7 @@ async fn the_dashboard_counts_runs_and_charts_the_last_hours_endings_without_an_
         running,
         Change::Complete {
             results: results(100),
+            memory: None,
         },
     )
     .await

@@ -390,6 +390,14 @@ impl Lowering<'_> {
                     operand.name.pos,
                     format!("'{}' is one qubit: it cannot be indexed", operand.name.name),
                 )),
+                (None, _) if operand.name.name.starts_with('$') => Err(EngineError::at(
+                    operand.name.pos,
+                    format!(
+                        "physical qubit {} cannot be used in the body of gate '{}': a gate \
+                         acts only on its qubit arguments",
+                        operand.name.name, def.name.name
+                    ),
+                )),
                 (None, _) => Err(EngineError::at(
                     operand.name.pos,
                     format!(

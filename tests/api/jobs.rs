@@ -1,0 +1,265 @@
+//! Jobs through the API (issue 30, docs/DESIGN.md §2, §6): runs submitted together as one
+//! job, idempotent like a run; read back in order with names, status counts and usage;
+//! partial results when a run fails; listed by tag; tags replaced; another's job 404; a bad
+//! run refuses the whole job, naming its index, creating nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body};
+use crate::on_both_databases;
+
+/// A circuit on 30 qubits: past the simulator's 24, so its run fails (`resource_limit`).
+const TOO_WIDE: &str =
+    "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nbit c;\nh $29;\nc = measure $29;\n";
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let mut request = testkit::http()
+        .request(method, app.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn named(circuit: &str, name: &str, shots: u64) -> Value {
+    let mut run = run_body(circuit, SIMULATOR, shots);
+    run["name"] = json!(name);
+    run
+}
+
+async fn a_job_is_a_record_of_its_runs(db: TestDb) {
+    let app = TestApp::spawn_with(db, executing, qrun::app::Hooks::default()).await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    app.create_circuit(&alice, "bell", "public").await;
+    let wide = circuit_body("wide", "public", "openqasm3", TOO_WIDE);
+    app.api().upload(&alice, &wide).await.unwrap();
+    use reqwest::Method;
+
+    let body = json!({
+        "runs": [named("alice/bell", "bell-a", 100), named("alice/wide", "too wide", 10), named("alice/bell", "bell-b", 50)],
+        "tags": ["sweep", "2026", "sweep"],
+    });
+    let (status, job) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&body),
+        Some("job-1"),
+    )
+    .await;
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(job["tags"], json!(["2026", "sweep"]));
+    let names: Vec<&Value> = job["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["name"])
+        .collect();
+    assert_eq!(
+        names,
+        [&json!("bell-a"), &json!("too wide"), &json!("bell-b")]
+    );
+    assert_eq!(job["runs"][2]["run"]["shots"], 50);
+
+    // A replay is the same job (200); the key for another job is 422.
+    let (status, again) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&body),
+        Some("job-1"),
+    )
+    .await;
+    assert_eq!((status, &again["id"]), (200, &job["id"]));
+    let other = json!({"runs": [named("alice/bell", "bell-a", 101)]});
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&other),
+        Some("job-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+
+    // Partial results: each run its own status; the job failed, the others' counts stand.
+    for run in job["runs"].as_array().unwrap() {
+        app.wait_terminal(run["run"]["id"].as_str().unwrap()).await;
+    }
+    let (status, done) = send(
+        &app,
+        Method::GET,
+        &format!("/api/jobs/{id}"),
+        &alice,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "failed");
+    assert_eq!(
+        done["status_counts"],
+        json!({"pending": 0, "running": 0, "completed": 2, "failed": 1, "cancelled": 0})
+    );
+    assert_eq!(done["runs"][0]["run"]["results"]["shots"], 100);
+    assert_eq!(done["runs"][1]["run"]["error_class"], "resource_limit");
+    assert_eq!(done["runs"][2]["run"]["results"]["shots"], 50);
+    let usage = done["usage"]["seconds"].as_f64().unwrap();
+    let taken: f64 = [0, 2]
+        .iter()
+        .map(|&i| {
+            done["runs"][i]["run"]["results"]["time_taken"]
+                .as_f64()
+                .unwrap()
+        })
+        .sum();
+    assert!(usage >= taken - 1e-9, "{usage} < {taken}");
+
+    // Another user's job does not exist for them.
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        &format!("/api/jobs/{id}"),
+        &bob,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Listing by tag; tags replaced.
+    let second = json!({"runs": [named("alice/bell", "solo", 10)], "tags": ["other"]});
+    let (status, solo) = send(&app, Method::POST, "/api/jobs", &alice, Some(&second), None).await;
+    assert_eq!(status, 201, "{solo}");
+    let (_, page) = send(&app, Method::GET, "/api/jobs?tag=sweep", &alice, None, None).await;
+    assert_eq!(page["jobs"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(
+        (&page["jobs"][0]["id"], &page["jobs"][0]["runs"]),
+        (&job["id"], &json!(3))
+    );
+    let (_, page) = send(&app, Method::GET, "/api/jobs?limit=1", &alice, None, None).await;
+    assert_eq!(page["jobs"][0]["id"], solo["id"], "newest first");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, next) = send(
+        &app,
+        Method::GET,
+        &format!("/api/jobs?limit=1&cursor={cursor}"),
+        &alice,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (&next["jobs"][0]["id"], &next["next_cursor"]),
+        (&job["id"], &Value::Null)
+    );
+    let (_, none) = send(&app, Method::GET, "/api/jobs", &bob, None, None).await;
+    assert_eq!(none["jobs"], json!([]));
+    let tags = json!({"tags": ["kept"]});
+    let (status, tagged) = send(
+        &app,
+        Method::PUT,
+        &format!("/api/jobs/{id}/tags"),
+        &alice,
+        Some(&tags),
+        None,
+    )
+    .await;
+    assert_eq!((status, &tagged["tags"]), (200, &json!(["kept"])));
+    let (_, page) = send(&app, Method::GET, "/api/jobs?tag=sweep", &alice, None, None).await;
+    assert_eq!(page["jobs"], json!([]));
+    let (status, _) = send(
+        &app,
+        Method::PUT,
+        &format!("/api/jobs/{id}/tags"),
+        &bob,
+        Some(&tags),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, error) = send(
+        &app,
+        Method::PUT,
+        &format!("/api/jobs/{id}/tags"),
+        &alice,
+        Some(&json!({"tags": [""]})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_job"))
+    );
+
+    // A bad run refuses the whole job, naming it; nothing is created.
+    let (_, before) = send(&app, Method::GET, "/api/runs?limit=100", &alice, None, None).await;
+    let bad = json!({"runs": [named("alice/bell", "ok", 10), named("alice/bell", "too many", 1_000_000)]});
+    let (status, error) = send(&app, Method::POST, "/api/jobs", &alice, Some(&bad), None).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_shots"))
+    );
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("runs[1]: "),
+        "{error}"
+    );
+    let (_, after) = send(&app, Method::GET, "/api/runs?limit=100", &alice, None, None).await;
+    assert_eq!(
+        before["runs"].as_array().unwrap().len(),
+        after["runs"].as_array().unwrap().len()
+    );
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&json!({"runs": []})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_job"))
+    );
+    // `name` belongs to a job's runs.
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/api/runs",
+        &alice,
+        Some(&named("alice/bell", "x", 10)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_body"))
+    );
+}
+
+on_both_databases!(a_job_is_a_record_of_its_runs);

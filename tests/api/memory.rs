@@ -1,0 +1,163 @@
+//! Per-shot memory through the API (issue 30, docs/DESIGN.md §2, §6): a transpiled circuit (on
+//! physical qubits) run with `"memory": true`, its shots paged in order and tallying to its
+//! counts; `date` and `time_taken` in its results; the memory bound at submission; a run
+//! without memory, or not completed yet, refused with its code.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body};
+use crate::on_both_databases;
+
+/// What `transpile(qc, backend, initial_layout=[4, 1])` + `qasm3.dumps` writes for a Bell
+/// pair with a third, flipped bit: physical qubits, no qubit declaration.
+const TRANSPILED: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nbit[2] c;\nbit[1] f;\nrz(pi/2) $4;\nsx $4;\nrz(pi/2) $4;\ncx $4, $1;\nx $7;\nc[0] = measure $4;\nc[1] = measure $1;\nf[0] = measure $7;\n";
+
+async fn call(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let response = testkit::http()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn submit(app: &TestApp, token: &str, body: &Value) -> (u16, Value) {
+    let response = app.api().post_run(token, body, &[]).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn a_run_with_memory_serves_every_shot_in_order(db: TestDb) {
+    let app = TestApp::spawn_with(
+        db,
+        |config| {
+            executing(config);
+            config.executor.max_memory_bits = 2000;
+        },
+        qrun::app::Hooks::default(),
+    )
+    .await;
+    let (_, token) = app.user("alice").await;
+    let body = circuit_body("transpiled", "public", "openqasm3", TRANSPILED);
+    app.api().upload(&token, &body).await.unwrap();
+
+    let mut body = run_body("alice/transpiled", SIMULATOR, 600);
+    body["memory"] = json!(true);
+    body["seed"] = json!(11);
+    let (status, run) = submit(&app, &token, &body).await;
+    assert_eq!(status, 201, "{run}");
+    assert_eq!(run["memory"], true);
+    let id = run["id"].as_str().unwrap().to_owned();
+    let run = app.wait_terminal(&id).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let results = &run["results"];
+    // Qiskit's Result.date and time_taken: the completion, and its start to its completion.
+    assert_eq!(results["date"], run["completed_at"]);
+    let time_taken = results["time_taken"].as_f64().unwrap();
+    assert!((0.0..60.0).contains(&time_taken), "{results}");
+
+    // Pages of 250: 0..250, 250..500, 500..600.
+    let mut memory = Vec::new();
+    let mut offset = Some(0);
+    while let Some(at) = offset {
+        let (status, page) = call(
+            &app,
+            &token,
+            &format!("/api/runs/{id}/memory?offset={at}&limit=250"),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            (page["offset"].as_u64(), page["shots"].as_u64()),
+            (Some(at), Some(600))
+        );
+        memory.extend(page["memory"].as_array().unwrap().iter().cloned());
+        offset = page["next_offset"].as_u64();
+    }
+    assert_eq!(memory.len(), 600);
+    let mut tally: BTreeMap<String, u64> = BTreeMap::new();
+    for key in &memory {
+        *tally.entry(key.as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    let counts: BTreeMap<String, u64> = serde_json::from_value(results["counts"].clone()).unwrap();
+    assert_eq!(tally, counts, "the shots tally to the counts");
+    // Keyed as the counts: the flipped bit's register leftmost, then the Bell pair's.
+    assert_eq!(counts.keys().collect::<Vec<_>>(), ["1 00", "1 11"]);
+    // In shot order, not the counts' order: both outcomes among the first 100 shots.
+    let first: std::collections::BTreeSet<&str> =
+        memory[..100].iter().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(first.len(), 2, "{first:?}");
+    // The whole of it by default, anonymously too (a public circuit's run).
+    let all = app.get_json(&format!("/api/runs/{id}/memory")).await;
+    assert_eq!(all["memory"].as_array().unwrap(), &memory);
+    assert_eq!(all["next_offset"], Value::Null);
+    // Past the end: an empty page.
+    let (status, end) = call(&app, &token, &format!("/api/runs/{id}/memory?offset=600")).await;
+    assert_eq!((status, end["memory"].as_array().unwrap().len()), (200, 0));
+    for (query, code) in [
+        ("limit=0", "invalid_query"),
+        ("limit=10001", "invalid_query"),
+        ("offset=-1", "invalid_query"),
+        ("page=2", "invalid_query"),
+    ] {
+        let (status, error) = call(&app, &token, &format!("/api/runs/{id}/memory?{query}")).await;
+        assert_eq!(
+            (status, error["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{query}"
+        );
+    }
+
+    // A run without memory has none to serve.
+    let (status, plain) = submit(&app, &token, &run_body("alice/transpiled", SIMULATOR, 10)).await;
+    assert_eq!((status, &plain["memory"]), (201, &json!(false)));
+    let plain_id = plain["id"].as_str().unwrap();
+    app.wait_terminal(plain_id).await;
+    let (status, error) = call(&app, &token, &format!("/api/runs/{plain_id}/memory")).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    // 667 shots × 3 bits is past the 2000 of executor.max_memory_bits.
+    let mut large = run_body("alice/transpiled", SIMULATOR, 667);
+    large["memory"] = json!(true);
+    let (status, error) = submit(&app, &token, &large).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["code"], "memory_too_large");
+    assert_eq!(
+        error["error"]["message"],
+        "per-shot memory of 667 shots × 3 classical bits is 2001 bits; this service keeps at \
+         most 2000 (executor.max_memory_bits)"
+    );
+    large["shots"] = json!(666);
+    assert_eq!(submit(&app, &token, &large).await.0, 201);
+}
+
+async fn memory_of_a_run_not_completed_is_409(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (_, token) = app.user("alice").await;
+    let body = circuit_body("transpiled", "public", "openqasm3", TRANSPILED);
+    app.api().upload(&token, &body).await.unwrap();
+    let mut body = run_body("alice/transpiled", SIMULATOR, 10);
+    body["memory"] = json!(true);
+    let (status, run) = submit(&app, &token, &body).await;
+    assert_eq!(status, 201);
+    let id = run["id"].as_str().unwrap();
+    let (status, error) = call(&app, &token, &format!("/api/runs/{id}/memory")).await;
+    assert_eq!(status, 409);
+    assert_eq!(error["error"]["code"], "run_not_completed");
+    assert_eq!(
+        error["error"]["message"],
+        "the run is pending: a run's memory exists once it has completed"
+    );
+}
+
+on_both_databases!(
+    a_run_with_memory_serves_every_shot_in_order,
+    memory_of_a_run_not_completed_is_409,
+);
