@@ -90,6 +90,8 @@ impl Application {
                 .map(|b| format!("{}/{}", b.kind(), b.name()))
                 .collect();
             metrics::register(&config.executor.frameworks, &backends);
+            let slots = config.executor.enabled as u64 * config.executor.max_concurrent_runs;
+            metrics::executor_slots(slots);
             handle
         });
         let bind = if config.server.enabled {

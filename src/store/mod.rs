@@ -18,6 +18,7 @@ mod convert;
 pub mod lifecycle;
 pub mod notify;
 pub mod outbox;
+mod pool;
 pub mod queues;
 mod records;
 pub mod runs;
@@ -40,6 +41,7 @@ pub use lifecycle::{
     Applied, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, WriteError,
 };
 pub use outbox::OutboxBatch;
+pub use pool::PoolStats;
 pub use time::Time;
 
 /// Errors of the storage layer.
