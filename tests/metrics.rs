@@ -87,20 +87,26 @@ async fn metrics_count_a_scripted_mix_exactly() {
             && counts[&RunStatus::Running] == 1
     })
     .await;
-    // This node's own gauges while the slow run executes.
-    let during: BTreeMap<String, f64> = testkit::samples(&app.api().metrics().await.unwrap())
-        .into_iter()
-        .map(|sample| (sample.series, sample.value))
-        .collect();
+    // This node's own gauges while the slow run executes (the other runs' actors may take a
+    // moment to stop after their runs ended).
+    let gauges = || async {
+        let text = app.api().metrics().await.unwrap();
+        testkit::samples(&text)
+            .into_iter()
+            .map(|sample| (sample.series, sample.value))
+            .collect::<BTreeMap<String, f64>>()
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "one executor slot in use",
+        || async { gauges().await.get("qrun_executor_slots_in_use") == Some(&1.0) },
+    )
+    .await;
     let slots = app.app.config().executor.max_concurrent_runs as f64;
+    let during = gauges().await;
     assert_eq!(
         during.get("qrun_executor_slots"),
         Some(&slots),
-        "{during:?}"
-    );
-    assert_eq!(
-        during.get("qrun_executor_slots_in_use"),
-        Some(&1.0),
         "{during:?}"
     );
     let response = app.api().post_cancel(&token, &slow).await.unwrap();
