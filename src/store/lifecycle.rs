@@ -319,11 +319,10 @@ async fn create(
         from: None,
         created: true,
     };
+    let traceparent = new.traceparent.as_deref();
     if new.idempotency_key.is_none() {
         inserts.runs.push(row);
-        inserts
-            .records
-            .add(&run, Action::Requested, None, None, now);
+        inserts.records.add_requested(&run, traceparent, now);
         return Ok(created(run));
     }
     // Without RETURNING: the id is ours, so the row needs no read-back; and sea-orm 2.0.4
@@ -333,9 +332,7 @@ async fn create(
         .exec_without_returning(txn)
         .await?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {
-        inserts
-            .records
-            .add(&run, Action::Requested, None, None, now);
+        inserts.records.add_requested(&run, traceparent, now);
         return Ok(created(run));
     }
     let existing = runs::Entity::find()
