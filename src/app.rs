@@ -90,8 +90,11 @@ impl Application {
                 .map(|b| format!("{}/{}", b.kind(), b.name()))
                 .collect();
             metrics::register(&config.executor.frameworks, &backends);
-            let slots = config.executor.enabled as u64 * config.executor.max_concurrent_runs;
-            metrics::executor_slots(slots);
+            metrics::executor_slots(if config.executor.enabled {
+                config.executor.max_concurrent_runs
+            } else {
+                0
+            });
             handle
         });
         let bind = if config.server.enabled {

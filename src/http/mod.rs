@@ -179,7 +179,7 @@ fn method_not_allowed(route: &'static str, mut response: Response) -> Response {
 pub fn service(
     ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
-    instrumented(routes(ctx))
+    with_allow(routes(ctx))
 }
 
 /// A worker-only node's filter (`server.enabled = false`): `/metrics`, `/healthz` and
@@ -187,12 +187,12 @@ pub fn service(
 pub fn ops_service(
     ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
-    instrumented(ops::routes(ctx).recover(error::recover).unify())
+    with_allow(ops::routes(ctx).recover(error::recover).unify())
 }
 
 /// `routes` with `Allow` on a 405 ([`method_not_allowed`]); request ids, the access log and
 /// the request metrics are [`access::Access`]'s, around the served filter.
-fn instrumented<F>(
+fn with_allow<F>(
     routes: F,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone
 where
