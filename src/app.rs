@@ -90,6 +90,11 @@ impl Application {
                 .map(|b| format!("{}/{}", b.kind(), b.name()))
                 .collect();
             metrics::register(&config.executor.frameworks, &backends);
+            metrics::executor_slots(if config.executor.enabled {
+                config.executor.max_concurrent_runs
+            } else {
+                0
+            });
             handle
         });
         let bind = if config.server.enabled {

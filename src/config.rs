@@ -38,6 +38,7 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
+    pub otel: OtelConfig,
     pub backends: Vec<BackendConfig>,
 }
 
@@ -300,6 +301,27 @@ impl SimulationMethod {
             SimulationMethod::Statevector => Some(qrun_engine::Method::StateVector),
             SimulationMethod::Stabilizer => Some(qrun_engine::Method::Stabilizer),
         }
+    }
+}
+
+/// `[otel]`: OpenTelemetry traces exported over OTLP/HTTP (docs/DESIGN.md §8); off while
+/// `otlp_endpoint` is empty.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtelConfig {
+    /// The receiver's traces URL, e.g. `http://127.0.0.1:4318/v1/traces` (the OTLP/HTTP
+    /// path included); empty: no traces.
+    pub otlp_endpoint: String,
+    /// The resource's `service.name`.
+    pub service_name: String,
+    /// More resource attributes, e.g. `deployment.environment`.
+    pub resource_attributes: BTreeMap<String, String>,
+}
+
+impl OtelConfig {
+    /// Whether traces are exported.
+    pub fn enabled(&self) -> bool {
+        !self.otlp_endpoint.is_empty()
     }
 }
 
@@ -669,6 +691,16 @@ impl Config {
                     "is required when analytics.sink = \"posthog\"",
                 ));
             }
+        }
+        if self.otel.enabled()
+            && !["http://", "https://"]
+                .iter()
+                .any(|scheme| self.otel.otlp_endpoint.starts_with(scheme))
+        {
+            return Err(ConfigError::key(
+                "otel.otlp_endpoint",
+                "must be an http:// or https:// URL (OTLP/HTTP), or empty for no traces",
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.logging.level) {
             return Err(ConfigError::key("logging.level", e));

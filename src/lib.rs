@@ -13,6 +13,8 @@
 //! - [`http`]: the warp routes; the only module that knows warp.
 //! - [`config`]: layered configuration.
 //! - [`metrics`]: Prometheus metric names and where they are recorded.
+//! - [`telemetry`]: the log subscriber (`RUST_LOG`, text or JSON) and optional OpenTelemetry
+//!   traces.
 //! - [`app`]: wiring it together; [`cli`]: the command line.
 //! - `cache`: the bounded cache of things that never change (rows, parsed programs).
 
@@ -28,3 +30,4 @@ pub mod http;
 pub mod metrics;
 pub mod service;
 pub mod store;
+pub mod telemetry;

@@ -5,6 +5,11 @@
 //! recorded where its event happens: transitions after the Recorder's commit, HTTP in the
 //! server's wrapper.
 //!
+//! Two kinds of gauge (docs/DESIGN.md §8): [`DATABASE_GAUGES`] count what is in the shared
+//! database, so every node exports the same value and the kit aggregates them with `max`;
+//! the others (executor slots, pool connections, `process_*`) describe this process and add
+//! up across nodes with `sum`.
+//!
 //! No label value is a client's choice (docs/DESIGN.md §8): `method` is a standard method or
 //! `other`, `framework` one of `executor.frameworks` or `other`, `route` a template or
 //! `unmatched`, and `backend` a configured backend. [`register`] exports every known label set
@@ -18,9 +23,26 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::{Action, Edge, ErrorClass, ErrorStage, RUN_VIEWED, Run, RunStatus};
-use crate::store::WriteError;
+use crate::store::{PoolStats, WriteError};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process collector (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+/// `process_open_fds`, …: the Prometheus client libraries' standard set), read at each scrape.
+static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+
+/// The gauges that count rows of the shared database, not this process: each node reads and
+/// exports the same value, so with N nodes a `sum()` counts it N times. Aggregate them with
+/// `max()` (`tests/metrics.rs` holds the shipped alerts and dashboard to it).
+pub const DATABASE_GAUGES: [&str; 3] = [
+    "qrun_runs",
+    "qrun_stranded_runs",
+    "qrun_analytics_outbox_depth",
+];
+
+/// This build's git commit (`build.rs`: `QRUN_GIT_REVISION` from the environment, else
+/// `git rev-parse HEAD`), `unknown` outside a git checkout.
+pub const REVISION: &str = env!("QRUN_GIT_REVISION");
 
 /// The frameworks that are label values (those of `executor.frameworks`, of every application
 /// in this process); any other is `other`.
@@ -130,7 +152,12 @@ pub fn install() -> PrometheusHandle {
                 })
                 .expect("static bucket lists")
                 .install_recorder()
-                .inspect(|_| describe())
+                .inspect(|_| {
+                    describe();
+                    PROCESS
+                        .get_or_init(metrics_process::Collector::default)
+                        .describe();
+                })
                 .expect("the first Prometheus recorder of the process")
         })
         .clone()
@@ -208,6 +235,30 @@ fn describe() {
         "qrun_analytics_outbox_depth",
         "Analytics events waiting for delivery."
     );
+    describe_gauge!(
+        "qrun_build_info",
+        "1, labelled with this build's version and git revision."
+    );
+    describe_gauge!(
+        "qrun_executor_slots",
+        "Runs this node executes at once at most (executor.max_concurrent_runs; 0 when it does not execute)."
+    );
+    describe_gauge!("qrun_executor_slots_in_use", "Runs this node is executing.");
+    describe_gauge!(
+        "qrun_database_pool_connections",
+        "This node's database connections, by state (in_use, idle)."
+    );
+    describe_gauge!(
+        "qrun_database_pool_max_connections",
+        "This node's database pool size limit (database.max_connections)."
+    );
+    gauge!(
+        "qrun_build_info",
+        "version" => env!("CARGO_PKG_VERSION"),
+        "revision" => REVISION,
+    )
+    .set(1.0);
+    executor_slots_in_use(0);
     for actor in ["recorder", "executor", "watchdog", "dispatcher"] {
         counter!("qrun_actor_restarts_total", "actor" => actor).absolute(0);
     }
@@ -314,6 +365,31 @@ pub fn listener_reconnect() {
 /// Runs the watchdog failed as stranded.
 pub fn watchdog_recovered(count: u64) {
     counter!("qrun_watchdog_recovered_total").increment(count);
+}
+
+/// The Prometheus text of every metric, with the process metrics read now.
+pub fn render(handle: &PrometheusHandle) -> String {
+    if let Some(process) = PROCESS.get() {
+        process.collect();
+    }
+    handle.render()
+}
+
+/// `executor.max_concurrent_runs` of this node's executor.
+pub fn executor_slots(slots: u64) {
+    gauge!("qrun_executor_slots").set(slots as f64);
+}
+
+/// Runs this node's executor is executing.
+pub fn executor_slots_in_use(runs: usize) {
+    gauge!("qrun_executor_slots_in_use").set(runs as f64);
+}
+
+/// This node's database pool now.
+pub fn database_pool(pool: PoolStats) {
+    gauge!("qrun_database_pool_connections", "state" => "in_use").set(f64::from(pool.in_use()));
+    gauge!("qrun_database_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    gauge!("qrun_database_pool_max_connections").set(f64::from(pool.max));
 }
 
 /// Runs currently in a live status (pending or running).

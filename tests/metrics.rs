@@ -91,6 +91,28 @@ async fn metrics_count_a_scripted_mix_exactly() {
             && counts[&RunStatus::Running] == 1
     })
     .await;
+    // This node's own gauges while the slow run executes (the other runs' actors may take a
+    // moment to stop after their runs ended).
+    let gauges = || async {
+        let text = app.api().metrics().await.unwrap();
+        testkit::samples(&text)
+            .into_iter()
+            .map(|sample| (sample.series, sample.value))
+            .collect::<BTreeMap<String, f64>>()
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "one executor slot in use",
+        || async { gauges().await.get("qrun_executor_slots_in_use") == Some(&1.0) },
+    )
+    .await;
+    let slots = app.app.config().executor.max_concurrent_runs as f64;
+    let during = gauges().await;
+    assert_eq!(
+        during.get("qrun_executor_slots"),
+        Some(&slots),
+        "{during:?}"
+    );
     let response = app.api().post_cancel(&token, &slow).await.unwrap();
     assert_eq!(response.status(), 200);
     wait_until(
@@ -223,6 +245,42 @@ async fn metrics_count_a_scripted_mix_exactly() {
     for (key, value) in expect {
         assert_eq!(got.get(key), Some(&value), "{key}\n{text}");
     }
+    // Build, process and pool metrics.
+    let build = format!(
+        r#"qrun_build_info{{version="{}",revision="{}"}}"#,
+        env!("CARGO_PKG_VERSION"),
+        qrun::metrics::REVISION
+    );
+    assert_eq!(got.get(&build), Some(&1.0), "{build}\n{text}");
+    if let Ok(head) = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        && head.status.success()
+    {
+        let head = String::from_utf8_lossy(&head.stdout);
+        assert_eq!(
+            qrun::metrics::REVISION,
+            head.trim(),
+            "built from this checkout"
+        );
+    }
+    // metrics-process counts CPU in whole seconds (a counter of the `metrics` crate is an
+    // integer): present, maybe still 0.
+    assert!(got.contains_key("process_cpu_seconds_total"), "{text}");
+    for name in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_threads",
+    ] {
+        assert!(got.get(name).is_some_and(|v| *v > 0.0), "{name}\n{text}");
+    }
+    let pool = |state: &str| got[&format!(r#"qrun_database_pool_connections{{state="{state}"}}"#)];
+    let max = f64::from(app.app.config().database.max_connections);
+    assert_eq!(got.get("qrun_database_pool_max_connections"), Some(&max));
+    assert!(pool("in_use") + pool("idle") >= 1.0, "{text}");
+    assert!(pool("in_use") + pool("idle") <= max, "{text}");
+    assert_eq!(got.get("qrun_executor_slots_in_use"), Some(&0.0));
+
     // Every class and stage is exported (at zero until it happens); three happened.
     let failed: Vec<(&String, &f64)> = got
         .iter()
@@ -276,26 +334,172 @@ async fn metrics_count_a_scripted_mix_exactly() {
     app.stop().await;
 }
 
-/// The alerting rules and the scrape config are valid Prometheus files (promtool).
-#[test]
-fn the_operator_kit_passes_promtool() {
-    let Ok(out) = std::process::Command::new("promtool")
-        .args(["check", "config", "config/prometheus.yml"])
-        .output()
-    else {
+/// `promtool ARGS…`: its success and its output, or `None` (a loud skip) where it is not
+/// installed (never in CI).
+fn promtool(args: &[&str]) -> Option<(bool, String)> {
+    let Ok(out) = std::process::Command::new("promtool").args(args).output() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "promtool must be installed in CI (.ci/run installs it)"
         );
         eprintln!("\n*** SKIPPED: promtool is not installed (apt-get install prometheus) ***\n");
-        return;
+        return None;
     };
     let text =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("SUCCESS: 6 rules found"), "{text}");
+    Some((out.status.success(), text))
+}
+
+/// The names of the rules of `config/alerts.yml`.
+fn alert_names() -> Vec<String> {
+    std::fs::read_to_string("config/alerts.yml")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The alerting rules and the scrape config are valid Prometheus files (promtool).
+#[test]
+fn the_operator_kit_passes_promtool() {
+    let Some((ok, text)) = promtool(&["check", "config", "config/prometheus.yml"]) else {
+        return;
+    };
+    assert!(ok, "{text}");
+    let rules = alert_names().len();
+    assert!(rules >= 9, "{rules} rules");
+    assert!(
+        text.contains(&format!("SUCCESS: {rules} rules found")),
+        "{text}"
+    );
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string("config/grafana-dashboard.json").unwrap())
             .unwrap();
     assert!(dashboard["panels"].as_array().unwrap().len() >= 8);
+}
+
+/// Every alert of `config/alerts.yml` passes `promtool test rules config/alerts_test.yml`, which
+/// has, for each, a case where it fires and one where it stays silent (series in, alerts out).
+#[test]
+fn every_alert_fires_when_it_should_and_only_then() {
+    let cases = std::fs::read_to_string("config/alerts_test.yml").unwrap();
+    // (alert, whether the case expects it firing), in the file's order.
+    let mut expected: Vec<(String, bool)> = Vec::new();
+    let mut alert = None;
+    for line in cases.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix("alertname: ") {
+            alert = Some(name.to_owned());
+        } else if let Some(alerts) = line.strip_prefix("exp_alerts:") {
+            let name = alert.take().expect("exp_alerts follows its alertname");
+            expected.push((name, alerts.trim() != "[]"));
+        }
+    }
+    for name in alert_names() {
+        for firing in [true, false] {
+            assert!(
+                expected.contains(&(name.clone(), firing)),
+                "config/alerts_test.yml has no case where {name} {}",
+                if firing { "fires" } else { "stays silent" }
+            );
+        }
+    }
+    let Some((ok, text)) = promtool(&["test", "rules", "config/alerts_test.yml"]) else {
+        return;
+    };
+    assert!(ok && text.contains("SUCCESS"), "{text}");
+}
+
+/// The enclosing aggregation of the selector at `at` in `expr`: the first aggregation
+/// operator found walking out through the parentheses around it (functions such as `deriv`
+/// are passed through), or `None` when it is not aggregated.
+fn enclosing_aggregation(expr: &str, at: usize) -> Option<String> {
+    const AGGREGATIONS: [&str; 8] = [
+        "sum", "max", "min", "avg", "count", "stddev", "quantile", "topk",
+    ];
+    let bytes = expr.as_bytes();
+    let mut depth = 0;
+    let mut i = at;
+    while i > 0 {
+        i -= 1;
+        match bytes[i] {
+            b')' => depth += 1,
+            b'(' if depth > 0 => depth -= 1,
+            b'(' => {
+                // The word before this parenthesis, past a `by (…)`/`without (…)` clause.
+                let mut end = expr[..i].trim_end().len();
+                if expr[..end].ends_with(')') {
+                    let open = expr[..end].rfind('(')?;
+                    end = expr[..open].trim_end().len();
+                    for clause in ["by", "without"] {
+                        if expr[..end].ends_with(clause) {
+                            end -= clause.len();
+                        }
+                    }
+                    end = expr[..end].trim_end().len();
+                }
+                let start = expr[..end]
+                    .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(0, |p| p + 1);
+                let word = &expr[start..end];
+                if AGGREGATIONS.contains(&word) {
+                    return Some(word.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Every node exports the database-wide gauges with the same value, so the shipped alerts and
+/// dashboard must aggregate them with `max` (or `min`), never `sum`: with three nodes a `sum`
+/// shows three times the queue (issue 31).
+#[test]
+fn the_kit_never_adds_up_database_wide_gauges() {
+    assert_eq!(
+        enclosing_aggregation("max(deriv(qrun_runs[5m]))", 10),
+        Some("max".into())
+    );
+    assert_eq!(
+        enclosing_aggregation("sum by (a) (x) / max by (le, b) (rate(qrun_runs[5m]))", 36),
+        Some("max".into())
+    );
+    // The rules file's expressions (its comments name the gauges too).
+    let alerts: String = std::fs::read_to_string("config/alerts.yml")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string("config/grafana-dashboard.json").unwrap())
+            .unwrap();
+    let mut exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|target| target["expr"].as_str().map(str::to_owned))
+        .collect();
+    exprs.push(alerts);
+    let mut uses = 0;
+    for expr in &exprs {
+        for gauge in qrun::metrics::DATABASE_GAUGES {
+            for (at, _) in expr.match_indices(gauge) {
+                let next = expr[at + gauge.len()..].chars().next();
+                if next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    continue; // a longer name, e.g. qrun_runs_requested_total
+                }
+                uses += 1;
+                let aggregation = enclosing_aggregation(expr, at);
+                assert!(
+                    matches!(aggregation.as_deref(), Some("max" | "min")),
+                    "{gauge} is aggregated with {aggregation:?} in `{}`: every node exports the same value, so use max()",
+                    expr.lines().find(|l| l.contains(gauge)).unwrap_or(expr)
+                );
+            }
+        }
+    }
+    assert!(uses >= 5, "{uses} uses of the database-wide gauges");
 }

@@ -21,6 +21,7 @@ use super::run_actor::{Abort, AbortReason, RunActor, RunArgs};
 use crate::config::ExecutorConfig;
 use crate::domain::{ErrorClass, ErrorStage, Failure, Run, RunStatus};
 use crate::execution::Backends;
+use crate::metrics;
 use crate::store::{Change, Command, FailCause, Store};
 
 pub struct Executor;
@@ -255,6 +256,7 @@ impl ExecutorState {
                 let id = actor.get_id();
                 self.executing.insert(id, Executing { run_id, abort });
                 self.by_run.insert(run_id, id);
+                metrics::executor_slots_in_use(self.executing.len());
             }
             Err(err) => {
                 tracing::error!(%run_id, error = %err, "could not start a run actor");
@@ -318,6 +320,7 @@ impl ExecutorState {
     fn forget(&mut self, actor: ActorId) -> Option<Uuid> {
         let executing = self.executing.remove(&actor)?;
         self.by_run.remove(&executing.run_id);
+        metrics::executor_slots_in_use(self.executing.len());
         Some(executing.run_id)
     }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, watch};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::domain::{NewJob, RunStatus};
@@ -37,8 +38,9 @@ pub struct StatusChange {
 }
 
 pub enum RecorderMsg {
-    /// Apply a command; the outcome is the reply.
-    Apply(Command, RpcReplyPort<Written>),
+    /// Apply a command; the outcome is the reply. The span is the caller's (`recorder.apply`):
+    /// the commit's span is its child (the first command's) or links to it.
+    Apply(Command, tracing::Span, RpcReplyPort<Written>),
     /// Create a job with all its runs (or none of them), in the next batch after its
     /// commands; the job is the reply.
     CreateJob(NewJob, RpcReplyPort<JobWritten>),
@@ -72,7 +74,7 @@ pub struct RecorderState {
     store: Store,
     max_batch: usize,
     changes: broadcast::Sender<StatusChange>,
-    buffer: Vec<(Command, RpcReplyPort<Written>)>,
+    buffer: Vec<(Command, tracing::Span, RpcReplyPort<Written>)>,
     jobs: Vec<(NewJob, RpcReplyPort<JobWritten>)>,
     claims: Vec<(ClaimOrder, RpcReplyPort<Claimed>)>,
     flush_scheduled: bool,
@@ -106,8 +108,8 @@ impl Actor for Recorder {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            RecorderMsg::Apply(command, reply) => {
-                state.buffer.push((command, reply));
+            RecorderMsg::Apply(command, span, reply) => {
+                state.buffer.push((command, span, reply));
                 if state.buffer.len() >= state.max_batch {
                     state.flush().await;
                 } else {
@@ -153,8 +155,14 @@ impl RecorderState {
         if self.buffer.is_empty() && self.jobs.is_empty() && self.claims.is_empty() {
             return;
         }
-        let (commands, replies): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.buffer).into_iter().unzip();
+        let mut commands = Vec::with_capacity(self.buffer.len());
+        let mut callers = Vec::with_capacity(self.buffer.len());
+        let mut replies = Vec::with_capacity(self.buffer.len());
+        for (command, caller, reply) in std::mem::take(&mut self.buffer) {
+            commands.push(command);
+            callers.push(caller);
+            replies.push(reply);
+        }
         let (jobs, job_replies): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.jobs).into_iter().unzip();
         let (orders, claim_replies): (Vec<_>, Vec<_>) =
@@ -162,8 +170,26 @@ impl RecorderState {
         if !commands.is_empty() {
             metrics::recorder_batch(commands.len());
         }
-        let (outcomes, created, claimed) =
-            self.store.apply_and_claim(&commands, &jobs, &orders).await;
+        // The transaction's span: a child of the first caller's, linked from the others'. A
+        // commit of claims alone (every claim tick of an idle node) has none: it would be a
+        // trace of its own twice a second.
+        let span = match callers.first() {
+            Some(first) => {
+                tracing::info_span!(parent: first, "store.commit", commands = commands.len(), claims = orders.len(), run_id = tracing::field::Empty)
+            }
+            None => tracing::Span::none(),
+        };
+        for caller in callers.iter().skip(1) {
+            span.follows_from(caller);
+        }
+        let (outcomes, created, claimed) = self
+            .store
+            .apply_and_claim(&commands, &jobs, &orders)
+            .instrument(span.clone())
+            .await;
+        if let Some(Ok(first)) = outcomes.first() {
+            span.record("run_id", tracing::field::display(first.run.id));
+        }
         // A batch that failed as a whole shares one error: logged once.
         let mut logged: Option<Arc<StoreError>> = None;
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
@@ -247,10 +273,23 @@ impl RecorderHandle {
     }
 
     /// Applies one command and waits for its outcome.
-    pub async fn apply(&self, command: Command) -> Result<Applied, RecorderError> {
-        self.call(|reply| RecorderMsg::Apply(command, reply))
+    pub async fn apply(&self, mut command: Command) -> Result<Applied, RecorderError> {
+        let span = tracing::info_span!("recorder.apply", run_id = tracing::field::Empty);
+        match &mut command {
+            Command::Transition { run_id, .. } => {
+                span.record("run_id", tracing::field::display(run_id));
+            }
+            // The run's execution, wherever it happens, continues this span's trace.
+            Command::Create(new) => new.traceparent = crate::telemetry::traceparent(&span),
+        }
+        let caller = span.clone();
+        let applied = self
+            .call(|reply| RecorderMsg::Apply(command, caller, reply))
+            .instrument(span.clone())
             .await?
-            .map_err(RecorderError::from)
+            .map_err(RecorderError::from)?;
+        span.record("run_id", tracing::field::display(applied.run.id));
+        Ok(applied)
     }
 
     /// Creates a job and all its runs in one transaction (or finds the one its idempotency

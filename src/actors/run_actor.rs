@@ -66,6 +66,8 @@ pub enum RunMsg {
 
 pub struct RunState {
     run: Run,
+    /// `run_actor`, with the run's id: its execution and its ending are recorded inside it.
+    span: tracing::Span,
     recorder: RecorderHandle,
     abort: Abort,
     work: tokio::task::JoinHandle<()>,
@@ -81,7 +83,10 @@ impl Actor for RunActor {
         myself: ActorRef<Self::Msg>,
         args: RunArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let span = tracing::info_span!("run", run_id = %args.run.id);
+        let span = tracing::info_span!("run_actor", run_id = %args.run.id);
+        if crate::telemetry::exporting() {
+            continue_submission_trace(&span, &args.store, &args.run).await;
+        }
         let work = {
             let run = args.run.clone();
             let (store, backend, token) = (args.store, args.backend, args.abort.token.clone());
@@ -97,11 +102,12 @@ impl Actor for RunActor {
                     // The actor may be gone (killed): nothing left to tell.
                     let _ = myself.send_message(message);
                 }
-                .instrument(span),
+                .instrument(span.clone()),
             )
         };
         Ok(RunState {
             run: args.run,
+            span,
             recorder: args.recorder,
             abort: args.abort,
             work,
@@ -139,7 +145,9 @@ impl Actor for RunActor {
             },
         };
         if let Some(change) = change {
-            record(&state.recorder, run_id, change).await;
+            record(&state.recorder, run_id, change)
+                .instrument(state.span.clone())
+                .await;
         }
         myself.stop(None);
         Ok(())
@@ -188,7 +196,32 @@ async fn execute(
         parameters: run.spec.parameters,
         memory: run.spec.memory,
     };
-    backend.execute(job, cancel).await
+    let span = tracing::info_span!(
+        "execution",
+        run_id = %run.id,
+        backend = %format_args!("{}/{}", run.spec.backend_type, run.spec.backend_name),
+    );
+    backend.execute(job, cancel).instrument(span).await
+}
+
+/// Makes `span` a child of the submission's span, read from the run's creation audit row
+/// (`traceparent`, docs/DESIGN.md §8): the trace goes on from the request that created the
+/// run, on whichever node executes it. Without one (a run submitted while traces were off)
+/// the span starts a trace of its own.
+async fn continue_submission_trace(span: &tracing::Span, store: &Store, run: &Run) {
+    match store.audit_timeline(run.id).await {
+        Ok(entries) => {
+            let traceparent = entries
+                .iter()
+                .find_map(|entry| entry.metadata.get("traceparent")?.as_str());
+            if let Some(traceparent) = traceparent {
+                crate::telemetry::set_parent(span, traceparent);
+            }
+        }
+        Err(err) => {
+            tracing::debug!(error = %err, run_id = %run.id, "no submission trace to continue")
+        }
+    }
 }
 
 /// How long a run's ending is retried while the database is unavailable (down, restarting,
@@ -203,10 +236,21 @@ async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
     let completing = matches!(change, Change::Complete { .. });
     match apply_patiently(recorder, run_id, change).await {
         Ok(applied) => {
-            let results = applied.run.results.as_ref();
+            let run = &applied.run;
+            let ms = |from: Option<chrono::DateTime<chrono::Utc>>, to| {
+                from.zip(to)
+                    .map(|(from, to): (_, chrono::DateTime<chrono::Utc>)| {
+                        (to - from).as_seconds_f64() * 1e3
+                    })
+            };
             tracing::info!(
-                status = %applied.run.status,
-                method = results.and_then(|r| r.method.as_deref()),
+                status = %run.status,
+                error_class = run.error_class.map(|c| c.as_str()),
+                stage = run.error_stage.map(|s| s.as_str()),
+                queue_ms = ms(Some(run.created_at), run.started_at),
+                execution_ms = ms(run.started_at, run.completed_at),
+                backend = %format_args!("{}/{}", run.spec.backend_type, run.spec.backend_name),
+                method = run.results.as_ref().and_then(|r| r.method.as_deref()),
                 "run finished"
             );
         }

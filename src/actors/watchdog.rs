@@ -61,9 +61,15 @@ impl Work for Watchdog {
             })
         }))
         .await;
-        let recovered = outcomes.iter().filter(|o| o.is_ok()).count() as u64;
+        // The line names each run it failed, so a run's id finds it.
+        let runs: Vec<String> = outcomes
+            .iter()
+            .flatten()
+            .map(|o| o.run.id.to_string())
+            .collect();
+        let recovered = runs.len() as u64;
         if recovered > 0 {
-            tracing::warn!(recovered, "watchdog recovered stranded runs");
+            tracing::warn!(recovered, runs = %runs.join(","), "watchdog recovered stranded runs");
             metrics::watchdog_recovered(recovered);
         }
         let health = store.run_health(horizon, now).await?;

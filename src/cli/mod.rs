@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::{Application, Hooks, open_store};
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 use crate::domain::{ErrorClass, escape_untrusted};
 use crate::execution::{BackendSetupError, Backends, ExecError, Job};
 use qrun_engine::CancellationToken;
@@ -114,7 +114,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config);
+    let telemetry = match crate::telemetry::init(&config.logging, &config.otel) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("qrun: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,7 +131,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(run(cli.command, config));
+    drop(runtime);
+    telemetry.shutdown();
+    match outcome {
         Ok(code) => code,
         // A backend whose sandbox cannot be set up is a configuration problem.
         Err(err) if err.is::<BackendSetupError>() => {
@@ -265,16 +274,4 @@ async fn exec(
         }
         Err(ExecError::Cancelled) => Ok(ExitCode::FAILURE),
     }
-}
-
-/// Logs go to stderr, so stdout carries only a command's output.
-fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::new(&config.logging.level);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.logging.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
 }

@@ -64,6 +64,10 @@ pub struct NewRun {
     pub user_id: Uuid,
     pub idempotency_key: Option<String>,
     pub spec: RunSpec,
+    /// The W3C `traceparent` of the submission's span when traces are exported (the Recorder
+    /// sets it), kept in the creation's audit row so that the node executing the run continues
+    /// the trace (docs/DESIGN.md §8).
+    pub traceparent: Option<String>,
 }
 
 /// One run row: its specification and where it stands.
@@ -92,6 +96,7 @@ impl Run {
             user_id,
             idempotency_key,
             spec,
+            traceparent: _,
         } = new;
         Run {
             id,

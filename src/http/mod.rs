@@ -5,13 +5,15 @@
 //! - [`extract`]: identity, bounded JSON bodies, headers and path ids.
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
-//! - [`service`]: the whole filter with request ids, access logs and request metrics.
+//! - [`service`]: the whole filter; [`access`]: request ids, the access log, the request's
+//!   span and metrics, around it where it is served ([`serve`]).
 //! - [`pages`]: the HTML pages (the console: dashboard, runs, circuits, run pages, their
 //!   forms, login), mounted after the API.
 //!
 //! `extract`, `runs` and `views` are public for their pure decoders, which the
 //! `http_decode` fuzz target (`fuzz/`) drives directly.
 
+pub mod access;
 mod backends;
 mod circuits;
 pub mod error;
@@ -28,7 +30,7 @@ mod tokens;
 pub mod views;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use warp::Filter;
@@ -178,25 +180,25 @@ fn method_not_allowed(route: &'static str, mut response: Response) -> Response {
     }
 }
 
-/// The service: every route, each request counted and timed under its route template, and
-/// an `X-Request-Id` (the client's, or a new one) on every response and in the access log.
+/// The service: every route ([`serve::serve`] adds request ids, the access log and request
+/// metrics).
 pub fn service(
     ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
-    instrumented(routes(ctx))
+    with_allow(routes(ctx))
 }
 
 /// A worker-only node's filter (`server.enabled = false`): `/metrics`, `/healthz` and
-/// `/readyz` with request ids, access logs and request metrics; every other path is 404
-/// `route_not_found`.
+/// `/readyz`; every other path is 404 `route_not_found`.
 pub fn ops_service(
     ctx: Arc<Context>,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
-    instrumented(ops::routes(ctx).recover(error::recover).unify())
+    with_allow(ops::routes(ctx).recover(error::recover).unify())
 }
 
-/// `routes` with request ids, access logs and request metrics.
-fn instrumented<F>(
+/// `routes` with `Allow` on a 405 ([`method_not_allowed`]); request ids, the access log and
+/// the request metrics are [`access::Access`]'s, around the served filter.
+fn with_allow<F>(
     routes: F,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone
 where
@@ -206,40 +208,11 @@ where
         + Sync
         + 'static,
 {
-    warp::any()
-        .map(Instant::now)
-        .and(warp::header::headers_cloned())
-        .and(warp::method())
-        .and(warp::path::full())
+    warp::path::full()
         .and(routes)
-        .map(
-            |started: Instant,
-             headers: warp::http::HeaderMap,
-             method: warp::http::Method,
-             path: warp::path::FullPath,
-             response: Response| {
-                let request_id = headers
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-                let route = route_template(path.as_str());
-                let mut response = method_not_allowed(route, response);
-                let status = response.status();
-                let elapsed = started.elapsed();
-                crate::metrics::http_request(route, method.as_str(), status.as_u16(), elapsed);
-                if status.is_server_error() {
-                    tracing::warn!(%request_id, %method, route, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request failed");
-                } else {
-                    tracing::debug!(%request_id, %method, route, status = status.as_u16(), ms = elapsed.as_secs_f64() * 1e3, "request");
-                }
-                if let Ok(value) = HeaderValue::from_str(&request_id) {
-                    response.headers_mut().insert("x-request-id", value);
-                }
-                response
-            },
-        )
+        .map(|path: warp::path::FullPath, response: Response| {
+            method_not_allowed(route_template(path.as_str()), response)
+        })
 }
 
 /// Every route of the service, with errors rendered.

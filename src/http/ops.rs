@@ -74,12 +74,15 @@ async fn readyz(ctx: Arc<Context>) -> Response {
 )]
 fn metrics(ctx: Arc<Context>) -> Response {
     match &ctx.metrics {
-        Some(handle) => warp::reply::with_header(
-            handle.render(),
-            "content-type",
-            "text/plain; version=0.0.4; charset=utf-8",
-        )
-        .into_response(),
+        Some(handle) => {
+            crate::metrics::database_pool(ctx.service.store().pool_stats());
+            warp::reply::with_header(
+                crate::metrics::render(handle),
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
+            .into_response()
+        }
         None => {
             ApiError::new(Kind::NotFound, "route_not_found", "metrics are disabled").into_response()
         }

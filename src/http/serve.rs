@@ -11,6 +11,7 @@
 //! - An accept that fails for want of file descriptors waits a moment and is logged once per
 //!   burst, not once per attempt; a client dropping its connection is not an error.
 //! - Graceful shutdown: stop accepting, let connections finish their requests.
+//! - Each request gets its id, span and access line ([`super::access`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -90,7 +91,7 @@ pub async fn serve<F>(
             },
         );
         let service = MarkServed {
-            inner: warp::service(filter.clone()),
+            inner: super::access::Access::new(warp::service(filter.clone())),
             served,
         };
         let mut builder = auto::Builder::new(TokioExecutor::new());

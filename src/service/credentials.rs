@@ -18,7 +18,11 @@ impl Service {
         kind: CredentialKind,
         text: &str,
     ) -> Result<Option<Caller>, ServiceError> {
-        Ok(self.auth.authenticate(kind, text).await?)
+        let caller = self.auth.authenticate(kind, text).await?;
+        if let Some(caller) = &caller {
+            crate::telemetry::note_user(caller.user.id);
+        }
+        Ok(caller)
     }
 
     /// `user`'s API tokens, revoked ones included, newest first; never a secret.

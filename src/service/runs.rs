@@ -111,6 +111,7 @@ impl Service {
 
     /// Creates a pending run (or returns the one an earlier request with the same idempotency
     /// key created).
+    #[tracing::instrument(name = "service.submit", skip_all, fields(run_id = tracing::field::Empty))]
     pub async fn submit(
         &self,
         user: &User,
@@ -129,6 +130,7 @@ impl Service {
                 other => other.into(),
             })?;
         let run = applied.run;
+        crate::telemetry::note_run(run.id);
         if applied.created {
             self.counts.admitted(Counted::Pending);
             self.counts.admitted(Counted::ActiveOf(user.id));
@@ -204,6 +206,7 @@ impl Service {
             self.check_memory(&version, &submission).await?;
         }
         let new = NewRun {
+            traceparent: None,
             user_id: user.id,
             idempotency_key: submission.idempotency_key,
             spec: RunSpec {
@@ -326,11 +329,13 @@ impl Service {
     }
 
     /// A run and its circuit, if `viewer` may see them.
+    #[tracing::instrument(name = "service.run", skip_all, fields(run_id = tracing::field::Empty))]
     pub async fn run(
         &self,
         viewer: Option<&User>,
         run_id: Uuid,
     ) -> Result<(Run, Circuit), ServiceError> {
+        crate::telemetry::note_run(run_id);
         let run = self
             .store
             .run(run_id)
@@ -362,7 +367,9 @@ impl Service {
     }
 
     /// Cancels a pending or running run; only its submitter may.
+    #[tracing::instrument(name = "service.cancel", skip_all, fields(run_id = %run_id))]
     pub async fn cancel(&self, user: &User, run_id: Uuid) -> Result<(Run, Circuit), ServiceError> {
+        crate::telemetry::note_run(run_id);
         let (run, circuit) = self.run(Some(user), run_id).await?;
         if run.user_id != user.id {
             return Err(ServiceError::Forbidden(

@@ -407,11 +407,10 @@ async fn create(
         from: None,
         created: true,
     };
+    let traceparent = new.traceparent.as_deref();
     if new.idempotency_key.is_none() {
         inserts.runs.push(row);
-        inserts
-            .records
-            .add(&run, Action::Requested, None, None, now);
+        inserts.records.add_requested(&run, traceparent, now);
         return Ok(created(run));
     }
     // Without RETURNING: the id is ours, so the row needs no read-back; and sea-orm 2.0.4
@@ -421,9 +420,7 @@ async fn create(
         .exec_without_returning(txn)
         .await?;
     if matches!(inserted, TryInsertResult::Inserted(1)) {
-        inserts
-            .records
-            .add(&run, Action::Requested, None, None, now);
+        inserts.records.add_requested(&run, traceparent, now);
         return Ok(created(run));
     }
     let existing = runs::Entity::find()
@@ -502,6 +499,8 @@ async fn create_job(
                 user_id: new.user_id,
                 idempotency_key: None,
                 spec: spec.clone(),
+                // A job's runs start no trace of their own (the job's request has its span).
+                traceparent: None,
             },
             now,
         );

@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod memory;
 pub mod notify;
 pub mod outbox;
+mod pool;
 pub mod queues;
 mod records;
 pub mod runs;
@@ -45,6 +46,7 @@ pub use lifecycle::{
     WriteError,
 };
 pub use outbox::OutboxBatch;
+pub use pool::PoolStats;
 pub use time::Time;
 
 /// Errors of the storage layer.

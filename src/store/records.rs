@@ -154,6 +154,27 @@ impl Records {
         }
     }
 
+    /// The rows of `run`'s creation; its audit row carries the submission's `traceparent` and
+    /// `trace_id` when there is one.
+    pub(super) fn add_requested(
+        &mut self,
+        run: &Run,
+        traceparent: Option<&str>,
+        now: DateTime<Utc>,
+    ) {
+        self.add(run, Action::Requested, None, None, now);
+        if let Some(traceparent) = traceparent
+            && let Some(row) = self.audit.last_mut()
+            && let sea_orm::ActiveValue::Set(Value::Object(metadata)) = &mut row.metadata
+        {
+            // 00-TRACE_ID-SPAN_ID-FLAGS (W3C Trace Context).
+            if let Some(trace_id) = traceparent.split('-').nth(1) {
+                metadata.insert("trace_id".into(), json!(trace_id));
+            }
+            metadata.insert("traceparent".into(), json!(traceparent));
+        }
+    }
+
     /// Inserts the rows collected (after the run rows they refer to).
     pub(super) async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
         insert_all(txn, self.audit).await?;

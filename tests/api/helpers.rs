@@ -509,6 +509,7 @@ impl Fixture {
     /// A run of the fixture's circuit on the state-vector simulator.
     pub fn new_run(&self, shots: u64, consent: Option<bool>) -> NewRun {
         NewRun {
+            traceparent: None,
             user_id: self.user_id,
             idempotency_key: None,
             spec: RunSpec {

@@ -366,6 +366,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let fx = app.circuit().await;
     let new = qrun::domain::NewRun {
+        traceparent: None,
         user_id: fx.user_id,
         idempotency_key: Some("key-1".into()),
         spec: qrun::domain::RunSpec {

@@ -100,6 +100,7 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
             .unwrap();
         let user = app.store().user_by_handle("alice").await.unwrap().unwrap();
         app.apply(Command::Create(qrun::domain::NewRun {
+            traceparent: None,
             user_id: user.id,
             idempotency_key: None,
             spec: qrun::domain::RunSpec {
