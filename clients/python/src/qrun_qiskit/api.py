@@ -176,10 +176,12 @@ class QrunClient:
         shots: int,
         parameters: Mapping[str, float] | None,
         seed: int | None,
+        memory: bool,
         idempotency_key: str,
     ) -> dict[str, Any]:
         """``POST /api/runs``: the new run (201), or the original one when this key was used
-        before for the same submission (200, a replay after a lost answer).
+        before for the same submission (200, a replay after a lost answer). ``memory`` asks
+        the server to keep every shot's outcome (:meth:`run_memory`).
 
         Raises:
             QrunApiError: The server refused the submission (e.g. 400 ``invalid_parameters``).
@@ -194,6 +196,8 @@ class QrunClient:
             body["parameters"] = dict(parameters)
         if seed is not None:
             body["seed"] = seed
+        if memory:
+            body["memory"] = True
         headers = {
             "Idempotency-Key": idempotency_key,
             "X-Analytics-Consent": "granted" if self.analytics_consent else "denied",
@@ -203,6 +207,19 @@ class QrunClient:
     def run(self, run_id: str, *, retry_for: float | None = None) -> dict[str, Any]:
         """``GET /api/runs/{id}``: the run (docs/DESIGN.md §11's run JSON)."""
         return self._json("GET", f"/api/runs/{_seg(run_id)}", retry_for=retry_for)
+
+    def run_memory(self, run_id: str) -> list[str]:
+        """``GET /api/runs/{id}/memory``, every page: each shot's outcome in shot order, keyed
+        as the run's counts (a completed run submitted with ``memory``)."""
+        memory: list[str] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = self._json(
+                "GET", f"/api/runs/{_seg(run_id)}/memory", params={"offset": str(offset)}
+            )
+            memory.extend(str(key) for key in page["memory"])
+            offset = page["next_offset"]
+        return memory
 
     def cancel_run(self, run_id: str) -> dict[str, Any] | None:
         """``POST /api/runs/{id}/cancel``: the cancelled run, or ``None`` when the run had

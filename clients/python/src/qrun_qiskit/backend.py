@@ -129,8 +129,10 @@ class QrunBackend(BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         """``shots`` 1024; ``seed_simulator`` None (a fresh seed per run);
-        ``parameter_values`` None."""
-        return Options(shots=DEFAULT_SHOTS, seed_simulator=None, parameter_values=None)
+        ``parameter_values`` None; ``memory`` False."""
+        return Options(
+            shots=DEFAULT_SHOTS, seed_simulator=None, parameter_values=None, memory=False
+        )
 
     def run(
         self,
@@ -155,6 +157,9 @@ class QrunBackend(BackendV2):
                 The i-th circuit's run gets ``seed + i`` (modulo 2^63), so identical circuits in
                 one job are independent samples and the whole job is reproducible. ``None``
                 (the default): a fresh seed per run.
+                ``memory``: also keep each shot's outcome, as Aer's ``memory=True``
+                (``result.get_memory(i)``); shots × classical bits is bounded by the server
+                (400 ``memory_too_large``).
 
         Returns:
             The submitted job.
@@ -172,8 +177,7 @@ class QrunBackend(BackendV2):
         if unknown:
             raise QrunValidationError(
                 f"unknown run option(s) {', '.join(sorted(unknown))}: this backend takes "
-                "shots, seed_simulator and parameter_values (memory, per-shot results, is not "
-                "available: qrun returns counts)"
+                "shots, seed_simulator, parameter_values and memory"
             )
         merged = {**defaults, **options}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
@@ -186,7 +190,10 @@ class QrunBackend(BackendV2):
         for circuit, circuit_values in zip(circuits, values, strict=True):
             self._check_circuit(circuit)
             exported.append(export(circuit, self.info.formats, circuit_values, self.info.full_name))
-        job = QrunJob(self, circuits, exported, seeds, shots)
+        memory = merged["memory"]
+        if not isinstance(memory, bool):
+            raise QrunValidationError(f"memory must be True or False, not {memory!r}")
+        job = QrunJob(self, circuits, exported, seeds, shots, memory)
         job.submit()
         return job
 

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +80,7 @@ class QrunJob(JobV1):
         exported: Sequence[Exported],
         seeds: Sequence[int | None],
         shots: int,
+        memory: bool = False,
     ) -> None:
         """Not called directly: :meth:`QrunBackend.run` builds and submits the job.
 
@@ -89,6 +90,7 @@ class QrunJob(JobV1):
             exported: Each circuit as uploaded (same order).
             seeds: Each run's sampling seed, or ``None`` for a fresh one (same order).
             shots: Shots per run.
+            memory: Whether each run keeps its shots' outcomes (``get_memory``).
         """
         super().__init__(backend, job_id="")
         self._submissions = [
@@ -96,6 +98,7 @@ class QrunJob(JobV1):
             for circuit, source, seed in zip(circuits, exported, seeds, strict=True)
         ]
         self._shots = shots
+        self._memory = memory
         self._lock = threading.Lock()
 
     # -- JobV1 -------------------------------------------------------------------------------
@@ -132,6 +135,7 @@ class QrunJob(JobV1):
                         shots=self._shots,
                         parameters=submission.exported.parameters,
                         seed=submission.seed,
+                        memory=self._memory,
                         idempotency_key=submission.idempotency_key,
                     )
             except QrunError as error:
@@ -303,12 +307,16 @@ class QrunJob(JobV1):
         assert run is not None and run["results"] is not None
         circuit = submission.circuit
         results = run["results"]
-        counts, header = _qiskit_counts(results["counts"], circuit)
+        counts, header, to_qiskit = _qiskit_counts(results["counts"], circuit)
+        data: dict[str, Any] = {"counts": counts}
+        if self._memory:
+            client = self._backend.provider.client
+            data["memory"] = [to_qiskit(key) for key in client.run_memory(run["id"])]
         return {
             "shots": results["shots"],
             "success": True,
             "status": "DONE",
-            "data": {"counts": counts},
+            "data": data,
             "header": header,
             "time_taken": results["execution_time"],
             "metadata": {
@@ -345,10 +353,11 @@ def _aggregate(statuses: Sequence[str]) -> JobStatus:
 
 def _qiskit_counts(
     counts: dict[str, int], circuit: QuantumCircuit
-) -> tuple[dict[str, int], dict[str, Any]]:
+) -> tuple[dict[str, int], dict[str, Any], Callable[[str], str]]:
     """qrun's counts as Aer reports them: hexadecimal keys (the memory value), with a header
     saying the classical registers' names and sizes and the number of memory slots, from
-    which :meth:`Result.get_counts` writes ``"b1b0 a0"`` exactly as for Aer.
+    which :meth:`Result.get_counts` writes ``"b1b0 a0"`` exactly as for Aer; and the function
+    that turns one of qrun's keys (a count's, or a shot's memory) into the key reported.
 
     qrun keys counts as Qiskit writes them (each register most significant bit first, one
     space between registers, the last-declared leftmost), so each key is checked against the
@@ -375,7 +384,12 @@ def _qiskit_counts(
             "classical registers; they are passed through as the server wrote them",
             stacklevel=3,
         )
-        return dict(counts), header
+        return dict(counts), header, str
     header["creg_sizes"] = [[reg.name, reg.size] for reg in circuit.cregs]
     header["memory_slots"] = circuit.num_clbits
-    return {hex(int(key.replace(" ", ""), 2)): n for key, n in counts.items()}, header
+    return {_hex(key): n for key, n in counts.items()}, header, _hex
+
+
+def _hex(key: str) -> str:
+    """A key written as Qiskit writes it (``"b1b0 a0"``) as Aer's memory value (``"0x5"``)."""
+    return hex(int(key.replace(" ", ""), 2))
