@@ -121,7 +121,10 @@ def test_a_batch_runs_one_run_per_circuit_in_order(
     job = provider.get_backend("statevector").run(circuits, shots=SHOTS)
     ids = job.run_ids()
     assert len(ids) == 3 and len(set(ids)) == 3
-    assert job.job_id() == ",".join(ids)
+    on_server = api_get(qrun, f"/api/jobs/{job.job_id()}")["runs"]
+    assert [(entry["name"], entry["run"]["id"]) for entry in on_server] == list(
+        zip(["bell", "ghz", "ones"], ids, strict=True)
+    )
     result = job.result()
     all_counts = result.get_counts()
     assert len(all_counts) == 3
@@ -154,7 +157,7 @@ def test_parameters_are_bound_by_the_run(provider: QrunProvider, qrun: QrunServe
     assert set(counts) == set(expected) == {"01", "11"}, counts
     assert tvd(counts, expected) < TVD_TOLERANCE, (counts, expected)
     # The circuit went up with free inputs, and the run carries the values.
-    run = api_get(qrun, f"/api/runs/{job.job_id()}")
+    run = api_get(qrun, f"/api/runs/{job.run_ids()[0]}")
     assert run["parameters"] == {"theta": math.pi, "_v_0_": math.pi / 4, "_v_1_": math.pi / 4}
     source = api_get(qrun, f"/api/circuits/{run['circuit']}")["source"]
     assert "input float[64] theta;" in source
@@ -253,7 +256,7 @@ def test_a_seed_makes_runs_reproducible(provider: QrunProvider, qrun: QrunServer
     seeded = backend.run(bell(), shots=1000, seed_simulator=7).result().get_counts()
     again = backend.run(bell(), shots=1000, seed_simulator=np.uint32(7))
     assert again.result().get_counts() == seeded
-    assert api_get(qrun, f"/api/runs/{again.job_id()}")["seed"] == 7
+    assert api_get(qrun, f"/api/runs/{again.run_ids()[0]}")["seed"] == 7
     # In a job, the i-th circuit's run has seed + i: a batch of one circuit is several samples,
     # and the batch is reproducible too.
     batch = backend.run([bell(), bell(), bell()], shots=1000, seed_simulator=7)
@@ -272,5 +275,5 @@ def test_runs_carry_the_providers_consent(qrun: QrunServer, consent: bool) -> No
 
     provider = QrunProvider(qrun.url, qrun.token, analytics_consent=consent)
     job = provider.get_backend("statevector").run(bell(), shots=5)
-    run = api_get(qrun, f"/api/runs/{job.job_id()}")
+    run = api_get(qrun, f"/api/runs/{job.run_ids()[0]}")
     assert run["analytics_consent"] is consent

@@ -44,8 +44,8 @@ def test_cancelling_a_long_run_makes_the_job_cancelled(slow: QrunBackend, qrun: 
     assert time.monotonic() - started < 30  # not the 300 s the backend sleeps
     error = raised.value
     assert error.status == "cancelled" and error.error_class is None
-    assert error.run_id == job.job_id()
-    assert api_get(qrun, f"/api/runs/{job.job_id()}")["status"] == "cancelled"
+    assert error.run_id == job.run_ids()[0]
+    assert api_get(qrun, f"/api/runs/{job.run_ids()[0]}")["status"] == "cancelled"
     assert job.cancel() is True  # nothing left to cancel: still final
 
 
@@ -78,7 +78,7 @@ def test_a_run_that_fails_on_the_server_raises_with_its_error_class(
         "execute",
     )
     assert "crashed on purpose" in (error.error_message or "")
-    assert error.url == f"{qrun.url}/{job.runs()[0]['circuit']}/runs/{job.job_id()}"
+    assert error.url == f"{qrun.url}/{job.runs()[0]['circuit']}/runs/{job.run_ids()[0]}"
     assert job.status() is JobStatus.ERROR
 
     # Wider than the state vector runs and not Clifford, so no method of the simulator runs

@@ -14,7 +14,7 @@
 Layout: :mod:`.provider` (the server and its backends), :mod:`.backend` (a ``BackendV2``:
 target, validation, ``run``), :mod:`.job` (a ``JobV1``: statuses, waiting, the ``Result``),
 :mod:`.api` (the HTTP API, the only module that knows URLs and JSON shapes),
-:mod:`.exceptions`.
+:mod:`.sampler` (Qiskit's ``SamplerV2`` primitive), :mod:`.exceptions`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -31,6 +31,7 @@ from .exceptions import (
 )
 from .job import QrunJob
 from .provider import QrunProvider
+from .sampler import SamplerV2
 
 try:
     __version__ = version("qrun-qiskit")
@@ -50,5 +51,6 @@ __all__ = [
     "QrunRunError",
     "QrunTimeoutError",
     "QrunValidationError",
+    "SamplerV2",
     "__version__",
 ]

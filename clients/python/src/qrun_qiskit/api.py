@@ -2,9 +2,9 @@
 URLs, headers and JSON shapes.
 
 :class:`QrunClient` wraps an injected :class:`requests.Session`. Every request it makes may be
-sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_taken``), run
-submissions (each carries an ``Idempotency-Key``, so a replay returns the original run) and
-cancellations (a second one is a 409 on a terminal run) — so it retries what is worth retrying:
+sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_taken``), job
+submissions (each carries an ``Idempotency-Key``, so a replay returns the original job), tag
+updates and cancellations (a second one is a 409 on a terminal run) — so it retries what is worth retrying:
 a connection that failed or broke, and the statuses that say "later" (429, 502, 503, 504,
 honouring ``Retry-After``), for up to ``retry_for`` seconds.
 """
@@ -67,6 +67,48 @@ class BackendInfo:
             max_shots=int(body["max_shots"]),
             native_gates=tuple(str(g) for g in body.get("native_gates", [])),
         )
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run of ``POST /api/jobs``: a circuit version on a backend.
+
+    Attributes:
+        name: The run's name in the job (Qiskit's ``circuit.name``, 1–255 characters).
+        circuit_id: The circuit's id.
+        version: Its version.
+        backend: Where it runs.
+        shots: Shots, 1 to the backend's ``max_shots``.
+        parameters: Values of the source's inputs, by name.
+        seed: The sampling seed (0 to 2^63 - 1), or ``None`` for a fresh one.
+        memory: Whether the run keeps each shot's outcome (:meth:`QrunClient.run_memory`).
+    """
+
+    name: str
+    circuit_id: str
+    version: int
+    backend: BackendInfo
+    shots: int
+    parameters: Mapping[str, float]
+    seed: int | None
+    memory: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as ``POST /api/jobs``'s ``runs[i]``."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "circuit_id": self.circuit_id,
+            "version": self.version,
+            "backend": {"type": self.backend.kind, "name": self.backend.name},
+            "shots": self.shots,
+        }
+        if self.parameters:
+            body["parameters"] = dict(self.parameters)
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.memory:
+            body["memory"] = True
+        return body
 
 
 class QrunClient:
@@ -159,50 +201,63 @@ class QrunClient:
         "token": {"id", "name"}}``)."""
         return self._json("GET", "/api/me")
 
-    def list_runs(self, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
-        """``GET /api/runs``: a page of the user's own runs, newest first
-        (``{"runs": [run, …], "next_cursor": str | None}``)."""
-        params: dict[str, str] = {"limit": str(limit)}
-        if cursor is not None:
-            params["cursor"] = cursor
-        return self._json("GET", "/api/runs", params=params)
-
-    def submit_run(
-        self,
-        *,
-        circuit_id: str,
-        version: int,
-        backend: BackendInfo,
-        shots: int,
-        parameters: Mapping[str, float] | None,
-        seed: int | None,
-        idempotency_key: str,
+    def submit_job(
+        self, runs: list[RunRequest], tags: list[str], idempotency_key: str
     ) -> dict[str, Any]:
-        """``POST /api/runs``: the new run (201), or the original one when this key was used
-        before for the same submission (200, a replay after a lost answer).
+        """``POST /api/jobs``: the new job (201) with its runs in order, or the original one when
+        this key was used before for the same runs (200, a replay after a lost answer).
 
         Raises:
-            QrunApiError: The server refused the submission (e.g. 400 ``invalid_parameters``).
+            QrunApiError: The server refused the job (e.g. 400 ``invalid_parameters`` with
+                ``runs[i]: `` before the message, 400 ``invalid_job``); no run was created.
         """
-        body: dict[str, Any] = {
-            "circuit_id": circuit_id,
-            "version": version,
-            "backend": {"type": backend.kind, "name": backend.name},
-            "shots": shots,
-        }
-        if parameters:
-            body["parameters"] = dict(parameters)
-        if seed is not None:
-            body["seed"] = seed
+        body = {"runs": [run.to_json() for run in runs], "tags": tags}
         headers = {
             "Idempotency-Key": idempotency_key,
             "X-Analytics-Consent": "granted" if self.analytics_consent else "denied",
         }
-        return self._json("POST", "/api/runs", json=body, headers=headers, ok=(200, 201))
+        return self._json("POST", "/api/jobs", json=body, headers=headers, ok=(200, 201))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """``GET /api/jobs/{id}``: the job with its ``status``, ``status_counts``, ``usage``
+        (``{"seconds"}``), ``tags`` and ``runs`` (each ``{"name", "run"}``, in order).
+
+        Raises:
+            QrunApiError: 404 when the user has no such job.
+        """
+        return self._json("GET", f"/api/jobs/{_seg(job_id)}")
+
+    def jobs(self, tag: str | None, limit: int, cursor: str | None) -> dict[str, Any]:
+        """``GET /api/jobs``: a page of the user's jobs, newest first
+        (``{"jobs": [{"id", "tags", "created_at", "runs"}, …], "next_cursor"}``), only those
+        tagged ``tag`` if given; ``limit`` 1–100."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if tag is not None:
+            params["tag"] = tag
+        if cursor is not None:
+            params["cursor"] = cursor
+        return self._json("GET", "/api/jobs", params=params)
+
+    def put_job_tags(self, job_id: str, tags: list[str]) -> dict[str, Any]:
+        """``PUT /api/jobs/{id}/tags``: replaces the job's tags; the job."""
+        return self._json("PUT", f"/api/jobs/{_seg(job_id)}/tags", json={"tags": tags})
 
     def run(self, run_id: str, *, retry_for: float | None = None) -> dict[str, Any]:
         """``GET /api/runs/{id}``: the run (docs/DESIGN.md §11's run JSON)."""
         return self._json("GET", f"/api/runs/{_seg(run_id)}", retry_for=retry_for)
+
+    def run_memory(self, run_id: str) -> list[str]:
+        """``GET /api/runs/{id}/memory``, every page: each shot's outcome in shot order, keyed
+        as the run's counts (a completed run submitted with ``memory``)."""
+        memory: list[str] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = self._json(
+                "GET", f"/api/runs/{_seg(run_id)}/memory", params={"offset": str(offset)}
+            )
+            memory.extend(str(key) for key in page["memory"])
+            offset = page["next_offset"]
+        return memory
 
     def cancel_run(self, run_id: str) -> dict[str, Any] | None:
         """``POST /api/runs/{id}/cancel``: the cancelled run, or ``None`` when the run had

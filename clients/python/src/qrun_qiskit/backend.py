@@ -129,20 +129,27 @@ class QrunBackend(BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         """``shots`` 1024; ``seed_simulator`` None (a fresh seed per run);
-        ``parameter_values`` None."""
-        return Options(shots=DEFAULT_SHOTS, seed_simulator=None, parameter_values=None)
+        ``parameter_values`` None; ``memory`` False; ``job_tags`` none."""
+        return Options(
+            shots=DEFAULT_SHOTS,
+            seed_simulator=None,
+            parameter_values=None,
+            memory=False,
+            job_tags=None,
+        )
 
     def run(
         self,
         run_input: QuantumCircuit | Sequence[QuantumCircuit],
         **options: Any,
     ) -> QrunJob:
-        """Runs circuits on this backend: one qrun run per circuit, all in one job.
+        """Runs circuits on this backend: one qrun job, one run per circuit named by its
+        ``circuit.name``.
 
         Everything is checked before anything is sent; then each circuit is uploaded once
         (content-addressed: the same circuit again re-uses its circuit and version), as
-        OpenQASM 3 when the backend accepts it, else OpenQASM 2, and submitted with an
-        ``Idempotency-Key``.
+        OpenQASM 3 when the backend accepts it, else OpenQASM 2, and the job is submitted
+        (``POST /api/jobs``, with an ``Idempotency-Key``): all its runs, or none.
 
         Args:
             run_input: A circuit or a list of circuits.
@@ -155,6 +162,10 @@ class QrunBackend(BackendV2):
                 The i-th circuit's run gets ``seed + i`` (modulo 2^63), so identical circuits in
                 one job are independent samples and the whole job is reproducible. ``None``
                 (the default): a fresh seed per run.
+                ``memory``: also keep each shot's outcome, as Aer's ``memory=True``
+                (``result.get_memory(i)``); shots × classical bits is bounded by the server
+                (400 ``memory_too_large``). ``job_tags``: tags of the server's job, to find it
+                by (:meth:`QrunProvider.jobs`).
 
         Returns:
             The submitted job.
@@ -164,16 +175,14 @@ class QrunBackend(BackendV2):
                 wider than the backend's ``max_qubits`` or without a measurement; a circuit no
                 format of the backend can express (naming the instruction); parameter values
                 missing, unused, or not numbers.
-            QrunApiError: The server refused an upload or a submission (the runs already
-                submitted are cancelled).
+            QrunApiError: The server refused an upload or the job (no run was created).
         """
         defaults = dict(self.options.items())
         unknown = set(options) - set(defaults)
         if unknown:
             raise QrunValidationError(
                 f"unknown run option(s) {', '.join(sorted(unknown))}: this backend takes "
-                "shots, seed_simulator and parameter_values (memory, per-shot results, is not "
-                "available: qrun returns counts)"
+                "shots, seed_simulator, parameter_values, memory and job_tags"
             )
         merged = {**defaults, **options}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
@@ -186,9 +195,13 @@ class QrunBackend(BackendV2):
         for circuit, circuit_values in zip(circuits, values, strict=True):
             self._check_circuit(circuit)
             exported.append(export(circuit, self.info.formats, circuit_values, self.info.full_name))
-        job = QrunJob(self, circuits, exported, seeds, shots)
-        job.submit()
-        return job
+        memory = merged["memory"]
+        if not isinstance(memory, bool):
+            raise QrunValidationError(f"memory must be True or False, not {memory!r}")
+        tags = merged["job_tags"] or []
+        if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
+            raise QrunValidationError(f"job_tags must be a list of strings, not {tags!r}")
+        return QrunJob.submit(self, circuits, exported, seeds, shots, memory, tags)
 
     def _check_shots(self, shots: object) -> int:
         if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):

@@ -1,5 +1,5 @@
-"""A Qiskit job over qrun runs: one run per circuit, submitted together, each followed on its
-event stream until it ends.
+"""A Qiskit job as a qrun job (``POST /api/jobs``): one run per circuit, submitted together,
+each followed on its event stream until it ends; found again by its id in any process.
 
 qrun's run lifecycle maps onto Qiskit's :class:`~qiskit.providers.JobStatus` edge for edge::
 
@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ from qiskit.result import Result
 
 from . import api
 from ._export import Exported
-from .exceptions import QrunApiError, QrunError, QrunRunError, QrunTimeoutError
+from .exceptions import QrunApiError, QrunRunError, QrunTimeoutError
 
 if TYPE_CHECKING:
     from .backend import QrunBackend
@@ -53,22 +53,21 @@ _DEFAULT_RECONNECT_S = 2.0
 class _Submission:
     """One circuit of the job: what was exported, and the run it became."""
 
-    circuit: QuantumCircuit
-    exported: Exported
-    #: The run's sampling seed; ``None`` for a fresh one.
-    seed: int | None
-    #: Sent with the submission (and with any retry of it), so a replay is not a second run.
-    idempotency_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: The circuit; ``None`` in a job retrieved from the server (:meth:`QrunProvider.job`).
+    circuit: QuantumCircuit | None
+    #: Its run's name in the job (``circuit.name``).
+    name: str
     #: The run as last read (docs/DESIGN.md §11's run JSON); ``None`` until submitted.
     run: dict[str, Any] | None = None
 
 
 class QrunJob(JobV1):
-    """The runs of one :meth:`QrunBackend.run` call.
+    """The runs of one :meth:`QrunBackend.run` call: one job on the server
+    (``POST /api/jobs``), one run per circuit, each named by its ``circuit.name``.
 
-    ``job_id()`` is the run ids joined by commas (the id itself for one circuit); each run has
-    a page on the server, :meth:`run_urls`. :meth:`result` returns a
-    :class:`qiskit.result.Result` whose counts are keyed exactly as Qiskit Aer keys them.
+    ``job_id()`` is the server's job id: :meth:`QrunProvider.job` finds the job again, in any
+    process. :meth:`result` returns a :class:`qiskit.result.Result` whose counts are keyed
+    exactly as Qiskit Aer keys them. A job handle pickles (with its provider's token).
     """
 
     _backend: QrunBackend
@@ -76,12 +75,31 @@ class QrunJob(JobV1):
     def __init__(
         self,
         backend: QrunBackend,
+        submissions: Sequence[_Submission],
+        job_id: str = "",
+        tags: Sequence[str] = (),
+    ) -> None:
+        """Not called directly: :meth:`QrunBackend.run` submits a job (:meth:`submit`),
+        :meth:`QrunProvider.job` retrieves one."""
+        super().__init__(backend, job_id=job_id)
+        self._submissions = list(submissions)
+        self._tags = list(tags)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def submit(
+        cls,
+        backend: QrunBackend,
         circuits: Sequence[QuantumCircuit],
         exported: Sequence[Exported],
         seeds: Sequence[int | None],
         shots: int,
-    ) -> None:
-        """Not called directly: :meth:`QrunBackend.run` builds and submits the job.
+        memory: bool,
+        tags: Sequence[str],
+    ) -> QrunJob:
+        """Uploads each circuit (once: an identical circuit is re-used) and submits all the
+        runs as one job (``POST /api/jobs``, with an ``Idempotency-Key``): the server creates
+        every run or none.
 
         Args:
             backend: The backend the runs go to.
@@ -89,65 +107,64 @@ class QrunJob(JobV1):
             exported: Each circuit as uploaded (same order).
             seeds: Each run's sampling seed, or ``None`` for a fresh one (same order).
             shots: Shots per run.
+            memory: Whether each run keeps its shots' outcomes (``get_memory``).
+            tags: The job's tags.
+
+        Raises:
+            QrunApiError: The server refused an upload or the job.
+            QrunValidationError: The server found an exported source invalid (the message
+                quotes the line).
         """
-        super().__init__(backend, job_id="")
-        self._submissions = [
-            _Submission(circuit, source, seed)
-            for circuit, source, seed in zip(circuits, exported, seeds, strict=True)
+        provider = backend.provider
+        requests_ = []
+        for circuit, source, seed in zip(circuits, exported, seeds, strict=True):
+            circuit_id, version = provider.upload(circuit, source)
+            requests_.append(
+                api.RunRequest(
+                    name=circuit.name,
+                    circuit_id=circuit_id,
+                    version=version,
+                    backend=backend.info,
+                    shots=shots,
+                    parameters=source.parameters,
+                    seed=seed,
+                    memory=memory,
+                )
+            )
+        body = provider.client.submit_job(requests_, list(tags), uuid.uuid4().hex)
+        submissions = [
+            _Submission(circuit, entry["name"], entry["run"])
+            for circuit, entry in zip(circuits, body["runs"], strict=True)
         ]
-        self._shots = shots
+        return cls(backend, submissions, str(body["id"]), body["tags"])
+
+    @classmethod
+    def from_server(cls, backend: QrunBackend, body: dict[str, Any]) -> QrunJob:
+        """A job as ``GET /api/jobs/{id}`` answers it (its circuits are not known here: each
+        experiment's header is read from its counts' keys)."""
+        submissions = [
+            _Submission(None, entry["name"] or "", entry["run"]) for entry in body["runs"]
+        ]
+        return cls(backend, submissions, str(body["id"]), body["tags"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     # -- JobV1 -------------------------------------------------------------------------------
 
-    def job_id(self) -> str:
-        """The run ids, comma-joined in circuit order (one id for a single circuit)."""
-        return ",".join(self.run_ids())
-
-    def submit(self) -> None:
-        """Uploads each circuit (once: an identical circuit is re-used) and submits one run per
-        circuit. :meth:`QrunBackend.run` calls it; a job is submitted once.
-
-        If a submission is refused, the runs already submitted are cancelled (the job is never
-        handed out, so nothing else could) and the refusal is raised.
-
-        Raises:
-            QrunError: The job was already submitted.
-            QrunApiError: The server refused an upload or a submission.
-            QrunValidationError: The server found the exported source invalid (the message
-                quotes the line).
-        """
-        with self._lock:
-            if any(s.run is not None for s in self._submissions):
-                raise QrunError(f"job {self.job_id()} was already submitted")
-            provider = self._backend.provider
-            client = provider.client
-            try:
-                for submission in self._submissions:
-                    circuit_id, version = provider.upload(submission.circuit, submission.exported)
-                    submission.run = client.submit_run(
-                        circuit_id=circuit_id,
-                        version=version,
-                        backend=self._backend.info,
-                        shots=self._shots,
-                        parameters=submission.exported.parameters,
-                        seed=submission.seed,
-                        idempotency_key=submission.idempotency_key,
-                    )
-            except QrunError as error:
-                undone = self._cancel_submitted()
-                if undone:
-                    error.message += f" (the job's runs already submitted were cancelled: {undone})"
-                raise
-
     def status(self) -> JobStatus:
-        """The least advanced status of the job's runs (one read of each run not yet
-        final)."""
-        client = self._backend.provider.client
-        for submission in self._submitted():
-            if submission.run is not None and submission.run["status"] not in TERMINAL:
-                submission.run = client.run(submission.run["id"])
-        return _aggregate([s.run["status"] for s in self._submitted() if s.run is not None])
+        """The job's status on the server (one ``GET /api/jobs/{id}`` unless every run has
+        ended): QUEUED while every run is pending, RUNNING while any has not ended, then DONE,
+        ERROR (some run failed) or CANCELLED."""
+        if any(s.run is None or s.run["status"] not in TERMINAL for s in self._submissions):
+            self._refresh()
+        return _aggregate([s.run["status"] for s in self._submissions if s.run is not None])
 
     def cancel(self) -> bool:
         """Cancels every run that has not ended.
@@ -156,7 +173,7 @@ class QrunJob(JobV1):
             Whether every run is now final (a run that ended on its own meanwhile counts).
         """
         client = self._backend.provider.client
-        for submission in self._submitted():
+        for submission in self._submissions:
             run = submission.run
             if run is None or run["status"] in TERMINAL:
                 continue
@@ -165,7 +182,7 @@ class QrunJob(JobV1):
             submission.run = cancelled if cancelled is not None else client.run(run["id"])
         return all(s.run is not None and s.run["status"] in TERMINAL for s in self._submissions)
 
-    def result(self, timeout: float | None = None) -> Result:
+    def result(self, timeout: float | None = None, partial: bool = False) -> Result:
         """Waits until every run has ended and returns their counts as a Qiskit result.
 
         Each run is followed on its event stream (``GET /api/runs/{id}/events``); when the
@@ -175,6 +192,10 @@ class QrunJob(JobV1):
 
         Args:
             timeout: Seconds to wait at most; ``None`` waits as long as it takes.
+            partial: Return the completed runs' counts even if others failed or were
+                cancelled: each such experiment has ``success=False`` and its error as
+                ``status``, and the result's ``success`` is false, as Aer reports a circuit
+                that failed (``get_counts(i)`` of such an experiment raises ``QiskitError``).
 
         Returns:
             One experiment per circuit, in order; ``get_counts(i)`` is keyed as Qiskit Aer
@@ -182,27 +203,25 @@ class QrunJob(JobV1):
 
         Raises:
             QrunRunError: A run failed (its ``error_class``, ``error_stage``,
-                ``error_message`` and page URL) or was cancelled; the first in circuit order.
+                ``error_message`` and page URL) or was cancelled, and ``partial`` is false;
+                the first in circuit order.
             QrunTimeoutError: Some run had not ended within ``timeout``.
             QrunApiError: The server refused to show a run (e.g. 404).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for submission in self._submitted():
+        for submission in self._submissions:
             self._wait(submission, deadline)
-        unfinished = [
-            s for s in self._submissions if s.run is not None and s.run["status"] != "completed"
-        ]
-        if unfinished:
-            first = unfinished[0]
-            assert first.run is not None
+        unfinished = [s for s in self._submissions if _run(s)["status"] != "completed"]
+        if unfinished and not partial:
+            first = _run(unfinished[0])
             raise QrunRunError(
-                run_id=first.run["id"],
-                status=first.run["status"],
-                error_class=first.run.get("error_class"),
-                error_stage=first.run.get("error_stage"),
-                error_message=first.run.get("error_message"),
-                url=self._backend.provider.run_url(first.run),
-                circuit_name=first.circuit.name,
+                run_id=first["id"],
+                status=first["status"],
+                error_class=first.get("error_class"),
+                error_stage=first.get("error_stage"),
+                error_message=first.get("error_message"),
+                url=self._backend.provider.run_url(first),
+                circuit_name=unfinished[0].name,
                 others=len(unfinished) - 1,
             )
         return Result.from_dict(
@@ -211,54 +230,58 @@ class QrunJob(JobV1):
                 "backend_version": self._backend.backend_version,
                 "job_id": self.job_id(),
                 "qobj_id": self.job_id(),
-                "success": True,
-                "status": "COMPLETED",
+                "success": not unfinished,
+                "status": "COMPLETED" if not unfinished else "PARTIAL COMPLETED",
                 "results": [self._experiment(s) for s in self._submissions],
             }
         )
 
     # -- qrun ---------------------------------------------------------------------------------
 
+    def tags(self) -> list[str]:
+        """The job's tags, as last read."""
+        return list(self._tags)
+
+    def update_tags(self, tags: Sequence[str]) -> list[str]:
+        """Replaces the job's tags on the server (``PUT /api/jobs/{id}/tags``; at most 32,
+        each 1–255 characters); the tags now (sorted, each once)."""
+        body = self._backend.provider.client.put_job_tags(self.job_id(), list(tags))
+        self._tags = list(body["tags"])
+        return self.tags()
+
+    def usage(self) -> float:
+        """Execution seconds the job's runs used (the sum of each run's start to its end;
+        ``GET /api/jobs/{id}``'s ``usage.seconds``)."""
+        return float(self._refresh()["usage"]["seconds"])
+
     def run_ids(self) -> list[str]:
         """The ids of the job's runs, in circuit order."""
-        return [s.run["id"] for s in self._submissions if s.run is not None]
+        return [_run(s)["id"] for s in self._submissions]
 
     def run_urls(self) -> list[str]:
         """Each run's page (``{url}/{owner}/{circuit}/runs/{id}``), in circuit order: its
         status, counts and audit timeline, to share (others see it only if the circuit is
         public: ``QrunProvider(..., visibility="public")``)."""
         provider = self._backend.provider
-        return [provider.run_url(s.run) for s in self._submissions if s.run is not None]
+        return [provider.run_url(_run(s)) for s in self._submissions]
 
     def runs(self) -> list[dict[str, Any]]:
         """Each run as last read (docs/DESIGN.md §11's run JSON), in circuit order."""
-        return [dict(s.run) for s in self._submissions if s.run is not None]
+        return [dict(_run(s)) for s in self._submissions]
 
     def circuits(self) -> list[QuantumCircuit]:
-        """The job's circuits, in order."""
-        return [s.circuit for s in self._submissions]
+        """The job's circuits, in order (empty for a job retrieved from the server)."""
+        return [s.circuit for s in self._submissions if s.circuit is not None]
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _submitted(self) -> list[_Submission]:
-        if any(s.run is None for s in self._submissions):
-            raise QrunError("the job was not submitted")
-        return self._submissions
-
-    def _cancel_submitted(self) -> str:
-        """Cancels the runs submitted so far (best effort); their ids and outcome."""
-        client = self._backend.provider.client
-        notes = []
-        for submission in self._submissions:
-            if submission.run is None:
-                continue
-            run_id = submission.run["id"]
-            try:
-                client.cancel_run(run_id)
-                notes.append(run_id)
-            except QrunError as error:
-                notes.append(f"{run_id} (not cancelled: {error})")
-        return ", ".join(notes)
+    def _refresh(self) -> dict[str, Any]:
+        """Reads the job (``GET /api/jobs/{id}``) and keeps its runs and tags."""
+        body = self._backend.provider.client.job(self.job_id())
+        for submission, entry in zip(self._submissions, body["runs"], strict=True):
+            submission.run = entry["run"]
+        self._tags = list(body["tags"])
+        return body
 
     def _wait(self, submission: _Submission, deadline: float | None) -> None:
         """Follows one run until it ends (``submission.run`` then holds the final run)."""
@@ -298,29 +321,52 @@ class QrunJob(JobV1):
                 time.sleep(min(reconnect_s, _remaining(deadline, run_id)))
 
     def _experiment(self, submission: _Submission) -> dict[str, Any]:
-        """One completed run as an experiment of :meth:`Result.from_dict`."""
-        run = submission.run
-        assert run is not None and run["results"] is not None
-        circuit = submission.circuit
-        results = run["results"]
-        counts, header = _qiskit_counts(results["counts"], circuit)
+        """One ended run as an experiment of :meth:`Result.from_dict` (``success=False`` with
+        the run's error as its ``status`` unless it completed)."""
+        run = _run(submission)
+        metadata = {
+            "run_id": run["id"],
+            "run_url": self._backend.provider.run_url(run),
+            "circuit": run["circuit"],
+            "circuit_version": run["circuit_version"],
+            "parameters": run.get("parameters", {}),
+            "seed": run.get("seed"),
+        }
+        results = run.get("results")
+        if run["status"] != "completed" or results is None:
+            reason = (
+                f"{run.get('error_class')} at {run.get('error_stage')}: {run.get('error_message')}"
+                if run["status"] == "failed"
+                else "cancelled"
+            )
+            return {
+                "shots": run["shots"],
+                "success": False,
+                "status": f"ERROR: run {run['id']} {run['status']}: {reason}",
+                "data": {},
+                "header": {"name": submission.name},
+                "metadata": metadata,
+            }
+        counts, header, to_qiskit = _qiskit_counts(results["counts"], submission)
+        data: dict[str, Any] = {"counts": counts}
+        if run.get("memory"):
+            client = self._backend.provider.client
+            data["memory"] = [to_qiskit(key) for key in client.run_memory(run["id"])]
         return {
             "shots": results["shots"],
             "success": True,
             "status": "DONE",
-            "data": {"counts": counts},
+            "data": data,
             "header": header,
             "time_taken": results["execution_time"],
-            "metadata": {
-                "run_id": run["id"],
-                "run_url": self._backend.provider.run_url(run),
-                "circuit": run["circuit"],
-                "circuit_version": run["circuit_version"],
-                "parameters": run.get("parameters", {}),
-                "seed": run.get("seed"),
-                "format": submission.exported.format,
-            },
+            "metadata": metadata,
         }
+
+
+def _run(submission: _Submission) -> dict[str, Any]:
+    """The submission's run (every submission of a job handed out has one)."""
+    assert submission.run is not None
+    return submission.run
 
 
 def _remaining(deadline: float | None, run_id: str) -> float:
@@ -344,24 +390,35 @@ def _aggregate(statuses: Sequence[str]) -> JobStatus:
 
 
 def _qiskit_counts(
-    counts: dict[str, int], circuit: QuantumCircuit
-) -> tuple[dict[str, int], dict[str, Any]]:
+    counts: dict[str, int], submission: _Submission
+) -> tuple[dict[str, int], dict[str, Any], Callable[[str], str]]:
     """qrun's counts as Aer reports them: hexadecimal keys (the memory value), with a header
     saying the classical registers' names and sizes and the number of memory slots, from
-    which :meth:`Result.get_counts` writes ``"b1b0 a0"`` exactly as for Aer.
+    which :meth:`Result.get_counts` writes ``"b1b0 a0"`` exactly as for Aer; and the function
+    that turns one of qrun's keys (a count's, or a shot's memory) into the key reported.
 
     qrun keys counts as Qiskit writes them (each register most significant bit first, one
     space between registers, the last-declared leftmost), so each key is checked against the
     circuit's registers; if the circuit's layout is one that shape cannot hold (bits in no
     register, or bits not in register order), the keys are passed through unchanged with a
-    warning.
+    warning. A job retrieved from the server has no circuit: the registers' sizes are read
+    from the keys, and named ``c0``, ``c1``, … (the names do not appear in the keys).
     """
-    header: dict[str, Any] = {
-        "name": circuit.name,
-        "n_qubits": circuit.num_qubits,
-        "qreg_sizes": [[reg.name, reg.size] for reg in circuit.qregs],
-        "metadata": dict(circuit.metadata or {}),
-    }
+    circuit = submission.circuit
+    header: dict[str, Any] = {"name": submission.name}
+    if circuit is None:
+        first = next(iter(counts), "")
+        sizes = [len(group) for group in reversed(first.split(" "))]
+        header["creg_sizes"] = [[f"c{i}", size] for i, size in enumerate(sizes)]
+        header["memory_slots"] = sum(sizes)
+        return {_hex(key): n for key, n in counts.items()}, header, _hex
+    header.update(
+        {
+            "n_qubits": circuit.num_qubits,
+            "qreg_sizes": [[reg.name, reg.size] for reg in circuit.qregs],
+            "metadata": dict(circuit.metadata or {}),
+        }
+    )
     sizes = [reg.size for reg in circuit.cregs]
     in_order = list(circuit.clbits) == [bit for reg in circuit.cregs for bit in reg]
     widths = list(reversed(sizes))
@@ -375,7 +432,12 @@ def _qiskit_counts(
             "classical registers; they are passed through as the server wrote them",
             stacklevel=3,
         )
-        return dict(counts), header
+        return dict(counts), header, str
     header["creg_sizes"] = [[reg.name, reg.size] for reg in circuit.cregs]
     header["memory_slots"] = circuit.num_clbits
-    return {hex(int(key.replace(" ", ""), 2)): n for key, n in counts.items()}, header
+    return {_hex(key): n for key, n in counts.items()}, header, _hex
+
+
+def _hex(key: str) -> str:
+    """A key written as Qiskit writes it (``"b1b0 a0"``) as Aer's memory value (``"0x5"``)."""
+    return hex(int(key.replace(" ", ""), 2))

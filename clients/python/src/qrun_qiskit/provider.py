@@ -10,6 +10,7 @@ again, on any of its backends, is neither uploaded nor versioned again.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import requests
@@ -19,6 +20,10 @@ from ._export import Exported
 from .api import QrunClient
 from .backend import QrunBackend
 from .exceptions import QrunApiError, QrunBackendNotFoundError, QrunError, QrunValidationError
+from .job import QrunJob
+
+#: The most jobs ``GET /api/jobs`` answers per page.
+MAX_PAGE = 100
 
 class QrunProvider:
     """A qrun server, as the holder of ``token`` uses it from Qiskit.
@@ -71,6 +76,16 @@ class QrunProvider:
     def __repr__(self) -> str:
         return f"QrunProvider({self.client.url!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A provider pickles with its token (a pickled job is a credential: keep it as one)."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def url(self) -> str:
         """The server's base URL."""
@@ -107,6 +122,40 @@ class QrunProvider:
                 f"{', '.join(m.full_name for m in matches)}"
             )
         raise QrunBackendNotFoundError(message, available)
+
+    def job(self, job_id: str) -> QrunJob:
+        """The job ``job_id`` (:meth:`QrunJob.job_id`), submitted from any process
+        (``GET /api/jobs/{id}``): its status, tags, usage and results.
+
+        Raises:
+            QrunApiError: 404 when you have no such job.
+        """
+        body = self.client.job(job_id)
+        first = body["runs"][0]["run"]
+        backend = self.get_backend(f"{first['backend_type']}/{first['backend_name']}")
+        return QrunJob.from_server(backend, body)
+
+    def jobs(self, tags: Sequence[str] = (), limit: int = 10) -> list[QrunJob]:
+        """Your newest jobs, newest first, at most ``limit``; with ``tags``, only those that
+        have every one of them (``GET /api/jobs?tag=`` for the first, then each job read).
+
+        Raises:
+            QrunValidationError: ``limit`` is not at least 1.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise QrunValidationError(f"limit must be a whole number from 1, not {limit!r}")
+        wanted = set(tags)
+        found: list[QrunJob] = []
+        cursor: str | None = None
+        while len(found) < limit:
+            page = self.client.jobs(next(iter(tags), None), min(limit, MAX_PAGE), cursor)
+            for summary in page["jobs"]:
+                if wanted <= set(summary["tags"]) and len(found) < limit:
+                    found.append(self.job(str(summary["id"])))
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        return found
 
     def run_url(self, run: dict[str, Any]) -> str:
         """A run's page: ``{url}/{owner}/{circuit}/runs/{id}``."""

@@ -1,0 +1,102 @@
+"""Jobs on the server: ``backend.run`` submits one job (``POST /api/jobs``) whose id is
+``job.job_id()``; a fresh process finds it (``provider.job``), lists it by tag
+(``provider.jobs``), retags it and reads its usage; a job whose runs partly failed gives the
+others' counts (``result(partial=True)``); a job handle pickles."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+from qiskit.exceptions import QiskitError
+from qiskit.providers import JobStatus
+
+import pytest
+from conftest import REPO, QrunServer
+from qrun_qiskit import QrunProvider
+from test_counts import bell, registers
+
+
+def test_a_job_is_found_by_its_id_in_a_fresh_process(
+    provider: QrunProvider, qrun: QrunServer
+) -> None:
+    job = provider.get_backend("statevector").run(
+        [bell(), registers()], shots=300, memory=True, job_tags=["notebook", "day-1"]
+    )
+    counts = job.result().get_counts()
+    script = textwrap.dedent(
+        f"""\
+        import json, sys
+        sys.path.insert(0, {str(REPO / "clients" / "python" / "src")!r})
+        from qrun_qiskit import QrunProvider
+        provider = QrunProvider({qrun.url!r}, sys.stdin.read().strip())
+        job = provider.job({job.job_id()!r})
+        result = job.result()
+        print(json.dumps({{
+            "status": job.status().name, "counts": result.get_counts(),
+            "names": [r.header["name"] for r in result.results], "tags": job.tags(),
+            "memory": len(result.get_memory(1)),
+        }}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        input=qrun.token,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    assert seen == {
+        "status": "DONE",
+        "counts": counts,
+        "names": ["bell", "registers"],
+        "tags": ["day-1", "notebook"],
+        "memory": 300,
+    }
+
+
+def test_jobs_are_listed_by_tag_retagged_and_report_usage(provider: QrunProvider) -> None:
+    backend = provider.get_backend("statevector")
+    first = backend.run(bell(), shots=10, job_tags=["sweep-a", "mine"])
+    second = backend.run(bell(), shots=10, job_tags=["sweep-a"])
+    backend.run(bell(), shots=10, job_tags=["other"])
+    assert [j.job_id() for j in provider.jobs(tags=["sweep-a"], limit=5)] == [
+        second.job_id(),
+        first.job_id(),
+    ]
+    assert [j.job_id() for j in provider.jobs(tags=["sweep-a", "mine"])] == [first.job_id()]
+    assert [j.job_id() for j in provider.jobs(tags=["sweep-a"], limit=1)] == [second.job_id()]
+    assert first.update_tags(["renamed"]) == ["renamed"]
+    assert provider.jobs(tags=["sweep-a"]) and [
+        j.job_id() for j in provider.jobs(tags=["sweep-a"])
+    ] == [second.job_id()]
+    first.result()
+    assert first.usage() > 0
+
+
+def test_failed_runs_are_unsuccessful_experiments_with_partial(provider: QrunProvider) -> None:
+    job = provider.get_backend("crash").run([bell(), registers()], shots=5)
+    result = job.result(timeout=60, partial=True)
+    assert result.success is False
+    assert [r.success for r in result.results] == [False, False]
+    assert "backend_error" in result.results[0].status
+    with pytest.raises(QiskitError):
+        result.get_counts(0)
+    assert job.status() is JobStatus.ERROR
+
+
+def test_a_job_handle_pickles(provider: QrunProvider) -> None:
+    job = provider.get_backend("statevector").run(bell(), shots=20, seed_simulator=3)
+    counts = job.result().get_counts()
+    again = pickle.loads(pickle.dumps(job))
+    assert again.job_id() == job.job_id()
+    assert again.result().get_counts() == counts
+    assert again.status() is JobStatus.DONE
