@@ -5,12 +5,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body};
+use crate::helpers::{
+    SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body, sleepy_backend,
+};
 use crate::on_both_databases;
-
-/// A circuit on 30 qubits: past the simulator's 24, so its run fails (`resource_limit`).
-const TOO_WIDE: &str =
-    "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nbit c;\nh $29;\nc = measure $29;\n";
 
 async fn send(
     app: &TestApp,
@@ -41,16 +39,31 @@ fn named(circuit: &str, name: &str, shots: u64) -> Value {
 }
 
 async fn a_job_is_a_record_of_its_runs(db: TestDb) {
-    let app = TestApp::spawn_with(db, executing, qrun::app::Hooks::default()).await;
+    // A command backend whose program outlives its 1 s time limit: its run fails (`timeout`)
+    // at run time, after the job was accepted (what no backend can run is refused with the
+    // whole job at submission, below).
+    let dir = tempfile::tempdir().unwrap();
+    let mut stuck = sleepy_backend(dir.path(), "stuck", 30.0);
+    if let qrun::config::BackendConfig::Command {
+        name, timeout_s, ..
+    } = &mut stuck
+    {
+        (*name, *timeout_s) = ("stuck".into(), 1);
+    }
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.push(stuck);
+    };
+    let app = TestApp::spawn_with(db, adjust, qrun::app::Hooks::default()).await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     app.create_circuit(&alice, "bell", "public").await;
-    let wide = circuit_body("wide", "public", "openqasm3", TOO_WIDE);
-    app.api().upload(&alice, &wide).await.unwrap();
     use reqwest::Method;
 
+    let mut too_slow = run_body("alice/bell", ("command", "stuck"), 10);
+    too_slow["name"] = json!("too slow");
     let body = json!({
-        "runs": [named("alice/bell", "bell-a", 100), named("alice/wide", "too wide", 10), named("alice/bell", "bell-b", 50)],
+        "runs": [named("alice/bell", "bell-a", 100), too_slow, named("alice/bell", "bell-b", 50)],
         "tags": ["sweep", "2026", "sweep"],
     });
     let (status, job) = send(
@@ -73,7 +86,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
         .collect();
     assert_eq!(
         names,
-        [&json!("bell-a"), &json!("too wide"), &json!("bell-b")]
+        [&json!("bell-a"), &json!("too slow"), &json!("bell-b")]
     );
     assert_eq!(job["runs"][2]["run"]["shots"], 50);
 
@@ -123,7 +136,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
         json!({"pending": 0, "running": 0, "completed": 2, "failed": 1, "cancelled": 0})
     );
     assert_eq!(done["runs"][0]["run"]["results"]["shots"], 100);
-    assert_eq!(done["runs"][1]["run"]["error_class"], "resource_limit");
+    assert_eq!(done["runs"][1]["run"]["error_class"], "timeout");
     assert_eq!(done["runs"][2]["run"]["results"]["shots"], 50);
     let usage = done["usage"]["seconds"].as_f64().unwrap();
     let taken: f64 = [0, 2]
