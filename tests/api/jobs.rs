@@ -5,9 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body, sleepy_backend,
-};
+use crate::helpers::{SIMULATOR, TestApp, TestDb, executing, run_body, sleepy_backend};
 use crate::on_both_databases;
 
 async fn send(
