@@ -24,6 +24,9 @@ use serde::Deserialize;
 /// The defaults, documented key by key.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// The key `server.shutdown_grace_s` replaced.
+const MOVED_GRACE: &str = "executor.shutdown_grace_s";
+
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,9 +59,18 @@ pub struct ServerConfig {
     pub header_read_timeout_s: u64,
     /// Connections open at once (lowered to what the open-file limit allows).
     pub max_connections: u64,
+    /// The node's one deadline at shutdown, seconds from SIGTERM or SIGINT: event streams,
+    /// in-flight requests and executing runs finish by it; runs still executing shortly
+    /// before it are handed back (docs/DESIGN.md §4).
+    pub shutdown_grace_s: u64,
 }
 
 impl ServerConfig {
+    /// `shutdown_grace_s`: how long a graceful shutdown may take, all of it.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_s)
+    }
+
     /// `header_read_timeout_s`: how long a connection may take to send a request head.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_s)
@@ -77,7 +89,6 @@ pub struct ExecutorConfig {
     pub user_submission_burst: u32,
     pub claim_interval_ms: u64,
     pub lease_ttl_s: u64,
-    pub shutdown_grace_s: u64,
     /// The frameworks `manifest.framework` may name (docs/DESIGN.md §12).
     pub frameworks: Vec<String>,
 }
@@ -91,11 +102,6 @@ impl ExecutorConfig {
     /// `lease_ttl_s`: how long a claim holds a run without a renewal.
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_secs(self.lease_ttl_s)
-    }
-
-    /// `shutdown_grace_s`: how long a graceful shutdown waits for running runs.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_s)
     }
 
     /// `node_id`, or HOSTNAME-PID-RANDOM when it is empty.
@@ -495,8 +501,15 @@ impl Config {
                 figment = figment.merge(Serialized::defaults(Backends { backends }));
             }
         }
+        let figment = figment.merge(env);
+        // A key that moved: say where to, not only that it is unknown here.
+        if figment.find_value(MOVED_GRACE).is_ok() {
+            return Err(ConfigError::key(
+                MOVED_GRACE,
+                "moved to `server.shutdown_grace_s` (one deadline for the whole node)",
+            ));
+        }
         let config: Config = figment
-            .merge(env)
             .extract()
             .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
         config.validate()?;
@@ -505,6 +518,13 @@ impl Config {
 
     /// Checks what types alone cannot.
     fn validate(&self) -> Result<(), ConfigError> {
+        if !self.server.enabled && !self.executor.enabled {
+            return Err(ConfigError::key(
+                "server.enabled",
+                "a node with both server.enabled and executor.enabled false would do nothing: \
+                 enable one",
+            ));
+        }
         let url = &self.database.url;
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")

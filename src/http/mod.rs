@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -48,6 +49,9 @@ pub struct Context {
     pub body_timeout: Duration,
     /// Whether the session cookie is `Secure`: unless the service listens on loopback only.
     pub secure_cookies: bool,
+    /// Fired when the node starts shutting down: `/readyz` answers 503 and event streams end
+    /// with a `shutdown` event (docs/DESIGN.md §4).
+    pub stopping: CancellationToken,
 }
 
 impl Context {
@@ -55,6 +59,7 @@ impl Context {
         service: Arc<Service>,
         metrics: Option<PrometheusHandle>,
         server: &ServerConfig,
+        stopping: CancellationToken,
     ) -> Context {
         Context {
             service,
@@ -62,6 +67,7 @@ impl Context {
             max_body_bytes: server.max_body_bytes,
             body_timeout: Duration::from_secs(server.body_timeout_s),
             secure_cookies: !server.bind.ip().is_loopback(),
+            stopping,
         }
     }
 }

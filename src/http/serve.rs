@@ -10,7 +10,8 @@
 //!   flood of slow or idle sockets cannot keep `/healthz` or `/metrics` out.
 //! - An accept that fails for want of file descriptors waits a moment and is logged once per
 //!   burst, not once per attempt; a client dropping its connection is not an error.
-//! - Graceful shutdown: stop accepting, let connections finish their requests.
+//! - Graceful shutdown: stop accepting, let connections finish their requests; at the node's
+//!   deadline, close those still open.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,14 +38,16 @@ struct Open {
     close: CancellationToken,
 }
 
-/// Serves `filter` on `listener` until `shutdown` fires, then drains the open connections;
-/// within `limits`' `header_read_timeout_s` (a request head's longest arrival) and
-/// `max_connections` (open at once, before the open-file limit lowers it).
+/// Serves `filter` on `listener` until `shutdown` fires, then drains the open connections
+/// until `abandon` fires, which closes those still open; within `limits`'
+/// `header_read_timeout_s` (a request head's longest arrival) and `max_connections` (open at
+/// once, before the open-file limit lowers it).
 pub async fn serve<F>(
     listener: TcpListener,
     filter: F,
     limits: ServerConfig,
     shutdown: CancellationToken,
+    abandon: CancellationToken,
 ) where
     F: Filter + Clone + Send + Sync + 'static,
     F::Extract: warp::Reply,
@@ -116,7 +119,16 @@ pub async fn serve<F>(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = abandon.cancelled() => {
+            let open = std::mem::take(&mut *lock(&open));
+            tracing::info!(connections = open.len(), "shutdown deadline: closing the connections still open");
+            for connection in open.into_values() {
+                connection.close.cancel();
+            }
+        }
+    }
 }
 
 /// Whether a new connection may be served: below the cap, or once the oldest connection that

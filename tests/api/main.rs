@@ -27,3 +27,4 @@ mod sandbox;
 mod security;
 mod serve;
 mod standing;
+mod stopping;

@@ -489,7 +489,7 @@ async fn a_daemon_dies_with_the_service() {
     let config = dir.path().join("qrun.toml");
     let name = "sigterm";
     let backend = format!(
-        "[executor]\nshutdown_grace_s = 1\n\n[[backends]]\ntype = \"command\"\nname = \"{name}\"\n\
+        "[server]\nshutdown_grace_s = 1\n\n[[backends]]\ntype = \"command\"\nname = \"{name}\"\n\
          program = \"/usr/bin/python3\"\nargs = [\"-c\", {body}, \"{marker}\"]\ntimeout_s = 600\n\
          [backends.sandbox]\nenv = {{ LINGER = \"300\" }}\n",
         body = toml_string(&format!(
