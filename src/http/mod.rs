@@ -3,6 +3,8 @@
 //! - [`runs`], [`events`], [`circuits`], [`tokens`], [`health`], [`ops`], [`openapi`]: one
 //!   module per group of routes; handlers parse, call `crate::service`, and shape the answer.
 //! - [`extract`]: identity, bounded JSON bodies, headers and path ids.
+//! - [`conform`]: what every request must be before routing (one `Host`) and the path it is
+//!   routed by (unreserved characters percent-decoded); applied by [`serve`].
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
 //! - [`service`]: the whole filter with request ids, access logs and request metrics.
@@ -14,6 +16,7 @@
 
 mod backends;
 mod circuits;
+pub mod conform;
 pub mod error;
 mod events;
 pub mod extract;

@@ -10,6 +10,8 @@
 //!   flood of slow or idle sockets cannot keep `/healthz` or `/metrics` out.
 //! - An accept that fails for want of file descriptors waits a moment and is logged once per
 //!   burst, not once per attempt; a client dropping its connection is not an error.
+//! - Each request conforms before it is routed: one `Host`, unreserved characters decoded
+//!   ([`super::conform`]).
 //! - Graceful shutdown: stop accepting, let connections finish their requests; at the node's
 //!   deadline, close those still open.
 
@@ -25,6 +27,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::conform::Conform;
 use crate::config::ServerConfig;
 use warp::Filter;
 
@@ -93,7 +96,9 @@ pub async fn serve<F>(
             },
         );
         let service = MarkServed {
-            inner: warp::service(filter.clone()),
+            inner: Conform {
+                inner: warp::service(filter.clone()),
+            },
             served,
         };
         let mut builder = auto::Builder::new(TokioExecutor::new());
