@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::{ActorTree, TreeSettings};
-use crate::config::Config;
+use crate::config::{Config, MigrateMode};
 use crate::domain::Clock;
 use crate::execution::{Backend, Backends};
 use crate::service::{Rules, Service};
@@ -52,25 +52,58 @@ pub struct Application {
     signals: Signals,
 }
 
-/// Opens (and migrates) the configured database; `clock` as [`Hooks::clock`].
+/// Opens the configured database and checks that this binary works with its schema (docs/
+/// DESIGN.md §2: expand and contract), never changing it; `clock` as [`Hooks::clock`]. A
+/// schema that is newer but compatible is worked with, and said so in the log.
 pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database, clock)
         .await
         .context("cannot open the database")?
         .with_scheduling(config.scheduling.clone());
-    store
-        .migrate()
+    let schema = store
+        .schema()
         .await
-        .context("cannot migrate the database")?;
+        .context("cannot read the database schema")?;
+    schema.check()?;
+    let unknown = schema.unknown();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            migrations = %unknown.join(", "),
+            "the database schema has migrations this qrun does not know; they only add (expand), \
+             so it works with them"
+        );
+    }
     Ok(store)
 }
 
+/// [`open_store`] for `qrun serve`: first applies pending migrations when
+/// `database.migrate` is `auto` (the default for SQLite).
+async fn open_serving_store(
+    config: &Config,
+    clock: Option<Arc<dyn Clock>>,
+) -> anyhow::Result<Store> {
+    if config.database.migrate() == MigrateMode::Auto {
+        let store = Store::connect(&config.database, clock.clone())
+            .await
+            .context("cannot open the database")?;
+        let applied = store
+            .migrate(false)
+            .await
+            .context("cannot migrate the database")?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = %applied.join(", "), "applied migrations (database.migrate = \"auto\")");
+        }
+    }
+    open_store(config, clock).await
+}
+
 impl Application {
-    /// Builds and starts the service: opens and migrates the database, starts the actor tree,
+    /// Builds and starts the service: opens the database (migrating it if `database.migrate` is
+    /// `auto`, else refusing a schema it cannot work with), starts the actor tree,
     /// binds `server.bind` and serves (or, on a worker-only node, `server.ops_bind`: the
     /// operational routes only).
     pub async fn build(config: Config, hooks: Hooks) -> anyhow::Result<Application> {
-        let store = open_store(&config, hooks.clock).await?;
+        let store = open_serving_store(&config, hooks.clock).await?;
         let mut backends = Backends::from_config(&config.backends).await?;
         for (kind, name, backend) in hooks.backends {
             backends.insert(&kind, &name, backend);

@@ -180,9 +180,34 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub connect_timeout_s: u64,
     pub wait_timeout_ms: u64,
+    /// Whether `qrun serve` applies pending migrations at start; unset: [`MigrateMode::Auto`]
+    /// on SQLite, [`MigrateMode::Never`] on PostgreSQL ([`DatabaseConfig::migrate`]).
+    #[serde(default)]
+    pub migrate: Option<MigrateMode>,
+}
+
+/// `database.migrate` (docs/DESIGN.md §9, §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrateMode {
+    /// `qrun serve` applies this binary's pending migrations before it starts.
+    Auto,
+    /// Only `qrun migrate` does; `qrun serve` refuses a schema that is behind.
+    Never,
 }
 
 impl DatabaseConfig {
+    /// `migrate`, or its default for the database: `auto` for the embedded SQLite (one node,
+    /// one binary), `never` for PostgreSQL (several nodes: migrations are an operator's step of
+    /// an upgrade, README "Upgrading").
+    pub fn migrate(&self) -> MigrateMode {
+        self.migrate.unwrap_or(if self.url.starts_with("sqlite:") {
+            MigrateMode::Auto
+        } else {
+            MigrateMode::Never
+        })
+    }
+
     /// `connect_timeout_s`: time at start-up to reach the database.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_s)

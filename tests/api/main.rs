@@ -28,3 +28,4 @@ mod security;
 mod serve;
 mod standing;
 mod stopping;
+mod upgrade;
