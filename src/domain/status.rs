@@ -3,9 +3,8 @@
 //! ```text
 //!             claim (executor)            store results
 //!   pending ───────────────────▶ running ───────────────▶ completed
-//!      │                           │ │
-//!      │ ▲                         │ │
-//!      │ └── hand back (shutdown) ─┘ └── any stage fails / watchdog ──▶ failed
+//!      │  ▲                        │ │ │
+//!      │  └─ hand back (shutdown) ─┘ │ └── any stage fails / watchdog ──▶ failed
 //!      │ cancel (user)               │
 //!      └──────────────▶ cancelled ◀──┘ cancel (user)
 //! ```

@@ -5,7 +5,7 @@
 //!
 //! A newer release's migrations are played here as that release's `qrun migrate` would apply
 //! them: their DDL and their `seaql_migrations` row in one transaction. This binary is then
-//! the older one beside them (see docs/DESIGN.md §11 for why no binary of an earlier commit is
+//! the older one beside them (see docs/DESIGN.md §2 for why no binary of an earlier commit is
 //! built for it).
 
 use std::process::Output;
