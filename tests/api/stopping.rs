@@ -128,29 +128,43 @@ async fn sigterm_with_open_streams_ends_in_the_grace_and_hands_back_its_runs(db:
         ended.iter().all(|r| r["status"] == "completed"),
         "no run lost or failed: {ended:#?}"
     );
-    let api = testkit::Api::new(&b.base);
-    for id in &on_a {
-        let audit = api
-            .get_json(&format!("/api/runs/{id}/audit"))
+    // Who started what, as the owner sees it: A stopped claiming at the signal; what it held it
+    // handed back, and B ran it.
+    for id in &runs {
+        let audit: serde_json::Value = client
+            .get(format!("{}/api/runs/{id}/audit", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
             .await
             .unwrap();
-        let actions: Vec<&str> = audit["entries"]
+        let steps: Vec<(&str, &str)> = audit["entries"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| e["action"].as_str().unwrap())
+            .map(|e| {
+                let node = e["metadata"]["node"].as_str().unwrap_or("-");
+                (e["action"].as_str().unwrap(), node)
+            })
             .collect();
-        assert_eq!(
-            actions,
-            [
-                "run.requested",
-                "run.started",
-                "run.handed_back",
-                "run.started",
-                "run.completed"
-            ],
-            "run {id}"
-        );
+        let want: &[(&str, &str)] = if on_a.contains(id) {
+            &[
+                ("run.requested", "-"),
+                ("run.started", "a"),
+                ("run.handed_back", "a"),
+                ("run.started", "b"),
+                ("run.completed", "-"),
+            ]
+        } else {
+            &[
+                ("run.requested", "-"),
+                ("run.started", "b"),
+                ("run.completed", "-"),
+            ]
+        };
+        assert_eq!(steps, want, "run {id}");
     }
     drop(b);
     assert_verified(&db, runs.len());
