@@ -56,10 +56,41 @@ pub struct Application {
 /// DESIGN.md §2: expand and contract), never changing it; `clock` as [`Hooks::clock`]. A
 /// schema that is newer but compatible is worked with, and said so in the log.
 pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database, clock)
+    let store = connect(config, clock).await?;
+    check_schema(&store).await?;
+    Ok(store)
+}
+
+/// [`open_store`] for `qrun serve`: first applies pending migrations when
+/// `database.migrate` is `auto` (the default for SQLite).
+async fn open_serving_store(
+    config: &Config,
+    clock: Option<Arc<dyn Clock>>,
+) -> anyhow::Result<Store> {
+    let store = connect(config, clock).await?;
+    if config.database.migrate() == MigrateMode::Auto {
+        let applied = store
+            .migrate(false)
+            .await
+            .context("cannot migrate the database")?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = %applied.join(", "), "applied migrations (database.migrate = \"auto\")");
+        }
+    }
+    check_schema(&store).await?;
+    Ok(store)
+}
+
+async fn connect(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
+    Ok(Store::connect(&config.database, clock)
         .await
         .context("cannot open the database")?
-        .with_scheduling(config.scheduling.clone());
+        .with_scheduling(config.scheduling.clone()))
+}
+
+/// Whether this binary works with `store`'s schema (an error saying why not); a warning naming
+/// the expansions it does not know.
+async fn check_schema(store: &Store) -> anyhow::Result<()> {
     let schema = store
         .schema()
         .await
@@ -73,28 +104,7 @@ pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyho
              so it works with them"
         );
     }
-    Ok(store)
-}
-
-/// [`open_store`] for `qrun serve`: first applies pending migrations when
-/// `database.migrate` is `auto` (the default for SQLite).
-async fn open_serving_store(
-    config: &Config,
-    clock: Option<Arc<dyn Clock>>,
-) -> anyhow::Result<Store> {
-    if config.database.migrate() == MigrateMode::Auto {
-        let store = Store::connect(&config.database, clock.clone())
-            .await
-            .context("cannot open the database")?;
-        let applied = store
-            .migrate(false)
-            .await
-            .context("cannot migrate the database")?;
-        if !applied.is_empty() {
-            tracing::info!(migrations = %applied.join(", "), "applied migrations (database.migrate = \"auto\")");
-        }
-    }
-    open_store(config, clock).await
+    Ok(())
 }
 
 impl Application {
