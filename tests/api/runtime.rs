@@ -354,7 +354,11 @@ async fn shutdown_lets_short_runs_finish_and_hands_back_what_outlives_the_grace(
     let stopping = std::time::Instant::now();
     let db = app.into_db().await;
     let took = stopping.elapsed();
-    assert!(took < Duration::from_secs(3), "the shutdown took {took:?}");
+    // Within the grace (3 s), and a moment to stop the actors.
+    assert!(
+        took < Duration::from_millis(3500),
+        "the shutdown took {took:?}"
+    );
     let quick = store.run(quick).await.unwrap().unwrap();
     let handed = store.run(slow).await.unwrap().unwrap();
     assert_eq!(quick.status, RunStatus::Completed);

@@ -80,14 +80,24 @@ async fn sigterm_with_open_streams_ends_in_the_grace_and_hands_back_its_runs(db:
         .status()
         .unwrap();
     assert!(killed.success());
-    // Not ready first, while it still answers.
-    let readyz = client
-        .get(format!("{}/readyz", a.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(readyz.status(), 503);
-    let readiness: serde_json::Value = readyz.json().await.unwrap();
+    // Not ready first, while it still answers (once the signal is handled).
+    let readiness = std::sync::Mutex::new(serde_json::Value::Null);
+    wait_until(
+        Duration::from_secs(2),
+        "/readyz 503 while A drains",
+        || async {
+            let readyz = client
+                .get(format!("{}/readyz", a.base))
+                .send()
+                .await
+                .unwrap();
+            let status = readyz.status();
+            *readiness.lock().unwrap() = readyz.json().await.unwrap();
+            status == 503
+        },
+    )
+    .await;
+    let readiness = readiness.into_inner().unwrap();
     assert_eq!(readiness["stopping"], true, "{readiness}");
     let exited = tokio::task::spawn_blocking(move || {
         let status = a.wait().unwrap();
