@@ -413,6 +413,7 @@ fn config(db: &TestDb, script: &Path) -> String {
     format!(
         r#"
 [server]
+shutdown_grace_s = 1
 bind = "127.0.0.1:0"
 [database]
 url = "{url}"
@@ -426,7 +427,6 @@ max_active_runs_per_user = 10000000
 user_submissions_per_s = 10000000
 user_submission_burst = 10000000
 lease_ttl_s = 2
-shutdown_grace_s = 1
 [watchdog]
 interval_s = 1
 [logging]

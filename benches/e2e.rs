@@ -349,6 +349,7 @@ fn config(db: &TestDb, concurrency: u64, executes: bool) -> String {
     let mut toml = format!(
         r#"
 [server]
+shutdown_grace_s = 1
 bind = "127.0.0.1:0"
 [database]
 url = "{url}"
@@ -361,7 +362,6 @@ max_active_runs_per_user = 10000000
 user_submissions_per_s = 10000000
 user_submission_burst = 10000000
 lease_ttl_s = 60
-shutdown_grace_s = 1
 [logging]
 level = "warn,qrun::app=info"
 {simulator}"#,

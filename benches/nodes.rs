@@ -626,6 +626,7 @@ fn config(db: &TestDb, args: &Args, executes: bool, concurrency: u64, script: &P
     let mut toml = format!(
         r#"
 [server]
+shutdown_grace_s = 1
 bind = "127.0.0.1:0"
 [database]
 url = "{url}"
@@ -639,7 +640,6 @@ user_submissions_per_s = 10000000
 user_submission_burst = 10000000
 claim_interval_ms = {claim}
 lease_ttl_s = {lease}
-shutdown_grace_s = 1
 [logging]
 level = "warn,qrun::app=info"
 {simulator}"#,

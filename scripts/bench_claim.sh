@@ -33,6 +33,7 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 psql -q "$URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+QRUN__DATABASE__URL="$DB_URL" QRUN__LOGGING__LEVEL=warn "$BIN" migrate >/dev/null
 QRUN__DATABASE__URL="$DB_URL" QRUN__LOGGING__LEVEL=warn "$BIN" user create bench >/dev/null
 
 echo "filling: $USERS users × $PER_USER pending runs"

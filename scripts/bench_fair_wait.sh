@@ -43,6 +43,7 @@ timeout_s = 60
 enabled = false
 TOML
 export QRUN_CONFIG="$WORK/qrun.toml" QRUN__LOGGING__LEVEL=warn,qrun=info
+"$BIN" migrate >/dev/null
 ALICE=$("$BIN" user create alice)
 BOB=$("$BIN" user create bob)
 "$BIN" serve >"$WORK/serve.log" 2>&1 &

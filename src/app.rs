@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -14,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::{ActorTree, TreeSettings};
-use crate::config::Config;
+use crate::config::{Config, MigrateMode};
 use crate::domain::Clock;
 use crate::execution::{Backend, Backends};
 use crate::service::{Rules, Service};
@@ -40,31 +41,79 @@ pub struct Application {
     service: Arc<Service>,
     tree: ActorTree,
     server: JoinHandle<()>,
+    /// Fired first at shutdown: `/readyz` fails, event streams end (`http::Context::stopping`).
+    stopping: CancellationToken,
+    /// Stop accepting connections; in-flight requests finish.
     shutdown: CancellationToken,
+    /// The deadline: close the connections still open.
+    abandon: CancellationToken,
     /// Registered before the service says it is listening, so a SIGTERM or SIGINT that
     /// follows that line is always a graceful shutdown.
     signals: Signals,
 }
 
-/// Opens (and migrates) the configured database; `clock` as [`Hooks::clock`].
+/// Opens the configured database and checks that this binary works with its schema (docs/
+/// DESIGN.md §2: expand and contract), never changing it; `clock` as [`Hooks::clock`]. A
+/// schema that is newer but compatible is worked with, and said so in the log.
 pub async fn open_store(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database, clock)
-        .await
-        .context("cannot open the database")?
-        .with_scheduling(config.scheduling.clone());
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
+    let store = connect(config, clock).await?;
+    check_schema(&store).await?;
     Ok(store)
 }
 
+/// [`open_store`] for `qrun serve`: first applies pending migrations when
+/// `database.migrate` is `auto` (the default for SQLite).
+async fn open_serving_store(
+    config: &Config,
+    clock: Option<Arc<dyn Clock>>,
+) -> anyhow::Result<Store> {
+    let store = connect(config, clock).await?;
+    if config.database.migrate() == MigrateMode::Auto {
+        let applied = store
+            .migrate(false)
+            .await
+            .context("cannot migrate the database")?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = %applied.join(", "), "applied migrations (database.migrate = \"auto\")");
+        }
+    }
+    check_schema(&store).await?;
+    Ok(store)
+}
+
+async fn connect(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Store> {
+    Ok(Store::connect(&config.database, clock)
+        .await
+        .context("cannot open the database")?
+        .with_scheduling(config.scheduling.clone()))
+}
+
+/// Whether this binary works with `store`'s schema (an error saying why not); a warning naming
+/// the expansions it does not know.
+async fn check_schema(store: &Store) -> anyhow::Result<()> {
+    let schema = store
+        .schema()
+        .await
+        .context("cannot read the database schema")?;
+    schema.check()?;
+    let unknown = schema.unknown();
+    if !unknown.is_empty() {
+        tracing::warn!(
+            migrations = %unknown.join(", "),
+            "the database schema has migrations this qrun does not know; they only add (expand), \
+             so it works with them"
+        );
+    }
+    Ok(())
+}
+
 impl Application {
-    /// Builds and starts the service: opens and migrates the database, starts the actor tree,
+    /// Builds and starts the service: opens the database (migrating it if `database.migrate` is
+    /// `auto`, else refusing a schema it cannot work with), starts the actor tree,
     /// binds `server.bind` and serves (or, on a worker-only node, `server.ops_bind`: the
     /// operational routes only).
     pub async fn build(config: Config, hooks: Hooks) -> anyhow::Result<Application> {
-        let store = open_store(&config, hooks.clock).await?;
+        let store = open_serving_store(&config, hooks.clock).await?;
         let mut backends = Backends::from_config(&config.backends).await?;
         for (kind, name, backend) in hooks.backends {
             backends.insert(&kind, &name, backend);
@@ -112,8 +161,15 @@ impl Application {
             tree.root.get_cell(),
             Rules::from_config(&config),
         ));
-        let context = Arc::new(http::Context::new(service.clone(), metrics, &config.server));
+        let stopping = CancellationToken::new();
+        let context = Arc::new(http::Context::new(
+            service.clone(),
+            metrics,
+            &config.server,
+            stopping.clone(),
+        ));
         let shutdown = CancellationToken::new();
+        let abandon = CancellationToken::new();
         let signals = Signals::register()?;
         let server = if config.server.enabled {
             tracing::info!("listening on http://{addr}");
@@ -123,6 +179,7 @@ impl Application {
                 filter,
                 config.server.clone(),
                 shutdown.clone(),
+                abandon.clone(),
             ))
         } else {
             tracing::info!("listening on http://{addr} (worker only: /metrics, /healthz, /readyz)");
@@ -132,6 +189,7 @@ impl Application {
                 filter,
                 config.server.clone(),
                 shutdown.clone(),
+                abandon.clone(),
             ))
         };
         Ok(Application {
@@ -140,7 +198,9 @@ impl Application {
             service,
             tree,
             server,
+            stopping,
             shutdown,
+            abandon,
             signals,
         })
     }
@@ -173,19 +233,55 @@ impl Application {
         Ok(self.tree.sweep().await?)
     }
 
-    /// Graceful shutdown: stop accepting requests and let in-flight ones finish; stop
-    /// claiming and give executing runs `executor.shutdown_grace_s` to finish (the rest are
-    /// failed with internal_error); flush the analytics outbox; then stop the actors.
+    /// Graceful shutdown, all of it within `server.shutdown_grace_s` (docs/DESIGN.md §4):
+    ///
+    /// 1. `/readyz` fails and open event streams end with a `shutdown` event; the executor
+    ///    stops claiming. The listener stays open meanwhile, so a load balancer that has not
+    ///    yet seen `/readyz` fail still gets answers.
+    /// 2. Executing runs may finish until [`hand_back_at`] before the deadline; the rest are
+    ///    stopped and handed back (running → pending) for another node to claim at once.
+    /// 3. The listener closes; in-flight requests finish by the deadline, and the connections
+    ///    still open then are closed.
+    /// 4. The analytics outbox's due events are delivered with what time is left (at most
+    ///    twice `analytics.request_timeout_s`); the actors stop.
     pub async fn shutdown(self) {
+        let grace = self.config.server.shutdown_grace();
+        let deadline = tokio::time::Instant::now() + grace;
+        self.stopping.cancel();
+        let hand_back = hand_back_at(grace);
+        if !self.tree.drain(hand_back, grace).await {
+            tracing::warn!(
+                "runs still executing at the shutdown deadline; their leases will expire and \
+                 the watchdog fail them"
+            );
+        }
         self.shutdown.cancel();
-        let _ = self.server.await;
-        let grace = self.config.executor.shutdown_grace();
-        self.tree.drain(grace).await;
-        let flush = 2 * self.config.analytics.request_timeout();
-        self.tree.flush_outbox(flush).await;
+        let mut server = self.server;
+        if tokio::time::timeout_at(deadline, &mut server)
+            .await
+            .is_err()
+        {
+            self.abandon.cancel();
+            let _ = server.await;
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let flush = left.min(2 * self.config.analytics.request_timeout());
+        if !flush.is_zero() {
+            self.tree.flush_outbox(flush).await;
+        }
         self.tree.stop().await;
     }
 }
+
+/// When, from the shutdown signal, the runs still executing are stopped and handed back: a
+/// second before the deadline, or half the grace if it is under two seconds, so that handing
+/// them back (stopping their work, one transaction) ends by the deadline.
+fn hand_back_at(grace: Duration) -> Duration {
+    grace.saturating_sub(HAND_BACK_RESERVE.min(grace / 2))
+}
+
+/// What [`hand_back_at`] keeps of the grace for handing runs back.
+const HAND_BACK_RESERVE: Duration = Duration::from_secs(1);
 
 /// SIGTERM and SIGINT, registered at once (tokio's `ctrl_c()` registers only when first
 /// polled).

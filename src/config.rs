@@ -24,6 +24,9 @@ use serde::Deserialize;
 /// The defaults, documented key by key.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
+/// The key `server.shutdown_grace_s` replaced.
+const MOVED_GRACE: &str = "executor.shutdown_grace_s";
+
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,9 +60,18 @@ pub struct ServerConfig {
     pub header_read_timeout_s: u64,
     /// Connections open at once (lowered to what the open-file limit allows).
     pub max_connections: u64,
+    /// The node's one deadline at shutdown, seconds from SIGTERM or SIGINT: event streams,
+    /// in-flight requests and executing runs finish by it; runs still executing shortly
+    /// before it are handed back (docs/DESIGN.md §4).
+    pub shutdown_grace_s: u64,
 }
 
 impl ServerConfig {
+    /// `shutdown_grace_s`: how long a graceful shutdown may take, all of it.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_s)
+    }
+
     /// `header_read_timeout_s`: how long a connection may take to send a request head.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_s)
@@ -78,7 +90,6 @@ pub struct ExecutorConfig {
     pub user_submission_burst: u32,
     pub claim_interval_ms: u64,
     pub lease_ttl_s: u64,
-    pub shutdown_grace_s: u64,
     /// The frameworks `manifest.framework` may name (docs/DESIGN.md §12).
     pub frameworks: Vec<String>,
     /// The most shots × classical bits a run asking for per-shot memory may have (its stored
@@ -98,11 +109,6 @@ impl ExecutorConfig {
     /// `lease_ttl_s`: how long a claim holds a run without a renewal.
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_secs(self.lease_ttl_s)
-    }
-
-    /// `shutdown_grace_s`: how long a graceful shutdown waits for running runs.
-    pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_s)
     }
 
     /// `node_id`, or HOSTNAME-PID-RANDOM when it is empty.
@@ -181,9 +187,34 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub connect_timeout_s: u64,
     pub wait_timeout_ms: u64,
+    /// Whether `qrun serve` applies pending migrations at start; unset: [`MigrateMode::Auto`]
+    /// on SQLite, [`MigrateMode::Never`] on PostgreSQL ([`DatabaseConfig::migrate`]).
+    #[serde(default)]
+    pub migrate: Option<MigrateMode>,
+}
+
+/// `database.migrate` (docs/DESIGN.md §9, §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrateMode {
+    /// `qrun serve` applies this binary's pending migrations before it starts.
+    Auto,
+    /// Only `qrun migrate` does; `qrun serve` refuses a schema that is behind.
+    Never,
 }
 
 impl DatabaseConfig {
+    /// `migrate`, or its default for the database: `auto` for the embedded SQLite (one node,
+    /// one binary), `never` for PostgreSQL (several nodes: migrations are an operator's step of
+    /// an upgrade, README "Upgrading").
+    pub fn migrate(&self) -> MigrateMode {
+        self.migrate.unwrap_or(if self.url.starts_with("sqlite:") {
+            MigrateMode::Auto
+        } else {
+            MigrateMode::Never
+        })
+    }
+
     /// `connect_timeout_s`: time at start-up to reach the database.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_s)
@@ -584,8 +615,15 @@ impl Config {
                 figment = figment.merge(Serialized::defaults(Backends { backends }));
             }
         }
+        let figment = figment.merge(env);
+        // A key that moved: say where to, not only that it is unknown here.
+        if figment.find_value(MOVED_GRACE).is_ok() {
+            return Err(ConfigError::key(
+                MOVED_GRACE,
+                "moved to `server.shutdown_grace_s` (one deadline for the whole node)",
+            ));
+        }
         let config: Config = figment
-            .merge(env)
             .extract()
             .map_err(|e| ConfigError::Invalid(one_line(&e)))?;
         config.validate()?;
@@ -594,6 +632,13 @@ impl Config {
 
     /// Checks what types alone cannot.
     fn validate(&self) -> Result<(), ConfigError> {
+        if !self.server.enabled && !self.executor.enabled {
+            return Err(ConfigError::key(
+                "server.enabled",
+                "a node with both server.enabled and executor.enabled false would do nothing: \
+                 enable one",
+            ));
+        }
         let url = &self.database.url;
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")

@@ -412,7 +412,7 @@ pub fn analytics_event(event: &str, result: &'static str) {
 fn events() -> impl Iterator<Item = &'static str> {
     Action::ALL
         .into_iter()
-        .map(Action::event)
+        .filter_map(Action::event)
         .chain([RUN_VIEWED])
 }
 

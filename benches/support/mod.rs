@@ -293,8 +293,11 @@ impl Drop for Server {
 
 /// `qrun user create` with the configuration file `file`: a new user's API token.
 pub fn create_user(bin: &Path, file: &Path) -> Result<String, Error> {
-    let mut qrun = Command::new(bin);
-    qrun.arg("--config").arg(file);
+    let qrun = || {
+        let mut qrun = Command::new(bin);
+        qrun.arg("--config").arg(file);
+        qrun
+    };
     testkit::create_user(qrun, &format!("bench{}", rand_suffix()))
 }
 

@@ -2,7 +2,9 @@
 //! `executor.max_concurrent_runs`, on a timer and at once when a submission commits here or,
 //! on PostgreSQL, on any node: [`super::wakeups`]), spawns one linked [`RunActor`] per claimed
 //! run, renews the leases of what it executes, and stops an execution whose run was cancelled
-//! (at once, wherever the cancel was made) or recovered elsewhere (at the next renewal).
+//! (at once, wherever the cancel was made) or recovered elsewhere (at the next renewal). At
+//! shutdown it stops claiming, lets its runs finish until the node's deadline, and has the
+//! rest handed back ([`ExecutorMsg::Drain`]).
 //!
 //! It overrides ractor's default supervision (which would stop it when a child ends): a
 //! RunActor that finishes is forgotten; one that dies is recorded as failed with
@@ -47,10 +49,10 @@ pub enum ExecutorMsg {
     Changed(StatusChange),
     /// Renew the leases of the runs executing here.
     RenewLeases,
-    /// Stop claiming; give in-flight runs `grace` to finish, then abort them; reply when
-    /// none is left.
+    /// Stop claiming; give executing runs `grace` to finish, then stop them and hand them
+    /// back (running → pending, for another node); reply when none is left.
     Drain(Duration, RpcReplyPort<()>),
-    /// The drain's grace period is over.
+    /// The drain's grace period is over: hand back what still executes.
     GraceOver,
 }
 

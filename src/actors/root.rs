@@ -249,17 +249,21 @@ impl ActorTree {
         })
     }
 
-    /// Stops claiming and waits (at most `grace`, then aborts the rest as failed) until no
-    /// run executes on this node.
-    pub async fn drain(&self, grace: Duration) {
+    /// Stops claiming, lets the runs executing here finish for `grace`, then stops the rest and
+    /// hands them back (running → pending: another node claims them at once); waits until no
+    /// run executes here, at most `within` (≥ `grace`). Whether none is left: a run whose work
+    /// did not stop within `within` keeps its lease until it expires, and the watchdog then
+    /// fails it.
+    pub async fn drain(&self, grace: Duration, within: Duration) -> bool {
         let Some(executor) = self.executor.borrow().clone() else {
-            return;
+            return true;
         };
-        // Aborted runs need a moment to record their failure after the grace.
-        let deadline = grace + Duration::from_secs(10);
-        let _ = executor
-            .call(|reply| ExecutorMsg::Drain(grace, reply), Some(deadline))
-            .await;
+        matches!(
+            executor
+                .call(|reply| ExecutorMsg::Drain(grace, reply), Some(within))
+                .await,
+            Ok(ractor::rpc::CallResult::Success(()))
+        )
     }
 
     /// Runs a watchdog sweep now; how many runs it recovered.

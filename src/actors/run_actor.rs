@@ -14,7 +14,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tracing::Instrument;
 
 use super::recorder::{RecorderError, RecorderHandle};
-use crate::domain::{ErrorClass, ErrorStage, Failure, Run};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Run, RunStatus};
 use crate::execution::{Backend, ExecError, Executed, Job};
 use crate::store::{Applied, Change, Command, FailCause, Store, WriteError};
 
@@ -25,7 +25,8 @@ pub enum AbortReason {
     Cancelled,
     /// It is no longer this node's (cancelled on another node, or recovered by a watchdog).
     LeaseLost,
-    /// This node is shutting down and the grace period ran out.
+    /// This node is shutting down and its deadline came: the run is handed back (running →
+    /// pending) for another node to claim.
     Shutdown,
 }
 
@@ -132,14 +133,12 @@ impl Actor for RunActor {
                 cause: FailCause::Executor,
             }),
             Err(ExecError::Cancelled) => match state.abort.reason() {
-                Some(AbortReason::Shutdown) => Some(Change::Fail {
-                    failure: Failure::new(
-                        ErrorClass::InternalError,
-                        ErrorStage::Execute,
-                        "the node shut down before the run finished",
-                    ),
-                    cause: FailCause::Executor,
-                }),
+                // The run is this node's (it claimed it): give it back, for another node.
+                Some(AbortReason::Shutdown) => state
+                    .run
+                    .claimed_by
+                    .clone()
+                    .map(|node| Change::HandBack { node }),
                 // Already recorded elsewhere (cancelled, or recovered).
                 _ => None,
             },
@@ -235,6 +234,9 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(60);
 async fn record(recorder: &RecorderHandle, run_id: uuid::Uuid, change: Change) {
     let completing = matches!(change, Change::Complete { .. });
     match apply_patiently(recorder, run_id, change).await {
+        Ok(applied) if applied.run.status == RunStatus::Pending => {
+            tracing::info!("run handed back for another node to claim");
+        }
         Ok(applied) => {
             let run = &applied.run;
             let ms = |from: Option<chrono::DateTime<chrono::Utc>>, to| {

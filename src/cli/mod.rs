@@ -10,10 +10,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use anyhow::Context as _;
+
 use crate::app::{Application, Hooks, open_store};
 use crate::config::Config;
 use crate::domain::{ErrorClass, escape_untrusted};
 use crate::execution::{BackendSetupError, Backends, ExecError, Job};
+use crate::store::Store;
 use qrun_engine::CancellationToken;
 
 #[derive(Parser)]
@@ -34,8 +37,17 @@ struct Cli {
 enum Command {
     /// Run the service.
     Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
+    /// Apply this binary's pending database migrations and exit (the only command that
+    /// changes the schema; `serve` too with `database.migrate = "auto"`).
+    Migrate {
+        /// Print each migration and where it stands (applied, pending, or unknown: applied by
+        /// a newer qrun), changing nothing.
+        #[arg(long, conflicts_with = "dry_run")]
+        status: bool,
+        /// Print the migrations that would be applied, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Users and their credentials: create, tokens (issue, list, revoke), disable, enable.
     User {
         #[command(subcommand)]
@@ -157,10 +169,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
-            open_store(&config, None).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Migrate { status, dry_run } => migrate(&config, status, dry_run).await,
         Command::User { command } => {
             let store = open_store(&config, None).await?;
             user::run(&store, &config, command).await
@@ -206,6 +215,29 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `qrun migrate [--status | --dry-run]` (docs/DESIGN.md §11): `--status` prints each
+/// migration's line ([`crate::store::schema::Schema`]'s); otherwise one line per migration
+/// applied (`applied NAME`, or with `--dry-run` `would apply NAME`), or `nothing to apply`.
+/// A schema this binary cannot migrate exits 1 with one line saying why.
+async fn migrate(config: &Config, status: bool, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(&config.database, None)
+        .await
+        .context("cannot open the database")?;
+    if status {
+        print!("{}", store.schema().await?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let applied = store.migrate(dry_run).await?;
+    if applied.is_empty() {
+        println!("nothing to apply");
+    }
+    let verb = if dry_run { "would apply" } else { "applied" };
+    for name in applied {
+        println!("{verb} {name}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `qrun exec`: the result JSON on stdout; an invalid source exits 2 with

@@ -3,9 +3,10 @@
 //! ```text
 //!             claim (executor)            store results
 //!   pending ───────────────────▶ running ───────────────▶ completed
-//!      │                           │ │
-//!      │ cancel (user)             │ └── any stage fails / watchdog ──▶ failed
-//!      └──────────────▶ cancelled ◀┘ cancel (user)
+//!      │  ▲                        │ │ │
+//!      │  └─ hand back (shutdown) ─┘ │ └── any stage fails / watchdog ──▶ failed
+//!      │ cancel (user)               │
+//!      └──────────────▶ cancelled ◀──┘ cancel (user)
 //! ```
 //!
 //! [`Edge::apply`] is the only definition of which transitions exist; everything that writes a
@@ -79,10 +80,19 @@ pub enum Edge {
     Fail,
     /// pending | running → cancelled (the submitter)
     Cancel,
+    /// running → pending (the executing node shutting down gives the run back before its
+    /// deadline, so another node claims it at once: docs/DESIGN.md §4)
+    HandBack,
 }
 
 impl Edge {
-    pub const ALL: [Edge; 4] = [Edge::Start, Edge::Complete, Edge::Fail, Edge::Cancel];
+    pub const ALL: [Edge; 5] = [
+        Edge::Start,
+        Edge::Complete,
+        Edge::Fail,
+        Edge::Cancel,
+        Edge::HandBack,
+    ];
 
     /// The status this edge leads to from `from`, or `None` when the edge does not leave `from`.
     pub fn apply(self, from: RunStatus) -> Option<RunStatus> {
@@ -92,6 +102,7 @@ impl Edge {
             (Edge::Complete, Running) => Some(Completed),
             (Edge::Fail, Running) => Some(Failed),
             (Edge::Cancel, Pending | Running) => Some(Cancelled),
+            (Edge::HandBack, Running) => Some(Pending),
             _ => None,
         }
     }
@@ -111,6 +122,7 @@ impl Edge {
             Edge::Complete => RunStatus::Completed,
             Edge::Fail => RunStatus::Failed,
             Edge::Cancel => RunStatus::Cancelled,
+            Edge::HandBack => RunStatus::Pending,
         }
     }
 
@@ -120,6 +132,7 @@ impl Edge {
             Edge::Complete => Action::Completed,
             Edge::Fail => Action::Failed,
             Edge::Cancel => Action::Cancelled,
+            Edge::HandBack => Action::HandedBack,
         }
     }
 }
@@ -132,15 +145,18 @@ pub enum Action {
     Completed,
     Failed,
     Cancelled,
+    /// Given back by a node shutting down (audited; no analytics event: docs/DESIGN.md §7).
+    HandedBack,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Requested,
         Action::Started,
         Action::Completed,
         Action::Failed,
         Action::Cancelled,
+        Action::HandedBack,
     ];
 
     /// The `audit_logs.action` value.
@@ -151,17 +167,20 @@ impl Action {
             Action::Completed => "run.completed",
             Action::Failed => "run.failed",
             Action::Cancelled => "run.cancelled",
+            Action::HandedBack => "run.handed_back",
         }
     }
 
-    /// The analytics event name.
-    pub fn event(self) -> &'static str {
+    /// The analytics event name; `None` for a hand-back, which is the service's business, not
+    /// the user's (the run's next start is the same `run_started` event, with the same id).
+    pub fn event(self) -> Option<&'static str> {
         match self {
-            Action::Requested => "run_requested",
-            Action::Started => "run_started",
-            Action::Completed => "run_completed",
-            Action::Failed => "run_failed",
-            Action::Cancelled => "run_cancelled",
+            Action::Requested => Some("run_requested"),
+            Action::Started => Some("run_started"),
+            Action::Completed => Some("run_completed"),
+            Action::Failed => Some("run_failed"),
+            Action::Cancelled => Some("run_cancelled"),
+            Action::HandedBack => None,
         }
     }
 
@@ -170,21 +189,28 @@ impl Action {
     }
 
     pub fn from_event(s: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.event() == s)
+        Action::ALL.into_iter().find(|a| a.event() == Some(s))
     }
 
-    /// The audit actions a run in `status` must have, in order. A cancelled run has one of two
-    /// timelines, depending on whether it had started; `started` tells which.
-    pub fn timeline(status: RunStatus, started: bool) -> Vec<Action> {
+    /// The audit actions a run in `status` must have, in order, after `handed_back`
+    /// hand-backs: requested, then a start and a hand-back for each, then its current
+    /// attempt's. A cancelled run has one of two endings, depending on whether its current
+    /// attempt had started; `started` tells which.
+    pub fn timeline(status: RunStatus, started: bool, handed_back: usize) -> Vec<Action> {
         use Action::*;
-        match status {
-            RunStatus::Pending => vec![Requested],
-            RunStatus::Running => vec![Requested, Started],
-            RunStatus::Completed => vec![Requested, Started, Completed],
-            RunStatus::Failed => vec![Requested, Started, Failed],
-            RunStatus::Cancelled if started => vec![Requested, Started, Cancelled],
-            RunStatus::Cancelled => vec![Requested, Cancelled],
+        let mut timeline = vec![Requested];
+        for _ in 0..handed_back {
+            timeline.extend([Started, HandedBack]);
         }
+        timeline.extend(match status {
+            RunStatus::Pending => vec![],
+            RunStatus::Running => vec![Started],
+            RunStatus::Completed => vec![Started, Completed],
+            RunStatus::Failed => vec![Started, Failed],
+            RunStatus::Cancelled if started => vec![Started, Cancelled],
+            RunStatus::Cancelled => vec![Cancelled],
+        });
+        timeline
     }
 }
 
@@ -194,12 +220,13 @@ mod tests {
     use proptest::prelude::*;
 
     /// The edge table of docs/DESIGN.md §1, written out independently of `Edge::apply`.
-    const TABLE: [(RunStatus, RunStatus); 5] = [
+    const TABLE: [(RunStatus, RunStatus); 6] = [
         (RunStatus::Pending, RunStatus::Running),
         (RunStatus::Running, RunStatus::Completed),
         (RunStatus::Running, RunStatus::Failed),
         (RunStatus::Pending, RunStatus::Cancelled),
         (RunStatus::Running, RunStatus::Cancelled),
+        (RunStatus::Running, RunStatus::Pending),
     ];
 
     fn status() -> impl Strategy<Value = RunStatus> {
@@ -228,19 +255,28 @@ mod tests {
         }
 
         #[test]
-        fn any_walk_ends_within_two_edges_and_stays_terminal(
+        fn any_walk_ends_within_two_edges_of_its_last_hand_back_and_stays_terminal(
             edges in proptest::collection::vec(edge(), 0..12)
         ) {
             let mut status = RunStatus::Pending;
-            let mut taken = 0;
+            let mut since_hand_back = 0;
+            let mut taken = Vec::new();
             for e in edges {
                 if let Some(next) = e.apply(status) {
                     prop_assert!(!status.is_terminal());
                     status = next;
-                    taken += 1;
+                    since_hand_back = if e == Edge::HandBack { 0 } else { since_hand_back + 1 };
+                    taken.push(e.action());
                 }
             }
-            prop_assert!(taken <= 2);
+            prop_assert!(since_hand_back <= 2);
+            // The walk's actions are the timeline `Action::timeline` expects of where it ended.
+            let handed_back = taken.iter().filter(|a| **a == Action::HandedBack).count();
+            let started = taken.last() != Some(&Action::Cancelled)
+                || taken.len() >= 2 && taken[taken.len() - 2] == Action::Started;
+            let mut expected = Action::timeline(status, started, handed_back);
+            expected.remove(0);
+            prop_assert_eq!(taken, expected);
         }
     }
 
@@ -262,7 +298,9 @@ mod tests {
         }
         for a in Action::ALL {
             assert_eq!(Action::from_audit_action(a.audit_action()), Some(a));
-            assert_eq!(Action::from_event(a.event()), Some(a));
+            if let Some(event) = a.event() {
+                assert_eq!(Action::from_event(event), Some(a));
+            }
         }
     }
 
@@ -271,7 +309,8 @@ mod tests {
         for e in Edge::ALL {
             for from in e.sources() {
                 let started = from == RunStatus::Running;
-                let timeline = Action::timeline(e.target(), started);
+                let handed_back = usize::from(e == Edge::HandBack);
+                let timeline = Action::timeline(e.target(), started, handed_back);
                 assert_eq!(timeline.last(), Some(&e.action()), "{e:?} from {from}");
             }
         }

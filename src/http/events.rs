@@ -8,7 +8,13 @@
 //!
 //! Each `status` event's id is the status it carries, and the first asks clients to reconnect
 //! after [`RECONNECT`] (`retry:`): a client that reconnects with `Last-Event-ID` naming the
-//! current status is not sent it again. A read that fails because the database is unavailable
+//! current status is not sent it again — and if that status is terminal, the answer is `204
+//! No Content`, which tells an `EventSource` to stop reconnecting (WHATWG HTML, "Server-sent
+//! events": a 204 fails the connection for good).
+//!
+//! When the node starts shutting down (`Context::stopping`), every open stream sends a final
+//! `shutdown` event (`retry:` [`RECONNECT`], data `{"retry_ms"}`) and ends, so no stream holds
+//! the node up; the client reconnects, through the load balancer, to a node that serves. A read that fails because the database is unavailable
 //! is retried with backoff for up to [`GIVE_UP_AFTER`] — the run's ending still arrives after
 //! an outage — and past that, or on any other failure, the stream sends one `error` event
 //! (`{"error": {"code", "message"}}`, as the API's error bodies) and ends.
@@ -69,7 +75,8 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         ("Last-Event-ID" = Option<String>, Header, pattern = "^[\\t -~]*$", description = "The id of the last event received (a status): it is not sent again"),
     ),
     responses(
-        (status = 200, description = "`status` events, each a run; while it is pending, `queue` events (`{queue_position, estimated_start_at}`) as its place moves; ends after the terminal one", content_type = "text/event-stream", body = RunView),
+        (status = 200, description = "`status` events, each a run; while it is pending, `queue` events (`{queue_position, estimated_start_at}`) as its place moves; ends after the terminal one, or with a `shutdown` event (`{retry_ms}`, and `retry:`) when the node stops", content_type = "text/event-stream", body = RunView),
+        (status = 204, description = "`Last-Event-ID` is the run's terminal status: nothing more will come (an `EventSource` stops reconnecting)"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security((), ("bearer" = []))
@@ -93,6 +100,16 @@ async fn events(
     }
     .await;
     match opened {
+        // The client has the run's last event: nothing will follow.
+        Ok((_, _, first, _))
+            if last_event_id.as_deref() == Some(first.status.as_str())
+                && first
+                    .status
+                    .parse::<RunStatus>()
+                    .is_ok_and(RunStatus::is_terminal) =>
+        {
+            warp::http::StatusCode::NO_CONTENT.into_response()
+        }
         Ok((id, changes, first, show)) => {
             let watch = Watch {
                 ctx,
@@ -169,8 +186,8 @@ impl Watch {
             }
             last = Some(view.status);
             while next.is_none() {
-                // A change of this run (or a lag), or the poll interval.
-                let woke = tokio::time::timeout(POLL, async {
+                // A change of this run (or a lag), or the poll interval; or the node stopping.
+                let changed = tokio::time::timeout(POLL, async {
                     loop {
                         match changes.recv().await {
                             Ok(change) if change.run_id == self.id => return true,
@@ -179,8 +196,14 @@ impl Watch {
                             Err(broadcast::error::RecvError::Closed) => return false,
                         }
                     }
-                })
-                .await;
+                });
+                let woke = tokio::select! {
+                    woke = changed => woke,
+                    () = self.ctx.stopping.cancelled() => {
+                        let _ = tx.send(shutdown_event()).await;
+                        return;
+                    }
+                };
                 if woke == Ok(false) || tx.is_closed() {
                     return;
                 }
@@ -259,6 +282,16 @@ impl Watch {
             }
         }
     }
+}
+
+/// The `shutdown` event that ends every stream when the node stops: reconnect after
+/// [`RECONNECT`] (`retry:`, and `retry_ms` for clients that read the data).
+fn shutdown_event() -> Event {
+    Event::default()
+        .event("shutdown")
+        .retry(RECONNECT)
+        .json_data(serde_json::json!({"retry_ms": RECONNECT.as_millis() as u64}))
+        .unwrap_or_else(|_| Event::default().event("shutdown").retry(RECONNECT))
 }
 
 /// The `error` event that ends a stream: the API's error body.

@@ -162,7 +162,7 @@ pub fn json_body<T: DeserializeOwned + Send>(
              body,
              ctx: Arc<Context>| async move {
                 if let Some(ct) = content_type
-                    && !ct.trim_start().to_ascii_lowercase().starts_with("application/json")
+                    && !is_json(&ct)
                 {
                     return Err(reject(ApiError::new(
                         Kind::UnsupportedMediaType,
@@ -189,6 +189,19 @@ pub fn json_body<T: DeserializeOwned + Send>(
                 parse_json(&bytes).map_err(reject)
             },
         )
+}
+
+/// Whether a `Content-Type` names JSON: the media type `application/json` — `type "/"
+/// subtype`, case-insensitive, then any parameters, each after optional whitespace and a `;`
+/// (RFC 9110 §8.3.1, §5.6.6) — whatever its parameters say (RFC 8259 defines none; a `charset`
+/// changes nothing). Not `application/jsonx`, and not a `+json` type (RFC 6839): such a type
+/// has semantics of its own (`application/merge-patch+json`), which the API does not take.
+/// (The `mime` crate refuses the whitespace RFC 9110 allows before a `;`.)
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default();
+    essence
+        .trim_matches([' ', '\t'])
+        .eq_ignore_ascii_case("application/json")
 }
 
 fn too_large(limit: u64) -> ApiError {
@@ -359,6 +372,30 @@ mod tests {
 
     use super::*;
     use warp::http::StatusCode;
+
+    #[test]
+    fn json_media_types() {
+        for json in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            "application/json ; q=1",
+        ] {
+            assert!(is_json(json), "{json}");
+        }
+        for other in [
+            "application/jsonx",
+            "application/json-patch",
+            "application/merge-patch+json",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "application/json garbage",
+            "",
+            "json",
+        ] {
+            assert!(!is_json(other), "{other}");
+        }
+    }
 
     #[test]
     fn bearer_tokens() {

@@ -3,6 +3,8 @@
 //! - [`runs`], [`events`], [`circuits`], [`tokens`], [`health`], [`ops`], [`openapi`]: one
 //!   module per group of routes; handlers parse, call `crate::service`, and shape the answer.
 //! - [`extract`]: identity, bounded JSON bodies, headers and path ids.
+//! - [`conform`]: what every request must be before routing (one `Host`) and the path it is
+//!   routed by (unreserved characters percent-decoded); applied by [`serve`].
 //! - [`views`]: the request and response bodies.
 //! - [`error`]: every error status and body, decided in one place; the single `recover`.
 //! - [`service`]: the whole filter; [`access`]: request ids, the access log, the request's
@@ -16,6 +18,7 @@
 pub mod access;
 mod backends;
 mod circuits;
+pub mod conform;
 pub mod error;
 mod events;
 pub mod extract;
@@ -33,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -51,6 +55,9 @@ pub struct Context {
     pub body_timeout: Duration,
     /// Whether the session cookie is `Secure`: unless the service listens on loopback only.
     pub secure_cookies: bool,
+    /// Fired when the node starts shutting down: `/readyz` answers 503 and event streams end
+    /// with a `shutdown` event (docs/DESIGN.md §4).
+    pub stopping: CancellationToken,
 }
 
 impl Context {
@@ -58,6 +65,7 @@ impl Context {
         service: Arc<Service>,
         metrics: Option<PrometheusHandle>,
         server: &ServerConfig,
+        stopping: CancellationToken,
     ) -> Context {
         Context {
             service,
@@ -65,6 +73,7 @@ impl Context {
             max_body_bytes: server.max_body_bytes,
             body_timeout: Duration::from_secs(server.body_timeout_s),
             secure_cookies: !server.bind.ip().is_loopback(),
+            stopping,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Operational routes: `GET /healthz` (the process answers), `GET /readyz` (the database
-//! answers and the actor tree is up) and `GET /metrics` (Prometheus text format).
+//! answers, the actor tree is up and the node is not shutting down) and `GET /metrics` (Prometheus text format).
 
 use crate::http::error::Kind;
 use std::sync::Arc;
@@ -33,6 +33,8 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
 pub struct Readiness {
     pub database: bool,
     pub actors: bool,
+    /// The node is shutting down (docs/DESIGN.md §4): not ready, whatever else holds.
+    pub stopping: bool,
 }
 
 /// Liveness: the process answers.
@@ -48,15 +50,17 @@ fn healthz() -> Response {
     warp::reply::json(&serde_json::json!({"status": "ok"})).into_response()
 }
 
-/// Readiness: the database answers and the actor tree runs.
+/// Readiness: the database answers, the actor tree runs and the node is not shutting down.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(ctx: Arc<Context>) -> Response {
     let ready = ctx.service.readiness().await;
+    let stopping = ctx.stopping.is_cancelled();
     let readiness = Readiness {
         database: ready.database,
         actors: ready.actors,
+        stopping,
     };
-    let status = if ready.ready() {
+    let status = if ready.ready() && !stopping {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -10,8 +10,12 @@
 //!   flood of slow or idle sockets cannot keep `/healthz` or `/metrics` out.
 //! - An accept that fails for want of file descriptors waits a moment and is logged once per
 //!   burst, not once per attempt; a client dropping its connection is not an error.
-//! - Graceful shutdown: stop accepting, let connections finish their requests.
-//! - Each request gets its id, span and access line ([`super::access`]).
+//! - Each request conforms before it is routed: one `Host`, unreserved characters decoded
+//!   ([`super::conform`]).
+//! - Graceful shutdown: stop accepting, let connections finish their requests; at the node's
+//!   deadline, close those still open.
+//! - Each request gets its id, span and access line ([`super::access`]), around its
+//!   conformance check, so a refused request is logged too.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +29,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::conform::Conform;
 use crate::config::ServerConfig;
 use warp::Filter;
 
@@ -38,14 +43,16 @@ struct Open {
     close: CancellationToken,
 }
 
-/// Serves `filter` on `listener` until `shutdown` fires, then drains the open connections;
-/// within `limits`' `header_read_timeout_s` (a request head's longest arrival) and
-/// `max_connections` (open at once, before the open-file limit lowers it).
+/// Serves `filter` on `listener` until `shutdown` fires, then drains the open connections
+/// until `abandon` fires, which closes those still open; within `limits`'
+/// `header_read_timeout_s` (a request head's longest arrival) and `max_connections` (open at
+/// once, before the open-file limit lowers it).
 pub async fn serve<F>(
     listener: TcpListener,
     filter: F,
     limits: ServerConfig,
     shutdown: CancellationToken,
+    abandon: CancellationToken,
 ) where
     F: Filter + Clone + Send + Sync + 'static,
     F::Extract: warp::Reply,
@@ -91,7 +98,9 @@ pub async fn serve<F>(
             },
         );
         let service = MarkServed {
-            inner: super::access::Access::new(warp::service(filter.clone())),
+            inner: super::access::Access::new(Conform {
+                inner: warp::service(filter.clone()),
+            }),
             served,
         };
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -117,7 +126,16 @@ pub async fn serve<F>(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = abandon.cancelled() => {
+            let open = std::mem::take(&mut *lock(&open));
+            tracing::info!(connections = open.len(), "shutdown deadline: closing the connections still open");
+            for connection in open.into_values() {
+                connection.close.cancel();
+            }
+        }
+    }
 }
 
 /// Whether a new connection may be served: below the cap, or once the oldest connection that

@@ -744,14 +744,18 @@ fn audit_action_schema() -> Object {
     one_of_strings("The transition", Action::ALL.map(Action::audit_action))
 }
 
-/// Metadata keys that identify a person; dropped for viewers who may not see the submitter.
-const PERSONAL_METADATA: [&str; 1] = ["cancelled_by"];
+/// Metadata keys that identify a person (who cancelled) or one of the service's machines (the
+/// node that claimed, handed back or recovered the run: its default id is `HOSTNAME-PID-…`);
+/// dropped for viewers who may not see the submitter (anonymous viewers and other users of a
+/// public circuit's runs). The submitter and the circuit's owner see them, and operators
+/// (`qrun run show`).
+const PRIVATE_METADATA: [&str; 2] = ["cancelled_by", "node"];
 
 impl AuditEntryView {
     pub fn new(entry: &AuditEntry, show_submitter: bool) -> Self {
         let mut metadata = entry.metadata.clone();
         if !show_submitter && let Value::Object(map) = &mut metadata {
-            for key in PERSONAL_METADATA {
+            for key in PRIVATE_METADATA {
                 map.remove(key);
             }
         }

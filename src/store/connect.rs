@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database};
 
@@ -16,12 +15,8 @@ use super::{Result, Store};
 use crate::config::{DatabaseConfig, SchedulingConfig};
 use crate::domain::{Clock, SystemClock};
 
-/// The key of the PostgreSQL advisory lock that serialises migrations across nodes:
-/// `'qrun'` as a big-endian integer, arbitrary but fixed.
-pub const MIGRATION_LOCK: i64 = 0x7172_756e;
-
 impl Store {
-    /// Opens the database (not migrating it). Judged stamps ([`super::time`]) come from
+    /// Opens the database (neither checking nor migrating its schema: [`super::schema`]). Judged stamps ([`super::time`]) come from
     /// `clock` when one is given (tests), else from PostgreSQL's clock or, on SQLite, this
     /// machine's.
     pub async fn connect(
@@ -72,26 +67,5 @@ impl Store {
     pub fn with_scheduling(mut self, scheduling: SchedulingConfig) -> Store {
         self.scheduling = Arc::new(scheduling);
         self
-    }
-
-    /// Applies pending migrations, all in one write transaction, so that nodes starting
-    /// together on a fresh database migrate one after another (the later ones find nothing
-    /// left to do) instead of racing to create the same tables: on PostgreSQL the transaction
-    /// first takes a transaction-level advisory lock ([`MIGRATION_LOCK`]); on SQLite it is
-    /// `BEGIN IMMEDIATE`, which another process waits for (at the busy timeout).
-    pub async fn migrate(&self) -> Result<()> {
-        use sea_orm::{ConnectionTrait, DbBackend, Statement};
-        let txn = self.begin_write().await?;
-        if self.is_postgres() {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [MIGRATION_LOCK.into()],
-            ))
-            .await?;
-        }
-        Migrator::up(&txn, None).await?;
-        txn.commit().await?;
-        Ok(())
     }
 }

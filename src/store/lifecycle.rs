@@ -64,6 +64,11 @@ pub enum Change {
     Fail { failure: Failure, cause: FailCause },
     /// pending | running → cancelled, by the submitter or an operator.
     Cancel { by: Canceller },
+    /// running → pending: `node`, shutting down, gives back a run it holds (its claim), so
+    /// another node claims it at once (docs/DESIGN.md §4). Its lease ends now: the run's
+    /// `started_at` and `claimed_by` are cleared and `lease_expires_at` is the hand-back's
+    /// time, which the next claim must follow.
+    HandBack { node: String },
 }
 
 /// Who cancelled a run: its submitter (through the API or a page), or an operator (`qrun run
@@ -91,6 +96,7 @@ impl Change {
             Change::Complete { .. } => Edge::Complete,
             Change::Fail { .. } => Edge::Fail,
             Change::Cancel { .. } => Edge::Cancel,
+            Change::HandBack { .. } => Edge::HandBack,
         }
     }
 }
@@ -348,17 +354,18 @@ impl Store {
         }
         inserts.insert(&txn).await?;
         if self.is_postgres() {
-            let created = outcomes
-                .iter()
-                .any(|o| matches!(o, Ok(Applied { created: true, .. })))
-                || created.iter().any(|job| job.created);
+            // A run created or handed back is pending: idle nodes claim it at once.
+            let pending = outcomes.iter().any(|o| {
+                matches!(o, Ok(Applied { created: true, .. }))
+                    || matches!(o, Ok(a) if a.run.status == RunStatus::Pending && a.from.is_some())
+            }) || created.iter().any(|job| job.created);
             let cancelled: Vec<Uuid> = outcomes
                 .iter()
                 .filter_map(|o| o.as_ref().ok())
                 .filter(|a| a.run.status == RunStatus::Cancelled && a.from.is_some())
                 .map(|a| a.run.id)
                 .collect();
-            notify::send(&txn, created, &cancelled).await?;
+            notify::send(&txn, pending, &cancelled).await?;
         }
         txn.commit().await?;
         Ok((outcomes, created, claimed))
@@ -717,7 +724,7 @@ async fn transition(
                 Edge::Cancel if model.started_at.is_some() => RunStatus::Running,
                 Edge::Cancel => RunStatus::Pending,
                 Edge::Start => RunStatus::Pending,
-                Edge::Complete | Edge::Fail => RunStatus::Running,
+                Edge::Complete | Edge::Fail | Edge::HandBack => RunStatus::Running,
             };
             let run = run_from_db(model)?;
             records.add(&run, edge.action(), Some(from), Some(change), now);
@@ -749,9 +756,10 @@ async fn transition(
 }
 
 /// The condition every edge writes under, at `now`: the run's status is one the edge leaves,
-/// and time moves forward (`now` after the run's last stamp, so every timeline is strictly
-/// increasing). Columns are qualified with `runs`, so it reads the same in a batch's
-/// `UPDATE … FROM` ([`complete_together`]).
+/// and time moves forward (`now` after the run's last stamp — its creation, its start, or for
+/// a run handed back and not started again, its hand-back, `lease_expires_at` — so every
+/// timeline is strictly increasing). Columns are qualified with `runs`, so it reads the same
+/// in a batch's `UPDATE … FROM` ([`complete_together`]).
 fn edge_guard(edge: Edge, now: DateTime<Utc>) -> Condition {
     let sources = edge.sources().into_iter().map(status_to_db);
     Condition::all()
@@ -761,6 +769,12 @@ fn edge_guard(edge: Edge, now: DateTime<Utc>) -> Condition {
             Condition::any()
                 .add(Column::StartedAt.is_null())
                 .add(Column::StartedAt.lt(now)),
+        )
+        .add(
+            Condition::any()
+                .add(Column::StartedAt.is_not_null())
+                .add(Column::LeaseExpiresAt.is_null())
+                .add(Column::LeaseExpiresAt.lt(now)),
         )
 }
 
@@ -841,6 +855,16 @@ async fn guarded_update(
             writes
         }
         Change::Cancel { .. } => ended(RunStatus::Cancelled),
+        Change::HandBack { node } => {
+            // Only the node holding the run gives it back.
+            guard = guard.add(Column::ClaimedBy.eq(node.as_str()));
+            vec![
+                (Column::Status, status_value(RunStatus::Pending)),
+                (Column::StartedAt, Expr::val(Option::<DateTime<Utc>>::None)),
+                (Column::ClaimedBy, Expr::val(Option::<String>::None)),
+                (Column::LeaseExpiresAt, Expr::val(now)),
+            ]
+        }
     };
     let mut update = runs::Entity::update_many();
     for (column, value) in writes {
@@ -850,28 +874,35 @@ async fn guarded_update(
     Ok(updated.into_iter().next())
 }
 
+/// A run's status, `created_at`, `started_at` and `lease_expires_at`.
+type Stamps = (
+    entity::enums::RunStatus,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
 /// A run's status and its latest timestamp, if it exists.
 async fn current(
     txn: &DatabaseTransaction,
     run_id: Uuid,
 ) -> Result<Option<(RunStatus, DateTime<Utc>)>> {
-    let row: Option<(
-        entity::enums::RunStatus,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-    )> = runs::Entity::find_by_id(run_id)
+    let row: Option<Stamps> = runs::Entity::find_by_id(run_id)
         .select_only()
         .column(Column::Status)
         .column(Column::CreatedAt)
         .column(Column::StartedAt)
+        .column(Column::LeaseExpiresAt)
         .into_tuple()
         .one(txn)
         .await?;
-    Ok(row.map(|(status, created, started)| {
-        (
-            status_from_db(status),
-            started.unwrap_or(created).max(created),
-        )
+    Ok(row.map(|(status, created, started, lease)| {
+        // A run not started that holds a lease's end was handed back then (edge_guard).
+        let last = match started {
+            Some(started) => started,
+            None => lease.unwrap_or(created),
+        };
+        (status_from_db(status), last.max(created))
     }))
 }
 

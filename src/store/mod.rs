@@ -1,6 +1,8 @@
 //! Storage: the only module that knows sea-orm (and the `entity` / `migration` crates).
 //!
-//! - [`connect`]: opening the database (SQLite pragmas, pool sizes) and migrating it.
+//! - [`connect`]: opening the database (SQLite pragmas, pool sizes).
+//! - [`schema`]: where the schema stands for this binary (`qrun migrate --status`), and
+//!   migrating it on purpose.
 //! - [`lifecycle`]: the only code that writes `runs.status`: creation and every edge of the
 //!   lifecycle, each as one transaction holding the guarded compare-and-set on the run row,
 //!   its audit row and (with consent) its analytics outbox row.
@@ -26,6 +28,7 @@ mod pool;
 pub mod queues;
 mod records;
 pub mod runs;
+pub mod schema;
 pub mod sessions;
 pub mod time;
 pub mod users;
@@ -56,6 +59,9 @@ pub enum StoreError {
     Database(#[from] DbErr),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// This binary cannot work with the schema it found.
+    #[error(transparent)]
+    Schema(#[from] schema::Mismatch),
 }
 
 impl StoreError {
@@ -118,7 +124,7 @@ impl StoreError {
                 Some(SqlErr::UniqueConstraintViolation(detail)) => Some(detail),
                 _ => None,
             },
-            StoreError::Corrupt(_) => None,
+            StoreError::Corrupt(_) | StoreError::Schema(_) => None,
         }
     }
 }

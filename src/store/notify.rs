@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::Result;
 
-/// The channel of submissions.
+/// The channel of runs to claim: submissions, and runs handed back by a node shutting down.
 pub const PENDING: &str = "qrun_runs_pending";
 /// The channel of cancellations.
 pub const CANCELLED: &str = "qrun_runs_cancelled";
@@ -28,14 +28,15 @@ pub const CANCELLED: &str = "qrun_runs_cancelled";
 /// Run ids per `qrun_runs_cancelled` payload: 200 × 37 bytes, well under PostgreSQL's 8000.
 const IDS_PER_PAYLOAD: usize = 200;
 
-/// Queues the notifications of a transaction's changes: one on [`PENDING`] if it created a
-/// run, the cancelled ids on [`CANCELLED`]. PostgreSQL only.
+/// Queues the notifications of a transaction's changes: one on [`PENDING`] if it made a run
+/// pending (created it, or took a hand-back), the cancelled ids on [`CANCELLED`]. PostgreSQL
+/// only.
 pub(super) async fn send(
     txn: &DatabaseTransaction,
-    created: bool,
+    pending: bool,
     cancelled: &[Uuid],
 ) -> Result<()> {
-    if created {
+    if pending {
         notify(txn, PENDING, String::new()).await?;
     }
     for ids in cancelled.chunks(IDS_PER_PAYLOAD) {

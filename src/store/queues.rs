@@ -88,9 +88,11 @@ const WEIGHTED_QUEUES: &str = "\
   LIMIT $2 {lock_queues}";
 
 /// A user's pending runs oldest first, claimable at `$1` (the `heads` of one queue), after
-/// the columns selected.
+/// the columns selected. Time moves forward: a run is claimable after its creation and, if
+/// it was handed back, after its hand-back (its `lease_expires_at`, docs/DESIGN.md §4).
 const HEAD: &str = "FROM runs \
     WHERE user_id = q.user_id AND status = 'pending' AND created_at < $1 \
+    AND (lease_expires_at IS NULL OR lease_expires_at < $1) \
     ORDER BY created_at LIMIT $2";
 
 /// The claim's statement for `backend` (see the module's documentation).

@@ -25,13 +25,11 @@ use crate::domain::{Action, ChangedBy, CredentialChange, RUN_VIEWED, Run, RunSta
 /// Namespace of the outbox's deterministic event ids: uuid v5 of `"{run_id}/{event}"`.
 const OUTBOX_NAMESPACE: Uuid = Uuid::from_u128(0x5d3c_7f0e_9a41_4b8e_8f62_1c0d_2e4a_7b91);
 
-/// The deterministic id of a run's analytics event: the same (run, event) always has the
-/// same id, so a receiver can deduplicate redeliveries.
-pub fn event_id(run_id: Uuid, action: Action) -> Uuid {
-    Uuid::new_v5(
-        &OUTBOX_NAMESPACE,
-        format!("{run_id}/{}", action.event()).as_bytes(),
-    )
+/// The deterministic id of a run's analytics `event` ([`Action::event`]): the same (run,
+/// event) always has the same id, so a receiver can deduplicate redeliveries — and a run
+/// started again after a hand-back has one `run_started` event.
+pub fn event_id(run_id: Uuid, event: &str) -> Uuid {
+    Uuid::new_v5(&OUTBOX_NAMESPACE, format!("{run_id}/{event}").as_bytes())
 }
 
 /// The deterministic id of the view event of `run_id` in one browser `session`: uuid v5 of
@@ -137,11 +135,13 @@ impl Records {
             metadata: Set(audit_metadata(run, from, change)),
             created_at: Set(now),
         });
-        if run.consented() {
+        if let Some(event) = action.event()
+            && run.consented()
+        {
             self.outbox.push(entity::analytics_outbox::ActiveModel {
-                id: Set(event_id(run.id, action)),
+                id: Set(event_id(run.id, event)),
                 run_id: Set(run.id),
-                event: Set(action.event().to_owned()),
+                event: Set(event.to_owned()),
                 distinct_id: Set(run.user_id.to_string()),
                 properties: Set(event_properties(run, action, from)),
                 created_at: Set(now),
@@ -175,10 +175,13 @@ impl Records {
         }
     }
 
-    /// Inserts the rows collected (after the run rows they refer to).
+    /// Inserts the rows collected (after the run rows they refer to). An outbox row whose
+    /// event is already there is that event (its id is the run's and the event's), kept once:
+    /// a run claimed again after a hand-back starts again, and its `run_started` stays one
+    /// event.
     pub(super) async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
         insert_all(txn, self.audit).await?;
-        insert_all(txn, self.outbox).await
+        insert_new(txn, self.outbox).await
     }
 }
 
@@ -188,19 +191,41 @@ pub(super) async fn insert_all<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Re
 where
     A: ActiveModelTrait + Send,
 {
+    insert_rows(txn, rows, false).await
+}
+
+/// As [`insert_all`], skipping the rows whose primary key is already there (`ON CONFLICT DO
+/// NOTHING`).
+async fn insert_new<A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
+    insert_rows(txn, rows, true).await
+}
+
+async fn insert_rows<A>(txn: &DatabaseTransaction, rows: Vec<A>, skip_existing: bool) -> Result<()>
+where
+    A: ActiveModelTrait + Send,
+{
     if rows.is_empty() {
         return Ok(());
     }
     if txn.get_database_backend() == DbBackend::Postgres {
-        return insert_set(txn, &rows).await;
+        return insert_set(txn, &rows, skip_existing).await;
     }
     let mut rows = rows.into_iter();
     for size in ROWS_PER_INSERT {
         while rows.len() >= size {
             let chunk: Vec<A> = rows.by_ref().take(size).collect();
-            A::Entity::insert_many(chunk)
-                .exec_without_returning(txn)
-                .await?;
+            let insert = A::Entity::insert_many(chunk);
+            if skip_existing {
+                insert
+                    .on_conflict_do_nothing()
+                    .exec_without_returning(txn)
+                    .await?;
+            } else {
+                insert.exec_without_returning(txn).await?;
+            }
         }
     }
     Ok(())
@@ -216,7 +241,7 @@ where
 /// `$1` is a JSON array of objects keyed by column name; PostgreSQL converts each value to its
 /// column's type (a timestamp is written with microseconds, PostgreSQL's precision, truncated
 /// as a bound timestamp is). A column not set is NULL.
-async fn insert_set<A>(txn: &DatabaseTransaction, rows: &[A]) -> Result<()>
+async fn insert_set<A>(txn: &DatabaseTransaction, rows: &[A], skip_existing: bool) -> Result<()>
 where
     A: ActiveModelTrait,
 {
@@ -235,7 +260,14 @@ where
         .collect();
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"),
+        format!(
+            "INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1){}",
+            if skip_existing {
+                " ON CONFLICT DO NOTHING"
+            } else {
+                ""
+            }
+        ),
         [Value::Array(rows).into()],
     ))
     .await?;
@@ -297,6 +329,11 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
                 m.insert("cancelled_by".into(), json!(user));
             }
         }
+        Some(Change::HandBack { node }) => {
+            m.insert("by".into(), json!("executor"));
+            m.insert("node".into(), json!(node));
+            m.insert("reason".into(), json!("shutdown"));
+        }
     }
     Value::Object(m)
 }
@@ -329,6 +366,8 @@ fn event_properties(run: &Run, action: Action, from: Option<RunStatus>) -> Value
         Action::Cancelled => {
             p.insert("from".into(), json!(from.map(RunStatus::as_str)));
         }
+        // No event (`Action::event`).
+        Action::HandedBack => {}
     }
     Value::Object(p)
 }

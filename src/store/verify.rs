@@ -1,9 +1,10 @@
 //! `qrun verify`: checks the invariants of docs/DESIGN.md §1 over the whole database.
 //!
 //! For every run: its audit timeline matches its status (the actions, in the order their
-//! timestamps give, each stamped with the run's own timestamps and owner); its lifecycle
-//! outbox rows are exactly its consented transitions' events (none for a run without consent;
-//! none left after a pruning); its view events ([`RUN_VIEWED`], written with the viewer's
+//! timestamps give, strictly increasing, each the run's owner's, and those the run row has a
+//! stamp for stamped with it; a hand-back adds a start and a hand-back per earlier attempt);
+//! its lifecycle outbox rows are exactly its consented transitions' events, one per kind (none
+//! for a run without consent; none left after a pruning); its view events ([`RUN_VIEWED`], written with the viewer's
 //! consent, not the run's) describe it and follow its creation; a terminal row is complete. Audit and outbox rows of runs that do not
 //! exist are violations too, and so are a user's queue whose counts are not their pending and
 //! running runs', and credential changes' audit rows that name no token, session or user of
@@ -78,13 +79,17 @@ impl Store {
                     }
                 };
                 let mut found = Vec::new();
-                check_audit(&run, audits.remove(&id).unwrap_or_default(), &mut found);
+                let audit = audits.remove(&id).unwrap_or_default();
+                let handed_back = audit
+                    .iter()
+                    .any(|r| r.action == Action::HandedBack.audit_action());
+                check_audit(&run, audit, &mut found);
                 let (views, lifecycle): (Vec<_>, Vec<_>) = outbox
                     .remove(&id)
                     .unwrap_or_default()
                     .into_iter()
                     .partition(|row| row.event == RUN_VIEWED);
-                check_outbox(&run, pruned, lifecycle, &mut found);
+                check_outbox(&run, pruned, handed_back, lifecycle, &mut found);
                 check_views(&run, &views, &mut found);
                 check_terminal(&run, &mut found);
                 report
@@ -223,7 +228,11 @@ fn misplaced_audit_sql() -> String {
 fn check_audit(run: &Run, mut rows: Vec<audit_logs::Model>, found: &mut Vec<String>) {
     rows.sort_by_key(|r| (r.created_at, r.id));
     let actual: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
-    let expected: Vec<&str> = Action::timeline(run.status, run.started_at.is_some())
+    let handed_back = rows
+        .iter()
+        .filter(|r| r.action == Action::HandedBack.audit_action())
+        .count();
+    let expected: Vec<&str> = Action::timeline(run.status, run.started_at.is_some(), handed_back)
         .into_iter()
         .map(Action::audit_action)
         .collect();
@@ -234,7 +243,19 @@ fn check_audit(run: &Run, mut rows: Vec<audit_logs::Model>, found: &mut Vec<Stri
         ));
         return;
     }
-    for row in &rows {
+    if rows.windows(2).any(|w| w[0].created_at >= w[1].created_at) {
+        found.push(format!(
+            "audit timeline {actual:?} does not move forward: {:?}",
+            rows.iter().map(|r| r.created_at).collect::<Vec<_>>()
+        ));
+    }
+    // The rows the run's own stamps tell: its creation; its current attempt's start (the last
+    // start, unless a hand-back follows it); a pending run's last hand-back (its lease's end);
+    // its ending. An earlier attempt's rows have no stamp on the run, only their order.
+    let position = |action: Action| rows.iter().rposition(|r| r.action == action.audit_action());
+    let last_hand_back = position(Action::HandedBack);
+    let current_start = position(Action::Started).filter(|s| last_hand_back.is_none_or(|h| h < *s));
+    for (i, row) in rows.iter().enumerate() {
         if row.actor_user_id != run.user_id {
             found.push(format!(
                 "audit {} names actor {}, not the run's owner",
@@ -243,7 +264,14 @@ fn check_audit(run: &Run, mut rows: Vec<audit_logs::Model>, found: &mut Vec<Stri
         }
         let stamp = match Action::from_audit_action(&row.action) {
             Some(Action::Requested) => Some(run.created_at),
-            Some(Action::Started) => run.started_at,
+            Some(Action::Started) if current_start == Some(i) => run.started_at,
+            Some(Action::Started) => continue,
+            Some(Action::HandedBack)
+                if last_hand_back == Some(i) && run.status == RunStatus::Pending =>
+            {
+                run.lease_expires_at
+            }
+            Some(Action::HandedBack) => continue,
             _ => run.completed_at,
         };
         if stamp != Some(row.created_at) {
@@ -255,9 +283,12 @@ fn check_audit(run: &Run, mut rows: Vec<audit_logs::Model>, found: &mut Vec<Stri
     }
 }
 
+/// `handed_back`: whether the run was ever handed back (its audit timeline says), so it has
+/// started even if it is pending now.
 fn check_outbox(
     run: &Run,
     pruned: bool,
+    handed_back: bool,
     rows: Vec<analytics_outbox::Model>,
     found: &mut Vec<String>,
 ) {
@@ -280,12 +311,16 @@ fn check_outbox(
         }
         return;
     }
-    let mut expected: Vec<Uuid> = Action::timeline(run.status, run.started_at.is_some())
+    // One event per kind of transition: a start after a hand-back is the same `run_started`.
+    let mut expected: Vec<Uuid> = Action::timeline(run.status, run.started_at.is_some(), 0)
         .into_iter()
-        .map(|a| event_id(run.id, a))
+        .chain(handed_back.then_some(Action::Started))
+        .filter_map(Action::event)
+        .map(|event| event_id(run.id, event))
         .collect();
     let mut actual: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     expected.sort();
+    expected.dedup();
     actual.sort();
     if actual != expected {
         let events: Vec<&str> = rows.iter().map(|r| r.event.as_str()).collect();

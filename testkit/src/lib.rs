@@ -3,7 +3,7 @@
 //! - [`TestDb`] (`db.rs`): a fresh, empty database — a SQLite file in a temporary directory or
 //!   a new PostgreSQL database — dropped with its value.
 //! - [`Served`] (`serve.rs`): a real `qrun serve` child process, up once it has logged
-//!   `listening on http://ADDR`; and [`create_user`], `qrun user create`'s token.
+//!   `listening on http://ADDR`; and [`create_user`], `qrun migrate` then `qrun user create`'s token.
 //! - [`Api`] (`api.rs`): a client of one node's HTTP API, each route the harnesses use as a
 //!   method; [`http`], the tests' shared HTTP client.
 //! - [`samples`] (`scrape.rs`): a `/metrics` scrape read back, sample by sample.

@@ -128,21 +128,27 @@ impl Drop for Served {
     }
 }
 
-/// `qrun user create HANDLE` by `qrun` (a command with its configuration, environment and
-/// user set): the new user's API token, the only line it prints.
-pub fn create_user(mut qrun: Command, handle: &str) -> Result<String, Error> {
-    let out = qrun
-        .args(["user", "create", handle])
-        .output()
-        .map_err(|e| format!("qrun user create does not start: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "qrun user create {handle}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
+/// What an operator does first on a database: `qrun migrate`, then `qrun user create HANDLE`,
+/// each by a command `qrun` makes (with its configuration, environment and user set): the new
+/// user's API token, the only line the second prints.
+pub fn create_user(qrun: impl Fn() -> Command, handle: &str) -> Result<String, Error> {
+    let run = |args: &[&str]| -> Result<std::process::Output, Error> {
+        let out = qrun()
+            .args(args)
+            .output()
+            .map_err(|e| format!("qrun {args:?} does not start: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "qrun {args:?}: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(out)
+    };
+    run(&["migrate"])?;
+    let out = run(&["user", "create", handle])?;
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 

@@ -505,8 +505,8 @@ async fn three_nodes_take_3000_runs_with_random_cancels(db: TestDb) {
     assert_verified(&db, RUNS);
 }
 
-/// Three nodes started at the same moment on a fresh database all come up: migrations run one
-/// node after another (PostgreSQL: an advisory lock), not racing to create the same tables
+/// Three nodes started at the same moment on a fresh database with `database.migrate = "auto"`
+/// all come up: migrations run one node after another (PostgreSQL: an advisory lock), not racing to create the same tables
 /// (which failed two of three with a duplicate `pg_type` key).
 async fn nodes_started_together_on_a_fresh_database_all_come_up(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
@@ -522,6 +522,7 @@ async fn nodes_started_together_on_a_fresh_database_all_come_up(db: TestDb) {
                     &[
                         ("QRUN_CONFIG", config.to_str().unwrap()),
                         ("QRUN__DATABASE__URL", url.as_str()),
+                        ("QRUN__DATABASE__MIGRATE", "auto"),
                         ("QRUN__LOGGING__LEVEL", "warn,qrun=info"),
                     ],
                 )

@@ -63,3 +63,37 @@ fn bad_configuration_is_one_line_naming_the_key_and_exit_2() {
         );
     }
 }
+
+/// What a node's configuration cannot mean, said exactly (docs/DESIGN.md §9): a node that would
+/// do nothing, and a key that moved.
+#[test]
+fn a_node_with_nothing_to_do_and_a_moved_key_are_refused_with_exit_2() {
+    let cases: &[Case] = &[
+        (
+            Some("[server]\nenabled = false\n[executor]\nenabled = false\n"),
+            &[],
+            "qrun: config: key `server.enabled`: a node with both server.enabled \
+             and executor.enabled false would do nothing: enable one",
+        ),
+        (
+            None,
+            &[
+                ("QRUN__SERVER__ENABLED", "false"),
+                ("QRUN__EXECUTOR__ENABLED", "false"),
+            ],
+            "qrun: config: key `server.enabled`: a node with both server.enabled \
+             and executor.enabled false would do nothing: enable one",
+        ),
+        (
+            Some("[executor]\nshutdown_grace_s = 5\n"),
+            &[],
+            "qrun: config: key `executor.shutdown_grace_s`: moved to \
+             `server.shutdown_grace_s` (one deadline for the whole node)",
+        ),
+    ];
+    for (file, env, line) in cases {
+        let (code, stderr) = serve_with(*file, env);
+        assert_eq!(code, Some(2), "{file:?} {env:?}: {stderr}");
+        assert_eq!(stderr, format!("{line}\n"), "{file:?} {env:?}");
+    }
+}

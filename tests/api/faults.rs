@@ -393,6 +393,39 @@ async fn an_event_stream_resumes_and_ends_with_an_error_event(db: TestDb) {
 
 on_both_databases!(an_event_stream_resumes_and_ends_with_an_error_event);
 
+/// Reconnecting to a finished run's stream with `Last-Event-ID` at its terminal event is `204
+/// No Content` (WHATWG: an `EventSource` then stops reconnecting); any other last event still
+/// gets the ending.
+async fn reconnecting_after_a_runs_last_event_is_204(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (app, token) = slow_runs(db, dir.path(), 0.1).await;
+    let run = app
+        .submit_run(&token, "alice/bell", ("command", "slow"), 10)
+        .await;
+    app.wait_status(run, RunStatus::Completed).await;
+    let reconnect = async |last: &str| {
+        http()
+            .get(app.url(&format!("/api/runs/{run}/events")))
+            .header("last-event-id", last)
+            .send()
+            .await
+            .unwrap()
+    };
+    let done = reconnect("completed").await;
+    assert_eq!(done.status(), 204);
+    assert_eq!(done.text().await.unwrap(), "");
+    let behind = reconnect("running").await;
+    assert_eq!(behind.status(), 200);
+    let events = read_stream(behind, Duration::from_secs(10)).await;
+    let ids: Vec<_> = events.iter().map(|e| e.id.as_deref()).collect();
+    assert_eq!(ids, [Some("completed")], "{events:?}");
+    // The service goes on serving.
+    assert_eq!(app.run_json(run).await["status"], "completed");
+    app.stop().await;
+}
+
+on_both_databases!(reconnecting_after_a_runs_last_event_is_204);
+
 /// A batch that PostgreSQL rolls back as a deadlock's victim is applied again, and its
 /// commands take effect: here another transaction holds run B, the batch cancels A then B
 /// (and waits for B), and the other transaction then asks for A — a cycle the database breaks

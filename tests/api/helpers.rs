@@ -47,6 +47,8 @@ pub fn test_config(db: &TestDb) -> Config {
     config.database.url = db.url.clone();
     config.server.bind = "127.0.0.1:0".parse().unwrap();
     config.executor.enabled = false;
+    // The application migrates its fresh database, on PostgreSQL too.
+    config.database.migrate = Some(qrun::config::MigrateMode::Auto);
     // Tests submit in bursts from one user; the rate limit has its own test.
     config.executor.user_submissions_per_s = 1_000_000;
     config.executor.user_submission_burst = 1_000_000;

@@ -273,6 +273,23 @@ async fn bad_input_gets_the_exact_error_and_loses_nothing(db: TestDb) {
             415,
             "unsupported_media_type",
         ),
+        post(
+            "a media type that only begins like JSON",
+            "/api/runs",
+            Body::Raw("application/jsonx", run_body(json!({})).to_string()),
+            415,
+            "unsupported_media_type",
+        ),
+        post(
+            "a +json media type",
+            "/api/circuits",
+            Body::Raw(
+                "application/merge-patch+json",
+                circuit_body(json!({})).to_string(),
+            ),
+            415,
+            "unsupported_media_type",
+        ),
         Row {
             auth: Auth::Anonymous,
             ..post(
@@ -711,6 +728,120 @@ async fn oversized_headers_get_431_and_the_service_keeps_serving() {
     );
     let fine = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_status_line(addr, fine).await, "HTTP/1.1 200 OK");
+    app.stop().await;
+}
+
+/// `application/json` is a media type, parsed: any case, parameters after optional whitespace.
+#[tokio::test]
+async fn json_is_the_media_type_whatever_its_case_and_parameters() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    for (i, content_type) in [
+        "application/json",
+        "Application/JSON; charset=UTF-8",
+        "application/json ;charset=utf-8",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let response = http()
+            .post(app.url("/api/runs"))
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .header("idempotency-key", format!("media-{i}"))
+            .body(run_body(json!({})).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{content_type}");
+    }
+    app.stop().await;
+}
+
+/// The whole answer to raw bytes sent on a connection of its own.
+async fn raw_answer(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without `Host`, or any request with two, is 400
+/// `invalid_host`; HTTP/1.0 may omit it; the service keeps serving.
+#[tokio::test]
+async fn a_request_without_one_host_is_400_invalid_host() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let addr = app.app.addr();
+    for request in [
+        "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+        "GET /api/backends HTTP/1.1\r\nHost: a\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        let answer = raw_answer(addr, request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1."), "{request:?}: {answer}");
+        assert_eq!(&answer[9..12], "400", "{request:?}: {answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+        assert_eq!(body["error"]["code"], "invalid_host", "{request:?}");
+    }
+    for request in [
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET /healthz HTTP/1.0\r\n\r\n",
+    ] {
+        let answer = raw_answer(addr, request.as_bytes()).await;
+        assert_eq!(&answer[9..12], "200", "{request:?}: {answer}");
+    }
+    app.stop().await;
+}
+
+/// RFC 3986 §2.3: a percent-encoded unreserved character names the same resource as the
+/// character, on the API and the pages; other escapes stay data; the service keeps serving.
+#[tokio::test]
+async fn percent_encoded_unreserved_characters_name_the_same_resource() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, token) = app.user("alice").await;
+    app.create_circuit(&token, "bell", "public").await;
+    let run: Value = http()
+        .post(app.url("/api/runs"))
+        .bearer_auth(&token)
+        .json(&run_body(json!({})))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = run["id"].as_str().unwrap();
+    let get = async |path: &str| {
+        let response = http().get(app.url(path)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let plain = get(&format!("/api/runs/{id}")).await;
+    assert_eq!(plain.0, 200);
+    for path in [
+        format!("/api/%72uns/{id}"),
+        format!("/%61pi/runs/{id}"),
+        format!(
+            "/api/runs/{}%{:02x}",
+            &id[..id.len() - 1],
+            id.as_bytes()[id.len() - 1]
+        ),
+    ] {
+        assert_eq!(get(&path).await, plain, "{path}");
+    }
+    let (status, page) = get("/alice/bell").await;
+    assert_eq!(status, 200);
+    assert_eq!(get("/alice/b%65ll").await, (200, page.clone()));
+    assert_eq!(get("/%61lice/b%45ll").await.0, 404, "case is not folded");
+    // A reserved character's escape is data, never a separator.
+    let (status, body) = get("/api%2Fruns").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not_found"), "{body}");
+    assert_eq!(get("/healthz").await.0, 200);
     app.stop().await;
 }
 

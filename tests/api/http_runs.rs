@@ -647,7 +647,63 @@ async fn concurrent_versions_get_consecutive_numbers(db: TestDb) {
     Arc::into_inner(app).unwrap().stop().await;
 }
 
+/// The nodes that claimed and handed back a run are in its audit timeline for its submitter and
+/// the circuit's owner (and operators), never for anonymous viewers or other users of a public
+/// circuit's run, on the API or the run page: a default node id names a host and a process.
+async fn the_audit_timeline_names_no_node_to_the_public(db: TestDb) {
+    use qrun::store::Change;
+    const NODE: &str = "db-host-4711-beef";
+    let app = TestApp::spawn(db).await;
+    let fixture = app.circuit_of("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let run = app.submit(&fixture, Some(false)).await.id;
+    assert_eq!(app.claim(NODE, 1, 300).await.len(), 1);
+    let handed_back = Change::HandBack { node: NODE.into() };
+    app.transition(run, handed_back).await.expect("handed back");
+    let audit = async |token: Option<&str>| {
+        let (status, audit) = call(
+            &app,
+            Method::GET,
+            &format!("/api/runs/{run}/audit"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        audit["entries"].as_array().unwrap().clone()
+    };
+    for (who, token) in [("anonymous", None), ("bob", Some(bob.as_str()))] {
+        let entries = audit(token).await;
+        let actions: Vec<&str> = entries
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(actions, ["run.requested", "run.started", "run.handed_back"]);
+        for entry in &entries {
+            assert!(entry["metadata"].get("node").is_none(), "{who}: {entry}");
+        }
+        assert!(!Value::Array(entries).to_string().contains(NODE), "{who}");
+        let page = format!("/alice/bell/runs/{run}");
+        let (status, html) = app.page(&page, token, None).await;
+        assert_eq!(status, 200);
+        assert!(!html.contains(NODE), "{who}'s run page names the node");
+    }
+    let entries = audit(Some(&fixture.token)).await;
+    assert_eq!(entries[1]["metadata"]["node"], NODE);
+    assert_eq!(entries[2]["metadata"]["node"], NODE);
+    let (_, html) = app
+        .page(
+            &format!("/alice/bell/runs/{run}"),
+            Some(&fixture.token),
+            None,
+        )
+        .await;
+    assert!(html.contains(NODE), "the owner's run page names the node");
+    app.stop().await;
+}
+
 on_both_databases!(
+    the_audit_timeline_names_no_node_to_the_public,
     concurrent_versions_get_consecutive_numbers,
     a_private_runs_events_accept_the_owners_page_cookie,
     a_run_goes_through_every_route,

@@ -28,10 +28,13 @@ fn serve_logged(dir: &std::path::Path, env: &[(&str, &str)]) -> (Served, Arc<Mut
 
 /// The user `alice` on the SQLite database of `dir`, as an operator makes her; her token.
 fn alice(dir: &std::path::Path) -> String {
-    let mut qrun = Command::new(env!("CARGO_BIN_EXE_qrun"));
-    qrun.env_clear()
-        .env("QRUN__LOGGING__LEVEL", "warn")
-        .current_dir(dir);
+    let qrun = || {
+        let mut qrun = Command::new(env!("CARGO_BIN_EXE_qrun"));
+        qrun.env_clear()
+            .env("QRUN__LOGGING__LEVEL", "warn")
+            .current_dir(dir);
+        qrun
+    };
     testkit::create_user(qrun, "alice").unwrap_or_else(|e| panic!("{e}"))
 }
 

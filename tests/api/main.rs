@@ -31,4 +31,6 @@ mod sandbox;
 mod security;
 mod serve;
 mod standing;
+mod stopping;
 mod traces;
+mod upgrade;

@@ -104,14 +104,17 @@ pub(crate) fn kill_children(dir: &Path) {
     }
 }
 
-/// Creates the user `alice` on `db` with `config`, as an operator does; her token.
+/// Migrates `db` and creates the user `alice` with `config`, as an operator does; her token.
 pub(crate) fn setup(dir: &Path, db: &TestDb, config: &Path) -> String {
-    let mut qrun = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"));
-    qrun.env_clear()
-        .env("QRUN_CONFIG", config)
-        .env("QRUN__DATABASE__URL", &db.url)
-        .env("QRUN__LOGGING__LEVEL", "warn")
-        .current_dir(dir);
+    let qrun = || {
+        let mut qrun = std::process::Command::new(env!("CARGO_BIN_EXE_qrun"));
+        qrun.env_clear()
+            .env("QRUN_CONFIG", config)
+            .env("QRUN__DATABASE__URL", &db.url)
+            .env("QRUN__LOGGING__LEVEL", "warn")
+            .current_dir(dir);
+        qrun
+    };
     testkit::create_user(qrun, "alice").unwrap_or_else(|e| panic!("{e}"))
 }
 

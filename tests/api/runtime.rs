@@ -329,14 +329,14 @@ async fn submitting_faster_than_the_rate_gets_429_with_retry_after(db: TestDb) {
     app.stop().await;
 }
 
-async fn shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace(db: TestDb) {
+async fn shutdown_lets_short_runs_finish_and_hands_back_what_outlives_the_grace(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let (short, long) = (
         sleepy_backend(dir.path(), "short", 0.5),
         sleepy_backend(dir.path(), "long", 60.0),
     );
     let app = executing_app(db, |c| {
-        c.executor.shutdown_grace_s = 2;
+        c.server.shutdown_grace_s = 3;
         c.backends.push(short);
         c.backends.push(long);
     })
@@ -355,14 +355,54 @@ async fn shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace(db: T
     })
     .await;
     let store = app.store().clone();
+    let stopping = std::time::Instant::now();
     let db = app.into_db().await;
+    let took = stopping.elapsed();
+    // Within the grace (3 s), and a moment to stop the actors.
+    assert!(
+        took < Duration::from_millis(3500),
+        "the shutdown took {took:?}"
+    );
     let quick = store.run(quick).await.unwrap().unwrap();
-    let slow = store.run(slow).await.unwrap().unwrap();
+    let handed = store.run(slow).await.unwrap().unwrap();
     assert_eq!(quick.status, RunStatus::Completed);
-    assert_eq!(slow.status, RunStatus::Failed);
-    assert_eq!(slow.error_class.map(|c| c.as_str()), Some("internal_error"));
+    // Handed back, not failed: pending again, its lease given up, its start undone.
+    assert_eq!(handed.status, RunStatus::Pending);
+    assert_eq!(handed.started_at, None);
+    assert_eq!(handed.claimed_by, None);
+    assert!(handed.error_class.is_none());
+    let audit = store.audit_timeline(slow).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["run.requested", "run.started", "run.handed_back"]);
+    let handed_back = &audit[2].metadata;
+    assert_eq!(handed_back["by"], "executor");
+    assert_eq!(handed_back["reason"], "shutdown");
+    assert_eq!(
+        (&handed_back["from"], &handed_back["to"]),
+        (&"running".into(), &"pending".into())
+    );
+    assert_eq!(handed.lease_expires_at, Some(audit[2].created_at));
     assert!(store.verify().await.unwrap().violations.is_empty());
-    drop(db);
+    // The next node to run claims it and runs it to the end (here "long" is quick).
+    let dir = tempfile::tempdir().unwrap();
+    let long = sleepy_backend(dir.path(), "long", 0.1);
+    let app = executing_app(db, |c| c.backends.push(long)).await;
+    assert_eq!(app.wait_terminal(slow).await["status"], "completed");
+    let audit = app.store().audit_timeline(slow).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "run.requested",
+            "run.started",
+            "run.handed_back",
+            "run.started",
+            "run.completed"
+        ]
+    );
+    let report = app.store().verify().await.unwrap();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    app.stop().await;
 }
 
 async fn a_killed_recorder_is_restarted_and_the_service_goes_on(db: TestDb) {
@@ -395,5 +435,5 @@ on_both_databases!(
     an_expired_lease_is_recovered_before_the_ttl,
     submissions_past_the_caps_get_429_and_503_with_retry_after,
     submitting_faster_than_the_rate_gets_429_with_retry_after,
-    shutdown_lets_short_runs_finish_and_fails_what_outlives_the_grace,
+    shutdown_lets_short_runs_finish_and_hands_back_what_outlives_the_grace,
 );

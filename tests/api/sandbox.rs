@@ -266,14 +266,17 @@ async fn host_uids(watching: tokio_util::sync::CancellationToken, marker: String
 
 /// Creates user alice with the `qrun` binary at `qrun`, run as `uid`; her token.
 fn create_user(qrun: &Path, dir: &Path, config: &Path, uid: u32) -> String {
-    let mut command = std::process::Command::new(qrun);
-    command
-        .env_clear()
-        .env("QRUN_CONFIG", config)
-        .env("QRUN__LOGGING__LEVEL", "warn")
-        .current_dir(dir)
-        .uid(uid)
-        .gid(uid);
+    let command = || {
+        let mut command = std::process::Command::new(qrun);
+        command
+            .env_clear()
+            .env("QRUN_CONFIG", config)
+            .env("QRUN__LOGGING__LEVEL", "warn")
+            .current_dir(dir)
+            .uid(uid)
+            .gid(uid);
+        command
+    };
     testkit::create_user(command, "alice").unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -489,7 +492,7 @@ async fn a_daemon_dies_with_the_service() {
     let config = dir.path().join("qrun.toml");
     let name = "sigterm";
     let backend = format!(
-        "[executor]\nshutdown_grace_s = 1\n\n[[backends]]\ntype = \"command\"\nname = \"{name}\"\n\
+        "[server]\nshutdown_grace_s = 1\n\n[[backends]]\ntype = \"command\"\nname = \"{name}\"\n\
          program = \"/usr/bin/python3\"\nargs = [\"-c\", {body}, \"{marker}\"]\ntimeout_s = 600\n\
          [backends.sandbox]\nenv = {{ LINGER = \"300\" }}\n",
         body = toml_string(&format!(

@@ -911,6 +911,7 @@ fn serve_logged(dir: &std::path::Path, db: &TestDb) -> (Served, Arc<Mutex<Vec<St
 
 async fn tokens_and_consent_are_never_logged(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
+    assert!(crate::cli::qrun(&db, &["migrate"]).status.success());
     let created = |handle: &str| {
         let out = crate::cli::qrun(&db, &["user", "create", handle]);
         assert!(out.status.success(), "{out:?}");

@@ -43,7 +43,10 @@ async fn serve_without_configuration_uses_sqlite_in_the_working_directory() {
         }
     };
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"database": true, "actors": true}));
+    assert_eq!(
+        body,
+        serde_json::json!({"database": true, "actors": true, "stopping": false})
+    );
     let health = client
         .get(format!("{}/healthz", served.base))
         .send()

@@ -125,8 +125,11 @@ async fn trace_a_run(phoenix: String) {
             .env("QRUN_CONFIG", &config);
         command
     };
-    let mut create = qrun();
-    create.env("QRUN__LOGGING__LEVEL", "warn");
+    let create = || {
+        let mut create = qrun();
+        create.env("QRUN__LOGGING__LEVEL", "warn");
+        create
+    };
     let token = testkit::create_user(create, "alice").unwrap_or_else(|e| panic!("{e}"));
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
