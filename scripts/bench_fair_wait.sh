@@ -62,7 +62,8 @@ for _ in $(seq 1 "$BURST"); do
 done
 BOBS=$(curl -sf -H "Authorization: Bearer $BOB" -H 'Content-Type: application/json' -d "$RUN" "$BASE/api/runs")
 ID=$(echo "$BOBS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-POSITION=$(curl -sf "$BASE/api/runs/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["queue_position"])')
+# A build before issue 28 (BIN=… for the "before") has no queue position: "n/a".
+POSITION=$(curl -sf "$BASE/api/runs/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("queue_position", "n/a"))')
 while :; do
   RUN_NOW=$(curl -sf "$BASE/api/runs/$ID")
   STATUS=$(echo "$RUN_NOW" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')

@@ -171,17 +171,22 @@ class QrunServer:
         self._reap()
 
     def create_user(self, handle: str) -> str:
-        """``qrun user create HANDLE``: the new user's token."""
-        out = subprocess.run(
-            [str(qrun_bin()), "user", "create", handle, "--config", str(self.config)],
-            cwd=self.workdir,
-            env={**os.environ, "QRUN__LOGGING__LEVEL": "warn"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return out.stdout.strip()
+        """``qrun migrate`` (only it changes the schema), then ``qrun user create HANDLE``: the
+        new user's token."""
+
+        def qrun(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(qrun_bin()), *args, "--config", str(self.config)],
+                cwd=self.workdir,
+                env={**os.environ, "QRUN__LOGGING__LEVEL": "warn"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            )
+
+        qrun("migrate")
+        return qrun("user", "create", handle).stdout.strip()
 
     def log(self) -> str:
         """What the server logged so far."""
