@@ -1,5 +1,5 @@
 //! The stabilizer method: Clifford circuits (docs/DESIGN.md §5) on an Aaronson–Gottesman
-//! tableau ([`tableau`]), exact, in `O(n)` per gate and `O(n²/64)` per measurement, so
+//! tableau ([`tableau`]), exact, in `O(n/64)` per gate and `O(n²/64)` per measurement, so
 //! thousands of qubits run in milliseconds.
 //!
 //! # Shots without re-simulation
@@ -81,8 +81,16 @@ pub(crate) fn simulate(
         Some(seed) => ChaCha8Rng::seed_from_u64(seed),
         None => ChaCha8Rng::from_os_rng(),
     };
+    // Gates from each operation to the next measurement or reset, for the tableau's layout.
+    let mut gates_ahead = vec![0; ops.len()];
+    for i in (0..ops.len()).rev() {
+        if matches!(ops[i].kind, OpKind::Gate(_)) {
+            gates_ahead[i] = 1 + gates_ahead.get(i + 1).copied().unwrap_or(0);
+        }
+    }
     let counts = Runner {
         ops: &ops,
+        gates_ahead: &gates_ahead,
         num_qubits,
         cregs: &program.cregs,
         num_clbits: program.num_clbits() as usize,
@@ -149,6 +157,8 @@ struct Pending {
 
 struct Runner<'a, R> {
     ops: &'a [&'a Op],
+    /// Entry `i`: the gates from `ops[i]` on before the next measurement or reset.
+    gates_ahead: &'a [usize],
     num_qubits: usize,
     cregs: &'a [Register],
     num_clbits: usize,
@@ -210,6 +220,7 @@ impl<R: Rng> Runner<'_, R> {
                 }
             };
             if run {
+                state.tableau.expect_gates(self.gates_ahead[at.next]);
                 self.apply(&mut state, op)?;
             }
             at.next += 1;
