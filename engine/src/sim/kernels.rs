@@ -457,6 +457,9 @@ impl<const D: usize> MatrixBlock<D> {
     /// call otherwise).
     #[inline(always)]
     fn apply<const FMA: bool>(&self, a: Amps, bases: &[usize]) {
+        if bases.len() == LANES && bases[LANES - 1] == bases[0] + LANES - 1 {
+            return self.apply_contiguous::<FMA>(a, bases[0]);
+        }
         let mut v_re = [[0.0; LANES]; D];
         let mut v_im = [[0.0; LANES]; D];
         for (lane, &base) in bases.iter().enumerate() {
@@ -471,10 +474,10 @@ impl<const D: usize> MatrixBlock<D> {
         for r in 0..D {
             for c in 0..D {
                 let (m_re, m_im) = (self.re[r][c], self.im[r][c]);
-                multiply_add::<FMA>(&mut out_re[r], m_re, &v_re[c]);
-                multiply_add::<FMA>(&mut out_re[r], -m_im, &v_im[c]);
-                multiply_add::<FMA>(&mut out_im[r], m_re, &v_im[c]);
-                multiply_add::<FMA>(&mut out_im[r], m_im, &v_re[c]);
+                multiply_add::<FMA, LANES>(&mut out_re[r], m_re, &v_re[c]);
+                multiply_add::<FMA, LANES>(&mut out_re[r], -m_im, &v_im[c]);
+                multiply_add::<FMA, LANES>(&mut out_im[r], m_re, &v_im[c]);
+                multiply_add::<FMA, LANES>(&mut out_im[r], m_im, &v_re[c]);
             }
         }
         for (lane, &base) in bases.iter().enumerate() {
@@ -484,6 +487,40 @@ impl<const D: usize> MatrixBlock<D> {
                     Complex64::new(out_re[r][lane], out_im[r][lane]),
                 );
             }
+        }
+    }
+
+    /// [`MatrixBlock::apply`] on [`LANES`] consecutive groups (every qubit of the block
+    /// at or above `log2(LANES)`): each basis state's amplitudes are one contiguous run,
+    /// loaded and stored as they lie, real and imaginary parts interleaved, with no
+    /// gathering into lanes. The products are those of the general loop, in the same
+    /// order, so both give the same bits: `re += m_re·re − m_im·im`, `im += m_re·im +
+    /// m_im·re`, the second term from the run with each pair swapped and its real part
+    /// negated.
+    #[inline(always)]
+    fn apply_contiguous<const FMA: bool>(&self, a: Amps, base: usize) {
+        const W: usize = 2 * LANES;
+        let mut v = [[0.0; W]; D];
+        let mut swapped = [[0.0; W]; D];
+        for (c, offset) in self.offsets.iter().enumerate() {
+            let run: [Complex64; LANES] = a.load(base | offset);
+            for (k, x) in run.iter().enumerate() {
+                v[c][2 * k] = x.re;
+                v[c][2 * k + 1] = x.im;
+                swapped[c][2 * k] = -x.im;
+                swapped[c][2 * k + 1] = x.re;
+            }
+        }
+        for (r, offset) in self.offsets.iter().enumerate() {
+            let mut out = [0.0; W];
+            for c in 0..D {
+                multiply_add::<FMA, W>(&mut out, self.re[r][c], &v[c]);
+                multiply_add::<FMA, W>(&mut out, self.im[r][c], &swapped[c]);
+            }
+            a.store(
+                base | offset,
+                std::array::from_fn::<_, LANES, _>(|k| Complex64::new(out[2 * k], out[2 * k + 1])),
+            );
         }
     }
 
@@ -518,7 +555,7 @@ impl<const D: usize> MatrixBlock<D> {
 
 /// `out += m · v`, lane by lane (fused with `FMA`).
 #[inline(always)]
-fn multiply_add<const FMA: bool>(out: &mut [f64; LANES], m: f64, v: &[f64; LANES]) {
+fn multiply_add<const FMA: bool, const N: usize>(out: &mut [f64; N], m: f64, v: &[f64; N]) {
     for (o, x) in out.iter_mut().zip(v) {
         *o = if FMA { m.mul_add(*x, *o) } else { *o + m * x };
     }
@@ -553,6 +590,38 @@ mod tests {
         let portable = run(simd::Level::Portable);
         for (a, b) in run(simd::level()).iter().zip(&portable) {
             assert!((a - b).norm() < 1e-12, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn contiguous_groups_give_the_bits_of_the_general_loop() {
+        // Every qubit at or above log2(LANES): eight consecutive groups per call take the
+        // contiguous path; halves of them take the general one.
+        let qubits = [5, 3, 7];
+        let matrix: Vec<Complex64> = (0..64)
+            .map(|i| Complex64::new((i as f64 * 0.9).cos(), (i as f64 * 0.4).sin()))
+            .collect();
+        let table = offsets(&qubits);
+        let block = MatrixBlock::<8> {
+            offsets: std::array::from_fn(|j| table[j]),
+            re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * 8 + c].re)),
+            im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * 8 + c].im)),
+        };
+        let start: Vec<Complex64> = (0..1 << 9)
+            .map(|i| Complex64::new((i as f64 * 0.37).sin(), (i as f64).ln_1p()))
+            .collect();
+        for level in [simd::Level::Portable, simd::level()] {
+            let run = |split: usize| {
+                let mut amps = start.clone();
+                for_each_group(&mut amps, &[3, 5, 7], 0, &Interrupt::never(), |a, bases| {
+                    for part in bases.chunks(split) {
+                        block.apply_fastest(a, part, level);
+                    }
+                })
+                .unwrap();
+                amps
+            };
+            assert_eq!(run(LANES), run(LANES / 2), "{level:?}");
         }
     }
 }
