@@ -26,7 +26,7 @@
 mod affine;
 mod tableau;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
@@ -382,7 +382,11 @@ impl<R: Rng> Runner<'_, R> {
         }
         let mut values = vec![0u64; used.len()];
         let mut words = vec![0u64; state.clbits.len()];
-        let mut bits = vec![false; state.clbits.len()];
+        // Shots are tallied by their packed bits (bit `i` of word `i / 64`), each distinct
+        // outcome turned into its count key once: 64 shots' bits are one transposition of
+        // the 64-shot words of the classical bits.
+        let mut tally: HashMap<Vec<u64>, u64> = HashMap::new();
+        let per_shot = state.clbits.len().div_ceil(64);
         let mut left = shots;
         while left > 0 {
             self.interrupt.check()?;
@@ -390,14 +394,19 @@ impl<R: Rng> Runner<'_, R> {
             for (word, f) in words.iter_mut().zip(&state.clbits) {
                 *word = f.sample64(&index, &values);
             }
-            let batch = left.min(64);
-            for s in 0..batch {
-                for (bit, word) in bits.iter_mut().zip(&words) {
-                    *bit = word >> s & 1 == 1;
-                }
-                *counts.entry(count_key(self.cregs, &bits)).or_default() += 1;
+            let by_shot = tableau::transpose(&words, words.len(), 1, 64, per_shot);
+            let batch = left.min(64) as usize;
+            for shot in by_shot.chunks_exact(per_shot).take(batch) {
+                *tally.entry(shot.to_vec()).or_default() += 1;
             }
-            left -= batch;
+            left -= batch as u64;
+        }
+        let mut bits = vec![false; state.clbits.len()];
+        for (shot, n) in tally {
+            for (i, bit) in bits.iter_mut().enumerate() {
+                *bit = shot[i / 64] >> (i % 64) & 1 == 1;
+            }
+            *counts.entry(count_key(self.cregs, &bits)).or_default() += n;
         }
         Ok(())
     }

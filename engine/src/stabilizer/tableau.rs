@@ -388,7 +388,7 @@ impl Tableau {
 /// The transpose of a `rows × columns` bit matrix stored row-major with `words` words per
 /// row (bit `c % 64` of word `r * words + c / 64` is entry `(r, c)`), as a `columns × rows`
 /// matrix with `out_words` words per row, by 64×64 blocks.
-fn transpose(
+pub(super) fn transpose(
     bits: &[u64],
     rows: usize,
     words: usize,
