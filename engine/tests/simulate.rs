@@ -298,17 +298,29 @@ fn the_time_limit_stops_a_simulation() {
         time_limit: Duration::from_millis(1),
         ..Limits::default()
     };
-    let source = format!(
+    // Each far more than a millisecond of work on either method, however fast its gates.
+    let state_vector = format!(
         "{HEADER}qreg q[20];\ncreg c[20];\n{}measure q -> c;",
-        "h q;\ncx q[0], q[19];\n".repeat(200)
+        "h q;\nt q;\ncx q[0], q[19];\n".repeat(200)
     );
-    let program = prepare(&source, Format::OpenQasm2, &Parameters::new(), 1, &limits).unwrap();
-    let err = simulate(&program, 1, Some(1), &limits, &CancellationToken::new()).unwrap_err();
-    assert_eq!(
-        (err.kind, err.stage),
-        (FailureKind::Timeout, Stage::Execute)
+    let stabilizer = format!(
+        "{HEADER}qreg q[1000];\nqreg r[1000];\ncreg c[1000];\n{}measure q -> c;",
+        "h q;\ncx q, r;\nh r;\ncx r, q;\n".repeat(10)
     );
-    assert_eq!(err.message, "simulation exceeded the time limit of 0.001 s");
+    for (source, method) in [
+        (state_vector, Method::StateVector),
+        (stabilizer, Method::Stabilizer),
+    ] {
+        let program = prepare(&source, Format::OpenQasm2, &Parameters::new(), 1, &limits).unwrap();
+        assert_eq!(program.method(), method);
+        let err = simulate(&program, 1, Some(1), &limits, &CancellationToken::new()).unwrap_err();
+        assert_eq!(
+            (err.kind, err.stage),
+            (FailureKind::Timeout, Stage::Execute),
+            "{method}"
+        );
+        assert_eq!(err.message, "simulation exceeded the time limit of 0.001 s");
+    }
 }
 
 #[test]

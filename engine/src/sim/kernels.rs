@@ -428,12 +428,7 @@ fn dense<const D: usize>(
         "dense kernel on {} qubits",
         qubits.len()
     );
-    let table = offsets(qubits);
-    let block = MatrixBlock::<D> {
-        offsets: std::array::from_fn(|j| table[j]),
-        re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].re)),
-        im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].im)),
-    };
+    let block = MatrixBlock::<D>::new(qubits, matrix);
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
     let level = simd::level();
@@ -449,39 +444,79 @@ struct MatrixBlock<const D: usize> {
     offsets: [usize; D],
     re: [[f64; D]; D],
     im: [[f64; D]; D],
+    /// Consecutive indices per basis state in [`LANES`] groups: `2^q` for the block's
+    /// lowest qubit `q`, at most [`LANES`].
+    run: usize,
 }
 
 impl<const D: usize> MatrixBlock<D> {
+    /// The block of `matrix` (row-major, `D`×`D`) on `qubits` (as in [`Kernel::Dense`]).
+    fn new(qubits: &[usize], matrix: &[Complex64]) -> Self {
+        let table = offsets(qubits);
+        Self {
+            offsets: std::array::from_fn(|j| table[j]),
+            re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].re)),
+            im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].im)),
+            run: (1 << table[D - 1].trailing_zeros()).min(LANES),
+        }
+    }
+
     /// Applies the matrix to the groups at `bases`. With `FMA`, each multiply-add is one
     /// fused instruction (only where the CPU has them: `f64::mul_add` is a slow library
     /// call otherwise).
     #[inline(always)]
     fn apply<const FMA: bool>(&self, a: Amps, bases: &[usize]) {
-        let mut v_re = [[0.0; LANES]; D];
-        let mut v_im = [[0.0; LANES]; D];
-        for (lane, &base) in bases.iter().enumerate() {
-            for (c, offset) in self.offsets.iter().enumerate() {
-                let x = a.get(base | offset);
-                v_re[c][lane] = x.re;
-                v_im[c][lane] = x.im;
+        if bases.len() < LANES {
+            return self.apply_runs::<FMA, 1>(a, bases);
+        }
+        match self.run {
+            8 => self.apply_runs::<FMA, 8>(a, bases),
+            4 => self.apply_runs::<FMA, 4>(a, bases),
+            2 => self.apply_runs::<FMA, 2>(a, bases),
+            _ => self.apply_runs::<FMA, 1>(a, bases),
+        }
+    }
+
+    /// [`MatrixBlock::apply`] where the groups' amplitudes for one basis state lie in runs
+    /// of `R` consecutive indices (from `bases[0]`, `bases[R]`, …): each run is loaded and
+    /// stored as it lies, real and imaginary parts interleaved, so the loops work on whole
+    /// vectors with no gathering into lanes. `re += m_re·re − m_im·im` and `im += m_re·im +
+    /// m_im·re`, entry by entry of the row in column order, the `m_im` terms from a copy of
+    /// the runs with each pair swapped and its real part negated: the same products in the
+    /// same order whatever `R`, so every `R` gives the same bits.
+    #[inline(always)]
+    fn apply_runs<const FMA: bool, const R: usize>(&self, a: Amps, bases: &[usize]) {
+        const W: usize = 2 * LANES;
+        debug_assert!(
+            bases
+                .chunks(R)
+                .all(|run| run.iter().zip(run[0]..).all(|(&b, i)| b == i))
+        );
+        let mut v = [[0.0; W]; D];
+        let mut swapped = [[0.0; W]; D];
+        for (c, offset) in self.offsets.iter().enumerate() {
+            for (j, &start) in bases.iter().step_by(R).enumerate() {
+                let run: [Complex64; R] = a.load(start | offset);
+                for (k, x) in run.iter().enumerate() {
+                    let lane = 2 * (j * R + k);
+                    v[c][lane] = x.re;
+                    v[c][lane + 1] = x.im;
+                    swapped[c][lane] = -x.im;
+                    swapped[c][lane + 1] = x.re;
+                }
             }
         }
-        let mut out_re = [[0.0; LANES]; D];
-        let mut out_im = [[0.0; LANES]; D];
-        for r in 0..D {
+        for (r, offset) in self.offsets.iter().enumerate() {
+            let mut out = [0.0; W];
             for c in 0..D {
-                let (m_re, m_im) = (self.re[r][c], self.im[r][c]);
-                multiply_add::<FMA>(&mut out_re[r], m_re, &v_re[c]);
-                multiply_add::<FMA>(&mut out_re[r], -m_im, &v_im[c]);
-                multiply_add::<FMA>(&mut out_im[r], m_re, &v_im[c]);
-                multiply_add::<FMA>(&mut out_im[r], m_im, &v_re[c]);
+                multiply_add::<FMA>(&mut out, self.re[r][c], &v[c]);
+                multiply_add::<FMA>(&mut out, self.im[r][c], &swapped[c]);
             }
-        }
-        for (lane, &base) in bases.iter().enumerate() {
-            for (r, offset) in self.offsets.iter().enumerate() {
-                a.set(
-                    base | offset,
-                    Complex64::new(out_re[r][lane], out_im[r][lane]),
+            for (j, &start) in bases.iter().step_by(R).enumerate() {
+                let lane = |k: usize| 2 * (j * R + k);
+                a.store::<R>(
+                    start | offset,
+                    std::array::from_fn(|k| Complex64::new(out[lane(k)], out[lane(k) + 1])),
                 );
             }
         }
@@ -516,9 +551,9 @@ impl<const D: usize> MatrixBlock<D> {
     }
 }
 
-/// `out += m · v`, lane by lane (fused with `FMA`).
+/// `out += m · v`, entry by entry (fused with `FMA`).
 #[inline(always)]
-fn multiply_add<const FMA: bool>(out: &mut [f64; LANES], m: f64, v: &[f64; LANES]) {
+fn multiply_add<const FMA: bool>(out: &mut [f64; 2 * LANES], m: f64, v: &[f64; 2 * LANES]) {
     for (o, x) in out.iter_mut().zip(v) {
         *o = if FMA { m.mul_add(*x, *o) } else { *o + m * x };
     }
@@ -534,11 +569,7 @@ mod tests {
         let matrix: Vec<Complex64> = (0..64)
             .map(|i| Complex64::new((i as f64 * 0.7).sin(), (i as f64 * 1.3).cos()))
             .collect();
-        let block = MatrixBlock::<8> {
-            offsets: std::array::from_fn(|j| offsets(&qubits)[j]),
-            re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * 8 + c].re)),
-            im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * 8 + c].im)),
-        };
+        let block = MatrixBlock::<8>::new(&qubits, &matrix);
         let start: Vec<Complex64> = (0..1 << 8)
             .map(|i| Complex64::new((i as f64).sqrt(), -(i as f64) / 3.0))
             .collect();
@@ -553,6 +584,42 @@ mod tests {
         let portable = run(simd::Level::Portable);
         for (a, b) in run(simd::level()).iter().zip(&portable) {
             assert!((a - b).norm() < 1e-12, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn runs_of_every_length_give_the_same_bits() {
+        // The lowest qubit sets the run length (8, 4, 2, 1 consecutive groups); calls with
+        // half the groups take runs of 1, which must give the same bits.
+        let matrix: Vec<Complex64> = (0..64)
+            .map(|i| Complex64::new((i as f64 * 0.9).cos(), (i as f64 * 0.4).sin()))
+            .collect();
+        let start: Vec<Complex64> = (0..1 << 9)
+            .map(|i| Complex64::new((i as f64 * 0.37).sin(), (i as f64).ln_1p()))
+            .collect();
+        for (qubits, run) in [
+            ([5, 3, 7], 8),
+            ([2, 5, 6], 4),
+            ([6, 1, 4], 2),
+            ([0, 3, 5], 1),
+        ] {
+            let block = MatrixBlock::<8>::new(&qubits, &matrix);
+            assert_eq!(block.run, run);
+            let mut positions = qubits;
+            positions.sort_unstable();
+            for level in [simd::Level::Portable, simd::level()] {
+                let apply = |split: usize| {
+                    let mut amps = start.clone();
+                    for_each_group(&mut amps, &positions, 0, &Interrupt::never(), |a, bases| {
+                        for part in bases.chunks(split) {
+                            block.apply_fastest(a, part, level);
+                        }
+                    })
+                    .unwrap();
+                    amps
+                };
+                assert_eq!(apply(LANES), apply(LANES / 2), "{qubits:?} {level:?}");
+            }
         }
     }
 }

@@ -47,6 +47,23 @@ impl Amps {
         unsafe { *self.ptr.add(index) }
     }
 
+    /// The `N` amplitudes from `index` on.
+    #[inline(always)]
+    pub(crate) fn load<const N: usize>(self, index: usize) -> [Complex64; N] {
+        assert!(index + N <= self.len);
+        // SAFETY: in bounds (checked above); the caller's groups own these indices (see
+        // type doc).
+        unsafe { self.ptr.add(index).cast::<[Complex64; N]>().read() }
+    }
+
+    /// Replaces the `N` amplitudes from `index` on.
+    #[inline(always)]
+    pub(crate) fn store<const N: usize>(self, index: usize, values: [Complex64; N]) {
+        assert!(index + N <= self.len);
+        // SAFETY: in bounds (checked above); this group owns these indices (see type doc).
+        unsafe { self.ptr.add(index).cast::<[Complex64; N]>().write(values) }
+    }
+
     /// Replaces the amplitude at `index`.
     #[inline(always)]
     pub(crate) fn set(self, index: usize, value: Complex64) {
