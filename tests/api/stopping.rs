@@ -74,6 +74,26 @@ async fn sigterm_with_open_streams_ends_in_the_grace_and_hands_back_its_runs(db:
     let postgres = db.postgres_database().is_some();
     let b_early = postgres.then(|| start_node_with(b_dir.path(), &db, &b_config, &[]));
 
+    // A request in flight across the signal: its head and half its body sent before SIGTERM,
+    // the rest once A is draining. It is answered (201), not cut.
+    let in_flight = {
+        use tokio::io::AsyncWriteExt;
+        let body =
+            crate::helpers::run_body("alice/bell", ("simulator", "statevector"), 10).to_string();
+        let mut socket = tokio::net::TcpStream::connect(a.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /api/runs HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        socket.write_all(head.as_bytes()).await.unwrap();
+        socket.write_all(first.as_bytes()).await.unwrap();
+        (socket, rest.to_owned())
+    };
+
     let signalled = Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &a.pid().to_string()])
@@ -99,6 +119,18 @@ async fn sigterm_with_open_streams_ends_in_the_grace_and_hands_back_its_runs(db:
     .await;
     let readiness = readiness.into_inner().unwrap();
     assert_eq!(readiness["stopping"], true, "{readiness}");
+    let (mut socket, rest) = in_flight;
+    let answer = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        socket.write_all(rest.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        socket.read_to_string(&mut answer).await.unwrap();
+        answer
+    };
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the request in flight at SIGTERM is answered: {answer}"
+    );
     let exited = tokio::task::spawn_blocking(move || {
         let status = a.wait().unwrap();
         (status, a)
@@ -177,7 +209,8 @@ async fn sigterm_with_open_streams_ends_in_the_grace_and_hands_back_its_runs(db:
         assert_eq!(steps, want, "run {id}");
     }
     drop(b);
-    assert_verified(&db, runs.len());
+    // And the run the request in flight made.
+    assert_verified(&db, runs.len() + 1);
 }
 
 on_both_databases!(sigterm_with_open_streams_ends_in_the_grace_and_hands_back_its_runs);
