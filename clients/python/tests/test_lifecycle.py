@@ -157,3 +157,18 @@ def test_a_server_restarted_mid_job_still_resolves_the_job(
     assert not waiter.is_alive(), "the job did not resolve"
     assert outcome.get("counts") == [{"1": 25}, {"1": 25}], outcome
     assert job.status() is JobStatus.DONE
+
+
+def test_a_url_nothing_answers_fails_within_connect_for() -> None:
+    # Nothing listens on the port: the provider gives up after its 2 s, naming the URL, where
+    # it used to retry for two minutes.
+    url = f"http://127.0.0.1:{free_port()}"
+    provider = QrunProvider(url, "qrun_nobody", connect_for=2.0)
+    started = time.monotonic()
+    with pytest.raises(QrunApiError) as refused:
+        provider.backends()
+    waited = time.monotonic() - started
+    assert refused.value.status == 0
+    assert f"cannot reach the qrun server at {url}" in refused.value.message
+    assert 1.0 < waited < 6.0, waited  # retried for its 2 s, not two minutes
+

@@ -122,9 +122,14 @@ class QrunClient:
             one to add proxies, certificates or adapters.
         analytics_consent: Whether the runs this client submits may be captured by the
             server's product analytics (``X-Analytics-Consent``); denied unless ``True``.
-        timeout: Seconds to connect and to wait for each answer of an ordinary request.
-        retry_for: Seconds a request is retried for (connection failures, 429/502/503/504)
+        timeout: Seconds to wait for each answer of an ordinary request.
+        retry_for: Seconds a request is retried for (a connection that broke, 429/502/503/504)
             before its last failure is raised.
+        connect_for: Until the server has answered this client once, seconds a request is
+            retried while no connection to it can be made (a wrong URL, a server that is
+            down): each attempt connects within it, and past it the request fails with a
+            message naming the URL (status 0). Once it has answered, a refused connection (a
+            restart) is retried for ``retry_for``.
     """
 
     def __init__(
@@ -136,6 +141,7 @@ class QrunClient:
         analytics_consent: bool = False,
         timeout: float = 30.0,
         retry_for: float = 120.0,
+        connect_for: float = 10.0,
     ) -> None:
         self.url: str = url.rstrip("/")
         self._token = token
@@ -143,6 +149,9 @@ class QrunClient:
         self.analytics_consent: bool = analytics_consent
         self.timeout: float = timeout
         self.retry_for: float = retry_for
+        self.connect_for: float = connect_for
+        #: Whether the server has answered this client at least once.
+        self._reached = False
 
     def __repr__(self) -> str:
         return f"QrunClient({self.url!r})"  # never the token
@@ -328,7 +337,11 @@ class QrunClient:
                 connection that kept failing (status 0).
         """
         budget = self.retry_for if retry_for is None else retry_for
-        deadline = time.monotonic() + budget
+        started = time.monotonic()
+        deadline = started + budget
+        # Until the server has answered once, a failure to connect is retried for
+        # `connect_for` only.
+        unreached_deadline = started + min(self.connect_for, budget)
         backoff = 0.2
         while True:
             try:
@@ -338,13 +351,28 @@ class QrunClient:
                     json=json,
                     params=params,
                     headers={**self._auth(), **(headers or {})},
-                    timeout=self.timeout,
+                    timeout=(min(self.connect_for, self.timeout), self.timeout),
                 )
+            except requests.ConnectionError as error:
+                # Connecting failed (refused, unresolvable, timed out), or a connection broke.
+                wait = backoff
+                if not self._reached and time.monotonic() + wait > unreached_deadline:
+                    raise QrunApiError(
+                        0,
+                        None,
+                        f"cannot reach the qrun server at {self.url} (tried for "
+                        f"{time.monotonic() - started:.1f} s): {error}",
+                        method,
+                        path,
+                    ) from error
+                if time.monotonic() + wait > deadline:
+                    raise QrunApiError(0, None, f"no answer: {error}", method, path) from error
             except requests.RequestException as error:
                 wait = backoff
                 if time.monotonic() + wait > deadline:
                     raise QrunApiError(0, None, f"no answer: {error}", method, path) from error
             else:
+                self._reached = True
                 if response.status_code in ok:
                     body: dict[str, Any] = response.json()
                     return body

@@ -42,6 +42,8 @@ class QrunProvider:
         timeout: Seconds to connect and to wait for each answer.
         retry_for: Seconds a request failing transiently (no connection, 429, 502–504) is
             retried.
+        connect_for: Until the server has answered once, seconds a request is retried while
+            no connection can be made (a wrong URL fails within it, naming the URL).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class QrunProvider:
         session: requests.Session | None = None,
         timeout: float = 30.0,
         retry_for: float = 120.0,
+        connect_for: float = 10.0,
     ) -> None:
         if visibility not in ("private", "public"):
             raise QrunValidationError(f"visibility must be private or public, not {visibility!r}")
@@ -66,6 +69,7 @@ class QrunProvider:
             analytics_consent=analytics_consent,
             timeout=timeout,
             retry_for=retry_for,
+            connect_for=connect_for,
         )
         self.visibility: str = visibility
         self._owner = owner
