@@ -7,7 +7,7 @@ import re
 
 import pytest
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import Parameter
+from qiskit.circuit import Clbit, ClassicalRegister, Parameter, QuantumRegister
 from qiskit.circuit.classical import expr
 from qiskit.circuit.library import CXGate, HGate
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
@@ -113,7 +113,20 @@ def test_run_refuses_before_sending_anything(provider: QrunProvider, qrun: QrunS
     with neither.while_loop((neither.clbits[0], 1)):
         neither.x(0)
         neither.measure(0, 0)
+    # One clbit in two registers (Qiskit allows it; OpenQASM does not): refused, never guessed.
+    shared = [Clbit(), Clbit()]
+    overlapping = QuantumCircuit(QuantumRegister(2, "q"), name="overlapping")
+    overlapping.add_bits(shared)
+    overlapping.add_register(ClassicalRegister(name="all", bits=shared))
+    overlapping.add_register(ClassicalRegister(name="lo", bits=shared[:1]))
+    overlapping.x([0, 1])
+    overlapping.measure([0, 1], shared)
     cases = [
+        (
+            "overlapping registers",
+            dict(run_input=overlapping),
+            "classical bit 0 is in two registers (all, lo)",
+        ),
         ("negative seed", dict(run_input=bell(), seed_simulator=-1), "from 0 to 2^63 - 1"),
         ("huge seed", dict(run_input=bell(), seed_simulator=2**63), "from 0 to 2^63 - 1"),
         ("fractional seed", dict(run_input=bell(), seed_simulator=1.5), "whole number"),

@@ -79,10 +79,13 @@ def export(
         backend_name: For messages.
 
     Raises:
-        QrunValidationError: A parameter without a value; or no accepted format can express
-            the circuit (the message names the instruction and each exporter's reason); or the
+        QrunValidationError: A parameter without a value; a classical bit in two registers
+            (OpenQASM gives a bit one register: an exporter writes it to one of them only, and
+            the counts would not be the circuit's); or no accepted format can express the
+            circuit (the message names the instruction and each exporter's reason); or the
             backend accepts neither OpenQASM version.
     """
+    _refuse_overlapping_registers(circuit)
     bound = _resolve_values(circuit, values)
     accepted = [f for f in (OPENQASM3, OPENQASM2) if f in set(formats)]
     if not accepted:
@@ -103,6 +106,21 @@ def export(
         f"circuit '{circuit.name}' cannot be expressed in a format backend {backend_name} "
         f"accepts — " + "; ".join(reasons)
     )
+
+
+def _refuse_overlapping_registers(circuit: QuantumCircuit) -> None:
+    """Refuses a classical bit that belongs to more than one register, naming it and them
+    (Qiskit allows it; OpenQASM cannot say it, and guessing one register would change the
+    counts' keys)."""
+    for bit in circuit.clbits:
+        registers = [register.name for register, _ in circuit.find_bit(bit).registers]
+        if len(registers) > 1:
+            index = circuit.find_bit(bit).index
+            raise QrunValidationError(
+                f"circuit '{circuit.name}': classical bit {index} is in two registers "
+                f"({', '.join(registers)}); OpenQASM gives each bit one register, so its "
+                "counts cannot be expressed: give every bit a single register"
+            )
 
 
 def _resolve_values(
