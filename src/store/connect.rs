@@ -40,7 +40,23 @@ impl Store {
             // PostgreSQL's NOTICEs ("relation … already exists, skipping" at every start) are
             // no news to an operator: only warnings and errors reach the log.
             .map_sqlx_postgres_opts(|opts| opts.options([("client_min_messages", "warning")]));
-        let db = Database::connect(options).await?;
+        // Nodes started together on a fresh SQLite file race to set it up: opening one (WAL
+        // mode) can meet SQLITE_BUSY before the busy timeout applies. Retried within the same
+        // patience as any wait for the database.
+        let sqlite = settings.url.starts_with("sqlite:");
+        let started = std::time::Instant::now();
+        let db = loop {
+            match Database::connect(options.clone()).await {
+                Err(err)
+                    if sqlite
+                        && started.elapsed() < wait_timeout
+                        && super::StoreError::from(err.clone()).is_transient() =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                opened => break opened?,
+            }
+        };
         let (clock, time) = match clock {
             Some(clock) => (clock.clone(), Time::Clock(clock)),
             None => {
