@@ -2,7 +2,7 @@
 //! `tests/browser/` (playwright-core). Screenshots go to `target/tmp/` (`CARGO_TARGET_TMPDIR`).
 //!
 //! - `run-page.mjs`: a running run's page turns `completed` without a reload and the histogram
-//!   appears (`run-page.png`).
+//!   appears (`run-page.png`); its "JSON" and "CSV" downloads hold the API's counts.
 //! - `console.mjs`: signs in, accepts the consent banner, runs a circuit from its page and
 //!   watches the new run reach `completed` without a reload, cancels a running run with the
 //!   page's button, watches the dashboard's count move as a run finishes, lists "My runs"
@@ -164,6 +164,10 @@ async fn a_running_runs_page_turns_completed_without_a_reload() {
         "browser: completed without a reload{}",
         last.unwrap_or_default()
     );
+    let Some(downloads) = script.expect("downloads equal the API's counts").await else {
+        panic!("the downloads were not checked: {}", script.errors().await);
+    };
+    eprintln!("browser: downloads equal the API's counts {downloads}");
     script.finish().await.expect("the browser script succeeds");
     assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 0));
     // The page the browser ended on is the completed page the server renders.
