@@ -115,16 +115,6 @@ impl History {
             .collect()
     }
 
-    /// Buckets held (never more than [`MINUTES`]).
-    pub fn len(&self) -> usize {
-        self.minutes.len()
-    }
-
-    /// Whether no bucket is held.
-    pub fn is_empty(&self) -> bool {
-        self.minutes.is_empty()
-    }
-
     fn find(&self, start: DateTime<Utc>) -> Option<&Minute> {
         self.minutes.iter().find(|m| m.start == start)
     }
@@ -163,10 +153,10 @@ mod tests {
         let mut now = at(10, 0, 5);
         while now < at(12, 0, 0) {
             history.record_depth(3, now);
-            assert!(history.len() <= MINUTES, "{now}");
+            assert!(history.minutes.len() <= MINUTES, "{now}");
             now += TimeDelta::seconds(20);
         }
-        assert_eq!(history.len(), MINUTES);
+        assert_eq!(history.minutes.len(), MINUTES);
         let hour = history.last_hour(now);
         assert_eq!(hour.len(), MINUTES);
         assert_eq!(hour[0].start, at(11, 1, 0));
@@ -231,6 +221,6 @@ mod tests {
         let mut history = History::default();
         history.record_endings(at(8, 0, 0), 5, 5, at(10, 0, 0));
         history.record_endings(at(10, 1, 0), 5, 5, at(10, 0, 0));
-        assert!(history.is_empty());
+        assert!(history.minutes.is_empty());
     }
 }
