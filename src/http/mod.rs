@@ -120,6 +120,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/{owner}/{circuit}/runs"),
     ("GET", "/{owner}/{circuit}/runs/{id}"),
     ("POST", "/{owner}/{circuit}/runs/{id}/cancel"),
+    ("GET", "/{owner}/{circuit}/runs/{id}/counts.json"),
+    ("GET", "/{owner}/{circuit}/runs/{id}/counts.csv"),
 ];
 
 /// The method filter of every GET route: GET, and HEAD answered as GET without a body (RFC

@@ -3,7 +3,8 @@
 //! are not counted per page view: one refresh at most every [`FRESH_FOR`], whoever asks, so a
 //! room full of dashboards refreshing every few seconds costs the database the same few
 //! indexed queries as one. Counts only, never an id: the dashboard is public, like
-//! `/api/health/runs`.
+//! `/api/health/runs`. Each snapshot also feeds the last hour's per-minute history
+//! ([`super::history`]: endings per minute and queue depth, in memory, at most 60 buckets).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use chrono::TimeDelta;
 use tokio::sync::Mutex;
 
 use super::health::RunsHealth;
+use super::history::{History, Minute};
 use super::{Service, ServiceError};
 use crate::domain::{ErrorClass, RunStatus};
 
@@ -36,6 +38,9 @@ pub struct Dashboard {
     /// Runs pending now per backend, `type/name`: every configured backend in configuration
     /// order, then any other a pending run names.
     pub queues: Vec<(String, u64)>,
+    /// The last hour, minute by minute, oldest first ([`super::history::MINUTES`] of them):
+    /// runs completed and failed in each, and the queue depth its samples saw.
+    pub history: Vec<Minute>,
 }
 
 /// One framework's recent endings.
@@ -46,11 +51,18 @@ pub struct FrameworkCounts {
     pub failed: u64,
 }
 
-/// The latest snapshot and when it was taken. The lock is held while a snapshot is taken, so
-/// viewers arriving meanwhile wait for it instead of taking their own.
+/// The latest snapshot and when it was taken, and the history the snapshots feed. The lock is
+/// held while a snapshot is taken, so viewers arriving meanwhile wait for it instead of taking
+/// their own.
 #[derive(Default)]
 pub(super) struct DashboardCache {
-    latest: Mutex<Option<(Instant, Arc<Dashboard>)>>,
+    latest: Mutex<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    snapshot: Option<(Instant, Arc<Dashboard>)>,
+    history: History,
 }
 
 impl Service {
@@ -58,23 +70,33 @@ impl Service {
     /// unavailable).
     pub async fn dashboard(&self) -> Result<Arc<Dashboard>, ServiceError> {
         let mut latest = self.dashboard.latest.lock().await;
-        if let Some((taken, snapshot)) = latest.as_ref()
+        if let Some((taken, snapshot)) = latest.snapshot.as_ref()
             && taken.elapsed() < FRESH_FOR
         {
             return Ok(snapshot.clone());
         }
         let taken = Instant::now();
-        let snapshot = Arc::new(self.take_dashboard().await?);
-        *latest = Some((taken, snapshot.clone()));
+        let snapshot = Arc::new(self.take_dashboard(&mut latest.history).await?);
+        latest.snapshot = Some((taken, snapshot.clone()));
         Ok(snapshot)
     }
 
-    async fn take_dashboard(&self) -> Result<Dashboard, ServiceError> {
+    async fn take_dashboard(&self, history: &mut History) -> Result<Dashboard, ServiceError> {
         let health = self.runs_health().await?;
-        let finished = self
-            .store
-            .finished_since(health.checked_at - WINDOW)
-            .await?;
+        let now = health.checked_at;
+        let finished = self.store.finished_between(now - WINDOW, None).await?;
+        for (start, end) in history.to_count(now) {
+            let (mut completed, mut failed) = (0, 0);
+            for group in self.store.finished_between(start, Some(end)).await? {
+                match group.status {
+                    RunStatus::Completed => completed += group.runs,
+                    RunStatus::Failed => failed += group.runs,
+                    _ => {}
+                }
+            }
+            history.record_endings(start, completed, failed, now);
+        }
+        history.record_depth(health.pending, now);
         let mut by_status: BTreeMap<RunStatus, u64> = RunStatus::ALL
             .into_iter()
             .filter(|s| s.is_terminal())
@@ -121,6 +143,7 @@ impl Service {
             .collect();
         queues.extend(pending);
         Ok(Dashboard {
+            history: history.last_hour(now),
             health,
             queues,
             finished: by_status,

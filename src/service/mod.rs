@@ -10,6 +10,7 @@
 //! - [`circuits`]: create, add versions, read.
 //! - [`health`]: the stranded-runs report and readiness.
 //! - [`dashboard`]: the console's dashboard, a snapshot shared by every viewer.
+//! - [`history`]: the dashboard's last hour per minute (endings, queue depth), in memory.
 //! - [`limits`]: the per-user submission rate and the queue caps' counts.
 //! - [`rules`]: what the rules take from the configuration, read once at start-up.
 //!
@@ -23,6 +24,7 @@ pub mod circuits;
 pub mod credentials;
 pub mod dashboard;
 pub mod health;
+pub mod history;
 pub mod jobs;
 pub mod limits;
 pub mod rules;

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use entity::{analytics_outbox, audit_logs, runs};
 use sea_orm::sea_query::Condition;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use uuid::Uuid;
 
 use super::convert::{
@@ -226,7 +228,7 @@ impl Store {
 }
 
 /// How many runs finished (reached `status`) with one framework and error class since some
-/// time: one group of [`Store::finished_since`].
+/// time: one group of [`Store::finished_between`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FinishedCount {
     pub status: RunStatus,
@@ -237,9 +239,13 @@ pub struct FinishedCount {
 }
 
 impl Store {
-    /// The runs that finished at or after `since`, counted by status, framework and error
-    /// class: a range scan of `runs_completed_idx`.
-    pub async fn finished_since(&self, since: DateTime<Utc>) -> Result<Vec<FinishedCount>> {
+    /// The runs that finished at or after `since` (and before `until`, if given), counted by
+    /// status, framework and error class: a range scan of `runs_completed_idx`.
+    pub async fn finished_between(
+        &self,
+        since: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Vec<FinishedCount>> {
         let rows: Vec<(
             entity::enums::RunStatus,
             String,
@@ -252,6 +258,9 @@ impl Store {
             .column(runs::Column::ErrorClass)
             .column_as(runs::Column::Id.count(), "n")
             .filter(runs::Column::CompletedAt.gte(since))
+            .apply_if(until, |query, until| {
+                query.filter(runs::Column::CompletedAt.lt(until))
+            })
             .group_by(runs::Column::Status)
             .group_by(runs::Column::Framework)
             .group_by(runs::Column::ErrorClass)

@@ -165,6 +165,8 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("POST", "/{owner}/{circuit}/runs")
         | ("GET", "/{owner}/{circuit}/runs/{id}")
         | ("POST", "/{owner}/{circuit}/runs/{id}/cancel")
+        | ("GET", "/{owner}/{circuit}/runs/{id}/counts.json")
+        | ("GET", "/{owner}/{circuit}/runs/{id}/counts.csv")
         | ("GET", "/api/runs/{id}/events") => true,
         ("POST", "/api/runs")
         | ("GET", "/api/runs")
@@ -270,6 +272,12 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
         },
         ("POST", "/logout") | ("POST", "/consent") => 303,
         ("GET", "/{owner}/{circuit}") | ("GET", "/{owner}/{circuit}/runs/{id}") => read,
+        // The matrix's runs have not completed: no counts yet, to whoever may see them.
+        ("GET", "/{owner}/{circuit}/runs/{id}/counts.json")
+        | ("GET", "/{owner}/{circuit}/runs/{id}/counts.csv") => match read {
+            200 => 409,
+            other => other,
+        },
         // The console: public counts; one's own runs; the run form and Cancel as the API's
         // submission and cancel (a page's answer is a redirect where the API's is the run).
         ("GET", "/") => match who {

@@ -2,9 +2,11 @@
 //   node run-page.mjs URL SCREENSHOT
 // 1. the badge says `running`; prints `seen running` (the test then lets the run finish);
 // 2. within a bound, the badge says `completed` in the same document (no reload);
-// 3. the histogram's bars are there; a full-page screenshot goes to SCREENSHOT.
+// 3. the histogram's bars are there; a full-page screenshot goes to SCREENSHOT;
+// 4. the page's "JSON" and "CSV" downloads hold the counts `GET /api/runs/{id}` answers;
+//    prints `downloads equal the API's counts`.
 // Exits 0 on success, 1 with the reason on stderr otherwise.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -47,6 +49,31 @@ try {
   if (problems.length) throw new Error(`console errors: ${problems.join(" | ")}`);
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`completed without a reload; ${bars} bars; screenshot ${screenshot}`);
+
+  // The downloads, as a person saves them, against the API's counts.
+  const id = new URL(url).pathname.split("/").pop();
+  const api = await page.evaluate(async (id) => {
+    const run = await (await fetch(`/api/runs/${id}`)).json();
+    return run.results.counts;
+  }, id);
+  const saved = async (label) => {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click(`#results .downloads a:text-is("${label}")`),
+    ]);
+    return readFileSync(await download.path(), "utf8");
+  };
+  const json = JSON.parse(await saved("JSON")).counts;
+  const [header, ...rows] = (await saved("CSV")).trim().split("\r\n");
+  const csv = Object.fromEntries(rows.map((row) => {
+    const [key, n] = row.split(",");
+    return [key, Number(n)];
+  }));
+  const same = (a, b) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+  if (header !== "outcome,count") throw new Error(`the CSV starts ${header}`);
+  if (!same(json, api)) throw new Error(`JSON ${JSON.stringify(json)} != API ${JSON.stringify(api)}`);
+  if (!same(csv, api)) throw new Error(`CSV ${JSON.stringify(csv)} != API ${JSON.stringify(api)}`);
+  console.log(`downloads equal the API's counts ${JSON.stringify(api)}`);
 } catch (error) {
   console.error(`browser: ${error.message}`);
   process.exitCode = 1;

@@ -1,5 +1,6 @@
-//! Small horizontal bar charts as inline SVG, rendered by the server: one row per label, one
-//! or more bars per row, each with its value written after it and a `<title>` for hover. No
+//! Small charts as inline SVG, rendered by the server: horizontal bars ([`bars`]: one row per
+//! label, one or more bars per row, each with its value written after it) and columns over
+//! time ([`columns`]: one stacked column per minute). Each mark has a `<title>` for hover. No
 //! script, no external asset; every text is escaped by maud.
 
 use maud::{Markup, html};
@@ -62,6 +63,69 @@ pub fn bars(name: &str, rows: &[Row]) -> Markup {
     }
 }
 
+/// One column of [`columns`]: its label (a time) and its stacked parts, bottom first;
+/// `None` where nothing is known (drawn as a thin grey mark, titled "no sample").
+pub struct Column {
+    pub label: String,
+    pub parts: Option<Vec<Bar>>,
+}
+
+const COLUMNS_H: f64 = 110.0;
+/// Room under the columns for the time axis' labels.
+const AXIS_H: f64 = 18.0;
+/// Room left of the columns for the largest value.
+const SCALE_W: f64 = 36.0;
+
+/// Columns over time, oldest left, scaled so the tallest stack spans the height; the largest
+/// value is written at the top left, `from` and `to` under the ends. `name` labels the chart
+/// for assistive technology (`aria-label`).
+pub fn columns(name: &str, columns: &[Column], from: &str, to: &str) -> Markup {
+    let total = |c: &Column| c.parts.iter().flatten().map(|b| b.value).sum::<u64>();
+    let max = columns.iter().map(total).max().unwrap_or(0).max(1);
+    let step = (WIDTH - SCALE_W) / columns.len().max(1) as f64;
+    let height = COLUMNS_H + AXIS_H;
+    html! {
+        svg.chart viewBox={ "0 0 " (WIDTH) " " (height) } role="img" aria-label=(name) {
+            text.value x=(SCALE_W - 6.0) y="10" text-anchor="end" { (max) }
+            text.value x=(SCALE_W - 6.0) y=(COLUMNS_H) text-anchor="end" { "0" }
+            @for (i, column) in columns.iter().enumerate() {
+                @let x = SCALE_W + i as f64 * step + step * 0.1;
+                @let w = format!("{:.1}", step * 0.8);
+                @match &column.parts {
+                    None => {
+                        rect.bar.gap x=(format!("{x:.1}")) y=(COLUMNS_H - 1.0) width=(w) height="1" {
+                            title { (column.label) ": no sample" }
+                        }
+                    }
+                    Some(parts) => {
+                        @for (part, below) in stacked(parts) {
+                            @let top = COLUMNS_H * (1.0 - (below + part.value) as f64 / max as f64);
+                            @let h = COLUMNS_H * part.value as f64 / max as f64;
+                            @if part.value > 0 {
+                                rect class={ "bar " (part.class) } x=(format!("{x:.1}")) y=(format!("{top:.1}")) width=(w) height=(format!("{h:.1}")) {
+                                    title { (column.label) ", " (part.what) ": " (part.value) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            line.axis x1=(SCALE_W) x2=(WIDTH) y1=(COLUMNS_H) y2=(COLUMNS_H) {}
+            text.value x=(SCALE_W) y=(height - 4.0) { (from) }
+            text.value x=(WIDTH) y=(height - 4.0) text-anchor="end" { (to) }
+        }
+    }
+}
+
+/// Each part with the sum of the parts below it.
+fn stacked(parts: &[Bar]) -> impl Iterator<Item = (&Bar, u64)> {
+    parts.iter().scan(0, |below, part| {
+        let at = *below;
+        *below += part.value;
+        Some((part, at))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +168,60 @@ mod tests {
         );
         assert!(
             svg.contains("&lt;cirq&gt;") && !svg.contains("<cirq>"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn columns_stack_their_parts_and_mark_minutes_without_a_sample() {
+        let column = |label: &str, ok: u64, bad: u64| Column {
+            label: label.into(),
+            parts: Some(vec![
+                Bar {
+                    value: ok,
+                    class: "ok",
+                    what: "completed",
+                },
+                Bar {
+                    value: bad,
+                    class: "bad",
+                    what: "failed",
+                },
+            ]),
+        };
+        let svg = columns(
+            "runs per minute",
+            &[
+                column("10:00", 6, 4),
+                Column {
+                    label: "10:01".into(),
+                    parts: None,
+                },
+                column("10:02", 5, 0),
+            ],
+            "60 min ago",
+            "now",
+        )
+        .into_string();
+        // The tallest stack (10) spans the height; a zero part draws nothing.
+        assert!(
+            svg.contains(r#"y="0.0" width="113.1" height="44.0""#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"y="44.0" width="113.1" height="66.0""#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"y="55.0" width="113.1" height="55.0""#),
+            "{svg}"
+        );
+        assert_eq!(svg.matches(r#"class="bar ok""#).count(), 2, "{svg}");
+        assert_eq!(svg.matches(r#"class="bar bad""#).count(), 1, "{svg}");
+        assert!(svg.contains("<title>10:01: no sample</title>"), "{svg}");
+        assert!(svg.contains("<title>10:00, failed: 4</title>"), "{svg}");
+        assert!(
+            svg.contains(">10</text>") && svg.contains(">now</text>"),
             "{svg}"
         );
     }

@@ -2,6 +2,11 @@
 //! latest version, or `N` from the version picker), the form to run it (signed in), and its
 //! most recent runs, newest first, with live badges. A private circuit's page is 404 to
 //! everyone but its owner, like its runs; so is a version it does not have.
+//!
+//! The run form comes before the source in the document (first at 390 px, beside it wider),
+//! so the keyboard reaches it in a few stops; the source is one tab stop (a scrollable
+//! region), its line numbers link to `#Ln` without being tab stops each, and "Go to line"
+//! (`?line=N`, a 303 to `#LN`) reaches any line from the keyboard, without script.
 
 use std::sync::Arc;
 
@@ -11,7 +16,7 @@ use warp::{Filter, Rejection};
 
 use super::form::{Draft, run_form};
 use super::layout::{Live, Shell, page, run_badge, time};
-use super::{Visitor, owner, render, visitor};
+use super::{Visitor, owner, redirect, render, visitor};
 use crate::domain::{Circuit, CircuitVersion, Run, User};
 use crate::http::Context;
 use crate::http::error::ApiError;
@@ -43,6 +48,9 @@ async fn handle(
     visitor: Visitor,
     ctx: Arc<Context>,
 ) -> Response {
+    if let Some(anchor) = line_anchor(&owner, &name, &query) {
+        return redirect(&anchor, &[]);
+    }
     render(
         async {
             let viewer = visitor.viewer(&ctx).await?;
@@ -68,6 +76,27 @@ async fn handle(
         }
         .await,
     )
+}
+
+/// Where "Go to line" (`?line=N`, N ≥ 1) goes: the page at the same `version`, at `#LN`;
+/// `None` without a (well-formed) line, which shows the page.
+fn line_anchor(
+    owner: &str,
+    name: &str,
+    query: &std::collections::HashMap<String, String>,
+) -> Option<String> {
+    let line = query
+        .get("line")?
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)?;
+    let version = query
+        .get("version")
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(|v| format!("?version={v}"))
+        .unwrap_or_default();
+    Some(format!("/{owner}/{name}{version}#L{line}"))
 }
 
 /// The circuit page of `owner/name` at `version` (`None`: the latest) as `viewer` sees it,
@@ -120,19 +149,6 @@ fn circuit_page(
         p.crumbs { (circuit.owner_handle) " / " (circuit.name) " · " (circuit.visibility.as_str()) }
         h1 { (circuit.owner_handle) "/" (circuit.name) }
         div.split {
-            section.source-pane {
-                div.bar {
-                    h2 { "Source" }
-                    (version_picker(&path, shown.version, latest))
-                }
-                p.note {
-                    "Version " (shown.version)
-                    @if shown.version == latest { " (latest)" } @else { " of " (latest) }
-                    " · " (shown.manifest.framework) " · " code { (shown.manifest.format) }
-                    " · uploaded " (time(Some(shown.created_at)))
-                }
-                (source(&shown.source))
-            }
             section.run-pane {
                 h2 { "Run it" }
                 @match form {
@@ -145,22 +161,38 @@ fn circuit_page(
                     }
                 }
             }
+            section.source-pane {
+                div.bar {
+                    h2 { "Source" }
+                    (version_picker(&path, shown.version, latest))
+                }
+                (jump_form(&path, shown.version, latest, shown.source.lines().count()))
+                p.note {
+                    "Version " (shown.version)
+                    @if shown.version == latest { " (latest)" } @else { " of " (latest) }
+                    " · " (shown.manifest.framework) " · " code { (shown.manifest.format) }
+                    " · uploaded " (time(Some(shown.created_at)))
+                }
+                (source(&shown.source, shown.version))
+            }
         }
         h2 { "Recent runs" }
         @if runs.is_empty() {
             p.card { "No runs yet." }
         } @else {
-            table.card {
-                thead { tr { th { "run" } th { "status" } th { "version" } th { "backend" } th.num { "shots" } th { "created" } } }
-                tbody {
-                    @for run in runs {
-                        tr {
-                            td.mono { a href={ (path) "/runs/" (run.id) } { (run.id) } }
-                            td { (run_badge(run, None)) }
-                            td.num { (run.spec.circuit_version) }
-                            td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
-                            td.num { (run.spec.shots) }
-                            td { (time(Some(run.created_at))) }
+            div.scroll role="region" tabindex="0" aria-label="Recent runs (scrolls sideways)" {
+                table.card {
+                    thead { tr { th { "run" } th { "status" } th { "version" } th { "backend" } th.num { "shots" } th { "created" } } }
+                    tbody {
+                        @for run in runs {
+                            tr {
+                                td.mono { a href={ (path) "/runs/" (run.id) } { (run.id) } }
+                                td { (run_badge(run, None)) }
+                                td.num { (run.spec.circuit_version) }
+                                td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
+                                td.num { (run.spec.shots) }
+                                td { (time(Some(run.created_at))) }
+                            }
                         }
                     }
                 }
@@ -211,14 +243,28 @@ fn version_picker(path: &str, shown: i32, latest: i32) -> Markup {
     }
 }
 
-/// The source, one numbered line each; each number links to its line (`#L3`), as the
-/// service's error messages name lines.
-fn source(text: &str) -> Markup {
+/// "Go to line": a GET of this page with `line` (and the version shown, unless the latest),
+/// which answers with a 303 to the line's anchor.
+fn jump_form(path: &str, shown: i32, latest: i32, lines: usize) -> Markup {
     html! {
-        div.source.card {
+        form.jump method="get" action=(path) {
+            @if shown != latest { input type="hidden" name="version" value=(shown); }
+            label for="jump-line" { "Go to line" }
+            input id="jump-line" type="number" name="line" min="1" max=(lines.max(1)) inputmode="numeric";
+            button.secondary type="submit" { "Go" }
+        }
+    }
+}
+
+/// The source, one numbered line each; each number links to its line (`#L3`), as the
+/// service's error messages name lines, without being a tab stop (the region is one, and
+/// "Go to line" reaches any line).
+fn source(text: &str, version: i32) -> Markup {
+    html! {
+        div.source.card role="region" tabindex="0" aria-label={ "Source of version " (version) } {
             @for (i, line) in text.lines().enumerate() {
                 div.line id={ "L" (i + 1) } {
-                    a.ln href={ "#L" (i + 1) } { (i + 1) }
+                    a.ln href={ "#L" (i + 1) } tabindex="-1" { (i + 1) }
                     code { (line) }
                 }
             }

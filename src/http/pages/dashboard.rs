@@ -1,6 +1,7 @@
 //! `GET /`: the dashboard. Runs pending and running now, stranded runs, the pending queue's
-//! oldest age; the last hour's endings by status, by framework and by error class, as small
-//! SVG charts. Public counts, never an id (like `/api/health/runs`); the numbers come from the
+//! oldest age; the last hour's endings by status, by framework and by error class, and minute
+//! by minute (runs completed and failed, queue depth: `service::history`), as small SVG
+//! charts. Each count's tile links to the runs list filtered by its status (`/runs?status=…`). Public counts, never an id (like `/api/health/runs`); the numbers come from the
 //! service's shared snapshot (`Service::dashboard`), and the page refreshes them every few
 //! seconds while open.
 
@@ -10,13 +11,14 @@ use maud::{Markup, html};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::charts::{Bar, Row, bars};
+use super::charts::{Bar, Column, Row, bars, columns};
 use super::layout::{Live, Shell, page, seconds, time};
 use super::{Visitor, render, visitor};
 use crate::domain::RunStatus;
 use crate::http::Context;
 use crate::http::extract::with_context;
 use crate::service::dashboard::{Dashboard, WINDOW};
+use crate::service::history::Minute;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path::end()
@@ -45,14 +47,14 @@ fn dashboard_page(shell: &Shell, d: &Dashboard) -> Markup {
         h1 { "Dashboard" }
         p.note { "As of " (time(Some(health.checked_at))) "; the numbers follow while the page is open." }
         section.tiles {
-            (tile("pending", "pending", health.pending, "now", None))
-            (tile("running", "running", health.running, "now", None))
-            (tile("stranded", "stranded", health.stranded,
+            (tile("pending", RunStatus::Pending, health.pending, "now", None))
+            (tile("running", RunStatus::Running, health.running, "now", None))
+            (tile("stranded", RunStatus::Running, health.stranded,
                 &format!("running over {}", window(health.window_s)),
                 (health.stranded > 0).then_some("warn")))
-            (tile("completed", "completed", finished(RunStatus::Completed), &hour, None))
-            (tile("failed", "failed", finished(RunStatus::Failed), &hour, None))
-            (tile("cancelled", "cancelled", finished(RunStatus::Cancelled), &hour, None))
+            (tile("completed", RunStatus::Completed, finished(RunStatus::Completed), &hour, None))
+            (tile("failed", RunStatus::Failed, finished(RunStatus::Failed), &hour, None))
+            (tile("cancelled", RunStatus::Cancelled, finished(RunStatus::Cancelled), &hour, None))
         }
         p id="oldest-pending" {
             "Oldest pending run: "
@@ -73,6 +75,16 @@ fn dashboard_page(shell: &Shell, d: &Dashboard) -> Markup {
             }
         }
         div.charts {
+            section.card {
+                h2 { "Completed and failed per minute, " (hour) }
+                (columns("runs completed and failed per minute over the last hour", &ending_columns(&d.history), &hour_ago(d), "now"))
+                p.legend { span.key.ok {} "completed " span.key.bad {} "failed" }
+            }
+            section.card {
+                h2 { "Queue depth, " (hour) }
+                (columns("runs pending, the most seen in each minute of the last hour", &depth_columns(&d.history), &hour_ago(d), "now"))
+                p.legend { "Runs pending, the most seen in each minute (grey: no sample)." }
+            }
             section.card {
                 h2 { "Endings by framework, " (hour) }
                 @if d.by_framework.is_empty() {
@@ -107,15 +119,60 @@ fn window(seconds_: u64) -> String {
     }
 }
 
-/// One number: `id="count-{key}"` holds it.
-fn tile(key: &str, label: &str, value: u64, detail: &str, class: Option<&str>) -> Markup {
+/// One number, linking to the runs list filtered by `status`: `id="count-{key}"` holds it.
+fn tile(key: &str, status: RunStatus, value: u64, detail: &str, class: Option<&str>) -> Markup {
     html! {
-        div class={ "tile card " (class.unwrap_or("")) } {
-            div.label { span class={ "dot s-" (key) } {} (label) }
+        a class={ "tile card " (class.unwrap_or("")) } href={ "/runs?status=" (status.as_str()) } {
+            div.label { span class={ "dot s-" (key) } {} (key) }
             div.count id={ "count-" (key) } { (value) }
             div.note { (detail) }
         }
     }
+}
+
+/// The time the history starts, as the charts' left label.
+fn hour_ago(d: &Dashboard) -> String {
+    d.history
+        .first()
+        .map(|m| m.start.format("%H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+fn ending_columns(history: &[Minute]) -> Vec<Column> {
+    history
+        .iter()
+        .map(|m| Column {
+            label: m.start.format("%H:%M UTC").to_string(),
+            parts: Some(vec![
+                Bar {
+                    value: m.completed,
+                    class: "ok",
+                    what: "completed",
+                },
+                Bar {
+                    value: m.failed,
+                    class: "bad",
+                    what: "failed",
+                },
+            ]),
+        })
+        .collect()
+}
+
+fn depth_columns(history: &[Minute]) -> Vec<Column> {
+    history
+        .iter()
+        .map(|m| Column {
+            label: m.start.format("%H:%M UTC").to_string(),
+            parts: m.queue_depth.map(|n| {
+                vec![Bar {
+                    value: n,
+                    class: "depth",
+                    what: "pending",
+                }]
+            }),
+        })
+        .collect()
 }
 
 fn framework_rows(d: &Dashboard) -> Vec<Row> {

@@ -1,7 +1,11 @@
-//! The page shell (header, consent banner, footer, inline CSS, the live-update script), status
-//! badges, times and durations, and HTML error pages. Every page goes out through [`html`] or
-//! [`error_page`], with a Content-Security-Policy that allows exactly this stylesheet and this
-//! script (by hash), so even markup that slipped past escaping could not run.
+//! The page shell (skip link, header, consent banner, footer, inline CSS, the page script),
+//! status badges, times and durations, and HTML error pages ([`error_page`], [`not_found`]).
+//! Every page goes out through [`html`], [`error_page`] or [`not_found`], with a
+//! Content-Security-Policy that allows exactly this stylesheet and this script (by hash), so
+//! even markup that slipped past escaping could not run.
+//!
+//! The stylesheet's colours are variables with a light and a dark set (`prefers-color-scheme`),
+//! each meeting WCAG 2.2 AA contrast; pages use the variables, never colours of their own.
 
 use crate::http::error::Kind;
 use std::sync::LazyLock;
@@ -92,10 +96,6 @@ impl Live {
             refresh_s: Some(REFRESH_S),
         }
     }
-
-    fn is_live(&self) -> bool {
-        !self.events.is_empty() || self.refresh_s.is_some()
-    }
 }
 
 /// A whole page: `title` in the tab, the header and the consent banner of `shell`, `body` in
@@ -103,7 +103,7 @@ impl Live {
 pub fn page(shell: &Shell, title: &str, live: &Live, body: Markup) -> Markup {
     let chrome = html! {
         header.top {
-            nav {
+            nav aria-label="Site" {
                 a.brand href="/" { "qrun" }
                 a href="/" { "Dashboard" }
                 @if shell.viewer.is_some() { a href="/runs" { "My runs" } }
@@ -168,8 +168,25 @@ fn encode(path: &str) -> String {
         .collect()
 }
 
-/// The document: head, the header and footer (none on error pages), `<main>` and, for a
-/// live page, the script.
+/// The header of an error page, which does not know the viewer: the way back to the pages
+/// everyone has.
+fn plain_header() -> Markup {
+    html! {
+        header.top {
+            nav aria-label="Site" {
+                a.brand href="/" { "qrun" }
+                a href="/" { "Dashboard" }
+                a href="/runs" { "My runs" }
+                span.spacer {}
+                a href="/login" { "Log in" }
+            }
+        }
+    }
+}
+
+/// The document: head, the skip link, the header and footer (an error page has the plain
+/// header and no footer), `<main>` (the skip link's target) and the script, which localizes
+/// times on every page and keeps a live page current.
 fn document(title: &str, chrome: Option<(Markup, Markup)>, live: &Live, body: Markup) -> Markup {
     let events = (!live.events.is_empty()).then(|| live.events.join(" "));
     html! {
@@ -182,12 +199,14 @@ fn document(title: &str, chrome: Option<(Markup, Markup)>, live: &Live, body: Ma
                 style { (PreEscaped(CSS)) }
             }
             body {
-                @if let Some((header, _)) = &chrome { (header) }
-                main id="page" data-events=[events] data-refresh=[live.refresh_s] { (body) }
-                @if let Some((_, footer)) = &chrome { (footer) }
-                @if live.is_live() {
-                    script { (PreEscaped(SCRIPT)) }
+                a.skip href="#page" { "Skip to content" }
+                @match &chrome {
+                    Some((header, _)) => (header),
+                    None => (plain_header()),
                 }
+                main id="page" tabindex="-1" data-events=[events] data-refresh=[live.refresh_s] { (body) }
+                @if let Some((_, footer)) = &chrome { (footer) }
+                script { (PreEscaped(SCRIPT)) }
             }
         }
     }
@@ -198,8 +217,9 @@ pub fn html(markup: Markup) -> Response {
     respond(StatusCode::OK, markup)
 }
 
-/// An error as a small HTML page with the error's status; the message is the API's (a 5xx
-/// says nothing internal). A 401 links to the login form and drops a stale cookie.
+/// An error as a small HTML page with the error's status, the site's navigation and the way
+/// on; the message is the API's (a 5xx says nothing internal). A 401 links to the login form
+/// and drops a stale cookie.
 pub fn error_page(error: &ApiError) -> Response {
     let status = error.status();
     let unauthorized = error.kind == Kind::Unauthorized;
@@ -210,6 +230,7 @@ pub fn error_page(error: &ApiError) -> Response {
         @if unauthorized {
             p { a href="/login" { "Log in with your API token" } }
         }
+        p { a href="/" { "Go to the dashboard" } }
     };
     let mut response = respond(status, document(title, None, &Live::none(), body));
     if unauthorized {
@@ -218,6 +239,27 @@ pub fn error_page(error: &ApiError) -> Response {
             .insert("set-cookie", HeaderValue::from_static(CLEAR_COOKIE));
     }
     response
+}
+
+/// The 404 page for `shell`'s viewer, with the site's navigation: every unknown page, and any
+/// page this viewer may not know exists (so the answer never says whether it does).
+pub fn not_found(shell: &Shell) -> Response {
+    let body = html! {
+        h1 { "404 Not Found" }
+        p { "There is no page at " code { (shell.here) } "." }
+        ul {
+            li { a href="/" { "The dashboard" } }
+            @if shell.viewer.is_some() {
+                li { a href="/runs" { "Your runs" } }
+            } @else {
+                li { a href={ "/login?next=" (encode(shell.here)) } { "Log in" } " to see your runs and private circuits" }
+            }
+        }
+    };
+    respond(
+        StatusCode::NOT_FOUND,
+        page(shell, "Not found", &Live::none(), body),
+    )
 }
 
 /// Deletes the `qrun_token` cookie.
@@ -253,7 +295,9 @@ pub fn run_badge(run: &Run, id: Option<&str>) -> Markup {
     }
 }
 
-/// A time in UTC, machine-readable in `datetime`; "—" when absent.
+/// A time in UTC, machine-readable in `datetime`; "—" when absent. The page script rewrites
+/// the text in the viewer's time zone (the UTC text stays in `title`); without script the UTC
+/// text stays.
 pub fn time(at: Option<DateTime<Utc>>) -> Markup {
     match at {
         Some(at) => html! {

@@ -1,3 +1,6 @@
+// Every page: each <time datetime> (rendered in UTC) is shown in the viewer's time zone, the UTC
+// text kept in its title; again after every swap. Without this script the UTC text stays.
+//
 // Live pages. <main id="page"> says what to follow:
 //   data-events="URL …"  runs' server-sent event streams: on a new status, the run's badges
 //                        ([data-run]) change at once, then <main> is re-fetched and swapped in
@@ -9,6 +12,20 @@
 (() => {
   const main = document.getElementById("page");
   if (!main) return;
+  const localize = () => {
+    for (const time of main.querySelectorAll("time[datetime]")) {
+      if (time.dataset.local) continue;
+      const at = new Date(time.getAttribute("datetime"));
+      if (Number.isNaN(at.getTime())) continue;
+      time.title = time.textContent;
+      time.textContent = at.toLocaleString(undefined, {
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        second: "2-digit", timeZoneName: "short",
+      });
+      time.dataset.local = "1";
+    }
+  };
+  localize();
   const terminal = ["completed", "failed", "cancelled"];
   const streams = new Map();
   let swaps = Promise.resolve();
@@ -19,6 +36,7 @@
     const fresh = page.getElementById("page");
     if (!fresh) return;
     main.replaceChildren(...fresh.childNodes);
+    localize();
     main.dataset.events = fresh.dataset.events || "";
     if ((fresh.dataset.refresh || "") !== (main.dataset.refresh || "")) {
       main.dataset.refresh = fresh.dataset.refresh || "";

@@ -71,10 +71,13 @@ fn login_form(shell: &Shell, viewer: Option<&User>, next: &str, problem: Option<
             form method="post" action="/logout" { button type="submit" { "Log out" } }
         } @else {
             p { "Paste your API token (from " code { "qrun user create" } ") to run circuits and see your private circuits' runs in this browser. Signing in gives this browser a session of its own (the token is not kept); " em { "Log out" } " ends it." }
-            @if let Some(problem) = problem { p.note { (problem) } }
+            @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
             form.login method="post" action="/login" {
                 input type="hidden" name="next" value=(next);
-                input type="password" name="token" autocomplete="off" placeholder="qrun_…" required;
+                label {
+                    "API token"
+                    input type="password" name="token" autocomplete="off" placeholder="qrun_…" required;
+                }
                 button type="submit" { "Log in" }
             }
         }

@@ -11,8 +11,12 @@
 //!   cookies.
 //! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: a browser session, its secret in
 //!   the `qrun_token` cookie.
-//! - [`layout`]: the shell, inline CSS and script, badges, times, HTML error pages.
-//! - [`histogram`], [`charts`]: outcome counts and the dashboard's bars, as inline SVG.
+//! - [`downloads`]: `GET …/runs/{id}/counts.json|csv`, a completed run's counts as a file.
+//! - [`missing`]: every unknown page a browser asks for: the 404 page, with navigation.
+//! - [`layout`]: the shell, inline CSS and script, badges, times, HTML error and 404 pages.
+//! - [`timeline`]: the run page's timeline, each audit row as a sentence.
+//! - [`histogram`], [`charts`]: outcome counts and the dashboard's bars and per-minute
+//!   columns, as inline SVG.
 //!
 //! **Templates: maud.** Markup is Rust (`html!`), checked by the compiler together with the
 //! values it shows; every interpolation is HTML-escaped unless explicitly `PreEscaped` (used
@@ -32,12 +36,15 @@ mod charts;
 mod circuit;
 mod consent;
 mod dashboard;
+mod downloads;
 mod form;
 mod histogram;
 mod layout;
 mod login;
+mod missing;
 mod run;
 mod runs;
+mod timeline;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,7 +79,11 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .unify()
         .or(consent::routes(ctx.clone()))
         .unify()
-        .or(login::routes(ctx))
+        .or(downloads::routes(ctx.clone()))
+        .unify()
+        .or(login::routes(ctx.clone()))
+        .unify()
+        .or(missing::routes(ctx))
         .unify()
 }
 

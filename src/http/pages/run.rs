@@ -4,6 +4,9 @@
 //! Signed in, the page offers "Run again" (the run form's post, with this run's settings) and,
 //! to the submitter while the run is live, "Cancel" (`POST …/runs/{id}/cancel`). With the
 //! visitor's consent, a view records the seed's `run_viewed_shared_link` (see `consent`).
+//! Times are UTC in `<time datetime>` (the page script shows them in the viewer's zone); the
+//! timeline reads as sentences (`timeline`); a completed run links its counts as JSON and CSV
+//! (`downloads`); a failed run's `LINE:COL` links to that line of the version that ran.
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use warp::{Filter, Rejection};
 
 use super::histogram::histogram;
 use super::layout::{Live, Shell, duration, error_page, html, page, run_badge, seconds, time};
+use super::timeline::timeline;
 use super::{Visitor, consent, form, owner, redirect, same_origin, visitor};
 use crate::domain::{Circuit, QueueStanding, Run, RunStatus, User};
 use crate::http::Context;
@@ -190,13 +194,13 @@ fn run_page(
         }
         (facts(run, submitter, standing))
         @match run.status {
-            RunStatus::Completed => (results(run)),
-            RunStatus::Failed => (failure(run)),
+            RunStatus::Completed => (results(run, &circuit_path)),
+            RunStatus::Failed => (failure(run, &circuit_path)),
             RunStatus::Cancelled => (cancellation(run, submitter, timeline)),
             RunStatus::Pending | RunStatus::Running => {},
         }
         h2 { "Timeline" }
-        (timeline_list(timeline))
+        (self::timeline(timeline))
     };
     page(
         shell,
@@ -247,10 +251,11 @@ fn facts(run: &Run, submitter: Option<&User>, standing: Option<&QueueStanding>) 
     }
 }
 
-fn results(run: &Run) -> Markup {
+fn results(run: &Run, circuit_path: &str) -> Markup {
     let Some(results) = &run.results else {
         return html! {};
     };
+    let file = format!("{circuit_path}/runs/{}/counts", run.id);
     html! {
         h2 { "Results" }
         section.card id="results" {
@@ -259,11 +264,20 @@ fn results(run: &Run) -> Markup {
                 (seconds(results.execution_time)) "."
             }
             (histogram(&results.counts))
+            p.downloads {
+                "Download the counts: "
+                a href={ (file) ".json" } download { "JSON" }
+                a href={ (file) ".csv" } download { "CSV" }
+            }
         }
     }
 }
 
-fn failure(run: &Run) -> Markup {
+/// The error; a message that starts with a source position (`LINE:COL: …`, as the engine
+/// reports it) links that position to its line of the circuit version that ran.
+fn failure(run: &Run, circuit_path: &str) -> Markup {
+    let message = run.error_message.as_deref().unwrap_or("");
+    let position = source_position(message);
     html! {
         h2 { "Error" }
         section.card id="error" {
@@ -271,7 +285,16 @@ fn failure(run: &Run) -> Markup {
                 dt { "class" } dd.mono { (run.error_class.map(|c| c.as_str()).unwrap_or("—")) }
                 dt { "stage" } dd.mono { (run.error_stage.map(|s| s.as_str()).unwrap_or("—")) }
             }
-            pre.error { (run.error_message.as_deref().unwrap_or("")) }
+            pre.error {
+                @match position {
+                    Some((line, at)) => {
+                        a href={ (circuit_path) "?version=" (run.spec.circuit_version) "#L" (line) }
+                            title={ "line " (line) " of version " (run.spec.circuit_version) } { (at) }
+                        (message[at.len()..])
+                    }
+                    None => (message),
+                }
+            }
         }
     }
 }
@@ -297,30 +320,37 @@ fn cancellation(run: &Run, submitter: Option<&User>, timeline: &[AuditEntryView]
     }
 }
 
-fn timeline_list(entries: &[AuditEntryView]) -> Markup {
-    html! {
-        ol.timeline.card {
-            @for entry in entries {
-                li {
-                    strong.mono { (entry.action) } " · " (time(Some(entry.created_at)))
-                    div.meta {
-                        @if let Value::Object(metadata) = &entry.metadata {
-                            @for (key, value) in metadata {
-                                span { (key) "=" span.mono { (plain(value)) } } " "
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+/// The `LINE:COL` a message starts with (`"13:1: unknown gate"`): the line and the position's
+/// text; `None` for a message without one.
+fn source_position(message: &str) -> Option<(u32, &str)> {
+    let mut parts = message.splitn(3, ':');
+    let (line, col) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    let number: u32 = line.parse().ok().filter(|n| *n > 0)?;
+    col.parse::<u32>().ok()?;
+    Some((number, &message[..line.len() + 1 + col.len()]))
 }
 
-/// A metadata value as text: strings without their JSON quotes.
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "—".to_owned(),
-        other => other.to_string(),
+#[cfg(test)]
+mod tests {
+    use super::source_position;
+
+    #[test]
+    fn a_position_is_read_only_at_the_start() {
+        assert_eq!(
+            source_position("13:1: unknown gate foo"),
+            Some((13, "13:1"))
+        );
+        assert_eq!(source_position("2:17: expected ';'"), Some((2, "2:17")));
+        for none in [
+            "the device is down",
+            "0:1: x",
+            "a:1: x",
+            "13: x",
+            "13:x: y",
+            "",
+        ] {
+            assert_eq!(source_position(none), None, "{none}");
+        }
     }
 }

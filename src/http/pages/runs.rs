@@ -214,25 +214,27 @@ fn runs_page(
                 @if filters.is_filtered() { "No run matches these filters." } @else { "You have no runs yet." }
             }
         } @else {
-            table.card id="runs" {
-                thead { tr { th { "run" } th { "circuit" } th { "status" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
-                tbody {
-                    @for (run, circuit) in page_runs {
-                        @let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
-                        tr {
-                            td.mono { a href={ (path) "/runs/" (run.id) } { (short(run)) } }
-                            td { a href=(path) { (circuit.owner_handle) "/" (circuit.name) } }
-                            td { (run_badge(run, None)) }
-                            td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
-                            td.num { (run.spec.shots) }
-                            td { (time(Some(run.created_at))) }
-                            td { (duration(run.started_at, run.completed_at)) }
+            div.scroll role="region" tabindex="0" aria-label="Runs (scrolls sideways)" {
+                table.card id="runs" {
+                    thead { tr { th { "run" } th { "circuit" } th { "status" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
+                    tbody {
+                        @for (run, circuit) in page_runs {
+                            @let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
+                            tr {
+                                td.mono { a href={ (path) "/runs/" (run.id) } { (short(run)) } }
+                                td { a href=(path) { (circuit.owner_handle) "/" (circuit.name) } }
+                                td { (run_badge(run, None)) }
+                                td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
+                                td.num { (run.spec.shots) }
+                                td { (time(Some(run.created_at))) }
+                                td { (duration(run.started_at, run.completed_at)) }
+                            }
                         }
                     }
                 }
             }
         }
-        nav.pages {
+        nav.pages aria-label="Pages of runs" {
             @if filters.cursor.is_some() { a href=(filters.at(None).href()) { "← Newest" } }
             @if let Some(cursor) = next { a href=(filters.at(Some(cursor)).href()) rel="next" { "Older runs →" } }
         }

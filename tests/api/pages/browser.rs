@@ -2,7 +2,7 @@
 //! `tests/browser/` (playwright-core). Screenshots go to `target/tmp/` (`CARGO_TARGET_TMPDIR`).
 //!
 //! - `run-page.mjs`: a running run's page turns `completed` without a reload and the histogram
-//!   appears (`run-page.png`).
+//!   appears (`run-page.png`); its "JSON" and "CSV" downloads hold the API's counts.
 //! - `console.mjs`: signs in, accepts the consent banner, runs a circuit from its page and
 //!   watches the new run reach `completed` without a reload, cancels a running run with the
 //!   page's button, watches the dashboard's count move as a run finishes, lists "My runs"
@@ -11,6 +11,8 @@
 //!
 //! Runs are held by backends that wait for a release file this test writes only once the
 //! browser has seen what it must see, so nothing depends on timing.
+//!
+//! `a11y.rs` drives `a11y.mjs` (axe-core on every page) with this harness ([`Script`]).
 //!
 //! Needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser` (`.ci/run` provides all
 //! three). Without them it prints a loud SKIPPED line, except under `CI`, where it fails.
@@ -34,7 +36,7 @@ fn browser_dir() -> PathBuf {
 }
 
 /// Whether the browser can run; if not, says so loudly (and fails under `CI`).
-fn browser_available() -> bool {
+pub(super) fn browser_available() -> bool {
     let mut missing = Vec::new();
     let node = std::process::Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
@@ -58,14 +60,14 @@ fn browser_available() -> bool {
 }
 
 /// A browser script running: its output line by line, its errors at the end.
-struct Script {
+pub(super) struct Script {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     stderr: ChildStderr,
 }
 
 impl Script {
-    fn start(script: &str, args: &[&str]) -> Script {
+    pub(super) fn start(script: &str, args: &[&str]) -> Script {
         let mut child = tokio::process::Command::new("node")
             .arg(script)
             .args(args)
@@ -84,7 +86,7 @@ impl Script {
 
     /// The next line that starts with `prefix`, within a minute; what follows the prefix.
     /// `None` if the script ended (or went quiet) first.
-    async fn expect(&mut self, prefix: &str) -> Option<String> {
+    pub(super) async fn expect(&mut self, prefix: &str) -> Option<String> {
         tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = self.lines.next_line().await.ok()? {
                 if let Some(rest) = line.strip_prefix(prefix) {
@@ -99,7 +101,7 @@ impl Script {
     }
 
     /// Waits (a minute at most) for the script to end; its error output if it failed.
-    async fn finish(mut self) -> Result<(), String> {
+    pub(super) async fn finish(mut self) -> Result<(), String> {
         let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .map_err(|_| "the browser script did not finish within a minute".to_owned())?
@@ -114,7 +116,7 @@ impl Script {
     }
 
     /// The script's error output, after it ended (for a failure's message).
-    async fn errors(self) -> String {
+    pub(super) async fn errors(self) -> String {
         self.finish().await.err().unwrap_or_default()
     }
 }
@@ -162,6 +164,10 @@ async fn a_running_runs_page_turns_completed_without_a_reload() {
         "browser: completed without a reload{}",
         last.unwrap_or_default()
     );
+    let Some(downloads) = script.expect("downloads equal the API's counts").await else {
+        panic!("the downloads were not checked: {}", script.errors().await);
+    };
+    eprintln!("browser: downloads equal the API's counts {downloads}");
     script.finish().await.expect("the browser script succeeds");
     assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 0));
     // The page the browser ended on is the completed page the server renders.

@@ -318,7 +318,7 @@ async fn the_circuit_page_numbers_its_source_picks_versions_and_offers_the_form_
 
     let (status, html) = app.page("/alice/bell", None, None).await;
     assert_eq!(status, 200, "{html}");
-    assert!(html.contains(r##"<div class="line" id="L3"><a class="ln" href="#L3">3</a><code>qreg q[3];</code></div>"##), "{html}");
+    assert!(html.contains(r##"<div class="line" id="L3"><a class="ln" href="#L3" tabindex="-1">3</a><code>qreg q[3];</code></div>"##), "{html}");
     assert_eq!(
         html.matches(r#"<div class="line""#).count(),
         ghz.lines().count()
