@@ -1,7 +1,7 @@
 """Jobs on the server: ``backend.run`` submits one job (``POST /api/jobs``) whose id is
 ``job.job_id()``; a fresh process finds it (``provider.job``), lists it by tag
-(``provider.jobs``), retags it and reads its usage; a job whose runs partly failed gives the
-others' counts (``result(partial=True)``); a job handle pickles."""
+(``provider.jobs``), retags it and reads its usage; a job handle pickles. (A job whose runs
+partly failed: ``test_results.py``.)"""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import subprocess
 import sys
 import textwrap
 
-from qiskit.exceptions import QiskitError
 from qiskit.providers import JobStatus
 
-import pytest
 from conftest import REPO, QrunServer
 from qrun_qiskit import QrunProvider
 from test_counts import bell, registers
@@ -80,17 +78,6 @@ def test_jobs_are_listed_by_tag_retagged_and_report_usage(provider: QrunProvider
     ] == [second.job_id()]
     first.result()
     assert first.usage() > 0
-
-
-def test_failed_runs_are_unsuccessful_experiments_with_partial(provider: QrunProvider) -> None:
-    job = provider.get_backend("crash").run([bell(), registers()], shots=5)
-    result = job.result(timeout=60, partial=True)
-    assert result.success is False
-    assert [r.success for r in result.results] == [False, False]
-    assert "backend_error" in result.results[0].status
-    with pytest.raises(QiskitError):
-        result.get_counts(0)
-    assert job.status() is JobStatus.ERROR
 
 
 def test_a_job_handle_pickles(provider: QrunProvider) -> None:
