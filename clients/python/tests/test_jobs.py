@@ -85,5 +85,6 @@ def test_a_job_handle_pickles(provider: QrunProvider) -> None:
     counts = job.result().get_counts()
     again = pickle.loads(pickle.dumps(job))
     assert again.job_id() == job.job_id()
+    assert repr(again) == f"<QrunJob('{job.job_id()}', backend='simulator/statevector', runs=1)>"
     assert again.result().get_counts() == counts
     assert again.status() is JobStatus.DONE

@@ -154,6 +154,12 @@ class QrunJob(JobV1):
         ]
         return cls(backend, submissions, str(body["id"]), body["tags"])
 
+    def __repr__(self) -> str:
+        return (
+            f"<QrunJob('{self.job_id()}', backend='{self._backend.info.full_name}', "
+            f"runs={len(self._submissions)})>"
+        )
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         del state["_lock"]
