@@ -12,10 +12,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from qiskit.providers import JobStatus
 
 from conftest import REPO, QrunServer
-from qrun_qiskit import QrunProvider
+from qrun_qiskit import QrunError, QrunProvider
 from test_counts import bell, registers
 
 
@@ -30,7 +31,7 @@ def test_a_job_is_found_by_its_id_in_a_fresh_process(
         f"""\
         import json, sys
         sys.path.insert(0, {str(REPO / "clients" / "python" / "src")!r})
-        from qrun_qiskit import QrunProvider
+        from qrun_qiskit import QrunError, QrunProvider
         provider = QrunProvider({qrun.url!r}, sys.stdin.read().strip())
         job = provider.job({job.job_id()!r})
         result = job.result()
@@ -86,5 +87,8 @@ def test_a_job_handle_pickles(provider: QrunProvider) -> None:
     again = pickle.loads(pickle.dumps(job))
     assert again.job_id() == job.job_id()
     assert repr(again) == f"<QrunJob('{job.job_id()}', backend='simulator/statevector', runs=1)>"
+    # Submitted by backend.run already, as Aer's jobs are: not a TypeError about arguments.
+    with pytest.raises(QrunError, match=r"submitted by backend\.run"):
+        again.submit()
     assert again.result().get_counts() == counts
     assert again.status() is JobStatus.DONE

@@ -206,7 +206,7 @@ class QrunBackend(BackendV2):
         tags = merged["job_tags"] or []
         if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
             raise QrunValidationError(f"job_tags must be a list of strings, not {tags!r}")
-        return QrunJob.submit(self, circuits, exported, seeds, shots, memory, tags)
+        return QrunJob.create(self, circuits, exported, seeds, shots, memory, tags)
 
     def _check_shots(self, shots: object) -> int:
         if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):

@@ -31,7 +31,7 @@ from qiskit.result import Result
 
 from . import api
 from ._export import Exported
-from .exceptions import QrunApiError, QrunRunError, QrunTimeoutError
+from .exceptions import QrunApiError, QrunError, QrunRunError, QrunTimeoutError
 
 if TYPE_CHECKING:
     from .backend import QrunBackend
@@ -84,7 +84,7 @@ class QrunJob(JobV1):
         job_id: str = "",
         tags: Sequence[str] = (),
     ) -> None:
-        """Not called directly: :meth:`QrunBackend.run` submits a job (:meth:`submit`),
+        """Not called directly: :meth:`QrunBackend.run` submits a job (:meth:`create`),
         :meth:`QrunProvider.job` retrieves one."""
         super().__init__(backend, job_id=job_id)
         self._submissions = list(submissions)
@@ -94,7 +94,7 @@ class QrunJob(JobV1):
         self._lock = threading.Lock()
 
     @classmethod
-    def submit(
+    def create(
         cls,
         backend: QrunBackend,
         circuits: Sequence[QuantumCircuit],
@@ -170,6 +170,18 @@ class QrunJob(JobV1):
         self._lock = threading.Lock()
 
     # -- JobV1 -------------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        """A job is submitted by :meth:`QrunBackend.run` before it is returned, as Aer's is;
+        submitting it again is refused (run the circuits again for another job).
+
+        Raises:
+            QrunError: Always.
+        """
+        raise QrunError(
+            f"job {self.job_id()} was submitted by backend.run(); run the circuits again to "
+            "submit another job"
+        )
 
     def status(self) -> JobStatus:
         """The job's status on the server (``GET /api/jobs/{id}``'s ``status``, read again
