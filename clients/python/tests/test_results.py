@@ -15,7 +15,7 @@ from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 
 from conftest import QrunServer, api_get
-from qrun_qiskit import QrunProvider, QrunRunError
+from qrun_qiskit import QrunClient, QrunProvider, QrunRunError
 from test_counts import bell, registers
 
 
@@ -105,3 +105,22 @@ def test_a_job_none_of_whose_runs_completed_is_an_error_result(provider: QrunPro
     with pytest.raises(QiskitError):
         result.get_counts(0)
     assert job.status() is JobStatus.ERROR
+
+
+def test_a_finished_jobs_result_is_kept(
+    provider: QrunProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[str] = []
+    run_memory = QrunClient.run_memory
+
+    def counted(self: QrunClient, run_id: str) -> list[str]:
+        read.append(run_id)
+        return run_memory(self, run_id)
+
+    monkeypatch.setattr(QrunClient, "run_memory", counted)
+    job = provider.get_backend("statevector").run(bell(), shots=50, memory=True)
+    first = job.result()
+    # As Aer's: the same result again, its memory not read from the server a second time.
+    assert job.result() is first
+    assert read == job.run_ids()
+    assert len(first.get_memory()) == 50

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 import warnings
@@ -89,9 +88,8 @@ class QrunJob(JobV1):
         super().__init__(backend, job_id=job_id)
         self._submissions = list(submissions)
         self._tags = list(tags)
-        #: The failed runs :meth:`result` has logged (each once).
-        self._logged: set[str] = set()
-        self._lock = threading.Lock()
+        #: The result, once every run has ended (it cannot change after).
+        self._result: Result | None = None
 
     @classmethod
     def create(
@@ -161,13 +159,8 @@ class QrunJob(JobV1):
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        # The result is read again where the job is unpickled (a pickle stays small).
+        return {**self.__dict__, "_result": None}
 
     # -- JobV1 -------------------------------------------------------------------------------
 
@@ -220,7 +213,8 @@ class QrunJob(JobV1):
         raises ``QiskitError`` quoting that status), the others' counts are there, the
         result's ``success`` is false and its ``status`` ``PARTIAL COMPLETED`` (``ERROR``
         when no run completed); each failed run is logged once (``qrun_qiskit.job``,
-        at ``ERROR``, as Aer logs a failed experiment).
+        at ``ERROR``, as Aer logs a failed experiment). Once every run has ended the result is
+        kept: calling this again returns the same object without reading the server.
 
         Args:
             timeout: Seconds to wait at most; ``None`` waits as long as it takes.
@@ -256,15 +250,20 @@ class QrunJob(JobV1):
                 circuit_name=unfinished[0].name,
                 others=len(unfinished) - 1,
             )
+        if self._result is None:
+            self._result = self._build_result(len(unfinished))
+        return self._result
+
+    def _build_result(self, unfinished: int) -> Result:
+        """The result of the ended runs (``unfinished`` of them did not complete), each
+        failure logged."""
         experiments = [self._experiment(s) for s in self._submissions]
         for experiment in experiments:
-            run_id = experiment["metadata"]["run_id"]
-            if not experiment["success"] and run_id not in self._logged:
-                self._logged.add(run_id)
+            if not experiment["success"]:
                 _log.error("circuit '%s': %s", experiment["header"]["name"], experiment["status"])
         if not unfinished:
             status = "COMPLETED"
-        elif len(unfinished) < len(self._submissions):
+        elif unfinished < len(self._submissions):
             status = "PARTIAL COMPLETED"
         else:
             status = "ERROR"
@@ -274,7 +273,7 @@ class QrunJob(JobV1):
                 "backend_version": self._backend.backend_version,
                 "job_id": self.job_id(),
                 "qobj_id": self.job_id(),
-                "success": not unfinished,
+                "success": unfinished == 0,
                 "status": status,
                 "date": _ended_at([_run(s) for s in self._submissions]),
                 "time_taken": sum(experiment["time_taken"] for experiment in experiments),
