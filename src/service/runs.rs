@@ -199,11 +199,13 @@ impl Service {
                 ),
             ));
         }
-        self.admission
-            .check(backend, &version, &submission.parameters)
+        let wants_bits = submission.memory && self.rules.max_memory_bits > 0;
+        let classical_bits = self
+            .admission
+            .check(backend, &version, &submission.parameters, wants_bits)
             .await?;
         if submission.memory {
-            self.check_memory(&version, &submission).await?;
+            self.check_memory(&version, &submission, classical_bits)?;
         }
         let new = NewRun {
             traceparent: None,
@@ -226,14 +228,15 @@ impl Service {
     }
 
     /// Refuses a run asking for per-shot memory whose shots × classical bits exceed
-    /// `executor.max_memory_bits` (400 `memory_too_large`): an OpenQASM circuit's bits as the
-    /// engine lowers it with the run's parameters (on the blocking pool; a source that does not
-    /// lower fails its run with the reason instead), a Python circuit's at most
-    /// [`qrun_engine::MAX_CLBITS`] (only its runner knows them).
-    async fn check_memory(
+    /// `executor.max_memory_bits` (400 `memory_too_large`): an OpenQASM circuit's bits are
+    /// `classical_bits`, as admission lowered the program with the run's parameters (a source
+    /// that does not lower counts none: its run fails with the reason instead), a Python
+    /// circuit's at most [`qrun_engine::MAX_CLBITS`] (only its runner knows them).
+    fn check_memory(
         &self,
         version: &CircuitVersion,
         submission: &Submission,
+        classical_bits: Option<u32>,
     ) -> Result<(), ServiceError> {
         let limit = self.rules.max_memory_bits;
         let too_large = |message: String| ServiceError::invalid("memory_too_large", message);
@@ -243,15 +246,7 @@ impl Service {
             ));
         }
         let bits = match Format::from_manifest(&version.manifest.format) {
-            Some(format) => {
-                let (source, parameters) = (version.source.clone(), submission.parameters.clone());
-                tokio::task::spawn_blocking(move || {
-                    qrun_engine::classical_bits(&source, format, &parameters)
-                })
-                .await
-                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("counting bits: {e}")))?
-                .map_or(0, u64::from)
-            }
+            Some(_) => classical_bits.map_or(0, u64::from),
             None => qrun_engine::MAX_CLBITS,
         };
         let size = submission.shots.saturating_mul(bits);

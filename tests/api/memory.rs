@@ -1,13 +1,16 @@
 //! Per-shot memory through the API (issue 30, docs/DESIGN.md §2, §6): a transpiled circuit (on
 //! physical qubits) run with `"memory": true`, its shots paged in order and tallying to its
-//! counts; `date` and `time_taken` in its results; the memory bound at submission; a run
+//! counts; `date` and `time_taken` in its results; the memory bound at submission, on the
+//! simulator and on a command backend (the circuit's bits as admission lowered it); a run
 //! without memory, or not completed yet, refused with its code.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body};
+use crate::helpers::{
+    SIMULATOR, TestApp, TestDb, circuit_body, executing, run_body, sleepy_backend,
+};
 use crate::on_both_databases;
 
 /// What `transpile(qc, backend, initial_layout=[4, 1])` + `qasm3.dumps` writes for a Bell
@@ -138,6 +141,43 @@ async fn a_run_with_memory_serves_every_shot_in_order(db: TestDb) {
     assert_eq!(submit(&app, &token, &large).await.0, 201);
 }
 
+/// Three classical bits in OpenQASM 2 (two registers), for a command backend.
+const THREE_BITS_QASM2: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\ncreg f[1];\nh q[0];\nmeasure q -> c;\nmeasure q[1] -> f[0];\n";
+
+async fn a_command_backends_memory_bound_counts_the_circuits_bits(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let sleepy = sleepy_backend(dir.path(), "sleepy", 0.0);
+    let adjust = |config: &mut qrun::config::Config| {
+        config.backends.push(sleepy);
+        config.executor.max_memory_bits = 2000;
+    };
+    let app = TestApp::spawn_with(db, adjust, qrun::app::Hooks::default()).await;
+    let (_, token) = app.user("alice").await;
+    let body = circuit_body("three", "private", "openqasm2", THREE_BITS_QASM2);
+    app.api().upload(&token, &body).await.unwrap();
+    let sleepy = ("command", "sleepy");
+
+    // Without memory, no bound (and its program is not lowered at submission).
+    assert_eq!(
+        submit(&app, &token, &run_body("alice/three", sleepy, 5000))
+            .await
+            .0,
+        201
+    );
+    let mut large = run_body("alice/three", sleepy, 667);
+    large["memory"] = json!(true);
+    let (status, error) = submit(&app, &token, &large).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["code"], "memory_too_large");
+    assert_eq!(
+        error["error"]["message"],
+        "per-shot memory of 667 shots × 3 classical bits is 2001 bits; this service keeps at \
+         most 2000 (executor.max_memory_bits)"
+    );
+    large["shots"] = json!(666);
+    assert_eq!(submit(&app, &token, &large).await.0, 201);
+}
+
 async fn memory_of_a_run_not_completed_is_409(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let (_, token) = app.user("alice").await;
@@ -159,5 +199,6 @@ async fn memory_of_a_run_not_completed_is_409(db: TestDb) {
 
 on_both_databases!(
     a_run_with_memory_serves_every_shot_in_order,
+    a_command_backends_memory_bound_counts_the_circuits_bits,
     memory_of_a_run_not_completed_is_409,
 );

@@ -47,11 +47,15 @@ LISTENING = re.compile(r"listening on http://(\S+)")
 START_TIMEOUT_S = 60.0
 
 #: A command backend (docs/DESIGN.md §5): the job as JSON on stdin; sleeps ``$1`` seconds, then
-#: answers every shot with outcome ``0``.
+#: answers every shot with outcome ``0`` — unless the source names a register ``doomed``: then
+#: it crashes (a ``backend_error`` at ``execute``), so one job can have runs that fail and runs
+#: that complete.
 SLEEPER = """\
 #!/bin/sh
-# Test backend: reads the job, sleeps $1 seconds, answers {"counts": {"0": SHOTS}}.
+# Test backend: reads the job, sleeps $1 seconds, answers {"counts": {"0": SHOTS}}; crashes on
+# a circuit with a register named doomed.
 job=$(cat)
+case "$job" in *doomed*) echo "the test backend refuses register doomed" >&2; exit 3 ;; esac
 shots=$(printf '%s' "$job" | sed -n 's/.*"shots": *\\([0-9][0-9]*\\).*/\\1/p')
 sleep "$1"
 printf '{"counts": {"0": %s}}\\n' "$shots"

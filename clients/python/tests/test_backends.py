@@ -7,7 +7,7 @@ import re
 
 import pytest
 from qiskit import QuantumCircuit, transpile
-from qiskit.circuit import Clbit, ClassicalRegister, Parameter, QuantumRegister
+from qiskit.circuit import ClassicalRegister, Clbit, Parameter, QuantumRegister
 from qiskit.circuit.classical import expr
 from qiskit.circuit.library import CXGate, HGate
 from qiskit.providers.exceptions import QiskitBackendNotFoundError

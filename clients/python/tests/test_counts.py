@@ -251,25 +251,6 @@ def test_qiskits_backend_estimator_runs_on_qrun(provider: QrunProvider) -> None:
     assert abs(values[2]) < 0.1, values
 
 
-def test_a_seed_makes_runs_reproducible(provider: QrunProvider, qrun: QrunServer) -> None:
-    backend = provider.get_backend("statevector")
-    seeded = backend.run(bell(), shots=1000, seed_simulator=7).result().get_counts()
-    again = backend.run(bell(), shots=1000, seed_simulator=np.uint32(7))
-    assert again.result().get_counts() == seeded
-    assert api_get(qrun, f"/api/runs/{again.run_ids()[0]}")["seed"] == 7
-    # In a job, the i-th circuit's run has seed + i: a batch of one circuit is several samples,
-    # and the batch is reproducible too.
-    batch = backend.run([bell(), bell(), bell()], shots=1000, seed_simulator=7)
-    assert [run["seed"] for run in batch.runs()] == [7, 8, 9]
-    counts = batch.result().get_counts()
-    assert counts[0] == seeded
-    assert counts[1] != counts[0] or counts[2] != counts[0], counts
-    assert backend.run(bell(), shots=1000, seed_simulator=8).result().get_counts() == counts[1]
-    # Without a seed, each run samples afresh (three equal 1000-shot Bell counts: p < 1e-3).
-    fresh = [backend.run(bell(), shots=1000).result().get_counts() for _ in range(3)]
-    assert len({tuple(sorted(c.items())) for c in fresh}) > 1, fresh
-
-
 @pytest.mark.parametrize("consent", [False, True])
 def test_runs_carry_the_providers_consent(qrun: QrunServer, consent: bool) -> None:
 

@@ -17,6 +17,7 @@ from qrun_qiskit import (
     QrunApiError,
     QrunBackend,
     QrunClient,
+    QrunGateWarning,
     QrunProvider,
     QrunRunError,
     QrunTimeoutError,
@@ -40,13 +41,43 @@ def test_cancelling_a_long_run_makes_the_job_cancelled(slow: QrunBackend, qrun: 
     assert job.cancel() is True
     assert job.status() is JobStatus.CANCELLED
     with pytest.raises(QrunRunError) as raised:
-        job.result(timeout=30)
+        job.result(timeout=30, partial=False)
     assert time.monotonic() - started < 30  # not the 300 s the backend sleeps
     error = raised.value
     assert error.status == "cancelled" and error.error_class is None
     assert error.run_id == job.run_ids()[0]
     assert api_get(qrun, f"/api/runs/{job.run_ids()[0]}")["status"] == "cancelled"
+    # By default, as Aer: a result that says so instead of an exception.
+    result = job.result(timeout=30)
+    assert (result.success, result.status) == (False, "ERROR")
+    assert result.results[0].status == f"ERROR: run {job.run_ids()[0]} cancelled"
     assert job.cancel() is True  # nothing left to cancel: still final
+
+
+def test_a_job_with_one_run_running_and_one_waiting_is_running(fresh_qrun: QrunServer) -> None:
+    # One run at a time for alice: the second waits while the first runs (300 s).
+    fresh_qrun.start(env={"QRUN__SCHEDULING__MAX_RUNNING_PER_USER": "1"})
+    provider = QrunProvider(fresh_qrun.url, fresh_qrun.token)
+    with pytest.warns(QrunGateWarning, match="qrun_magic"):
+        slow = provider.get_backend("command/slow")
+    job = slow.run([one_qubit("first"), one_qubit("second")], shots=10)
+    try:
+        wait_for(
+            lambda: any(
+                api_get(fresh_qrun, f"/api/runs/{run_id}")["status"] == "running"
+                for run_id in job.run_ids()
+            ),
+            what="a run to start",
+        )
+        statuses = sorted(api_get(fresh_qrun, f"/api/runs/{i}")["status"] for i in job.run_ids())
+        assert statuses == ["pending", "running"]
+        # As the server's job says: running while any run has not ended (not queued because
+        # one still waits).
+        assert api_get(fresh_qrun, f"/api/jobs/{job.job_id()}")["status"] == "running"
+        assert job.status() is JobStatus.RUNNING
+    finally:
+        assert job.cancel() is True
+    assert job.status() is JobStatus.CANCELLED
 
 
 def test_waiting_past_the_timeout_raises_and_the_job_goes_on(slow: QrunBackend) -> None:
@@ -70,7 +101,7 @@ def test_a_run_that_fails_on_the_server_raises_with_its_error_class(
     # The backend program crashes: backend_error at execute, with its stderr.
     job = provider.get_backend("crash").run(one_qubit("crashing"), shots=10)
     with pytest.raises(QrunRunError) as raised:
-        job.result(timeout=60)
+        job.result(timeout=60, partial=False)
     error = raised.value
     assert (error.status, error.error_class, error.error_stage) == (
         "failed",
@@ -98,12 +129,14 @@ def test_a_run_that_fails_on_the_server_raises_with_its_error_class(
     assert f"up to {methods['statevector']} qubits" in refused.value.message
 
 
-def test_the_first_failure_of_a_batch_is_raised_and_counted(provider: QrunProvider) -> None:
+def test_the_first_failure_of_a_batch_is_raised_and_counted_without_partial(
+    provider: QrunProvider,
+) -> None:
 
     backend = provider.get_backend("crash")
     job = backend.run([one_qubit("a"), one_qubit("b")], shots=5)
     with pytest.raises(QrunRunError) as raised:
-        job.result(timeout=60)
+        job.result(timeout=60, partial=False)
     assert raised.value.circuit_name == "a"
     assert "1 more run(s)" in str(raised.value)
 
@@ -171,4 +204,3 @@ def test_a_url_nothing_answers_fails_within_connect_for() -> None:
     assert refused.value.status == 0
     assert f"cannot reach the qrun server at {url}" in refused.value.message
     assert 1.0 < waited < 6.0, waited  # retried for its 2 s, not two minutes
-

@@ -80,7 +80,8 @@ def test_qrun_samplerv2_runs_a_sweep_as_one_upload(
     assert_like_aer(result, circuit, values)
     runs = api_get(qrun, "/api/runs?limit=6")["runs"]  # this test's, the newest
     assert len({run["circuit_id"] for run in runs}) == 1
-    assert sorted(run["parameters"]["phi"] for run in runs) == sorted(values[..., 0].ravel())  # circuit.parameters order: phi, θ
+    # circuit.parameters order: phi, θ
+    assert sorted(run["parameters"]["phi"] for run in runs) == sorted(values[..., 0].ravel())
 
 
 def test_qiskits_backend_sampler_runs_on_qrun(provider: QrunProvider) -> None:

@@ -17,8 +17,6 @@ target, validation, ``run``), :mod:`.job` (a ``JobV1``: statuses, waiting, the `
 :mod:`.sampler` (Qiskit's ``SamplerV2`` primitive), :mod:`.exceptions`.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .api import BackendInfo, QrunClient
 from .backend import QrunBackend, QrunGateWarning
 from .exceptions import (
@@ -33,10 +31,8 @@ from .job import QrunJob
 from .provider import QrunProvider
 from .sampler import SamplerV2
 
-try:
-    __version__ = version("qrun-qiskit")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+#: This package's version (``pyproject.toml`` reads it from here).
+__version__ = "0.2.0"
 
 __all__ = [
     "BackendInfo",

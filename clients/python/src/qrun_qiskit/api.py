@@ -4,9 +4,9 @@ URLs, headers and JSON shapes.
 :class:`QrunClient` wraps an injected :class:`requests.Session`. Every request it makes may be
 sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_taken``), job
 submissions (each carries an ``Idempotency-Key``, so a replay returns the original job), tag
-updates and cancellations (a second one is a 409 on a terminal run) — so it retries what is worth retrying:
-a connection that failed or broke, and the statuses that say "later" (429, 502, 503, 504,
-honouring ``Retry-After``), for up to ``retry_for`` seconds.
+updates and cancellations (a second one is a 409 on a terminal run) — so it retries what is
+worth retrying: a connection that failed or broke, and the statuses that say "later" (429, 502,
+503, 504, honouring ``Retry-After``), for up to ``retry_for`` seconds.
 """
 
 from __future__ import annotations

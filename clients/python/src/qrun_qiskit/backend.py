@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 DEFAULT_SHOTS = 1024
 #: Seeds are 0 to 2^63 - 1 (``POST /api/runs``'s ``seed``).
 MAX_SEED = 2**63
+#: How far apart Aer puts the seeds of a job's experiments: the k-th circuit (or parameter
+#: set) of a job run with ``seed_simulator=S`` is seeded ``S + 2113 * k`` (qiskit-aer 0.18,
+#: ``src/controllers/controller_execute.hpp``: ``seed_shift += 2113`` per experiment).
+SEED_STRIDE = 2113
 
 #: Native gates of any width the server may list, by its name: Qiskit's class and the name
 #: Qiskit's circuits give it (qrun says ``mcp`` for what Qiskit calls ``mcphase``).
@@ -159,9 +163,10 @@ class QrunBackend(BackendV2):
                 applied to every circuit, or a list of such mappings, one per circuit;
                 ``seed_simulator``: the sampling seed (0 to 2^63 - 1), sent as the run's
                 ``seed``: the same seed, circuit, parameters and shots give the same counts.
-                The i-th circuit's run gets ``seed + i`` (modulo 2^63), so identical circuits in
-                one job are independent samples and the whole job is reproducible. ``None``
-                (the default): a fresh seed per run.
+                The i-th circuit's run gets ``seed + 2113 * i`` (modulo 2^63), as Aer seeds a
+                job's experiments (:data:`SEED_STRIDE`), so identical circuits in one job are
+                independent samples, jobs seeded 42 and 43 share no seed, and the whole job is
+                reproducible. ``None`` (the default): a fresh seed per run.
                 ``memory``: also keep each shot's outcome, as Aer's ``memory=True``
                 (``result.get_memory(i)``); shots × classical bits is bounded by the server
                 (400 ``memory_too_large``). ``job_tags``: tags of the server's job, to find it
@@ -201,7 +206,7 @@ class QrunBackend(BackendV2):
         tags = merged["job_tags"] or []
         if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
             raise QrunValidationError(f"job_tags must be a list of strings, not {tags!r}")
-        return QrunJob.submit(self, circuits, exported, seeds, shots, memory, tags)
+        return QrunJob.create(self, circuits, exported, seeds, shots, memory, tags)
 
     def _check_shots(self, shots: object) -> int:
         if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
@@ -228,19 +233,39 @@ class QrunBackend(BackendV2):
             )
 
 
-def _seeds(seed: object, count: int) -> list[int | None]:
-    """Each run's seed: ``seed + i`` (modulo 2^63) for the i-th circuit, or ``None`` for all.
+def check_seed(seed: object) -> int | None:
+    """``seed_simulator`` as a seed (``None`` stays ``None``: fresh seeds).
 
     Raises:
         QrunValidationError: ``seed`` is not a whole number from 0 to 2^63 - 1.
     """
     if seed is None:
-        return [None] * count
+        return None
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise QrunValidationError(f"seed_simulator must be a whole number, not {seed!r}")
     if not 0 <= int(seed) < MAX_SEED:
         raise QrunValidationError(f"seed_simulator must be from 0 to 2^63 - 1, not {seed}")
-    return [(int(seed) + i) % MAX_SEED for i in range(count)]
+    return int(seed)
+
+
+def spaced_seed(seed: int, index: int) -> int:
+    """The seed of the ``index``-th experiment of a job seeded ``seed``, as Aer spaces them:
+    ``seed + 2113 * index`` (:data:`SEED_STRIDE`), modulo 2^63 (qrun's seeds are below 2^63;
+    Aer's wrap at 2^64 instead, which only a seed within ``2113 * index`` of 2^63 meets)."""
+    return (seed + SEED_STRIDE * index) % MAX_SEED
+
+
+def _seeds(seed: object, count: int) -> list[int | None]:
+    """Each run's seed: :func:`spaced_seed` of ``seed`` for the i-th circuit, or ``None`` for
+    all.
+
+    Raises:
+        QrunValidationError: ``seed`` is not a whole number from 0 to 2^63 - 1.
+    """
+    first = check_seed(seed)
+    if first is None:
+        return [None] * count
+    return [spaced_seed(first, i) for i in range(count)]
 
 
 def _measures(circuit: QuantumCircuit) -> bool:

@@ -6,19 +6,21 @@ qrun's run lifecycle maps onto Qiskit's :class:`~qiskit.providers.JobStatus` edg
     pending → QUEUED    running → RUNNING    completed → DONE
     failed  → ERROR     cancelled → CANCELLED
 
-A job of several runs is as far along as its least advanced run, so it is final only when
-every run is (``wait_for_final_state`` and ``result`` wait for all of them).
+A job of several runs is as the server's job says: queued while every run is pending, running
+while any has not ended (some may have), final only when every run is
+(``wait_for_final_state`` and ``result`` wait for all of them).
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import logging
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -28,10 +30,12 @@ from qiskit.result import Result
 
 from . import api
 from ._export import Exported
-from .exceptions import QrunApiError, QrunRunError, QrunTimeoutError
+from .exceptions import QrunApiError, QrunError, QrunRunError, QrunTimeoutError
 
 if TYPE_CHECKING:
     from .backend import QrunBackend
+
+_log = logging.getLogger(__name__)
 
 #: qrun's run statuses, as Qiskit's job statuses.
 STATUS_MAP: dict[str, JobStatus] = {
@@ -79,15 +83,16 @@ class QrunJob(JobV1):
         job_id: str = "",
         tags: Sequence[str] = (),
     ) -> None:
-        """Not called directly: :meth:`QrunBackend.run` submits a job (:meth:`submit`),
+        """Not called directly: :meth:`QrunBackend.run` submits a job (:meth:`create`),
         :meth:`QrunProvider.job` retrieves one."""
         super().__init__(backend, job_id=job_id)
         self._submissions = list(submissions)
         self._tags = list(tags)
-        self._lock = threading.Lock()
+        #: The result, once every run has ended (it cannot change after).
+        self._result: Result | None = None
 
     @classmethod
-    def submit(
+    def create(
         cls,
         backend: QrunBackend,
         circuits: Sequence[QuantumCircuit],
@@ -147,24 +152,37 @@ class QrunJob(JobV1):
         ]
         return cls(backend, submissions, str(body["id"]), body["tags"])
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
+    def __repr__(self) -> str:
+        return (
+            f"<QrunJob('{self.job_id()}', backend='{self._backend.info.full_name}', "
+            f"runs={len(self._submissions)})>"
+        )
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def __getstate__(self) -> dict[str, Any]:
+        # The result is read again where the job is unpickled (a pickle stays small).
+        return {**self.__dict__, "_result": None}
 
     # -- JobV1 -------------------------------------------------------------------------------
 
+    def submit(self) -> None:
+        """A job is submitted by :meth:`QrunBackend.run` before it is returned, as Aer's is;
+        submitting it again is refused (run the circuits again for another job).
+
+        Raises:
+            QrunError: Always.
+        """
+        raise QrunError(
+            f"job {self.job_id()} was submitted by backend.run(); run the circuits again to "
+            "submit another job"
+        )
+
     def status(self) -> JobStatus:
-        """The job's status on the server (one ``GET /api/jobs/{id}`` unless every run has
-        ended): QUEUED while every run is pending, RUNNING while any has not ended, then DONE,
-        ERROR (some run failed) or CANCELLED."""
+        """The job's status on the server (``GET /api/jobs/{id}``'s ``status``, read again
+        unless every run has ended): QUEUED while every run is pending, RUNNING while any has
+        not ended, then DONE, ERROR (some run failed) or CANCELLED."""
         if any(s.run is None or s.run["status"] not in TERMINAL for s in self._submissions):
-            self._refresh()
-        return _aggregate([s.run["status"] for s in self._submissions if s.run is not None])
+            return STATUS_MAP[self._refresh()["status"]]
+        return _final_status([_run(s)["status"] for s in self._submissions])
 
     def cancel(self) -> bool:
         """Cancels every run that has not ended.
@@ -182,7 +200,7 @@ class QrunJob(JobV1):
             submission.run = cancelled if cancelled is not None else client.run(run["id"])
         return all(s.run is not None and s.run["status"] in TERMINAL for s in self._submissions)
 
-    def result(self, timeout: float | None = None, partial: bool = False) -> Result:
+    def result(self, timeout: float | None = None, partial: bool = True) -> Result:
         """Waits until every run has ended and returns their counts as a Qiskit result.
 
         Each run is followed on its event stream (``GET /api/runs/{id}/events``); when the
@@ -190,21 +208,29 @@ class QrunJob(JobV1):
         (``GET /api/runs/{id}``) and the stream is opened again with ``Last-Event-ID``, for as
         long as ``timeout`` allows.
 
+        A failed or cancelled run does not raise by default, as with Aer: its experiment has
+        ``success=False`` and the run's error as its ``status`` (``get_counts(i)`` of it
+        raises ``QiskitError`` quoting that status), the others' counts are there, the
+        result's ``success`` is false and its ``status`` ``PARTIAL COMPLETED`` (``ERROR``
+        when no run completed); each failed run is logged once (``qrun_qiskit.job``,
+        at ``ERROR``, as Aer logs a failed experiment). Once every run has ended the result is
+        kept: calling this again returns the same object without reading the server.
+
         Args:
             timeout: Seconds to wait at most; ``None`` waits as long as it takes.
-            partial: Return the completed runs' counts even if others failed or were
-                cancelled: each such experiment has ``success=False`` and its error as
-                ``status``, and the result's ``success`` is false, as Aer reports a circuit
-                that failed (``get_counts(i)`` of such an experiment raises ``QiskitError``).
+            partial: ``False`` raises :class:`QrunRunError` for the first run (in circuit
+                order) that failed or was cancelled instead.
 
         Returns:
             One experiment per circuit, in order; ``get_counts(i)`` is keyed as Qiskit Aer
-            keys the same circuit's counts (registers, bit order, spaces).
+            keys the same circuit's counts (registers, bit order, spaces). ``date`` is when
+            the job ended (its last run's ``completed_at``, ISO 8601); each experiment's
+            ``time_taken`` is its run's seconds from start to end on its executor
+            (``results.time_taken``), the result's their sum (as :meth:`usage`).
 
         Raises:
-            QrunRunError: A run failed (its ``error_class``, ``error_stage``,
-                ``error_message`` and page URL) or was cancelled, and ``partial`` is false;
-                the first in circuit order.
+            QrunRunError: ``partial`` is false and a run failed (its ``error_class``,
+                ``error_stage``, ``error_message`` and page URL) or was cancelled.
             QrunTimeoutError: Some run had not ended within ``timeout``.
             QrunApiError: The server refused to show a run (e.g. 404).
         """
@@ -224,15 +250,34 @@ class QrunJob(JobV1):
                 circuit_name=unfinished[0].name,
                 others=len(unfinished) - 1,
             )
+        if self._result is None:
+            self._result = self._build_result(len(unfinished))
+        return self._result
+
+    def _build_result(self, unfinished: int) -> Result:
+        """The result of the ended runs (``unfinished`` of them did not complete), each
+        failure logged."""
+        experiments = [self._experiment(s) for s in self._submissions]
+        for experiment in experiments:
+            if not experiment["success"]:
+                _log.error("circuit '%s': %s", experiment["header"]["name"], experiment["status"])
+        if not unfinished:
+            status = "COMPLETED"
+        elif unfinished < len(self._submissions):
+            status = "PARTIAL COMPLETED"
+        else:
+            status = "ERROR"
         return Result.from_dict(
             {
                 "backend_name": self._backend.name,
                 "backend_version": self._backend.backend_version,
                 "job_id": self.job_id(),
                 "qobj_id": self.job_id(),
-                "success": not unfinished,
-                "status": "COMPLETED" if not unfinished else "PARTIAL COMPLETED",
-                "results": [self._experiment(s) for s in self._submissions],
+                "success": unfinished == 0,
+                "status": status,
+                "date": _ended_at([_run(s) for s in self._submissions]),
+                "time_taken": sum(experiment["time_taken"] for experiment in experiments),
+                "results": experiments,
             }
         )
 
@@ -333,18 +378,23 @@ class QrunJob(JobV1):
             "seed": run.get("seed"),
         }
         results = run.get("results")
+        if results is not None:
+            # The backend's execution alone (time_taken adds preparing and storing).
+            metadata["execution_time"] = results["execution_time"]
         if run["status"] != "completed" or results is None:
             reason = (
-                f"{run.get('error_class')} at {run.get('error_stage')}: {run.get('error_message')}"
+                f": {run.get('error_class')} at {run.get('error_stage')}: "
+                f"{run.get('error_message')}"
                 if run["status"] == "failed"
-                else "cancelled"
+                else ""
             )
             return {
                 "shots": run["shots"],
                 "success": False,
-                "status": f"ERROR: run {run['id']} {run['status']}: {reason}",
+                "status": f"ERROR: run {run['id']} {run['status']}{reason}",
                 "data": {},
                 "header": {"name": submission.name},
+                "time_taken": _seconds(run.get("started_at"), run.get("completed_at")),
                 "metadata": metadata,
             }
         counts, header, to_qiskit = _qiskit_counts(results["counts"], submission)
@@ -358,7 +408,8 @@ class QrunJob(JobV1):
             "status": "DONE",
             "data": data,
             "header": header,
-            "time_taken": results["execution_time"],
+            "time_taken": results["time_taken"],
+            "date": results["date"],
             "metadata": metadata,
         }
 
@@ -367,6 +418,21 @@ def _run(submission: _Submission) -> dict[str, Any]:
     """The submission's run (every submission of a job handed out has one)."""
     assert submission.run is not None
     return submission.run
+
+
+def _ended_at(runs: Sequence[dict[str, Any]]) -> str | None:
+    """When the last of ``runs`` ended: the latest ``completed_at`` (as the server wrote it),
+    or ``None`` if none has one."""
+    ended = [run["completed_at"] for run in runs if run.get("completed_at")]
+    return max(ended, key=datetime.fromisoformat, default=None)
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    """Seconds from ``start`` to ``end`` (ISO 8601), 0 if either is missing (a run cancelled
+    before it started), as the server counts a run's ``time_taken``."""
+    if not start or not end:
+        return 0.0
+    return max((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 0.0)
 
 
 def _remaining(deadline: float | None, run_id: str) -> float:
@@ -379,11 +445,10 @@ def _remaining(deadline: float | None, run_id: str) -> float:
     return left
 
 
-def _aggregate(statuses: Sequence[str]) -> JobStatus:
-    """The least advanced of runs' statuses: queued while any run is pending, running while any
-    runs; once all have ended, ERROR if any failed, else CANCELLED if any was cancelled, else
-    DONE."""
-    for status in ("pending", "running", "failed", "cancelled"):
+def _final_status(statuses: Sequence[str]) -> JobStatus:
+    """The status of a job whose runs have all ended with ``statuses``, as the server decides
+    it: ERROR if any failed, else CANCELLED if any was cancelled, else DONE."""
+    for status in ("failed", "cancelled"):
         if status in statuses:
             return STATUS_MAP[status]
     return JobStatus.DONE

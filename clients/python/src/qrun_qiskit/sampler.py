@@ -22,7 +22,7 @@ from qiskit.primitives import BaseSamplerV2, PrimitiveJob, PrimitiveResult, Samp
 from qiskit.primitives.containers import BitArray, DataBin, SamplerPubLike
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
-from .backend import DEFAULT_SHOTS, QrunBackend
+from .backend import DEFAULT_SHOTS, QrunBackend, check_seed, spaced_seed
 from .exceptions import QrunValidationError
 from .job import QrunJob
 
@@ -36,11 +36,14 @@ class SamplerV2(BaseSamplerV2):
     Args:
         backend: The backend to sample on.
         options: ``default_shots`` (shots for a PUB that does not say; 1024) and
-            ``seed_simulator`` (the first run's seed, each further run's spaced from it as
-            :meth:`QrunBackend.run` spaces them; ``None``: fresh seeds).
+            ``seed_simulator`` (the first run's seed; ``None``: fresh seeds). The runs of all
+            the PUBs of one :meth:`run` are numbered in order (each PUB's parameter sets in
+            its flattened order) and the k-th is seeded ``seed_simulator + 2113 * k``, as
+            Aer's ``SamplerV2`` seeds the experiments of PUBs with the same shots
+            (:func:`~qrun_qiskit.backend.spaced_seed`).
 
     Raises:
-        QrunValidationError: An unknown option.
+        QrunValidationError: An unknown option, or a seed that is not 0 to 2^63 - 1.
     """
 
     def __init__(self, backend: QrunBackend, *, options: Mapping[str, Any] | None = None) -> None:
@@ -52,6 +55,7 @@ class SamplerV2(BaseSamplerV2):
             )
         self._backend = backend
         self.options: dict[str, Any] = {**DEFAULT_OPTIONS, **(options or {})}
+        check_seed(self.options["seed_simulator"])
 
     @property
     def backend(self) -> QrunBackend:
@@ -75,29 +79,37 @@ class SamplerV2(BaseSamplerV2):
         return job
 
     def _run(self, pubs: list[SamplerPub]) -> PrimitiveResult[SamplerPubResult]:
-        submitted = [self._submit(pub) for pub in pubs]
+        seed = check_seed(self.options["seed_simulator"])
+        submitted = []
+        runs_before = 0
+        for pub in pubs:
+            first_seed = None if seed is None else spaced_seed(seed, runs_before)
+            pub_and_job = self._submit(pub, first_seed)
+            submitted.append(pub_and_job)
+            runs_before += len(pub_and_job[1].run_ids())
         results = [
-            _pub_result(pub, [experiment.data.memory for experiment in job.result().results])
+            _pub_result(
+                pub, [experiment.data.memory for experiment in job.result(partial=False).results]
+            )
             for pub, job in submitted
         ]
         return PrimitiveResult(
             results, metadata={"version": 2, "job_ids": [job.job_id() for _, job in submitted]}
         )
 
-    def _submit(self, pub: SamplerPub) -> tuple[SamplerPub, QrunJob]:
-        """One PUB as one job: the circuit once, one run per set of parameter values."""
+    def _submit(self, pub: SamplerPub, seed: int | None) -> tuple[SamplerPub, QrunJob]:
+        """One PUB as one job: the circuit once, one run per set of parameter values, the
+        first seeded ``seed`` (``None``: fresh seeds)."""
         parameters = list(pub.circuit.parameters)
-        rows = pub.parameter_values.as_array(parameters).reshape(pub.shape + (len(parameters),))
+        rows = pub.parameter_values.as_array(parameters).reshape((*pub.shape, len(parameters)))
         flat = rows.reshape(-1, len(parameters)) if parameters else np.zeros((max(pub.size, 1), 0))
-        values = [
-            {p: float(v) for p, v in zip(parameters, row, strict=True)} for row in flat
-        ]
+        values = [{p: float(v) for p, v in zip(parameters, row, strict=True)} for row in flat]
         job = self._backend.run(
             [pub.circuit] * len(values),
             shots=pub.shots,
             parameter_values=values,
             memory=True,
-            seed_simulator=self.options["seed_simulator"],
+            seed_simulator=seed,
         )
         return pub, job
 
