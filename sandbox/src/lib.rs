@@ -101,5 +101,6 @@ pub use argv::{BWRAP, HOSTNAME, SECCOMP_FDS, bwrap_argv};
 pub use ending::{Ending, Exit, STDERR_TAIL_BYTES, Stream, stderr_tail};
 pub use limits::OPEN_FILES;
 pub use policy::{DEFAULT_USER, HOME, Hardening, LANG, PATH, Policy};
+pub use run::Started;
 pub use sandbox::{Invocation, Sandbox, SetupError};
 pub use tokio_util::sync::CancellationToken;

@@ -10,7 +10,7 @@ use qrun_engine::Format;
 
 use crate::domain::{
     AuditEntry, Circuit, CircuitVersion, MemoryPage, NewRun, Parameters, QueueStanding, Run,
-    RunSpec, RunStatus, User,
+    RunOptions, RunSpec, RunStatus, User,
 };
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
@@ -42,6 +42,8 @@ pub struct Submission {
     pub seed: Option<u64>,
     /// Whether to record every shot's outcome (bounded by `executor.max_memory_bits`).
     pub memory: bool,
+    /// The backend's run options, checked against what it accepts (`admission`).
+    pub options: RunOptions,
 }
 
 /// One `input` a circuit version declares, which a run of it binds to a number
@@ -199,8 +201,14 @@ impl Service {
                 ),
             ));
         }
+        super::admission::check_options(backend, &submission.options)?;
         self.admission
-            .check(backend, &version, &submission.parameters)
+            .check(
+                backend,
+                &version,
+                &submission.parameters,
+                &submission.options,
+            )
             .await?;
         if submission.memory {
             self.check_memory(&version, &submission).await?;
@@ -220,6 +228,7 @@ impl Service {
                 parameters: submission.parameters,
                 seed: submission.seed,
                 memory: submission.memory,
+                options: submission.options,
             },
         };
         Ok((new, circuit))
