@@ -7,7 +7,7 @@ Prints, per backend, each run's latency (submission → completed, as the client
 its ``results.execution_time`` (the runner's process, from the job handed over to its answer),
 then median and mean. Usage (the Qiskit venv's interpreter, which has ``requests``):
 
-    /opt/qrun-venv/bin/python scripts/bench_warm.py --qrun target/debug/qrun --runs 20
+    /opt/qrun-venv/bin/python scripts/bench_warm.py --qrun target/debug/qrun --runs 20 [--gap 1]
 
 Figures in BENCHMARKS.md ("Warm Aer runners").
 """
@@ -51,6 +51,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qrun", default=str(REPO / "target" / "debug" / "qrun"))
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--gap", type=float, default=0.0,
+        help="seconds between one run's end and the next submission (a replacement's imports "
+        "then need not share the CPU with the next run)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="qrun-bench-warm-"))
@@ -101,10 +106,14 @@ def main() -> None:
         }
         http.post(f"{base}/api/circuits", json=circuit, timeout=30).raise_for_status()
         time.sleep(5)  # the warm programs finish importing before the first measured run
-        print(f"{args.runs} Bell runs (1024 shots) each, sequential; qrun {args.qrun}")
+        print(
+            f"{args.runs} Bell runs (1024 shots) each, sequential, {args.gap} s apart; "
+            f"qrun {args.qrun}"
+        )
         for backend in ("aer-cold", "aer-warm"):
             latencies, executions = [], []
             for _ in range(args.runs + 1):  # the first is a warm-up, not counted
+                time.sleep(args.gap)
                 started = time.monotonic()
                 body = {"circuit": "bench/bell", "shots": 1024,
                         "backend": {"type": "command", "name": backend}}
