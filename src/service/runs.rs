@@ -236,9 +236,9 @@ impl Service {
 
     /// Refuses a run asking for per-shot memory whose shots × classical bits exceed
     /// `executor.max_memory_bits` (400 `memory_too_large`): an OpenQASM circuit's bits as the
-    /// engine lowers it with the run's parameters (on the blocking pool; a source that does not
-    /// lower fails its run with the reason instead), a Python circuit's at most
-    /// [`qrun_engine::MAX_CLBITS`] (only its runner knows them).
+    /// engine lowers it with the run's parameters (on the blocking pool), a Python circuit's,
+    /// or an OpenQASM one the engine does not lower (a runner's to read: the simulator has
+    /// refused it already), at most [`qrun_engine::MAX_CLBITS`] (only its runner knows them).
     async fn check_memory(
         &self,
         version: &CircuitVersion,
@@ -259,7 +259,7 @@ impl Service {
                 })
                 .await
                 .map_err(|e| ServiceError::Internal(anyhow::anyhow!("counting bits: {e}")))?
-                .map_or(0, u64::from)
+                .map_or(qrun_engine::MAX_CLBITS, u64::from)
             }
             None => qrun_engine::MAX_CLBITS,
         };

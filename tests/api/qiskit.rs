@@ -269,6 +269,15 @@ async fn openqasm_the_engine_refuses_is_the_aer_runners_to_judge() {
         "the loop ends with c[0] = 1: {run}"
     );
 
+    // Per-shot memory of a source only the runner reads is bounded as a Python one's: 1024
+    // bits a shot (10,000 shots are past the default 10,000,000 bits).
+    let mut body = run_body("alice/loop", ("command", "aer"), 10_000);
+    body["memory"] = json!(true);
+    let response = app.api().post_run(&token, &body, &[]).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let refused: Value = response.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "memory_too_large", "{refused}");
+
     // What Qiskit cannot read either is the runner's validation error, naming the line.
     let run = run_on_aer(&app, &token, "alice/switch", 10).await;
     assert_eq!(

@@ -170,3 +170,26 @@ def test_per_shot_memory_comes_back_from_aer(aer: QrunBackend, qrun: QrunServer)
         .get_memory(0)
     )
     assert memory == local
+
+
+def test_control_flow_the_engine_refuses_runs_on_aer(aer: QrunBackend) -> None:
+    """A ``while`` loop and a ``delay`` (exported as OpenQASM 3, which qrun's engine refuses and
+    Aer's runner reads) run on the Aer backend with Aer's distribution."""
+    circuit = QuantumCircuit(2, 2, name="repeat-until-one")
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.while_loop((circuit.clbits[0], 0)):
+        circuit.h(0)
+        circuit.measure(0, 0)
+    circuit.delay(100, 1, unit="ns")
+    circuit.ry(1.1, 1)
+    circuit.measure(1, 1)
+    counts = aer.run(circuit, shots=SHOTS, seed_simulator=3).result().get_counts()
+    simulator = AerSimulator()
+    local = (
+        simulator.run(transpile(circuit, simulator), shots=SHOTS, seed_simulator=11)
+        .result()
+        .get_counts()
+    )
+    assert set(counts) == {"01", "11"}, counts  # the loop ends with c[0] = 1
+    assert tvd(counts, local) < TVD_TOLERANCE, (counts, local)
