@@ -50,12 +50,6 @@ pub struct Started {
 }
 
 impl Started {
-    /// The host pid of its process group's leader (bubblewrap, or the program without the
-    /// sandbox).
-    pub fn pid(&self) -> Option<u32> {
-        self.group.0
-    }
-
     /// Whether its program (bubblewrap, under the sandbox) has not exited yet.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

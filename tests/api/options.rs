@@ -133,16 +133,7 @@ async fn options_a_backend_does_not_take_are_400_invalid_options(db: TestDb) {
         "nothing created"
     );
 
-    let backends: Value = app
-        .api()
-        .http()
-        .get(app.api().url("/api/backends"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let backends = app.api().get_json("/api/backends").await.unwrap();
     let listed = |name: &str| {
         backends["backends"]
             .as_array()

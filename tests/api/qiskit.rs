@@ -118,6 +118,15 @@ const GHZ_PY: &str = "from qiskit import QuantumCircuit\n\nn = 20\ncircuit = Qua
 /// Two registers (the last declared leftmost in each key).
 const TWO_REGISTERS_QASM2: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg a[1];\ncreg b[2];\nx q[0];\nx q[2];\nmeasure q[0] -> a[0];\nmeasure q[1] -> b[0];\nmeasure q[2] -> b[1];\n";
 
+/// The application, executing runs, with the README's Aer backend besides the simulator.
+async fn spawn_with_aer(python: &std::path::Path) -> TestApp {
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.push(aer_backend(python));
+    };
+    TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await
+}
+
 /// Runs `owner/name` on Aer with `shots`; the finished run.
 async fn run_on_aer(app: &TestApp, token: &str, circuit: &str, shots: u64) -> Value {
     let id = app
@@ -138,11 +147,7 @@ fn counts(run: &Value) -> Vec<(String, u64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
     let Some(python) = python() else { return };
-    let adjust = |config: &mut qrun::config::Config| {
-        executing(config);
-        config.backends.push(aer_backend(&python));
-    };
-    let app = TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await;
+    let app = spawn_with_aer(&python).await;
     let (_, token) = app.user("alice").await;
     app.upload_as(&token, "bell-py", "public", BELL_PY, "python")
         .await;
@@ -244,11 +249,7 @@ fn local_aer_counts(python: &std::path::Path, source: &str, shots: u64, seed: u6
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openqasm_the_engine_refuses_is_the_aer_runners_to_judge() {
     let Some(python) = python() else { return };
-    let adjust = |config: &mut qrun::config::Config| {
-        executing(config);
-        config.backends.push(aer_backend(&python));
-    };
-    let app = TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await;
+    let app = spawn_with_aer(&python).await;
     let (_, token) = app.user("alice").await;
     // Uploaded: a backend whose runner reads OpenQASM 3 is configured.
     app.upload_as(&token, "loop", "public", WHILE_DELAY_QASM3, "openqasm3")

@@ -14,7 +14,7 @@ from conftest import QrunServer, api_get
 from qrun_qiskit import QrunBackend, QrunProvider
 from qrun_qiskit._export import export
 from qrun_qiskit.exceptions import QrunRunError, QrunValidationError
-from test_counts import SHOTS, TVD_TOLERANCE, aer_counts, tvd
+from test_counts import SHOTS, TVD_TOLERANCE, aer_counts, bell, tvd
 
 
 @pytest.fixture
@@ -54,14 +54,6 @@ def test_a_circuit_transpiled_for_the_aer_backend_runs_there(aer: QrunBackend, l
     expected = aer_counts(circuit)
     assert sum(counts.values()) == SHOTS
     assert tvd(counts, expected) < TVD_TOLERANCE, (counts, expected)
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, 2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure([0, 1], [0, 1])
-    return circuit
 
 
 def depolarizing_on_cx() -> NoiseModel:
