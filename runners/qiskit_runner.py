@@ -78,6 +78,13 @@ Details
   the simulator's Target built once), ``simulator.run(..., shots=shots)``,
   ``get_counts()``. With
   ``OMP_NUM_THREADS`` set, Aer's ``max_parallel_threads`` is set to it.
+* Preload: Qiskit, Aer and the OpenQASM importers are imported before the job is
+  read, so a program started ahead of its run (qrun's ``backends[].warm``) waits on
+  stdin with them loaded.
+* Options: ``method`` is passed to ``AerSimulator(method=...)``; ``noise_model`` is
+  read with ``NoiseModel.from_dict``. A circuit the chosen method cannot run (a
+  non-Clifford gate with ``stabilizer``) is exit 65. With ``memory``, the answer
+  carries ``get_memory()``: every shot's key in shot order.
 * Output hygiene: before any user code or library runs, file descriptor 1 is
   moved aside and fd 1 is pointed at stderr, so ``print()`` in the user's
   module, C extensions and child processes all write to stderr; only the
