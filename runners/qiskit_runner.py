@@ -566,12 +566,17 @@ def preload():
     """Imports what every job needs before the job is read: a program started ahead of its
     run (qrun's warm pool, ``backends[].warm``) then waits on stdin with Qiskit, Aer and the
     OpenQASM importers loaded, and its run pays only for its circuit. A cold run pays the same
-    imports, only earlier."""
-    import openqasm3  # noqa: F401
-    import qiskit_qasm3_import  # noqa: F401
+    imports, only earlier. The OpenQASM 3 importer is optional here, as it is for python and
+    openqasm2 jobs: without it only an openqasm3 job fails (when it loads the source)."""
     from qiskit import QuantumCircuit, qasm2, transpile  # noqa: F401
     from qiskit_aer import AerSimulator  # noqa: F401
     from qiskit_aer.noise import NoiseModel  # noqa: F401
+
+    try:
+        import openqasm3  # noqa: F401
+        import qiskit_qasm3_import  # noqa: F401
+    except ImportError:
+        pass
 
 
 def main(argv):
