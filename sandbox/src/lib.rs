@@ -4,7 +4,9 @@
 //!
 //! [`Policy`] is plain data (what the program may see and use); [`bwrap_argv`] is a pure
 //! function from a policy to bubblewrap's command line; [`Sandbox::run`] runs one
-//! [`Invocation`] and returns its [`Ending`], every known cause typed; [`Sandbox::probe`]
+//! [`Invocation`] and returns its [`Ending`], every known cause typed (in two steps,
+//! [`Sandbox::start`] then [`Sandbox::finish`], for a program started before its input is
+//! known: a [`Started`] program is one run's, never reused); [`Sandbox::probe`]
 //! checks at start-up that the sandbox can be set up on this machine (fail closed: the
 //! service refuses to start rather than run a program unconfined).
 //!
