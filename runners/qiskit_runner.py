@@ -14,9 +14,14 @@ stdin
     One JSON object::
 
         {"source": str, "format": "python" | "openqasm2" | "openqasm3",
-         "shots": int >= 1, "seed": int | null, "parameters": {name: float}}
+         "shots": int >= 1, "seed": int | null, "parameters": {name: float},
+         "memory": bool, "options": {"method": str, "noise_model": {...}}}
 
-    ``parameters`` may be absent, null or empty. Unknown keys are ignored.
+    ``parameters``, ``memory`` (false) and ``options`` may be absent, null or empty.
+    ``options`` are Aer's run options: ``method`` (one of Aer's methods) and
+    ``noise_model`` (``NoiseModel.to_dict(serializable=True)``'s output, read with
+    ``NoiseModel.from_dict``); another name is exit 64, a value Aer refuses exit 65.
+    Unknown keys are ignored.
     ``seed`` is a u64 (any integer in [-2**63, 2**64) is accepted; values of
     2**63 and above are passed to Aer as the same 64 bits).
 
@@ -24,7 +29,9 @@ stdout, exit 0 (success)
     ``{"counts": {"<key>": n, ...}}``: the keys exactly as Qiskit's
     ``Result.get_counts()`` writes them (each classical register's bits
     most-significant first, registers separated by one space, the
-    last-declared register leftmost), the values summing to ``shots``.
+    last-declared register leftmost), the values summing to ``shots``. With
+    ``"memory": true``, also ``"memory": [key, ...]``: every shot's key in shot
+    order (Aer's ``get_memory()``), tallying to the counts.
 
 stdout, exit 65 (a mistake in the user's circuit)
     ``{"error": {"line": N | null, "message": str}}``. ``line`` is a line of
@@ -35,7 +42,8 @@ stdout, exit 65 (a mistake in the user's circuit)
     module-level ``circuit``, a ``circuit`` that is not a ``QuantumCircuit``,
     a circuit that measures nothing, more qubits than ``--max-qubits``, a
     missing or unknown parameter (or parameters for OpenQASM 2), OpenQASM
-    that does not load, and a circuit that Qiskit cannot transpile for Aer.
+    that does not load, a circuit that Qiskit cannot transpile for Aer, an
+    option value Aer refuses, and a circuit the chosen ``method`` cannot run.
 
 anything else (exit 64 for a malformed job or argv, 70 for an internal or
     Aer failure, whatever Python or the kernel gives for a crash)
@@ -70,6 +78,13 @@ Details
   the simulator's Target built once), ``simulator.run(..., shots=shots)``,
   ``get_counts()``. With
   ``OMP_NUM_THREADS`` set, Aer's ``max_parallel_threads`` is set to it.
+* Preload: Qiskit, Aer and the OpenQASM importers are imported before the job is
+  read, so a program started ahead of its run (qrun's ``backends[].warm``) waits on
+  stdin with them loaded.
+* Options: ``method`` is passed to ``AerSimulator(method=...)``; ``noise_model`` is
+  read with ``NoiseModel.from_dict``. A circuit the chosen method cannot run (a
+  non-Clifford gate with ``stabilizer``) is exit 65. With ``memory``, the answer
+  carries ``get_memory()``: every shot's key in shot order.
 * Output hygiene: before any user code or library runs, file descriptor 1 is
   moved aside and fd 1 is pointed at stderr, so ``print()`` in the user's
   module, C extensions and child processes all write to stderr; only the
@@ -84,6 +99,7 @@ Details
 import json
 import os
 import sys
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_USAGE = 64  # malformed job or argv (the service's fault, not the user's)
@@ -94,6 +110,22 @@ USER_FILENAME = "<circuit>"
 USER_MODULE = "circuit_source"
 FORMATS = ("python", "openqasm2", "openqasm3")
 MAX_MESSAGE = 4000
+
+
+#: The run options this runner applies (the job's ``options``), as Aer names them.
+OPTIONS = ("method", "noise_model")
+
+
+class Job(NamedTuple):
+    """One job read from stdin."""
+
+    source: str
+    format: str
+    shots: int
+    seed: int | None
+    parameters: dict
+    memory: bool
+    options: dict
 
 
 class UserError(Exception):
@@ -166,7 +198,18 @@ def read_job(data):
             raise JobError(f'parameter {name!r} must be a number; got {value!r}')
         if value != value or value in (float("inf"), float("-inf")):
             raise JobError(f"parameter {name!r} must be finite; got {value!r}")
-    return source, fmt, shots, seed, parameters
+    memory = job.get("memory", False)
+    if not isinstance(memory, bool):
+        raise JobError(f'"memory" must be true or false; got {memory!r}')
+    options = job.get("options") or {}
+    if not isinstance(options, dict):
+        raise JobError('"options" must be an object {name: value}')
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise JobError(
+            f"unknown option(s) {', '.join(unknown)}; this runner applies {', '.join(OPTIONS)}"
+        )
+    return Job(source, fmt, shots, seed, parameters, memory, options)
 
 
 # ------------------------------------------------------------------ user's Python
@@ -435,11 +478,40 @@ def _threads_from_env():
     return threads if threads > 0 else None
 
 
-def execute(circuit, shots, seed):
+def simulator_options(options):
+    """Aer's options for the job's ``options``: ``method`` as given (Aer's names), and
+    ``noise_model`` (``NoiseModel.to_dict(serializable=True)``'s output) as a ``NoiseModel``.
+    A value Aer refuses is the user's mistake (exit 65)."""
+    result = {}
+    if "method" in options:
+        from qiskit_aer import AerSimulator
+
+        method = options["method"]
+        methods = AerSimulator().available_methods()
+        if method not in methods:
+            raise UserError(f"option method: {method!r} is not one of {', '.join(methods)}")
+        result["method"] = method
+    if "noise_model" in options:
+        from qiskit_aer.noise import NoiseModel
+
+        import warnings
+
+        try:
+            with warnings.catch_warnings():
+                # Deprecated since qiskit-aer 0.15 with no replacement for a JSON noise model.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                result["noise_model"] = NoiseModel.from_dict(options["noise_model"])
+        except Exception as exc:  # noqa: BLE001 (whatever from_dict raises, the value caused it)
+            raise UserError(f"option noise_model: {_exception_message(exc)}") from None
+    return result
+
+
+def execute(circuit, job):
     from qiskit import transpile
     from qiskit_aer import AerSimulator
 
-    options = {}
+    shots, seed = job.shots, job.seed
+    options = simulator_options(job.options)
     if seed is not None:
         options["seed_simulator"] = seed
     threads = _threads_from_env()
@@ -455,15 +527,23 @@ def execute(circuit, shots, seed):
         raise
     except Exception as exc:  # noqa: BLE001 (e.g. an instruction without a definition)
         raise _error_from_exception(exc, "the circuit cannot be compiled for Aer: ") from None
-    result = simulator.run(compiled, shots=shots).result()
+    result = simulator.run(compiled, shots=shots, memory=job.memory).result()
     if not result.success:
         details = "; ".join(str(r.status) for r in result.results if not r.success)
+        method = job.options.get("method")
+        if method is not None and f'"{method}" method' in details:
+            # e.g. a non-Clifford gate with method "stabilizer": the option the run chose.
+            raise UserError(f"Aer cannot run this circuit with method {method!r}: {details}")
         raise RuntimeError(f"Aer failed: {result.status}: {details}")
     counts = result.get_counts(0)
     total = sum(counts.values())
     if total != shots:
         raise RuntimeError(f"Aer returned {total} counts for {shots} shots")
-    return {key: int(counts[key]) for key in sorted(counts)}
+    answer = {"counts": {key: int(counts[key]) for key in sorted(counts)}}
+    if job.memory:
+        # Every shot's key in shot order, formatted as the counts' keys.
+        answer["memory"] = list(result.get_memory(0))
+    return answer
 
 
 # --------------------------------------------------------------------------- main
@@ -482,6 +562,23 @@ def _protocol_stdout():
     return os.fdopen(saved, "w", encoding="utf-8")
 
 
+def preload():
+    """Imports what every job needs before the job is read: a program started ahead of its
+    run (qrun's warm pool, ``backends[].warm``) then waits on stdin with Qiskit, Aer and the
+    OpenQASM importers loaded, and its run pays only for its circuit. A cold run pays the same
+    imports, only earlier. The OpenQASM 3 importer is optional here, as it is for python and
+    openqasm2 jobs: without it only an openqasm3 job fails (when it loads the source)."""
+    from qiskit import QuantumCircuit, qasm2, transpile  # noqa: F401
+    from qiskit_aer import AerSimulator  # noqa: F401
+    from qiskit_aer.noise import NoiseModel  # noqa: F401
+
+    try:
+        import openqasm3  # noqa: F401
+        import qiskit_qasm3_import  # noqa: F401
+    except ImportError:
+        pass
+
+
 def main(argv):
     out = _protocol_stdout()
 
@@ -493,18 +590,20 @@ def main(argv):
 
     try:
         max_qubits = parse_args(argv)
-        source, fmt, shots, seed, parameters = read_job(sys.stdin.buffer.read())
+        preload()
+        job = read_job(sys.stdin.buffer.read())
+        source = job.source
         if source.startswith("\ufeff"):  # a UTF-8 BOM: Python files may have one, compile() refuses it
             source = source[1:]
-        if fmt == "python":
+        if job.format == "python":
             circuit = load_python(source)
-        elif fmt == "openqasm2":
+        elif job.format == "openqasm2":
             circuit = load_openqasm2(source)
         else:
             circuit = load_openqasm3(source)
-        circuit = bind_parameters(circuit, parameters, fmt)
+        circuit = bind_parameters(circuit, job.parameters, job.format)
         check_circuit(circuit, max_qubits)
-        counts = execute(circuit, shots, seed)
+        answer = execute(circuit, job)
     except UserError as exc:
         message = exc.message
         if len(message) > MAX_MESSAGE:
@@ -518,7 +617,7 @@ def main(argv):
 
         traceback.print_exc(file=sys.stderr)
         return EXIT_INTERNAL
-    return reply({"counts": counts}, EXIT_OK)
+    return reply(answer, EXIT_OK)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ pub struct Application {
     config: Config,
     service: Arc<Service>,
     tree: ActorTree,
+    /// The backends the executor runs on: closed last at shutdown (their warm programs).
+    backends: Backends,
     server: JoinHandle<()>,
     /// Fired first at shutdown: `/readyz` fails, event streams end (`http::Context::stopping`).
     stopping: CancellationToken,
@@ -127,8 +129,12 @@ impl Application {
             watchdog: config.watchdog.clone(),
             analytics: config.analytics.clone(),
         };
+        if config.executor.enabled {
+            // On this thread, which lives as long as the service: warm programs die with it.
+            backends.warm_up();
+        }
         let sink = analytics::sink(&config.analytics)?;
-        let tree = ActorTree::start(store.clone(), settings, backends, sink)
+        let tree = ActorTree::start(store.clone(), settings, backends.clone(), sink)
             .await
             .map_err(|e| anyhow::anyhow!("cannot start the actor tree: {e}"))?;
         let metrics = config.metrics.enabled.then(|| {
@@ -197,6 +203,7 @@ impl Application {
             config,
             service,
             tree,
+            backends,
             server,
             stopping,
             shutdown,
@@ -243,7 +250,8 @@ impl Application {
     /// 3. The listener closes; in-flight requests finish by the deadline, and the connections
     ///    still open then are closed.
     /// 4. The analytics outbox's due events are delivered with what time is left (at most
-    ///    twice `analytics.request_timeout_s`); the actors stop.
+    ///    twice `analytics.request_timeout_s`); the actors stop; the backends' warm programs
+    ///    are killed.
     pub async fn shutdown(self) {
         let grace = self.config.server.shutdown_grace();
         let deadline = tokio::time::Instant::now() + grace;
@@ -270,6 +278,8 @@ impl Application {
             self.tree.flush_outbox(flush).await;
         }
         self.tree.stop().await;
+        let backends = self.backends;
+        let _ = tokio::task::spawn_blocking(move || backends.close()).await;
     }
 }
 

@@ -311,7 +311,7 @@ pub struct MetricsConfig {
 
 /// How a simulator backend chooses a run's simulation method (`backends[].method`), named as
 /// Qiskit Aer names its `method` option.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum SimulationMethod {
     /// Per circuit: the stabilizer when every operation is Clifford and it fits, else the
@@ -324,7 +324,43 @@ pub enum SimulationMethod {
     Stabilizer,
 }
 
+/// The run option that chooses the built-in simulator's method for one run (Qiskit Aer's
+/// `method`): one of [`SimulationMethod::NAMES`].
+pub const METHOD_OPTION: &str = "method";
+
 impl SimulationMethod {
+    /// Every method by the name `backends[].method` and the `method` run option give it.
+    pub const NAMES: [&'static str; 3] = ["automatic", "statevector", "stabilizer"];
+
+    /// The method named `name` ([`SimulationMethod::NAMES`]).
+    pub fn from_name(name: &str) -> Option<SimulationMethod> {
+        match name {
+            "automatic" => Some(SimulationMethod::Automatic),
+            "statevector" => Some(SimulationMethod::Statevector),
+            "stabilizer" => Some(SimulationMethod::Stabilizer),
+            _ => None,
+        }
+    }
+
+    /// The method a run's `options` choose: its [`METHOD_OPTION`], automatic when absent (or
+    /// not a name: submissions are checked before a run exists).
+    pub fn of_run(options: &crate::domain::RunOptions) -> SimulationMethod {
+        options
+            .get(METHOD_OPTION)
+            .and_then(serde_json::Value::as_str)
+            .and_then(SimulationMethod::from_name)
+            .unwrap_or_default()
+    }
+
+    /// A backend's `limits` for a run with this method: a pinned method replaces the
+    /// backend's; automatic leaves the backend's own choice.
+    pub fn apply(self, mut limits: qrun_engine::Limits) -> qrun_engine::Limits {
+        if let Some(method) = self.pinned() {
+            limits.method = Some(method);
+        }
+        limits
+    }
+
     /// The engine's pinned method; `None` for automatic.
     pub fn pinned(self) -> Option<qrun_engine::Method> {
         match self {
@@ -359,6 +395,7 @@ impl OtelConfig {
 /// One execution backend.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[allow(clippy::large_enum_variant)] // a few per process, read once at start-up
 pub enum BackendConfig {
     /// The built-in simulator: the state vector, and the stabilizer method for Clifford
     /// circuits (docs/DESIGN.md §5).
@@ -406,6 +443,17 @@ pub enum BackendConfig {
         /// reports them (e.g. Aer's basis gates); empty if unset.
         #[serde(default)]
         native_gates: Vec<String>,
+        /// The run options a submission may give (`options`), by name, passed to the program
+        /// in the job's `"options"` (e.g. `["method", "noise_model"]` for the Qiskit runner);
+        /// any other is a 400 `invalid_options`. Empty if unset: none.
+        #[serde(default)]
+        options: Vec<String>,
+        /// How many programs to keep started ahead of their runs, each in a sandbox of its
+        /// own, waiting on stdin for its one job (docs/DESIGN.md §13); a run takes one and a
+        /// replacement starts. 0 (the default): each run starts its program. Each waiting
+        /// program holds its start-up memory (the Qiskit runner: ~100 MiB).
+        #[serde(default)]
+        warm: usize,
         /// `[backends.sandbox]`: how the program is confined.
         #[serde(default)]
         sandbox: SandboxConfig,
@@ -566,6 +614,15 @@ impl BackendConfig {
                 .map(|g| g.to_string())
                 .collect(),
             BackendConfig::Command { native_gates, .. } => native_gates.clone(),
+        }
+    }
+
+    /// The run options a submission may give on this backend: the simulator's
+    /// [`METHOD_OPTION`], a command backend's `options`.
+    pub fn options(&self) -> Vec<String> {
+        match self {
+            BackendConfig::Simulator { .. } => vec![METHOD_OPTION.to_owned()],
+            BackendConfig::Command { options, .. } => options.clone(),
         }
     }
 
@@ -786,9 +843,21 @@ impl Config {
             validate_formats(&id, backend)?;
             validate_methods(&id, backend)?;
             if let BackendConfig::Command {
-                program, sandbox, ..
+                program,
+                sandbox,
+                max_qubits,
+                warm,
+                ..
             } = backend
             {
+                if *warm > MAX_WARM {
+                    return Err(ConfigError::key(
+                        &format!("backends[{id}].warm"),
+                        format!(
+                            "{warm} is more than {MAX_WARM} programs started ahead of their runs"
+                        ),
+                    ));
+                }
                 if !program.is_absolute() {
                     return Err(ConfigError::key(
                         &format!("backends[{id}].program"),
@@ -796,6 +865,9 @@ impl Config {
                     ));
                 }
                 validate_sandbox(&id, sandbox)?;
+                if let Some(qubits) = max_qubits {
+                    validate_state_vector_fits(&id, *qubits, sandbox.memory_mb)?;
+                }
             }
         }
         Ok(())
@@ -845,6 +917,49 @@ fn validate_methods(id: &str, backend: &BackendConfig) -> Result<(), ConfigError
         return Err(ConfigError::key(
             &key(room.0),
             "is 0: the backend would run no circuit with its method",
+        ));
+    }
+    Ok(())
+}
+
+/// Most programs a command backend keeps started ahead of their runs (`warm`): each holds
+/// its start-up memory (~100 MiB for the Qiskit runner) while it waits.
+pub const MAX_WARM: usize = 32;
+
+/// What a runner needs besides its state vector, MiB: the interpreter with Qiskit and Aer
+/// imported peaks at about 100 MiB (the Qiskit runner, measured with `/usr/bin/time -v`:
+/// 96 MiB for a 2-qubit run, 1,126 MiB for a 26-qubit one whose vector is 1,024 MiB).
+pub const RUNNER_OVERHEAD_MB: u64 = 128;
+
+/// A command backend's `max_qubits` is the width of the state vector its program may have to
+/// hold (the Qiskit runner's `--max-qubits`): 16 bytes (a complex double) × 2^`max_qubits`,
+/// plus [`RUNNER_OVERHEAD_MB`], must fit in `sandbox.memory_mb`, or the widest circuit the
+/// backend advertises could only fail `resource_limit`. 2048 MiB fits 26 qubits (1024 + 128
+/// MiB); 27 needs 2048 MiB for the vector alone.
+fn validate_state_vector_fits(
+    id: &str,
+    max_qubits: u32,
+    memory_mb: u64,
+) -> Result<(), ConfigError> {
+    // 16 B × 2^n in MiB is 2^(n - 16); below 16 qubits the vector is under 1 MiB.
+    let vector_mb = 1u64
+        .checked_shl(max_qubits.saturating_sub(16))
+        .unwrap_or(u64::MAX);
+    if vector_mb.saturating_add(RUNNER_OVERHEAD_MB) > memory_mb {
+        let fits = (0..64u32)
+            .take_while(|n| (1u64 << n.saturating_sub(16)) + RUNNER_OVERHEAD_MB <= memory_mb)
+            .last();
+        return Err(ConfigError::key(
+            &format!("backends[{id}].max_qubits"),
+            format!(
+                "{max_qubits} qubits need a state vector of 16 B × 2^{max_qubits} = {vector_mb} \
+                 MiB plus {RUNNER_OVERHEAD_MB} MiB for the runner, more than \
+                 sandbox.memory_mb = {memory_mb}; {}",
+                match fits {
+                    Some(n) => format!("at most {n} qubits fit"),
+                    None => "raise sandbox.memory_mb".to_owned(),
+                }
+            ),
         ));
     }
     Ok(())
@@ -1015,6 +1130,28 @@ mod tests {
         Config::load_from(Some(&path), Env::prefixed("QRUN_TEST_NOTHING__"))
     }
 
+    /// A command backend's `max_qubits` must leave its state vector room in `memory_mb`.
+    #[test]
+    fn a_command_backends_max_qubits_must_fit_its_memory() {
+        let aer = |extra: &str| load_toml(&format!("{AER}{extra}"));
+        assert!(aer("max_qubits = 26\n").is_ok());
+        assert!(aer("max_qubits = 27\n[backends.sandbox]\nmemory_mb = 2176\n").is_ok());
+        assert_eq!(
+            aer("max_qubits = 27\n").unwrap_err().to_string(),
+            "config: key `backends[command/aer].max_qubits`: 27 qubits need a state vector of \
+             16 B × 2^27 = 2048 MiB plus 128 MiB for the runner, more than sandbox.memory_mb = \
+             2048; at most 26 qubits fit"
+        );
+        assert_eq!(
+            aer("max_qubits = 20\n[backends.sandbox]\nmemory_mb = 100\n")
+                .unwrap_err()
+                .to_string(),
+            "config: key `backends[command/aer].max_qubits`: 20 qubits need a state vector of \
+             16 B × 2^20 = 16 MiB plus 128 MiB for the runner, more than sandbox.memory_mb = \
+             100; raise sandbox.memory_mb"
+        );
+    }
+
     /// `[scheduling]`: weights must be positive and finite, named in the error by handle; a
     /// cap of 0 is none.
     #[test]
@@ -1143,7 +1280,7 @@ mod tests {
 
         // A second command backend does not inherit the first one's keys.
         let config = load_toml(&format!(
-            "{AER}max_qubits = 28\n[[backends]]\ntype = \"command\"\nname = \"other\"\nprogram = \"/opt/other\"\ntimeout_s = 5\n"
+            "{AER}max_qubits = 26\n[[backends]]\ntype = \"command\"\nname = \"other\"\nprogram = \"/opt/other\"\ntimeout_s = 5\n"
         ))
         .unwrap();
         assert!(matches!(
@@ -1270,6 +1407,15 @@ mod tests {
             (
                 &format!("{AER}[backends.sandbox]\nmemory_mb = 0\n"),
                 "backends[command/aer].sandbox.memory_mb",
+            ),
+            (
+                &format!("{AER}max_qubits = 27\n"),
+                "backends[command/aer].max_qubits",
+            ),
+            (&format!("{AER}warm = 33\n"), "backends[command/aer].warm"),
+            (
+                &format!("{AER}max_qubits = 4000000000\n[backends.sandbox]\nmemory_mb = 4096\n"),
+                "backends[command/aer].max_qubits",
             ),
             (
                 &format!("{AER}[backends.sandbox]\ncpu_s = 0\n"),

@@ -60,6 +60,8 @@ async fn metrics_count_a_scripted_mix_exactly() {
         max_output_bytes: 1 << 20,
         max_qubits: None,
         native_gates: Vec::new(),
+        options: Vec::new(),
+        warm: 0,
         sandbox: qrun::config::SandboxConfig {
             read_only_paths: vec![dir.path().to_owned()],
             ..Default::default()

@@ -37,6 +37,9 @@ pub struct Model {
     pub seed: Option<i64>,
     /// Whether the run records every shot's outcome (`run_memory`).
     pub memory: bool,
+    /// `{"name": value}`: the backend's run options the submission gave (`method`,
+    /// `noise_model`, …); `NULL` when none.
+    pub options: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

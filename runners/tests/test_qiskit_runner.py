@@ -398,11 +398,47 @@ def test_bad_openqasm3():
         json.dumps({"source": "", "format": "python", "shots": 0, "seed": None}),
         json.dumps({"source": "", "format": "python", "shots": 1, "seed": 2**64}),
         json.dumps({"source": "", "format": "python", "shots": 1, "parameters": {"t": "x"}}),
+        json.dumps({"source": "", "format": "python", "shots": 1, "memory": "yes"}),
+        json.dumps({"source": "", "format": "python", "shots": 1, "options": ["method"]}),
+        json.dumps({"source": "", "format": "python", "shots": 1, "options": {"device": "GPU"}}),
     ],
 )
 def test_malformed_job_is_not_a_user_error(job):
     code, payload, out, err = run(None, job=job)
     assert code == 64 and out == "" and "qiskit_runner:" in err
+
+
+def test_memory_is_every_shot_in_order_keyed_as_the_counts():
+    source = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[1];\ncreg d[1];\nh q[0];\nx q[1];\nmeasure q[0] -> c[0];\nmeasure q[1] -> d[0];\n"
+    job = {"source": source, "format": "openqasm2", "shots": 40, "seed": 3, "memory": True}
+    code, payload, out, err = run(None, job=job)
+    assert code == 0, err
+    memory, counts = payload["memory"], payload["counts"]
+    assert len(memory) == 40 and set(memory) <= {"1 0", "1 1"}, memory
+    assert {key: memory.count(key) for key in set(memory)} == counts
+    code, again, _, err = run(None, job=job)
+    assert again["memory"] == memory, "same seed, same shot order"
+    code, without, _, _ = run(None, job={**job, "memory": False})
+    assert "memory" not in without
+
+
+def test_options_method_and_noise_model():
+    from qiskit_aer.noise import NoiseModel, depolarizing_error
+
+    noise = NoiseModel()
+    noise.add_all_qubit_quantum_error(depolarizing_error(0.5, 2), ["cx"])
+    options = {"method": "density_matrix", "noise_model": noise.to_dict(serializable=True)}
+    noisy = ok(None, job={"source": BELL, "format": "python", "shots": 2000, "seed": 5, "options": options})
+    assert noisy.get("01", 0) + noisy.get("10", 0) > 200, noisy  # about 25% with p = 0.5
+    clean = ok(BELL, shots=2000, seed=5)
+    assert set(clean) == {"00", "11"}
+    error = user_error(None, job={"source": BELL, "format": "python", "shots": 1, "options": {"method": "quantum"}})
+    assert error["message"].startswith("option method: 'quantum' is not one of automatic, ")
+    error = user_error(None, job={"source": BELL, "format": "python", "shots": 1, "options": {"noise_model": {"errors": 3}}})
+    assert error["message"].startswith("option noise_model: ")
+    t_gate = "from qiskit import QuantumCircuit\ncircuit = QuantumCircuit(1, 1)\ncircuit.h(0)\ncircuit.t(0)\ncircuit.h(0)\ncircuit.measure(0, 0)\n"
+    error = user_error(None, job={"source": t_gate, "format": "python", "shots": 1, "options": {"method": "stabilizer"}})
+    assert error["message"].startswith("Aer cannot run this circuit with method 'stabilizer'")
 
 
 def test_bad_argv_is_not_a_user_error():

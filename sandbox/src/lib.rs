@@ -4,7 +4,9 @@
 //!
 //! [`Policy`] is plain data (what the program may see and use); [`bwrap_argv`] is a pure
 //! function from a policy to bubblewrap's command line; [`Sandbox::run`] runs one
-//! [`Invocation`] and returns its [`Ending`], every known cause typed; [`Sandbox::probe`]
+//! [`Invocation`] and returns its [`Ending`], every known cause typed (in two steps,
+//! [`Sandbox::start`] then [`Sandbox::finish`], for a program started before its input is
+//! known: a [`Started`] program is one run's, never reused); [`Sandbox::probe`]
 //! checks at start-up that the sandbox can be set up on this machine (fail closed: the
 //! service refuses to start rather than run a program unconfined).
 //!
@@ -101,5 +103,6 @@ pub use argv::{BWRAP, HOSTNAME, SECCOMP_FDS, bwrap_argv};
 pub use ending::{Ending, Exit, STDERR_TAIL_BYTES, Stream, stderr_tail};
 pub use limits::OPEN_FILES;
 pub use policy::{DEFAULT_USER, HOME, Hardening, LANG, PATH, Policy};
+pub use run::Started;
 pub use sandbox::{Invocation, Sandbox, SetupError};
 pub use tokio_util::sync::CancellationToken;

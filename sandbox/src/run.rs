@@ -1,5 +1,8 @@
-//! [`Sandbox::run`]: one program under the policy, from spawn to the last process killed.
+//! [`Sandbox::run`]: one program under the policy, from spawn to the last process killed; in two
+//! steps, [`Sandbox::start`] and [`Sandbox::finish`], for a program started before its input
+//! is known (a warm pool: the start-up work done ahead, each started program used once).
 
+use std::ffi::OsString;
 use std::os::fd::{AsRawFd as _, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
@@ -32,9 +35,31 @@ enum Cut {
     Io(String),
 }
 
+/// A program started under the policy by [`Sandbox::start`], its stdin not yet written: its
+/// own namespaces, `/tmp`, cgroup and processes, waiting for [`Sandbox::finish`]. Dropped
+/// unfinished, every process it started is killed (its process group, its cgroup) and its
+/// cgroup removed.
+pub struct Started {
+    child: tokio::process::Child,
+    group: ProcessGroup,
+    cgroup: Option<Arc<RunCgroup>>,
+    /// Without the sandbox: its private working directory, removed when dropped.
+    _workdir: Option<WorkDir>,
+    /// What was started (bubblewrap, or the program without the sandbox), for messages.
+    program: PathBuf,
+}
+
+impl Started {
+    /// Whether its program (bubblewrap, under the sandbox) has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 impl Sandbox {
     /// Runs `invocation` under the policy and says how it ended. Never fails: a program
-    /// that cannot be started is [`Ending::NotStarted`].
+    /// that cannot be started is [`Ending::NotStarted`]. [`Sandbox::start`] then
+    /// [`Sandbox::finish`].
     ///
     /// Every process the run started — daemons that left its session included — is killed
     /// when the program exits, on timeout, on output past the cap, when `cancel` fires, and
@@ -45,6 +70,29 @@ impl Sandbox {
     /// gets that parent-death signal; the run's cgroup, where there is one, still finds the
     /// rest when the run ends.
     pub async fn run(&self, invocation: &Invocation<'_>, cancel: &CancellationToken) -> Ending {
+        match self.start(invocation.program, invocation.args) {
+            Ok(started) => {
+                self.finish(
+                    started,
+                    invocation.stdin,
+                    invocation.timeout,
+                    invocation.max_output_bytes,
+                    cancel,
+                )
+                .await
+            }
+            Err(ending) => ending,
+        }
+    }
+
+    /// Starts `program` with `args` under the policy, in a cgroup, namespaces and `/tmp` of
+    /// its own, its stdin open and unwritten: it runs (e.g. imports its libraries) until it
+    /// reads its input. Its CPU time and memory count against the policy's caps from here
+    /// on; its wall-clock limit runs from [`Sandbox::finish`]. The parent-death signal is
+    /// tied to the calling thread: call it from a thread that lives as long as the program
+    /// may wait (tokio's worker threads do; the blocking pool's do not). A program that
+    /// cannot be started is the [`Ending::NotStarted`] it would end as.
+    pub fn start(&self, program: &Path, args: &[OsString]) -> Result<Started, Ending> {
         let policy = &self.policy;
         let cgroup = match &self.cgroups {
             None => None,
@@ -53,9 +101,9 @@ impl Sandbox {
                 match cgroups.create(policy, extra) {
                     Ok(cgroup) => Some(Arc::new(cgroup)),
                     Err(e) => {
-                        return Ending::NotStarted {
+                        return Err(Ending::NotStarted {
                             reason: format!("cannot create the run's cgroup: {e}"),
-                        };
+                        });
                     }
                 }
             }
@@ -66,18 +114,18 @@ impl Sandbox {
             match WorkDir::create() {
                 Ok(dir) => Some(dir),
                 Err(e) => {
-                    return Ending::NotStarted {
+                    return Err(Ending::NotStarted {
                         reason: format!("cannot create a working directory: {e}"),
-                    };
+                    });
                 }
             }
         };
 
         let run_as = match &self.run_as {
             RunAs::Unusable(why) => {
-                return Ending::NotStarted {
+                return Err(Ending::NotStarted {
                     reason: why.clone(),
-                };
+                });
             }
             RunAs::Service => None,
             RunAs::User { uid, gid } => Some((Uid::from_raw(*uid), Gid::from_raw(*gid))),
@@ -85,7 +133,7 @@ impl Sandbox {
         let seccomp = if policy.enabled && policy.hardening.seccomp {
             match seccomp_pipes() {
                 Ok(fds) => Some(fds),
-                Err(reason) => return Ending::NotStarted { reason },
+                Err(reason) => return Err(Ending::NotStarted { reason }),
             }
         } else {
             None
@@ -93,22 +141,22 @@ impl Sandbox {
         if let (Some(dir), Some((uid, gid))) = (&workdir, run_as)
             && let Err(e) = nix::unistd::chown(&dir.0, Some(uid), Some(gid))
         {
-            return Ending::NotStarted {
+            return Err(Ending::NotStarted {
                 reason: format!("cannot give the working directory to uid {uid}: {e}"),
-            };
+            });
         }
 
         let mut command = match &workdir {
             None => {
-                let argv = bwrap_argv(policy, invocation.program, invocation.args);
+                let argv = bwrap_argv(policy, program, args);
                 let mut command = tokio::process::Command::new(BWRAP);
                 // The service's own directory may be out of the program's user's reach.
                 command.args(&argv[1..]).current_dir("/");
                 command
             }
             Some(dir) => {
-                let mut command = tokio::process::Command::new(invocation.program);
-                command.args(invocation.args).current_dir(&dir.0);
+                let mut command = tokio::process::Command::new(program);
+                command.args(args).current_dir(&dir.0);
                 command
             }
         };
@@ -163,24 +211,50 @@ impl Sandbox {
         let program = if policy.enabled {
             Path::new(BWRAP)
         } else {
-            invocation.program
+            program
         };
         let spawned = command.spawn();
         // The child has its copies of the filters (bubblewrap reads them).
         drop(seccomp);
-        let mut child = match spawned {
+        let child = match spawned {
             Ok(child) => child,
             Err(e) => {
-                return Ending::NotStarted {
+                return Err(Ending::NotStarted {
                     reason: format!("{}: {e}", program.display()),
-                };
+                });
             }
         };
-        let group = ProcessGroup(child.id());
+        Ok(Started {
+            group: ProcessGroup(child.id()),
+            child,
+            cgroup,
+            _workdir: workdir,
+            program: program.to_owned(),
+        })
+    }
+
+    /// Finishes what [`Sandbox::start`] started: writes `input` to its stdin and closes it,
+    /// collects stdout and stderr up to `max` bytes each, within `timeout` of wall-clock time
+    /// from now, and says how it ended, exactly as [`Sandbox::run`] does (every process of
+    /// the run killed when it ends, when `cancel` fires, or when this future is dropped).
+    pub async fn finish(
+        &self,
+        started: Started,
+        input: &[u8],
+        timeout: Duration,
+        max: usize,
+        cancel: &CancellationToken,
+    ) -> Ending {
+        let policy = &self.policy;
+        let Started {
+            mut child,
+            group,
+            cgroup,
+            _workdir,
+            program,
+        } = started;
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
-        let max = invocation.max_output_bytes;
-        let input = invocation.stdin;
 
         let exchange = async {
             let write = async {
@@ -223,7 +297,7 @@ impl Sandbox {
         };
         let finished = tokio::select! {
             finished = exchange => Some(finished),
-            () = tokio::time::sleep(invocation.timeout) => None,
+            () = tokio::time::sleep(timeout) => None,
             () = cpu_spent => {
                 kill_leftovers(&group, cgroup.as_ref()).await;
                 let _ = child.start_kill();
@@ -243,9 +317,7 @@ impl Sandbox {
 
         let (status, stdout, stderr) = match finished {
             None => {
-                return Ending::WallTimeout {
-                    limit: invocation.timeout,
-                };
+                return Ending::WallTimeout { limit: timeout };
             }
             Some(Err(Cut::TooLarge(stream))) => {
                 return Ending::OutputTooLarge {

@@ -194,6 +194,7 @@ async fn execute(
         seed: run.spec.seed,
         parameters: run.spec.parameters,
         memory: run.spec.memory,
+        options: run.spec.options,
     };
     let span = tracing::info_span!(
         "execution",

@@ -280,6 +280,7 @@ async fn exec(
         seed,
         parameters: params.into_iter().collect(),
         memory: false,
+        options: Default::default(),
     };
     match backend.execute(job, CancellationToken::new()).await {
         Ok(executed) => {

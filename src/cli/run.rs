@@ -364,6 +364,7 @@ fn show_json(
         parameters,
         seed,
         memory,
+        options,
     } = spec;
     json!({
         "run": {
@@ -384,6 +385,7 @@ fn show_json(
             "parameters": parameters,
             "seed": seed,
             "memory": memory,
+            "options": options,
             "results": results,
             "error_class": error_class.map(|c| c.as_str()),
             "error_stage": error_stage.map(|s| s.as_str()),

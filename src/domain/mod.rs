@@ -31,6 +31,6 @@ pub use failure::{ErrorClass, ErrorStage, Failure, MAX_MESSAGE_BYTES};
 pub use job::{Job, JobRun, JobSummary, NewJob};
 pub use memory::{Memory, MemoryError, MemoryPage};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
-pub use run::{NewRun, Parameters, QueueStanding, Run, RunResults, RunSpec};
+pub use run::{NewRun, Parameters, QueueStanding, Run, RunOptions, RunResults, RunSpec};
 pub use status::{Action, Edge, RunStatus};
 pub use text::escape_untrusted;

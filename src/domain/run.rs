@@ -30,6 +30,11 @@ pub struct RunResults {
 /// Python circuit's free parameters), by name. Empty when it binds none.
 pub type Parameters = BTreeMap<String, f64>;
 
+/// The run options a submission gives (Qiskit Aer's names: `method`, `noise_model`, …), by
+/// name, each a JSON value; which names a backend accepts is its configuration's
+/// (docs/DESIGN.md §5). Empty when it gives none.
+pub type RunOptions = BTreeMap<String, serde_json::Value>;
+
 /// What a run was asked to do, fixed when it is created: the submission as resolved (its
 /// circuit's id and version, the framework the version declares). An idempotent replay must ask
 /// for exactly this again (docs/DESIGN.md §6), so it is compared whole.
@@ -47,6 +52,8 @@ pub struct RunSpec {
     pub seed: Option<u64>,
     /// Whether every shot's outcome is recorded ([`Memory`], docs/DESIGN.md §2).
     pub memory: bool,
+    /// The backend's run options ([`RunOptions`]), checked against what the backend accepts.
+    pub options: RunOptions,
 }
 
 impl RunSpec {

@@ -1,8 +1,8 @@
 //! An external program as a backend (docs/DESIGN.md §5, §13), run under the `qrun-sandbox` crate's
 //! sandbox. qrun checks the source size and shots before, and the counts after.
 //!
-//! Protocol: the program reads `{"source", "format", "shots", "seed", "parameters"}` as JSON
-//! on stdin and writes `{"counts": {key: shots, …}}` as JSON on stdout (other fields are
+//! Protocol: the program reads `{"source", "format", "shots", "seed", "parameters", "memory",
+//! "options"}` as JSON on stdin and writes `{"counts": {key: shots, …}}` as JSON on stdout (other fields are
 //! ignored); the counts must fit the circuit (`check_counts`: count-key shape, one register
 //! shape, the circuit's classical bits, every count at least 1) and add up to the shots. A
 //! mistake in the user's source is exit status 65 with `{"error": {"line": N or null,
@@ -25,9 +25,10 @@ use futures_util::future::BoxFuture;
 use qrun_engine::CancellationToken;
 use qrun_sandbox::{Ending, Exit, Hardening, Invocation, Policy, Sandbox, SetupError, stderr_tail};
 
+use super::warm::WarmPool;
 use super::{Backend, ExecError, Executed, Job};
 use crate::config::{BackendConfig, SandboxConfig};
-use crate::domain::{ErrorClass, ErrorStage, Failure, Memory, Parameters, RunResults};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Memory, Parameters, RunOptions, RunResults};
 
 /// The exit status by which a program says the user's source is at fault.
 pub const EXIT_SOURCE_ERROR: i32 = 65;
@@ -35,6 +36,8 @@ pub const EXIT_SOURCE_ERROR: i32 = 65;
 /// A `command` backend: its program, the sandbox it runs in, and its limits.
 pub struct CommandBackend {
     sandbox: Arc<Sandbox>,
+    /// Programs started ahead of their runs (`warm` > 0), else none: each run starts its own.
+    pool: Option<Arc<WarmPool>>,
     program: PathBuf,
     args: Arc<[OsString]>,
     timeout: Duration,
@@ -53,6 +56,8 @@ struct Request<'a> {
     parameters: &'a Parameters,
     /// Whether the run asked for per-shot memory: then the response must carry `memory`.
     memory: bool,
+    /// The run options the submission gave, among the backend's `options` (`{}` when none).
+    options: &'a RunOptions,
 }
 
 #[derive(serde::Deserialize)]
@@ -85,15 +90,26 @@ impl CommandBackend {
             max_source_bytes,
             max_output_bytes,
             sandbox,
+            warm,
             ..
         } = config
         else {
             unreachable!("CommandBackend::new takes a command configuration")
         };
+        let sandbox = Arc::new(Sandbox::new(policy(sandbox, *timeout_s)));
+        let args: Arc<[OsString]> = args.iter().map(OsString::from).collect();
         CommandBackend {
-            sandbox: Arc::new(Sandbox::new(policy(sandbox, *timeout_s))),
+            pool: (*warm > 0).then(|| {
+                Arc::new(WarmPool::new(
+                    sandbox.clone(),
+                    program.clone(),
+                    args.clone(),
+                    *warm,
+                ))
+            }),
+            sandbox,
             program: program.clone(),
-            args: args.iter().map(OsString::from).collect(),
+            args,
             timeout: config.timeout(),
             max_output_bytes: *max_output_bytes,
             max_shots: *max_shots,
@@ -114,6 +130,11 @@ impl CommandBackend {
     /// Checks that the program can be run under its sandbox on this machine (start-up).
     pub async fn probe(&self) -> Result<(), SetupError> {
         self.sandbox.probe(&self.program).await
+    }
+
+    /// The warm pool, when `warm` > 0.
+    pub fn pool(&self) -> Option<&Arc<WarmPool>> {
+        self.pool.as_ref()
     }
 
     fn prepare(&self, job: &Job) -> Result<(), Failure> {
@@ -158,6 +179,18 @@ pub fn policy(config: &SandboxConfig, timeout_s: u64) -> Policy {
 }
 
 impl Backend for CommandBackend {
+    fn warm_up(&self) {
+        if let Some(pool) = &self.pool {
+            pool.refill();
+        }
+    }
+
+    fn close(&self) {
+        if let Some(pool) = &self.pool {
+            pool.close();
+        }
+    }
+
     fn execute(
         &self,
         job: Job,
@@ -165,6 +198,7 @@ impl Backend for CommandBackend {
     ) -> BoxFuture<'static, Result<Executed, ExecError>> {
         let prepared = self.prepare(&job);
         let sandbox = self.sandbox.clone();
+        let pool = self.pool.clone();
         let program = self.program.clone();
         let args = self.args.clone();
         let (timeout, max_output_bytes) = (self.timeout, self.max_output_bytes);
@@ -177,21 +211,34 @@ impl Backend for CommandBackend {
                 seed: job.seed,
                 parameters: &job.parameters,
                 memory: job.memory,
+                options: &job.options,
             })
             .map_err(|e| backend_error(format!("could not encode the request: {e}")))?;
             let started = Instant::now();
-            let ending = sandbox
-                .run(
-                    &Invocation {
-                        program: &program,
-                        args: &args,
-                        stdin: &request,
-                        timeout,
-                        max_output_bytes,
-                    },
-                    &cancel,
-                )
-                .await;
+            let ending = match &pool {
+                None => {
+                    sandbox
+                        .run(
+                            &Invocation {
+                                program: &program,
+                                args: &args,
+                                stdin: &request,
+                                timeout,
+                                max_output_bytes,
+                            },
+                            &cancel,
+                        )
+                        .await
+                }
+                Some(pool) => match pool.take() {
+                    Ok(warm) => {
+                        sandbox
+                            .finish(warm, &request, timeout, max_output_bytes, &cancel)
+                            .await
+                    }
+                    Err(ending) => ending,
+                },
+            };
             let Response { counts, memory } = response(ending)?;
             let execution_time = started.elapsed().as_secs_f64();
             let (shots, wants_memory) = (job.shots, job.memory);
@@ -454,6 +501,8 @@ mod tests {
             max_output_bytes: 64 << 10,
             max_qubits: None,
             native_gates: Vec::new(),
+            options: Vec::new(),
+            warm: 0,
             sandbox,
         }
     }
@@ -480,6 +529,7 @@ mod tests {
             seed: Some(42),
             parameters: Parameters::new(),
             memory: false,
+            options: RunOptions::new(),
         }
     }
 
@@ -506,19 +556,25 @@ mod tests {
         let checker = r#"
 import json, sys
 job = json.load(sys.stdin)
-expected = {"source": "OPENQASM 2.0;\ncreg c[2];\ncreg d[1];\n", "format": "openqasm2", "shots": 10, "seed": 42, "parameters": {}, "memory": False}
+expected = {"source": "OPENQASM 2.0;\ncreg c[2];\ncreg d[1];\n", "format": "openqasm2", "shots": 10, "seed": 42, "parameters": {}, "memory": False, "options": {"method": "statevector"}}
 if job != expected:
     sys.exit(f"got {job}")
 print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
 "#;
-        let results = run(&backend(
+        let with_options = Job {
+            options: RunOptions::from([("method".to_owned(), "statevector".into())]),
+            ..job(CIRCUIT, "openqasm2")
+        };
+        let results = backend(
             "/usr/bin/python3",
             checker,
             MINUTE,
             SandboxConfig::default(),
-        ))
+        )
+        .execute(with_options, CancellationToken::new())
         .await
-        .unwrap();
+        .unwrap()
+        .results;
         assert_eq!(results.shots, 10);
         assert_eq!(results.unique_states, 2);
         assert_eq!(results.counts["1 11"], 7);
@@ -806,10 +862,111 @@ print(json.dumps({"counts": {"0 00": 3, "1 11": 7}, "extra": True}))
             seed: None,
             parameters: Parameters::new(),
             memory: false,
+            options: RunOptions::new(),
         };
         let running = backend.execute(job, cancel.clone());
         cancel.cancel();
         assert!(matches!(running.await, Err(ExecError::Cancelled)));
+    }
+
+    /// `backend(...)` with `warm` programs started ahead of their runs.
+    fn warm(program: &str, script: &str, timeout_s: u64, sandbox: SandboxConfig) -> CommandBackend {
+        let mut config = config(program, script, timeout_s, sandbox);
+        if let BackendConfig::Command { warm, .. } = &mut config {
+            *warm = 1;
+        }
+        let backend = CommandBackend::new(&config);
+        backend.warm_up();
+        assert_eq!(backend.pool().map(|p| p.waiting()), Some(1));
+        backend
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_warm_run_ends_as_a_cold_one_does() {
+        // Each run leaves a file in its /tmp and lists what it found there: a used program
+        // (and its sandbox) is never used again.
+        let marks = warm(
+            "/bin/sh",
+            "cat >/dev/null; ls -A /tmp >&2; touch /tmp/used; exit 3",
+            MINUTE,
+            SandboxConfig::default(),
+        );
+        for _ in 0..3 {
+            assert_eq!(
+                failure_of(&marks).await.message(),
+                "backend exited with status 3",
+                "a fresh /tmp"
+            );
+        }
+        let answer = warm(
+            "/bin/sh",
+            "cat >/dev/null; printf '{\"counts\": {\"0 00\": 3, \"1 11\": 7}}'",
+            MINUTE,
+            SandboxConfig::default(),
+        );
+        assert_eq!(run(&answer).await.unwrap().counts["1 11"], 7);
+        assert_eq!(
+            run(&answer).await.unwrap().counts["1 11"],
+            7,
+            "its replacement"
+        );
+
+        let capped = SandboxConfig {
+            memory_mb: 256,
+            ..SandboxConfig::default()
+        };
+        let memory = warm(
+            "/usr/bin/python3",
+            "import sys\nsys.stdin.read()\nx = bytearray(3 << 30)",
+            MINUTE,
+            capped,
+        );
+        let failure = failure_of(&memory).await;
+        assert_eq!(
+            (failure.class, failure.message()),
+            (ErrorClass::ResourceLimit, "memory limit 256 MiB exceeded")
+        );
+        // The wall clock runs from the job, not from the start: a program that waited longer
+        // than its limit still gets all of it.
+        let sleeper = warm(
+            "/bin/sh",
+            "cat >/dev/null; sleep 1000",
+            1,
+            SandboxConfig::default(),
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let failure = failure_of(&sleeper).await;
+        assert_eq!(
+            (failure.class, failure.message()),
+            (
+                ErrorClass::Timeout,
+                "backend did not finish within the time limit of 1 s"
+            )
+        );
+        let failure = failure_of(&warm(
+            "/bin/sh",
+            "exec yes 0101",
+            MINUTE,
+            SandboxConfig::default(),
+        ))
+        .await;
+        assert_eq!(
+            failure.message(),
+            "backend stdout output exceeded 65536 bytes"
+        );
+
+        let cancelled = warm(
+            "/bin/sh",
+            "cat >/dev/null; sleep 1000",
+            MINUTE,
+            SandboxConfig::default(),
+        );
+        let cancel = CancellationToken::new();
+        let running = cancelled.execute(job(CIRCUIT, "openqasm2"), cancel.clone());
+        cancel.cancel();
+        assert!(matches!(running.await, Err(ExecError::Cancelled)));
+        cancelled.close();
+        assert_eq!(cancelled.pool().map(|p| p.waiting()), Some(0));
     }
 
     #[tokio::test]

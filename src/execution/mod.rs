@@ -2,10 +2,12 @@
 //!
 //! - [`Backend`]: prepare + execute one job, cancellable; failures in the six classes.
 //! - [`simulator`]: the built-in state-vector simulator (blocking pool).
-//! - [`command`]: an external program in the sandbox of the `qrun-sandbox` crate.
+//! - [`command`]: an external program in the sandbox of the `qrun-sandbox` crate; [`warm`]:
+//!   its programs started ahead of their runs (`warm`).
 
 pub mod command;
 pub mod simulator;
+pub mod warm;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use futures_util::future::BoxFuture;
 use qrun_engine::{CancellationToken, EngineError, FailureKind};
 
 use crate::config::BackendConfig;
-use crate::domain::{ErrorClass, ErrorStage, Failure, Memory, Parameters, RunResults};
+use crate::domain::{ErrorClass, ErrorStage, Failure, Memory, Parameters, RunOptions, RunResults};
 
 /// What a backend runs.
 #[derive(Clone, Debug)]
@@ -28,6 +30,9 @@ pub struct Job {
     pub parameters: Parameters,
     /// Whether to record every shot's outcome ([`Executed::memory`]).
     pub memory: bool,
+    /// The backend's run options, as checked at submission: the simulator's `method`; a
+    /// command backend's, passed to its program.
+    pub options: RunOptions,
 }
 
 /// What a job produced: its results and, when the job asked for it, every shot's outcome.
@@ -96,6 +101,14 @@ pub trait Backend: Send + Sync + 'static {
         job: Job,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, Result<Executed, ExecError>>;
+
+    /// Starts what it keeps ready between jobs (a command backend's warm programs), on the
+    /// calling thread.
+    fn warm_up(&self) {}
+
+    /// Stops whatever it keeps running between jobs (a command backend's warm programs are
+    /// killed); jobs after it still run, unwarmed. Blocking (at shutdown).
+    fn close(&self) {}
 }
 
 /// The configured backends by `(type, name)`.
@@ -157,6 +170,21 @@ impl Backends {
             backends.insert(config.kind(), config.name(), backend);
         }
         Ok(backends)
+    }
+
+    /// Starts the programs of every command backend's warm pool (`warm`), on this thread:
+    /// call from the thread the service lives on (their parent-death signal is tied to it).
+    pub fn warm_up(&self) {
+        for backend in self.0.values() {
+            backend.warm_up();
+        }
+    }
+
+    /// Closes every backend ([`Backend::close`]): at shutdown, no warm program is left.
+    pub fn close(&self) {
+        for backend in self.0.values() {
+            backend.close();
+        }
     }
 
     /// Adds (or replaces) a backend; tests add their own.

@@ -1,8 +1,11 @@
 //! The built-in simulator as a backend: prepare (parse, limits, the method) and simulate on
 //! tokio's blocking pool; the engine polls the cancel token and the time limit as it goes.
 //!
-//! A parsed program depends on nothing but the source, its format, the run's parameters and
-//! this backend's limits, so it is kept by those: the runs of one circuit version (with the
+//! A run's `method` option (Qiskit Aer's name) pins the method for that run, within the
+//! backend's ([`SimulationMethod::apply`]; checked at submission).
+//!
+//! A parsed program depends on nothing but the source, its format, the run's parameters,
+//! its method and this backend's limits, so it is kept by those: the runs of one circuit version (with the
 //! same parameters) parse it once (on a small circuit that includes `qelib1.inc`, parsing
 //! costs more than simulating).
 
@@ -14,15 +17,15 @@ use qrun_engine::{CancellationToken, EngineError, FailureKind, Format, Limits, P
 
 use super::{Backend, ExecError, Executed, Job, executed};
 use crate::cache::Immutable;
-use crate::config::BackendConfig;
+use crate::config::{BackendConfig, SimulationMethod};
 
 /// The programs kept, in operations (an operation is tens of bytes); a program of more than a
 /// sixteenth of this is not kept: its simulation dwarfs its parse anyway.
 const PROGRAM_CACHE_OPS: usize = 1 << 20;
 
-/// What a parsed program is kept by: the format, the source, and the parameters' names with
-/// their values' bits.
-type ProgramKey = (Format, String, Vec<(String, u64)>);
+/// What a parsed program is kept by: the format, the source, the run's method, and the
+/// parameters' names with their values' bits.
+type ProgramKey = (Format, String, SimulationMethod, Vec<(String, u64)>);
 
 pub struct Simulator {
     limits: Limits,
@@ -51,7 +54,8 @@ impl Backend for Simulator {
         job: Job,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, Result<Executed, ExecError>> {
-        let limits = self.limits.clone();
+        let method = SimulationMethod::of_run(&job.options);
+        let limits = method.apply(self.limits.clone());
         let programs = self.programs.clone();
         async move {
             let (memory, seed) = (job.memory, job.seed);
@@ -66,6 +70,7 @@ impl Backend for Simulator {
                 let key = (
                     format,
                     job.source,
+                    method,
                     job.parameters
                         .iter()
                         .map(|(name, value)| (name.clone(), value.to_bits()))
@@ -116,6 +121,7 @@ mod tests {
             seed: Some(7),
             parameters: Default::default(),
             memory: false,
+            options: Default::default(),
         }
     }
 
@@ -134,7 +140,12 @@ mod tests {
         });
         let run = |shots| simulator.execute(job(BELL, shots), CancellationToken::new());
         let first = run(100).await.expect("parsed and run");
-        let key = (Format::OpenQasm2, BELL.to_owned(), Vec::new());
+        let key = (
+            Format::OpenQasm2,
+            BELL.to_owned(),
+            SimulationMethod::Automatic,
+            Vec::new(),
+        );
         assert!(simulator.programs.get(&key).is_some(), "kept");
         let again = run(100).await.expect("run from the kept program");
         assert_eq!(

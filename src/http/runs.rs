@@ -166,6 +166,7 @@ pub fn submission(
         consent,
         idempotency_key,
         memory: body.memory,
+        options: body.options.into_iter().flatten().collect(),
     })
 }
 

@@ -95,6 +95,15 @@ pub struct SubmitRun {
     /// `memory_too_large`. Default false.
     #[serde(default)]
     pub memory: bool,
+    /// The backend's run options by Qiskit Aer's names (`GET /api/backends` lists each
+    /// backend's): on the built-in simulator `method` (`automatic`, `statevector` or
+    /// `stabilizer`, among the backend's methods); on a command backend the names its
+    /// configuration lists, passed to its program (the Qiskit runner: `method`, and
+    /// `noise_model` as `NoiseModel.to_dict(serializable=True)` writes it). Any other name or
+    /// value is a 400 `invalid_options`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub options: Option<serde_json::Map<String, serde_json::Value>>,
     /// The run's name in its job (Qiskit's `circuit.name`), 1–255 characters: only in `POST
     /// /api/jobs` (in `POST /api/runs`, a 400 `invalid_body`).
     #[serde(default)]
@@ -523,6 +532,10 @@ pub struct BackendView {
     pub max_shots: u64,
     /// The gates it executes natively, by Qiskit's standard names.
     pub native_gates: Vec<String>,
+    /// The run options a submission may give it (`options` of `POST /api/runs`), by Qiskit
+    /// Aer's names: `method` on the built-in simulator, what a command backend's
+    /// configuration lists (e.g. `method`, `noise_model`).
+    pub options: Vec<String>,
 }
 
 /// A simulation method of a backend.
@@ -574,6 +587,7 @@ impl From<&BackendRules> for BackendView {
                 .collect(),
             max_shots: b.max_shots,
             native_gates: b.native_gates.clone(),
+            options: b.options.clone(),
         }
     }
 }
@@ -604,6 +618,9 @@ pub struct RunView {
     pub seed: Option<u64>,
     /// Whether the run records every shot's outcome (`GET /api/runs/{id}/memory`).
     pub memory: bool,
+    /// The backend's run options the submission gave (`{}` when none).
+    #[schema(value_type = Object)]
+    pub options: BTreeMap<String, serde_json::Value>,
     pub results: Option<ResultsView>,
     /// Why a failed run failed (null unless failed).
     #[schema(schema_with = error_class_schema)]
@@ -683,6 +700,7 @@ impl RunView {
             parameters,
             seed,
             memory,
+            options,
         } = spec;
         RunView {
             id: *id,
@@ -698,6 +716,7 @@ impl RunView {
             parameters: parameters.clone(),
             seed: *seed,
             memory: *memory,
+            options: options.clone(),
             results: results
                 .as_ref()
                 .and_then(|r| ResultsView::of(r, *started_at, *completed_at)),

@@ -5,6 +5,9 @@
 //! `resource_limit` for a circuit too large for every method it runs, `invalid_source` for
 //! one it cannot run at all, e.g. a non-Clifford gate on a backend pinned to the stabilizer).
 //!
+//! A run's `options` are checked first ([`check_options`], 400 `invalid_options`): only the
+//! names the backend accepts, and on the built-in simulator a `method` it runs.
+//!
 //! The simulator's check prepares the program as a run would (parse, expand, choose the
 //! method: up to about a second of CPU for a source that expands to `max_gates` operations),
 //! on the blocking pool. A run with per-shot memory needs the program's classical bits (its
@@ -19,15 +22,25 @@ use uuid::Uuid;
 use super::ServiceError;
 use super::rules::BackendRules;
 use crate::cache::Immutable;
-use crate::domain::{CircuitVersion, Parameters};
+use crate::config::{METHOD_OPTION, SimulationMethod};
+use crate::domain::{CircuitVersion, Parameters, RunOptions};
 
 /// Verdicts kept (each a few hundred bytes at most).
 const VERDICTS: usize = 1 << 16;
 
-/// What a verdict is kept by: the circuit version, the backend `(type, name)`, the
-/// parameters' names with their values' bits, and whether the classical bits were asked for on
-/// a backend whose check does not lower the program anyway (a command backend).
-type VerdictKey = (Uuid, i32, String, String, Vec<(String, u64)>, bool);
+/// What a verdict is kept by: the circuit version, the backend `(type, name)`, the run's
+/// simulation method, the parameters' names with their values' bits, and whether the classical
+/// bits were asked for on a backend whose check does not lower the program anyway (a command
+/// backend).
+type VerdictKey = (
+    Uuid,
+    i32,
+    String,
+    String,
+    SimulationMethod,
+    Vec<(String, u64)>,
+    bool,
+);
 
 /// Admitted, with the program's classical bits when it was lowered; or refused, with the
 /// refusal's code and message.
@@ -47,12 +60,13 @@ impl Default for Admission {
 }
 
 impl Admission {
-    /// Checks a run of `version` with `parameters` on `backend`, and returns the program's
-    /// classical bits (the characters of its count keys, spaces not counted) when it was
-    /// lowered: always on the built-in simulator; on a command backend only when
-    /// `classical_bits` asks for them (per-shot memory), within the engine's own limits.
-    /// `None` for a Python circuit (only its runner reads it) or a source that does not lower
-    /// (its run fails with the reason).
+    /// Checks a run of `version` with `parameters` and `options` (already through
+    /// [`check_options`]) on `backend` (on the built-in simulator with the method `options`
+    /// choose), and returns the program's classical bits (the characters of its count keys,
+    /// spaces not counted) when it was lowered: always on the built-in simulator; on a command
+    /// backend only when `classical_bits` asks for them (per-shot memory), within the engine's
+    /// own limits. `None` for a Python circuit (only its runner reads it) or a source that
+    /// does not lower on a command backend (its runner judges it).
     ///
     /// Errors: [`ServiceError::Invalid`] with `invalid_parameters` (a missing, unknown or
     /// ill-typed parameter, or any parameter given to an OpenQASM 2 circuit),
@@ -64,6 +78,7 @@ impl Admission {
         backend: &BackendRules,
         version: &CircuitVersion,
         parameters: &Parameters,
+        options: &RunOptions,
         classical_bits: bool,
     ) -> Result<Option<u32>, ServiceError> {
         let Some(format) = Format::from_manifest(&version.manifest.format) else {
@@ -71,12 +86,13 @@ impl Admission {
         };
         // The simulator's check lowers the program whatever is asked.
         let classical_bits = classical_bits && backend.limits.is_none();
-        let key = verdict_key(backend, version, parameters, classical_bits);
+        let method = SimulationMethod::of_run(options);
+        let key = verdict_key(backend, version, method, parameters, classical_bits);
         let verdict = match self.verdicts.get(&key) {
             Some(verdict) => verdict,
             None => {
                 let (source, parameters) = (version.source.clone(), parameters.clone());
-                let limits = backend.limits.clone();
+                let limits = backend.limits.clone().map(|limits| method.apply(limits));
                 let verdict = tokio::task::spawn_blocking(move || {
                     judge(&source, format, &parameters, limits, classical_bits)
                 })
@@ -96,6 +112,7 @@ impl Admission {
 fn verdict_key(
     backend: &BackendRules,
     version: &CircuitVersion,
+    method: SimulationMethod,
     parameters: &Parameters,
     classical_bits: bool,
 ) -> VerdictKey {
@@ -104,12 +121,54 @@ fn verdict_key(
         version.version,
         backend.kind.clone(),
         backend.name.clone(),
+        method,
         parameters
             .iter()
             .map(|(name, value)| (name.clone(), value.to_bits()))
             .collect(),
         classical_bits,
     )
+}
+
+/// Refuses `options` that `backend` does not accept (400 `invalid_options`, naming the option
+/// and what the backend accepts): a name it does not list ([`BackendRules::options`]), and on
+/// the built-in simulator a `method` that is not one of [`SimulationMethod::NAMES`] or that the
+/// backend does not run (`automatic` always: the backend's own choice). A command backend's
+/// values are its program's to judge.
+pub fn check_options(backend: &BackendRules, options: &RunOptions) -> Result<(), ServiceError> {
+    let id = format!("{}/{}", backend.kind, backend.name);
+    let accepts = match backend.options.as_slice() {
+        [] => "none".to_owned(),
+        names => names.join(", "),
+    };
+    if let Some(name) = options.keys().find(|name| !backend.options.contains(name)) {
+        return Err(ServiceError::invalid(
+            "invalid_options",
+            format!("backend `{id}` does not take the option `{name}`; it takes: {accepts}"),
+        ));
+    }
+    let (Some(value), Some(_)) = (options.get(METHOD_OPTION), &backend.limits) else {
+        return Ok(());
+    };
+    let runs: Vec<&str> = backend.methods.iter().map(|m| m.name).collect();
+    let method = value.as_str().and_then(SimulationMethod::from_name);
+    let allowed = match method {
+        Some(SimulationMethod::Automatic) => true,
+        Some(method) => method
+            .pinned()
+            .is_some_and(|pinned| runs.contains(&pinned.as_str())),
+        None => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(ServiceError::invalid(
+        "invalid_options",
+        format!(
+            "option `{METHOD_OPTION}` is {value}; backend `{id}` runs: automatic, {}",
+            runs.join(", ")
+        ),
+    ))
 }
 
 /// The verdict on `source` with `parameters`: its parameters against its inputs, then, with a
@@ -125,8 +184,10 @@ fn judge(
 ) -> Verdict {
     let inputs = match qrun_engine::inputs(source, format) {
         Ok(inputs) => inputs,
-        // Uploaded sources parse; one that does not fails its run with the reason.
-        Err(_) => return Ok(None),
+        // A source the engine does not read was uploaded for a command backend's runner
+        // (`Service::check_source`): the simulator refuses it with the engine's reason; on a
+        // command backend the runner judges it and its parameters.
+        Err(e) => return if limits.is_some() { refusal(e) } else { Ok(None) },
     };
     if format == Format::OpenQasm2 && !parameters.is_empty() {
         let names: Vec<&str> = parameters.keys().map(String::as_str).collect();
@@ -146,14 +207,19 @@ fn judge(
             .then(|| qrun_engine::classical_bits(source, format, parameters).ok())
             .flatten());
     };
-    let e = match qrun_engine::prepare(source, format, parameters, 1, &limits) {
-        Ok(program) => return Ok(Some(program.num_clbits())),
-        Err(e) => e,
-    };
+    match qrun_engine::prepare(source, format, parameters, 1, &limits) {
+        Ok(program) => Ok(Some(program.num_clbits())),
+        Err(e) => refusal(e),
+    }
+}
+
+/// The 400 an engine error at submission is: `resource_limit` or `invalid_source`, its
+/// message led by `LINE:COL: ` when it has a position; admitted (without the classical bits)
+/// for anything else (the run's to meet and report).
+fn refusal(e: qrun_engine::EngineError) -> Verdict {
     let code = match e.kind {
         FailureKind::ResourceLimit => "resource_limit",
         FailureKind::Validation => "invalid_source",
-        // Anything else is the run's to meet and report.
         _ => return Ok(None),
     };
     Err((
@@ -184,6 +250,7 @@ mod tests {
             methods: Vec::new(),
             limits,
             native_gates: Vec::new(),
+            options: Vec::new(),
         }
     }
 
@@ -213,19 +280,19 @@ mod tests {
             (&command, false, None),
             (&command, true, Some(3)),
         ] {
-            let got = admission.check(backend, &version, &theta, asked).await;
+            let got = admission.check(backend, &version, &theta, &RunOptions::default(), asked).await;
             assert_eq!(got.unwrap(), bits, "{} asked {asked}", backend.kind);
         }
         // The simulator's verdict is one whether the bits are asked or not.
         let kept = |asked| {
             admission
                 .verdicts
-                .get(&verdict_key(&simulator, &version, &theta, asked))
+                .get(&verdict_key(&simulator, &version, SimulationMethod::Automatic, &theta, asked))
         };
         assert_eq!(kept(false), Some(Ok(Some(3))));
         assert_eq!(kept(true), None);
         let missing = admission
-            .check(&command, &version, &Parameters::new(), true)
+            .check(&command, &version, &Parameters::new(), &RunOptions::default(), true)
             .await
             .unwrap_err();
         assert!(
@@ -242,18 +309,18 @@ mod tests {
         let command = backend("command", None);
         assert_eq!(
             admission
-                .check(&command, &version, &theta, true)
+                .check(&command, &version, &theta, &RunOptions::default(), true)
                 .await
                 .unwrap(),
             Some(3)
         );
-        let key = verdict_key(&command, &version, &theta, true);
+        let key = verdict_key(&command, &version, SimulationMethod::Automatic, &theta, true);
         assert_eq!(admission.verdicts.get(&key), Some(Ok(Some(3))));
         // What is kept is what the next run of the version gets: nothing is lowered again.
         admission.verdicts.put(key, Ok(Some(7)));
         assert_eq!(
             admission
-                .check(&command, &version, &theta, true)
+                .check(&command, &version, &theta, &RunOptions::default(), true)
                 .await
                 .unwrap(),
             Some(7)

@@ -3,7 +3,10 @@
 //! An OpenQASM source is checked for syntax on upload (a 400 with `line:col`); limits are
 //! checked at submission (`admission`), because they belong to the backend a run chooses. A `python` source
 //! (framework code for a runner, docs/DESIGN.md §12) is stored as text and never parsed or run
-//! here: only a sandboxed command backend executes it.
+//! here: only a sandboxed command backend executes it. When a command backend takes the
+//! source's OpenQASM version, its runner is the judge of what it accepts (Aer runs `while`,
+//! `delay`, … that qrun's engine refuses): the engine's refusal then does not refuse the
+//! upload, and the built-in simulator refuses such a source when a run chooses it.
 
 use super::runs::CircuitRef;
 use super::{Service, ServiceError};
@@ -47,10 +50,20 @@ impl Service {
     ///
     /// An OpenQASM 3 source's `input` parameters are bound to 0, a value of every input type:
     /// the check is of the program, whatever a run will bind.
+    ///
+    /// When a command backend lists `format`, the engine's verdict is not the upload's: that
+    /// backend's runner reads the source with its own parser (Qiskit's importer takes
+    /// `while` and `delay`, which the engine refuses) and reports a mistake with its line
+    /// when a run executes it (exit 65, docs/DESIGN.md §5); a run on the built-in simulator
+    /// is refused at submission with the engine's `LINE:COL` (`admission`).
     async fn check_source(&self, source: &str, format: &str) -> Result<(), ServiceError> {
-        let Some(format) = qrun_engine::Format::from_manifest(format) else {
+        let Some(engine_format) = qrun_engine::Format::from_manifest(format) else {
             return Ok(()); // python: a runner's to read, never this service's
         };
+        if self.rules.runner_reads(format) {
+            return Ok(());
+        }
+        let format = engine_format;
         let max_gates = self.rules.source_check_max_gates;
         let limits = qrun_engine::Limits {
             // As wide as the engine goes by either method: a backend's own limits are

@@ -29,6 +29,8 @@ pub struct BackendRules {
     pub limits: Option<qrun_engine::Limits>,
     /// The gates it executes natively, by Qiskit's names.
     pub native_gates: Vec<String>,
+    /// The run options a submission may give ([`BackendConfig::options`]).
+    pub options: Vec<String>,
 }
 
 /// One simulation method of a backend.
@@ -99,6 +101,7 @@ impl Rules {
                         methods: limits.iter().flat_map(method_rules).collect(),
                         limits,
                         native_gates: b.native_gates(),
+                        options: b.options(),
                     }
                 })
                 .collect(),
@@ -127,6 +130,14 @@ impl Rules {
                 i64::try_from(config.auth.session_ttl_s).unwrap_or(i64::MAX / 1_000),
             ),
         }
+    }
+
+    /// Whether a command backend takes circuits in `format`: its runner, not qrun's engine,
+    /// then decides whether such a source is one it runs (docs/DESIGN.md §12).
+    pub fn runner_reads(&self, format: &str) -> bool {
+        self.backends
+            .iter()
+            .any(|b| b.kind == "command" && b.formats.iter().any(|f| f == format))
     }
 
     /// The backend `kind/name`, if configured.

@@ -10,7 +10,7 @@ use qrun_engine::Format;
 
 use crate::domain::{
     AuditEntry, Circuit, CircuitVersion, MemoryPage, NewRun, Parameters, QueueStanding, Run,
-    RunSpec, RunStatus, User,
+    RunOptions, RunSpec, RunStatus, User,
 };
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command};
@@ -42,6 +42,8 @@ pub struct Submission {
     pub seed: Option<u64>,
     /// Whether to record every shot's outcome (bounded by `executor.max_memory_bits`).
     pub memory: bool,
+    /// The backend's run options, checked against what it accepts (`admission`).
+    pub options: RunOptions,
 }
 
 /// One `input` a circuit version declares, which a run of it binds to a number
@@ -199,10 +201,17 @@ impl Service {
                 ),
             ));
         }
+        super::admission::check_options(backend, &submission.options)?;
         let wants_bits = submission.memory && self.rules.max_memory_bits > 0;
         let classical_bits = self
             .admission
-            .check(backend, &version, &submission.parameters, wants_bits)
+            .check(
+                backend,
+                &version,
+                &submission.parameters,
+                &submission.options,
+                wants_bits,
+            )
             .await?;
         if submission.memory {
             self.check_memory(&version, &submission, classical_bits)?;
@@ -222,6 +231,7 @@ impl Service {
                 parameters: submission.parameters,
                 seed: submission.seed,
                 memory: submission.memory,
+                options: submission.options,
             },
         };
         Ok((new, circuit))
@@ -229,9 +239,10 @@ impl Service {
 
     /// Refuses a run asking for per-shot memory whose shots × classical bits exceed
     /// `executor.max_memory_bits` (400 `memory_too_large`): an OpenQASM circuit's bits are
-    /// `classical_bits`, as admission lowered the program with the run's parameters (a source
-    /// that does not lower counts none: its run fails with the reason instead), a Python
-    /// circuit's at most [`qrun_engine::MAX_CLBITS`] (only its runner knows them).
+    /// `classical_bits`, as admission lowered the program with the run's parameters; a Python
+    /// circuit's, or an OpenQASM one the engine does not lower (a runner's to read: the
+    /// simulator has refused it already), at most [`qrun_engine::MAX_CLBITS`] (only its runner
+    /// knows them).
     fn check_memory(
         &self,
         version: &CircuitVersion,
@@ -246,7 +257,7 @@ impl Service {
             ));
         }
         let bits = match Format::from_manifest(&version.manifest.format) {
-            Some(_) => classical_bits.map_or(0, u64::from),
+            Some(_) => classical_bits.map_or(qrun_engine::MAX_CLBITS, u64::from),
             None => qrun_engine::MAX_CLBITS,
         };
         let size = submission.shots.saturating_mul(bits);

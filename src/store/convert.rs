@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::domain::{
     ApiToken, AuditEntry, Circuit, CircuitVersion, ErrorClass, ErrorStage, Manifest, Memory,
-    OutboxEvent, Parameters, Run, RunResults, RunSpec, RunStatus, Session, User, Visibility,
+    OutboxEvent, Parameters, Run, RunOptions, RunResults, RunSpec, RunStatus, Session, User,
+    Visibility,
 };
 
 pub(super) fn status_to_db(status: RunStatus) -> db::RunStatus {
@@ -119,6 +120,7 @@ pub(super) fn run_from_db(row: runs::Model) -> Result<Run, StoreError> {
         parameters,
         seed,
         memory,
+        options,
     } = row;
     let corrupt = |what: String| StoreError::Corrupt(format!("run {id}: {what}"));
     let results = results
@@ -129,6 +131,11 @@ pub(super) fn run_from_db(row: runs::Model) -> Result<Run, StoreError> {
         .map(serde_json::from_value::<Parameters>)
         .transpose()
         .map_err(|e| corrupt(format!("parameters: {e}")))?
+        .unwrap_or_default();
+    let options = options
+        .map(serde_json::from_value::<RunOptions>)
+        .transpose()
+        .map_err(|e| corrupt(format!("options: {e}")))?
         .unwrap_or_default();
     Ok(Run {
         id,
@@ -148,6 +155,7 @@ pub(super) fn run_from_db(row: runs::Model) -> Result<Run, StoreError> {
                 .transpose()
                 .map_err(|_| corrupt("a negative seed".into()))?,
             memory,
+            options,
         },
         status: status_from_db(status),
         results,
@@ -192,6 +200,7 @@ pub(super) fn new_run_to_db(run: &Run) -> Result<runs::ActiveModel, StoreError> 
         parameters,
         seed,
         memory,
+        options,
     } = spec;
     let out_of_range = |what: String| StoreError::Corrupt(format!("{what} out of range"));
     Ok(runs::ActiveModel {
@@ -225,6 +234,10 @@ pub(super) fn new_run_to_db(run: &Run) -> Result<runs::ActiveModel, StoreError> 
             .transpose()
             .map_err(|_| out_of_range(format!("seed {seed:?}")))?),
         memory: Set(*memory),
+        options: Set((!options.is_empty())
+            .then(|| serde_json::to_value(options))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("options: {e}")))?),
     })
 }
 

@@ -525,6 +525,7 @@ impl Fixture {
                 parameters: Default::default(),
                 seed: None,
                 memory: false,
+                options: Default::default(),
             },
         }
     }
@@ -563,6 +564,8 @@ pub fn sleepy_backend(
         max_output_bytes: 1 << 20,
         max_qubits: None,
         native_gates: Vec::new(),
+        options: Vec::new(),
+        warm: 0,
         sandbox: qrun::config::SandboxConfig {
             enabled: false,
             ..Default::default()

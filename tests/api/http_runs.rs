@@ -716,7 +716,7 @@ on_both_databases!(
 );
 
 /// `GET /api/backends` (public) lists every configured backend with what a client needs to
-/// build its target: formats, limits, native gates.
+/// build its target: formats, limits, native gates, run options.
 #[tokio::test]
 async fn the_backends_say_what_they_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -725,12 +725,14 @@ async fn the_backends_say_what_they_run() {
         formats,
         max_qubits,
         native_gates,
+        options,
         ..
     } = &mut aer
     {
         *formats = vec!["python".into(), "openqasm3".into()];
-        *max_qubits = Some(28);
+        *max_qubits = Some(26);
         *native_gates = vec!["cx".into(), "rz".into(), "sx".into(), "x".into()];
+        *options = vec!["method".into(), "noise_model".into()];
     }
     let app = TestApp::spawn_with(
         TestDb::sqlite(),
@@ -770,11 +772,12 @@ async fn the_backends_say_what_they_run() {
     for gate in ["h", "cx", "rz", "u", "ccx", "measure"] {
         assert!(gates.contains(&gate), "{gate}: {gates:?}");
     }
+    assert_eq!(simulator["options"], json!(["method"]));
     assert_eq!(
         backends[1],
         json!({"type": "command", "name": "aer", "formats": ["python", "openqasm3"],
-               "max_qubits": 28, "methods": [], "max_shots": 100000,
-               "native_gates": ["cx", "rz", "sx", "x"]})
+               "max_qubits": 26, "methods": [], "max_shots": 100000,
+               "native_gates": ["cx", "rz", "sx", "x"], "options": ["method", "noise_model"]})
     );
     app.stop().await;
 }

@@ -380,6 +380,7 @@ async fn the_same_idempotency_key_returns_the_original_run(db: TestDb) {
             parameters: Default::default(),
             seed: None,
             memory: false,
+            options: Default::default(),
         },
     };
     let first = app.apply(Command::Create(new.clone())).await.unwrap();

@@ -21,6 +21,7 @@ mod methods;
 mod metrics_labels;
 mod nodes;
 mod openapi;
+mod options;
 mod pages;
 mod postgres;
 mod qasm3;

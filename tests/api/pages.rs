@@ -52,6 +52,8 @@ fn shell_backend(dir: &std::path::Path, name: &str, body: &str) -> BackendConfig
         max_output_bytes: 1 << 20,
         max_qubits: None,
         native_gates: Vec::new(),
+        options: Vec::new(),
+        warm: 0,
         sandbox: qrun::config::SandboxConfig {
             read_only_paths: vec![dir.to_owned()],
             ..Default::default()

@@ -77,6 +77,8 @@ pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
         max_output_bytes: 16 << 20,
         max_qubits: None,
         native_gates: Vec::new(),
+        options: Vec::new(),
+        warm: 0,
         sandbox: SandboxConfig {
             read_only_paths: vec![venv, runners()],
             env: [("OMP_NUM_THREADS".to_owned(), "1".to_owned())].into(),
@@ -116,6 +118,15 @@ const GHZ_PY: &str = "from qiskit import QuantumCircuit\n\nn = 20\ncircuit = Qua
 /// Two registers (the last declared leftmost in each key).
 const TWO_REGISTERS_QASM2: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[3];\ncreg a[1];\ncreg b[2];\nx q[0];\nx q[2];\nmeasure q[0] -> a[0];\nmeasure q[1] -> b[0];\nmeasure q[2] -> b[1];\n";
 
+/// The application, executing runs, with the README's Aer backend besides the simulator.
+async fn spawn_with_aer(python: &std::path::Path) -> TestApp {
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.push(aer_backend(python));
+    };
+    TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await
+}
+
 /// Runs `owner/name` on Aer with `shots`; the finished run.
 async fn run_on_aer(app: &TestApp, token: &str, circuit: &str, shots: u64) -> Value {
     let id = app
@@ -136,11 +147,7 @@ fn counts(run: &Value) -> Vec<(String, u64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
     let Some(python) = python() else { return };
-    let adjust = |config: &mut qrun::config::Config| {
-        executing(config);
-        config.backends.push(aer_backend(&python));
-    };
-    let app = TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await;
+    let app = spawn_with_aer(&python).await;
     let (_, token) = app.user("alice").await;
     app.upload_as(&token, "bell-py", "public", BELL_PY, "python")
         .await;
@@ -208,4 +215,201 @@ async fn python_and_openqasm_circuits_run_on_aer_in_the_sandbox() {
         assert!(message.contains(line), "{name}: {message}");
     }
     app.stop().await;
+}
+
+/// OpenQASM 3 that qrun's engine refuses (`while`, `delay`) but Qiskit's importer reads: a
+/// measurement repeated until it gives 1, then a rotation measured into a second bit.
+const WHILE_DELAY_QASM3: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\nbit[2] c;\nh q[0];\nc[0] = measure q[0];\nwhile (!c[0]) {\n  h q[0];\n  c[0] = measure q[0];\n}\ndelay[100ns] q[1];\nry(1.1) q[1];\nc[1] = measure q[1];\n";
+
+/// A `switch`, which neither qrun's engine nor Qiskit's importer (qiskit-qasm3-import 0.6)
+/// reads: on Aer the runner refuses it, naming its line.
+const SWITCH_QASM3: &str = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\nbit[2] c;\nh q[0];\nc[0] = measure q[0];\nswitch (c) {\n  case 0 { x q[1]; }\n  default { }\n}\nc[1] = measure q[1];\n";
+
+/// Aer's counts for an OpenQASM 3 `source` run here, outside qrun, as the runner runs it
+/// (`qiskit.qasm3.loads`, transpiled for Aer's Target, `seed_simulator`).
+fn local_aer_counts(python: &std::path::Path, source: &str, shots: u64, seed: u64) -> Value {
+    let script = "import json, sys\nfrom qiskit import qasm3, transpile\nfrom qiskit_aer import AerSimulator\n\
+                  job = json.load(sys.stdin)\nsim = AerSimulator(seed_simulator=job['seed'])\n\
+                  circuit = transpile(qasm3.loads(job['source']), target=sim.target)\n\
+                  print(json.dumps(sim.run(circuit, shots=job['shots']).result().get_counts()))\n";
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let job = json!({"source": source, "shots": shots, "seed": seed});
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "local Aer failed");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openqasm_the_engine_refuses_is_the_aer_runners_to_judge() {
+    let Some(python) = python() else { return };
+    let app = spawn_with_aer(&python).await;
+    let (_, token) = app.user("alice").await;
+    // Uploaded: a backend whose runner reads OpenQASM 3 is configured.
+    app.upload_as(&token, "loop", "public", WHILE_DELAY_QASM3, "openqasm3")
+        .await;
+    app.upload_as(&token, "switch", "public", SWITCH_QASM3, "openqasm3")
+        .await;
+
+    // On Aer: the counts Aer gives for the same program and seed outside qrun.
+    let mut body = run_body("alice/loop", ("command", "aer"), 2000);
+    body["seed"] = json!(17);
+    let run = app.api().submit(&token, &body, &[]).await.unwrap();
+    let run = app.wait_terminal(run["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let expected = local_aer_counts(&python, WHILE_DELAY_QASM3, 2000, 17);
+    assert_eq!(run["results"]["counts"], expected, "{run}");
+    assert!(
+        counts(&run).iter().all(|(key, _)| key.ends_with('1')),
+        "the loop ends with c[0] = 1: {run}"
+    );
+
+    // Per-shot memory of a source only the runner reads is bounded as a Python one's: 1024
+    // bits a shot (10,000 shots are past the default 10,000,000 bits).
+    let mut body = run_body("alice/loop", ("command", "aer"), 10_000);
+    body["memory"] = json!(true);
+    let response = app.api().post_run(&token, &body, &[]).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let refused: Value = response.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "memory_too_large", "{refused}");
+
+    // What Qiskit cannot read either is the runner's validation error, naming the line.
+    let run = run_on_aer(&app, &token, "alice/switch", 10).await;
+    assert_eq!(
+        (&run["status"], &run["error_class"], &run["error_stage"]),
+        (
+            &json!("failed"),
+            &json!("validation_error"),
+            &json!("prepare")
+        ),
+        "{run}"
+    );
+    let message = run["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("line 7: OpenQASM 3: ") && message.contains("SwitchStatement"),
+        "{message}"
+    );
+
+    // The built-in simulator refuses the program at submission, with the engine's position.
+    let response = app
+        .api()
+        .post_run(
+            &token,
+            &run_body("alice/loop", ("simulator", "statevector"), 10),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_source", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("7:1: 'while' loops are not supported"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+/// The host pids of the processes whose command line names `path` (a runner copy of one
+/// test's own: the programs of its warm pool, and of its runs while they run).
+fn processes_running(path: &std::path::Path) -> std::collections::BTreeSet<u32> {
+    let wanted = path.as_os_str().as_encoded_bytes();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline.split(|&b| b == 0).any(|arg| arg == wanted)
+                    // bubblewrap's own processes name it too: count the interpreter only.
+                    && !cmdline.starts_with(qrun_sandbox::BWRAP.as_bytes())
+            })
+        })
+        .collect()
+}
+
+/// A Python circuit that measures 1 if its `/tmp` holds another run's mark, and leaves its own.
+const MARKS_TMP_PY: &str = "import glob, os\nfrom qiskit import QuantumCircuit\n\nseen = glob.glob('/tmp/qrun-mark-*')\nopen(f'/tmp/qrun-mark-{os.getpid()}', 'w').close()\ncircuit = QuantumCircuit(1, 1)\nif seen:\n    circuit.x(0)\ncircuit.measure(0, 0)\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_pool_serves_each_run_from_a_fresh_sandbox_and_leaves_nothing_behind() {
+    let Some(python) = python() else { return };
+    // A runner copy of this test's own, so the pool's processes are told apart on the host.
+    let dir = tempfile::tempdir().unwrap();
+    crate::helpers::open_to_programs(dir.path());
+    let runner = dir.path().join("qiskit_runner.py");
+    std::fs::copy(runners().join("qiskit_runner.py"), &runner).unwrap();
+    let (mut warm, cold) = (aer_backend(&python), aer_backend(&python));
+    if let BackendConfig::Command {
+        name,
+        args,
+        warm: size,
+        sandbox,
+        ..
+    } = &mut warm
+    {
+        *name = "aer-warm".into();
+        args[0] = runner.display().to_string();
+        *size = 2;
+        sandbox.read_only_paths.push(dir.path().to_owned());
+    }
+    let adjust = |config: &mut qrun::config::Config| {
+        executing(config);
+        config.backends.extend([warm, cold]);
+    };
+    let app = TestApp::spawn_with(TestDb::sqlite(), adjust, Hooks::default()).await;
+    let (_, token) = app.user("alice").await;
+    let minute = std::time::Duration::from_secs(60);
+    crate::helpers::wait_until(minute, "two warm programs", || {
+        let waiting = processes_running(&runner).len() == 2;
+        async move { waiting }
+    })
+    .await;
+    let before = processes_running(&runner);
+
+    // Each run finds a /tmp no other run wrote to.
+    app.upload_as(&token, "marks", "public", MARKS_TMP_PY, "python")
+        .await;
+    for _ in 0..3 {
+        let run = app
+            .submit_run(&token, "alice/marks", ("command", "aer-warm"), 20)
+            .await;
+        let run = app.wait_terminal(run).await;
+        assert_eq!(counts(&run), [("0".to_owned(), 20)], "{run}");
+    }
+    // The used programs are gone and replaced: two wait, not the first two.
+    // (Each of the three runs used one program: none of the first two waits still.)
+    crate::helpers::wait_until(minute, "two new warm programs", || {
+        let after = processes_running(&runner);
+        let replaced = after.len() == 2 && after.is_disjoint(&before);
+        async move { replaced }
+    })
+    .await;
+
+    // The same seed gives a warm run the counts of a cold one.
+    app.upload_as(&token, "rotation", "public", ROTATION, "openqasm3")
+        .await;
+    let mut same = Vec::new();
+    for backend in ["aer-warm", "aer"] {
+        let mut body = run_body("alice/rotation", ("command", backend), 500);
+        body["parameters"] = json!({"theta": 1.2});
+        body["seed"] = json!(99);
+        let run = app.api().submit(&token, &body, &[]).await.unwrap();
+        let run = app.wait_terminal(run["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "completed", "{run}");
+        same.push(run["results"]["counts"].clone());
+    }
+    assert_eq!(same[0], same[1]);
+
+    // Shutdown kills the waiting programs.
+    app.stop().await;
+    assert_eq!(processes_running(&runner), Default::default());
 }

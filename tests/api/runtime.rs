@@ -114,6 +114,7 @@ async fn a_panicking_run_fails_with_internal_error_and_the_executor_goes_on(db: 
                 parameters: Default::default(),
                 seed: None,
                 memory: false,
+                options: Default::default(),
             },
         }))
         .await

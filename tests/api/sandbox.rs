@@ -347,6 +347,8 @@ fn python_backend(
         max_output_bytes: 1 << 20,
         max_qubits: None,
         native_gates: Vec::new(),
+        options: Vec::new(),
+        warm: 0,
         sandbox: policy,
     }
 }

@@ -1,6 +1,6 @@
 """A live qrun for the tests: the real ``qrun`` binary serving a SQLite database in a temporary
-directory, with the built-in simulator and three command backends that make the slow and the
-failing cases easy to produce.
+directory, with the built-in simulator, three command backends that make the slow and the
+failing cases easy to produce, and the README's Qiskit Aer backend (``command/aer``).
 
 The binary is ``$QRUN_BIN`` (``cargo test`` sets it), else ``target/debug/qrun`` of this
 repository. The tests import ``qrun_qiskit`` from this checkout's ``src``, whatever is
@@ -197,6 +197,17 @@ class QrunServer:
         return "".join(self._log)
 
 
+def readme_aer_backend(runners: Path) -> str:
+    """The README's configuration of the Aer backend ("Running framework code safely"), with
+    this interpreter's venv for ``/opt/qrun-venv`` and ``runners`` (holding a copy of
+    ``runners/qiskit_runner.py``) for ``/opt/qrun/runners``: the tests run what the README
+    tells an operator to write."""
+    readme = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+    block = next(b for b in blocks if 'name = "aer"' in b and "native_gates" in b)
+    return block.replace("/opt/qrun-venv", sys.prefix).replace("/opt/qrun/runners", str(runners))
+
+
 def make_server(workdir: Path) -> QrunServer:
     """A configured (not started) server in ``workdir``, with alice's token."""
     # Where the backends' programs run as: a root server runs them as `nobody`, who cannot
@@ -207,6 +218,9 @@ def make_server(workdir: Path) -> QrunServer:
         script = scripts / name
         script.write_text(body)
         script.chmod(0o755)
+    runner = scripts / "qiskit_runner.py"
+    shutil.copy(REPO / "runners" / "qiskit_runner.py", runner)
+    runner.chmod(0o644)
     config = workdir / "qrun.toml"
     config.write_text(
         textwrap.dedent(
@@ -250,8 +264,10 @@ def make_server(workdir: Path) -> QrunServer:
             native_gates = ["x", "h", "cx", "qrun_magic"]
             [backends.sandbox]
             read_only_paths = ["{scripts}"]
+
             """
         )
+        + readme_aer_backend(scripts)
     )
     server = QrunServer(workdir=workdir, config=config, scripts=scripts)
     server.token = server.create_user("alice")

@@ -41,6 +41,7 @@ def test_backends_are_what_the_server_lists(provider: QrunProvider, qrun: QrunSe
         "command/slow",
         "command/quick2",
         "command/crash",
+        "command/aer",
     }
     with pytest.warns(QrunGateWarning):
         assert [b.name for b in provider.backends(name="command/slow")] == ["slow"]
@@ -54,10 +55,10 @@ def test_a_backend_is_found_by_name_or_type_and_name(provider: QrunProvider) -> 
 def test_an_unknown_backend_is_an_error_listing_the_available_ones(provider: QrunProvider) -> None:
 
     with pytest.raises(QrunBackendNotFoundError) as raised:
-        provider.get_backend("aer")
+        provider.get_backend("qasm_simulator")
     assert isinstance(raised.value, QiskitBackendNotFoundError)
     message = str(raised.value)
-    assert "no backend 'aer'" in message
+    assert "no backend 'qasm_simulator'" in message
     for name in ("simulator/statevector", "command/slow", "command/quick2", "command/crash"):
         assert name in message and name in raised.value.available
 

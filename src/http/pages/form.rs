@@ -204,8 +204,9 @@ fn submission(owner: &str, name: &str, form: &Form, consent: bool) -> Result<Sub
         seed: None,
         consent,
         idempotency_key,
-        // Per-shot memory is the API's (a run page shows counts).
+        // Per-shot memory and run options are the API's (a run page shows counts).
         memory: false,
+        options: Default::default(),
     })
 }
 
@@ -378,6 +379,7 @@ mod tests {
             methods: Vec::new(),
             limits: None,
             native_gates: Vec::new(),
+            options: Vec::new(),
         };
         let backends = [
             backend("command", "aer", &["python"], 10),

@@ -234,3 +234,18 @@ def _failing_instruction(circuit: QuantumCircuit, fmt: str) -> str:
         except Exception:
             continue
     return ""
+
+
+def invalid_source(circuit: QuantumCircuit, exported: Exported, message: str) -> str:
+    """The server's ``LINE:COL: message`` about an exported source, with that line quoted."""
+    line_text = ""
+    head = message.split(":", 2)
+    if len(head) == 3 and head[0].isdigit():
+        lines = exported.source.splitlines()
+        number = int(head[0])
+        if 1 <= number <= len(lines):
+            line_text = f" (line {number}: `{lines[number - 1].strip()}`)"
+    return (
+        f"circuit '{circuit.name}', exported as {exported.format}, is not one qrun can run: "
+        f"{message}{line_text}"
+    )

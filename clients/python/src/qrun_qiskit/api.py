@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -42,6 +42,8 @@ class BackendInfo:
         max_qubits: The widest circuit it runs; ``None`` when the server does not say.
         max_shots: Shots per run, at most.
         native_gates: The gates it executes natively, by Qiskit's standard names.
+        options: The run options it takes, by Qiskit Aer's names (``method``,
+            ``noise_model``).
     """
 
     kind: str
@@ -50,6 +52,7 @@ class BackendInfo:
     max_qubits: int | None
     max_shots: int
     native_gates: tuple[str, ...]
+    options: tuple[str, ...] = ()
 
     @property
     def full_name(self) -> str:
@@ -66,6 +69,7 @@ class BackendInfo:
             max_qubits=None if body.get("max_qubits") is None else int(body["max_qubits"]),
             max_shots=int(body["max_shots"]),
             native_gates=tuple(str(g) for g in body.get("native_gates", [])),
+            options=tuple(str(o) for o in body.get("options", [])),
         )
 
 
@@ -82,6 +86,7 @@ class RunRequest:
         parameters: Values of the source's inputs, by name.
         seed: The sampling seed (0 to 2^63 - 1), or ``None`` for a fresh one.
         memory: Whether the run keeps each shot's outcome (:meth:`QrunClient.run_memory`).
+        options: The backend's run options (``POST /api/runs``'s ``options``), JSON values.
     """
 
     name: str
@@ -92,6 +97,7 @@ class RunRequest:
     parameters: Mapping[str, float]
     seed: int | None
     memory: bool
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The run as ``POST /api/jobs``'s ``runs[i]``."""
@@ -108,6 +114,8 @@ class RunRequest:
             body["seed"] = self.seed
         if self.memory:
             body["memory"] = True
+        if self.options:
+            body["options"] = dict(self.options)
         return body
 
 

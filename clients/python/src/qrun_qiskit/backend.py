@@ -45,6 +45,24 @@ VARIADIC_GATES: dict[str, tuple[type, str]] = {
 #: One set of parameter values: by parameter (or input variable) name or object.
 ParameterValues = Mapping[ParameterKey, float]
 
+#: The run options the server passes to its backend (``GET /api/backends``' ``options``): sent
+#: only when the backend lists them, by Qiskit Aer's names.
+SERVER_OPTIONS = ("method", "noise_model")
+
+#: Aer run options that have no meaning through qrun, with the reason.
+UNHONOURED_AER_OPTIONS = {
+    "max_parallel_threads": "the server sets a backend's threads (OMP_NUM_THREADS in its sandbox)",
+    "max_parallel_experiments": "each circuit is a run of its own, scheduled by the server",
+    "max_parallel_shots": "the server sets a backend's threads (OMP_NUM_THREADS in its sandbox)",
+    "max_memory_mb": "the server's sandbox caps each run's memory (sandbox.memory_mb)",
+    "blocking_enable": "the server's sandbox caps each run's memory (sandbox.memory_mb)",
+    "blocking_qubits": "the server's sandbox caps each run's memory (sandbox.memory_mb)",
+    "device": "the server's backend runs on what it was configured with",
+    "executor": "runs execute on the server, not in this process",
+    "max_job_size": "each circuit is a run of its own, scheduled by the server",
+    "seed_simulator_per_circuit": "seeds are spaced per circuit by seed_simulator",
+}
+
 
 class QrunGateWarning(UserWarning):
     """A gate the server lists as native that Qiskit has no standard gate for: it is left out
@@ -133,13 +151,16 @@ class QrunBackend(BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         """``shots`` 1024; ``seed_simulator`` None (a fresh seed per run);
-        ``parameter_values`` None; ``memory`` False; ``job_tags`` none."""
+        ``parameter_values`` None; ``memory`` False; ``job_tags`` none; ``method`` and
+        ``noise_model`` None (the backend's own)."""
         return Options(
             shots=DEFAULT_SHOTS,
             seed_simulator=None,
             parameter_values=None,
             memory=False,
             job_tags=None,
+            method=None,
+            noise_model=None,
         )
 
     def run(
@@ -171,24 +192,27 @@ class QrunBackend(BackendV2):
                 (``result.get_memory(i)``); shots × classical bits is bounded by the server
                 (400 ``memory_too_large``). ``job_tags``: tags of the server's job, to find it
                 by (:meth:`QrunProvider.jobs`).
+                ``method`` (a string, Aer's names: ``statevector``, ``stabilizer``,
+                ``automatic``; on Aer also ``density_matrix``, …) and ``noise_model`` (a
+                ``qiskit_aer.noise.NoiseModel``, sent as ``to_dict(serializable=True)``):
+                passed to the backend when it lists them in ``info.options`` (the built-in
+                simulator takes ``method``; the README's Aer backend both). Aer options that
+                mean nothing here (``max_parallel_threads``, ``blocking_enable``, …) are
+                refused with the reason.
 
         Returns:
             The submitted job.
 
         Raises:
-            QrunValidationError: An unknown option; a seed or shots out of range; a circuit
+            QrunValidationError: An unknown option, or one the backend does not take; a seed or
+                shots out of range; a circuit
                 wider than the backend's ``max_qubits`` or without a measurement; a circuit no
                 format of the backend can express (naming the instruction); parameter values
                 missing, unused, or not numbers.
             QrunApiError: The server refused an upload or the job (no run was created).
         """
         defaults = dict(self.options.items())
-        unknown = set(options) - set(defaults)
-        if unknown:
-            raise QrunValidationError(
-                f"unknown run option(s) {', '.join(sorted(unknown))}: this backend takes "
-                "shots, seed_simulator, parameter_values, memory and job_tags"
-            )
+        self._refuse_options(options, defaults)
         merged = {**defaults, **options}
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         if not circuits or not all(isinstance(c, QuantumCircuit) for c in circuits):
@@ -206,7 +230,53 @@ class QrunBackend(BackendV2):
         tags = merged["job_tags"] or []
         if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
             raise QrunValidationError(f"job_tags must be a list of strings, not {tags!r}")
-        return QrunJob.create(self, circuits, exported, seeds, shots, memory, tags)
+        return QrunJob.create(
+            self, circuits, exported, seeds, shots, memory, tags, self._server_options(merged)
+        )
+
+    def _refuse_options(self, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+        """Refuses options this backend cannot honour: an Aer option with no meaning here
+        (with its reason), a server option the backend does not list, any other name."""
+        for name in sorted(options):
+            if name in UNHONOURED_AER_OPTIONS:
+                raise QrunValidationError(
+                    f"run option {name} is Aer's, and qrun cannot honour it: "
+                    f"{UNHONOURED_AER_OPTIONS[name]}"
+                )
+            if name in SERVER_OPTIONS and name not in self.info.options:
+                takes = ", ".join(self.info.options) or "none"
+                raise QrunValidationError(
+                    f"backend {self.info.full_name} does not take the run option {name} "
+                    f"(its options: {takes})"
+                )
+        unknown = set(options) - set(defaults)
+        if unknown:
+            raise QrunValidationError(
+                f"unknown run option(s) {', '.join(sorted(unknown))}: this backend takes "
+                "shots, seed_simulator, parameter_values, memory, job_tags"
+                + "".join(f", {name}" for name in self.info.options if name in SERVER_OPTIONS)
+            )
+
+    def _server_options(self, merged: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``options`` of each run: ``method`` and ``noise_model`` when given (a
+        ``NoiseModel`` as ``to_dict(serializable=True)``, a dict as it is)."""
+        sent: dict[str, Any] = {}
+        method = merged["method"]
+        if method is not None:
+            if not isinstance(method, str):
+                raise QrunValidationError(f"method must be a string, not {method!r}")
+            sent["method"] = method
+        noise_model = merged["noise_model"]
+        if noise_model is not None:
+            if isinstance(noise_model, Mapping):
+                sent["noise_model"] = dict(noise_model)
+            elif hasattr(noise_model, "to_dict"):
+                sent["noise_model"] = noise_model.to_dict(serializable=True)
+            else:
+                raise QrunValidationError(
+                    f"noise_model must be a qiskit_aer.noise.NoiseModel, not {noise_model!r}"
+                )
+        return sent
 
     def _check_shots(self, shots: object) -> int:
         if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,8 +30,14 @@ from qiskit.providers import JobStatus, JobV1
 from qiskit.result import Result
 
 from . import api
-from ._export import Exported
-from .exceptions import QrunApiError, QrunError, QrunRunError, QrunTimeoutError
+from ._export import Exported, invalid_source
+from .exceptions import (
+    QrunApiError,
+    QrunError,
+    QrunRunError,
+    QrunTimeoutError,
+    QrunValidationError,
+)
 
 if TYPE_CHECKING:
     from .backend import QrunBackend
@@ -101,6 +108,7 @@ class QrunJob(JobV1):
         shots: int,
         memory: bool,
         tags: Sequence[str],
+        options: Mapping[str, Any] | None = None,
     ) -> QrunJob:
         """Uploads each circuit (once: an identical circuit is re-used) and submits all the
         runs as one job (``POST /api/jobs``, with an ``Idempotency-Key``): the server creates
@@ -114,6 +122,7 @@ class QrunJob(JobV1):
             shots: Shots per run.
             memory: Whether each run keeps its shots' outcomes (``get_memory``).
             tags: The job's tags.
+            options: The backend's run options, the same for every run (JSON values).
 
         Raises:
             QrunApiError: The server refused an upload or the job.
@@ -134,9 +143,21 @@ class QrunJob(JobV1):
                     parameters=source.parameters,
                     seed=seed,
                     memory=memory,
+                    options=dict(options or {}),
                 )
             )
-        body = provider.client.submit_job(requests_, list(tags), uuid.uuid4().hex)
+        try:
+            body = provider.client.submit_job(requests_, list(tags), uuid.uuid4().hex)
+        except QrunApiError as error:
+            # A source the backend's engine cannot run (uploaded because a runner of another
+            # backend reads it): refused here, `runs[i]: LINE:COL: …`, as an upload would be.
+            found = re.match(r"runs\[(\d+)\]: (.*)", error.server_message, re.DOTALL)
+            if error.status == 400 and error.code == "invalid_source" and found:
+                index = int(found.group(1))
+                raise QrunValidationError(
+                    invalid_source(circuits[index], exported[index], found.group(2))
+                ) from error
+            raise
         submissions = [
             _Submission(circuit, entry["name"], entry["run"])
             for circuit, entry in zip(circuits, body["runs"], strict=True)

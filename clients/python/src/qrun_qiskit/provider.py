@@ -16,7 +16,7 @@ from typing import Any, Literal
 import requests
 from qiskit import QuantumCircuit
 
-from ._export import Exported
+from ._export import Exported, invalid_source
 from .api import QrunClient
 from .backend import QrunBackend
 from .exceptions import QrunApiError, QrunBackendNotFoundError, QrunError, QrunValidationError
@@ -194,7 +194,9 @@ class QrunProvider:
             )
         except QrunApiError as error:
             if error.status == 400 and error.code == "invalid_source":
-                raise QrunValidationError(_invalid_source(circuit, exported, error)) from error
+                raise QrunValidationError(
+                    invalid_source(circuit, exported, error.server_message)
+                ) from error
             raise
         if created is not None:
             found = (str(created["id"]), int(created["version"]))
@@ -235,19 +237,3 @@ class QrunProvider:
         # Someone added other versions to it: add this source back as the latest.
         added = self.client.add_version(owner, name, exported.source, exported.format)
         return str(added["id"]), int(added["version"])
-
-
-def _invalid_source(circuit: QuantumCircuit, exported: Exported, error: QrunApiError) -> str:
-    """The server's ``LINE:COL: message`` about an exported source, with that line quoted."""
-    message = error.server_message
-    line_text = ""
-    head = message.split(":", 2)
-    if len(head) == 3 and head[0].isdigit():
-        lines = exported.source.splitlines()
-        number = int(head[0])
-        if 1 <= number <= len(lines):
-            line_text = f" (line {number}: `{lines[number - 1].strip()}`)"
-    return (
-        f"circuit '{circuit.name}', exported as {exported.format}, is not one qrun can run: "
-        f"{message}{line_text}"
-    )
