@@ -20,6 +20,7 @@
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
 //! - `qasm3` — the OpenQASM 3 front end: lexer, parser, lowering (modifiers, loops,
 //!   conditions, `input` parameters), in-memory `stdgates.inc`.
+//! - `branching` — shots split where an outcome is random, for both simulators.
 //! - `sim` — the state-vector simulator: kernels, fusion, shot branching, sampling.
 //! - `stabilizer` — the stabilizer-tableau simulator for Clifford circuits.
 //! - `outcome` — [`Outcome`] and the count-key format.
@@ -29,6 +30,7 @@
 //! `stabilizer`) meet only in `ir`; any of them can be replaced. Each method has exactly one
 //! simulator, and [`simulate`] is the one place that dispatches on it.
 
+mod branching;
 mod error;
 mod interrupt;
 pub mod ir;

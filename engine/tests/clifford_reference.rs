@@ -8,8 +8,10 @@
 
 mod common;
 
-use common::reference::{Reference, SHOTS, engine_counts_on, load};
-use common::stats::{reversed_keys, tolerance, total_variation};
+use common::reference::{
+    Comparison, Reference, SHOTS, assert_detects_reversed_bit_order, engine_counts_on, load,
+};
+use common::stats::{tolerance, total_variation};
 
 use qrun_engine::{Format, Method};
 
@@ -21,7 +23,7 @@ fn reference() -> Reference {
 fn stabilizer_distributions_match_aer_stabilizer() {
     let reference = reference();
     assert!(reference.circuits.len() >= 8);
-    let mut failures = Vec::new();
+    let mut comparison = Comparison::new(&reference);
     let mut deterministic = 0;
     for circuit in &reference.circuits {
         let (counts, method) = engine_counts_on(circuit, Format::OpenQasm2, None);
@@ -38,48 +40,18 @@ fn stabilizer_distributions_match_aer_stabilizer() {
             );
             continue;
         }
-        let distance = total_variation(&counts, &circuit.counts);
-        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
-        println!(
-            "{:32} TVD {distance:.4} (tolerance {tolerance:.4})",
-            circuit.name
-        );
-        if distance > tolerance {
-            failures.push(format!(
-                "{}: TVD {distance:.4} > {tolerance:.4}",
-                circuit.name
-            ));
-        }
+        comparison.check(circuit, &counts);
     }
     assert!(deterministic >= 2);
-    assert!(
-        failures.is_empty(),
-        "differs from Qiskit {} / Aer {}:\n{}",
-        reference.qiskit,
-        reference.qiskit_aer,
-        failures.join("\n")
-    );
+    comparison.finish();
 }
 
 /// The comparison has power: the engine's counts with a wrong bit order fail it.
 #[test]
 fn the_clifford_comparison_detects_a_reversed_bit_order() {
-    let reference = reference();
-    let mut detectable = 0;
-    for circuit in &reference.circuits {
-        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
-        if total_variation(&reversed_keys(&circuit.counts), &circuit.counts) < 3.0 * tolerance {
-            continue;
-        }
-        detectable += 1;
-        let (counts, _) = engine_counts_on(circuit, Format::OpenQasm2, None);
-        let distance = total_variation(&reversed_keys(&counts), &circuit.counts);
-        assert!(distance > tolerance, "{}: reversed keys pass", circuit.name);
-    }
-    assert!(
-        detectable >= 3,
-        "only {detectable} circuits detect a reversal"
-    );
+    assert_detects_reversed_bit_order(&reference(), 3, |circuit| {
+        engine_counts_on(circuit, Format::OpenQasm2, None).0
+    });
 }
 
 /// The state-vector reference sets' Clifford circuits agree with Aer when the engine picks

@@ -17,8 +17,9 @@
 
 mod common;
 
-use common::reference::{Reference, SHOTS, engine_counts, load};
-use common::stats::{reversed_keys, tolerance, total_variation};
+use common::reference::{
+    Comparison, Reference, assert_detects_reversed_bit_order, engine_counts, load,
+};
 
 use qrun_engine::Format;
 
@@ -30,53 +31,17 @@ fn reference() -> Reference {
 fn engine_distributions_match_qiskit_aer() {
     let reference = reference();
     assert!(reference.circuits.len() >= 12);
-    let mut failures = Vec::new();
+    let mut comparison = Comparison::new(&reference);
     for circuit in &reference.circuits {
-        let counts = engine_counts(circuit, Format::OpenQasm2);
-        assert_eq!(counts.values().sum::<u64>(), SHOTS, "{}", circuit.name);
-        let distance = total_variation(&counts, &circuit.counts);
-        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
-        println!(
-            "{:32} TVD {distance:.4} (tolerance {tolerance:.4})",
-            circuit.name
-        );
-        if distance > tolerance {
-            failures.push(format!(
-                "{}: TVD {distance:.4} > {tolerance:.4}\n  engine {counts:?}\n  aer    {:?}",
-                circuit.name, circuit.counts
-            ));
-        }
+        comparison.check(circuit, &engine_counts(circuit, Format::OpenQasm2));
     }
-    assert!(
-        failures.is_empty(),
-        "differs from Qiskit {} / Aer {}:\n{}",
-        reference.qiskit,
-        reference.qiskit_aer,
-        failures.join("\n")
-    );
+    comparison.finish();
 }
 
 #[test]
 fn the_comparison_detects_a_reversed_bit_order() {
-    let reference = reference();
-    let mut detectable = 0;
-    for circuit in &reference.circuits {
-        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
-        // Only circuits whose distribution changes visibly under reversal can tell.
-        if total_variation(&reversed_keys(&circuit.counts), &circuit.counts) < 3.0 * tolerance {
-            continue;
-        }
-        detectable += 1;
-        let reversed = reversed_keys(&engine_counts(circuit, Format::OpenQasm2));
-        let distance = total_variation(&reversed, &circuit.counts);
-        assert!(
-            distance > tolerance,
-            "{}: reversed keys pass (TVD {distance:.4} <= {tolerance:.4})",
-            circuit.name
-        );
-    }
-    assert!(
-        detectable >= 10,
-        "only {detectable} circuits detect a reversal"
-    );
+    // Only circuits whose distribution changes visibly under reversal can tell.
+    assert_detects_reversed_bit_order(&reference(), 10, |circuit| {
+        engine_counts(circuit, Format::OpenQasm2)
+    });
 }

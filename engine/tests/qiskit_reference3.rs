@@ -6,8 +6,9 @@
 
 mod common;
 
-use common::reference::{Reference, SHOTS, engine_counts, load};
-use common::stats::{reversed_keys, tolerance, total_variation};
+use common::reference::{
+    Comparison, Reference, assert_detects_reversed_bit_order, engine_counts, load,
+};
 use qrun_engine::{Format, inputs};
 
 fn reference() -> Reference {
@@ -18,7 +19,7 @@ fn reference() -> Reference {
 fn engine_distributions_match_qiskit_aer() {
     let reference = reference();
     assert!(reference.circuits.len() >= 18);
-    let mut failures = Vec::new();
+    let mut comparison = Comparison::new(&reference);
     for circuit in &reference.circuits {
         assert_eq!(
             Format::detect(&circuit.source),
@@ -33,29 +34,9 @@ fn engine_distributions_match_qiskit_aer() {
             .collect();
         let given: Vec<String> = circuit.parameters.keys().cloned().collect();
         assert_eq!(declared.len(), given.len(), "{}", circuit.name);
-        let counts = engine_counts(circuit, Format::OpenQasm3);
-        assert_eq!(counts.values().sum::<u64>(), SHOTS, "{}", circuit.name);
-        let distance = total_variation(&counts, &circuit.counts);
-        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
-        println!(
-            "{:40} TVD {distance:.4} (tolerance {tolerance:.4})",
-            circuit.name
-        );
-        if distance > tolerance {
-            failures.push(format!(
-                "{}: TVD {distance:.4} > {tolerance:.4}\n  engine {counts:?}\n  aer    {:?}",
-                circuit.name, circuit.counts
-            ));
-        }
+        comparison.check(circuit, &engine_counts(circuit, Format::OpenQasm3));
     }
-    assert!(
-        failures.is_empty(),
-        "differs from Qiskit {} / Aer {} / qiskit-qasm3-import {}:\n{}",
-        reference.qiskit,
-        reference.qiskit_aer,
-        reference.qiskit_qasm3_import.as_deref().unwrap_or("?"),
-        failures.join("\n")
-    );
+    comparison.finish();
 }
 
 #[test]
@@ -73,24 +54,7 @@ fn count_keys_have_the_reference_register_layout() {
 
 #[test]
 fn the_comparison_detects_a_reversed_bit_order() {
-    let reference = reference();
-    let mut detectable = 0;
-    for circuit in &reference.circuits {
-        let tolerance = tolerance(circuit.counts.len(), SHOTS, reference.shots);
-        if total_variation(&reversed_keys(&circuit.counts), &circuit.counts) < 3.0 * tolerance {
-            continue;
-        }
-        detectable += 1;
-        let reversed = reversed_keys(&engine_counts(circuit, Format::OpenQasm3));
-        let distance = total_variation(&reversed, &circuit.counts);
-        assert!(
-            distance > tolerance,
-            "{}: reversed keys pass (TVD {distance:.4} <= {tolerance:.4})",
-            circuit.name
-        );
-    }
-    assert!(
-        detectable >= 10,
-        "only {detectable} circuits detect a reversal"
-    );
+    assert_detects_reversed_bit_order(&reference(), 10, |circuit| {
+        engine_counts(circuit, Format::OpenQasm3)
+    });
 }

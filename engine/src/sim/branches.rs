@@ -15,11 +15,11 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
-use rand_distr::{Binomial, Distribution};
 
 use super::plan::{Action, Plan};
 use super::sample::sample;
 use super::state::StateVector;
+use crate::branching::{Cursor, Pending, Splitter};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 use crate::ir::Register;
@@ -37,40 +37,20 @@ pub(crate) struct Runner<'a, R> {
     pub budget: u64,
 }
 
-/// Where a branch of shots stands in the head.
-struct Cursor {
-    /// Index of the next head step.
-    next: usize,
-    shots: u64,
-    /// Outcomes of the measurements and resets run so far (and, while replaying, the ones
-    /// still to force).
-    path: Vec<bool>,
-    /// How many entries of `path` have been used; those after it are forced outcomes.
-    consumed: usize,
-}
-
 struct Branch {
     state: StateVector,
     clbits: Vec<bool>,
     at: Cursor,
 }
 
-struct Pending {
-    at: Cursor,
-    /// The state and classical bits to resume from; `None` means replay from the start.
-    saved: Option<(StateVector, Vec<bool>)>,
-}
+/// What a pending branch resumes from: the state and the classical bits.
+type Saved = (StateVector, Vec<bool>);
 
 impl<R: Rng> Runner<'_, R> {
     pub(crate) fn run(mut self, shots: u64) -> Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
-        let mut pending = vec![Pending {
-            at: Cursor {
-                next: 0,
-                shots,
-                path: Vec::new(),
-                consumed: 0,
-            },
+        let mut pending: Vec<Pending<Saved>> = vec![Pending {
+            at: Cursor::start(shots),
             saved: None,
         }];
         let mut saved_bytes = 0;
@@ -104,7 +84,7 @@ impl<R: Rng> Runner<'_, R> {
     fn run_branch(
         &mut self,
         mut branch: Branch,
-        pending: &mut Vec<Pending>,
+        pending: &mut Vec<Pending<Saved>>,
         saved_bytes: &mut u64,
         counts: &mut BTreeMap<String, u64>,
     ) -> Result<StateVector> {
@@ -162,54 +142,25 @@ impl<R: Rng> Runner<'_, R> {
         branch: &mut Branch,
         qubit: usize,
         reset: bool,
-        pending: &mut Vec<Pending>,
+        pending: &mut Vec<Pending<Saved>>,
         saved_bytes: &mut u64,
     ) -> Result<bool> {
         let p1 = branch.state.probability_of_one(qubit, self.interrupt)?;
-        let at = &mut branch.at;
-        let outcome = match at.path.get(at.consumed) {
-            Some(&forced) => forced,
-            None => {
-                let ones = Binomial::new(at.shots, p1).map_or(0, |d| d.sample(self.rng));
-                let zeros = at.shots - ones;
-                let (stay, other, other_shots) = if ones >= zeros {
-                    (true, false, zeros)
-                } else {
-                    (false, true, ones)
-                };
-                if other_shots > 0 {
-                    let mut path = at.path.clone();
-                    path.push(other);
-                    let bytes = branch.state.bytes();
-                    let saved = (*saved_bytes + bytes <= self.budget).then(|| {
-                        *saved_bytes += bytes;
-                        (branch.state.clone(), branch.clbits.clone())
-                    });
-                    // A saved state resumes at this step; otherwise replay from the start.
-                    let (next, consumed) = match saved {
-                        Some(_) => (at.next, at.consumed),
-                        None => (0, 0),
-                    };
-                    pending.push(Pending {
-                        at: Cursor {
-                            next,
-                            shots: other_shots,
-                            path,
-                            consumed,
-                        },
-                        saved,
-                    });
-                    at.shots -= other_shots;
-                }
-                at.path.push(stay);
-                stay
-            }
-        };
-        at.consumed += 1;
+        let Branch { state, clbits, at } = branch;
+        let outcome = Splitter {
+            pending,
+            saved_bytes,
+            budget: self.budget,
+        }
+        .choose(
+            at,
+            p1,
+            self.rng,
+            || state.bytes(),
+            || (state.clone(), clbits.clone()),
+        );
         let probability = if outcome { p1 } else { 1.0 - p1 };
-        branch
-            .state
-            .collapse(qubit, outcome, probability, reset, self.interrupt)?;
+        state.collapse(qubit, outcome, probability, reset, self.interrupt)?;
         Ok(outcome)
     }
 }

@@ -154,12 +154,22 @@ impl Block {
     }
 }
 
-// Costs are nanoseconds per amplitude on a 24-qubit state, one thread, measured with
-// `cargo test --release -p qrun-engine --lib kernel_costs -- --ignored --nocapture`
-// (2-core Xeon VM, 2026-11-28); only their ratios matter. A kernel that touches a
-// fraction `f` of the amplitudes (controls, phase masks) costs `fixed + per_touched · f`.
+// Costs are CPU nanoseconds per amplitude on a 22-qubit state (64 MiB, past the L3 cache),
+// one thread, measured with `RAYON_NUM_THREADS=1 QRUN_COST_QUBITS=22 cargo test --release
+// -p qrun-engine --lib kernel_costs -- --ignored --nocapture` (2-vCPU AMD EPYC VM with
+// AVX-512, 2026-12-06; a plain pass over the state costs 0.57); only their ratios matter. A
+// kernel that touches a fraction `f` of the amplitudes (controls) costs `fixed +
+// per_touched · f`; where the measurement showed no such saving the cost is flat.
 
-const DIAGONAL_COST: f64 = 4.2;
+const DIAGONAL_COST: f64 = 0.65;
+
+/// A phase on the amplitudes where every qubit of a mask is 1: 0.5 with one qubit, 1.1 with
+/// two (its runs get shorter as the mask's lowest qubit drops).
+const PHASE_COST: f64 = 0.8;
+
+/// Dense blocks of 2 to 5 qubits, by width (on high qubits; the matrix's arithmetic is
+/// below a pass's memory traffic up to 3 qubits and past it from 4).
+const DENSE_COSTS: [f64; MAX_DENSE_QUBITS + 1] = [0.0, 0.0, 0.6, 0.9, 2.1, 4.1];
 
 /// Cost of a block of several kernels on `width` qubits, as the kernel it becomes.
 fn fused_cost(width: usize, diagonal: bool) -> f64 {
@@ -171,11 +181,12 @@ fn fused_cost(width: usize, diagonal: bool) -> f64 {
 }
 
 fn unitary1_cost(controls: usize) -> f64 {
-    1.5 + 3.5 * touched(controls)
+    1.0 + 0.1 * touched(controls)
 }
 
+/// Infinite past [`MAX_DENSE_QUBITS`] (no such kernel).
 fn dense_cost(qubits: usize) -> f64 {
-    3.6 + 0.44 * f64::from(1u32 << qubits)
+    DENSE_COSTS.get(qubits).copied().unwrap_or(f64::INFINITY)
 }
 
 /// Fraction of amplitudes a kernel acting where all of `mask` is 1 touches.
@@ -186,9 +197,9 @@ fn touched(mask: usize) -> f64 {
 /// Estimated cost of one kernel.
 fn cost(kernel: &Kernel) -> f64 {
     match kernel {
-        Kernel::Flip { controls, .. } => 0.5 + 2.6 * touched(*controls),
-        Kernel::Swap { controls, .. } => 0.5 + 3.0 * touched(*controls),
-        Kernel::Phase { mask, .. } => 2.0 + 1.5 * touched(*mask),
+        Kernel::Flip { controls, .. } => 0.5 + 0.5 * touched(*controls),
+        Kernel::Swap { controls, .. } => 0.5 + 3.3 * touched(*controls),
+        Kernel::Phase { .. } => PHASE_COST,
         Kernel::Unitary1 { controls, .. } => unitary1_cost(*controls),
         Kernel::Diagonal { .. } => DIAGONAL_COST,
         Kernel::Dense { qubits, .. } => dense_cost(qubits.len()),

@@ -64,6 +64,15 @@ impl Amps {
         unsafe { self.ptr.add(index).cast::<[Complex64; N]>().write(values) }
     }
 
+    /// Pointer to the `N` amplitudes from `index` on, for vector loads and stores of a run
+    /// the caller's group owns (see type doc).
+    #[inline(always)]
+    pub(crate) fn run_ptr<const N: usize>(self, index: usize) -> *mut Complex64 {
+        assert!(index + N <= self.len);
+        // SAFETY: in bounds (checked above).
+        unsafe { self.ptr.add(index) }
+    }
+
     /// Replaces the amplitude at `index`.
     #[inline(always)]
     pub(crate) fn set(self, index: usize, value: Complex64) {
@@ -105,18 +114,31 @@ where
         ptr: amps.as_mut_ptr(),
         len: amps.len(),
     };
+    // Groups `g..g + LANES` (g a multiple of LANES) have consecutive bases when every
+    // position is above the lane bits.
+    let consecutive = positions
+        .first()
+        .is_none_or(|&p| p >= LANES.trailing_zeros() as usize)
+        && per_chunk.is_multiple_of(LANES);
     let run_chunk = |chunk: usize| -> Result<()> {
         interrupt.check()?;
         let end = ((chunk + 1) * per_chunk).min(groups);
         let mut bases = [0; LANES];
         let mut group = chunk * per_chunk;
+        let base_of = |group: usize| positions.iter().fold(group, |i, &p| insert_zero(i, p)) | set;
         while group < end {
             let count = LANES.min(end - group);
-            for (lane, base) in bases[..count].iter_mut().enumerate() {
-                *base = positions
-                    .iter()
-                    .fold(group + lane, |i, &p| insert_zero(i, p))
-                    | set;
+            if consecutive && count == LANES {
+                // No position among the low bits that number the lanes: the lanes' bases
+                // are the first one's plus the lane.
+                let first = base_of(group);
+                for (lane, base) in bases.iter_mut().enumerate() {
+                    *base = first + lane;
+                }
+            } else {
+                for (lane, base) in bases[..count].iter_mut().enumerate() {
+                    *base = base_of(group + lane);
+                }
             }
             f(shared, &bases[..count]);
             group += count;

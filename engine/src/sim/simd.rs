@@ -94,6 +94,38 @@ multiversion! {
 }
 
 multiversion! {
+    /// `amps[i] *= factor` for every `i` whose index `first + i` has every bit of `mask`
+    /// set, taken in runs of `run` (a power of two no larger than the lowest bit of `mask`,
+    /// dividing `amps.len()` and `first`), each in or out as its first index is.
+    fn scale_runs(amps: &mut [Complex64], first: usize, run: usize, mask: usize, factor: Complex64) {
+        for (r, part) in amps.chunks_exact_mut(run).enumerate() {
+            if (first + r * run) & mask == mask {
+                for a in part {
+                    *a *= factor;
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// `amps[i] *= factors[i / run]` for every `i`, `run` being `amps.len() /
+    /// factors.len()`; a run whose factor is exactly 1 is left as it is (which can only
+    /// change the sign of a zero part).
+    fn scale_by_runs(amps: &mut [Complex64], factors: &[Complex64]) {
+        let run = amps.len() / factors.len();
+        let one = Complex64::new(1.0, 0.0);
+        for (part, &factor) in amps.chunks_exact_mut(run).zip(factors) {
+            if factor != one {
+                for a in part {
+                    *a *= factor;
+                }
+            }
+        }
+    }
+}
+
+multiversion! {
     /// `amps[i] *= table[high | low[i]]` for every `i`.
     fn scale_by_table(amps: &mut [Complex64], low: &[usize], high: usize, table: &[Complex64]) {
         for (a, &l) in amps.iter_mut().zip(low) {

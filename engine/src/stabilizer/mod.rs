@@ -31,9 +31,9 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Binomial, Distribution};
 use tokio_util::sync::CancellationToken;
 
+use crate::branching::{Cursor, Pending, Splitter};
 use crate::error::{EngineError, FailureKind, Result, Stage};
 use crate::interrupt::Interrupt;
 use crate::ir::{Condition, GateKind, Op, OpKind, Program, Register};
@@ -141,24 +141,6 @@ impl State {
     }
 }
 
-/// Where a branch of shots stands (as in `sim::branches`).
-struct Cursor {
-    /// Index of the next operation.
-    next: usize,
-    shots: u64,
-    /// The values chosen at every branch point so far (and, while replaying, the ones
-    /// still to force).
-    path: Vec<bool>,
-    /// How many entries of `path` have been used.
-    consumed: usize,
-}
-
-struct Pending {
-    at: Cursor,
-    /// The state to resume from; `None`: replay from the start.
-    saved: Option<State>,
-}
-
 struct Runner<'a, R> {
     ops: &'a [&'a Op],
     /// Entry `i`: the gates from `ops[i]` on before the next measurement or reset.
@@ -177,13 +159,8 @@ struct Runner<'a, R> {
 impl<R: Rng> Runner<'_, R> {
     fn run(mut self, shots: u64) -> Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
-        let mut pending = vec![Pending {
-            at: Cursor {
-                next: 0,
-                shots,
-                path: Vec::new(),
-                consumed: 0,
-            },
+        let mut pending: Vec<Pending<State>> = vec![Pending {
+            at: Cursor::start(shots),
             saved: None,
         }];
         let mut saved_bytes = 0;
@@ -209,7 +186,7 @@ impl<R: Rng> Runner<'_, R> {
         &mut self,
         mut state: State,
         mut at: Cursor,
-        pending: &mut Vec<Pending>,
+        pending: &mut Vec<Pending<State>>,
         saved_bytes: &mut u64,
         counts: &mut BTreeMap<String, u64>,
     ) -> Result<()> {
@@ -297,7 +274,7 @@ impl<R: Rng> Runner<'_, R> {
         state: &mut State,
         at: &mut Cursor,
         condition: &Condition,
-        pending: &mut Vec<Pending>,
+        pending: &mut Vec<Pending<State>>,
         saved_bytes: &mut u64,
     ) -> Result<bool> {
         for test in &condition.tests {
@@ -319,48 +296,16 @@ impl<R: Rng> Runner<'_, R> {
         state: &mut State,
         at: &mut Cursor,
         bit: usize,
-        pending: &mut Vec<Pending>,
+        pending: &mut Vec<Pending<State>>,
         saved_bytes: &mut u64,
     ) {
         let constraint = state.clbits[bit].clone();
-        let value = match at.path.get(at.consumed) {
-            Some(&forced) => forced,
-            None => {
-                let ones = Binomial::new(at.shots, 0.5).map_or(0, |d| d.sample(self.rng));
-                let zeros = at.shots - ones;
-                let (stay, other, other_shots) = if ones >= zeros {
-                    (true, false, zeros)
-                } else {
-                    (false, true, ones)
-                };
-                if other_shots > 0 {
-                    let mut path = at.path.clone();
-                    path.push(other);
-                    let bytes = state.bytes();
-                    let saved = (*saved_bytes + bytes <= self.budget).then(|| {
-                        *saved_bytes += bytes;
-                        state.clone()
-                    });
-                    let (next, consumed) = match saved {
-                        Some(_) => (at.next, at.consumed),
-                        None => (0, 0),
-                    };
-                    pending.push(Pending {
-                        at: Cursor {
-                            next,
-                            shots: other_shots,
-                            path,
-                            consumed,
-                        },
-                        saved,
-                    });
-                    at.shots -= other_shots;
-                }
-                at.path.push(stay);
-                stay
-            }
-        };
-        at.consumed += 1;
+        let value = Splitter {
+            pending,
+            saved_bytes,
+            budget: self.budget,
+        }
+        .choose(at, 0.5, self.rng, || state.bytes(), || state.clone());
         state.fix(&constraint, value);
     }
 
