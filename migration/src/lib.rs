@@ -38,6 +38,7 @@ mod m20261206_000005_user_queues;
 mod m20261206_000006_credentials;
 mod m20261210_000007_run_memory;
 mod m20261210_000008_jobs;
+mod m20261211_000009_operator_role;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_credentials::Migration),
             Box::new(m20261210_000007_run_memory::Migration),
             Box::new(m20261210_000008_jobs::Migration),
+            Box::new(m20261211_000009_operator_role::Migration),
         ]
     }
 }

@@ -71,21 +71,28 @@ pub enum Change {
     HandBack { node: String },
 }
 
-/// Who cancelled a run: its submitter (through the API or a page), or an operator (`qrun run
-/// cancel`). The audit row's metadata says which (`"by": "user"` with `cancelled_by`, or
-/// `"by": "operator"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who cancelled a run: its submitter (through the API or a page), or an operator — at the
+/// command line (`qrun run cancel`, `qrun user disable`) or signed in to the console
+/// (`/admin/runs`, with a reason). The audit row's metadata says which: `"by": "user"` with
+/// `cancelled_by`; `"by": "operator"`, and from the console also `cancelled_by` (the
+/// operator's id) and `reason`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Canceller {
     User(Uuid),
     Operator,
+    /// An operator signed in to the console: their user id, and why (docs/DESIGN.md §15).
+    ConsoleOperator {
+        operator: Uuid,
+        reason: String,
+    },
 }
 
 impl Canceller {
     /// The audit metadata's `by`.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Canceller::User(_) => "user",
-            Canceller::Operator => "operator",
+            Canceller::Operator | Canceller::ConsoleOperator { .. } => "operator",
         }
     }
 }

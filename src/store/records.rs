@@ -325,8 +325,15 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
         }
         Some(Change::Cancel { by }) => {
             m.insert("by".into(), json!(by.as_str()));
-            if let Canceller::User(user) = by {
-                m.insert("cancelled_by".into(), json!(user));
+            match by {
+                Canceller::User(user) => {
+                    m.insert("cancelled_by".into(), json!(user));
+                }
+                Canceller::ConsoleOperator { operator, reason } => {
+                    m.insert("cancelled_by".into(), json!(operator));
+                    m.insert("reason".into(), json!(reason));
+                }
+                Canceller::Operator => {}
             }
         }
         Some(Change::HandBack { node }) => {

@@ -47,7 +47,12 @@ pub fn stderr(out: &Output) -> String {
 
 /// Asserts `out` is a refusal: exit 1, nothing on stdout, exactly `line` on stderr.
 fn refused(out: &Output, line: &str) {
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    refused_with(out, 1, line);
+}
+
+/// Asserts `out` is a refusal: exit `code`, nothing on stdout, exactly `line` on stderr.
+pub fn refused_with(out: &Output, code: i32, line: &str) {
+    assert_eq!(out.status.code(), Some(code), "{out:?}");
     assert_eq!(stdout(out), "", "{out:?}");
     assert_eq!(stderr(out), format!("{line}\n"), "{out:?}");
 }

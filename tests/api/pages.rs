@@ -3,6 +3,7 @@
 //! the login cookie; the console's pages (`console`) and forms (`forms`); and (in `browser`)
 //! the console in headless Chromium.
 
+mod admin;
 mod browser;
 mod console;
 mod forms;

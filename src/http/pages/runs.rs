@@ -4,7 +4,8 @@
 //! (`type/name`) and `cursor` are read; a default (an empty value) or any other key is
 //! dropped by a 303 to the canonical URL, and every link the page makes leaves defaults out.
 //! A malformed value is a 400 page naming it. Anonymous visitors get the 401 page (with the
-//! way to log in).
+//! way to log in). Each row shows the whole run id (run ids made together share their first
+//! digits; the cell wraps on a narrow screen) and a failed run's error class.
 
 use std::sync::Arc;
 
@@ -76,12 +77,8 @@ impl Filters {
                     filters.circuit = Some(value.to_owned());
                 }
                 "backend" => {
-                    if !value
-                        .split_once('/')
-                        .is_some_and(|(t, n)| !t.is_empty() && !n.is_empty() && !n.contains('/'))
-                    {
-                        return Err(bad(key, "`type/name`, e.g. `simulator/statevector`"));
-                    }
+                    parse_backend(value)
+                        .ok_or_else(|| bad(key, "`type/name`, e.g. `simulator/statevector`"))?;
                     filters.backend = Some(value.to_owned());
                 }
                 "cursor" => {
@@ -109,16 +106,7 @@ impl Filters {
 
     /// The page's URL with these filters, defaults left out.
     fn href(&self) -> String {
-        let query: Vec<String> = self
-            .pairs()
-            .into_iter()
-            .map(|(key, value)| format!("{key}={}", query_value(&value)))
-            .collect();
-        if query.is_empty() {
-            "/runs".to_owned()
-        } else {
-            format!("/runs?{}", query.join("&"))
-        }
+        href("/runs", &self.pairs())
     }
 
     /// These filters at another page.
@@ -137,15 +125,44 @@ impl Filters {
         Ok(ListQuery {
             status: self.status,
             circuit: self.circuit.as_deref().map(parse_circuit_ref).transpose()?,
-            backend: self
-                .backend
-                .as_deref()
-                .and_then(|b| b.split_once('/'))
-                .map(|(t, n)| (t.to_owned(), n.to_owned())),
+            backend: self.backend.as_deref().and_then(parse_backend),
             before: self.cursor.as_deref().and_then(decode_cursor),
             limit: PAGE,
         })
     }
+}
+
+/// A backend filter, `type/name`: `(type, name)`, or `None` for anything else.
+pub(super) fn parse_backend(value: &str) -> Option<(String, String)> {
+    value
+        .split_once('/')
+        .filter(|(t, n)| !t.is_empty() && !n.is_empty() && !n.contains('/'))
+        .map(|(t, n)| (t.to_owned(), n.to_owned()))
+}
+
+/// `path` with the query `pairs` (none: just the path).
+pub(super) fn href(path: &str, pairs: &[(&'static str, String)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}", query_value(value)))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// Whether `query` is exactly the canonical `pairs` (in any order): no default, no unknown key.
+pub(super) fn is_canonical(query: &[(String, String)], pairs: &[(&'static str, String)]) -> bool {
+    let mut asked = query.to_vec();
+    asked.sort();
+    let mut wanted: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    wanted.sort();
+    asked == wanted
 }
 
 /// A query value, percent-encoded as a form would (`/` kept: it is legal in a query).
@@ -166,16 +183,7 @@ async fn handle(query: Vec<(String, String)>, visitor: Visitor, ctx: Arc<Context
         let user = visitor.user(&ctx).await?;
         let filters = Filters::parse(&query)?;
         // Defaults and unknown keys leave the URL: the canonical one has only what filters.
-        let canonical: Vec<(String, String)> = filters
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        let mut asked = query.clone();
-        asked.sort();
-        let mut wanted = canonical.clone();
-        wanted.sort();
-        if asked != wanted {
+        if !is_canonical(&query, &filters.pairs()) {
             return Ok(Err(filters.href()));
         }
         let (page, more) = ctx.service.list_runs(&user, filters.list_query()?).await?;
@@ -215,14 +223,15 @@ fn runs_page(
             }
         } @else {
             table.card id="runs" {
-                thead { tr { th { "run" } th { "circuit" } th { "status" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
+                thead { tr { th { "run" } th { "circuit" } th { "status" } th { "error class" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
                 tbody {
                     @for (run, circuit) in page_runs {
                         @let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
                         tr {
-                            td.mono { a href={ (path) "/runs/" (run.id) } { (short(run)) } }
+                            td.mono.id { a href={ (path) "/runs/" (run.id) } { (run.id) } }
                             td { a href=(path) { (circuit.owner_handle) "/" (circuit.name) } }
                             td { (run_badge(run, None)) }
+                            td.mono { (error_class(run)) }
                             td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
                             td.num { (run.spec.shots) }
                             td { (time(Some(run.created_at))) }
@@ -248,10 +257,6 @@ fn runs_page(
 /// The filter form: a GET of this page (its empty fields are defaults, which the redirect to
 /// the canonical URL drops).
 fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
-    let configured: Vec<String> = backends
-        .iter()
-        .map(|b| format!("{}/{}", b.kind, b.name))
-        .collect();
     html! {
         form.filters method="get" action="/runs" {
             label {
@@ -267,28 +272,39 @@ fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
                 span { "Circuit" }
                 input type="text" name="circuit" placeholder="owner/name" value=[filters.circuit.as_deref()];
             }
-            label {
-                span { "Backend" }
-                select name="backend" {
-                    option value="" { "any" }
-                    @for backend in &configured {
-                        option value=(backend) selected[filters.backend.as_ref() == Some(backend)] { (backend) }
-                    }
-                    @if let Some(other) = filters.backend.as_ref().filter(|b| !configured.contains(b)) {
-                        option value=(other) selected { (other) }
-                    }
-                }
-            }
+            (backend_select(filters.backend.as_ref(), backends))
             button type="submit" { "Filter" }
             @if filters.is_filtered() { a href="/runs" { "Clear" } }
         }
     }
 }
 
-/// A run id shortened for a table: its first 8 and last 4 hex digits (the link has it all).
-fn short(run: &Run) -> String {
-    let id = run.id.simple().to_string();
-    format!("{}…{}", &id[..8], &id[id.len() - 4..])
+/// The labelled `backend` select of a filter form: "any", each configured backend, and
+/// `selected` when it is none of them.
+pub(super) fn backend_select(selected: Option<&String>, backends: &[BackendRules]) -> Markup {
+    let configured: Vec<String> = backends
+        .iter()
+        .map(|b| format!("{}/{}", b.kind, b.name))
+        .collect();
+    html! {
+        label {
+            span { "Backend" }
+            select name="backend" {
+                option value="" { "any" }
+                @for backend in &configured {
+                    option value=(backend) selected[selected == Some(backend)] { (backend) }
+                }
+                @if let Some(other) = selected.filter(|b| !configured.contains(b)) {
+                    option value=(other) selected { (other) }
+                }
+            }
+        }
+    }
+}
+
+/// A run's error class for a table ("—" unless it failed).
+pub(super) fn error_class(run: &Run) -> &'static str {
+    run.error_class.map(|c| c.as_str()).unwrap_or("—")
 }
 
 #[cfg(test)]
