@@ -193,7 +193,7 @@ async fn the_operators_list_pages_with_a_cursor(db: TestDb) {
     let next = first
         .html
         .split(r#"<a href=""#)
-        .find_map(|rest| rest.contains(r#"rel="next""#).then(|| rest))
+        .find(|rest| rest.contains(r#"rel="next""#))
         .and_then(|rest| rest.split('"').next())
         .expect("an older page")
         .replace("&amp;", "&");
@@ -350,3 +350,67 @@ on_both_databases!(
     to_anyone_but_an_operator_the_admin_pages_are_the_404_of_a_page_that_does_not_exist,
     an_operator_cancels_another_users_run_with_a_reason_audited_from_this_site_only,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_an_operator_finds_a_run_by_id_prefix_and_cancels_it() {
+    use super::browser::{Script, browser_available};
+    if !browser_available() {
+        return;
+    }
+    // The node does not execute: the run stays pending until the operator cancels it.
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, alice) = app.user("alice").await;
+    app.create_circuit(&alice, "bell", "public").await;
+    let run = app
+        .submit_run(&alice, "alice/bell", ("simulator", "statevector"), 10)
+        .await;
+    for _ in 0..3 {
+        app.submit_run(&alice, "alice/bell", ("simulator", "statevector"), 10)
+            .await;
+    }
+    let (carol_user, carol) = app.operator("carol").await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let pictures = [
+        "admin-runs.png",
+        "admin-cancel.png",
+        "admin-cancel-390.png",
+        "admin-cancelled.png",
+        "admin-runs-390.png",
+    ];
+    for picture in pictures {
+        let _ = std::fs::remove_file(shots.join(picture));
+    }
+    let id = run.to_string();
+    let mut script = Script::start(
+        "admin.mjs",
+        &[&app.url(""), &carol, &alice, &id, shots.to_str().unwrap()],
+    );
+    for step in ["hidden", "found", "cancelled", "narrow", "done"] {
+        if script.expect(step).await.is_none() {
+            panic!(
+                "the browser stopped before `{step}`: {}",
+                script.errors().await
+            );
+        }
+    }
+    script.finish().await.expect("the browser script succeeds");
+    for picture in pictures {
+        assert!(
+            std::fs::metadata(shots.join(picture)).is_ok_and(|m| m.len() > 0),
+            "{picture}"
+        );
+    }
+    let audit = app.store().audit_timeline(run).await.unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (
+            last.action.as_str(),
+            &last.metadata["by"],
+            &last.metadata["cancelled_by"]
+        ),
+        ("run.cancelled", &json!("operator"), &json!(carol_user.id))
+    );
+    assert_eq!(last.metadata["reason"], "runaway job on the shared queue");
+    eprintln!("screenshots in {}", shots.display());
+    app.stop().await;
+}
