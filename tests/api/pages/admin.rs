@@ -3,7 +3,8 @@
 //! pages; an operator cancels another user's run with a reason (audited, Origin checked); to
 //! anyone else the pages are the 404 of a page that does not exist.
 
-use qrun::domain::{ErrorClass, ErrorStage, Failure, RunStatus};
+use qrun::domain::{ErrorClass, ErrorStage, Failure, IdPrefix, RunStatus};
+use qrun::store::runs::{RunFilter, list_runs_query};
 use qrun::store::{Change, FailCause};
 use serde_json::json;
 use uuid::Uuid;
@@ -344,7 +345,63 @@ async fn an_operator_cancels_another_users_run_with_a_reason_audited_from_this_s
     assert_verified(&db, 1);
 }
 
+/// How the database plans `filter`'s list query, one line per plan row. On PostgreSQL with
+/// sequential scans off (a test's tiny table would rather be scanned whole): whether an index
+/// *can* serve the query is the question.
+async fn plan(db: &TestDb, filter: &RunFilter) -> String {
+    use sea_orm::{ConnectionTrait, QueryTrait, Statement, TransactionTrait};
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    let backend = conn.get_database_backend();
+    let query = list_runs_query(filter).build(backend);
+    let txn = conn.begin().await.unwrap();
+    let (explain, column) = match backend {
+        sea_orm::DbBackend::Postgres => {
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+                .await
+                .unwrap();
+            ("EXPLAIN", "QUERY PLAN")
+        }
+        _ => ("EXPLAIN QUERY PLAN", "detail"),
+    };
+    let statement = Statement::from_sql_and_values(
+        backend,
+        format!("{explain} {}", query.sql),
+        query.values.unwrap_or(sea_orm::Values(Vec::new())),
+    );
+    let rows = txn.query_all_raw(statement).await.unwrap();
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", column).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    lines.join("\n")
+}
+
+async fn the_operators_list_and_its_id_search_are_served_by_indexes(db: TestDb) {
+    let app = TestApp::spawn(db).await; // migrated
+    let db = app.into_db().await;
+    let page = RunFilter {
+        limit: 51,
+        ..RunFilter::default()
+    };
+    let every = plan(&db, &page).await;
+    assert!(every.contains("runs_created_idx"), "{every}");
+    let prefix = IdPrefix::parse("01a2").unwrap();
+    let by_prefix = RunFilter {
+        ids: Some(prefix.range()),
+        ..page.clone()
+    };
+    let searched = plan(&db, &by_prefix).await;
+    let primary_key = if db.url.starts_with("postgres") {
+        "Index Cond: ((id >= "
+    } else {
+        "USING INDEX sqlite_autoindex_runs_1 (id>? AND id<?)"
+    };
+    assert!(searched.contains(primary_key), "{searched}");
+}
+
 on_both_databases!(
+    the_operators_list_and_its_id_search_are_served_by_indexes,
     an_operator_lists_every_users_runs_with_filters_and_finds_one_by_id_prefix,
     the_operators_list_pages_with_a_cursor,
     to_anyone_but_an_operator_the_admin_pages_are_the_404_of_a_page_that_does_not_exist,
