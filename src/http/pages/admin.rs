@@ -344,7 +344,7 @@ fn list_page(
                             td data-label="created" { (time(Some(run.created_at))) }
                             td {
                                 @if !run.status.is_terminal() {
-                                    a href={ (LIST) "/" (run.id) "/cancel" } aria-label={ "Cancel run " (run.id) } { "Cancel…" }
+                                    a href={ (LIST) "/" (run.id) "/cancel" } { "Cancel…" span.sr-only { " run " (run.id) } }
                                 }
                             }
                         }
