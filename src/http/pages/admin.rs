@@ -29,12 +29,15 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::layout::{Live, Shell, error_page, html, page, respond, run_badge, time};
-use super::runs::{backend_select, error_class, href, is_canonical, parse_backend};
+use super::runs::{
+    backend_filter, backend_select, bad_filter, cursor_filter, error_class, href, is_canonical,
+    parse_backend, read_filters, status_filter,
+};
 use super::{Form, Visitor, form, redirect, same_origin, visitor};
 use crate::domain::{ErrorClass, IdPrefix, RunStatus, User};
 use crate::http::Context;
 use crate::http::error::ApiError;
-use crate::http::extract::{check_query_value, run_id, with_context};
+use crate::http::extract::{run_id, with_context};
 use crate::http::runs::{decode_cursor, encode_cursor};
 use crate::service::ServiceError;
 use crate::service::operator::{OperatorQuery, OperatorRow};
@@ -120,28 +123,10 @@ impl Filters {
     /// 400 naming its key.
     fn parse(query: &[(String, String)]) -> Result<Filters, ApiError> {
         let mut filters = Filters::default();
-        let bad = |key: &str, what: &str| {
-            ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
-        };
-        for (key, value) in query {
-            check_query_value(key, value)?;
-            let value = value.trim();
-            if value.is_empty() {
-                continue;
-            }
-            match key.as_str() {
-                "status" => {
-                    filters.status = Some(
-                        value
-                            .parse()
-                            .map_err(|_| bad(key, "a run status, e.g. `failed`"))?,
-                    )
-                }
-                "backend" => {
-                    parse_backend(value)
-                        .ok_or_else(|| bad(key, "`type/name`, e.g. `simulator/statevector`"))?;
-                    filters.backend = Some(value.to_owned());
-                }
+        read_filters(query, |key, value| {
+            match key {
+                "status" => filters.status = Some(status_filter(key, value)?),
+                "backend" => filters.backend = Some(backend_filter(key, value)?),
                 "user" => filters.user = Some(value.to_owned()),
                 "node" => filters.node = Some(value.to_owned()),
                 "error_class" => {
@@ -149,12 +134,12 @@ impl Filters {
                         ErrorClass::ALL
                             .into_iter()
                             .find(|c| c.as_str() == value)
-                            .ok_or_else(|| bad(key, "an error class, e.g. `timeout`"))?,
+                            .ok_or_else(|| bad_filter(key, "an error class, e.g. `timeout`"))?,
                     )
                 }
                 "since" | "until" => {
                     let at = parse_time(value).ok_or_else(|| {
-                        bad(key, "a UTC time, `YYYY-MM-DDTHH:MM[:SS]` or RFC 3339")
+                        bad_filter(key, "a UTC time, `YYYY-MM-DDTHH:MM[:SS]` or RFC 3339")
                     })?;
                     if key == "since" {
                         filters.since = Some(at);
@@ -163,15 +148,15 @@ impl Filters {
                     }
                 }
                 "q" => {
-                    filters.q = Some(IdPrefix::parse(value).map_err(|e| bad(key, &e.to_string()))?)
+                    let prefix =
+                        IdPrefix::parse(value).map_err(|e| bad_filter(key, &e.to_string()))?;
+                    filters.q = Some(prefix);
                 }
-                "cursor" => {
-                    decode_cursor(value).ok_or_else(|| bad(key, "a cursor this page made"))?;
-                    filters.cursor = Some(value.to_owned());
-                }
+                "cursor" => filters.cursor = Some(cursor_filter(key, value)?),
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(filters)
     }
 

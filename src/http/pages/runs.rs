@@ -55,39 +55,19 @@ impl Filters {
     /// 400 naming its key.
     fn parse(query: &[(String, String)]) -> Result<Filters, ApiError> {
         let mut filters = Filters::default();
-        let bad = |key: &str, what: &str| {
-            ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
-        };
-        for (key, value) in query {
-            check_query_value(key, value)?;
-            let value = value.trim();
-            if value.is_empty() {
-                continue;
-            }
-            match key.as_str() {
-                "status" => {
-                    filters.status = Some(
-                        value
-                            .parse()
-                            .map_err(|_| bad(key, "a run status, e.g. `failed`"))?,
-                    )
-                }
+        read_filters(query, |key, value| {
+            match key {
+                "status" => filters.status = Some(status_filter(key, value)?),
                 "circuit" => {
-                    parse_circuit_ref(value).map_err(|_| bad(key, "`owner/name`"))?;
+                    parse_circuit_ref(value).map_err(|_| bad_filter(key, "`owner/name`"))?;
                     filters.circuit = Some(value.to_owned());
                 }
-                "backend" => {
-                    parse_backend(value)
-                        .ok_or_else(|| bad(key, "`type/name`, e.g. `simulator/statevector`"))?;
-                    filters.backend = Some(value.to_owned());
-                }
-                "cursor" => {
-                    decode_cursor(value).ok_or_else(|| bad(key, "a cursor this page made"))?;
-                    filters.cursor = Some(value.to_owned());
-                }
+                "backend" => filters.backend = Some(backend_filter(key, value)?),
+                "cursor" => filters.cursor = Some(cursor_filter(key, value)?),
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(filters)
     }
 
@@ -138,6 +118,48 @@ pub(super) fn parse_backend(value: &str) -> Option<(String, String)> {
         .split_once('/')
         .filter(|(t, n)| !t.is_empty() && !n.is_empty() && !n.contains('/'))
         .map(|(t, n)| (t.to_owned(), n.to_owned()))
+}
+
+/// Hands each `(key, value)` of a filter page's query whose value is not the default (empty)
+/// to `read`, trimmed; a NUL anywhere is a 400.
+pub(super) fn read_filters(
+    query: &[(String, String)],
+    mut read: impl FnMut(&str, &str) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    for (key, value) in query {
+        check_query_value(key, value)?;
+        let value = value.trim();
+        if !value.is_empty() {
+            read(key, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The 400 for a malformed filter: `` `key` must be what ``.
+pub(super) fn bad_filter(key: &str, what: &str) -> ApiError {
+    ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
+}
+
+/// A `status` filter's value.
+pub(super) fn status_filter(key: &str, value: &str) -> Result<RunStatus, ApiError> {
+    value
+        .parse()
+        .map_err(|_| bad_filter(key, "a run status, e.g. `failed`"))
+}
+
+/// A `backend` filter's value, `type/name` ([`parse_backend`]).
+pub(super) fn backend_filter(key: &str, value: &str) -> Result<String, ApiError> {
+    parse_backend(value)
+        .map(|_| value.to_owned())
+        .ok_or_else(|| bad_filter(key, "`type/name`, e.g. `simulator/statevector`"))
+}
+
+/// A `cursor` filter's value: one a list page made.
+pub(super) fn cursor_filter(key: &str, value: &str) -> Result<String, ApiError> {
+    decode_cursor(value)
+        .map(|_| value.to_owned())
+        .ok_or_else(|| bad_filter(key, "a cursor this page made"))
 }
 
 /// `path` with the query `pairs` (none: just the path).
