@@ -160,6 +160,10 @@ mod tests {
         }
         assert!(validate_handle(&"a".repeat(40)).is_err());
         assert!(validate_handle("api").is_err());
+        assert!(
+            validate_handle("admin").is_err(),
+            "`/admin/…` is the operator's"
+        );
         assert!(validate_handle("apis").is_ok());
     }
 }
