@@ -122,8 +122,8 @@ impl Service {
             .apply(Command::Transition {
                 run_id,
                 change: Change::Cancel {
-                    by: Canceller::ConsoleOperator {
-                        operator: operator.id,
+                    by: Canceller::OperatorWithReason {
+                        operator: Some(operator.id),
                         reason,
                     },
                 },

@@ -72,17 +72,18 @@ pub enum Change {
 }
 
 /// Who cancelled a run: its submitter (through the API or a page), or an operator — at the
-/// command line (`qrun run cancel`, `qrun user disable`) or signed in to the console
-/// (`/admin/runs`, with a reason). The audit row's metadata says which: `"by": "user"` with
-/// `cancelled_by`; `"by": "operator"`, and from the console also `cancelled_by` (the
-/// operator's id) and `reason`.
+/// command line (`qrun run cancel [--reason]`, `qrun user disable`) or signed in to the
+/// console (`/admin/runs`, with a reason). The audit row's metadata says which: `"by": "user"`
+/// with `cancelled_by`; `"by": "operator"`, with `reason` when one was given and, from the
+/// console, `cancelled_by` (the operator's id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Canceller {
     User(Uuid),
     Operator,
-    /// An operator signed in to the console: their user id, and why (docs/DESIGN.md §15).
-    ConsoleOperator {
-        operator: Uuid,
+    /// An operator who said why (docs/DESIGN.md §15): signed in to the console (`operator`,
+    /// their user id) or at the command line (`None`: it knows no user).
+    OperatorWithReason {
+        operator: Option<Uuid>,
         reason: String,
     },
 }
@@ -92,7 +93,7 @@ impl Canceller {
     pub fn as_str(&self) -> &'static str {
         match self {
             Canceller::User(_) => "user",
-            Canceller::Operator | Canceller::ConsoleOperator { .. } => "operator",
+            Canceller::Operator | Canceller::OperatorWithReason { .. } => "operator",
         }
     }
 }

@@ -329,8 +329,10 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
                 Canceller::User(user) => {
                     m.insert("cancelled_by".into(), json!(user));
                 }
-                Canceller::ConsoleOperator { operator, reason } => {
-                    m.insert("cancelled_by".into(), json!(operator));
+                Canceller::OperatorWithReason { operator, reason } => {
+                    if let Some(operator) = operator {
+                        m.insert("cancelled_by".into(), json!(operator));
+                    }
                     m.insert("reason".into(), json!(reason));
                 }
                 Canceller::Operator => {}
