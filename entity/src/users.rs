@@ -1,5 +1,5 @@
 //! `users`: an account; `handle` is unique; `disabled_at` is set while an operator has it
-//! disabled.
+//! disabled; `operator_since` while the user holds the operator role (`qrun user grant`).
 
 use sea_orm::entity::prelude::*;
 
@@ -12,6 +12,7 @@ pub struct Model {
     pub handle: String,
     pub created_at: DateTimeUtc,
     pub disabled_at: Option<DateTimeUtc>,
+    pub operator_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -39,6 +39,7 @@ mod m20261206_000006_credentials;
 mod m20261210_000007_run_memory;
 mod m20261210_000008_jobs;
 mod m20261212_000009_run_options;
+mod m20261212_000010_operator_role;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000007_run_memory::Migration),
             Box::new(m20261210_000008_jobs::Migration),
             Box::new(m20261212_000009_run_options::Migration),
+            Box::new(m20261212_000010_operator_role::Migration),
         ]
     }
 }

@@ -2,14 +2,15 @@
 //! (its configuration), while the service runs or not. Everything goes through the store —
 //! ids are compared as ids, never as text (SQLite keeps them as 16-byte blobs) — and a cancel
 //! through the lifecycle store's guarded cancel, one transaction with its audit row (`"by":
-//! "operator"`) and, with the run's consent, its analytics event. A node executing the run
+//! "operator"`, and the `reason` given with `--reason`) and, with the run's consent, its
+//! analytics event. A node executing the run
 //! stops it at its next lease renewal.
 //!
 //! The text output passes through [`escape_untrusted`] whole: its error messages, names and
 //! audit metadata are written by users and their programs. `--json` is JSON as it is.
 //!
-//! Exit codes: 0 done; 1 for a run that does not exist (or a cancel the run's state refuses),
-//! with one line on stderr; 2 for an unknown user handle.
+//! Exit codes: 0 done; 1 for a run that does not exist (or a cancel the run's state refuses,
+//! or a `--reason` that is empty or over 500 characters), with one line on stderr; 2 for an unknown user handle.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -21,7 +22,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::domain::{
-    AuditEntry, Circuit, QueueStanding, Run, RunSpec, RunStatus, User, escape_untrusted,
+    AuditEntry, Circuit, QueueStanding, Run, RunSpec, RunStatus, User, cancel_reason,
+    escape_untrusted,
 };
 use crate::store::runs::RunFilter;
 use crate::store::{Canceller, Change, Command, Store, WriteError};
@@ -51,7 +53,12 @@ pub enum RunCommand {
         limit: u64,
     },
     /// Cancel a pending or running run as an operator (the audit says `"by": "operator"`).
-    Cancel { id: String },
+    Cancel {
+        id: String,
+        /// Why (1–500 characters): the audit row's `reason`, which the run's page shows.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// Runs `command` against `store`; the exit code.
@@ -64,7 +71,7 @@ pub async fn run(store: &Store, command: RunCommand) -> anyhow::Result<ExitCode>
             user,
             limit,
         } => list(store, status, older_than, user.as_deref(), limit).await,
-        RunCommand::Cancel { id } => cancel(store, &id).await,
+        RunCommand::Cancel { id, reason } => cancel(store, &id, reason.as_deref()).await,
     }
 }
 
@@ -470,16 +477,22 @@ async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn cancel(store: &Store, id: &str) -> anyhow::Result<ExitCode> {
+async fn cancel(store: &Store, id: &str, reason: Option<&str>) -> anyhow::Result<ExitCode> {
+    let by = match reason.map(cancel_reason).transpose() {
+        Ok(None) => Canceller::Operator,
+        Ok(Some(reason)) => Canceller::OperatorWithReason {
+            operator: None,
+            reason,
+        },
+        Err(err) => return Ok(refuse(&err.to_string())),
+    };
     let run = match find(store, id).await? {
         Ok(run) => run,
         Err(line) => return Ok(refuse(&line)),
     };
     let command = Command::Transition {
         run_id: run.id,
-        change: Change::Cancel {
-            by: Canceller::Operator,
-        },
+        change: Change::Cancel { by },
     };
     match store.apply_one(command).await {
         Ok(applied) => {

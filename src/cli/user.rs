@@ -9,12 +9,15 @@
 //! - `token revoke ID`: revokes a token (and the browser sessions signed in with it).
 //! - `disable HANDLE`: refuses every credential of the user and cancels their pending runs
 //!   as `qrun run cancel` would; `enable HANDLE` lets them in again.
+//! - `grant HANDLE ROLE`, `revoke HANDLE ROLE`: gives the user a role (`operator`: the
+//!   console's `/admin/runs`, docs/DESIGN.md §15) or takes it back, audited
+//!   (`user.role_granted`, `user.role_revoked`).
 //!
 //! The service refuses a credential changed here within `auth.token_cache_ttl_s` (its nodes
 //! cache answers that long; this process is none of them), and the lines printed say so.
 //!
 //! Exit codes: 0 done; 1 for a token that does not exist or a change that changes nothing, with
-//! one line on stderr; 2 for an unknown or invalid handle or name.
+//! one line on stderr; 2 for an unknown or invalid handle, name or role.
 
 use std::process::ExitCode;
 
@@ -25,7 +28,7 @@ use super::run::at;
 use crate::config::Config;
 use crate::domain::circuit::validate_handle;
 use crate::domain::credential::validate_token_name;
-use crate::domain::{User, escape_untrusted};
+use crate::domain::{Role, User, escape_untrusted};
 use crate::store::Store;
 use crate::store::users::Revoked;
 
@@ -41,6 +44,11 @@ pub enum UserCommand {
     Disable { handle: String },
     /// Enable a disabled user again: their tokens and unexpired sessions work again.
     Enable { handle: String },
+    /// Grant a user a role. `operator`: sees and cancels every user's runs in the console
+    /// (/admin/runs). Takes effect within auth.token_cache_ttl_s.
+    Grant { handle: String, role: String },
+    /// Take a role back from a user (within auth.token_cache_ttl_s).
+    Revoke { handle: String, role: String },
 }
 
 /// `qrun user token HANDLE [--name NAME]`, or one of [`TokenCommand`].
@@ -106,6 +114,8 @@ pub async fn run(store: &Store, config: &Config, command: UserCommand) -> anyhow
         }
         UserCommand::Disable { handle } => disable(store, &handle, ttl).await,
         UserCommand::Enable { handle } => enable(store, &handle).await,
+        UserCommand::Grant { handle, role } => set_role(store, &handle, &role, true, ttl).await,
+        UserCommand::Revoke { handle, role } => set_role(store, &handle, &role, false, ttl).await,
     }
 }
 
@@ -253,4 +263,46 @@ async fn enable(store: &Store, handle: &str) -> anyhow::Result<ExitCode> {
             1,
         ))
     }
+}
+
+/// Grants (`granted`) or revokes the role `role` of the user `handle`.
+async fn set_role(
+    store: &Store,
+    handle: &str,
+    role: &str,
+    granted: bool,
+    ttl_s: u64,
+) -> anyhow::Result<ExitCode> {
+    let role: Role = match role.parse() {
+        Ok(role) => role,
+        Err(err) => return Ok(refuse(&escape_untrusted(&err.to_string()), 2)),
+    };
+    let user = match find(store, handle).await? {
+        Ok(user) => user,
+        Err(code) => return Ok(code),
+    };
+    let changed = store.set_role(user.id, role, granted).await? == Some(true);
+    match (changed, granted) {
+        (true, true) => println!(
+            "granted the {role} role to {handle}; in effect everywhere within {ttl_s} s \
+             (auth.token_cache_ttl_s)"
+        ),
+        (true, false) => println!(
+            "revoked the {role} role from {handle}; in effect everywhere within {ttl_s} s \
+             (auth.token_cache_ttl_s)"
+        ),
+        (false, true) => {
+            return Ok(refuse(
+                &format!("user `{handle}` already holds the {role} role; nothing changed"),
+                1,
+            ));
+        }
+        (false, false) => {
+            return Ok(refuse(
+                &format!("user `{handle}` does not hold the {role} role; nothing changed"),
+                1,
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

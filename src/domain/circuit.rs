@@ -3,6 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::Role;
+
 /// An account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -12,6 +14,26 @@ pub struct User {
     /// When an operator disabled it (`qrun user disable`); `None` while it is in use. A
     /// disabled user's credentials are all refused.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Since when it holds the operator role (`qrun user grant HANDLE operator`); `None` for
+    /// everyone else.
+    pub operator_since: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// Whether it holds the operator role.
+    pub fn is_operator(&self) -> bool {
+        self.operator_since.is_some()
+    }
+
+    /// The roles it holds, in [`Role::ALL`]'s order (`GET /api/me`'s `roles`).
+    pub fn roles(&self) -> Vec<Role> {
+        Role::ALL
+            .into_iter()
+            .filter(|role| match role {
+                Role::Operator => self.is_operator(),
+            })
+            .collect()
+    }
 }
 
 /// Who may see a circuit and its runs.
@@ -94,9 +116,9 @@ fn check_name(value: &str, what: &'static str, max: usize) -> Result<(), Invalid
     }
 }
 
-/// Handles that would collide with the service's own top-level paths (`/api/...`): a user
-/// so named could have no run pages.
-pub const RESERVED_HANDLES: [&str; 1] = ["api"];
+/// Handles that would collide with the service's own top-level paths (`/api/...`,
+/// `/admin/...`): a user so named could have no run pages.
+pub const RESERVED_HANDLES: [&str; 2] = ["api", "admin"];
 
 /// A user handle: lower-case, URL-safe, at most 39 characters, not reserved.
 pub fn validate_handle(handle: &str) -> Result<(), InvalidName> {
@@ -138,6 +160,10 @@ mod tests {
         }
         assert!(validate_handle(&"a".repeat(40)).is_err());
         assert!(validate_handle("api").is_err());
+        assert!(
+            validate_handle("admin").is_err(),
+            "`/admin/…` is the operator's"
+        );
         assert!(validate_handle("apis").is_ok());
     }
 }

@@ -135,16 +135,22 @@ pub enum CredentialChange {
     SessionRevoked,
     UserDisabled,
     UserEnabled,
+    /// A role granted to the user (`qrun user grant`); the row's `role` names it.
+    RoleGranted,
+    /// A role taken back (`qrun user revoke`); the row's `role` names it.
+    RoleRevoked,
 }
 
 impl CredentialChange {
-    pub const ALL: [CredentialChange; 6] = [
+    pub const ALL: [CredentialChange; 8] = [
         CredentialChange::TokenCreated,
         CredentialChange::TokenRevoked,
         CredentialChange::SessionCreated,
         CredentialChange::SessionRevoked,
         CredentialChange::UserDisabled,
         CredentialChange::UserEnabled,
+        CredentialChange::RoleGranted,
+        CredentialChange::RoleRevoked,
     ];
 
     /// The `audit_logs.action` value: `token.created`, `user.disabled`, …
@@ -156,6 +162,8 @@ impl CredentialChange {
             CredentialChange::SessionRevoked => "session.revoked",
             CredentialChange::UserDisabled => "user.disabled",
             CredentialChange::UserEnabled => "user.enabled",
+            CredentialChange::RoleGranted => "user.role_granted",
+            CredentialChange::RoleRevoked => "user.role_revoked",
         }
     }
 
@@ -164,7 +172,10 @@ impl CredentialChange {
         match self {
             CredentialChange::TokenCreated | CredentialChange::TokenRevoked => "token",
             CredentialChange::SessionCreated | CredentialChange::SessionRevoked => "session",
-            CredentialChange::UserDisabled | CredentialChange::UserEnabled => "user",
+            CredentialChange::UserDisabled
+            | CredentialChange::UserEnabled
+            | CredentialChange::RoleGranted
+            | CredentialChange::RoleRevoked => "user",
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.
 //! - [`credential`]: API tokens, browser sessions, who a request is, and their audit vocabulary.
+//! - [`role`]: roles a user may hold (the operator), and an operator's cancel reason.
+//! - [`id_prefix`]: a run id or its first digits, as an operator searches for a run.
 //! - [`clock`]: where "now" comes from, injectable for tests.
 //! - [`text`]: untrusted text made safe for a terminal or a log line.
 
@@ -15,9 +17,11 @@ pub mod circuit;
 pub mod clock;
 pub mod credential;
 pub mod failure;
+pub mod id_prefix;
 pub mod job;
 pub mod memory;
 pub mod records;
+pub mod role;
 pub mod run;
 pub mod status;
 pub mod text;
@@ -28,9 +32,11 @@ pub use credential::{
     ApiToken, Caller, ChangedBy, Credential, CredentialChange, CredentialKind, Session,
 };
 pub use failure::{ErrorClass, ErrorStage, Failure, MAX_MESSAGE_BYTES};
+pub use id_prefix::{IdPrefix, InvalidIdPrefix};
 pub use job::{Job, JobRun, JobSummary, NewJob};
 pub use memory::{Memory, MemoryError, MemoryPage};
 pub use records::{AuditEntry, OutboxEvent, RUN_VIEWED};
+pub use role::{InvalidCancelReason, Role, UnknownRole, cancel_reason};
 pub use run::{NewRun, Parameters, QueueStanding, Run, RunOptions, RunResults, RunSpec};
 pub use status::{Action, Edge, RunStatus};
 pub use text::escape_untrusted;

@@ -38,7 +38,7 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
-use warp::http::{HeaderValue, StatusCode};
+use warp::http::{HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
 use crate::config::ServerConfig;
@@ -116,6 +116,9 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/login"),
     ("POST", "/logout"),
     ("POST", "/consent"),
+    ("GET", "/admin/runs"),
+    ("GET", "/admin/runs/{id}/cancel"),
+    ("POST", "/admin/runs/{id}/cancel"),
     ("GET", "/{owner}/{circuit}"),
     ("POST", "/{owner}/{circuit}/runs"),
     ("GET", "/{owner}/{circuit}/runs/{id}"),
@@ -155,10 +158,10 @@ pub fn route_template(path: &str) -> &'static str {
         .unwrap_or("unmatched")
 }
 
-/// The `Allow` header of a route template: the methods [`ROUTES`] and [`PAGE_ROUTES`] serve
-/// on it (HEAD wherever GET is).
-fn allowed_methods(template: &str) -> Option<HeaderValue> {
-    let methods: Vec<&str> = ROUTES
+/// The methods [`ROUTES`] and [`PAGE_ROUTES`] serve on a route template (HEAD wherever GET
+/// is), sorted.
+fn served_methods(template: &str) -> Vec<&'static str> {
+    ROUTES
         .iter()
         .chain(PAGE_ROUTES)
         .filter(|(_, t)| *t == template)
@@ -169,25 +172,32 @@ fn allowed_methods(template: &str) -> Option<HeaderValue> {
         .copied()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .collect();
+        .collect()
+}
+
+/// The `Allow` header naming `methods` (none: no header).
+fn allowed_methods(methods: &[&str]) -> Option<HeaderValue> {
     (!methods.is_empty()).then(|| HeaderValue::from_str(&methods.join(", ")).expect("ASCII"))
 }
 
 /// A 405 names the methods its route serves in `Allow`; on a path no route has, warp's 405
-/// (some route refused the method before the path) is the 404 it is for every method.
-fn method_not_allowed(route: &'static str, mut response: Response) -> Response {
+/// (some route refused the method before the path) is the 404 it is for every method — and so
+/// it is when the route serves this very method but declined the request (the operator's
+/// pages, to anyone but an operator: `pages::admin`).
+fn method_not_allowed(route: &'static str, method: &Method, mut response: Response) -> Response {
     use warp::Reply;
     if response.status() != StatusCode::METHOD_NOT_ALLOWED {
         return response;
     }
-    match allowed_methods(route) {
-        Some(allow) => {
+    let served = served_methods(route);
+    match allowed_methods(&served) {
+        Some(allow) if !served.contains(&method.as_str()) => {
             response
                 .headers_mut()
                 .insert(warp::http::header::ALLOW, allow);
             response
         }
-        None => error::ApiError::route_not_found().into_response(),
+        _ => error::ApiError::route_not_found().into_response(),
     }
 }
 
@@ -219,11 +229,11 @@ where
         + Sync
         + 'static,
 {
-    warp::path::full()
-        .and(routes)
-        .map(|path: warp::path::FullPath, response: Response| {
-            method_not_allowed(route_template(path.as_str()), response)
-        })
+    warp::path::full().and(warp::method()).and(routes).map(
+        |path: warp::path::FullPath, method: Method, response: Response| {
+            method_not_allowed(route_template(path.as_str()), &method, response)
+        },
+    )
 }
 
 /// Every route of the service, with errors rendered.

@@ -924,8 +924,19 @@ pub struct MeView {
     /// The user's handle: the `owner` of their circuits.
     pub handle: String,
     pub created_at: DateTime<Utc>,
+    /// The roles the user holds (`qrun user grant HANDLE ROLE`): `[]`, or `["operator"]`,
+    /// who sees every user's runs in the console (`/admin/runs`).
+    #[schema(schema_with = roles_schema)]
+    pub roles: Vec<&'static str>,
     /// The token this request presented.
     pub token: CurrentTokenView,
+}
+
+fn roles_schema() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(one_of_strings(
+        "A role",
+        crate::domain::Role::ALL.map(crate::domain::Role::as_str),
+    ))
 }
 
 /// The token a request presented.
@@ -946,6 +957,12 @@ impl MeView {
             id: caller.user.id,
             handle: caller.user.handle.clone(),
             created_at: caller.user.created_at,
+            roles: caller
+                .user
+                .roles()
+                .into_iter()
+                .map(|r| r.as_str())
+                .collect(),
             token: CurrentTokenView {
                 id: *id,
                 name: name.clone(),

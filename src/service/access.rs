@@ -1,6 +1,8 @@
 //! Visibility, exactly as the seed states it: a public circuit's runs are readable by anyone
 //! with the URL; a private circuit's runs are 404 to everyone but the circuit's owner. The
-//! submitter's identity is shown only to the submitter and the circuit's owner.
+//! submitter's identity is shown only to the submitter and the circuit's owner. An operator
+//! (docs/DESIGN.md §15) sees every run, with its submitter and full audit — not the private
+//! circuits themselves.
 
 use crate::domain::{Circuit, Run, User, Visibility};
 
@@ -9,9 +11,14 @@ pub fn can_see(viewer: Option<&User>, circuit: &Circuit) -> bool {
     circuit.visibility == Visibility::Public || viewer.is_some_and(|v| v.id == circuit.owner_id)
 }
 
-/// Whether `viewer` may see who submitted `run`.
+/// Whether `viewer` may see `circuit`'s runs: whoever may see the circuit, and operators.
+pub fn can_see_runs(viewer: Option<&User>, circuit: &Circuit) -> bool {
+    can_see(viewer, circuit) || viewer.is_some_and(User::is_operator)
+}
+
+/// Whether `viewer` may see who submitted `run` (and the audit's nodes and cancellers).
 pub fn sees_submitter(viewer: Option<&User>, run: &Run, circuit: &Circuit) -> bool {
-    viewer.is_some_and(|v| v.id == run.user_id || v.id == circuit.owner_id)
+    viewer.is_some_and(|v| v.id == run.user_id || v.id == circuit.owner_id || v.is_operator())
 }
 
 #[cfg(test)]
@@ -26,6 +33,7 @@ mod tests {
             handle: "u".into(),
             created_at: Utc::now(),
             disabled_at: None,
+            operator_since: None,
         }
     }
 
@@ -58,5 +66,43 @@ mod tests {
                 "{visibility:?} {viewer:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_operator_sees_every_run_and_its_submitter_but_not_private_circuits() {
+        let owner = user();
+        let operator = User {
+            operator_since: Some(Utc::now()),
+            ..user()
+        };
+        let private = circuit(&owner, Visibility::Private);
+        let run_of = |submitter: &User| {
+            let spec = crate::domain::RunSpec {
+                circuit_id: private.id,
+                circuit_version: 1,
+                backend_type: "simulator".into(),
+                backend_name: "statevector".into(),
+                framework: "qiskit".into(),
+                shots: 1,
+                analytics_consent: None,
+                parameters: Default::default(),
+                seed: None,
+                memory: false,
+            };
+            let new = crate::domain::NewRun {
+                user_id: submitter.id,
+                idempotency_key: None,
+                spec,
+                traceparent: None,
+            };
+            Run::pending(Uuid::now_v7(), new, Utc::now())
+        };
+        assert!(!can_see(Some(&operator), &private));
+        assert!(can_see_runs(Some(&operator), &private));
+        assert!(sees_submitter(Some(&operator), &run_of(&owner), &private));
+        let other = user();
+        assert!(!can_see_runs(Some(&other), &private));
+        assert!(!can_see_runs(None, &private));
+        assert!(!sees_submitter(Some(&other), &run_of(&owner), &private));
     }
 }

@@ -7,6 +7,7 @@
 //! - [`auth`]: credentials (API tokens, browser sessions) to callers, with a short-lived cache.
 //! - [`credentials`]: who a request is, one's own tokens, signing in and out.
 //! - [`runs`]: submit, read, list, cancel, audit.
+//! - [`operator`]: the operator's view: every user's runs, and cancelling any with a reason.
 //! - [`circuits`]: create, add versions, read.
 //! - [`health`]: the stranded-runs report and readiness.
 //! - [`dashboard`]: the console's dashboard, a snapshot shared by every viewer.
@@ -27,6 +28,7 @@ pub mod health;
 pub mod history;
 pub mod jobs;
 pub mod limits;
+pub mod operator;
 pub mod rules;
 pub mod runs;
 

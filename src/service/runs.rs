@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::access::can_see;
+use super::access::{can_see, can_see_runs};
 use super::limits::Counted;
 use super::{Service, ServiceError};
 use crate::actors::recorder::RecorderError;
@@ -351,7 +351,7 @@ impl Service {
             .store
             .circuit(run.spec.circuit_id)
             .await?
-            .filter(|c| can_see(viewer, c))
+            .filter(|c| can_see_runs(viewer, c))
             .ok_or(ServiceError::NotFound("run"))?;
         Ok((run, circuit))
     }
@@ -418,10 +418,19 @@ impl Service {
                 backend: query.backend,
                 before: query.before,
                 limit: query.limit + 1,
+                ..RunFilter::default()
             })
             .await?;
         let more = runs.len() as u64 > query.limit;
         runs.truncate(query.limit as usize);
+        Ok((self.runs_with_circuits(runs).await?, more))
+    }
+
+    /// Each of `runs` with its circuit (each circuit read once).
+    pub(super) async fn runs_with_circuits(
+        &self,
+        runs: Vec<Run>,
+    ) -> Result<Vec<(Run, Circuit)>, ServiceError> {
         let mut circuits: std::collections::HashMap<Uuid, Circuit> =
             std::collections::HashMap::new();
         let mut page = Vec::with_capacity(runs.len());
@@ -442,7 +451,7 @@ impl Service {
             };
             page.push((run, circuit));
         }
-        Ok((page, more))
+        Ok(page)
     }
 
     /// A circuit named `owner/name` and its newest `limit` runs (newest first), if `viewer` may

@@ -261,12 +261,14 @@ pub(super) fn user_from_db(row: users::Model) -> User {
         handle,
         created_at,
         disabled_at,
+        operator_since,
     } = row;
     User {
         id,
         handle,
         created_at,
         disabled_at,
+        operator_since,
     }
 }
 
@@ -277,12 +279,14 @@ pub(super) fn new_user_to_db(user: &User) -> users::ActiveModel {
         handle,
         created_at,
         disabled_at,
+        operator_since,
     } = user;
     users::ActiveModel {
         id: Set(*id),
         handle: Set(handle.clone()),
         created_at: Set(*created_at),
         disabled_at: Set(*disabled_at),
+        operator_since: Set(*operator_since),
     }
 }
 

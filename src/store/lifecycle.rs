@@ -71,21 +71,29 @@ pub enum Change {
     HandBack { node: String },
 }
 
-/// Who cancelled a run: its submitter (through the API or a page), or an operator (`qrun run
-/// cancel`). The audit row's metadata says which (`"by": "user"` with `cancelled_by`, or
-/// `"by": "operator"`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who cancelled a run: its submitter (through the API or a page), or an operator — at the
+/// command line (`qrun run cancel [--reason]`, `qrun user disable`) or signed in to the
+/// console (`/admin/runs`, with a reason). The audit row's metadata says which: `"by": "user"`
+/// with `cancelled_by`; `"by": "operator"`, with `reason` when one was given and, from the
+/// console, `cancelled_by` (the operator's id).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Canceller {
     User(Uuid),
     Operator,
+    /// An operator who said why (docs/DESIGN.md §15): signed in to the console (`operator`,
+    /// their user id) or at the command line (`None`: it knows no user).
+    OperatorWithReason {
+        operator: Option<Uuid>,
+        reason: String,
+    },
 }
 
 impl Canceller {
     /// The audit metadata's `by`.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Canceller::User(_) => "user",
-            Canceller::Operator => "operator",
+            Canceller::Operator | Canceller::OperatorWithReason { .. } => "operator",
         }
     }
 }

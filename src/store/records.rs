@@ -325,8 +325,17 @@ fn audit_metadata(run: &Run, from: Option<RunStatus>, change: Option<&Change>) -
         }
         Some(Change::Cancel { by }) => {
             m.insert("by".into(), json!(by.as_str()));
-            if let Canceller::User(user) = by {
-                m.insert("cancelled_by".into(), json!(user));
+            match by {
+                Canceller::User(user) => {
+                    m.insert("cancelled_by".into(), json!(user));
+                }
+                Canceller::OperatorWithReason { operator, reason } => {
+                    if let Some(operator) = operator {
+                        m.insert("cancelled_by".into(), json!(operator));
+                    }
+                    m.insert("reason".into(), json!(reason));
+                }
+                Canceller::Operator => {}
             }
         }
         Some(Change::HandBack { node }) => {

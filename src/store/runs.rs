@@ -11,7 +11,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::convert::{
-    audit_from_db, class_from_db, outbox_from_db, run_from_db, status_from_db, status_to_db,
+    audit_from_db, class_from_db, class_to_db, outbox_from_db, run_from_db, status_from_db,
+    status_to_db,
 };
 use super::{Result, Store};
 use crate::domain::{AuditEntry, ErrorClass, OutboxEvent, Run, RunStatus};
@@ -83,7 +84,7 @@ impl Store {
 }
 
 /// Which runs to list, newest first: one user's (the API, the console), or anyone's (the
-/// operator's `qrun run list`).
+/// operator's `qrun run list` and `/admin/runs`).
 #[derive(Clone, Debug, Default)]
 pub struct RunFilter {
     pub user_id: Option<Uuid>,
@@ -91,9 +92,71 @@ pub struct RunFilter {
     pub circuit_id: Option<Uuid>,
     /// `(backend_type, backend_name)`.
     pub backend: Option<(String, String)>,
+    /// The node that claimed it last (`claimed_by`).
+    pub node: Option<String>,
+    pub error_class: Option<ErrorClass>,
+    /// Only runs created at or after this time.
+    pub created_since: Option<DateTime<Utc>>,
+    /// Only runs created strictly before this time.
+    pub created_until: Option<DateTime<Utc>>,
+    /// Only ids in this inclusive range ([`crate::domain::IdPrefix::range`]): a range of the
+    /// primary key, which both databases' indexes serve (SQLite stores ids as 16-byte blobs,
+    /// PostgreSQL as `uuid`; both compare them bytewise, which is the order of their hex).
+    pub ids: Option<(Uuid, Uuid)>,
     /// Keyset cursor: only runs strictly older than this `(created_at, id)`.
     pub before: Option<(DateTime<Utc>, Uuid)>,
     pub limit: u64,
+}
+
+/// The statement [`Store::list_runs`] runs for `filter`: its conditions, newest first
+/// (`created_at`, then `id`), at most `filter.limit` rows. Public so that a test can ask each
+/// database how it plans it (the indexes that serve it: docs/DESIGN.md §15).
+pub fn list_runs_query(filter: &RunFilter) -> sea_orm::Select<runs::Entity> {
+    let mut query = runs::Entity::find();
+    if let Some(user) = filter.user_id {
+        query = query.filter(runs::Column::UserId.eq(user));
+    }
+    if let Some((kind, name)) = &filter.backend {
+        query = query
+            .filter(runs::Column::BackendType.eq(kind.as_str()))
+            .filter(runs::Column::BackendName.eq(name.as_str()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(runs::Column::Status.eq(status_to_db(status)));
+    }
+    if let Some(circuit) = filter.circuit_id {
+        query = query.filter(runs::Column::CircuitId.eq(circuit));
+    }
+    if let Some(node) = &filter.node {
+        query = query.filter(runs::Column::ClaimedBy.eq(node.as_str()));
+    }
+    if let Some(class) = filter.error_class {
+        query = query.filter(runs::Column::ErrorClass.eq(class_to_db(class)));
+    }
+    if let Some(since) = filter.created_since {
+        query = query.filter(runs::Column::CreatedAt.gte(since));
+    }
+    if let Some(until) = filter.created_until {
+        query = query.filter(runs::Column::CreatedAt.lt(until));
+    }
+    if let Some((low, high)) = filter.ids {
+        query = query.filter(runs::Column::Id.between(low, high));
+    }
+    if let Some((created, id)) = filter.before {
+        query = query.filter(
+            Condition::any()
+                .add(runs::Column::CreatedAt.lt(created))
+                .add(
+                    Condition::all()
+                        .add(runs::Column::CreatedAt.eq(created))
+                        .add(runs::Column::Id.lt(id)),
+                ),
+        );
+    }
+    query
+        .order_by_desc(runs::Column::CreatedAt)
+        .order_by_desc(runs::Column::Id)
+        .limit(filter.limit)
 }
 
 /// Counts and ages behind `/api/health/runs` and the watchdog's gauges.
@@ -151,36 +214,7 @@ impl Store {
 
     /// A page of runs per `filter`, ordered by `(created_at, id)` descending.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
-        let mut query = runs::Entity::find();
-        if let Some(user) = filter.user_id {
-            query = query.filter(runs::Column::UserId.eq(user));
-        }
-        if let Some((kind, name)) = &filter.backend {
-            query = query
-                .filter(runs::Column::BackendType.eq(kind.as_str()))
-                .filter(runs::Column::BackendName.eq(name.as_str()));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(runs::Column::Status.eq(status_to_db(status)));
-        }
-        if let Some(circuit) = filter.circuit_id {
-            query = query.filter(runs::Column::CircuitId.eq(circuit));
-        }
-        if let Some((created, id)) = filter.before {
-            query = query.filter(
-                Condition::any()
-                    .add(runs::Column::CreatedAt.lt(created))
-                    .add(
-                        Condition::all()
-                            .add(runs::Column::CreatedAt.eq(created))
-                            .add(runs::Column::Id.lt(id)),
-                    ),
-            );
-        }
-        query
-            .order_by_desc(runs::Column::CreatedAt)
-            .order_by_desc(runs::Column::Id)
-            .limit(filter.limit)
+        list_runs_query(filter)
             .all(&self.db)
             .await?
             .into_iter()

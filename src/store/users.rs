@@ -1,6 +1,6 @@
-//! Accounts and API tokens: users (created, disabled, enabled) and their tokens (issued, listed,
-//! revoked, looked up). Every change commits with its audit row (docs/DESIGN.md §2); browser
-//! sessions are [`super::sessions`].
+//! Accounts and API tokens: users (created, disabled, enabled, granted and revoked roles) and
+//! their tokens (issued, listed, revoked, looked up). Every change commits with its audit row
+//! (docs/DESIGN.md §2); browser sessions are [`super::sessions`].
 //!
 //! A token is shown once, at creation; only its SHA-256 hash is stored. Tokens carry 256 random
 //! bits, so a fast hash is the right tool (a password hash's stretching protects low-entropy
@@ -14,6 +14,7 @@
 
 use entity::{api_tokens, audit_logs, users};
 use rand::RngCore;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -28,7 +29,8 @@ use super::records::credential_audit;
 use super::runs::RunFilter;
 use super::{Canceller, Change, Command, Result, Store, StoreError};
 use crate::domain::{
-    ApiToken, Caller, ChangedBy, Credential, CredentialChange, CredentialKind, RunStatus, User,
+    ApiToken, Caller, ChangedBy, Credential, CredentialChange, CredentialKind, Role, RunStatus,
+    User,
 };
 
 /// Prefix of every qrun token, so a leaked one is recognisable by secret scanners.
@@ -118,6 +120,7 @@ impl Store {
             handle: handle.to_owned(),
             created_at: now,
             disabled_at: None,
+            operator_since: None,
         };
         users::Entity::insert(new_user_to_db(&user))
             .exec_without_returning(&txn)
@@ -283,16 +286,57 @@ impl Store {
     /// `user.enabled` audit row (`"by": "operator"`), in one transaction. `None` for no such
     /// user; `Some(false)` when it already was so (nothing written).
     pub async fn set_disabled(&self, user_id: Uuid, disabled: bool) -> Result<Option<bool>> {
+        let change = if disabled {
+            CredentialChange::UserDisabled
+        } else {
+            CredentialChange::UserEnabled
+        };
+        self.stamp_user(
+            user_id,
+            users::Column::DisabledAt,
+            disabled,
+            change,
+            Map::new(),
+        )
+        .await
+    }
+
+    /// Grants (`granted = true`) or revokes `role` of user `user_id`, with its
+    /// `user.role_granted` or `user.role_revoked` audit row (`"by": "operator"`, `"role"`), in
+    /// one transaction. `None` for no such user; `Some(false)` when the user already held it
+    /// (or did not) — nothing written.
+    pub async fn set_role(&self, user_id: Uuid, role: Role, granted: bool) -> Result<Option<bool>> {
+        let column = match role {
+            Role::Operator => users::Column::OperatorSince,
+        };
+        let change = if granted {
+            CredentialChange::RoleGranted
+        } else {
+            CredentialChange::RoleRevoked
+        };
+        let details = Map::from_iter([("role".to_owned(), json!(role.as_str()))]);
+        self.stamp_user(user_id, column, granted, change, details)
+            .await
+    }
+
+    /// Sets the user's timestamp `column` to now (`on`) or clears it, guarded on its being
+    /// the other way, with `change`'s audit row (`"by": "operator"` and `details`) in the same
+    /// transaction. `None` for no such user; `Some(false)` when nothing changed.
+    async fn stamp_user(
+        &self,
+        user_id: Uuid,
+        column: users::Column,
+        on: bool,
+        change: CredentialChange,
+        details: Map<String, serde_json::Value>,
+    ) -> Result<Option<bool>> {
         let txn = self.begin_write().await?;
         let now = self.time.now(&txn).await?;
-        let column = users::Column::DisabledAt;
+        // Guarded: of two changes at once, one writes.
         let updated = users::Entity::update_many()
-            .set(users::ActiveModel {
-                disabled_at: Set(disabled.then_some(now)),
-                ..Default::default()
-            })
+            .col_expr(column, Expr::value(on.then_some(now)))
             .filter(users::Column::Id.eq(user_id))
-            .filter(if disabled {
+            .filter(if on {
                 column.is_null()
             } else {
                 column.is_not_null()
@@ -304,21 +348,9 @@ impl Store {
             let exists = users::Entity::find_by_id(user_id).one(&txn).await?;
             return Ok(exists.map(|_| false));
         }
-        let change = if disabled {
-            CredentialChange::UserDisabled
-        } else {
-            CredentialChange::UserEnabled
-        };
         audit(
             &txn,
-            credential_audit(
-                change,
-                user_id,
-                user_id,
-                ChangedBy::Operator,
-                Map::new(),
-                now,
-            ),
+            credential_audit(change, user_id, user_id, ChangedBy::Operator, details, now),
         )
         .await?;
         txn.commit().await?;

@@ -47,7 +47,12 @@ pub fn stderr(out: &Output) -> String {
 
 /// Asserts `out` is a refusal: exit 1, nothing on stdout, exactly `line` on stderr.
 fn refused(out: &Output, line: &str) {
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    refused_with(out, 1, line);
+}
+
+/// Asserts `out` is a refusal: exit `code`, nothing on stdout, exactly `line` on stderr.
+pub fn refused_with(out: &Output, code: i32, line: &str) {
+    assert_eq!(out.status.code(), Some(code), "{out:?}");
     assert_eq!(stdout(out), "", "{out:?}");
     assert_eq!(stderr(out), format!("{line}\n"), "{out:?}");
 }
@@ -450,8 +455,22 @@ async fn run_cancel_records_an_operator_while_the_service_runs(db: TestDb) {
     app.start_run(running).await;
     let pending = submit().await;
 
-    for (id, was) in [(pending, "pending"), (running, "running")] {
-        let out = qrun(&app.db, &["run", "cancel", &id.to_string()]);
+    refused(
+        &qrun(
+            &app.db,
+            &["run", "cancel", &pending.to_string(), "--reason", " "],
+        ),
+        "qrun: a reason is required: 1–500 characters without control characters other than \
+         newlines",
+    );
+    for (id, was, reason) in [
+        (pending, "pending", Some("stuck behind a dead backend")),
+        (running, "running", None),
+    ] {
+        let id_text = id.to_string();
+        let mut args = vec!["run", "cancel", &id_text];
+        args.extend(reason.iter().flat_map(|r| ["--reason", r]));
+        let out = qrun(&app.db, &args);
         assert!(out.status.success(), "{out:?}");
         assert_eq!(stdout(&out), format!("cancelled run {id} (it was {was})\n"));
         assert_eq!(app.run_json(id).await["status"], "cancelled");
@@ -460,6 +479,7 @@ async fn run_cancel_records_an_operator_while_the_service_runs(db: TestDb) {
         assert_eq!(entry.action, "run.cancelled");
         assert_eq!(entry.metadata["by"], "operator");
         assert_eq!(entry.metadata["from"], was);
+        assert_eq!(entry.metadata.get("reason").and_then(Value::as_str), reason);
         assert!(
             entry.metadata.get("cancelled_by").is_none(),
             "{}",
@@ -479,6 +499,7 @@ async fn run_cancel_records_an_operator_while_the_service_runs(db: TestDb) {
         .page(&format!("/alice/bell/runs/{pending}"), None, None)
         .await;
     assert!(page.contains(" by an operator."), "{page}");
+    assert!(page.contains("stuck behind a dead backend"), "{page}");
     let shown = stdout(&qrun(&app.db, &["run", "show", &running.to_string()]));
     assert!(
         shown.contains("run.cancelled") && shown.contains("running → cancelled  by operator"),

@@ -157,6 +157,18 @@ impl TestApp {
         self.store().create_user(handle).await.expect("a user")
     }
 
+    /// A user holding the operator role (as `qrun user grant HANDLE operator` makes one) and
+    /// their token.
+    pub async fn operator(&self, handle: &str) -> (qrun::domain::User, String) {
+        let (user, token) = self.user(handle).await;
+        let granted = self
+            .store()
+            .set_role(user.id, qrun::domain::Role::Operator, true);
+        assert_eq!(granted.await.expect("granted"), Some(true));
+        let user = self.store().user(user.id).await.unwrap().expect("the user");
+        (user, token)
+    }
+
     /// `POST /api/circuits` of the Bell circuit as `token`; the created circuit's JSON.
     pub async fn create_circuit(&self, token: &str, name: &str, visibility: &str) -> Value {
         self.upload(token, name, visibility, BELL).await

@@ -27,6 +27,7 @@ mod postgres;
 mod qasm3;
 mod qiskit;
 mod readme;
+mod roles;
 mod runtime;
 mod sandbox;
 mod security;

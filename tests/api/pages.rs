@@ -4,6 +4,7 @@
 //! the console in headless Chromium.
 
 mod a11y;
+mod admin;
 mod browser;
 mod console;
 mod forms;

@@ -2,6 +2,8 @@
 //!
 //! - [`dashboard`]: `GET /`, live counts and the last hour's endings as small SVG charts.
 //! - [`runs`]: `GET /runs`, the signed-in user's runs: filters in the URL, cursor pages.
+//! - [`admin`]: `GET /admin/runs`, every user's runs for an operator (filters, id-prefix
+//!   search), and cancelling any of them with a reason; to anyone else, no such page.
 //! - [`circuit`]: `GET /{owner}/{circuit}`, a circuit's source (a version picker), its recent
 //!   runs and the run form.
 //! - [`form`]: the run form, and `POST /{owner}/{circuit}/runs`, which submits it.
@@ -28,10 +30,11 @@
 //! the `Authorization` header or, for a browser, the session whose secret is in the
 //! `qrun_token` cookie that `POST /login` sets.
 //!
-//! **Form posts** (run, cancel, consent, login, logout) refuse a cross-origin `Origin` (403),
+//! **Form posts** (run, cancel, an operator's cancel, consent, login, logout) refuse a cross-origin `Origin` (403),
 //! and those that act for a user need the user's credentials: the session cookie, which is
 //! `SameSite=Strict`, so no other site's page can send it.
 
+mod admin;
 mod charts;
 mod circuit;
 mod consent;
@@ -70,6 +73,8 @@ pub const RESERVED_OWNER: &str = "api";
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     dashboard::routes(ctx.clone())
         .or(runs::routes(ctx.clone()))
+        .unify()
+        .or(admin::routes(ctx.clone()))
         .unify()
         .or(run::routes(ctx.clone()))
         .unify()

@@ -2,7 +2,9 @@
 //! badge and every fact are server-rendered (the page is complete without JavaScript); while
 //! the run is not terminal the page names its SSE stream and the live script follows it.
 //! Signed in, the page offers "Run again" (the run form's post, with this run's settings) and,
-//! to the submitter while the run is live, "Cancel" (`POST …/runs/{id}/cancel`). With the
+//! to the submitter while the run is live, "Cancel" (`POST …/runs/{id}/cancel`); to an
+//! operator, another user's live run links to `/admin/runs/{id}/cancel`, and the timeline is
+//! the full audit (nodes included: `sees_submitter`). With the
 //! visitor's consent, a view records the seed's `run_viewed_shared_link` (see `consent`).
 //! Times are UTC in `<time datetime>` (the page script shows them in the viewer's zone); the
 //! timeline reads as sentences (`timeline`); a completed run links its counts as JSON and CSV
@@ -172,6 +174,9 @@ fn run_page(
     let live = Live::runs([run]);
     let cancellable =
         !run.status.is_terminal() && shell.viewer.is_some_and(|v| v.id == run.user_id);
+    // Another user's live run, for an operator: cancelling it asks for a reason.
+    let operator_cancels =
+        !run.status.is_terminal() && !cancellable && shell.viewer.is_some_and(User::is_operator);
     let body = html! {
         p.crumbs {
             (circuit.owner_handle) " / "
@@ -188,6 +193,9 @@ fn run_page(
                     form.inline method="post" action={ (circuit_path) "/runs/" (run.id) "/cancel" } {
                         button.danger type="submit" { "Cancel run" }
                     }
+                }
+                @if operator_cancels {
+                    a href={ "/admin/runs/" (run.id) "/cancel" } { "Cancel as operator…" }
                 }
                 (form::run_again(circuit, run))
             }
@@ -299,23 +307,30 @@ fn failure(run: &Run, circuit_path: &str) -> Markup {
     }
 }
 
-/// When, and by whom: an operator (the audit says so), or the submitter (only the submitter
-/// cancels through the API and the pages), named only to a viewer allowed to see them.
+/// When, and by whom: an operator (the audit says so, with the reason one gave in the
+/// console), or the submitter (only the submitter cancels through the API and the pages),
+/// named only to a viewer allowed to see them.
 fn cancellation(run: &Run, submitter: Option<&User>, timeline: &[AuditEntryView]) -> Markup {
-    let by_operator = timeline.iter().any(|entry| {
+    let by_operator = timeline.iter().find(|entry| {
         entry.action == "run.cancelled"
             && entry.metadata.get("by") == Some(&Value::from("operator"))
     });
+    let reason = by_operator
+        .and_then(|entry| entry.metadata.get("reason"))
+        .and_then(Value::as_str);
     html! {
         h2 { "Cancelled" }
         p.card id="cancelled" {
             "Cancelled at " (time(run.completed_at))
-            @if by_operator {
+            @if by_operator.is_some() {
                 " by an operator"
             } @else if let Some(user) = submitter {
                 " by " (user.handle)
             }
             "."
+            @if let Some(reason) = reason {
+                " Reason: " q id="cancel-reason" { (reason) }
+            }
         }
     }
 }

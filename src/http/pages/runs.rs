@@ -4,7 +4,8 @@
 //! (`type/name`) and `cursor` are read; a default (an empty value) or any other key is
 //! dropped by a 303 to the canonical URL, and every link the page makes leaves defaults out.
 //! A malformed value is a 400 page naming it. Anonymous visitors get the 401 page (with the
-//! way to log in).
+//! way to log in). Each row shows the whole run id (run ids made together share their first
+//! digits; the cell wraps on a narrow screen) and a failed run's error class.
 
 use std::sync::Arc;
 
@@ -54,43 +55,19 @@ impl Filters {
     /// 400 naming its key.
     fn parse(query: &[(String, String)]) -> Result<Filters, ApiError> {
         let mut filters = Filters::default();
-        let bad = |key: &str, what: &str| {
-            ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
-        };
-        for (key, value) in query {
-            check_query_value(key, value)?;
-            let value = value.trim();
-            if value.is_empty() {
-                continue;
-            }
-            match key.as_str() {
-                "status" => {
-                    filters.status = Some(
-                        value
-                            .parse()
-                            .map_err(|_| bad(key, "a run status, e.g. `failed`"))?,
-                    )
-                }
+        read_filters(query, |key, value| {
+            match key {
+                "status" => filters.status = Some(status_filter(key, value)?),
                 "circuit" => {
-                    parse_circuit_ref(value).map_err(|_| bad(key, "`owner/name`"))?;
+                    parse_circuit_ref(value).map_err(|_| bad_filter(key, "`owner/name`"))?;
                     filters.circuit = Some(value.to_owned());
                 }
-                "backend" => {
-                    if !value
-                        .split_once('/')
-                        .is_some_and(|(t, n)| !t.is_empty() && !n.is_empty() && !n.contains('/'))
-                    {
-                        return Err(bad(key, "`type/name`, e.g. `simulator/statevector`"));
-                    }
-                    filters.backend = Some(value.to_owned());
-                }
-                "cursor" => {
-                    decode_cursor(value).ok_or_else(|| bad(key, "a cursor this page made"))?;
-                    filters.cursor = Some(value.to_owned());
-                }
+                "backend" => filters.backend = Some(backend_filter(key, value)?),
+                "cursor" => filters.cursor = Some(cursor_filter(key, value)?),
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(filters)
     }
 
@@ -109,16 +86,7 @@ impl Filters {
 
     /// The page's URL with these filters, defaults left out.
     fn href(&self) -> String {
-        let query: Vec<String> = self
-            .pairs()
-            .into_iter()
-            .map(|(key, value)| format!("{key}={}", query_value(&value)))
-            .collect();
-        if query.is_empty() {
-            "/runs".to_owned()
-        } else {
-            format!("/runs?{}", query.join("&"))
-        }
+        href("/runs", &self.pairs())
     }
 
     /// These filters at another page.
@@ -137,15 +105,86 @@ impl Filters {
         Ok(ListQuery {
             status: self.status,
             circuit: self.circuit.as_deref().map(parse_circuit_ref).transpose()?,
-            backend: self
-                .backend
-                .as_deref()
-                .and_then(|b| b.split_once('/'))
-                .map(|(t, n)| (t.to_owned(), n.to_owned())),
+            backend: self.backend.as_deref().and_then(parse_backend),
             before: self.cursor.as_deref().and_then(decode_cursor),
             limit: PAGE,
         })
     }
+}
+
+/// A backend filter, `type/name`: `(type, name)`, or `None` for anything else.
+pub(super) fn parse_backend(value: &str) -> Option<(String, String)> {
+    value
+        .split_once('/')
+        .filter(|(t, n)| !t.is_empty() && !n.is_empty() && !n.contains('/'))
+        .map(|(t, n)| (t.to_owned(), n.to_owned()))
+}
+
+/// Hands each `(key, value)` of a filter page's query whose value is not the default (empty)
+/// to `read`, trimmed; a NUL anywhere is a 400.
+pub(super) fn read_filters(
+    query: &[(String, String)],
+    mut read: impl FnMut(&str, &str) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
+    for (key, value) in query {
+        check_query_value(key, value)?;
+        let value = value.trim();
+        if !value.is_empty() {
+            read(key, value)?;
+        }
+    }
+    Ok(())
+}
+
+/// The 400 for a malformed filter: `` `key` must be what ``.
+pub(super) fn bad_filter(key: &str, what: &str) -> ApiError {
+    ApiError::bad_request("invalid_query", format!("`{key}` must be {what}"))
+}
+
+/// A `status` filter's value.
+pub(super) fn status_filter(key: &str, value: &str) -> Result<RunStatus, ApiError> {
+    value
+        .parse()
+        .map_err(|_| bad_filter(key, "a run status, e.g. `failed`"))
+}
+
+/// A `backend` filter's value, `type/name` ([`parse_backend`]).
+pub(super) fn backend_filter(key: &str, value: &str) -> Result<String, ApiError> {
+    parse_backend(value)
+        .map(|_| value.to_owned())
+        .ok_or_else(|| bad_filter(key, "`type/name`, e.g. `simulator/statevector`"))
+}
+
+/// A `cursor` filter's value: one a list page made.
+pub(super) fn cursor_filter(key: &str, value: &str) -> Result<String, ApiError> {
+    decode_cursor(value)
+        .map(|_| value.to_owned())
+        .ok_or_else(|| bad_filter(key, "a cursor this page made"))
+}
+
+/// `path` with the query `pairs` (none: just the path).
+pub(super) fn href(path: &str, pairs: &[(&'static str, String)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={}", query_value(value)))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// Whether `query` is exactly the canonical `pairs` (in any order): no default, no unknown key.
+pub(super) fn is_canonical(query: &[(String, String)], pairs: &[(&'static str, String)]) -> bool {
+    let mut asked = query.to_vec();
+    asked.sort();
+    let mut wanted: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    wanted.sort();
+    asked == wanted
 }
 
 /// A query value, percent-encoded as a form would (`/` kept: it is legal in a query).
@@ -166,16 +205,7 @@ async fn handle(query: Vec<(String, String)>, visitor: Visitor, ctx: Arc<Context
         let user = visitor.user(&ctx).await?;
         let filters = Filters::parse(&query)?;
         // Defaults and unknown keys leave the URL: the canonical one has only what filters.
-        let canonical: Vec<(String, String)> = filters
-            .pairs()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        let mut asked = query.clone();
-        asked.sort();
-        let mut wanted = canonical.clone();
-        wanted.sort();
-        if asked != wanted {
+        if !is_canonical(&query, &filters.pairs()) {
             return Ok(Err(filters.href()));
         }
         let (page, more) = ctx.service.list_runs(&user, filters.list_query()?).await?;
@@ -216,14 +246,15 @@ fn runs_page(
         } @else {
             div.scroll role="region" tabindex="0" aria-label="Runs (scrolls sideways)" {
                 table.card id="runs" {
-                    thead { tr { th { "run" } th { "circuit" } th { "status" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
+                    thead { tr { th { "run" } th { "circuit" } th { "status" } th { "error class" } th { "backend" } th.num { "shots" } th { "created" } th { "duration" } } }
                     tbody {
                         @for (run, circuit) in page_runs {
                             @let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
                             tr {
-                                td.mono { a href={ (path) "/runs/" (run.id) } { (short(run)) } }
+                                td.mono.id { a href={ (path) "/runs/" (run.id) } { (run.id) } }
                                 td { a href=(path) { (circuit.owner_handle) "/" (circuit.name) } }
                                 td { (run_badge(run, None)) }
+                                td.mono { (error_class(run)) }
                                 td.mono { (run.spec.backend_type) "/" (run.spec.backend_name) }
                                 td.num { (run.spec.shots) }
                                 td { (time(Some(run.created_at))) }
@@ -250,10 +281,6 @@ fn runs_page(
 /// The filter form: a GET of this page (its empty fields are defaults, which the redirect to
 /// the canonical URL drops).
 fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
-    let configured: Vec<String> = backends
-        .iter()
-        .map(|b| format!("{}/{}", b.kind, b.name))
-        .collect();
     html! {
         form.filters method="get" action="/runs" {
             label {
@@ -269,28 +296,39 @@ fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
                 span { "Circuit" }
                 input type="text" name="circuit" placeholder="owner/name" value=[filters.circuit.as_deref()];
             }
-            label {
-                span { "Backend" }
-                select name="backend" {
-                    option value="" { "any" }
-                    @for backend in &configured {
-                        option value=(backend) selected[filters.backend.as_ref() == Some(backend)] { (backend) }
-                    }
-                    @if let Some(other) = filters.backend.as_ref().filter(|b| !configured.contains(b)) {
-                        option value=(other) selected { (other) }
-                    }
-                }
-            }
+            (backend_select(filters.backend.as_ref(), backends))
             button type="submit" { "Filter" }
             @if filters.is_filtered() { a href="/runs" { "Clear" } }
         }
     }
 }
 
-/// A run id shortened for a table: its first 8 and last 4 hex digits (the link has it all).
-fn short(run: &Run) -> String {
-    let id = run.id.simple().to_string();
-    format!("{}…{}", &id[..8], &id[id.len() - 4..])
+/// The labelled `backend` select of a filter form: "any", each configured backend, and
+/// `selected` when it is none of them.
+pub(super) fn backend_select(selected: Option<&String>, backends: &[BackendRules]) -> Markup {
+    let configured: Vec<String> = backends
+        .iter()
+        .map(|b| format!("{}/{}", b.kind, b.name))
+        .collect();
+    html! {
+        label {
+            span { "Backend" }
+            select name="backend" {
+                option value="" { "any" }
+                @for backend in &configured {
+                    option value=(backend) selected[selected == Some(backend)] { (backend) }
+                }
+                @if let Some(other) = selected.filter(|b| !configured.contains(b)) {
+                    option value=(other) selected { (other) }
+                }
+            }
+        }
+    }
+}
+
+/// A run's error class for a table ("—" unless it failed).
+pub(super) fn error_class(run: &Run) -> &'static str {
+    run.error_class.map(|c| c.as_str()).unwrap_or("—")
 }
 
 #[cfg(test)]

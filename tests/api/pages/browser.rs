@@ -8,6 +8,8 @@
 //!   page's button, watches the dashboard's count move as a run finishes, lists "My runs"
 //!   (`consent-banner.png`, `circuit.png`, `run-completed.png`, `run-cancelled.png`,
 //!   `dashboard.png`, `runs.png`), and logs out: the session cookie, put back, is refused.
+//! - `admin.mjs` (its test is `super::admin`'s): an operator finds a run by id prefix and
+//!   cancels it with a reason; an ordinary user gets the 404 (`admin-*.png`).
 //!
 //! Runs are held by backends that wait for a release file this test writes only once the
 //! browser has seen what it must see, so nothing depends on timing.
