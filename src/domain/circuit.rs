@@ -50,6 +50,16 @@ pub struct Circuit {
     pub created_at: DateTime<Utc>,
 }
 
+/// A circuit as a list of circuits shows it: with its latest version's number and manifest,
+/// and when that version was uploaded (the circuit's last change of source).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CircuitSummary {
+    pub circuit: Circuit,
+    pub latest_version: i32,
+    pub manifest: Manifest,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// What a circuit version's manifest declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -94,9 +104,10 @@ fn check_name(value: &str, what: &'static str, max: usize) -> Result<(), Invalid
     }
 }
 
-/// Handles that would collide with the service's own top-level paths (`/api/...`): a user
-/// so named could have no run pages.
-pub const RESERVED_HANDLES: [&str; 1] = ["api"];
+/// Handles that would collide with the service's own top-level paths (`/api/...`, the
+/// console's `/circuits/new` and `/jobs/{id}`): a user so named could have no circuit or run
+/// pages.
+pub const RESERVED_HANDLES: [&str; 3] = ["api", "circuits", "jobs"];
 
 /// A user handle: lower-case, URL-safe, at most 39 characters, not reserved.
 pub fn validate_handle(handle: &str) -> Result<(), InvalidName> {

@@ -25,6 +25,15 @@ impl Store {
         load_job(&self.db, id).await
     }
 
+    /// The job run `run_id` was submitted in, if it was submitted in one.
+    pub async fn job_of_run(&self, run_id: Uuid) -> Result<Option<Uuid>> {
+        Ok(job_runs::Entity::find()
+            .filter(job_runs::Column::RunId.eq(run_id))
+            .one(&self.db)
+            .await?
+            .map(|member| member.job_id))
+    }
+
     /// `user_id`'s jobs, newest first: those tagged `tag` if given, created before `before`
     /// (`(created_at, id)` of the previous page's last), at most `limit`.
     pub async fn jobs_of(

@@ -4,6 +4,7 @@
 //! the console in headless Chromium.
 
 mod browser;
+mod circuits;
 mod console;
 mod forms;
 

@@ -104,6 +104,7 @@ pub async fn page_for(
         latest,
         form,
         &runs,
+        &ctx.service.rules().frameworks,
     ))
 }
 
@@ -114,6 +115,7 @@ fn circuit_page(
     latest: i32,
     form: Option<Markup>,
     runs: &[Run],
+    frameworks: &[String],
 ) -> Markup {
     let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
     let body = html! {
@@ -146,6 +148,7 @@ fn circuit_page(
                 }
             }
         }
+        @if shell.viewer.is_some_and(|v| v.id == circuit.owner_id) { (super::circuit_owner::section(circuit, shown, frameworks)) }
         h2 { "Recent runs" }
         @if runs.is_empty() {
             p.card { "No runs yet." }

@@ -106,7 +106,7 @@ pub fn page(shell: &Shell, title: &str, live: &Live, body: Markup) -> Markup {
             nav {
                 a.brand href="/" { "qrun" }
                 a href="/" { "Dashboard" }
-                @if shell.viewer.is_some() { a href="/runs" { "My runs" } }
+                @if shell.viewer.is_some() { a href="/runs" { "My runs" } a href="/circuits" { "My circuits" } a href="/jobs" { "Jobs" } }
                 span.spacer {}
                 @if let Some(user) = shell.viewer {
                     span.who { "Signed in as " strong { (user.handle) } }

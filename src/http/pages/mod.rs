@@ -7,6 +7,13 @@
 //! - [`form`]: the run form, and `POST /{owner}/{circuit}/runs`, which submits it.
 //! - [`run`]: `GET /{owner}/{circuit}/runs/{id}`, one run: badge, facts, histogram or error,
 //!   timeline, live while non-terminal; "Cancel" (`POST …/runs/{id}/cancel`) and "Run again".
+//! - [`circuits`]: `GET /circuits`, "My circuits": the signed-in user's circuits, searched by
+//!   name, in pages.
+//! - [`upload`]: `GET /circuits/new` and `POST /circuits` (multipart: the source as a file or
+//!   pasted), a new circuit; the source form a new version shares.
+//! - [`circuit_owner`]: the owner's section of a circuit page, `POST /{owner}/{circuit}/versions`
+//!   and `POST /{owner}/{circuit}/visibility`.
+//! - [`jobs`]: `GET /jobs`, the user's jobs, and `GET /jobs/{id}`, a job's runs together.
 //! - [`consent`]: the consent banner's `POST /consent`, the `qrun_consent` and `qrun_session`
 //!   cookies.
 //! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: a browser session, its secret in
@@ -24,20 +31,24 @@
 //! the `Authorization` header or, for a browser, the session whose secret is in the
 //! `qrun_token` cookie that `POST /login` sets.
 //!
-//! **Form posts** (run, cancel, consent, login, logout) refuse a cross-origin `Origin` (403),
+//! **Form posts** (run, cancel, upload, new version, visibility, consent, login, logout) refuse a cross-origin `Origin` (403),
 //! and those that act for a user need the user's credentials: the session cookie, which is
 //! `SameSite=Strict`, so no other site's page can send it.
 
 mod charts;
 mod circuit;
+mod circuit_owner;
+mod circuits;
 mod consent;
 mod dashboard;
 mod form;
 mod histogram;
+mod jobs;
 mod layout;
 mod login;
 mod run;
 mod runs;
+mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,6 +76,14 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .or(runs::routes(ctx.clone()))
         .unify()
         .or(run::routes(ctx.clone()))
+        .unify()
+        .or(circuits::routes(ctx.clone()))
+        .unify()
+        .or(upload::routes(ctx.clone()))
+        .unify()
+        .or(jobs::routes(ctx.clone()))
+        .unify()
+        .or(circuit_owner::routes(ctx.clone()))
         .unify()
         .or(circuit::routes(ctx.clone()))
         .unify()

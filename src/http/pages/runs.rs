@@ -149,7 +149,7 @@ impl Filters {
 }
 
 /// A query value, percent-encoded as a form would (`/` kept: it is legal in a query).
-fn query_value(value: &str) -> String {
+pub(super) fn query_value(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

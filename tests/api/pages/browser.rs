@@ -8,6 +8,8 @@
 //!   page's button, watches the dashboard's count move as a run finishes, lists "My runs"
 //!   (`consent-banner.png`, `circuit.png`, `run-completed.png`, `run-cancelled.png`,
 //!   `dashboard.png`, `runs.png`), and logs out: the session cookie, put back, is refused.
+//! - `circuits.mjs` (its test in `circuits.rs`): uploads a circuit and runs it, a malformed
+//!   upload's message at its line, "My circuits", a job's page, all at 390 px too.
 //!
 //! Runs are held by backends that wait for a release file this test writes only once the
 //! browser has seen what it must see, so nothing depends on timing.
@@ -34,7 +36,7 @@ fn browser_dir() -> PathBuf {
 }
 
 /// Whether the browser can run; if not, says so loudly (and fails under `CI`).
-fn browser_available() -> bool {
+pub(super) fn browser_available() -> bool {
     let mut missing = Vec::new();
     let node = std::process::Command::new("node").arg("--version").output();
     if !node.is_ok_and(|o| o.status.success()) {
@@ -58,14 +60,14 @@ fn browser_available() -> bool {
 }
 
 /// A browser script running: its output line by line, its errors at the end.
-struct Script {
+pub(super) struct Script {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     stderr: ChildStderr,
 }
 
 impl Script {
-    fn start(script: &str, args: &[&str]) -> Script {
+    pub(super) fn start(script: &str, args: &[&str]) -> Script {
         let mut child = tokio::process::Command::new("node")
             .arg(script)
             .args(args)
@@ -84,7 +86,7 @@ impl Script {
 
     /// The next line that starts with `prefix`, within a minute; what follows the prefix.
     /// `None` if the script ended (or went quiet) first.
-    async fn expect(&mut self, prefix: &str) -> Option<String> {
+    pub(super) async fn expect(&mut self, prefix: &str) -> Option<String> {
         tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = self.lines.next_line().await.ok()? {
                 if let Some(rest) = line.strip_prefix(prefix) {
@@ -99,7 +101,7 @@ impl Script {
     }
 
     /// Waits (a minute at most) for the script to end; its error output if it failed.
-    async fn finish(mut self) -> Result<(), String> {
+    pub(super) async fn finish(mut self) -> Result<(), String> {
         let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .map_err(|_| "the browser script did not finish within a minute".to_owned())?
@@ -114,7 +116,7 @@ impl Script {
     }
 
     /// The script's error output, after it ended (for a failure's message).
-    async fn errors(self) -> String {
+    pub(super) async fn errors(self) -> String {
         self.finish().await.err().unwrap_or_default()
     }
 }
