@@ -85,8 +85,7 @@ async fn set_visibility(
     ctx: Arc<Context>,
 ) -> Response {
     let changed = async {
-        allowed?;
-        let user = visitor.user(&ctx).await?;
+        let user = visitor.poster(&ctx, allowed).await?;
         let visibility = parse_visibility(form.get("visibility").map(String::as_str))?;
         Ok::<_, ApiError>(
             ctx.service
@@ -109,11 +108,7 @@ async fn add_version(
     upload: Result<Fields, ApiError>,
     ctx: Arc<Context>,
 ) -> Response {
-    let user = match allowed {
-        Ok(()) => visitor.user(&ctx).await,
-        Err(error) => Err(error),
-    };
-    let user = match user {
+    let user = match visitor.poster(&ctx, allowed).await {
         Ok(user) => user,
         Err(error) => return error_page(&error),
     };

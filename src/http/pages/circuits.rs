@@ -11,8 +11,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::layout::{Live, Shell, page, time};
-use super::runs::query_value;
-use super::{render, visitor};
+use super::{href, render, visitor};
 use crate::domain::CircuitSummary;
 use crate::domain::circuit::validate_circuit_name;
 use crate::http::Context;
@@ -105,15 +104,10 @@ impl Listing {
 
     /// This page's URL at `after`.
     fn href(&self, after: Option<&str>) -> String {
-        let pairs: Vec<String> = [("q", self.search.as_deref()), ("after", after)]
-            .into_iter()
-            .filter_map(|(key, value)| Some(format!("{key}={}", query_value(value?))))
-            .collect();
-        if pairs.is_empty() {
-            "/circuits".to_owned()
-        } else {
-            format!("/circuits?{}", pairs.join("&"))
-        }
+        href(
+            "/circuits",
+            &[("q", self.search.as_deref()), ("after", after)],
+        )
     }
 }
 

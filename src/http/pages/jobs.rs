@@ -12,8 +12,7 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::layout::{Live, Shell, duration, page, run_badge, seconds, time};
-use super::runs::query_value;
-use super::{Visitor, render, visitor};
+use super::{Visitor, href, render, visitor};
 use crate::domain::{Circuit, Job, JobSummary};
 use crate::http::Context;
 use crate::http::error::ApiError;
@@ -153,16 +152,9 @@ impl Listing {
         Ok(listing)
     }
 
+    /// This page's URL at `cursor`.
     fn href(&self, cursor: Option<&str>) -> String {
-        let pairs: Vec<String> = [("tag", self.tag.as_deref()), ("cursor", cursor)]
-            .into_iter()
-            .filter_map(|(key, value)| Some(format!("{key}={}", query_value(value?))))
-            .collect();
-        if pairs.is_empty() {
-            "/jobs".to_owned()
-        } else {
-            format!("/jobs?{}", pairs.join("&"))
-        }
+        href("/jobs", &[("tag", self.tag.as_deref()), ("cursor", cursor)])
     }
 }
 

@@ -176,6 +176,13 @@ impl Visitor {
             .and_then(|s| Uuid::parse_str(s).ok())
     }
 
+    /// The user posting a form: refused (403) when `allowed` ([`same_origin`]) refused it,
+    /// else the signed-in user (401 otherwise).
+    async fn poster(&self, ctx: &Context, allowed: Result<(), ApiError>) -> Result<User, ApiError> {
+        allowed?;
+        self.user(ctx).await
+    }
+
     /// The header and banner of a page for `viewer`.
     fn shell<'a>(&'a self, viewer: Option<&'a User>) -> layout::Shell<'a> {
         layout::Shell {
@@ -235,6 +242,19 @@ fn local_path(form: &Form, fallback: &str) -> String {
         .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
         .cloned()
         .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// `path` with the query `pairs` that have a value, percent-encoded, in the order given.
+fn href(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(key, value)| Some(format!("{key}={}", runs::query_value((*value)?))))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 /// A 303 to `to`, setting `cookies`.

@@ -390,11 +390,7 @@ async fn create(
     upload: Result<Fields, ApiError>,
     ctx: Arc<Context>,
 ) -> Response {
-    let user = match allowed {
-        Ok(()) => visitor.user(&ctx).await,
-        Err(error) => Err(error),
-    };
-    let user = match user {
+    let user = match visitor.poster(&ctx, allowed).await {
         Ok(user) => user,
         Err(error) => return error_page(&error),
     };
