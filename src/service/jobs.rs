@@ -90,13 +90,14 @@ impl Service {
         self.with_circuits(job, false).await
     }
 
-    /// The job `run` was submitted in, to its submitter (a job is its user's alone); `None`
-    /// to anyone else, or for a run submitted on its own.
+    /// The job `run` was submitted in and the run's name there (Qiskit's `circuit.name`), to
+    /// its submitter (a job is its user's alone); `None` to anyone else, or for a run
+    /// submitted on its own.
     pub async fn job_of_run(
         &self,
         viewer: Option<&User>,
         run: &Run,
-    ) -> Result<Option<Uuid>, ServiceError> {
+    ) -> Result<Option<(Uuid, Option<String>)>, ServiceError> {
         if viewer.is_none_or(|viewer| viewer.id != run.user_id) {
             return Ok(None);
         }

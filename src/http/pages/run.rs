@@ -165,7 +165,7 @@ fn run_page(
     submitter: Option<&User>,
     standing: Option<&QueueStanding>,
     timeline: &[AuditEntryView],
-    job: Option<uuid::Uuid>,
+    job: Option<(uuid::Uuid, Option<String>)>,
 ) -> Markup {
     let circuit_path = format!("/{}/{}", circuit.owner_handle, circuit.name);
     let live = Live::runs([run]);
@@ -177,7 +177,12 @@ fn run_page(
             a href=(circuit_path) { (circuit.name) } " / runs"
         }
         h1 { span.mono { "Run " (run.id) } (run_badge(run, Some("status"))) }
-        @if let Some(job) = job { p id="job" { "One of the runs of " a href={ "/jobs/" (job) } { "job " span.mono { (job) } } "." } }
+        @if let Some((job, name)) = job {
+            p id="job" {
+                @if let Some(name) = name { "Run " strong { (name) } " of " } @else { "One of the runs of " }
+                a href={ "/jobs/" (job) } { "job " span.mono { (job) } } "."
+            }
+        }
         @if !run.status.is_terminal() {
             p.note { "This page follows the run live. "
                 noscript { "Without JavaScript, reload it to see progress." } }
