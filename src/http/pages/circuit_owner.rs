@@ -14,7 +14,7 @@ use warp::{Filter, Rejection};
 
 use super::layout::error_page;
 use super::upload::{
-    Fields, SourceDraft, SourceForm, parse_visibility, refused_page, source_form, uploaded,
+    SourceDraft, SourceForm, Upload, parse_visibility, refused_page, source_form, upload,
 };
 use super::{Form, Visitor, form, owner, redirect, same_origin, visitor};
 use crate::domain::{Circuit, CircuitVersion, Visibility};
@@ -40,7 +40,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(warp::path::end())
         .and(same_origin())
         .and(visitor())
-        .and(uploaded(ctx.clone()))
+        .and(upload())
         .and(with_context(ctx))
         .then(add_version);
     visibility.or(version).unify()
@@ -105,13 +105,14 @@ async fn add_version(
     name: String,
     allowed: Result<(), ApiError>,
     visitor: Visitor,
-    upload: Result<Fields, ApiError>,
+    upload: Upload,
     ctx: Arc<Context>,
 ) -> Response {
     let user = match visitor.poster(&ctx, allowed).await {
         Ok(user) => user,
         Err(error) => return error_page(&error),
     };
+    let upload = upload.fields(&ctx).await;
     let draft = upload.as_ref().map(SourceDraft::posted).unwrap_or_default();
     let added = async {
         upload?;

@@ -1,10 +1,10 @@
 //! Circuits from the browser: `GET /circuits/new` (the upload form) and `POST /circuits`,
 //! which creates the circuit through `Service::create_circuit` exactly as `POST /api/circuits`
 //! does (the same checks, the same messages) and answers 303 to its page; and the source
-//! form a new version shares ([`source_form`], [`SourceDraft`], [`uploaded`]).
+//! form a new version shares ([`source_form`], [`SourceDraft`], [`Upload`]).
 //!
-//! The form is `multipart/form-data` (the source may be a file): its body is read as the API
-//! reads a JSON body — at most `server.max_body_bytes` (else 413), within
+//! The form is `multipart/form-data` (the source may be a file): once the poster is known to
+//! be signed in, its body is read as the API reads a JSON body — at most `server.max_body_bytes` (else 413), within
 //! `server.body_timeout_s` (else 408) — then parsed by `multer`. A refused upload shows the form
 //! again with everything as typed (a file's text moves into the paste box) and the reason next
 //! to its field; a malformed source's message links to its line, shown highlighted under
@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use bytes::{Buf, Bytes};
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use maud::{Markup, html};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -39,7 +42,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(warp::post())
         .and(same_origin())
         .and(visitor())
-        .and(uploaded(ctx.clone()))
+        .and(upload())
         .and(with_context(ctx))
         .then(create);
     form.or(create).unify()
@@ -48,36 +51,57 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
 /// A posted form's fields by name; a file's is its text.
 pub type Fields = HashMap<String, String>;
 
-/// A `multipart/form-data` body's fields (anything else is 415), read like the API's JSON
-/// bodies (413 past `server.max_body_bytes`, 408 past `server.body_timeout_s`); a field that
-/// is not UTF-8 text is 400 `invalid_form`.
-pub fn uploaded(
-    ctx: Arc<Context>,
-) -> impl Filter<Extract = (Result<Fields, ApiError>,), Error = Rejection> + Clone {
+/// A posted form's body, not read yet: it is read ([`Upload::fields`]) only once the poster
+/// is known, so nobody makes the service read a body it would refuse anyway (as the API
+/// authenticates before it reads a JSON body).
+pub struct Upload {
+    content_type: Option<String>,
+    length: Option<u64>,
+    body: BoxStream<'static, Result<Bytes, warp::Error>>,
+}
+
+/// The posted body, unread.
+pub fn upload() -> impl Filter<Extract = (Upload,), Error = Rejection> + Clone {
     warp::header::optional::<String>("content-type")
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
-        .and(with_context(ctx))
-        .then(
-            |content_type: Option<String>, length: Option<u64>, body, ctx: Arc<Context>| async move {
-                let boundary = content_type
-                    .and_then(|ct| multer::parse_boundary(ct).ok())
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            Kind::UnsupportedMediaType,
-                            "unsupported_media_type",
-                            "the form must be sent as multipart/form-data",
-                        )
-                    })?;
-                let bytes = read_body(&ctx, length, body).await?;
-                parse_multipart(bytes, boundary).await
-            },
-        )
+        .map(|content_type, length, body| Upload {
+            content_type,
+            length,
+            body: into_bytes(body),
+        })
+}
+
+/// A body's chunks as `Bytes`, boxed (a warp body's chunk type cannot be named).
+fn into_bytes(
+    body: impl Stream<Item = Result<impl Buf, warp::Error>> + Send + 'static,
+) -> BoxStream<'static, Result<Bytes, warp::Error>> {
+    body.map_ok(|mut chunk| chunk.copy_to_bytes(chunk.remaining()))
+        .boxed()
+}
+
+impl Upload {
+    /// A `multipart/form-data` body's fields (anything else is 415), read like the API's JSON
+    /// bodies (413 past `server.max_body_bytes`, 408 past `server.body_timeout_s`); a field
+    /// that is not UTF-8 text is 400 `invalid_form`.
+    pub async fn fields(self, ctx: &Context) -> Result<Fields, ApiError> {
+        let boundary = self
+            .content_type
+            .and_then(|ct| multer::parse_boundary(ct).ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    Kind::UnsupportedMediaType,
+                    "unsupported_media_type",
+                    "the form must be sent as multipart/form-data",
+                )
+            })?;
+        let bytes = read_body(ctx, self.length, self.body).await?;
+        parse_multipart(bytes, boundary).await
+    }
 }
 
 async fn parse_multipart(bytes: Vec<u8>, boundary: String) -> Result<Fields, ApiError> {
-    let body =
-        futures_util::stream::once(async move { Ok::<_, Infallible>(bytes::Bytes::from(bytes)) });
+    let body = futures_util::stream::once(async move { Ok::<_, Infallible>(Bytes::from(bytes)) });
     let mut multipart = multer::Multipart::new(body, boundary);
     let malformed =
         |e: multer::Error| ApiError::bad_request("invalid_form", format!("a malformed form: {e}"));
@@ -311,7 +335,7 @@ fn source_problem(message: &str, source: &str) -> Markup {
             }
         }
         @if let Some((line, _, _)) = position {
-            div.source.card aria-label="The source around the error" {
+            div.source.card role="group" aria-label="The source around the error" {
                 @for (i, text) in source.lines().enumerate()
                     .skip(line.saturating_sub(CONTEXT_LINES + 1))
                     .take(2 * CONTEXT_LINES + 1) {
@@ -387,13 +411,14 @@ async fn new_circuit(visitor: Visitor, ctx: Arc<Context>) -> Response {
 async fn create(
     allowed: Result<(), ApiError>,
     visitor: Visitor,
-    upload: Result<Fields, ApiError>,
+    upload: Upload,
     ctx: Arc<Context>,
 ) -> Response {
     let user = match visitor.poster(&ctx, allowed).await {
         Ok(user) => user,
         Err(error) => return error_page(&error),
     };
+    let upload = upload.fields(&ctx).await;
     let draft = match &upload {
         Ok(fields) => SourceDraft::posted(fields),
         Err(_) => SourceDraft::default(),

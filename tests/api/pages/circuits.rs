@@ -325,6 +325,12 @@ async fn uploading_from_the_page_creates_what_the_api_would(db: TestDb) {
         .await;
     assert_eq!(answer.status, 403, "{}", answer.html);
     assert_eq!(app.browser().upload("/circuits", &fields).await.status, 401);
+    // A stranger's body is not even read: 401 whatever its size.
+    let stranger = app
+        .browser()
+        .upload("/circuits", &[("name", "big"), ("file", &big)])
+        .await;
+    assert_eq!(stranger.status, 401);
     for name in ["broken", "big", "form", "evil", "fine"] {
         let response = http()
             .get(app.url(&format!("/api/circuits/alice/{name}")))
