@@ -1,12 +1,15 @@
 // Circuits from the browser, in Debian's headless Chromium:
 //   node circuits.mjs BASE_URL TOKEN JOB_ID SCREENSHOT_DIR
 // Signed in as the token's user (handle `alice`), it uploads a circuit from the upload page (a
-// file), runs it from its page to `completed`, uploads a malformed source (pasted) and finds
+// file), runs it from its page to `completed`, adds a version and flips its visibility from
+// its page, uploads a malformed source (pasted) and finds
 // the message at its line with the form as typed, then opens "My circuits" and the job
 // JOB_ID's page; then, 390 px wide, checks each of these pages fits without scrolling sideways.
 // Prints a line at each step the test (tests/api/pages/circuits.rs) checks:
 //   `uploaded`          the upload landed on the new circuit's page, the owner's section shown;
 //   `completed ID`      the run made from its page reached `completed` (histogram shown);
+//   `owned`             a second version added from the circuit's page is the latest, and
+//                       "Make it private" then "Make it public" changed its visibility;
 //   `refused LINE`      the malformed upload's message links to LINE, which is marked;
 //   `job N`             the job's page lists N runs with their names;
 //   `fits 390`          no page is wider than a 390 px viewport;
@@ -72,6 +75,21 @@ try {
   await page.waitForFunction(() => document.getElementById("status")?.textContent === "completed", null, { timeout: 60_000 });
   await page.locator("svg.histogram rect.bar").first().waitFor({ timeout: 10_000 });
   console.log(`completed ${new URL(page.url()).pathname.split("/").pop()}`);
+
+  // The owner's section: a new version (pasted), then make it private and public again.
+  await page.goto(`${base}/alice/bell`);
+  await page.click("#new-version summary");
+  await page.fill("#new-version textarea[name=source]", BELL.replace("h q[0];", "x q[0];\nh q[0];"));
+  await Promise.all([page.waitForURL(`${base}/alice/bell`), page.click("#new-version button[type=submit]")]);
+  if (!(await page.locator(".source-pane .note").textContent()).includes("Version 2 (latest)")) {
+    throw new Error("the new version is not the latest");
+  }
+  await Promise.all([page.waitForURL(`${base}/alice/bell`), page.click("#visibility-form button")]);
+  if (!(await page.locator("#visibility-form").textContent()).includes("It is private")) {
+    throw new Error("the circuit did not become private");
+  }
+  await Promise.all([page.waitForURL(`${base}/alice/bell`), page.click("#visibility-form button")]);
+  console.log("owned");
 
   // A malformed source, pasted: the message links to its line, marked; the form as typed.
   await page.goto(`${base}/circuits/new`);

@@ -1,7 +1,8 @@
 //! `GET /{owner}/{circuit}[?version=N]`: a circuit's page — its source with line numbers (the
 //! latest version, or `N` from the version picker), the form to run it (signed in), and its
-//! most recent runs, newest first, with live badges. A private circuit's page is 404 to
-//! everyone but its owner, like its runs; so is a version it does not have.
+//! most recent runs, newest first, with live badges, and for its owner the owner's section
+//! (`circuit_owner`: visibility, a new version). A private circuit's page is 404 to everyone
+//! but its owner, like its runs; so is a version it does not have.
 
 use std::sync::Arc;
 

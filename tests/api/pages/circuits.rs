@@ -793,6 +793,7 @@ async fn a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line
     let seen = async {
         script.expect("uploaded").await?;
         let run: Uuid = script.expect("completed ").await?.parse().ok()?;
+        script.expect("owned").await?;
         let line = script.expect("refused ").await?;
         let rows = script.expect("job ").await?;
         script.expect("fits 390").await?;
@@ -814,11 +815,20 @@ async fn a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line
     // What the browser made is what the API serves: the file's source, and a completed run of
     // it by alice; nothing of the malformed upload.
     let circuit = app.get_json("/api/circuits/alice/bell").await;
+    let second = BELL.replace("h q[0];", "x q[0];\nh q[0];");
     assert_eq!(
-        (&circuit["source"], &circuit["visibility"]),
-        (&json!(BELL), &json!("public"))
+        (
+            &circuit["version"],
+            &circuit["source"],
+            &circuit["visibility"]
+        ),
+        (&json!(2), &json!(second), &json!("public"))
     );
     let made = app.store().run(run).await.unwrap().unwrap();
+    assert_eq!(
+        made.spec.circuit_version, 1,
+        "the run is of the uploaded file"
+    );
     assert_eq!(
         (made.status, made.user_id),
         (RunStatus::Completed, alice.id)
