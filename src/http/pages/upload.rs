@@ -23,7 +23,7 @@ use warp::{Filter, Rejection};
 
 use super::layout::{Live, error_page, page, respond};
 use super::{Visitor, redirect, same_origin, visitor};
-use crate::domain::{Manifest, Visibility};
+use crate::domain::{Manifest, User, Visibility};
 use crate::http::Context;
 use crate::http::error::{ApiError, Kind};
 use crate::http::extract::{read_body, with_context};
@@ -231,7 +231,7 @@ pub fn parse_visibility(value: Option<&str>) -> Result<Visibility, ApiError> {
     }
 }
 
-/// Where a refusal came from, for the answer's page.
+/// Which source form: a new circuit's or the next version of one.
 #[derive(Clone, Copy)]
 pub enum SourceForm<'a> {
     /// `POST /circuits`: a new circuit (its name and visibility too).
@@ -360,7 +360,7 @@ fn position(message: &str) -> Option<(usize, usize, &str)> {
 /// The page of a refused source form, under the refusal's status.
 pub fn refused_page(
     visitor: &Visitor,
-    viewer: &crate::domain::User,
+    viewer: &User,
     form: SourceForm,
     draft: &SourceDraft,
     frameworks: &[String],
@@ -374,7 +374,7 @@ pub fn refused_page(
 
 fn source_page(
     visitor: &Visitor,
-    viewer: &crate::domain::User,
+    viewer: &User,
     form: SourceForm,
     draft: &SourceDraft,
     frameworks: &[String],
