@@ -1,7 +1,7 @@
-//! A cache of values that never change once made: rows never updated (circuits, whose owner,
-//! name and visibility are fixed at creation, and circuit versions), which every submission
-//! and every execution reads again, and what is computed from them alone (a version's parsed
-//! program). Bounded by a weight (entries, source bytes, operations); when full it starts
+//! A cache of values that never change once made: users' handles, circuits' ids by owner and
+//! name, and circuit versions (never a circuit's row: its owner changes its visibility), which
+//! every submission and every execution reads again, and what is computed from them alone (a
+//! version's parsed program). Bounded by a weight (entries, source bytes, operations); when full it starts
 //! over. Nothing cached is ever deleted or updated where it came from, so nothing is stale.
 
 use std::collections::HashMap;

@@ -72,6 +72,16 @@ pub struct Circuit {
     pub created_at: DateTime<Utc>,
 }
 
+/// A circuit as a list of circuits shows it: with its latest version's number and manifest,
+/// and when that version was uploaded (the circuit's last change of source).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CircuitSummary {
+    pub circuit: Circuit,
+    pub latest_version: i32,
+    pub manifest: Manifest,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// What a circuit version's manifest declares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
@@ -117,8 +127,9 @@ fn check_name(value: &str, what: &'static str, max: usize) -> Result<(), Invalid
 }
 
 /// Handles that would collide with the service's own top-level paths (`/api/...`,
-/// `/admin/...`): a user so named could have no run pages.
-pub const RESERVED_HANDLES: [&str; 2] = ["api", "admin"];
+/// `/admin/...`, the console's `/circuits/new` and `/jobs/{id}`): a user so named could have no
+/// circuit or run pages.
+pub const RESERVED_HANDLES: [&str; 4] = ["api", "admin", "circuits", "jobs"];
 
 /// A user handle: lower-case, URL-safe, at most 39 characters, not reserved.
 pub fn validate_handle(handle: &str) -> Result<(), InvalidName> {

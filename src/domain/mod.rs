@@ -26,7 +26,7 @@ pub mod run;
 pub mod status;
 pub mod text;
 
-pub use circuit::{Circuit, CircuitVersion, Manifest, User, Visibility};
+pub use circuit::{Circuit, CircuitSummary, CircuitVersion, Manifest, User, Visibility};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credential::{
     ApiToken, Caller, ChangedBy, Credential, CredentialChange, CredentialKind, Session,

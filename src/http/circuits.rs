@@ -1,4 +1,4 @@
-//! `/api/circuits…`: create, add versions, read.
+//! `/api/circuits…`: create, add versions, change visibility, read.
 
 use std::sync::Arc;
 
@@ -8,8 +8,8 @@ use warp::{Filter, Rejection};
 
 use super::error::{ErrorBody, respond};
 use super::extract::{json_body, user, viewer, with_context};
-use super::views::{AddVersion, CircuitView, CreateCircuit, ManifestView, VisibilityView};
-use crate::domain::{Manifest, User, Visibility};
+use super::views::{AddVersion, CircuitView, CreateCircuit, ManifestView, SetVisibility};
+use crate::domain::{Manifest, User};
 use crate::http::Context;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -25,12 +25,24 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .and(json_body::<AddVersion>(ctx.clone()))
         .and(with_context(ctx.clone()))
         .then(add_version);
+    let visibility = warp::path!("api" / "circuits" / String / String / "visibility")
+        .and(warp::put())
+        .and(user(ctx.clone()))
+        .and(json_body::<SetVisibility>(ctx.clone()))
+        .and(with_context(ctx.clone()))
+        .then(set_visibility);
     let get = warp::path!("api" / "circuits" / String / String)
         .and(crate::http::get_or_head())
         .and(viewer(ctx.clone()))
         .and(with_context(ctx))
         .then(get);
-    create.or(add_version).unify().or(get).unify()
+    create
+        .or(add_version)
+        .unify()
+        .or(visibility)
+        .unify()
+        .or(get)
+        .unify()
 }
 
 fn manifest(m: ManifestView) -> Manifest {
@@ -59,16 +71,12 @@ fn manifest(m: ManifestView) -> Manifest {
 async fn create(user: User, body: CreateCircuit, ctx: Arc<Context>) -> Response {
     respond(
         async {
-            let visibility = match body.visibility {
-                VisibilityView::Public => Visibility::Public,
-                VisibilityView::Private => Visibility::Private,
-            };
             let (circuit, version) = ctx
                 .service
                 .create_circuit(
                     &user,
                     &body.name,
-                    visibility,
+                    body.visibility.into(),
                     &body.source,
                     &manifest(body.manifest),
                 )
@@ -120,6 +128,47 @@ async fn add_version(
                 warp::reply::json(&CircuitView::new(&circuit, &version, false)),
                 StatusCode::CREATED,
             ))
+        }
+        .await,
+    )
+}
+
+/// Make one of your circuits public or private: a private circuit and its runs are 404 to
+/// everyone but you from the next request on, on every node.
+#[utoipa::path(
+    put, path = "/api/circuits/{owner}/{name}/visibility", tag = "circuits",
+    request_body = SetVisibility,
+    params(
+        ("owner" = String, Path, description = "The owner's handle"),
+        ("name" = String, Path, description = "The circuit's name"),
+    ),
+    responses(
+        (status = 200, description = "The circuit at its latest version, without its source", body = CircuitView),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not the circuit's owner", body = ErrorBody),
+        (status = 404, description = "No such circuit, or another user's private one", body = ErrorBody),
+        (status = 408, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+async fn set_visibility(
+    owner: String,
+    name: String,
+    user: User,
+    body: SetVisibility,
+    ctx: Arc<Context>,
+) -> Response {
+    respond(
+        async {
+            ctx.service
+                .set_circuit_visibility(&user, &owner, &name, body.visibility.into())
+                .await?;
+            let (circuit, version) = ctx.service.circuit(Some(&user), &owner, &name).await?;
+            Ok(warp::reply::json(&CircuitView::new(
+                &circuit, &version, false,
+            )))
         }
         .await,
     )

@@ -170,25 +170,33 @@ pub fn json_body<T: DeserializeOwned + Send>(
                         "the body must be application/json",
                     )));
                 }
-                let limit = ctx.max_body_bytes;
-                if length.is_some_and(|n| n > limit.saturating_mul(DRAIN_FACTOR)) {
-                    // Far too large to be worth reading: answer now and drop the connection.
-                    return Err(reject(too_large(limit)));
-                }
-                let timeout = ctx.body_timeout;
-                let bytes = match tokio::time::timeout(timeout, collect(body, limit)).await {
-                    Ok(result) => result.map_err(reject)?,
-                    Err(_) => {
-                        return Err(reject(ApiError::new(
-                            Kind::RequestTimeout,
-                            "request_timeout",
-                            "the request body did not arrive in time",
-                        )));
-                    }
-                };
+                let bytes = read_body(&ctx, length, body).await.map_err(reject)?;
                 parse_json(&bytes).map_err(reject)
             },
         )
+}
+
+/// A request body of `length` bytes (its `Content-Length`, if it has one): at most
+/// `server.max_body_bytes` (else 413 `payload_too_large`), received within
+/// `server.body_timeout_s` (else 408 `request_timeout`).
+pub async fn read_body(
+    ctx: &Context,
+    length: Option<u64>,
+    body: impl Stream<Item = Result<impl Buf, warp::Error>>,
+) -> Result<Vec<u8>, ApiError> {
+    let limit = ctx.max_body_bytes;
+    if length.is_some_and(|n| n > limit.saturating_mul(DRAIN_FACTOR)) {
+        // Far too large to be worth reading: answer now and drop the connection.
+        return Err(too_large(limit));
+    }
+    match tokio::time::timeout(ctx.body_timeout, collect(body, limit)).await {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::new(
+            Kind::RequestTimeout,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )),
+    }
 }
 
 /// Whether a `Content-Type` names JSON: the media type `application/json` — `type "/"

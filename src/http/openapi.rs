@@ -22,14 +22,14 @@ use crate::service::Rules;
     paths(
         runs::submit, runs::list, runs::get, runs::cancel, runs::audit, runs::memory,
         events::events, jobs::submit, jobs::list, jobs::get, jobs::put_tags,
-        circuits::create, circuits::add_version, circuits::get, tokens::me, tokens::list,
+        circuits::create, circuits::add_version, circuits::set_visibility, circuits::get, tokens::me, tokens::list,
         tokens::revoke, backends::list,
         health::runs, ops::healthz, ops::readyz, ops::metrics, document,
     ),
     components(schemas(
         error::ErrorBody, error::ErrorDetail, views::SubmitRun, views::BackendRef, views::RunView,
         views::ResultsView, views::RunPage, views::AuditTimeline, views::AuditEntryView,
-        views::CreateCircuit, views::AddVersion, views::CircuitView, views::ManifestView,
+        views::CreateCircuit, views::AddVersion, views::SetVisibility, views::CircuitView, views::ManifestView,
         views::VisibilityView, views::RunsHealthView, views::BackendView, views::MethodView, views::BackendList,
         views::MeView, views::CurrentTokenView, views::TokenView, views::TokenList,
         views::MemoryPageView, views::SubmitJob, views::JobTags, views::JobView,

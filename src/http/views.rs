@@ -822,11 +822,27 @@ pub struct AddVersion {
     pub manifest: ManifestView,
 }
 
+/// `PUT /api/circuits/{owner}/{name}/visibility`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetVisibility {
+    pub visibility: VisibilityView,
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum VisibilityView {
     Public,
     Private,
+}
+
+impl From<VisibilityView> for crate::domain::Visibility {
+    fn from(view: VisibilityView) -> Self {
+        match view {
+            VisibilityView::Public => crate::domain::Visibility::Public,
+            VisibilityView::Private => crate::domain::Visibility::Private,
+        }
+    }
 }
 
 /// `{"framework": "qiskit", "format": "openqasm2"}`

@@ -11,7 +11,7 @@
 use super::runs::CircuitRef;
 use super::{Service, ServiceError};
 use crate::domain::circuit::validate_circuit_name;
-use crate::domain::{Circuit, CircuitVersion, Manifest, User, Visibility};
+use crate::domain::{Circuit, CircuitSummary, CircuitVersion, Manifest, User, Visibility};
 use crate::store::circuits::CreateCircuitError;
 
 /// The formats a circuit may be uploaded in.
@@ -150,6 +150,52 @@ impl Service {
             .add_circuit_version(circuit.id, source, manifest)
             .await?;
         Ok((circuit, version))
+    }
+
+    /// Makes `owner/name` public or private; only its owner may, as for adding a version.
+    /// Errors: `NotFound("circuit")` for a circuit `user` may not see (as for reading it),
+    /// `Forbidden` for another's public one.
+    pub async fn set_circuit_visibility(
+        &self,
+        user: &User,
+        owner: &str,
+        name: &str,
+        visibility: Visibility,
+    ) -> Result<Circuit, ServiceError> {
+        let reference = CircuitRef::Name {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        };
+        let mut circuit = self.resolve_circuit(Some(user), &reference).await?;
+        if circuit.owner_id != user.id {
+            return Err(ServiceError::Forbidden(
+                "only the circuit's owner may change its visibility".into(),
+            ));
+        }
+        self.store
+            .set_circuit_visibility(circuit.id, visibility)
+            .await?;
+        circuit.visibility = visibility;
+        Ok(circuit)
+    }
+
+    /// `user`'s circuits in name order, each with its latest version: those whose name
+    /// contains `search` if given, named after `after` (the previous page's last); up to
+    /// `limit`, and whether there are more.
+    pub async fn circuits_of(
+        &self,
+        user: &User,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<(Vec<CircuitSummary>, bool), ServiceError> {
+        let mut page = self
+            .store
+            .circuits_of(user.id, &user.handle, search, after, limit + 1)
+            .await?;
+        let more = page.len() as u64 > limit;
+        page.truncate(limit as usize);
+        Ok((page, more))
     }
 
     /// A circuit with its latest version, as `viewer` may see it.

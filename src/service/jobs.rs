@@ -9,7 +9,7 @@ use super::limits::Counted;
 use super::runs::{Submission, idempotency_key_reused};
 use super::{Service, ServiceError};
 use crate::domain::job::check_tags;
-use crate::domain::{Circuit, Job, JobSummary, NewJob, User};
+use crate::domain::{Circuit, Job, JobSummary, NewJob, Run, User};
 
 /// A job submission: its runs in order, each with its name, and its tags.
 pub struct JobSubmission {
@@ -88,6 +88,20 @@ impl Service {
             .filter(|job| job.user_id == user.id)
             .ok_or(ServiceError::NotFound("job"))?;
         self.with_circuits(job, false).await
+    }
+
+    /// The job `run` was submitted in and the run's name there (Qiskit's `circuit.name`), to
+    /// its submitter (a job is its user's alone); `None` to anyone else, or for a run
+    /// submitted on its own.
+    pub async fn job_of_run(
+        &self,
+        viewer: Option<&User>,
+        run: &Run,
+    ) -> Result<Option<(Uuid, Option<String>)>, ServiceError> {
+        if viewer.is_none_or(|viewer| viewer.id != run.user_id) {
+            return Ok(None);
+        }
+        Ok(self.store.job_of_run(run.id).await?)
     }
 
     /// `user`'s jobs, newest first, tagged `tag` if given, before the cursor `before`; up to

@@ -1,16 +1,20 @@
 //! Circuits and their versions.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use entity::{circuit_versions, circuits, users};
+use sea_orm::sea_query::LikeExpr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use super::convert::{circuit_from_db, version_from_db, visibility_to_db};
+use super::convert::{circuit_from_db, manifest_from_db, version_from_db, visibility_to_db};
 use super::{Result, Store, StoreError};
-use crate::domain::{Circuit, CircuitVersion, Manifest, Visibility};
+use crate::domain::{Circuit, CircuitSummary, CircuitVersion, Manifest, Visibility};
 
 /// Why a circuit could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -111,22 +115,129 @@ impl Store {
             .map(|row| circuit_from_db(row, user.handle));
         if let Some(circuit) = &found {
             self.caches.circuit_names.put(key, circuit.id);
-            self.caches.circuits.put(circuit.id, circuit.clone());
         }
         Ok(found)
     }
 
+    /// A circuit by its id. Its row is read every time: its visibility changes
+    /// ([`Store::set_circuit_visibility`], on any node), and every visibility decision reads
+    /// it here or in [`Store::circuit_by_name`]; only its owner's handle is kept.
     pub async fn circuit(&self, id: Uuid) -> Result<Option<Circuit>> {
-        if let Some(circuit) = self.caches.circuits.get(&id) {
-            return Ok(Some(circuit));
-        }
         let Some(row) = circuits::Entity::find_by_id(id).one(&self.db).await? else {
             return Ok(None);
         };
-        let owner = owner_handle(&self.db, row.owner_id).await?;
-        let circuit = circuit_from_db(row, owner);
-        self.caches.circuits.put(id, circuit.clone());
-        Ok(Some(circuit))
+        let owner = self.owner_handle(row.owner_id).await?;
+        Ok(Some(circuit_from_db(row, owner)))
+    }
+
+    /// A user's handle (handles never change), kept.
+    async fn owner_handle(&self, owner_id: Uuid) -> Result<String> {
+        if let Some(handle) = self.caches.handles.get(&owner_id) {
+            return Ok(handle);
+        }
+        let handle = owner_handle(&self.db, owner_id).await?;
+        self.caches.handles.put(owner_id, handle.clone());
+        Ok(handle)
+    }
+
+    /// Makes a circuit public or private (its owner's call, checked by the service).
+    pub async fn set_circuit_visibility(
+        &self,
+        circuit_id: Uuid,
+        visibility: Visibility,
+    ) -> Result<()> {
+        circuits::Entity::update_many()
+            .set(circuits::ActiveModel {
+                visibility: Set(visibility_to_db(visibility)),
+                ..Default::default()
+            })
+            .filter(circuits::Column::Id.eq(circuit_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The circuits of the user `owner_id` (whose handle is `owner_handle`) in name order,
+    /// each with its latest version: those whose name contains `search` (as typed: names are
+    /// lower-case) if given, named after `after` (the previous page's last name), at most
+    /// `limit`. Three queries whatever the page's size.
+    pub async fn circuits_of(
+        &self,
+        owner_id: Uuid,
+        owner_handle: &str,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<CircuitSummary>> {
+        let mut query = circuits::Entity::find().filter(circuits::Column::OwnerId.eq(owner_id));
+        if let Some(search) = search {
+            let escaped: String = search
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            query = query.filter(
+                circuits::Column::Name.like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
+        if let Some(after) = after {
+            query = query.filter(circuits::Column::Name.gt(after));
+        }
+        let rows = query
+            .order_by_asc(circuits::Column::Name)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let latest: Vec<(Uuid, i32)> = circuit_versions::Entity::find()
+            .select_only()
+            .column(circuit_versions::Column::CircuitId)
+            .column_as(circuit_versions::Column::Version.max(), "latest")
+            .filter(circuit_versions::Column::CircuitId.is_in(ids))
+            .group_by(circuit_versions::Column::CircuitId)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut heads = Condition::any();
+        for (id, version) in &latest {
+            heads = heads.add(
+                Condition::all()
+                    .add(circuit_versions::Column::CircuitId.eq(*id))
+                    .add(circuit_versions::Column::Version.eq(*version)),
+            );
+        }
+        let heads: HashMap<Uuid, (i32, serde_json::Value, DateTime<Utc>)> =
+            circuit_versions::Entity::find()
+                .select_only()
+                .column(circuit_versions::Column::CircuitId)
+                .column(circuit_versions::Column::Version)
+                .column(circuit_versions::Column::Manifest)
+                .column(circuit_versions::Column::CreatedAt)
+                .filter(heads)
+                .into_tuple::<(Uuid, i32, serde_json::Value, DateTime<Utc>)>()
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|(id, version, manifest, at)| (id, (version, manifest, at)))
+                .collect();
+        rows.into_iter()
+            .map(|row| {
+                let (version, manifest, updated_at) = heads.get(&row.id).ok_or_else(|| {
+                    StoreError::Corrupt(format!("circuit {} has no version", row.id))
+                })?;
+                Ok(CircuitSummary {
+                    latest_version: *version,
+                    manifest: manifest_from_db(row.id, *version, manifest)?,
+                    updated_at: *updated_at,
+                    circuit: circuit_from_db(row, owner_handle.to_owned()),
+                })
+            })
+            .collect()
     }
 
     /// One version of a circuit, or its latest when `version` is `None`.

@@ -85,7 +85,7 @@ pub(super) fn visibility_to_db(visibility: Visibility) -> db::Visibility {
     }
 }
 
-fn visibility_from_db(visibility: db::Visibility) -> Visibility {
+pub(super) fn visibility_from_db(visibility: db::Visibility) -> Visibility {
     match visibility {
         db::Visibility::Public => Visibility::Public,
         db::Visibility::Private => Visibility::Private,
@@ -399,6 +399,22 @@ pub(super) fn version_from_db(row: circuit_versions::Model) -> Result<CircuitVer
         manifest,
         created_at,
     } = row;
+    let manifest = manifest_from_db(circuit_id, version, &manifest)?;
+    Ok(CircuitVersion {
+        circuit_id,
+        version,
+        source,
+        manifest,
+        created_at,
+    })
+}
+
+/// A version's `manifest` column (`{"framework", "format"}`) as the domain's [`Manifest`].
+pub(super) fn manifest_from_db(
+    circuit_id: Uuid,
+    version: i32,
+    manifest: &serde_json::Value,
+) -> Result<Manifest, StoreError> {
     let field = |name: &str| {
         manifest
             .get(name)
@@ -410,16 +426,9 @@ pub(super) fn version_from_db(row: circuit_versions::Model) -> Result<CircuitVer
                 ))
             })
     };
-    let manifest = Manifest {
+    Ok(Manifest {
         framework: field("framework")?,
         format: field("format")?,
-    };
-    Ok(CircuitVersion {
-        circuit_id,
-        version,
-        source,
-        manifest,
-        created_at,
     })
 }
 

@@ -25,6 +25,16 @@ impl Store {
         load_job(&self.db, id).await
     }
 
+    /// The job run `run_id` was submitted in, with the run's name there, if it was submitted
+    /// in one.
+    pub async fn job_of_run(&self, run_id: Uuid) -> Result<Option<(Uuid, Option<String>)>> {
+        Ok(job_runs::Entity::find()
+            .filter(job_runs::Column::RunId.eq(run_id))
+            .one(&self.db)
+            .await?
+            .map(|member| (member.job_id, member.name)))
+    }
+
     /// `user_id`'s jobs, newest first: those tagged `tag` if given, created before `before`
     /// (`(created_at, id)` of the previous page's last), at most `limit`.
     pub async fn jobs_of(

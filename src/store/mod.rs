@@ -42,7 +42,7 @@ use uuid::Uuid;
 
 use crate::cache::Immutable;
 use crate::config::SchedulingConfig;
-use crate::domain::{Circuit, CircuitVersion, Clock};
+use crate::domain::{CircuitVersion, Clock};
 
 pub use lifecycle::{
     Applied, BatchOutcome, Canceller, Change, ClaimOrder, Claimed, Command, FailCause, JobApplied,
@@ -165,7 +165,10 @@ pub struct Store {
 
 /// Rows that never change, kept (see [`crate::cache`]).
 struct Caches {
-    circuits: Immutable<Uuid, Circuit>,
+    /// Users' handles by id (a circuit's owner).
+    handles: Immutable<Uuid, String>,
+    /// Circuits' ids by `(owner handle, name)`; a circuit's row (its visibility changes) is
+    /// read every time.
     circuit_names: Immutable<(String, String), Uuid>,
     versions: Immutable<(Uuid, i32), CircuitVersion>,
 }
@@ -173,7 +176,7 @@ struct Caches {
 impl Default for Caches {
     fn default() -> Self {
         Caches {
-            circuits: Immutable::new(100_000, |_| 1),
+            handles: Immutable::new(100_000, |_| 1),
             circuit_names: Immutable::new(100_000, |_| 1),
             versions: Immutable::new(64 << 20, |v| v.source.len().max(1)),
         }

@@ -409,7 +409,7 @@ impl Browser<'_> {
 
     /// A GET of `path`.
     pub async fn get(&self, path: &str) -> PageAnswer {
-        self.send(reqwest::Method::GET, path, None, &[]).await
+        self.send(reqwest::Method::GET, path, None, None).await
     }
 
     /// A form post to `path` from the site's own pages.
@@ -420,16 +420,46 @@ impl Browser<'_> {
 
     /// A form post to `path` from a page of `origin`.
     pub async fn post_from(&self, origin: &str, path: &str, form: &[(&str, &str)]) -> PageAnswer {
-        self.send(reqwest::Method::POST, path, Some(origin), form)
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let body = ("application/x-www-form-urlencoded".to_owned(), body);
+        self.send(reqwest::Method::POST, path, Some(origin), Some(body))
             .await
     }
 
+    /// A `multipart/form-data` post of `fields` ([`multipart`]) to `path` from a page of
+    /// `origin`.
+    pub async fn upload_from(
+        &self,
+        origin: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> PageAnswer {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(origin),
+            Some(multipart(fields)),
+        )
+        .await
+    }
+
+    /// A `multipart/form-data` post to `path` from the site's own pages ([`Browser::upload_from`]).
+    pub async fn upload(&self, path: &str, fields: &[(&str, &str)]) -> PageAnswer {
+        let origin = self.app.origin();
+        self.upload_from(&origin, path, fields).await
+    }
+
+    /// `body` is its content type and content.
     async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         origin: Option<&str>,
-        form: &[(&str, &str)],
+        body: Option<(String, String)>,
     ) -> PageAnswer {
         let cookies: Vec<String> = self
             .cookies
@@ -445,15 +475,8 @@ impl Browser<'_> {
         if let Some(origin) = origin {
             request = request.header("origin", origin);
         }
-        if method == reqwest::Method::POST {
-            let body: String = form
-                .iter()
-                .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-                .collect::<Vec<_>>()
-                .join("&");
-            request = request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body);
+        if let Some((content_type, body)) = body {
+            request = request.header("content-type", content_type).body(body);
         }
         let response = request.send().await.expect("the page answers");
         for set in response.headers().get_all("set-cookie") {
@@ -478,6 +501,25 @@ impl Browser<'_> {
             html: response.text().await.unwrap(),
         }
     }
+}
+
+/// A `multipart/form-data` body of `fields`, as a form with a file input sends it: the field
+/// `file` is a file (`circuit.qasm`), the others text. Its content type and content.
+pub fn multipart(fields: &[(&str, &str)]) -> (String, String) {
+    const BOUNDARY: &str = "----qrun-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = String::new();
+    for (name, value) in fields {
+        let filename = if *name == "file" {
+            "; filename=\"circuit.qasm\"\r\nContent-Type: text/plain"
+        } else {
+            ""
+        };
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{filename}\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
 }
 
 /// A form value, `application/x-www-form-urlencoded`.

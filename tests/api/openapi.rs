@@ -801,7 +801,7 @@ async fn no_request_string_admits_a_nul_character() {
             }
         }
     }
-    assert_eq!(bodies, 5, "the request bodies");
+    assert_eq!(bodies, 6, "the request bodies");
     assert!(found.is_empty(), "strings that admit U+0000: {found:#?}");
     app.stop().await;
 }

@@ -6,6 +6,7 @@
 mod a11y;
 mod admin;
 mod browser;
+mod circuits;
 mod console;
 mod forms;
 mod run_page;

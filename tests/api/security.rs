@@ -23,7 +23,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{BELL, TestApp, TestDb, wait_until};
+use crate::helpers::{BELL, TestApp, TestDb, multipart, wait_until};
 use crate::on_both_databases;
 use crate::serve::Served;
 use testkit::LineSink;
@@ -77,6 +77,8 @@ enum Body {
     None,
     Json(Value),
     Form(String),
+    /// Content type and content.
+    Raw((String, String)),
 }
 
 async fn send(
@@ -100,6 +102,9 @@ async fn send(
         Body::Form(form) => request
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form),
+        Body::Raw((content_type, content)) => {
+            request.header("content-type", content_type).body(content)
+        }
     };
     let mut response = request.send().await.expect("an answer");
     let header = |name: &str| {
@@ -170,6 +175,13 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("POST", "/{owner}/{circuit}/runs/{id}/cancel")
         | ("GET", "/{owner}/{circuit}/runs/{id}/counts.json")
         | ("GET", "/{owner}/{circuit}/runs/{id}/counts.csv")
+        | ("GET", "/circuits")
+        | ("POST", "/circuits")
+        | ("GET", "/circuits/new")
+        | ("POST", "/{owner}/{circuit}/versions")
+        | ("POST", "/{owner}/{circuit}/visibility")
+        | ("GET", "/jobs")
+        | ("GET", "/jobs/{id}")
         | ("GET", "/api/runs/{id}/events") => true,
         ("POST", "/api/runs")
         | ("GET", "/api/runs")
@@ -183,6 +195,7 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("PUT", "/api/jobs/{id}/tags")
         | ("POST", "/api/circuits")
         | ("POST", "/api/circuits/{owner}/{name}/versions")
+        | ("PUT", "/api/circuits/{owner}/{name}/visibility")
         | ("GET", "/api/circuits/{owner}/{name}")
         | ("GET", "/api/health/runs")
         | ("GET", "/api/health/dagster/runs")
@@ -253,6 +266,10 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
         ("POST", "/api/circuits/{owner}/{name}/versions") => {
             write(201, if target.public { 403 } else { 404 })
         }
+        // The matrix sets the visibility a circuit has: nothing changes for the routes after.
+        ("PUT", "/api/circuits/{owner}/{name}/visibility") => {
+            write(200, if target.public { 403 } else { 404 })
+        }
         ("GET", "/api/circuits/{owner}/{name}") => read,
         // One's own identity and tokens; the matrix's `{id}` is a run's, no token of anyone's.
         ("GET", "/api/me") | ("GET", "/api/tokens") => write(200, 200),
@@ -301,6 +318,14 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
             if target.owner_submitted { 303 } else { 403 },
             if target.public { 403 } else { 404 },
         ),
+        // Circuits from the browser, as the API's create, versions and visibility; one's own
+        // circuits and jobs (the matrix's `{id}` is a run's, no job of anyone's).
+        ("GET", "/circuits") | ("GET", "/circuits/new") | ("GET", "/jobs") => write(200, 200),
+        ("GET", "/jobs/{id}") => write(404, 404),
+        ("POST", "/circuits") => write(303, 303),
+        ("POST", "/{owner}/{circuit}/versions") | ("POST", "/{owner}/{circuit}/visibility") => {
+            write(303, if target.public { 403 } else { 404 })
+        }
         other => panic!("{other:?} has no row in the security matrix: add one to expected"),
     }
 }
@@ -484,6 +509,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                     .replace("{name}", &target.name)
                     .replace("{circuit}", &target.name);
                 made += 1;
+                let visibility = if target.public { "public" } else { "private" };
                 let body = match (method, template) {
                     ("POST", "/api/runs") => Body::Json(json!({
                         "circuit": format!("alice/{}", target.name),
@@ -514,6 +540,24 @@ async fn every_route_answers_every_caller_as_the_matrix_says(db: TestDb) {
                         Body::Form("backend=simulator%2Fstatevector&shots=10".into())
                     }
                     ("POST", "/consent") => Body::Form("choice=granted&next=%2F".into()),
+                    ("PUT", "/api/circuits/{owner}/{name}/visibility") => {
+                        Body::Json(json!({"visibility": visibility}))
+                    }
+                    ("POST", "/{owner}/{circuit}/visibility") => {
+                        Body::Form(format!("visibility={visibility}"))
+                    }
+                    ("POST", "/circuits") => Body::Raw(multipart(&[
+                        ("name", &format!("page-made-{made}")),
+                        ("visibility", visibility),
+                        ("file", BELL),
+                        ("format", "openqasm2"),
+                        ("framework", "qiskit"),
+                    ])),
+                    ("POST", "/{owner}/{circuit}/versions") => Body::Raw(multipart(&[
+                        ("source", BELL),
+                        ("format", "openqasm2"),
+                        ("framework", "qiskit"),
+                    ])),
                     _ => Body::None,
                 };
                 if template == "/api/runs" && method == "GET" {

@@ -1,7 +1,8 @@
 //! `GET /{owner}/{circuit}[?version=N]`: a circuit's page — its source with line numbers (the
 //! latest version, or `N` from the version picker), the form to run it (signed in), and its
-//! most recent runs, newest first, with live badges. A private circuit's page is 404 to
-//! everyone but its owner, like its runs; so is a version it does not have.
+//! most recent runs, newest first, with live badges, and for its owner the owner's section
+//! (`circuit_owner`: visibility, a new version). A private circuit's page is 404 to everyone
+//! but its owner, like its runs; so is a version it does not have.
 //!
 //! The run form comes before the source in the document (first at 390 px, beside it wider),
 //! so the keyboard reaches it in a few stops; the source is one tab stop (a scrollable
@@ -133,6 +134,7 @@ pub async fn page_for(
         latest,
         form,
         &runs,
+        &ctx.service.rules().frameworks,
     ))
 }
 
@@ -143,6 +145,7 @@ fn circuit_page(
     latest: i32,
     form: Option<Markup>,
     runs: &[Run],
+    frameworks: &[String],
 ) -> Markup {
     let path = format!("/{}/{}", circuit.owner_handle, circuit.name);
     let body = html! {
@@ -176,6 +179,7 @@ fn circuit_page(
                 (source(&shown.source, shown.version))
             }
         }
+        @if shell.viewer.is_some_and(|v| v.id == circuit.owner_id) { (super::circuit_owner::section(circuit, shown, frameworks)) }
         h2 { "Recent runs" }
         @if runs.is_empty() {
             p.card { "No runs yet." }

@@ -9,6 +9,13 @@
 //! - [`form`]: the run form, and `POST /{owner}/{circuit}/runs`, which submits it.
 //! - [`run`]: `GET /{owner}/{circuit}/runs/{id}`, one run: badge, facts, histogram or error,
 //!   timeline, live while non-terminal; "Cancel" (`POST …/runs/{id}/cancel`) and "Run again".
+//! - [`circuits`]: `GET /circuits`, "My circuits": the signed-in user's circuits, searched by
+//!   name, in pages.
+//! - [`upload`]: `GET /circuits/new` and `POST /circuits` (multipart: the source as a file or
+//!   pasted), a new circuit; the source form a new version shares.
+//! - [`circuit_owner`]: the owner's section of a circuit page, `POST /{owner}/{circuit}/versions`
+//!   and `POST /{owner}/{circuit}/visibility`.
+//! - [`jobs`]: `GET /jobs`, the user's jobs, and `GET /jobs/{id}`, a job's runs together.
 //! - [`consent`]: the consent banner's `POST /consent`, the `qrun_consent` and `qrun_session`
 //!   cookies.
 //! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: a browser session, its secret in
@@ -30,24 +37,29 @@
 //! the `Authorization` header or, for a browser, the session whose secret is in the
 //! `qrun_token` cookie that `POST /login` sets.
 //!
-//! **Form posts** (run, cancel, an operator's cancel, consent, login, logout) refuse a cross-origin `Origin` (403),
+//! **Form posts** (run, cancel, an operator's cancel, upload, new version, visibility, consent,
+//! login, logout) refuse a cross-origin `Origin` (403),
 //! and those that act for a user need the user's credentials: the session cookie, which is
 //! `SameSite=Strict`, so no other site's page can send it.
 
 mod admin;
 mod charts;
 mod circuit;
+mod circuit_owner;
+mod circuits;
 mod consent;
 mod dashboard;
 mod downloads;
 mod form;
 mod histogram;
+mod jobs;
 mod layout;
 mod login;
 mod missing;
 mod run;
 mod runs;
 mod timeline;
+mod upload;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -77,6 +89,14 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .or(admin::routes(ctx.clone()))
         .unify()
         .or(run::routes(ctx.clone()))
+        .unify()
+        .or(circuits::routes(ctx.clone()))
+        .unify()
+        .or(upload::routes(ctx.clone()))
+        .unify()
+        .or(jobs::routes(ctx.clone()))
+        .unify()
+        .or(circuit_owner::routes(ctx.clone()))
         .unify()
         .or(circuit::routes(ctx.clone()))
         .unify()
@@ -173,6 +193,13 @@ impl Visitor {
             .and_then(|s| Uuid::parse_str(s).ok())
     }
 
+    /// The user posting a form: refused (403) when `allowed` ([`same_origin`]) refused it,
+    /// else the signed-in user (401 otherwise).
+    async fn poster(&self, ctx: &Context, allowed: Result<(), ApiError>) -> Result<User, ApiError> {
+        allowed?;
+        self.user(ctx).await
+    }
+
     /// The header and banner of a page for `viewer`.
     fn shell<'a>(&'a self, viewer: Option<&'a User>) -> layout::Shell<'a> {
         layout::Shell {
@@ -232,6 +259,19 @@ fn local_path(form: &Form, fallback: &str) -> String {
         .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
         .cloned()
         .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// `path` with the query `pairs` that have a value, percent-encoded, in the order given.
+fn href(path: &str, pairs: &[(&str, Option<&str>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(key, value)| Some(format!("{key}={}", runs::query_value((*value)?))))
+        .collect();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 /// A 303 to `to`, setting `cookies`.

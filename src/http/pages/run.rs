@@ -77,6 +77,7 @@ async fn show(
             .await?;
         let show = sees_submitter(viewer.as_ref(), &run, &circuit);
         let standing = ctx.service.standing(&run).await?;
+        let job = ctx.service.job_of_run(viewer.as_ref(), &run).await?;
         let timeline: Vec<AuditEntryView> = entries
             .iter()
             .map(|entry| AuditEntryView::new(entry, show))
@@ -93,6 +94,7 @@ async fn show(
             submitter.as_ref(),
             standing.as_ref(),
             &timeline,
+            job,
         );
         Ok((markup, new_session))
     }
@@ -169,6 +171,7 @@ fn run_page(
     submitter: Option<&User>,
     standing: Option<&QueueStanding>,
     timeline: &[AuditEntryView],
+    job: Option<(uuid::Uuid, Option<String>)>,
 ) -> Markup {
     let circuit_path = format!("/{}/{}", circuit.owner_handle, circuit.name);
     let live = Live::runs([run]);
@@ -183,6 +186,12 @@ fn run_page(
             a href=(circuit_path) { (circuit.name) } " / runs"
         }
         h1 { span.mono { "Run " (run.id) } (run_badge(run, Some("status"))) }
+        @if let Some((job, name)) = job {
+            p id="job" {
+                @if let Some(name) = name { "Run " strong { (name) } " of " } @else { "One of the runs of " }
+                a href={ "/jobs/" (job) } { "job " span.mono { (job) } } "."
+            }
+        }
         @if !run.status.is_terminal() {
             p.note { "This page follows the run live. "
                 noscript { "Without JavaScript, reload it to see progress." } }

@@ -188,7 +188,7 @@ pub(super) fn is_canonical(query: &[(String, String)], pairs: &[(&'static str, S
 }
 
 /// A query value, percent-encoded as a form would (`/` kept: it is legal in a query).
-fn query_value(value: &str) -> String {
+pub(super) fn query_value(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

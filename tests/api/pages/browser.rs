@@ -10,6 +10,8 @@
 //!   `dashboard.png`, `runs.png`), and logs out: the session cookie, put back, is refused.
 //! - `admin.mjs` (its test is `super::admin`'s): an operator finds a run by id prefix and
 //!   cancels it with a reason; an ordinary user gets the 404 (`admin-*.png`).
+//! - `circuits.mjs` (its test in `circuits.rs`): uploads a circuit and runs it, a malformed
+//!   upload's message at its line, "My circuits", a job's page, all at 390 px too.
 //!
 //! Runs are held by backends that wait for a release file this test writes only once the
 //! browser has seen what it must see, so nothing depends on timing.
