@@ -88,6 +88,7 @@ mod tests {
                 parameters: Default::default(),
                 seed: None,
                 memory: false,
+                options: Default::default(),
             };
             let new = crate::domain::NewRun {
                 user_id: submitter.id,

@@ -187,7 +187,13 @@ fn judge(
         // A source the engine does not read was uploaded for a command backend's runner
         // (`Service::check_source`): the simulator refuses it with the engine's reason; on a
         // command backend the runner judges it and its parameters.
-        Err(e) => return if limits.is_some() { refusal(e) } else { Ok(None) },
+        Err(e) => {
+            return if limits.is_some() {
+                refusal(e)
+            } else {
+                Ok(None)
+            };
+        }
     };
     if format == Format::OpenQasm2 && !parameters.is_empty() {
         let names: Vec<&str> = parameters.keys().map(String::as_str).collect();
@@ -280,19 +286,31 @@ mod tests {
             (&command, false, None),
             (&command, true, Some(3)),
         ] {
-            let got = admission.check(backend, &version, &theta, &RunOptions::default(), asked).await;
+            let got = admission
+                .check(backend, &version, &theta, &RunOptions::default(), asked)
+                .await;
             assert_eq!(got.unwrap(), bits, "{} asked {asked}", backend.kind);
         }
         // The simulator's verdict is one whether the bits are asked or not.
         let kept = |asked| {
-            admission
-                .verdicts
-                .get(&verdict_key(&simulator, &version, SimulationMethod::Automatic, &theta, asked))
+            admission.verdicts.get(&verdict_key(
+                &simulator,
+                &version,
+                SimulationMethod::Automatic,
+                &theta,
+                asked,
+            ))
         };
         assert_eq!(kept(false), Some(Ok(Some(3))));
         assert_eq!(kept(true), None);
         let missing = admission
-            .check(&command, &version, &Parameters::new(), &RunOptions::default(), true)
+            .check(
+                &command,
+                &version,
+                &Parameters::new(),
+                &RunOptions::default(),
+                true,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -314,7 +332,13 @@ mod tests {
                 .unwrap(),
             Some(3)
         );
-        let key = verdict_key(&command, &version, SimulationMethod::Automatic, &theta, true);
+        let key = verdict_key(
+            &command,
+            &version,
+            SimulationMethod::Automatic,
+            &theta,
+            true,
+        );
         assert_eq!(admission.verdicts.get(&key), Some(Ok(Some(3))));
         // What is kept is what the next run of the version gets: nothing is lowered again.
         admission.verdicts.put(key, Ok(Some(7)));

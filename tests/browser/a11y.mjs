@@ -1,7 +1,7 @@
 // Accessibility of every page in Debian's headless Chromium, with axe-core (WCAG 2.2 AA):
-//   node a11y.mjs BASE_URL TOKEN SCREENSHOT_DIR PAGES_JSON KEYBOARD_PATH
+//   node a11y.mjs BASE_URL TOKEN SCREENSHOT_DIR PAGES_JSON KEYBOARD_PATH [OPERATOR_TOKEN]
 // PAGES_JSON is a list of {"name", "path", "as"}: "as" is "user" (signed in with TOKEN,
-// analytics declined), "visitor" (anonymous, analytics declined) or "newcomer" (anonymous,
+// analytics declined), "operator" (signed in with OPERATOR_TOKEN), "visitor" (anonymous, analytics declined) or "newcomer" (anonymous,
 // no choice yet: the consent banner shows). Each page is checked in light and dark
 // (prefers-color-scheme) at 1100 px and 390 px wide:
 //   - axe-core finds no violation of WCAG 2.0/2.1/2.2 A and AA;
@@ -21,17 +21,17 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [base, token, shots, pagesJson, keyboardPath] = process.argv.slice(2);
+const [base, token, shots, pagesJson, keyboardPath, operatorToken] = process.argv.slice(2);
 if (!base || !token || !shots || !pagesJson || !keyboardPath) {
-  console.error("usage: node a11y.mjs BASE_URL TOKEN SCREENSHOT_DIR PAGES_JSON KEYBOARD_PATH");
+  console.error("usage: node a11y.mjs BASE_URL TOKEN SCREENSHOT_DIR PAGES_JSON KEYBOARD_PATH [OPERATOR_TOKEN]");
   process.exit(2);
 }
 const pages = JSON.parse(pagesJson);
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
 const WIDTHS = [{ width: 1100, height: 900 }, { width: 390, height: 844 }];
-// Stops before the run form at most: skip link, brand, Dashboard, My runs, Log out, then the
-// form's first field.
+// Stops before the run form at most: skip link, brand, Dashboard, My runs, My circuits, Jobs,
+// Log out, then the form's first field.
 const MAX_STOPS_TO_FORM = 8;
 
 const problems = [];
@@ -52,10 +52,10 @@ const contextFor = async (who) => {
   if (who !== "newcomer") {
     await context.addCookies([{ name: "qrun_consent", value: "denied", url: base }]);
   }
-  if (who === "user") {
+  if (who === "user" || who === "operator") {
     const page = await context.newPage();
     await page.goto(`${base}/login?next=/`);
-    await page.getByLabel("API token").fill(token);
+    await page.getByLabel("API token").fill(who === "user" ? token : operatorToken);
     await Promise.all([page.waitForURL(`${base}/`), page.click("form.login button")]);
     await page.close();
   }

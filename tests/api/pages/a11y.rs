@@ -23,6 +23,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_and_fits_a_phone() {
     }
     let app = TestApp::spawn(TestDb::sqlite()).await;
     let (_, token) = app.user("alice").await;
+    let (_, operator) = app.operator("carol").await;
     app.create_circuit(&token, "bell", "public").await;
     let mut large =
         String::from("OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\n");
@@ -64,8 +65,22 @@ async fn every_page_passes_axe_core_in_light_and_dark_and_fits_a_phone() {
     .await
     .unwrap();
 
+    let job = reqwest::Client::new()
+        .post(app.url("/api/jobs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "runs": [testkit::run_body("alice/bell", ("simulator", "statevector"), 10)],
+            "tags": ["a11y"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(job.status(), 201);
+    let job: serde_json::Value = job.json().await.unwrap();
+    let job = job["id"].as_str().unwrap().to_owned();
+
     let run = |id| format!("/alice/bell/runs/{id}");
-    // (name, path, who looks: "user" signed in, "visitor" anonymous, "newcomer" anonymous
+    // (name, path, who looks: "user" signed in, "operator" signed in as an operator, "visitor" anonymous, "newcomer" anonymous
     // before the consent banner's choice). One line per page.
     let pages: Vec<(&str, String, &str)> = vec![
         ("dashboard", "/".into(), "user"),
@@ -80,6 +95,17 @@ async fn every_page_passes_axe_core_in_light_and_dark_and_fits_a_phone() {
         ("consent-banner", "/".into(), "newcomer"),
         ("not-found", "/no/such/page/here".into(), "user"),
         ("error-401", "/runs".into(), "visitor"),
+        ("circuits", "/circuits".into(), "user"),
+        ("upload", "/circuits/new".into(), "user"),
+        ("jobs", "/jobs".into(), "user"),
+        ("job", format!("/jobs/{job}"), "user"),
+        ("admin-runs", "/admin/runs".into(), "operator"),
+        (
+            "admin-cancel",
+            format!("/admin/runs/{pending}/cancel"),
+            "operator",
+        ),
+        ("run-as-operator", run(failed), "operator"),
     ];
     let json = serde_json::to_string(
         &pages
@@ -97,6 +123,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_and_fits_a_phone() {
             shots.to_str().unwrap(),
             &json,
             "/alice/large",
+            &operator,
         ],
     );
     for (name, _, _) in &pages {
