@@ -61,6 +61,9 @@ def pip_install(python: Path, what: Path) -> None:
             "--disable-pip-version-check",
             "--no-deps",
             "--no-index",
+            # Into this venv even when the outer one (seen through outer.pth) has the same
+            # version installed, as scripts/test installs it there.
+            "--ignore-installed",
             "--no-build-isolation",
             str(what),
         ],
