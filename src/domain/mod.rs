@@ -5,6 +5,7 @@
 //! - [`run`]: the run as the rest of the program sees it, and its results.
 //! - [`job`]: jobs, batches of runs submitted together.
 //! - [`memory`]: a run's per-shot outcomes, in shot order.
+//! - [`qpy`]: `qpy` sources, Qiskit's binary circuit format as base64 text.
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.
 //! - [`credential`]: API tokens, browser sessions, who a request is, and their audit vocabulary.
@@ -17,6 +18,7 @@ pub mod credential;
 pub mod failure;
 pub mod job;
 pub mod memory;
+pub mod qpy;
 pub mod records;
 pub mod run;
 pub mod status;

@@ -70,7 +70,12 @@ pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
             "--max-qubits".into(),
             "24".into(),
         ],
-        formats: vec!["python".into(), "openqasm2".into(), "openqasm3".into()],
+        formats: vec![
+            "python".into(),
+            "openqasm2".into(),
+            "openqasm3".into(),
+            "qpy".into(),
+        ],
         timeout_s: 120,
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
