@@ -23,10 +23,17 @@ const MAGIC: &[u8] = b"QISKIT";
 /// or its bytes do not start with QPY's magic.
 pub fn decode(source: &str) -> Result<Vec<u8>, String> {
     let bytes = STANDARD.decode(source).map_err(|e| {
-        format!("a qpy source is the QPY file's bytes in standard base64 (with padding, no whitespace): {e}")
+        format!(
+            "a qpy source is the QPY file's bytes in standard base64 (with padding, no \
+             whitespace): {e}"
+        )
     })?;
     if !bytes.starts_with(MAGIC) {
-        return Err("a qpy source must decode to a QPY file (written by qiskit.qpy.dump: its bytes start with `QISKIT`)".to_owned());
+        return Err(
+            "a qpy source must decode to a QPY file (written by qiskit.qpy.dump: its \
+             bytes start with `QISKIT`)"
+                .to_owned(),
+        );
     }
     Ok(bytes)
 }
