@@ -13,7 +13,7 @@ argv
 stdin
     One JSON object::
 
-        {"source": str, "format": "python" | "openqasm2" | "openqasm3",
+        {"source": str, "format": "python" | "openqasm2" | "openqasm3" | "qpy",
          "shots": int >= 1, "seed": int | null, "parameters": {name: float},
          "memory": bool, "options": {"method": str, "noise_model": {...}}}
 
@@ -67,6 +67,11 @@ Details
   named ``flag`` in declaration order (docs/DESIGN.md §12): Qiskit's importer makes
   it a bit in no register, and ``get_counts()`` would then silently leave it
   out of every key.
+* ``qpy``: the source is a QPY file (``qiskit.qpy.dump``) in standard base64
+  (padded, no whitespace), read with ``qiskit.qpy.load``; it must hold exactly
+  one ``QuantumCircuit``. Anything QPY carries reaches Aer as it is (``switch``,
+  ``initialize``, ...). A source that does not decode or load is exit 65 with
+  line null.
 * Parameters: the circuit's free parameters (``circuit.parameters``, by
   ``Parameter.name``; a ``ParameterVector`` element is ``"theta[0]"``) are
   bound from ``parameters``; a missing or an unknown name is exit 65.
@@ -108,7 +113,7 @@ EXIT_INTERNAL = 70  # anything else: Aer failed, a bug here
 
 USER_FILENAME = "<circuit>"
 USER_MODULE = "circuit_source"
-FORMATS = ("python", "openqasm2", "openqasm3")
+FORMATS = ("python", "openqasm2", "openqasm3", "qpy")
 MAX_MESSAGE = 4000
 
 
@@ -287,6 +292,36 @@ def load_python(source):
             "not a qiskit QuantumCircuit"
         )
     return circuit
+
+
+# ---------------------------------------------------------------------------- QPY
+
+
+def load_qpy(source):
+    """The one ``QuantumCircuit`` of a QPY file given as standard base64 (docs/DESIGN.md §12).
+    A source that is not base64, a file ``qiskit.qpy.load`` refuses (not QPY, truncated, a
+    QPY version newer than this Qiskit reads) or one that holds anything but exactly one
+    circuit is the user's mistake, with no line (the source has one)."""
+    import base64
+    import binascii
+    import io
+
+    from qiskit import QuantumCircuit, qpy
+
+    try:
+        data = base64.b64decode(source, validate=True)
+    except (binascii.Error, ValueError) as exc:  # ValueError: a non-ASCII character
+        raise UserError(f"QPY: the source is not standard base64 ({exc})") from None
+    try:
+        programs = qpy.load(io.BytesIO(data))
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (whatever the loader raises, the bytes caused it)
+        raise UserError(f"QPY: the file does not load: {_exception_message(exc)}") from None
+    if len(programs) != 1 or not isinstance(programs[0], QuantumCircuit):
+        kinds = ", ".join(type(p).__name__ for p in programs) or "nothing"
+        raise UserError(f"QPY: the file must hold one QuantumCircuit; it holds {kinds}")
+    return programs[0]
 
 
 # ----------------------------------------------------------------------- OpenQASM
@@ -568,7 +603,7 @@ def preload():
     OpenQASM importers loaded, and its run pays only for its circuit. A cold run pays the same
     imports, only earlier. The OpenQASM 3 importer is optional here, as it is for python and
     openqasm2 jobs: without it only an openqasm3 job fails (when it loads the source)."""
-    from qiskit import QuantumCircuit, qasm2, transpile  # noqa: F401
+    from qiskit import QuantumCircuit, qasm2, qpy, transpile  # noqa: F401
     from qiskit_aer import AerSimulator  # noqa: F401
     from qiskit_aer.noise import NoiseModel  # noqa: F401
 
@@ -599,6 +634,8 @@ def main(argv):
             circuit = load_python(source)
         elif job.format == "openqasm2":
             circuit = load_openqasm2(source)
+        elif job.format == "qpy":
+            circuit = load_qpy(source)
         else:
             circuit = load_openqasm3(source)
         circuit = bind_parameters(circuit, job.parameters, job.format)

@@ -461,7 +461,7 @@ pub enum BackendConfig {
 }
 
 /// The circuit formats qrun knows (docs/DESIGN.md §12).
-pub const FORMATS: [&str; 3] = ["openqasm2", "openqasm3", "python"];
+pub const FORMATS: [&str; 4] = ["openqasm2", "openqasm3", "python", "qpy"];
 
 /// `[backends.sandbox]` of a command backend (docs/DESIGN.md §13); every key has a default.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -977,7 +977,9 @@ fn validate_formats(id: &str, backend: &BackendConfig) -> Result<(), ConfigError
                 format!("`{format}` is not one of {}", FORMATS.join(", ")),
             ));
         }
-        if matches!(backend, BackendConfig::Simulator { .. }) && format == "python" {
+        if matches!(backend, BackendConfig::Simulator { .. })
+            && !["openqasm2", "openqasm3"].contains(&format.as_str())
+        {
             return Err(ConfigError::key(
                 &key,
                 "the simulator executes only openqasm2 and openqasm3",
@@ -1341,7 +1343,7 @@ mod tests {
         );
 
         let config = load_toml(&format!(
-            "{AER}formats = [\"python\", \"openqasm3\"]\n[backends.sandbox]\nenabled = false\n\
+            "{AER}formats = [\"python\", \"openqasm3\", \"qpy\"]\n[backends.sandbox]\nenabled = false\n\
              memory_mb = 256\ncpu_s = 2\nmax_processes = 32\ntmp_mb = 8\nnetwork = true\n\
              user = \"qrun-runner\"\nread_only_paths = [\"/opt/venv\"]\nenv = {{ OMP_NUM_THREADS = \"1\" }}\n"
         ))
@@ -1352,7 +1354,7 @@ mod tests {
         else {
             panic!("no command backend");
         };
-        assert_eq!(formats, &["python", "openqasm3"]);
+        assert_eq!(formats, &["python", "openqasm3", "qpy"]);
         assert_eq!(
             sandbox,
             &SandboxConfig {
@@ -1402,6 +1404,11 @@ mod tests {
             (
                 "[[backends]]\ntype = \"simulator\"\nname = \"s\"\nmax_qubits = 2\nmax_shots = 1\n\
                  max_gates = 1\nmax_source_bytes = 1\ntimeout_s = 1\nformats = [\"python\"]\n",
+                "backends[simulator/s].formats",
+            ),
+            (
+                "[[backends]]\ntype = \"simulator\"\nname = \"s\"\nmax_qubits = 2\nmax_shots = 1\n\
+                 max_gates = 1\nmax_source_bytes = 1\ntimeout_s = 1\nformats = [\"openqasm3\", \"qpy\"]\n",
                 "backends[simulator/s].formats",
             ),
             (

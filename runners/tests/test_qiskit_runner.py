@@ -386,6 +386,92 @@ def test_bad_openqasm3():
     assert error["line"] is not None
 
 
+# ---------------------------------------------------------------------------- QPY
+
+
+def qpy_source(*programs):
+    """``programs`` as a ``qpy`` job's source: one QPY file, standard base64."""
+    import base64
+    import io
+
+    from qiskit import qpy
+
+    buffer = io.BytesIO()
+    qpy.dump(list(programs), buffer)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def switch_and_initialize():
+    """What OpenQASM cannot carry to Aer: a ``switch`` (Qiskit's OpenQASM 3 importer cannot
+    read it) and ``initialize`` (a gate with ``reset`` inside once exported), a parameter,
+    two registers."""
+    from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister
+    from qiskit.circuit import Parameter
+
+    theta = Parameter("theta")
+    q, a, b = QuantumRegister(3, "q"), ClassicalRegister(1, "a"), ClassicalRegister(2, "b")
+    circuit = QuantumCircuit(q, a, b)
+    circuit.initialize([0.6, 0.8], 0)
+    circuit.measure(0, a[0])
+    with circuit.switch(a) as case:
+        with case(0):
+            circuit.x(1)
+        with case(case.DEFAULT):
+            circuit.ry(theta, 2)
+    circuit.measure([1, 2], [b[0], b[1]])
+    return circuit
+
+
+def test_qpy_runs_what_openqasm_cannot_carry_as_aer_runs_it():
+    from qiskit import transpile
+    from qiskit_aer import AerSimulator
+
+    circuit = switch_and_initialize()
+    source = qpy_source(circuit)
+    job = {"source": source, "format": "qpy", "shots": 2000, "seed": 5}
+    job["parameters"] = {"theta": math.pi}
+    code, payload, out, err = run(None, job={**job, "memory": True})
+    assert code == 0, err
+    counts = payload["counts"]
+    simulator = AerSimulator(seed_simulator=5)
+    bound = circuit.assign_parameters({"theta": math.pi})
+    local = simulator.run(transpile(bound, simulator), shots=2000, memory=True).result()
+    assert counts == local.get_counts(), "the same seed gives Aer's own counts"
+    assert payload["memory"] == local.get_memory()
+    # |0.6|^2 = 36% of the shots measure a = 0 and flip q[1]; the rest rotate q[2] by pi.
+    assert set(counts) == {"01 0", "10 1"}, counts
+    assert 600 < counts["01 0"] < 840, counts
+    error = user_error(None, job={**job, "parameters": {}})
+    assert error == {"line": None, "message": "missing value for parameter 'theta'"}
+
+
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ("not base64!", "QPY: the source is not standard base64"),
+        ("UUlTS0lU\n", "QPY: the source is not standard base64"),  # whitespace is refused
+        ("T1BFTlFBU00gMy4wOw==", "QPY: the file does not load: "),  # b"OPENQASM 3.0;"
+        (qpy_source(switch_and_initialize())[:200], "QPY: the file does not load: "),  # truncated
+    ],
+)
+def test_a_qpy_source_that_does_not_load_is_the_users_mistake(source, message):
+    error = user_error(source, fmt="qpy")
+    assert error["line"] is None and error["message"].startswith(message), error
+
+
+def test_a_qpy_file_of_two_circuits_is_refused():
+    from qiskit import QuantumCircuit
+
+    one = QuantumCircuit(1, 1)
+    one.measure(0, 0)
+    error = user_error(qpy_source(one, one), fmt="qpy")
+    assert error == {
+        "line": None,
+        "message": "QPY: the file must hold one QuantumCircuit; "
+        "it holds QuantumCircuit, QuantumCircuit",
+    }
+
+
 # ------------------------------------------------------ protocol violations: not 65
 
 

@@ -5,6 +5,7 @@
 //! - [`run`]: the run as the rest of the program sees it, and its results.
 //! - [`job`]: jobs, batches of runs submitted together.
 //! - [`memory`]: a run's per-shot outcomes, in shot order.
+//! - [`qpy`]: `qpy` sources, Qiskit's binary circuit format as base64 text.
 //! - [`records`]: audit rows and analytics events as read back.
 //! - [`circuit`]: users, circuits, versions and the rules for their names.
 //! - [`credential`]: API tokens, browser sessions, who a request is, and their audit vocabulary.
@@ -20,6 +21,7 @@ pub mod failure;
 pub mod id_prefix;
 pub mod job;
 pub mod memory;
+pub mod qpy;
 pub mod records;
 pub mod role;
 pub mod run;

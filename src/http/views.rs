@@ -517,7 +517,7 @@ pub struct BackendView {
     #[schema(schema_with = backend_kind_schema)]
     pub kind: String,
     pub name: String,
-    /// The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.
+    /// The circuit formats it executes: `openqasm2`, `openqasm3`, `python`, `qpy`.
     #[schema(schema_with = backend_formats_schema)]
     pub formats: Vec<String>,
     /// The widest circuit it runs, qubits, by any of its methods; null when the backend does
@@ -558,7 +558,7 @@ fn method_name_schema() -> Object {
 fn backend_formats_schema() -> utoipa::openapi::schema::Array {
     utoipa::openapi::schema::ArrayBuilder::new()
         .description(Some(
-            "The circuit formats it executes: `openqasm2`, `openqasm3`, `python`.",
+            "The circuit formats it executes: `openqasm2`, `openqasm3`, `python`, `qpy`.",
         ))
         .items(one_of_strings("A circuit format", UPLOAD_FORMATS))
         .build()
@@ -805,7 +805,8 @@ pub struct CreateCircuit {
     pub name: String,
     pub visibility: VisibilityView,
     /// The source in `manifest.format`; OpenQASM is syntax-checked on upload (a 400
-    /// `invalid_source` with line:col).
+    /// `invalid_source` with line:col); `qpy` is a QPY file in standard base64, checked for
+    /// the encoding and QPY's magic (400 `invalid_source`).
     #[schema(pattern = "^[^\\u0000]*$")]
     pub source: String,
     pub manifest: ManifestView,
@@ -816,7 +817,8 @@ pub struct CreateCircuit {
 #[serde(deny_unknown_fields)]
 pub struct AddVersion {
     /// The source in `manifest.format`; OpenQASM is syntax-checked on upload (a 400
-    /// `invalid_source` with line:col).
+    /// `invalid_source` with line:col); `qpy` is a QPY file in standard base64, checked for
+    /// the encoding and QPY's magic (400 `invalid_source`).
     #[schema(pattern = "^[^\\u0000]*$")]
     pub source: String,
     pub manifest: ManifestView,

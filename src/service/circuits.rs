@@ -11,11 +11,12 @@
 use super::runs::CircuitRef;
 use super::{Service, ServiceError};
 use crate::domain::circuit::validate_circuit_name;
+use crate::domain::qpy;
 use crate::domain::{Circuit, CircuitSummary, CircuitVersion, Manifest, User, Visibility};
 use crate::store::circuits::CreateCircuitError;
 
-/// The formats a circuit may be uploaded in.
-pub const UPLOAD_FORMATS: [&str; 3] = ["openqasm2", "openqasm3", "python"];
+/// The formats a circuit may be uploaded in: every format qrun knows.
+pub const UPLOAD_FORMATS: [&str; 4] = crate::config::FORMATS;
 
 /// The format must be one qrun executes and the framework one of `executor.frameworks`.
 fn check_manifest(manifest: &Manifest, frameworks: &[String]) -> Result<(), ServiceError> {
@@ -56,7 +57,15 @@ impl Service {
     /// `while` and `delay`, which the engine refuses) and reports a mistake with its line
     /// when a run executes it (exit 65, docs/DESIGN.md §5); a run on the built-in simulator
     /// is refused at submission with the engine's `LINE:COL` (`admission`).
+    ///
+    /// A `qpy` source must be base64 of a QPY file (400 `invalid_source` otherwise,
+    /// [`qpy::decode`]); its runner loads it.
     async fn check_source(&self, source: &str, format: &str) -> Result<(), ServiceError> {
+        if format == qpy::FORMAT {
+            return qpy::decode(source)
+                .map(|_| ())
+                .map_err(|message| ServiceError::invalid("invalid_source", message));
+        }
         let Some(engine_format) = qrun_engine::Format::from_manifest(format) else {
             return Ok(()); // python: a runner's to read, never this service's
         };

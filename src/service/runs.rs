@@ -267,7 +267,7 @@ impl Service {
                  service keeps at most {limit} (executor.max_memory_bits){}",
                 submission.shots,
                 if Format::from_manifest(&version.manifest.format).is_none() {
-                    ", counting 1024 bits for a Python circuit"
+                    ", counting 1024 bits for a Python or QPY circuit"
                 } else {
                     ""
                 }

@@ -26,6 +26,7 @@ mod pages;
 mod postgres;
 mod qasm3;
 mod qiskit;
+mod qpy;
 mod readme;
 mod roles;
 mod runtime;

@@ -582,7 +582,7 @@ async fn enumerations_in_the_document_are_the_accepted_values() {
     );
     assert_eq!(
         manifest["properties"]["format"]["enum"],
-        json!(["openqasm2", "openqasm3", "python"])
+        json!(["openqasm2", "openqasm3", "python", "qpy"])
     );
     let upload = |name: &str, framework: &str, format: &str| {
         http()

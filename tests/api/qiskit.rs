@@ -70,7 +70,12 @@ pub fn aer_backend(python: &std::path::Path) -> BackendConfig {
             "--max-qubits".into(),
             "24".into(),
         ],
-        formats: vec!["python".into(), "openqasm2".into(), "openqasm3".into()],
+        formats: vec![
+            "python".into(),
+            "openqasm2".into(),
+            "openqasm3".into(),
+            "qpy".into(),
+        ],
         timeout_s: 120,
         max_shots: 100_000,
         max_source_bytes: 1 << 20,
@@ -315,6 +320,78 @@ async fn openqasm_the_engine_refuses_is_the_aer_runners_to_judge() {
             .unwrap()
             .starts_with("7:1: 'while' loops are not supported"),
         "{body}"
+    );
+    app.stop().await;
+}
+
+/// The `switch` of [`SWITCH_QASM3`] built in Qiskit, as a `qpy` source (base64 of
+/// `qpy.dump`), and Aer's counts for it run here with `shots` and `seed`, as the runner runs it.
+fn switch_qpy_and_local_counts(python: &std::path::Path, shots: u64, seed: u64) -> (String, Value) {
+    let script = format!(
+        "import base64, io, json\nfrom qiskit import QuantumCircuit, qpy, transpile\n\
+         from qiskit_aer import AerSimulator\nqc = QuantumCircuit(2, 2)\nqc.h(0)\n\
+         qc.measure(0, 0)\nwith qc.switch(qc.cregs[0]) as case:\n    with case(0):\n\
+         \x20       qc.x(1)\nqc.measure(1, 1)\nbuffer = io.BytesIO()\nqpy.dump(qc, buffer)\n\
+         sim = AerSimulator(seed_simulator={seed})\n\
+         counts = sim.run(transpile(qc, target=sim.target), shots={shots}).result().get_counts()\n\
+         print(json.dumps([base64.b64encode(buffer.getvalue()).decode(), counts]))\n"
+    );
+    let out = std::process::Command::new(python)
+        .args(["-c", &script])
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (source, counts): (String, Value) = serde_json::from_slice(&out.stdout).unwrap();
+    (source, counts)
+}
+
+/// What OpenQASM cannot carry to Aer reaches it as QPY (docs/DESIGN.md §12): the same `switch`
+/// that fails as OpenQASM 3 gives Aer's counts for the seed; a QPY file that does not load is
+/// the runner's `validation_error`, with no line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_qpy_source_runs_on_aer_and_one_that_does_not_load_is_a_validation_error() {
+    let Some(python) = python() else { return };
+    let app = spawn_with_aer(&python).await;
+    let (_, token) = app.user("alice").await;
+    let (source, expected) = switch_qpy_and_local_counts(&python, 2000, 17);
+    app.upload_as(&token, "switch", "public", &source, "qpy")
+        .await;
+    let mut body = run_body("alice/switch", ("command", "aer"), 2000);
+    body["seed"] = json!(17);
+    let run = app.api().submit(&token, &body, &[]).await.unwrap();
+    let run = app.wait_terminal(run["id"].as_str().unwrap()).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["results"]["counts"], expected, "{run}");
+    let keys: Vec<String> = counts(&run).into_iter().map(|(key, _)| key).collect();
+    assert_eq!(
+        keys,
+        ["01", "10"],
+        "c[0] = 0 flips q[1] (case 0), c[0] = 1 leaves it"
+    );
+
+    // QPY's magic, then bytes that are no QPY file: stored (qrun reads no further), refused
+    // by the runner.
+    let corrupt = "UUlTS0lUEgIGAgAAAAAAAAAB//////////8=";
+    app.upload_as(&token, "corrupt", "public", corrupt, "qpy")
+        .await;
+    let run = run_on_aer(&app, &token, "alice/corrupt", 10).await;
+    assert_eq!(
+        (&run["status"], &run["error_class"], &run["error_stage"]),
+        (
+            &json!("failed"),
+            &json!("validation_error"),
+            &json!("prepare")
+        ),
+        "{run}"
+    );
+    let message = run["error_message"].as_str().unwrap();
+    assert!(
+        message.starts_with("QPY: the file does not load: "),
+        "no line, the loader's reason: {message}"
     );
     app.stop().await;
 }

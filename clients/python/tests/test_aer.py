@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import requests
-from qiskit import QuantumCircuit, transpile
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
+from qiskit.circuit import Clbit, Parameter
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
@@ -185,3 +186,82 @@ def test_control_flow_the_engine_refuses_runs_on_aer(aer: QrunBackend) -> None:
     )
     assert set(counts) == {"01", "11"}, counts  # the loop ends with c[0] = 1
     assert tvd(counts, local) < TVD_TOLERANCE, (counts, local)
+
+
+def switched() -> QuantumCircuit:
+    """A ``switch`` on a measured register with a parameter in one case: Qiskit exports it to
+    OpenQASM 3, but its OpenQASM 3 importer (the runner's) cannot read it back."""
+    theta = Parameter("theta")
+    coin, out = ClassicalRegister(1, "coin"), ClassicalRegister(2, "out")
+    circuit = QuantumCircuit(QuantumRegister(3, "q"), coin, out, name="switched")
+    circuit.h(0)
+    circuit.measure(0, coin[0])
+    with circuit.switch(coin) as case:
+        with case(0):
+            circuit.x(1)
+        with case(case.DEFAULT):
+            circuit.ry(theta, 2)
+    circuit.measure([1, 2], out)
+    return circuit
+
+
+def initialized() -> QuantumCircuit:
+    """``initialize``: no OpenQASM 3 export, and a gate with ``reset`` inside in OpenQASM 2."""
+    circuit = QuantumCircuit(2, 2, name="initialized")
+    circuit.initialize([0.6, 0, 0, 0.8], [0, 1])
+    circuit.measure([0, 1], [0, 1])
+    return circuit
+
+
+def repeat_until_one() -> QuantumCircuit:
+    """A ``while`` loop, which OpenQASM 3 carries to the runner."""
+    circuit = QuantumCircuit(2, 2, name="repeat-until-one")
+    circuit.h(0)
+    circuit.measure(0, 0)
+    with circuit.while_loop((circuit.clbits[0], 0)):
+        circuit.h(0)
+        circuit.measure(0, 0)
+    circuit.ry(1.1, 1)
+    circuit.measure(1, 1)
+    return circuit
+
+
+def overlapping() -> QuantumCircuit:
+    """One clbit in two registers: OpenQASM gives a bit one register, QPY keeps both."""
+    shared = [Clbit(), Clbit()]
+    circuit = QuantumCircuit(QuantumRegister(2, "q"), name="overlapping")
+    circuit.add_bits(shared)
+    circuit.add_register(ClassicalRegister(name="all", bits=shared))
+    circuit.add_register(ClassicalRegister(name="lo", bits=shared[:1]))
+    circuit.h(0)
+    circuit.x(1)
+    circuit.measure([0, 1], shared)
+    return circuit
+
+
+@pytest.mark.parametrize(
+    "make,values,fmt",
+    [
+        (switched, {"theta": 2.0}, "qpy"),
+        (initialized, {}, "qpy"),
+        (overlapping, {}, "qpy"),
+        (repeat_until_one, {}, "openqasm3"),
+    ],
+)
+def test_what_openqasm_cannot_carry_reaches_aer_as_qpy(
+    aer: QrunBackend, qrun: QrunServer, make, values: dict[str, float], fmt: str
+) -> None:
+    """QPY only where OpenQASM cannot carry the circuit (else the readable OpenQASM 3), and
+    the counts and per-shot memory are Aer's own for the same seed."""
+    circuit = make()
+    job = aer.run(circuit, shots=2000, seed_simulator=7, memory=True, parameter_values=values)
+    result = job.result()
+    simulator = AerSimulator(seed_simulator=7)
+    bound = circuit.assign_parameters(values) if values else circuit
+    local = simulator.run(transpile(bound, simulator), shots=2000, memory=True).result()
+    assert result.get_counts() == local.get_counts()
+    assert result.get_memory(0) == local.get_memory(0)
+    run = api_get(qrun, f"/api/jobs/{job.job_id()}")["runs"][0]["run"]
+    stored = api_get(qrun, f"/api/circuits/{run['circuit']}")
+    assert stored["manifest"]["format"] == fmt, stored["manifest"]
+

@@ -18,7 +18,7 @@ use warp::{Filter, Rejection};
 use super::form::{Draft, run_form};
 use super::layout::{Live, Shell, page, run_badge, time};
 use super::{Visitor, owner, redirect, render, visitor};
-use crate::domain::{Circuit, CircuitVersion, Run, User};
+use crate::domain::{Circuit, CircuitVersion, Run, User, qpy};
 use crate::http::Context;
 use crate::http::error::ApiError;
 use crate::http::extract::with_context;
@@ -176,7 +176,7 @@ fn circuit_page(
                     " · " (shown.manifest.framework) " · " code { (shown.manifest.format) }
                     " · uploaded " (time(Some(shown.created_at)))
                 }
-                (source(&shown.source, shown.version))
+                (source(&shown.source, &shown.manifest.format, shown.version))
             }
         }
         @if shell.viewer.is_some_and(|v| v.id == circuit.owner_id) { (super::circuit_owner::section(circuit, shown, frameworks)) }
@@ -262,8 +262,19 @@ fn jump_form(path: &str, shown: i32, latest: i32, lines: usize) -> Markup {
 
 /// The source, one numbered line each; each number links to its line (`#L3`), as the
 /// service's error messages name lines, without being a tab stop (the region is one, and
-/// "Go to line" reaches any line).
-fn source(text: &str, version: i32) -> Markup {
+/// "Go to line" reaches any line). A `qpy` source (base64 of binary QPY) is named for what it
+/// is, with its size in bytes, instead.
+fn source(text: &str, format: &str, version: i32) -> Markup {
+    if format == qpy::FORMAT {
+        // Checked at upload: every stored qpy source decodes.
+        let size = qpy::decode(text).map_or(0, |bytes| bytes.len());
+        return html! {
+            p.card {
+                "QPY (Qiskit's binary circuit format), " (size) " bytes: load it with "
+                code { "qiskit.qpy.load" }
+            }
+        };
+    }
     html! {
         div.source.card role="region" tabindex="0" aria-label={ "Source of version " (version) } {
             @for (i, line) in text.lines().enumerate() {

@@ -1,6 +1,11 @@
 """A Qiskit circuit as the source qrun stores: OpenQASM 3 (``qiskit.qasm3.dumps``) when the
 backend accepts it, else OpenQASM 2 (``qiskit.qasm2.dumps``), with the names its free
-parameters have in that source, and the content address it is uploaded under.
+parameters have in that source, and the content address it is uploaded under. OpenQASM stays
+readable in the console; QPY (``qiskit.qpy.dump``, base64 text) is sent instead when the
+backend accepts ``qpy`` and OpenQASM cannot carry the circuit to a runner: a ``switch``
+(Qiskit's OpenQASM 3 importer cannot read it), an instruction that is neither a gate nor one
+of OpenQASM's own (``initialize``: exported as a gate with ``reset`` inside, which loaders
+refuse), a classical bit in two registers, or a circuit neither OpenQASM exporter takes.
 
 OpenQASM 3 keeps parameters free: each becomes ``input float[64] NAME;`` and a run binds it
 (``"parameters": {NAME: value}``). The exporter renames a parameter whose name is not an
@@ -13,22 +18,29 @@ then a circuit of its own).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from qiskit import QuantumCircuit, qasm2, qasm3
-from qiskit.circuit import ControlFlowOp, ForLoopOp, Parameter
+from qiskit import QuantumCircuit, qasm2, qasm3, qpy
+from qiskit.circuit import ControlFlowOp, ForLoopOp, Gate, Parameter, SwitchCaseOp
 from qiskit.circuit.classical import expr
 
 from .exceptions import QrunValidationError
 
 OPENQASM3 = "openqasm3"
 OPENQASM2 = "openqasm2"
+QPY = "qpy"
 _FORMAT_TITLES = {OPENQASM3: "OpenQASM 3", OPENQASM2: "OpenQASM 2"}
+
+#: Instructions that are not gates but that OpenQASM says as they are (``measure``,
+#: ``reset``, ``barrier``, ``delay``, a classical assignment).
+_OPENQASM_DIRECTIVES = frozenset({"measure", "reset", "barrier", "delay", "store"})
 
 #: A top-level ``input TYPE NAME;`` line of ``qasm3.dumps``'s output.
 _INPUT_LINE = re.compile(r"^input\s+.+?\s+([^\s;]+);$", re.MULTILINE)
@@ -42,10 +54,11 @@ class Exported:
     """A circuit ready to upload.
 
     Attributes:
-        format: ``openqasm3`` or ``openqasm2`` (the manifest's format).
-        source: The exported program.
-        parameters: The values the run binds, by their names in ``source`` (empty for
-            OpenQASM 2, whose values are bound into the source).
+        format: ``openqasm3``, ``openqasm2`` or ``qpy`` (the manifest's format).
+        source: The exported program (for ``qpy``: the QPY file in standard base64).
+        parameters: The values the run binds, by their names in ``source`` (for ``qpy``
+            the parameters' own names; empty for OpenQASM 2, whose values are bound into the
+            source).
     """
 
     format: str
@@ -68,7 +81,9 @@ def export(
     backend_name: str,
 ) -> Exported:
     """Exports ``circuit`` in the first format of OpenQASM 3, OpenQASM 2 that ``formats``
-    has and that can express it.
+    has and that can express it; as QPY instead when ``formats`` has ``qpy`` and OpenQASM
+    cannot carry the circuit (:func:`_openqasm_cannot_carry`), or neither OpenQASM version
+    can express it.
 
     Args:
         circuit: The circuit.
@@ -83,14 +98,19 @@ def export(
             (OpenQASM gives a bit one register: an exporter writes it to one of them only, and
             the counts would not be the circuit's); or no accepted format can express the
             circuit (the message names the instruction and each exporter's reason); or the
-            backend accepts neither OpenQASM version.
+            backend accepts neither OpenQASM version nor QPY; or a circuit sent as QPY has
+            input variables (a runner binds only parameters).
     """
+    formats = list(formats)
+    takes_qpy = QPY in formats
+    if takes_qpy and _openqasm_cannot_carry(circuit):
+        return _export_qpy(circuit, _resolve_values(circuit, values))
     _refuse_overlapping_registers(circuit)
     bound = _resolve_values(circuit, values)
-    accepted = [f for f in (OPENQASM3, OPENQASM2) if f in set(formats)]
-    if not accepted:
+    accepted = [f for f in (OPENQASM3, OPENQASM2) if f in formats]
+    if not accepted and not takes_qpy:
         raise QrunValidationError(
-            f"backend {backend_name} accepts neither OpenQASM 3 nor OpenQASM 2 "
+            f"backend {backend_name} accepts neither OpenQASM 3, OpenQASM 2 nor QPY "
             f"(its formats: {', '.join(formats) or 'none'}): it cannot run Qiskit circuits"
         )
     reasons: list[str] = []
@@ -102,10 +122,53 @@ def export(
         except (qasm3.QASM3ExporterError, qasm2.QASM2ExportError) as error:
             culprit = _failing_instruction(circuit, fmt)
             reasons.append(f"{_FORMAT_TITLES[fmt]}: {culprit}{error}")
+    if takes_qpy:
+        return _export_qpy(circuit, bound)
     raise QrunValidationError(
         f"circuit '{circuit.name}' cannot be expressed in a format backend {backend_name} "
         f"accepts — " + "; ".join(reasons)
     )
+
+
+def _openqasm_cannot_carry(circuit: QuantumCircuit) -> bool:
+    """Whether an OpenQASM export of ``circuit`` would not reach a runner as this circuit: a
+    classical bit in two registers, or (at any depth) a ``switch`` or an instruction that is
+    neither a gate, nor control flow, nor one of :data:`_OPENQASM_DIRECTIVES` (``initialize``,
+    a custom non-unitary instruction: exported as a gate with ``reset`` or ``measure``
+    inside, which OpenQASM's loaders refuse)."""
+    if any(len(circuit.find_bit(bit).registers) > 1 for bit in circuit.clbits):
+        return True
+    return _has_non_openqasm_instruction(circuit)
+
+
+def _has_non_openqasm_instruction(circuit: QuantumCircuit) -> bool:
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, SwitchCaseOp):
+            return True
+        if isinstance(operation, ControlFlowOp):
+            if any(_has_non_openqasm_instruction(block) for block in operation.blocks):
+                return True
+        elif not isinstance(operation, Gate) and operation.name not in _OPENQASM_DIRECTIVES:
+            return True
+    return False
+
+
+def _export_qpy(
+    circuit: QuantumCircuit, values: Mapping[Parameter | expr.Var, float]
+) -> Exported:
+    """``circuit`` as one QPY file (``qiskit.qpy.dump``, this Qiskit's QPY version) in
+    standard base64, its parameters left free and their values by ``Parameter.name`` (what
+    the runner binds by)."""
+    if any(not isinstance(item, Parameter) for item in values):
+        raise QrunValidationError(
+            f"circuit '{circuit.name}' is sent as QPY, whose runner binds parameters only: "
+            "give its input variables values in the circuit"
+        )
+    buffer = io.BytesIO()
+    qpy.dump(circuit, buffer)
+    source = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Exported(QPY, source, {item.name: value for item, value in values.items()})
 
 
 def _refuse_overlapping_registers(circuit: QuantumCircuit) -> None:
