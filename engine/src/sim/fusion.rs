@@ -8,7 +8,9 @@
 //! the output is the input's product in a different but equal order. A closed block of one
 //! kernel stays that kernel; a block of diagonal kernels becomes one diagonal; anything else
 //! becomes a dense matrix, computed by running the block's kernels on the basis vectors of
-//! its qubits.
+//! its qubits. With cache blocking, a block whose kernels move only local qubits (controls
+//! and diagonal factors may be anywhere: a decomposed multi-controlled gate) is local and
+//! costs what it does within a block of amplitudes, where the qubits past it are fixed.
 
 use num_complex::Complex64;
 
@@ -46,12 +48,20 @@ pub(crate) fn fuse(
             cost
         }
     };
+    let merged_cost = |mask: usize, moved: usize, diagonal: bool| {
+        let local = moved >> LOCAL_QUBITS == 0;
+        // In a cache-blocked run a block is applied as it acts within each block of
+        // amplitudes: on its qubits there, the others (unmoved) fixed.
+        let width = if blocking && local {
+            (mask & ((1 << LOCAL_QUBITS) - 1)).count_ones()
+        } else {
+            mask.count_ones()
+        };
+        scaled(fused_cost(width as usize, diagonal), local)
+    };
     let block_cost = |block: &Block| match block.kernels.as_slice() {
         [single] => scaled(cost(single), single.is_local()),
-        _ => scaled(
-            fused_cost(block.mask.count_ones() as usize, block.diagonal),
-            block.diagonal || block.mask >> LOCAL_QUBITS == 0,
-        ),
+        _ => merged_cost(block.mask, block.moved, block.diagonal),
     };
     let mut open: Vec<Block> = Vec::new();
     let mut out = Vec::new();
@@ -64,26 +74,27 @@ pub(crate) fn fuse(
             open.into_iter().partition(|block| block.mask & mask != 0);
         open = rest;
         let union = touching.iter().fold(mask, |m, block| m | block.mask);
+        let moved = touching
+            .iter()
+            .fold(kernel.moved_mask(), |m, block| m | block.moved);
         let separate: f64 =
             touching.iter().map(block_cost).sum::<f64>() + scaled(cost(&kernel), kernel.is_local());
         let diagonal = kernel.is_diagonal() && touching.iter().all(|b| b.diagonal);
-        let merged_cost = match touching.len() {
+        let merged = match touching.len() {
             0 => scaled(cost(&kernel), kernel.is_local()),
-            _ => scaled(
-                fused_cost(union.count_ones() as usize, diagonal),
-                diagonal || union >> LOCAL_QUBITS == 0,
-            ),
+            _ => merged_cost(union, moved, diagonal),
         };
         let widest = if diagonal {
             MAX_DIAGONAL_QUBITS
         } else {
             MAX_DENSE_QUBITS
         };
-        if union.count_ones() as usize <= widest && merged_cost <= separate {
+        if union.count_ones() as usize <= widest && merged <= separate {
             let mut kernels: Vec<Kernel> = touching.into_iter().flat_map(|b| b.kernels).collect();
             kernels.push(kernel);
             open.push(Block {
                 mask: union,
+                moved,
                 diagonal,
                 kernels,
             });
@@ -93,6 +104,7 @@ pub(crate) fn fuse(
             }
             open.push(Block {
                 mask,
+                moved: kernel.moved_mask(),
                 diagonal: kernel.is_diagonal(),
                 kernels: vec![kernel],
             });
@@ -107,6 +119,10 @@ pub(crate) fn fuse(
 /// Kernels on the qubits of `mask`, in application order.
 struct Block {
     mask: usize,
+    /// Qubits some kernel changes ([`Kernel::moved_mask`]); the rest only control or
+    /// scale, so the block, fused, moves amplitudes only within blocks of
+    /// [`super::kernels::LOCAL`] when these are all local.
+    moved: usize,
     /// Whether every kernel is diagonal.
     diagonal: bool,
     kernels: Vec<Kernel>,
@@ -313,6 +329,47 @@ mod tests {
             for (a, e) in actual.iter().zip(&expected) {
                 prop_assert!((a - e).norm() < 1e-9, "{a} vs {e}");
             }
+        }
+    }
+
+    #[test]
+    fn blocks_controlled_from_past_the_local_qubits_fuse_into_one_local_kernel() {
+        let (high, higher) = (LOCAL_QUBITS, LOCAL_QUBITS + 1);
+        let n = higher + 1;
+        let kernels = vec![
+            Kernel::Unitary1 {
+                target: 0,
+                controls: 1 << high | 1 << higher,
+                matrix: random_unitary1(1.0, 2.0, 3.0),
+            },
+            Kernel::Unitary1 {
+                target: 1,
+                controls: 1 << higher,
+                matrix: random_unitary1(0.3, -1.0, 0.5),
+            },
+            Kernel::Flip {
+                target: 1,
+                controls: 1 | 1 << high,
+            },
+            Kernel::Phase {
+                mask: 1 << 1 | 1 << higher,
+                phase: Complex64::cis(0.7),
+            },
+        ];
+        let fused = fuse(kernels.clone(), true, &Interrupt::never()).unwrap();
+        assert_eq!(fused.len(), 1);
+        assert!(matches!(fused[0], Kernel::Dense { .. }));
+        assert_eq!(
+            fused[0].moved_mask(),
+            0b11,
+            "the controls past the block stay unmoved"
+        );
+        // Applied block by block, with the qubits past each block fixed (identity where
+        // the controls are 0), it acts as the kernels did.
+        let expected = run(&kernels, n);
+        let actual = run(&[Kernel::Local(fused)], n);
+        for (a, e) in actual.iter().zip(&expected) {
+            assert!((a - e).norm() < 1e-12, "{a} vs {e}");
         }
     }
 
