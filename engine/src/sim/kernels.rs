@@ -951,7 +951,12 @@ pub(super) mod costs {
             ("dense 3, high", fourier(3, &high)),
             ("dense 4, high", fourier(4, &high)),
             ("dense 5, high", fourier(5, &high)),
+            ("dense 2, lowest 0", fourier(2, &lowest)),
+            ("dense 3, lowest 0", fourier(3, &lowest)),
             ("dense 4, lowest 0", fourier(4, &lowest)),
+            ("dense 5, lowest 0", fourier(5, &lowest)),
+            ("dense 2, lowest 2", fourier(2, &[2, 7])),
+            ("dense 3, lowest 1", fourier(3, &[1, 7, 9])),
         ];
         let interrupt = Interrupt::never();
         let repeats = (1u32 << 26 >> n).max(3);
