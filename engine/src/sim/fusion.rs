@@ -395,6 +395,43 @@ mod tests {
     }
 
     #[test]
+    fn blocks_that_move_one_qubit_act_as_their_kernels() {
+        // Controlled rotations of one target (0, then 2) with controls from qubit 3 up fuse
+        // into a dense block that moves only the target: applied as one rotation per
+        // pattern of the controls, it equals the kernels.
+        for target in [0, 2] {
+            let kernels = vec![
+                Kernel::Unitary1 {
+                    target,
+                    controls: 1 << 5,
+                    matrix: random_unitary1(1.0, 2.0, 3.0),
+                },
+                Kernel::Flip {
+                    target,
+                    controls: 1 << 3 | 1 << 5,
+                },
+                Kernel::Unitary1 {
+                    target,
+                    controls: 1 << 3,
+                    matrix: random_unitary1(0.3, -1.0, 0.5),
+                },
+                Kernel::Phase {
+                    mask: 1 << target | 1 << 3,
+                    phase: Complex64::cis(0.7),
+                },
+            ];
+            let fused = fuse(kernels.clone(), false, &Interrupt::never()).unwrap();
+            assert_eq!(fused.len(), 1);
+            assert!(matches!(fused[0], Kernel::Dense { .. }));
+            assert_eq!(fused[0].moved_mask(), 1 << target);
+            let expected = run(&kernels, 6);
+            for (a, e) in run(&fused, 6).iter().zip(&expected) {
+                assert!((a - e).norm() < 1e-12, "{a} vs {e}");
+            }
+        }
+    }
+
+    #[test]
     fn single_qubit_runs_fuse_into_one_kernel() {
         let h = Kernel::Unitary1 {
             target: 3,

@@ -529,12 +529,76 @@ fn dense<const D: usize>(
         "dense kernel on {} qubits",
         qubits.len()
     );
+    let moved = dense_moved_mask(qubits, matrix);
+    let read = qubits.iter().fold(0, |mask, q| mask | 1 << q) & !moved;
+    if moved.count_ones() == 1 && read & (LANES - 1) == 0 {
+        return multiplexed_rotation(
+            amps,
+            qubits,
+            matrix,
+            moved.trailing_zeros() as usize,
+            interrupt,
+        );
+    }
     let level = simd::level();
     let block = MatrixBlock::<D>::new(qubits, matrix);
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
     for_each_group(amps, &positions, 0, interrupt, |a, bases| {
         block.apply_fastest(a, bases, level);
+    })
+}
+
+/// A dense kernel that moves only `target` ([`dense_moved_mask`]) applied as what it is: a
+/// 2×2 rotation of `target` per pattern of its other qubits' bits, one pass like
+/// [`Kernel::Unitary1`]'s. Its other qubits must be from [`LANES`]' bits up, so that the
+/// amplitudes sharing a pattern come in runs of at least [`LANES`].
+fn multiplexed_rotation(
+    amps: &mut [Complex64],
+    qubits: &[usize],
+    matrix: &[Complex64],
+    target: usize,
+    interrupt: &Interrupt<'_>,
+) -> Result<()> {
+    let dim = 1 << qubits.len();
+    let pattern = |index: usize| {
+        qubits
+            .iter()
+            .enumerate()
+            .fold(0, |j, (bit, &q)| j | (index >> q & 1) << bit)
+    };
+    // Entry j (the target's bit 0): the rotation where the other qubits are as in j.
+    let flip = pattern(1 << target);
+    let rotations: Vec<Mat2> = (0..dim)
+        .map(|j| {
+            let (a, b) = (j & !flip, j | flip);
+            [
+                [matrix[a * dim + a], matrix[a * dim + b]],
+                [matrix[b * dim + a], matrix[b * dim + b]],
+            ]
+        })
+        .collect();
+    let read: usize = qubits.iter().fold(0, |mask, q| mask | 1 << q) & !(1 << target);
+    let shared = 1usize << read.trailing_zeros().min(usize::BITS - 1);
+    let level = simd::level();
+    if target == 0 {
+        return for_each_chunk(amps, interrupt, |first, chunk| {
+            let run = shared.min(chunk.len());
+            for (r, part) in chunk.chunks_mut(run).enumerate() {
+                simd::rotate_adjacent(level, part, &rotations[pattern(first + r * run)]);
+            }
+        });
+    }
+    for_each_pair_run(amps, target, interrupt, |first, lo, hi| {
+        let run = shared.min(lo.len());
+        for start in (0..lo.len()).step_by(run) {
+            simd::rotate(
+                level,
+                &mut lo[start..start + run],
+                &mut hi[start..start + run],
+                &rotations[pattern(first + start)],
+            );
+        }
     })
 }
 
