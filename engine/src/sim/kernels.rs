@@ -45,7 +45,11 @@ pub(crate) enum Kernel {
         diagonal: Vec<Complex64>,
     },
     /// A dense unitary on 2 to [`MAX_DENSE_QUBITS`] qubits: row-major, bit `i` of a row or
-    /// column index is qubit `qubits[i]`.
+    /// column index is qubit `qubits[i]`. A qubit whose bit differs between the row and
+    /// column of no nonzero entry is only read ([`Kernel::moved_mask`]: a control or
+    /// diagonal factor of the kernels fused into it); when every moved qubit is local, a
+    /// cache-blocked run applies the block's rows and columns for each block's bits of the
+    /// others.
     Dense {
         qubits: Vec<usize>,
         matrix: Vec<Complex64>,
@@ -97,7 +101,7 @@ impl Kernel {
             Self::Unitary1 { target, .. } | Self::Flip { target, .. } => 1 << target,
             Self::Swap { a, b, .. } => 1 << a | 1 << b,
             Self::Phase { .. } | Self::Diagonal { .. } => 0,
-            Self::Dense { qubits, .. } => qubits.iter().fold(0, |mask, q| mask | 1 << q),
+            Self::Dense { qubits, matrix } => dense_moved_mask(qubits, matrix),
             Self::Local(kernels) => kernels.iter().fold(0, |mask, k| mask | k.moved_mask()),
         }
     }
@@ -171,24 +175,10 @@ impl Kernel {
                 if qubits.iter().all(|&q| q < LOCAL_QUBITS) {
                     return Some(Cow::Borrowed(self));
                 }
-                // Entry bits of the qubits past the block are fixed by `start`.
-                let fixed = qubits
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &q)| q >= LOCAL_QUBITS && start >> q & 1 == 1)
-                    .fold(0, |j, (i, _)| j | 1 << i);
-                let free: Vec<usize> = (0..qubits.len())
-                    .filter(|&i| qubits[i] < LOCAL_QUBITS)
-                    .collect();
+                let within = WithinBlock::new(qubits, start);
+                let free = &within.free;
                 let reduced: Vec<Complex64> = (0..1usize << free.len())
-                    .map(|j| {
-                        let full = free
-                            .iter()
-                            .enumerate()
-                            .filter(|&(bit, _)| j >> bit & 1 == 1)
-                            .fold(fixed, |acc, (_, &i)| acc | 1 << i);
-                        diagonal[full]
-                    })
+                    .map(|j| diagonal[within.entry(j)])
                     .collect();
                 if free.is_empty() {
                     Cow::Owned(Self::Phase {
@@ -202,7 +192,12 @@ impl Kernel {
                     })
                 }
             }
-            Self::Dense { .. } => Cow::Borrowed(self),
+            Self::Dense { qubits, matrix } => {
+                if qubits.iter().all(|&q| q < LOCAL_QUBITS) {
+                    return Some(Cow::Borrowed(self));
+                }
+                return dense_within_block(qubits, matrix, start).map(Cow::Owned);
+            }
             Self::Local(_) => unreachable!("runs do not nest"),
         })
     }
@@ -386,6 +381,92 @@ impl Kernel {
     }
 }
 
+/// A kernel's qubits split at the edge of the block of [`LOCAL`] amplitudes at `start`:
+/// those past it are fixed by `start`, those inside it stay free.
+struct WithinBlock {
+    /// Bit `i` set where `qubits[i]` is past the block and 1 in `start`.
+    fixed: usize,
+    /// Positions in `qubits` of the qubits inside the block, ascending.
+    free: Vec<usize>,
+}
+
+impl WithinBlock {
+    fn new(qubits: &[usize], start: usize) -> Self {
+        Self {
+            fixed: qubits
+                .iter()
+                .enumerate()
+                .filter(|&(_, &q)| q >= LOCAL_QUBITS && start >> q & 1 == 1)
+                .fold(0, |j, (i, _)| j | 1 << i),
+            free: (0..qubits.len())
+                .filter(|&i| qubits[i] < LOCAL_QUBITS)
+                .collect(),
+        }
+    }
+
+    /// The index over all the kernel's qubits of index `j` over the free ones (bit `b` of
+    /// `j` is the qubit at `free[b]`).
+    fn entry(&self, j: usize) -> usize {
+        self.free
+            .iter()
+            .enumerate()
+            .filter(|&(bit, _)| j >> bit & 1 == 1)
+            .fold(self.fixed, |acc, (_, &i)| acc | 1 << i)
+    }
+}
+
+/// Mask of the qubits a dense kernel changes: qubit `qubits[i]` unless every entry whose
+/// row and column differ in bit `i` is exactly zero (the block is then diagonal in that
+/// qubit: a control, or a diagonal factor, of the kernels fused into it).
+fn dense_moved_mask(qubits: &[usize], matrix: &[Complex64]) -> usize {
+    let dim = 1 << qubits.len();
+    let differing = matrix
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| **m != Complex64::new(0.0, 0.0))
+        .fold(0, |bits, (i, _)| bits | ((i / dim) ^ (i % dim)));
+    qubits
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| differing >> i & 1 == 1)
+        .fold(0, |mask, (_, q)| mask | 1 << q)
+}
+
+/// A local dense kernel ([`Kernel::is_local`]) with qubits past the block at `start`, as it
+/// acts on that block: its rows and columns where those qubits are as in `start`, on the
+/// qubits inside the block. `None` where that is exactly the identity (a control past the
+/// block is 0 there).
+fn dense_within_block(qubits: &[usize], matrix: &[Complex64], start: usize) -> Option<Kernel> {
+    let dim = 1 << qubits.len();
+    let within = WithinBlock::new(qubits, start);
+    let free_dim = 1usize << within.free.len();
+    let entries: Vec<usize> = (0..free_dim).map(|j| within.entry(j)).collect();
+    let sub: Vec<Complex64> = (0..free_dim * free_dim)
+        .map(|i| matrix[entries[i / free_dim] * dim + entries[i % free_dim]])
+        .collect();
+    let identity = (0..free_dim * free_dim)
+        .all(|i| sub[i] == Complex64::new(f64::from(u8::from(i / free_dim == i % free_dim)), 0.0));
+    if identity {
+        return None;
+    }
+    let free: Vec<usize> = within.free.iter().map(|&i| qubits[i]).collect();
+    Some(match free[..] {
+        [] => Kernel::Phase {
+            mask: 0,
+            phase: sub[0],
+        },
+        [target] => Kernel::Unitary1 {
+            target,
+            controls: 0,
+            matrix: [[sub[0], sub[1]], [sub[2], sub[3]]],
+        },
+        _ => Kernel::Dense {
+            qubits: free,
+            matrix: sub,
+        },
+    })
+}
+
 /// Calls `f` on the sub-runs of the pair run `(lo, hi)` (at index `first`, a multiple of
 /// its length) where every qubit of `controls` is 1.
 #[inline(always)]
@@ -448,12 +529,76 @@ fn dense<const D: usize>(
         "dense kernel on {} qubits",
         qubits.len()
     );
+    let moved = dense_moved_mask(qubits, matrix);
+    let read = qubits.iter().fold(0, |mask, q| mask | 1 << q) & !moved;
+    if moved.count_ones() == 1 && read & (LANES - 1) == 0 {
+        return multiplexed_rotation(
+            amps,
+            qubits,
+            matrix,
+            moved.trailing_zeros() as usize,
+            interrupt,
+        );
+    }
+    let level = simd::level();
     let block = MatrixBlock::<D>::new(qubits, matrix);
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
-    let level = simd::level();
     for_each_group(amps, &positions, 0, interrupt, |a, bases| {
         block.apply_fastest(a, bases, level);
+    })
+}
+
+/// A dense kernel that moves only `target` ([`dense_moved_mask`]) applied as what it is: a
+/// 2×2 rotation of `target` per pattern of its other qubits' bits, one pass like
+/// [`Kernel::Unitary1`]'s. Its other qubits must be from [`LANES`]' bits up, so that the
+/// amplitudes sharing a pattern come in runs of at least [`LANES`].
+fn multiplexed_rotation(
+    amps: &mut [Complex64],
+    qubits: &[usize],
+    matrix: &[Complex64],
+    target: usize,
+    interrupt: &Interrupt<'_>,
+) -> Result<()> {
+    let dim = 1 << qubits.len();
+    let pattern = |index: usize| {
+        qubits
+            .iter()
+            .enumerate()
+            .fold(0, |j, (bit, &q)| j | (index >> q & 1) << bit)
+    };
+    // Entry j (the target's bit 0): the rotation where the other qubits are as in j.
+    let flip = pattern(1 << target);
+    let rotations: Vec<Mat2> = (0..dim)
+        .map(|j| {
+            let (a, b) = (j & !flip, j | flip);
+            [
+                [matrix[a * dim + a], matrix[a * dim + b]],
+                [matrix[b * dim + a], matrix[b * dim + b]],
+            ]
+        })
+        .collect();
+    let read: usize = qubits.iter().fold(0, |mask, q| mask | 1 << q) & !(1 << target);
+    let shared = 1usize << read.trailing_zeros().min(usize::BITS - 1);
+    let level = simd::level();
+    if target == 0 {
+        return for_each_chunk(amps, interrupt, |first, chunk| {
+            let run = shared.min(chunk.len());
+            for (r, part) in chunk.chunks_mut(run).enumerate() {
+                simd::rotate_adjacent(level, part, &rotations[pattern(first + r * run)]);
+            }
+        });
+    }
+    for_each_pair_run(amps, target, interrupt, |first, lo, hi| {
+        let run = shared.min(lo.len());
+        for start in (0..lo.len()).step_by(run) {
+            simd::rotate(
+                level,
+                &mut lo[start..start + run],
+                &mut hi[start..start + run],
+                &rotations[pattern(first + start)],
+            );
+        }
     })
 }
 
@@ -757,13 +902,13 @@ mod tests {
 }
 
 #[cfg(test)]
-mod costs {
+pub(super) mod costs {
     use super::*;
 
     /// CPU seconds used by every thread of the process so far (the sum of
     /// `/proc/self/task/*/schedstat`'s first field, nanoseconds on a CPU): on a shared
     /// machine wall time counts the time other processes held the cores.
-    fn cpu_seconds() -> f64 {
+    pub(in crate::sim) fn cpu_seconds() -> f64 {
         let tasks = std::fs::read_dir("/proc/self/task").expect("Linux /proc");
         let nanos: u64 = tasks
             .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
@@ -870,7 +1015,12 @@ mod costs {
             ("dense 3, high", fourier(3, &high)),
             ("dense 4, high", fourier(4, &high)),
             ("dense 5, high", fourier(5, &high)),
+            ("dense 2, lowest 0", fourier(2, &lowest)),
+            ("dense 3, lowest 0", fourier(3, &lowest)),
             ("dense 4, lowest 0", fourier(4, &lowest)),
+            ("dense 5, lowest 0", fourier(5, &lowest)),
+            ("dense 2, lowest 2", fourier(2, &[2, 7])),
+            ("dense 3, lowest 1", fourier(3, &[1, 7, 9])),
         ];
         let interrupt = Interrupt::never();
         let repeats = (1u32 << 26 >> n).max(3);

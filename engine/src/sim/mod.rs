@@ -221,6 +221,10 @@ mod tests {
             3 => (prop::sample::select(vec!["cp", "crz", "crx", "rzz", "rxx"]), angle, two.clone())
                 .prop_map(|(g, t, (a, b))| format!("{g}({t}) q[{a}], q[{b}];")),
             1 => three.prop_map(|(a, b, c)| format!("ccx q[{a}], q[{b}], q[{c}];")),
+            // Multi-controlled gates, native and decomposed: controls past the local
+            // qubits fuse into blocks that move only local ones.
+            1 => (prop::sample::select(vec!["c3x", "c3sqrtx", "rc3x"]), prop::sample::subsequence((0..n).collect::<Vec<_>>(), 4).prop_shuffle())
+                .prop_map(|(g, q)| format!("{g} q[{}], q[{}], q[{}], q[{}];", q[0], q[1], q[2], q[3])),
             1 => (q.clone(), 0..2usize).prop_map(|(a, c)| format!("measure q[{a}] -> c[{c}];")),
             1 => q.prop_map(|a| format!("reset q[{a}];")),
             1 => (0..4u32, one_gate).prop_map(|(v, g)| format!("if (c == {v}) {g}")),
@@ -249,5 +253,75 @@ mod tests {
                 prop_assert!((a - b).norm() < 1e-12, "amplitude {}: {} vs {}\n{}", i, a, b, source);
             }
         }
+    }
+
+    /// A kernel's kind and qubits, for [`plan_kernel_costs`].
+    fn describe(kernel: &kernels::Kernel) -> String {
+        use kernels::Kernel::*;
+        let bits = |mask: usize| {
+            format!(
+                "{:?}",
+                (0..64).filter(|q| mask >> q & 1 == 1).collect::<Vec<_>>()
+            )
+        };
+        match kernel {
+            Unitary1 {
+                target, controls, ..
+            } => format!("unitary1 {target} controls {}", bits(*controls)),
+            Flip { target, controls } => format!("flip {target} controls {}", bits(*controls)),
+            Swap { a, b, controls } => format!("swap {a} {b} controls {}", bits(*controls)),
+            Phase { mask, .. } => format!("phase {}", bits(*mask)),
+            Diagonal { qubits, .. } => format!("diagonal {qubits:?}"),
+            Dense { qubits, .. } => format!("dense {qubits:?} moves {}", bits(kernel.moved_mask())),
+            Local(run) => format!(
+                "blocked run of {}: {}",
+                run.len(),
+                run.iter().map(describe).collect::<Vec<_>>().join("; ")
+            ),
+        }
+    }
+
+    /// Prints the CPU time of each kernel of an OpenQASM 2 file's plan (its terminal tail),
+    /// in passes over the state (one plain pass: `a *= i`).
+    /// `RAYON_NUM_THREADS=1 QRUN_PLAN_FILE=F.qasm cargo test --release -p qrun-engine --lib
+    /// plan_kernel_costs -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn plan_kernel_costs() {
+        let file = std::env::var("QRUN_PLAN_FILE").expect("QRUN_PLAN_FILE");
+        let source = std::fs::read_to_string(file).unwrap();
+        let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
+        let never = Interrupt::never();
+        let plan = Plan::compile(&program, &never).unwrap();
+        let mut state = StateVector::zero(program.num_qubits()).unwrap();
+        let pass = kernels::Kernel::Phase {
+            mask: 0,
+            phase: Complex64::new(0.0, 1.0),
+        };
+        let cpu = kernels::costs::cpu_seconds;
+        let timed = |state: &mut StateVector, kernel: &kernels::Kernel| {
+            let started = cpu();
+            state.apply(kernel, &never).unwrap();
+            cpu() - started
+        };
+        timed(&mut state, &pass);
+        let pass_seconds = (0..4).map(|_| timed(&mut state, &pass)).sum::<f64>() / 4.0;
+        let mut total = 0.0;
+        for (i, kernel) in plan.tail.iter().enumerate() {
+            let seconds = timed(&mut state, kernel);
+            total += seconds;
+            println!(
+                "{i:3} {:7.1} ms {:5.1} passes  {}",
+                seconds * 1e3,
+                seconds / pass_seconds,
+                describe(kernel)
+            );
+        }
+        println!(
+            "total {:.3} s, {:.0} passes of {:.1} ms",
+            total,
+            total / pass_seconds,
+            pass_seconds * 1e3
+        );
     }
 }
