@@ -30,7 +30,7 @@ from qiskit.providers import JobStatus, JobV1
 from qiskit.result import Result
 
 from . import api
-from ._export import Exported, invalid_source
+from ._export import QPY, Exported, invalid_source
 from .exceptions import (
     QrunApiError,
     QrunError,
@@ -70,6 +70,9 @@ class _Submission:
     name: str
     #: The run as last read (docs/DESIGN.md §11's run JSON); ``None`` until submitted.
     run: dict[str, Any] | None = None
+    #: The format it was sent in (``qpy``: the runner keyed the counts with Aer's own
+    #: ``get_counts``); ``None`` in a job retrieved from the server.
+    format: str | None = None
 
 
 class QrunJob(JobV1):
@@ -159,8 +162,8 @@ class QrunJob(JobV1):
                 ) from error
             raise
         submissions = [
-            _Submission(circuit, entry["name"], entry["run"])
-            for circuit, entry in zip(circuits, body["runs"], strict=True)
+            _Submission(circuit, entry["name"], entry["run"], sent.format)
+            for circuit, entry, sent in zip(circuits, body["runs"], exported, strict=True)
         ]
         return cls(backend, submissions, str(body["id"]), body["tags"])
 
@@ -487,7 +490,8 @@ def _qiskit_counts(
     space between registers, the last-declared leftmost), so each key is checked against the
     circuit's registers; if the circuit's layout is one that shape cannot hold (bits in no
     register, or bits not in register order), the keys are passed through unchanged with a
-    warning. A job retrieved from the server has no circuit: the registers' sizes are read
+    warning — without one when the circuit went as QPY, whose runner wrote Aer's own keys
+    (a bit in two registers is one reason a circuit goes as QPY). A job retrieved from the server has no circuit: the registers' sizes are read
     from the keys, and named ``c0``, ``c1``, … (the names do not appear in the keys).
     """
     circuit = submission.circuit
@@ -512,6 +516,8 @@ def _qiskit_counts(
         [len(group) for group in key.split(" ")] == widths and set(key) <= {"0", "1", " "}
         for key in counts
     )
+    if not shaped and submission.format == QPY:
+        return dict(counts), header, str
     if not shaped:
         warnings.warn(
             f"circuit '{circuit.name}': counts keys {sorted(counts)[:3]} do not follow its "
