@@ -19,7 +19,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [base, token, shots, pagesJson, keyboardPath, operatorToken] = process.argv.slice(2);
 if (!base || !token || !shots || !pagesJson || !keyboardPath) {
@@ -35,14 +35,7 @@ const WIDTHS = [{ width: 1100, height: 900 }, { width: 390, height: 844 }];
 const MAX_STOPS_TO_FORM = 8;
 
 const problems = [];
-const browser = await chromium.launch({
-  executablePath: process.env.QRUN_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const browser = await launch();
 
 /// A browser context for `who`: its cookies set as that visitor's would be.
 const contexts = new Map();

@@ -9,10 +9,8 @@
 //   `done`          admin-runs.png, admin-cancel.png, admin-cancelled.png, admin-runs-390.png
 //                   and admin-cancel-390.png are in SCREENSHOT_DIR.
 // Exits 0 on success, 1 with the reason on stderr (console errors, CSP refusals included).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { persistentContext } from "./chromium.mjs";
 
 const [base, operatorToken, userToken, runId, shots] = process.argv.slice(2);
 if (!base || !operatorToken || !userToken || !runId || !shots) {
@@ -20,16 +18,7 @@ if (!base || !operatorToken || !userToken || !runId || !shots) {
   process.exit(2);
 }
 const reason = "runaway job on the shared queue";
-const profile = mkdtempSync(join(tmpdir(), "qrun-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.QRUN_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await persistentContext();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
@@ -108,6 +97,5 @@ try {
   console.error(`browser: ${error.message}`);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -15,10 +15,8 @@
 //   `fits 390`          no page is wider than a 390 px viewport;
 //   `done`              every screenshot is in SCREENSHOT_DIR.
 // Exits 0 on success, 1 with the reason on stderr (console errors, CSP refusals included).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { persistentContext } from "./chromium.mjs";
 
 const [base, token, job, shots] = process.argv.slice(2);
 if (!base || !token || !job || !shots) {
@@ -28,16 +26,7 @@ if (!base || !token || !job || !shots) {
 const BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n';
 const MALFORMED = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nnot_a_gate q[0];\n';
 
-const profile = mkdtempSync(join(tmpdir(), "qrun-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.QRUN_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await persistentContext();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
@@ -154,6 +143,5 @@ try {
   await page?.screenshot({ path: join(shots, "circuits-failure.png"), fullPage: true }).catch(() => {});
   process.exitCode = 1;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

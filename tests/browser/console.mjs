@@ -10,26 +10,15 @@
 //   `done`              every page's screenshot is in SCREENSHOT_DIR (the circuit page twice:
 //                       with the consent banner, and after accepting it).
 // Exits 0 on success, 1 with the reason on stderr (console errors, CSP refusals included).
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { persistentContext } from "./chromium.mjs";
 
 const [base, token, shots] = process.argv.slice(2);
 if (!base || !token || !shots) {
   console.error("usage: node console.mjs BASE_URL TOKEN SCREENSHOT_DIR");
   process.exit(2);
 }
-const profile = mkdtempSync(join(tmpdir(), "qrun-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.QRUN_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await persistentContext();
 const badge = () => document.getElementById("status")?.textContent;
 try {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -123,6 +112,5 @@ try {
   console.error(`browser: ${error.message}`);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

@@ -6,26 +6,16 @@
 // 4. the page's "JSON" and "CSV" downloads hold the counts `GET /api/runs/{id}` answers;
 //    prints `downloads equal the API's counts`.
 // Exits 0 on success, 1 with the reason on stderr otherwise.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { persistentContext } from "./chromium.mjs";
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error("usage: node run-page.mjs URL SCREENSHOT");
   process.exit(2);
 }
-const profile = mkdtempSync(join(tmpdir(), "qrun-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.QRUN_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1100, height: 900 },
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-});
+const { context, close } = await persistentContext();
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
@@ -78,6 +68,5 @@ try {
   console.error(`browser: ${error.message}`);
   process.exitCode = 1;
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
