@@ -513,13 +513,7 @@ fn cancel_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::http::pages::query;
 
     #[test]
     fn filters_read_the_url_and_links_keep_only_what_filters() {

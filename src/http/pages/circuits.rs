@@ -165,13 +165,7 @@ fn circuits_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::http::pages::query;
 
     #[test]
     fn the_query_is_a_search_and_a_place() {

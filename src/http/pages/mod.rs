@@ -291,6 +291,15 @@ fn redirect(to: &str, cookies: &[String]) -> Response {
     response
 }
 
+/// A query string's pairs as warp hands them to a page (for the pages' filter tests).
+#[cfg(test)]
+fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

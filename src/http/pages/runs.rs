@@ -334,13 +334,7 @@ pub(super) fn error_class(run: &Run) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::http::pages::query;
 
     #[test]
     fn filters_keep_whitelisted_keys_and_links_leave_defaults_out() {
