@@ -8,7 +8,6 @@ use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -44,7 +43,7 @@ pub struct Started {
     group: ProcessGroup,
     cgroup: Option<Arc<RunCgroup>>,
     /// Without the sandbox: its private working directory, removed when dropped.
-    _workdir: Option<WorkDir>,
+    _workdir: Option<tempfile::TempDir>,
     /// What was started (bubblewrap, or the program without the sandbox), for messages.
     program: PathBuf,
 }
@@ -111,7 +110,7 @@ impl Sandbox {
         let workdir = if policy.enabled {
             None
         } else {
-            match WorkDir::create() {
+            match work_dir() {
                 Ok(dir) => Some(dir),
                 Err(e) => {
                     return Err(Ending::NotStarted {
@@ -139,7 +138,7 @@ impl Sandbox {
             None
         };
         if let (Some(dir), Some((uid, gid))) = (&workdir, run_as)
-            && let Err(e) = nix::unistd::chown(&dir.0, Some(uid), Some(gid))
+            && let Err(e) = nix::unistd::chown(dir.path(), Some(uid), Some(gid))
         {
             return Err(Ending::NotStarted {
                 reason: format!("cannot give the working directory to uid {uid}: {e}"),
@@ -156,7 +155,7 @@ impl Sandbox {
             }
             Some(dir) => {
                 let mut command = tokio::process::Command::new(program);
-                command.args(args).current_dir(&dir.0);
+                command.args(args).current_dir(dir.path());
                 command
             }
         };
@@ -168,7 +167,7 @@ impl Sandbox {
             .process_group(0)
             .kill_on_drop(true);
         if let Some(dir) = &workdir {
-            command.envs(policy.environment(&dir.0.to_string_lossy()));
+            command.envs(policy.environment(&dir.path().to_string_lossy()));
         }
         let rlimits = limits::rlimits(policy, cgroup.is_some());
         let join = cgroup.as_ref().map(|c| c.join_fds()).unwrap_or_default();
@@ -503,28 +502,16 @@ fn place_inherited(fds: [RawFd; 2], targets: [RawFd; 2]) -> std::io::Result<()> 
     Ok(())
 }
 
-/// A fresh private directory for a run without the sandbox (its `HOME` and working
-/// directory), removed with everything in it when dropped.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn create() -> std::io::Result<WorkDir> {
-        use std::os::unix::fs::DirBuilderExt;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "qrun-run-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
-        Ok(WorkDir(path))
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh private directory (mode 0700, a random name under the temporary directory) for a
+/// run without the sandbox: its `HOME` and working directory, removed with everything in it
+/// when dropped. A random name, not the service's pid and a counter, so a directory left
+/// behind by a killed process whose pid comes round again cannot refuse a run.
+fn work_dir() -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("qrun-run-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
 }
 
 async fn read_capped(

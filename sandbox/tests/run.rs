@@ -79,6 +79,24 @@ async fn the_environment_is_exactly_path_home_lang_and_the_configured_env() {
 }
 
 #[tokio::test]
+async fn without_the_sandbox_the_working_directory_is_private_and_never_an_old_ones_name() {
+    // A killed service leaves its working directories behind, and its pid comes round
+    // again: directories named for this process (pid and a counter, as they once were) must
+    // not refuse a run.
+    let leftovers: Vec<PathBuf> = (0..8)
+        .map(|n| std::env::temp_dir().join(format!("qrun-run-{}-{n}", std::process::id())))
+        .collect();
+    for dir in &leftovers {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let (exit, mode, stderr) = exited(sh(policy(false), "stat -c %a .", b"").await);
+    for dir in &leftovers {
+        std::fs::remove_dir(dir).unwrap();
+    }
+    assert_eq!((exit, mode.as_str(), stderr.as_str()), (Exit::Code(0), "700\n", ""));
+}
+
+#[tokio::test]
 async fn exit_statuses_and_signals_are_reported_as_such() {
     for enabled in [true, false] {
         let (exit, _, stderr) = exited(sh(policy(enabled), "echo boom >&2; exit 3", b"").await);
