@@ -16,6 +16,7 @@ use num_complex::Complex64;
 
 use super::kernels::{Kernel, LOCAL_QUBITS, MAX_DENSE_QUBITS};
 use super::parallel::LANES;
+use super::simd;
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
@@ -189,8 +190,12 @@ const PHASE_COST: f64 = 0.8;
 const DENSE_COSTS: [f64; MAX_DENSE_QUBITS + 1] = [0.0, 0.0, 0.6, 0.9, 2.1, 4.1];
 
 /// Dense blocks of 2 to 5 qubits, by width, with a qubit below 3 (among the bits that
-/// number a vector's lanes: its basis states are gathered amplitude by amplitude): 2.0 /
-/// 3.0 / 3.1 / 5.5 with qubit 0, 1.7 for 2 qubits from qubit 2, 3.8 for 3 from qubit 1.
+/// number a vector's lanes: its basis states are gathered amplitude by amplitude), where
+/// the CPU has no AVX-512 (with it, `dense_lanes` permutes lanes in registers and such a
+/// block costs what [`DENSE_COSTS`] says: 2.9 / 2.8 / 4.2 / 7.3 with qubit 0 against
+/// 2.3 / 3.0 / 3.9 / 7.0 on qubits 3, 7, 9, 11, 5, measured with AVX-512 on a 2-vCPU EPYC
+/// on 2026-12-06, after 4.0 / 3.6 / 4.9 / 7.6 through the gathering path): 2.0 / 3.0 / 3.1
+/// / 5.5 with qubit 0, 1.7 for 2 qubits from qubit 2, 3.8 for 3 from qubit 1.
 /// Charged only where the block leaves such a qubit unmoved (a control or a diagonal
 /// factor of a decomposed multi-controlled gate): where it moves one, every other plan
 /// has a kernel moving it too, at a lane qubit's price (the measured price made QV-22's
@@ -215,7 +220,8 @@ fn unitary1_cost(controls: usize) -> f64 {
 /// Cost of a dense kernel on the qubits of `mask` that moves those of `moved`; infinite
 /// past [`MAX_DENSE_QUBITS`] (no such kernel).
 fn dense_cost(mask: usize, moved: usize) -> f64 {
-    let costs = if mask & !moved & (LANES - 1) == 0 {
+    let gathered = mask & !moved & (LANES - 1) != 0 && simd::level() != simd::Level::Avx512;
+    let costs = if !gathered {
         &DENSE_COSTS
     } else {
         &DENSE_LANE_COSTS

@@ -541,6 +541,10 @@ fn dense<const D: usize>(
         );
     }
     let level = simd::level();
+    #[cfg(target_arch = "x86_64")]
+    if level == simd::Level::Avx512 && qubits.iter().any(|&q| q < LANES.trailing_zeros() as usize) {
+        return super::dense_lanes::apply(amps, qubits, matrix, interrupt);
+    }
     let block = MatrixBlock::<D>::new(qubits, matrix);
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
@@ -928,7 +932,9 @@ pub(super) mod costs {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(24);
-        let mut amps = vec![Complex64::new(0.5f64.powf(f64::from(n) / 2.0), 0.0); 1 << n];
+        let mut state = crate::sim::state::StateVector::zero(n).unwrap();
+        let amps = state.amplitudes_mut();
+        amps.fill(Complex64::new(0.5f64.powf(f64::from(n) / 2.0), 0.0));
         let h = std::f64::consts::FRAC_1_SQRT_2;
         let m = [
             [Complex64::new(h, 0.0), Complex64::new(0.0, h)],
@@ -1035,10 +1041,10 @@ pub(super) mod costs {
             "plain pass (reference)"
         );
         for (name, kernel) in &cases {
-            kernel.apply(&mut amps, &interrupt).unwrap();
+            kernel.apply(amps, &interrupt).unwrap();
             let started = cpu_seconds();
             for _ in 0..repeats {
-                kernel.apply(&mut amps, &interrupt).unwrap();
+                kernel.apply(amps, &interrupt).unwrap();
             }
             let per_amplitude =
                 (cpu_seconds() - started) * 1e9 / f64::from(repeats) / amps.len() as f64;

@@ -7,6 +7,8 @@
 //! cancel/timeout poll that every long loop makes.
 
 mod branches;
+#[cfg(target_arch = "x86_64")]
+mod dense_lanes;
 mod fusion;
 mod gates;
 mod kernels;
@@ -92,7 +94,7 @@ pub(crate) fn statevector(
     for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
         state.apply(kernel, &interrupt)?;
     }
-    Ok(state.into_amplitudes())
+    Ok(state.amplitudes().to_vec())
 }
 
 /// What the state-vector plan of a program does, for benchmarks (see
@@ -190,7 +192,7 @@ mod tests {
         for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
             state.apply(kernel, &never).unwrap();
         }
-        state.into_amplitudes()
+        state.amplitudes().to_vec()
     }
 
     fn operation(n: usize) -> impl Strategy<Value = String> {

@@ -13,7 +13,7 @@ use super::kernels::Mat2;
 /// An instruction-set level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Level {
-    /// x86-64 with AVX-512F and FMA: 8 lanes of f64.
+    /// x86-64 with AVX-512F, AVX-512DQ (its `xor` of f64 vectors) and FMA: 8 lanes of f64.
     Avx512,
     /// x86-64 with AVX2 and FMA: 4 lanes of f64.
     Avx2,
@@ -31,7 +31,10 @@ fn detect() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
         let fma = std::arch::is_x86_feature_detected!("fma");
-        if std::arch::is_x86_feature_detected!("avx512f") && fma {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && fma
+        {
             return Level::Avx512;
         }
         if std::arch::is_x86_feature_detected!("avx2") && fma {
