@@ -93,7 +93,10 @@ async fn without_the_sandbox_the_working_directory_is_private_and_never_an_old_o
     for dir in &leftovers {
         std::fs::remove_dir(dir).unwrap();
     }
-    assert_eq!((exit, mode.as_str(), stderr.as_str()), (Exit::Code(0), "700\n", ""));
+    assert_eq!(
+        (exit, mode.as_str(), stderr.as_str()),
+        (Exit::Code(0), "700\n", "")
+    );
 }
 
 #[tokio::test]
