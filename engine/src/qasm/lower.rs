@@ -17,7 +17,6 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use super::ast::{Arg, Call, Expr, ExprKind, GateBodyOp, GateDecl, Ident, QuantumOp, Stmt};
-use super::parse_statements;
 use super::qelib1::{self, NativeGate};
 use crate::error::{Declared, EngineError, Position, Result, Stage};
 use crate::ir::{BitsTest, Condition, Gate, GateKind, Op, OpKind, Program, Register};
@@ -288,7 +287,7 @@ impl<'l> Lowering<'l> {
         // 2:6`. (Nothing in the library can fail later, when its gates are expanded: see
         // `qelib1`'s tests.)
         self.in_library = Some(pos);
-        let result = parse_statements(qelib1::SOURCE)
+        let result = qelib1::statements()
             .and_then(|statements| statements.into_iter().try_for_each(|s| self.statement(s)));
         self.in_library = None;
         result.map_err(|e| {
