@@ -493,6 +493,10 @@ fn semantic_errors_say_where_and_what_was_expected() {
             (3, 1, "qelib1.inc:32:6: 'h' is already defined at 2:6"),
         ),
         (
+            "OPENQASM 2.0;\ngate rccx a, b, c { }\ninclude \"qelib1.inc\";",
+            (3, 1, "qelib1.inc:172:6: 'rccx' is already defined at 2:6"),
+        ),
+        (
             "creg u3[1];\ninclude \"qelib1.inc\";",
             (2, 1, "qelib1.inc:7:6: 'u3' is already defined at 1:6"),
         ),

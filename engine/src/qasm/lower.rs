@@ -56,6 +56,9 @@ enum GateBody {
     Native(NativeGate),
     Defined(Vec<BodyOp>),
     Opaque,
+    /// A gate of `qelib1.inc` without a native form, declared by the include and read
+    /// from the library's text when the program first uses it ([`Lowering::read_library_gate`]).
+    Library,
 }
 
 /// A resolved statement of a gate body: qubits are indices into the gate's arguments.
@@ -284,20 +287,37 @@ impl<'l> Lowering<'l> {
         // The library is fixed and valid: an error in it can only be a clash with a name
         // the program declared earlier. It is reported at the include, and the message
         // names the place in the library: `qelib1.inc:32:6: 'h' is already defined at
-        // 2:6`. (Nothing in the library can fail later, when its gates are expanded: see
-        // `qelib1`'s tests.)
+        // 2:6`. (Nothing in the library can fail later, when its gates are read or expanded:
+        // see `qelib1`'s tests.)
         self.in_library = Some(pos);
-        let result = qelib1::statements()
-            .and_then(|statements| statements.into_iter().try_for_each(|s| self.statement(s)));
+        let result = qelib1::DECLARATIONS.iter().try_for_each(|gate| {
+            let name = Ident {
+                name: gate.name.to_owned(),
+                pos: gate.at,
+            };
+            let body = qelib1::native(gate.name).map_or(GateBody::Library, GateBody::Native);
+            self.define_gate(name, gate.params, gate.qubits, body)
+        });
         self.in_library = None;
-        result.map_err(|e| {
-            let at = e.position.map(|at| format!(":{at}")).unwrap_or_default();
-            EngineError {
-                position: Some(pos),
-                message: format!("{}{at}: {}", qelib1::FILE_NAME, e.message),
-                ..e
-            }
-        })
+        result.map_err(|e| library_error(e, pos))
+    }
+
+    /// Reads library gate `id`'s definition from `qelib1.inc` if it is not read yet (see
+    /// [`GateBody::Library`]); `pos` is where the program uses it.
+    fn read_library_gate(&mut self, id: GateId, pos: Position) -> Result<()> {
+        if !matches!(self.gates[id].body, GateBody::Library) {
+            return Ok(());
+        }
+        let decl = qelib1::definition(&self.gates[id].name).expect("declared by the library");
+        let qubits = first_indices(&decl.qubits);
+        let body = decl
+            .body
+            .into_iter()
+            .map(|op| self.body_op(&decl.name, &qubits, op))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| library_error(e, pos))?;
+        self.gates[id].body = GateBody::Defined(body);
+        Ok(())
     }
 
     fn declare(&mut self, name: &Ident, symbol: Symbol) -> Result<()> {
@@ -395,6 +415,14 @@ impl<'l> Lowering<'l> {
         let body = match native {
             Some(native) => GateBody::Native(native),
             None => {
+                // Library gates the body calls are read first: a body holds resolved ids.
+                for op in &decl.body {
+                    if let GateBodyOp::Call(call) = op
+                        && let Ok(id) = self.gate_id(&call.name)
+                    {
+                        self.read_library_gate(id, call.name.pos)?;
+                    }
+                }
                 let qubits = first_indices(&decl.qubits);
                 let mut body = Vec::with_capacity(decl.body.len());
                 for op in decl.body {
@@ -578,6 +606,7 @@ impl<'l> Lowering<'l> {
     fn call(&mut self, call: Call<Arg>, condition: Option<&Condition>) -> Result<()> {
         let id = self.gate_id(&call.name)?;
         self.check_arity(id, &call)?;
+        self.read_library_gate(id, call.name.pos)?;
         let params = call
             .params
             .iter()
@@ -679,6 +708,9 @@ impl<'l> Lowering<'l> {
                         params,
                         qubits,
                     }),
+                    GateBody::Library => {
+                        unreachable!("library gates are read when a program first uses them")
+                    }
                     GateBody::Opaque => {
                         return Err(EngineError::at(
                             pos,
@@ -755,6 +787,17 @@ fn check_unique(names: &[Ident], what: &str) -> Result<()> {
 }
 
 /// Each name's index (its first, if repeated).
+/// An error at a position of `qelib1.inc` reported at `pos` in the program (the include, or
+/// a use of a library gate): `qelib1.inc:32:6: 'h' is already defined at 2:6`.
+fn library_error(e: EngineError, pos: Position) -> EngineError {
+    let at = e.position.map(|at| format!(":{at}")).unwrap_or_default();
+    EngineError {
+        position: Some(pos),
+        message: format!("{}{at}: {}", qelib1::FILE_NAME, e.message),
+        ..e
+    }
+}
+
 fn first_indices(names: &[Ident]) -> HashMap<&str, usize> {
     let mut indices = HashMap::with_capacity(names.len());
     for (index, name) in names.iter().enumerate() {
