@@ -22,6 +22,7 @@ use std::arch::x86_64::{
 
 use num_complex::Complex64;
 
+use super::kernels::{matrix_index, offsets};
 use super::parallel::{Amps, for_each_group};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
@@ -113,26 +114,12 @@ impl<const H: usize, const P: usize> LaneBlock<H, P> {
 
     fn new(qubits: &[usize], matrix: &[Complex64]) -> Self {
         let dim = 1 << qubits.len();
-        // The matrix index of the amplitude at `index` (its bits at `qubits`).
-        let entry = |index: usize| {
-            qubits
-                .iter()
-                .enumerate()
-                .fold(0, |j, (bit, &q)| j | (index >> q & 1) << bit)
-        };
-        let high: Vec<usize> = qubits.iter().copied().filter(|&q| q >= 2).collect();
-        let lane_mask = qubits
-            .iter()
-            .filter(|&&q| q < 2)
-            .fold(0, |mask, q| mask | 1 << q);
-        let deposit = |pattern: usize, bits: &[usize]| {
-            bits.iter()
-                .enumerate()
-                .fold(0, |index, (i, &q)| index | (pattern >> i & 1) << q)
-        };
-        let offsets: [usize; H] = std::array::from_fn(|c| deposit(c, &high));
-        let lane_bits: Vec<usize> = (0..2).filter(|q| lane_mask >> q & 1 == 1).collect();
-        let flips: [usize; P] = std::array::from_fn(|p| deposit(p, &lane_bits));
+        let entry = |index: usize| matrix_index(index, qubits);
+        let (mut lane_qubits, high): (Vec<usize>, Vec<usize>) =
+            qubits.iter().partition(|&&q| q < 2);
+        lane_qubits.sort_unstable();
+        let flips: [usize; P] = offsets(&lane_qubits).try_into().expect("2^ℓ flips");
+        let offsets: [usize; H] = offsets(&high).try_into().expect("2^h offsets");
         let per_entry = Self::PER_ENTRY;
         let table = |part: fn(Complex64) -> f64| {
             let mut table = vec![0.0; H * H * P * per_entry];

@@ -312,12 +312,7 @@ impl Kernel {
                 })
             }
             Self::Diagonal { qubits, diagonal } => {
-                let entry = |index: usize| {
-                    qubits
-                        .iter()
-                        .enumerate()
-                        .fold(0, |j, (bit, &q)| j | (index >> q & 1) << bit)
-                };
+                let entry = |index: usize| matrix_index(index, qubits);
                 let lowest = qubits.iter().copied().min().unwrap_or(usize::BITS as usize);
                 if lowest >= 3 {
                     // Runs of 2^lowest consecutive amplitudes (at least 8) share one entry:
@@ -496,7 +491,7 @@ fn controlled_runs(
 
 /// Index offsets of a block's basis states: entry `j` has bit `qubits[i]` set iff bit `i`
 /// of `j` is set.
-fn offsets(qubits: &[usize]) -> Vec<usize> {
+pub(super) fn offsets(qubits: &[usize]) -> Vec<usize> {
     (0..1usize << qubits.len())
         .map(|j| {
             qubits
@@ -506,6 +501,15 @@ fn offsets(qubits: &[usize]) -> Vec<usize> {
                 .fold(0, |acc, (_, q)| acc | 1 << q)
         })
         .collect()
+}
+
+/// The row or column of a kernel's matrix (or entry of its diagonal) that the amplitude at
+/// `index` takes: bit `i` is the amplitude's bit at `qubits[i]`.
+pub(super) fn matrix_index(index: usize, qubits: &[usize]) -> usize {
+    qubits
+        .iter()
+        .enumerate()
+        .fold(0, |j, (bit, &q)| j | (index >> q & 1) << bit)
 }
 
 /// The set bits of `mask`, ascending.
@@ -565,12 +569,7 @@ fn multiplexed_rotation(
     interrupt: &Interrupt<'_>,
 ) -> Result<()> {
     let dim = 1 << qubits.len();
-    let pattern = |index: usize| {
-        qubits
-            .iter()
-            .enumerate()
-            .fold(0, |j, (bit, &q)| j | (index >> q & 1) << bit)
-    };
+    let pattern = |index: usize| matrix_index(index, qubits);
     // Entry j (the target's bit 0): the rotation where the other qubits are as in j.
     let flip = pattern(1 << target);
     let rotations: Vec<Mat2> = (0..dim)
