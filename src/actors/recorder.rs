@@ -294,10 +294,17 @@ impl RecorderHandle {
 
     /// Creates a job and all its runs in one transaction (or finds the one its idempotency
     /// key made) and waits for it.
-    pub async fn create_job(&self, job: NewJob) -> Result<JobApplied, RecorderError> {
-        self.call(|reply| RecorderMsg::CreateJob(job, reply))
+    pub async fn create_job(&self, mut job: NewJob) -> Result<JobApplied, RecorderError> {
+        let span = tracing::info_span!("recorder.create_job", job_id = tracing::field::Empty);
+        // The runs' executions, wherever they happen, continue this span's trace.
+        job.traceparent = crate::telemetry::traceparent(&span);
+        let applied = self
+            .call(|reply| RecorderMsg::CreateJob(job, reply))
+            .instrument(span.clone())
             .await?
-            .map_err(RecorderError::from)
+            .map_err(RecorderError::from)?;
+        span.record("job_id", tracing::field::display(applied.job.id));
+        Ok(applied)
     }
 
     /// Claims up to `limit` pending runs for `node`: the only way a run starts.

@@ -18,6 +18,9 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
     pub tags: Vec<String>,
     pub runs: Vec<(Option<String>, RunSpec)>,
+    /// The submission's W3C trace context when traces are exported, set by the Recorder
+    /// (docs/DESIGN.md §8): every run of the job carries it, as a run submitted alone does.
+    pub traceparent: Option<String>,
 }
 
 /// A job as stored: its runs in submission order.

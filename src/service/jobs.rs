@@ -30,6 +30,7 @@ impl Service {
     /// same idempotency key created). Each run is checked as `POST /api/runs` checks one (its
     /// error names its index); the job is admitted as one submission. Errors as a run's, and
     /// 400 `invalid_job` for no runs, more than `executor.max_runs_per_job`, or bad tags.
+    #[tracing::instrument(name = "service.submit_job", skip_all)]
     pub async fn submit_job(
         &self,
         user: &User,
@@ -60,6 +61,7 @@ impl Service {
             idempotency_key: submission.idempotency_key,
             tags,
             runs,
+            traceparent: None,
         };
         let applied = self.recorder.create_job(new.clone()).await?;
         if !applied.created {

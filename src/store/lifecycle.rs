@@ -514,15 +514,14 @@ async fn create_job(
                 user_id: new.user_id,
                 idempotency_key: None,
                 spec: spec.clone(),
-                // A job's runs start no trace of their own (the job's request has its span).
-                traceparent: None,
+                traceparent: new.traceparent.clone(),
             },
             now,
         );
         inserts.runs.push(new_run_to_db(&run)?);
         inserts
             .records
-            .add(&run, Action::Requested, None, None, now);
+            .add_requested(&run, new.traceparent.as_deref(), now);
         inserts.job_runs.push(job_runs::ActiveModel {
             job_id: sea_orm::ActiveValue::Set(id),
             position: sea_orm::ActiveValue::Set(

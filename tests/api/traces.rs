@@ -2,7 +2,8 @@
 //! Arize Phoenix from PyPI (`scripts/test` installs it in `/opt/phoenix-venv`). A run sent
 //! through a real `qrun serve` is queried back from the receiver by its `run_id`: one trace,
 //! HTTP → service → Recorder → RunActor → execution → store, each span with the run's id, and
-//! the same trace id in the access line and the run's audit metadata.
+//! the same trace id in the access line and the run's audit metadata; then a job of two runs,
+//! whose runs' executions continue its submission's trace.
 //!
 //! Phoenix always opens gRPC on `[::]:4317` as well, so it runs in a network namespace of its
 //! own (`unshare -n`); the test's thread joins that namespace (`setns`) before it starts
@@ -176,6 +177,64 @@ async fn trace_a_run(phoenix: String) {
         .cloned()
         .expect("the access line");
     assert!(access.contains(&format!("trace_id={trace_id}")), "{access}");
+
+    // A job's runs carry its submission's trace (one trace for the job, as for a run).
+    let job_request_id = "trace-my-job-01";
+    let job: Value = http
+        .post(format!("{}/api/jobs", served.base))
+        .bearer_auth(&token)
+        .header("X-Request-Id", job_request_id)
+        .json(&serde_json::json!({
+            "runs": [run_body("alice/bell", SIMULATOR, 10), run_body("alice/bell", SIMULATOR, 20)],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_runs: Vec<String> = job["runs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{job}"))
+        .iter()
+        .map(|member| member["run"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(job_runs.len(), 2, "{job}");
+    let mut job_trace = None;
+    for id in &job_runs {
+        wait_until(
+            Duration::from_secs(30),
+            "the job's run completes",
+            || async { api.run(id).await.is_ok_and(|r| r["status"] == "completed") },
+        )
+        .await;
+        let audit = api
+            .get_json(&format!("/api/runs/{id}/audit"))
+            .await
+            .unwrap();
+        let requested = &audit["entries"][0];
+        assert_eq!(requested["action"], "run.requested", "{audit}");
+        let trace = requested["metadata"]["trace_id"]
+            .as_str()
+            .map(str::to_owned);
+        assert!(trace.is_some(), "no trace_id in {requested}");
+        assert!(job_trace.is_none() || job_trace == trace, "{audit}");
+        job_trace = trace;
+    }
+    let job_trace = job_trace.unwrap();
+    assert_ne!(job_trace, trace_id);
+    let access = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains(job_request_id) && l.contains(" request "))
+        .cloned()
+        .expect("the job's access line");
+    assert!(
+        access.contains(&format!("trace_id={job_trace}")),
+        "{access}"
+    );
+
     // SIGTERM: the node exports what it still holds before it exits.
     served.terminate();
 
@@ -255,5 +314,72 @@ async fn trace_a_run(phoenix: String) {
     one("run_actor", Some("recorder.apply"));
     one("execution", Some("run_actor"));
     one("recorder.apply", Some("run_actor"));
+
+    // The job's trace: its creation, and each run's execution under it.
+    let url = format!("{phoenix_url}/v1/projects/{PROJECT}/spans?limit=1000");
+    let job_spans = Arc::new(Mutex::new(Vec::<Value>::new()));
+    wait_until(
+        Duration::from_secs(60),
+        "the job's spans in Phoenix",
+        || async {
+            let Ok(response) = http.get(&url).send().await else {
+                return false;
+            };
+            let Ok(body) = response.json::<Value>().await else {
+                return false;
+            };
+            let traced: Vec<Value> = body["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s["context"]["trace_id"] == job_trace.as_str())
+                .collect();
+            let executed = |name: &str, id: &str| {
+                traced
+                    .iter()
+                    .any(|s| s["name"] == name && s["attributes"]["run_id"] == id)
+            };
+            let complete = ["http.request", "service.submit_job", "recorder.create_job"]
+                .iter()
+                .all(|name| traced.iter().any(|s| s["name"] == *name))
+                && job_runs
+                    .iter()
+                    .all(|id| executed("run_actor", id) && executed("execution", id));
+            *job_spans.lock().unwrap() = traced;
+            complete
+        },
+    )
+    .await;
+    let job_spans = job_spans.lock().unwrap().clone();
+    let by_id: HashMap<&str, &Value> = job_spans
+        .iter()
+        .map(|s| (s["context"]["span_id"].as_str().unwrap(), s))
+        .collect();
+    let parent_of = |name: &str| -> Vec<Option<String>> {
+        job_spans
+            .iter()
+            .filter(|s| s["name"] == name)
+            .map(|s| {
+                let id = s["parent_id"].as_str()?;
+                Some(by_id.get(id)?["name"].as_str()?.to_owned())
+            })
+            .collect()
+    };
+    assert_eq!(
+        parent_of("service.submit_job"),
+        [Some("http.request".to_owned())]
+    );
+    assert_eq!(
+        parent_of("recorder.create_job"),
+        [Some("service.submit_job".to_owned())]
+    );
+    assert_eq!(
+        parent_of("run_actor"),
+        [
+            Some("recorder.create_job".to_owned()),
+            Some("recorder.create_job".to_owned())
+        ]
+    );
     drop(receiver);
 }
