@@ -57,12 +57,19 @@ impl Parser {
         self.token().pos
     }
 
+    /// The current token, moved out (the parser never looks back: only `tokens[index]` is
+    /// read, and `index` only grows), so names and strings are not copied; Eof stays.
     fn advance(&mut self) -> Token {
-        let token = self.token().clone();
-        if token.kind != TokenKind::Eof {
-            self.index += 1;
+        if self.index + 1 >= self.tokens.len() {
+            return self.token().clone();
         }
-        token
+        let pos = self.tokens[self.index].pos;
+        let placeholder = Token {
+            kind: TokenKind::Semicolon,
+            pos,
+        };
+        self.index += 1;
+        std::mem::replace(&mut self.tokens[self.index - 1], placeholder)
     }
 
     fn error_expected(&self, expected: &str) -> EngineError {
