@@ -152,31 +152,9 @@ async fn trace_a_run(phoenix: String) {
         .await
         .unwrap();
     let run_id = run["id"].as_str().unwrap().to_owned();
-    wait_until(Duration::from_secs(30), "the run completes", || async {
-        api.run(&run_id)
-            .await
-            .is_ok_and(|r| r["status"] == "completed")
-    })
-    .await;
-    let audit = api
-        .get_json(&format!("/api/runs/{run_id}/audit"))
-        .await
-        .unwrap();
-    let requested = &audit["entries"][0];
-    assert_eq!(requested["action"], "run.requested", "{audit}");
-    let trace_id = requested["metadata"]["trace_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no trace_id in {requested}"))
-        .to_owned();
+    let trace_id = completed_run_trace(&api, &run_id).await;
     assert_eq!(trace_id.len(), 32, "{trace_id}");
-    let access = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|l| l.contains(request_id) && l.contains(" request "))
-        .cloned()
-        .expect("the access line");
-    assert!(access.contains(&format!("trace_id={trace_id}")), "{access}");
+    assert_access_line_has(&lines, request_id, &trace_id);
 
     // A job's runs carry its submission's trace (one trace for the job, as for a run).
     let job_request_id = "trace-my-job-01";
@@ -200,129 +178,136 @@ async fn trace_a_run(phoenix: String) {
         .map(|member| member["run"]["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(job_runs.len(), 2, "{job}");
-    let mut job_trace = None;
-    for id in &job_runs {
-        wait_until(
-            Duration::from_secs(30),
-            "the job's run completes",
-            || async { api.run(id).await.is_ok_and(|r| r["status"] == "completed") },
-        )
-        .await;
-        let audit = api
-            .get_json(&format!("/api/runs/{id}/audit"))
-            .await
-            .unwrap();
-        let requested = &audit["entries"][0];
-        assert_eq!(requested["action"], "run.requested", "{audit}");
-        let trace = requested["metadata"]["trace_id"]
-            .as_str()
-            .map(str::to_owned);
-        assert!(trace.is_some(), "no trace_id in {requested}");
-        assert!(job_trace.is_none() || job_trace == trace, "{audit}");
-        job_trace = trace;
-    }
-    let job_trace = job_trace.unwrap();
+    let job_trace = completed_run_trace(&api, &job_runs[0]).await;
+    assert_eq!(completed_run_trace(&api, &job_runs[1]).await, job_trace);
     assert_ne!(job_trace, trace_id);
-    let access = lines
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|l| l.contains(job_request_id) && l.contains(" request "))
-        .cloned()
-        .expect("the job's access line");
-    assert!(
-        access.contains(&format!("trace_id={job_trace}")),
-        "{access}"
-    );
+    assert_access_line_has(&lines, job_request_id, &job_trace);
 
     // SIGTERM: the node exports what it still holds before it exits.
     served.terminate();
 
-    let expected = [
-        "http.request",
-        "service.submit",
-        "recorder.apply",
-        "store.commit",
-        "run_actor",
-        "execution",
-    ];
-    let url =
-        format!("{phoenix_url}/v1/projects/{PROJECT}/spans?attribute=run_id:{run_id}&limit=100");
-    let spans = Arc::new(Mutex::new(Vec::<Value>::new()));
-    // Phoenix stores what it receives in the background: ask until the submission's trace is
-    // all there. (The run's other requests — reads of it, its audit — are traces of their own,
-    // with its run_id too.)
-    wait_until(
-        Duration::from_secs(60),
-        "the run's spans in Phoenix",
-        || async {
-            let Ok(response) = http.get(&url).send().await else {
-                return false;
-            };
-            let Ok(body) = response.json::<Value>().await else {
-                return false;
-            };
-            let found = body["data"].as_array().cloned().unwrap_or_default();
-            for span in &found {
-                assert_eq!(span["attributes"]["run_id"], run_id.as_str(), "{span}");
-            }
-            let traced: Vec<Value> = found
-                .into_iter()
-                .filter(|s| s["context"]["trace_id"] == trace_id.as_str())
-                .collect();
-            let complete = expected
-                .iter()
-                .all(|name| traced.iter().any(|s| s["name"] == *name))
-                && traced
+    // Phoenix stores what it receives in the background: ask until each trace is all there.
+    // (The run's other requests — reads of it, its audit — are traces of their own, with
+    // its run_id too.)
+    let spans = spans_of_trace(
+        &format!("{phoenix_url}/v1/projects/{PROJECT}/spans?attribute=run_id:{run_id}&limit=100"),
+        &trace_id,
+        |spans| {
+            [
+                "http.request",
+                "service.submit",
+                "recorder.apply",
+                "store.commit",
+                "run_actor",
+                "execution",
+            ]
+            .iter()
+            .all(|name| spans.iter().any(|s| s["name"] == *name))
+                && spans
                     .iter()
                     .filter(|s| s["name"] == "recorder.apply")
                     .count()
-                    >= 2;
-            *spans.lock().unwrap() = traced;
-            complete
+                    >= 2
         },
     )
     .await;
-    let spans = spans.lock().unwrap().clone();
-
-    // The chain, by parent span ids.
-    let by_id: HashMap<&str, &Value> = spans
-        .iter()
-        .map(|s| (s["context"]["span_id"].as_str().unwrap(), s))
-        .collect();
-    let parent = |span: &Value| -> Option<String> {
-        let id = span["parent_id"].as_str()?;
-        Some(by_id.get(id)?["name"].as_str()?.to_owned())
-    };
-    let one = |name: &str, parent_name: Option<&str>| {
-        let found = spans
-            .iter()
-            .any(|s| s["name"] == name && parent(s).as_deref() == parent_name);
-        assert!(
-            found,
-            "no {name} span under {parent_name:?}: {:#?}",
-            spans
-                .iter()
-                .map(|s| (s["name"].clone(), parent(s)))
-                .collect::<Vec<_>>()
-        );
-    };
-    one("http.request", None);
-    one("service.submit", Some("http.request"));
-    one("recorder.apply", Some("service.submit"));
-    one("store.commit", Some("recorder.apply"));
-    one("run_actor", Some("recorder.apply"));
-    one("execution", Some("run_actor"));
-    one("recorder.apply", Some("run_actor"));
+    for span in &spans {
+        assert_eq!(span["attributes"]["run_id"], run_id.as_str(), "{span}");
+    }
+    let chain = with_parents(&spans);
+    for link in [
+        ("http.request", None),
+        ("service.submit", Some("http.request")),
+        ("recorder.apply", Some("service.submit")),
+        ("store.commit", Some("recorder.apply")),
+        ("run_actor", Some("recorder.apply")),
+        ("execution", Some("run_actor")),
+        ("recorder.apply", Some("run_actor")),
+    ] {
+        assert!(chain.contains(&link), "no {link:?} in {chain:#?}");
+    }
 
     // The job's trace: its creation, and each run's execution under it.
-    let url = format!("{phoenix_url}/v1/projects/{PROJECT}/spans?limit=1000");
-    let job_spans = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let job_spans = spans_of_trace(
+        &format!("{phoenix_url}/v1/projects/{PROJECT}/spans?limit=1000"),
+        &job_trace,
+        |spans| {
+            let executed = |name: &str, id: &str| {
+                spans
+                    .iter()
+                    .any(|s| s["name"] == name && s["attributes"]["run_id"] == id)
+            };
+            ["http.request", "service.submit_job", "recorder.create_job"]
+                .iter()
+                .all(|name| spans.iter().any(|s| s["name"] == *name))
+                && job_runs
+                    .iter()
+                    .all(|id| executed("run_actor", id) && executed("execution", id))
+        },
+    )
+    .await;
+    let chain = with_parents(&job_spans);
+    let parents_of = |name: &str| -> Vec<Option<&str>> {
+        chain
+            .iter()
+            .filter(|(span, _)| *span == name)
+            .map(|(_, parent)| *parent)
+            .collect()
+    };
+    assert_eq!(parents_of("service.submit_job"), [Some("http.request")]);
+    assert_eq!(
+        parents_of("recorder.create_job"),
+        [Some("service.submit_job")]
+    );
+    assert_eq!(
+        parents_of("run_actor"),
+        [Some("recorder.create_job"), Some("recorder.create_job")]
+    );
+    drop(receiver);
+}
+
+/// Waits for run `id` to complete; the trace id of its `run.requested` audit row.
+async fn completed_run_trace(api: &Api, id: &str) -> String {
+    wait_until(Duration::from_secs(30), "the run completes", || async {
+        api.run(id).await.is_ok_and(|r| r["status"] == "completed")
+    })
+    .await;
+    let audit = api
+        .get_json(&format!("/api/runs/{id}/audit"))
+        .await
+        .unwrap();
+    let requested = &audit["entries"][0];
+    assert_eq!(requested["action"], "run.requested", "{audit}");
+    requested["metadata"]["trace_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no trace_id in {requested}"))
+        .to_owned()
+}
+
+/// Asserts that the access line of request `request_id` names `trace_id`.
+fn assert_access_line_has(lines: &Mutex<Vec<String>>, request_id: &str, trace_id: &str) {
+    let lines = lines.lock().unwrap();
+    let access = lines
+        .iter()
+        .find(|l| l.contains(request_id) && l.contains(" request "))
+        .unwrap_or_else(|| panic!("no access line for {request_id}"));
+    assert!(access.contains(&format!("trace_id={trace_id}")), "{access}");
+}
+
+/// The spans Phoenix returns at `url` that belong to trace `trace_id`, asked for again (at
+/// most a minute) until `complete` holds for them.
+async fn spans_of_trace(
+    url: &str,
+    trace_id: &str,
+    complete: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let http = crate::helpers::http();
+    let spans = Mutex::new(Vec::new());
     wait_until(
         Duration::from_secs(60),
-        "the job's spans in Phoenix",
+        "a trace's spans in Phoenix",
         || async {
-            let Ok(response) = http.get(&url).send().await else {
+            let Ok(response) = http.get(url).send().await else {
                 return false;
             };
             let Ok(body) = response.json::<Value>().await else {
@@ -333,53 +318,32 @@ async fn trace_a_run(phoenix: String) {
                 .cloned()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|s| s["context"]["trace_id"] == job_trace.as_str())
+                .filter(|s| s["context"]["trace_id"] == trace_id)
                 .collect();
-            let executed = |name: &str, id: &str| {
-                traced
-                    .iter()
-                    .any(|s| s["name"] == name && s["attributes"]["run_id"] == id)
-            };
-            let complete = ["http.request", "service.submit_job", "recorder.create_job"]
-                .iter()
-                .all(|name| traced.iter().any(|s| s["name"] == *name))
-                && job_runs
-                    .iter()
-                    .all(|id| executed("run_actor", id) && executed("execution", id));
-            *job_spans.lock().unwrap() = traced;
-            complete
+            let done = complete(&traced);
+            *spans.lock().unwrap() = traced;
+            done
         },
     )
     .await;
-    let job_spans = job_spans.lock().unwrap().clone();
-    let by_id: HashMap<&str, &Value> = job_spans
+    spans.into_inner().unwrap()
+}
+
+/// Each span's name with its parent's (by parent span id; `None` for a root or a parent
+/// outside `spans`).
+fn with_parents(spans: &[Value]) -> Vec<(&str, Option<&str>)> {
+    let by_id: HashMap<&str, &Value> = spans
         .iter()
         .map(|s| (s["context"]["span_id"].as_str().unwrap(), s))
         .collect();
-    let parent_of = |name: &str| -> Vec<Option<String>> {
-        job_spans
-            .iter()
-            .filter(|s| s["name"] == name)
-            .map(|s| {
-                let id = s["parent_id"].as_str()?;
-                Some(by_id.get(id)?["name"].as_str()?.to_owned())
-            })
-            .collect()
-    };
-    assert_eq!(
-        parent_of("service.submit_job"),
-        [Some("http.request".to_owned())]
-    );
-    assert_eq!(
-        parent_of("recorder.create_job"),
-        [Some("service.submit_job".to_owned())]
-    );
-    assert_eq!(
-        parent_of("run_actor"),
-        [
-            Some("recorder.create_job".to_owned()),
-            Some("recorder.create_job".to_owned())
-        ]
-    );
-    drop(receiver);
+    spans
+        .iter()
+        .map(|s| {
+            let parent = s["parent_id"]
+                .as_str()
+                .and_then(|id| by_id.get(id))
+                .and_then(|p| p["name"].as_str());
+            (s["name"].as_str().unwrap(), parent)
+        })
+        .collect()
 }
