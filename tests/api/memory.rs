@@ -127,9 +127,20 @@ async fn a_run_with_memory_serves_every_shot_in_order(db: TestDb) {
     );
 
     // 667 shots × 3 bits is past the 2000 of executor.max_memory_bits.
-    let mut large = run_body("alice/transpiled", SIMULATOR, 667);
+    assert_memory_bound_of_three_bits(&app, &token, "alice/transpiled", SIMULATOR).await;
+}
+
+/// With `executor.max_memory_bits = 2000`, per-shot memory of a 3-bit `circuit` on
+/// `backend` is refused at 667 shots (2001 bits) with the reason, and taken at 666.
+async fn assert_memory_bound_of_three_bits(
+    app: &TestApp,
+    token: &str,
+    circuit: &str,
+    backend: (&str, &str),
+) {
+    let mut large = run_body(circuit, backend, 667);
     large["memory"] = json!(true);
-    let (status, error) = submit(&app, &token, &large).await;
+    let (status, error) = submit(app, token, &large).await;
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["error"]["code"], "memory_too_large");
     assert_eq!(
@@ -138,7 +149,7 @@ async fn a_run_with_memory_serves_every_shot_in_order(db: TestDb) {
          most 2000 (executor.max_memory_bits)"
     );
     large["shots"] = json!(666);
-    assert_eq!(submit(&app, &token, &large).await.0, 201);
+    assert_eq!(submit(app, token, &large).await.0, 201);
 }
 
 /// Three classical bits in OpenQASM 2 (two registers), for a command backend.
@@ -164,18 +175,7 @@ async fn a_command_backends_memory_bound_counts_the_circuits_bits(db: TestDb) {
             .0,
         201
     );
-    let mut large = run_body("alice/three", sleepy, 667);
-    large["memory"] = json!(true);
-    let (status, error) = submit(&app, &token, &large).await;
-    assert_eq!(status, 400, "{error}");
-    assert_eq!(error["error"]["code"], "memory_too_large");
-    assert_eq!(
-        error["error"]["message"],
-        "per-shot memory of 667 shots × 3 classical bits is 2001 bits; this service keeps at \
-         most 2000 (executor.max_memory_bits)"
-    );
-    large["shots"] = json!(666);
-    assert_eq!(submit(&app, &token, &large).await.0, 201);
+    assert_memory_bound_of_three_bits(&app, &token, "alice/three", sleepy).await;
 }
 
 async fn memory_of_a_run_not_completed_is_409(db: TestDb) {

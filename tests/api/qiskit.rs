@@ -286,16 +286,7 @@ async fn openqasm_the_engine_refuses_is_the_aer_runners_to_judge() {
 
     // What Qiskit cannot read either is the runner's validation error, naming the line.
     let run = run_on_aer(&app, &token, "alice/switch", 10).await;
-    assert_eq!(
-        (&run["status"], &run["error_class"], &run["error_stage"]),
-        (
-            &json!("failed"),
-            &json!("validation_error"),
-            &json!("prepare")
-        ),
-        "{run}"
-    );
-    let message = run["error_message"].as_str().unwrap();
+    let message = refused_by_the_runner(&run);
     assert!(
         message.starts_with("line 7: OpenQASM 3: ") && message.contains("SwitchStatement"),
         "{message}"
@@ -379,16 +370,7 @@ async fn a_qpy_source_runs_on_aer_and_one_that_does_not_load_is_a_validation_err
     app.upload_as(&token, "corrupt", "public", corrupt, "qpy")
         .await;
     let run = run_on_aer(&app, &token, "alice/corrupt", 10).await;
-    assert_eq!(
-        (&run["status"], &run["error_class"], &run["error_stage"]),
-        (
-            &json!("failed"),
-            &json!("validation_error"),
-            &json!("prepare")
-        ),
-        "{run}"
-    );
-    let message = run["error_message"].as_str().unwrap();
+    let message = refused_by_the_runner(&run);
     assert!(
         message.starts_with("QPY: the file does not load: "),
         "no line, the loader's reason: {message}"
@@ -489,4 +471,19 @@ async fn a_warm_pool_serves_each_run_from_a_fresh_sandbox_and_leaves_nothing_beh
     // Shutdown kills the waiting programs.
     app.stop().await;
     assert_eq!(processes_running(&runner), Default::default());
+}
+
+/// The message of `run`, which the runner refused: failed with `validation_error` while
+/// preparing.
+fn refused_by_the_runner(run: &Value) -> &str {
+    assert_eq!(
+        (&run["status"], &run["error_class"], &run["error_stage"]),
+        (
+            &json!("failed"),
+            &json!("validation_error"),
+            &json!("prepare")
+        ),
+        "{run}"
+    );
+    run["error_message"].as_str().unwrap()
 }
