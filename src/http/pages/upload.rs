@@ -419,10 +419,7 @@ async fn create(
         Err(error) => return error_page(&error),
     };
     let upload = upload.fields(&ctx).await;
-    let draft = match &upload {
-        Ok(fields) => SourceDraft::posted(fields),
-        Err(_) => SourceDraft::default(),
-    };
+    let draft = upload.as_ref().map(SourceDraft::posted).unwrap_or_default();
     let created = async {
         upload?;
         let (circuit, _) = ctx
@@ -444,7 +441,7 @@ async fn create(
             &visitor,
             &user,
             SourceForm::NewCircuit,
-            &draft.clone().refused(&error),
+            &draft.refused(&error),
             &ctx.service.rules().frameworks,
             &error,
         ),
