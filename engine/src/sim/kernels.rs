@@ -1025,6 +1025,11 @@ pub(super) mod costs {
             ("dense 4, lowest 0", fourier(4, &lowest)),
             ("dense 5, lowest 0", fourier(5, &lowest)),
             ("dense 2, lowest 2", fourier(2, &[2, 7])),
+            // Where a block's qubits are changes what it costs streamed from memory, not in
+            // cache: "dense 2" above is on [3, 7].
+            ("dense 2 on [3, 4]", fourier(2, &[3, 4])),
+            ("dense 2 on [6, top]", fourier(2, &[6, top])),
+            ("dense 2 on [top-9, top-4]", fourier(2, &[top - 9, top - 4])),
             ("dense 3, lowest 1", fourier(3, &[1, 7, 9])),
         ];
         let interrupt = Interrupt::never();
