@@ -257,8 +257,27 @@ pub fn statevector(
     program: &Program,
     limits: &Limits,
     cancel: &CancellationToken,
-) -> Result<Vec<Complex64>> {
-    sim::statevector(program, limits, cancel)
+) -> Result<StateAmplitudes> {
+    sim::statevector(program, limits, cancel).map(StateAmplitudes)
+}
+
+/// A final state ([`statevector`]): its amplitudes as a slice (through `Deref`), in the
+/// simulator's own storage, so that returning it copies nothing (the memory the limits
+/// admitted is all it holds).
+pub struct StateAmplitudes(sim::state::StateVector);
+
+impl std::ops::Deref for StateAmplitudes {
+    type Target = [Complex64];
+
+    fn deref(&self) -> &[Complex64] {
+        self.0.amplitudes()
+    }
+}
+
+impl std::fmt::Debug for StateAmplitudes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// What the state-vector simulator's plan does with a program, for benchmarks: how many

@@ -438,7 +438,9 @@ fn unitary(prelude: &str, n: usize, body: &str) -> Matrix {
                 .collect();
             let source = format!("{STD}{prelude}\nqubit[{n}] q;\n{flips}{body}\n");
             let limits = Limits::default();
-            statevector(&program(&source), &limits, &CancellationToken::new()).unwrap()
+            statevector(&program(&source), &limits, &CancellationToken::new())
+                .unwrap()
+                .to_vec()
         })
         .collect();
     (0..dim)

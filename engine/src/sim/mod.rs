@@ -16,7 +16,7 @@ mod parallel;
 mod plan;
 mod sample;
 mod simd;
-mod state;
+pub(crate) mod state;
 
 use std::time::Instant;
 
@@ -77,7 +77,7 @@ pub(crate) fn statevector(
     program: &Program,
     limits: &Limits,
     cancel: &CancellationToken,
-) -> Result<Vec<Complex64>> {
+) -> Result<StateVector> {
     let started = Instant::now();
     let num_qubits = program.num_qubits();
     limits.admit_qubits(u64::from(program.width()), Stage::Execute)?;
@@ -94,7 +94,7 @@ pub(crate) fn statevector(
     for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
         state.apply(kernel, &interrupt)?;
     }
-    Ok(state.amplitudes().to_vec())
+    Ok(state)
 }
 
 /// What the state-vector plan of a program does, for benchmarks (see

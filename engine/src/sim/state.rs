@@ -47,7 +47,7 @@ impl StateVector {
         Ok(state)
     }
 
-    fn amps(&self) -> &[Complex64] {
+    pub(crate) fn amplitudes(&self) -> &[Complex64] {
         // SAFETY: `Line` is `repr(C)` over 4 `Complex64` (themselves `repr(C)`) with no
         // padding (64 bytes, the alignment), so the lines are `4 · lines.len() ≥ len`
         // consecutive initialised amplitudes.
@@ -55,7 +55,7 @@ impl StateVector {
     }
 
     pub(crate) fn amplitudes_mut(&mut self) -> &mut [Complex64] {
-        // SAFETY: as in `amps`; the borrow of `self` is exclusive.
+        // SAFETY: as in `amplitudes`; the borrow of `self` is exclusive.
         unsafe {
             std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<Complex64>(), self.len)
         }
@@ -73,10 +73,6 @@ impl StateVector {
         amps[0] = Complex64::new(1.0, 0.0);
     }
 
-    pub(crate) fn amplitudes(&self) -> &[Complex64] {
-        self.amps()
-    }
-
     pub(crate) fn apply(&mut self, kernel: &Kernel, interrupt: &Interrupt<'_>) -> Result<()> {
         kernel.apply(self.amplitudes_mut(), interrupt)
     }
@@ -89,7 +85,7 @@ impl StateVector {
         interrupt: &Interrupt<'_>,
     ) -> Result<f64> {
         let bit = 1 << qubit;
-        let sums = map_chunks(self.amps(), interrupt, |start, chunk| {
+        let sums = map_chunks(self.amplitudes(), interrupt, |start, chunk| {
             chunk
                 .iter()
                 .enumerate()

@@ -460,7 +460,9 @@ pub fn final_state(prelude: &str, num_qubits: usize, body: &str) -> Vec<C> {
     let limits = Limits::default();
     let program = prepare(&source, Format::OpenQasm2, &Parameters::new(), 1, &limits)
         .unwrap_or_else(|e| panic!("{e:?}\n{source}"));
-    statevector(&program, &limits, &CancellationToken::new()).unwrap()
+    statevector(&program, &limits, &CancellationToken::new())
+        .unwrap()
+        .to_vec()
 }
 
 /// `0, 1, …, n-1`.
