@@ -16,7 +16,8 @@ cannot read the file is given the same circuit transpiled to `u`/`cx`/`h`/`p`/`c
 (marked `*`); one that cannot run it at all shows `—`.
 
 Circuits, 1,000 shots: QFT-24 after an H on every qubit; Qiskit's `random_circuit(24, 20,
-seed=24)`; `QuantumVolume(22, 22, seed=7)` transpiled to u/cx; GHZ-24, GHZ-60, GHZ-1000;
+seed=24)`; `QuantumVolume(n, n, seed=7)` for n = 20, 22, 24, 26, transpiled to u/cx
+(qrun's `run_qasm` is given `--max-qubits 26`, as a backend with `max_qubits = 26`); GHZ-24, GHZ-60, GHZ-1000;
 a 500-qubit random Clifford circuit (`scripts/clifford_reference.py`'s generator, no
 conditions).
 
@@ -45,7 +46,8 @@ import tempfile
 import time
 
 SHOTS = 1000
-DEFAULT_COMMAND = "target/release/examples/run_qasm {file} --shots 1000 --seed 1 --passes"
+DEFAULT_COMMAND = ("target/release/examples/run_qasm {file} --shots 1000 --seed 1 --passes"
+                   " --max-qubits 26")
 PEERS = ["aer", "qsim", "prism"]
 TIMEOUT = 120
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,14 +72,19 @@ def circuits():
     qft.compose(QFT(24), inplace=True)
     qft.measure(range(24), range(24))
     qft = transpile(qft, basis_gates=["h", "cp", "swap"], optimization_level=0)
-    qv = QuantumVolume(22, 22, seed=7)
-    qv.measure_all()
-    qv = transpile(qv, basis_gates=["u", "cx"], optimization_level=1, seed_transpiler=7)
+    def quantum_volume(n):
+        qv = QuantumVolume(n, n, seed=7)
+        qv.measure_all()
+        return qasm2.dumps(transpile(qv, basis_gates=["u", "cx"], optimization_level=1,
+                                     seed_transpiler=7))
     clifford = random_clifford(500, 20, 0, 0, 0, 20, 500)
     return {
         "qft-24": qasm2.dumps(qft),
         "random-24x20": qasm2.dumps(random_circuit(24, 20, seed=24, measure=True)),
-        "qv-22": qasm2.dumps(qv),
+        "qv-20": quantum_volume(20),
+        "qv-22": quantum_volume(22),
+        "qv-24": quantum_volume(24),
+        "qv-26": quantum_volume(26),
         "ghz-24": ghz(24),
         "ghz-60": ghz(60),
         "ghz-1000": ghz(1000),

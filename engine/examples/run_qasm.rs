@@ -1,7 +1,9 @@
 //! Runs an OpenQASM 2.0 or 3 file on the engine and prints the outcome JSON, like `qrun
 //! exec` (the format from the `OPENQASM` header; OpenQASM 2 without one):
 //! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
-//! [--param NAME=VALUE]… [--method statevector|stabilizer]`. Used by `scripts/bench_engine.py`
+//! [--param NAME=VALUE]… [--method statevector|stabilizer] [--max-qubits N]` (`--max-qubits`
+//! raises the state vector's limit from the default 24 qubits, as a backend's `max_qubits`
+//! does). Used by `scripts/bench_engine.py`
 //! and `scripts/bench_peers.py` to measure the engine alone. The outcome says which method
 //! ran; with `--passes` it also prints to stderr the seconds spent preparing and simulating
 //! and, for a state-vector run, its plan's passes over the state and the time of one plain
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let mut parameters = Parameters::new();
     let mut method = None;
     let mut passes = false;
+    let mut max_qubits = Limits::default().max_qubits;
     while let Some(arg) = args.next() {
         let value =
             |args: &mut dyn Iterator<Item = String>| args.next().and_then(|v| v.parse().ok());
@@ -43,6 +46,10 @@ fn main() -> ExitCode {
                 };
             }
             "--passes" => passes = true,
+            "--max-qubits" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(n) => max_qubits = n,
+                None => return usage(),
+            },
             "--method" => match args.next().as_deref().and_then(Method::from_name) {
                 Some(m) => method = Some(m),
                 None => return usage(),
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
     };
     let limits = Limits {
         method,
+        max_qubits,
         ..Limits::default()
     };
     let format = Format::detect(&source).unwrap_or(Format::OpenQasm2);
@@ -109,7 +117,7 @@ fn main() -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]... \
-         [--method statevector|stabilizer] [--passes]"
+         [--method statevector|stabilizer] [--max-qubits N] [--passes]"
     );
     ExitCode::from(2)
 }
