@@ -44,6 +44,9 @@ class BackendInfo:
         native_gates: The gates it executes natively, by Qiskit's standard names.
         options: The run options it takes, by Qiskit Aer's names (``method``,
             ``noise_model``).
+        max_runs_per_job: The most runs (circuits, or a Sampler's parameter sets) one job
+            holds on the server (``GET /api/backends``' ``max_runs_per_job``); ``None`` when
+            the server does not say.
     """
 
     kind: str
@@ -53,6 +56,7 @@ class BackendInfo:
     max_shots: int
     native_gates: tuple[str, ...]
     options: tuple[str, ...] = ()
+    max_runs_per_job: int | None = None
 
     @property
     def full_name(self) -> str:
@@ -60,8 +64,11 @@ class BackendInfo:
         return f"{self.kind}/{self.name}"
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> BackendInfo:
-        """Reads one element of ``GET /api/backends``'s ``backends`` array."""
+    def from_json(
+        cls, body: Mapping[str, Any], max_runs_per_job: int | None = None
+    ) -> BackendInfo:
+        """Reads one element of ``GET /api/backends``'s ``backends`` array (the list's
+        ``max_runs_per_job`` beside it)."""
         return cls(
             kind=str(body["type"]),
             name=str(body["name"]),
@@ -70,6 +77,7 @@ class BackendInfo:
             max_shots=int(body["max_shots"]),
             native_gates=tuple(str(g) for g in body.get("native_gates", [])),
             options=tuple(str(o) for o in body.get("options", [])),
+            max_runs_per_job=max_runs_per_job,
         )
 
 
@@ -167,9 +175,12 @@ class QrunClient:
     # -- the routes ------------------------------------------------------------------------
 
     def backends(self) -> list[BackendInfo]:
-        """``GET /api/backends``: every backend the server's configuration declares."""
+        """``GET /api/backends``: every backend the server's configuration declares, each with
+        the server's cap on a job's runs."""
         body = self._json("GET", "/api/backends")
-        return [BackendInfo.from_json(b) for b in body["backends"]]
+        cap = body.get("max_runs_per_job")
+        cap = None if cap is None else int(cap)
+        return [BackendInfo.from_json(b, cap) for b in body["backends"]]
 
     def create_circuit(
         self, name: str, source: str, fmt: str, visibility: str
@@ -219,16 +230,24 @@ class QrunClient:
         return self._json("GET", "/api/me")
 
     def submit_job(
-        self, runs: list[RunRequest], tags: list[str], idempotency_key: str
+        self,
+        runs: list[RunRequest],
+        tags: list[str],
+        idempotency_key: str,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``POST /api/jobs``: the new job (201) with its runs in order, or the original one when
         this key was used before for the same runs (200, a replay after a lost answer).
+        ``metadata`` (a JSON object, at most 64 KiB as compact JSON) is kept with the job and
+        returned by :meth:`job`.
 
         Raises:
             QrunApiError: The server refused the job (e.g. 400 ``invalid_parameters`` with
                 ``runs[i]: `` before the message, 400 ``invalid_job``); no run was created.
         """
-        body = {"runs": [run.to_json() for run in runs], "tags": tags}
+        body: dict[str, Any] = {"runs": [run.to_json() for run in runs], "tags": tags}
+        if metadata:
+            body["metadata"] = dict(metadata)
         headers = {
             "Idempotency-Key": idempotency_key,
             "X-Analytics-Consent": "granted" if self.analytics_consent else "denied",
@@ -237,7 +256,8 @@ class QrunClient:
 
     def job(self, job_id: str) -> dict[str, Any]:
         """``GET /api/jobs/{id}``: the job with its ``status``, ``status_counts``, ``usage``
-        (``{"seconds"}``), ``tags`` and ``runs`` (each ``{"name", "run"}``, in order).
+        (``{"seconds"}``), ``tags``, ``metadata`` (``{}`` when none; absent from a server
+        before it) and ``runs`` (each ``{"name", "run"}``, in order).
 
         Raises:
             QrunApiError: 404 when the user has no such job.
