@@ -6,7 +6,9 @@ sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_
 submissions (each carries an ``Idempotency-Key``, so a replay returns the original job), tag
 updates and cancellations (a second one is a 409 on a terminal run) — so it retries what is
 worth retrying: a connection that failed or broke, and the statuses that say "later" (429, 502,
-503, 504, honouring ``Retry-After``), for up to ``retry_for`` seconds.
+503, 504, honouring ``Retry-After``), for up to ``retry_for`` seconds. A request that was sent
+and got no answer within ``timeout`` (a server that accepts connections but never answers) is
+not retried: it fails at once, naming the URL, so it never waits longer than ``timeout``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from . import _sse
 from .exceptions import QrunApiError
@@ -138,7 +141,9 @@ class QrunClient:
             one to add proxies, certificates or adapters.
         analytics_consent: Whether the runs this client submits may be captured by the
             server's product analytics (``X-Analytics-Consent``); denied unless ``True``.
-        timeout: Seconds to wait for each answer of an ordinary request.
+        timeout: Seconds to wait for each answer of an ordinary request once it is sent (and
+            at most to connect): past it the request fails, naming the URL, without a retry
+            (status 0).
         retry_for: Seconds a request is retried for (a connection that broke, 429/502/503/504)
             before its last failure is raised.
         connect_for: Until the server has answered this client once, seconds a request is
@@ -361,8 +366,9 @@ class QrunClient:
         answer of the API is an object).
 
         Raises:
-            QrunApiError: A status outside ``ok`` (after retries for the transient ones), or a
-                connection that kept failing (status 0).
+            QrunApiError: A status outside ``ok`` (after retries for the transient ones), a
+                connection that kept failing, or no answer within ``timeout`` of sending
+                (status 0, naming the URL).
         """
         budget = self.retry_for if retry_for is None else retry_for
         started = time.monotonic()
@@ -381,7 +387,17 @@ class QrunClient:
                     headers={**self._auth(), **(headers or {})},
                     timeout=(min(self.connect_for, self.timeout), self.timeout),
                 )
-            except requests.ConnectionError as error:
+            except (requests.ReadTimeout, requests.ConnectionError) as error:
+                if _unanswered(error):
+                    # Sent, and no answer: a server that hangs would hang every retry too.
+                    raise QrunApiError(
+                        0,
+                        None,
+                        f"no answer from the qrun server at {self.url}{path} within "
+                        f"{self.timeout:g} s (the client's timeout): {error}",
+                        method,
+                        path,
+                    ) from error
                 # Connecting failed (refused, unresolvable, timed out), or a connection broke.
                 wait = backoff
                 if not self._reached and time.monotonic() + wait > unreached_deadline:
@@ -411,6 +427,19 @@ class QrunClient:
                     raise _api_error(response, method, path)
             time.sleep(wait)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _unanswered(error: requests.RequestException) -> bool:
+    """Whether ``error`` is a read timeout: the request went out and no answer came (requests
+    raises :class:`requests.ReadTimeout` while waiting for the status line, a
+    :class:`requests.ConnectionError` around urllib3's ``ReadTimeoutError`` in the body)."""
+    if isinstance(error, requests.ReadTimeout):
+        return True
+    return any(
+        isinstance(cause, urllib3.exceptions.ReadTimeoutError)
+        for arg in error.args
+        for cause in (arg, getattr(arg, "reason", None))
+    )
 
 
 def _seg(value: str) -> str:
