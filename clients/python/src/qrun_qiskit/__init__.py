@@ -32,7 +32,7 @@ from .provider import QrunProvider
 from .sampler import SamplerJob, SamplerV2
 
 #: This package's version (``pyproject.toml`` reads it from here).
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "BackendInfo",
