@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -177,6 +178,7 @@ def test_a_sampler_run_is_one_server_job_retrieved_by_its_id_in_a_fresh_process(
     assert out.returncode == 0, out.stderr
     again = json.loads(out.stdout.splitlines()[-1])
     assert again == {"id": job.job_id(), "status": "DONE", "pubs": described(result)}
+    assert described(pickle.loads(pickle.dumps(job)).result()) == described(result)
     # And its counts are the sampled ones: θ = 0 in the second row's last set.
     assert result[0].data.low.get_counts((1, 2)) == {"00": 300}
 

@@ -105,7 +105,9 @@ class SamplerV2(BaseSamplerV2):
                 "are not qrun's)"
             )
         self._backend: QrunBackend = chosen
-        given = options.__dict__ if isinstance(options, Options) else dict(options or {})
+        given: dict[str, Any] = (
+            dict(options.__dict__) if isinstance(options, Options) else dict(options or {})
+        )
         self._options = Options()
         for name, value in given.items():
             setattr(self._options, name, value)
@@ -185,9 +187,10 @@ class SamplerJob(BasePrimitiveJob[PrimitiveResult[SamplerPubResult], JobStatus])
     def __repr__(self) -> str:
         return f"<SamplerJob('{self.job_id()}', pubs={len(self._pubs)})>"
 
-    def backend(self) -> Any:
+    def backend(self) -> QrunBackend:
         """The backend sampled on."""
-        return self.qrun_job.backend()
+        backend: QrunBackend = self.qrun_job.backend()
+        return backend
 
     def result(self, timeout: float | None = None) -> PrimitiveResult[SamplerPubResult]:
         """Waits until every run has ended and returns one :class:`SamplerPubResult` per PUB,
@@ -202,7 +205,8 @@ class SamplerJob(BasePrimitiveJob[PrimitiveResult[SamplerPubResult], JobStatus])
         if self._result is None:
             experiments = self.qrun_job.result(timeout, partial=False).results
             memory = [list(experiment.data.memory) for experiment in experiments]
-            results, start = [], 0
+            results: list[SamplerPubResult] = []
+            start = 0
             for pub in self._pubs:
                 end = start + pub.runs
                 results.append(pub.result(memory[start:end]))
@@ -265,7 +269,7 @@ class _PubLayout:
         flattened order) as one :class:`BitArray` per register, shaped
         ``shape + (shots,)``."""
         shots = [[_shot_value(value) for value in run] for run in memory]
-        arrays = {}
+        arrays: dict[str, BitArray] = {}
         for name, positions in self.registers:
             packed = [
                 BitArray.from_samples(
