@@ -219,7 +219,6 @@ class QrunBackend(BackendV2):
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         if not circuits or not all(isinstance(c, QuantumCircuit) for c in circuits):
             raise QrunValidationError("run() takes a QuantumCircuit or a non-empty list of them")
-        self.check_job_size(len(circuits), "circuits")
         shots = self.check_shots(merged["shots"])
         values = _values_per_circuit(merged["parameter_values"], circuits)
         memory = merged["memory"]
