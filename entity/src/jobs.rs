@@ -10,6 +10,9 @@ pub struct Model {
     pub user_id: Uuid,
     pub idempotency_key: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The JSON object its submitter attached (`POST /api/jobs`'s `metadata`, migration 11);
+    /// `NULL` when none.
+    pub metadata: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -40,6 +40,7 @@ mod m20261210_000007_run_memory;
 mod m20261210_000008_jobs;
 mod m20261212_000009_run_options;
 mod m20261212_000010_operator_role;
+mod m20261213_000011_job_metadata;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000008_jobs::Migration),
             Box::new(m20261212_000009_run_options::Migration),
             Box::new(m20261212_000010_operator_role::Migration),
+            Box::new(m20261213_000011_job_metadata::Migration),
         ]
     }
 }

@@ -9,6 +9,12 @@ use super::{Run, RunSpec};
 /// The most tags a job carries, and the longest tag in characters.
 pub const MAX_TAGS: usize = 32;
 pub const MAX_TAG_CHARS: usize = 255;
+/// The largest `metadata` a job carries: bytes of its compact JSON encoding (64 KiB).
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// A job's `metadata`: a JSON object its submitter attached, kept as given and handed back
+/// (the Qiskit client keeps a Sampler's PUB shapes there); empty when none.
+pub type JobMetadata = serde_json::Map<String, serde_json::Value>;
 
 /// What a job submission creates: whose it is, its `Idempotency-Key`, its tags and its runs
 /// in submission order, each with its name.
@@ -18,6 +24,8 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
     pub tags: Vec<String>,
     pub runs: Vec<(Option<String>, RunSpec)>,
+    /// Checked by [`check_metadata`].
+    pub metadata: JobMetadata,
     /// The submission's W3C trace context when traces are exported, set by the Recorder
     /// (docs/DESIGN.md §8): every run of the job carries it, as a run submitted alone does.
     pub traceparent: Option<String>,
@@ -31,6 +39,7 @@ pub struct Job {
     /// Sorted, each once.
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
+    pub metadata: JobMetadata,
     pub runs: Vec<JobRun>,
 }
 
@@ -52,16 +61,29 @@ pub struct JobRun {
 
 impl Job {
     /// Whether `new` asks for what this job holds (an idempotent replay compares its runs'
-    /// specifications and names, in order; tags change after creation, so they are not
-    /// compared).
+    /// specifications and names, in order, and its metadata; tags change after creation, so
+    /// they are not compared).
     pub fn is_replay_of(&self, new: &NewJob) -> bool {
-        self.runs.len() == new.runs.len()
+        self.metadata == new.metadata
+            && self.runs.len() == new.runs.len()
             && self
                 .runs
                 .iter()
                 .zip(&new.runs)
                 .all(|(have, (name, spec))| have.name == *name && have.run.spec == *spec)
     }
+}
+
+/// A job's `metadata` as given: at most [`MAX_METADATA_BYTES`] as compact JSON. `Err` says
+/// how large it is.
+pub fn check_metadata(metadata: JobMetadata) -> Result<JobMetadata, String> {
+    let bytes = serde_json::to_vec(&metadata).map_or(usize::MAX, |encoded| encoded.len());
+    if bytes > MAX_METADATA_BYTES {
+        return Err(format!(
+            "metadata is {bytes} bytes as compact JSON; a job's is at most {MAX_METADATA_BYTES}"
+        ));
+    }
+    Ok(metadata)
 }
 
 /// A job's tags as given: each 1–[`MAX_TAG_CHARS`] characters without control characters, at

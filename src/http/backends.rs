@@ -17,18 +17,17 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .map(list)
 }
 
-/// The configured backends, in configuration order.
+/// The configured backends, in configuration order, and the most runs a job holds.
 #[utoipa::path(
     get, path = "/api/backends", tag = "backends", operation_id = "list_backends",
     responses((status = 200, body = BackendList))
 )]
 fn list(ctx: Arc<Context>) -> Response {
-    let backends = ctx
-        .service
-        .rules()
-        .backends
-        .iter()
-        .map(BackendView::from)
-        .collect();
-    warp::reply::json(&BackendList { backends }).into_response()
+    let rules = ctx.service.rules();
+    let backends = rules.backends.iter().map(BackendView::from).collect();
+    warp::reply::json(&BackendList {
+        backends,
+        max_runs_per_job: rules.max_runs_per_job,
+    })
+    .into_response()
 }

@@ -56,7 +56,7 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
     responses(
         (status = 201, description = "The job and its runs were created", body = JobView),
         (status = 200, description = "An earlier request with this Idempotency-Key created it", body = JobView),
-        (status = 400, description = "Malformed body or header; a run refused as `POST /api/runs` refuses one (its message starts `runs[i]: `); `invalid_job`: no runs, too many, or bad tags", body = ErrorBody),
+        (status = 400, description = "Malformed body or header; a run refused as `POST /api/runs` refuses one (its message starts `runs[i]: `); `invalid_job`: no runs, too many, bad tags, or metadata over 65536 bytes", body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "A run names no such circuit or version (or someone else's private circuit)", body = ErrorBody),
         (status = 408, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
@@ -89,6 +89,7 @@ async fn submit(
                     JobSubmission {
                         runs,
                         tags: body.tags,
+                        metadata: body.metadata,
                         idempotency_key,
                     },
                 )

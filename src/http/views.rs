@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::config::BackendConfig;
 use crate::domain::QueueStanding;
+use crate::domain::job::JobMetadata;
 use crate::domain::{
     Action, ApiToken, AuditEntry, Caller, Circuit, CircuitVersion, Credential, ErrorClass,
     ErrorStage, Job, JobSummary, MemoryPage, Run, RunResults, RunSpec, RunStatus,
@@ -319,6 +320,13 @@ pub struct SubmitJob {
     #[serde(default)]
     #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
+    /// A JSON object of the submitter's own, kept with the job as given and returned by
+    /// `GET /api/jobs/{id}` (the Qiskit client keeps a Sampler's PUB shapes and register
+    /// layout there); at most 65536 bytes as compact JSON (else 400 `invalid_job`). Compared
+    /// by an idempotent replay.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub metadata: JobMetadata,
 }
 
 /// At most 32 tags, each 1–255 characters without control characters (U+0000 included).
@@ -362,6 +370,9 @@ pub struct JobView {
     /// How many of its runs are in each status (every status, zeros included).
     pub status_counts: BTreeMap<String, u64>,
     pub usage: JobUsage,
+    /// The `metadata` the submission gave (`{}` when none).
+    #[schema(value_type = Object)]
+    pub metadata: JobMetadata,
     pub runs: Vec<JobRunView>,
 }
 
@@ -427,6 +438,7 @@ impl JobView {
             status: status.to_owned(),
             status_counts,
             usage: JobUsage { seconds },
+            metadata: job.metadata.clone(),
             runs: job
                 .runs
                 .iter()
@@ -568,6 +580,10 @@ fn backend_formats_schema() -> utoipa::openapi::schema::Array {
 #[derive(Serialize, ToSchema)]
 pub struct BackendList {
     pub backends: Vec<BackendView>,
+    /// The most runs one job holds (`POST /api/jobs`; `executor.max_runs_per_job`, 1000 by
+    /// default): a Qiskit client's `backend.max_circuits`, so a larger batch is split.
+    #[schema(minimum = 1)]
+    pub max_runs_per_job: u64,
 }
 
 impl From<&BackendRules> for BackendView {

@@ -8,13 +8,14 @@ use uuid::Uuid;
 use super::limits::Counted;
 use super::runs::{Submission, idempotency_key_reused};
 use super::{Service, ServiceError};
-use crate::domain::job::check_tags;
+use crate::domain::job::{JobMetadata, check_metadata, check_tags};
 use crate::domain::{Circuit, Job, JobSummary, NewJob, Run, User};
 
-/// A job submission: its runs in order, each with its name, and its tags.
+/// A job submission: its runs in order, each with its name, its tags and its metadata.
 pub struct JobSubmission {
     pub runs: Vec<(Option<String>, Submission)>,
     pub tags: Vec<String>,
+    pub metadata: JobMetadata,
     pub idempotency_key: Option<String>,
 }
 
@@ -29,7 +30,8 @@ impl Service {
     /// Creates a job and its pending runs (or returns the one an earlier request with the
     /// same idempotency key created). Each run is checked as `POST /api/runs` checks one (its
     /// error names its index); the job is admitted as one submission. Errors as a run's, and
-    /// 400 `invalid_job` for no runs, more than `executor.max_runs_per_job`, or bad tags.
+    /// 400 `invalid_job` for no runs, more than `executor.max_runs_per_job`, bad tags, or
+    /// metadata over [`crate::domain::job::MAX_METADATA_BYTES`].
     #[tracing::instrument(name = "service.submit_job", skip_all)]
     pub async fn submit_job(
         &self,
@@ -45,6 +47,7 @@ impl Service {
             )));
         }
         let tags = check_tags(submission.tags).map_err(invalid)?;
+        let metadata = check_metadata(submission.metadata).map_err(invalid)?;
         let mut runs = Vec::with_capacity(submission.runs.len());
         let mut circuits = Vec::with_capacity(submission.runs.len());
         for (i, (name, run)) in submission.runs.into_iter().enumerate() {
@@ -60,6 +63,7 @@ impl Service {
             user_id: user.id,
             idempotency_key: submission.idempotency_key,
             tags,
+            metadata,
             runs,
             traceparent: None,
         };

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::convert::run_from_db;
 use super::records::insert_all;
 use super::{Result, Store, StoreError};
+use crate::domain::job::JobMetadata;
 use crate::domain::{Job, JobRun, JobSummary};
 
 impl Store {
@@ -125,6 +126,22 @@ pub(super) fn tag_rows(id: Uuid, tags: &[String]) -> Vec<job_tags::ActiveModel> 
         .collect()
 }
 
+/// A job's `metadata` column: `NULL` when it has none.
+pub(super) fn metadata_to_db(metadata: &JobMetadata) -> Option<serde_json::Value> {
+    (!metadata.is_empty()).then(|| serde_json::Value::Object(metadata.clone()))
+}
+
+/// Job `id`'s `metadata` column read back (`NULL`: none).
+fn metadata_from_db(id: Uuid, column: Option<serde_json::Value>) -> Result<JobMetadata> {
+    match column {
+        None => Ok(JobMetadata::new()),
+        Some(serde_json::Value::Object(map)) => Ok(map),
+        Some(other) => Err(StoreError::Corrupt(format!(
+            "job {id}: metadata is not an object: {other}"
+        ))),
+    }
+}
+
 /// Job `id` as `db` (a connection or the creating transaction) has it.
 pub(super) async fn load_job(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<Job>> {
     let Some(row) = jobs::Entity::find_by_id(id).one(db).await? else {
@@ -167,6 +184,7 @@ pub(super) async fn load_job(db: &impl ConnectionTrait, id: Uuid) -> Result<Opti
         user_id: row.user_id,
         tags,
         created_at: row.created_at,
+        metadata: metadata_from_db(id, row.metadata)?,
         runs,
     }))
 }

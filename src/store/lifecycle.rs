@@ -33,7 +33,7 @@ use super::convert::{
     class_to_db, memory_to_db, new_run_to_db, run_from_db, stage_to_db, status_from_db,
     status_to_db,
 };
-use super::jobs::{load_job, tag_rows};
+use super::jobs::{load_job, metadata_to_db, tag_rows};
 use super::records::{Records, insert_all};
 use super::{Result, Store, StoreError, notify, queues};
 use crate::config::SchedulingConfig;
@@ -471,6 +471,7 @@ async fn create_job(
         user_id: sea_orm::ActiveValue::Set(new.user_id),
         idempotency_key: sea_orm::ActiveValue::Set(new.idempotency_key.clone()),
         created_at: sea_orm::ActiveValue::Set(now),
+        metadata: sea_orm::ActiveValue::Set(metadata_to_db(&new.metadata)),
     })
     .on_conflict_do_nothing_on([jobs::Column::UserId, jobs::Column::IdempotencyKey])
     .exec_without_returning(txn)
@@ -550,6 +551,7 @@ async fn create_job(
             user_id: new.user_id,
             tags: new.tags.clone(),
             created_at: now,
+            metadata: new.metadata.clone(),
             runs: members,
         },
         runs,

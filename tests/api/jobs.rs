@@ -1,7 +1,8 @@
 //! Jobs through the API (issue 30, docs/DESIGN.md §2, §6): runs submitted together as one
 //! job, idempotent like a run; read back in order with names, status counts and usage;
 //! partial results when a run fails; listed by tag; tags replaced; another's job 404; a bad
-//! run refuses the whole job, naming its index, creating nothing.
+//! run refuses the whole job, naming its index, creating nothing; a job's `metadata` kept and
+//! bounded; the cap on a job's runs as `GET /api/backends` reports it.
 
 use serde_json::{Value, json};
 
@@ -273,4 +274,136 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
     );
 }
 
-on_both_databases!(a_job_is_a_record_of_its_runs);
+/// A job's `metadata` (a client's own JSON object) is kept as given, returned by the job's
+/// reads, compared by a replay and bounded; the cap on a job's runs is what `GET
+/// /api/backends` reports, and is enforced.
+async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
+    use reqwest::Method;
+    let app = TestApp::spawn_with(
+        db,
+        |config| config.executor.max_runs_per_job = 2,
+        qrun::app::Hooks::default(),
+    )
+    .await;
+    let (_, alice) = app.user("alice").await;
+    app.create_circuit(&alice, "bell", "private").await;
+    let metadata = json!({
+        "qrun_qiskit": {"primitive": "sampler", "pubs": [[[2, 3], 100, 0]], "layouts": [[["c", [0, 1]]]]},
+        "note": "θ sweep",
+    });
+    let body = json!({"runs": [named("alice/bell", "a", 10)], "metadata": metadata});
+    let (status, job) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&body),
+        Some("m-1"),
+    )
+    .await;
+    assert_eq!((status, &job["metadata"]), (201, &metadata), "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let (status, read) = send(
+        &app,
+        Method::GET,
+        &format!("/api/jobs/{id}"),
+        &alice,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((status, &read["metadata"]), (200, &metadata), "{read}");
+    let (status, replay) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&body),
+        Some("m-1"),
+    )
+    .await;
+    assert_eq!((status, &replay["id"]), (200, &job["id"]));
+    let other = json!({"runs": [named("alice/bell", "a", 10)], "metadata": {"note": "another"}});
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&other),
+        Some("m-1"),
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+
+    // None given: `{}`. Not an object: a malformed body.
+    let plain = json!({"runs": [named("alice/bell", "a", 10)]});
+    let (status, job) = send(&app, Method::POST, "/api/jobs", &alice, Some(&plain), None).await;
+    assert_eq!((status, &job["metadata"]), (201, &json!({})), "{job}");
+    let listed = json!({"runs": [named("alice/bell", "a", 10)], "metadata": [1, 2]});
+    let (status, error) = send(&app, Method::POST, "/api/jobs", &alice, Some(&listed), None).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_body")),
+        "{error}"
+    );
+
+    // 65536 bytes as compact JSON is the most: `{"x":"…"}` is 8 bytes around the string.
+    let (_, before) = send(&app, Method::GET, "/api/jobs?limit=100", &alice, None, None).await;
+    let sized = |bytes: usize| json!({"runs": [named("alice/bell", "a", 10)], "metadata": {"x": "y".repeat(bytes - 8)}});
+    let (status, fits) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&sized(65536)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{fits}");
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/api/jobs",
+        &alice,
+        Some(&sized(65537)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_job")),
+        "{error}"
+    );
+    assert_eq!(
+        error["error"]["message"],
+        "metadata is 65537 bytes as compact JSON; a job's is at most 65536"
+    );
+    let (_, after) = send(&app, Method::GET, "/api/jobs?limit=100", &alice, None, None).await;
+    assert_eq!(
+        after["jobs"].as_array().unwrap().len(),
+        before["jobs"].as_array().unwrap().len() + 1
+    );
+
+    // The cap on a job's runs, as reported and as enforced.
+    let (status, backends) = send(&app, Method::GET, "/api/backends", &alice, None, None).await;
+    assert_eq!(
+        (status, &backends["max_runs_per_job"]),
+        (200, &json!(2)),
+        "{backends}"
+    );
+    let three = json!({"runs": [named("alice/bell", "a", 10), named("alice/bell", "b", 10), named("alice/bell", "c", 10)]});
+    let (status, error) = send(&app, Method::POST, "/api/jobs", &alice, Some(&three), None).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (400, Some("invalid_job")),
+        "{error}"
+    );
+}
+
+on_both_databases!(
+    a_job_is_a_record_of_its_runs,
+    a_job_keeps_its_metadata_within_bounds
+);

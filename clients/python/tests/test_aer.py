@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import requests
-from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, transpile
+from qiskit import ClassicalRegister, QuantumCircuit, QuantumRegister, qasm3, transpile
 from qiskit.circuit import Clbit, Parameter
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
@@ -54,6 +54,26 @@ def test_a_circuit_transpiled_for_the_aer_backend_runs_there(aer: QrunBackend, l
     circuit = rotations()
     isa = transpile(circuit, backend=aer, optimization_level=level, seed_transpiler=11)
     counts = aer.run(isa, shots=SHOTS, seed_simulator=5).result().get_counts()
+    expected = aer_counts(circuit)
+    assert sum(counts.values()) == SHOTS
+    assert tvd(counts, expected) < TVD_TOLERANCE, (counts, expected)
+
+
+def test_a_circuit_laid_out_on_physical_qubits_runs_on_aer(
+    aer: QrunBackend, qrun: QrunServer
+) -> None:
+    """An ``initial_layout`` puts the circuit on physical qubits (``$n`` in OpenQASM 3): the
+    runner's Aer reads them and its counts are Aer's for the original circuit."""
+    circuit = rotations()
+    isa = transpile(
+        circuit, backend=aer, initial_layout=[5, 2, 7], optimization_level=1, seed_transpiler=3
+    )
+    assert "$5" in qasm3.dumps(isa)
+    job = aer.run(isa, shots=SHOTS, seed_simulator=5)
+    counts = job.result().get_counts()
+    run = api_get(qrun, f"/api/jobs/{job.job_id()}")["runs"][0]["run"]
+    stored = api_get(qrun, f"/api/circuits/{run['circuit']}")
+    assert stored["manifest"]["format"] == "openqasm3" and "$5" in stored["source"], stored
     expected = aer_counts(circuit)
     assert sum(counts.values()) == SHOTS
     assert tvd(counts, expected) < TVD_TOLERANCE, (counts, expected)

@@ -76,7 +76,8 @@ def test_the_target_is_built_from_the_servers_report(
     assert {"measure", "reset", "barrier"} <= names
     assert isinstance(simulator.target.operation_from_name("h"), HGate)
     assert isinstance(simulator.target.operation_from_name("cx"), CXGate)
-    assert simulator.max_circuits is None
+    # The server's cap on a job's runs (executor.max_runs_per_job, 1000 by default).
+    assert simulator.max_circuits == api_get(qrun, "/api/backends")["max_runs_per_job"] == 1000
     assert simulator.options.shots == 1024
     assert simulator.options.seed_simulator is None
     assert simulator.options.parameter_values is None

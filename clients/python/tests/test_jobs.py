@@ -1,7 +1,9 @@
 """Jobs on the server: ``backend.run`` submits one job (``POST /api/jobs``) whose id is
 ``job.job_id()``; a fresh process finds it (``provider.job``), lists it by tag
-(``provider.jobs``), retags it and reads its usage; a job handle pickles. (A job whose runs
-partly failed: ``test_results.py``.)"""
+(``provider.jobs``), retags it and reads its usage; a job handle pickles; the server's cap on
+a job's runs is the backend's ``max_circuits``: Qiskit's ``BackendSamplerV2`` splits by it, and
+this client refuses a larger job before sending anything. (A job whose runs partly failed:
+``test_results.py``.)"""
 
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+from qiskit.circuit import Parameter
+from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus
 
-from conftest import REPO, QrunServer
-from qrun_qiskit import QrunError, QrunProvider
+from conftest import REPO, QrunServer, api_get
+from qrun_qiskit import QrunError, QrunProvider, QrunValidationError, SamplerV2
 from test_counts import bell, registers
 
 
@@ -92,3 +97,22 @@ def test_a_job_handle_pickles(provider: QrunProvider) -> None:
         again.submit()
     assert again.result().get_counts() == counts
     assert again.status() is JobStatus.DONE
+
+
+def test_the_servers_cap_on_a_jobs_runs_is_max_circuits(fresh_qrun: QrunServer) -> None:
+    fresh_qrun.start(env={"QRUN__EXECUTOR__MAX_RUNS_PER_JOB": "5"})
+    backend = QrunProvider(fresh_qrun.url, fresh_qrun.token).get_backend("statevector")
+    assert backend.max_circuits == 5
+    with pytest.raises(QrunValidationError, match=r"7 circuits in one job; .* at most 5 per job"):
+        backend.run([bell()] * 7, shots=10)
+    theta = Parameter("θ")
+    circuit = bell()
+    circuit.rz(theta, 0)
+    sweep = np.linspace(0, np.pi, 7).reshape(7, 1)
+    with pytest.raises(QrunValidationError, match=r"7 parameter sets \(runs\) in one job"):
+        SamplerV2(backend).run([(circuit, sweep)])
+    assert api_get(fresh_qrun, "/api/jobs")["jobs"] == []  # nothing was sent
+    # Qiskit's BackendSamplerV2 splits by max_circuits: two jobs of 5 and 2.
+    result = BackendSamplerV2(backend=backend).run([(circuit, sweep)], shots=10).result()
+    assert result[0].data.c.shape == (7,) and result[0].data.c.num_shots == 10
+    assert sorted(j["runs"] for j in api_get(fresh_qrun, "/api/jobs")["jobs"]) == [2, 5]

@@ -3,6 +3,7 @@ the job is waited on."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -204,3 +205,21 @@ def test_a_url_nothing_answers_fails_within_connect_for() -> None:
     assert refused.value.status == 0
     assert f"cannot reach the qrun server at {url}" in refused.value.message
     assert 1.0 < waited < 6.0, waited  # retried for its 2 s, not two minutes
+
+
+def test_a_server_that_never_answers_fails_within_the_timeout() -> None:
+    # The port accepts connections (the kernel's backlog) and nothing ever answers: the request
+    # is sent, and fails once `timeout` passes, naming the URL, where it used to be retried
+    # for `retry_for` (two minutes).
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        provider = QrunProvider(url, "qrun_nobody", timeout=1.5)
+        started = time.monotonic()
+        with pytest.raises(QrunApiError) as hung:
+            provider.backends()
+        waited = time.monotonic() - started
+    assert hung.value.status == 0
+    assert f"no answer from the qrun server at {url}/api/backends within 1.5 s" in str(hung.value)
+    assert 1.0 < waited < 4.0, waited

@@ -58,6 +58,6 @@ def test_the_readme_sweep_is_retrieved_by_its_job_id_in_a_fresh_process(qrun: Qr
     today, tomorrow = examples("A sweep today, the job tomorrow")
     counts_line, job_id = run(today, qrun).splitlines()
     assert ast.literal_eval(counts_line) == {"11": 1000}
-    status, experiments, counts = run(tomorrow, qrun, job_id).split(" ", 2)
-    assert (status, experiments) == ("DONE", "5")
+    status, shape, counts = run(tomorrow, qrun, job_id).split(" ", 2)
+    assert (status, shape) == ("DONE", "(5,)")
     assert ast.literal_eval(counts) == {"11": 1000}

@@ -68,10 +68,8 @@ def test_samplerv2_seeds_the_runs_of_its_pubs_as_aer_does(provider: QrunProvider
     rotated.measure(0, 0)
     sweep = [[0.1], [0.2], [0.3]]
     sampler = SamplerV2(provider.get_backend("statevector"), options={"seed_simulator": 42})
-    result = sampler.run([(rotated, sweep), (bell(),), (rotated, sweep[:2])], shots=10).result()
-    seeds = [
-        run["seed"] for job_id in result.metadata["job_ids"] for run in provider.job(job_id).runs()
-    ]
+    job = sampler.run([(rotated, sweep), (bell(),), (rotated, sweep[:2])], shots=10)
+    seeds = [run["seed"] for run in provider.job(job.job_id()).qrun_job.runs()]
     # Aer's SamplerV2 runs PUBs of the same shots as one job, one experiment per parameter set.
     expected = aer_seeds(
         [rotated, bell(), rotated],

@@ -14,7 +14,7 @@
 Layout: :mod:`.provider` (the server and its backends), :mod:`.backend` (a ``BackendV2``:
 target, validation, ``run``), :mod:`.job` (a ``JobV1``: statuses, waiting, the ``Result``),
 :mod:`.api` (the HTTP API, the only module that knows URLs and JSON shapes),
-:mod:`.sampler` (Qiskit's ``SamplerV2`` primitive), :mod:`.exceptions`.
+:mod:`.sampler` (Qiskit's ``SamplerV2`` primitive and its job), :mod:`.exceptions`.
 """
 
 from .api import BackendInfo, QrunClient
@@ -29,10 +29,10 @@ from .exceptions import (
 )
 from .job import QrunJob
 from .provider import QrunProvider
-from .sampler import SamplerV2
+from .sampler import SamplerJob, SamplerV2
 
 #: This package's version (``pyproject.toml`` reads it from here).
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "BackendInfo",
@@ -47,6 +47,7 @@ __all__ = [
     "QrunRunError",
     "QrunTimeoutError",
     "QrunValidationError",
+    "SamplerJob",
     "SamplerV2",
     "__version__",
 ]

@@ -6,7 +6,9 @@ sent again safely — reads, circuit uploads (a repeated upload is a 409 ``name_
 submissions (each carries an ``Idempotency-Key``, so a replay returns the original job), tag
 updates and cancellations (a second one is a 409 on a terminal run) — so it retries what is
 worth retrying: a connection that failed or broke, and the statuses that say "later" (429, 502,
-503, 504, honouring ``Retry-After``), for up to ``retry_for`` seconds.
+503, 504, honouring ``Retry-After``), for up to ``retry_for`` seconds. A request that was sent
+and got no answer within ``timeout`` (a server that accepts connections but never answers) is
+not retried: it fails at once, naming the URL, so it never waits longer than ``timeout``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from . import _sse
 from .exceptions import QrunApiError
@@ -44,6 +47,9 @@ class BackendInfo:
         native_gates: The gates it executes natively, by Qiskit's standard names.
         options: The run options it takes, by Qiskit Aer's names (``method``,
             ``noise_model``).
+        max_runs_per_job: The most runs (circuits, or a Sampler's parameter sets) one job
+            holds on the server (``GET /api/backends``' ``max_runs_per_job``); ``None`` when
+            the server does not say.
     """
 
     kind: str
@@ -53,6 +59,7 @@ class BackendInfo:
     max_shots: int
     native_gates: tuple[str, ...]
     options: tuple[str, ...] = ()
+    max_runs_per_job: int | None = None
 
     @property
     def full_name(self) -> str:
@@ -60,8 +67,11 @@ class BackendInfo:
         return f"{self.kind}/{self.name}"
 
     @classmethod
-    def from_json(cls, body: Mapping[str, Any]) -> BackendInfo:
-        """Reads one element of ``GET /api/backends``'s ``backends`` array."""
+    def from_json(
+        cls, body: Mapping[str, Any], max_runs_per_job: int | None = None
+    ) -> BackendInfo:
+        """Reads one element of ``GET /api/backends``'s ``backends`` array (the list's
+        ``max_runs_per_job`` beside it)."""
         return cls(
             kind=str(body["type"]),
             name=str(body["name"]),
@@ -70,6 +80,7 @@ class BackendInfo:
             max_shots=int(body["max_shots"]),
             native_gates=tuple(str(g) for g in body.get("native_gates", [])),
             options=tuple(str(o) for o in body.get("options", [])),
+            max_runs_per_job=max_runs_per_job,
         )
 
 
@@ -130,7 +141,9 @@ class QrunClient:
             one to add proxies, certificates or adapters.
         analytics_consent: Whether the runs this client submits may be captured by the
             server's product analytics (``X-Analytics-Consent``); denied unless ``True``.
-        timeout: Seconds to wait for each answer of an ordinary request.
+        timeout: Seconds to wait for each answer of an ordinary request once it is sent (and
+            at most to connect): past it the request fails, naming the URL, without a retry
+            (status 0).
         retry_for: Seconds a request is retried for (a connection that broke, 429/502/503/504)
             before its last failure is raised.
         connect_for: Until the server has answered this client once, seconds a request is
@@ -167,9 +180,12 @@ class QrunClient:
     # -- the routes ------------------------------------------------------------------------
 
     def backends(self) -> list[BackendInfo]:
-        """``GET /api/backends``: every backend the server's configuration declares."""
+        """``GET /api/backends``: every backend the server's configuration declares, each with
+        the server's cap on a job's runs."""
         body = self._json("GET", "/api/backends")
-        return [BackendInfo.from_json(b) for b in body["backends"]]
+        cap = body.get("max_runs_per_job")
+        cap = None if cap is None else int(cap)
+        return [BackendInfo.from_json(b, cap) for b in body["backends"]]
 
     def create_circuit(
         self, name: str, source: str, fmt: str, visibility: str
@@ -219,16 +235,24 @@ class QrunClient:
         return self._json("GET", "/api/me")
 
     def submit_job(
-        self, runs: list[RunRequest], tags: list[str], idempotency_key: str
+        self,
+        runs: list[RunRequest],
+        tags: list[str],
+        idempotency_key: str,
+        metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """``POST /api/jobs``: the new job (201) with its runs in order, or the original one when
         this key was used before for the same runs (200, a replay after a lost answer).
+        ``metadata`` (a JSON object, at most 64 KiB as compact JSON) is kept with the job and
+        returned by :meth:`job`.
 
         Raises:
             QrunApiError: The server refused the job (e.g. 400 ``invalid_parameters`` with
                 ``runs[i]: `` before the message, 400 ``invalid_job``); no run was created.
         """
-        body = {"runs": [run.to_json() for run in runs], "tags": tags}
+        body: dict[str, Any] = {"runs": [run.to_json() for run in runs], "tags": tags}
+        if metadata:
+            body["metadata"] = dict(metadata)
         headers = {
             "Idempotency-Key": idempotency_key,
             "X-Analytics-Consent": "granted" if self.analytics_consent else "denied",
@@ -237,7 +261,8 @@ class QrunClient:
 
     def job(self, job_id: str) -> dict[str, Any]:
         """``GET /api/jobs/{id}``: the job with its ``status``, ``status_counts``, ``usage``
-        (``{"seconds"}``), ``tags`` and ``runs`` (each ``{"name", "run"}``, in order).
+        (``{"seconds"}``), ``tags``, ``metadata`` (``{}`` when none; absent from a server
+        before it) and ``runs`` (each ``{"name", "run"}``, in order).
 
         Raises:
             QrunApiError: 404 when the user has no such job.
@@ -341,8 +366,9 @@ class QrunClient:
         answer of the API is an object).
 
         Raises:
-            QrunApiError: A status outside ``ok`` (after retries for the transient ones), or a
-                connection that kept failing (status 0).
+            QrunApiError: A status outside ``ok`` (after retries for the transient ones), a
+                connection that kept failing, or no answer within ``timeout`` of sending
+                (status 0, naming the URL).
         """
         budget = self.retry_for if retry_for is None else retry_for
         started = time.monotonic()
@@ -361,7 +387,17 @@ class QrunClient:
                     headers={**self._auth(), **(headers or {})},
                     timeout=(min(self.connect_for, self.timeout), self.timeout),
                 )
-            except requests.ConnectionError as error:
+            except (requests.ReadTimeout, requests.ConnectionError) as error:
+                if _unanswered(error):
+                    # Sent, and no answer: a server that hangs would hang every retry too.
+                    raise QrunApiError(
+                        0,
+                        None,
+                        f"no answer from the qrun server at {self.url}{path} within "
+                        f"{self.timeout:g} s (the client's timeout): {error}",
+                        method,
+                        path,
+                    ) from error
                 # Connecting failed (refused, unresolvable, timed out), or a connection broke.
                 wait = backoff
                 if not self._reached and time.monotonic() + wait > unreached_deadline:
@@ -391,6 +427,19 @@ class QrunClient:
                     raise _api_error(response, method, path)
             time.sleep(wait)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+def _unanswered(error: requests.RequestException) -> bool:
+    """Whether ``error`` is a read timeout: the request went out and no answer came (requests
+    raises :class:`requests.ReadTimeout` while waiting for the status line, a
+    :class:`requests.ConnectionError` around urllib3's ``ReadTimeoutError`` in the body)."""
+    if isinstance(error, requests.ReadTimeout):
+        return True
+    return any(
+        isinstance(cause, urllib3.exceptions.ReadTimeoutError)
+        for arg in error.args
+        for cause in (arg, getattr(arg, "reason", None))
+    )
 
 
 def _seg(value: str) -> str:

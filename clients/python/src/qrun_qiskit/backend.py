@@ -143,10 +143,12 @@ class QrunBackend(BackendV2):
         return self._target
 
     @property
-    def max_circuits(self) -> None:
-        """No limit: each circuit is a run of its own, and the server's admission limits
-        (429/503 with ``Retry-After``) are waited out while submitting."""
-        return None
+    def max_circuits(self) -> int | None:
+        """The most circuits one :meth:`run` takes: the server's cap on a job's runs
+        (``GET /api/backends``' ``max_runs_per_job``, ``executor.max_runs_per_job``: 1000 by
+        default), so Qiskit's ``BackendSamplerV2`` and ``BackendEstimatorV2`` split a larger
+        batch over several jobs. ``None`` when the server does not say."""
+        return self.info.max_runs_per_job
 
     @classmethod
     def _default_options(cls) -> Options:
@@ -204,8 +206,8 @@ class QrunBackend(BackendV2):
             The submitted job.
 
         Raises:
-            QrunValidationError: An unknown option, or one the backend does not take; a seed or
-                shots out of range; a circuit
+            QrunValidationError: An unknown option, or one the backend does not take; more
+                circuits than :attr:`max_circuits`; a seed or shots out of range; a circuit
                 wider than the backend's ``max_qubits`` or without a measurement; a circuit no
                 format of the backend can express (naming the instruction); parameter values
                 missing, unused, or not numbers.
@@ -217,22 +219,89 @@ class QrunBackend(BackendV2):
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         if not circuits or not all(isinstance(c, QuantumCircuit) for c in circuits):
             raise QrunValidationError("run() takes a QuantumCircuit or a non-empty list of them")
-        shots = self._check_shots(merged["shots"])
-        seeds = _seeds(merged["seed_simulator"], len(circuits))
+        shots = self.check_shots(merged["shots"])
         values = _values_per_circuit(merged["parameter_values"], circuits)
-        exported: list[Exported] = []
-        for circuit, circuit_values in zip(circuits, values, strict=True):
-            self._check_circuit(circuit)
-            exported.append(export(circuit, self.info.formats, circuit_values, self.info.full_name))
         memory = merged["memory"]
         if not isinstance(memory, bool):
             raise QrunValidationError(f"memory must be True or False, not {memory!r}")
         tags = merged["job_tags"] or []
         if isinstance(tags, str) or not all(isinstance(tag, str) for tag in tags):
             raise QrunValidationError(f"job_tags must be a list of strings, not {tags!r}")
-        return QrunJob.create(
-            self, circuits, exported, seeds, shots, memory, tags, self._server_options(merged)
+        return self.submit(
+            circuits,
+            [shots] * len(circuits),
+            values,
+            seed=merged["seed_simulator"],
+            memory=memory,
+            tags=tags,
+            options=self._server_options(merged),
         )
+
+    def submit(
+        self,
+        circuits: Sequence[QuantumCircuit],
+        shots: Sequence[int],
+        values: Sequence[ParameterValues],
+        *,
+        seed: object,
+        memory: bool,
+        tags: Sequence[str] = (),
+        options: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> QrunJob:
+        """One server job of ``circuits`` (the step :meth:`run` and
+        :class:`~qrun_qiskit.SamplerV2` share): each circuit checked and exported with its
+        ``values``, then uploaded and submitted (:meth:`QrunJob.create`).
+
+        Args:
+            circuits: The circuits, one run each, at most :attr:`max_circuits`.
+            shots: Each run's shots (checked by :meth:`check_shots`).
+            values: Each run's parameter values.
+            seed: The first run's seed; the i-th gets ``seed + 2113 * i``
+                (:func:`spaced_seed`); ``None``: fresh seeds.
+            memory: Whether each run keeps its shots' outcomes.
+            tags: The job's tags.
+            options: The backend's run options (already checked), for every run.
+            metadata: A JSON object kept with the server's job (at most 64 KiB as compact
+                JSON).
+
+        Raises:
+            QrunValidationError: As :meth:`run`.
+            QrunApiError: The server refused an upload or the job.
+        """
+        self.check_job_size(len(circuits), "circuits")
+        seeds = _seeds(seed, len(circuits))
+        exported: list[Exported] = []
+        for circuit, circuit_values in zip(circuits, values, strict=True):
+            self._check_circuit(circuit)
+            exported.append(export(circuit, self.info.formats, circuit_values, self.info.full_name))
+        return QrunJob.create(
+            self,
+            circuits,
+            exported,
+            seeds,
+            [self.check_shots(n) for n in shots],
+            memory,
+            tags,
+            options,
+            metadata,
+        )
+
+    def check_job_size(self, runs: int, what: str) -> None:
+        """Refuses a job of more ``runs`` than the server's cap (:attr:`max_circuits`), as
+        IBM's service refuses a job past its limits, before anything is sent; ``what`` names
+        them in the message (``circuits``, ``parameter sets``).
+
+        Raises:
+            QrunValidationError: Naming the cap and how to split the work.
+        """
+        cap = self.max_circuits
+        if cap is not None and runs > cap:
+            raise QrunValidationError(
+                f"{runs} {what} in one job; backend {self.info.full_name}'s server runs at most "
+                f"{cap} per job (executor.max_runs_per_job): split them over several run() "
+                "calls, or use Qiskit's BackendSamplerV2, which splits by backend.max_circuits"
+            )
 
     def _refuse_options(self, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
         """Refuses options this backend cannot honour: an Aer option with no meaning here
@@ -278,7 +347,12 @@ class QrunBackend(BackendV2):
                 )
         return sent
 
-    def _check_shots(self, shots: object) -> int:
+    def check_shots(self, shots: object) -> int:
+        """``shots`` as a whole number from 1 to the backend's ``max_shots``.
+
+        Raises:
+            QrunValidationError: Anything else.
+        """
         if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
             raise QrunValidationError(f"shots must be a whole number, not {shots!r}")
         shots = int(shots)

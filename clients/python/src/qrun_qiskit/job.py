@@ -108,10 +108,11 @@ class QrunJob(JobV1):
         circuits: Sequence[QuantumCircuit],
         exported: Sequence[Exported],
         seeds: Sequence[int | None],
-        shots: int,
+        shots: Sequence[int],
         memory: bool,
         tags: Sequence[str],
         options: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> QrunJob:
         """Uploads each circuit (once: an identical circuit is re-used) and submits all the
         runs as one job (``POST /api/jobs``, with an ``Idempotency-Key``): the server creates
@@ -122,10 +123,12 @@ class QrunJob(JobV1):
             circuits: The circuits, in order.
             exported: Each circuit as uploaded (same order).
             seeds: Each run's sampling seed, or ``None`` for a fresh one (same order).
-            shots: Shots per run.
+            shots: Each run's shots (same order).
             memory: Whether each run keeps its shots' outcomes (``get_memory``).
             tags: The job's tags.
             options: The backend's run options, the same for every run (JSON values).
+            metadata: A JSON object kept with the server's job (``GET /api/jobs/{id}``'s
+                ``metadata``).
 
         Raises:
             QrunApiError: The server refused an upload or the job.
@@ -134,7 +137,7 @@ class QrunJob(JobV1):
         """
         provider = backend.provider
         requests_ = []
-        for circuit, source, seed in zip(circuits, exported, seeds, strict=True):
+        for circuit, source, seed, run_shots in zip(circuits, exported, seeds, shots, strict=True):
             circuit_id, version = provider.upload(circuit, source)
             requests_.append(
                 api.RunRequest(
@@ -142,7 +145,7 @@ class QrunJob(JobV1):
                     circuit_id=circuit_id,
                     version=version,
                     backend=backend.info,
-                    shots=shots,
+                    shots=run_shots,
                     parameters=source.parameters,
                     seed=seed,
                     memory=memory,
@@ -150,7 +153,9 @@ class QrunJob(JobV1):
                 )
             )
         try:
-            body = provider.client.submit_job(requests_, list(tags), uuid.uuid4().hex)
+            body = provider.client.submit_job(
+                requests_, list(tags), uuid.uuid4().hex, metadata
+            )
         except QrunApiError as error:
             # A source the backend's engine cannot run (uploaded because a runner of another
             # backend reads it): refused here, `runs[i]: LINE:COL: …`, as an upload would be.

@@ -21,6 +21,7 @@ from .api import QrunClient
 from .backend import QrunBackend
 from .exceptions import QrunApiError, QrunBackendNotFoundError, QrunError, QrunValidationError
 from .job import QrunJob
+from .sampler import METADATA_KEY, SamplerJob, is_sampler_job
 
 #: The most jobs ``GET /api/jobs`` answers per page.
 MAX_PAGE = 100
@@ -127,19 +128,28 @@ class QrunProvider:
             )
         raise QrunBackendNotFoundError(message, available)
 
-    def job(self, job_id: str) -> QrunJob:
-        """The job ``job_id`` (:meth:`QrunJob.job_id`), submitted from any process
-        (``GET /api/jobs/{id}``): its status, tags, usage and results.
+    def job(self, job_id: str) -> QrunJob | SamplerJob:
+        """The job ``job_id`` (``job.job_id()``), submitted from any process
+        (``GET /api/jobs/{id}``): its status, tags, usage and results. A
+        :class:`~qrun_qiskit.SamplerV2`'s job is a :class:`~qrun_qiskit.sampler.SamplerJob`,
+        whose ``result()`` is the :class:`~qiskit.primitives.PrimitiveResult` the sampler
+        gave (as IBM's ``service.job(id)`` returns a primitive's); any other a
+        :class:`QrunJob`, whose ``result()`` is a :class:`~qiskit.result.Result`.
 
         Raises:
             QrunApiError: 404 when you have no such job.
+            QrunError: A sampler's job written by a qrun-qiskit this one cannot read.
         """
         body = self.client.job(job_id)
         first = body["runs"][0]["run"]
         backend = self.get_backend(f"{first['backend_type']}/{first['backend_name']}")
-        return QrunJob.from_server(backend, body)
+        job = QrunJob.from_server(backend, body)
+        metadata = body.get("metadata") or {}
+        if is_sampler_job(metadata):
+            return SamplerJob(job, metadata[METADATA_KEY])
+        return job
 
-    def jobs(self, tags: Sequence[str] = (), limit: int = 10) -> list[QrunJob]:
+    def jobs(self, tags: Sequence[str] = (), limit: int = 10) -> list[QrunJob | SamplerJob]:
         """Your newest jobs, newest first, at most ``limit``; with ``tags``, only those that
         have every one of them (``GET /api/jobs?tag=`` for the first, then each job read).
 
@@ -149,7 +159,7 @@ class QrunProvider:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise QrunValidationError(f"limit must be a whole number from 1, not {limit!r}")
         wanted = set(tags)
-        found: list[QrunJob] = []
+        found: list[QrunJob | SamplerJob] = []
         cursor: str | None = None
         while len(found) < limit:
             page = self.client.jobs(next(iter(tags), None), min(limit, MAX_PAGE), cursor)
