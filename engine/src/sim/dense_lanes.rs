@@ -22,7 +22,7 @@ use std::arch::x86_64::{
 
 use num_complex::Complex64;
 
-use super::kernels::{matrix_index, offsets};
+use super::kernels::{matrix_index, offsets, prefetch_ahead};
 use super::parallel::{Amps, for_each_group};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
@@ -69,7 +69,7 @@ fn run<const H: usize, const P: usize>(
     matrix: &[Complex64],
     interrupt: &Interrupt<'_>,
 ) -> Result<()> {
-    let block = LaneBlock::<H, P>::new(qubits, matrix);
+    let block = LaneBlock::<H, P>::new(qubits, matrix, amps.len());
     let mut positions: Vec<usize> = qubits.iter().copied().chain([0, 1]).collect();
     positions.sort_unstable();
     positions.dedup();
@@ -99,6 +99,8 @@ struct LaneBlock<const H: usize, const P: usize> {
     re: Vec<f64>,
     /// The imaginary parts, as `re`.
     im: Vec<f64>,
+    /// How far ahead each vector is prefetched (`kernels::prefetch_ahead`), 0 for not.
+    ahead: usize,
 }
 
 impl<const H: usize, const P: usize> LaneBlock<H, P> {
@@ -112,7 +114,8 @@ impl<const H: usize, const P: usize> LaneBlock<H, P> {
         ((r * H + c) * P + p) * Self::PER_ENTRY
     }
 
-    fn new(qubits: &[usize], matrix: &[Complex64]) -> Self {
+    /// The block of `matrix` on `qubits` for a state of `len` amplitudes.
+    fn new(qubits: &[usize], matrix: &[Complex64], len: usize) -> Self {
         let dim = 1 << qubits.len();
         let entry = |index: usize| matrix_index(index, qubits);
         let (mut lane_qubits, high): (Vec<usize>, Vec<usize>) =
@@ -142,6 +145,7 @@ impl<const H: usize, const P: usize> LaneBlock<H, P> {
             flips,
             re: table(|z| z.re),
             im: table(|z| z.im),
+            ahead: prefetch_ahead(len, qubits),
         }
     }
 
@@ -155,6 +159,9 @@ impl<const H: usize, const P: usize> LaneBlock<H, P> {
         let mut swapped = [[_mm512_setzero_pd(); H]; B];
         for (b, &base) in bases.iter().enumerate() {
             for (c, &offset) in self.offsets.iter().enumerate() {
+                if self.ahead != 0 {
+                    a.prefetch((base | offset) + self.ahead);
+                }
                 let ptr = a.run_ptr::<WIDTH>(base | offset).cast::<f64>();
                 // SAFETY: `run_ptr` checked that the 4 amplitudes (8 f64) are in bounds.
                 v[b][c] = unsafe { _mm512_loadu_pd(ptr) };
@@ -245,8 +252,9 @@ mod tests {
             eprintln!("SKIPPED: this CPU has no AVX-512 (the kernel under test is not used)");
             return;
         }
-        // On 9 qubits every call takes four groups at a time; on 7 some take fewer.
-        for n in [9, 7] {
+        // On 9 qubits every call takes four groups at a time; on 7 some take fewer; 15 is
+        // past a cache block, so the kernel prefetches (`kernels::prefetch_ahead`).
+        for n in [9, 7, 15] {
             let start: Vec<Complex64> = (0..1usize << n)
                 .map(|i| Complex64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
                 .collect();
