@@ -233,19 +233,23 @@ mod tests {
         ]
     }
 
+    /// Qubits of the states [`fused_and_blocked_plans_equal_the_plain_one`] runs on: two past
+    /// the local ones, so that runs are cache-blocked.
+    const BLOCKED_QUBITS: usize = kernels::LOCAL_QUBITS + 2;
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
         /// Fusion and cache blocking change nothing but speed: on states wide enough for
-        /// both (16 qubits: 14 local, 2 not), the fused plan's final state equals the
+        /// both (two qubits past the local ones), the fused plan's final state equals the
         /// unfused one's within 1e-12, with conditions and mid-circuit measurements.
         #[test]
         fn fused_and_blocked_plans_equal_the_plain_one(
-            ops in prop::collection::vec(operation(16), 1..60),
+            ops in prop::collection::vec(operation(BLOCKED_QUBITS), 1..60),
             outcomes in any::<u64>(),
         ) {
             let source = format!(
-                "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[16];\ncreg c[2];\n{}\n",
+                "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{BLOCKED_QUBITS}];\ncreg c[2];\n{}\n",
                 ops.join("\n")
             );
             let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
