@@ -99,6 +99,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_and_fits_a_phone() {
         ("upload", "/circuits/new".into(), "user"),
         ("jobs", "/jobs".into(), "user"),
         ("job", format!("/jobs/{job}"), "user"),
+        ("tokens", "/tokens".into(), "user"),
         ("admin-runs", "/admin/runs".into(), "operator"),
         (
             "admin-cancel",
