@@ -6,13 +6,16 @@
 //! history, and its tiles' links to the runs they count (each viewer's list).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use qrun::domain::{ErrorClass, ErrorStage, Failure, RunResults};
+use chrono::{DurationRound, TimeDelta, Utc};
+
+use qrun::domain::{ErrorClass, ErrorStage, Failure, ManualClock, RunResults};
 use qrun::store::{Change, FailCause};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDb, http, no_redirects};
+use crate::helpers::{TestApp, TestDb, clock_hooks, http, no_redirects};
 use crate::on_both_databases;
 
 /// What a browser sends in `Accept` for a page.
@@ -368,6 +371,44 @@ async fn the_dashboard_charts_the_hour_per_minute(db: TestDb) {
     app.stop().await;
 }
 
+async fn the_queue_depth_is_sampled_whether_or_not_a_dashboard_is_open(db: TestDb) {
+    let minute = TimeDelta::minutes(1);
+    // Ten seconds into a minute ten minutes ago: each step below stays in its minute.
+    let first = Utc::now().duration_trunc(minute).unwrap() - minute * 10;
+    let clock = ManualClock::new(first + TimeDelta::seconds(10));
+    let app = TestApp::spawn_with(db, |_| {}, clock_hooks(Arc::new(clock.clone()))).await;
+    let (_, alice) = app.user("alice").await;
+    app.create_circuit(&alice, "bell", "public").await;
+    let submit = || app.submit_run(&alice, "alice/bell", ("simulator", "statevector"), 100);
+    // Nobody opens the dashboard: the node samples on its own (its sampler's tick, run now).
+    submit().await;
+    submit().await;
+    app.app.sample_history().await.unwrap();
+    clock.advance(minute);
+    submit().await;
+    app.app.sample_history().await.unwrap();
+    clock.advance(minute);
+    // The first dashboard, two minutes later, finds both minutes filled in.
+    let dashboard = app.app.service().dashboard().await.unwrap();
+    let depth = |start| {
+        dashboard
+            .history
+            .iter()
+            .find(|m| m.start == start)
+            .unwrap_or_else(|| panic!("no minute {start}"))
+            .queue_depth
+    };
+    assert_eq!(depth(first - minute), None, "before the node sampled");
+    assert_eq!(depth(first), Some(2));
+    assert_eq!(depth(first + minute), Some(3));
+    assert_eq!(
+        depth(first + minute * 2),
+        Some(3),
+        "the dashboard's own sample"
+    );
+    app.stop().await;
+}
+
 /// The links of a dashboard's tiles, by tile (HTML entities undone).
 fn tile_links(html: &str) -> BTreeMap<String, String> {
     html.split(r#"<a class="tile card"#)
@@ -510,4 +551,5 @@ on_both_databases!(
     unknown_pages_are_a_404_page_with_navigation,
     the_dashboard_charts_the_hour_per_minute,
     the_dashboards_tiles_link_to_the_runs_they_count,
+    the_queue_depth_is_sampled_whether_or_not_a_dashboard_is_open,
 );
