@@ -189,12 +189,12 @@ fn tile_link(viewer: Option<&User>, count: Count, since: DateTime<Utc>) -> Optio
     let list = if operator { "/admin/runs" } else { "/runs" };
     let since = show_time(since);
     let filters = match count {
-        Count::Pending | Count::Running => [("status", Some(count.key())), ("ended_since", None)],
-        Count::Ended(status) => [
+        Count::Pending | Count::Running => vec![("status", Some(count.key()))],
+        Count::Ended(status) => vec![
             ("status", Some(status.as_str())),
             ("ended_since", Some(since.as_str())),
         ],
-        Count::Stranded if operator => [("stranded", Some("true")), ("ended_since", None)],
+        Count::Stranded if operator => vec![("stranded", Some("true"))],
         Count::Stranded => return None,
     };
     Some(href(list, &filters))
