@@ -165,6 +165,7 @@ impl Application {
             store,
             tree.recorder.clone(),
             tree.root.get_cell(),
+            tree.history.clone(),
             Rules::from_config(&config),
         ));
         let stopping = CancellationToken::new();
@@ -238,6 +239,12 @@ impl Application {
     /// Runs a watchdog sweep now; how many stranded runs it recovered.
     pub async fn sweep(&self) -> anyhow::Result<u64> {
         Ok(self.tree.sweep().await?)
+    }
+
+    /// Samples the dashboard's history now, as the sampler does every
+    /// `service::history::SAMPLE_EVERY`.
+    pub async fn sample_history(&self) -> anyhow::Result<()> {
+        Ok(self.tree.sample_history().await?)
     }
 
     /// Graceful shutdown, all of it within `server.shutdown_grace_s` (docs/DESIGN.md §4):

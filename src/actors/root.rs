@@ -18,15 +18,18 @@ use super::dispatcher::Dispatcher;
 use super::executor::{Executor, ExecutorArgs, ExecutorMsg};
 use super::periodic::{Periodic, PeriodicMsg};
 use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, StatusChange};
+use super::sampler::Sampler;
 use super::watchdog::Watchdog;
 use crate::analytics::Sink;
 use crate::config::{AnalyticsConfig, ExecutorConfig, RecorderConfig, WatchdogConfig};
 use crate::execution::Backends;
 use crate::metrics;
+use crate::service::history::{SAMPLE_EVERY, SharedHistory};
 use crate::store::{Store, StoreError};
 
 type WatchdogMsg = PeriodicMsg<u64>;
 type DispatcherMsg = PeriodicMsg<()>;
+type SamplerMsg = PeriodicMsg<()>;
 
 pub const MAX_RESTARTS: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -50,6 +53,7 @@ enum Child {
     Executor,
     Watchdog,
     Dispatcher,
+    Sampler,
 }
 
 impl Child {
@@ -59,6 +63,7 @@ impl Child {
             Child::Executor => "executor",
             Child::Watchdog => "watchdog",
             Child::Dispatcher => "dispatcher",
+            Child::Sampler => "sampler",
         }
     }
 }
@@ -72,10 +77,12 @@ pub struct RootArgs {
     sink: Arc<dyn Sink>,
     changes: broadcast::Sender<StatusChange>,
     recorder: RecorderHandle,
+    history: SharedHistory,
     recorder_tx: watch::Sender<Option<ActorRef<RecorderMsg>>>,
     executor_tx: watch::Sender<Option<ActorRef<ExecutorMsg>>>,
     watchdog_tx: watch::Sender<Option<ActorRef<WatchdogMsg>>>,
     dispatcher_tx: watch::Sender<Option<ActorRef<DispatcherMsg>>>,
+    sampler_tx: watch::Sender<Option<ActorRef<SamplerMsg>>>,
 }
 
 pub struct RootState {
@@ -141,6 +148,17 @@ impl RootState {
                 a.dispatcher_tx.send_replace(Some(actor.clone()));
                 actor.get_id()
             }
+            Child::Sampler => {
+                let work = Sampler {
+                    store: a.store.clone(),
+                    history: a.history.clone(),
+                };
+                let args = (SAMPLE_EVERY, work);
+                let (actor, _) =
+                    Actor::spawn_linked(None, Periodic::default(), args, supervisor).await?;
+                a.sampler_tx.send_replace(Some(actor.clone()));
+                actor.get_id()
+            }
         };
         self.children.insert(id, child);
         Ok(())
@@ -168,6 +186,7 @@ impl Actor for RootSupervisor {
         }
         state.spawn(Child::Watchdog, &myself).await?;
         state.spawn(Child::Dispatcher, &myself).await?;
+        state.spawn(Child::Sampler, &myself).await?;
         Ok(state)
     }
 
@@ -207,9 +226,12 @@ impl Actor for RootSupervisor {
 pub struct ActorTree {
     pub root: ActorRef<RootMsg>,
     pub recorder: RecorderHandle,
+    /// The node's dashboard history, which the sampler feeds (the service reads it).
+    pub history: SharedHistory,
     executor: watch::Receiver<Option<ActorRef<ExecutorMsg>>>,
     watchdog: watch::Receiver<Option<ActorRef<WatchdogMsg>>>,
     dispatcher: watch::Receiver<Option<ActorRef<DispatcherMsg>>>,
+    sampler: watch::Receiver<Option<ActorRef<SamplerMsg>>>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -225,7 +247,9 @@ impl ActorTree {
         let (executor_tx, executor) = watch::channel(None);
         let (watchdog_tx, watchdog) = watch::channel(None);
         let (dispatcher_tx, dispatcher) = watch::channel(None);
+        let (sampler_tx, sampler) = watch::channel(None);
         let recorder = RecorderHandle::new(recorder_rx, changes.clone());
+        let history = SharedHistory::default();
         let args = RootArgs {
             settings,
             store,
@@ -233,18 +257,22 @@ impl ActorTree {
             sink,
             changes,
             recorder: recorder.clone(),
+            history: history.clone(),
             recorder_tx,
             executor_tx,
             watchdog_tx,
             dispatcher_tx,
+            sampler_tx,
         };
         let (root, join) = Actor::spawn(None, RootSupervisor, args).await?;
         Ok(ActorTree {
             root,
             recorder,
+            history,
             executor,
             watchdog,
             dispatcher,
+            sampler,
             join,
         })
     }
@@ -274,6 +302,17 @@ impl ActorTree {
         match watchdog.call(PeriodicMsg::RunNow, None).await {
             Ok(ractor::rpc::CallResult::Success(result)) => result,
             _ => Ok(0),
+        }
+    }
+
+    /// Samples the dashboard's history now (as the sampler does on its timer).
+    pub async fn sample_history(&self) -> Result<(), StoreError> {
+        let Some(sampler) = self.sampler.borrow().clone() else {
+            return Ok(());
+        };
+        match sampler.call(PeriodicMsg::RunNow, None).await {
+            Ok(ractor::rpc::CallResult::Success(result)) => result,
+            _ => Ok(()),
         }
     }
 

@@ -88,6 +88,15 @@ impl Credential {
         }
     }
 
+    /// The API token behind this credential: the token itself, or the one a session was
+    /// opened with (the `current` one of a token list).
+    pub fn token_id(&self) -> Uuid {
+        match self {
+            Credential::Token { id, .. } => *id,
+            Credential::Session { token_id, .. } => *token_id,
+        }
+    }
+
     /// Whether revoking the credential `id` ends this one: it is that credential, or a session
     /// opened with that token.
     pub fn ends_with(&self, id: Uuid) -> bool {

@@ -118,6 +118,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/circuits/new"),
     ("GET", "/jobs"),
     ("GET", "/jobs/{id}"),
+    ("GET", "/tokens"),
+    ("POST", "/tokens/{id}/revoke"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/logout"),

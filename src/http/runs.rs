@@ -414,6 +414,7 @@ pub fn parse_list_query(params: &BTreeMap<String, String>) -> Result<ListQuery, 
         status: None,
         circuit: None,
         backend: None,
+        ended_since: None,
         before: None,
         limit: DEFAULT_PAGE,
     };

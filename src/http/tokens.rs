@@ -1,6 +1,8 @@
 //! `/api/me` and `/api/tokens…` (docs/DESIGN.md §6): who the bearer token belongs to, the
 //! caller's own API tokens (never a secret: only their hashes are stored), and revoking one of
-//! them. Issuing tokens is the operator's (`qrun user create`, `qrun user token create`).
+//! them. Issuing tokens is the operator's (`qrun user create`, `qrun user token create`;
+//! docs/DESIGN.md §15 says why). The console's `/tokens` page lists and revokes through the
+//! same service calls (`pages::tokens`).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use warp::{Filter, Rejection};
 use super::error::{ApiError, ErrorBody, respond};
 use super::extract::{caller, path_id, with_context};
 use super::views::{MeView, TokenList, TokenView};
-use crate::domain::{Caller, Credential};
+use crate::domain::Caller;
 use crate::http::Context;
 
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -31,12 +33,9 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
     me.or(list).unify().or(revoke).unify()
 }
 
-/// The token `caller` presented (the JSON API is bearer-only, so there is one).
+/// The token `caller` presented (the JSON API is bearer-only, so it is the bearer token).
 fn current(caller: &Caller) -> Option<uuid::Uuid> {
-    match &caller.credential {
-        Credential::Token { id, .. } => Some(*id),
-        Credential::Session { .. } => None,
-    }
+    Some(caller.credential.token_id())
 }
 
 /// Who the bearer token belongs to: the user's id and handle, and the token's id and name.

@@ -4,7 +4,8 @@
 //! room full of dashboards refreshing every few seconds costs the database the same few
 //! indexed queries as one. Counts only, never an id: the dashboard is public, like
 //! `/api/health/runs`. Each snapshot also feeds the last hour's per-minute history
-//! ([`super::history`]: endings per minute and queue depth, in memory, at most 60 buckets).
+//! ([`super::history`]: endings per minute and queue depth, in memory, at most 60 buckets),
+//! which the node's sampler feeds too, whether or not anyone looks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use chrono::TimeDelta;
 use tokio::sync::Mutex;
 
 use super::health::RunsHealth;
-use super::history::{History, Minute};
+use super::history::Minute;
 use super::{Service, ServiceError};
 use crate::domain::{ErrorClass, RunStatus};
 
@@ -51,18 +52,11 @@ pub struct FrameworkCounts {
     pub failed: u64,
 }
 
-/// The latest snapshot and when it was taken, and the history the snapshots feed. The lock is
-/// held while a snapshot is taken, so viewers arriving meanwhile wait for it instead of taking
-/// their own.
+/// The latest snapshot and when it was taken. The lock is held while a snapshot is taken, so
+/// viewers arriving meanwhile wait for it instead of taking their own.
 #[derive(Default)]
 pub(super) struct DashboardCache {
-    latest: Mutex<Cached>,
-}
-
-#[derive(Default)]
-struct Cached {
-    snapshot: Option<(Instant, Arc<Dashboard>)>,
-    history: History,
+    latest: Mutex<Option<(Instant, Arc<Dashboard>)>>,
 }
 
 impl Service {
@@ -70,33 +64,25 @@ impl Service {
     /// unavailable).
     pub async fn dashboard(&self) -> Result<Arc<Dashboard>, ServiceError> {
         let mut latest = self.dashboard.latest.lock().await;
-        if let Some((taken, snapshot)) = latest.snapshot.as_ref()
+        if let Some((taken, snapshot)) = latest.as_ref()
             && taken.elapsed() < FRESH_FOR
         {
             return Ok(snapshot.clone());
         }
         let taken = Instant::now();
-        let snapshot = Arc::new(self.take_dashboard(&mut latest.history).await?);
-        latest.snapshot = Some((taken, snapshot.clone()));
+        let snapshot = Arc::new(self.take_dashboard().await?);
+        *latest = Some((taken, snapshot.clone()));
         Ok(snapshot)
     }
 
-    async fn take_dashboard(&self, history: &mut History) -> Result<Dashboard, ServiceError> {
+    async fn take_dashboard(&self) -> Result<Dashboard, ServiceError> {
         let health = self.runs_health().await?;
         let now = health.checked_at;
         let finished = self.store.finished_between(now - WINDOW, None).await?;
-        for (start, end) in history.to_count(now) {
-            let (mut completed, mut failed) = (0, 0);
-            for group in self.store.finished_between(start, Some(end)).await? {
-                match group.status {
-                    RunStatus::Completed => completed += group.runs,
-                    RunStatus::Failed => failed += group.runs,
-                    _ => {}
-                }
-            }
-            history.record_endings(start, completed, failed, now);
-        }
-        history.record_depth(health.pending, now);
+        let history = self
+            .history
+            .sample(&self.store, health.pending, now)
+            .await?;
         let mut by_status: BTreeMap<RunStatus, u64> = RunStatus::ALL
             .into_iter()
             .filter(|s| s.is_terminal())
@@ -143,7 +129,7 @@ impl Service {
             .collect();
         queues.extend(pending);
         Ok(Dashboard {
-            history: history.last_hour(now),
+            history,
             health,
             queues,
             finished: by_status,

@@ -38,12 +38,10 @@ impl Service {
     pub async fn runs_health(&self) -> Result<RunsHealth, ServiceError> {
         let now = self.store.now().await?;
         let window_s = self.rules.stranded_window_s;
-        let horizon = now
-            - i64::try_from(window_s)
-                .ok()
-                .and_then(TimeDelta::try_seconds)
-                .unwrap_or(TimeDelta::MAX);
-        let health = self.store.run_health(horizon, now).await?;
+        let health = self
+            .store
+            .run_health(self.stranded_horizon(now), now)
+            .await?;
         let age = |t: Option<DateTime<Utc>>| t.map(|t| (now - t).as_seconds_f64().max(0.0));
         Ok(RunsHealth {
             window_s,
@@ -54,6 +52,15 @@ impl Service {
             oldest_running_age_s: age(health.oldest_running),
             checked_at: now,
         })
+    }
+
+    /// Where "stranded" starts at `now`: a run running since before it counts (as does one
+    /// whose lease expired).
+    pub(super) fn stranded_horizon(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - i64::try_from(self.rules.stranded_window_s)
+            .ok()
+            .and_then(TimeDelta::try_seconds)
+            .unwrap_or(TimeDelta::MAX)
     }
 
     /// Readiness: a database round trip and the actor tree's status.

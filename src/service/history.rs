@@ -2,20 +2,31 @@
 //! the queue depth (runs pending) seen in it, kept in memory — no table — in a ring buffer of
 //! at most [`MINUTES`] buckets, oldest first; a minute that falls out of the hour is dropped.
 //!
-//! The dashboard service feeds it each time it takes a snapshot (at most every
-//! `dashboard::FRESH_FOR` while a dashboard is open):
+//! It is fed ([`SharedHistory::sample`]) on every node every [`SAMPLE_EVERY`] by the actor
+//! tree's sampler (`actors::sampler`), whether or not anyone has a dashboard open, and by each
+//! dashboard snapshot (at most every `dashboard::FRESH_FOR` while a dashboard is open):
 //! - endings are counted from the database (`runs.completed_at`) per minute: the current
 //!   minute again at each sample, an ended minute once more after it ended and then never
 //!   again ([`History::to_count`]), so a minute's counts are exact whenever it was sampled,
-//!   and minutes nobody watched are counted at the next sample;
+//!   and minutes no sample fell in are counted at the next one;
 //! - the queue depth is sampled: a minute holds the largest number of pending runs any sample
-//!   in it saw, `None` when no sample fell in it (nobody had a dashboard open).
+//!   in it saw, `None` when no sample fell in it (the node was not running then).
 //!
 //! Every method takes the time, so tests inject it.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use tokio::sync::Mutex;
+
+use crate::domain::RunStatus;
+use crate::store::{Store, StoreError};
+
+/// How often every node samples, whether or not a dashboard is open: several times a minute,
+/// so every minute holds a queue depth.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(15);
 
 /// Buckets kept: one hour of minutes.
 pub const MINUTES: usize = 60;
@@ -134,6 +145,37 @@ impl History {
             self.minutes.insert(at, Minute::empty(start));
         }
         self.minutes.get_mut(at)
+    }
+}
+
+/// The node's history, shared by the sampler and the dashboard's snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct SharedHistory(Arc<Mutex<History>>);
+
+impl SharedHistory {
+    /// Feeds the history at `now` (the database's clock, the clock of `completed_at`), with
+    /// `pending` runs seen then: the endings of each minute not yet closed, counted from the
+    /// database, and the queue depth. The last hour, as [`History::last_hour`].
+    pub async fn sample(
+        &self,
+        store: &Store,
+        pending: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Minute>, StoreError> {
+        let mut history = self.0.lock().await;
+        for (start, end) in history.to_count(now) {
+            let (mut completed, mut failed) = (0, 0);
+            for group in store.finished_between(start, Some(end)).await? {
+                match group.status {
+                    RunStatus::Completed => completed += group.runs,
+                    RunStatus::Failed => failed += group.runs,
+                    _ => {}
+                }
+            }
+            history.record_endings(start, completed, failed, now);
+        }
+        history.record_depth(pending, now);
+        Ok(history.last_hour(now))
     }
 }
 

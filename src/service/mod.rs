@@ -58,6 +58,8 @@ pub struct Service {
     tree: ractor::ActorCell,
     /// The dashboard's latest snapshot.
     dashboard: dashboard::DashboardCache,
+    /// The node's last hour, per minute (fed by the actor tree's sampler and the snapshots).
+    history: history::SharedHistory,
 }
 
 impl Service {
@@ -65,6 +67,7 @@ impl Service {
         store: Store,
         recorder: RecorderHandle,
         tree: ractor::ActorCell,
+        history: history::SharedHistory,
         rules: Rules,
     ) -> Service {
         Service {
@@ -80,6 +83,7 @@ impl Service {
             rules,
             tree,
             dashboard: dashboard::DashboardCache::default(),
+            history,
         }
     }
 

@@ -26,6 +26,10 @@ pub struct OperatorQuery {
     pub since: Option<DateTime<Utc>>,
     /// Created strictly before.
     pub until: Option<DateTime<Utc>>,
+    /// Ended (`completed_at`) at or after.
+    pub ended_since: Option<DateTime<Utc>>,
+    /// Only the stranded runs, as the dashboard and `/api/health/runs` count them.
+    pub stranded: bool,
     /// Ids starting so.
     pub id: Option<IdPrefix>,
     /// Keyset cursor: strictly older than this `(created_at, id)`.
@@ -58,6 +62,13 @@ impl Service {
             },
             None => None,
         };
+        let stranded = match query.stranded {
+            true => {
+                let now = self.store.now().await?;
+                Some((self.stranded_horizon(now), now))
+            }
+            false => None,
+        };
         let mut runs = self
             .store
             .list_runs(&RunFilter {
@@ -68,6 +79,8 @@ impl Service {
                 error_class: query.error_class,
                 created_since: query.since,
                 created_until: query.until,
+                ended_since: query.ended_since,
+                stranded,
                 ids: query.id.as_ref().map(IdPrefix::range),
                 before: query.before,
                 limit: query.limit + 1,

@@ -91,6 +91,8 @@ pub struct ListQuery {
     pub circuit: Option<CircuitRef>,
     /// `(type, name)`.
     pub backend: Option<(String, String)>,
+    /// Ended (`completed_at`) at or after.
+    pub ended_since: Option<chrono::DateTime<chrono::Utc>>,
     pub before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     pub limit: u64,
 }
@@ -416,6 +418,7 @@ impl Service {
                 status: query.status,
                 circuit_id,
                 backend: query.backend,
+                ended_since: query.ended_since,
                 before: query.before,
                 limit: query.limit + 1,
                 ..RunFilter::default()

@@ -975,12 +975,7 @@ impl Store {
         Ok(runs::Entity::find()
             .select_only()
             .column(Column::Id)
-            .filter(Column::Status.eq(status_to_db(RunStatus::Running)))
-            .filter(
-                Condition::any()
-                    .add(Column::StartedAt.lt(ttl_horizon))
-                    .add(Column::LeaseExpiresAt.lt(now)),
-            )
+            .filter(super::runs::stranded(ttl_horizon, now))
             .limit(limit)
             .into_tuple()
             .all(&self.db)

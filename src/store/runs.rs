@@ -99,6 +99,13 @@ pub struct RunFilter {
     pub created_since: Option<DateTime<Utc>>,
     /// Only runs created strictly before this time.
     pub created_until: Option<DateTime<Utc>>,
+    /// Only runs that ended (`completed_at`) at or after this time: the dashboard's "last
+    /// hour" counts.
+    pub ended_since: Option<DateTime<Utc>>,
+    /// Only stranded runs, as [`Store::run_health`] counts them: running, and started before
+    /// the first time (the time-to-live's horizon) or holding a lease that expired before the
+    /// second (now).
+    pub stranded: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Only ids in this inclusive range ([`crate::domain::IdPrefix::range`]): a range of the
     /// primary key, which both databases' indexes serve (SQLite stores ids as 16-byte blobs,
     /// PostgreSQL as `uuid`; both compare them bytewise, which is the order of their hex).
@@ -139,6 +146,12 @@ pub fn list_runs_query(filter: &RunFilter) -> sea_orm::Select<runs::Entity> {
     if let Some(until) = filter.created_until {
         query = query.filter(runs::Column::CreatedAt.lt(until));
     }
+    if let Some(since) = filter.ended_since {
+        query = query.filter(runs::Column::CompletedAt.gte(since));
+    }
+    if let Some((ttl_horizon, now)) = filter.stranded {
+        query = query.filter(stranded(ttl_horizon, now));
+    }
     if let Some((low, high)) = filter.ids {
         query = query.filter(runs::Column::Id.between(low, high));
     }
@@ -157,6 +170,16 @@ pub fn list_runs_query(filter: &RunFilter) -> sea_orm::Select<runs::Entity> {
         .order_by_desc(runs::Column::CreatedAt)
         .order_by_desc(runs::Column::Id)
         .limit(filter.limit)
+}
+
+/// A stranded run: running, and started before `ttl_horizon` or holding a lease that expired
+/// before `now` (what the watchdog recovers: `Store::stranded_runs`).
+pub(super) fn stranded(ttl_horizon: DateTime<Utc>, now: DateTime<Utc>) -> Condition {
+    Condition::all().add(status_filter(RunStatus::Running)).add(
+        Condition::any()
+            .add(runs::Column::StartedAt.lt(ttl_horizon))
+            .add(runs::Column::LeaseExpiresAt.lt(now)),
+    )
 }
 
 /// Counts and ages behind `/api/health/runs` and the watchdog's gauges.
@@ -234,11 +257,7 @@ impl Store {
         let count = |query: sea_orm::Select<runs::Entity>| async move {
             query.count(&self.db).await.map_err(super::StoreError::from)
         };
-        let stranded = runs::Entity::find().filter(running.clone()).filter(
-            Condition::any()
-                .add(runs::Column::StartedAt.lt(ttl_horizon))
-                .add(runs::Column::LeaseExpiresAt.lt(now)),
-        );
+        let stranded = runs::Entity::find().filter(stranded(ttl_horizon, now));
         let oldest = |condition: Condition, column: runs::Column| async move {
             runs::Entity::find()
                 .select_only()

@@ -45,7 +45,7 @@ async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -
 }
 
 /// A GET of `path` with a bearer token ([`call`]).
-async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
     call(app, reqwest::Method::GET, path, token).await
 }
 
@@ -64,7 +64,7 @@ fn refused((status, body): (u16, Value), expected: u16, code: &str) {
 }
 
 /// The `metadata.by` and action of each audit row of a credential, oldest first.
-async fn audit(app: &TestApp, kind: &str, id: Uuid) -> Vec<(String, Value)> {
+pub(crate) async fn audit(app: &TestApp, kind: &str, id: Uuid) -> Vec<(String, Value)> {
     app.store()
         .audit_of(kind, id)
         .await

@@ -10,6 +10,7 @@ mod circuits;
 mod console;
 mod forms;
 mod run_page;
+mod tokens;
 
 use qrun::app::Hooks;
 use std::collections::BTreeMap;

@@ -182,6 +182,8 @@ fn reads_cookie(method: &str, template: &str) -> bool {
         | ("POST", "/{owner}/{circuit}/visibility")
         | ("GET", "/jobs")
         | ("GET", "/jobs/{id}")
+        | ("GET", "/tokens")
+        | ("POST", "/tokens/{id}/revoke")
         | ("GET", "/api/runs/{id}/events") => true,
         ("POST", "/api/runs")
         | ("GET", "/api/runs")
@@ -322,6 +324,9 @@ fn expected(method: &str, template: &str, who: Who, target: &Target) -> u16 {
         // circuits and jobs (the matrix's `{id}` is a run's, no job of anyone's).
         ("GET", "/circuits") | ("GET", "/circuits/new") | ("GET", "/jobs") => write(200, 200),
         ("GET", "/jobs/{id}") => write(404, 404),
+        // One's own tokens, as `/api/tokens`; the matrix's `{id}` is a run's, no token.
+        ("GET", "/tokens") => write(200, 200),
+        ("POST", "/tokens/{id}/revoke") => write(404, 404),
         ("POST", "/circuits") => write(303, 303),
         ("POST", "/{owner}/{circuit}/versions") | ("POST", "/{owner}/{circuit}/visibility") => {
             write(303, if target.public { 403 } else { 404 })

@@ -1,8 +1,12 @@
 // Accessibility of every page in Debian's headless Chromium, with axe-core (WCAG 2.2 AA):
 //   node a11y.mjs BASE_URL TOKEN SCREENSHOT_DIR PAGES_JSON KEYBOARD_PATH [OPERATOR_TOKEN]
-// PAGES_JSON is a list of {"name", "path", "as"}: "as" is "user" (signed in with TOKEN,
-// analytics declined), "operator" (signed in with OPERATOR_TOKEN), "visitor" (anonymous, analytics declined) or "newcomer" (anonymous,
-// no choice yet: the consent banner shows). Each page is checked in light and dark
+// PAGES_JSON is a list of {"name", "path", "as"[, "submit"][, "open"]}: "as" is "user" (signed
+// in with TOKEN, analytics declined), "operator" (signed in with OPERATOR_TOKEN), "visitor"
+// (anonymous, analytics declined) or "newcomer" (anonymous, no choice yet: the consent banner
+// shows). A page a form post leads to has "submit": {"form": SELECTOR, "fields": {NAME: VALUE}}
+// — the form on PATH is filled and posted as the browser posts it, without its constraint
+// validation (so the server's refusal is the page checked); "open": SELECTOR opens that
+// <details> (a page's expanded state). Each page is checked in light and dark
 // (prefers-color-scheme) at 1100 px and 390 px wide:
 //   - axe-core finds no violation of WCAG 2.0/2.1/2.2 A and AA;
 //   - at 390 px the page is no wider than the viewport (documentElement.scrollWidth <= 390);
@@ -31,8 +35,8 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/
 const WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"];
 const WIDTHS = [{ width: 1100, height: 900 }, { width: 390, height: 844 }];
 // Stops before the run form at most: skip link, brand, Dashboard, My runs, My circuits, Jobs,
-// Log out, then the form's first field.
-const MAX_STOPS_TO_FORM = 8;
+// Tokens, Log out, then the form's first field.
+const MAX_STOPS_TO_FORM = 9;
 
 const problems = [];
 const browser = await launch();
@@ -71,8 +75,28 @@ const watch = (page, where) => {
   page.on("pageerror", (e) => problems.push(`${where()}: ${e}`));
 };
 
+/// Shows `path` as the entry says: loaded, then its form posted (`submit`) or a <details>
+/// opened (`open`).
+const show = async (page, { path, submit, open }) => {
+  const response = await page.goto(`${base}${path}`, { waitUntil: "load" });
+  if (!response) throw new Error("no response");
+  if (submit) {
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: "load" }),
+      page.evaluate(({ form, fields }) => {
+        const element = document.querySelector(form);
+        if (!element) throw new Error(`no form ${form}`);
+        for (const [name, value] of Object.entries(fields)) element.elements.namedItem(name).value = value;
+        HTMLFormElement.prototype.submit.call(element);
+      }, submit),
+    ]);
+  }
+  if (open) await page.evaluate((selector) => { document.querySelector(selector).open = true; }, open);
+};
+
 try {
-  for (const { name, path, as: who } of pages) {
+  for (const entry of pages) {
+    const { name, as: who } = entry;
     const page = await (await contextFor(who)).newPage();
     let where = name;
     watch(page, () => where);
@@ -81,8 +105,7 @@ try {
         where = `${name} (${scheme}, ${size.width} px)`;
         await page.setViewportSize(size);
         await page.emulateMedia({ colorScheme: scheme });
-        const response = await page.goto(`${base}${path}`, { waitUntil: "load" });
-        if (!response) throw new Error(`${where}: no response`);
+        await show(page, entry).catch((e) => { throw new Error(`${where}: ${e.message}`); });
         // Hold the page still while axe reads it: the live script's refreshes never land.
         await page.evaluate(() => { window.fetch = () => new Promise(() => {}); });
         await page.evaluate(axeSource);

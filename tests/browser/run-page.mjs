@@ -4,11 +4,19 @@
 // 2. within a bound, the badge says `completed` in the same document (no reload);
 // 3. the histogram's bars are there; a full-page screenshot goes to SCREENSHOT;
 // 4. the page's "JSON" and "CSV" downloads hold the counts `GET /api/runs/{id}` answers;
-//    prints `downloads equal the API's counts`.
+//    prints `downloads equal the API's counts`;
+// 5. in a browser in Asia/Kolkata (UTC+05:30), the page script shows each <time> in local
+//    time — the text is the datetime in +05:30, its `datetime` attribute still UTC and the UTC
+//    text kept in `title`; prints `times localized`;
+// 6. with JavaScript disabled, the times stay as served: UTC text, no `title`; prints
+//    `without script: UTC`.
 // Exits 0 on success, 1 with the reason on stderr otherwise.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { persistentContext } from "./chromium.mjs";
+import { launch, persistentContext } from "./chromium.mjs";
+
+const ZONE = "Asia/Kolkata";
+const LOCALE = "en-GB";
 
 const [url, screenshot] = process.argv.slice(2);
 if (!url || !screenshot) {
@@ -64,6 +72,44 @@ try {
   if (!same(json, api)) throw new Error(`JSON ${JSON.stringify(json)} != API ${JSON.stringify(api)}`);
   if (!same(csv, api)) throw new Error(`CSV ${JSON.stringify(csv)} != API ${JSON.stringify(api)}`);
   console.log(`downloads equal the API's counts ${JSON.stringify(api)}`);
+
+  // Each page's times, as a viewer in another time zone sees them, with and without script.
+  const browser = await launch();
+  try {
+    const times = async (options) => {
+      const context = await browser.newContext(options);
+      const page = await context.newPage();
+      await page.goto(url, { waitUntil: "load" });
+      const found = await page.locator("time[datetime]").evaluateAll((all) =>
+        all.map((t) => ({ datetime: t.getAttribute("datetime"), text: t.textContent, title: t.getAttribute("title") })));
+      await context.close();
+      if (found.length === 0) throw new Error("the run page shows no <time>");
+      return found;
+    };
+    // What the script must show: the same instant in the zone, as the page formats it.
+    const local = (datetime) => new Date(datetime).toLocaleString(LOCALE, {
+      timeZone: ZONE, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", second: "2-digit", timeZoneName: "short",
+    });
+    const utc = (datetime) => `${datetime.slice(0, 10)} ${datetime.slice(11, 23)} UTC`;
+    for (const t of await times({ timezoneId: ZONE, locale: LOCALE })) {
+      if (!t.datetime.endsWith("+00:00")) throw new Error(`datetime ${t.datetime} is not UTC`);
+      if (t.text !== local(t.datetime) || !t.text.includes("GMT+5:30")) {
+        throw new Error(`${t.datetime} shows "${t.text}" in ${ZONE}, not "${local(t.datetime)}"`);
+      }
+      if (t.title !== utc(t.datetime)) throw new Error(`its title is "${t.title}", not the UTC text`);
+    }
+    const shown = await times({ timezoneId: ZONE, locale: LOCALE, javaScriptEnabled: false });
+    for (const t of shown) {
+      if (t.text !== utc(t.datetime) || t.title !== null) {
+        throw new Error(`without script ${t.datetime} shows "${t.text}" (title ${t.title}), not the UTC text`);
+      }
+    }
+    console.log(`times localized: ${shown[0].datetime} shows "${local(shown[0].datetime)}" in ${ZONE}`);
+    console.log(`without script: UTC ("${shown[0].text}")`);
+  } finally {
+    await browser.close();
+  }
 } catch (error) {
   console.error(`browser: ${error.message}`);
   process.exitCode = 1;

@@ -5,7 +5,9 @@
 //!   The filters live in the URL as on `/runs`: `status`, `backend` (`type/name`), `user` (a
 //!   handle), `node` (the node that claimed the run), `error_class`, `since` and `until` (UTC,
 //!   `YYYY-MM-DDTHH:MM[:SS]` as a `datetime-local` input sends it, or RFC 3339; created at or
-//!   after `since`, before `until`), `q` (a run id or its first hex digits) and `cursor`; a
+//!   after `since`, before `until`), `ended_since` (ended at or after), `stranded=true` (only
+//!   the stranded runs the dashboard counts: running past `watchdog.running_ttl_s`'s window or
+//!   past their lease), `q` (a run id or its first hex digits) and `cursor`; a
 //!   default or unknown key is dropped by a 303 to the canonical URL, a malformed value is a
 //!   400 page naming it. A whole id in `q` goes straight to the run's page (303).
 //! - `GET /admin/runs/{id}/cancel`: the run and a form asking for the reason;
@@ -22,7 +24,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
@@ -30,8 +32,9 @@ use warp::{Filter, Rejection};
 
 use super::layout::{Live, Shell, error_page, html, page, respond, run_badge, time};
 use super::runs::{
-    backend_filter, backend_select, bad_filter, cursor_filter, error_class, href, is_canonical,
-    parse_backend, read_filters, status_filter,
+    backend_filter, backend_select, bad_filter, cursor_filter, ended_since_input, error_class,
+    flag_filter, href, is_canonical, parse_backend, read_filters, show_time, status_filter,
+    time_filter,
 };
 use super::{Form, Visitor, form, redirect, same_origin, visitor};
 use crate::domain::{ErrorClass, IdPrefix, RunStatus, User};
@@ -113,6 +116,10 @@ struct Filters {
     error_class: Option<ErrorClass>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    /// Ended at or after (the dashboard's last-hour tiles link with it).
+    ended_since: Option<DateTime<Utc>>,
+    /// Only stranded runs (the dashboard's "stranded" tile).
+    stranded: bool,
     /// A run id or its first hex digits, as typed.
     q: Option<IdPrefix>,
     cursor: Option<String>,
@@ -137,16 +144,10 @@ impl Filters {
                             .ok_or_else(|| bad_filter(key, "an error class, e.g. `timeout`"))?,
                     )
                 }
-                "since" | "until" => {
-                    let at = parse_time(value).ok_or_else(|| {
-                        bad_filter(key, "a UTC time, `YYYY-MM-DDTHH:MM[:SS]` or RFC 3339")
-                    })?;
-                    if key == "since" {
-                        filters.since = Some(at);
-                    } else {
-                        filters.until = Some(at);
-                    }
-                }
+                "since" => filters.since = Some(time_filter(key, value)?),
+                "until" => filters.until = Some(time_filter(key, value)?),
+                "ended_since" => filters.ended_since = Some(time_filter(key, value)?),
+                "stranded" => filters.stranded = flag_filter(key, value)?,
                 "q" => {
                     let prefix =
                         IdPrefix::parse(value).map_err(|e| bad_filter(key, &e.to_string()))?;
@@ -173,6 +174,8 @@ impl Filters {
             ),
             ("since", self.since.map(show_time)),
             ("until", self.until.map(show_time)),
+            ("ended_since", self.ended_since.map(show_time)),
+            ("stranded", self.stranded.then(|| "true".to_owned())),
             ("q", self.q.as_ref().map(|q| q.as_str().to_owned())),
             ("cursor", self.cursor.clone()),
         ]
@@ -206,34 +209,12 @@ impl Filters {
             error_class: self.error_class,
             since: self.since,
             until: self.until,
+            ended_since: self.ended_since,
+            stranded: self.stranded,
             id: self.q.clone(),
             before: self.cursor.as_deref().and_then(decode_cursor),
             limit: PAGE,
         }
-    }
-}
-
-/// A UTC time as a `datetime-local` input sends it (`YYYY-MM-DDTHH:MM`, or with `:SS`), or
-/// RFC 3339; whole seconds (a fraction is dropped).
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    let at = DateTime::parse_from_rfc3339(text)
-        .map(|at| at.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
-                .iter()
-                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-                .map(|at| at.and_utc())
-        })?;
-    at.with_nanosecond(0)
-}
-
-/// A time as the filter form's `datetime-local` input shows it (and the URL keeps it).
-fn show_time(at: DateTime<Utc>) -> String {
-    if at.second() == 0 {
-        at.format("%Y-%m-%dT%H:%M").to_string()
-    } else {
-        at.format("%Y-%m-%dT%H:%M:%S").to_string()
     }
 }
 
@@ -394,6 +375,11 @@ fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
                 span { "Created before (UTC)" }
                 input type="datetime-local" name="until" step="1" value=[filters.until.map(show_time)];
             }
+            (ended_since_input(filters.ended_since))
+            label.check {
+                input type="checkbox" name="stranded" value="true" checked[filters.stranded];
+                span { "Stranded only" }
+            }
             button type="submit" { "Search" }
             @if filters.is_filtered() { a href=(LIST) { "Clear" } }
         }
@@ -524,6 +510,8 @@ mod tests {
             ("node", "n-1"),
             ("since", "2026-12-06T10:00"),
             ("until", "2026-12-06T11:00:30Z"),
+            ("ended_since", "2026-12-06T10:30"),
+            ("stranded", "true"),
             ("q", "01A2-25"),
             ("sort", "asc"),
         ]))
@@ -532,7 +520,8 @@ mod tests {
         assert_eq!(
             filters.href(),
             "/admin/runs?status=failed&user=bob&node=n-1&error_class=timeout\
-             &since=2026-12-06T10%3A00&until=2026-12-06T11%3A00%3A30&q=01a225"
+             &since=2026-12-06T10%3A00&until=2026-12-06T11%3A00%3A30\
+             &ended_since=2026-12-06T10%3A30&stranded=true&q=01a225"
         );
         assert!(filters.is_filtered());
         assert!(!Filters::default().is_filtered());
@@ -541,6 +530,8 @@ mod tests {
             (&[("error_class", "oops")], "error_class"),
             (&[("since", "yesterday")], "since"),
             (&[("until", "2026-13-01T00:00")], "until"),
+            (&[("ended_since", "an hour ago")], "ended_since"),
+            (&[("stranded", "yes")], "stranded"),
             (&[("q", "01g")], "q"),
             (&[("backend", "statevector")], "backend"),
             (&[("cursor", "!!")], "cursor"),
@@ -552,20 +543,5 @@ mod tests {
                 err.message
             );
         }
-    }
-
-    #[test]
-    fn times_read_as_utc_to_the_second() {
-        let at = parse_time("2026-12-06T10:00").unwrap();
-        assert_eq!(at.to_rfc3339(), "2026-12-06T10:00:00+00:00");
-        assert_eq!(
-            parse_time("2026-12-06T12:00:05.75+02:00").unwrap(),
-            parse_time("2026-12-06T10:00:05").unwrap()
-        );
-        assert_eq!(show_time(at), "2026-12-06T10:00");
-        assert_eq!(
-            show_time(parse_time("2026-12-06T10:00:05").unwrap()),
-            "2026-12-06T10:00:05"
-        );
     }
 }

@@ -106,7 +106,7 @@ pub fn page(shell: &Shell, title: &str, live: &Live, body: Markup) -> Markup {
             nav aria-label="Site" {
                 a.brand href="/" { "qrun" }
                 a href="/" { "Dashboard" }
-                @if shell.viewer.is_some() { a href="/runs" { "My runs" } a href="/circuits" { "My circuits" } a href="/jobs" { "Jobs" } }
+                @if shell.viewer.is_some() { a href="/runs" { "My runs" } a href="/circuits" { "My circuits" } a href="/jobs" { "Jobs" } a href="/tokens" { "Tokens" } }
                 @if shell.viewer.is_some_and(User::is_operator) { a href="/admin/runs" { "All runs" } }
                 span.spacer {}
                 @if let Some(user) = shell.viewer {

@@ -18,6 +18,8 @@
 //! - [`jobs`]: `GET /jobs`, the user's jobs, and `GET /jobs/{id}`, a job's runs together.
 //! - [`consent`]: the consent banner's `POST /consent`, the `qrun_consent` and `qrun_session`
 //!   cookies.
+//! - [`tokens`]: `GET /tokens`, the signed-in user's API tokens, and
+//!   `POST /tokens/{id}/revoke`, revoking one (as `GET /api/tokens`, `DELETE /api/tokens/{id}`).
 //! - [`login`]: `GET /login`, `POST /login`, `POST /logout`: a browser session, its secret in
 //!   the `qrun_token` cookie.
 //! - [`downloads`]: `GET …/runs/{id}/counts.json|csv`, a completed run's counts as a file.
@@ -37,8 +39,8 @@
 //! the `Authorization` header or, for a browser, the session whose secret is in the
 //! `qrun_token` cookie that `POST /login` sets.
 //!
-//! **Form posts** (run, cancel, an operator's cancel, upload, new version, visibility, consent,
-//! login, logout) refuse a cross-origin `Origin` (403),
+//! **Form posts** (run, cancel, an operator's cancel, upload, new version, visibility, token
+//! revocation, consent, login, logout) refuse a cross-origin `Origin` (403),
 //! and those that act for a user need the user's credentials: the session cookie, which is
 //! `SameSite=Strict`, so no other site's page can send it.
 
@@ -59,6 +61,7 @@ mod missing;
 mod run;
 mod runs;
 mod timeline;
+mod tokens;
 mod upload;
 
 use std::collections::HashMap;
@@ -72,7 +75,7 @@ use warp::{Filter, Rejection};
 
 use super::error::{ApiError, Kind};
 use super::extract::parse_consent;
-use crate::domain::User;
+use crate::domain::{Caller, User};
 use crate::http::Context;
 
 /// The cookie that carries a browser's session secret (`POST /login`; never an API token).
@@ -95,6 +98,8 @@ pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = R
         .or(upload::routes(ctx.clone()))
         .unify()
         .or(jobs::routes(ctx.clone()))
+        .unify()
+        .or(tokens::routes(ctx.clone()))
         .unify()
         .or(circuit_owner::routes(ctx.clone()))
         .unify()
@@ -165,11 +170,17 @@ impl Visitor {
         super::extract::authenticate(ctx, self.bearer.as_deref(), self.cookie.as_deref()).await
     }
 
-    /// The viewer, who must be signed in (else 401, whose page links to the login form).
-    async fn user(&self, ctx: &Context) -> Result<User, ApiError> {
-        self.viewer(ctx)
+    /// The viewer and the credential they presented, who must be signed in (else 401, whose
+    /// page links to the login form).
+    async fn caller(&self, ctx: &Context) -> Result<Caller, ApiError> {
+        super::extract::authenticate_caller(ctx, self.bearer.as_deref(), self.cookie.as_deref())
             .await?
             .ok_or_else(|| ApiError::unauthorized("log in to do this"))
+    }
+
+    /// The viewer, who must be signed in (else 401, whose page links to the login form).
+    async fn user(&self, ctx: &Context) -> Result<User, ApiError> {
+        Ok(self.caller(ctx).await?.user)
     }
 
     /// The consent banner's choice: `Some(true)` for `qrun_consent=granted`, `Some(false)`

@@ -1,7 +1,8 @@
 //! `GET /runs`: the signed-in user's runs, newest first, [`PAGE`] at a time (cursor pages,
 //! like `GET /api/runs`), with live badges. The filters live in the URL, as in Oban Web's
 //! jobs page: only the whitelisted keys `status`, `circuit` (`owner/name`), `backend`
-//! (`type/name`) and `cursor` are read; a default (an empty value) or any other key is
+//! (`type/name`), `ended_since` (ended at or after a UTC time, as the dashboard's last-hour
+//! tiles link) and `cursor` are read; a default (an empty value) or any other key is
 //! dropped by a 303 to the canonical URL, and every link the page makes leaves defaults out.
 //! A malformed value is a 400 page naming it. Anonymous visitors get the 401 page (with the
 //! way to log in). Each row shows the whole run id (run ids made together share their first
@@ -9,6 +10,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use maud::{Markup, html};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -47,6 +49,8 @@ struct Filters {
     circuit: Option<String>,
     /// `type/name`
     backend: Option<String>,
+    /// Ended at or after (the dashboard's last-hour tiles link with it).
+    ended_since: Option<DateTime<Utc>>,
     cursor: Option<String>,
 }
 
@@ -63,6 +67,7 @@ impl Filters {
                     filters.circuit = Some(value.to_owned());
                 }
                 "backend" => filters.backend = Some(backend_filter(key, value)?),
+                "ended_since" => filters.ended_since = Some(time_filter(key, value)?),
                 "cursor" => filters.cursor = Some(cursor_filter(key, value)?),
                 _ => {}
             }
@@ -77,6 +82,7 @@ impl Filters {
             ("status", self.status.map(|s| s.as_str().to_owned())),
             ("circuit", self.circuit.clone()),
             ("backend", self.backend.clone()),
+            ("ended_since", self.ended_since.map(show_time)),
             ("cursor", self.cursor.clone()),
         ]
         .into_iter()
@@ -98,7 +104,10 @@ impl Filters {
     }
 
     fn is_filtered(&self) -> bool {
-        self.status.is_some() || self.circuit.is_some() || self.backend.is_some()
+        self.status.is_some()
+            || self.circuit.is_some()
+            || self.backend.is_some()
+            || self.ended_since.is_some()
     }
 
     fn list_query(&self) -> Result<ListQuery, ApiError> {
@@ -106,6 +115,7 @@ impl Filters {
             status: self.status,
             circuit: self.circuit.as_deref().map(parse_circuit_ref).transpose()?,
             backend: self.backend.as_deref().and_then(parse_backend),
+            ended_since: self.ended_since,
             before: self.cursor.as_deref().and_then(decode_cursor),
             limit: PAGE,
         })
@@ -160,6 +170,54 @@ pub(super) fn cursor_filter(key: &str, value: &str) -> Result<String, ApiError> 
     decode_cursor(value)
         .map(|_| value.to_owned())
         .ok_or_else(|| bad_filter(key, "a cursor this page made"))
+}
+
+/// A UTC time as a `datetime-local` input sends it (`YYYY-MM-DDTHH:MM`, or with `:SS`), or
+/// RFC 3339; whole seconds (a fraction is dropped).
+pub(super) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let at = DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+                .iter()
+                .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+                .map(|at| at.and_utc())
+        })?;
+    at.with_nanosecond(0)
+}
+
+/// A time as the filter form's `datetime-local` input shows it (and the URL keeps it).
+pub(super) fn show_time(at: DateTime<Utc>) -> String {
+    if at.second() == 0 {
+        at.format("%Y-%m-%dT%H:%M").to_string()
+    } else {
+        at.format("%Y-%m-%dT%H:%M:%S").to_string()
+    }
+}
+
+/// A time filter's value ([`parse_time`]).
+pub(super) fn time_filter(key: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    parse_time(value)
+        .ok_or_else(|| bad_filter(key, "a UTC time, `YYYY-MM-DDTHH:MM[:SS]` or RFC 3339"))
+}
+
+/// A checkbox filter's value: `true` (a checkbox sends its value only when checked).
+pub(super) fn flag_filter(key: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" => Ok(true),
+        _ => Err(bad_filter(key, "`true` (or absent)")),
+    }
+}
+
+/// The labelled "ended since" field of a filter form (a `datetime-local`, in UTC).
+pub(super) fn ended_since_input(value: Option<DateTime<Utc>>) -> Markup {
+    html! {
+        label {
+            span { "Ended from (UTC)" }
+            input type="datetime-local" name="ended_since" step="1" value=[value.map(show_time)];
+        }
+    }
 }
 
 /// `path` with the query `pairs` (none: just the path).
@@ -297,6 +355,7 @@ fn filter_form(filters: &Filters, backends: &[BackendRules]) -> Markup {
                 input type="text" name="circuit" placeholder="owner/name" value=[filters.circuit.as_deref()];
             }
             (backend_select(filters.backend.as_ref(), backends))
+            (ended_since_input(filters.ended_since))
             button type="submit" { "Filter" }
             @if filters.is_filtered() { a href="/runs" { "Clear" } }
         }
@@ -376,5 +435,20 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn times_read_as_utc_to_the_second() {
+        let at = parse_time("2026-12-06T10:00").unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-12-06T10:00:00+00:00");
+        assert_eq!(
+            parse_time("2026-12-06T12:00:05.75+02:00").unwrap(),
+            parse_time("2026-12-06T10:00:05").unwrap()
+        );
+        assert_eq!(show_time(at), "2026-12-06T10:00");
+        assert_eq!(
+            show_time(parse_time("2026-12-06T10:00:05").unwrap()),
+            "2026-12-06T10:00:05"
+        );
     }
 }

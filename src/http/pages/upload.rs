@@ -335,7 +335,9 @@ fn source_problem(message: &str, source: &str) -> Markup {
             }
         }
         @if let Some((line, _, _)) = position {
-            div.source.card role="group" aria-label="The source around the error" {
+            // One tab stop, as a circuit page's source: a long line scrolls it sideways, and a
+            // scrolling region must be reachable by keyboard (WCAG 2.1.1).
+            div.source.card role="region" tabindex="0" aria-label="The source around the error" {
                 @for (i, text) in source.lines().enumerate()
                     .skip(line.saturating_sub(CONTEXT_LINES + 1))
                     .take(2 * CONTEXT_LINES + 1) {

@@ -2,7 +2,9 @@
 //! `tests/browser/` (playwright-core). Screenshots go to `target/tmp/` (`CARGO_TARGET_TMPDIR`).
 //!
 //! - `run-page.mjs`: a running run's page turns `completed` without a reload and the histogram
-//!   appears (`run-page.png`); its "JSON" and "CSV" downloads hold the API's counts.
+//!   appears (`run-page.png`); its "JSON" and "CSV" downloads hold the API's counts; in a
+//!   browser in Asia/Kolkata its times show in +05:30 (the `datetime` attribute UTC), and with
+//!   JavaScript disabled they stay UTC.
 //! - `console.mjs`: signs in, accepts the consent banner, runs a circuit from its page and
 //!   watches the new run reach `completed` without a reload, cancels a running run with the
 //!   page's button, watches the dashboard's count move as a run finishes, lists "My runs"
@@ -172,6 +174,13 @@ async fn a_running_runs_page_turns_completed_without_a_reload() {
         panic!("the downloads were not checked: {}", script.errors().await);
     };
     eprintln!("browser: downloads equal the API's counts {downloads}");
+    // The page script shows times in the viewer's zone; without it they stay UTC.
+    for step in ["times localized:", "without script: UTC"] {
+        let Some(line) = script.expect(step).await else {
+            panic!("no `{step}`: {}", script.errors().await);
+        };
+        eprintln!("browser: {step} {line}");
+    }
     script.finish().await.expect("the browser script succeeds");
     assert!(std::fs::metadata(&screenshot).is_ok_and(|m| m.len() > 0));
     // The page the browser ended on is the completed page the server renders.

@@ -3,16 +3,19 @@
 //! visibility; a failed run's `LINE:COL` linking to its line of the version that ran; the
 //! timeline as sentences; "Go to line"; every unknown page a 404 page with the site's
 //! navigation (the JSON `route_not_found` kept for API clients); the dashboard's per-minute
-//! history and its tiles' links.
+//! history, and its tiles' links to the runs they count (each viewer's list).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use qrun::domain::{ErrorClass, ErrorStage, Failure, RunResults, RunStatus};
+use chrono::{DurationRound, TimeDelta, Utc};
+
+use qrun::domain::{ErrorClass, ErrorStage, Failure, ManualClock, RunResults};
 use qrun::store::{Change, FailCause};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestDb, http, no_redirects};
+use crate::helpers::{TestApp, TestDb, clock_hooks, http, no_redirects};
 use crate::on_both_databases;
 
 /// What a browser sends in `Accept` for a page.
@@ -332,7 +335,7 @@ fn charted(html: &str, chart: &str, what: &str) -> u64 {
         .sum()
 }
 
-async fn the_dashboard_charts_the_hour_per_minute_and_its_tiles_link_to_the_runs(db: TestDb) {
+async fn the_dashboard_charts_the_hour_per_minute(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let (_, alice) = app.user("alice").await;
     app.create_circuit(&alice, "bell", "public").await;
@@ -365,11 +368,180 @@ async fn the_dashboard_charts_the_hour_per_minute_and_its_tiles_link_to_the_runs
     let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
     assert_eq!(svg.matches("<title>").count(), 60, "{svg}");
     assert_eq!(svg.matches(": no sample</title>").count(), 59, "{svg}");
+    app.stop().await;
+}
 
-    for status in RunStatus::ALL {
-        let link = format!(r#"href="/runs?status={}""#, status.as_str());
-        assert!(html.contains(&link), "{link}: {html}");
+async fn the_queue_depth_is_sampled_whether_or_not_a_dashboard_is_open(db: TestDb) {
+    let minute = TimeDelta::minutes(1);
+    // Ten seconds into a minute ten minutes ago: each step below stays in its minute.
+    let first = Utc::now().duration_trunc(minute).unwrap() - minute * 10;
+    let clock = ManualClock::new(first + TimeDelta::seconds(10));
+    let app = TestApp::spawn_with(db, |_| {}, clock_hooks(Arc::new(clock.clone()))).await;
+    let (_, alice) = app.user("alice").await;
+    app.create_circuit(&alice, "bell", "public").await;
+    let submit = || app.submit_run(&alice, "alice/bell", ("simulator", "statevector"), 100);
+    // Nobody opens the dashboard: the node samples on its own (its sampler's tick, run now).
+    submit().await;
+    submit().await;
+    app.app.sample_history().await.unwrap();
+    clock.advance(minute);
+    submit().await;
+    app.app.sample_history().await.unwrap();
+    clock.advance(minute);
+    // The first dashboard, two minutes later, finds both minutes filled in.
+    let dashboard = app.app.service().dashboard().await.unwrap();
+    let depth = |start| {
+        dashboard
+            .history
+            .iter()
+            .find(|m| m.start == start)
+            .unwrap_or_else(|| panic!("no minute {start}"))
+            .queue_depth
+    };
+    assert_eq!(depth(first - minute), None, "before the node sampled");
+    assert_eq!(depth(first), Some(2));
+    assert_eq!(depth(first + minute), Some(3));
+    assert_eq!(
+        depth(first + minute * 2),
+        Some(3),
+        "the dashboard's own sample"
+    );
+    app.stop().await;
+}
+
+/// The links of a dashboard's tiles, by tile (HTML entities undone).
+fn tile_links(html: &str) -> BTreeMap<String, String> {
+    html.split(r#"<a class="tile card"#)
+        .skip(1)
+        .map(|rest| {
+            let href = &rest[rest.find(r#"href=""#).unwrap() + 6..];
+            let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+            let key = &rest[rest.find(r#"id="count-"#).unwrap() + 10..];
+            (key[..key.find('"').unwrap()].to_owned(), href)
+        })
+        .collect()
+}
+
+/// The runs a list page links to (`href="/alice/bell/runs/ID"`), each once, in its order.
+fn linked_runs(html: &str) -> Vec<Uuid> {
+    let mut runs: Vec<Uuid> = Vec::new();
+    for rest in html.split(r#"href="/alice/bell/runs/"#).skip(1) {
+        let id: Uuid = rest[..36].parse().unwrap();
+        if !runs.contains(&id) {
+            runs.push(id);
+        }
     }
+    runs
+}
+
+async fn the_dashboards_tiles_link_to_the_runs_they_count(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let (_, carol) = app.operator("carol").await;
+    app.create_circuit(&alice, "bell", "public").await;
+    let submit = |token| app.submit_run(token, "alice/bell", ("simulator", "statevector"), 100);
+    // Bob's stranded run (its lease already expired), then Alice's healthy running one; a
+    // completed run of each; Alice's pending one.
+    let stranded = submit(&bob).await;
+    assert_eq!(app.claim("test-node", 1, -60).await.len(), 1);
+    let running = submit(&alice).await;
+    assert_eq!(app.claim("test-node", 1, 300).await.len(), 1);
+    let (mine, bobs) = (submit(&alice).await, submit(&bob).await);
+    assert_eq!(app.claim("test-node", 2, 300).await.len(), 2);
+    for id in [mine, bobs] {
+        app.transition(
+            id,
+            Change::Complete {
+                results: results(),
+                memory: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let pending = submit(&alice).await;
+
+    // Signed out: the counts, and no link (every list needs a sign-in).
+    let (_, _, html) = get(&app, "/", None).await;
+    assert!(tile_links(&html).is_empty(), "{html}");
+    assert_eq!(
+        html.matches(r#"<div class="tile card"#).count(),
+        6,
+        "{html}"
+    );
+    assert!(html.contains(r#"<div class="count" id="count-stranded">1</div>"#));
+
+    // An ordinary user: their own runs of each kind; the last hour's by when they ended.
+    let (_, _, html) = get(&app, "/", Some(&alice)).await;
+    let links = tile_links(&html);
+    assert_eq!(links["pending"], "/runs?status=pending");
+    assert_eq!(links["running"], "/runs?status=running");
+    assert!(!links.contains_key("stranded"), "{links:?}");
+    for status in ["completed", "failed", "cancelled"] {
+        let prefix = format!("/runs?status={status}&ended_since=");
+        assert!(links[status].starts_with(&prefix), "{links:?}");
+    }
+    let follow = |path: String, token: String| {
+        let app = &app;
+        async move {
+            let (status, _, html) = get(app, &path, Some(&token)).await;
+            assert_eq!(status, 200, "{path}: {html}");
+            linked_runs(&html)
+        }
+    };
+    assert_eq!(
+        follow(links["completed"].clone(), alice.clone()).await,
+        [mine]
+    );
+    assert_eq!(
+        follow(links["pending"].clone(), alice.clone()).await,
+        [pending]
+    );
+    assert_eq!(
+        follow(links["running"].clone(), alice.clone()).await,
+        [running]
+    );
+    assert!(
+        follow(links["failed"].clone(), alice.clone())
+            .await
+            .is_empty()
+    );
+    // `ended_since` keeps only what ended since then.
+    let (_, _, later) = get(
+        &app,
+        "/runs?status=completed&ended_since=2999-01-01T00:00",
+        Some(&alice),
+    )
+    .await;
+    assert!(later.contains("No run matches these filters."), "{later}");
+
+    // An operator: everyone's, on the operator's list; "stranded" shows exactly the stranded.
+    let (_, _, html) = get(&app, "/", Some(&carol)).await;
+    let links = tile_links(&html);
+    assert_eq!(links["pending"], "/admin/runs?status=pending");
+    assert_eq!(links["stranded"], "/admin/runs?stranded=true");
+    assert!(
+        links["completed"].starts_with("/admin/runs?status=completed&ended_since="),
+        "{links:?}"
+    );
+    let mut both = follow(links["completed"].clone(), carol.clone()).await;
+    both.sort();
+    let mut expected = vec![mine, bobs];
+    expected.sort();
+    assert_eq!(both, expected);
+    assert_eq!(
+        follow(links["stranded"].clone(), carol.clone()).await,
+        [stranded]
+    );
+    let mut live = follow(links["running"].clone(), carol.clone()).await;
+    live.sort();
+    let mut expected = vec![stranded, running];
+    expected.sort();
+    assert_eq!(live, expected);
+    // The filter is the operator's only, and takes only `true`.
+    let (status, _, _) = get(&app, "/admin/runs?stranded=yes", Some(&carol)).await;
+    assert_eq!(status, 400);
     app.stop().await;
 }
 
@@ -377,5 +549,7 @@ on_both_databases!(
     a_completed_runs_counts_download_as_json_and_csv_equal_to_the_apis,
     a_failed_runs_position_links_to_its_line_and_the_timeline_reads_as_sentences,
     unknown_pages_are_a_404_page_with_navigation,
-    the_dashboard_charts_the_hour_per_minute_and_its_tiles_link_to_the_runs,
+    the_dashboard_charts_the_hour_per_minute,
+    the_dashboards_tiles_link_to_the_runs_they_count,
+    the_queue_depth_is_sampled_whether_or_not_a_dashboard_is_open,
 );
