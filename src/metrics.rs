@@ -259,7 +259,13 @@ fn describe() {
     )
     .set(1.0);
     executor_slots_in_use(0);
-    for actor in ["recorder", "executor", "watchdog", "dispatcher", "sampler"] {
+    for actor in [
+        "recorder",
+        "executor",
+        "watchdog",
+        "dispatcher",
+        "history_sampler",
+    ] {
         counter!("qrun_actor_restarts_total", "actor" => actor).absolute(0);
     }
     counter!("qrun_watchdog_recovered_total").absolute(0);

@@ -8,7 +8,7 @@
 //! │   └── RunActor ×N   prepare → execute (off the handler) → store
 //! ├── Watchdog     fails runs stranded in running; stranded/live gauges
 //! ├── Dispatcher   delivers the analytics outbox to the sink; prunes; depth gauge
-//! └── Sampler      feeds the dashboard's per-minute history (queue depth, endings)
+//! └── HistorySampler feeds the dashboard's per-minute history (queue depth, endings)
 //! ```
 //!
 //! - [`root`]: spawns its children linked and restarts one that fails, with a bounded
@@ -16,19 +16,19 @@
 //! - [`recorder`]: applies lifecycle commands through the store, batching what queued up.
 //! - [`executor`], [`run_actor`]: claiming and executing runs; [`wakeups`]: other nodes'
 //!   submissions and cancels into the executor's mailbox (PostgreSQL `LISTEN`).
-//! - [`periodic`]: the one periodic actor; the Watchdog, the Dispatcher and the Sampler are
+//! - [`periodic`]: the one periodic actor; the Watchdog, the Dispatcher and the HistorySampler are
 //!   its work.
 //! - [`watchdog`]: recovering stranded runs.
 //! - [`dispatcher`]: analytics delivery.
-//! - [`sampler`]: the dashboard's history, sampled on every node whether or not anyone looks.
+//! - [`history`]: the dashboard's history, sampled on every node whether or not anyone looks.
 
 pub mod dispatcher;
 pub mod executor;
+pub mod history;
 pub mod periodic;
 pub mod recorder;
 pub mod root;
 pub mod run_actor;
-pub mod sampler;
 pub mod wakeups;
 pub mod watchdog;
 

@@ -16,9 +16,9 @@ use tokio::sync::{broadcast, watch};
 
 use super::dispatcher::Dispatcher;
 use super::executor::{Executor, ExecutorArgs, ExecutorMsg};
+use super::history::HistorySampler;
 use super::periodic::{Periodic, PeriodicMsg};
 use super::recorder::{Recorder, RecorderArgs, RecorderHandle, RecorderMsg, StatusChange};
-use super::sampler::Sampler;
 use super::watchdog::Watchdog;
 use crate::analytics::Sink;
 use crate::config::{AnalyticsConfig, ExecutorConfig, RecorderConfig, WatchdogConfig};
@@ -53,7 +53,7 @@ enum Child {
     Executor,
     Watchdog,
     Dispatcher,
-    Sampler,
+    HistorySampler,
 }
 
 impl Child {
@@ -63,7 +63,7 @@ impl Child {
             Child::Executor => "executor",
             Child::Watchdog => "watchdog",
             Child::Dispatcher => "dispatcher",
-            Child::Sampler => "sampler",
+            Child::HistorySampler => "history_sampler",
         }
     }
 }
@@ -148,8 +148,8 @@ impl RootState {
                 a.dispatcher_tx.send_replace(Some(actor.clone()));
                 actor.get_id()
             }
-            Child::Sampler => {
-                let work = Sampler {
+            Child::HistorySampler => {
+                let work = HistorySampler {
                     store: a.store.clone(),
                     history: a.history.clone(),
                 };
@@ -186,7 +186,7 @@ impl Actor for RootSupervisor {
         }
         state.spawn(Child::Watchdog, &myself).await?;
         state.spawn(Child::Dispatcher, &myself).await?;
-        state.spawn(Child::Sampler, &myself).await?;
+        state.spawn(Child::HistorySampler, &myself).await?;
         Ok(state)
     }
 
