@@ -406,16 +406,17 @@ on_both_databases!(
     the_operators_list_pages_with_a_cursor,
     to_anyone_but_an_operator_the_admin_pages_are_the_404_of_a_page_that_does_not_exist,
     an_operator_cancels_another_users_run_with_a_reason_audited_from_this_site_only,
+    in_a_browser_an_operator_finds_a_run_by_id_prefix_and_cancels_it,
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_a_browser_an_operator_finds_a_run_by_id_prefix_and_cancels_it() {
-    use super::browser::{Script, browser_available};
+async fn in_a_browser_an_operator_finds_a_run_by_id_prefix_and_cancels_it(db: TestDb) {
+    use super::browser::{Script, browser_available, screenshots};
     if !browser_available() {
         return;
     }
+    let shots = screenshots(&db);
     // The node does not execute: the run stays pending until the operator cancels it.
-    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let app = TestApp::spawn(db).await;
     let (_, alice) = app.user("alice").await;
     app.create_circuit(&alice, "bell", "public").await;
     let run = app
@@ -426,7 +427,6 @@ async fn in_a_browser_an_operator_finds_a_run_by_id_prefix_and_cancels_it() {
             .await;
     }
     let (carol_user, carol) = app.operator("carol").await;
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let pictures = [
         "admin-runs.png",
         "admin-cancel.png",

@@ -41,6 +41,15 @@ fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
 }
 
+/// Where a browser test on `db` keeps its screenshots: `target/tmp/sqlite/` or
+/// `target/tmp/postgres/` (the two runs of a test must not remove each other's).
+pub(super) fn screenshots(db: &TestDb) -> PathBuf {
+    let kind = db.url.split(':').next().unwrap_or("db");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(kind);
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    dir
+}
+
 /// Whether the browser can run; if not, says so loudly (and fails under `CI`).
 pub(super) fn browser_available() -> bool {
     let mut missing = Vec::new();

@@ -735,16 +735,17 @@ on_both_databases!(
     the_owner_adds_versions_and_changes_visibility_from_the_circuit_page,
     the_api_changes_visibility_for_the_owner_only,
     a_jobs_runs_show_together_with_their_circuit_names,
+    a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line,
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line() {
-    use super::browser::{Script, browser_available};
+async fn a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line(db: TestDb) {
+    use super::browser::{Script, browser_available, screenshots};
     if !browser_available() {
         return;
     }
+    let shots = screenshots(&db);
     let app = TestApp::spawn_with(
-        TestDb::sqlite(),
+        db,
         crate::helpers::executing,
         qrun::app::Hooks::default(),
     )
@@ -769,7 +770,6 @@ async fn a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line
     let job: Value = response.json().await.unwrap();
     let job = job["id"].as_str().unwrap().to_owned();
 
-    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let pictures = [
         "upload.png",
         "circuit-owner.png",
