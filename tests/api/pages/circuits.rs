@@ -744,12 +744,7 @@ async fn a_circuit_uploaded_in_a_browser_runs_and_a_malformed_one_shows_its_line
         return;
     }
     let shots = screenshots(&db);
-    let app = TestApp::spawn_with(
-        db,
-        crate::helpers::executing,
-        qrun::app::Hooks::default(),
-    )
-    .await;
+    let app = TestApp::spawn_with(db, crate::helpers::executing, qrun::app::Hooks::default()).await;
     let (alice, token) = app.user("alice").await;
     app.create_circuit(&token, "pair", "public").await;
     let runs: Vec<Value> = (0..2)
