@@ -31,6 +31,25 @@ async fn send(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Asserts that posting `body`, another job than the one `key` created, is refused as a reuse
+/// of the key (422 `idempotency_key_reused`).
+async fn assert_key_reused(app: &TestApp, token: &str, body: &Value, key: &str) {
+    let (status, error) = send(
+        app,
+        reqwest::Method::POST,
+        "/api/jobs",
+        token,
+        Some(body),
+        Some(key),
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused")),
+        "{error}"
+    );
+}
+
 fn named(circuit: &str, name: &str, shots: u64) -> Value {
     let mut run = run_body(circuit, SIMULATOR, shots);
     run["name"] = json!(name);
@@ -101,19 +120,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
     .await;
     assert_eq!((status, &again["id"]), (200, &job["id"]));
     let other = json!({"runs": [named("alice/bell", "bell-a", 101)]});
-    let (status, error) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&other),
-        Some("job-1"),
-    )
-    .await;
-    assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (422, Some("idempotency_key_reused"))
-    );
+    assert_key_reused(&app, &alice, &other, "job-1").await;
 
     // Partial results: each run its own status; the job failed, the others' counts stand.
     for run in job["runs"].as_array().unwrap() {
@@ -324,19 +331,7 @@ async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
     .await;
     assert_eq!((status, &replay["id"]), (200, &job["id"]));
     let other = json!({"runs": [named("alice/bell", "a", 10)], "metadata": {"note": "another"}});
-    let (status, error) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&other),
-        Some("m-1"),
-    )
-    .await;
-    assert_eq!(
-        (status, error["error"]["code"].as_str()),
-        (422, Some("idempotency_key_reused"))
-    );
+    assert_key_reused(&app, &alice, &other, "m-1").await;
 
     // None given: `{}`. Not an object: a malformed body.
     let plain = json!({"runs": [named("alice/bell", "a", 10)]});

@@ -9,6 +9,7 @@ installed in the interpreter, so they always test the code beside them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -325,3 +326,22 @@ def api_get(server: QrunServer, path: str) -> Any:
     )
     response.raise_for_status()
     return response.json()
+
+
+def in_a_fresh_process(server: QrunServer, body: str) -> Any:
+    """Runs ``body`` (Python source, dedented) in a new interpreter — this checkout's client and
+    these tests importable, alice's token on its stdin — and returns the JSON of the last line
+    it prints: what a notebook opened tomorrow sees, with nothing of this process's state."""
+    paths = [str(REPO / "clients" / "python" / "src"), str(REPO / "clients" / "python" / "tests")]
+    script = f"import sys\nsys.path[:0] = {paths!r}\n" + textwrap.dedent(body)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        input=server.token,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])

@@ -7,12 +7,7 @@ this client refuses a larger job before sending anything. (A job whose runs part
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -20,7 +15,7 @@ from qiskit.circuit import Parameter
 from qiskit.primitives import BackendSamplerV2
 from qiskit.providers import JobStatus
 
-from conftest import REPO, QrunServer, api_get
+from conftest import QrunServer, api_get, in_a_fresh_process
 from qrun_qiskit import QrunError, QrunProvider, QrunValidationError, SamplerV2
 from test_counts import bell, registers
 
@@ -32,11 +27,11 @@ def test_a_job_is_found_by_its_id_in_a_fresh_process(
         [bell(), registers()], shots=300, memory=True, job_tags=["notebook", "day-1"]
     )
     counts = job.result().get_counts()
-    script = textwrap.dedent(
+    seen = in_a_fresh_process(
+        qrun,
         f"""\
-        import json, sys
-        sys.path.insert(0, {str(REPO / "clients" / "python" / "src")!r})
-        from qrun_qiskit import QrunError, QrunProvider
+        import json
+        from qrun_qiskit import QrunProvider
         provider = QrunProvider({qrun.url!r}, sys.stdin.read().strip())
         job = provider.job({job.job_id()!r})
         result = job.result()
@@ -45,19 +40,8 @@ def test_a_job_is_found_by_its_id_in_a_fresh_process(
             "names": [r.header["name"] for r in result.results], "tags": job.tags(),
             "memory": len(result.get_memory(1)),
         }}))
-        """
+        """,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        input=qrun.token,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
-    assert out.returncode == 0, out.stderr
-    seen = json.loads(out.stdout)
     assert seen == {
         "status": "DONE",
         "counts": counts,

@@ -6,12 +6,7 @@ of IBM's and Aer's samplers."""
 
 from __future__ import annotations
 
-import json
-import os
 import pickle
-import subprocess
-import sys
-import textwrap
 from collections import Counter
 from typing import Any
 
@@ -23,7 +18,7 @@ from qiskit.primitives import BackendSamplerV2, PrimitiveResult
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
-from conftest import REPO, QrunServer, api_get
+from conftest import QrunServer, api_get, in_a_fresh_process
 from qrun_qiskit import QrunProvider, QrunValidationError, SamplerJob, SamplerV2
 from test_counts import TVD_TOLERANCE, registers, tvd
 
@@ -150,11 +145,10 @@ def test_a_sampler_run_is_one_server_job_retrieved_by_its_id_in_a_fresh_process(
     result = job.result()
     assert isinstance(result, PrimitiveResult) and result.metadata["job_id"] == job.job_id()
     assert result[0].data.low.shape == (2, 3) and result[1].data.meas.shape == ()
-    script = textwrap.dedent(
+    again = in_a_fresh_process(
+        qrun,
         f"""\
-        import json, sys
-        sys.path.insert(0, {str(REPO / "clients" / "python" / "src")!r})
-        sys.path.insert(0, {str(REPO / "clients" / "python" / "tests")!r})
+        import json
         from qiskit.primitives import PrimitiveResult, SamplerPubResult
         from qrun_qiskit import QrunProvider
         from test_sampler import described
@@ -164,19 +158,8 @@ def test_a_sampler_run_is_one_server_job_retrieved_by_its_id_in_a_fresh_process(
         assert all(isinstance(pub, SamplerPubResult) for pub in result)
         print(json.dumps({{"id": job.job_id(), "status": job.status().name,
                           "pubs": described(result)}}))
-        """
+        """,
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        input=qrun.token,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
-    assert out.returncode == 0, out.stderr
-    again = json.loads(out.stdout.splitlines()[-1])
     assert again == {"id": job.job_id(), "status": "DONE", "pubs": described(result)}
     assert described(pickle.loads(pickle.dumps(job)).result()) == described(result)
     # And its counts are the sampled ones: θ = 0 in the second row's last set.
