@@ -31,8 +31,16 @@ const CHECK_EVERY: usize = 1024;
 const MAX_DIAGONAL_QUBITS: usize = 8;
 
 /// What a local kernel costs, relative to its cost as a pass over memory, when runs of local
-/// kernels are applied block by block in cache ([`group_local`]): only its arithmetic.
-const LOCAL_FACTOR: f64 = 0.25;
+/// kernels are applied block by block in cache ([`group_local`]): its arithmetic, and the
+/// wait for each block to arrive. 0.6 from the Zen 5 EPYC of 2026-12-06, where a dense
+/// 2-qubit block costs 0.53 ns per amplitude in cache against 0.65–0.8 streamed and a blocked
+/// run its kernels' arithmetic plus about one pass (`plan_kernel_costs`); 0.25 before, from a
+/// host with half the FMA throughput, priced runs so cheap that QuantumVolume(24) was
+/// blocked where streaming fused blocks is faster (wall time, medians of three, 1 / 2
+/// threads: QV-24 3.38 → 3.11 / 2.07 → 1.77 s, QV-22 0.71 → 0.69 / 0.41 → 0.39, QFT-24 0.62
+/// → 0.62 / 0.41 → 0.38, `random_circuit(24, 20)` 1.91 → 2.00 / 1.13 → 1.14, with
+/// [`DENSE_COSTS`]' 4- and 5-qubit prices).
+const LOCAL_FACTOR: f64 = 0.6;
 
 /// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence. With
 /// `blocking` (the plan groups local kernels, [`group_local`]), a kernel or block that is
@@ -186,8 +194,11 @@ const DIAGONAL_COST: f64 = 0.65;
 const PHASE_COST: f64 = 0.8;
 
 /// Dense blocks of 2 to 5 qubits, by width, with every qubit from 3 up (the matrix's
-/// arithmetic is below a pass's memory traffic up to 3 qubits and past it from 4).
-const DENSE_COSTS: [f64; MAX_DENSE_QUBITS + 1] = [0.0, 0.0, 0.6, 0.9, 2.1, 4.1];
+/// arithmetic is below a pass's memory traffic up to 3 qubits and past it from 4). The 4-
+/// and 5-qubit prices keep their ratio to the 2-qubit one measured on the Zen 5 host of
+/// 2026-12-06 (0.75 / 1.08 / 1.56 / 3.64 ns per amplitude on 24 qubits, prefetching; they
+/// were 2.1 and 4.1 from a host with half its FMA throughput); see [`LOCAL_FACTOR`].
+const DENSE_COSTS: [f64; MAX_DENSE_QUBITS + 1] = [0.0, 0.0, 0.6, 0.9, 1.25, 2.9];
 
 /// Dense blocks of 2 to 5 qubits, by width, with a qubit below 3 (among the bits that
 /// number a vector's lanes: its basis states are gathered amplitude by amplitude), where
