@@ -3,6 +3,7 @@
 //! canonical URLs, cursor pages, live badges) and the circuit page (numbered source, version
 //! picker, the form only to the signed in), each with the API's visibility.
 
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 use qrun::app::Hooks;
@@ -10,7 +11,7 @@ use qrun::config::Config;
 use qrun::domain::{ErrorClass, ErrorStage, Failure, Manifest, RunResults};
 use qrun::store::{Canceller, Change, FailCause};
 
-use crate::helpers::{TestApp, TestDb, http, sleepy_backend, wait_until};
+use crate::helpers::{SIMULATOR, TestApp, TestDb, http, sleepy_backend, wait_until};
 use crate::on_both_databases;
 
 fn results(shots: u64) -> RunResults {
@@ -392,23 +393,50 @@ async fn every_console_page_keeps_the_run_pages_security_headers(db: TestDb) {
     let run = app
         .submit_run(&token, "alice/bell", ("simulator", "statevector"), 10)
         .await;
-    let session = app.session(&token).await;
-    for path in [
-        "/".to_owned(),
-        "/runs".into(),
-        "/alice/bell".into(),
-        format!("/alice/bell/runs/{run}"),
-        "/login".into(),
+    let job = http()
+        .post(app.url("/api/jobs"))
+        .bearer_auth(&token)
+        .json(&json!({"runs": [testkit::run_body("alice/bell", SIMULATOR, 10)]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(job.status(), 201);
+    let job: Value = job.json().await.unwrap();
+    let job = job["id"].as_str().unwrap().to_owned();
+    let alice = app.session(&token).await;
+    let (_, carol) = app.operator("carol").await;
+    let carol = app.session(&carol).await;
+    // Every page a browser GETs (the routes of src/http/pages), as whoever may see it, and the
+    // error pages: the same headers on each.
+    for (path, session, status) in [
+        ("/".to_owned(), Some(&alice), 200),
+        ("/runs".into(), Some(&alice), 200),
+        ("/alice/bell".into(), Some(&alice), 200),
+        (format!("/alice/bell/runs/{run}"), Some(&alice), 200),
+        ("/login".into(), None, 200),
+        ("/circuits".into(), Some(&alice), 200),
+        ("/circuits/new".into(), Some(&alice), 200),
+        ("/jobs".into(), Some(&alice), 200),
+        (format!("/jobs/{job}"), Some(&alice), 200),
+        ("/tokens".into(), Some(&alice), 200),
+        ("/admin/runs".into(), Some(&carol), 200),
+        (format!("/admin/runs/{run}/cancel"), Some(&carol), 200),
+        ("/no/such/page".into(), Some(&alice), 404),
+        ("/runs".into(), None, 401),
     ] {
-        let response = http()
-            .get(app.url(&path))
-            .header("cookie", format!("qrun_token={session}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "{path}");
+        // As a browser asks: an API client's unknown path gets JSON, not the 404 page.
+        let mut request = http().get(app.url(&path)).header("accept", "text/html");
+        if let Some(session) = session {
+            request = request.header("cookie", format!("qrun_token={session}"));
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
         let headers = response.headers();
-        let csp = headers["content-security-policy"].to_str().unwrap();
+        let csp = headers
+            .get("content-security-policy")
+            .unwrap_or_else(|| panic!("{path}: no Content-Security-Policy ({status})"))
+            .to_str()
+            .unwrap();
         assert!(
             csp.starts_with("default-src 'none'; style-src 'sha256-"),
             "{path}: {csp}"
