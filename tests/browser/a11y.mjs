@@ -11,7 +11,8 @@
 //   - axe-core finds no violation of WCAG 2.0/2.1/2.2 A and AA;
 //   - at 390 px the page is no wider than the viewport (documentElement.scrollWidth <= 390);
 //   - a full-page screenshot goes to SCREENSHOT_DIR/a11y-NAME-SCHEME-WIDTH.png;
-// printing `checked NAME` after each page. Then, keyboard only, on KEYBOARD_PATH (a circuit
+// printing `checked NAME` after each page; on each page, at both widths, the first Tab reaches
+// the skip link and Enter on it moves focus to <main>. Then, keyboard only, on KEYBOARD_PATH (a circuit
 // page, signed in) at both widths: the first Tab reaches the skip link, Enter on it moves
 // focus to <main>, the run form is reached within a few stops, and the source is a single
 // stop (its line numbers are not tab stops); prints `keyboard WIDTH: run form at stop N`.
@@ -94,6 +95,21 @@ const show = async (page, { path, submit, open }) => {
   if (open) await page.evaluate((selector) => { document.querySelector(selector).open = true; }, open);
 };
 
+/// Keyboard only, on every page: the first Tab reaches the skip link and Enter on it moves
+/// focus to the page's <main>.
+const skipsToMain = async (page, where) => {
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  await page.keyboard.press("Tab");
+  const first = await page.evaluate(() => document.activeElement?.classList.contains("skip") ?? false);
+  if (!first) {
+    problems.push(`${where}: the first Tab does not reach the skip link`);
+    return;
+  }
+  await page.keyboard.press("Enter");
+  const main = await page.evaluate(() => document.activeElement?.id === "page");
+  if (!main) problems.push(`${where}: the skip link does not move focus to <main>`);
+};
+
 try {
   for (const entry of pages) {
     const { name, as: who } = entry;
@@ -123,6 +139,7 @@ try {
           if (wide > 390) problems.push(`${where}: ${wide} px wide, wider than the viewport`);
         }
         await page.screenshot({ path: join(shots, `a11y-${name}-${scheme}-${size.width}.png`), fullPage: true });
+        if (scheme === "light") await skipsToMain(page, where);
       }
     }
     await page.close();

@@ -1,7 +1,7 @@
 //! Every page against WCAG 2.2 AA in headless Chromium (`tests/browser/a11y.mjs`): axe-core
 //! finds no violation in light and dark at 1100 px and 390 px, no page is wider than a 390 px
-//! viewport, and the keyboard alone reaches the skip link first and a large circuit's run form
-//! within a few stops. Screenshots `a11y-NAME-SCHEME-WIDTH.png` go to `target/tmp/`.
+//! viewport, on every page the first Tab reaches the skip link and Enter on it moves focus to
+//! `<main>`, and the keyboard alone reaches a large circuit's run form within a few stops. Screenshots `a11y-NAME-SCHEME-WIDTH.png` go to `target/tmp/`.
 //!
 //! The page list (`plain` below) takes a page in one line: its name, its path, who looks; the
 //! pages a form post leads to (a refusal) and a page's states (a `<details>` opened) are one
