@@ -241,7 +241,7 @@ impl Application {
         Ok(self.tree.sweep().await?)
     }
 
-    /// Samples the dashboard's history now, as the sampler does every
+    /// Samples the dashboard's history now, as the HistorySampler does every
     /// `service::history::SAMPLE_EVERY`.
     pub async fn sample_history(&self) -> anyhow::Result<()> {
         Ok(self.tree.sample_history().await?)

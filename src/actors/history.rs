@@ -7,7 +7,7 @@ use super::periodic::Work;
 use crate::service::history::SharedHistory;
 use crate::store::{Store, StoreError};
 
-/// The sampler's work (run by a [`super::periodic::Periodic`] actor).
+/// The HistorySampler's work (run by a [`super::periodic::Periodic`] actor).
 pub struct HistorySampler {
     pub store: Store,
     /// The history the node's service reads.

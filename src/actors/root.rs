@@ -29,7 +29,7 @@ use crate::store::{Store, StoreError};
 
 type WatchdogMsg = PeriodicMsg<u64>;
 type DispatcherMsg = PeriodicMsg<()>;
-type SamplerMsg = PeriodicMsg<()>;
+type HistorySamplerMsg = PeriodicMsg<()>;
 
 pub const MAX_RESTARTS: usize = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
@@ -82,7 +82,7 @@ pub struct RootArgs {
     executor_tx: watch::Sender<Option<ActorRef<ExecutorMsg>>>,
     watchdog_tx: watch::Sender<Option<ActorRef<WatchdogMsg>>>,
     dispatcher_tx: watch::Sender<Option<ActorRef<DispatcherMsg>>>,
-    sampler_tx: watch::Sender<Option<ActorRef<SamplerMsg>>>,
+    history_sampler_tx: watch::Sender<Option<ActorRef<HistorySamplerMsg>>>,
 }
 
 pub struct RootState {
@@ -156,7 +156,7 @@ impl RootState {
                 let args = (SAMPLE_EVERY, work);
                 let (actor, _) =
                     Actor::spawn_linked(None, Periodic::default(), args, supervisor).await?;
-                a.sampler_tx.send_replace(Some(actor.clone()));
+                a.history_sampler_tx.send_replace(Some(actor.clone()));
                 actor.get_id()
             }
         };
@@ -226,12 +226,12 @@ impl Actor for RootSupervisor {
 pub struct ActorTree {
     pub root: ActorRef<RootMsg>,
     pub recorder: RecorderHandle,
-    /// The node's dashboard history, which the sampler feeds (the service reads it).
+    /// The node's dashboard history, which the HistorySampler feeds (the service reads it).
     pub history: SharedHistory,
     executor: watch::Receiver<Option<ActorRef<ExecutorMsg>>>,
     watchdog: watch::Receiver<Option<ActorRef<WatchdogMsg>>>,
     dispatcher: watch::Receiver<Option<ActorRef<DispatcherMsg>>>,
-    sampler: watch::Receiver<Option<ActorRef<SamplerMsg>>>,
+    history_sampler: watch::Receiver<Option<ActorRef<HistorySamplerMsg>>>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -247,7 +247,7 @@ impl ActorTree {
         let (executor_tx, executor) = watch::channel(None);
         let (watchdog_tx, watchdog) = watch::channel(None);
         let (dispatcher_tx, dispatcher) = watch::channel(None);
-        let (sampler_tx, sampler) = watch::channel(None);
+        let (history_sampler_tx, history_sampler) = watch::channel(None);
         let recorder = RecorderHandle::new(recorder_rx, changes.clone());
         let history = SharedHistory::default();
         let args = RootArgs {
@@ -262,7 +262,7 @@ impl ActorTree {
             executor_tx,
             watchdog_tx,
             dispatcher_tx,
-            sampler_tx,
+            history_sampler_tx,
         };
         let (root, join) = Actor::spawn(None, RootSupervisor, args).await?;
         Ok(ActorTree {
@@ -272,7 +272,7 @@ impl ActorTree {
             executor,
             watchdog,
             dispatcher,
-            sampler,
+            history_sampler,
             join,
         })
     }
@@ -305,9 +305,9 @@ impl ActorTree {
         }
     }
 
-    /// Samples the dashboard's history now (as the sampler does on its timer).
+    /// Samples the dashboard's history now (as the HistorySampler does on its timer).
     pub async fn sample_history(&self) -> Result<(), StoreError> {
-        let Some(sampler) = self.sampler.borrow().clone() else {
+        let Some(sampler) = self.history_sampler.borrow().clone() else {
             return Ok(());
         };
         match sampler.call(PeriodicMsg::RunNow, None).await {

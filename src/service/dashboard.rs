@@ -5,7 +5,7 @@
 //! indexed queries as one. Counts only, never an id: the dashboard is public, like
 //! `/api/health/runs`. Each snapshot also feeds the last hour's per-minute history
 //! ([`super::history`]: endings per minute and queue depth, in memory, at most 60 buckets),
-//! which the node's sampler feeds too, whether or not anyone looks.
+//! which the node's HistorySampler feeds too, whether or not anyone looks.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

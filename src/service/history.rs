@@ -3,7 +3,7 @@
 //! at most [`MINUTES`] buckets, oldest first; a minute that falls out of the hour is dropped.
 //!
 //! It is fed ([`SharedHistory::sample`]) on every node every [`SAMPLE_EVERY`] by the actor
-//! tree's sampler (`actors::sampler`), whether or not anyone has a dashboard open, and by each
+//! tree's HistorySampler (`actors::history`), whether or not anyone has a dashboard open, and by each
 //! dashboard snapshot (at most every `dashboard::FRESH_FOR` while a dashboard is open):
 //! - endings are counted from the database (`runs.completed_at`) per minute: the current
 //!   minute again at each sample, an ended minute once more after it ended and then never
@@ -148,7 +148,7 @@ impl History {
     }
 }
 
-/// The node's history, shared by the sampler and the dashboard's snapshots.
+/// The node's history, shared by the HistorySampler and the dashboard's snapshots.
 #[derive(Clone, Debug, Default)]
 pub struct SharedHistory(Arc<Mutex<History>>);
 

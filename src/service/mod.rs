@@ -58,7 +58,7 @@ pub struct Service {
     tree: ractor::ActorCell,
     /// The dashboard's latest snapshot.
     dashboard: dashboard::DashboardCache,
-    /// The node's last hour, per minute (fed by the actor tree's sampler and the snapshots).
+    /// The node's last hour, per minute (fed by the actor tree's HistorySampler and the snapshots).
     history: history::SharedHistory,
 }
 
