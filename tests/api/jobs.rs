@@ -31,18 +31,23 @@ async fn send(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Asserts that posting `body`, another job than the one `key` created, is refused as a reuse
-/// of the key (422 `idempotency_key_reused`).
-async fn assert_key_reused(app: &TestApp, token: &str, body: &Value, key: &str) {
-    let (status, error) = send(
+/// `POST /api/jobs` of `body` as `token`'s user, with `key` as its `Idempotency-Key`.
+async fn post_job(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+    send(
         app,
         reqwest::Method::POST,
         "/api/jobs",
         token,
         Some(body),
-        Some(key),
+        key,
     )
-    .await;
+    .await
+}
+
+/// Asserts that posting `body`, another job than the one `key` created, is refused as a reuse
+/// of the key (422 `idempotency_key_reused`).
+async fn assert_key_reused(app: &TestApp, token: &str, body: &Value, key: &str) {
+    let (status, error) = post_job(app, token, body, Some(key)).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (422, Some("idempotency_key_reused")),
@@ -84,15 +89,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
         "runs": [named("alice/bell", "bell-a", 100), too_slow, named("alice/bell", "bell-b", 50)],
         "tags": ["sweep", "2026", "sweep"],
     });
-    let (status, job) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&body),
-        Some("job-1"),
-    )
-    .await;
+    let (status, job) = post_job(&app, &alice, &body, Some("job-1")).await;
     assert_eq!(status, 201, "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(job["tags"], json!(["2026", "sweep"]));
@@ -109,15 +106,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
     assert_eq!(job["runs"][2]["run"]["shots"], 50);
 
     // A replay is the same job (200); the key for another job is 422.
-    let (status, again) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&body),
-        Some("job-1"),
-    )
-    .await;
+    let (status, again) = post_job(&app, &alice, &body, Some("job-1")).await;
     assert_eq!((status, &again["id"]), (200, &job["id"]));
     let other = json!({"runs": [named("alice/bell", "bell-a", 101)]});
     assert_key_reused(&app, &alice, &other, "job-1").await;
@@ -169,7 +158,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
 
     // Listing by tag; tags replaced.
     let second = json!({"runs": [named("alice/bell", "solo", 10)], "tags": ["other"]});
-    let (status, solo) = send(&app, Method::POST, "/api/jobs", &alice, Some(&second), None).await;
+    let (status, solo) = post_job(&app, &alice, &second, None).await;
     assert_eq!(status, 201, "{solo}");
     let (_, page) = send(&app, Method::GET, "/api/jobs?tag=sweep", &alice, None, None).await;
     assert_eq!(page["jobs"].as_array().unwrap().len(), 1, "{page}");
@@ -235,7 +224,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
     // A bad run refuses the whole job, naming it; nothing is created.
     let (_, before) = send(&app, Method::GET, "/api/runs?limit=100", &alice, None, None).await;
     let bad = json!({"runs": [named("alice/bell", "ok", 10), named("alice/bell", "too many", 1_000_000)]});
-    let (status, error) = send(&app, Method::POST, "/api/jobs", &alice, Some(&bad), None).await;
+    let (status, error) = post_job(&app, &alice, &bad, None).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (400, Some("invalid_shots"))
@@ -252,15 +241,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
         before["runs"].as_array().unwrap().len(),
         after["runs"].as_array().unwrap().len()
     );
-    let (status, error) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&json!({"runs": []})),
-        None,
-    )
-    .await;
+    let (status, error) = post_job(&app, &alice, &json!({"runs": []}), None).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (400, Some("invalid_job"))
@@ -299,15 +280,7 @@ async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
         "note": "θ sweep",
     });
     let body = json!({"runs": [named("alice/bell", "a", 10)], "metadata": metadata});
-    let (status, job) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&body),
-        Some("m-1"),
-    )
-    .await;
+    let (status, job) = post_job(&app, &alice, &body, Some("m-1")).await;
     assert_eq!((status, &job["metadata"]), (201, &metadata), "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
     let (status, read) = send(
@@ -320,25 +293,17 @@ async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
     )
     .await;
     assert_eq!((status, &read["metadata"]), (200, &metadata), "{read}");
-    let (status, replay) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&body),
-        Some("m-1"),
-    )
-    .await;
+    let (status, replay) = post_job(&app, &alice, &body, Some("m-1")).await;
     assert_eq!((status, &replay["id"]), (200, &job["id"]));
     let other = json!({"runs": [named("alice/bell", "a", 10)], "metadata": {"note": "another"}});
     assert_key_reused(&app, &alice, &other, "m-1").await;
 
     // None given: `{}`. Not an object: a malformed body.
     let plain = json!({"runs": [named("alice/bell", "a", 10)]});
-    let (status, job) = send(&app, Method::POST, "/api/jobs", &alice, Some(&plain), None).await;
+    let (status, job) = post_job(&app, &alice, &plain, None).await;
     assert_eq!((status, &job["metadata"]), (201, &json!({})), "{job}");
     let listed = json!({"runs": [named("alice/bell", "a", 10)], "metadata": [1, 2]});
-    let (status, error) = send(&app, Method::POST, "/api/jobs", &alice, Some(&listed), None).await;
+    let (status, error) = post_job(&app, &alice, &listed, None).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (400, Some("invalid_body")),
@@ -348,25 +313,9 @@ async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
     // 65536 bytes as compact JSON is the most: `{"x":"…"}` is 8 bytes around the string.
     let (_, before) = send(&app, Method::GET, "/api/jobs?limit=100", &alice, None, None).await;
     let sized = |bytes: usize| json!({"runs": [named("alice/bell", "a", 10)], "metadata": {"x": "y".repeat(bytes - 8)}});
-    let (status, fits) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&sized(65536)),
-        None,
-    )
-    .await;
+    let (status, fits) = post_job(&app, &alice, &sized(65536), None).await;
     assert_eq!(status, 201, "{fits}");
-    let (status, error) = send(
-        &app,
-        Method::POST,
-        "/api/jobs",
-        &alice,
-        Some(&sized(65537)),
-        None,
-    )
-    .await;
+    let (status, error) = post_job(&app, &alice, &sized(65537), None).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (400, Some("invalid_job")),
@@ -390,7 +339,7 @@ async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
         "{backends}"
     );
     let three = json!({"runs": [named("alice/bell", "a", 10), named("alice/bell", "b", 10), named("alice/bell", "c", 10)]});
-    let (status, error) = send(&app, Method::POST, "/api/jobs", &alice, Some(&three), None).await;
+    let (status, error) = post_job(&app, &alice, &three, None).await;
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (400, Some("invalid_job")),
