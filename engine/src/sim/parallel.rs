@@ -76,11 +76,11 @@ impl Amps {
         }
     }
 
-    /// Pointer to the `N` amplitudes from `index` on, for vector loads and stores of a run
+    /// Pointer to the `n` amplitudes from `index` on, for vector loads and stores of a run
     /// the caller's group owns (see type doc).
     #[inline(always)]
-    pub(crate) fn run_ptr<const N: usize>(self, index: usize) -> *mut Complex64 {
-        assert!(index + N <= self.len);
+    pub(crate) fn run_ptr(self, index: usize, n: usize) -> *mut Complex64 {
+        assert!(index + n <= self.len);
         // SAFETY: in bounds (checked above).
         unsafe { self.ptr.add(index) }
     }
@@ -126,11 +126,18 @@ where
         ptr: amps.as_mut_ptr(),
         len: amps.len(),
     };
-    // Groups `g..g + LANES` (g a multiple of LANES) have consecutive bases when every
-    // position is above the lane bits.
-    let consecutive = positions
+    // Groups `g..g + LANES` (g a multiple of LANES) have bases `stride` apart when the
+    // positions are `0..m` (stride `2^m`) and then only positions above the lane bits
+    // shifted past them: consecutive bases where no position is below the lane bits.
+    let low = positions
+        .iter()
+        .zip(0..)
+        .take_while(|&(&p, i)| p == i)
+        .count();
+    let stride = 1usize << low;
+    let strided = positions[low..]
         .first()
-        .is_none_or(|&p| p >= LANES.trailing_zeros() as usize)
+        .is_none_or(|&p| p >= low + LANES.trailing_zeros() as usize)
         && per_chunk.is_multiple_of(LANES);
     let run_chunk = |chunk: usize| -> Result<()> {
         interrupt.check()?;
@@ -140,12 +147,12 @@ where
         let base_of = |group: usize| positions.iter().fold(group, |i, &p| insert_zero(i, p)) | set;
         while group < end {
             let count = LANES.min(end - group);
-            if consecutive && count == LANES {
-                // No position among the low bits that number the lanes: the lanes' bases
-                // are the first one's plus the lane.
+            if strided && count == LANES {
+                // No position among the bits that number the lanes (past the `0..m`
+                // ones): the lanes' bases are the first one's plus `lane · stride`.
                 let first = base_of(group);
                 for (lane, base) in bases.iter_mut().enumerate() {
-                    *base = first + lane;
+                    *base = first + lane * stride;
                 }
             } else {
                 for (lane, base) in bases[..count].iter_mut().enumerate() {
@@ -270,6 +277,12 @@ mod tests {
             (4, vec![1, 3], 0),
             (5, vec![0, 2, 4], 0b00100),
             (16, vec![3, 15], 1 << 15),
+            // Strided bases (positions 0..m, then none below m + 3): m = 1 and 2, and
+            // positions too close above 0..m for it.
+            (16, vec![0, 4, 9], 0),
+            (17, vec![0, 1, 5, 16], 0b10),
+            (16, vec![0, 1, 2], 0),
+            (16, vec![0, 2, 12], 0),
         ] {
             let mut amps = vec![Complex64::new(0.0, 0.0); 1 << n];
             let mask: usize = positions.iter().map(|p| 1 << p).sum();
