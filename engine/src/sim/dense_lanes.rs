@@ -1,22 +1,31 @@
-//! Dense kernels on blocks with a qubit below 3, in AVX-512 (the way qsim's "low" kernels
-//! work): the state is taken four amplitudes to a vector (two f64 lanes each), so qubits 0
-//! and 1 number the amplitudes *within* a vector and every other qubit picks *which*
-//! vectors a group reads. A block's qubits split into `ℓ` lane qubits (those among 0 and 1)
-//! and `h` register qubits: a group of `H = 2^h` vectors is loaded once, and each output
-//! vector is the sum, over the `H` input vectors and the `P = 2^ℓ` permutations of their
-//! amplitudes that flip a subset of the lane qubits, of that permuted vector times a
-//! vector of per-amplitude matrix entries. That is `D / 2` fused multiply-adds per
-//! amplitude (`D = H · P`), as for a block on qubits from 3 up (`kernels`'
-//! `apply_run8_avx512`), where the general loop gathered each amplitude of a group into a
-//! lane. On a 22-qubit state, one thread (2-vCPU EPYC, 2026-12-06): 2.9 / 2.8 / 4.2 / 7.3 ns
-//! per amplitude for 2–5 qubits with qubit 0, against 4.0 / 3.6 / 4.9 / 7.6 gathered and
-//! 2.3 / 3.0 / 3.9 / 7.0 for blocks on qubits 3, 7, 9, 11, 5.
+//! Dense kernels written with vector intrinsics, the way qsim's "low" kernels work, for
+//! AVX-512 (8 f64 lanes: four amplitudes to a vector) and AVX2 (4 lanes: two amplitudes).
+//! The lowest qubits (0 and 1 in AVX-512, 0 in AVX2: [`Isa::LANE_QUBITS`]) number the
+//! amplitudes *within* a vector and every other qubit picks *which* vectors a group reads.
+//! A block's qubits split into `ℓ` lane qubits (those among the lowest) and `h` register
+//! qubits: a group of `H = 2^h` vectors is loaded once, and each output vector is the sum,
+//! over the `H` input vectors and the `P = 2^ℓ` permutations of their amplitudes that flip
+//! a subset of the lane qubits, of that permuted vector times a vector of per-amplitude
+//! matrix entries. That is `D / 2` fused multiply-adds per amplitude (`D = H · P`) in
+//! AVX-512 and `D` in AVX2, the FMA units' floor.
+//!
+//! With AVX-512 the kernel serves blocks with a qubit below 3 (`kernels`'
+//! `apply_run8_avx512` those from 3 up); on a 22-qubit state, one thread (2-vCPU Zen 5 EPYC,
+//! 2026-12-06): 2.9 / 2.8 / 4.2 / 7.3 ns per amplitude for 2–5 qubits with qubit 0, against
+//! 4.0 / 3.6 / 4.9 / 7.6 gathered into lanes by the general loop. With AVX2 it serves every
+//! dense block: on a 24-qubit state, one thread (2-vCPU Zen 3 EPYC, 2026-12-06), blocks of
+//! 2–5 qubits on 3, 7, 9, 11, 5 went from 3.6 / 6.1 / 24.1 / 17.3 ns per amplitude (the
+//! general loop compiled for AVX2, its accumulators spilled from the 16 registers) to
+//! 2.6–3.9 / 3.5–5.6 / 5.0–7.2 / 7.9–11.3 over three runs of `kernel_costs` (that VM is
+//! that noisy; the FMA floor is 0.8 / 1.6 / 3.3 / 6.5).
 //!
 //! The sums run in another order than the portable loop's, so results agree with it to
 //! rounding (the tests compare within 1e-12), not bit for bit.
 
 use std::arch::x86_64::{
-    __m512d, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_permute_pd, _mm512_set_pd, _mm512_set1_pd,
+    __m256d, __m512d, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_permute_pd, _mm256_permute2f128_pd,
+    _mm256_set_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_xor_pd,
+    _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_permute_pd, _mm512_set_pd, _mm512_set1_pd,
     _mm512_setzero_pd, _mm512_shuffle_f64x2, _mm512_storeu_pd, _mm512_xor_pd,
 };
 
@@ -27,31 +36,199 @@ use super::parallel::{Amps, for_each_group};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
-/// Amplitudes in one vector (of 8 f64).
-const WIDTH: usize = 4;
+/// An instruction set's vector of f64 and the operations the kernel takes from it. Every
+/// function is an intrinsic the CPU must have: the caller checked it (`simd::level`), and
+/// they are only called from [`Isa::apply`]'s build for the set.
+pub(super) trait Isa: Sized {
+    type V: Copy;
+    /// Amplitudes in one vector.
+    const WIDTH: usize;
+    /// Qubits numbering the amplitudes within a vector: `log2(WIDTH)`.
+    const LANE_QUBITS: usize;
+    /// Groups computed together: each load of a matrix entry serves this many groups.
+    const GROUPS: usize;
+    /// Accumulators held in registers at once (groups × output vectors): each input
+    /// vector's permutations are formed once for all of them.
+    const ACCUMULATORS: usize;
 
-/// Groups computed together: each load of a matrix entry serves this many groups.
-const GROUPS: usize = 4;
+    /// [`LaneBlock::apply`] compiled for the instruction set.
+    ///
+    /// # Safety
+    /// The CPU has the instruction set.
+    unsafe fn apply<const H: usize, const P: usize, const B: usize>(
+        block: &LaneBlock<Self, H, P>,
+        a: Amps,
+        bases: [usize; B],
+    );
+    /// All lanes 0.
+    unsafe fn zero() -> Self::V;
+    /// Every lane `x`.
+    unsafe fn splat(x: f64) -> Self::V;
+    /// The vector at `ptr` (`2 · WIDTH` f64, unaligned).
+    unsafe fn load(ptr: *const f64) -> Self::V;
+    /// Writes `v` at `ptr`.
+    unsafe fn store(ptr: *mut f64, v: Self::V);
+    /// `a · b + c`, lane by lane, one rounding.
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// Each amplitude `(re, im)` turned into `(−im, re)`: multiplied by `i`.
+    unsafe fn times_i(v: Self::V) -> Self::V;
+    /// `v` with its amplitude `j` taken from amplitude `j ^ flip` (`flip < WIDTH`).
+    unsafe fn permute(v: Self::V, flip: usize) -> Self::V;
+}
 
-/// Accumulators held in registers at once (`GROUPS` groups × output vectors), half of the
-/// 32: each input vector's permutations are formed once for all of them.
-const ACCUMULATORS: usize = 16;
+/// AVX-512F with AVX-512DQ (its `xor` of f64 vectors) and FMA.
+pub(super) struct Avx512;
+
+impl Isa for Avx512 {
+    type V = __m512d;
+    const WIDTH: usize = 4;
+    const LANE_QUBITS: usize = 2;
+    const GROUPS: usize = 4;
+    /// Half of the 32 registers.
+    const ACCUMULATORS: usize = 16;
+
+    unsafe fn apply<const H: usize, const P: usize, const B: usize>(
+        block: &LaneBlock<Self, H, P>,
+        a: Amps,
+        bases: [usize; B],
+    ) {
+        #[target_feature(enable = "avx512f,avx512dq,fma")]
+        fn build<const H: usize, const P: usize, const B: usize>(
+            block: &LaneBlock<Avx512, H, P>,
+            a: Amps,
+            bases: [usize; B],
+        ) {
+            // SAFETY: this build has the features.
+            unsafe { block.apply(a, bases) }
+        }
+        // SAFETY: the caller checked that the CPU has the features.
+        unsafe { build(block, a, bases) }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> __m512d {
+        unsafe { _mm512_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> __m512d {
+        unsafe { _mm512_set1_pd(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(ptr: *const f64) -> __m512d {
+        unsafe { _mm512_loadu_pd(ptr) }
+    }
+    #[inline(always)]
+    unsafe fn store(ptr: *mut f64, v: __m512d) {
+        unsafe { _mm512_storeu_pd(ptr, v) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+        unsafe { _mm512_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn times_i(v: __m512d) -> __m512d {
+        // Swap each pair, then negate the new real part (-0.0 in the even lanes).
+        unsafe {
+            let negate_re = _mm512_set_pd(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
+            _mm512_xor_pd(_mm512_permute_pd::<0b0101_0101>(v), negate_re)
+        }
+    }
+    #[inline(always)]
+    unsafe fn permute(v: __m512d, flip: usize) -> __m512d {
+        // A permutation of the vector's four 128-bit lanes: [1, 0, 3, 2], [2, 3, 0, 1],
+        // [3, 2, 1, 0].
+        unsafe {
+            match flip {
+                0 => v,
+                1 => _mm512_shuffle_f64x2::<0b10_11_00_01>(v, v),
+                2 => _mm512_shuffle_f64x2::<0b01_00_11_10>(v, v),
+                _ => _mm512_shuffle_f64x2::<0b00_01_10_11>(v, v),
+            }
+        }
+    }
+}
+
+/// AVX2 with FMA.
+pub(super) struct Avx2;
+
+impl Isa for Avx2 {
+    type V = __m256d;
+    const WIDTH: usize = 2;
+    const LANE_QUBITS: usize = 1;
+    const GROUPS: usize = 4;
+    /// Half of the 16 registers.
+    const ACCUMULATORS: usize = 8;
+
+    unsafe fn apply<const H: usize, const P: usize, const B: usize>(
+        block: &LaneBlock<Self, H, P>,
+        a: Amps,
+        bases: [usize; B],
+    ) {
+        #[target_feature(enable = "avx2,fma")]
+        fn build<const H: usize, const P: usize, const B: usize>(
+            block: &LaneBlock<Avx2, H, P>,
+            a: Amps,
+            bases: [usize; B],
+        ) {
+            // SAFETY: this build has the features.
+            unsafe { block.apply(a, bases) }
+        }
+        // SAFETY: the caller checked that the CPU has the features.
+        unsafe { build(block, a, bases) }
+    }
+    #[inline(always)]
+    unsafe fn zero() -> __m256d {
+        unsafe { _mm256_setzero_pd() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f64) -> __m256d {
+        unsafe { _mm256_set1_pd(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(ptr: *const f64) -> __m256d {
+        unsafe { _mm256_loadu_pd(ptr) }
+    }
+    #[inline(always)]
+    unsafe fn store(ptr: *mut f64, v: __m256d) {
+        unsafe { _mm256_storeu_pd(ptr, v) }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: __m256d, b: __m256d, c: __m256d) -> __m256d {
+        unsafe { _mm256_fmadd_pd(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn times_i(v: __m256d) -> __m256d {
+        unsafe {
+            let negate_re = _mm256_set_pd(0.0, -0.0, 0.0, -0.0);
+            _mm256_xor_pd(_mm256_permute_pd::<0b0101>(v), negate_re)
+        }
+    }
+    #[inline(always)]
+    unsafe fn permute(v: __m256d, flip: usize) -> __m256d {
+        // The vector's two 128-bit lanes exchanged.
+        unsafe {
+            match flip {
+                0 => v,
+                _ => _mm256_permute2f128_pd::<0x01>(v, v),
+            }
+        }
+    }
+}
 
 /// Applies the dense `matrix` (row-major, bit `i` of an index is `qubits[i]`, as in
-/// `Kernel::Dense`) to `amps` with the AVX-512 kernel above. The caller checks that the CPU
-/// has AVX-512F, AVX-512DQ and FMA (`simd::level`), that `qubits` has 2 to 5 distinct
-/// qubits and that the state has at least 2 qubits.
-pub(super) fn apply(
+/// `Kernel::Dense`) to `amps` with the kernel above for instruction set `I`. The caller
+/// checks that the CPU has it (`simd::level`), that `qubits` has 2 to 5 distinct qubits and
+/// that the state has at least [`Isa::LANE_QUBITS`] qubits.
+pub(super) fn apply<I: Isa>(
     amps: &mut [Complex64],
     qubits: &[usize],
     matrix: &[Complex64],
     interrupt: &Interrupt<'_>,
 ) -> Result<()> {
-    let lanes = qubits.iter().filter(|&&q| q < 2).count();
+    let lanes = qubits.iter().filter(|&&q| q < I::LANE_QUBITS).count();
     macro_rules! dispatch {
         ($(($k:literal, $l:literal) => ($h:literal, $p:literal)),* $(,)?) => {
             match (qubits.len(), lanes) {
-                $(($k, $l) => run::<$h, $p>(amps, qubits, matrix, interrupt),)*
+                $(($k, $l) => run::<I, $h, $p>(amps, qubits, matrix, interrupt),)*
                 (k, l) => unreachable!("dense kernel on {k} qubits, {l} of them lane qubits"),
             }
         };
@@ -63,32 +240,43 @@ pub(super) fn apply(
     }
 }
 
-fn run<const H: usize, const P: usize>(
+fn run<I: Isa, const H: usize, const P: usize>(
     amps: &mut [Complex64],
     qubits: &[usize],
     matrix: &[Complex64],
     interrupt: &Interrupt<'_>,
 ) -> Result<()> {
-    let block = LaneBlock::<H, P>::new(qubits, matrix, amps.len());
-    let mut positions: Vec<usize> = qubits.iter().copied().chain([0, 1]).collect();
+    let block = LaneBlock::<I, H, P>::new(qubits, matrix, amps.len());
+    let mut positions: Vec<usize> = qubits.iter().copied().chain(0..I::LANE_QUBITS).collect();
     positions.sort_unstable();
     positions.dedup();
     for_each_group(amps, &positions, 0, interrupt, |a, bases| {
-        let mut quads = bases.chunks_exact(GROUPS);
-        for quad in &mut quads {
-            // SAFETY: the caller checked that the CPU has AVX-512F, AVX-512DQ and FMA (see
-            // `apply`).
-            unsafe { block.apply::<GROUPS>(a, quad.try_into().expect("GROUPS bases")) };
+        macro_rules! in_groups_of {
+            ($groups:literal) => {{
+                let mut groups = bases.chunks_exact($groups);
+                for part in &mut groups {
+                    // SAFETY: the caller checked that the CPU has the instruction set (see
+                    // `apply`).
+                    unsafe { I::apply::<H, P, $groups>(&block, a, part.try_into().unwrap()) };
+                }
+                for &base in groups.remainder() {
+                    // SAFETY: as above.
+                    unsafe { I::apply::<H, P, 1>(&block, a, [base]) };
+                }
+            }};
         }
-        for &base in quads.remainder() {
-            // SAFETY: as above.
-            unsafe { block.apply::<1>(a, [base]) };
+        match I::GROUPS {
+            4 => in_groups_of!(4),
+            _ => in_groups_of!(2),
         }
     })
 }
 
-/// A block's matrix as per-amplitude vectors of entries.
-struct LaneBlock<const H: usize, const P: usize> {
+/// Most output vectors of a group computed at once: [`Isa::ACCUMULATORS`] for one group.
+const MAX_ROWS: usize = 16;
+
+/// A block's matrix as per-amplitude vectors of entries, for instruction set `I`.
+pub(super) struct LaneBlock<I, const H: usize, const P: usize> {
     /// Index offsets of the `H` vectors of a group (the register qubits' bit patterns).
     offsets: [usize; H],
     /// The lane permutations: amplitude `j` of a vector takes amplitude `j ^ flips[p]`.
@@ -101,11 +289,12 @@ struct LaneBlock<const H: usize, const P: usize> {
     im: Vec<f64>,
     /// How far ahead each vector is prefetched (`kernels::prefetch_ahead`), 0 for not.
     ahead: usize,
+    isa: std::marker::PhantomData<fn() -> I>,
 }
 
-impl<const H: usize, const P: usize> LaneBlock<H, P> {
+impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
     /// f64 per entry in the tables.
-    const PER_ENTRY: usize = if P == 1 { 1 } else { 2 * WIDTH };
+    const PER_ENTRY: usize = if P == 1 { 1 } else { 2 * I::WIDTH };
 
     /// Where the entries for output vector `r`, input vector `c` and permutation `p`
     /// start in the tables.
@@ -119,7 +308,7 @@ impl<const H: usize, const P: usize> LaneBlock<H, P> {
         let dim = 1 << qubits.len();
         let entry = |index: usize| matrix_index(index, qubits);
         let (mut lane_qubits, high): (Vec<usize>, Vec<usize>) =
-            qubits.iter().partition(|&&q| q < 2);
+            qubits.iter().partition(|&&q| q < I::LANE_QUBITS);
         lane_qubits.sort_unstable();
         let flips: [usize; P] = offsets(&lane_qubits).try_into().expect("2^ℓ flips");
         let offsets: [usize; H] = offsets(&high).try_into().expect("2^h offsets");
@@ -146,77 +335,69 @@ impl<const H: usize, const P: usize> LaneBlock<H, P> {
             re: table(|z| z.re),
             im: table(|z| z.im),
             ahead: prefetch_ahead(len, qubits),
+            isa: std::marker::PhantomData,
         }
     }
 
     /// Applies the block to the `B` groups at `bases` (each with its bits at the block's
-    /// qubits and at 0 and 1 clear).
-    #[target_feature(enable = "avx512f,avx512dq,fma")]
-    fn apply<const B: usize>(&self, a: Amps, bases: [usize; B]) {
-        // -0.0 in the real (even) lanes: flips the sign of the real parts.
-        let negate_re = _mm512_set_pd(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
-        let mut v = [[_mm512_setzero_pd(); H]; B];
-        let mut swapped = [[_mm512_setzero_pd(); H]; B];
-        for (b, &base) in bases.iter().enumerate() {
-            for (c, &offset) in self.offsets.iter().enumerate() {
-                if self.ahead != 0 {
-                    a.prefetch((base | offset) + self.ahead);
+    /// qubits and at the lane qubits clear).
+    ///
+    /// # Safety
+    /// The CPU has instruction set `I`; called only from a build for it ([`Isa::apply`]).
+    #[inline(always)]
+    unsafe fn apply<const B: usize>(&self, a: Amps, bases: [usize; B]) {
+        // SAFETY (every `I::` call): the caller's build has the instruction set.
+        unsafe {
+            let mut v = [[I::zero(); H]; B];
+            let mut swapped = [[I::zero(); H]; B];
+            for (b, &base) in bases.iter().enumerate() {
+                for (c, &offset) in self.offsets.iter().enumerate() {
+                    if self.ahead != 0 {
+                        a.prefetch((base | offset) + self.ahead);
+                    }
+                    // `run_ptr` checks that the vector's amplitudes are in bounds.
+                    let ptr = a.run_ptr(base | offset, I::WIDTH).cast::<f64>();
+                    v[b][c] = I::load(ptr);
+                    swapped[b][c] = I::times_i(v[b][c]);
                 }
-                let ptr = a.run_ptr::<WIDTH>(base | offset).cast::<f64>();
-                // SAFETY: `run_ptr` checked that the 4 amplitudes (8 f64) are in bounds.
-                v[b][c] = unsafe { _mm512_loadu_pd(ptr) };
-                // (re, im) → (−im, re): swap each pair, then negate the new real part.
-                swapped[b][c] = _mm512_xor_pd(_mm512_permute_pd::<0b0101_0101>(v[b][c]), negate_re);
             }
-        }
-        let rows = (ACCUMULATORS / B).min(H);
-        for first in (0..H).step_by(rows) {
-            let rows = rows.min(H - first);
-            let mut out = [[_mm512_setzero_pd(); B]; ACCUMULATORS];
-            for c in 0..H {
-                for (p, &flip) in self.flips.iter().enumerate() {
-                    let x: [__m512d; B] = std::array::from_fn(|b| permute(v[b][c], flip));
-                    let y: [__m512d; B] = std::array::from_fn(|b| permute(swapped[b][c], flip));
-                    for (k, out) in out[..rows].iter_mut().enumerate() {
-                        let at = Self::at(first + k, c, p);
-                        let (re, im) = if P == 1 {
-                            (_mm512_set1_pd(self.re[at]), _mm512_set1_pd(self.im[at]))
-                        } else {
-                            let (re, im) = (&self.re[at..at + 8], &self.im[at..at + 8]);
-                            // SAFETY: each slice is 8 f64.
-                            unsafe { (_mm512_loadu_pd(re.as_ptr()), _mm512_loadu_pd(im.as_ptr())) }
-                        };
-                        for b in 0..B {
-                            out[b] = _mm512_fmadd_pd(re, x[b], out[b]);
-                            out[b] = _mm512_fmadd_pd(im, y[b], out[b]);
+            let rows = (I::ACCUMULATORS / B).clamp(1, H);
+            for first in (0..H).step_by(rows) {
+                let rows = rows.min(H - first);
+                let mut out = [[I::zero(); B]; MAX_ROWS];
+                for c in 0..H {
+                    for (p, &flip) in self.flips.iter().enumerate() {
+                        let x: [I::V; B] = std::array::from_fn(|b| I::permute(v[b][c], flip));
+                        let y: [I::V; B] = std::array::from_fn(|b| I::permute(swapped[b][c], flip));
+                        for (k, out) in out[..rows].iter_mut().enumerate() {
+                            let at = Self::at(first + k, c, p);
+                            let (re, im) = if P == 1 {
+                                (I::splat(self.re[at]), I::splat(self.im[at]))
+                            } else {
+                                let (re, im) = (
+                                    &self.re[at..at + 2 * I::WIDTH],
+                                    &self.im[at..at + 2 * I::WIDTH],
+                                );
+                                (I::load(re.as_ptr()), I::load(im.as_ptr()))
+                            };
+                            for b in 0..B {
+                                out[b] = I::fmadd(re, x[b], out[b]);
+                                out[b] = I::fmadd(im, y[b], out[b]);
+                            }
                         }
                     }
                 }
-            }
-            for (k, out) in out[..rows].iter().enumerate() {
-                for (b, &base) in bases.iter().enumerate() {
-                    let ptr = a
-                        .run_ptr::<WIDTH>(base | self.offsets[first + k])
-                        .cast::<f64>();
-                    // SAFETY: as for the loads; this group owns the vector (see `Amps`).
-                    unsafe { _mm512_storeu_pd(ptr, out[b]) };
+                for (k, out) in out[..rows].iter().enumerate() {
+                    for (b, &base) in bases.iter().enumerate() {
+                        let ptr = a
+                            .run_ptr(base | self.offsets[first + k], I::WIDTH)
+                            .cast::<f64>();
+                        // This group owns the vector (see `Amps`).
+                        I::store(ptr, out[b]);
+                    }
                 }
             }
         }
-    }
-}
-
-/// `v` with its amplitude `j` taken from amplitude `j ^ flip` (`flip` < 4): a permutation
-/// of the vector's four 128-bit lanes.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn permute(v: __m512d, flip: usize) -> __m512d {
-    match flip {
-        0 => v,
-        // Lanes [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0].
-        1 => _mm512_shuffle_f64x2::<0b10_11_00_01>(v, v),
-        2 => _mm512_shuffle_f64x2::<0b01_00_11_10>(v, v),
-        _ => _mm512_shuffle_f64x2::<0b00_01_10_11>(v, v),
     }
 }
 
@@ -248,10 +429,22 @@ mod tests {
 
     #[test]
     fn every_split_of_lane_and_register_qubits_applies_the_matrix() {
-        if simd::level() != simd::Level::Avx512 {
-            eprintln!("SKIPPED: this CPU has no AVX-512 (the kernel under test is not used)");
-            return;
+        match simd::level() {
+            simd::Level::Avx512 => {
+                applies_the_matrix::<Avx512>();
+                applies_the_matrix::<Avx2>();
+            }
+            simd::Level::Avx2 => {
+                eprintln!("SKIPPED for AVX-512: this CPU has only AVX2");
+                applies_the_matrix::<Avx2>();
+            }
+            simd::Level::Portable => {
+                eprintln!("SKIPPED: this CPU has neither AVX2 nor AVX-512 (the kernels are unused)")
+            }
         }
+    }
+
+    fn applies_the_matrix<I: Isa>() {
         // On 9 qubits every call takes four groups at a time; on 7 some take fewer; 15 is
         // past a cache block, so the kernel prefetches (`kernels::prefetch_ahead`).
         for n in [9, 7, 15] {
@@ -284,7 +477,7 @@ mod tests {
                     .map(|i| Complex64::new((i as f64 * 0.9).cos(), (i as f64 * 0.4).sin()))
                     .collect();
                 let mut amps = start.clone();
-                apply(&mut amps, qubits, &matrix, &Interrupt::never()).unwrap();
+                apply::<I>(&mut amps, qubits, &matrix, &Interrupt::never()).unwrap();
                 for (i, (a, b)) in amps
                     .iter()
                     .zip(reference(&start, qubits, &matrix))
@@ -292,7 +485,8 @@ mod tests {
                 {
                     assert!(
                         (a - b).norm() < 1e-12,
-                        "{n} qubits, {qubits:?} at {i}: {a} vs {b}"
+                        "{n} qubits, {qubits:?} at {i}: {a} vs {b} ({} lane qubits)",
+                        I::LANE_QUBITS
                     );
                 }
             }

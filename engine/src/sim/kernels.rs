@@ -574,8 +574,15 @@ fn dense<const D: usize>(
     }
     let level = simd::level();
     #[cfg(target_arch = "x86_64")]
-    if level == simd::Level::Avx512 && qubits.iter().any(|&q| q < LANES.trailing_zeros() as usize) {
-        return super::dense_lanes::apply(amps, qubits, matrix, interrupt);
+    {
+        use super::dense_lanes::{Avx2, Avx512, apply};
+        match level {
+            simd::Level::Avx512 if qubits.iter().any(|&q| q < LANES.trailing_zeros() as usize) => {
+                return apply::<Avx512>(amps, qubits, matrix, interrupt);
+            }
+            simd::Level::Avx2 => return apply::<Avx2>(amps, qubits, matrix, interrupt),
+            _ => {}
+        }
     }
     let block = MatrixBlock::<D>::new(qubits, matrix, amps.len());
     let mut positions = qubits.to_vec();
@@ -765,7 +772,7 @@ impl<const D: usize> MatrixBlock<D> {
                 a.prefetch((base | offset) + self.ahead);
                 a.prefetch((base | offset) + self.ahead + LANES / 2);
             }
-            let run = a.run_ptr::<LANES>(base | offset).cast::<f64>();
+            let run = a.run_ptr(base | offset, LANES).cast::<f64>();
             for (h, half) in v[c].iter_mut().enumerate() {
                 // SAFETY: `run_ptr` checked that the 8 amplitudes (16 f64) are in bounds.
                 *half = unsafe { _mm512_loadu_pd(run.add(8 * h)) };
@@ -787,7 +794,7 @@ impl<const D: usize> MatrixBlock<D> {
                 }
             }
             for (out, &offset) in out[..rows].iter().zip(&self.offsets[first..]) {
-                let run = a.run_ptr::<LANES>(base | offset).cast::<f64>();
+                let run = a.run_ptr(base | offset, LANES).cast::<f64>();
                 for (h, half) in out.iter().enumerate() {
                     // SAFETY: as for the loads; this group owns the run (see `Amps`).
                     unsafe { _mm512_storeu_pd(run.add(8 * h), *half) };
@@ -796,23 +803,14 @@ impl<const D: usize> MatrixBlock<D> {
         }
     }
 
-    /// [`MatrixBlock::apply`] compiled for AVX2 with FMA (4 lanes of f64).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn apply_avx2(&self, a: Amps, bases: &[usize]) {
-        self.apply::<true>(a, bases);
-    }
-
-    /// [`MatrixBlock::apply`] in its build for `level` (from [`simd::level`]).
+    /// [`MatrixBlock::apply`] in its build for `level` (from [`simd::level`]): AVX-512's, or
+    /// the portable one (with AVX2, `dense` gives every block to `dense_lanes`).
     #[inline(always)]
     fn apply_fastest(&self, a: Amps, bases: &[usize], level: simd::Level) {
         match level {
             // SAFETY: `simd::level` reports AVX-512 only when the CPU has it and FMA.
             #[cfg(target_arch = "x86_64")]
             simd::Level::Avx512 => unsafe { self.apply_avx512(a, bases) },
-            // SAFETY: `simd::level` reports AVX2 only when the CPU has it and FMA.
-            #[cfg(target_arch = "x86_64")]
-            simd::Level::Avx2 => unsafe { self.apply_avx2(a, bases) },
             _ => self.apply::<false>(a, bases),
         }
     }
