@@ -30,30 +30,19 @@ const CHECK_EVERY: usize = 1024;
 /// Widest diagonal block: a diagonal of 2^8 entries is still one cheap pass.
 const MAX_DIAGONAL_QUBITS: usize = 8;
 
-/// What a local kernel costs, relative to its cost as a pass over memory, when runs of local
-/// kernels are applied block by block in cache ([`group_local`]): its arithmetic, and the
-/// wait for each block to arrive. 0.6 from the Zen 5 EPYC of 2026-12-06, where a dense
-/// 2-qubit block costs 0.53 ns per amplitude in cache against 0.65–0.8 streamed and a blocked
-/// run its kernels' arithmetic plus about one pass (`plan_kernel_costs`); 0.25 before, from a
-/// host with half the FMA throughput, priced runs so cheap that QuantumVolume(24) was
-/// blocked where streaming fused blocks is faster (wall time, medians of three, 1 / 2
-/// threads: QV-24 3.38 → 3.11 / 2.07 → 1.77 s, QV-22 0.71 → 0.69 / 0.41 → 0.39, QFT-24 0.62
-/// → 0.62 / 0.41 → 0.38, `random_circuit(24, 20)` 1.91 → 2.00 / 1.13 → 1.14, with
-/// [`DENSE_COSTS`]' 4- and 5-qubit prices).
-const LOCAL_FACTOR: f64 = 0.6;
-
 /// Fuses `kernels` (applied in order) into an equivalent, cheaper sequence. With
 /// `blocking` (the plan groups local kernels, [`group_local`]), a kernel or block that is
-/// local costs [`LOCAL_FACTOR`] of a pass, so cheap diagonal and low-qubit gates are not
+/// local costs [`Prices::local_factor`] of a pass, so cheap diagonal and low-qubit gates are not
 /// folded into a dense block that would cost a pass of its own.
 pub(crate) fn fuse(
     kernels: Vec<Kernel>,
     blocking: bool,
     interrupt: &Interrupt<'_>,
 ) -> Result<Vec<Kernel>> {
+    let local_factor = prices().local_factor;
     let scaled = |cost: f64, local: bool| {
         if blocking && local {
-            cost * LOCAL_FACTOR
+            cost * local_factor
         } else {
             cost
         }
@@ -193,26 +182,81 @@ const DIAGONAL_COST: f64 = 0.65;
 /// two (its runs get shorter as the mask's lowest qubit drops).
 const PHASE_COST: f64 = 0.8;
 
-/// Dense blocks of 2 to 5 qubits, by width, with every qubit from 3 up (the matrix's
-/// arithmetic is below a pass's memory traffic up to 3 qubits and past it from 4). The 4-
-/// and 5-qubit prices keep their ratio to the 2-qubit one measured on the Zen 5 host of
-/// 2026-12-06 (0.75 / 1.08 / 1.56 / 3.64 ns per amplitude on 24 qubits, prefetching; they
-/// were 2.1 and 4.1 from a host with half its FMA throughput); see [`LOCAL_FACTOR`].
-const DENSE_COSTS: [f64; MAX_DENSE_QUBITS + 1] = [0.0, 0.0, 0.6, 0.9, 1.25, 2.9];
+/// What kernels cost where the CPU has one instruction-set level ([`simd::Level`]): the
+/// prices that depend on its FMA throughput and vector width.
+struct Prices {
+    /// Dense blocks of 2 to 5 qubits, by width, leaving no lane qubit unmoved.
+    dense: [f64; MAX_DENSE_QUBITS + 1],
+    /// Dense blocks of 2 to 5 qubits, by width, leaving a lane qubit ([`Prices::lanes`])
+    /// unmoved (a control or a diagonal factor of a decomposed multi-controlled gate): where
+    /// a block moves one, every other plan has a kernel moving it too, at a lane qubit's
+    /// price (charging it made QV-22's plan 25 % slower on the AVX-512 host, its SU(4) blocks
+    /// unfused; charged only for unmoved lane qubits that plan is unchanged and the random
+    /// circuit's 4–6 % faster).
+    dense_lane: [f64; MAX_DENSE_QUBITS + 1],
+    /// The qubits that number the amplitudes within the dense kernels' vectors.
+    lanes: usize,
+    /// What a local kernel costs, relative to its cost as a pass over memory, when runs of
+    /// local kernels are applied block by block in cache ([`group_local`]): its arithmetic,
+    /// and the wait for each block to arrive.
+    local_factor: f64,
+}
 
-/// Dense blocks of 2 to 5 qubits, by width, with a qubit below 3 (among the bits that
-/// number a vector's lanes: its basis states are gathered amplitude by amplitude), where
-/// the CPU has no AVX-512 (with it, `dense_lanes` permutes lanes in registers and such a
-/// block costs what [`DENSE_COSTS`] says: 2.9 / 2.8 / 4.2 / 7.3 with qubit 0 against
-/// 2.3 / 3.0 / 3.9 / 7.0 on qubits 3, 7, 9, 11, 5, measured with AVX-512 on a 2-vCPU EPYC
-/// on 2026-12-06, after 4.0 / 3.6 / 4.9 / 7.6 through the gathering path): 2.0 / 3.0 / 3.1
-/// / 5.5 with qubit 0, 1.7 for 2 qubits from qubit 2, 3.8 for 3 from qubit 1.
-/// Charged only where the block leaves such a qubit unmoved (a control or a diagonal
-/// factor of a decomposed multi-controlled gate): where it moves one, every other plan
-/// has a kernel moving it too, at a lane qubit's price (the measured price made QV-22's
-/// plan 25 % slower, its SU(4) blocks unfused; charged only for unmoved lane qubits it
-/// is unchanged and the random circuit's plan 4–6 % faster).
-const DENSE_LANE_COSTS: [f64; MAX_DENSE_QUBITS + 1] = [0.0, 0.0, 2.0, 3.0, 3.1, 5.5];
+/// AVX-512 with FMA (`dense_lanes` permutes lanes in registers, so a lane qubit costs
+/// nothing extra: 2.9 / 2.8 / 4.2 / 7.3 ns per amplitude with qubit 0 against 2.3 / 3.0 /
+/// 3.9 / 7.0 on qubits 3, 7, 9, 11, 5, 2-vCPU Zen 5 EPYC, 2026-12-06).
+///
+/// Dense: every qubit from 3 up, the arithmetic below a pass's memory traffic up to 3
+/// qubits and past it from 4. The 4- and 5-qubit prices keep their ratio to the 2-qubit one
+/// measured on the Zen 5 host (0.75 / 1.08 / 1.56 / 3.64 ns per amplitude on 24 qubits,
+/// prefetching; they were 2.1 and 4.1 from a host with half its FMA throughput).
+///
+/// Local factor 0.6 from the Zen 5 host, where a dense 2-qubit block costs 0.53 ns per
+/// amplitude in cache against 0.65–0.8 streamed and a blocked run its kernels' arithmetic
+/// plus about one pass (`plan_kernel_costs`); 0.25 before, from a host with half the FMA
+/// throughput, priced runs so cheap that QuantumVolume(24) was blocked where streaming
+/// fused blocks is faster (wall time, medians of three, 1 / 2 threads: QV-24 3.38 → 3.11 /
+/// 2.07 → 1.77 s, QV-22 0.71 → 0.69 / 0.41 → 0.39, QFT-24 0.62 → 0.62 / 0.41 → 0.38,
+/// `random_circuit(24, 20)` 1.91 → 2.00 / 1.13 → 1.14, with the 4- and 5-qubit prices).
+const AVX512: Prices = Prices {
+    dense: [0.0, 0.0, 0.6, 0.9, 1.25, 2.9],
+    dense_lane: [0.0, 0.0, 0.6, 0.9, 1.25, 2.9],
+    lanes: 0,
+    local_factor: 0.6,
+};
+
+/// AVX2 with FMA: half the lanes, so twice the FMA instructions per amplitude, and 16
+/// registers. Measured on a 2-vCPU Zen 3 EPYC (2026-12-06, 24 qubits, one thread, a
+/// unitary1 2.0–2.6 ns per amplitude, a plain pass 1.4): dense blocks on qubits 3, 7, 9,
+/// 11, 5 cost 2.6–3.9 / 3.5–5.6 / 5.0–7.2 / 7.9–11.3 ns per amplitude, with qubit 0 (the
+/// lane qubit) 3.1–4.3 / 3.9–6.1 / 7.5–10.6 / 14.7–19.3 (that VM's noise is that wide).
+/// In cache a block still costs its arithmetic, which dominates from 3 qubits: local
+/// factor 0.8.
+const AVX2: Prices = Prices {
+    dense: [0.0, 0.0, 1.3, 2.0, 2.6, 4.5],
+    dense_lane: [0.0, 0.0, 1.7, 2.3, 3.8, 7.0],
+    lanes: 1,
+    local_factor: 0.8,
+};
+
+/// Portable code: a block with a qubit below 3 gathers its basis states into lanes
+/// amplitude by amplitude (2.0 / 3.0 / 3.1 / 5.5 with qubit 0, 1.7 for 2 qubits from qubit
+/// 2, 3.8 for 3 from qubit 1, measured in the AVX-512 host's gathering build).
+const PORTABLE: Prices = Prices {
+    dense: AVX512.dense,
+    dense_lane: [0.0, 0.0, 2.0, 3.0, 3.1, 5.5],
+    lanes: LANES - 1,
+    local_factor: 0.6,
+};
+
+/// The prices for this CPU.
+fn prices() -> &'static Prices {
+    match simd::level() {
+        simd::Level::Avx512 => &AVX512,
+        simd::Level::Avx2 => &AVX2,
+        simd::Level::Portable => &PORTABLE,
+    }
+}
 
 /// Cost of a block of several kernels on the qubits of `mask` that moves those of
 /// `moved` ([`Kernel::moved_mask`]), as the kernel it becomes.
@@ -231,16 +275,19 @@ fn unitary1_cost(controls: usize) -> f64 {
 /// Cost of a dense kernel on the qubits of `mask` that moves those of `moved`; infinite
 /// past [`MAX_DENSE_QUBITS`] (no such kernel).
 fn dense_cost(mask: usize, moved: usize) -> f64 {
-    let gathered = mask & !moved & (LANES - 1) != 0 && simd::level() != simd::Level::Avx512;
-    let costs = if !gathered {
-        &DENSE_COSTS
+    let width = mask.count_ones() as usize;
+    if width <= MAX_DENSE_QUBITS && moved.count_ones() == 1 && mask & !moved & (LANES - 1) == 0 {
+        // Applied as one 2×2 rotation per pattern of the other qubits' bits, in one pass
+        // (`kernels::multiplexed_rotation`).
+        return unitary1_cost(0);
+    }
+    let prices = prices();
+    let costs = if mask & !moved & prices.lanes == 0 {
+        &prices.dense
     } else {
-        &DENSE_LANE_COSTS
+        &prices.dense_lane
     };
-    costs
-        .get(mask.count_ones() as usize)
-        .copied()
-        .unwrap_or(f64::INFINITY)
+    costs.get(width).copied().unwrap_or(f64::INFINITY)
 }
 
 /// Fraction of amplitudes a kernel acting where all of `mask` is 1 touches.
