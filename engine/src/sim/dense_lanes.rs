@@ -208,7 +208,8 @@ impl Isa for Avx2 {
         unsafe {
             match flip {
                 0 => v,
-                _ => _mm256_permute2f128_pd::<0x01>(v, v),
+                1 => _mm256_permute2f128_pd::<0x01>(v, v),
+                _ => unreachable!("an AVX2 vector has two amplitudes"),
             }
         }
     }
@@ -445,9 +446,9 @@ mod tests {
     }
 
     fn applies_the_matrix<I: Isa>() {
-        // On 9 qubits every call takes four groups at a time; on 7 some take fewer; 15 is
-        // past a cache block, so the kernel prefetches (`kernels::prefetch_ahead`).
-        for n in [9, 7, 15] {
+        // On 9 qubits every call takes four groups at a time; on 7 some take fewer; one
+        // qubit past a cache block the kernel prefetches (`kernels::prefetch_ahead`).
+        for n in [9, 7, crate::sim::kernels::LOCAL_QUBITS + 1] {
             let start: Vec<Complex64> = (0..1usize << n)
                 .map(|i| Complex64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
                 .collect();

@@ -14,7 +14,7 @@
 
 use num_complex::Complex64;
 
-use super::kernels::{Kernel, LOCAL_QUBITS, MAX_DENSE_QUBITS};
+use super::kernels::{Kernel, LOCAL_QUBITS, MAX_DENSE_QUBITS, runs_as_rotation};
 use super::parallel::LANES;
 use super::simd;
 use crate::error::Result;
@@ -276,9 +276,8 @@ fn unitary1_cost(controls: usize) -> f64 {
 /// past [`MAX_DENSE_QUBITS`] (no such kernel).
 fn dense_cost(mask: usize, moved: usize) -> f64 {
     let width = mask.count_ones() as usize;
-    if width <= MAX_DENSE_QUBITS && moved.count_ones() == 1 && mask & !moved & (LANES - 1) == 0 {
-        // Applied as one 2×2 rotation per pattern of the other qubits' bits, in one pass
-        // (`kernels::multiplexed_rotation`).
+    if width <= MAX_DENSE_QUBITS && runs_as_rotation(mask, moved) {
+        // One 2×2 rotation per pattern of the other qubits' bits, in one pass.
         return unitary1_cost(0);
     }
     let prices = prices();

@@ -562,8 +562,7 @@ fn dense<const D: usize>(
         qubits.len()
     );
     let moved = dense_moved_mask(qubits, matrix);
-    let read = qubits.iter().fold(0, |mask, q| mask | 1 << q) & !moved;
-    if moved.count_ones() == 1 && read & (LANES - 1) == 0 {
+    if runs_as_rotation(qubits.iter().fold(0, |mask, q| mask | 1 << q), moved) {
         return multiplexed_rotation(
             amps,
             qubits,
@@ -590,6 +589,13 @@ fn dense<const D: usize>(
     for_each_group(amps, &positions, 0, interrupt, |a, bases| {
         block.apply_fastest(a, bases, level);
     })
+}
+
+/// Whether a dense kernel on the qubits of `mask` that moves those of `moved` runs as a
+/// [`multiplexed_rotation`]: it moves one qubit, and reads the others only from [`LANES`]'
+/// bits up.
+pub(crate) fn runs_as_rotation(mask: usize, moved: usize) -> bool {
+    moved.count_ones() == 1 && mask & !moved & (LANES - 1) == 0
 }
 
 /// A dense kernel that moves only `target` ([`dense_moved_mask`]) applied as what it is: a
@@ -876,8 +882,18 @@ mod tests {
             amps
         };
         let portable = run(simd::Level::Portable);
-        for (a, b) in run(simd::level()).iter().zip(&portable) {
-            assert!((a - b).norm() < 1e-12, "{a} vs {b}");
+        // This CPU's build of the block, and the kernel as `dense` dispatches it (to
+        // `dense_lanes` with AVX2, or with AVX-512 for qubit 1): both vector paths.
+        let mut dispatched = start.clone();
+        let kernel = Kernel::Dense {
+            qubits: qubits.to_vec(),
+            matrix,
+        };
+        kernel.apply(&mut dispatched, &Interrupt::never()).unwrap();
+        for vector in [run(simd::level()), dispatched] {
+            for (a, b) in vector.iter().zip(&portable) {
+                assert!((a - b).norm() < 1e-12, "{a} vs {b}");
+            }
         }
     }
 
