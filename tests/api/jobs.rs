@@ -44,6 +44,19 @@ async fn post_job(app: &TestApp, token: &str, body: &Value, key: Option<&str>) -
     .await
 }
 
+/// `GET /api/jobs/{id}` as the holder of `token`.
+async fn get_job(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
+    send(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/jobs/{id}"),
+        token,
+        None,
+        None,
+    )
+    .await
+}
+
 /// Asserts that posting `body`, another job than the one `key` created, is refused as a reuse
 /// of the key (422 `idempotency_key_reused`).
 async fn assert_key_reused(app: &TestApp, token: &str, body: &Value, key: &str) {
@@ -115,15 +128,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
     for run in job["runs"].as_array().unwrap() {
         app.wait_terminal(run["run"]["id"].as_str().unwrap()).await;
     }
-    let (status, done) = send(
-        &app,
-        Method::GET,
-        &format!("/api/jobs/{id}"),
-        &alice,
-        None,
-        None,
-    )
-    .await;
+    let (status, done) = get_job(&app, &alice, &id).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["status"], "failed");
     assert_eq!(
@@ -145,15 +150,7 @@ async fn a_job_is_a_record_of_its_runs(db: TestDb) {
     assert!(usage >= taken - 1e-9, "{usage} < {taken}");
 
     // Another user's job does not exist for them.
-    let (status, _) = send(
-        &app,
-        Method::GET,
-        &format!("/api/jobs/{id}"),
-        &bob,
-        None,
-        None,
-    )
-    .await;
+    let (status, _) = get_job(&app, &bob, &id).await;
     assert_eq!(status, 404);
 
     // Listing by tag; tags replaced.
@@ -283,15 +280,7 @@ async fn a_job_keeps_its_metadata_within_bounds(db: TestDb) {
     let (status, job) = post_job(&app, &alice, &body, Some("m-1")).await;
     assert_eq!((status, &job["metadata"]), (201, &metadata), "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
-    let (status, read) = send(
-        &app,
-        Method::GET,
-        &format!("/api/jobs/{id}"),
-        &alice,
-        None,
-        None,
-    )
-    .await;
+    let (status, read) = get_job(&app, &alice, &id).await;
     assert_eq!((status, &read["metadata"]), (200, &metadata), "{read}");
     let (status, replay) = post_job(&app, &alice, &body, Some("m-1")).await;
     assert_eq!((status, &replay["id"]), (200, &job["id"]));
