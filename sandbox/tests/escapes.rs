@@ -285,9 +285,17 @@ fn every_probe_fails_on_the_host_and_each_succeeds_without_its_measures() {
             ("QRUN_TEST_LOG", log.to_str().unwrap()),
         ],
     );
-    // The helper inherits a secret on descriptor 7 and the log on 9, not close-on-exec.
-    let secret_fd = std::fs::File::open(&secret_file).unwrap();
-    let log_fd = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    // The helper inherits a secret on descriptor 7 and the log on 9, not close-on-exec. Both
+    // are copied above 9 first: opened wherever this process's next free descriptors are, the
+    // log could be 7 and the first dup2 would overwrite it (where two more descriptors were
+    // open, the log never reached 9).
+    let above_targets = |file: std::fs::File| -> std::os::fd::OwnedFd {
+        let copy = nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10)).unwrap();
+        // SAFETY: fcntl just returned this new descriptor, owned by nothing else.
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(copy) }
+    };
+    let secret_fd = above_targets(std::fs::File::open(&secret_file).unwrap());
+    let log_fd = above_targets(std::fs::OpenOptions::new().append(true).open(&log).unwrap());
     let (secret_raw, log_raw) = (
         std::os::fd::AsRawFd::as_raw_fd(&secret_fd),
         std::os::fd::AsRawFd::as_raw_fd(&log_fd),
