@@ -598,6 +598,7 @@ impl BackendConfig {
             max_qubits: *max_qubits,
             max_stabilizer_qubits: *max_stabilizer_qubits,
             method: method.pinned(),
+            precision: qrun_engine::Precision::Double,
             max_shots: *max_shots,
             max_gates: *max_gates,
             max_source_bytes: *max_source_bytes,

@@ -1,9 +1,9 @@
 //! Runs an OpenQASM 2.0 or 3 file on the engine and prints the outcome JSON, like `qrun
 //! exec` (the format from the `OPENQASM` header; OpenQASM 2 without one):
 //! `cargo run --release -p qrun-engine --example run_qasm -- FILE [--shots N] [--seed S]
-//! [--param NAME=VALUE]… [--method statevector|stabilizer] [--max-qubits N]` (`--max-qubits`
-//! raises the state vector's limit from the default 24 qubits, as a backend's `max_qubits`
-//! does). Used by `scripts/bench_engine.py`
+//! [--param NAME=VALUE]… [--method statevector|stabilizer] [--precision double|single]
+//! [--max-qubits N]` (`--max-qubits` raises the state vector's limit from the default 24
+//! qubits, as a backend's `max_qubits` does; `--precision` is a run's `precision` option). Used by `scripts/bench_engine.py`
 //! and `scripts/bench_peers.py` to measure the engine alone. The outcome says which method
 //! ran; with `--passes` it also prints to stderr the seconds spent preparing and simulating
 //! and, for a state-vector run, its plan's passes over the state and the time of one plain
@@ -12,7 +12,8 @@
 use std::process::ExitCode;
 
 use qrun_engine::{
-    CancellationToken, Format, Limits, Method, Parameters, prepare, simulate, state_vector_profile,
+    CancellationToken, Format, Limits, Method, Parameters, Precision, prepare, simulate,
+    state_vector_profile,
 };
 
 fn main() -> ExitCode {
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
     let (mut shots, mut seed) = (1024, None);
     let mut parameters = Parameters::new();
     let mut method = None;
+    let mut precision = Precision::Double;
     let mut passes = false;
     let mut max_qubits = Limits::default().max_qubits;
     while let Some(arg) = args.next() {
@@ -54,6 +56,10 @@ fn main() -> ExitCode {
                 Some(m) => method = Some(m),
                 None => return usage(),
             },
+            "--precision" => match args.next().as_deref().and_then(Precision::from_name) {
+                Some(p) => precision = p,
+                None => return usage(),
+            },
             _ if file.is_none() => file = Some(arg),
             _ => return usage(),
         }
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
     };
     let limits = Limits {
         method,
+        precision,
         max_qubits,
         ..Limits::default()
     };
@@ -117,7 +124,7 @@ fn main() -> ExitCode {
 fn usage() -> ExitCode {
     eprintln!(
         "usage: run_qasm FILE [--shots N] [--seed S] [--param NAME=VALUE]... \
-         [--method statevector|stabilizer] [--max-qubits N] [--passes]"
+         [--method statevector|stabilizer] [--precision double|single] [--max-qubits N] [--passes]"
     );
     ExitCode::from(2)
 }

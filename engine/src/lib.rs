@@ -15,6 +15,7 @@
 //! - `error` — [`EngineError`], [`FailureKind`], [`Stage`], [`Position`].
 //! - `limits` — [`Limits`] and the admission checks (qubits → memory per method, shots).
 //! - `method` — [`Method`] and the choice of one per program.
+//! - `precision` — [`Precision`], the state vector's f64 or f32 amplitudes.
 //! - `ir` — the intermediate representation the front ends produce and the simulator runs.
 //! - `literal` — integer literals of any width (register comparisons), for both front ends.
 //! - `qasm` — the OpenQASM 2.0 front end: lexer, parser, lowering, in-memory `qelib1.inc`.
@@ -39,6 +40,7 @@ mod literal;
 mod method;
 mod outcome;
 mod parameters;
+mod precision;
 mod qasm;
 mod qasm3;
 mod sim;
@@ -54,6 +56,7 @@ pub use method::Method;
 pub use num_complex::Complex64;
 pub use outcome::{Outcome, is_count_key};
 pub use parameters::{Input, ParameterError, Parameters, check_parameters};
+pub use precision::Precision;
 pub use tokio_util::sync::CancellationToken;
 
 use error::Result;
@@ -264,7 +267,7 @@ pub fn statevector(
 /// A final state ([`statevector`]): its amplitudes as a slice (through `Deref`), in the
 /// simulator's own storage, so that returning it copies nothing (the memory the limits
 /// admitted is all it holds).
-pub struct StateAmplitudes(sim::state::StateVector);
+pub struct StateAmplitudes(sim::state::StateVector<f64>);
 
 impl std::ops::Deref for StateAmplitudes {
     type Target = [Complex64];

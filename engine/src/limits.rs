@@ -1,7 +1,7 @@
 //! Per-backend resource limits and the admission checks built on them.
 //!
 //! Memory admission is by qubit count, per method: a state vector of `n` qubits holds `2^n`
-//! complex f64 amplitudes, `16 · 2^n` bytes; a stabilizer tableau of `n` qubits holds
+//! complex amplitudes, `16 · 2^n` bytes in double precision and `8 · 2^n` in single; a stabilizer tableau of `n` qubits holds
 //! `2n` rows of `2n` bits, `n²/2` bytes (`3n²/4` for the moment one of its two halves is
 //! transposed between the row and column layouts; plus the outcomes' bookkeeping, see
 //! `stabilizer`).
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::error::{EngineError, FailureKind, Result, Stage};
 use crate::method::Method;
+use crate::precision::Precision;
 
 /// The most qubits the engine will ever simulate on a state vector, whatever the
 /// configuration says (2^40 amplitudes are 16 TiB).
@@ -31,7 +32,8 @@ pub const MAX_CLBITS: u64 = 1024;
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Most qubits a circuit may use on the state vector ([`Method::StateVector`]); bounds
-    /// memory at `16 · 2^max_qubits` bytes per state. Capped at [`ENGINE_MAX_QUBITS`].
+    /// memory at `16 · 2^max_qubits` bytes per state (`8 ·` in single [`Limits::precision`]).
+    /// Capped at [`ENGINE_MAX_QUBITS`].
     pub max_qubits: u32,
     /// Most qubits a Clifford circuit may use on the stabilizer method
     /// ([`Method::Stabilizer`]); bounds memory at about `max_stabilizer_qubits² / 2` bytes
@@ -43,6 +45,9 @@ pub struct Limits {
     /// when every operation is Clifford, the state vector otherwise (`crate::method`).
     #[serde(default)]
     pub method: Option<Method>,
+    /// The state vector's amplitudes: f64 (the default) or f32 (a run's `precision` option).
+    #[serde(default)]
+    pub precision: Precision,
     /// Most shots per run (at least 1 shot is always required).
     pub max_shots: u64,
     /// Most operations a circuit may expand to (gates after expanding gate definitions and
@@ -63,6 +68,7 @@ impl Default for Limits {
             max_qubits: 24,
             max_stabilizer_qubits: DEFAULT_MAX_STABILIZER_QUBITS,
             method: None,
+            precision: Precision::Double,
             max_shots: 100_000,
             max_gates: 1_000_000,
             max_source_bytes: 1 << 20,
@@ -130,7 +136,7 @@ impl Limits {
             stage,
             format!(
                 "circuit uses {num_qubits} qubits; this backend allows at most {}",
-                method_limit(method, limit)
+                method_limit(method, limit, self.precision)
             ),
         ))
     }
@@ -145,7 +151,7 @@ impl Limits {
         let limits: Vec<String> = self
             .methods()
             .into_iter()
-            .map(|m| method_limit(m, u64::from(self.max_qubits_for(m))))
+            .map(|m| method_limit(m, u64::from(self.max_qubits_for(m)), self.precision))
             .collect();
         Err(EngineError::new(
             FailureKind::ResourceLimit,
@@ -175,28 +181,36 @@ impl Limits {
     /// Bytes of saved states a simulation may hold besides its working state (mid-circuit
     /// measurements branch the state): one state of `max_qubits`.
     pub(crate) fn extra_state_budget(&self) -> u64 {
-        state_bytes(u64::from(self.max_qubits.min(ENGINE_MAX_QUBITS)))
+        state_bytes(
+            u64::from(self.max_qubits.min(ENGINE_MAX_QUBITS)),
+            self.precision.amplitude_bytes(),
+        )
     }
 }
 
-/// `24 (a state vector of 24 qubits takes 256 MiB)`, `10000 for a Clifford circuit
-/// (stabilizer method)`.
-fn method_limit(method: Method, limit: u64) -> String {
+/// `24 (a state vector of 24 qubits takes 256 MiB)`, `24 (a single-precision state vector
+/// of 24 qubits takes 128 MiB)`, `10000 for a Clifford circuit (stabilizer method)`.
+fn method_limit(method: Method, limit: u64, precision: Precision) -> String {
+    let single = match precision {
+        Precision::Double => "",
+        Precision::Single => " single-precision",
+    };
     match method {
         Method::StateVector => format!(
-            "{limit} (a state vector of {limit} qubits takes {})",
-            format_bytes(state_bytes(limit))
+            "{limit} (a{single} state vector of {limit} qubits takes {})",
+            format_bytes(state_bytes(limit, precision.amplitude_bytes()))
         ),
         Method::Stabilizer => format!("{limit} for a Clifford circuit (stabilizer method)"),
     }
 }
 
-/// Bytes of a state vector of `num_qubits` qubits (saturating).
-pub(crate) fn state_bytes(num_qubits: u64) -> u64 {
+/// Bytes of a state vector of `num_qubits` qubits of `amplitude_bytes` each (16 or 8;
+/// saturating).
+pub(crate) fn state_bytes(num_qubits: u64, amplitude_bytes: u64) -> u64 {
     if num_qubits >= 60 {
         u64::MAX
     } else {
-        16 << num_qubits
+        amplitude_bytes << num_qubits
     }
 }
 
@@ -285,9 +299,10 @@ mod tests {
 
     #[test]
     fn state_bytes_saturates() {
-        assert_eq!(state_bytes(0), 16);
-        assert_eq!(state_bytes(24), 256 << 20);
-        assert_eq!(state_bytes(59), 16 << 59);
-        assert_eq!(state_bytes(60), u64::MAX);
+        assert_eq!(state_bytes(0, 16), 16);
+        assert_eq!(state_bytes(24, 16), 256 << 20);
+        assert_eq!(state_bytes(24, 8), 128 << 20);
+        assert_eq!(state_bytes(59, 16), 16 << 59);
+        assert_eq!(state_bytes(60, 16), u64::MAX);
     }
 }

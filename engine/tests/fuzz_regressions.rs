@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use qrun_engine::ir::{GateKind, OpKind};
 use qrun_engine::{
-    CancellationToken, FailureKind, Format, Limits, Parameters, Program, Stage, prepare, simulate,
-    statevector,
+    CancellationToken, FailureKind, Format, Limits, Parameters, Precision, Program, Stage, prepare,
+    simulate, statevector,
 };
 
 const HEADER: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\n";
@@ -20,6 +20,7 @@ fn fuzz_limits() -> Limits {
         max_qubits: 15,
         max_stabilizer_qubits: 64,
         method: None,
+        precision: Precision::Double,
         max_shots: 8,
         max_gates: 256,
         max_source_bytes: 64 * 1024,

@@ -80,6 +80,7 @@ impl Service {
             max_qubits: qrun_engine::ENGINE_MAX_QUBITS,
             max_stabilizer_qubits: qrun_engine::ENGINE_MAX_STABILIZER_QUBITS,
             method: None,
+            precision: qrun_engine::Precision::Double,
             max_shots: 1,
             max_gates,
             max_source_bytes: usize::MAX,

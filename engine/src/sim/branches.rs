@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use rand::Rng;
 
 use super::plan::{Action, Plan};
+use super::real::Real;
 use super::sample::sample;
 use super::state::StateVector;
 use crate::branching::{Cursor, Pending, Splitter};
@@ -26,7 +27,7 @@ use crate::ir::Register;
 use crate::outcome::count_key;
 
 /// Runs `shots` shots of `plan` and returns counts keyed as in [`count_key`].
-pub(crate) struct Runner<'a, R> {
+pub(crate) struct Runner<'a, R, S> {
     pub plan: &'a Plan,
     pub num_qubits: u32,
     pub cregs: &'a [Register],
@@ -35,26 +36,28 @@ pub(crate) struct Runner<'a, R> {
     pub interrupt: &'a Interrupt<'a>,
     /// Bytes of saved states pending branches may hold.
     pub budget: u64,
+    /// The states' precision.
+    pub precision: std::marker::PhantomData<S>,
 }
 
-struct Branch {
-    state: StateVector,
+struct Branch<S> {
+    state: StateVector<S>,
     clbits: Vec<bool>,
     at: Cursor,
 }
 
 /// What a pending branch resumes from: the state and the classical bits.
-type Saved = (StateVector, Vec<bool>);
+type Saved<S> = (StateVector<S>, Vec<bool>);
 
-impl<R: Rng> Runner<'_, R> {
+impl<R: Rng, S: Real> Runner<'_, R, S> {
     pub(crate) fn run(mut self, shots: u64) -> Result<BTreeMap<String, u64>> {
         let mut counts = BTreeMap::new();
-        let mut pending: Vec<Pending<Saved>> = vec![Pending {
+        let mut pending: Vec<Pending<Saved<S>>> = vec![Pending {
             at: Cursor::start(shots),
             saved: None,
         }];
         let mut saved_bytes = 0;
-        let mut spare: Option<StateVector> = None;
+        let mut spare: Option<StateVector<S>> = None;
         while let Some(Pending { at, saved }) = pending.pop() {
             let (state, clbits) = match saved {
                 Some((state, clbits)) => {
@@ -83,11 +86,11 @@ impl<R: Rng> Runner<'_, R> {
     /// state for reuse.
     fn run_branch(
         &mut self,
-        mut branch: Branch,
-        pending: &mut Vec<Pending<Saved>>,
+        mut branch: Branch<S>,
+        pending: &mut Vec<Pending<Saved<S>>>,
         saved_bytes: &mut u64,
         counts: &mut BTreeMap<String, u64>,
-    ) -> Result<StateVector> {
+    ) -> Result<StateVector<S>> {
         while let Some(step) = self.plan.head.get(branch.at.next) {
             self.interrupt.check()?;
             if step
@@ -139,10 +142,10 @@ impl<R: Rng> Runner<'_, R> {
     /// the branch's shots, setting the other outcome's shots aside — and collapses.
     fn outcome(
         &mut self,
-        branch: &mut Branch,
+        branch: &mut Branch<S>,
         qubit: usize,
         reset: bool,
-        pending: &mut Vec<Pending<Saved>>,
+        pending: &mut Vec<Pending<Saved<S>>>,
         saved_bytes: &mut u64,
     ) -> Result<bool> {
         let p1 = branch.state.probability_of_one(qubit, self.interrupt)?;

@@ -57,7 +57,7 @@ pub(super) trait Isa: Sized {
     /// The CPU has the instruction set.
     unsafe fn apply<const H: usize, const P: usize, const B: usize>(
         block: &LaneBlock<Self, H, P>,
-        a: Amps,
+        a: Amps<f64>,
         bases: [usize; B],
     );
     /// All lanes 0.
@@ -89,13 +89,13 @@ impl Isa for Avx512 {
 
     unsafe fn apply<const H: usize, const P: usize, const B: usize>(
         block: &LaneBlock<Self, H, P>,
-        a: Amps,
+        a: Amps<f64>,
         bases: [usize; B],
     ) {
         #[target_feature(enable = "avx512f,avx512dq,fma")]
         fn build<const H: usize, const P: usize, const B: usize>(
             block: &LaneBlock<Avx512, H, P>,
-            a: Amps,
+            a: Amps<f64>,
             bases: [usize; B],
         ) {
             // SAFETY: this build has the features.
@@ -160,13 +160,13 @@ impl Isa for Avx2 {
 
     unsafe fn apply<const H: usize, const P: usize, const B: usize>(
         block: &LaneBlock<Self, H, P>,
-        a: Amps,
+        a: Amps<f64>,
         bases: [usize; B],
     ) {
         #[target_feature(enable = "avx2,fma")]
         fn build<const H: usize, const P: usize, const B: usize>(
             block: &LaneBlock<Avx2, H, P>,
-            a: Amps,
+            a: Amps<f64>,
             bases: [usize; B],
         ) {
             // SAFETY: this build has the features.
@@ -346,7 +346,7 @@ impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
     /// # Safety
     /// The CPU has instruction set `I`; called only from a build for it ([`Isa::apply`]).
     #[inline(always)]
-    unsafe fn apply<const B: usize>(&self, a: Amps, bases: [usize; B]) {
+    unsafe fn apply<const B: usize>(&self, a: Amps<f64>, bases: [usize; B]) {
         // SAFETY (every `I::` call): the caller's build has the instruction set.
         unsafe {
             let mut v = [[I::zero(); H]; B];

@@ -7,19 +7,20 @@
 //! 2×2 case with optional controls; [`Kernel::Dense`] is a 2^k×2^k matrix for the blocks
 //! the fusion pass builds. Qubit `q` is bit `q` of an amplitude's index.
 
-use num_complex::Complex64;
+use num_complex::{Complex, Complex64};
 
 use rayon::prelude::*;
 
 use super::parallel::{
     Amps, LANES, PARALLEL_MIN, for_each_chunk, for_each_group, for_each_pair_run,
 };
+use super::real::{self, Real};
 use super::simd;
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
-/// A 2×2 matrix, row-major.
-pub(crate) type Mat2 = [[Complex64; 2]; 2];
+/// A 2×2 matrix, row-major (f64 in kernels, the state's precision where applied).
+pub(crate) type Mat2<S = f64> = [[Complex<S>; 2]; 2];
 
 /// Widest dense block: 2^5 × 2^5 complex entries, 16 KiB.
 pub(crate) const MAX_DENSE_QUBITS: usize = 5;
@@ -279,13 +280,18 @@ impl Kernel {
     }
 
     /// Applies the kernel to `amps` (a state of `log2(amps.len())` qubits).
-    pub(crate) fn apply(&self, amps: &mut [Complex64], interrupt: &Interrupt<'_>) -> Result<()> {
+    pub(crate) fn apply<S: Real>(
+        &self,
+        amps: &mut [Complex<S>],
+        interrupt: &Interrupt<'_>,
+    ) -> Result<()> {
         match self {
             Self::Unitary1 {
                 target,
                 controls,
                 matrix,
             } => {
+                let matrix = &real::mat2::<S>(matrix);
                 let level = simd::level();
                 if *target == 0 {
                     return for_each_chunk(amps, interrupt, |first, chunk| {
@@ -334,9 +340,9 @@ impl Kernel {
                 // The amplitudes it scales lie in runs of 2^q consecutive indices, `q` the
                 // lowest qubit of the mask; a run is in or out as its first index is.
                 let run = 1usize << mask.trailing_zeros().min(usize::BITS - 1);
-                let level = simd::level();
+                let (level, phase) = (simd::level(), real::complex::<S>(*phase));
                 for_each_chunk(amps, interrupt, |first, chunk| {
-                    simd::scale_runs(level, chunk, first, run.min(chunk.len()), *mask, *phase);
+                    simd::scale_runs(level, chunk, first, run.min(chunk.len()), *mask, phase);
                 })
             }
             Self::Diagonal { qubits, diagonal } => {
@@ -348,8 +354,8 @@ impl Kernel {
                     let level = simd::level();
                     return for_each_chunk(amps, interrupt, |first, chunk| {
                         let run = (1usize << lowest.min(usize::BITS as usize - 1)).min(chunk.len());
-                        let factors: Vec<Complex64> = (0..chunk.len() / run)
-                            .map(|r| diagonal[entry(first + r * run)])
+                        let factors: Vec<Complex<S>> = (0..chunk.len() / run)
+                            .map(|r| real::complex(diagonal[entry(first + r * run)]))
                             .collect();
                         simd::scale_by_runs(level, chunk, &factors);
                     });
@@ -367,22 +373,22 @@ impl Kernel {
                 };
                 let run = RUN.min(amps.len());
                 let low: Vec<usize> = (0..run).map(|i| entry_bits(i, true)).collect();
-                let level = simd::level();
+                let (level, diagonal) = (simd::level(), S::complexes(diagonal));
                 for_each_chunk(amps, interrupt, |first, chunk| {
                     for (r, part) in chunk.chunks_mut(run).enumerate() {
                         let high = entry_bits(first + r * run, false);
-                        simd::scale_by_table(level, part, &low, high, diagonal);
+                        simd::scale_by_table(level, part, &low, high, &diagonal);
                     }
                 })
             }
             Self::Dense { qubits, matrix } => match qubits.len() {
-                2 => dense::<4>(amps, qubits, matrix, interrupt),
-                3 => dense::<8>(amps, qubits, matrix, interrupt),
-                4 => dense::<16>(amps, qubits, matrix, interrupt),
-                _ => dense::<32>(amps, qubits, matrix, interrupt),
+                2 => dense::<S, 4>(amps, qubits, matrix, interrupt),
+                3 => dense::<S, 8>(amps, qubits, matrix, interrupt),
+                4 => dense::<S, 16>(amps, qubits, matrix, interrupt),
+                _ => dense::<S, 32>(amps, qubits, matrix, interrupt),
             },
             Self::Local(kernels) => {
-                let run_block = |(i, block): (usize, &mut [Complex64])| -> Result<()> {
+                let run_block = |(i, block): (usize, &mut [Complex<S>])| -> Result<()> {
                     interrupt.check()?;
                     let never = Interrupt::never();
                     for kernel in kernels {
@@ -493,12 +499,12 @@ fn dense_within_block(qubits: &[usize], matrix: &[Complex64], start: usize) -> O
 /// Calls `f` on the sub-runs of the pair run `(lo, hi)` (at index `first`, a multiple of
 /// its length) where every qubit of `controls` is 1.
 #[inline(always)]
-fn controlled_runs(
+fn controlled_runs<S>(
     first: usize,
-    lo: &mut [Complex64],
-    hi: &mut [Complex64],
+    lo: &mut [Complex<S>],
+    hi: &mut [Complex<S>],
     controls: usize,
-    f: impl Fn(&mut [Complex64], &mut [Complex64]),
+    f: impl Fn(&mut [Complex<S>], &mut [Complex<S>]),
 ) {
     let len = lo.len();
     let high = controls & !(len - 1);
@@ -549,8 +555,8 @@ fn sorted_bits(mask: usize) -> Vec<usize> {
 
 /// A dense `D`×`D` matrix (`D = 2^k`, row-major) applied to every group of `D` amplitudes
 /// spanned by `qubits`.
-fn dense<const D: usize>(
-    amps: &mut [Complex64],
+fn dense<S: Real, const D: usize>(
+    amps: &mut [Complex<S>],
     qubits: &[usize],
     matrix: &[Complex64],
     interrupt: &Interrupt<'_>,
@@ -571,19 +577,11 @@ fn dense<const D: usize>(
             interrupt,
         );
     }
-    let level = simd::level();
-    #[cfg(target_arch = "x86_64")]
-    {
-        use super::dense_lanes::{Avx2, Avx512, apply};
-        match level {
-            simd::Level::Avx512 if qubits.iter().any(|&q| q < LANES.trailing_zeros() as usize) => {
-                return apply::<Avx512>(amps, qubits, matrix, interrupt);
-            }
-            simd::Level::Avx2 => return apply::<Avx2>(amps, qubits, matrix, interrupt),
-            _ => {}
-        }
+    if let Some(applied) = S::dense_in_lanes(amps, qubits, matrix, interrupt) {
+        return applied;
     }
-    let block = MatrixBlock::<D>::new(qubits, matrix, amps.len());
+    let level = simd::level();
+    let block = MatrixBlock::<S, D>::new(qubits, matrix, amps.len());
     let mut positions = qubits.to_vec();
     positions.sort_unstable();
     for_each_group(amps, &positions, 0, interrupt, |a, bases| {
@@ -602,8 +600,8 @@ pub(crate) fn runs_as_rotation(mask: usize, moved: usize) -> bool {
 /// 2×2 rotation of `target` per pattern of its other qubits' bits, one pass like
 /// [`Kernel::Unitary1`]'s. Its other qubits must be from [`LANES`]' bits up, so that the
 /// amplitudes sharing a pattern come in runs of at least [`LANES`].
-fn multiplexed_rotation(
-    amps: &mut [Complex64],
+fn multiplexed_rotation<S: Real>(
+    amps: &mut [Complex<S>],
     qubits: &[usize],
     matrix: &[Complex64],
     target: usize,
@@ -613,13 +611,13 @@ fn multiplexed_rotation(
     let pattern = |index: usize| matrix_index(index, qubits);
     // Entry j (the target's bit 0): the rotation where the other qubits are as in j.
     let flip = pattern(1 << target);
-    let rotations: Vec<Mat2> = (0..dim)
+    let rotations: Vec<Mat2<S>> = (0..dim)
         .map(|j| {
             let (a, b) = (j & !flip, j | flip);
-            [
+            real::mat2(&[
                 [matrix[a * dim + a], matrix[a * dim + b]],
                 [matrix[b * dim + a], matrix[b * dim + b]],
-            ]
+            ])
         })
         .collect();
     let read: usize = qubits.iter().fold(0, |mask, q| mask | 1 << q) & !(1 << target);
@@ -654,10 +652,10 @@ const ROWS: usize = 8;
 /// A dense kernel's data in the shape its inner loops want: entries split into real and
 /// imaginary parts, applied to up to [`LANES`] groups at once so that the loops run across
 /// groups with one matrix entry and vectorise.
-struct MatrixBlock<const D: usize> {
+pub(crate) struct MatrixBlock<S, const D: usize> {
     offsets: [usize; D],
-    re: [[f64; D]; D],
-    im: [[f64; D]; D],
+    re: [[S; D]; D],
+    im: [[S; D]; D],
     /// Consecutive indices per basis state in [`LANES`] groups: `2^q` for the block's
     /// lowest qubit `q`, at most [`LANES`].
     run: usize,
@@ -665,15 +663,15 @@ struct MatrixBlock<const D: usize> {
     ahead: usize,
 }
 
-impl<const D: usize> MatrixBlock<D> {
+impl<S: Real, const D: usize> MatrixBlock<S, D> {
     /// The block of `matrix` (row-major, `D`×`D`) on `qubits` (as in [`Kernel::Dense`]), for
     /// a state of `len` amplitudes.
     fn new(qubits: &[usize], matrix: &[Complex64], len: usize) -> Self {
         let table = offsets(qubits);
         Self {
             offsets: std::array::from_fn(|j| table[j]),
-            re: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].re)),
-            im: std::array::from_fn(|r| std::array::from_fn(|c| matrix[r * D + c].im)),
+            re: std::array::from_fn(|r| std::array::from_fn(|c| S::from_f64(matrix[r * D + c].re))),
+            im: std::array::from_fn(|r| std::array::from_fn(|c| S::from_f64(matrix[r * D + c].im))),
             run: (1 << table[D - 1].trailing_zeros()).min(LANES),
             ahead: prefetch_ahead(len, qubits),
         }
@@ -683,7 +681,7 @@ impl<const D: usize> MatrixBlock<D> {
     /// fused instruction (only where the CPU has them: `f64::mul_add` is a slow library
     /// call otherwise).
     #[inline(always)]
-    fn apply<const FMA: bool>(&self, a: Amps, bases: &[usize]) {
+    fn apply<const FMA: bool>(&self, a: Amps<S>, bases: &[usize]) {
         if bases.len() < LANES {
             return self.apply_runs::<FMA, 1>(a, bases);
         }
@@ -703,18 +701,18 @@ impl<const D: usize> MatrixBlock<D> {
     /// the runs with each pair swapped and its real part negated: the same products in the
     /// same order whatever `R`, so every `R` gives the same bits.
     #[inline(always)]
-    fn apply_runs<const FMA: bool, const R: usize>(&self, a: Amps, bases: &[usize]) {
+    fn apply_runs<const FMA: bool, const R: usize>(&self, a: Amps<S>, bases: &[usize]) {
         const W: usize = 2 * LANES;
         debug_assert!(
             bases
                 .chunks(R)
                 .all(|run| run.iter().zip(run[0]..).all(|(&b, i)| b == i))
         );
-        let mut v = [[0.0; W]; D];
-        let mut swapped = [[0.0; W]; D];
+        let mut v = [[S::zero(); W]; D];
+        let mut swapped = [[S::zero(); W]; D];
         for (c, offset) in self.offsets.iter().enumerate() {
             for (j, &start) in bases.iter().step_by(R).enumerate() {
-                let run: [Complex64; R] = a.load(start | offset);
+                let run: [Complex<S>; R] = a.load(start | offset);
                 for (k, x) in run.iter().enumerate() {
                     let lane = 2 * (j * R + k);
                     v[c][lane] = x.re;
@@ -726,11 +724,11 @@ impl<const D: usize> MatrixBlock<D> {
         }
         // Four rows at a time: a column's runs, loaded once, serve four accumulators.
         for first in (0..D).step_by(4) {
-            let mut out = [[0.0; W]; 4];
+            let mut out = [[S::zero(); W]; 4];
             for c in 0..D {
                 for (k, out) in out.iter_mut().enumerate() {
-                    multiply_add::<FMA>(out, self.re[first + k][c], &v[c]);
-                    multiply_add::<FMA>(out, self.im[first + k][c], &swapped[c]);
+                    multiply_add::<S, FMA>(out, self.re[first + k][c], &v[c]);
+                    multiply_add::<S, FMA>(out, self.im[first + k][c], &swapped[c]);
                 }
             }
             for (out, offset) in out.iter().zip(&self.offsets[first..]) {
@@ -738,24 +736,51 @@ impl<const D: usize> MatrixBlock<D> {
                     let lane = |k: usize| 2 * (j * R + k);
                     a.store::<R>(
                         start | offset,
-                        std::array::from_fn(|k| Complex64::new(out[lane(k)], out[lane(k) + 1])),
+                        std::array::from_fn(|k| Complex::new(out[lane(k)], out[lane(k) + 1])),
                     );
                 }
             }
         }
     }
 
-    /// [`MatrixBlock::apply`] compiled for AVX-512 with FMA (8 lanes of f64); a full call
-    /// whose groups' basis states lie in runs of 8 goes to [`MatrixBlock::apply_run8_avx512`].
+    /// [`MatrixBlock::apply`] compiled for AVX-512 with FMA; a full call whose groups'
+    /// basis states lie in runs of 8 goes to the precision's hand-written code
+    /// ([`Real::apply_run8_avx512`]).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-    fn apply_avx512(&self, a: Amps, bases: &[usize]) {
+    fn apply_avx512(&self, a: Amps<S>, bases: &[usize]) {
         if self.run == LANES && bases.len() == LANES {
-            return self.apply_run8_avx512(a, bases[0]);
+            // SAFETY: this function's features are the CPU's (see `apply_fastest`).
+            return unsafe { S::apply_run8_avx512(self, a, bases[0]) };
         }
         self.apply::<true>(a, bases);
     }
 
+    /// [`MatrixBlock::apply`] compiled for AVX2 with FMA (f32 states: with AVX2, f64 blocks
+    /// all go to `dense_lanes`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn apply_avx2(&self, a: Amps<S>, bases: &[usize]) {
+        self.apply::<true>(a, bases);
+    }
+
+    /// [`MatrixBlock::apply`] in its build for `level` (from [`simd::level`]): AVX-512's, or
+    /// the portable one (with AVX2, `dense` gives every block to `dense_lanes`).
+    #[inline(always)]
+    fn apply_fastest(&self, a: Amps<S>, bases: &[usize], level: simd::Level) {
+        match level {
+            // SAFETY: `simd::level` reports AVX-512 only when the CPU has it and FMA.
+            #[cfg(target_arch = "x86_64")]
+            simd::Level::Avx512 => unsafe { self.apply_avx512(a, bases) },
+            // SAFETY: as above, for AVX2.
+            #[cfg(target_arch = "x86_64")]
+            simd::Level::Avx2 => unsafe { self.apply_avx2(a, bases) },
+            _ => self.apply::<false>(a, bases),
+        }
+    }
+}
+
+impl<const D: usize> MatrixBlock<f64, D> {
     /// [`MatrixBlock::apply_runs`] for `R` = 8 (the groups `base..base + 8`) written with
     /// AVX-512 intrinsics: each basis state's run is two vector loads, its pair-swapped copy
     /// a permute and a sign flip, and the rows are taken [`ROWS`] at a time so that one load
@@ -763,7 +788,7 @@ impl<const D: usize> MatrixBlock<D> {
     /// fused products in the same order as `apply_runs`, so the same bits.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-    fn apply_run8_avx512(&self, a: Amps, base: usize) {
+    pub(crate) fn apply_run8_avx512(&self, a: Amps<f64>, base: usize) {
         use std::arch::x86_64::{
             __m512d, _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_permute_pd, _mm512_set_pd,
             _mm512_set1_pd, _mm512_setzero_pd, _mm512_storeu_pd, _mm512_xor_pd,
@@ -808,25 +833,61 @@ impl<const D: usize> MatrixBlock<D> {
             }
         }
     }
+}
 
-    /// [`MatrixBlock::apply`] in its build for `level` (from [`simd::level`]): AVX-512's, or
-    /// the portable one (with AVX2, `dense` gives every block to `dense_lanes`).
-    #[inline(always)]
-    fn apply_fastest(&self, a: Amps, bases: &[usize], level: simd::Level) {
-        match level {
-            // SAFETY: `simd::level` reports AVX-512 only when the CPU has it and FMA.
-            #[cfg(target_arch = "x86_64")]
-            simd::Level::Avx512 => unsafe { self.apply_avx512(a, bases) },
-            _ => self.apply::<false>(a, bases),
+impl<const D: usize> MatrixBlock<f32, D> {
+    /// The f32 build of [`MatrixBlock::apply_run8_avx512`]: a basis state's run of 8
+    /// amplitudes is one vector of 16 f32, so a column is one load and one permute, and each
+    /// row's accumulator one register.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    pub(crate) fn apply_run8_avx512(&self, a: Amps<f32>, base: usize) {
+        use std::arch::x86_64::{
+            __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_permute_ps, _mm512_set_ps,
+            _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_xor_ps,
+        };
+        // -0.0 in the real (even) lanes: flips the sign of the real parts.
+        let negate_re = _mm512_set_ps(
+            0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0,
+        );
+        let mut v = [_mm512_setzero_ps(); D];
+        let mut swapped = [_mm512_setzero_ps(); D];
+        for (c, &offset) in self.offsets.iter().enumerate() {
+            if self.ahead != 0 {
+                // The run's cache line, `ahead` further on.
+                a.prefetch((base | offset) + self.ahead);
+            }
+            let run = a.run_ptr(base | offset, LANES).cast::<f32>();
+            // SAFETY: `run_ptr` checked that the 8 amplitudes (16 f32) are in bounds.
+            v[c] = unsafe { _mm512_loadu_ps(run) };
+            // (re, im) → (−im, re): swap each pair, then negate the new real part.
+            swapped[c] = _mm512_xor_ps(_mm512_permute_ps::<0b1011_0001>(v[c]), negate_re);
+        }
+        let rows = ROWS.min(D);
+        for first in (0..D).step_by(rows) {
+            let mut out: [__m512; ROWS] = [_mm512_setzero_ps(); ROWS];
+            for c in 0..D {
+                for (k, out) in out[..rows].iter_mut().enumerate() {
+                    let re = _mm512_set1_ps(self.re[first + k][c]);
+                    let im = _mm512_set1_ps(self.im[first + k][c]);
+                    *out = _mm512_fmadd_ps(re, v[c], *out);
+                    *out = _mm512_fmadd_ps(im, swapped[c], *out);
+                }
+            }
+            for (out, &offset) in out[..rows].iter().zip(&self.offsets[first..]) {
+                let run = a.run_ptr(base | offset, LANES).cast::<f32>();
+                // SAFETY: as for the loads; this group owns the run (see `Amps`).
+                unsafe { _mm512_storeu_ps(run, *out) };
+            }
         }
     }
 }
 
 /// `out += m · v`, entry by entry (fused with `FMA`).
 #[inline(always)]
-fn multiply_add<const FMA: bool>(out: &mut [f64; 2 * LANES], m: f64, v: &[f64; 2 * LANES]) {
+fn multiply_add<S: Real, const FMA: bool>(out: &mut [S; 2 * LANES], m: S, v: &[S; 2 * LANES]) {
     for (o, x) in out.iter_mut().zip(v) {
-        *o = if FMA { m.mul_add(*x, *o) } else { *o + m * x };
+        *o = if FMA { m.mul_add(*x, *o) } else { *o + m * *x };
     }
 }
 
@@ -846,7 +907,7 @@ mod tests {
         let qubits = [7, 3, LOCAL_QUBITS];
         let mut positions = qubits;
         positions.sort_unstable();
-        let apply = |block: &MatrixBlock<8>| {
+        let apply = |block: &MatrixBlock<f64, 8>| {
             let mut amps = start.clone();
             let level = simd::level();
             for_each_group(&mut amps, &positions, 0, &Interrupt::never(), |a, bases| {
@@ -855,12 +916,12 @@ mod tests {
             .unwrap();
             amps
         };
-        let streamed = MatrixBlock::<8>::new(&qubits, &matrix, len);
-        let in_cache = MatrixBlock::<8>::new(&qubits, &matrix, LOCAL);
+        let streamed = MatrixBlock::<f64, 8>::new(&qubits, &matrix, len);
+        let in_cache = MatrixBlock::<f64, 8>::new(&qubits, &matrix, LOCAL);
         assert_eq!((streamed.ahead, in_cache.ahead), (PREFETCH_AHEAD, 0));
         assert_eq!(apply(&streamed), apply(&in_cache));
         let top = [PREFETCH_BELOW, LOCAL_QUBITS, PREFETCH_BELOW + 1];
-        assert_eq!(MatrixBlock::<8>::new(&top, &matrix, len).ahead, 0);
+        assert_eq!(MatrixBlock::<f64, 8>::new(&top, &matrix, len).ahead, 0);
     }
 
     #[test]
@@ -869,7 +930,7 @@ mod tests {
         let matrix: Vec<Complex64> = (0..64)
             .map(|i| Complex64::new((i as f64 * 0.7).sin(), (i as f64 * 1.3).cos()))
             .collect();
-        let block = MatrixBlock::<8>::new(&qubits, &matrix, 1 << 8);
+        let block = MatrixBlock::<f64, 8>::new(&qubits, &matrix, 1 << 8);
         let start: Vec<Complex64> = (0..1 << 8)
             .map(|i| Complex64::new((i as f64).sqrt(), -(i as f64) / 3.0))
             .collect();
@@ -963,7 +1024,7 @@ mod tests {
             ([6, 1, 4], 2),
             ([0, 3, 5], 1),
         ] {
-            let block = MatrixBlock::<8>::new(&qubits, &matrix, 1 << 9);
+            let block = MatrixBlock::<f64, 8>::new(&qubits, &matrix, 1 << 9);
             assert_eq!(block.run, run);
             let mut positions = qubits;
             positions.sort_unstable();

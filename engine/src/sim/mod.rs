@@ -14,6 +14,7 @@ mod gates;
 mod kernels;
 mod parallel;
 mod plan;
+mod real;
 mod sample;
 mod simd;
 pub(crate) mod state;
@@ -31,6 +32,7 @@ use crate::ir::Program;
 use crate::limits::Limits;
 use crate::method::Method;
 use crate::outcome::Outcome;
+use crate::precision::Precision;
 use branches::Runner;
 use plan::Plan;
 use state::StateVector;
@@ -54,16 +56,25 @@ pub(crate) fn simulate(
         Some(seed) => ChaCha8Rng::seed_from_u64(seed),
         None => ChaCha8Rng::from_os_rng(),
     };
-    let counts = Runner {
-        plan: &plan,
-        num_qubits,
-        cregs: &program.cregs,
-        num_clbits: program.num_clbits() as usize,
-        rng: &mut rng,
-        interrupt: &interrupt,
-        budget: limits.extra_state_budget(),
+    macro_rules! run_in {
+        ($real:ty) => {
+            Runner::<_, $real> {
+                plan: &plan,
+                num_qubits,
+                cregs: &program.cregs,
+                num_clbits: program.num_clbits() as usize,
+                rng: &mut rng,
+                interrupt: &interrupt,
+                budget: limits.extra_state_budget(),
+                precision: std::marker::PhantomData,
+            }
+            .run(shots)?
+        };
     }
-    .run(shots)?;
+    let counts = match limits.precision {
+        Precision::Double => run_in!(f64),
+        Precision::Single => run_in!(f32),
+    };
     Ok(Outcome::from_counts(
         counts,
         started.elapsed().as_secs_f64(),
@@ -77,7 +88,7 @@ pub(crate) fn statevector(
     program: &Program,
     limits: &Limits,
     cancel: &CancellationToken,
-) -> Result<StateVector> {
+) -> Result<StateVector<f64>> {
     let started = Instant::now();
     let num_qubits = program.num_qubits();
     limits.admit_qubits(u64::from(program.width()), Stage::Execute)?;
@@ -127,7 +138,7 @@ pub(crate) fn profile(program: &Program) -> Result<crate::PlanProfile> {
 /// multiplied by `i` and written, in the simulator's chunks and threads): the memory
 /// bound a kernel pass is measured against.
 pub(crate) fn plain_pass_seconds(num_qubits: u32) -> Result<f64> {
-    let mut state = StateVector::zero(num_qubits)?;
+    let mut state = StateVector::<f64>::zero(num_qubits)?;
     let kernel = kernels::Kernel::Phase {
         mask: 0,
         phase: Complex64::new(0.0, 1.0),
@@ -148,13 +159,19 @@ mod tests {
     use super::*;
     use crate::ir::Condition;
 
-    /// The final state of `program` with every measurement and reset taking a fixed outcome
-    /// (bit `k` of `outcomes` for the `k`-th, unless that outcome is impossible), run on its
-    /// plan with or without fusion and blocking.
-    fn final_state(program: &Program, optimise: bool, outcomes: u64) -> Vec<Complex64> {
+    /// The final state of `program` in precision `S` with every measurement and reset
+    /// taking a fixed outcome (bit `k` of `outcomes` for the `k`-th, unless that outcome's
+    /// probability is below `impossible`), run on its plan with or without fusion and
+    /// blocking.
+    fn final_state<S: real::Real>(
+        program: &Program,
+        optimise: bool,
+        outcomes: u64,
+        impossible: f64,
+    ) -> Vec<Complex64> {
         let never = Interrupt::never();
         let plan = Plan::compile_with(program, optimise, &never).unwrap();
-        let mut state = StateVector::zero(program.num_qubits()).unwrap();
+        let mut state = StateVector::<S>::zero(program.num_qubits()).unwrap();
         let mut clbits = vec![false; program.num_clbits() as usize];
         let mut k = 0;
         let holds =
@@ -174,9 +191,9 @@ mod tests {
             let p1 = state.probability_of_one(qubit, &never).unwrap();
             let wanted = outcomes >> (k % 64) & 1 == 1;
             k += 1;
-            let outcome = if p1 < 1e-6 {
+            let outcome = if p1 < impossible {
                 false
-            } else if p1 > 1.0 - 1e-6 {
+            } else if p1 > 1.0 - impossible {
                 true
             } else {
                 wanted
@@ -192,7 +209,10 @@ mod tests {
         for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
             state.apply(kernel, &never).unwrap();
         }
-        state.amplitudes().to_vec()
+        let amplitudes = state.amplitudes().iter();
+        amplitudes
+            .map(|a| Complex64::new(a.re.to_f64(), a.im.to_f64()))
+            .collect()
     }
 
     fn operation(n: usize) -> impl Strategy<Value = String> {
@@ -253,11 +273,43 @@ mod tests {
                 ops.join("\n")
             );
             let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
-            let plain = final_state(&program, false, outcomes);
-            let fused = final_state(&program, true, outcomes);
+            let plain = final_state::<f64>(&program, false, outcomes, 1e-6);
+            let fused = final_state::<f64>(&program, true, outcomes, 1e-6);
             for (i, (a, b)) in fused.iter().zip(&plain).enumerate() {
                 prop_assert!((a - b).norm() < 1e-12, "amplitude {}: {} vs {}\n{}", i, a, b, source);
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// Single precision (f32 amplitudes, every kernel in f32) follows double precision to
+        /// f32's rounding: the fused, blocked plan's final state within 1e-4 (Euclidean
+        /// distance, the states being unit vectors) of the unfused plan's in f64 after up to
+        /// 60 gates, with conditions and mid-circuit measurements.
+        /// (An f32 amplitude's rounding is about 6e-8 of the norm per gate; collapsing onto
+        /// an outcome of probability `p` scales errors by `1/√p`, so outcomes below 1e-3 are
+        /// taken as impossible in both runs.)
+        #[test]
+        fn single_precision_follows_double(
+            ops in prop::collection::vec(operation(BLOCKED_QUBITS), 1..60),
+            outcomes in any::<u64>(),
+        ) {
+            let source = format!(
+                "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{BLOCKED_QUBITS}];\ncreg c[2];\n{}\n",
+                ops.join("\n")
+            );
+            let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
+            let double = final_state::<f64>(&program, false, outcomes, 1e-3);
+            let single = final_state::<f32>(&program, true, outcomes, 1e-3);
+            let distance = single
+                .iter()
+                .zip(&double)
+                .map(|(a, b)| (a - b).norm_sqr())
+                .sum::<f64>()
+                .sqrt();
+            prop_assert!(distance < 1e-4, "‖single − double‖ = {}\n{}", distance, source);
         }
     }
 
@@ -299,13 +351,13 @@ mod tests {
         let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
         let never = Interrupt::never();
         let plan = Plan::compile(&program, &never).unwrap();
-        let mut state = StateVector::zero(program.num_qubits()).unwrap();
+        let mut state = StateVector::<f64>::zero(program.num_qubits()).unwrap();
         let pass = kernels::Kernel::Phase {
             mask: 0,
             phase: Complex64::new(0.0, 1.0),
         };
         let cpu = kernels::costs::cpu_seconds;
-        let timed = |state: &mut StateVector, kernel: &kernels::Kernel| {
+        let timed = |state: &mut StateVector<f64>, kernel: &kernels::Kernel| {
             let started = cpu();
             state.apply(kernel, &never).unwrap();
             cpu() - started

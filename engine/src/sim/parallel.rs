@@ -7,8 +7,10 @@
 //! saves. Every chunk starts by polling the [`Interrupt`], so a cancel or timeout stops a
 //! pass within one chunk.
 
-use num_complex::Complex64;
+use num_complex::Complex;
 use rayon::prelude::*;
+
+use super::real::Real;
 
 use crate::error::Result;
 use crate::interrupt::Interrupt;
@@ -26,22 +28,29 @@ pub(crate) const PARALLEL_MIN: usize = 2 * CHUNK;
 ///
 /// Sound because [`for_each_group`] hands each base index to exactly one call, and a
 /// group — `base` plus any combination of the group's bits — never overlaps another group.
-#[derive(Clone, Copy)]
-pub(crate) struct Amps {
-    ptr: *mut Complex64,
+pub(crate) struct Amps<S> {
+    ptr: *mut Complex<S>,
     len: usize,
 }
 
+impl<S> Clone for Amps<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Amps<S> {}
+
 // SAFETY: `Amps` is only created by `for_each_group`, whose groups are disjoint, so two
 // threads never access the same amplitude during a pass.
-unsafe impl Send for Amps {}
+unsafe impl<S> Send for Amps<S> {}
 // SAFETY: as above.
-unsafe impl Sync for Amps {}
+unsafe impl<S> Sync for Amps<S> {}
 
-impl Amps {
+impl<S: Real> Amps<S> {
     /// The amplitude at `index`.
     #[inline(always)]
-    pub(crate) fn get(self, index: usize) -> Complex64 {
+    pub(crate) fn get(self, index: usize) -> Complex<S> {
         assert!(index < self.len);
         // SAFETY: in bounds (checked above); no other thread writes this index (see type doc).
         unsafe { *self.ptr.add(index) }
@@ -49,19 +58,19 @@ impl Amps {
 
     /// The `N` amplitudes from `index` on.
     #[inline(always)]
-    pub(crate) fn load<const N: usize>(self, index: usize) -> [Complex64; N] {
+    pub(crate) fn load<const N: usize>(self, index: usize) -> [Complex<S>; N] {
         assert!(index + N <= self.len);
         // SAFETY: in bounds (checked above); the caller's groups own these indices (see
         // type doc).
-        unsafe { self.ptr.add(index).cast::<[Complex64; N]>().read() }
+        unsafe { self.ptr.add(index).cast::<[Complex<S>; N]>().read() }
     }
 
     /// Replaces the `N` amplitudes from `index` on.
     #[inline(always)]
-    pub(crate) fn store<const N: usize>(self, index: usize, values: [Complex64; N]) {
+    pub(crate) fn store<const N: usize>(self, index: usize, values: [Complex<S>; N]) {
         assert!(index + N <= self.len);
         // SAFETY: in bounds (checked above); this group owns these indices (see type doc).
-        unsafe { self.ptr.add(index).cast::<[Complex64; N]>().write(values) }
+        unsafe { self.ptr.add(index).cast::<[Complex<S>; N]>().write(values) }
     }
 
     /// Asks the CPU to bring the cache line holding amplitude `index` into its caches
@@ -79,7 +88,7 @@ impl Amps {
     /// Pointer to the `n` amplitudes from `index` on, for vector loads and stores of a run
     /// the caller's group owns (see type doc).
     #[inline(always)]
-    pub(crate) fn run_ptr(self, index: usize, n: usize) -> *mut Complex64 {
+    pub(crate) fn run_ptr(self, index: usize, n: usize) -> *mut Complex<S> {
         assert!(index + n <= self.len);
         // SAFETY: in bounds (checked above).
         unsafe { self.ptr.add(index) }
@@ -87,7 +96,7 @@ impl Amps {
 
     /// Replaces the amplitude at `index`.
     #[inline(always)]
-    pub(crate) fn set(self, index: usize, value: Complex64) {
+    pub(crate) fn set(self, index: usize, value: Complex<S>) {
         assert!(index < self.len);
         // SAFETY: in bounds (checked above); this group owns the index (see type doc).
         unsafe { *self.ptr.add(index) = value }
@@ -108,15 +117,15 @@ pub(crate) const LANES: usize = 8;
 /// ascending, distinct) equal the bits of `set` there, up to [`LANES`] bases per call; `f`
 /// may then read and write every index `base | s` for `s` a subset of `positions`' bits,
 /// and nothing else. Blocks of bases let kernels vectorise across groups.
-pub(crate) fn for_each_group<F>(
-    amps: &mut [Complex64],
+pub(crate) fn for_each_group<S: Real, F>(
+    amps: &mut [Complex<S>],
     positions: &[usize],
     set: usize,
     interrupt: &Interrupt<'_>,
     f: F,
 ) -> Result<()>
 where
-    F: Fn(Amps, &[usize]) + Sync,
+    F: Fn(Amps<S>, &[usize]) + Sync,
 {
     debug_assert!(amps.len().is_power_of_two());
     debug_assert!(positions.windows(2).all(|w| w[0] < w[1]));
@@ -177,19 +186,19 @@ where
 /// `hi[j]` its partner with the bit 1; `first` is a multiple of `lo.len()`, a power of two.
 /// Every pair is handed out once; pieces run on rayon's pool for large states. Contiguous
 /// runs let the kernels vectorise.
-pub(crate) fn for_each_pair_run<F>(
-    amps: &mut [Complex64],
+pub(crate) fn for_each_pair_run<S: Real, F>(
+    amps: &mut [Complex<S>],
     target: usize,
     interrupt: &Interrupt<'_>,
     f: F,
 ) -> Result<()>
 where
-    F: Fn(usize, &mut [Complex64], &mut [Complex64]) + Sync,
+    F: Fn(usize, &mut [Complex<S>], &mut [Complex<S>]) + Sync,
 {
     let stride = 1usize << target;
     debug_assert!(target > 0 && 2 * stride <= amps.len());
     if 2 * stride <= CHUNK {
-        let run_chunk = |(i, chunk): (usize, &mut [Complex64])| -> Result<()> {
+        let run_chunk = |(i, chunk): (usize, &mut [Complex<S>])| -> Result<()> {
             interrupt.check()?;
             for (b, block) in chunk.chunks_exact_mut(2 * stride).enumerate() {
                 let (lo, hi) = block.split_at_mut(stride);
@@ -222,15 +231,15 @@ where
 
 /// Calls `f(first, chunk)` for every chunk of [`CHUNK`] consecutive amplitudes (`first` the
 /// index of its first), on rayon's pool for large states.
-pub(crate) fn for_each_chunk<F>(
-    amps: &mut [Complex64],
+pub(crate) fn for_each_chunk<S: Real, F>(
+    amps: &mut [Complex<S>],
     interrupt: &Interrupt<'_>,
     f: F,
 ) -> Result<()>
 where
-    F: Fn(usize, &mut [Complex64]) + Sync,
+    F: Fn(usize, &mut [Complex<S>]) + Sync,
 {
-    let run_chunk = |(i, chunk): (usize, &mut [Complex64])| -> Result<()> {
+    let run_chunk = |(i, chunk): (usize, &mut [Complex<S>])| -> Result<()> {
         interrupt.check()?;
         f(i * CHUNK, chunk);
         Ok(())
@@ -246,16 +255,16 @@ where
 
 /// Maps every chunk of [`CHUNK`] consecutive amplitudes (with the index of its first
 /// amplitude) through `f`, in order.
-pub(crate) fn map_chunks<T, F>(
-    amps: &[Complex64],
+pub(crate) fn map_chunks<S: Real, T, F>(
+    amps: &[Complex<S>],
     interrupt: &Interrupt<'_>,
     f: F,
 ) -> Result<Vec<T>>
 where
     T: Send,
-    F: Fn(usize, &[Complex64]) -> T + Sync,
+    F: Fn(usize, &[Complex<S>]) -> T + Sync,
 {
-    let run_chunk = |(i, chunk): (usize, &[Complex64])| -> Result<T> {
+    let run_chunk = |(i, chunk): (usize, &[Complex<S>])| -> Result<T> {
         interrupt.check()?;
         Ok(f(i * CHUNK, chunk))
     };
@@ -269,6 +278,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_complex::Complex64;
 
     #[test]
     fn groups_cover_every_index_once() {

@@ -6,23 +6,24 @@
 //! first, then each chunk resolves the draws that fall in it), so it runs on all threads
 //! and gives the same indices for a seed whatever the thread count.
 
-use num_complex::Complex64;
+use num_complex::Complex;
 use rand::Rng;
 
 use super::parallel::{CHUNK, map_chunks};
+use super::real::{Real, norm_sqr};
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
 /// Draws `shots` basis-state indices with probability `|amplitude|²` (normalised); returns
 /// the distinct indices, ascending, with how often each was drawn.
-pub(crate) fn sample(
-    amps: &[Complex64],
+pub(crate) fn sample<S: Real>(
+    amps: &[Complex<S>],
     shots: u64,
     rng: &mut impl Rng,
     interrupt: &Interrupt<'_>,
 ) -> Result<Vec<(usize, u64)>> {
     let totals = map_chunks(amps, interrupt, |_, chunk| {
-        chunk.iter().map(Complex64::norm_sqr).sum::<f64>()
+        chunk.iter().map(norm_sqr).sum::<f64>()
     })?;
     let total: f64 = totals.iter().sum();
     let mut draws: Vec<f64> = (0..shots).map(|_| rng.random::<f64>() * total).collect();
@@ -61,7 +62,7 @@ pub(crate) fn sample(
 /// Indices (ascending) for the sorted draws of one chunk: the first amplitude whose
 /// cumulative probability within the chunk exceeds the draw. A draw beyond the chunk's
 /// total (rounding) takes the chunk's last amplitude with non-zero probability.
-fn resolve_chunk(first: usize, chunk: &[Complex64], draws: &[f64]) -> Vec<usize> {
+fn resolve_chunk<S: Real>(first: usize, chunk: &[Complex<S>], draws: &[f64]) -> Vec<usize> {
     let mut indices = Vec::with_capacity(draws.len());
     if draws.is_empty() {
         return indices;
@@ -70,7 +71,7 @@ fn resolve_chunk(first: usize, chunk: &[Complex64], draws: &[f64]) -> Vec<usize>
     let mut cumulative = 0.0;
     let mut last_possible = None;
     for (i, a) in chunk.iter().enumerate() {
-        let p = a.norm_sqr();
+        let p = norm_sqr(a);
         if p == 0.0 {
             continue;
         }
@@ -90,6 +91,7 @@ fn resolve_chunk(first: usize, chunk: &[Complex64], draws: &[f64]) -> Vec<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_complex::Complex64;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

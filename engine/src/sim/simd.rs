@@ -6,9 +6,10 @@
 
 use std::sync::OnceLock;
 
-use num_complex::Complex64;
+use num_complex::Complex;
 
 use super::kernels::Mat2;
+use super::real::Real;
 
 /// An instruction-set level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,17 +49,17 @@ fn detect() -> Level {
 /// `#[inline(always)]` function, and the AVX variants are that function under
 /// `#[target_feature]`, so the compiler vectorises it for each instruction set.
 macro_rules! multiversion {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
+    ($(#[$doc:meta])* fn $name:ident<S>($($arg:ident: $ty:ty),*) $body:block) => {
         $(#[$doc])*
-        pub(crate) fn $name(level: Level, $($arg: $ty),*) {
+        pub(crate) fn $name<S: Real>(level: Level, $($arg: $ty),*) {
             #[inline(always)]
-            fn portable($($arg: $ty),*) $body
+            fn portable<S: Real>($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-            fn avx512($($arg: $ty),*) { portable($($arg),*) }
+            fn avx512<S: Real>($($arg: $ty),*) { portable($($arg),*) }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            fn avx2($($arg: $ty),*) { portable($($arg),*) }
+            fn avx2<S: Real>($($arg: $ty),*) { portable($($arg),*) }
             match level {
                 // SAFETY: `level()` reports these only when the CPU has the features.
                 #[cfg(target_arch = "x86_64")]
@@ -74,7 +75,7 @@ macro_rules! multiversion {
 
 multiversion! {
     /// `(lo[j], hi[j]) ← m · (lo[j], hi[j])` for every `j`.
-    fn rotate(lo: &mut [Complex64], hi: &mut [Complex64], m: &Mat2) {
+    fn rotate<S>(lo: &mut [Complex<S>], hi: &mut [Complex<S>], m: &Mat2<S>) {
         let [[m00, m01], [m10, m11]] = *m;
         for (x, y) in lo.iter_mut().zip(hi.iter_mut()) {
             let (a, b) = (*x, *y);
@@ -86,7 +87,7 @@ multiversion! {
 
 multiversion! {
     /// [`rotate`] on the pairs of consecutive amplitudes of `pairs` (target qubit 0).
-    fn rotate_adjacent(pairs: &mut [Complex64], m: &Mat2) {
+    fn rotate_adjacent<S>(pairs: &mut [Complex<S>], m: &Mat2<S>) {
         let [[m00, m01], [m10, m11]] = *m;
         for pair in pairs.chunks_exact_mut(2) {
             let (a, b) = (pair[0], pair[1]);
@@ -100,7 +101,7 @@ multiversion! {
     /// `amps[i] *= factor` for every `i` whose index `first + i` has every bit of `mask`
     /// set, taken in runs of `run` (a power of two no larger than the lowest bit of `mask`,
     /// dividing `amps.len()` and `first`), each in or out as its first index is.
-    fn scale_runs(amps: &mut [Complex64], first: usize, run: usize, mask: usize, factor: Complex64) {
+    fn scale_runs<S>(amps: &mut [Complex<S>], first: usize, run: usize, mask: usize, factor: Complex<S>) {
         for (r, part) in amps.chunks_exact_mut(run).enumerate() {
             if (first + r * run) & mask == mask {
                 for a in part {
@@ -115,9 +116,9 @@ multiversion! {
     /// `amps[i] *= factors[i / run]` for every `i`, `run` being `amps.len() /
     /// factors.len()`; a run whose factor is exactly 1 is left as it is (which can only
     /// change the sign of a zero part).
-    fn scale_by_runs(amps: &mut [Complex64], factors: &[Complex64]) {
+    fn scale_by_runs<S>(amps: &mut [Complex<S>], factors: &[Complex<S>]) {
         let run = amps.len() / factors.len();
-        let one = Complex64::new(1.0, 0.0);
+        let one = Complex::new(S::one(), S::zero());
         for (part, &factor) in amps.chunks_exact_mut(run).zip(factors) {
             if factor != one {
                 for a in part {
@@ -130,7 +131,7 @@ multiversion! {
 
 multiversion! {
     /// `amps[i] *= table[high | low[i]]` for every `i`.
-    fn scale_by_table(amps: &mut [Complex64], low: &[usize], high: usize, table: &[Complex64]) {
+    fn scale_by_table<S>(amps: &mut [Complex<S>], low: &[usize], high: usize, table: &[Complex<S>]) {
         for (a, &l) in amps.iter_mut().zip(low) {
             *a *= table[high | l];
         }
@@ -140,6 +141,7 @@ multiversion! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_complex::Complex64;
 
     fn levels() -> Vec<Level> {
         let mut levels = vec![Level::Portable];

@@ -1,76 +1,90 @@
-//! The state vector: `2^n` complex f64 amplitudes, allocated fallibly, with the
-//! measurement primitives (outcome probabilities, collapse, reset).
+//! The state vector: `2^n` complex amplitudes in f64 or f32 ([`Real`]), allocated
+//! fallibly, with the measurement primitives (outcome probabilities, collapse, reset).
 
-use num_complex::Complex64;
+use std::marker::PhantomData;
+
+use num_complex::Complex;
 
 use super::kernels::Kernel;
 use super::parallel::{for_each_group, map_chunks};
+use super::real::{Real, norm_sqr};
 use crate::error::{EngineError, FailureKind, Result, Stage};
 use crate::interrupt::Interrupt;
 use crate::limits::state_bytes;
 
-/// A pure state of `n` qubits.
+/// A pure state of `n` qubits, its amplitudes in precision `S`.
 #[derive(Clone, Debug)]
-pub(crate) struct StateVector {
-    /// The amplitudes, four to a cache line ([`Line`]); `len` of them are the state.
+pub(crate) struct StateVector<S> {
+    /// The amplitudes, four (f64) or eight (f32) to a cache line ([`Line`]); `len` of them
+    /// are the state.
     lines: Vec<Line>,
     len: usize,
+    precision: PhantomData<S>,
 }
 
-/// Four amplitudes, one 64-byte cache line and aligned to one: a state allocated as lines
-/// has no vector access of a kernel (a whole line in AVX-512, half in AVX2) straddling two
-/// lines. Allocated as plain `Complex64`s the state started 16 bytes into a line (glibc's
-/// large allocations), and every 64-byte load and store split in two.
+/// One 64-byte cache line, aligned to one, that holds four f64 or eight f32 amplitudes: a
+/// state allocated as lines has no vector access of a kernel (a whole line in AVX-512, half
+/// in AVX2) straddling two lines. Allocated as plain `Complex64`s the state started 16 bytes
+/// into a line (glibc's large allocations), and every 64-byte load and store split in two.
 #[derive(Clone, Copy, Debug)]
 #[repr(C, align(64))]
-struct Line([Complex64; 4]);
+struct Line([u64; 8]);
 
-impl StateVector {
+/// Bytes per line.
+const LINE: usize = size_of::<Line>();
+
+impl<S: Real> StateVector<S> {
     /// |0…0⟩ on `num_qubits` qubits. The caller has admitted the size; an allocation the
     /// system refuses is a resource-limit error rather than an abort.
     pub(crate) fn zero(num_qubits: u32) -> Result<Self> {
         let len = 1usize << num_qubits;
+        let count = (len * size_of::<Complex<S>>()).div_ceil(LINE);
         let mut lines = Vec::new();
-        lines.try_reserve_exact(len.div_ceil(4)).map_err(|_| {
+        lines.try_reserve_exact(count).map_err(|_| {
             EngineError::new(
                 FailureKind::ResourceLimit,
                 Stage::Execute,
                 format!(
                     "could not allocate {} bytes for a {num_qubits}-qubit state vector",
-                    state_bytes(u64::from(num_qubits))
+                    state_bytes(u64::from(num_qubits), size_of::<Complex<S>>() as u64)
                 ),
             )
         })?;
-        lines.resize(len.div_ceil(4), Line([Complex64::new(0.0, 0.0); 4]));
-        let mut state = Self { lines, len };
-        state.amplitudes_mut()[0] = Complex64::new(1.0, 0.0);
+        // All bits zero: 0.0 in f64 and f32 alike.
+        lines.resize(count, Line([0; 8]));
+        let mut state = Self {
+            lines,
+            len,
+            precision: PhantomData,
+        };
+        state.amplitudes_mut()[0] = Complex::new(S::one(), S::zero());
         Ok(state)
     }
 
-    pub(crate) fn amplitudes(&self) -> &[Complex64] {
-        // SAFETY: `Line` is `repr(C)` over 4 `Complex64` (themselves `repr(C)`) with no
-        // padding (64 bytes, the alignment), so the lines are `4 · lines.len() ≥ len`
-        // consecutive initialised amplitudes.
-        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<Complex64>(), self.len) }
+    pub(crate) fn amplitudes(&self) -> &[Complex<S>] {
+        // SAFETY: a `Line` is 64 bytes with no padding, aligned to 64, and `Complex<S>` is
+        // `repr(C)` over two f64 or two f32 (16 or 8 bytes, dividing 64), for which every bit
+        // pattern is a value; the lines hold at least `len` of them.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<Complex<S>>(), self.len) }
     }
 
-    pub(crate) fn amplitudes_mut(&mut self) -> &mut [Complex64] {
+    pub(crate) fn amplitudes_mut(&mut self) -> &mut [Complex<S>] {
         // SAFETY: as in `amplitudes`; the borrow of `self` is exclusive.
         unsafe {
-            std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<Complex64>(), self.len)
+            std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<Complex<S>>(), self.len)
         }
     }
 
     /// Bytes held by the amplitudes.
     pub(crate) fn bytes(&self) -> u64 {
-        (self.len * size_of::<Complex64>()) as u64
+        (self.len * size_of::<Complex<S>>()) as u64
     }
 
     /// Back to |0…0⟩, reusing the allocation.
     pub(crate) fn reset_to_zero(&mut self) {
         let amps = self.amplitudes_mut();
-        amps.fill(Complex64::new(0.0, 0.0));
-        amps[0] = Complex64::new(1.0, 0.0);
+        amps.fill(Complex::new(S::zero(), S::zero()));
+        amps[0] = Complex::new(S::one(), S::zero());
     }
 
     pub(crate) fn apply(&mut self, kernel: &Kernel, interrupt: &Interrupt<'_>) -> Result<()> {
@@ -91,9 +105,9 @@ impl StateVector {
                 .enumerate()
                 .fold([0.0, 0.0], |[zero, one], (i, a)| {
                     if (start + i) & bit == 0 {
-                        [zero + a.norm_sqr(), one]
+                        [zero + norm_sqr(a), one]
                     } else {
-                        [zero, one + a.norm_sqr()]
+                        [zero, one + norm_sqr(a)]
                     }
                 })
         })?;
@@ -113,9 +127,9 @@ impl StateVector {
         reset: bool,
         interrupt: &Interrupt<'_>,
     ) -> Result<()> {
-        let scale = 1.0 / probability.sqrt();
+        let scale = S::from_f64(1.0 / probability.sqrt());
         let bit = 1 << qubit;
-        let zero = Complex64::new(0.0, 0.0);
+        let zero = Complex::new(S::zero(), S::zero());
         for_each_group(self.amplitudes_mut(), &[qubit], 0, interrupt, |a, bases| {
             for &i0 in bases {
                 let i1 = i0 | bit;
@@ -135,8 +149,9 @@ impl StateVector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_complex::Complex64;
 
-    fn plus_state(n: u32) -> StateVector {
+    fn plus_state(n: u32) -> StateVector<f64> {
         let mut state = StateVector::zero(n).unwrap();
         let amplitude = Complex64::new(0.5f64.powf(f64::from(n) / 2.0), 0.0);
         state.amplitudes_mut().fill(amplitude);
@@ -145,12 +160,16 @@ mod tests {
 
     #[test]
     fn zero_state_is_basis_state_zero() {
-        let state = StateVector::zero(3).unwrap();
+        let state = StateVector::<f64>::zero(3).unwrap();
         assert_eq!(state.amplitudes()[0], Complex64::new(1.0, 0.0));
         assert!(state.amplitudes()[1..].iter().all(|a| a.norm() == 0.0));
         assert_eq!(state.bytes(), 128);
         assert_eq!(state.amplitudes().len(), 8);
-        assert_eq!(StateVector::zero(1).unwrap().amplitudes().len(), 2);
+        assert_eq!(StateVector::<f64>::zero(1).unwrap().amplitudes().len(), 2);
+        let single = StateVector::<f32>::zero(3).unwrap();
+        assert_eq!(single.bytes(), 64);
+        assert_eq!(single.amplitudes()[0], Complex::new(1.0f32, 0.0));
+        assert!(single.amplitudes()[1..].iter().all(|a| a.norm() == 0.0));
         assert_eq!(
             state.amplitudes().as_ptr() as usize % 64,
             0,
