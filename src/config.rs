@@ -342,25 +342,6 @@ impl SimulationMethod {
         }
     }
 
-    /// The method a run's `options` choose: its [`METHOD_OPTION`], automatic when absent (or
-    /// not a name: submissions are checked before a run exists).
-    pub fn of_run(options: &crate::domain::RunOptions) -> SimulationMethod {
-        options
-            .get(METHOD_OPTION)
-            .and_then(serde_json::Value::as_str)
-            .and_then(SimulationMethod::from_name)
-            .unwrap_or_default()
-    }
-
-    /// A backend's `limits` for a run with this method: a pinned method replaces the
-    /// backend's; automatic leaves the backend's own choice.
-    pub fn apply(self, mut limits: qrun_engine::Limits) -> qrun_engine::Limits {
-        if let Some(method) = self.pinned() {
-            limits.method = Some(method);
-        }
-        limits
-    }
-
     /// The engine's pinned method; `None` for automatic.
     pub fn pinned(self) -> Option<qrun_engine::Method> {
         match self {
@@ -368,6 +349,44 @@ impl SimulationMethod {
             SimulationMethod::Statevector => Some(qrun_engine::Method::StateVector),
             SimulationMethod::Stabilizer => Some(qrun_engine::Method::Stabilizer),
         }
+    }
+}
+
+/// The run option that chooses the state vector's precision for one run (Qiskit Aer's
+/// `precision`): `"double"` (the default) or `"single"` ([`qrun_engine::Precision`]).
+pub const PRECISION_OPTION: &str = "precision";
+
+/// What a run's `options` choose on the built-in simulator: its method ([`METHOD_OPTION`])
+/// and the state vector's precision ([`PRECISION_OPTION`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SimulatorOptions {
+    pub method: SimulationMethod,
+    pub precision: qrun_engine::Precision,
+}
+
+impl SimulatorOptions {
+    /// The simulator's options in a run's `options`: automatic and double where absent (or
+    /// not a name: submissions are checked before a run exists).
+    pub fn of_run(options: &crate::domain::RunOptions) -> SimulatorOptions {
+        let name = |option: &str| options.get(option).and_then(serde_json::Value::as_str);
+        SimulatorOptions {
+            method: name(METHOD_OPTION)
+                .and_then(SimulationMethod::from_name)
+                .unwrap_or_default(),
+            precision: name(PRECISION_OPTION)
+                .and_then(qrun_engine::Precision::from_name)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A backend's `limits` for a run with these options: a pinned method replaces the
+    /// backend's (automatic leaves the backend's own choice), and the precision is the run's.
+    pub fn apply(self, mut limits: qrun_engine::Limits) -> qrun_engine::Limits {
+        if let Some(method) = self.method.pinned() {
+            limits.method = Some(method);
+        }
+        limits.precision = self.precision;
+        limits
     }
 }
 
@@ -619,10 +638,12 @@ impl BackendConfig {
     }
 
     /// The run options a submission may give on this backend: the simulator's
-    /// [`METHOD_OPTION`], a command backend's `options`.
+    /// [`METHOD_OPTION`] and [`PRECISION_OPTION`], a command backend's `options`.
     pub fn options(&self) -> Vec<String> {
         match self {
-            BackendConfig::Simulator { .. } => vec![METHOD_OPTION.to_owned()],
+            BackendConfig::Simulator { .. } => {
+                vec![METHOD_OPTION.to_owned(), PRECISION_OPTION.to_owned()]
+            }
             BackendConfig::Command { options, .. } => options.clone(),
         }
     }

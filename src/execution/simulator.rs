@@ -2,10 +2,11 @@
 //! tokio's blocking pool; the engine polls the cancel token and the time limit as it goes.
 //!
 //! A run's `method` option (Qiskit Aer's name) pins the method for that run, within the
-//! backend's ([`SimulationMethod::apply`]; checked at submission).
+//! backend's, and its `precision` option chooses the state vector's
+//! ([`SimulatorOptions::apply`]; checked at submission).
 //!
 //! A parsed program depends on nothing but the source, its format, the run's parameters,
-//! its method and this backend's limits, so it is kept by those: the runs of one circuit version (with the
+//! its method and this backend's limits (not the precision, which only the simulation reads), so it is kept by those: the runs of one circuit version (with the
 //! same parameters) parse it once (on a small circuit that includes `qelib1.inc`, parsing
 //! costs more than simulating).
 
@@ -17,7 +18,7 @@ use qrun_engine::{CancellationToken, EngineError, FailureKind, Format, Limits, P
 
 use super::{Backend, ExecError, Executed, Job, executed};
 use crate::cache::Immutable;
-use crate::config::{BackendConfig, SimulationMethod};
+use crate::config::{BackendConfig, SimulationMethod, SimulatorOptions};
 
 /// The programs kept, in operations (an operation is tens of bytes); a program of more than a
 /// sixteenth of this is not kept: its simulation dwarfs its parse anyway.
@@ -54,8 +55,8 @@ impl Backend for Simulator {
         job: Job,
         cancel: CancellationToken,
     ) -> BoxFuture<'static, Result<Executed, ExecError>> {
-        let method = SimulationMethod::of_run(&job.options);
-        let limits = method.apply(self.limits.clone());
+        let options = SimulatorOptions::of_run(&job.options);
+        let (method, limits) = (options.method, options.apply(self.limits.clone()));
         let programs = self.programs.clone();
         async move {
             let (memory, seed) = (job.memory, job.seed);

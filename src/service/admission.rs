@@ -22,14 +22,14 @@ use uuid::Uuid;
 use super::ServiceError;
 use super::rules::BackendRules;
 use crate::cache::Immutable;
-use crate::config::{METHOD_OPTION, SimulationMethod};
+use crate::config::{METHOD_OPTION, PRECISION_OPTION, SimulationMethod, SimulatorOptions};
 use crate::domain::{CircuitVersion, Parameters, RunOptions};
 
 /// Verdicts kept (each a few hundred bytes at most).
 const VERDICTS: usize = 1 << 16;
 
 /// What a verdict is kept by: the circuit version, the backend `(type, name)`, the run's
-/// simulation method, the parameters' names with their values' bits, and whether the classical
+/// simulation method and precision (its refusal names the state's size), the parameters' names with their values' bits, and whether the classical
 /// bits were asked for on a backend whose check does not lower the program anyway (a command
 /// backend).
 type VerdictKey = (
@@ -37,7 +37,7 @@ type VerdictKey = (
     i32,
     String,
     String,
-    SimulationMethod,
+    SimulatorOptions,
     Vec<(String, u64)>,
     bool,
 );
@@ -86,13 +86,13 @@ impl Admission {
         };
         // The simulator's check lowers the program whatever is asked.
         let classical_bits = classical_bits && backend.limits.is_none();
-        let method = SimulationMethod::of_run(options);
-        let key = verdict_key(backend, version, method, parameters, classical_bits);
+        let chosen = SimulatorOptions::of_run(options);
+        let key = verdict_key(backend, version, chosen, parameters, classical_bits);
         let verdict = match self.verdicts.get(&key) {
             Some(verdict) => verdict,
             None => {
                 let (source, parameters) = (version.source.clone(), parameters.clone());
-                let limits = backend.limits.clone().map(|limits| method.apply(limits));
+                let limits = backend.limits.clone().map(|limits| chosen.apply(limits));
                 let verdict = tokio::task::spawn_blocking(move || {
                     judge(&source, format, &parameters, limits, classical_bits)
                 })
@@ -112,7 +112,7 @@ impl Admission {
 fn verdict_key(
     backend: &BackendRules,
     version: &CircuitVersion,
-    method: SimulationMethod,
+    chosen: SimulatorOptions,
     parameters: &Parameters,
     classical_bits: bool,
 ) -> VerdictKey {
@@ -121,7 +121,7 @@ fn verdict_key(
         version.version,
         backend.kind.clone(),
         backend.name.clone(),
-        method,
+        chosen,
         parameters
             .iter()
             .map(|(name, value)| (name.clone(), value.to_bits()))
@@ -133,8 +133,8 @@ fn verdict_key(
 /// Refuses `options` that `backend` does not accept (400 `invalid_options`, naming the option
 /// and what the backend accepts): a name it does not list ([`BackendRules::options`]), and on
 /// the built-in simulator a `method` that is not one of [`SimulationMethod::NAMES`] or that the
-/// backend does not run (`automatic` always: the backend's own choice). A command backend's
-/// values are its program's to judge.
+/// backend does not run (`automatic` always: the backend's own choice), or a `precision` that
+/// is not `double` or `single`. A command backend's values are its program's to judge.
 pub fn check_options(backend: &BackendRules, options: &RunOptions) -> Result<(), ServiceError> {
     let id = format!("{}/{}", backend.kind, backend.name);
     let accepts = match backend.options.as_slice() {
@@ -147,7 +147,25 @@ pub fn check_options(backend: &BackendRules, options: &RunOptions) -> Result<(),
             format!("backend `{id}` does not take the option `{name}`; it takes: {accepts}"),
         ));
     }
-    let (Some(value), Some(_)) = (options.get(METHOD_OPTION), &backend.limits) else {
+    if backend.limits.is_none() {
+        return Ok(());
+    }
+    if let Some(value) = options.get(PRECISION_OPTION)
+        && value
+            .as_str()
+            .and_then(qrun_engine::Precision::from_name)
+            .is_none()
+    {
+        let names: Vec<&str> = qrun_engine::Precision::ALL.map(|p| p.as_str()).to_vec();
+        return Err(ServiceError::invalid(
+            "invalid_options",
+            format!(
+                "option `{PRECISION_OPTION}` is {value}; backend `{id}` takes: {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    let Some(value) = options.get(METHOD_OPTION) else {
         return Ok(());
     };
     let runs: Vec<&str> = backend.methods.iter().map(|m| m.name).collect();
@@ -296,7 +314,7 @@ mod tests {
             admission.verdicts.get(&verdict_key(
                 &simulator,
                 &version,
-                SimulationMethod::Automatic,
+                SimulatorOptions::default(),
                 &theta,
                 asked,
             ))
@@ -335,7 +353,7 @@ mod tests {
         let key = verdict_key(
             &command,
             &version,
-            SimulationMethod::Automatic,
+            SimulatorOptions::default(),
             &theta,
             true,
         );

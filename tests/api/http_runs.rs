@@ -772,7 +772,7 @@ async fn the_backends_say_what_they_run() {
     for gate in ["h", "cx", "rz", "u", "ccx", "measure"] {
         assert!(gates.contains(&gate), "{gate}: {gates:?}");
     }
-    assert_eq!(simulator["options"], json!(["method"]));
+    assert_eq!(simulator["options"], json!(["method", "precision"]));
     assert_eq!(
         backends[1],
         json!({"type": "command", "name": "aer", "formats": ["python", "openqasm3"],

@@ -1,5 +1,6 @@
 //! Run options (issue 30; docs/DESIGN.md §5): `options` of a submission, by Qiskit Aer's names.
-//! The built-in simulator takes `method` among its own methods; a command backend the names
+//! The built-in simulator takes `method` among its own methods and `precision` (`double`,
+//! `single`); a command backend the names
 //! its configuration lists, passed to its program in the job's `"options"`; anything else is a
 //! 400 `invalid_options` naming the option and what the backend takes, creating nothing. The
 //! options are stored with the run and shown with it. (Aer applying `method` and
@@ -53,6 +54,87 @@ async fn the_method_option_chooses_the_simulators_method(db: TestDb) {
     app.stop().await;
 }
 
+/// An X, a `t` (a phase) and a CNOT: `11` every shot, on the state vector (not Clifford).
+const ONES_T: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nx q[0];\nt q[0];\ncx q[0],q[1];\nmeasure q -> c;\n";
+
+/// 30 qubits with a `t`: wider than the default simulator's state vector (24 qubits).
+const WIDE_T: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[30];\ncreg c[30];\nh q;\nt q[3];\nmeasure q -> c;\n";
+
+/// `precision` (Aer's) chooses the state vector's: `single` runs it in f32 and `double` (the
+/// default) in f64, with the same counts where every shot's outcome is certain; the option is
+/// stored and shown with the run, and a circuit too wide is refused naming the size of the
+/// state in the precision asked for. Any other value is 400 `invalid_options` naming what the
+/// simulator takes, creating nothing.
+async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
+    let app = TestApp::spawn_with(db, executing, qrun::app::Hooks::default()).await;
+    let (_, token) = app.user("alice").await;
+    app.upload(&token, "ones-t", "public", ONES_T).await;
+    app.upload(&token, "wide-t", "public", WIDE_T).await;
+    for precision in ["single", "double"] {
+        let options = json!({"precision": precision});
+        let (status, run) = submit(&app, &token, "alice/ones-t", SIMULATOR, options.clone()).await;
+        assert_eq!(status, 201, "{precision}: {run}");
+        let run = app.wait_terminal(run["id"].as_str().unwrap()).await;
+        assert_eq!(run["status"], "completed", "{precision}: {run}");
+        assert_eq!(run["results"]["counts"], json!({"11": 100}), "{run}");
+        assert_eq!(run["results"]["method"], "statevector", "{run}");
+        assert_eq!(run["options"], options, "stored: {run}");
+    }
+    let runs = app
+        .store()
+        .run_counts()
+        .await
+        .unwrap()
+        .values()
+        .sum::<u64>();
+    for (options, says) in [
+        (
+            json!({"precision": "single"}),
+            "circuit uses 30 qubits; this backend allows at most 24 (a single-precision state \
+             vector of 24 qubits takes 128 MiB)",
+        ),
+        (
+            json!({"precision": "double"}),
+            "circuit uses 30 qubits; this backend allows at most 24 (a state vector of 24 \
+             qubits takes 256 MiB)",
+        ),
+    ] {
+        let (status, body) = submit(&app, &token, "alice/wide-t", SIMULATOR, options).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"]["code"], "resource_limit", "{body}");
+        let said = body["error"]["message"].as_str().unwrap();
+        assert!(said.contains(says), "{said}");
+    }
+    for value in [json!("half"), json!(32), json!(null), json!("Single")] {
+        let options = json!({"precision": value});
+        let (status, body) = submit(&app, &token, "alice/ones-t", SIMULATOR, options).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("invalid_options")),
+            "{value}: {body}"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            format!(
+                "option `precision` is {value}; backend `simulator/statevector` takes: double, \
+                 single"
+            ),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        app.store()
+            .run_counts()
+            .await
+            .unwrap()
+            .values()
+            .sum::<u64>(),
+        runs,
+        "nothing refused was created"
+    );
+    app.stop().await;
+}
+
 /// Options a backend does not take are refused with the option and what it takes, and
 /// nothing is created: an unknown name, an Aer option with no meaning on the simulator, a
 /// method that is not one, and a `t` on the stabilizer the option pinned (the method's own
@@ -77,7 +159,7 @@ async fn options_a_backend_does_not_take_are_400_invalid_options(db: TestDb) {
             json!({"noise_model": {}}),
             "invalid_options",
             "backend `simulator/statevector` does not take the option `noise_model`; it \
-             takes: method",
+             takes: method, precision",
         ),
         (
             "alice/bell",
@@ -142,7 +224,11 @@ async fn options_a_backend_does_not_take_are_400_invalid_options(db: TestDb) {
             .find(|b| b["name"] == name)
             .map(|b| b["options"].clone())
     };
-    assert_eq!(listed("statevector"), Some(json!(["method"])), "{backends}");
+    assert_eq!(
+        listed("statevector"),
+        Some(json!(["method", "precision"])),
+        "{backends}"
+    );
     assert_eq!(listed("sleepy"), Some(json!([])), "{backends}");
     app.stop().await;
 }
@@ -194,6 +280,7 @@ async fn a_command_backend_gets_its_options_in_the_job(db: TestDb) {
 
 on_both_databases!(
     the_method_option_chooses_the_simulators_method,
+    the_precision_option_chooses_the_state_vectors_precision,
     options_a_backend_does_not_take_are_400_invalid_options,
     a_command_backend_gets_its_options_in_the_job
 );
