@@ -62,8 +62,8 @@ const WIDE_T: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[30];\ncreg 
 
 /// `precision` (Aer's) chooses the state vector's: `single` runs it in f32 and `double` (the
 /// default) in f64, with the same counts where every shot's outcome is certain; the option is
-/// stored and shown with the run, and a circuit too wide is refused naming the size of the
-/// state in the precision asked for. Any other value is 400 `invalid_options` naming what the
+/// stored and shown with the run, and a circuit too wide for the state vector it pins is
+/// refused naming the size of the state in the precision asked for. Any other value is 400 `invalid_options` naming what the
 /// simulator takes, creating nothing.
 async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
     let app = TestApp::spawn_with(db, executing, qrun::app::Hooks::default()).await;
@@ -89,12 +89,12 @@ async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
         .sum::<u64>();
     for (options, says) in [
         (
-            json!({"precision": "single"}),
+            json!({"method": "statevector", "precision": "single"}),
             "circuit uses 30 qubits; this backend allows at most 24 (a single-precision state \
              vector of 24 qubits takes 128 MiB)",
         ),
         (
-            json!({"precision": "double"}),
+            json!({"method": "statevector", "precision": "double"}),
             "circuit uses 30 qubits; this backend allows at most 24 (a state vector of 24 \
              qubits takes 256 MiB)",
         ),
