@@ -98,7 +98,8 @@ pub struct SubmitRun {
     pub memory: bool,
     /// The backend's run options by Qiskit Aer's names (`GET /api/backends` lists each
     /// backend's): on the built-in simulator `method` (`automatic`, `statevector` or
-    /// `stabilizer`, among the backend's methods); on a command backend the names its
+    /// `stabilizer`, among the backend's methods) and `precision` (`double`, the default, or
+    /// `single`: the state vector's amplitudes in f32); on a command backend the names its
     /// configuration lists, passed to its program (the Qiskit runner: `method`, and
     /// `noise_model` as `NoiseModel.to_dict(serializable=True)` writes it). Any other name or
     /// value is a 400 `invalid_options`.
@@ -545,7 +546,7 @@ pub struct BackendView {
     /// The gates it executes natively, by Qiskit's standard names.
     pub native_gates: Vec<String>,
     /// The run options a submission may give it (`options` of `POST /api/runs`), by Qiskit
-    /// Aer's names: `method` on the built-in simulator, what a command backend's
+    /// Aer's names: `method` and `precision` on the built-in simulator, what a command backend's
     /// configuration lists (e.g. `method`, `noise_model`).
     pub options: Vec<String>,
 }
