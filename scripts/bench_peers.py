@@ -7,7 +7,9 @@ and, from a second run with `--passes`, its parse + simulate + sample inside the
 each peer (parse + simulate + sample of the same OpenQASM 2 text, timed inside a fresh
 process with its thread count set), qrun's ratios to the best peer, the method qrun chose,
 and for the state vector the passes per fused block (qrun's simulate time over the plan's
-kernel count times one plain pass over the state).
+kernel count times one plain pass over the state). State-vector rows are timed twice: in double
+precision (the default) and with `--precision single` (f32 amplitudes, as qsim keeps them), each
+with its ratio to the best peer.
 
 Peers: Qiskit Aer (`AerSimulator(method="automatic")`, which picks its stabilizer for
 Clifford circuits), qsim (`qsimcirq`, fusion of up to 4 qubits, single precision; circuits
@@ -170,10 +172,11 @@ def time_peer(peer, path, basis_path, threads):
     return None, reason
 
 
-def time_qrun(command, path, threads):
+def time_qrun(command, path, threads, extra=""):
     """(process wall of `command`, in-process parse + simulate + sample or None, method,
-    passes per kernel or None), the last two from a second run of PROFILE_COMMAND;
-    (None, None, reason, None) on failure."""
+    passes per kernel or None), the last two from a second run of PROFILE_COMMAND; `extra`
+    arguments go to both; (None, None, reason, None) on failure."""
+    command += extra
     def run(command):
         argv = [part.replace("{file}", path) for part in shlex.split(command)]
         started = time.perf_counter()
@@ -186,7 +189,7 @@ def time_qrun(command, path, threads):
         return None, None, done.stderr.strip()[:90], None
     outcome = json.loads(done.stdout)
     assert outcome["shots"] == SHOTS, outcome
-    _, done = run(PROFILE_COMMAND)
+    _, done = run(PROFILE_COMMAND + extra)
     inside, passes = None, None
     for line in done.stderr.splitlines():
         if line.startswith("{"):
@@ -196,6 +199,11 @@ def time_qrun(command, path, threads):
                 # simulate time in plain passes, per kernel of the plan
                 passes = report["simulate_seconds"] / report["pass_seconds"] / report["kernels"]
     return wall, inside, outcome.get("method", "?"), passes
+
+
+def command_takes_precision(command):
+    """Whether `command` is `run_qasm`, which takes `--precision` (`qrun exec` does not)."""
+    return "run_qasm" in command
 
 
 def main():
@@ -237,7 +245,9 @@ def main():
             print(f"\n### {threads} thread{'s' if threads > 1 else ''}\n")
             header = ["circuit", "qrun process (s)", "qrun parse+run (s)", "qrun method",
                       "passes / fused block"] + [f"{p} (s)" for p in args.peers] + \
-                ["best peer", "qrun ÷ best (process)", "qrun ÷ best (parse+run)"]
+                ["best peer", "qrun ÷ best (process)", "qrun ÷ best (parse+run)",
+                 "qrun single process (s)", "qrun single parse+run (s)",
+                 "single ÷ best (process)", "single ÷ best (parse+run)"]
             print("| " + " | ".join(header) + " |")
             print("|" + "---|" * len(header))
             for name, (path, basis_path) in paths.items():
@@ -251,12 +261,21 @@ def main():
                     cells.append(f"{seconds:.3f} ({note})")
                     if best is None or seconds < best[1]:
                         best = (peer, seconds)
-                ratio = f"{qrun / best[1]:.2f}" if qrun is not None and best else "—"
-                ratio_inside = f"{inside / best[1]:.2f}" if inside is not None and best else "—"
+                def ratio(seconds):
+                    return f"{seconds / best[1]:.2f}" if seconds is not None and best else "—"
+
+                single = ["", "", "", ""]
+                if method == "statevector" and command_takes_precision(args.command):
+                    wall, inside_single, _, _ = time_qrun(args.command, path, threads,
+                                                          " --precision single")
+                    single = [f"{wall:.3f}" if wall is not None else "—",
+                              f"{inside_single:.3f}" if inside_single is not None else "",
+                              ratio(wall), ratio(inside_single)]
                 row = [name, f"{qrun:.3f}" if qrun is not None else f"— ({method})",
                        f"{inside:.3f}" if inside is not None else "",
                        method if qrun is not None else "", f"{passes:.2f}" if passes else "",
-                       *cells, f"{best[0]}" if best else "—", ratio, ratio_inside]
+                       *cells, f"{best[0]}" if best else "—", ratio(qrun), ratio(inside),
+                       *single]
                 print("| " + " | ".join(row) + " |", flush=True)
 
 
