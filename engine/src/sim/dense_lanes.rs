@@ -1,6 +1,7 @@
 //! Dense kernels written with vector intrinsics, the way qsim's "low" kernels work, for
-//! AVX-512 (8 f64 lanes: four amplitudes to a vector) and AVX2 (4 lanes: two amplitudes).
-//! The lowest qubits (0 and 1 in AVX-512, 0 in AVX2: [`Isa::LANE_QUBITS`]) number the
+//! AVX-512 (8 f64 lanes: four amplitudes to a vector; 16 f32 lanes in single precision: eight)
+//! and AVX2 (4 lanes: two amplitudes). The lowest qubits (0 and 1 in AVX-512, 0–2 in its single
+//! precision, 0 in AVX2: [`Isa::LANE_QUBITS`]) number the
 //! amplitudes *within* a vector and every other qubit picks *which* vectors a group reads.
 //! A block's qubits split into `ℓ` lane qubits (those among the lowest) and `h` register
 //! qubits: a group of `H = 2^h` vectors is loaded once, and each output vector is the sum,
@@ -19,24 +20,34 @@
 //! 2.6–3.9 / 3.5–5.6 / 5.0–7.2 / 7.9–11.3 over three runs of `kernel_costs` (that VM is
 //! that noisy; the FMA floor is 0.8 / 1.6 / 3.3 / 6.5).
 //!
+//! In single precision ([`Avx512Single`]) it serves the blocks with a qubit below 3 (those
+//! from 3 up go to `apply_run8_avx512`'s f32 build; giving it every block too was measured:
+//! QFT-24 0.39 → 0.35 s but QuantumVolume(24) 1.41 → 1.54 s): QuantumVolume(24) in single
+//! precision at one thread went from 2.40 s (the general loop, its xmm accumulators spilled)
+//! to 1.42 s (Zen 5 EPYC, 2026-12-07, user seconds of `run_qasm --precision single`).
+//!
 //! The sums run in another order than the portable loop's, so results agree with it to
 //! rounding (the tests compare within 1e-12), not bit for bit.
 
 use std::arch::x86_64::{
-    __m256d, __m512d, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_permute_pd, _mm256_permute2f128_pd,
-    _mm256_set_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd, _mm256_xor_pd,
-    _mm512_fmadd_pd, _mm512_loadu_pd, _mm512_permute_pd, _mm512_set_pd, _mm512_set1_pd,
-    _mm512_setzero_pd, _mm512_shuffle_f64x2, _mm512_storeu_pd, _mm512_xor_pd,
+    __m256d, __m512, __m512d, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_permute_pd,
+    _mm256_permute2f128_pd, _mm256_set_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd,
+    _mm256_xor_pd, _mm512_castpd_ps, _mm512_castps_pd, _mm512_fmadd_pd, _mm512_fmadd_ps,
+    _mm512_loadu_pd, _mm512_loadu_ps, _mm512_permute_pd, _mm512_permute_ps, _mm512_permutex_pd,
+    _mm512_set_pd, _mm512_set_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd,
+    _mm512_setzero_ps, _mm512_shuffle_f64x2, _mm512_storeu_pd, _mm512_storeu_ps, _mm512_xor_pd,
+    _mm512_xor_ps,
 };
 
-use num_complex::Complex64;
+use num_complex::{Complex, Complex64};
 
 use super::kernels::{matrix_index, offsets, prefetch_ahead};
 use super::parallel::{Amps, for_each_group};
+use super::real::Real;
 use crate::error::Result;
 use crate::interrupt::Interrupt;
 
-/// An instruction set's vector of f64 and the operations the kernel takes from it. Every
+/// An instruction set's vector of reals (`R`) and the operations the kernel takes from it. Every
 /// function is an intrinsic the CPU must have: the caller checked it (`simd::level`), and
 /// they are only called from [`Isa::apply`]'s build for the set. Each implementation compiles
 /// them with the set's `target_feature`s (and `#[inline]`): without, an intrinsic cannot be
@@ -44,6 +55,8 @@ use crate::interrupt::Interrupt;
 /// (QuantumVolume(24) 2.8 → 4.3 s and QFT-24 0.53 → 0.89 s at one thread on a Zen 5 EPYC,
 /// 2026-12-07).
 pub(super) trait Isa: Sized {
+    /// The amplitudes' real type.
+    type R: Real;
     type V: Copy;
     /// Amplitudes in one vector.
     const WIDTH: usize;
@@ -61,17 +74,17 @@ pub(super) trait Isa: Sized {
     /// The CPU has the instruction set.
     unsafe fn apply<const H: usize, const P: usize, const B: usize>(
         block: &LaneBlock<Self, H, P>,
-        a: Amps<f64>,
+        a: Amps<Self::R>,
         bases: [usize; B],
     );
     /// All lanes 0.
     unsafe fn zero() -> Self::V;
     /// Every lane `x`.
-    unsafe fn splat(x: f64) -> Self::V;
-    /// The vector at `ptr` (`2 · WIDTH` f64, unaligned).
-    unsafe fn load(ptr: *const f64) -> Self::V;
+    unsafe fn splat(x: Self::R) -> Self::V;
+    /// The vector at `ptr` (`2 · WIDTH` reals, unaligned).
+    unsafe fn load(ptr: *const Self::R) -> Self::V;
     /// Writes `v` at `ptr`.
-    unsafe fn store(ptr: *mut f64, v: Self::V);
+    unsafe fn store(ptr: *mut Self::R, v: Self::V);
     /// `a · b + c`, lane by lane, one rounding.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// Each amplitude `(re, im)` turned into `(−im, re)`: multiplied by `i`.
@@ -84,6 +97,7 @@ pub(super) trait Isa: Sized {
 pub(super) struct Avx512;
 
 impl Isa for Avx512 {
+    type R = f64;
     type V = __m512d;
     const WIDTH: usize = 4;
     const LANE_QUBITS: usize = 2;
@@ -158,6 +172,7 @@ impl Isa for Avx512 {
 pub(super) struct Avx2;
 
 impl Isa for Avx2 {
+    type R = f64;
     type V = __m256d;
     const WIDTH: usize = 2;
     const LANE_QUBITS: usize = 1;
@@ -225,12 +240,96 @@ impl Isa for Avx2 {
     }
 }
 
+/// AVX-512F with AVX-512DQ and FMA in single precision: sixteen f32 lanes, eight amplitudes.
+pub(super) struct Avx512Single;
+
+impl Isa for Avx512Single {
+    type R = f32;
+    type V = __m512;
+    const WIDTH: usize = 8;
+    const LANE_QUBITS: usize = 3;
+    const GROUPS: usize = 4;
+    /// Half of the 32 registers.
+    const ACCUMULATORS: usize = 16;
+
+    unsafe fn apply<const H: usize, const P: usize, const B: usize>(
+        block: &LaneBlock<Self, H, P>,
+        a: Amps<f32>,
+        bases: [usize; B],
+    ) {
+        #[target_feature(enable = "avx512f,avx512dq,fma")]
+        fn build<const H: usize, const P: usize, const B: usize>(
+            block: &LaneBlock<Avx512Single, H, P>,
+            a: Amps<f32>,
+            bases: [usize; B],
+        ) {
+            // SAFETY: this build has the features.
+            unsafe { block.apply(a, bases) }
+        }
+        // SAFETY: the caller checked that the CPU has the features.
+        unsafe { build(block, a, bases) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn zero() -> __m512 {
+        _mm512_setzero_ps()
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn splat(x: f32) -> __m512 {
+        _mm512_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn load(ptr: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(ptr) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn store(ptr: *mut f32, v: __m512) {
+        unsafe { _mm512_storeu_ps(ptr, v) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn fmadd(a: __m512, b: __m512, c: __m512) -> __m512 {
+        _mm512_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn times_i(v: __m512) -> __m512 {
+        // Swap each pair, then negate the new real part (-0.0 in the even lanes).
+        let negate_re = _mm512_set_ps(
+            0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0,
+        );
+        _mm512_xor_ps(_mm512_permute_ps::<0b1011_0001>(v), negate_re)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq,fma")]
+    unsafe fn permute(v: __m512, flip: usize) -> __m512 {
+        // An amplitude is a 64-bit element: flip 1 swaps neighbours within 128-bit lanes, 2
+        // and 3 permute within 256-bit halves ([2, 3, 0, 1], [3, 2, 1, 0]), 4 swaps the
+        // halves; 5–7 are 4 and then 1–3.
+        let v = _mm512_castps_pd(v);
+        let halves = if flip & 4 != 0 {
+            _mm512_shuffle_f64x2::<0b01_00_11_10>(v, v)
+        } else {
+            v
+        };
+        _mm512_castpd_ps(match flip & 3 {
+            0 => halves,
+            1 => _mm512_permute_pd::<0b0101_0101>(halves),
+            2 => _mm512_permutex_pd::<0b01_00_11_10>(halves),
+            _ => _mm512_permutex_pd::<0b00_01_10_11>(halves),
+        })
+    }
+}
+
 /// Applies the dense `matrix` (row-major, bit `i` of an index is `qubits[i]`, as in
 /// `Kernel::Dense`) to `amps` with the kernel above for instruction set `I`. The caller
 /// checks that the CPU has it (`simd::level`), that `qubits` has 2 to 5 distinct qubits and
 /// that the state has at least [`Isa::LANE_QUBITS`] qubits.
 pub(super) fn apply<I: Isa>(
-    amps: &mut [Complex64],
+    amps: &mut [Complex<I::R>],
     qubits: &[usize],
     matrix: &[Complex64],
     interrupt: &Interrupt<'_>,
@@ -248,11 +347,12 @@ pub(super) fn apply<I: Isa>(
         (2, 0) => (4, 1), (3, 0) => (8, 1), (4, 0) => (16, 1), (5, 0) => (32, 1),
         (2, 1) => (2, 2), (3, 1) => (4, 2), (4, 1) => (8, 2), (5, 1) => (16, 2),
         (2, 2) => (1, 4), (3, 2) => (2, 4), (4, 2) => (4, 4), (5, 2) => (8, 4),
+        (3, 3) => (1, 8), (4, 3) => (2, 8), (5, 3) => (4, 8),
     }
 }
 
 fn run<I: Isa, const H: usize, const P: usize>(
-    amps: &mut [Complex64],
+    amps: &mut [Complex<I::R>],
     qubits: &[usize],
     matrix: &[Complex64],
     interrupt: &Interrupt<'_>,
@@ -287,7 +387,7 @@ fn run<I: Isa, const H: usize, const P: usize>(
 const MAX_ROWS: usize = 16;
 
 /// A block's matrix as per-amplitude vectors of entries, for instruction set `I`.
-pub(super) struct LaneBlock<I, const H: usize, const P: usize> {
+pub(super) struct LaneBlock<I: Isa, const H: usize, const P: usize> {
     /// Index offsets of the `H` vectors of a group (the register qubits' bit patterns).
     offsets: [usize; H],
     /// The lane permutations: amplitude `j` of a vector takes amplitude `j ^ flips[p]`.
@@ -295,16 +395,16 @@ pub(super) struct LaneBlock<I, const H: usize, const P: usize> {
     /// The real parts of the entries multiplying input vector `c` permuted by `flips[p]`
     /// into output vector `r`, at [`LaneBlock::at`]`(r, c, p)`: each amplitude's twice (for
     /// its two lanes), or once where `P` is 1 (every amplitude then has the same entries).
-    re: Vec<f64>,
+    re: Vec<I::R>,
     /// The imaginary parts, as `re`.
-    im: Vec<f64>,
+    im: Vec<I::R>,
     /// How far ahead each vector is prefetched (`kernels::prefetch_ahead`), 0 for not.
     ahead: usize,
     isa: std::marker::PhantomData<fn() -> I>,
 }
 
 impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
-    /// f64 per entry in the tables.
+    /// Reals per entry in the tables.
     const PER_ENTRY: usize = if P == 1 { 1 } else { 2 * I::WIDTH };
 
     /// Where the entries for output vector `r`, input vector `c` and permutation `p`
@@ -325,7 +425,7 @@ impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
         let offsets: [usize; H] = offsets(&high).try_into().expect("2^h offsets");
         let per_entry = Self::PER_ENTRY;
         let table = |part: fn(Complex64) -> f64| {
-            let mut table = vec![0.0; H * H * P * per_entry];
+            let mut table = vec![<I::R as num_traits::Zero>::zero(); H * H * P * per_entry];
             for r in 0..H {
                 for c in 0..H {
                     for (p, flip) in flips.iter().enumerate() {
@@ -333,7 +433,8 @@ impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
                             let j = lane / 2;
                             let row = entry(offsets[r] | j);
                             let column = entry(offsets[c] | (j ^ flip));
-                            table[Self::at(r, c, p) + lane] = part(matrix[row * dim + column]);
+                            table[Self::at(r, c, p) + lane] =
+                                I::R::from_f64(part(matrix[row * dim + column]));
                         }
                     }
                 }
@@ -356,7 +457,7 @@ impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
     /// # Safety
     /// The CPU has instruction set `I`; called only from a build for it ([`Isa::apply`]).
     #[inline(always)]
-    unsafe fn apply<const B: usize>(&self, a: Amps<f64>, bases: [usize; B]) {
+    unsafe fn apply<const B: usize>(&self, a: Amps<I::R>, bases: [usize; B]) {
         // SAFETY (every `I::` call): the caller's build has the instruction set.
         unsafe {
             let mut v = [[I::zero(); H]; B];
@@ -367,7 +468,7 @@ impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
                         a.prefetch((base | offset) + self.ahead);
                     }
                     // `run_ptr` checks that the vector's amplitudes are in bounds.
-                    let ptr = a.run_ptr(base | offset, I::WIDTH).cast::<f64>();
+                    let ptr = a.run_ptr(base | offset, I::WIDTH).cast::<I::R>();
                     v[b][c] = I::load(ptr);
                     swapped[b][c] = I::times_i(v[b][c]);
                 }
@@ -402,7 +503,7 @@ impl<I: Isa, const H: usize, const P: usize> LaneBlock<I, H, P> {
                     for (b, &base) in bases.iter().enumerate() {
                         let ptr = a
                             .run_ptr(base | self.offsets[first + k], I::WIDTH)
-                            .cast::<f64>();
+                            .cast::<I::R>();
                         // This group owns the vector (see `Amps`).
                         I::store(ptr, out[b]);
                     }
@@ -443,6 +544,7 @@ mod tests {
         match simd::level() {
             simd::Level::Avx512 => {
                 applies_the_matrix::<Avx512>();
+                applies_the_matrix::<Avx512Single>();
                 applies_the_matrix::<Avx2>();
             }
             simd::Level::Avx2 => {
@@ -456,13 +558,25 @@ mod tests {
     }
 
     fn applies_the_matrix<I: Isa>() {
+        // Rounding: f64's, or f32's over sums of up to 32 products of magnitude up to 1.
+        let tolerance = if size_of::<I::R>() == 8 { 1e-12 } else { 1e-4 };
         // On 9 qubits every call takes four groups at a time; on 7 some take fewer; one
         // qubit past a cache block the kernel prefetches (`kernels::prefetch_ahead`).
         for n in [9, 7, crate::sim::kernels::LOCAL_QUBITS + 1] {
-            let start: Vec<Complex64> = (0..1usize << n)
-                .map(|i| Complex64::new((i as f64 * 0.37).sin(), (i as f64 * 0.11).cos()))
+            let start: Vec<Complex<I::R>> = (0..1usize << n)
+                .map(|i| {
+                    crate::sim::real::complex(Complex64::new(
+                        (i as f64 * 0.37).sin(),
+                        (i as f64 * 0.11).cos(),
+                    ))
+                })
                 .collect();
-            // Lane qubits none (lowest 2), 0, 1, both; unsorted, widths 2 to 5.
+            let exact: Vec<Complex64> = start
+                .iter()
+                .map(|a| Complex64::new(a.re.to_f64(), a.im.to_f64()))
+                .collect();
+            // Lane qubits none (lowest 2), 0, 1, both, and 0–2 (single precision's three);
+            // unsorted, widths 2 to 5.
             for qubits in [
                 &[2, 5][..],
                 &[6, 2, 3],
@@ -479,6 +593,9 @@ mod tests {
                 &[6, 1, 0, 2],
                 &[2, 0, 8, 1, 5],
                 &[2, 0, 6, 1, 5],
+                &[1, 2, 0],
+                &[4, 0, 2, 1],
+                &[2, 8, 0, 1, 3],
             ] {
                 if qubits.iter().any(|&q| q >= n) {
                     continue;
@@ -491,11 +608,12 @@ mod tests {
                 apply::<I>(&mut amps, qubits, &matrix, &Interrupt::never()).unwrap();
                 for (i, (a, b)) in amps
                     .iter()
-                    .zip(reference(&start, qubits, &matrix))
+                    .zip(reference(&exact, qubits, &matrix))
                     .enumerate()
                 {
+                    let a = Complex64::new(a.re.to_f64(), a.im.to_f64());
                     assert!(
-                        (a - b).norm() < 1e-12,
+                        (a - b).norm() < tolerance,
                         "{n} qubits, {qubits:?} at {i}: {a} vs {b} ({} lane qubits)",
                         I::LANE_QUBITS
                     );

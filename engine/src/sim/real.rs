@@ -139,12 +139,27 @@ impl Real for f32 {
     }
 
     fn dense_in_lanes(
-        _: &mut [Complex<f32>],
-        _: &[usize],
-        _: &[Complex64],
-        _: &Interrupt<'_>,
+        amps: &mut [Complex<f32>],
+        qubits: &[usize],
+        matrix: &[Complex64],
+        interrupt: &Interrupt<'_>,
     ) -> Option<Result<()>> {
-        None
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::dense_lanes::{Avx512Single, Isa, apply};
+            use super::simd::{Level, level};
+            match level() {
+                Level::Avx512 if qubits.iter().any(|&q| q < Avx512Single::LANE_QUBITS) => {
+                    Some(apply::<Avx512Single>(amps, qubits, matrix, interrupt))
+                }
+                _ => None,
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = (amps, qubits, matrix, interrupt);
+            None
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
