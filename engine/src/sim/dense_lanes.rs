@@ -24,15 +24,19 @@
 //! from 3 up go to `apply_run8_avx512`'s f32 build; giving it every block too was measured:
 //! QFT-24 0.39 → 0.35 s but QuantumVolume(24) 1.41 → 1.54 s): QuantumVolume(24) in single
 //! precision at one thread went from 2.40 s (the general loop, its xmm accumulators spilled)
-//! to 1.42 s (Zen 5 EPYC, 2026-12-07, user seconds of `run_qasm --precision single`).
+//! to 1.42 s (Zen 5 EPYC, 2026-12-07, user seconds of `run_qasm --precision single`). With
+//! AVX2, [`Avx2Single`] serves every single-precision block as [`Avx2`] does in double (not
+//! yet timed on an AVX2-only host; the tests check it wherever the CPU has AVX2).
 //!
 //! The sums run in another order than the portable loop's, so results agree with it to
 //! rounding (the tests compare within 1e-12), not bit for bit.
 
 use std::arch::x86_64::{
-    __m256d, __m512, __m512d, _mm256_fmadd_pd, _mm256_loadu_pd, _mm256_permute_pd,
-    _mm256_permute2f128_pd, _mm256_set_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_storeu_pd,
-    _mm256_xor_pd, _mm512_castpd_ps, _mm512_castps_pd, _mm512_fmadd_pd, _mm512_fmadd_ps,
+    __m256, __m256d, __m512, __m512d, _mm256_castpd_ps, _mm256_castps_pd, _mm256_fmadd_pd,
+    _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_permute_pd, _mm256_permute_ps,
+    _mm256_permute2f128_pd, _mm256_set_pd, _mm256_set_ps, _mm256_set1_pd, _mm256_set1_ps,
+    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_xor_pd,
+    _mm256_xor_ps, _mm512_castpd_ps, _mm512_castps_pd, _mm512_fmadd_pd, _mm512_fmadd_ps,
     _mm512_loadu_pd, _mm512_loadu_ps, _mm512_permute_pd, _mm512_permute_ps, _mm512_permutex_pd,
     _mm512_set_pd, _mm512_set_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd,
     _mm512_setzero_ps, _mm512_shuffle_f64x2, _mm512_storeu_pd, _mm512_storeu_ps, _mm512_xor_pd,
@@ -237,6 +241,86 @@ impl Isa for Avx2 {
             1 => _mm256_permute2f128_pd::<0x01>(v, v),
             _ => unreachable!("an AVX2 vector has two amplitudes"),
         }
+    }
+}
+
+/// AVX2 with FMA in single precision: eight f32 lanes, four amplitudes.
+pub(super) struct Avx2Single;
+
+impl Isa for Avx2Single {
+    type R = f32;
+    type V = __m256;
+    const WIDTH: usize = 4;
+    const LANE_QUBITS: usize = 2;
+    const GROUPS: usize = 4;
+    /// Half of the 16 registers.
+    const ACCUMULATORS: usize = 8;
+
+    unsafe fn apply<const H: usize, const P: usize, const B: usize>(
+        block: &LaneBlock<Self, H, P>,
+        a: Amps<f32>,
+        bases: [usize; B],
+    ) {
+        #[target_feature(enable = "avx2,fma")]
+        fn build<const H: usize, const P: usize, const B: usize>(
+            block: &LaneBlock<Avx2Single, H, P>,
+            a: Amps<f32>,
+            bases: [usize; B],
+        ) {
+            // SAFETY: this build has the features.
+            unsafe { block.apply(a, bases) }
+        }
+        // SAFETY: the caller checked that the CPU has the features.
+        unsafe { build(block, a, bases) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn zero() -> __m256 {
+        _mm256_setzero_ps()
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn splat(x: f32) -> __m256 {
+        _mm256_set1_ps(x)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load(ptr: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(ptr) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(ptr: *mut f32, v: __m256) {
+        unsafe { _mm256_storeu_ps(ptr, v) }
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fmadd(a: __m256, b: __m256, c: __m256) -> __m256 {
+        _mm256_fmadd_ps(a, b, c)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn times_i(v: __m256) -> __m256 {
+        // Swap each pair, then negate the new real part (-0.0 in the even lanes).
+        let negate_re = _mm256_set_ps(0.0, -0.0, 0.0, -0.0, 0.0, -0.0, 0.0, -0.0);
+        _mm256_xor_ps(_mm256_permute_ps::<0b1011_0001>(v), negate_re)
+    }
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn permute(v: __m256, flip: usize) -> __m256 {
+        // An amplitude is a 64-bit element: flip 1 swaps neighbours within each 128-bit
+        // lane, 2 swaps the lanes, 3 both.
+        let v = _mm256_castps_pd(v);
+        let lanes = if flip & 2 != 0 {
+            _mm256_permute2f128_pd::<0x01>(v, v)
+        } else {
+            v
+        };
+        _mm256_castpd_ps(if flip & 1 != 0 {
+            _mm256_permute_pd::<0b0101>(lanes)
+        } else {
+            lanes
+        })
     }
 }
 
@@ -546,10 +630,12 @@ mod tests {
                 applies_the_matrix::<Avx512>();
                 applies_the_matrix::<Avx512Single>();
                 applies_the_matrix::<Avx2>();
+                applies_the_matrix::<Avx2Single>();
             }
             simd::Level::Avx2 => {
                 eprintln!("SKIPPED for AVX-512: this CPU has only AVX2");
                 applies_the_matrix::<Avx2>();
+                applies_the_matrix::<Avx2Single>();
             }
             simd::Level::Portable => {
                 eprintln!("SKIPPED: this CPU has neither AVX2 nor AVX-512 (the kernels are unused)")

@@ -756,25 +756,15 @@ impl<S: Real, const D: usize> MatrixBlock<S, D> {
         self.apply::<true>(a, bases);
     }
 
-    /// [`MatrixBlock::apply`] compiled for AVX2 with FMA (f32 states: with AVX2, f64 blocks
-    /// all go to `dense_lanes`).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn apply_avx2(&self, a: Amps<S>, bases: &[usize]) {
-        self.apply::<true>(a, bases);
-    }
-
     /// [`MatrixBlock::apply`] in its build for `level` (from [`simd::level`]): AVX-512's, or
-    /// the portable one (with AVX2, `dense` gives every block to `dense_lanes`).
+    /// the portable one (with AVX2, `dense` gives every block to `dense_lanes` in either
+    /// precision).
     #[inline(always)]
     fn apply_fastest(&self, a: Amps<S>, bases: &[usize], level: simd::Level) {
         match level {
             // SAFETY: `simd::level` reports AVX-512 only when the CPU has it and FMA.
             #[cfg(target_arch = "x86_64")]
             simd::Level::Avx512 => unsafe { self.apply_avx512(a, bases) },
-            // SAFETY: as above, for AVX2.
-            #[cfg(target_arch = "x86_64")]
-            simd::Level::Avx2 => unsafe { self.apply_avx2(a, bases) },
             _ => self.apply::<false>(a, bases),
         }
     }

@@ -146,12 +146,13 @@ impl Real for f32 {
     ) -> Option<Result<()>> {
         #[cfg(target_arch = "x86_64")]
         {
-            use super::dense_lanes::{Avx512Single, Isa, apply};
+            use super::dense_lanes::{Avx2Single, Avx512Single, Isa, apply};
             use super::simd::{Level, level};
             match level() {
                 Level::Avx512 if qubits.iter().any(|&q| q < Avx512Single::LANE_QUBITS) => {
                     Some(apply::<Avx512Single>(amps, qubits, matrix, interrupt))
                 }
+                Level::Avx2 => Some(apply::<Avx2Single>(amps, qubits, matrix, interrupt)),
                 _ => None,
             }
         }
