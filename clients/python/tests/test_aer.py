@@ -142,7 +142,7 @@ def test_the_server_refuses_an_option_the_backend_does_not_list(
     assert response.json()["error"] == {
         "code": "invalid_options",
         "message": "backend `command/aer` does not take the option `shots_per_thread`; it "
-        "takes: method, noise_model",
+        "takes: method, noise_model, precision",
     }
 
 
