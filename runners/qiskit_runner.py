@@ -15,11 +15,13 @@ stdin
 
         {"source": str, "format": "python" | "openqasm2" | "openqasm3" | "qpy",
          "shots": int >= 1, "seed": int | null, "parameters": {name: float},
-         "memory": bool, "options": {"method": str, "noise_model": {...}}}
+         "memory": bool,
+         "options": {"method": str, "precision": str, "noise_model": {...}}}
 
     ``parameters``, ``memory`` (false) and ``options`` may be absent, null or empty.
-    ``options`` are Aer's run options: ``method`` (one of Aer's methods) and
-    ``noise_model`` (``NoiseModel.to_dict(serializable=True)``'s output, read with
+    ``options`` are Aer's run options: ``method`` (one of Aer's methods),
+    ``precision`` (``"double"`` or ``"single"``) and ``noise_model``
+    (``NoiseModel.to_dict(serializable=True)``'s output, read with
     ``NoiseModel.from_dict``); another name is exit 64, a value Aer refuses exit 65.
     Unknown keys are ignored.
     ``seed`` is a u64 (any integer in [-2**63, 2**64) is accepted; values of
@@ -86,10 +88,12 @@ Details
 * Preload: Qiskit, Aer and the OpenQASM importers are imported before the job is
   read, so a program started ahead of its run (qrun's ``backends[].warm``) waits on
   stdin with them loaded.
-* Options: ``method`` is passed to ``AerSimulator(method=...)``; ``noise_model`` is
-  read with ``NoiseModel.from_dict``. A circuit the chosen method cannot run (a
-  non-Clifford gate with ``stabilizer``) is exit 65. With ``memory``, the answer
-  carries ``get_memory()``: every shot's key in shot order.
+* Options: ``method`` is passed to ``AerSimulator(method=...)`` and ``precision`` to
+  ``AerSimulator(precision=...)`` (``double``, Aer's default, or ``single``: float
+  amplitudes, half the memory); ``noise_model`` is read with ``NoiseModel.from_dict``.
+  A circuit the chosen method cannot run (a non-Clifford gate with ``stabilizer``) is
+  exit 65. With ``memory``, the answer carries ``get_memory()``: every shot's key in shot
+  order.
 * Output hygiene: before any user code or library runs, file descriptor 1 is
   moved aside and fd 1 is pointed at stderr, so ``print()`` in the user's
   module, C extensions and child processes all write to stderr; only the
@@ -118,7 +122,9 @@ MAX_MESSAGE = 4000
 
 
 #: The run options this runner applies (the job's ``options``), as Aer names them.
-OPTIONS = ("method", "noise_model")
+OPTIONS = ("method", "noise_model", "precision")
+#: Aer's values of ``precision``.
+PRECISIONS = ("double", "single")
 
 
 class Job(NamedTuple):
@@ -514,9 +520,9 @@ def _threads_from_env():
 
 
 def simulator_options(options):
-    """Aer's options for the job's ``options``: ``method`` as given (Aer's names), and
-    ``noise_model`` (``NoiseModel.to_dict(serializable=True)``'s output) as a ``NoiseModel``.
-    A value Aer refuses is the user's mistake (exit 65)."""
+    """Aer's options for the job's ``options``: ``method`` and ``precision`` as given (Aer's
+    names), and ``noise_model`` (``NoiseModel.to_dict(serializable=True)``'s output) as a
+    ``NoiseModel``. A value Aer refuses is the user's mistake (exit 65)."""
     result = {}
     if "method" in options:
         from qiskit_aer import AerSimulator
@@ -526,6 +532,13 @@ def simulator_options(options):
         if method not in methods:
             raise UserError(f"option method: {method!r} is not one of {', '.join(methods)}")
         result["method"] = method
+    if "precision" in options:
+        precision = options["precision"]
+        if precision not in PRECISIONS:
+            raise UserError(
+                f"option precision: {precision!r} is not one of {', '.join(PRECISIONS)}"
+            )
+        result["precision"] = precision
     if "noise_model" in options:
         from qiskit_aer.noise import NoiseModel
 

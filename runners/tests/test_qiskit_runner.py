@@ -527,6 +527,44 @@ def test_options_method_and_noise_model():
     assert error["message"].startswith("Aer cannot run this circuit with method 'stabilizer'")
 
 
+#: The runner as qrun runs it, its AerSimulator saying on stderr the precision of each run.
+RECORDING_PRECISION = f"""\
+import runpy, sys
+import qiskit_aer
+
+class Recording(qiskit_aer.AerSimulator):
+    def run(self, *args, **kwargs):
+        print(f"aer precision={{self.options.precision}}", file=sys.stderr)
+        return super().run(*args, **kwargs)
+
+qiskit_aer.AerSimulator = Recording
+sys.argv = [{str(RUNNER)!r}]
+runpy.run_path({str(RUNNER)!r}, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize(
+    "options,expected",
+    [({"precision": "single"}, "single"), ({"precision": "double"}, "double"), ({}, "double")],
+)
+def test_option_precision_reaches_aer(options, expected):
+    job = {"source": BELL, "format": "python", "shots": 500, "seed": 3, "options": options}
+    code, payload, out, err = run(None, job=job, cmd=[PYTHON, "-c", RECORDING_PRECISION])
+    assert code == 0, f"exit {code}\nstdout: {out}\nstderr: {err}"
+    assert f"aer precision={expected}\n" in err, err
+    assert set(payload["counts"]) == {"00", "11"} and sum(payload["counts"].values()) == 500
+
+
+def test_option_precision_refuses_what_aer_does_not_have():
+    for value in ("half", "Single", 32, None):
+        job = {"source": BELL, "format": "python", "shots": 1, "options": {"precision": value}}
+        error = user_error(None, job=job)
+        assert error == {
+            "line": None,
+            "message": f"option precision: {value!r} is not one of double, single",
+        }
+
+
 def test_bad_argv_is_not_a_user_error():
     code, _, out, err = run(BELL, args=["--max-qubits", "many"])
     assert code == 64 and out == "" and "--max-qubits" in err

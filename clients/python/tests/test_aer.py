@@ -14,7 +14,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, depolarizing_error
 
 from conftest import QrunServer, api_get
-from qrun_qiskit import QrunBackend, QrunProvider
+from qrun_qiskit import QrunBackend, QrunJob, QrunProvider
 from qrun_qiskit._export import export
 from qrun_qiskit.exceptions import QrunRunError, QrunValidationError
 from test_counts import SHOTS, TVD_TOLERANCE, aer_counts, bell, tvd
@@ -116,7 +116,7 @@ def test_aer_options_qrun_cannot_honour_are_refused_with_the_reason(
     with pytest.raises(
         QrunValidationError,
         match="backend simulator/statevector does not take the run option noise_model "
-        r"\(its options: method\)",
+        r"\(its options: method, precision\)",
     ):
         simulator.run(bell(), noise_model=depolarizing_on_cx())
 
@@ -142,7 +142,7 @@ def test_the_server_refuses_an_option_the_backend_does_not_list(
     assert response.json()["error"] == {
         "code": "invalid_options",
         "message": "backend `command/aer` does not take the option `shots_per_thread`; it "
-        "takes: method, noise_model",
+        "takes: method, noise_model, precision",
     }
 
 
@@ -158,6 +158,53 @@ def test_the_method_option_runs_aer_with_that_method(aer: QrunBackend) -> None:
         job.result(partial=False)
     counts = aer.run(bell(), shots=100, method="matrix_product_state").result().get_counts()
     assert set(counts) <= {"00", "11"}, counts
+
+
+def test_the_precision_option_is_sent_to_the_backends_that_take_it(
+    aer: QrunBackend, provider: QrunProvider, qrun: QrunServer
+) -> None:
+    """``precision`` reaches the server as the run's ``options`` on the Aer backend and on the
+    built-in simulator (both list it), given to ``run`` or by ``set_options``; unset, nothing
+    is sent (the backend's own default, double)."""
+
+    def sent(job: QrunJob) -> dict[str, object]:
+        return api_get(qrun, f"/api/jobs/{job.job_id()}")["runs"][0]["run"]["options"]
+
+    assert "precision" in aer.info.options
+    job = aer.run(bell(), shots=100, seed_simulator=4, precision="single")
+    counts = job.result().get_counts()
+    assert sum(counts.values()) == 100 and set(counts) <= {"00", "11"}, counts
+    assert sent(job) == {"precision": "single"}
+    simulator = provider.get_backend("statevector")
+    assert "precision" in simulator.info.options
+    assert sent(simulator.run(bell(), shots=10)) == {}
+    simulator.set_options(precision="single")
+    assert simulator.options.precision == "single"
+    job = simulator.run(bell(), shots=100, method="statevector")
+    assert sent(job) == {"method": "statevector", "precision": "single"}
+    assert set(job.result().get_counts()) <= {"00", "11"}
+    assert sent(simulator.run(bell(), shots=10, precision="double")) == {"precision": "double"}
+
+
+def test_a_precision_a_backend_cannot_take_is_refused(
+    aer: QrunBackend, provider: QrunProvider, qrun: QrunServer
+) -> None:
+    before = [run["id"] for run in api_get(qrun, "/api/runs?limit=100")["runs"]]
+    quick = provider.get_backend("command/quick2")
+    with pytest.raises(
+        QrunValidationError,
+        match=r"backend command/quick2 does not take the run option precision \(its options: "
+        r"none\)",
+    ):
+        quick.run(bell(), precision="single")
+    with pytest.raises(QrunValidationError, match="precision must be a string, not 32"):
+        aer.run(bell(), precision=32)
+    after = [run["id"] for run in api_get(qrun, "/api/runs?limit=100")["runs"]]
+    assert after == before, "something was submitted"
+    # A string Aer has no precision for reaches the runner, which refuses it (exit 65).
+    job = aer.run(bell(), shots=10, precision="half")
+    with pytest.raises(QrunRunError, match="option precision: 'half' is not one of double, single"):
+        job.result(partial=False)
 
 
 def test_per_shot_memory_comes_back_from_aer(aer: QrunBackend, qrun: QrunServer) -> None:

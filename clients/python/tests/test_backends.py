@@ -138,6 +138,7 @@ def test_run_refuses_before_sending_anything(provider: QrunProvider, qrun: QrunS
         ("unknown option", dict(run_input=bell(), memroy=True), "unknown run option(s) memroy"),
         ("memory not bool", dict(run_input=bell(), memory="yes"), "memory must be True or"),
         ("tags not a list", dict(run_input=bell(), job_tags="a"), "job_tags must be a list"),
+        ("precision not a str", dict(run_input=bell(), precision=32), "precision must be a str"),
         ("too wide", dict(run_input=wide), f"has {limit + 1} qubits; backend "),
         ("no measurement", dict(run_input=nothing_measured), "'quiet' has no measurements"),
         ("missing value", dict(run_input=free), "parameters without a value: theta"),

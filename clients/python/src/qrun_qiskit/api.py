@@ -46,7 +46,7 @@ class BackendInfo:
         max_shots: Shots per run, at most.
         native_gates: The gates it executes natively, by Qiskit's standard names.
         options: The run options it takes, by Qiskit Aer's names (``method``,
-            ``noise_model``).
+            ``noise_model``, ``precision``).
         max_runs_per_job: The most runs (circuits, or a Sampler's parameter sets) one job
             holds on the server (``GET /api/backends``' ``max_runs_per_job``); ``None`` when
             the server does not say.

@@ -47,7 +47,7 @@ ParameterValues = Mapping[ParameterKey, float]
 
 #: The run options the server passes to its backend (``GET /api/backends``' ``options``): sent
 #: only when the backend lists them, by Qiskit Aer's names.
-SERVER_OPTIONS = ("method", "noise_model")
+SERVER_OPTIONS = ("method", "noise_model", "precision")
 
 #: Aer run options that have no meaning through qrun, with the reason.
 UNHONOURED_AER_OPTIONS = {
@@ -153,8 +153,8 @@ class QrunBackend(BackendV2):
     @classmethod
     def _default_options(cls) -> Options:
         """``shots`` 1024; ``seed_simulator`` None (a fresh seed per run);
-        ``parameter_values`` None; ``memory`` False; ``job_tags`` none; ``method`` and
-        ``noise_model`` None (the backend's own)."""
+        ``parameter_values`` None; ``memory`` False; ``job_tags`` none; ``method``,
+        ``noise_model`` and ``precision`` None (the backend's own)."""
         return Options(
             shots=DEFAULT_SHOTS,
             seed_simulator=None,
@@ -163,6 +163,7 @@ class QrunBackend(BackendV2):
             job_tags=None,
             method=None,
             noise_model=None,
+            precision=None,
         )
 
     def run(
@@ -195,12 +196,13 @@ class QrunBackend(BackendV2):
                 (400 ``memory_too_large``). ``job_tags``: tags of the server's job, to find it
                 by (:meth:`QrunProvider.jobs`).
                 ``method`` (a string, Aer's names: ``statevector``, ``stabilizer``,
-                ``automatic``; on Aer also ``density_matrix``, …) and ``noise_model`` (a
+                ``automatic``; on Aer also ``density_matrix``, …), ``precision`` (a string,
+                Aer's names: ``double``, the default, or ``single``) and ``noise_model`` (a
                 ``qiskit_aer.noise.NoiseModel``, sent as ``to_dict(serializable=True)``):
                 passed to the backend when it lists them in ``info.options`` (the built-in
-                simulator takes ``method``; the README's Aer backend both). Aer options that
-                mean nothing here (``max_parallel_threads``, ``blocking_enable``, …) are
-                refused with the reason.
+                simulator takes ``method`` and ``precision``; the README's Aer backend all
+                three). Aer options that mean nothing here (``max_parallel_threads``,
+                ``blocking_enable``, …) are refused with the reason.
 
         Returns:
             The submitted job.
@@ -327,14 +329,15 @@ class QrunBackend(BackendV2):
             )
 
     def _server_options(self, merged: Mapping[str, Any]) -> dict[str, Any]:
-        """The ``options`` of each run: ``method`` and ``noise_model`` when given (a
-        ``NoiseModel`` as ``to_dict(serializable=True)``, a dict as it is)."""
+        """The ``options`` of each run: ``method``, ``precision`` and ``noise_model`` when
+        given (a ``NoiseModel`` as ``to_dict(serializable=True)``, a dict as it is)."""
         sent: dict[str, Any] = {}
-        method = merged["method"]
-        if method is not None:
-            if not isinstance(method, str):
-                raise QrunValidationError(f"method must be a string, not {method!r}")
-            sent["method"] = method
+        for name in ("method", "precision"):
+            value = merged[name]
+            if value is not None:
+                if not isinstance(value, str):
+                    raise QrunValidationError(f"{name} must be a string, not {value!r}")
+                sent[name] = value
         noise_model = merged["noise_model"]
         if noise_model is not None:
             if isinstance(noise_model, Mapping):
