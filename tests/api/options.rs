@@ -3,8 +3,8 @@
 //! `single`); a command backend the names
 //! its configuration lists, passed to its program in the job's `"options"`; anything else is a
 //! 400 `invalid_options` naming the option and what the backend takes, creating nothing. The
-//! options are stored with the run and shown with it. (Aer applying `method` and
-//! `noise_model` is `clients/python/tests/test_aer.py`'s.)
+//! options are stored with the run and shown with it. (Aer applying `method`, `precision` and
+//! `noise_model` is `clients/python/tests/test_aer.py`'s and `runners/tests`'.)
 
 use serde_json::{Value, json};
 
