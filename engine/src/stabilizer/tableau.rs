@@ -49,6 +49,12 @@ pub(crate) struct Tableau {
     /// stabilizer rows' count); folded into `signs` by [`Tableau::fold_flips`]. All zero in
     /// the row layout.
     flips: Vec<u64>,
+    /// While the row layout is current: the `x` bits in the column layout, kept up to date,
+    /// so that a measurement finds the rows with an `x` at its qubit in `2n/64` words
+    /// instead of one load per row; `None` once a change costs more to follow than the next
+    /// measurement's sweep down the rows ([`Tableau::x_column`]). Taken for free from the
+    /// column layout when measurements follow a run of gates.
+    x_columns: Option<Vec<u64>>,
 }
 
 /// The word-parallel update of one qubit's letters `(x, z)` by a one-qubit Clifford gate,
@@ -93,12 +99,14 @@ impl Tableau {
             z,
             signs: vec![Affine::constant(false); n],
             flips: vec![0; column_words],
+            x_columns: None,
         })
     }
 
     /// Bytes held.
     pub(crate) fn bytes(&self) -> u64 {
-        ((self.x.capacity() + self.z.capacity() + self.flips.len()) * 8) as u64
+        let columns = self.x_columns.as_ref().map_or(0, Vec::capacity);
+        ((self.x.capacity() + self.z.capacity() + self.flips.len() + columns) * 8) as u64
             + self.signs.iter().map(Affine::bytes).sum::<u64>()
     }
 
@@ -115,6 +123,7 @@ impl Tableau {
             self.x = transpose(&self.x, 2 * self.n, self.words, self.n, self.column_words);
             self.z = transpose(&self.z, 2 * self.n, self.words, self.n, self.column_words);
             self.layout = Layout::Columns;
+            self.x_columns = None;
         }
     }
 
@@ -122,9 +131,11 @@ impl Tableau {
     fn rows(&mut self) {
         self.fold_flips();
         if self.layout == Layout::Columns {
-            self.x = transpose(&self.x, self.n, self.column_words, 2 * self.n, self.words);
+            let columns = std::mem::take(&mut self.x);
+            self.x = transpose(&columns, self.n, self.column_words, 2 * self.n, self.words);
             self.z = transpose(&self.z, self.n, self.column_words, 2 * self.n, self.words);
             self.layout = Layout::Rows;
+            self.x_columns = Some(columns);
         }
     }
 
@@ -152,6 +163,7 @@ impl Tableau {
                 }
             }
             Layout::Rows => {
+                self.x_columns = None;
                 let (word, shift) = (a / 64, a % 64);
                 for row in 0..2 * self.n {
                     let i = row * self.words + word;
@@ -183,6 +195,7 @@ impl Tableau {
                 }
             }
             Layout::Rows => {
+                self.x_columns = None;
                 let (wa, sa, wb, sb) = (a / 64, a % 64, b / 64, b % 64);
                 for row in 0..2 * self.n {
                     let (ia, ib) = (row * self.words + wa, row * self.words + wb);
@@ -294,8 +307,38 @@ impl Tableau {
         });
     }
 
-    fn has_x(&self, row: usize, a: usize) -> bool {
-        self.x[row * self.words + a / 64] >> (a % 64) & 1 == 1
+    /// Qubit `a`'s `x` bits of every row, in the row layout: bit `r % 64` of word `r / 64`
+    /// is row `r`'s; from [`Tableau::x_columns`] when it is kept, else a sweep down the rows.
+    fn x_column(&self, a: usize) -> Vec<u64> {
+        let cw = self.column_words;
+        if let Some(columns) = &self.x_columns {
+            return columns[a * cw..(a + 1) * cw].to_vec();
+        }
+        let (word, shift) = (a / 64, a % 64);
+        let mut column = vec![0u64; cw];
+        for (r, row) in self.x.chunks_exact(self.words).take(2 * self.n).enumerate() {
+            column[r / 64] |= (row[word] >> shift & 1) << (r % 64);
+        }
+        column
+    }
+
+    /// Follows in [`Tableau::x_columns`] the change of row `row`'s `x` bits by `diff` (their
+    /// old bits xor their new), or drops it when `budget` (bit flips, shared by one
+    /// measurement's changes) runs out: past it, the next measurement's sweep costs less.
+    fn follow(&mut self, row: usize, diff: &[u64], budget: &mut usize) {
+        let Some(columns) = &mut self.x_columns else {
+            return;
+        };
+        let flips: usize = diff.iter().map(|d| d.count_ones() as usize).sum();
+        if flips > *budget {
+            self.x_columns = None;
+            return;
+        }
+        *budget -= flips;
+        let (cw, word, bit) = (self.column_words, row / 64, 1u64 << (row % 64));
+        for q in set_bits(diff, 0, 64 * diff.len()) {
+            columns[q * cw + word] ^= bit;
+        }
     }
 
     /// Measures qubit `a` in the computational basis and returns the outcome: a fresh
@@ -305,19 +348,24 @@ impl Tableau {
         self.rows();
         let n = self.n;
         let w = self.words;
-        match (n..2 * n).find(|&row| self.has_x(row, a)) {
+        let column = self.x_column(a);
+        // Bit flips `x_columns` may follow for this measurement: about one sweep's loads.
+        let mut budget = 2 * n;
+        match set_bits(&column, n, 2 * n).next() {
             Some(p) => {
-                // Random: every other row anticommuting with Z_a is multiplied by row p.
+                // Random: every other row anticommuting with Z_a is multiplied by row p
+                // (which clears its bit at `a`, so `column` still lists them).
                 let px = self.x[p * w..(p + 1) * w].to_vec();
                 let pz = self.z[p * w..(p + 1) * w].to_vec();
                 let sign_p = self.signs[p - n].clone();
-                for row in 0..2 * n {
-                    if row == p || !self.has_x(row, a) {
+                for row in set_bits(&column, 0, 2 * n) {
+                    if row == p {
                         continue;
                     }
                     let range = row * w..(row + 1) * w;
                     let sum =
                         multiply_into(&px, &pz, &mut self.x[range.clone()], &mut self.z[range]);
+                    self.follow(row, &px, &mut budget);
                     if row >= n {
                         let sign = &mut self.signs[row - n];
                         sign.xor(&sign_p);
@@ -325,6 +373,9 @@ impl Tableau {
                     }
                 }
                 // The destabilizer takes the old row p; row p becomes ±Z_a.
+                let diff: Vec<u64> = (0..w).map(|j| self.x[(p - n) * w + j] ^ px[j]).collect();
+                self.follow(p - n, &diff, &mut budget);
+                self.follow(p, &px, &mut budget);
                 self.x.copy_within(p * w..(p + 1) * w, (p - n) * w);
                 self.z.copy_within(p * w..(p + 1) * w, (p - n) * w);
                 self.x[p * w..(p + 1) * w].fill(0);
@@ -338,7 +389,7 @@ impl Tableau {
             None => {
                 // Determined: Z_a is the product of the stabilizers whose destabilizers
                 // anticommute with it; the product's sign is the outcome.
-                let chosen: Vec<usize> = (0..n).filter(|&i| self.has_x(i, a)).collect();
+                let chosen: Vec<usize> = set_bits(&column, 0, n).collect();
                 let mut sx = vec![0; w];
                 let mut sz = vec![0; w];
                 let mut sign = Affine::constant(false);
@@ -358,10 +409,14 @@ impl Tableau {
                 let (&p, others) = chosen
                     .split_last()
                     .expect("Z_a is not the identity, so some stabilizer is in its product");
+                let diff: Vec<u64> = (0..w).map(|j| self.x[(n + p) * w + j] ^ sx[j]).collect();
+                self.follow(n + p, &diff, &mut budget);
                 self.x[(n + p) * w..(n + p + 1) * w].copy_from_slice(&sx);
                 self.z[(n + p) * w..(n + p + 1) * w].copy_from_slice(&sz);
                 self.signs[p] = sign.clone();
+                let destabilizer_x = self.x[p * w..(p + 1) * w].to_vec();
                 for &i in others {
+                    self.follow(i, &destabilizer_x, &mut budget);
                     for j in 0..w {
                         self.x[i * w + j] ^= self.x[p * w + j];
                         self.z[i * w + j] ^= self.z[p * w + j];
@@ -433,6 +488,29 @@ fn transpose64(a: &mut [u64; 64]) {
     }
 }
 
+/// The positions of the set bits of `words` (bit `i % 64` of word `i / 64` is position `i`)
+/// from `from` up to `to`, ascending.
+fn set_bits(words: &[u64], from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+    (from / 64..to.div_ceil(64)).flat_map(move |k| {
+        // `from - 64k` is below 64 for the first word and 0 after; `to - 64k` at least 1.
+        let low = from.saturating_sub(64 * k);
+        let high = (to - 64 * k).min(64);
+        let below_high = if high == 64 {
+            u64::MAX
+        } else {
+            (1 << high) - 1
+        };
+        let mut bits = words[k] & below_high & !((1u64 << low) - 1);
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                64 * k + bit
+            })
+        })
+    })
+}
+
 /// Multiplies the Pauli row `(x2, z2)` by the row `(x1, z1)` in place (the paper's
 /// `rowsum` without the signs) and returns the exponent of `i` (mod 4) the product gains from
 /// its letters: the sum over qubits of the paper's `g(x1, z1, x2, z2)`, 0 or 2 (a sign of +1
@@ -458,6 +536,65 @@ fn multiply_into(x1: &[u64], z1: &[u64], x2: &mut [u64], z2: &mut [u64]) -> u32 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Measurements keep [`Tableau::x_columns`] equal to the row layout's `x` transposed,
+    /// or drop it (a dense state's random measurement changes too many bits); either way
+    /// they give the outcomes of a tableau that never keeps it. A sparse state keeps it.
+    #[test]
+    fn kept_columns_follow_every_measurement() {
+        for (n, gates, sparse) in [(150, 40, true), (150, 3000, false), (70, 300, false)] {
+            let mut kept = Tableau::zero(n).unwrap();
+            let mut state = 777u64 + gates as u64;
+            let mut next = || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                state
+            };
+            kept.expect_gates(usize::MAX / GATES_PER_TRANSPOSITION);
+            for _ in 0..gates {
+                let r = next();
+                let (a, b) = ((r >> 20) as usize % n, (r >> 40) as usize % n);
+                match r >> 62 {
+                    0 => kept.h(a),
+                    1 => kept.s(a),
+                    _ if a == b => kept.sx(a),
+                    _ => kept.cx(a, b),
+                }
+            }
+            let mut swept = kept.clone();
+            let (mut next_kept, mut next_swept) = (0, 0);
+            let mut followed = 0;
+            for k in 0..2 * n {
+                let a = if k < n { k } else { next() as usize % n };
+                swept.x_columns = None;
+                let outcome = kept.measure(a, &mut next_kept);
+                assert_eq!(outcome, swept.measure(a, &mut next_swept), "qubit {a}");
+                if let Some(columns) = &kept.x_columns {
+                    followed += 1;
+                    let expected = transpose(&kept.x, 2 * n, kept.words, n, kept.column_words);
+                    assert!(columns[..n * kept.column_words] == expected[..n * kept.column_words]);
+                }
+            }
+            assert!(
+                followed > 0 || !sparse,
+                "{n} qubits, {gates} gates: the columns were never kept"
+            );
+        }
+    }
+
+    #[test]
+    fn set_bits_lists_the_positions_in_range() {
+        let words = [0b1011_0001 | 1 << 63, u64::MAX, 1 << 5];
+        let all = |from, to| set_bits(&words, from, to).collect::<Vec<_>>();
+        assert_eq!(all(0, 8), [0, 4, 5, 7]);
+        assert_eq!(all(1, 5), [4]);
+        assert_eq!(all(60, 67), [63, 64, 65, 66]);
+        assert_eq!(all(64, 128).len(), 64);
+        assert_eq!(all(100, 192), (100..128).chain([133]).collect::<Vec<_>>());
+        assert_eq!(all(134, 192), Vec::<usize>::new());
+        assert_eq!(all(7, 7), Vec::<usize>::new());
+    }
 
     /// Measures every qubit of `t` with fresh variables; constant outcomes only.
     fn outcomes(t: &mut Tableau) -> Vec<Option<bool>> {
