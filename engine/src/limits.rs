@@ -1,9 +1,10 @@
 //! Per-backend resource limits and the admission checks built on them.
 //!
 //! Memory admission is by qubit count, per method: a state vector of `n` qubits holds `2^n`
-//! complex amplitudes, `16 · 2^n` bytes in double precision and `8 · 2^n` in single; a stabilizer tableau of `n` qubits holds
-//! `2n` rows of `2n` bits, `n²/2` bytes (`3n²/4` for the moment one of its two halves is
-//! transposed between the row and column layouts; plus the outcomes' bookkeeping, see
+//! complex amplitudes, `16 · 2^n` bytes in double precision and `8 · 2^n` in single; a
+//! stabilizer tableau of `n` qubits holds `2n` rows of `2n` bits, `n²/2` bytes (`3n²/4`
+//! while one of its two halves is transposed between the row and column layouts, and while
+//! measurements keep a column copy of its `x` half; plus the outcomes' bookkeeping, see
 //! `stabilizer`).
 //! The check runs before anything is allocated, both when a program is prepared and again
 //! when it is simulated (the program may have been prepared under other limits).
@@ -37,7 +38,8 @@ pub struct Limits {
     pub max_qubits: u32,
     /// Most qubits a Clifford circuit may use on the stabilizer method
     /// ([`Method::Stabilizer`]); bounds memory at about `max_stabilizer_qubits² / 2` bytes
-    /// (`3/4 · max_stabilizer_qubits²` while the tableau is transposed).
+    /// (`3/4 · max_stabilizer_qubits²` while the tableau is transposed, or measured with a
+    /// column copy of its `x` half).
     /// Capped at [`ENGINE_MAX_STABILIZER_QUBITS`]. 0 turns the method off.
     #[serde(default = "default_max_stabilizer_qubits")]
     pub max_stabilizer_qubits: u32,
@@ -78,7 +80,7 @@ impl Default for Limits {
 }
 
 /// The default [`Limits::max_stabilizer_qubits`]: a 10 000-qubit tableau is 48 MiB (72 MiB
-/// while it is transposed), and a
+/// while it is transposed or measured with a column copy of `x`), and a
 /// measurement on it takes about a millisecond.
 pub const DEFAULT_MAX_STABILIZER_QUBITS: u32 = 10_000;
 

@@ -131,9 +131,11 @@ impl Tableau {
     fn rows(&mut self) {
         self.fold_flips();
         if self.layout == Layout::Columns {
+            // z first: at most three of the four arrays are held at once, as before the
+            // column copy of x was kept.
+            self.z = transpose(&self.z, self.n, self.column_words, 2 * self.n, self.words);
             let columns = std::mem::take(&mut self.x);
             self.x = transpose(&columns, self.n, self.column_words, 2 * self.n, self.words);
-            self.z = transpose(&self.z, self.n, self.column_words, 2 * self.n, self.words);
             self.layout = Layout::Rows;
             self.x_columns = Some(columns);
         }
