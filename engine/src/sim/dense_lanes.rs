@@ -58,7 +58,7 @@ use crate::interrupt::Interrupt;
 /// inlined into them, and the kernel called `_mm512_shuffle_f64x2` and its kin as functions
 /// (QuantumVolume(24) 2.8 → 4.3 s and QFT-24 0.53 → 0.89 s at one thread on a Zen 5 EPYC,
 /// 2026-12-07).
-pub(super) trait Isa: Sized {
+pub(crate) trait Isa: Sized {
     /// The amplitudes' real type.
     type R: Real;
     type V: Copy;
@@ -98,7 +98,7 @@ pub(super) trait Isa: Sized {
 }
 
 /// AVX-512F with AVX-512DQ (its `xor` of f64 vectors) and FMA.
-pub(super) struct Avx512;
+pub(crate) struct Avx512;
 
 impl Isa for Avx512 {
     type R = f64;
@@ -173,7 +173,7 @@ impl Isa for Avx512 {
 }
 
 /// AVX2 with FMA.
-pub(super) struct Avx2;
+pub(crate) struct Avx2;
 
 impl Isa for Avx2 {
     type R = f64;
@@ -245,7 +245,7 @@ impl Isa for Avx2 {
 }
 
 /// AVX2 with FMA in single precision: eight f32 lanes, four amplitudes.
-pub(super) struct Avx2Single;
+pub(crate) struct Avx2Single;
 
 impl Isa for Avx2Single {
     type R = f32;
@@ -325,7 +325,7 @@ impl Isa for Avx2Single {
 }
 
 /// AVX-512F with AVX-512DQ and FMA in single precision: sixteen f32 lanes, eight amplitudes.
-pub(super) struct Avx512Single;
+pub(crate) struct Avx512Single;
 
 impl Isa for Avx512Single {
     type R = f32;
@@ -471,7 +471,7 @@ fn run<I: Isa, const H: usize, const P: usize>(
 const MAX_ROWS: usize = 16;
 
 /// A block's matrix as per-amplitude vectors of entries, for instruction set `I`.
-pub(super) struct LaneBlock<I: Isa, const H: usize, const P: usize> {
+pub(crate) struct LaneBlock<I: Isa, const H: usize, const P: usize> {
     /// Index offsets of the `H` vectors of a group (the register qubits' bit patterns).
     offsets: [usize; H],
     /// The lane permutations: amplitude `j` of a vector takes amplitude `j ^ flips[p]`.

@@ -577,7 +577,7 @@ fn dense<S: Real, const D: usize>(
             interrupt,
         );
     }
-    if let Some(applied) = S::dense_in_lanes(amps, qubits, matrix, interrupt) {
+    if let Some(applied) = real::dense_in_lanes(amps, qubits, matrix, interrupt) {
         return applied;
     }
     let level = simd::level();

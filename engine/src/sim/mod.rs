@@ -257,6 +257,17 @@ mod tests {
     /// the local ones, so that runs are cache-blocked.
     const BLOCKED_QUBITS: usize = kernels::LOCAL_QUBITS + 2;
 
+    /// The source of `ops` on [`BLOCKED_QUBITS`] qubits and two classical bits, and its
+    /// program.
+    fn blocked_program(ops: &[String]) -> (String, Program) {
+        let source = format!(
+            "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{BLOCKED_QUBITS}];\ncreg c[2];\n{}\n",
+            ops.join("\n")
+        );
+        let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
+        (source, program)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
 
@@ -268,11 +279,7 @@ mod tests {
             ops in prop::collection::vec(operation(BLOCKED_QUBITS), 1..60),
             outcomes in any::<u64>(),
         ) {
-            let source = format!(
-                "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{BLOCKED_QUBITS}];\ncreg c[2];\n{}\n",
-                ops.join("\n")
-            );
-            let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
+            let (source, program) = blocked_program(&ops);
             let plain = final_state::<f64>(&program, false, outcomes, 1e-6);
             let fused = final_state::<f64>(&program, true, outcomes, 1e-6);
             for (i, (a, b)) in fused.iter().zip(&plain).enumerate() {
@@ -296,11 +303,7 @@ mod tests {
             ops in prop::collection::vec(operation(BLOCKED_QUBITS), 1..60),
             outcomes in any::<u64>(),
         ) {
-            let source = format!(
-                "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[{BLOCKED_QUBITS}];\ncreg c[2];\n{}\n",
-                ops.join("\n")
-            );
-            let program = crate::qasm::parse(&source, &Limits::default()).unwrap();
+            let (source, program) = blocked_program(&ops);
             let double = final_state::<f64>(&program, false, outcomes, 1e-3);
             let single = final_state::<f32>(&program, true, outcomes, 1e-3);
             let distance = single

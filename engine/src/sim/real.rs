@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use num_complex::{Complex, Complex64};
 
+#[cfg(target_arch = "x86_64")]
+use super::dense_lanes::Isa;
 use super::kernels::{Mat2, MatrixBlock};
 use super::parallel::Amps;
 use crate::error::Result;
@@ -27,15 +29,13 @@ pub(crate) trait Real:
     /// `entries` in this precision: borrowed as they are in f64, converted in f32.
     fn complexes(entries: &[Complex64]) -> Cow<'_, [Complex<Self>]>;
 
-    /// A dense kernel by this precision's hand-written vector code where it has one for the
-    /// CPU's instruction set and the block (`None` elsewhere: the caller applies it with
-    /// [`MatrixBlock`]).
-    fn dense_in_lanes(
-        amps: &mut [Complex<Self>],
-        qubits: &[usize],
-        matrix: &[Complex64],
-        interrupt: &Interrupt<'_>,
-    ) -> Option<Result<()>>;
+    /// `dense_lanes`' kernel for AVX-512 in this precision.
+    #[cfg(target_arch = "x86_64")]
+    type Avx512Lanes: Isa<R = Self>;
+
+    /// `dense_lanes`' kernel for AVX2 in this precision.
+    #[cfg(target_arch = "x86_64")]
+    type Avx2Lanes: Isa<R = Self>;
 
     /// A call of [`MatrixBlock::apply`] on [`super::parallel::LANES`] groups whose basis
     /// states lie in runs of that many, by this precision's AVX-512 code (each precision's
@@ -63,6 +63,35 @@ pub(crate) fn mat2<S: Real>(m: &Mat2) -> [[Complex<S>; 2]; 2] {
     m.map(|row| row.map(complex))
 }
 
+/// A dense kernel (as in `Kernel::Dense`) by `dense_lanes` in precision `S` where it serves
+/// the block: with AVX-512 a block with a qubit below the run-of-8 kernel's lowest (3), with
+/// AVX2 every block; `None` elsewhere (the caller applies it with [`MatrixBlock`]).
+pub(crate) fn dense_in_lanes<S: Real>(
+    amps: &mut [Complex<S>],
+    qubits: &[usize],
+    matrix: &[Complex64],
+    interrupt: &Interrupt<'_>,
+) -> Option<Result<()>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::dense_lanes::apply;
+        use super::parallel::LANES;
+        use super::simd::{Level, level};
+        match level() {
+            Level::Avx512 if qubits.iter().any(|&q| q < LANES.trailing_zeros() as usize) => {
+                Some(apply::<S::Avx512Lanes>(amps, qubits, matrix, interrupt))
+            }
+            Level::Avx2 => Some(apply::<S::Avx2Lanes>(amps, qubits, matrix, interrupt)),
+            _ => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (amps, qubits, matrix, interrupt);
+        None
+    }
+}
+
 /// `|z|²` in f64.
 #[inline(always)]
 pub(crate) fn norm_sqr<S: Real>(z: &Complex<S>) -> f64 {
@@ -71,6 +100,11 @@ pub(crate) fn norm_sqr<S: Real>(z: &Complex<S>) -> f64 {
 }
 
 impl Real for f64 {
+    #[cfg(target_arch = "x86_64")]
+    type Avx512Lanes = super::dense_lanes::Avx512;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2Lanes = super::dense_lanes::Avx2;
+
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x
@@ -83,32 +117,6 @@ impl Real for f64 {
 
     fn complexes(entries: &[Complex64]) -> Cow<'_, [Complex64]> {
         Cow::Borrowed(entries)
-    }
-
-    fn dense_in_lanes(
-        amps: &mut [Complex64],
-        qubits: &[usize],
-        matrix: &[Complex64],
-        interrupt: &Interrupt<'_>,
-    ) -> Option<Result<()>> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use super::dense_lanes::{Avx2, Avx512, apply};
-            use super::parallel::LANES;
-            use super::simd::{Level, level};
-            match level() {
-                Level::Avx512 if qubits.iter().any(|&q| q < LANES.trailing_zeros() as usize) => {
-                    Some(apply::<Avx512>(amps, qubits, matrix, interrupt))
-                }
-                Level::Avx2 => Some(apply::<Avx2>(amps, qubits, matrix, interrupt)),
-                _ => None,
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (amps, qubits, matrix, interrupt);
-            None
-        }
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -124,6 +132,11 @@ impl Real for f64 {
 }
 
 impl Real for f32 {
+    #[cfg(target_arch = "x86_64")]
+    type Avx512Lanes = super::dense_lanes::Avx512Single;
+    #[cfg(target_arch = "x86_64")]
+    type Avx2Lanes = super::dense_lanes::Avx2Single;
+
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
         x as f32
@@ -136,31 +149,6 @@ impl Real for f32 {
 
     fn complexes(entries: &[Complex64]) -> Cow<'_, [Complex<f32>]> {
         Cow::Owned(entries.iter().copied().map(complex).collect())
-    }
-
-    fn dense_in_lanes(
-        amps: &mut [Complex<f32>],
-        qubits: &[usize],
-        matrix: &[Complex64],
-        interrupt: &Interrupt<'_>,
-    ) -> Option<Result<()>> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use super::dense_lanes::{Avx2Single, Avx512Single, Isa, apply};
-            use super::simd::{Level, level};
-            match level() {
-                Level::Avx512 if qubits.iter().any(|&q| q < Avx512Single::LANE_QUBITS) => {
-                    Some(apply::<Avx512Single>(amps, qubits, matrix, interrupt))
-                }
-                Level::Avx2 => Some(apply::<Avx2Single>(amps, qubits, matrix, interrupt)),
-                _ => None,
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = (amps, qubits, matrix, interrupt);
-            None
-        }
     }
 
     #[cfg(target_arch = "x86_64")]
