@@ -272,6 +272,11 @@ impl TestApp {
         self.app.service().store()
     }
 
+    /// Runs in the database, whatever their status (a refusal must create none).
+    pub async fn runs_created(&self) -> u64 {
+        self.store().run_counts().await.unwrap().values().sum()
+    }
+
     pub fn recorder(&self) -> &qrun::actors::RecorderHandle {
         self.app.service().recorder()
     }

@@ -70,10 +70,6 @@ async fn submit(
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-async fn runs_created(app: &TestApp) -> u64 {
-    app.store().run_counts().await.unwrap().values().sum()
-}
-
 /// A Clifford circuit of 1,000 qubits runs end to end on the stabilizer method, a Bell pair
 /// with a `t` on the state vector, and each run's results say which.
 async fn each_run_says_which_method_ran_it(db: TestDb) {
@@ -168,7 +164,7 @@ async fn what_no_method_runs_is_refused_at_submission(db: TestDb) {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{circuit} on {on:?}: {message}");
     }
-    assert_eq!(runs_created(&app).await, 0, "nothing refused was created");
+    assert_eq!(app.runs_created().await, 0, "nothing refused was created");
 
     for (circuit, on) in [
         ("alice/ghz1000", SIMULATOR),
@@ -245,7 +241,7 @@ async fn a_parameter_its_type_does_not_take_is_refused_at_submission(db: TestDb)
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(names), "{parameters}: {message}");
     }
-    assert_eq!(runs_created(&app).await, 0);
+    assert_eq!(app.runs_created().await, 0);
     let (status, body) = submit(
         &app,
         &token,

@@ -80,13 +80,7 @@ async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
         assert_eq!(run["results"]["method"], "statevector", "{run}");
         assert_eq!(run["options"], options, "stored: {run}");
     }
-    let runs = app
-        .store()
-        .run_counts()
-        .await
-        .unwrap()
-        .values()
-        .sum::<u64>();
+    let runs = app.runs_created().await;
     for (options, says) in [
         (
             json!({"method": "statevector", "precision": "single"}),
@@ -123,12 +117,7 @@ async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
         );
     }
     assert_eq!(
-        app.store()
-            .run_counts()
-            .await
-            .unwrap()
-            .values()
-            .sum::<u64>(),
+        app.runs_created().await,
         runs,
         "nothing refused was created"
     );
@@ -204,16 +193,7 @@ async fn options_a_backend_does_not_take_are_400_invalid_options(db: TestDb) {
     // `options` must be an object.
     let (status, body) = submit(&app, &token, "alice/bell", SIMULATOR, json!(["method"])).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(
-        app.store()
-            .run_counts()
-            .await
-            .unwrap()
-            .values()
-            .sum::<u64>(),
-        0,
-        "nothing created"
-    );
+    assert_eq!(app.runs_created().await, 0, "nothing created");
 
     let backends = app.api().get_json("/api/backends").await.unwrap();
     let listed = |name: &str| {

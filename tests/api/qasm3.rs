@@ -150,15 +150,7 @@ async fn bad_parameters_and_sources_are_refused_with_their_code(db: TestDb) {
             .starts_with("3:1:"),
         "{body}"
     );
-    assert_eq!(
-        app.store()
-            .run_counts()
-            .await
-            .unwrap()
-            .values()
-            .sum::<u64>(),
-        0
-    );
+    assert_eq!(app.runs_created().await, 0);
     app.stop().await;
 }
 
