@@ -410,6 +410,7 @@ async fn lifecycle(db: &DatabaseConnection) -> Result<(), Error> {
         execution_time,
         unique_states: 2,
         method: None,
+        precision: None,
     };
 
     // 1. submit

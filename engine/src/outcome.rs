@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::ir::Register;
 use crate::method::Method;
+use crate::precision::Precision;
 
 /// What a run produced.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -24,17 +25,27 @@ pub struct Outcome {
     pub unique_states: u64,
     /// The simulation method that ran ([`crate::Program::method`]).
     pub method: Method,
+    /// The state vector's precision ([`crate::Limits::precision`]); `None` for the
+    /// stabilizer method, which is exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
 }
 
 impl Outcome {
     /// An outcome from counts; `shots` and `unique_states` are derived from them.
-    pub fn from_counts(counts: BTreeMap<String, u64>, execution_time: f64, method: Method) -> Self {
+    pub fn from_counts(
+        counts: BTreeMap<String, u64>,
+        execution_time: f64,
+        method: Method,
+        precision: Option<Precision>,
+    ) -> Self {
         Self {
             shots: counts.values().sum(),
             unique_states: counts.len() as u64,
             counts,
             execution_time,
             method,
+            precision,
         }
     }
 }
@@ -129,7 +140,7 @@ mod tests {
     #[test]
     fn memory_is_every_counted_shot_in_a_seeded_order() {
         let counts = BTreeMap::from([("0 1".to_owned(), 300), ("1 0".to_owned(), 700)]);
-        let outcome = Outcome::from_counts(counts.clone(), 0.5, Method::StateVector);
+        let outcome = Outcome::from_counts(counts.clone(), 0.5, Method::StateVector, None);
         let memory = outcome.memory(Some(7));
         let mut tally = BTreeMap::new();
         for key in &memory {
@@ -147,7 +158,7 @@ mod tests {
     #[test]
     fn outcome_derives_shots_and_unique_states() {
         let counts = BTreeMap::from([("00".to_owned(), 3), ("11".to_owned(), 5)]);
-        let outcome = Outcome::from_counts(counts, 0.5, Method::StateVector);
+        let outcome = Outcome::from_counts(counts, 0.5, Method::StateVector, None);
         assert_eq!((outcome.shots, outcome.unique_states), (8, 2));
     }
 }

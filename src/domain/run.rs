@@ -24,6 +24,11 @@ pub struct RunResults {
     /// methods were recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// The state vector's precision (`double`, `single`: the run's `precision` option) where
+    /// the built-in simulator ran it on the state vector; `None` for the stabilizer method, a
+    /// command backend, and results stored before precisions were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
 }
 
 /// The values a run binds to its circuit's parameters (OpenQASM 3 `input` declarations, a

@@ -267,6 +267,7 @@ impl Backend for CommandBackend {
                     counts,
                     execution_time,
                     method: None,
+                    precision: None,
                 },
                 memory,
             })

@@ -87,6 +87,7 @@ fn executed(outcome: qrun_engine::Outcome, memory: bool, seed: Option<u64>) -> E
             execution_time: outcome.execution_time,
             unique_states: outcome.unique_states,
             method: Some(outcome.method.as_str().to_owned()),
+            precision: outcome.precision.map(|p| p.as_str().to_owned()),
         },
         memory,
     }

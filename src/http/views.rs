@@ -265,6 +265,9 @@ pub struct ResultsView {
     /// The simulation method that ran it (`statevector`, `stabilizer`); null when the backend
     /// does not say (a command backend).
     pub method: Option<String>,
+    /// The state vector's precision (`double`, `single`) where the built-in simulator ran it
+    /// on the state vector; null otherwise.
+    pub precision: Option<String>,
     /// When the run completed (its `completed_at`): Qiskit's `Result.date`.
     pub date: DateTime<Utc>,
     /// Seconds from the run's start to its completion (`completed_at - started_at`: prepare,
@@ -288,6 +291,7 @@ impl ResultsView {
             execution_time,
             unique_states,
             method,
+            precision,
         } = results;
         Some(ResultsView {
             counts: counts.clone(),
@@ -295,6 +299,7 @@ impl ResultsView {
             execution_time: *execution_time,
             unique_states: *unique_states,
             method: method.clone(),
+            precision: precision.clone(),
             date,
             time_taken: seconds_between(started, date),
         })

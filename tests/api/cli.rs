@@ -190,6 +190,7 @@ async fn run_show_tells_what_happened_to_a_run(db: TestDb) {
         execution_time: 0.0042,
         unique_states: 2,
         method: None,
+        precision: None,
     };
     app.transition(
         completed,

@@ -45,6 +45,7 @@ fn complete() -> Change {
             execution_time: 0.001,
             unique_states: 2,
             method: None,
+            precision: None,
         },
         memory: None,
     }

@@ -61,8 +61,9 @@ const ONES_T: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c
 const WIDE_T: &str = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[30];\ncreg c[30];\nh q;\nt q[3];\nmeasure q -> c;\n";
 
 /// `precision` (Aer's) chooses the state vector's: `single` runs it in f32 and `double` (the
-/// default) in f64, with the same counts where every shot's outcome is certain; the option is
-/// stored and shown with the run, and a circuit too wide for the state vector it pins is
+/// default) in f64, with the same counts where every shot's outcome is certain; the results
+/// say which ran (none for the stabilizer, which is exact); the option is stored and shown with
+/// the run, and a circuit too wide for the state vector it pins is
 /// refused naming the size of the state in the precision asked for. Any other value is 400 `invalid_options` naming what the
 /// simulator takes, creating nothing.
 async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
@@ -78,7 +79,19 @@ async fn the_precision_option_chooses_the_state_vectors_precision(db: TestDb) {
         assert_eq!(run["status"], "completed", "{precision}: {run}");
         assert_eq!(run["results"]["counts"], json!({"11": 100}), "{run}");
         assert_eq!(run["results"]["method"], "statevector", "{run}");
+        assert_eq!(run["results"]["precision"], precision, "ran in it: {run}");
         assert_eq!(run["options"], options, "stored: {run}");
+    }
+    // Without the option: double; on the stabilizer (a Bell pair): none.
+    app.upload(&token, "bell", "public", BELL).await;
+    for (circuit, precision) in [
+        ("alice/ones-t", json!("double")),
+        ("alice/bell", Value::Null),
+    ] {
+        let (status, run) = submit(&app, &token, circuit, SIMULATOR, json!({})).await;
+        assert_eq!(status, 201, "{run}");
+        let run = app.wait_terminal(run["id"].as_str().unwrap()).await;
+        assert_eq!(run["results"]["precision"], precision, "{circuit}: {run}");
     }
     let runs = app.runs_created().await;
     for (options, says) in [

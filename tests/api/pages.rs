@@ -71,6 +71,7 @@ fn bell_results() -> RunResults {
         execution_time: 0.002,
         unique_states: 2,
         method: None,
+        precision: None,
     }
 }
 

@@ -221,6 +221,7 @@ async fn the_watchdog_fails_a_stranded_run_exactly_once(db: TestDb) {
                     execution_time: 0.1,
                     unique_states: 1,
                     method: None,
+                    precision: None,
                 },
                 memory: None,
             },

@@ -728,6 +728,7 @@ async fn private_runs_in_every_status(
         execution_time: 0.001,
         unique_states: 2,
         method: None,
+        precision: None,
     };
     app.transition(
         runs[2],

@@ -93,6 +93,7 @@ async fn the_estimate_comes_with_history(db: TestDb) {
                 execution_time: 0.5,
                 unique_states: 1,
                 method: None,
+                precision: None,
             },
             memory: None,
         },

@@ -79,6 +79,7 @@ pub(crate) fn simulate(
         counts,
         started.elapsed().as_secs_f64(),
         Method::StateVector,
+        Some(limits.precision),
     ))
 }
 

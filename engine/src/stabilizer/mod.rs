@@ -108,6 +108,7 @@ pub(crate) fn simulate(
         counts,
         started.elapsed().as_secs_f64(),
         Method::Stabilizer,
+        None,
     ))
 }
 

@@ -87,6 +87,7 @@ async fn every_page_passes_axe_core_in_light_and_dark_and_fits_a_phone() {
                 execution_time: 0.002,
                 unique_states: 2,
                 method: None,
+                precision: None,
             },
             memory: None,
         },

@@ -24,6 +24,7 @@ fn results(shots: u64) -> RunResults {
         execution_time: 0.001,
         unique_states: 2,
         method: None,
+        precision: None,
     }
 }
 

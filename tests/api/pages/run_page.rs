@@ -28,6 +28,7 @@ fn results() -> RunResults {
         execution_time: 1.2,
         unique_states: 2,
         method: None,
+        precision: None,
     }
 }
 
