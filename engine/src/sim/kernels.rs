@@ -644,9 +644,10 @@ fn multiplexed_rotation<S: Real>(
     })
 }
 
-/// Rows of a dense kernel's matrix computed together in its AVX-512 build: each column's
-/// vectors, loaded once, serve this many rows' accumulators (16 of the 32 registers, enough
-/// independent chains to keep both FMA units busy through their latency).
+/// Rows of a dense kernel's matrix computed together in its AVX-512 builds: each column's
+/// vectors, loaded once, serve this many rows' accumulators (in f64 two vectors a row, 16 of
+/// the 32 registers; in f32 one), enough independent chains to keep both FMA units busy
+/// through their latency.
 const ROWS: usize = 8;
 
 /// A dense kernel's data in the shape its inner loops want: entries split into real and
