@@ -29,9 +29,9 @@ use crate::domain::{CircuitVersion, Parameters, RunOptions};
 const VERDICTS: usize = 1 << 16;
 
 /// What a verdict is kept by: the circuit version, the backend `(type, name)`, the run's
-/// simulation method and precision (its refusal names the state's size), the parameters' names with their values' bits, and whether the classical
-/// bits were asked for on a backend whose check does not lower the program anyway (a command
-/// backend).
+/// simulation method and precision (its refusal names the state's size), the parameters'
+/// names with their values' bits, and whether the classical bits were asked for on a backend
+/// whose check does not lower the program anyway (a command backend).
 type VerdictKey = (
     Uuid,
     i32,
@@ -156,7 +156,7 @@ pub fn check_options(backend: &BackendRules, options: &RunOptions) -> Result<(),
             .and_then(qrun_engine::Precision::from_name)
             .is_none()
     {
-        let names: Vec<&str> = qrun_engine::Precision::ALL.map(|p| p.as_str()).to_vec();
+        let names = qrun_engine::Precision::ALL.map(qrun_engine::Precision::as_str);
         return Err(ServiceError::invalid(
             "invalid_options",
             format!(

@@ -210,8 +210,9 @@ mod tests {
         for kernel in plan.tail.iter().chain(&plan.restore_layout()) {
             state.apply(kernel, &never).unwrap();
         }
-        let amplitudes = state.amplitudes().iter();
-        amplitudes
+        state
+            .amplitudes()
+            .iter()
             .map(|a| Complex64::new(a.re.to_f64(), a.im.to_f64()))
             .collect()
     }

@@ -564,14 +564,17 @@ mod tests {
                     _ => kept.cx(a, b),
                 }
             }
+            // The reference: on rows from the start, never keeping the column copy.
             let mut swept = kept.clone();
+            swept.rows();
+            swept.x_columns = None;
             let (mut next_kept, mut next_swept) = (0, 0);
             let mut followed = 0;
             for k in 0..2 * n {
                 let a = if k < n { k } else { next() as usize % n };
-                swept.x_columns = None;
                 let outcome = kept.measure(a, &mut next_kept);
                 assert_eq!(outcome, swept.measure(a, &mut next_swept), "qubit {a}");
+                assert!(swept.x_columns.is_none());
                 if let Some(columns) = &kept.x_columns {
                     followed += 1;
                     let expected = transpose(&kept.x, 2 * n, kept.words, n, kept.column_words);
